@@ -1,0 +1,78 @@
+/* common.c: errors, the seeded random generator and CRC-32.
+ * Deliberately tiny and dependency-free: everything else builds on it. */
+#include "nn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int nn_fail(nn_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+/* PCG32 (XSH-RR), the reference parameters from pcg-random.org. */
+void nn_rng_seed(nn_rng *r, uint64_t seed) {
+    r->state = 0;
+    r->inc = (seed << 1u) | 1u;
+    nn_rng_u32(r);
+    r->state += 0x853c49e6748fea9bULL ^ seed;
+    nn_rng_u32(r);
+}
+
+uint32_t nn_rng_u32(nn_rng *r) {
+    uint64_t old = r->state;
+    r->state = old * 6364136223846793005ULL + r->inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+    uint32_t rot = (uint32_t)(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+}
+
+uint32_t nn_rng_below(nn_rng *r, uint32_t n) {
+    /* Rejection sampling keeps the result unbiased (pcg32_boundedrand_r). */
+    uint32_t threshold = (uint32_t)(-n) % n;
+    for (;;) {
+        uint32_t x = nn_rng_u32(r);
+        if (x >= threshold) return x % n;
+    }
+}
+
+float nn_rng_uniform(nn_rng *r, float lo, float hi) {
+    /* 24 random bits: every float in [0,1) this can produce is exact. */
+    float u = (float)(nn_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
+    return lo + (hi - lo) * u;
+}
+
+void nn_rng_shuffle_u32(nn_rng *r, uint32_t *a, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        uint32_t j = nn_rng_below(r, (uint32_t)i);
+        uint32_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+/* CRC-32 (IEEE 802.3, the zlib/PNG polynomial), table built on first use
+ * from a constant: the table is the same every time, so no state leaks. */
+static uint32_t crc_table_entry(uint32_t c) {
+    for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    return c;
+}
+
+uint32_t nn_crc32(uint32_t crc, const void *data, size_t n) {
+    static uint32_t table[256];
+    static int ready;
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) table[i] = crc_table_entry(i);
+        ready = 1;
+    }
+    const uint8_t *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}

@@ -1,0 +1,73 @@
+/* kernels.h: the engine's hot loops, each in two versions.
+ *
+ * nn_k_*        the SIMD kernel, written with wasm_simd128.h intrinsics
+ *               (natively compiled through SIMDe's simde/wasm/simd128.h), in
+ *               kernels_simd.c. This is what the layers call.
+ * nn_k_*_ref    the scalar reference, in kernels_ref.c: plain loops, the
+ *               definition the SIMD kernel is tested against.
+ *
+ * Kernels know nothing of layers or models: pointers and sizes only. No
+ * pointer needs any alignment; tails are handled without reading or writing
+ * past n. Reductions use four accumulators, so a SIMD result may differ from
+ * the reference by rounding only.
+ *
+ * Shapes use the letters of nn.h: T tokens, E embedding width, V vocabulary.
+ */
+#ifndef NN_KERNELS_H
+#define NN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out (E) = sum over t of table[ids[t]] (E); table (V,E) */
+void nn_k_gather_sum(float *out, const float *table, const uint16_t *ids, size_t T, size_t E);
+void nn_k_gather_sum_ref(float *out, const float *table, const uint16_t *ids, size_t T, size_t E);
+
+/* table[ids[t]] (E) += scale * row (E), for every t */
+void nn_k_scatter_add(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E);
+void nn_k_scatter_add_ref(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E);
+
+/* y (n) += a * x (n) */
+void nn_k_axpy(float *y, float a, const float *x, size_t n);
+void nn_k_axpy_ref(float *y, float a, const float *x, size_t n);
+
+/* y (n) *= a */
+void nn_k_scale(float *y, float a, size_t n);
+void nn_k_scale_ref(float *y, float a, size_t n);
+
+/* sum over i of a[i] * b[i] */
+float nn_k_dot(const float *a, const float *b, size_t n);
+float nn_k_dot_ref(const float *a, const float *b, size_t n);
+
+/* out (n) = max(inp, 0) */
+void nn_k_relu(float *out, const float *inp, size_t n);
+void nn_k_relu_ref(float *out, const float *inp, size_t n);
+
+/* dinp (n) += dout where out > 0 */
+void nn_k_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+void nn_k_relu_backward_ref(float *dinp, const float *dout, const float *out, size_t n);
+
+/* Binary cross-entropy from logits z against labels y, computed stably
+ * (the TensorFlow sigmoid_cross_entropy_with_logits form):
+ * returns the sum over i of max(z,0) - z*y + log(1 + exp(-|z|)); writes
+ * dlogit[i] = (sigmoid(z) - y) * gscale unless dlogit is NULL; adds to
+ * *correct the number of i with (z > 0) == (y > 0.5). */
+float nn_k_bce_logits(float *dlogit, const float *logit, const float *label, float gscale,
+                      size_t n, uint32_t *correct);
+float nn_k_bce_logits_ref(float *dlogit, const float *logit, const float *label, float gscale,
+                          size_t n, uint32_t *correct);
+
+/* Adam (Kingma & Ba 2015) in the TF/Keras form: the bias correction is folded
+ * into lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) by the caller, and eps is added
+ * to sqrt(v):  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
+ *              p -= lr_t * m / (sqrt(v) + eps). */
+void nn_k_adam(float *p, const float *g, float *m, float *v, size_t n,
+               float lr_t, float b1, float b2, float eps);
+void nn_k_adam_ref(float *p, const float *g, float *m, float *v, size_t n,
+                   float lr_t, float b1, float b2, float eps);
+
+/* p (n) -= lr * g (n) */
+void nn_k_sgd(float *p, const float *g, size_t n, float lr);
+void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr);
+
+#endif

@@ -1,0 +1,334 @@
+/* nn.h: the public interface of the engine.
+ *
+ * A small neural-network engine for text classification, written so that the
+ * very same code runs natively (command-line tools, ctest) and inside a Web
+ * Worker as WebAssembly. Therefore nothing here touches files, threads or
+ * process-wide state: every function works on memory the caller hands it, and
+ * every object is owned by the caller. File I/O lives in the native tools.
+ *
+ * Sizes are named once, here, and every shape comment uses these letters:
+ *   B  batch (reviews in a mini-batch)
+ *   T  tokens per review after padding/truncating (maxlen)
+ *   V  vocabulary (token ids 0..V-1)
+ *   E  embedding width
+ *   H  hidden units
+ *   C  inputs of a dense layer, OC its outputs
+ *
+ * Two kinds of error. A programmer error (a bad shape, an id out of range)
+ * stops at an assert. Anything a user or a file can cause returns a status
+ * code and fills an nn_error the caller owns, with a message saying what to do.
+ */
+#ifndef NN_H
+#define NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ errors */
+
+enum {
+    NN_OK = 0,
+    NN_ERR_ARG,       /* a bad value from the user: config, flag, text */
+    NN_ERR_FORMAT,    /* a file that is truncated, corrupted or not ours */
+    NN_ERR_VERSION,   /* a file from another version of the engine */
+    NN_ERR_CHECKSUM,  /* a file whose checksum does not match its contents */
+    NN_ERR_NOMEM,     /* an allocation failed */
+    NN_ERR_DIVERGED,  /* the loss became NaN or infinite */
+    NN_ERR_STATE,     /* an operation that is not valid right now */
+    NN_ERR_IO         /* native tools only: a file could not be read/written */
+};
+
+typedef struct nn_error {
+    int code;       /* one of NN_* above; NN_OK when nothing failed */
+    char msg[512];  /* what went wrong and what to do about it */
+} nn_error;
+
+/* Fills err (if not NULL) with code and a printf-style message; returns code. */
+int nn_fail(nn_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ------------------------------------------------------------------ random */
+
+/* A seeded generator (PCG32, O'Neill 2014): the same seed gives the same
+ * numbers on every platform, natively and in wasm. */
+typedef struct nn_rng { uint64_t state, inc; } nn_rng;
+
+void nn_rng_seed(nn_rng *r, uint64_t seed);
+uint32_t nn_rng_u32(nn_rng *r);
+uint32_t nn_rng_below(nn_rng *r, uint32_t n);      /* uniform in [0, n), unbiased */
+float nn_rng_uniform(nn_rng *r, float lo, float hi); /* uniform in [lo, hi) */
+void nn_rng_shuffle_u32(nn_rng *r, uint32_t *a, size_t n); /* Fisher-Yates */
+
+/* ---------------------------------------------------------------- checksum */
+
+uint32_t nn_crc32(uint32_t crc, const void *data, size_t n); /* start with crc = 0 */
+
+/* --------------------------------------------------- tokenizer and vocabulary
+ *
+ * The tokenizer (version NN_TOKENIZER_VERSION): ASCII letters are lowercased,
+ * the HTML line break "<br />" (any case, "<br/>" and "<br>" too) is a space,
+ * a token is a maximal run of [a-z0-9'] and non-ASCII bytes (so UTF-8 words
+ * such as "café" and emoji survive), and leading/trailing apostrophes are
+ * stripped (a token of only apostrophes is dropped). Every other byte
+ * separates tokens. Any byte sequence is accepted: invalid UTF-8 is kept as
+ * bytes, NUL is a separator. */
+#define NN_TOKENIZER_VERSION 1
+
+/* Token ids follow the Keras IMDB convention. */
+enum { NN_PAD = 0, NN_START = 1, NN_UNK = 2, NN_UNUSED = 3, NN_FIRST_WORD = 4 };
+
+/* Called once per token; tok is lowercased, not NUL-terminated, valid only
+ * during the call. */
+typedef void (*nn_token_fn)(const char *tok, size_t len, void *user);
+
+/* Tokenizes text[0..len); returns the number of tokens emitted. Allocates
+ * nothing: lowercasing uses a caller-free internal scheme (tokens longer
+ * than NN_MAX_TOKEN_BYTES are cut to that length). */
+#define NN_MAX_TOKEN_BYTES 64
+size_t nn_tokenize(const char *text, size_t len, nn_token_fn emit, void *user);
+
+/* A vocabulary: id -> word and word -> id. Words are sorted by descending
+ * training count, ties broken by byte order of the word; ids 0-3 are the
+ * special tokens above (their words are "<PAD>", "<START>", "<UNK>",
+ * "<UNUSED>") and count 0. */
+typedef struct nn_vocab {
+    uint32_t V;            /* number of ids, specials included */
+    const uint32_t *count; /* (V) training occurrences of each id */
+    const uint32_t *offset;/* (V+1) word i is bytes[offset[i] .. offset[i+1]) */
+    const char *bytes;
+    /* lookup table, built by nn_vocab_index */
+    uint32_t *slots;       /* (nslots) id+1, or 0 for an empty slot */
+    uint32_t nslots;       /* a power of two, at least 2*V */
+} nn_vocab;
+
+/* Builds the hash index of a vocabulary whose count/offset/bytes are set. */
+int nn_vocab_index(nn_vocab *v, nn_error *err);
+void nn_vocab_free_index(nn_vocab *v);
+/* The id of word[0..len), or NN_UNK. */
+uint32_t nn_vocab_lookup(const nn_vocab *v, const char *word, size_t len);
+/* Word of an id as (pointer, length). */
+const char *nn_vocab_word(const nn_vocab *v, uint32_t id, size_t *len);
+
+/* Encodes text as ids the way the shard stores reviews: NN_START, then one id
+ * per token (NN_UNK for unknown words, and for ids >= num_words when
+ * num_words > 0). Writes at most cap ids; returns the number of ids the full
+ * text has (which may exceed cap). */
+size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
+                      uint32_t num_words, uint32_t *ids, size_t cap);
+
+/* ------------------------------------------------------------------ shards
+ *
+ * A shard is one binary file: a header, optionally a vocabulary, and named
+ * splits of reviews as token ids. The format is documented in
+ * datasets/README.md. Readers parse from memory (the page fetches the file);
+ * a reader checks magic, version, every size and the checksum before it
+ * trusts anything, and the parsed shard points into the caller's buffer. */
+#define NN_SHARD_MAGIC "NNSHARD1"
+#define NN_SHARD_VERSION 1
+#define NN_SHARD_MAX_TOKENS 2048  /* reviews are cut to this many ids */
+#define NN_SHARD_MAX_SPLITS 4
+
+typedef struct nn_split {
+    char name[16];           /* "train", "test", "unsup" */
+    uint32_t n;              /* reviews */
+    const uint8_t *label;    /* (n) 0 negative, 1 positive, 255 unlabelled */
+    const uint8_t *rating;   /* (n) IMDB stars 1-10, 0 unlabelled */
+    const uint32_t *review_id;/* (n) the <id> of <id>_<rating>.txt */
+    const uint32_t *offset;  /* (n+1) review i is tokens[offset[i]..offset[i+1]) */
+    const uint16_t *tokens;  /* (offset[n]) ids, each review starting with NN_START */
+} nn_split;
+
+typedef struct nn_shard {
+    uint32_t version;
+    uint32_t tokenizer_version;
+    uint32_t max_tokens;     /* cap used when building */
+    uint32_t vocab_crc;      /* identifies the vocabulary these ids refer to */
+    nn_vocab vocab;          /* V == 0 in a shard without a vocabulary */
+    uint32_t nsplits;
+    nn_split split[NN_SHARD_MAX_SPLITS];
+} nn_shard;
+
+/* Parses buf[0..len) (which must stay alive and 4-byte aligned while the
+ * shard is used). Builds the vocabulary index (free with nn_shard_free). */
+int nn_shard_parse(nn_shard *s, const uint8_t *buf, size_t len, nn_error *err);
+void nn_shard_free(nn_shard *s);
+const nn_split *nn_shard_find(const nn_shard *s, const char *name);
+
+/* Serialises a shard (vocabulary and splits as described by s) into a newly
+ * malloc'd buffer; *out_len gets its size. */
+int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *err);
+
+/* ------------------------------------------------------------------ config */
+
+enum { NN_POOL_KERAS = 0, NN_POOL_MASKED = 1 };  /* average over all T / real tokens */
+enum { NN_PAD_PRE = 0, NN_PAD_POST = 1 };
+enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
+
+typedef struct nn_config {
+    uint32_t vocab_size;   /* V: ids >= V become NN_UNK (Keras num_words) */
+    uint32_t maxlen;       /* T */
+    int padding;           /* NN_PAD_PRE or NN_PAD_POST (Keras pad_sequences) */
+    int truncating;        /* NN_PAD_PRE or NN_PAD_POST */
+    uint32_t embed_dim;    /* E */
+    uint32_t hidden;       /* H */
+    int pooling;           /* NN_POOL_* */
+    int optimizer;         /* NN_OPT_* */
+    float lr;
+    float beta1, beta2, eps; /* Adam */
+    uint32_t batch_size;   /* B */
+    uint32_t epochs;
+    uint32_t val_size;     /* reviews held out of the shuffled training split */
+    uint32_t train_size;   /* 0: all remaining training reviews */
+    uint64_t seed;
+} nn_config;
+
+/* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
+ * pooling, Adam 0.001, B 512, 40 epochs, 10000 validation, seed 1. */
+void nn_config_default(nn_config *c);
+/* Overrides fields of c from a JSON object; unknown keys and bad values are
+ * reported by name. */
+int nn_config_from_json(nn_config *c, const char *json, nn_error *err);
+/* Checks ranges (and, when shard != NULL, against the shard). */
+int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err);
+/* A malloc'd JSON object with every field. */
+char *nn_config_to_json(const nn_config *c);
+
+
+/* ------------------------------------------------------------------- model
+ *
+ * The bag-of-embeddings model of the Keras text-classification tutorial:
+ *   ids (B,T) -> Embedding (V,E) -> average pooling (B,E)
+ *             -> Dense (H) + ReLU (B,H) -> Dense (1) logit (B) -> sigmoid.
+ * All parameters live in one float buffer carved into named tensors; the
+ * gradients and both Adam moments mirror it, so the optimizer is one loop and
+ * a checkpoint is one blob. */
+#define NN_MAX_TENSORS 8
+
+typedef struct nn_tensor {
+    char name[16];
+    uint32_t rows, cols;   /* a vector has rows == 1 */
+    size_t offset;         /* in floats, into params/grads/m/v */
+} nn_tensor;
+
+typedef struct nn_model {
+    nn_config cfg;
+    uint32_t ntensors;
+    nn_tensor tensor[NN_MAX_TENSORS];
+    size_t nparams;
+    float *params, *grads, *m, *v;  /* each (nparams), 16-byte aligned */
+    uint64_t step;                  /* optimizer steps taken (Adam's t) */
+    /* views into params (and the same offsets into grads) */
+    float *emb;   /* (V,E) */
+    float *w1;    /* (H,E) */
+    float *b1;    /* (H) */
+    float *w2;    /* (1,H) */
+    float *b2;    /* (1) */
+    /* activations for up to cfg.batch_size reviews */
+    uint32_t Bmax;
+    float *pooled;  /* (B,E) */
+    float *hidden;  /* (B,H) after ReLU */
+    float *logit;   /* (B) */
+    float *dpooled; /* (B,E) */
+    float *dhidden; /* (B,H) */
+    float *dlogit;  /* (B) */
+    uint16_t *ids1; /* (T) scratch for scoring one review */
+} nn_model;
+
+/* Allocates a model for cfg (parameters zero; call nn_model_init). */
+int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err);
+void nn_model_free(nn_model *m);
+/* Keras initialisation: embedding uniform +-0.05, Glorot-uniform dense
+ * kernels, zero biases; resets the optimizer state. */
+void nn_model_init(nn_model *m, nn_rng *rng);
+/* Logits for ids (B,T), B <= Bmax, into m->logit. */
+void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B);
+/* Forward, binary cross-entropy against labels (B) (mean over B), and
+ * backward adding into m->grads. Returns the mean loss; *correct gets the
+ * number of reviews on the right side of 0.5. */
+float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *labels,
+                                uint32_t B, uint32_t *correct);
+void nn_model_zero_grad(nn_model *m);
+/* One optimizer step over the whole parameter buffer. */
+void nn_model_update(nn_model *m);
+
+/* Pads/truncates a review of n ids to T ids the Keras pad_sequences way,
+ * mapping ids >= V to NN_UNK. */
+void nn_pad_review(uint16_t *out, const uint16_t *ids, size_t n, const nn_config *cfg);
+void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_config *cfg);
+
+/* Probability that text is positive. */
+float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len);
+/* Per-token contributions by occlusion: contrib[i] = score(review) -
+ * score(review with the i-th token, counted from the first word, replaced by
+ * <PAD>); returns the score. ids are the encoded review (NN_START first),
+ * contrib has n entries (contrib for ids cut by maxlen is 0). */
+float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
+
+/* ----------------------------------------------------------------- trainer
+ *
+ * Holds the model, the padded training, validation and test matrices and the
+ * history. Training advances in slices (nn_trainer_run) so a caller in a Web
+ * Worker can answer messages between them. */
+typedef struct nn_epoch_log {
+    float loss, acc;           /* training, averaged over the epoch's batches */
+    float val_loss, val_acc;   /* NaN when there is no validation set */
+} nn_epoch_log;
+
+typedef struct nn_progress {
+    uint32_t epoch;        /* 1-based epoch the last batch belonged to */
+    uint32_t batch;        /* batches finished in that epoch */
+    uint32_t batches;      /* batches per epoch */
+    float batch_loss, batch_acc;
+    int epoch_done;        /* this call finished an epoch (history has it) */
+    int finished;          /* all cfg.epochs epochs are done */
+} nn_progress;
+
+typedef struct nn_trainer nn_trainer;
+
+/* Splits the shard's "train" split (shuffled with cfg.seed: the first
+ * val_size reviews validate, the next train_size train) and pads "test". */
+int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err);
+void nn_trainer_free(nn_trainer *t);
+nn_model *nn_trainer_model(nn_trainer *t);
+/* Runs up to max_batches training batches, stopping early at the end of an
+ * epoch (after validating it). NN_ERR_DIVERGED if the loss is not finite. */
+int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error *err);
+/* History so far: *n epochs. */
+const nn_epoch_log *nn_trainer_history(const nn_trainer *t, uint32_t *n);
+/* Loss and accuracy on "val" or "test". */
+int nn_trainer_evaluate(nn_trainer *t, const char *split, float *loss, float *acc, nn_error *err);
+uint32_t nn_trainer_count(const nn_trainer *t, const char *split); /* reviews in "train", "val", "test" */
+
+/* -------------------------------------------------------------- checkpoint
+ *
+ * One header, one JSON document (config, tensor table, vocabulary words,
+ * history), one blob of float32 parameters. See engine/checkpoint.c. */
+#define NN_CKPT_MAGIC "NNCKPT01"
+#define NN_CKPT_VERSION 1
+
+/* Serialises model (and vocab's first V words, and history if given). */
+int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
+                        const nn_epoch_log *hist, uint32_t nhist,
+                        uint8_t **out, size_t *out_len, nn_error *err);
+/* A loaded checkpoint: the model and its own copy of the vocabulary. */
+typedef struct nn_checkpoint {
+    nn_model *model;
+    nn_vocab vocab;          /* owns its arrays; index built */
+    uint32_t vocab_crc;
+    uint32_t nhist;
+    nn_epoch_log *hist;
+} nn_checkpoint;
+int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_error *err);
+void nn_checkpoint_free(nn_checkpoint *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
