@@ -88,6 +88,12 @@ enum { NN_PAD = 0, NN_START = 1, NN_UNK = 2, NN_UNUSED = 3, NN_FIRST_WORD = 4 };
  * during the call. */
 typedef void (*nn_token_fn)(const char *tok, size_t len, void *user);
 
+/* Like nn_token_fn, plus where the token lies in the original text: bytes
+ * [start, end) (before apostrophe stripping is reflected: the span covers
+ * exactly the bytes the token came from). Used to colour words on the page. */
+typedef void (*nn_span_fn)(const char *tok, size_t len, size_t start, size_t end, void *user);
+size_t nn_tokenize_spans(const char *text, size_t len, nn_span_fn emit, void *user);
+
 /* Tokenizes text[0..len); returns the number of tokens emitted. Allocates
  * nothing: lowercasing uses a caller-free internal scheme (tokens longer
  * than NN_MAX_TOKEN_BYTES are cut to that length). */
