@@ -1,0 +1,86 @@
+/* cli.c: see cli.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double nn_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *const config_keys[] = {
+    "vocab_size", "maxlen", "padding", "truncating", "embed_dim", "hidden", "pooling",
+    "optimizer", "lr", "beta1", "beta2", "eps", "batch_size", "epochs", "val_size",
+    "train_size", "seed", NULL};
+
+static int is_config_key(const char *k) {
+    for (int i = 0; config_keys[i]; i++)
+        if (!strcmp(config_keys[i], k)) return 1;
+    return 0;
+}
+
+int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn_error *err) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") != 0) continue;
+        if (i + 1 >= argc) return nn_fail(err, NN_ERR_ARG, "--config needs a JSON file");
+        uint8_t *text;
+        size_t len;
+        int rc = nn_read_file(argv[i + 1], &text, &len, err);
+        if (rc) return rc;
+        rc = nn_config_from_json(cfg, (const char *)text, err);
+        free(text);
+        if (rc) return rc;
+        used[i] = used[i + 1] = 1;
+    }
+    cJSON *obj = cJSON_CreateObject();
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0) continue;
+        const char *key = argv[i] + 2;
+        char norm[64];
+        snprintf(norm, sizeof norm, "%s", key);
+        for (char *p = norm; *p; p++)
+            if (*p == '-') *p = '_';
+        if (!is_config_key(norm)) continue;
+        if (i + 1 >= argc) {
+            cJSON_Delete(obj);
+            return nn_fail(err, NN_ERR_ARG, "--%s needs a value", key);
+        }
+        const char *val = argv[i + 1];
+        char *end;
+        double num = strtod(val, &end);
+        if (*val && *end == 0)
+            cJSON_AddItemToObject(obj, norm, cJSON_CreateNumber(num));
+        else
+            cJSON_AddItemToObject(obj, norm, cJSON_CreateString(val));
+        used[i] = used[i + 1] = 1;
+        i++;
+    }
+    char *json = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    if (!json) return nn_fail(err, NN_ERR_NOMEM, "out of memory");
+    int rc = nn_config_from_json(cfg, json, err);
+    free(json);
+    return rc;
+}
+
+int nn_cli_load_shard(const char *path, nn_shard *shard, uint8_t **buf, nn_error *err) {
+    size_t len;
+    int rc = nn_read_file(path, buf, &len, err);
+    if (rc) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n,
+                 "\nbuild the shard first: scripts/setup.sh (or imdb_build_shard)");
+        return rc;
+    }
+    rc = nn_shard_parse(shard, *buf, len, err);
+    if (rc) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}

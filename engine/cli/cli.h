@@ -1,0 +1,17 @@
+/* cli.h: what the command-line tools share: a monotonic clock, config
+ * from --config FILE and --<key> VALUE flags, loading a shard file. */
+#ifndef NN_CLI_H
+#define NN_CLI_H
+#include "nn.h"
+#include "fileio.h"
+
+double nn_now_ms(void);
+
+/* Applies --config FILE (a JSON object) and then every "--<key> <value>"
+ * pair whose key is an nn_config field; *used[i] is set for consumed args.
+ * Unknown --flags are left for the tool (used[i] stays 0). */
+int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn_error *err);
+
+/* Reads and parses a shard file; *buf must be freed after nn_shard_free. */
+int nn_cli_load_shard(const char *path, nn_shard *shard, uint8_t **buf, nn_error *err);
+#endif

@@ -1,0 +1,174 @@
+/* train.c: imdb_train, the native trainer.
+ *
+ *   imdb_train --shard data/imdb.shard [--config recipe.json] [--<key> <value> ...]
+ *              [--history history.json] [--checkpoint model.ckpt] [--quiet]
+ *
+ * Every nn_config field is a flag (--epochs 10, --lr 0.01, --pooling masked).
+ * Prints one Keras-like line per epoch (with a live progress bar when stdout
+ * is a terminal), then the test loss and accuracy. The history file holds
+ * only what the seed determines (no timings), so two runs can be compared
+ * byte for byte. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: imdb_train --shard FILE [--config FILE.json] [--<key> VALUE ...]\n"
+            "                  [--history OUT.json] [--checkpoint OUT.ckpt] [--quiet]\n"
+            "keys: vocab_size maxlen padding truncating embed_dim hidden pooling optimizer\n"
+            "      lr beta1 beta2 eps batch_size epochs val_size train_size seed\n"
+            "defaults: the Keras text-classification tutorial recipe (40 epochs).\n");
+}
+
+static cJSON *json_number_or_null(double x) {
+    return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
+}
+
+static int write_history(const char *path, const nn_config *cfg, const nn_epoch_log *h,
+                         uint32_t n, float test_loss, float test_acc, nn_error *err) {
+    cJSON *root = cJSON_CreateObject();
+    char *cj = nn_config_to_json(cfg);
+    cJSON_AddItemToObject(root, "config", cJSON_Parse(cj));
+    free(cj);
+    const char *names[4] = {"loss", "accuracy", "val_loss", "val_accuracy"};
+    cJSON *hist = cJSON_AddObjectToObject(root, "history");
+    for (int k = 0; k < 4; k++) {
+        cJSON *arr = cJSON_AddArrayToObject(hist, names[k]);
+        for (uint32_t i = 0; i < n; i++) {
+            float v = k == 0 ? h[i].loss : k == 1 ? h[i].acc : k == 2 ? h[i].val_loss : h[i].val_acc;
+            cJSON_AddItemToArray(arr, json_number_or_null(v));
+        }
+    }
+    cJSON *test = cJSON_AddObjectToObject(root, "test");
+    cJSON_AddItemToObject(test, "loss", json_number_or_null(test_loss));
+    cJSON_AddItemToObject(test, "accuracy", json_number_or_null(test_acc));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    int rc = nn_write_file(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+static void progress_bar(const nn_progress *p, uint32_t epochs, double ms) {
+    int width = 30, done = (int)((double)p->batch / p->batches * width);
+    printf("\rEpoch %u/%u [", p->epoch, epochs);
+    for (int i = 0; i < width; i++) putchar(i < done ? '=' : i == done ? '>' : '.');
+    printf("] %u/%u - %.0fms - loss: %.4f ", p->batch, p->batches, ms, p->batch_loss);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    const char *shard_path = NULL, *history_path = NULL, *ckpt_path = NULL;
+    int quiet = 0;
+    nn_error err = {0};
+    nn_config cfg;
+    nn_config_default(&cfg);
+    unsigned char *used = calloc((size_t)argc + 1, 1);
+    if (nn_cli_config(&cfg, argc, argv, used, &err)) {
+        fprintf(stderr, "imdb_train: %s\n", err.msg);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (used[i]) continue;
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (i + 1 < argc && !strcmp(a, "--shard")) {
+            shard_path = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--history")) {
+            history_path = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--checkpoint")) {
+            ckpt_path = argv[++i];
+        } else {
+            fprintf(stderr, "imdb_train: unknown argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!shard_path) {
+        fprintf(stderr, "imdb_train: --shard FILE is required (scripts/setup.sh builds data/imdb.shard)\n");
+        return 2;
+    }
+    nn_shard shard;
+    uint8_t *buf;
+    if (nn_cli_load_shard(shard_path, &shard, &buf, &err)) {
+        fprintf(stderr, "imdb_train: %s\n", err.msg);
+        return 1;
+    }
+    nn_trainer *t;
+    double t0 = nn_now_ms();
+    if (nn_trainer_create(&t, &cfg, &shard, &err)) {
+        fprintf(stderr, "imdb_train: %s\n", err.msg);
+        return 1;
+    }
+    int tty = isatty(1) && !quiet;
+    if (!quiet)
+        printf("Train on %u reviews, validate on %u, test on %u (prepared in %.0f ms)\n",
+               nn_trainer_count(t, "train"), nn_trainer_count(t, "val"),
+               nn_trainer_count(t, "test"), nn_now_ms() - t0);
+    double start = nn_now_ms(), epoch_start = start;
+    nn_progress p;
+    int rc = NN_OK;
+    for (;;) {
+        rc = nn_trainer_run(t, tty ? 1 : 1000000, &p, &err);
+        if (rc || p.finished && !p.epoch_done) break;
+        if (tty && !p.epoch_done) progress_bar(&p, cfg.epochs, nn_now_ms() - epoch_start);
+        if (p.epoch_done) {
+            uint32_t n;
+            const nn_epoch_log *h = nn_trainer_history(t, &n);
+            double now = nn_now_ms();
+            if (!quiet)
+                printf("%sEpoch %u/%u - %u/%u - %.0fms - loss: %.4f - accuracy: %.4f - "
+                       "val_loss: %.4f - val_accuracy: %.4f\n",
+                       tty ? "\r\033[K" : "", p.epoch, cfg.epochs, p.batches, p.batches,
+                       now - epoch_start, h[n - 1].loss, h[n - 1].acc, h[n - 1].val_loss,
+                       h[n - 1].val_acc);
+            fflush(stdout);
+            epoch_start = now;
+            if (p.finished) break;
+        }
+    }
+    if (rc) {
+        fprintf(stderr, "\nimdb_train: %s\n", err.msg);
+        return 1;
+    }
+    double train_ms = nn_now_ms() - start;
+    float test_loss = NAN, test_acc = NAN;
+    if (nn_trainer_count(t, "test")) nn_trainer_evaluate(t, "test", &test_loss, &test_acc, &err);
+    if (!quiet)
+        printf("Trained %u epochs in %.0f ms (%.1f ms per epoch, validation included)\n"
+               "test loss: %.4f - test accuracy: %.4f\n",
+               cfg.epochs, train_ms, train_ms / cfg.epochs, test_loss, test_acc);
+    uint32_t n;
+    const nn_epoch_log *h = nn_trainer_history(t, &n);
+    if (history_path && write_history(history_path, &cfg, h, n, test_loss, test_acc, &err)) {
+        fprintf(stderr, "imdb_train: %s\n", err.msg);
+        return 1;
+    }
+    if (ckpt_path) {
+        uint8_t *ck;
+        size_t cklen;
+        if (nn_checkpoint_write(nn_trainer_model(t), &shard.vocab, shard.vocab_crc, h, n, &ck,
+                                &cklen, &err) ||
+            nn_write_file(ckpt_path, ck, cklen, &err)) {
+            fprintf(stderr, "imdb_train: %s\n", err.msg);
+            return 1;
+        }
+        free(ck);
+        if (!quiet) printf("checkpoint: %s (%zu bytes)\n", ckpt_path, cklen);
+    }
+    nn_trainer_free(t);
+    nn_shard_free(&shard);
+    free(buf);
+    free(used);
+    return 0;
+}

@@ -1,0 +1,108 @@
+/* layers.c: the layers of the bag-of-embeddings model, each a forward and a
+ * backward function side by side. Loops over rows live here; the inner loops
+ * over features are the SIMD kernels of kernels.h. Not here: parameter
+ * storage, initialisation and the optimizer (model.c). */
+#include "layers.h"
+#include "kernels.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* Padding (id 0) only ever fills the start or the end of a padded row, so
+ * the real tokens are one run [*s, *e): gathering just that run and adding
+ * the padding row once, times its count, saves the work of the padding
+ * positions (about a third of them on IMDB at maxlen 256). */
+static void real_run(const uint16_t *ids, uint32_t T, uint32_t *s, uint32_t *e) {
+    uint32_t a = 0, b = T;
+    while (a < T && ids[a] == NN_PAD) a++;
+    while (b > a && ids[b - 1] == NN_PAD) b--;
+    *s = a;
+    *e = b;
+}
+
+/* Zeros inside the run: never in padded reviews, but ids are input. */
+static uint32_t zeros_in(const uint16_t *ids, uint32_t s, uint32_t e) {
+    uint32_t z = 0;
+    for (uint32_t t = s; t < e; t++) z += ids[t] == NN_PAD;
+    return z;
+}
+
+void nn_embedding_pool_forward(float *out, const uint16_t *ids, const float *emb,
+                               uint32_t B, uint32_t T, uint32_t E, int pooling) {
+    for (uint32_t b = 0; b < B; b++) {
+        const uint16_t *row = ids + (size_t)b * T;
+        float *o = out + (size_t)b * E;
+        uint32_t s, e;
+        real_run(row, T, &s, &e);
+        nn_k_gather_sum(o, emb, row + s, e - s, E);
+        if (pooling == NN_POOL_KERAS) {
+            nn_k_axpy(o, (float)(T - (e - s)), emb, E);  /* the padding rows */
+            nn_k_scale(o, 1.0f / (float)T, E);
+        } else {
+            uint32_t z = zeros_in(row, s, e);
+            if (z) nn_k_axpy(o, -(float)z, emb, E);
+            uint32_t n = e - s - z;
+            nn_k_scale(o, 1.0f / (float)(n ? n : 1), E);
+        }
+    }
+}
+
+void nn_embedding_pool_backward(float *demb, const float *dout, const uint16_t *ids,
+                                uint32_t B, uint32_t T, uint32_t E, int pooling) {
+    for (uint32_t b = 0; b < B; b++) {
+        const uint16_t *row = ids + (size_t)b * T;
+        const float *g = dout + (size_t)b * E;
+        uint32_t s, e;
+        real_run(row, T, &s, &e);
+        if (pooling == NN_POOL_KERAS) {
+            float scale = 1.0f / (float)T;
+            nn_k_scatter_add(demb, g, scale, row + s, e - s, E);
+            uint32_t npad = T - (e - s);
+            if (npad) nn_k_axpy(demb, (float)npad * scale, g, E);
+        } else {
+            uint32_t z = zeros_in(row, s, e);
+            uint32_t n = e - s - z;
+            float scale = 1.0f / (float)(n ? n : 1);
+            nn_k_scatter_add(demb, g, scale, row + s, e - s, E);
+            if (z) nn_k_axpy(demb, -(float)z * scale, g, E); /* undo the zeros */
+        }
+    }
+}
+
+void nn_dense_forward(float *out, const float *inp, const float *w, const float *b,
+                      uint32_t B, uint32_t C, uint32_t OC) {
+    for (uint32_t i = 0; i < B; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *y = out + (size_t)i * OC;
+        for (uint32_t o = 0; o < OC; o++) y[o] = b[o] + nn_k_dot(x, w + (size_t)o * C, C);
+    }
+}
+
+void nn_dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                       const float *inp, const float *w, uint32_t B, uint32_t C, uint32_t OC) {
+    for (uint32_t i = 0; i < B; i++) {
+        const float *x = inp + (size_t)i * C;
+        const float *g = dout + (size_t)i * OC;
+        for (uint32_t o = 0; o < OC; o++) {
+            if (g[o] == 0.0f) continue; /* ReLU zeroes many; saves two axpys */
+            db[o] += g[o];
+            nn_k_axpy(dw + (size_t)o * C, g[o], x, C);
+            if (dinp) nn_k_axpy(dinp + (size_t)i * C, g[o], w + (size_t)o * C, C);
+        }
+    }
+}
+
+void nn_relu_forward(float *out, const float *inp, size_t N) { nn_k_relu(out, inp, N); }
+
+void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t N) {
+    nn_k_relu_backward(dinp, dout, out, N);
+}
+
+float nn_bce_forward_backward(float *dlogit, const float *logit, const float *label,
+                              uint32_t B, uint32_t *correct) {
+    assert(B > 0);
+    uint32_t c = 0;
+    float sum = nn_k_bce_logits(dlogit, logit, label, 1.0f / (float)B, B, &c);
+    if (correct) *correct += c;
+    return sum / (float)B;
+}

@@ -1,0 +1,238 @@
+/* train.c: the training loop, in slices.
+ *
+ * The trainer owns the padded id matrices of the training, validation and
+ * test sets, the model, and the history. It advances by at most a given
+ * number of batches per call (nn_trainer_run) so a Web Worker can answer
+ * messages between slices; an epoch ends with a validation pass, like Keras
+ * fit(validation_data=...). Not here: the model's maths (model.c), files. */
+#include "nn.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct padded_set {
+    uint32_t n;
+    uint16_t *ids;   /* (n,T) */
+    float *label;    /* (n) */
+} padded_set;
+
+struct nn_trainer {
+    nn_config cfg;
+    nn_model *model;
+    nn_rng rng;            /* the epoch shuffles */
+    padded_set train, val, test;
+    uint32_t *order;       /* (train.n) this epoch's order */
+    uint16_t *batch_ids;   /* (B,T) */
+    float *batch_label;    /* (B) */
+    uint32_t epoch;        /* 0-based epoch in progress */
+    uint32_t batch;        /* batches done in it */
+    uint32_t batches;      /* per epoch */
+    double loss_sum;       /* sum of batch loss * batch size this epoch */
+    uint32_t correct, seen;
+    nn_epoch_log *hist;    /* (cfg.epochs) */
+    uint32_t nhist;
+};
+
+static void free_set(padded_set *s) {
+    free(s->ids);
+    free(s->label);
+    memset(s, 0, sizeof *s);
+}
+
+/* Pads reviews idx[0..n) of split sp into set. */
+static int pad_set(padded_set *set, const nn_split *sp, const uint32_t *idx, uint32_t n,
+                   const nn_config *cfg, nn_error *err) {
+    uint32_t T = cfg->maxlen;
+    set->n = n;
+    set->ids = malloc((size_t)n * T * sizeof *set->ids + 1);
+    set->label = malloc((size_t)n * sizeof *set->label + 1);
+    if (!set->ids || !set->label)
+        return nn_fail(err, NN_ERR_NOMEM,
+                       "out of memory padding %u reviews to maxlen %u; try a smaller maxlen", n, T);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = idx ? idx[i] : i;
+        const uint16_t *tok = sp->tokens + sp->offset[r];
+        nn_pad_review(set->ids + (size_t)i * T, tok, sp->offset[r + 1] - sp->offset[r], cfg);
+        set->label[i] = sp->label[r] == 1 ? 1.0f : 0.0f;
+    }
+    return NN_OK;
+}
+
+void nn_trainer_free(nn_trainer *t) {
+    if (!t) return;
+    nn_model_free(t->model);
+    free_set(&t->train);
+    free_set(&t->val);
+    free_set(&t->test);
+    free(t->order);
+    free(t->batch_ids);
+    free(t->batch_label);
+    free(t->hist);
+    free(t);
+}
+
+int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err) {
+    *out = NULL;
+    int rc = nn_config_check(cfg, shard, err);
+    if (rc) return rc;
+    const nn_split *train = nn_shard_find(shard, "train");
+    const nn_split *test = nn_shard_find(shard, "test");
+    if (!train)
+        return nn_fail(err, NN_ERR_FORMAT,
+                       "the shard has no \"train\" split; rebuild it with scripts/setup.sh");
+    for (uint32_t i = 0; i < train->n; i++)
+        if (train->label[i] > 1)
+            return nn_fail(err, NN_ERR_FORMAT,
+                           "the shard's \"train\" split has unlabelled review %u; "
+                           "rebuild it with scripts/setup.sh", i);
+    if (cfg->val_size >= train->n)
+        return nn_fail(err, NN_ERR_ARG,
+                       "val_size %u leaves no training reviews (the shard has %u); choose less",
+                       cfg->val_size, train->n);
+    uint32_t rest = train->n - cfg->val_size;
+    uint32_t ntrain = cfg->train_size ? cfg->train_size : rest;
+    if (ntrain > rest)
+        return nn_fail(err, NN_ERR_ARG,
+                       "train_size %u + val_size %u exceeds the %u training reviews in the shard",
+                       cfg->train_size, cfg->val_size, train->n);
+
+    nn_trainer *t = calloc(1, sizeof *t);
+    if (!t) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
+    t->cfg = *cfg;
+    rc = nn_model_create(&t->model, cfg, err);
+    if (rc) goto fail;
+
+    /* One generator, seeded once: it initialises the model, splits the
+     * data, then shuffles every epoch, so a seed fixes the whole run. */
+    nn_rng_seed(&t->rng, cfg->seed);
+    nn_model_init(t->model, &t->rng);
+    uint32_t *perm = malloc((size_t)train->n * sizeof *perm);
+    t->order = malloc((size_t)ntrain * sizeof *t->order + 1);
+    t->batch_ids = malloc((size_t)cfg->batch_size * cfg->maxlen * sizeof *t->batch_ids);
+    t->batch_label = malloc((size_t)cfg->batch_size * sizeof *t->batch_label);
+    t->hist = calloc(cfg->epochs, sizeof *t->hist);
+    if (!perm || !t->order || !t->batch_ids || !t->batch_label || !t->hist) {
+        free(perm);
+        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < train->n; i++) perm[i] = i;
+    nn_rng_shuffle_u32(&t->rng, perm, train->n);
+    rc = pad_set(&t->val, train, perm, cfg->val_size, cfg, err);
+    if (!rc) rc = pad_set(&t->train, train, perm + cfg->val_size, ntrain, cfg, err);
+    if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, err);
+    free(perm);
+    if (rc) goto fail;
+    for (uint32_t i = 0; i < ntrain; i++) t->order[i] = i;
+    t->batches = (ntrain + cfg->batch_size - 1) / cfg->batch_size;
+    *out = t;
+    return NN_OK;
+fail:
+    nn_trainer_free(t);
+    return rc;
+}
+
+nn_model *nn_trainer_model(nn_trainer *t) { return t->model; }
+
+const nn_epoch_log *nn_trainer_history(const nn_trainer *t, uint32_t *n) {
+    *n = t->nhist;
+    return t->hist;
+}
+
+static const padded_set *find_set(const nn_trainer *t, const char *split) {
+    if (!strcmp(split, "train")) return &t->train;
+    if (!strcmp(split, "val")) return &t->val;
+    if (!strcmp(split, "test")) return &t->test;
+    return NULL;
+}
+
+uint32_t nn_trainer_count(const nn_trainer *t, const char *split) {
+    const padded_set *s = find_set(t, split);
+    return s ? s->n : 0;
+}
+
+/* Mean loss and accuracy of the model on a padded set, forward only. */
+static void evaluate_set(nn_trainer *t, const padded_set *s, float *loss, float *acc) {
+    nn_model *m = t->model;
+    uint32_t T = t->cfg.maxlen, B = m->Bmax, correct = 0;
+    double sum = 0;
+    for (uint32_t i = 0; i < s->n; i += B) {
+        uint32_t b = s->n - i < B ? s->n - i : B;
+        nn_model_forward(m, s->ids + (size_t)i * T, b);
+        sum += nn_k_bce_logits(NULL, m->logit, s->label + i, 1.0f, b, &correct);
+    }
+    *loss = s->n ? (float)(sum / s->n) : NAN;
+    *acc = s->n ? (float)correct / (float)s->n : NAN;
+}
+
+int nn_trainer_evaluate(nn_trainer *t, const char *split, float *loss, float *acc, nn_error *err) {
+    const padded_set *s = find_set(t, split);
+    if (!s) return nn_fail(err, NN_ERR_ARG, "unknown split \"%s\"; use \"val\" or \"test\"", split);
+    if (s->n == 0) return nn_fail(err, NN_ERR_STATE, "the \"%s\" set is empty", split);
+    evaluate_set(t, s, loss, acc);
+    return NN_OK;
+}
+
+int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error *err) {
+    const nn_config *c = &t->cfg;
+    uint32_t T = c->maxlen, B = c->batch_size;
+    memset(p, 0, sizeof *p);
+    p->batches = t->batches;
+    if (t->epoch >= c->epochs) {
+        p->epoch = c->epochs;
+        p->finished = 1;
+        return NN_OK;
+    }
+    for (uint32_t k = 0; k < max_batches; k++) {
+        if (t->batch == 0) {
+            /* Keras fit(shuffle=True): a new order every epoch. */
+            nn_rng_shuffle_u32(&t->rng, t->order, t->train.n);
+            t->loss_sum = 0;
+            t->correct = t->seen = 0;
+        }
+        uint32_t first = t->batch * B;
+        uint32_t b = t->train.n - first < B ? t->train.n - first : B;
+        for (uint32_t i = 0; i < b; i++) {
+            uint32_t r = t->order[first + i];
+            memcpy(t->batch_ids + (size_t)i * T, t->train.ids + (size_t)r * T, T * sizeof(uint16_t));
+            t->batch_label[i] = t->train.label[r];
+        }
+        uint32_t correct = 0;
+        nn_model_zero_grad(t->model);
+        float loss = nn_model_forward_backward(t->model, t->batch_ids, t->batch_label, b, &correct);
+        p->epoch = t->epoch + 1;
+        if (!isfinite(loss))
+            return nn_fail(err, NN_ERR_DIVERGED,
+                           "the loss became %s at epoch %u, batch %u; the weights are those "
+                           "before this batch. Lower the learning rate (now %g) and train again",
+                           isnan(loss) ? "NaN" : "infinite", t->epoch + 1, t->batch + 1,
+                           (double)c->lr);
+        nn_model_update(t->model);
+        t->loss_sum += (double)loss * b;
+        t->correct += correct;
+        t->seen += b;
+        t->batch++;
+        p->batch = t->batch;
+        p->batch_loss = loss;
+        p->batch_acc = (float)correct / (float)b;
+        if (t->batch == t->batches) {
+            nn_epoch_log *h = &t->hist[t->nhist++];
+            h->loss = (float)(t->loss_sum / t->seen);
+            h->acc = (float)t->correct / (float)t->seen;
+            if (t->val.n) evaluate_set(t, &t->val, &h->val_loss, &h->val_acc);
+            else h->val_loss = h->val_acc = NAN;
+            t->epoch++;
+            t->batch = 0;
+            p->epoch_done = 1;
+            p->finished = t->epoch >= c->epochs;
+            if (!isfinite(h->loss) || (t->val.n && !isfinite(h->val_loss)))
+                return nn_fail(err, NN_ERR_DIVERGED,
+                               "the loss is not finite after epoch %u; lower the learning "
+                               "rate (now %g) and train again", t->epoch, (double)c->lr);
+            break;
+        }
+    }
+    return NN_OK;
+}
