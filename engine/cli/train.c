@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
     int rc = NN_OK;
     for (;;) {
         rc = nn_trainer_run(t, tty ? 1 : 1000000, &p, &err);
-        if (rc || p.finished && !p.epoch_done) break;
+        if (rc || (p.finished && !p.epoch_done)) break;
         if (tty && !p.epoch_done) progress_bar(&p, cfg.epochs, nn_now_ms() - epoch_start);
         if (p.epoch_done) {
             uint32_t n;

@@ -1,0 +1,138 @@
+/* bench.c: imdb_bench, timings of the tutorial recipe (printed figures only,
+ * never assertions: the machines are shared and noisy).
+ *
+ *   imdb_bench --shard data/imdb.shard [--<key> <value> ...] [--repeat N]
+ *
+ * Prints: preparation time; per epoch the training time and the validation
+ * time; the whole run; tokens per second; the time to score and to explain
+ * a 250-word review. With --repeat N the whole run is repeated and the best
+ * and median are reported. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    const char *shard_path = NULL;
+    int repeat = 1;
+    nn_error err = {0};
+    nn_config cfg;
+    nn_config_default(&cfg);
+    unsigned char *used = calloc((size_t)argc + 1, 1);
+    if (nn_cli_config(&cfg, argc, argv, used, &err)) {
+        fprintf(stderr, "imdb_bench: %s\n", err.msg);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (used[i]) continue;
+        if (i + 1 < argc && !strcmp(argv[i], "--shard")) shard_path = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--repeat")) repeat = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: imdb_bench --shard FILE [--repeat N] [--<config key> VALUE ...]\n");
+            return 2;
+        }
+    }
+    if (!shard_path || repeat < 1) {
+        fprintf(stderr, "imdb_bench: --shard FILE is required (scripts/setup.sh builds data/imdb.shard)\n");
+        return 2;
+    }
+    nn_shard shard;
+    uint8_t *buf;
+    if (nn_cli_load_shard(shard_path, &shard, &buf, &err)) {
+        fprintf(stderr, "imdb_bench: %s\n", err.msg);
+        return 1;
+    }
+    double *runs = calloc((size_t)repeat, sizeof *runs);
+    double train_ms = 0, val_ms = 0, prep_ms = 0;
+    float test_acc = 0, test_loss = 0;
+    nn_trainer *t = NULL;
+    for (int r = 0; r < repeat; r++) {
+        if (t) nn_trainer_free(t);
+        double t0 = nn_now_ms();
+        if (nn_trainer_create(&t, &cfg, &shard, &err)) {
+            fprintf(stderr, "imdb_bench: %s\n", err.msg);
+            return 1;
+        }
+        prep_ms = nn_now_ms() - t0;
+        nn_progress p;
+        double start = nn_now_ms(), tr = 0, va = 0;
+        uint32_t batches = 0;
+        do {
+            /* All batches but the last of an epoch, then the last one, which
+             * also validates: the difference is the validation time. */
+            double a = nn_now_ms();
+            uint32_t left = batches ? batches - 1 : 0;
+            if (left && nn_trainer_run(t, left, &p, &err)) break;
+            double b = nn_now_ms();
+            if (nn_trainer_run(t, 1, &p, &err)) break;
+            batches = p.batches;
+            double c = nn_now_ms();
+            tr += b - a;
+            if (left) {
+                /* the last batch costs about one batch of training */
+                double per_batch = (b - a) / left;
+                tr += per_batch;
+                va += (c - b) - per_batch;
+            } else {
+                tr += c - b; /* first call of the run: learn the batch count */
+            }
+        } while (!p.finished);
+        if (err.code) {
+            fprintf(stderr, "imdb_bench: %s\n", err.msg);
+            return 1;
+        }
+        runs[r] = nn_now_ms() - start;
+        train_ms = tr;
+        val_ms = va;
+    }
+    nn_trainer_evaluate(t, "test", &test_loss, &test_acc, &err);
+    qsort(runs, (size_t)repeat, sizeof *runs, cmp_double);
+    double total = runs[repeat / 2];
+    uint32_t ntrain = nn_trainer_count(t, "train"), nval = nn_trainer_count(t, "val");
+    double tokens = (double)(ntrain + nval) * cfg.maxlen * cfg.epochs;
+
+    /* Scoring one typed review of 250 words. */
+    const char *words[] = {"this", "movie", "was", "not", "bad", "at", "all", "the", "acting",
+                           "great", "and", "plot", "boring", "but", "i", "loved", "it"};
+    char review[4096] = "";
+    size_t len = 0;
+    for (int i = 0; i < 250; i++)
+        len += (size_t)snprintf(review + len, sizeof review - len, "%s ", words[(i * 7) % 17]);
+    nn_model *m = nn_trainer_model(t);
+    int reps = 2000;
+    double s0 = nn_now_ms();
+    volatile float sink = 0;
+    for (int i = 0; i < reps; i++) sink += nn_model_score_text(m, &shard.vocab, review, len);
+    double score_ms = (nn_now_ms() - s0) / reps;
+    uint32_t ids[1024];
+    float contrib[1024];
+    size_t nids = nn_encode_text(&shard.vocab, review, len, cfg.vocab_size, ids, 1024);
+    s0 = nn_now_ms();
+    for (int i = 0; i < reps; i++) sink += nn_model_explain(m, ids, nids, contrib);
+    double explain_ms = (nn_now_ms() - s0) / reps;
+
+    printf("imdb_bench: native, one thread; recipe V=%u T=%u E=%u H=%u B=%u, %u train + %u validation reviews, %u epochs\n",
+           cfg.vocab_size, cfg.maxlen, cfg.embed_dim, cfg.hidden, cfg.batch_size, ntrain, nval, cfg.epochs);
+    printf("%-44s %10.1f ms\n", "prepare (pad train/val/test)", prep_ms);
+    printf("%-44s %10.2f ms\n", "train, per epoch", train_ms / cfg.epochs);
+    printf("%-44s %10.2f ms\n", "validation, per epoch", val_ms / cfg.epochs);
+    printf("%-44s %10.2f ms\n", "train + validation, per epoch", total / cfg.epochs);
+    printf("%-44s %10.1f ms  (best %.1f of %d)\n", "whole run (all epochs, validation included)", total, runs[0], repeat);
+    printf("%-44s %10.2f M/s\n", "tokens per second (train + validation)", tokens / total / 1e3);
+    printf("%-44s %10.0f /s\n", "reviews per second (train + validation)", (double)(ntrain + nval) * cfg.epochs / total * 1e3);
+    printf("%-44s %10.4f ms\n", "score one 250-word review", score_ms);
+    printf("%-44s %10.4f ms\n", "explain one 250-word review (occlusion)", explain_ms);
+    printf("%-44s %10.4f\n", "test accuracy (sanity)", test_acc);
+    nn_trainer_free(t);
+    nn_shard_free(&shard);
+    free(buf);
+    free(runs);
+    free(used);
+    return 0;
+}
