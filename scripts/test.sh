@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh: set everything up (scripts/setup.sh, same arguments), then run
+# every test: the engine's ctest suite (native; includes the real-data test
+# on the IMDB archive), the wasm module's Node tests, and the page's tests in
+# headless Chromium. Exits non-zero if anything failed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh" "$@"
+ARCHIVE="$(cat build/imdb-archive.path)"
+cmake -S . -B build -DNN_IMDB_ARCHIVE="$ARCHIVE" >/dev/null
+cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+status=0
+echo "==> engine tests (ctest)"
+ctest --test-dir build --output-on-failure || status=1
+if [ -d tests/wasm ]; then
+    echo "==> wasm module tests (node)"
+    node --no-experimental-fetch --test tests/wasm/ || status=1
+fi
+if [ -d tests/browser ]; then
+    echo "==> page tests (headless Chromium)"
+    node --test --test-concurrency=1 tests/browser/ || status=1
+fi
+[ $status = 0 ] && echo "==> all tests passed" || echo "==> SOME TESTS FAILED"
+exit $status
