@@ -1,0 +1,357 @@
+/* config.c: the training recipe as a struct, its defaults, its JSON form and
+ * its checks.
+ *
+ * One table below lists every nn_config field with its JSON key, its kind and
+ * its allowed range; parsing, printing and checking all walk that table, so a
+ * new field is one line here. JSON keys are exactly the field names; enums are
+ * strings ("pre"/"post", "keras"/"masked", "adam"/"sgd").
+ *
+ * Deliberately not here: files (the tools read them), tensors (model.c) and
+ * the checkpoint format (checkpoint.c, which embeds nn_config_to_json).
+ */
+#include "nn.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if __has_include(<cjson/cJSON.h>)
+#include <cjson/cJSON.h>
+#else
+#include <cJSON.h>
+#endif
+
+/* The largest integer a JSON number (an IEEE double, also in JavaScript)
+ * holds exactly: seeds above it would not survive a round trip. */
+#define SEED_MAX 9007199254740991.0 /* 2^53 - 1 */
+
+void nn_config_default(nn_config *c) {
+    /* The Keras text-classification tutorial ("Text classification with
+     * preprocessed text", tf.keras 2.x): imdb.load_data(num_words=10000),
+     * pad_sequences(maxlen=256, padding="post") (truncating keeps Keras's
+     * default "pre"), Embedding(10000, 16), GlobalAveragePooling1D,
+     * Dense(16, relu), Dense(1, sigmoid), Adam() with Keras's defaults,
+     * fit(epochs=40, batch_size=512) with the first 10000 reviews held out. */
+    memset(c, 0, sizeof *c);
+    c->vocab_size = 10000;
+    c->maxlen = 256;
+    c->padding = NN_PAD_POST;
+    c->truncating = NN_PAD_PRE;
+    c->embed_dim = 16;
+    c->hidden = 16;
+    c->pooling = NN_POOL_KERAS;
+    c->optimizer = NN_OPT_ADAM;
+    c->lr = 0.001f;
+    c->beta1 = 0.9f;
+    c->beta2 = 0.999f;
+    c->eps = 1e-7f;
+    c->batch_size = 512;
+    c->epochs = 40;
+    c->val_size = 10000;
+    c->train_size = 0;
+    c->seed = 1;
+}
+
+/* ------------------------------------------------------------ field table */
+
+enum kind { K_U32, K_U64, K_F32, K_ENUM };
+
+typedef struct field {
+    const char *name;
+    size_t off;
+    enum kind kind;
+    /* numbers: allowed [lo, hi], an open end when lo_open/hi_open */
+    double lo, hi;
+    int lo_open, hi_open;
+    const char *range;     /* the allowed range in words, for messages */
+    const char *names[2];  /* enums: the string of value 0 and of value 1 */
+} field;
+
+#define F(name) #name, offsetof(nn_config, name)
+static const field FIELDS[] = {
+    {F(vocab_size), K_U32, 5, 65536, 0, 0, "5..65536 (4 special ids plus at least one word; ids are 16-bit)", {0}},
+    {F(maxlen), K_U32, 1, NN_SHARD_MAX_TOKENS, 0, 0, "1..2048 (NN_SHARD_MAX_TOKENS, the longest review a shard keeps)", {0}},
+    {F(padding), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
+    {F(truncating), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
+    {F(embed_dim), K_U32, 1, 1024, 0, 0, "1..1024", {0}},
+    {F(hidden), K_U32, 1, 4096, 0, 0, "1..4096", {0}},
+    {F(pooling), K_ENUM, 0, 1, 0, 0, "\"keras\" or \"masked\"", {"keras", "masked"}},
+    {F(optimizer), K_ENUM, 0, 1, 0, 0, "\"adam\" or \"sgd\"", {"adam", "sgd"}},
+    {F(lr), K_F32, 0, 10, 1, 0, "greater than 0 and at most 10 (the recipe uses 0.001)", {0}},
+    {F(beta1), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (the recipe uses 0.9)", {0}},
+    {F(beta2), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (the recipe uses 0.999)", {0}},
+    {F(eps), K_F32, 0, 1e30, 1, 0, "greater than 0 and finite (the recipe uses 1e-7)", {0}},
+    {F(batch_size), K_U32, 1, 65536, 0, 0, "1..65536", {0}},
+    {F(epochs), K_U32, 1, 10000, 0, 0, "1..10000", {0}},
+    {F(val_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (and less than the training split)", {0}},
+    {F(train_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (0: all reviews left after validation)", {0}},
+    {F(seed), K_U64, 0, SEED_MAX, 0, 0, "0..9007199254740991 (2^53-1, the largest integer JSON keeps exactly)", {0}},
+};
+#undef F
+#define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
+
+static double field_get(const nn_config *c, const field *f) {
+    const char *p = (const char *)c + f->off;
+    switch (f->kind) {
+    case K_U32: return (double)*(const uint32_t *)p;
+    case K_U64: return (double)*(const uint64_t *)p;
+    case K_F32: return (double)*(const float *)p;
+    case K_ENUM: return (double)*(const int *)p;
+    }
+    return 0;
+}
+
+static int in_range(const field *f, double x) {
+    if (!isfinite(x)) return 0;
+    if (f->lo_open ? !(x > f->lo) : !(x >= f->lo)) return 0;
+    if (f->hi_open ? !(x < f->hi) : !(x <= f->hi)) return 0;
+    return 1;
+}
+
+/* "vocab_size, maxlen, ..." for messages. */
+static const char *valid_keys(void) {
+    static const char *list =
+        "vocab_size, maxlen, padding, truncating, embed_dim, hidden, pooling, "
+        "optimizer, lr, beta1, beta2, eps, batch_size, epochs, val_size, "
+        "train_size, seed";
+    return list;
+}
+
+/* The shortest decimal that reads back as the same float, as a double, so the
+ * JSON says 0.001 rather than 0.0010000000474974513 and still round-trips. */
+static double shortest_float(float f) {
+    char buf[40];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
+}
+
+/* --------------------------------------------------------------- checking */
+
+static int check_field(const nn_config *c, const field *f, nn_error *err) {
+    double x = field_get(c, f);
+    if (in_range(f, x)) return NN_OK;
+    if (f->kind == K_ENUM)
+        return nn_fail(err, NN_ERR_ARG, "config \"%s\" is %d, not a valid choice; allowed: %s",
+                       f->name, *(const int *)((const char *)c + f->off), f->range);
+    if (f->kind == K_F32)
+        return nn_fail(err, NN_ERR_ARG, "config \"%s\" is %g; allowed: %s; set %s within that range",
+                       f->name, x, f->range, f->name);
+    return nn_fail(err, NN_ERR_ARG, "config \"%s\" is %.0f; allowed: %s; set %s within that range",
+                   f->name, x, f->range, f->name);
+}
+
+static const nn_split *find_split(const nn_shard *s, const char *name) {
+    for (uint32_t i = 0; i < s->nsplits && i < NN_SHARD_MAX_SPLITS; i++)
+        if (strncmp(s->split[i].name, name, sizeof s->split[i].name) == 0) return &s->split[i];
+    return NULL;
+}
+
+int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err) {
+    for (size_t i = 0; i < NFIELDS; i++) {
+        int rc = check_field(c, &FIELDS[i], err);
+        if (rc) return rc;
+    }
+    if (!shard) return NN_OK;
+
+    if (shard->vocab.V > 0 && c->vocab_size > shard->vocab.V)
+        return nn_fail(err, NN_ERR_ARG,
+                       "vocab_size is %u but the shard has %u ids; rebuild it with a larger "
+                       "--vocab-size or choose at most %u",
+                       c->vocab_size, shard->vocab.V, shard->vocab.V);
+    if (shard->max_tokens > 0 && c->maxlen > shard->max_tokens)
+        return nn_fail(err, NN_ERR_ARG,
+                       "maxlen is %u but the shard keeps at most %u ids per review, so longer "
+                       "reviews were already cut; rebuild it with imdb_build_shard keeping "
+                       "more ids per review, or choose maxlen at most %u",
+                       c->maxlen, shard->max_tokens, shard->max_tokens);
+    const nn_split *train = find_split(shard, "train");
+    if (!train)
+        return nn_fail(err, NN_ERR_ARG,
+                       "the shard has no \"train\" split; rebuild it with imdb_build_shard "
+                       "from the aclImdb archive");
+    uint64_t n = train->n;
+    if ((uint64_t)c->val_size + 1 > n)
+        return nn_fail(err, NN_ERR_ARG,
+                       "val_size is %u but the shard's \"train\" split has %u reviews, which "
+                       "leaves none to train on; choose val_size at most %u",
+                       c->val_size, train->n, train->n > 0 ? train->n - 1 : 0);
+    if (c->train_size > 0 && (uint64_t)c->val_size + c->train_size > n)
+        return nn_fail(err, NN_ERR_ARG,
+                       "val_size %u plus train_size %u is more than the %u reviews of the "
+                       "shard's \"train\" split; choose train_size at most %u, or 0 for all "
+                       "the reviews left after validation",
+                       c->val_size, c->train_size, train->n, (uint32_t)(n - c->val_size));
+    return NN_OK;
+}
+
+/* ------------------------------------------------------------------- JSON */
+
+static const char *json_type_name(const cJSON *x) {
+    if (cJSON_IsString(x)) return "a string";
+    if (cJSON_IsNumber(x)) return "a number";
+    if (cJSON_IsBool(x)) return "a boolean";
+    if (cJSON_IsNull(x)) return "null";
+    if (cJSON_IsArray(x)) return "an array";
+    if (cJSON_IsObject(x)) return "an object";
+    return "an unknown value";
+}
+
+/* Sets one field of c from a JSON value, checking type and range. */
+static int set_field(nn_config *c, const field *f, const cJSON *x, nn_error *err) {
+    char *p = (char *)c + f->off;
+    if (f->kind == K_ENUM) {
+        if (!cJSON_IsString(x))
+            return nn_fail(err, NN_ERR_ARG,
+                           "config key \"%s\" must be the string %s, not %s; write it in quotes, "
+                           "e.g. \"%s\": \"%s\"",
+                           f->name, f->range, json_type_name(x), f->name, f->names[0]);
+        for (int v = 0; v < 2; v++)
+            if (strcmp(x->valuestring, f->names[v]) == 0) {
+                *(int *)p = v;
+                return NN_OK;
+            }
+        return nn_fail(err, NN_ERR_ARG, "config key \"%s\" is \"%.64s\"; allowed: %s", f->name,
+                       x->valuestring, f->range);
+    }
+    if (!cJSON_IsNumber(x)) {
+        nn_config example;
+        nn_config_default(&example);
+        return nn_fail(err, NN_ERR_ARG,
+                       "config key \"%s\" must be a number, not %s; write it without quotes, "
+                       "e.g. \"%s\": %g",
+                       f->name, json_type_name(x), f->name,
+                       f->kind == K_F32 ? shortest_float(*(const float *)((const char *)&example + f->off))
+                                        : field_get(&example, f));
+    }
+    double d = x->valuedouble;
+    if (f->kind == K_F32) {
+        /* Range-check the float actually stored: 1e-50 becomes 0. */
+        float v = (float)d;
+        if (!in_range(f, d) || !in_range(f, (double)v))
+            return nn_fail(err, NN_ERR_ARG,
+                           "config key \"%s\" is %.9g; allowed: %s; set it within that range",
+                           f->name, d, f->range);
+        *(float *)p = v;
+        return NN_OK;
+    }
+    if (!in_range(f, d) || d != floor(d))
+        return nn_fail(err, NN_ERR_ARG,
+                       "config key \"%s\" is %.17g; allowed: a whole number in %s; set it "
+                       "within that range",
+                       f->name, d, f->range);
+    if (f->kind == K_U32) *(uint32_t *)p = (uint32_t)d;
+    else *(uint64_t *)p = (uint64_t)d;
+    return NN_OK;
+}
+
+/* Line and column (1-based) of byte pos in text. */
+static void line_col(const char *text, size_t pos, size_t *line, size_t *col) {
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < pos && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+int nn_config_from_json(nn_config *c, const char *json, nn_error *err) {
+    if (!json)
+        return nn_fail(err, NN_ERR_ARG, "no config JSON was given; pass an object such as "
+                                        "{\"epochs\": 10}");
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
+    if (!root) {
+        size_t len = strlen(json);
+        size_t pos = end && end >= json && (size_t)(end - json) <= len ? (size_t)(end - json) : len;
+        size_t line, col;
+        line_col(json, pos, &line, &col);
+        if (len == 0)
+            return nn_fail(err, NN_ERR_ARG, "config JSON is empty; pass an object such as "
+                                            "{\"epochs\": 10}");
+        int near = 0; /* up to 20 bytes of context, on one line */
+        while (near < 20 && json[pos + near] && json[pos + near] != '\n' && json[pos + near] != '\r')
+            near++;
+        return nn_fail(err, NN_ERR_ARG,
+                       "config is not valid JSON: syntax error at line %zu, column %zu (byte %zu)%s"
+                       "%.*s%s; fix the JSON there",
+                       line, col, pos, near ? " near \"" : " at the end", near, json + pos,
+                       near ? "\"" : "");
+    }
+    if (!cJSON_IsObject(root)) {
+        int rc = nn_fail(err, NN_ERR_ARG,
+                         "config JSON must be an object such as {\"epochs\": 10}, not %s",
+                         json_type_name(root));
+        cJSON_Delete(root);
+        return rc;
+    }
+    /* Work on a copy: on any error c is left as it was. */
+    nn_config tmp = *c;
+    int rc = NN_OK;
+    for (const cJSON *x = root->child; x && rc == NN_OK; x = x->next) {
+        const field *f = NULL;
+        for (size_t i = 0; i < NFIELDS; i++)
+            if (x->string && strcmp(x->string, FIELDS[i].name) == 0) f = &FIELDS[i];
+        if (!f) {
+            rc = nn_fail(err, NN_ERR_ARG, "unknown config key \"%.64s\"; valid keys are: %s",
+                         x->string ? x->string : "", valid_keys());
+            break;
+        }
+        rc = set_field(&tmp, f, x, err);
+    }
+    cJSON_Delete(root);
+    if (rc == NN_OK) *c = tmp;
+    return rc;
+}
+
+char *nn_config_to_json(const nn_config *c) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    int ok = 1;
+    for (size_t i = 0; i < NFIELDS && ok; i++) {
+        const field *f = &FIELDS[i];
+        const char *p = (const char *)c + f->off;
+        cJSON *x = NULL;
+        switch (f->kind) {
+        case K_ENUM: {
+            int v = *(const int *)p;
+            /* An out-of-range enum cannot be written as a valid string; write
+             * its number so nn_config_from_json reports it by name. */
+            x = (v == 0 || v == 1) ? cJSON_AddStringToObject(root, f->name, f->names[v])
+                                   : cJSON_AddNumberToObject(root, f->name, v);
+            break;
+        }
+        case K_F32: {
+            float v = *(const float *)p;
+            x = isfinite(v) ? cJSON_AddNumberToObject(root, f->name, shortest_float(v))
+                            : cJSON_AddNullToObject(root, f->name);
+            break;
+        }
+        case K_U32:
+        case K_U64: {
+            /* Written as raw digits: cJSON prints numbers with 15 significant
+             * digits when that reads back "close enough", which loses seeds
+             * above 10^15. */
+            char digits[24];
+            unsigned long long v = f->kind == K_U32 ? *(const uint32_t *)p : *(const uint64_t *)p;
+            snprintf(digits, sizeof digits, "%llu", v);
+            x = cJSON_AddRawToObject(root, f->name, digits);
+            break;
+        }
+        }
+        ok = x != NULL;
+    }
+    char *s = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return s;
+}
