@@ -168,8 +168,8 @@ int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err) {
     if (shard->max_tokens > 0 && c->maxlen > shard->max_tokens)
         return nn_fail(err, NN_ERR_ARG,
                        "maxlen is %u but the shard keeps at most %u ids per review, so longer "
-                       "reviews were already cut; rebuild it with imdb_build_shard keeping "
-                       "more ids per review, or choose maxlen at most %u",
+                       "reviews were already cut; rebuild it with a larger --max-tokens "
+                       "or choose maxlen at most %u",
                        c->maxlen, shard->max_tokens, shard->max_tokens);
     const nn_split *train = find_split(shard, "train");
     if (!train)
