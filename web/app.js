@@ -1,0 +1,876 @@
+// app.js: the playground page. It owns the UI state, the controls, the
+// charts and the "Type a review" panel, and talks to the engine only through
+// web/worker.js with the {id, type, data} messages of web/PROTOCOL.md.
+//
+// UI state lives in ONE table of named properties (PROPS below) with their
+// defaults, mirrored to the URL hash, so a link reproduces an experiment.
+// Deliberately not here: any engine work on the main thread (the worker owns
+// the only wasm instance), HTML built from strings (user text and review text
+// only ever go through textContent), or inline styles in markup (the page
+// runs under a CSP without 'unsafe-inline').
+
+import { TrainingCharts } from './charts.js';
+
+// ------------------------------------------------------------ the state table
+
+// A whole number in [lo, hi].
+function int(def, lo, hi, help) {
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text).trim();
+      if (!/^[0-9]+$/.test(s)) throw new Error(`must be a whole number from ${lo} to ${hi}`);
+      const v = Number(s);
+      if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new Error(`must be a whole number from ${lo} to ${hi}`);
+      return v;
+    },
+    format: (v) => String(v),
+  };
+}
+
+// A number in (lo, hi] (the engine's range for the learning rate).
+function positive(def, hi, help) {
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text).trim();
+      const v = s === '' ? NaN : Number(s);
+      if (!Number.isFinite(v) || !(v > 0) || v > hi) throw new Error(`must be a number above 0 and at most ${hi}`);
+      return v;
+    },
+    format: (v) => String(v),
+  };
+}
+
+function choice(def, options, help) {
+  return {
+    def,
+    help,
+    options,
+    parse(text) {
+      const s = String(text).trim();
+      if (!options.includes(s)) throw new Error(`must be one of ${options.join(', ')}`);
+      return s;
+    },
+    format: (v) => v,
+  };
+}
+
+// A same-origin URL path for the shard (relative to the page, or absolute
+// path). Anything that could leave the site, or climb with "..", is refused;
+// the CSP's connect-src 'self' would refuse it again.
+function shardPath(def, help) {
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text).trim();
+      const bad = () => new Error('must be a path on this site such as data/imdb.shard');
+      if (s.length === 0 || s.length > 256 || !/^[A-Za-z0-9._~\-/]+$/.test(s) || s.startsWith('//')) throw bad();
+      if (s.split('/').includes('..')) throw bad();
+      if (new URL(s, location.href).origin !== location.origin) throw bad();
+      return s;
+    },
+    format: (v) => v,
+  };
+}
+
+// Every setting of the page. Keys are the engine's config keys (nn_config,
+// engine/config.c) except `shard`, which only the page uses. Defaults are the
+// Keras tutorial's recipe.
+const PROPS = {
+  vocab_size: int(10000, 5, 65536, 'words kept; rarer ones become <UNK>'),
+  maxlen: int(256, 1, 2048, 'tokens per review after padding/truncating'),
+  padding: choice('post', ['pre', 'post'], 'where short reviews get padding'),
+  truncating: choice('pre', ['pre', 'post'], 'which end of long reviews is cut'),
+  embed_dim: int(16, 1, 1024, 'embedding width'),
+  hidden: int(16, 1, 4096, 'hidden ReLU units'),
+  pooling: choice('keras', ['keras', 'masked'], 'average over all positions or real tokens'),
+  optimizer: choice('adam', ['adam', 'sgd'], 'optimizer'),
+  lr: positive(0.001, 10, 'learning rate'),
+  batch_size: int(512, 1, 65536, 'reviews per batch'),
+  epochs: int(40, 1, 10000, 'passes over the training reviews'),
+  val_size: int(10000, 0, 4294967295, 'training reviews held out for validation'),
+  seed: int(1, 0, Number.MAX_SAFE_INTEGER, 'seed for shuffling and initialisation'),
+  shard: shardPath('data/imdb.shard', 'the shard file to train on'),
+};
+const ENGINE_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard');
+
+const state = Object.fromEntries(Object.entries(PROPS).map(([k, p]) => [k, p.def]));
+
+// "#epochs=3&lr=0.01": every engine setting is written (so a link keeps its
+// meaning even if a default changes), the shard only when not the default.
+function writeHash() {
+  const params = new URLSearchParams();
+  for (const [key, prop] of Object.entries(PROPS)) {
+    if (key === 'shard' && state.shard === prop.def) continue;
+    params.set(key, prop.format(state[key]));
+  }
+  const hash = '#' + params.toString().replaceAll('%2F', '/');
+  if (location.hash !== hash) window.history.replaceState(null, '', hash);
+}
+
+// Applies the hash to `state`; returns notes about values it had to ignore.
+function readHash() {
+  const notes = [];
+  for (const [key, prop] of Object.entries(PROPS)) state[key] = prop.def;
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  for (const [key, value] of params) {
+    const prop = Object.hasOwn(PROPS, key) ? PROPS[key] : null;
+    if (!prop) {
+      notes.push(`“${key}” is not a setting, so it was ignored`);
+      continue;
+    }
+    try {
+      state[key] = prop.parse(value);
+    } catch (err) {
+      notes.push(`${key}=“${value}” ${err.message}, so the default ${prop.format(prop.def)} is used`);
+    }
+  }
+  return notes;
+}
+
+function engineConfig() {
+  return Object.fromEntries(ENGINE_KEYS.map((k) => [k, state[k]]));
+}
+
+// ------------------------------------------------------------------ elements
+
+const $ = (id) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html lacks #${id}`);
+  return el;
+};
+const ui = {
+  hashNote: $('hash-note'),
+  error: $('error'),
+  errorText: $('error-text'),
+  errorDismiss: $('error-dismiss'),
+  shardPanel: $('shard-panel'),
+  shardLabel: $('shard-label'),
+  shardProgress: $('shard-progress'),
+  shardDetail: $('shard-detail'),
+  shardHelp: $('shard-help'),
+  shardHelpWhat: $('shard-help-what'),
+  form: $('controls'),
+  controlsNote: $('controls-note'),
+  train: $('btn-train'),
+  pause: $('btn-pause'),
+  resume: $('btn-resume'),
+  stop: $('btn-stop'),
+  reset: $('btn-reset'),
+  download: $('btn-download'),
+  checkpointFile: $('checkpoint-file'),
+  status: $('status'),
+  announce: $('announce'),
+  reviewText: $('review-text'),
+  random: $('btn-random'),
+  trueLabel: $('true-label'),
+  scoreText: $('score-text'),
+  scoreBar: $('score-bar'),
+  words: $('words'),
+  topWords: $('top-words'),
+  engineVersion: $('engine-version'),
+};
+const controls = Object.fromEntries(ENGINE_KEYS.map((k) => [k, $(k)]));
+
+// ------------------------------------------------------------------- helpers
+
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+const fmtPct = (x) => `${(x * 100).toFixed(1)}%`;
+const fmtBytes = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`);
+
+function fmtDuration(ms) {
+  if (!Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+const errorsShown = [];
+
+function showError(message) {
+  errorsShown.push(message);
+  ui.errorText.textContent = message;
+  ui.error.hidden = false;
+}
+
+ui.errorDismiss.addEventListener('click', () => {
+  ui.error.hidden = true;
+  ui.errorText.textContent = '';
+});
+
+function announce(text) {
+  ui.announce.textContent = text;
+}
+
+// ------------------------------------------------------------ worker client
+
+// One worker, created once. request() resolves with the reply's data or
+// rejects with the worker's message; events (messages without an id) go to
+// onEvent. If the worker dies, every pending request is rejected and the
+// page says so.
+class EngineWorker {
+  constructor(url, onEvent, onDeath) {
+    this.pending = new Map();
+    this.nextId = 1;
+    this.dead = null;
+    this.worker = new Worker(url, { type: 'module' });
+    this.worker.onmessage = (e) => {
+      const msg = e.data || {};
+      if (msg.id != null && this.pending.has(msg.id)) {
+        const { resolve, reject, type } = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        if (msg.type === 'error') {
+          const d = msg.data || {};
+          reject(new Error(d.message || `the worker could not do “${d.op || type}”`));
+        } else {
+          resolve(msg.data);
+        }
+      } else {
+        onEvent(msg.type, msg.data || {});
+      }
+    };
+    const die = (why) => {
+      if (this.dead) return;
+      this.dead = why;
+      for (const { reject } of this.pending.values()) reject(new Error(why));
+      this.pending.clear();
+      onDeath(why);
+    };
+    this.worker.onerror = (e) => {
+      // Shown on the page instead of only in the console.
+      e.preventDefault();
+      die(e.message ? `the engine worker failed: ${e.message}` : 'the engine worker failed to start or crashed');
+    };
+    this.worker.onmessageerror = () => die('the engine worker sent a message the page could not read');
+  }
+
+  request(type, data = {}, transfer = []) {
+    if (this.dead) return Promise.reject(new Error(this.dead));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, type });
+      this.worker.postMessage({ id, type, data }, transfer);
+    });
+  }
+}
+
+// -------------------------------------------------------------- page state
+
+// phase: starting | loading | ready | busy | training | paused | stopped | done | failed
+let phase = 'starting';
+let haveModel = false; // the worker holds a configured model (explain works)
+let shardInfo = null;
+let engineInForce = null; // the config the worker reported for the current model
+let runHistory = [];
+let testResult = null;
+let run = null; // timing and position of the current training run
+let lastExplain = null;
+let charts = null;
+let worker = null;
+
+function setPhase(next) {
+  phase = next;
+  const trained = haveModel && ['ready', 'stopped', 'done', 'paused', 'training'].includes(phase);
+  ui.train.disabled = !['ready', 'stopped', 'done'].includes(phase);
+  ui.pause.disabled = phase !== 'training';
+  ui.resume.disabled = phase !== 'paused';
+  ui.stop.disabled = !['training', 'paused'].includes(phase);
+  ui.reset.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase);
+  ui.download.disabled = !trained;
+  ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase);
+  ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase) || !shardInfo;
+  document.body.dataset.phase = phase;
+  updateStatus();
+}
+
+function updateStatus() {
+  ui.status.textContent = statusText();
+}
+
+function statusText() {
+  switch (phase) {
+    case 'starting':
+      return 'Starting the engine…';
+    case 'loading':
+      return 'Loading the reviews…';
+    case 'failed':
+      return 'The playground cannot run: see the message above.';
+    case 'busy':
+      return 'Working…';
+    case 'ready': {
+      if (!shardInfo) return 'Ready.';
+      const train = shardInfo.splits?.train ?? 0;
+      const test = shardInfo.splits?.test ?? 0;
+      const val = Math.min(state.val_size, train);
+      return `Ready: ${fmtInt(train - val)} reviews to train on, ${fmtInt(val)} to validate, ${fmtInt(test)} to test. Press Train.`;
+    }
+    case 'training':
+    case 'paused':
+    case 'stopped': {
+      if (!run) return phase;
+      const parts = [];
+      const where = `epoch ${run.epoch || 1}/${run.epochs}, batch ${run.batch}/${run.batches || '?'}`;
+      if (phase === 'paused') return `Paused at ${where}. Press Resume to continue.`;
+      if (phase === 'stopped') return `Stopped at ${where}. Press Train to start a new run.`;
+      parts.push(`Training: ${where}`);
+      if (run.msPerEpoch != null) parts.push(`${fmtInt(run.msPerEpoch)} ms per epoch`);
+      if (run.reviewsPerSec != null) parts.push(`${fmtInt(run.reviewsPerSec)} reviews/s`);
+      const left = timeLeft();
+      if (left != null) parts.push(`about ${fmtDuration(left)} left`);
+      return parts.join(' · ');
+    }
+    case 'done': {
+      const epochs = runHistory.length;
+      const parts = [`Done: ${epochs} epoch${epochs === 1 ? '' : 's'}`];
+      if (run && run.totalMs != null) parts[0] += ` in ${fmtDuration(run.totalMs)}`;
+      if (run && run.imported) parts[0] = `Loaded a model trained for ${epochs} epoch${epochs === 1 ? '' : 's'}`;
+      const last = runHistory[runHistory.length - 1];
+      if (last && Number.isFinite(last.val_acc)) parts.push(`validation accuracy ${fmtPct(last.val_acc)}`);
+      if (testResult) parts.push(`test accuracy ${fmtPct(testResult.acc)} (loss ${testResult.loss.toFixed(3)})`);
+      else parts.push('evaluating on the test reviews…');
+      return parts.join(' · ');
+    }
+    default:
+      return '';
+  }
+}
+
+function activeMs() {
+  if (!run) return 0;
+  return run.activeMs + (run.segmentStart != null ? performance.now() - run.segmentStart : 0);
+}
+
+function timeLeft() {
+  if (!run || !run.batches || !run.epochs) return null;
+  const doneFraction = (run.epoch - 1 + run.batch / run.batches) / run.epochs;
+  if (!(doneFraction > 0)) return null;
+  if (run.msPerEpoch != null) return run.msPerEpoch * run.epochs * (1 - doneFraction);
+  return (activeMs() * (1 - doneFraction)) / doneFraction;
+}
+
+// ---------------------------------------------------------------- controls
+
+function renderControls() {
+  for (const key of ENGINE_KEYS) {
+    const el = controls[key];
+    el.value = PROPS[key].format(state[key]);
+    el.removeAttribute('aria-invalid');
+  }
+}
+
+function onControlChange(e) {
+  const key = e.target.name;
+  if (!ENGINE_KEYS.includes(key)) return;
+  try {
+    state[key] = PROPS[key].parse(e.target.value);
+    e.target.removeAttribute('aria-invalid');
+    ui.controlsNote.textContent =
+      phase === 'training' || phase === 'paused'
+        ? 'New settings apply to the next run: press Stop, then Train.'
+        : phase === 'stopped' || phase === 'done'
+          ? 'New settings apply when you press Train.'
+          : '';
+    writeHash();
+    if (phase === 'ready') updateStatus();
+  } catch (err) {
+    e.target.setAttribute('aria-invalid', 'true');
+    ui.controlsNote.textContent = `${e.target.labels[0]?.textContent || key} ${err.message}; keeping ${PROPS[key].format(state[key])}.`;
+  }
+}
+
+ui.form.addEventListener('change', onControlChange);
+$('btn-defaults').addEventListener('click', () => {
+  for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
+  renderControls();
+  writeHash();
+  ui.controlsNote.textContent = 'Settings restored to the Keras tutorial’s recipe.';
+  if (phase === 'ready') updateStatus();
+});
+ui.form.addEventListener('submit', (e) => e.preventDefault());
+
+window.addEventListener('hashchange', () => {
+  const oldShard = state.shard;
+  const notes = readHash();
+  showHashNotes(notes);
+  if (state.shard !== oldShard) {
+    location.reload();
+    return;
+  }
+  renderControls();
+  writeHash();
+  if (phase === 'ready') updateStatus();
+});
+
+function showHashNotes(notes) {
+  ui.hashNote.hidden = notes.length === 0;
+  ui.hashNote.textContent = notes.length ? `Some settings in the link were not used: ${notes.join('; ')}.` : '';
+}
+
+// ------------------------------------------------------------------ training
+
+async function configureModel() {
+  const config = await worker.request('configure', engineConfig());
+  haveModel = true;
+  engineInForce = config;
+  return config;
+}
+
+async function startTraining() {
+  if (!['ready', 'stopped', 'done'].includes(phase)) return;
+  setPhase('busy');
+  charts.clear();
+  runHistory = [];
+  testResult = null;
+  try {
+    const config = await configureModel();
+    const epochs = Number(config?.epochs) || state.epochs;
+    run = {
+      epochs,
+      epoch: 1,
+      batch: 0,
+      batches: 0,
+      activeMs: 0,
+      segmentStart: performance.now(),
+      msPerEpoch: null,
+      reviewsPerSec: null,
+      totalMs: null,
+    };
+    setPhase('training');
+    await worker.request('train', {});
+    announce(`Training started: ${epochs} epochs.`);
+    explainCurrent();
+  } catch (err) {
+    showError(`Training could not start: ${err.message}`);
+    setPhase(haveModel ? 'stopped' : 'ready');
+  }
+}
+
+function pauseRun() {
+  if (!run || run.segmentStart == null) return;
+  run.activeMs += performance.now() - run.segmentStart;
+  run.segmentStart = null;
+}
+
+async function control(type) {
+  const before = phase;
+  try {
+    const reply = await worker.request(type, {});
+    if (type === 'pause' && phase === 'training') {
+      pauseRun();
+      setPhase('paused');
+      announce('Paused.');
+    } else if (type === 'resume' && phase === 'paused') {
+      if (run) run.segmentStart = performance.now();
+      setPhase('training');
+      announce('Training resumed.');
+    } else if (type === 'stop' && (phase === 'training' || phase === 'paused')) {
+      pauseRun();
+      setPhase('stopped');
+      announce('Stopped.');
+    }
+    return reply;
+  } catch (err) {
+    showError(`Could not ${type} (while ${before}): ${err.message}`);
+    return null;
+  }
+}
+
+async function resetModel() {
+  if (phase === 'training' || phase === 'paused') await control('stop');
+  setPhase('busy');
+  charts.clear();
+  runHistory = [];
+  testResult = null;
+  run = null;
+  try {
+    await configureModel();
+    announce('Reset: a freshly initialised model.');
+  } catch (err) {
+    showError(`Could not set up the model: ${err.message}`);
+  }
+  setPhase('ready');
+  explainCurrent();
+}
+
+function onEngineEvent(type, data) {
+  switch (type) {
+    case 'shardProgress':
+      showShardProgress(data.loaded, data.total);
+      break;
+    case 'batch':
+      if (!run) return;
+      run.epoch = data.epoch;
+      run.batch = data.batch;
+      run.batches = data.batches;
+      charts.addBatch(data);
+      scheduleStatus();
+      break;
+    case 'epoch':
+      if (!run) return;
+      runHistory[data.epoch - 1] = { loss: data.loss, acc: data.acc, val_loss: data.val_loss, val_acc: data.val_acc };
+      run.epoch = data.epoch;
+      run.batch = run.batches;
+      if (Number.isFinite(data.ms)) run.msPerEpoch = data.ms;
+      if (Number.isFinite(data.reviewsPerSec)) run.reviewsPerSec = data.reviewsPerSec;
+      charts.addEpoch(data);
+      scheduleStatus();
+      explainCurrent(); // the weights changed: re-score the typed review
+      break;
+    case 'done':
+      pauseRun();
+      if (run) run.totalMs = Number.isFinite(data.ms) ? data.ms : activeMs();
+      if (Array.isArray(data.history)) {
+        runHistory = data.history.map(normaliseEpoch);
+        charts.setHistory(runHistory, { keepBatches: true });
+      }
+      testResult = data.test && Number.isFinite(data.test.acc) ? { loss: data.test.loss, acc: data.test.acc } : null;
+      setPhase('done');
+      announce(statusText());
+      explainCurrent();
+      break;
+    case 'trainError':
+      pauseRun();
+      showError(`Training stopped: ${data.message || 'the engine reported an error'}`);
+      setPhase('stopped');
+      break;
+    default:
+      // An event this page does not know is not an error: newer workers may add some.
+      break;
+  }
+}
+
+// Epoch values can arrive as null where the engine had NaN (no validation set).
+function normaliseEpoch(h) {
+  const n = (v) => (typeof v === 'number' ? v : NaN);
+  return { loss: n(h.loss), acc: n(h.acc), val_loss: n(h.val_loss), val_acc: n(h.val_acc) };
+}
+
+let statusFrame = 0;
+function scheduleStatus() {
+  if (statusFrame) return;
+  statusFrame = requestAnimationFrame(() => {
+    statusFrame = 0;
+    updateStatus();
+  });
+}
+// Keep "time left" ticking between events while training.
+setInterval(() => {
+  if (phase === 'training') scheduleStatus();
+}, 1000);
+
+ui.train.addEventListener('click', startTraining);
+ui.pause.addEventListener('click', () => control('pause'));
+ui.resume.addEventListener('click', () => control('resume'));
+ui.stop.addEventListener('click', () => control('stop'));
+ui.reset.addEventListener('click', resetModel);
+
+// -------------------------------------------------------------- checkpoints
+
+ui.download.addEventListener('click', async () => {
+  try {
+    const { bytes } = await worker.request('exportCheckpoint', {});
+    const blob = new Blob([bytes], { type: 'application/octet-stream' });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `imdb-sentiment-${runHistory.length}ep-v${state.vocab_size}.nnckpt`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    announce('Model file downloaded.');
+  } catch (err) {
+    showError(`Could not save the model: ${err.message}`);
+  }
+});
+
+ui.checkpointFile.addEventListener('change', async () => {
+  const file = ui.checkpointFile.files[0];
+  if (!file) return;
+  const previous = phase;
+  setPhase('busy');
+  try {
+    const bytes = await file.arrayBuffer();
+    const { config, history: hist } = await worker.request('importCheckpoint', { bytes }, [bytes]);
+    haveModel = true;
+    engineInForce = config;
+    const notes = [];
+    for (const key of ENGINE_KEYS) {
+      if (!config || !(key in config)) continue;
+      try {
+        state[key] = PROPS[key].parse(String(config[key]));
+      } catch (err) {
+        notes.push(`${key} ${err.message}`);
+      }
+    }
+    if (notes.length) showError(`The model file has settings this page cannot show: ${notes.join('; ')}.`);
+    renderControls();
+    writeHash();
+    runHistory = Array.isArray(hist) ? hist.map(normaliseEpoch) : [];
+    charts.setHistory(runHistory);
+    testResult = null;
+    run = { imported: true, epochs: runHistory.length, epoch: runHistory.length, batch: 0, batches: 0, activeMs: 0 };
+    setPhase('done');
+    announce(`Loaded ${file.name}.`);
+    explainCurrent();
+    const test = await worker.request('evaluate', { split: 'test' });
+    testResult = { loss: test.loss, acc: test.acc };
+    updateStatus();
+  } catch (err) {
+    showError(`Could not load the model file “${file.name}”: ${err.message}`);
+    setPhase(previous === 'busy' ? 'ready' : previous);
+  } finally {
+    ui.checkpointFile.value = '';
+  }
+});
+
+// ----------------------------------------------------------- type a review
+
+// Only the newest text matters: while a request is in flight, keystrokes just
+// replace `wantedText`; when the reply comes back the newest text (if any)
+// is sent. Stale texts are never queued.
+let explainInFlight = false;
+let wantedText = null;
+
+function explainCurrent() {
+  wantedText = ui.reviewText.value;
+  pumpExplain();
+}
+
+async function pumpExplain() {
+  if (explainInFlight || wantedText === null || !haveModel || !worker) return;
+  const text = wantedText;
+  wantedText = null;
+  if (text.trim() === '') {
+    renderEmptyScore();
+    return;
+  }
+  explainInFlight = true;
+  try {
+    const reply = await worker.request('explain', { text });
+    lastExplain = { text, score: reply.score, tokens: reply.tokens || [] };
+    renderExplanation(text, reply);
+  } catch (err) {
+    showError(`Could not score the review: ${err.message}`);
+  } finally {
+    explainInFlight = false;
+    pumpExplain();
+  }
+}
+
+function renderEmptyScore() {
+  lastExplain = null;
+  ui.scoreText.textContent = 'Type a review (or pick a random one) to see its score.';
+  ui.scoreBar.style.setProperty('--score', '0.5');
+  ui.scoreBar.dataset.label = '';
+  ui.words.replaceChildren();
+  ui.topWords.replaceChildren();
+}
+
+function renderExplanation(text, { score, tokens = [] }) {
+  const label = score >= 0.5 ? 'positive' : 'negative';
+  ui.scoreText.textContent = `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`;
+  ui.scoreBar.style.setProperty('--score', String(Math.min(1, Math.max(0, score))));
+  ui.scoreBar.dataset.label = label;
+
+  // The text, with each token's span wrapped; gaps stay plain text nodes.
+  const spans = tokens
+    .filter((t) => Number.isInteger(t.start) && Number.isInteger(t.end) && t.start < t.end && t.end <= text.length)
+    .sort((a, b) => a.start - b.start);
+  const maxAbs = spans.reduce((m, t) => Math.max(m, Math.abs(t.contribution) || 0), 0);
+  const frag = document.createDocumentFragment();
+  let pos = 0;
+  for (const t of spans) {
+    if (t.start < pos) continue;
+    if (t.start > pos) frag.append(document.createTextNode(text.slice(pos, t.start)));
+    const c = Number.isFinite(t.contribution) ? t.contribution : 0;
+    const word = document.createElement('span');
+    word.className = `word ${c > 0 ? 'pos' : c < 0 ? 'neg' : 'zero'}`;
+    word.textContent = text.slice(t.start, t.end);
+    word.style.setProperty('--strength', maxAbs > 0 ? (Math.abs(c) / maxAbs).toFixed(3) : '0');
+    word.title = `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
+    frag.append(word);
+    pos = t.end;
+  }
+  if (pos < text.length) frag.append(document.createTextNode(text.slice(pos)));
+  ui.words.replaceChildren(frag);
+
+  // The strongest words each way, as text, for readers who cannot see colour.
+  const describe = (list) => list.map((t) => `${text.slice(t.start, t.end)} (${t.contribution >= 0 ? '+' : '−'}${Math.abs(t.contribution).toFixed(3)})`).join(', ');
+  const pos3 = spans.filter((t) => t.contribution > 0).sort((a, b) => b.contribution - a.contribution).slice(0, 3);
+  const neg3 = spans.filter((t) => t.contribution < 0).sort((a, b) => a.contribution - b.contribution).slice(0, 3);
+  const parts = [];
+  if (pos3.length) parts.push(`Most positive: ${describe(pos3)}.`);
+  if (neg3.length) parts.push(`Most negative: ${describe(neg3)}.`);
+  ui.topWords.textContent = parts.join(' ');
+}
+
+ui.reviewText.addEventListener('input', () => {
+  ui.trueLabel.textContent = '';
+  explainCurrent();
+});
+
+ui.random.addEventListener('click', async () => {
+  try {
+    const r = await worker.request('review', { split: 'test' });
+    ui.reviewText.value = r.text;
+    const stars = r.rating ? `, ${r.rating}/10 stars` : '';
+    ui.trueLabel.textContent = `True label: ${r.label === 1 ? 'positive' : r.label === 0 ? 'negative' : 'none'}${stars} (test review ${r.reviewId}).`;
+    explainCurrent();
+  } catch (err) {
+    showError(`Could not fetch a test review: ${err.message}`);
+  }
+});
+
+// ------------------------------------------------------------------ startup
+
+function showShardProgress(loaded, total) {
+  if (total > 0) {
+    ui.shardProgress.max = total;
+    ui.shardProgress.value = Math.min(loaded, total);
+    ui.shardDetail.textContent = `${fmtBytes(loaded)} of ${fmtBytes(total)}`;
+  } else {
+    ui.shardProgress.removeAttribute('value');
+    ui.shardDetail.textContent = `${fmtBytes(loaded)}`;
+  }
+}
+
+function explainShardFailure(url, message) {
+  let what;
+  if (/\b404\b|not found/i.test(message)) {
+    what = `The review file ${url} is not there yet. It is not downloaded: it is built on your machine from the IMDB archive.`;
+  } else if (/checksum|corrupt|truncat|damaged|magic|not a shard/i.test(message)) {
+    what = `The review file ${url} is damaged or incomplete, so the engine refused it.`;
+  } else if (/version/i.test(message)) {
+    what = `The review file ${url} was built by a different version of the engine.`;
+  } else {
+    what = `The review file ${url} could not be loaded.`;
+  }
+  ui.shardLabel.textContent = 'The reviews could not be loaded.';
+  ui.shardProgress.hidden = true;
+  ui.shardDetail.textContent = '';
+  ui.shardHelpWhat.textContent = what;
+  ui.shardHelp.hidden = false;
+  showError(`Could not load ${url}: ${message}`);
+}
+
+async function start() {
+  showHashNotes(readHash());
+  renderControls();
+  writeHash();
+  renderEmptyScore();
+  ui.scoreText.textContent = 'The score appears here once the model is ready.';
+  try {
+    charts = new TrainingCharts($('chart-loss'), $('chart-acc'));
+  } catch (err) {
+    showError(err.message);
+    setPhase('failed');
+    return;
+  }
+
+  setPhase('starting');
+  worker = new EngineWorker(new URL('./worker.js', import.meta.url), onEngineEvent, (why) => {
+    showError(`The engine stopped: ${why}. Reload the page to start again. (If web/engine/ is missing, build it with scripts/build-wasm.sh.)`);
+    haveModel = false;
+    setPhase('failed');
+  });
+
+  try {
+    const info = await worker.request('init', {});
+    ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
+  } catch (err) {
+    if (!worker.dead) {
+      showError(`The engine could not start: ${err.message}. If web/engine/ is missing, build it with scripts/build-wasm.sh.`);
+      setPhase('failed');
+    }
+    return;
+  }
+
+  setPhase('loading');
+  const shardUrl = new URL(state.shard, location.href).href;
+  ui.shardLabel.textContent = `Loading the reviews (${state.shard})`;
+  try {
+    shardInfo = await worker.request('loadShard', { url: shardUrl });
+  } catch (err) {
+    if (!worker.dead) {
+      explainShardFailure(state.shard, err.message);
+      setPhase('failed');
+    }
+    return;
+  }
+  const splits = shardInfo.splits || {};
+  ui.shardLabel.textContent = 'Reviews loaded';
+  ui.shardProgress.max = 1;
+  ui.shardProgress.value = 1;
+  ui.shardDetail.textContent = `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test reviews; a vocabulary of ${fmtInt(shardInfo.vocab_size || 0)} ids.`;
+  ui.shardPanel.classList.add('loaded');
+  if (splits.train > 0) controls.val_size.max = String(splits.train - 1);
+  if (shardInfo.vocab_size > 0) controls.vocab_size.max = String(shardInfo.vocab_size);
+  if (shardInfo.max_tokens > 0) controls.maxlen.max = String(shardInfo.max_tokens);
+
+  try {
+    await configureModel();
+  } catch (err) {
+    showError(`The settings do not fit this shard: ${err.message}`);
+  }
+  setPhase('ready');
+  announce('Reviews loaded. Ready to train.');
+  explainCurrent();
+}
+
+// A read-only view for tests and the curious (window.__playground in the
+// console). Every getter returns a copy; nothing here changes the page.
+const copy = (x) => (x == null ? x : structuredClone(x));
+Object.defineProperty(window, '__playground', {
+  value: Object.freeze({
+    get phase() {
+      return phase;
+    },
+    get settings() {
+      return { ...state };
+    },
+    get shardInfo() {
+      return copy(shardInfo);
+    },
+    get config() {
+      return copy(engineInForce);
+    },
+    get history() {
+      return copy(runHistory);
+    },
+    get test() {
+      return copy(testResult);
+    },
+    get progress() {
+      return run ? { epoch: run.epoch, batch: run.batch, batches: run.batches, epochs: run.epochs } : null;
+    },
+    get lastRunMs() {
+      return run && run.totalMs != null ? run.totalMs : null;
+    },
+    get explain() {
+      return copy(lastExplain);
+    },
+    get explainBusy() {
+      return explainInFlight || wantedText !== null;
+    },
+    get errors() {
+      return [...errorsShown];
+    },
+    charts() {
+      return charts ? charts.snapshot() : null;
+    },
+  }),
+  writable: false,
+  configurable: false,
+});
+
+start().catch((err) => {
+  showError(`The page failed to start: ${err.message}`);
+  setPhase('failed');
+});

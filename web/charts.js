@@ -1,0 +1,269 @@
+// charts.js: the two live training charts (loss and accuracy by epoch).
+//
+// Each chart shows a faint per-batch training line (x = fractional epoch),
+// the per-epoch training and validation points over it, and a vertical
+// marker at the epoch with the lowest validation loss. Charts are tuned for
+// streaming: no animation, parsing off with {x, y} points, decimation on,
+// update('none'), and batch points buffered and drawn at most once per
+// animation frame, so the page stays at 60 fps while the worker trains.
+//
+// Deliberately not here: talking to the worker, the page's state, or any
+// DOM outside the two canvases. Chart.js is the UMD build loaded by a
+// <script> tag before app.js (global `Chart`); nothing is fetched from a CDN.
+
+const COLORS = {
+  train: '#1d4ed8',
+  trainFaint: 'rgba(29, 78, 216, 0.28)',
+  val: '#c2410c',
+  best: '#15803d',
+  grid: 'rgba(0, 0, 0, 0.08)',
+  text: '#374151',
+};
+
+// Draws a dashed vertical line at options.x with a small label on top.
+// Chart.js has no built-in annotation; this is the whole of what we need.
+const bestEpochPlugin = {
+  id: 'bestEpoch',
+  afterDatasetsDraw(chart, _args, options) {
+    if (options.x == null) return;
+    const xScale = chart.scales.x;
+    const { top, bottom, left, right } = chart.chartArea;
+    const px = xScale.getPixelForValue(options.x);
+    if (!(px >= left && px <= right)) return;
+    const ctx = chart.ctx;
+    ctx.save();
+    ctx.strokeStyle = COLORS.best;
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash([5, 4]);
+    ctx.beginPath();
+    ctx.moveTo(px, top);
+    ctx.lineTo(px, bottom);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = COLORS.best;
+    ctx.font = '600 11px system-ui, sans-serif';
+    const label = options.label || '';
+    const width = ctx.measureText(label).width;
+    // Keep the label inside the plot: flip it to the left near the right edge.
+    const textX = px + 4 + width > right ? px - 4 - width : px + 4;
+    ctx.textBaseline = 'top';
+    ctx.fillText(label, textX, top + 2);
+    ctx.restore();
+  },
+};
+
+function lineDataset(label, color, extra) {
+  return {
+    label,
+    data: [],
+    borderColor: color,
+    backgroundColor: color,
+    borderWidth: 2,
+    pointRadius: 3,
+    pointHoverRadius: 5,
+    tension: 0,
+    spanGaps: true,
+    ...extra,
+  };
+}
+
+function makeChart(canvas, { yTitle, percent }) {
+  const Chart = globalThis.Chart;
+  const tickFormat = percent ? (v) => `${Math.round(v * 1000) / 10}%` : undefined;
+  return new Chart(canvas, {
+    type: 'line',
+    data: {
+      datasets: [
+        // The faint per-batch line first, so the epoch points draw over it.
+        lineDataset('train (per batch)', COLORS.trainFaint, {
+          borderWidth: 1,
+          pointRadius: 0,
+          pointHoverRadius: 0,
+          order: 3,
+        }),
+        lineDataset('train (epoch)', COLORS.train, { order: 2 }),
+        lineDataset('validation', COLORS.val, { order: 1, pointStyle: 'rectRot', pointRadius: 4 }),
+      ],
+    },
+    options: {
+      animation: false,
+      parsing: false,
+      normalized: true,
+      responsive: true,
+      maintainAspectRatio: false,
+      interaction: { mode: 'nearest', axis: 'x', intersect: false },
+      scales: {
+        x: {
+          type: 'linear',
+          min: 0,
+          title: { display: true, text: 'epoch', color: COLORS.text },
+          ticks: { color: COLORS.text, precision: 0 },
+          grid: { color: COLORS.grid },
+        },
+        y: {
+          type: 'linear',
+          title: { display: true, text: yTitle, color: COLORS.text },
+          ticks: { color: COLORS.text, callback: tickFormat },
+          grid: { color: COLORS.grid },
+        },
+      },
+      plugins: {
+        decimation: { enabled: true, algorithm: 'min-max' },
+        legend: { labels: { color: COLORS.text, boxWidth: 14, usePointStyle: true } },
+        tooltip: {
+          callbacks: {
+            title: (items) => (items.length ? `epoch ${items[0].parsed.x.toFixed(2)}` : ''),
+            label: (item) => {
+              const v = item.parsed.y;
+              return `${item.dataset.label}: ${percent ? (v * 100).toFixed(2) + '%' : v.toFixed(4)}`;
+            },
+          },
+        },
+        bestEpoch: { x: null, label: '' },
+      },
+    },
+    plugins: [bestEpochPlugin],
+  });
+}
+
+const BATCH = 0;
+const TRAIN = 1;
+const VAL = 2;
+
+function emptySeries() {
+  return [[], [], []]; // indexed by BATCH, TRAIN, VAL
+}
+
+export class TrainingCharts {
+  constructor(lossCanvas, accCanvas) {
+    if (typeof globalThis.Chart !== 'function') {
+      throw new Error(
+        'Chart.js did not load (vendor/chart.umd.js). Run npm install, then serve the page with scripts/serve.mjs.',
+      );
+    }
+    this.loss = makeChart(lossCanvas, { yTitle: 'loss (binary cross-entropy)', percent: false });
+    this.acc = makeChart(accCanvas, { yTitle: 'accuracy', percent: true });
+    // Our own copies of the points. Once decimation kicks in, Chart.js hands
+    // back the decimated array from dataset.data, so the full series live
+    // here and are (re)assigned to the datasets before every update.
+    this.series = { loss: emptySeries(), acc: emptySeries() };
+    this.pendingBatches = [];
+    this.frame = 0;
+    this.bestEpoch = null;
+    this.history = [];
+  }
+
+  // A training batch: {epoch (1-based), batch, batches, loss, acc}. Buffered
+  // and drawn on the next animation frame.
+  addBatch(b) {
+    if (!(b.batches > 0)) return;
+    const x = b.epoch - 1 + b.batch / b.batches;
+    this.pendingBatches.push({ x, loss: b.loss, acc: b.acc });
+    this.schedule();
+  }
+
+  // An epoch's summary: {epoch, loss, acc, val_loss, val_acc}.
+  addEpoch(e) {
+    this.flushBatches();
+    this.history[e.epoch - 1] = { loss: e.loss, acc: e.acc, val_loss: e.val_loss, val_acc: e.val_acc };
+    this.rebuildEpochSeries();
+    this.schedule();
+  }
+
+  // Replaces the epoch points with a history [{loss, acc, val_loss, val_acc}]
+  // (a finished run or a loaded checkpoint). The batch line is kept only
+  // with keepBatches (when the history is that of the run just drawn).
+  setHistory(history, { keepBatches = false } = {}) {
+    if (!keepBatches) this.clear();
+    this.flushBatches();
+    this.history = history.map((h) => ({ ...h }));
+    this.rebuildEpochSeries();
+    this.schedule();
+  }
+
+  clear() {
+    this.pendingBatches = [];
+    this.history = [];
+    this.series = { loss: emptySeries(), acc: emptySeries() };
+    this.updateBest();
+    this.schedule();
+  }
+
+  rebuildEpochSeries() {
+    const { loss, acc } = this.series;
+    for (const s of [loss, acc]) {
+      s[TRAIN] = [];
+      s[VAL] = [];
+    }
+    this.history.forEach((h, i) => {
+      if (!h) return;
+      push(loss[TRAIN], i + 1, h.loss);
+      push(acc[TRAIN], i + 1, h.acc);
+      push(loss[VAL], i + 1, h.val_loss);
+      push(acc[VAL], i + 1, h.val_acc);
+    });
+    this.updateBest();
+  }
+
+  // Marks the epoch (1-based) with the lowest validation loss, if any.
+  updateBest() {
+    let best = null;
+    this.history.forEach((h, i) => {
+      if (h && Number.isFinite(h.val_loss) && (best === null || h.val_loss < this.history[best - 1].val_loss)) {
+        best = i + 1;
+      }
+    });
+    this.bestEpoch = best;
+    for (const chart of [this.loss, this.acc]) {
+      const opts = chart.options.plugins.bestEpoch;
+      opts.x = best;
+      opts.label = best === null ? '' : `lowest val loss: epoch ${best}`;
+    }
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.flushBatches();
+      for (const [chart, series] of [
+        [this.loss, this.series.loss],
+        [this.acc, this.series.acc],
+      ]) {
+        chart.data.datasets.forEach((ds, i) => {
+          ds.data = series[i];
+        });
+        chart.update('none');
+      }
+    });
+  }
+
+  flushBatches() {
+    if (!this.pendingBatches.length) return;
+    for (const p of this.pendingBatches) {
+      push(this.series.loss[BATCH], p.x, p.loss);
+      push(this.series.acc[BATCH], p.x, p.acc);
+    }
+    this.pendingBatches = [];
+  }
+
+  // A deep copy of every point (not the decimated view), for the read-only
+  // test hook and for anyone curious in the console.
+  snapshot() {
+    this.flushBatches();
+    const copy = (s) => ({
+      batch: s[BATCH].map(({ x, y }) => ({ x, y })),
+      train: s[TRAIN].map(({ x, y }) => ({ x, y })),
+      val: s[VAL].map(({ x, y }) => ({ x, y })),
+    });
+    return { loss: copy(this.series.loss), acc: copy(this.series.acc), bestEpoch: this.bestEpoch };
+  }
+}
+
+// Appends a point, skipping non-finite values (no validation set gives NaN).
+// Points stay sorted by x, as decimation needs: time only moves forward
+// within a run, and clear() starts a new one.
+function push(points, x, y) {
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+  points.push({ x, y });
+}
