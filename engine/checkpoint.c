@@ -31,8 +31,10 @@
  *
  * Not saved, deliberately: the gradients, the activations and the Adam
  * moments. A loaded checkpoint predicts exactly as the saved model did, but
- * training it further resumes with fresh (zero) moments; "step" is restored,
- * so Adam's bias correction continues from that step. Not here either: file
+ * training it further restarts Adam: fresh (zero) moments and step 0, so the
+ * bias correction matches the moments (restoring the step with zero moments
+ * would make the first updates several times too large). "step" in the JSON
+ * records how long the model had trained. Not here either: file
  * I/O (the native tools and the page read and write the bytes).
  *
  * The reader trusts nothing: it checks the magic, the version, every size
@@ -549,7 +551,8 @@ static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blo
         uint32_t bits = get_u32(blob + 4 * i);
         memcpy(&m->params[i], &bits, 4);
     }
-    m->step = (uint64_t)step;
+    (void)step; /* informational: Adam restarts with its moments (see top) */
+    m->step = 0;
     c->vocab_crc = (uint32_t)vocab_crc;
 
     rc = read_vocab(&c->vocab, cJSON_GetObjectItemCaseSensitive(root, "vocab"), cfg.vocab_size, err);

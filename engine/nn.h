@@ -272,9 +272,10 @@ void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_co
 /* Probability that text is positive. */
 float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len);
 /* Per-token contributions by occlusion: contrib[i] = score(review) -
- * score(review with the i-th token, counted from the first word, replaced by
- * <PAD>); returns the score. ids are the encoded review (NN_START first),
- * contrib has n entries (contrib for ids cut by maxlen is 0). */
+ * score(review with ids[i] replaced by <PAD>); returns the score. ids are
+ * the encoded review (NN_START first, so contrib[0] belongs to <START> and
+ * contrib[k] to the k-th word); contrib has n entries, 0 for ids cut by
+ * maxlen. contrib may be NULL (score only). */
 float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
 
 /* ----------------------------------------------------------------- trainer

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,10 +52,12 @@ int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn
             return nn_fail(err, NN_ERR_ARG, "--%s needs a value", key);
         }
         const char *val = argv[i + 1];
+        /* A JSON number goes in as its own digits (cJSON would print a big
+         * seed with 15 significant digits); anything else as a string. */
         char *end;
-        double num = strtod(val, &end);
-        if (*val && *end == 0)
-            cJSON_AddItemToObject(obj, norm, cJSON_CreateNumber(num));
+        strtod(val, &end);
+        if (*val && *end == 0 && strspn(val, "0123456789+-.eE") == strlen(val))
+            cJSON_AddItemToObject(obj, norm, cJSON_CreateRaw(val));
         else
             cJSON_AddItemToObject(obj, norm, cJSON_CreateString(val));
         used[i] = used[i + 1] = 1;
