@@ -1,0 +1,107 @@
+/* kernels_ref.c: the scalar references of the kernels in kernels.h.
+ *
+ * These loops define what every kernel means; kernels_simd.c is tested
+ * against them. They are deliberately the plainest correct code: no
+ * unrolling, no intrinsics, float arithmetic only (no double), one rounding
+ * per written operation. Where the SIMD kernel evaluates an expression in the
+ * same order (everything but dot and the loss sum), the two agree bit for bit.
+ *
+ * Not contracted into fused multiply-adds: the build uses -std=c11 (GCC then
+ * defaults to -ffp-contract=off) and clang is told so below, because an FMA
+ * would round differently from the wasm SIMD kernel, which has none.
+ */
+#include "kernels.h"
+
+#include <math.h>
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+void nn_k_gather_sum_ref(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
+    for (size_t e = 0; e < E; e++) out[e] = 0.0f;
+    for (size_t t = 0; t < T; t++) {
+        const float *row = table + (size_t)ids[t] * E;
+        for (size_t e = 0; e < E; e++) out[e] += row[e];
+    }
+}
+
+void nn_k_scatter_add_ref(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
+    for (size_t t = 0; t < T; t++) {
+        float *dst = table + (size_t)ids[t] * E;
+        for (size_t e = 0; e < E; e++) dst[e] += scale * row[e];
+    }
+}
+
+void nn_k_axpy_ref(float *y, float a, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void nn_k_scale_ref(float *y, float a, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] *= a;
+}
+
+float nn_k_dot_ref(const float *a, const float *b, size_t n) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+/* relu is IEEE 754-2019 maximum(x, 0), which is wasm's f32x4.max: a NaN
+ * passes through (a diverged layer must not be hidden by the activation) and
+ * -0 becomes +0. Written this way, not as "x < 0 ? 0 : x", because clang 14
+ * (Emscripten 3.1.6) vectorises that select into f32x4.max although the two
+ * differ at -0, so the reference would not mean the same natively and in wasm. */
+void nn_k_relu_ref(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = x > 0.0f || x != x ? x : 0.0f;
+    }
+}
+
+void nn_k_relu_backward_ref(float *dinp, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] > 0.0f) dinp[i] += dout[i];
+    }
+}
+
+/* With e = exp(-|z|), which never overflows:
+ *   loss    = (max(z,0) - z*y) + log1p(e)       (TensorFlow's stable form)
+ *   sigmoid = z >= 0 ? 1/(1+e) : e/(1+e)
+ * max(z,0) is written "z > 0 ? z : 0"; a NaN z or y still gives a NaN loss
+ * through z*y. The SIMD kernel evaluates the same expressions in the same
+ * order, with its own exp and log1p; only those and the summation order of
+ * the loss differ. */
+float nn_k_bce_logits_ref(float *dlogit, const float *logit, const float *label, float gscale,
+                          size_t n, uint32_t *correct) {
+    float sum = 0.0f;
+    uint32_t hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        float z = logit[i], y = label[i];
+        float e = expf(-fabsf(z));
+        float relu_z = z > 0.0f ? z : 0.0f;
+        sum += (relu_z - z * y) + log1pf(e);
+        if (dlogit) {
+            float sigmoid = z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            dlogit[i] = (sigmoid - y) * gscale;
+        }
+        if ((z > 0.0f) == (y > 0.5f)) hits++;
+    }
+    if (correct) *correct += hits;
+    return sum;
+}
+
+void nn_k_adam_ref(float *p, const float *g, float *m, float *v, size_t n,
+                   float lr_t, float b1, float b2, float eps) {
+    float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        m[i] = b1 * m[i] + one_minus_b1 * gi;
+        v[i] = b2 * v[i] + one_minus_b2 * (gi * gi);
+        p[i] -= (lr_t * m[i]) / (sqrtf(v[i]) + eps);
+    }
+}
+
+void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr) {
+    for (size_t i = 0; i < n; i++) p[i] -= lr * g[i];
+}

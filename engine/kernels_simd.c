@@ -1,0 +1,371 @@
+/* kernels_simd.c: the SIMD kernels of kernels.h, in wasm SIMD128 intrinsics.
+ *
+ * The same source is compiled by Emscripten with -msimd128 and natively
+ * through SIMDe, which maps every wasm_* intrinsic onto SSE/NEON (or plain C),
+ * so ctest checks the very code the page runs. Deliberately not here: FMA,
+ * relaxed-simd, or anything whose rounding differs between the two targets.
+ * Natively that also needs the compiler not to contract a*b+c into an FMA:
+ * GCC's default under -std=c11, and the pragma below for clang.
+ * Every kernel evaluates its expressions in the reference's order, so all of
+ * them agree with kernels_ref.c bit for bit except:
+ *   - dot and the bce loss sum, whose summation order differs (four
+ *     accumulators / four lanes); the difference is rounding only;
+ *   - bce_logits, which has its own exp and log1p (below). Measured on
+ *     every float a in [0, 104] (beyond it exp(-a) rounds to 0), natively
+ *     against glibc and in wasm against musl, with identical results:
+ *       exp(-a)          max error 1 ulp (relative 1.2e-7),
+ *       log1p(exp(-a))   max error 2 ulp (relative 2.4e-7),
+ *       sigmoid          max error 2 ulp (relative 1.8e-7),
+ *     denormal results included (they are computed, not flushed to zero).
+ *     libm's own log1pf(expf(-a)) is also 2 ulp from the correctly rounded
+ *     value, so the SIMD loss term is as good as the reference's.
+ *
+ * Nothing needs alignment (wasm_v128_load/store are unaligned-safe) and a
+ * tail of 1-3 floats goes through a 4-float buffer on the stack, so no kernel
+ * reads or writes past n.
+ */
+#include "kernels.h"
+
+#include <string.h>
+
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#else
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/wasm/simd128.h>
+#endif
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ------------------------------------------------------------------ helpers */
+
+/* The first k (0..3) floats of p in the low lanes, zeros above. */
+static inline v128_t load_partial(const float *p, size_t k) {
+    float buf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    memcpy(buf, p, k * sizeof(float));
+    return wasm_v128_load(buf);
+}
+
+/* Writes only the low k (0..3) lanes of v to p. */
+static inline void store_partial(float *p, v128_t v, size_t k) {
+    float buf[4];
+    wasm_v128_store(buf, v);
+    memcpy(p, buf, k * sizeof(float));
+}
+
+/* All-ones in the lanes below k, zeros above. */
+static inline v128_t lanes_below(size_t k) {
+    return wasm_i32x4_lt(wasm_i32x4_make(0, 1, 2, 3), wasm_i32x4_splat((int32_t)k));
+}
+
+static inline float sum_lanes(v128_t v) {
+    return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+           (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+#define F4(x) wasm_f32x4_splat(x)
+#define LD(p) wasm_v128_load(p)
+#define ST(p, v) wasm_v128_store((p), (v))
+#define ADD wasm_f32x4_add
+#define SUB wasm_f32x4_sub
+#define MUL wasm_f32x4_mul
+
+/* -------------------------------------------------------- gather / scatter
+ *
+ * The embedding's inner loops: E is usually 16 or 32. A block of 32, 16 or 4
+ * columns stays in registers for all T tokens (8, 4 or 1 v128 accumulators),
+ * so each token costs only its row's loads. Each column still sums its tokens
+ * in order t = 0, 1, ..., exactly like the reference. Columns past the last
+ * multiple of 4 are summed one by one, so a row is never read past its end. */
+
+static void gather_cols32(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
+    v128_t a0 = F4(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (size_t t = 0; t < T; t++) {
+        const float *r = table + (size_t)ids[t] * E;
+        a0 = ADD(a0, LD(r + 0));  a1 = ADD(a1, LD(r + 4));
+        a2 = ADD(a2, LD(r + 8));  a3 = ADD(a3, LD(r + 12));
+        a4 = ADD(a4, LD(r + 16)); a5 = ADD(a5, LD(r + 20));
+        a6 = ADD(a6, LD(r + 24)); a7 = ADD(a7, LD(r + 28));
+    }
+    ST(out + 0, a0);  ST(out + 4, a1);  ST(out + 8, a2);  ST(out + 12, a3);
+    ST(out + 16, a4); ST(out + 20, a5); ST(out + 24, a6); ST(out + 28, a7);
+}
+
+/* Two tokens per iteration: both rows' loads are in flight together, while
+ * each accumulator still adds row t before row t+1. */
+static void gather_cols16(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
+    v128_t a0 = F4(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    size_t t = 0;
+    for (; t + 2 <= T; t += 2) {
+        const float *r = table + (size_t)ids[t] * E;
+        const float *s = table + (size_t)ids[t + 1] * E;
+        v128_t r0 = LD(r), r1 = LD(r + 4), r2 = LD(r + 8), r3 = LD(r + 12);
+        v128_t s0 = LD(s), s1 = LD(s + 4), s2 = LD(s + 8), s3 = LD(s + 12);
+        a0 = ADD(ADD(a0, r0), s0); a1 = ADD(ADD(a1, r1), s1);
+        a2 = ADD(ADD(a2, r2), s2); a3 = ADD(ADD(a3, r3), s3);
+    }
+    if (t < T) {
+        const float *r = table + (size_t)ids[t] * E;
+        a0 = ADD(a0, LD(r)); a1 = ADD(a1, LD(r + 4));
+        a2 = ADD(a2, LD(r + 8)); a3 = ADD(a3, LD(r + 12));
+    }
+    ST(out, a0); ST(out + 4, a1); ST(out + 8, a2); ST(out + 12, a3);
+}
+
+static void gather_cols4(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
+    v128_t a = F4(0.0f);
+    for (size_t t = 0; t < T; t++) a = ADD(a, LD(table + (size_t)ids[t] * E));
+    ST(out, a);
+}
+
+void nn_k_gather_sum(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
+    size_t E4 = E & ~(size_t)3, c = 0;
+    for (; c + 32 <= E4; c += 32) gather_cols32(out + c, table + c, ids, T, E);
+    for (; c + 16 <= E4; c += 16) gather_cols16(out + c, table + c, ids, T, E);
+    for (; c + 4 <= E4; c += 4) gather_cols4(out + c, table + c, ids, T, E);
+    for (; c < E; c++) {
+        float sum = 0.0f;
+        for (size_t t = 0; t < T; t++) sum += table[(size_t)ids[t] * E + c];
+        out[c] = sum;
+    }
+}
+
+/* scatter_add: scale * row is computed once and kept in registers; tokens are
+ * applied one at a time (load, add, store), so a repeated id sees the update
+ * of its earlier occurrence, as in the reference. */
+
+static void scatter_cols32(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
+    v128_t s = F4(scale);
+    v128_t d0 = MUL(s, LD(row + 0)),  d1 = MUL(s, LD(row + 4));
+    v128_t d2 = MUL(s, LD(row + 8)),  d3 = MUL(s, LD(row + 12));
+    v128_t d4 = MUL(s, LD(row + 16)), d5 = MUL(s, LD(row + 20));
+    v128_t d6 = MUL(s, LD(row + 24)), d7 = MUL(s, LD(row + 28));
+    for (size_t t = 0; t < T; t++) {
+        float *r = table + (size_t)ids[t] * E;
+        ST(r + 0, ADD(LD(r + 0), d0));   ST(r + 4, ADD(LD(r + 4), d1));
+        ST(r + 8, ADD(LD(r + 8), d2));   ST(r + 12, ADD(LD(r + 12), d3));
+        ST(r + 16, ADD(LD(r + 16), d4)); ST(r + 20, ADD(LD(r + 20), d5));
+        ST(r + 24, ADD(LD(r + 24), d6)); ST(r + 28, ADD(LD(r + 28), d7));
+    }
+}
+
+static void scatter_cols16(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
+    v128_t s = F4(scale);
+    v128_t d0 = MUL(s, LD(row + 0)), d1 = MUL(s, LD(row + 4));
+    v128_t d2 = MUL(s, LD(row + 8)), d3 = MUL(s, LD(row + 12));
+    for (size_t t = 0; t < T; t++) {
+        float *r = table + (size_t)ids[t] * E;
+        ST(r + 0, ADD(LD(r + 0), d0)); ST(r + 4, ADD(LD(r + 4), d1));
+        ST(r + 8, ADD(LD(r + 8), d2)); ST(r + 12, ADD(LD(r + 12), d3));
+    }
+}
+
+static void scatter_cols4(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
+    v128_t d = MUL(F4(scale), LD(row));
+    for (size_t t = 0; t < T; t++) {
+        float *r = table + (size_t)ids[t] * E;
+        ST(r, ADD(LD(r), d));
+    }
+}
+
+void nn_k_scatter_add(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
+    size_t E4 = E & ~(size_t)3, c = 0;
+    for (; c + 32 <= E4; c += 32) scatter_cols32(table + c, row + c, scale, ids, T, E);
+    for (; c + 16 <= E4; c += 16) scatter_cols16(table + c, row + c, scale, ids, T, E);
+    for (; c + 4 <= E4; c += 4) scatter_cols4(table + c, row + c, scale, ids, T, E);
+    for (; c < E; c++) {
+        float d = scale * row[c];
+        for (size_t t = 0; t < T; t++) table[(size_t)ids[t] * E + c] += d;
+    }
+}
+
+/* ------------------------------------------------------------- elementwise */
+
+void nn_k_axpy(float *y, float a, const float *x, size_t n) {
+    v128_t va = F4(a);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(y + i, ADD(LD(y + i), MUL(va, LD(x + i))));
+    if (i < n) {
+        size_t k = n - i;
+        store_partial(y + i, ADD(load_partial(y + i, k), MUL(va, load_partial(x + i, k))), k);
+    }
+}
+
+void nn_k_scale(float *y, float a, size_t n) {
+    v128_t va = F4(a);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(y + i, MUL(LD(y + i), va));
+    if (i < n) store_partial(y + i, MUL(load_partial(y + i, n - i), va), n - i);
+}
+
+float nn_k_dot(const float *a, const float *b, size_t n) {
+    v128_t s0 = F4(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = ADD(s0, MUL(LD(a + i), LD(b + i)));
+        s1 = ADD(s1, MUL(LD(a + i + 4), LD(b + i + 4)));
+        s2 = ADD(s2, MUL(LD(a + i + 8), LD(b + i + 8)));
+        s3 = ADD(s3, MUL(LD(a + i + 12), LD(b + i + 12)));
+    }
+    for (; i + 4 <= n; i += 4) s0 = ADD(s0, MUL(LD(a + i), LD(b + i)));
+    if (i < n) s1 = ADD(s1, MUL(load_partial(a + i, n - i), load_partial(b + i, n - i)));
+    return sum_lanes(ADD(ADD(s0, s1), ADD(s2, s3)));
+}
+
+/* f32x4.max: NaN passes through and -0 becomes +0, as in the reference. */
+void nn_k_relu(float *out, const float *inp, size_t n) {
+    v128_t zero = F4(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(out + i, wasm_f32x4_max(LD(inp + i), zero));
+    if (i < n) store_partial(out + i, wasm_f32x4_max(load_partial(inp + i, n - i), zero), n - i);
+}
+
+/* A select, not "dinp + (dout & mask)", so untouched lanes keep their bits
+ * (a -0.0 stays -0.0) exactly as the reference leaves them. */
+static inline v128_t relu_backward4(v128_t dinp, v128_t dout, v128_t out) {
+    return wasm_v128_bitselect(ADD(dinp, dout), dinp, wasm_f32x4_gt(out, F4(0.0f)));
+}
+
+void nn_k_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(dinp + i, relu_backward4(LD(dinp + i), LD(dout + i), LD(out + i)));
+    if (i < n) {
+        size_t k = n - i;
+        store_partial(dinp + i, relu_backward4(load_partial(dinp + i, k), load_partial(dout + i, k),
+                                               load_partial(out + i, k)), k);
+    }
+}
+
+/* --------------------------------------------------------------------- bce */
+
+/* exp(x) for x <= 0, or NaN. Cephes expf (Moshier): x = n*ln2 + r with
+ * |r| <= ln2/2, ln2 split in two so n*C1 is exact, then a degree-5
+ * polynomial for exp(r). n is found by the 1.5*2^23 rounding trick (plain
+ * IEEE adds, so identical on every target). 2^n is applied as 2^(n/2) *
+ * 2^(n-n/2) so that results below FLT_MIN round correctly to denormals
+ * instead of flushing to zero; below -104 exp(x) rounds to 0 anyway.
+ * pmax(x, -104) is "x < -104 ? -104 : x", which lets a NaN through. */
+static inline v128_t exp_nonpositive(v128_t x) {
+    const v128_t magic = F4(12582912.0f); /* 1.5 * 2^23 */
+    x = wasm_f32x4_pmax(x, F4(-104.0f));
+    v128_t t = ADD(MUL(x, F4(1.44269504088896341f)), magic);
+    v128_t fn = SUB(t, magic);                       /* nearest integer to x/ln2 */
+    v128_t n = wasm_i32x4_sub(t, magic);             /* the same, as an int32 */
+    v128_t r = SUB(x, MUL(fn, F4(0.693359375f)));
+    r = SUB(r, MUL(fn, F4(-2.12194440e-4f)));
+    v128_t p = F4(1.9875691500e-4f);
+    p = ADD(MUL(p, r), F4(1.3981999507e-3f));
+    p = ADD(MUL(p, r), F4(8.3334519073e-3f));
+    p = ADD(MUL(p, r), F4(4.1665795894e-2f));
+    p = ADD(MUL(p, r), F4(1.6666665459e-1f));
+    p = ADD(MUL(p, r), F4(5.0000001201e-1f));
+    v128_t y = ADD(ADD(MUL(p, MUL(r, r)), r), F4(1.0f));
+    v128_t n1 = wasm_i32x4_shr(n, 1), n2 = wasm_i32x4_sub(n, n1);
+    v128_t bias = wasm_i32x4_splat(127);
+    y = MUL(y, wasm_i32x4_shl(wasm_i32x4_add(n1, bias), 23));
+    return MUL(y, wasm_i32x4_shl(wasm_i32x4_add(n2, bias), 23));
+}
+
+/* log(1 + e) for e in [0, 1], or NaN. u = 1 + e is split as 2^k * m with
+ * m in [sqrt(1/2), sqrt(2)], log(m) from Cephes logf's degree-8 polynomial,
+ * and the rounding error c of 1 + e (exact: Fast2Sum) restored as c/u, the
+ * fdlibm log1p correction, so tiny e gives log1p(e) = e. */
+static inline v128_t log1p_unit(v128_t e) {
+    v128_t one = F4(1.0f);
+    v128_t u = ADD(e, one);
+    v128_t c = SUB(e, SUB(u, one));
+    v128_t big = wasm_f32x4_gt(u, F4(1.41421356f));
+    v128_t f = SUB(wasm_v128_bitselect(MUL(u, F4(0.5f)), u, big), one);
+    v128_t k = wasm_v128_and(big, one); /* 1.0f where u was halved, else 0.0f */
+    v128_t z = MUL(f, f);
+    v128_t p = F4(7.0376836292e-2f);
+    p = ADD(MUL(p, f), F4(-1.1514610310e-1f));
+    p = ADD(MUL(p, f), F4(1.1676998740e-1f));
+    p = ADD(MUL(p, f), F4(-1.2420140846e-1f));
+    p = ADD(MUL(p, f), F4(1.4249322787e-1f));
+    p = ADD(MUL(p, f), F4(-1.6668057665e-1f));
+    p = ADD(MUL(p, f), F4(2.0000714765e-1f));
+    p = ADD(MUL(p, f), F4(-2.4999993993e-1f));
+    p = ADD(MUL(p, f), F4(3.3333331174e-1f));
+    v128_t y = MUL(MUL(p, f), z);
+    y = ADD(y, MUL(k, F4(-2.12194440e-4f)));
+    y = SUB(y, MUL(z, F4(0.5f)));
+    y = ADD(y, wasm_f32x4_div(c, u));
+    return ADD(ADD(f, y), MUL(k, F4(0.693359375f)));
+}
+
+/* One vector of bce_logits, the reference's expressions in its order. */
+static inline v128_t bce4(v128_t *dlogit, v128_t *hit, v128_t z, v128_t y, v128_t gscale) {
+    v128_t zero = F4(0.0f), one = F4(1.0f);
+    v128_t e = exp_nonpositive(wasm_f32x4_neg(wasm_f32x4_abs(z)));
+    v128_t z_pos = wasm_f32x4_gt(z, zero);
+    v128_t relu_z = wasm_v128_and(z, z_pos);
+    v128_t loss = ADD(SUB(relu_z, MUL(z, y)), log1p_unit(e));
+    v128_t num = wasm_v128_bitselect(one, e, wasm_f32x4_ge(z, zero));
+    *dlogit = MUL(SUB(wasm_f32x4_div(num, ADD(one, e)), y), gscale);
+    *hit = wasm_i32x4_eq(z_pos, wasm_f32x4_gt(y, F4(0.5f)));
+    return loss;
+}
+
+float nn_k_bce_logits(float *dlogit, const float *logit, const float *label, float gscale,
+                      size_t n, uint32_t *correct) {
+    v128_t vg = F4(gscale), sum = F4(0.0f), hits = wasm_i32x4_splat(0), d, hit;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        sum = ADD(sum, bce4(&d, &hit, LD(logit + i), LD(label + i), vg));
+        hits = wasm_i32x4_sub(hits, hit); /* a hit lane is -1 */
+        if (dlogit) ST(dlogit + i, d);
+    }
+    if (i < n) {
+        size_t k = n - i;
+        v128_t live = lanes_below(k);
+        v128_t loss = bce4(&d, &hit, load_partial(logit + i, k), load_partial(label + i, k), vg);
+        sum = ADD(sum, wasm_v128_and(loss, live));
+        hits = wasm_i32x4_sub(hits, wasm_v128_and(hit, live));
+        if (dlogit) store_partial(dlogit + i, d, k);
+    }
+    if (correct) {
+        *correct += (uint32_t)(wasm_i32x4_extract_lane(hits, 0) + wasm_i32x4_extract_lane(hits, 1) +
+                               wasm_i32x4_extract_lane(hits, 2) + wasm_i32x4_extract_lane(hits, 3));
+    }
+    return sum_lanes(sum);
+}
+
+/* -------------------------------------------------------------- optimizers */
+
+static inline void adam4(v128_t *p, v128_t *m, v128_t *v, v128_t g, v128_t lr_t, v128_t b1,
+                         v128_t b2, v128_t one_minus_b1, v128_t one_minus_b2, v128_t eps) {
+    *m = ADD(MUL(b1, *m), MUL(one_minus_b1, g));
+    *v = ADD(MUL(b2, *v), MUL(one_minus_b2, MUL(g, g)));
+    *p = SUB(*p, wasm_f32x4_div(MUL(lr_t, *m), ADD(wasm_f32x4_sqrt(*v), eps)));
+}
+
+void nn_k_adam(float *p, const float *g, float *m, float *v, size_t n,
+               float lr_t, float b1, float b2, float eps) {
+    v128_t vlr = F4(lr_t), vb1 = F4(b1), vb2 = F4(b2), veps = F4(eps);
+    v128_t omb1 = F4(1.0f - b1), omb2 = F4(1.0f - b2);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t vp = LD(p + i), vm = LD(m + i), vv = LD(v + i);
+        adam4(&vp, &vm, &vv, LD(g + i), vlr, vb1, vb2, omb1, omb2, veps);
+        ST(p + i, vp); ST(m + i, vm); ST(v + i, vv);
+    }
+    if (i < n) {
+        size_t k = n - i;
+        v128_t vp = load_partial(p + i, k), vm = load_partial(m + i, k), vv = load_partial(v + i, k);
+        adam4(&vp, &vm, &vv, load_partial(g + i, k), vlr, vb1, vb2, omb1, omb2, veps);
+        store_partial(p + i, vp, k); store_partial(m + i, vm, k); store_partial(v + i, vv, k);
+    }
+}
+
+void nn_k_sgd(float *p, const float *g, size_t n, float lr) {
+    v128_t vlr = F4(lr);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(p + i, SUB(LD(p + i), MUL(vlr, LD(g + i))));
+    if (i < n) {
+        size_t k = n - i;
+        store_partial(p + i, SUB(load_partial(p + i, k), MUL(vlr, load_partial(g + i, k))), k);
+    }
+}

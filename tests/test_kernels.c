@@ -1,0 +1,447 @@
+/* test_kernels.c: every SIMD kernel of kernels.h against its scalar reference.
+ *
+ * Sizes that break SIMD code (0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 64, 1000),
+ * pointers offset by 0-3 floats so loads are unaligned, and after every
+ * buffer one canary float (a NaN with a recognisable payload): a kernel that
+ * writes past its output changes it, and one that reads past an input gets a
+ * NaN into its result. Tolerances:
+ *   exact (bit for bit)  gather_sum, scatter_add, axpy, scale, relu,
+ *                        relu_backward, adam, sgd, bce's correct count: the
+ *                        SIMD kernels evaluate the reference's expressions
+ *                        in the reference's order, without FMA;
+ *   1e-5 * sum|terms|    dot and the bce loss sum (the summation order differs);
+ *   4 ulp                bce's own exp/log1p against libm, per element;
+ *   1e-6 * |gscale|      bce's gradient (sigmoid - y), per element.
+ * The same file runs natively (SIMDe) and as wasm under node.
+ */
+#include "check.h"
+#include "kernels.h"
+#include "nn.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static const size_t SIZES[] = {0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 64, 1000};
+#define NSIZES (sizeof SIZES / sizeof SIZES[0])
+#define NOFFSETS 4
+
+static const uint32_t CANARY_BITS = 0x7fc0ca7au; /* a quiet NaN, payload "ca7a" */
+
+static nn_rng rng;
+
+/* ------------------------------------------------------------------ buffers */
+
+/* n floats starting off floats into a fresh allocation, then the canary. */
+typedef struct {
+    float *base, *p;
+    size_t n;
+} fbuf;
+
+static fbuf fbuf_make(size_t n, size_t off) {
+    fbuf b;
+    b.base = malloc((off + n + 1) * sizeof(float));
+    if (!b.base) {
+        printf("FAIL out of memory\n");
+        exit(1);
+    }
+    b.p = b.base + off;
+    b.n = n;
+    memcpy(b.p + n, &CANARY_BITS, sizeof CANARY_BITS);
+    return b;
+}
+
+static fbuf fbuf_random(size_t n, size_t off, float lo, float hi) {
+    fbuf b = fbuf_make(n, off);
+    for (size_t i = 0; i < n; i++) b.p[i] = nn_rng_uniform(&rng, lo, hi);
+    return b;
+}
+
+static fbuf fbuf_copy(fbuf src, size_t off) {
+    fbuf b = fbuf_make(src.n, off);
+    memcpy(b.p, src.p, src.n * sizeof(float));
+    return b;
+}
+
+static int canary_ok(fbuf b) {
+    uint32_t bits;
+    memcpy(&bits, b.p + b.n, sizeof bits);
+    return bits == CANARY_BITS;
+}
+
+static void fbuf_free(fbuf b) { free(b.base); }
+
+static int same_bits(fbuf a, fbuf b) {
+    return a.n == b.n && memcmp(a.p, b.p, a.n * sizeof(float)) == 0;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || d != d) m = d;
+    }
+    return m;
+}
+
+/* Distance in representable floats between two non-negative floats. */
+static uint32_t ulp_distance(float a, float b) {
+    uint32_t ua, ub;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    return ua > ub ? ua - ub : ub - ua;
+}
+
+/* An offset for a second pointer that differs from the first's. */
+static size_t other_off(size_t off) { return (off + 1) % NOFFSETS; }
+
+/* ------------------------------------------------------ elementwise kernels */
+
+static void test_axpy(void) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            float a = nn_rng_uniform(&rng, -2.0f, 2.0f);
+            fbuf x = fbuf_random(n, other_off(off), -1.0f, 1.0f);
+            fbuf yr = fbuf_random(n, off, -1.0f, 1.0f), ys = fbuf_copy(yr, off);
+            nn_k_axpy_ref(yr.p, a, x.p, n);
+            nn_k_axpy(ys.p, a, x.p, n);
+            check(same_bits(yr, ys) && canary_ok(ys), "axpy n=%zu off=%zu maxdiff=%g%s", n, off,
+                  max_abs_diff(yr.p, ys.p, n), canary_ok(ys) ? "" : " canary overwritten");
+            fbuf_free(x); fbuf_free(yr); fbuf_free(ys);
+        }
+    }
+}
+
+static void test_scale(void) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            float a = nn_rng_uniform(&rng, -2.0f, 2.0f);
+            fbuf yr = fbuf_random(n, off, -1.0f, 1.0f), ys = fbuf_copy(yr, off);
+            nn_k_scale_ref(yr.p, a, n);
+            nn_k_scale(ys.p, a, n);
+            check(same_bits(yr, ys) && canary_ok(ys), "scale n=%zu off=%zu maxdiff=%g%s", n, off,
+                  max_abs_diff(yr.p, ys.p, n), canary_ok(ys) ? "" : " canary overwritten");
+            fbuf_free(yr); fbuf_free(ys);
+        }
+    }
+}
+
+static void test_dot(void) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            fbuf a = fbuf_random(n, off, -1.0f, 1.0f), b = fbuf_random(n, other_off(off), -1.0f, 1.0f);
+            float ref = nn_k_dot_ref(a.p, b.p, n), simd = nn_k_dot(a.p, b.p, n);
+            double magnitude = 0.0;
+            for (size_t i = 0; i < n; i++) magnitude += fabs((double)a.p[i] * b.p[i]);
+            double diff = fabs((double)ref - simd);
+            check(diff <= 1e-5 * magnitude, "dot n=%zu off=%zu maxdiff=%g (tolerance %g)", n, off,
+                  diff, 1e-5 * magnitude);
+            fbuf_free(a); fbuf_free(b);
+        }
+    }
+}
+
+/* Inputs with exact zeros and negative zeros among them, where relu and its
+ * backward pass make their decisions. */
+static fbuf relu_input(size_t n, size_t off) {
+    fbuf b = fbuf_random(n, off, -1.0f, 1.0f);
+    for (size_t i = 0; i < n; i++) {
+        if (i % 5 == 2) b.p[i] = 0.0f;
+        if (i % 7 == 3) b.p[i] = -0.0f;
+    }
+    return b;
+}
+
+static void test_relu(void) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            fbuf inp = relu_input(n, other_off(off));
+            fbuf outr = fbuf_make(n, off), outs = fbuf_make(n, off);
+            nn_k_relu_ref(outr.p, inp.p, n);
+            nn_k_relu(outs.p, inp.p, n);
+            check(same_bits(outr, outs) && canary_ok(outs), "relu n=%zu off=%zu maxdiff=%g%s", n, off,
+                  max_abs_diff(outr.p, outs.p, n), canary_ok(outs) ? "" : " canary overwritten");
+            fbuf_free(inp); fbuf_free(outr); fbuf_free(outs);
+        }
+    }
+    float inp[5] = {NAN, -1.0f, 2.0f, NAN, 0.5f}, outr[5], outs[5];
+    nn_k_relu_ref(outr, inp, 5);
+    nn_k_relu(outs, inp, 5);
+    check(isnan(outr[0]) && isnan(outr[3]) && isnan(outs[0]) && isnan(outs[3]) && outs[1] == 0.0f &&
+              outs[2] == 2.0f && outs[4] == 0.5f,
+          "relu lets a NaN through instead of hiding it as 0 (ref %g %g, simd %g %g)", outr[0], outr[3],
+          outs[0], outs[3]);
+}
+
+static void test_relu_backward(void) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            fbuf out = relu_input(n, off), dout = fbuf_random(n, other_off(off), -1.0f, 1.0f);
+            fbuf dr = relu_input(n, other_off(off + 1)), ds = fbuf_copy(dr, other_off(off + 1));
+            nn_k_relu_backward_ref(dr.p, dout.p, out.p, n);
+            nn_k_relu_backward(ds.p, dout.p, out.p, n);
+            check(same_bits(dr, ds) && canary_ok(ds), "relu_backward n=%zu off=%zu maxdiff=%g%s", n, off,
+                  max_abs_diff(dr.p, ds.p, n), canary_ok(ds) ? "" : " canary overwritten");
+            fbuf_free(out); fbuf_free(dout); fbuf_free(dr); fbuf_free(ds);
+        }
+    }
+}
+
+static void test_sgd(void) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            float lr = nn_rng_uniform(&rng, 0.001f, 0.5f);
+            fbuf g = fbuf_random(n, other_off(off), -1.0f, 1.0f);
+            fbuf pr = fbuf_random(n, off, -1.0f, 1.0f), ps = fbuf_copy(pr, off);
+            nn_k_sgd_ref(pr.p, g.p, n, lr);
+            nn_k_sgd(ps.p, g.p, n, lr);
+            check(same_bits(pr, ps) && canary_ok(ps), "sgd n=%zu off=%zu maxdiff=%g%s", n, off,
+                  max_abs_diff(pr.p, ps.p, n), canary_ok(ps) ? "" : " canary overwritten");
+            fbuf_free(g); fbuf_free(pr); fbuf_free(ps);
+        }
+    }
+}
+
+/* Three steps from a random state, so m and v are read back as well as written. */
+static void test_adam(void) {
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-7f;
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            fbuf pr = fbuf_random(n, off, -1.0f, 1.0f), ps = fbuf_copy(pr, off);
+            fbuf mr = fbuf_random(n, other_off(off), -0.1f, 0.1f), ms = fbuf_copy(mr, other_off(off));
+            fbuf vr = fbuf_random(n, other_off(off + 1), 0.0f, 0.01f), vs = fbuf_copy(vr, other_off(off + 1));
+            for (size_t i = 0; i < n; i += 9) vr.p[i] = vs.p[i] = 0.0f; /* sqrt(0) + eps */
+            for (int step = 1; step <= 3; step++) {
+                fbuf g = fbuf_random(n, other_off(off + 2), -1.0f, 1.0f);
+                float lr_t = 1e-3f * sqrtf(1.0f - powf(b2, (float)step)) / (1.0f - powf(b1, (float)step));
+                nn_k_adam_ref(pr.p, g.p, mr.p, vr.p, n, lr_t, b1, b2, eps);
+                nn_k_adam(ps.p, g.p, ms.p, vs.p, n, lr_t, b1, b2, eps);
+                fbuf_free(g);
+            }
+            int canaries = canary_ok(ps) && canary_ok(ms) && canary_ok(vs);
+            double diff = fmax(max_abs_diff(pr.p, ps.p, n),
+                               fmax(max_abs_diff(mr.p, ms.p, n), max_abs_diff(vr.p, vs.p, n)));
+            check(same_bits(pr, ps) && same_bits(mr, ms) && same_bits(vr, vs) && canaries,
+                  "adam n=%zu off=%zu steps=3 maxdiff=%g (p, m, v)%s", n, off, diff,
+                  canaries ? "" : " canary overwritten");
+            fbuf_free(pr); fbuf_free(ps); fbuf_free(mr); fbuf_free(ms); fbuf_free(vr); fbuf_free(vs);
+        }
+    }
+}
+
+/* ---------------------------------------------------------- gather/scatter */
+
+static const size_t GATHER_E[] = {1, 3, 4, 5, 8, 16, 17, 32, 64};
+static const size_t GATHER_T[] = {1, 3, 17, 256};
+#define GATHER_V 300
+
+/* Ids with many repeats, an adjacent repeat, and the table's last row (whose
+ * end is the table's canary). */
+static void make_ids(uint16_t *ids, size_t T) {
+    uint32_t range = T > 4 ? (uint32_t)T / 2 : GATHER_V;
+    for (size_t t = 0; t < T; t++) ids[t] = (uint16_t)nn_rng_below(&rng, range);
+    if (T >= 2) ids[1] = ids[0];
+    ids[T - 1] = GATHER_V - 1;
+}
+
+static void test_gather_scatter(void) {
+    uint16_t ids[256];
+    for (size_t ie = 0; ie < sizeof GATHER_E / sizeof GATHER_E[0]; ie++) {
+        for (size_t it = 0; it < sizeof GATHER_T / sizeof GATHER_T[0]; it++) {
+            for (size_t off = 0; off < NOFFSETS; off++) {
+                size_t E = GATHER_E[ie], T = GATHER_T[it];
+                make_ids(ids, T);
+                fbuf table = fbuf_random(GATHER_V * E, off, -1.0f, 1.0f);
+                fbuf outr = fbuf_make(E, other_off(off)), outs = fbuf_make(E, other_off(off));
+                for (size_t e = 0; e < E; e++) outs.p[e] = 99.0f; /* the kernel must overwrite, not add */
+                nn_k_gather_sum_ref(outr.p, table.p, ids, T, E);
+                nn_k_gather_sum(outs.p, table.p, ids, T, E);
+                check(same_bits(outr, outs) && canary_ok(outs), "gather_sum E=%zu T=%zu off=%zu maxdiff=%g%s",
+                      E, T, off, max_abs_diff(outr.p, outs.p, E), canary_ok(outs) ? "" : " canary overwritten");
+
+                float scale = nn_rng_uniform(&rng, -1.0f, 1.0f);
+                fbuf row = fbuf_random(E, other_off(off + 1), -1.0f, 1.0f);
+                fbuf tabs = fbuf_copy(table, off);
+                nn_k_scatter_add_ref(table.p, row.p, scale, ids, T, E);
+                nn_k_scatter_add(tabs.p, row.p, scale, ids, T, E);
+                check(same_bits(table, tabs) && canary_ok(tabs), "scatter_add E=%zu T=%zu off=%zu maxdiff=%g%s",
+                      E, T, off, max_abs_diff(table.p, tabs.p, GATHER_V * E),
+                      canary_ok(tabs) ? "" : " canary overwritten");
+                fbuf_free(table); fbuf_free(tabs); fbuf_free(outr); fbuf_free(outs); fbuf_free(row);
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------------- bce */
+
+/* The loss terms in double: the tolerance scale of a float sum. */
+static double bce_magnitude(const float *z, const float *y, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double zi = z[i], yi = y[i];
+        m += fabs(fmax(zi, 0.0) - zi * yi + log1p(exp(-fabs(zi))));
+    }
+    return m;
+}
+
+static void test_bce_sizes(void) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            float gscale = n ? 1.0f / (float)n : 1.0f;
+            fbuf z = fbuf_random(n, off, -20.0f, 20.0f), y = fbuf_make(n, other_off(off));
+            for (size_t i = 0; i < n; i++) y.p[i] = (float)nn_rng_below(&rng, 2);
+            for (size_t i = 0; i < n; i += 11) y.p[i] = nn_rng_uniform(&rng, 0.0f, 1.0f); /* soft labels */
+            fbuf dr = fbuf_make(n, other_off(off + 1)), ds = fbuf_make(n, other_off(off + 1));
+            uint32_t cr = 7, cs = 7, cnull = 7;
+            float lr = nn_k_bce_logits_ref(dr.p, z.p, y.p, gscale, n, &cr);
+            float ls = nn_k_bce_logits(ds.p, z.p, y.p, gscale, n, &cs);
+            float lnull = nn_k_bce_logits(NULL, z.p, y.p, gscale, n, &cnull);
+            double tol = 1e-5 * bce_magnitude(z.p, y.p, n) + 1e-6 * (double)n;
+            double ldiff = fabs((double)lr - ls), gdiff = max_abs_diff(dr.p, ds.p, n);
+            check(ldiff <= tol && gdiff <= 1e-6 * gscale && cr == cs && lnull == ls && cnull == cs &&
+                      canary_ok(ds),
+                  "bce n=%zu off=%zu loss maxdiff=%g (tolerance %g) grad maxdiff=%g correct simd %u ref %u%s", n, off,
+                  ldiff, tol, gdiff, (unsigned)(cs - 7), (unsigned)(cr - 7),
+                  canary_ok(ds) ? "" : " canary overwritten");
+            fbuf_free(z); fbuf_free(y); fbuf_free(dr); fbuf_free(ds);
+        }
+    }
+}
+
+/* The SIMD exp and log1p against libm, one logit at a time: with y = (z > 0)
+ * the loss is exactly log1p(exp(-|z|)), and with y = 0, gscale = 1 the
+ * gradient is exactly sigmoid(z). */
+static void test_bce_accuracy(void) {
+    uint32_t worst_sp = 0, worst_sig = 0;
+    double rel_sp = 0.0, rel_sig = 0.0;
+    float worst_sp_z = 0.0f, worst_sig_z = 0.0f;
+    size_t count = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        /* pass 0: a grid over [-110, 110]; pass 1: every 257th float in [-1, 1] */
+        int64_t steps = pass == 0 ? 440000 : 1065353216 / 257;
+        for (int64_t k = -steps; k <= steps; k++) {
+            float z;
+            if (pass == 0) {
+                z = (float)k * 2.5e-4f;
+            } else {
+                uint32_t bits = (uint32_t)(k < 0 ? -k : k) * 257u;
+                memcpy(&z, &bits, sizeof z);
+                if (k < 0) z = -z;
+            }
+            float y = z > 0.0f ? 1.0f : 0.0f, zero = 0.0f;
+            float sp_ref = nn_k_bce_logits_ref(NULL, &z, &y, 1.0f, 1, NULL);
+            float sp = nn_k_bce_logits(NULL, &z, &y, 1.0f, 1, NULL);
+            float sig_ref, sig;
+            nn_k_bce_logits_ref(&sig_ref, &z, &zero, 1.0f, 1, NULL);
+            nn_k_bce_logits(&sig, &z, &zero, 1.0f, 1, NULL);
+            uint32_t u_sp = ulp_distance(sp, sp_ref), u_sig = ulp_distance(sig, sig_ref);
+            if (u_sp > worst_sp) worst_sp = u_sp, worst_sp_z = z;
+            if (u_sig > worst_sig) worst_sig = u_sig, worst_sig_z = z;
+            if (sp_ref >= FLT_MIN) rel_sp = fmax(rel_sp, fabs(((double)sp - sp_ref) / sp_ref));
+            if (sig_ref >= FLT_MIN) rel_sig = fmax(rel_sig, fabs(((double)sig - sig_ref) / sig_ref));
+            count++;
+        }
+    }
+    check(worst_sp <= 4, "bce log1p(exp(-|z|)) vs libm over %zu logits: max %u ulp at z=%g, relative %.2g",
+          count, (unsigned)worst_sp, worst_sp_z, rel_sp);
+    check(worst_sig <= 4, "bce sigmoid(z) vs libm over %zu logits: max %u ulp at z=%g, relative %.2g", count,
+          (unsigned)worst_sig, worst_sig_z, rel_sig);
+}
+
+typedef float (*bce_fn)(float *, const float *, const float *, float, size_t, uint32_t *);
+
+/* Extreme logits give finite losses and the exact limits of the gradient. */
+static void test_bce_extremes(void) {
+    static const float Z[] = {1e30f, -1e30f, 1e4f, -1e4f, 0.0f, -0.0f, 88.0f, -88.0f, 104.0f, -104.0f, 1e-30f};
+    static const char *NAMES[] = {"ref", "simd"};
+    bce_fn fns[] = {nn_k_bce_logits_ref, nn_k_bce_logits};
+    const float gscale = 0.5f;
+    for (int f = 0; f < 2; f++) {
+        for (size_t i = 0; i < sizeof Z / sizeof Z[0]; i++) {
+            for (int label = 0; label <= 1; label++) {
+                float z = Z[i], y = (float)label, d;
+                uint32_t correct = 0;
+                float loss = fns[f](&d, &z, &y, gscale, 1, &correct);
+                double zd = z;
+                double want_loss = fmax(zd, 0.0) - zd * y + log1p(exp(-fabs(zd)));
+                double want_d = (1.0 / (1.0 + exp(-zd)) - y) * gscale;
+                double loss_err = fabs(loss - want_loss) / (1.0 + fabs(want_loss));
+                double d_err = fabs(d - want_d);
+                uint32_t want_correct = (z > 0.0f) == (y > 0.5f);
+                check(isfinite(loss) && loss_err <= 1e-6 && d_err <= 1e-6 && correct == want_correct,
+                      "bce %s z=%g y=%d loss=%g (want %g) dlogit=%g (want %g) maxdiff=%g", NAMES[f], z, label,
+                      loss, want_loss, d, want_d, fmax(loss_err, d_err));
+            }
+        }
+        /* The whole table at once, through the vector path and the tail. */
+        float z[2 * sizeof Z / sizeof Z[0]], y[2 * sizeof Z / sizeof Z[0]];
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof Z / sizeof Z[0]; i++) {
+            for (int label = 0; label <= 1; label++) z[n] = Z[i], y[n++] = (float)label;
+        }
+        float loss = fns[f](NULL, z, y, gscale, n, NULL);
+        check(isfinite(loss) && loss > 0.0f, "bce %s all extreme logits together n=%zu loss=%g is finite",
+              NAMES[f], n, loss);
+    }
+}
+
+/* A NaN logit or label must give a NaN loss and a NaN gradient in its place,
+ * and leave the other gradients alone. */
+static void test_bce_nan(void) {
+    static const char *NAMES[] = {"ref", "simd"};
+    bce_fn fns[] = {nn_k_bce_logits_ref, nn_k_bce_logits};
+    for (int f = 0; f < 2; f++) {
+        for (int in_label = 0; in_label <= 1; in_label++) {
+            for (size_t at = 0; at < 7; at += 5) { /* in the vector body, and in the tail */
+                float z[7] = {1.0f, -2.0f, 0.5f, 3.0f, -1.0f, 0.0f, 2.0f};
+                float y[7] = {1.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 1.0f}, d[7];
+                if (in_label) y[at] = NAN; else z[at] = NAN;
+                float loss = fns[f](d, z, y, 1.0f, 7, NULL);
+                int others_finite = 1;
+                for (size_t i = 0; i < 7; i++) {
+                    if (i != at && !isfinite(d[i])) others_finite = 0;
+                }
+                check(isnan(loss) && isnan(d[at]) && others_finite,
+                      "bce %s NaN %s at %zu gives loss=%g dlogit=%g, other gradients finite", NAMES[f],
+                      in_label ? "label" : "logit", at, loss, d[at]);
+            }
+        }
+    }
+}
+
+static void test_bce_correct(void) {
+    const float z[5] = {2.0f, -2.0f, 0.0f, 3.0f, -0.5f}, y[5] = {1.0f, 0.0f, 0.0f, 0.0f, 0.6f};
+    uint32_t cr = 5, cs = 5;
+    nn_k_bce_logits_ref(NULL, z, y, 1.0f, 5, &cr);
+    nn_k_bce_logits(NULL, z, y, 1.0f, 5, &cs);
+    check(cr == 8 && cs == 8, "bce adds its 3 correct predictions to *correct: ref %u simd %u (want 8)",
+          (unsigned)cr, (unsigned)cs);
+}
+
+int main(void) {
+    nn_rng_seed(&rng, 20240601);
+    test_axpy();
+    test_scale();
+    test_dot();
+    test_relu();
+    test_relu_backward();
+    test_sgd();
+    test_adam();
+    test_gather_scatter();
+    test_bce_sizes();
+    test_bce_extremes();
+    test_bce_nan();
+    test_bce_correct();
+    test_bce_accuracy();
+    return check_exit_code();
+}
