@@ -57,10 +57,11 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
     m->logit = alloc_floats(B);
     m->dpooled = alloc_floats((size_t)B * E);
     m->dhidden = alloc_floats((size_t)B * H);
+    m->dhpre = alloc_floats((size_t)B * H);
     m->dlogit = alloc_floats(B);
     m->ids1 = calloc(cfg->maxlen, sizeof *m->ids1);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->hidden || !m->logit ||
-        !m->dpooled || !m->dhidden || !m->dlogit || !m->ids1) {
+        !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1) {
         size_t nparams = m->nparams;
         nn_model_free(m);
         return nn_fail(err, NN_ERR_NOMEM,
@@ -88,6 +89,7 @@ void nn_model_free(nn_model *m) {
     free(m->logit);
     free(m->dpooled);
     free(m->dhidden);
+    free(m->dhpre);
     free(m->dlogit);
     free(m->ids1);
     free(m);
@@ -129,11 +131,12 @@ float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *l
     float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
     float *g = m->grads;
     memset(m->dhidden, 0, (size_t)B * H * sizeof(float));
+    memset(m->dhpre, 0, (size_t)B * H * sizeof(float));
     memset(m->dpooled, 0, (size_t)B * E * sizeof(float));
     nn_dense_backward(m->dhidden, g + m->tensor[3].offset, g + m->tensor[4].offset, m->dlogit,
                       m->hidden, m->w2, B, H, 1);
-    nn_relu_backward(m->dhidden, m->dhidden, m->hidden, (size_t)B * H);
-    nn_dense_backward(m->dpooled, g + m->tensor[1].offset, g + m->tensor[2].offset, m->dhidden,
+    nn_relu_backward(m->dhpre, m->dhidden, m->hidden, (size_t)B * H);
+    nn_dense_backward(m->dpooled, g + m->tensor[1].offset, g + m->tensor[2].offset, m->dhpre,
                       m->pooled, m->w1, B, E, H);
     nn_embedding_pool_backward(g + m->tensor[0].offset, m->dpooled, ids, B, c->maxlen, E,
                                c->pooling);

@@ -89,8 +89,8 @@ enum { NN_PAD = 0, NN_START = 1, NN_UNK = 2, NN_UNUSED = 3, NN_FIRST_WORD = 4 };
 typedef void (*nn_token_fn)(const char *tok, size_t len, void *user);
 
 /* Like nn_token_fn, plus where the token lies in the original text: bytes
- * [start, end) (before apostrophe stripping is reflected: the span covers
- * exactly the bytes the token came from). Used to colour words on the page. */
+ * [start, end), after apostrophe stripping and the length cut, so the span
+ * covers exactly the bytes the token was made from. Colours words on the page. */
 typedef void (*nn_span_fn)(const char *tok, size_t len, size_t start, size_t end, void *user);
 size_t nn_tokenize_spans(const char *text, size_t len, nn_span_fn emit, void *user);
 
@@ -242,7 +242,8 @@ typedef struct nn_model {
     float *hidden;  /* (B,H) after ReLU */
     float *logit;   /* (B) */
     float *dpooled; /* (B,E) */
-    float *dhidden; /* (B,H) */
+    float *dhidden; /* (B,H) gradient of the ReLU output */
+    float *dhpre;   /* (B,H) gradient of the ReLU input */
     float *dlogit;  /* (B) */
     uint16_t *ids1; /* (T) scratch for scoring one review */
 } nn_model;

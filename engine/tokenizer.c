@@ -46,7 +46,7 @@ static size_t line_break_length(const unsigned char *p, size_t n) {
     return 1;
 }
 
-size_t nn_tokenize(const char *text, size_t len, nn_token_fn emit, void *user) {
+size_t nn_tokenize_spans(const char *text, size_t len, nn_span_fn emit, void *user) {
     const unsigned char *p = (const unsigned char *)text;
     char word[NN_MAX_TOKEN_BYTES];
     size_t i = 0, ntokens = 0;
@@ -74,10 +74,24 @@ size_t nn_tokenize(const char *text, size_t len, nn_token_fn emit, void *user) {
         ntokens++;
         if (emit) {
             for (size_t k = 0; k < n; k++) word[k] = (char)token_byte[p[start + k]];
-            emit(word, n, user);
+            emit(word, n, start, start + n, user);
         }
     }
     return ntokens;
+}
+
+typedef struct plain_emit { nn_token_fn emit; void *user; } plain_emit;
+
+static void drop_span(const char *tok, size_t len, size_t start, size_t end, void *user) {
+    (void)start;
+    (void)end;
+    plain_emit *pe = user;
+    pe->emit(tok, len, pe->user);
+}
+
+size_t nn_tokenize(const char *text, size_t len, nn_token_fn emit, void *user) {
+    plain_emit pe = {emit, user};
+    return nn_tokenize_spans(text, len, emit ? drop_span : NULL, &pe);
 }
 
 /* ---------------------------------------------------------------- vocabulary */

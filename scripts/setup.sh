@@ -111,7 +111,7 @@ if [ -f "$ARCHIVE" ]; then
     say "IMDB source: $ARCHIVE ($note)"
 fi
 if [ ! -f data/imdb.shard ] || [ build/imdb_build_shard -nt data/imdb.shard ] || [ "$ARCHIVE" -nt data/imdb.shard ]; then
-    say "building the IMDB shard in data/ (about half a minute)"
+    say "building the IMDB shard in data/ (a few seconds)"
     mkdir -p data
     build/imdb_build_shard --source "$ARCHIVE" --out data || die "building the shard failed (see above)"
 fi

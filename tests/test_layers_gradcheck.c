@@ -236,6 +236,10 @@ static void check_model(int pooling) {
         fd[i] = (lp - lm) / (2 * h);
     }
     double d = maxrel(m->grads, fd, m->nparams);
+    for (uint32_t k = 0; k < m->ntensors && d > 2e-3; k++) {
+        const nn_tensor *t = &m->tensor[k];
+        printf("# %s maxrel=%.1e\n", t->name, maxrel(m->grads + t->offset, fd + t->offset, (size_t)t->rows * t->cols));
+    }
     check(fabs(loss - lref) < 1e-5, "model_forward pooling=%s loss=%.6f ref=%.6f",
           pooling == NN_POOL_KERAS ? "keras" : "masked", loss, lref);
     check(d < 2e-3, "model_backward pooling=%s all %zu params maxrel=%.1e",

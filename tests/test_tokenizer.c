@@ -127,7 +127,33 @@ static stats tokenize_big(const char *name, const char *buf, size_t len) {
     return s;
 }
 
+/* Spans: each token's bytes, lowercased, are exactly the token. */
+typedef struct span_check { const char *text; int bad, n; size_t last_end; } span_check;
+
+static void check_span(const char *tok, size_t len, size_t start, size_t end, void *user) {
+    span_check *sc = user;
+    sc->n++;
+    if (end - start != len || start < sc->last_end) sc->bad++;
+    for (size_t i = 0; i < len && !sc->bad; i++) {
+        char c = sc->text[start + i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+        if (c != tok[i]) sc->bad++;
+    }
+    sc->last_end = end;
+}
+
+static void check_spans(void) {
+    const char *text = "  'Quoted' CAF\xc3\x89 caf\xc3\xa9<br />Don't!! ''' x\xff\xfey \xf0\x9f\x8e\xac\xf0\x9f\x8e\xac end''";
+    span_check sc = {text, 0, 0, 0};
+    size_t n = nn_tokenize_spans(text, strlen(text), check_span, &sc);
+    check(sc.bad == 0 && (size_t)sc.n == n && n == 7,
+          "tokenize_spans cover exactly each token's bytes (%zu tokens, %d bad)", n, sc.bad);
+    size_t n2 = nn_tokenize(text, strlen(text), NULL, NULL);
+    check(n2 == n, "tokenize_spans and tokenize agree on the count (%zu vs %zu)", n, n2);
+}
+
 int main(void) {
+    check_spans();
     /* --- the rules, one at a time */
     EXPECT("punctuation", "Hello, World! It's 10/10 -- (really).", "hello|world|it's|10|10|really");
     EXPECT("lowercase", "ABC xYz", "abc|xyz");
