@@ -13,6 +13,14 @@ cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 status=0
 echo "==> engine tests (ctest)"
 ctest --test-dir build --output-on-failure || status=1
+if [ -x scripts/test-sanitizers.sh ]; then
+    echo "==> engine tests under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)"
+    scripts/test-sanitizers.sh || status=1
+fi
+if [ -x scripts/fuzz.sh ]; then
+    echo "==> fuzzers, smoke run"
+    scripts/fuzz.sh --smoke || status=1
+fi
 if [ -d tests/wasm ]; then
     echo "==> wasm module tests (node)"
     node --no-experimental-fetch --test tests/wasm/ || status=1
