@@ -225,7 +225,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const opts = parseArgs(process.argv.slice(2));
   startServer(opts).then(
     ({ url }) => {
-      console.log(`Serving ${url}`);
+      const alias = opts.host === '127.0.0.1' ? ` (or http://localhost:${new URL(url).port}/)` : '';
+      console.log(`Serving ${url}${alias}`);
       console.log(`  page:  ${opts.webDir}`);
       console.log(`  /data: ${opts.dataDir}`);
     },

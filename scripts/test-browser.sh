@@ -19,7 +19,7 @@ fi
 
 if [ ! -f web/engine/engine.js ] || [ ! -f web/engine/engine.wasm ]; then
   echo "test-browser.sh: web/engine/ is missing; building it with scripts/build-wasm.sh"
-  sh scripts/build-wasm.sh
+  bash scripts/build-wasm.sh
 fi
 
 if [ ! -f data/imdb.shard ]; then

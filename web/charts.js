@@ -40,14 +40,20 @@ const bestEpochPlugin = {
     ctx.lineTo(px, bottom);
     ctx.stroke();
     ctx.setLineDash([]);
-    ctx.fillStyle = COLORS.best;
     ctx.font = '600 11px system-ui, sans-serif';
-    const label = options.label || '';
+    // The long label where it fits, else the short one; kept inside the plot
+    // (to the right of the line, or to its left near the right edge).
+    let label = options.label || '';
+    if (ctx.measureText(label).width > (right - left) / 2) label = options.shortLabel || label;
     const width = ctx.measureText(label).width;
-    // Keep the label inside the plot: flip it to the left near the right edge.
-    const textX = px + 4 + width > right ? px - 4 - width : px + 4;
+    let textX = px + 6 + width > right ? px - 6 - width : px + 6;
+    textX = Math.max(left + 3, Math.min(textX, right - width - 3));
+    // A light box behind the text keeps it readable over the curves.
+    ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+    ctx.fillRect(textX - 3, top + 2, width + 6, 15);
+    ctx.fillStyle = COLORS.best;
     ctx.textBaseline = 'top';
-    ctx.fillText(label, textX, top + 2);
+    ctx.fillText(label, textX, top + 4);
     ctx.restore();
   },
 };
@@ -63,6 +69,7 @@ function lineDataset(label, color, extra) {
     pointHoverRadius: 5,
     tension: 0,
     spanGaps: true,
+    clip: 6, // points on the last epoch sit on the plot's edge: draw them whole
     ...extra,
   };
 }
@@ -91,6 +98,7 @@ function makeChart(canvas, { yTitle, percent }) {
       normalized: true,
       responsive: true,
       maintainAspectRatio: false,
+      layout: { padding: { right: 8 } },
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {
         x: {
@@ -109,7 +117,9 @@ function makeChart(canvas, { yTitle, percent }) {
       },
       plugins: {
         decimation: { enabled: true, algorithm: 'min-max' },
-        legend: { labels: { color: COLORS.text, boxWidth: 14, usePointStyle: true } },
+        legend: {
+          labels: { color: COLORS.text, boxWidth: 14, usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex },
+        },
         tooltip: {
           callbacks: {
             title: (items) => (items.length ? `epoch ${items[0].parsed.x.toFixed(2)}` : ''),
@@ -119,7 +129,7 @@ function makeChart(canvas, { yTitle, percent }) {
             },
           },
         },
-        bestEpoch: { x: null, label: '' },
+        bestEpoch: { x: null, label: '', shortLabel: '' },
       },
     },
     plugins: [bestEpochPlugin],
@@ -141,7 +151,7 @@ export class TrainingCharts {
         'Chart.js did not load (vendor/chart.umd.js). Run npm install, then serve the page with scripts/serve.mjs.',
       );
     }
-    this.loss = makeChart(lossCanvas, { yTitle: 'loss (binary cross-entropy)', percent: false });
+    this.loss = makeChart(lossCanvas, { yTitle: 'loss', percent: false });
     this.acc = makeChart(accCanvas, { yTitle: 'accuracy', percent: true });
     // Our own copies of the points. Once decimation kicks in, Chart.js hands
     // back the decimated array from dataset.data, so the full series live
@@ -218,6 +228,7 @@ export class TrainingCharts {
       const opts = chart.options.plugins.bestEpoch;
       opts.x = best;
       opts.label = best === null ? '' : `lowest val loss: epoch ${best}`;
+      opts.shortLabel = best === null ? '' : `best: ${best}`;
     }
   }
 

@@ -198,10 +198,16 @@ test('serve.mjs sends the isolation and security headers and refuses path traver
   }
 });
 
+// Three epochs of the exact recipe (lr 0.001) only reach about 70% validation
+// accuracy (the tutorial needs ~10 epochs to pass 80%), so the quick run
+// raises the learning rate to 0.01, which passes 85% in three epochs.
+const QUICK = '#epochs=3&lr=0.01';
+
 test('the page trains 3 epochs, pauses and resumes, scores typed reviews, and round-trips a model file', async () => {
-  const { page, problems } = await openPage('#epochs=3');
+  const { page, problems } = await openPage(QUICK);
   await phaseIs(page, ['ready'], 120000);
   assert.equal(await page.inputValue('#epochs'), '3', 'the hash set the epochs control');
+  assert.equal(await page.inputValue('#lr'), '0.01', 'the hash set the learning rate control');
   assert.equal(await page.inputValue('#vocab_size'), '10000', 'other controls keep their defaults');
   assert.ok(await page.isHidden('#hash-note'), 'a valid hash gives no note');
 
@@ -243,14 +249,16 @@ test('the page trains 3 epochs, pauses and resumes, scores typed reviews, and ro
   for (const name of ['loss', 'acc']) {
     assert.equal(charts[name].train.length, 3, `${name} chart has 3 training epoch points`);
     assert.equal(charts[name].val.length, 3, `${name} chart has 3 validation epoch points`);
-    assert.ok(charts[name].batch.length >= 3, `${name} chart has a per-batch line (${charts[name].batch.length} points)`);
+    // The worker sends at most one batch event per 50 ms and an epoch takes
+    // ~20 ms, so the per-batch line is short; it must exist, though.
+    assert.ok(charts[name].batch.length >= 1, `${name} chart has a per-batch line (${charts[name].batch.length} points)`);
     assert.ok(charts[name].batch.every((p, i, a) => i === 0 || p.x >= a[i - 1].x), `${name} batch x is sorted`);
   }
   assert.ok(charts.bestEpoch >= 1 && charts.bestEpoch <= 3, `best epoch marked (${charts.bestEpoch})`);
   const history = await pg(page, () => window.__playground.history);
   assert.equal(history.length, 3);
   const valAcc = history[2].val_acc;
-  console.log(`# 3 epochs: val_acc ${valAcc.toFixed(4)}, history ${JSON.stringify(history)}`);
+  console.log(`3 epochs: val_acc ${valAcc.toFixed(4)}, history ${JSON.stringify(history)}`);
   assert.ok(valAcc > 0.75, `validation accuracy after 3 epochs is ${valAcc}, expected > 0.75`);
   const testResult = await pg(page, () => window.__playground.test);
   assert.ok(testResult && testResult.acc > 0.7, `test accuracy shown (${JSON.stringify(testResult)})`);
@@ -296,6 +304,7 @@ test('the page trains 3 epochs, pauses and resumes, scores typed reviews, and ro
   await page.setInputFiles('#checkpoint-file', ckptPath);
   await page.waitForFunction(() => window.__playground.phase === 'done' && window.__playground.test, null, { timeout: 60000 });
   assert.equal(await page.inputValue('#epochs'), '3', 'the checkpoint restored its config');
+  assert.equal(await page.inputValue('#lr'), '0.01', 'the checkpoint restored its learning rate');
   assert.deepEqual(await pg(page, () => window.__playground.history), history, 'the checkpoint restored its history');
   assert.equal((await pg(page, () => window.__playground.charts())).acc.val.length, 3, 'the charts show it');
   const reloadedTest = await pg(page, () => window.__playground.test);
@@ -403,12 +412,12 @@ test(
     const history = await pg(page, () => window.__playground.history);
     const testResult = await pg(page, () => window.__playground.test);
     const runMs = await pg(page, () => window.__playground.lastRunMs);
-    console.log(`# full recipe: 40 epochs in ${Math.round(runMs ?? wallMs)} ms (engine), ${wallMs} ms (wall); test acc ${testResult.acc.toFixed(4)}, loss ${testResult.loss.toFixed(4)}`);
+    console.log(`full recipe: 40 epochs in ${Math.round(runMs ?? wallMs)} ms (engine), ${wallMs} ms (wall); test acc ${testResult.acc.toFixed(4)}, loss ${testResult.loss.toFixed(4)}`);
     assert.equal(history.length, 40);
     assert.ok(testResult.acc >= 0.865, `test accuracy ${testResult.acc} >= 0.865`);
     const valLoss = history.map((h) => h.val_loss);
     const best = valLoss.indexOf(Math.min(...valLoss));
-    console.log(`# lowest val_loss ${valLoss[best].toFixed(4)} at epoch ${best + 1}; last ${valLoss[39].toFixed(4)}`);
+    console.log(`lowest val_loss ${valLoss[best].toFixed(4)} at epoch ${best + 1}; last ${valLoss[39].toFixed(4)}`);
     assert.ok(best < 39, `val_loss is lowest before the last epoch (epoch ${best + 1})`);
     const loss = history.map((h) => h.loss);
     assert.equal(loss.indexOf(Math.min(...loss)), 39, 'training loss is lowest at the last epoch');
