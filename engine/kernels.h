@@ -70,4 +70,29 @@ void nn_k_adam_ref(float *p, const float *g, float *m, float *v, size_t n,
 void nn_k_sgd(float *p, const float *g, size_t n, float lr);
 void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr);
 
+/* ----------------------------------------------- the recurrent layers' hot loops
+ *
+ * Matrix products for the gates of a whole batch, all matrices row-major and
+ * dense. Each out[m,n] adds its K products to itself one at a time in order
+ * k = 0, 1, ..., K-1 (out += a*b, two roundings per product, no FMA), so the
+ * SIMD kernels equal their references bit for bit, however they block. */
+
+/* out (M,N) += a (M,K) . b (K,N) */
+void nn_k_matmul_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N);
+void nn_k_matmul_acc_ref(float *out, const float *a, const float *b, size_t M, size_t K, size_t N);
+
+/* out (M,N) += a^T . b with a (K,M), b (K,N): the weight gradients, summed
+ * over all K = T*B rows of a batch */
+void nn_k_matmul_tn_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N);
+void nn_k_matmul_tn_acc_ref(float *out, const float *a, const float *b, size_t M, size_t K, size_t N);
+
+/* out (n) = 1 / (1 + exp(-x)), computed as z >= 0 ? 1/(1+e) : e/(1+e) with
+ * e = exp(-|x|) so it never overflows; in place allowed; NaN stays NaN. */
+void nn_k_sigmoid(float *out, const float *inp, size_t n);
+void nn_k_sigmoid_ref(float *out, const float *inp, size_t n);
+
+/* out (n) = tanh(x); in place allowed; NaN stays NaN, tanh(-0) = -0. */
+void nn_k_tanh(float *out, const float *inp, size_t n);
+void nn_k_tanh_ref(float *out, const float *inp, size_t n);
+
 #endif

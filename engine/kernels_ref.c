@@ -105,3 +105,37 @@ void nn_k_adam_ref(float *p, const float *g, float *m, float *v, size_t n,
 void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr) {
     for (size_t i = 0; i < n; i++) p[i] -= lr * g[i];
 }
+
+/* The plainest order: every out[m,n] starts from itself and adds the K
+ * products a[m,k]*b[k,n] one by one, k ascending. */
+void nn_k_matmul_acc_ref(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {
+    for (size_t m = 0; m < M; m++) {
+        for (size_t n = 0; n < N; n++) {
+            float acc = out[m * N + n];
+            for (size_t k = 0; k < K; k++) acc += a[m * K + k] * b[k * N + n];
+            out[m * N + n] = acc;
+        }
+    }
+}
+
+void nn_k_matmul_tn_acc_ref(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {
+    for (size_t m = 0; m < M; m++) {
+        for (size_t n = 0; n < N; n++) {
+            float acc = out[m * N + n];
+            for (size_t k = 0; k < K; k++) acc += a[k * M + m] * b[k * N + n];
+            out[m * N + n] = acc;
+        }
+    }
+}
+
+void nn_k_sigmoid_ref(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float e = expf(-fabsf(x));
+        out[i] = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    }
+}
+
+void nn_k_tanh_ref(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+}

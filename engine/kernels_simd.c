@@ -369,3 +369,155 @@ void nn_k_sgd(float *p, const float *g, size_t n, float lr) {
         store_partial(p + i, SUB(load_partial(p + i, k), MUL(vlr, load_partial(g + i, k))), k);
     }
 }
+
+/* ----------------------------------------------------------- matrix products
+ *
+ * One kernel body for out (M,N) += A . b where row m of A, column k, is
+ * a[m*sam + k*sak]: sam = K, sak = 1 for a (M,K) (matmul_acc), and sam = 1,
+ * sak = M for a (K,M) read transposed (matmul_tn_acc). A block of 4 rows by
+ * 8 columns (8 v128 accumulators) stays in registers while k runs; every
+ * accumulator starts from out and adds its products in k order, exactly like
+ * the reference. Edge blocks: 1 row, 4 columns, and 1-3 columns through
+ * load_partial/store_partial, so nothing is read or written past a row. */
+
+#define MM_ROWS(X) X(0) X(1) X(2) X(3)
+
+static inline void mm_4x8(float *o, size_t ldo, const float *a, size_t sam, size_t sak,
+                          const float *b, size_t ldb, size_t K) {
+#define DECL(r) v128_t c##r##0 = LD(o + r * ldo), c##r##1 = LD(o + r * ldo + 4);
+    MM_ROWS(DECL)
+#undef DECL
+    for (size_t k = 0; k < K; k++) {
+        const float *bk = b + k * ldb, *ak = a + k * sak;
+        v128_t b0 = LD(bk), b1 = LD(bk + 4);
+#define STEP(r)                                 \
+    {                                           \
+        v128_t ar = F4(ak[r * sam]);            \
+        c##r##0 = ADD(c##r##0, MUL(ar, b0));    \
+        c##r##1 = ADD(c##r##1, MUL(ar, b1));    \
+    }
+        MM_ROWS(STEP)
+#undef STEP
+    }
+#define STORE(r) ST(o + r * ldo, c##r##0); ST(o + r * ldo + 4, c##r##1);
+    MM_ROWS(STORE)
+#undef STORE
+}
+
+/* 4 rows by w columns, w = 1..4 (w < 4 through the partial loads). */
+static inline void mm_4xw(float *o, size_t ldo, const float *a, size_t sam, size_t sak,
+                          const float *b, size_t ldb, size_t K, size_t w) {
+    v128_t c0, c1, c2, c3;
+    if (w == 4) {
+        c0 = LD(o); c1 = LD(o + ldo); c2 = LD(o + 2 * ldo); c3 = LD(o + 3 * ldo);
+        for (size_t k = 0; k < K; k++) {
+            const float *ak = a + k * sak;
+            v128_t bk = LD(b + k * ldb);
+            c0 = ADD(c0, MUL(F4(ak[0]), bk));
+            c1 = ADD(c1, MUL(F4(ak[sam]), bk));
+            c2 = ADD(c2, MUL(F4(ak[2 * sam]), bk));
+            c3 = ADD(c3, MUL(F4(ak[3 * sam]), bk));
+        }
+        ST(o, c0); ST(o + ldo, c1); ST(o + 2 * ldo, c2); ST(o + 3 * ldo, c3);
+        return;
+    }
+    c0 = load_partial(o, w); c1 = load_partial(o + ldo, w);
+    c2 = load_partial(o + 2 * ldo, w); c3 = load_partial(o + 3 * ldo, w);
+    for (size_t k = 0; k < K; k++) {
+        const float *ak = a + k * sak;
+        v128_t bk = load_partial(b + k * ldb, w);
+        c0 = ADD(c0, MUL(F4(ak[0]), bk));
+        c1 = ADD(c1, MUL(F4(ak[sam]), bk));
+        c2 = ADD(c2, MUL(F4(ak[2 * sam]), bk));
+        c3 = ADD(c3, MUL(F4(ak[3 * sam]), bk));
+    }
+    store_partial(o, c0, w); store_partial(o + ldo, c1, w);
+    store_partial(o + 2 * ldo, c2, w); store_partial(o + 3 * ldo, c3, w);
+}
+
+/* One row by w columns, w = 1..4. */
+static inline void mm_1xw(float *o, const float *a, size_t sak, const float *b, size_t ldb,
+                          size_t K, size_t w) {
+    if (w == 4) {
+        v128_t c = LD(o);
+        for (size_t k = 0; k < K; k++) c = ADD(c, MUL(F4(a[k * sak]), LD(b + k * ldb)));
+        ST(o, c);
+        return;
+    }
+    v128_t c = load_partial(o, w);
+    for (size_t k = 0; k < K; k++) c = ADD(c, MUL(F4(a[k * sak]), load_partial(b + k * ldb, w)));
+    store_partial(o, c, w);
+}
+
+static void matmul_strided(float *out, const float *a, size_t sam, size_t sak, const float *b,
+                           size_t M, size_t K, size_t N) {
+    size_t m = 0;
+    for (; m + 4 <= M; m += 4) {
+        float *o = out + m * N;
+        const float *am = a + m * sam;
+        size_t n = 0;
+        for (; n + 8 <= N; n += 8) mm_4x8(o + n, N, am, sam, sak, b + n, N, K);
+        for (; n < N; n += 4) mm_4xw(o + n, N, am, sam, sak, b + n, N, K, N - n < 4 ? N - n : 4);
+    }
+    for (; m < M; m++) {
+        for (size_t n = 0; n < N; n += 4)
+            mm_1xw(out + m * N + n, a + m * sam, sak, b + n, N, K, N - n < 4 ? N - n : 4);
+    }
+}
+
+void nn_k_matmul_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {
+    matmul_strided(out, a, K, 1, b, M, K, N);
+}
+
+/* K is long here (all T*B rows of a batch): taken in slices of 256 rows so
+ * the slices of a and b stay in cache while every block of out passes over
+ * them. Each slice continues the accumulation where the last one stopped, so
+ * the order of the sums is still k ascending. */
+void nn_k_matmul_tn_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {
+    const size_t SLICE = 256;
+    for (size_t k0 = 0; k0 < K; k0 += SLICE) {
+        size_t k = K - k0 < SLICE ? K - k0 : SLICE;
+        matmul_strided(out, a + k0 * M, 1, M, b + k0 * N, M, k, N);
+    }
+}
+
+/* ----------------------------------------------------------- sigmoid, tanh */
+
+static inline v128_t sigmoid4(v128_t x) {
+    v128_t one = F4(1.0f);
+    v128_t e = exp_nonpositive(wasm_f32x4_neg(wasm_f32x4_abs(x)));
+    v128_t num = wasm_v128_bitselect(one, e, wasm_f32x4_ge(x, F4(0.0f)));
+    return wasm_f32x4_div(num, ADD(one, e));
+}
+
+/* Cephes tanhf (Moshier): below |x| = 0.625 an odd polynomial,
+ * |x| + |x|*x^2*P(x^2); above it (1 - e)/(1 + e) with e = exp(-2|x|), which
+ * then is at most 0.29, so 1 - e loses nothing. The sign of x is put back
+ * last, so tanh(-0) = -0 and a NaN stays a NaN. */
+static inline v128_t tanh4(v128_t x) {
+    v128_t one = F4(1.0f), sign = wasm_i32x4_splat((int32_t)0x80000000u);
+    v128_t ax = wasm_f32x4_abs(x);
+    v128_t z = MUL(ax, ax);
+    v128_t p = F4(-5.70498872745e-3f);
+    p = ADD(MUL(p, z), F4(2.06390887954e-2f));
+    p = ADD(MUL(p, z), F4(-5.37397155531e-2f));
+    p = ADD(MUL(p, z), F4(1.33314422036e-1f));
+    p = ADD(MUL(p, z), F4(-3.33332819422e-1f));
+    v128_t small = ADD(MUL(MUL(p, z), ax), ax);
+    v128_t e = exp_nonpositive(MUL(ax, F4(-2.0f)));
+    v128_t big = wasm_f32x4_div(SUB(one, e), ADD(one, e));
+    v128_t r = wasm_v128_bitselect(small, big, wasm_f32x4_lt(ax, F4(0.625f)));
+    return wasm_v128_or(r, wasm_v128_and(x, sign));
+}
+
+void nn_k_sigmoid(float *out, const float *inp, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(out + i, sigmoid4(LD(inp + i)));
+    if (i < n) store_partial(out + i, sigmoid4(load_partial(inp + i, n - i)), n - i);
+}
+
+void nn_k_tanh(float *out, const float *inp, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(out + i, tanh4(LD(inp + i)));
+    if (i < n) store_partial(out + i, tanh4(load_partial(inp + i, n - i)), n - i);
+}

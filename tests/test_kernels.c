@@ -11,7 +11,10 @@
  *                        in the reference's order, without FMA;
  *   1e-5 * sum|terms|    dot and the bce loss sum (the summation order differs);
  *   4 ulp                bce's own exp/log1p against libm, per element;
- *   1e-6 * |gscale|      bce's gradient (sigmoid - y), per element.
+ *   1e-6 * |gscale|      bce's gradient (sigmoid - y), per element;
+ *   exact                matmul_acc and matmul_tn_acc (every output adds its
+ *                        products in k order, as the reference does);
+ *   4 ulp                sigmoid and tanh against libm's expf/tanhf.
  * The same file runs natively (SIMDe) and as wasm under node.
  */
 #include "check.h"
@@ -428,8 +431,118 @@ static void test_bce_correct(void) {
           (unsigned)cr, (unsigned)cs);
 }
 
+/* ------------------------------------------------------- matrix products */
+
+static const size_t MM_SIZES[] = {1, 3, 4, 5, 7, 8, 15, 16, 17, 64};
+#define MM_NSIZES (sizeof MM_SIZES / sizeof MM_SIZES[0])
+/* 600 crosses matmul_tn_acc's 256-row slices twice. */
+static const size_t MM_K[] = {1, 4, 17, 600};
+
+typedef void (*matmul_fn)(float *, const float *, const float *, size_t, size_t, size_t);
+
+/* For every (M, N): K in MM_K, each with its own unaligned starts; out starts
+ * random (the kernels accumulate) and ends in a canary. */
+static void test_matmul(const char *name, matmul_fn simd, matmul_fn ref) {
+    for (size_t im = 0; im < MM_NSIZES; im++) {
+        for (size_t in = 0; in < MM_NSIZES; in++) {
+            size_t M = MM_SIZES[im], N = MM_SIZES[in];
+            int same = 1, canaries = 1;
+            double diff = 0.0;
+            for (size_t ik = 0; ik < sizeof MM_K / sizeof MM_K[0]; ik++) {
+                size_t K = MM_K[ik], off = (im + in + ik) % NOFFSETS;
+                fbuf a = fbuf_random(M * K, other_off(off), -1.0f, 1.0f);
+                fbuf b = fbuf_random(K * N, other_off(off + 1), -1.0f, 1.0f);
+                fbuf outr = fbuf_random(M * N, off, -1.0f, 1.0f), outs = fbuf_copy(outr, off);
+                ref(outr.p, a.p, b.p, M, K, N);
+                simd(outs.p, a.p, b.p, M, K, N);
+                same &= same_bits(outr, outs);
+                canaries &= canary_ok(outs);
+                diff = fmax(diff, max_abs_diff(outr.p, outs.p, M * N));
+                fbuf_free(a); fbuf_free(b); fbuf_free(outr); fbuf_free(outs);
+            }
+            check(same && canaries, "%s M=%zu N=%zu K=1,4,17,600 maxdiff=%g%s", name, M, N, diff,
+                  canaries ? "" : " canary overwritten");
+        }
+    }
+}
+
+/* ------------------------------------------------------------ sigmoid, tanh */
+
+/* Distance in representable floats, across zero too (-0 and +0 are 1 apart). */
+static uint32_t ulp_signed(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ib, &b, sizeof ib);
+    int64_t oa = ia < 0 ? -(int64_t)(ia & 0x7fffffff) - 1 : ia;
+    int64_t ob = ib < 0 ? -(int64_t)(ib & 0x7fffffff) - 1 : ib;
+    int64_t d = oa > ob ? oa - ob : ob - oa;
+    return d > 0xffffffff ? 0xffffffffu : (uint32_t)d;
+}
+
+typedef void (*unary_fn)(float *, const float *, size_t);
+
+static void test_activation(const char *name, unary_fn simd, unary_fn ref, float lo, float hi) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            fbuf inp = fbuf_random(n, other_off(off), lo, hi);
+            fbuf outr = fbuf_make(n, off), outs = fbuf_make(n, off);
+            ref(outr.p, inp.p, n);
+            simd(outs.p, inp.p, n);
+            uint32_t worst = 0;
+            for (size_t i = 0; i < n; i++) {
+                uint32_t u = ulp_signed(outr.p[i], outs.p[i]);
+                if (u > worst) worst = u;
+            }
+            check(worst <= 4 && canary_ok(outs), "%s n=%zu off=%zu max %u ulp%s", name, n, off,
+                  (unsigned)worst, canary_ok(outs) ? "" : " canary overwritten");
+            /* in place */
+            fbuf inplace = fbuf_copy(inp, other_off(off));
+            simd(inplace.p, inplace.p, n);
+            check(same_bits(inplace, outs) && canary_ok(inplace), "%s in place n=%zu off=%zu", name, n, off);
+            fbuf_free(inp); fbuf_free(outr); fbuf_free(outs); fbuf_free(inplace);
+        }
+    }
+    /* Accuracy over a fine grid on [-30, 30] and every 257th float in [-1, 1]. */
+    uint32_t worst = 0;
+    float worst_x = 0.0f;
+    size_t count = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t steps = pass == 0 ? 120000 : 1065353216 / 257;
+        for (int64_t k = -steps; k <= steps; k++) {
+            float x;
+            if (pass == 0) {
+                x = (float)k * 2.5e-4f;
+            } else {
+                uint32_t bits = (uint32_t)(k < 0 ? -k : k) * 257u;
+                memcpy(&x, &bits, sizeof x);
+                if (k < 0) x = -x;
+            }
+            float r, v;
+            ref(&r, &x, 1);
+            simd(&v, &x, 1);
+            uint32_t u = ulp_signed(r, v);
+            if (u > worst) worst = u, worst_x = x;
+            count++;
+        }
+    }
+    check(worst <= 4, "%s vs libm over %zu inputs: max %u ulp at x=%g", name, count, (unsigned)worst, worst_x);
+    /* Special values, through the vector body and the tail. */
+    float sp[9] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e30f, -1e30f, 88.0f, -1e-30f}, outr[9], outs[9];
+    ref(outr, sp, 9);
+    simd(outs, sp, 9);
+    int ok = isnan(outs[0]);
+    for (int i = 1; i < 9; i++) ok &= ulp_signed(outr[i], outs[i]) <= 1;
+    check(ok, "%s special values: NaN -> %g, inf -> %g, -inf -> %g, 0 -> %g, -0 -> %g, 1e30 -> %g, -1e30 -> %g",
+          name, outs[0], outs[1], outs[2], outs[3], outs[4], outs[5], outs[6]);
+}
+
 int main(void) {
     nn_rng_seed(&rng, 20240601);
+    test_matmul("matmul_acc", nn_k_matmul_acc, nn_k_matmul_acc_ref);
+    test_matmul("matmul_tn_acc", nn_k_matmul_tn_acc, nn_k_matmul_tn_acc_ref);
+    test_activation("sigmoid", nn_k_sigmoid, nn_k_sigmoid_ref, -20.0f, 20.0f);
+    test_activation("tanh", nn_k_tanh, nn_k_tanh_ref, -5.0f, 5.0f);
     test_axpy();
     test_scale();
     test_dot();
