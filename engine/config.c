@@ -4,7 +4,9 @@
  * One table below lists every nn_config field with its JSON key, its kind and
  * its allowed range; parsing, printing and checking all walk that table, so a
  * new field is one line here. JSON keys are exactly the field names; enums are
- * strings ("pre"/"post", "keras"/"masked", "adam"/"sgd").
+ * strings ("pre"/"post", "keras"/"masked", "adam"/"sgd", "bag"/"lstm"/...),
+ * booleans are JSON true/false. The tutorials' recipes are presets: a name
+ * and the fields it sets over the defaults (nn_config_preset).
  *
  * Deliberately not here: files (the tools read them), tensors (model.c) and
  * the checkpoint format (checkpoint.c, which embeds nn_config_to_json).
@@ -53,11 +55,59 @@ void nn_config_default(nn_config *c) {
     c->val_size = 10000;
     c->train_size = 0;
     c->seed = 1;
+    c->model = NN_MODEL_BAG;
+    c->layers = 1;
+    c->dropout = 0.0f;
+    c->recurrent_dropout = 0.0f;
+    c->patience = 0;
+    c->monitor = NN_MONITOR_VAL_LOSS;
+    c->min_delta = 0.0f;
+    c->restore_best_weights = 0;
+}
+
+/* ----------------------------------------------------------------- presets */
+
+/* The recurrent tutorials (TensorFlow's "Text classification with an RNN"
+ * and the Keras LSTM/bidirectional IMDB examples, as the issue states them):
+ * imdb.load_data(num_words=10000), pad_sequences(maxlen=250) with Keras's
+ * default 'pre' padding and truncating, Embedding(10000, 32, mask_zero=True),
+ * one recurrent layer of 32 units, Dense(1, sigmoid), Adam(0.001),
+ * fit(batch_size=128, epochs=10, validation_split=0.2): 20% of the 25000
+ * training reviews, 5000, validate. */
+static void recurrent_tutorial(nn_config *c, int model) {
+    nn_config_default(c);
+    c->model = model;
+    c->maxlen = 250;
+    c->padding = NN_PAD_PRE;
+    c->truncating = NN_PAD_PRE;
+    c->embed_dim = 32;
+    c->hidden = 32;
+    c->batch_size = 128;
+    c->epochs = 10;
+    c->val_size = 5000;
+}
+
+static const char *const PRESETS[] = {"tutorial-bag", "tutorial-lstm", "tutorial-gru",
+                                      "tutorial-bilstm"};
+static const int PRESET_MODEL[] = {NN_MODEL_BAG, NN_MODEL_LSTM, NN_MODEL_GRU, NN_MODEL_BILSTM};
+
+const char *nn_config_preset_name(uint32_t i) {
+    return i < sizeof PRESETS / sizeof PRESETS[0] ? PRESETS[i] : NULL;
+}
+
+int nn_config_preset(nn_config *c, const char *name) {
+    for (uint32_t i = 0; name && i < sizeof PRESETS / sizeof PRESETS[0]; i++) {
+        if (strcmp(name, PRESETS[i]) != 0) continue;
+        if (PRESET_MODEL[i] == NN_MODEL_BAG) nn_config_default(c);
+        else recurrent_tutorial(c, PRESET_MODEL[i]);
+        return NN_OK;
+    }
+    return NN_ERR_ARG;
 }
 
 /* ------------------------------------------------------------ field table */
 
-enum kind { K_U32, K_U64, K_F32, K_ENUM };
+enum kind { K_U32, K_U64, K_F32, K_ENUM, K_BOOL };
 
 typedef struct field {
     const char *name;
@@ -67,7 +117,7 @@ typedef struct field {
     double lo, hi;
     int lo_open, hi_open;
     const char *range;     /* the allowed range in words, for messages */
-    const char *names[2];  /* enums: the string of value 0 and of value 1 */
+    const char *names[5];  /* enums: the string of value 0, 1, ... (up to hi) */
 } field;
 
 #define F(name) #name, offsetof(nn_config, name)
@@ -76,8 +126,13 @@ static const field FIELDS[] = {
     {F(maxlen), K_U32, 1, NN_SHARD_MAX_TOKENS, 0, 0, "1..2048 (NN_SHARD_MAX_TOKENS, the longest review a shard keeps)", {0}},
     {F(padding), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
     {F(truncating), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
+    {F(model), K_ENUM, 0, 4, 0, 0, "\"bag\", \"lstm\", \"gru\", \"bilstm\" or \"bigru\"",
+     {"bag", "lstm", "gru", "bilstm", "bigru"}},
     {F(embed_dim), K_U32, 1, 1024, 0, 0, "1..1024", {0}},
     {F(hidden), K_U32, 1, 4096, 0, 0, "1..4096", {0}},
+    {F(layers), K_U32, 1, NN_MAX_LAYERS, 0, 0, "1..4 (NN_MAX_LAYERS stacked recurrent layers)", {0}},
+    {F(dropout), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (0: no dropout)", {0}},
+    {F(recurrent_dropout), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (0: no recurrent dropout)", {0}},
     {F(pooling), K_ENUM, 0, 1, 0, 0, "\"keras\" or \"masked\"", {"keras", "masked"}},
     {F(optimizer), K_ENUM, 0, 1, 0, 0, "\"adam\" or \"sgd\"", {"adam", "sgd"}},
     {F(lr), K_F32, 0, 10, 1, 0, "greater than 0 and at most 10 (the recipe uses 0.001)", {0}},
@@ -86,6 +141,10 @@ static const field FIELDS[] = {
     {F(eps), K_F32, 0, 1e30, 1, 0, "greater than 0 and finite (the recipe uses 1e-7)", {0}},
     {F(batch_size), K_U32, 1, 65536, 0, 0, "1..65536", {0}},
     {F(epochs), K_U32, 1, 10000, 0, 0, "1..10000", {0}},
+    {F(patience), K_U32, 0, 10000, 0, 0, "0..10000 (0: no early stopping)", {0}},
+    {F(monitor), K_ENUM, 0, 1, 0, 0, "\"val_loss\" or \"val_accuracy\"", {"val_loss", "val_accuracy"}},
+    {F(min_delta), K_F32, 0, 1e30, 0, 0, "at least 0 and finite (Keras's default is 0)", {0}},
+    {F(restore_best_weights), K_BOOL, 0, 1, 0, 0, "true or false", {0}},
     {F(val_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (and less than the training split)", {0}},
     {F(train_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (0: all reviews left after validation)", {0}},
     {F(seed), K_U64, 0, SEED_MAX, 0, 0, "0..9007199254740991 (2^53-1, the largest integer JSON keeps exactly)", {0}},
@@ -99,7 +158,8 @@ static double field_get(const nn_config *c, const field *f) {
     case K_U32: return (double)*(const uint32_t *)p;
     case K_U64: return (double)*(const uint64_t *)p;
     case K_F32: return (double)*(const float *)p;
-    case K_ENUM: return (double)*(const int *)p;
+    case K_ENUM:
+    case K_BOOL: return (double)*(const int *)p;
     }
     return 0;
 }
@@ -114,9 +174,10 @@ static int in_range(const field *f, double x) {
 /* "vocab_size, maxlen, ..." for messages. */
 static const char *valid_keys(void) {
     static const char *list =
-        "vocab_size, maxlen, padding, truncating, embed_dim, hidden, pooling, "
-        "optimizer, lr, beta1, beta2, eps, batch_size, epochs, val_size, "
-        "train_size, seed";
+        "vocab_size, maxlen, padding, truncating, model, embed_dim, hidden, layers, "
+        "dropout, recurrent_dropout, pooling, optimizer, lr, beta1, beta2, eps, "
+        "batch_size, epochs, patience, monitor, min_delta, restore_best_weights, "
+        "val_size, train_size, seed";
     return list;
 }
 
@@ -137,7 +198,7 @@ static double shortest_float(float f) {
 static int check_field(const nn_config *c, const field *f, nn_error *err) {
     double x = field_get(c, f);
     if (in_range(f, x)) return NN_OK;
-    if (f->kind == K_ENUM)
+    if (f->kind == K_ENUM || f->kind == K_BOOL)
         return nn_fail(err, NN_ERR_ARG, "config \"%s\" is %d, not a valid choice; allowed: %s",
                        f->name, *(const int *)((const char *)c + f->off), f->range);
     if (f->kind == K_F32)
@@ -158,6 +219,11 @@ int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err) {
         int rc = check_field(c, &FIELDS[i], err);
         if (rc) return rc;
     }
+    if (c->patience > 0 && c->val_size == 0)
+        return nn_fail(err, NN_ERR_ARG,
+                       "early stopping (patience %u) watches the validation set, but val_size "
+                       "is 0; set val_size above 0 or patience to 0",
+                       c->patience);
     if (!shard) return NN_OK;
 
     if (shard->vocab.V > 0 && c->vocab_size > shard->vocab.V)
@@ -206,13 +272,22 @@ static const char *json_type_name(const cJSON *x) {
 /* Sets one field of c from a JSON value, checking type and range. */
 static int set_field(nn_config *c, const field *f, const cJSON *x, nn_error *err) {
     char *p = (char *)c + f->off;
+    if (f->kind == K_BOOL) {
+        if (!cJSON_IsBool(x))
+            return nn_fail(err, NN_ERR_ARG,
+                           "config key \"%s\" must be true or false, not %s; write it without "
+                           "quotes, e.g. \"%s\": true",
+                           f->name, json_type_name(x), f->name);
+        *(int *)p = cJSON_IsTrue(x) ? 1 : 0;
+        return NN_OK;
+    }
     if (f->kind == K_ENUM) {
         if (!cJSON_IsString(x))
             return nn_fail(err, NN_ERR_ARG,
                            "config key \"%s\" must be the string %s, not %s; write it in quotes, "
                            "e.g. \"%s\": \"%s\"",
                            f->name, f->range, json_type_name(x), f->name, f->names[0]);
-        for (int v = 0; v < 2; v++)
+        for (int v = 0; v <= (int)f->hi; v++)
             if (strcmp(x->valuestring, f->names[v]) == 0) {
                 *(int *)p = v;
                 return NN_OK;
@@ -327,7 +402,13 @@ char *nn_config_to_json(const nn_config *c) {
             int v = *(const int *)p;
             /* An out-of-range enum cannot be written as a valid string; write
              * its number so nn_config_from_json reports it by name. */
-            x = (v == 0 || v == 1) ? cJSON_AddStringToObject(root, f->name, f->names[v])
+            x = (v >= 0 && v <= (int)f->hi) ? cJSON_AddStringToObject(root, f->name, f->names[v])
+                                            : cJSON_AddNumberToObject(root, f->name, v);
+            break;
+        }
+        case K_BOOL: {
+            int v = *(const int *)p;
+            x = (v == 0 || v == 1) ? cJSON_AddBoolToObject(root, f->name, v)
                                    : cJSON_AddNumberToObject(root, f->name, v);
             break;
         }

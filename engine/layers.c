@@ -1,5 +1,6 @@
-/* layers.c: the layers of the bag-of-embeddings model, each a forward and a
- * backward function side by side. Loops over rows live here; the inner loops
+/* layers.c: the layers of the bag-of-embeddings model, the embedding and
+ * dropout of the recurrent models, each a forward and a backward function
+ * side by side (the recurrent layers themselves are in layers_rnn.c). Loops over rows live here; the inner loops
  * over features are the SIMD kernels of kernels.h. Not here: parameter
  * storage, initialisation and the optimizer (model.c). */
 #include "layers.h"
@@ -67,6 +68,41 @@ void nn_embedding_pool_backward(float *demb, const float *dout, const uint16_t *
             if (z) nn_k_axpy(demb, -(float)z * scale, g, E); /* undo the zeros */
         }
     }
+}
+
+void nn_embedding_forward(float *out, const uint16_t *ids, const float *emb,
+                          uint32_t B, uint32_t T, uint32_t E) {
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t b = 0; b < B; b++)
+            memcpy(out + ((size_t)t * B + b) * E, emb + (size_t)ids[(size_t)b * T + t] * E,
+                   E * sizeof(float));
+}
+
+void nn_embedding_backward(float *demb, const float *dout, const uint16_t *ids,
+                           uint32_t B, uint32_t T, uint32_t E) {
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t b = 0; b < B; b++)
+            nn_k_axpy(demb + (size_t)ids[(size_t)b * T + t] * E, 1.0f,
+                      dout + ((size_t)t * B + b) * E, E);
+}
+
+void nn_dropout_mask(float *keep, size_t n, float rate, nn_rng *rng) {
+    float scale = 1.0f / (1.0f - rate);
+    for (size_t i = 0; i < n; i++) keep[i] = nn_rng_uniform(rng, 0.0f, 1.0f) >= rate ? scale : 0.0f;
+}
+
+void nn_dropout_forward(float *out, const float *x, const float *keep,
+                        uint32_t T, uint32_t B, uint32_t C) {
+    size_t BC = (size_t)B * C;
+    for (uint32_t t = 0; t < T; t++)
+        for (size_t i = 0; i < BC; i++) out[t * BC + i] = x[t * BC + i] * keep[i];
+}
+
+void nn_dropout_backward(float *dx, const float *dout, const float *keep,
+                         uint32_t T, uint32_t B, uint32_t C) {
+    size_t BC = (size_t)B * C;
+    for (uint32_t t = 0; t < T; t++)
+        for (size_t i = 0; i < BC; i++) dx[t * BC + i] += dout[t * BC + i] * keep[i];
 }
 
 void nn_dense_forward(float *out, const float *inp, const float *w, const float *b,

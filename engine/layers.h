@@ -28,6 +28,81 @@ void nn_dense_backward(float *dinp, float *dw, float *db, const float *dout,
 void nn_relu_forward(float *out, const float *inp, size_t N);
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t N);
 
+/* Embedding lookup into a time-major sequence (the recurrent models' input):
+ * out (T,B,E): row (t,b) = emb[ids[b,t]]; ids (B,T), emb (V,E). Padding ids
+ * are looked up too: the recurrent layers skip them through their mask. */
+void nn_embedding_forward(float *out, const uint16_t *ids, const float *emb,
+                          uint32_t B, uint32_t T, uint32_t E);
+/* demb[ids[b,t]] += dout (t,b), every position. */
+void nn_embedding_backward(float *demb, const float *dout, const uint16_t *ids,
+                           uint32_t B, uint32_t T, uint32_t E);
+
+/* Inverted dropout with one mask per sequence (Keras LSTM/GRU `dropout` and
+ * `recurrent_dropout`: the mask is drawn once per batch and reused at every
+ * step). keep (n): each entry 0 with probability rate, else 1/(1-rate)
+ * (Keras: kept where uniform >= rate). */
+void nn_dropout_mask(float *keep, size_t n, float rate, nn_rng *rng);
+/* out (T,B,C) = x (T,B,C) * keep (B,C) */
+void nn_dropout_forward(float *out, const float *x, const float *keep,
+                        uint32_t T, uint32_t B, uint32_t C);
+/* dx (T,B,C) += dout (T,B,C) * keep (B,C) */
+void nn_dropout_backward(float *dx, const float *dout, const float *keep,
+                         uint32_t T, uint32_t B, uint32_t C);
+
+/* ------------------------------------------------------- recurrent layers
+ *
+ * LSTM and GRU over a time-major batch, with Keras semantics (tf.keras /
+ * Keras 3 LSTMCell and GRUCell, sigmoid recurrent activation):
+ *   LSTM: z = x.wx + h'.wh + b, gate blocks i, f, c, o of H columns each;
+ *         i, f, o = sigmoid; g = tanh; c = f*c_prev + i*g; h = o*tanh(c).
+ *   GRU (reset_after=True): zx = x.wx + b[0], zh = h'.wh + b[1], blocks z, r, h;
+ *         z = sigmoid(zx_z + zh_z), r = sigmoid(zx_r + zh_r),
+ *         hh = tanh(zx_h + r*zh_h), h = z*h_prev + (1-z)*hh.
+ * where h' = h_prev * hkeep (recurrent dropout) or h_prev.
+ *
+ * x (T,B,C) inputs, wx (C,GH), wh (H,GH) with GH = 4H (LSTM) or 3H (GRU);
+ * b (4H) for LSTM, (2,3H) for GRU (input bias, then recurrent bias).
+ * mask (B,T): 1 for a real token, 0 for padding. At a padded step the state
+ * carries over unchanged (Keras mask_zero), so 'pre' and 'post' padding give
+ * the same final state, and nothing flows back through that step's gates.
+ * hkeep (B,H) recurrent-dropout mask, or NULL.
+ *
+ * States: hs (T+1,B,H) and cs (T+1,B,H, LSTM only). reverse = 0 reads
+ * t = 0..T-1: hs[0] is the zero initial state and hs[t+1] the state after
+ * token t, so the final state is hs[T]. reverse = 1 (the backward half of a
+ * Keras Bidirectional) reads t = T-1..0: hs[T] is the initial state, hs[t]
+ * the state after token t, and the final state is hs[0]. Either way the
+ * outputs in time order (return_sequences) are one contiguous (T,B,H) block:
+ * hs + B*H (forward) or hs (reverse).
+ * Saved for backward: gates (T,B,GH) after their activations (GRU: z, r, hh);
+ * rech (T,B,H) the GRU's zh_h; hin (T,B,H) h' when hkeep != NULL.
+ * work: nn_rnn_work_floats(...) floats of scratch. */
+enum { NN_CELL_LSTM = 0, NN_CELL_GRU = 1 };
+size_t nn_rnn_work_floats(int cell, uint32_t T, uint32_t B, uint32_t C, uint32_t H);
+
+void nn_lstm_forward(float *hs, float *cs, float *gates, float *hin, float *work,
+                     const float *x, const uint8_t *mask, const float *hkeep,
+                     const float *wx, const float *wh, const float *b,
+                     uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+/* dhs (T+1,B,H): on entry the gradient of the loss with respect to the
+ * states (the final state's block, and for return_sequences every output's);
+ * used as scratch, so destroyed. Adds into dx (T,B,C), dwx, dwh, db. */
+void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, float *work,
+                      const float *hs, const float *cs, const float *gates, const float *hin,
+                      const float *x, const uint8_t *mask, const float *hkeep,
+                      const float *wx, const float *wh,
+                      uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+
+void nn_gru_forward(float *hs, float *gates, float *rech, float *hin, float *work,
+                    const float *x, const uint8_t *mask, const float *hkeep,
+                    const float *wx, const float *wh, const float *b,
+                    uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+void nn_gru_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, float *work,
+                     const float *hs, const float *gates, const float *rech, const float *hin,
+                     const float *x, const uint8_t *mask, const float *hkeep,
+                     const float *wx, const float *wh,
+                     uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+
 /* Mean binary cross-entropy of sigmoid(logit) against label, from logits.
  * dlogit (B) = d(mean loss)/d(logit) (NULL: forward only). */
 float nn_bce_forward_backward(float *dlogit, const float *logit, const float *label,

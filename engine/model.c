@@ -1,16 +1,18 @@
-/* model.c: the bag-of-embeddings model: its parameter table, Keras
- * initialisation, forward/backward over a batch, the optimizer step, and
- * scoring and explaining one review.
+/* model.c: the models (bag of embeddings; LSTM, GRU, stacked and
+ * bidirectional): their parameter tables, Keras initialisation,
+ * forward/backward over a batch, the optimizer step, and scoring and
+ * explaining one review.
  *
  * All parameters live in one buffer carved by a table of named tensors; the
  * gradients and Adam moments mirror it. Not here: the layers' maths
- * (layers.c), batching and epochs (train.c). */
+ * (layers.c, layers_rnn.c), batching and epochs (train.c). */
 #include "nn.h"
 #include "kernels.h"
 #include "layers.h"
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,13 +36,17 @@ static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t co
     m->nparams += ((size_t)rows * cols + 3) & ~(size_t)3;
 }
 
-int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
-    *out = NULL;
-    int rc = nn_config_check(cfg, NULL, err);
-    if (rc) return rc;
-    nn_model *m = calloc(1, sizeof *m);
-    if (!m) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the model");
-    m->cfg = *cfg;
+static int is_recurrent(const nn_config *c) { return c->model != NN_MODEL_BAG; }
+static int cell_of(const nn_config *c) {
+    return c->model == NN_MODEL_GRU || c->model == NN_MODEL_BIGRU ? NN_CELL_GRU : NN_CELL_LSTM;
+}
+static uint32_t dirs_of(const nn_config *c) {
+    return c->model == NN_MODEL_BILSTM || c->model == NN_MODEL_BIGRU ? 2 : 1;
+}
+
+/* The bag model's tensors and activations. */
+static int create_bag(nn_model *m) {
+    const nn_config *cfg = &m->cfg;
     uint32_t V = cfg->vocab_size, E = cfg->embed_dim, H = cfg->hidden, B = cfg->batch_size;
     add_tensor(m, "embedding", V, E);
     add_tensor(m, "dense1.w", H, E);
@@ -51,7 +57,6 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
     m->grads = alloc_floats(m->nparams);
     m->m = alloc_floats(m->nparams);
     m->v = alloc_floats(m->nparams);
-    m->Bmax = B;
     m->pooled = alloc_floats((size_t)B * E);
     m->hidden = alloc_floats((size_t)B * H);
     m->logit = alloc_floats(B);
@@ -61,19 +66,146 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
     m->dlogit = alloc_floats(B);
     m->ids1 = calloc(cfg->maxlen, sizeof *m->ids1);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->hidden || !m->logit ||
-        !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1) {
-        size_t nparams = m->nparams;
-        nn_model_free(m);
-        return nn_fail(err, NN_ERR_NOMEM,
-                       "out of memory for a model of %zu parameters and batch %u; "
-                       "try a smaller vocabulary, embedding or batch size",
-                       nparams, B);
-    }
+        !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1)
+        return 0;
     m->emb = m->params + m->tensor[0].offset;
     m->w1 = m->params + m->tensor[1].offset;
     m->b1 = m->params + m->tensor[2].offset;
     m->w2 = m->params + m->tensor[3].offset;
     m->b2 = m->params + m->tensor[4].offset;
+    return 1;
+}
+
+/* Floats of activations a recurrent model needs for batch B, in double so a
+ * huge config is refused before any size_t product can wrap (wasm32). */
+static double recurrent_floats(const nn_config *c) {
+    double T = c->maxlen, B = c->batch_size, E = c->embed_dim, H = c->hidden;
+    double D = dirs_of(c), L = c->layers, G = cell_of(c) == NN_CELL_LSTM ? 4 : 3;
+    double C = E > D * H ? E : D * H;
+    double per_layer = (T + 1) * B * H * 2 + T * B * G * H + T * B * H * 2 + T * B * C + B * (C + H);
+    double work = 2 * T * B * G * H + G * H * (H + C) + B * G * H + 3 * B * H + H;
+    return D * L * per_layer + L * T * B * D * H + T * B * E + 3 * T * B * C + (T + 1) * B * H +
+           work + 2 * B * D * H + 4 * B;
+}
+
+/* A recurrent model's tensors (Keras names and shapes: kernel (C,GH),
+ * recurrent_kernel (H,GH), bias) and activations. */
+static int create_recurrent(nn_model *m) {
+    const nn_config *c = &m->cfg;
+    uint32_t V = c->vocab_size, E = c->embed_dim, H = c->hidden, B = c->batch_size, T = c->maxlen;
+    uint32_t D = dirs_of(c), L = c->layers, cell = (uint32_t)cell_of(c);
+    size_t GH = (cell == NN_CELL_LSTM ? 4 : 3) * (size_t)H, TB = (size_t)T * B;
+    size_t Cmax = E > D * H ? E : (size_t)D * H;
+    const char *kind = cell == NN_CELL_LSTM ? "lstm" : "gru";
+    m->nlayers = L;
+    m->ndirs = D;
+    add_tensor(m, "embedding", V, E);
+    for (uint32_t l = 0; l < L; l++) {
+        for (uint32_t d = 0; d < D; d++) {
+            nn_rnn_layer *r = &m->rnn[l][d];
+            char name[16], dir[8];
+            snprintf(dir, sizeof dir, "%s", D == 1 ? "" : d == 0 ? ".fwd" : ".bwd");
+            r->cell = (int)cell;
+            r->reverse = (int)d;
+            r->C = l == 0 ? E : D * H;
+            r->tensor = m->ntensors;
+            snprintf(name, sizeof name, "%s%u%s.wx", kind, l + 1, dir);
+            add_tensor(m, name, r->C, (uint32_t)GH);
+            snprintf(name, sizeof name, "%s%u%s.wh", kind, l + 1, dir);
+            add_tensor(m, name, H, (uint32_t)GH);
+            snprintf(name, sizeof name, "%s%u%s.b", kind, l + 1, dir);
+            add_tensor(m, name, cell == NN_CELL_LSTM ? 1 : 2, (uint32_t)GH);
+        }
+    }
+    add_tensor(m, "dense.w", 1, D * H);
+    add_tensor(m, "dense.b", 1, 1);
+    m->params = alloc_floats(m->nparams);
+    m->grads = alloc_floats(m->nparams);
+    m->m = alloc_floats(m->nparams);
+    m->v = alloc_floats(m->nparams);
+    m->logit = alloc_floats(B);
+    m->dlogit = alloc_floats(B);
+    m->ids1 = calloc(T, sizeof *m->ids1);
+    m->ids_batch = calloc(TB, sizeof *m->ids_batch);
+    m->mask = calloc(TB, 1);
+    m->seq = alloc_floats(TB * E);
+    m->final = alloc_floats((size_t)B * D * H);
+    m->dfinal = alloc_floats((size_t)B * D * H);
+    m->dhs = alloc_floats((TB + B) * H);
+    m->dseq[0] = alloc_floats(TB * Cmax);
+    m->dseq[1] = alloc_floats(TB * Cmax);
+    m->dxdrop = c->dropout > 0 ? alloc_floats(TB * Cmax) : NULL;
+    size_t work = 0;
+    for (uint32_t l = 0; l < L; l++) {
+        size_t w = nn_rnn_work_floats((int)cell, T, B, l == 0 ? E : D * H, H);
+        if (w > work) work = w;
+    }
+    m->work = alloc_floats(work);
+    int ok = m->params && m->grads && m->m && m->v && m->logit && m->dlogit && m->ids1 &&
+             m->ids_batch && m->mask && m->seq && m->final && m->dfinal && m->dhs && m->dseq[0] &&
+             m->dseq[1] && (m->dxdrop || c->dropout == 0) && m->work;
+    for (uint32_t l = 0; ok && l < L; l++) {
+        if (D == 2 && l + 1 < L) ok &= (m->seq_out[l] = alloc_floats(TB * 2 * H)) != NULL;
+        for (uint32_t d = 0; ok && d < D; d++) {
+            nn_rnn_layer *r = &m->rnn[l][d];
+            r->wx = m->params + m->tensor[r->tensor].offset;
+            r->wh = m->params + m->tensor[r->tensor + 1].offset;
+            r->b = m->params + m->tensor[r->tensor + 2].offset;
+            r->hs = alloc_floats((TB + B) * H);
+            r->cs = cell == NN_CELL_LSTM ? alloc_floats((TB + B) * H) : NULL;
+            r->gates = alloc_floats(TB * GH);
+            r->rech = cell == NN_CELL_GRU ? alloc_floats(TB * H) : NULL;
+            ok &= r->hs && r->gates && (r->cs || cell != NN_CELL_LSTM) && (r->rech || cell != NN_CELL_GRU);
+            if (c->dropout > 0) {
+                r->xdrop = alloc_floats(TB * r->C);
+                r->xkeep = alloc_floats((size_t)B * r->C);
+                ok &= r->xdrop && r->xkeep;
+            }
+            if (c->recurrent_dropout > 0) {
+                r->hkeep = alloc_floats((size_t)B * H);
+                r->hin = alloc_floats(TB * H);
+                ok &= r->hkeep && r->hin;
+            }
+        }
+    }
+    if (!ok) return 0;
+    m->emb = m->params + m->tensor[0].offset;
+    m->w2 = m->params + m->tensor[m->ntensors - 2].offset;
+    m->b2 = m->params + m->tensor[m->ntensors - 1].offset;
+    return 1;
+}
+
+int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
+    *out = NULL;
+    int rc = nn_config_check(cfg, NULL, err);
+    if (rc) return rc;
+    double acts = is_recurrent(cfg) ? recurrent_floats(cfg) : 0;
+    if (acts * sizeof(float) > (double)(SIZE_MAX / 4))
+        return nn_fail(err, NN_ERR_NOMEM,
+                       "a %s model with maxlen %u, batch %u, hidden %u and %u layers needs %.0f MB "
+                       "of activations, more than this machine can address; lower batch_size, "
+                       "maxlen, hidden or layers",
+                       cfg->model == NN_MODEL_LSTM ? "lstm" : cfg->model == NN_MODEL_GRU ? "gru"
+                       : cfg->model == NN_MODEL_BILSTM ? "bilstm" : "bigru",
+                       cfg->maxlen, cfg->batch_size, cfg->hidden, cfg->layers, acts * 4 / 1e6);
+    nn_model *m = calloc(1, sizeof *m);
+    if (!m) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the model");
+    m->cfg = *cfg;
+    m->Bmax = cfg->batch_size;
+    if (!(is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
+        size_t nparams = m->nparams;
+        nn_model_free(m);
+        if (is_recurrent(cfg))
+            return nn_fail(err, NN_ERR_NOMEM,
+                           "out of memory for a model of %zu parameters and %.0f MB of "
+                           "activations (batch %u, maxlen %u); try a smaller batch size, "
+                           "maxlen, hidden or layers",
+                           nparams, acts * 4 / 1e6, cfg->batch_size, cfg->maxlen);
+        return nn_fail(err, NN_ERR_NOMEM,
+                       "out of memory for a model of %zu parameters and batch %u; "
+                       "try a smaller vocabulary, embedding or batch size",
+                       nparams, cfg->batch_size);
+    }
     *out = m;
     return NN_OK;
 }
@@ -92,11 +224,93 @@ void nn_model_free(nn_model *m) {
     free(m->dhpre);
     free(m->dlogit);
     free(m->ids1);
+    free(m->ids_batch);
+    free(m->mask);
+    free(m->seq);
+    free(m->final);
+    free(m->dfinal);
+    free(m->dhs);
+    free(m->dseq[0]);
+    free(m->dseq[1]);
+    free(m->dxdrop);
+    free(m->work);
+    for (uint32_t l = 0; l < NN_MAX_LAYERS; l++) {
+        free(m->seq_out[l]);
+        for (uint32_t d = 0; d < 2; d++) {
+            nn_rnn_layer *r = &m->rnn[l][d];
+            free(r->xdrop);
+            free(r->xkeep);
+            free(r->hkeep);
+            free(r->hin);
+            free(r->hs);
+            free(r->cs);
+            free(r->gates);
+            free(r->rech);
+        }
+    }
     free(m);
 }
 
 static void fill_uniform(float *p, size_t n, float limit, nn_rng *rng) {
     for (size_t i = 0; i < n; i++) p[i] = nn_rng_uniform(rng, -limit, limit);
+}
+
+/* A standard normal deviate (Marsaglia's polar method). */
+static double normal(nn_rng *rng) {
+    for (;;) {
+        double u = 2.0 * nn_rng_uniform(rng, 0.0f, 1.0f) - 1.0;
+        double v = 2.0 * nn_rng_uniform(rng, 0.0f, 1.0f) - 1.0;
+        double s = u * u + v * v;
+        if (s > 0.0 && s < 1.0) return u * sqrt(-2.0 * log(s) / s);
+    }
+}
+
+/* Keras Orthogonal (Saxe et al. 2014) for w (rows, cols) with rows <= cols:
+ * a (cols, rows) matrix of normal deviates, its QR decomposition with the
+ * signs of diag(R) made positive (modified Gram-Schmidt gives exactly that
+ * Q), transposed, so w has orthonormal rows. q (cols*rows doubles) is
+ * scratch. log() comes from libm, so in rare last-bit cases natively and in
+ * wasm may differ; the matrix stays orthogonal either way. */
+static void fill_orthogonal(float *w, uint32_t rows, uint32_t cols, double *q, nn_rng *rng) {
+    assert(rows <= cols);
+    for (size_t i = 0; i < (size_t)cols * rows; i++) q[i] = normal(rng); /* q[i*rows + j]: row i, column j */
+    for (uint32_t j = 0; j < rows; j++) {
+        for (uint32_t k = 0; k < j; k++) {
+            double dot = 0;
+            for (uint32_t i = 0; i < cols; i++) dot += q[(size_t)i * rows + k] * q[(size_t)i * rows + j];
+            for (uint32_t i = 0; i < cols; i++) q[(size_t)i * rows + j] -= dot * q[(size_t)i * rows + k];
+        }
+        double norm = 0;
+        for (uint32_t i = 0; i < cols; i++) norm += q[(size_t)i * rows + j] * q[(size_t)i * rows + j];
+        norm = sqrt(norm);
+        for (uint32_t i = 0; i < cols; i++) q[(size_t)i * rows + j] /= norm;
+    }
+    for (uint32_t r = 0; r < rows; r++)
+        for (uint32_t i = 0; i < cols; i++) w[(size_t)r * cols + i] = (float)q[(size_t)i * rows + r];
+}
+
+/* The recurrent layers in Keras's order (each layer's kernel, recurrent
+ * kernel, bias; a Bidirectional's forward layer first), then the head. */
+static void init_recurrent(nn_model *m, nn_rng *rng) {
+    const nn_config *c = &m->cfg;
+    uint32_t H = c->hidden;
+    /* Orthogonal needs (GH, H) doubles of scratch: the Adam moments, two
+     * buffers of nparams floats each, hold at least that, and are zeroed
+     * below anyway. */
+    double *q = (double *)(void *)m->m;
+    for (uint32_t l = 0; l < m->nlayers; l++) {
+        for (uint32_t d = 0; d < m->ndirs; d++) {
+            nn_rnn_layer *r = &m->rnn[l][d];
+            uint32_t GH = (r->cell == NN_CELL_LSTM ? 4 : 3) * H;
+            fill_uniform(r->wx, (size_t)r->C * GH, sqrtf(6.0f / (float)(r->C + GH)), rng);
+            fill_orthogonal(r->wh, H, GH, q, rng);
+            /* unit_forget_bias: the forget gate starts open (Jozefowicz et al. 2015). */
+            if (r->cell == NN_CELL_LSTM)
+                for (uint32_t j = 0; j < H; j++) r->b[H + j] = 1.0f;
+        }
+    }
+    uint32_t DH = m->ndirs * H;
+    fill_uniform(m->w2, DH, sqrtf(6.0f / (float)(DH + 1)), rng);
 }
 
 void nn_model_init(nn_model *m, nn_rng *rng) {
@@ -105,18 +319,130 @@ void nn_model_init(nn_model *m, nn_rng *rng) {
     /* Keras: Embedding uses uniform(-0.05, 0.05); Dense uses Glorot uniform,
      * limit sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010); biases 0. */
     fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
-    fill_uniform(m->w1, (size_t)c->hidden * c->embed_dim,
-                 sqrtf(6.0f / (float)(c->embed_dim + c->hidden)), rng);
-    fill_uniform(m->w2, c->hidden, sqrtf(6.0f / (float)(c->hidden + 1)), rng);
+    if (is_recurrent(c)) {
+        init_recurrent(m, rng);
+    } else {
+        fill_uniform(m->w1, (size_t)c->hidden * c->embed_dim,
+                     sqrtf(6.0f / (float)(c->embed_dim + c->hidden)), rng);
+        fill_uniform(m->w2, c->hidden, sqrtf(6.0f / (float)(c->hidden + 1)), rng);
+    }
     memset(m->grads, 0, m->nparams * sizeof(float));
     memset(m->m, 0, m->nparams * sizeof(float));
     memset(m->v, 0, m->nparams * sizeof(float));
     m->step = 0;
+    /* Its own stream, so dropout never shifts the trainer's shuffles. */
+    nn_rng_seed(&m->dropout_rng, c->seed ^ 0x9e3779b97f4a7c15ull);
+}
+
+/* ------------------------------------------------- recurrent forward/backward */
+
+/* The inputs of layer l (T,B,C) in time order. */
+static const float *layer_input(const nn_model *m, uint32_t l, uint32_t B) {
+    if (l == 0) return m->seq;
+    if (m->ndirs == 2) return m->seq_out[l - 1];
+    return m->rnn[l - 1][0].hs + (size_t)B * m->cfg.hidden; /* outputs of a forward layer */
+}
+
+static void recurrent_forward(nn_model *m, const uint16_t *ids, uint32_t B, int training) {
+    const nn_config *c = &m->cfg;
+    uint32_t T = c->maxlen, E = c->embed_dim, H = c->hidden, D = m->ndirs;
+    size_t BH = (size_t)B * H;
+    for (size_t i = 0; i < (size_t)B * T; i++) m->mask[i] = ids[i] != NN_PAD;
+    nn_embedding_forward(m->seq, ids, m->emb, B, T, E);
+    for (uint32_t l = 0; l < m->nlayers; l++) {
+        const float *inp = layer_input(m, l, B);
+        for (uint32_t d = 0; d < D; d++) {
+            nn_rnn_layer *r = &m->rnn[l][d];
+            const float *x = inp, *hkeep = NULL;
+            if (training && c->dropout > 0) {
+                nn_dropout_mask(r->xkeep, (size_t)B * r->C, c->dropout, &m->dropout_rng);
+                nn_dropout_forward(r->xdrop, inp, r->xkeep, T, B, r->C);
+                x = r->xdrop;
+            }
+            if (training && c->recurrent_dropout > 0) {
+                nn_dropout_mask(r->hkeep, BH, c->recurrent_dropout, &m->dropout_rng);
+                hkeep = r->hkeep;
+            }
+            r->xin = x;
+            if (r->cell == NN_CELL_LSTM)
+                nn_lstm_forward(r->hs, r->cs, r->gates, r->hin, m->work, x, m->mask, hkeep, r->wx,
+                                r->wh, r->b, T, B, r->C, H, r->reverse);
+            else
+                nn_gru_forward(r->hs, r->gates, r->rech, r->hin, m->work, x, m->mask, hkeep, r->wx,
+                               r->wh, r->b, T, B, r->C, H, r->reverse);
+        }
+        if (D == 2 && l + 1 < m->nlayers) {
+            /* Bidirectional(return_sequences=True): [forward, backward] per step. */
+            const float *fw = m->rnn[l][0].hs + BH, *bw = m->rnn[l][1].hs;
+            for (size_t row = 0; row < (size_t)T * B; row++) {
+                memcpy(m->seq_out[l] + row * 2 * H, fw + row * H, H * sizeof(float));
+                memcpy(m->seq_out[l] + row * 2 * H + H, bw + row * H, H * sizeof(float));
+            }
+        }
+    }
+    /* The final states: hs[T] forward, hs[0] backward, concatenated. */
+    uint32_t top = m->nlayers - 1;
+    for (uint32_t d = 0; d < D; d++) {
+        const float *fin = m->rnn[top][d].hs + (d == 0 ? (size_t)T * BH : 0);
+        for (uint32_t b = 0; b < B; b++)
+            memcpy(m->final + ((size_t)b * D + d) * H, fin + (size_t)b * H, H * sizeof(float));
+    }
+    nn_dense_forward(m->logit, m->final, m->w2, m->b2, B, D * H, 1);
+}
+
+static void recurrent_backward(nn_model *m, const uint16_t *ids, uint32_t B) {
+    const nn_config *c = &m->cfg;
+    uint32_t T = c->maxlen, E = c->embed_dim, H = c->hidden, D = m->ndirs;
+    size_t BH = (size_t)B * H, TB = (size_t)T * B;
+    float *g = m->grads;
+    memset(m->dfinal, 0, (size_t)B * D * H * sizeof(float));
+    nn_dense_backward(m->dfinal, g + m->tensor[m->ntensors - 2].offset,
+                      g + m->tensor[m->ntensors - 1].offset, m->dlogit, m->final, m->w2, B, D * H, 1);
+    float *dout = NULL; /* (T,B,D*H) gradient of layer l's output sequence */
+    for (uint32_t l = m->nlayers; l-- > 0;) {
+        uint32_t C = m->rnn[l][0].C;
+        float *dinp = m->dseq[l % 2]; /* gradient of layer l's inputs */
+        memset(dinp, 0, TB * C * sizeof(float));
+        for (uint32_t d = 0; d < D; d++) {
+            nn_rnn_layer *r = &m->rnn[l][d];
+            memset(m->dhs, 0, (TB + B) * H * sizeof(float));
+            if (l + 1 == m->nlayers) {
+                float *dfin = m->dhs + (d == 0 ? (size_t)T * BH : 0);
+                for (uint32_t b = 0; b < B; b++)
+                    memcpy(dfin + (size_t)b * H, m->dfinal + ((size_t)b * D + d) * H, H * sizeof(float));
+            } else {
+                float *douts = m->dhs + (d == 0 ? BH : 0); /* outputs in time order */
+                for (size_t row = 0; row < TB; row++)
+                    memcpy(douts + row * H, dout + (row * D + d) * H, H * sizeof(float));
+            }
+            float *dx = dinp;
+            if (r->xdrop && r->xin == r->xdrop) {
+                dx = m->dxdrop;
+                memset(dx, 0, TB * C * sizeof(float));
+            }
+            const float *hkeep = r->hkeep && c->recurrent_dropout > 0 ? r->hkeep : NULL;
+            float *dwx = g + m->tensor[r->tensor].offset, *dwh = g + m->tensor[r->tensor + 1].offset;
+            float *db = g + m->tensor[r->tensor + 2].offset;
+            if (r->cell == NN_CELL_LSTM)
+                nn_lstm_backward(dx, dwx, dwh, db, m->dhs, m->work, r->hs, r->cs, r->gates, r->hin,
+                                 r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse);
+            else
+                nn_gru_backward(dx, dwx, dwh, db, m->dhs, m->work, r->hs, r->gates, r->rech, r->hin,
+                                r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse);
+            if (dx != dinp) nn_dropout_backward(dinp, dx, r->xkeep, T, B, C);
+        }
+        dout = dinp;
+    }
+    nn_embedding_backward(g + m->tensor[0].offset, dout, ids, B, T, E);
 }
 
 void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
     const nn_config *c = &m->cfg;
     assert(B <= m->Bmax);
+    if (is_recurrent(c)) {
+        recurrent_forward(m, ids, B, 0);
+        return;
+    }
     nn_embedding_pool_forward(m->pooled, ids, m->emb, B, c->maxlen, c->embed_dim, c->pooling);
     nn_dense_forward(m->hidden, m->pooled, m->w1, m->b1, B, c->embed_dim, c->hidden);
     nn_relu_forward(m->hidden, m->hidden, (size_t)B * c->hidden);
@@ -127,6 +453,13 @@ float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *l
                                 uint32_t B, uint32_t *correct) {
     const nn_config *c = &m->cfg;
     uint32_t E = c->embed_dim, H = c->hidden;
+    assert(B <= m->Bmax);
+    if (is_recurrent(c)) {
+        recurrent_forward(m, ids, B, 1);
+        float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
+        recurrent_backward(m, ids, B);
+        return loss;
+    }
     nn_model_forward(m, ids, B);
     float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
     float *g = m->grads;
@@ -202,6 +535,31 @@ static float head_logit(const nn_model *m, const float *pooled, float *hidden) {
     return logit;
 }
 
+/* Occlusion for the recurrent models: no shortcut, a forward pass per token,
+ * Bmax occluded copies of the review per batch. */
+static void explain_recurrent(nn_model *m, size_t n, float score, float *contrib) {
+    const nn_config *c = &m->cfg;
+    uint32_t T = c->maxlen, rows = 0;
+    size_t first = 0; /* the id the first row of the batch occludes */
+    for (size_t i = 0; i <= n; i++) {
+        long pos = i < n ? padded_position(i, n, c) : -1;
+        if (i < n && pos < 0) contrib[i] = 0.0f;
+        if (pos >= 0) {
+            if (rows == 0) first = i;
+            uint16_t *row = m->ids_batch + (size_t)rows * T;
+            memcpy(row, m->ids1, T * sizeof *row);
+            row[pos] = NN_PAD;
+            rows++;
+        }
+        if (rows == m->Bmax || (i == n && rows > 0)) {
+            nn_model_forward(m, m->ids_batch, rows);
+            for (uint32_t k = 0, j = (uint32_t)first; k < rows; j++)
+                if (padded_position(j, n, c) >= 0) contrib[j] = score - sigmoidf(m->logit[k++]);
+            rows = 0;
+        }
+    }
+}
+
 float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib) {
     const nn_config *c = &m->cfg;
     uint32_t T = c->maxlen, E = c->embed_dim;
@@ -209,6 +567,10 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     nn_model_forward(m, m->ids1, 1);
     float score = sigmoidf(m->logit[0]);
     if (!contrib) return score;
+    if (is_recurrent(c)) {
+        explain_recurrent(m, n, score, contrib);
+        return score;
+    }
     /* Occlusion is exact and cheap for this model: replacing one token by
      * <PAD> changes the pooled vector by a closed form, so each word costs
      * one head evaluation (O(E*H)) instead of a full forward (O(T*E)). */

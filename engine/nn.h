@@ -176,28 +176,58 @@ int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *
 enum { NN_POOL_KERAS = 0, NN_POOL_MASKED = 1 };  /* average over all T / real tokens */
 enum { NN_PAD_PRE = 0, NN_PAD_POST = 1 };
 enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
+/* The architecture (see "model" below). */
+enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4 };
+enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
+#define NN_MAX_LAYERS 4
 
 typedef struct nn_config {
     uint32_t vocab_size;   /* V: ids >= V become NN_UNK (Keras num_words) */
     uint32_t maxlen;       /* T */
     int padding;           /* NN_PAD_PRE or NN_PAD_POST (Keras pad_sequences) */
     int truncating;        /* NN_PAD_PRE or NN_PAD_POST */
+    int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru" */
     uint32_t embed_dim;    /* E */
-    uint32_t hidden;       /* H */
-    int pooling;           /* NN_POOL_* */
+    uint32_t hidden;       /* H: the bag's dense units, or the recurrent units
+                            * (per direction when bidirectional) */
+    uint32_t layers;       /* stacked recurrent layers (1..NN_MAX_LAYERS); not "bag" */
+    float dropout;         /* [0,1): Keras LSTM/GRU(dropout=) on every recurrent
+                            * layer's inputs, the embeddings first; not "bag" */
+    float recurrent_dropout; /* [0,1): Keras recurrent_dropout on h_prev; not "bag" */
+    int pooling;           /* NN_POOL_*; "bag" only */
     int optimizer;         /* NN_OPT_* */
     float lr;
     float beta1, beta2, eps; /* Adam */
     uint32_t batch_size;   /* B */
     uint32_t epochs;
+    /* Early stopping (Keras EarlyStopping): stop when the monitored
+     * validation metric has not improved by more than min_delta for
+     * patience epochs; patience 0 turns it off. */
+    uint32_t patience;
+    int monitor;           /* NN_MONITOR_VAL_LOSS (Keras's default) or _VAL_ACC */
+    float min_delta;
+    int restore_best_weights; /* 0/1: on stopping, go back to the best epoch's weights */
     uint32_t val_size;     /* reviews held out of the shuffled training split */
     uint32_t train_size;   /* 0: all remaining training reviews */
     uint64_t seed;
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
- * pooling, Adam 0.001, B 512, 40 epochs, 10000 validation, seed 1. */
+ * pooling, Adam 0.001, B 512, 40 epochs, 10000 validation, seed 1; model
+ * "bag", 1 layer, no dropout, no early stopping. */
 void nn_config_default(nn_config *c);
+/* The recipes of the tutorials, by name, set over the defaults:
+ *   "tutorial-bag"     the defaults (Keras text classification tutorial);
+ *   "tutorial-lstm"    Embedding(10000,32) -> LSTM(32) -> Dense(1): maxlen
+ *                      250, 'pre' padding and truncating, batch 128, Adam
+ *                      0.001, 5000 (20%) of the training reviews validate,
+ *                      10 epochs;
+ *   "tutorial-gru"     the same with GRU(32);
+ *   "tutorial-bilstm"  the same with Bidirectional(LSTM(32)).
+ * NN_OK, or NN_ERR_ARG for an unknown name (c is then unchanged). */
+int nn_config_preset(nn_config *c, const char *name);
+/* The i-th preset's name, or NULL past the last (for menus and messages). */
+const char *nn_config_preset_name(uint32_t i);
 /* Overrides fields of c from a JSON object; unknown keys and bad values are
  * reported by name. */
 int nn_config_from_json(nn_config *c, const char *json, nn_error *err);
@@ -209,19 +239,49 @@ char *nn_config_to_json(const nn_config *c);
 
 /* ------------------------------------------------------------------- model
  *
- * The bag-of-embeddings model of the Keras text-classification tutorial:
- *   ids (B,T) -> Embedding (V,E) -> average pooling (B,E)
- *             -> Dense (H) + ReLU (B,H) -> Dense (1) logit (B) -> sigmoid.
+ * cfg.model chooses the architecture:
+ *   "bag": the bag-of-embeddings model of the Keras text-classification
+ *     tutorial: ids (B,T) -> Embedding (V,E) -> average pooling (B,E)
+ *     -> Dense (H) + ReLU (B,H) -> Dense (1) logit (B) -> sigmoid.
+ *   "lstm", "gru": ids -> Embedding (V,E), padding masked (Keras
+ *     mask_zero=True) -> cfg.layers recurrent layers of H units (sequences
+ *     between them) -> Dense (1) on the final state -> sigmoid.
+ *   "bilstm", "bigru": the same with every recurrent layer wrapped in Keras
+ *     Bidirectional: a forward and a backward layer whose final states (or
+ *     outputs, between layers) are concatenated, so 2H wide.
  * All parameters live in one float buffer carved into named tensors; the
  * gradients and both Adam moments mirror it, so the optimizer is one loop and
  * a checkpoint is one blob. */
-#define NN_MAX_TENSORS 8
+#define NN_MAX_TENSORS (3 + 3 * 2 * NN_MAX_LAYERS)
 
 typedef struct nn_tensor {
     char name[16];
     uint32_t rows, cols;   /* a vector has rows == 1 */
     size_t offset;         /* in floats, into params/grads/m/v */
 } nn_tensor;
+
+/* One recurrent layer in one direction: its weights, its dropout masks, and
+ * what its forward pass saves for backward (shapes: engine/layers.h). GH is
+ * 4H for LSTM, 3H for GRU; C is E for the first layer, D*H above (D = 2
+ * directions when bidirectional, else 1). */
+typedef struct nn_rnn_layer {
+    int cell;              /* NN_CELL_LSTM (0) or NN_CELL_GRU (1), layers.h */
+    int reverse;           /* the backward half of a bidirectional layer */
+    uint32_t C;
+    uint32_t tensor;       /* index of its wx in the table; wh and b follow */
+    float *wx;             /* (C,GH) views into params */
+    float *wh;             /* (H,GH) */
+    float *b;              /* (GH) LSTM, (2,GH) GRU */
+    const float *xin;      /* (T,B,C) the inputs the last forward pass used */
+    float *xdrop;          /* (T,B,C) inputs after dropout (NULL without dropout) */
+    float *xkeep;          /* (B,C) dropout mask (NULL without dropout) */
+    float *hkeep;          /* (B,H) recurrent dropout mask (NULL without) */
+    float *hin;            /* (T,B,H) h_prev after recurrent dropout (NULL without) */
+    float *hs;             /* (T+1,B,H) states */
+    float *cs;             /* (T+1,B,H) LSTM cell states (NULL for GRU) */
+    float *gates;          /* (T,B,GH) */
+    float *rech;           /* (T,B,H) GRU only */
+} nn_rnn_layer;
 
 typedef struct nn_model {
     nn_config cfg;
@@ -232,32 +292,50 @@ typedef struct nn_model {
     uint64_t step;                  /* optimizer steps taken (Adam's t) */
     /* views into params (and the same offsets into grads) */
     float *emb;   /* (V,E) */
-    float *w1;    /* (H,E) */
-    float *b1;    /* (H) */
-    float *w2;    /* (1,H) */
+    float *w1;    /* (H,E) "bag" only */
+    float *b1;    /* (H) "bag" only */
+    float *w2;    /* (1,H) "bag", (1,D*H) recurrent: the output layer */
     float *b2;    /* (1) */
     /* activations for up to cfg.batch_size reviews */
     uint32_t Bmax;
-    float *pooled;  /* (B,E) */
-    float *hidden;  /* (B,H) after ReLU */
+    float *pooled;  /* (B,E) "bag" */
+    float *hidden;  /* (B,H) after ReLU, "bag" */
     float *logit;   /* (B) */
-    float *dpooled; /* (B,E) */
-    float *dhidden; /* (B,H) gradient of the ReLU output */
-    float *dhpre;   /* (B,H) gradient of the ReLU input */
+    float *dpooled; /* (B,E) "bag" */
+    float *dhidden; /* (B,H) gradient of the ReLU output, "bag" */
+    float *dhpre;   /* (B,H) gradient of the ReLU input, "bag" */
     float *dlogit;  /* (B) */
     uint16_t *ids1; /* (T) scratch for scoring one review */
+    /* recurrent models only (all NULL/0 for "bag") */
+    uint32_t nlayers, ndirs;        /* cfg.layers; D = 2 when bidirectional */
+    nn_rnn_layer rnn[NN_MAX_LAYERS][2];
+    uint8_t *mask;     /* (B,T) 1 where ids != NN_PAD */
+    float *seq;        /* (T,B,E) the embeddings */
+    float *seq_out[NN_MAX_LAYERS]; /* (T,B,2H) outputs of bidirectional layer l
+                                    * (below the top), both directions */
+    float *final;      /* (B,D*H) the final states */
+    float *dfinal;     /* (B,D*H) */
+    float *dhs;        /* (T+1,B,H) */
+    float *dseq[2];    /* (T,B,max(E,D*H)) gradients of layer inputs, ping-pong */
+    float *dxdrop;     /* (T,B,max(E,D*H)) gradient of inputs after dropout */
+    float *work;       /* nn_rnn_work_floats of the largest layer */
+    uint16_t *ids_batch; /* (B,T) occluded copies of one review (explain) */
+    nn_rng dropout_rng;  /* the dropout masks, seeded from cfg.seed by init */
 } nn_model;
 
 /* Allocates a model for cfg (parameters zero; call nn_model_init). */
 int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err);
 void nn_model_free(nn_model *m);
-/* Keras initialisation: embedding uniform +-0.05, Glorot-uniform dense
- * kernels, zero biases; resets the optimizer state. */
+/* Keras initialisation: embedding uniform +-0.05, Glorot-uniform dense and
+ * recurrent input kernels, orthogonal recurrent kernels, zero biases except
+ * the LSTM forget gate's (1, unit_forget_bias); resets the optimizer state.
+ * The dropout generator is seeded from cfg.seed, not drawn from rng. */
 void nn_model_init(nn_model *m, nn_rng *rng);
-/* Logits for ids (B,T), B <= Bmax, into m->logit. */
+/* Logits for ids (B,T), B <= Bmax, into m->logit; evaluation: no dropout. */
 void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B);
-/* Forward, binary cross-entropy against labels (B) (mean over B), and
- * backward adding into m->grads. Returns the mean loss; *correct gets the
+/* Forward (training: dropout on, new masks every call), binary
+ * cross-entropy against labels (B) (mean over B), and backward adding into
+ * m->grads. Returns the mean loss; *correct gets the
  * number of reviews on the right side of 0.5. */
 float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *labels,
                                 uint32_t B, uint32_t *correct);
@@ -273,7 +351,9 @@ void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_co
 /* Probability that text is positive. */
 float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len);
 /* Per-token contributions by occlusion: contrib[i] = score(review) -
- * score(review with ids[i] replaced by <PAD>); returns the score. ids are
+ * score(review with ids[i] replaced by <PAD>); returns the score. ("bag":
+ * a closed form per token; recurrent models: a full forward pass per token,
+ * batched, where <PAD> is skipped by the mask as if the word were removed.) ids are
  * the encoded review (NN_START first, so contrib[0] belongs to <START> and
  * contrib[k] to the k-th word); contrib has n entries, 0 for ids cut by
  * maxlen. contrib may be NULL (score only). */
@@ -295,7 +375,10 @@ typedef struct nn_progress {
     uint32_t batches;      /* batches per epoch */
     float batch_loss, batch_acc;
     int epoch_done;        /* this call finished an epoch (history has it) */
-    int finished;          /* all cfg.epochs epochs are done */
+    int finished;          /* all cfg.epochs epochs are done, or stopped early */
+    int stopped_early;     /* early stopping ended training (cfg.patience) */
+    uint32_t best_epoch;   /* early stopping: 1-based epoch of the best monitored
+                            * value so far (0 when patience is 0) */
 } nn_progress;
 
 typedef struct nn_trainer nn_trainer;
@@ -306,7 +389,11 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
 void nn_trainer_free(nn_trainer *t);
 nn_model *nn_trainer_model(nn_trainer *t);
 /* Runs up to max_batches training batches, stopping early at the end of an
- * epoch (after validating it). NN_ERR_DIVERGED if the loss is not finite. */
+ * epoch (after validating it). NN_ERR_DIVERGED if the loss is not finite.
+ * With cfg.patience > 0, early stopping (Keras EarlyStopping semantics) may
+ * end training before cfg.epochs: p->finished and p->stopped_early are set,
+ * the history has the epochs trained, and with restore_best_weights the
+ * model holds the best epoch's weights again. */
 int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error *err);
 /* History so far: *n epochs. */
 const nn_epoch_log *nn_trainer_history(const nn_trainer *t, uint32_t *n);

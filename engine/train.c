@@ -33,6 +33,12 @@ struct nn_trainer {
     uint32_t correct, seen;
     nn_epoch_log *hist;    /* (cfg.epochs) */
     uint32_t nhist;
+    /* early stopping (cfg.patience > 0) */
+    float best;            /* best monitored value so far */
+    uint32_t best_epoch;   /* 1-based, 0 before the first epoch */
+    uint32_t wait;         /* epochs since the last improvement */
+    int stopped;
+    float *best_params;    /* (nparams) with restore_best_weights */
 };
 
 static void free_set(padded_set *s) {
@@ -70,6 +76,7 @@ void nn_trainer_free(nn_trainer *t) {
     free(t->batch_ids);
     free(t->batch_label);
     free(t->hist);
+    free(t->best_params);
     free(t);
 }
 
@@ -113,7 +120,10 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     t->batch_ids = malloc((size_t)cfg->batch_size * cfg->maxlen * sizeof *t->batch_ids);
     t->batch_label = malloc((size_t)cfg->batch_size * sizeof *t->batch_label);
     t->hist = calloc(cfg->epochs, sizeof *t->hist);
-    if (!perm || !t->order || !t->batch_ids || !t->batch_label || !t->hist) {
+    if (cfg->patience > 0 && cfg->restore_best_weights)
+        t->best_params = malloc(t->model->nparams * sizeof *t->best_params + 1);
+    if (!perm || !t->order || !t->batch_ids || !t->batch_label || !t->hist ||
+        (cfg->patience > 0 && cfg->restore_best_weights && !t->best_params)) {
         free(perm);
         rc = nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
         goto fail;
@@ -175,14 +185,44 @@ int nn_trainer_evaluate(nn_trainer *t, const char *split, float *loss, float *ac
     return NN_OK;
 }
 
+/* Keras EarlyStopping.on_epoch_end (Keras 3): an epoch improves when its
+ * value beats the best by more than min_delta (lower for val_loss, higher
+ * for val_accuracy); after `patience` epochs without improvement training
+ * stops and, with restore_best_weights, the best epoch's weights come back.
+ * (Keras keeps the first epoch's weights as the best before comparing; here
+ * the first epoch always improves on the initial +-infinity, the same.) */
+static void early_stopping(nn_trainer *t, const nn_epoch_log *h) {
+    const nn_config *c = &t->cfg;
+    int acc = c->monitor == NN_MONITOR_VAL_ACC;
+    float value = acc ? h->val_acc : h->val_loss;
+    if (t->best_epoch == 0) t->best = acc ? -INFINITY : INFINITY;
+    t->wait++;
+    int better = acc ? value - c->min_delta > t->best : value + c->min_delta < t->best;
+    if (better) {
+        t->best = value;
+        t->best_epoch = t->nhist;
+        t->wait = 0;
+        if (t->best_params)
+            memcpy(t->best_params, t->model->params, t->model->nparams * sizeof(float));
+        return;
+    }
+    if (t->wait >= c->patience && t->nhist > 1) {
+        t->stopped = 1;
+        if (t->best_params)
+            memcpy(t->model->params, t->best_params, t->model->nparams * sizeof(float));
+    }
+}
+
 int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error *err) {
     const nn_config *c = &t->cfg;
     uint32_t T = c->maxlen, B = c->batch_size;
     memset(p, 0, sizeof *p);
     p->batches = t->batches;
-    if (t->epoch >= c->epochs) {
-        p->epoch = c->epochs;
+    p->best_epoch = t->best_epoch;
+    if (t->epoch >= c->epochs || t->stopped) {
+        p->epoch = t->stopped ? t->epoch : c->epochs;
         p->finished = 1;
+        p->stopped_early = t->stopped;
         return NN_OK;
     }
     for (uint32_t k = 0; k < max_batches; k++) {
@@ -226,7 +266,10 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
             t->epoch++;
             t->batch = 0;
             p->epoch_done = 1;
-            p->finished = t->epoch >= c->epochs;
+            if (c->patience > 0 && t->val.n && isfinite(h->val_loss)) early_stopping(t, h);
+            p->best_epoch = t->best_epoch;
+            p->stopped_early = t->stopped;
+            p->finished = t->epoch >= c->epochs || t->stopped;
             if (!isfinite(h->loss) || (t->val.n && !isfinite(h->val_loss)))
                 return nn_fail(err, NN_ERR_DIVERGED,
                                "the loss is not finite after epoch %u; lower the learning "

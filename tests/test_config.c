@@ -1,6 +1,6 @@
 /* test_config.c: the recipe's defaults, every JSON key, every way a config
- * can be wrong (and that the message names the key and the value), and the
- * to_json -> from_json round trip. */
+ * can be wrong (and that the message names the key and the value), the
+ * to_json -> from_json round trip, and the tutorial presets. */
 #include "check.h"
 #include "nn.h"
 
@@ -18,7 +18,12 @@ static int config_equal(const nn_config *a, const nn_config *b) {
            memcmp(&a->beta2, &b->beta2, sizeof a->beta2) == 0 &&
            memcmp(&a->eps, &b->eps, sizeof a->eps) == 0 && a->batch_size == b->batch_size &&
            a->epochs == b->epochs && a->val_size == b->val_size &&
-           a->train_size == b->train_size && a->seed == b->seed;
+           a->train_size == b->train_size && a->seed == b->seed && a->model == b->model &&
+           a->layers == b->layers && memcmp(&a->dropout, &b->dropout, sizeof a->dropout) == 0 &&
+           memcmp(&a->recurrent_dropout, &b->recurrent_dropout, sizeof a->recurrent_dropout) == 0 &&
+           a->patience == b->patience && a->monitor == b->monitor &&
+           memcmp(&a->min_delta, &b->min_delta, sizeof a->min_delta) == 0 &&
+           a->restore_best_weights == b->restore_best_weights;
 }
 
 static void defaults_are_the_keras_tutorial_recipe(void) {
@@ -41,6 +46,11 @@ static void defaults_are_the_keras_tutorial_recipe(void) {
     check(c.val_size == 10000, "default val_size=%u", c.val_size);
     check(c.train_size == 0, "default train_size=%u (the rest)", c.train_size);
     check(c.seed == 1, "default seed=%llu", (unsigned long long)c.seed);
+    check(c.model == NN_MODEL_BAG && c.layers == 1 && c.dropout == 0.0f && c.recurrent_dropout == 0.0f,
+          "default model is bag, 1 layer, no dropout");
+    check(c.patience == 0 && c.monitor == NN_MONITOR_VAL_LOSS && c.min_delta == 0.0f &&
+              c.restore_best_weights == 0,
+          "default has no early stopping (patience 0, val_loss, min_delta 0, no restore)");
     nn_error err = {0};
     check(nn_config_check(&c, NULL, &err) == NN_OK, "defaults pass nn_config_check %s", err.msg);
     char *json = nn_config_to_json(&c);
@@ -58,7 +68,7 @@ static void each_key_overrides_its_field(void) {
     struct key_case {
         const char *json;
         nn_config want;
-    } kc[17];
+    } kc[32];
     int n = 0;
 #define ADD(js, field, value)          \
     do {                               \
@@ -84,6 +94,17 @@ static void each_key_overrides_its_field(void) {
     ADD("{\"val_size\": 0}", val_size, 0);
     ADD("{\"train_size\": 4294967295}", train_size, 4294967295u);
     ADD("{\"seed\": 9007199254740991}", seed, 9007199254740991ull);
+    ADD("{\"model\": \"lstm\"}", model, NN_MODEL_LSTM);
+    ADD("{\"model\": \"gru\"}", model, NN_MODEL_GRU);
+    ADD("{\"model\": \"bilstm\"}", model, NN_MODEL_BILSTM);
+    ADD("{\"model\": \"bigru\"}", model, NN_MODEL_BIGRU);
+    ADD("{\"layers\": 4}", layers, 4);
+    ADD("{\"dropout\": 0.5}", dropout, 0.5f);
+    ADD("{\"recurrent_dropout\": 0.25}", recurrent_dropout, 0.25f);
+    ADD("{\"patience\": 3}", patience, 3);
+    ADD("{\"monitor\": \"val_accuracy\"}", monitor, NN_MONITOR_VAL_ACC);
+    ADD("{\"min_delta\": 0.001}", min_delta, 0.001f);
+    ADD("{\"restore_best_weights\": true}", restore_best_weights, 1);
 #undef ADD
     for (int i = 0; i < n; i++) {
         nn_config c = def;
@@ -118,14 +139,16 @@ static void expect_error(const char *json, const char *must1, const char *must2)
 static void unknown_keys_are_named_with_the_valid_ones(void) {
     expect_error("{\"learning_rate\": 0.01}", "\"learning_rate\"", "lr");
     expect_error("{\"epochs\": 2, \"Epochs\": 3}", "\"Epochs\"", "epochs");
-    expect_error("{\"maxlen\": 100, \"dropout\": 0.5}", "dropout", "vocab_size");
+    expect_error("{\"maxlen\": 100, \"dropuot\": 0.5}", "dropuot", "vocab_size");
     nn_error err = {0};
     nn_config c;
     nn_config_default(&c);
     nn_config_from_json(&c, "{\"x\":1}", &err);
-    const char *keys[] = {"vocab_size", "maxlen", "padding", "truncating", "embed_dim",
-                          "hidden", "pooling", "optimizer", "lr", "beta1", "beta2", "eps",
-                          "batch_size", "epochs", "val_size", "train_size", "seed"};
+    const char *keys[] = {"vocab_size", "maxlen", "padding", "truncating", "model", "embed_dim",
+                          "hidden", "layers", "dropout", "recurrent_dropout", "pooling",
+                          "optimizer", "lr", "beta1", "beta2", "eps", "batch_size", "epochs",
+                          "patience", "monitor", "min_delta", "restore_best_weights",
+                          "val_size", "train_size", "seed"};
     int all = 1;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) all &= strstr(err.msg, keys[i]) != NULL;
     check(all, "unknown key message lists every valid key: %s", err.msg);
@@ -141,6 +164,9 @@ static void wrong_types_are_named(void) {
     expect_error("{\"padding\": 1}", "\"padding\"", "\"pre\" or \"post\"");
     expect_error("{\"pooling\": true}", "\"pooling\"", "\"keras\" or \"masked\"");
     expect_error("{\"optimizer\": null}", "\"optimizer\"", "\"adam\" or \"sgd\"");
+    expect_error("{\"model\": 1}", "\"model\"", "\"bilstm\" or \"bigru\"");
+    expect_error("{\"restore_best_weights\": \"true\"}", "\"restore_best_weights\"", "true or false");
+    expect_error("{\"restore_best_weights\": 1}", "\"restore_best_weights\"", "a number");
 }
 
 static void out_of_range_values_are_named_with_the_range(void) {
@@ -177,6 +203,15 @@ static void out_of_range_values_are_named_with_the_range(void) {
     expect_error("{\"truncating\": \"PRE\"}", "\"PRE\"", "\"pre\" or \"post\"");
     expect_error("{\"pooling\": \"max\"}", "\"max\"", "\"keras\" or \"masked\"");
     expect_error("{\"optimizer\": \"rmsprop\"}", "\"rmsprop\"", "\"adam\" or \"sgd\"");
+    expect_error("{\"model\": \"rnn\"}", "\"rnn\"", "\"bag\", \"lstm\", \"gru\"");
+    expect_error("{\"layers\": 0}", "\"layers\" is 0", "1..4");
+    expect_error("{\"layers\": 5}", "5", "1..4");
+    expect_error("{\"dropout\": 1}", "\"dropout\" is 1", "below 1");
+    expect_error("{\"dropout\": -0.1}", "\"dropout\"", "at least 0");
+    expect_error("{\"recurrent_dropout\": 1.5}", "\"recurrent_dropout\"", "below 1");
+    expect_error("{\"patience\": 10001}", "\"patience\"", "0..10000");
+    expect_error("{\"monitor\": \"accuracy\"}", "\"accuracy\"", "\"val_loss\" or \"val_accuracy\"");
+    expect_error("{\"min_delta\": -0.01}", "\"min_delta\"", "at least 0");
     /* A good key before a bad one is not applied either. */
     expect_error("{\"epochs\": 5, \"maxlen\": 0}", "\"maxlen\"", "1..2048");
 }
@@ -226,6 +261,15 @@ static void to_json_then_from_json_gives_the_same_config(void) {
         c.val_size = nn_rng_u32(&rng);
         c.train_size = nn_rng_u32(&rng);
         c.seed = i == 1 ? 9007199254740991ull : ((uint64_t)nn_rng_u32(&rng) << 21) ^ nn_rng_u32(&rng);
+        c.model = (int)nn_rng_below(&rng, 5);
+        c.layers = 1 + nn_rng_below(&rng, NN_MAX_LAYERS);
+        c.dropout = nn_rng_uniform(&rng, 0.0f, 1.0f);
+        c.recurrent_dropout = nn_rng_uniform(&rng, 0.0f, 1.0f);
+        c.patience = nn_rng_below(&rng, 10001);
+        c.monitor = (int)nn_rng_below(&rng, 2);
+        c.min_delta = nn_rng_uniform(&rng, 0.0f, 0.1f);
+        c.restore_best_weights = (int)nn_rng_below(&rng, 2);
+        if (c.val_size == 0) c.val_size = 1; /* patience needs a validation set */
         nn_error err = {0};
         char *json = nn_config_to_json(&c);
         nn_config back = def;
@@ -243,10 +287,13 @@ static void to_json_then_from_json_gives_the_same_config(void) {
     char *json = nn_config_to_json(&c);
     check(json && strcmp(json,
                          "{\"vocab_size\":10000,\"maxlen\":256,\"padding\":\"post\","
-                         "\"truncating\":\"pre\",\"embed_dim\":16,\"hidden\":16,"
+                         "\"truncating\":\"pre\",\"model\":\"bag\",\"embed_dim\":16,\"hidden\":16,"
+                         "\"layers\":1,\"dropout\":0,\"recurrent_dropout\":0,"
                          "\"pooling\":\"keras\",\"optimizer\":\"adam\",\"lr\":0.001,"
                          "\"beta1\":0.9,\"beta2\":0.999,\"eps\":1e-07,\"batch_size\":512,"
-                         "\"epochs\":40,\"val_size\":10000,\"train_size\":0,\"seed\":1}") == 0,
+                         "\"epochs\":40,\"patience\":0,\"monitor\":\"val_loss\",\"min_delta\":0,"
+                         "\"restore_best_weights\":false,"
+                         "\"val_size\":10000,\"train_size\":0,\"seed\":1}") == 0,
           "default to_json is exactly the documented object: %s", json ? json : "(null)");
     free(json);
 }
@@ -271,6 +318,20 @@ static void check_catches_bad_structs(void) {
     c.seed = 1ull << 60;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"seed\""),
           "check rejects a seed JSON cannot hold: %s", err.msg);
+    c = def;
+    c.model = 5;
+    check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"model\""),
+          "check rejects model=5: %s", err.msg);
+    c = def;
+    c.restore_best_weights = 2;
+    check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"restore_best_weights\""),
+          "check rejects restore_best_weights=2: %s", err.msg);
+    c = def;
+    c.patience = 2;
+    c.val_size = 0;
+    check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "patience") &&
+              strstr(err.msg, "val_size"),
+          "check rejects early stopping without a validation set: %s", err.msg);
     c = def;
     c.vocab_size = 70000;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "70000"),
@@ -346,8 +407,38 @@ static void check_against_a_shard(void) {
     check(rc == NN_OK, "defaults pass against a full IMDB-sized shard %s", rc ? err.msg : "");
 }
 
+static void presets_are_the_tutorial_recipes(void) {
+    nn_config def, c;
+    nn_config_default(&def);
+    memset(&c, 0xAB, sizeof c);
+    check(nn_config_preset(&c, "tutorial-bag") == NN_OK && config_equal(&c, &def),
+          "preset tutorial-bag is the defaults");
+    const char *names[] = {"tutorial-lstm", "tutorial-gru", "tutorial-bilstm"};
+    const int models[] = {NN_MODEL_LSTM, NN_MODEL_GRU, NN_MODEL_BILSTM};
+    for (int i = 0; i < 3; i++) {
+        memset(&c, 0xAB, sizeof c);
+        nn_error err = {0};
+        int rc = nn_config_preset(&c, names[i]);
+        check(rc == NN_OK && c.model == models[i] && c.vocab_size == 10000 && c.embed_dim == 32 &&
+                  c.hidden == 32 && c.layers == 1 && c.maxlen == 250 && c.padding == NN_PAD_PRE &&
+                  c.truncating == NN_PAD_PRE && c.batch_size == 128 && c.optimizer == NN_OPT_ADAM &&
+                  c.lr == 0.001f && c.val_size == 5000 && c.epochs == 10 && c.dropout == 0.0f &&
+                  c.patience == 0 && nn_config_check(&c, NULL, &err) == NN_OK,
+              "preset %s: Embedding(10000,32), 32 units, maxlen 250 pre/pre, batch 128, Adam 0.001, "
+              "5000 validation, 10 epochs %s", names[i], err.msg);
+    }
+    c = def;
+    check(nn_config_preset(&c, "tutorial-transformer") == NN_ERR_ARG && config_equal(&c, &def) &&
+              nn_config_preset(&c, NULL) == NN_ERR_ARG,
+          "an unknown preset is NN_ERR_ARG and leaves the config alone");
+    uint32_t n = 0;
+    while (nn_config_preset_name(n)) n++;
+    check(n == 4 && !strcmp(nn_config_preset_name(1), "tutorial-lstm"), "preset names listed: %u", n);
+}
+
 int main(void) {
     defaults_are_the_keras_tutorial_recipe();
+    presets_are_the_tutorial_recipes();
     each_key_overrides_its_field();
     unknown_keys_are_named_with_the_valid_ones();
     wrong_types_are_named();

@@ -15,9 +15,10 @@ double nn_now_ms(void) {
 }
 
 static const char *const config_keys[] = {
-    "vocab_size", "maxlen", "padding", "truncating", "embed_dim", "hidden", "pooling",
-    "optimizer", "lr", "beta1", "beta2", "eps", "batch_size", "epochs", "val_size",
-    "train_size", "seed", NULL};
+    "vocab_size", "maxlen", "padding", "truncating", "model", "embed_dim", "hidden", "layers",
+    "dropout", "recurrent_dropout", "pooling", "optimizer", "lr", "beta1", "beta2", "eps",
+    "batch_size", "epochs", "patience", "monitor", "min_delta", "restore_best_weights",
+    "val_size", "train_size", "seed", NULL};
 
 static int is_config_key(const char *k) {
     for (int i = 0; config_keys[i]; i++)
@@ -26,6 +27,21 @@ static int is_config_key(const char *k) {
 }
 
 int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn_error *err) {
+    /* A preset first, so --config and flags refine it. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--preset") != 0) continue;
+        if (i + 1 >= argc) return nn_fail(err, NN_ERR_ARG, "--preset needs a name");
+        if (nn_config_preset(cfg, argv[i + 1]) != NN_OK) {
+            char names[256] = "";
+            for (uint32_t k = 0; nn_config_preset_name(k); k++) {
+                size_t n = strlen(names);
+                snprintf(names + n, sizeof names - n, "%s%s", k ? ", " : "", nn_config_preset_name(k));
+            }
+            return nn_fail(err, NN_ERR_ARG, "unknown preset \"%.64s\"; presets are: %s", argv[i + 1],
+                           names);
+        }
+        used[i] = used[i + 1] = 1;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") != 0) continue;
         if (i + 1 >= argc) return nn_fail(err, NN_ERR_ARG, "--config needs a JSON file");
@@ -56,7 +72,8 @@ int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn
          * seed with 15 significant digits); anything else as a string. */
         char *end;
         strtod(val, &end);
-        if (*val && *end == 0 && strspn(val, "0123456789+-.eE") == strlen(val))
+        if ((*val && *end == 0 && strspn(val, "0123456789+-.eE") == strlen(val)) ||
+            !strcmp(val, "true") || !strcmp(val, "false"))
             cJSON_AddItemToObject(obj, norm, cJSON_CreateRaw(val));
         else
             cJSON_AddItemToObject(obj, norm, cJSON_CreateString(val));

@@ -7,7 +7,8 @@
 
 double nn_now_ms(void);
 
-/* Applies --config FILE (a JSON object) and then every "--<key> <value>"
+/* Applies --preset NAME (nn_config_preset), then --config FILE (a JSON
+ * object), then every "--<key> <value>"
  * pair whose key is an nn_config field; *used[i] is set for consumed args.
  * Unknown --flags are left for the tool (used[i] stays 0). */
 int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn_error *err);

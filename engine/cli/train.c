@@ -1,9 +1,13 @@
 /* train.c: imdb_train, the native trainer.
  *
- *   imdb_train --shard data/imdb.shard [--config recipe.json] [--<key> <value> ...]
- *              [--history history.json] [--checkpoint model.ckpt] [--quiet]
+ *   imdb_train --shard data/imdb.shard [--preset NAME] [--config recipe.json]
+ *              [--<key> <value> ...] [--history history.json]
+ *              [--checkpoint model.ckpt] [--quiet]
  *
- * Every nn_config field is a flag (--epochs 10, --lr 0.01, --pooling masked).
+ * --preset NAME starts from a tutorial's recipe (tutorial-bag, tutorial-lstm,
+ * tutorial-gru, tutorial-bilstm); --config and flags are applied after it.
+ * Every nn_config field is a flag (--epochs 10, --lr 0.01, --model gru,
+ * --restore-best-weights true).
  * Prints one Keras-like line per epoch (with a live progress bar when stdout
  * is a terminal), then the test loss and accuracy. The history file holds
  * only what the seed determines (no timings), so two runs can be compared
@@ -19,10 +23,12 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: imdb_train --shard FILE [--config FILE.json] [--<key> VALUE ...]\n"
+            "usage: imdb_train --shard FILE [--preset NAME] [--config FILE.json] [--<key> VALUE ...]\n"
             "                  [--history OUT.json] [--checkpoint OUT.ckpt] [--quiet]\n"
-            "keys: vocab_size maxlen padding truncating embed_dim hidden pooling optimizer\n"
-            "      lr beta1 beta2 eps batch_size epochs val_size train_size seed\n"
+            "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm\n"
+            "keys: vocab_size maxlen padding truncating model embed_dim hidden layers dropout\n"
+            "      recurrent_dropout pooling optimizer lr beta1 beta2 eps batch_size epochs\n"
+            "      patience monitor min_delta restore_best_weights val_size train_size seed\n"
             "defaults: the Keras text-classification tutorial recipe (40 epochs).\n");
 }
 
@@ -134,6 +140,11 @@ int main(int argc, char **argv) {
                        h[n - 1].val_acc);
             fflush(stdout);
             epoch_start = now;
+            if (p.stopped_early && !quiet)
+                printf("Early stopping: %s did not improve for %u epochs; best epoch %u%s\n",
+                       cfg.monitor == NN_MONITOR_VAL_ACC ? "val_accuracy" : "val_loss",
+                       cfg.patience, p.best_epoch,
+                       cfg.restore_best_weights ? ", its weights restored" : "");
             if (p.finished) break;
         }
     }
@@ -144,12 +155,12 @@ int main(int argc, char **argv) {
     double train_ms = nn_now_ms() - start;
     float test_loss = NAN, test_acc = NAN;
     if (nn_trainer_count(t, "test")) nn_trainer_evaluate(t, "test", &test_loss, &test_acc, &err);
+    uint32_t n;
+    const nn_epoch_log *h = nn_trainer_history(t, &n);
     if (!quiet)
         printf("Trained %u epochs in %.0f ms (%.1f ms per epoch, validation included)\n"
                "test loss: %.4f - test accuracy: %.4f\n",
-               cfg.epochs, train_ms, train_ms / cfg.epochs, test_loss, test_acc);
-    uint32_t n;
-    const nn_epoch_log *h = nn_trainer_history(t, &n);
+               n, train_ms, train_ms / (n ? n : 1), test_loss, test_acc);
     if (history_path && write_history(history_path, &cfg, h, n, test_loss, test_acc, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
