@@ -5,12 +5,17 @@
  * G; the float backward's gradient (given dout = G) is compared with
  * (L(x+h) - L(x-h)) / 2h where L is evaluated by a double-precision
  * re-implementation of the forward pass. Then the whole model's
- * nn_model_forward_backward is checked the same way. */
+ * nn_model_forward_backward is checked the same way, for every architecture.
+ * The recurrent layers are checked through time with padding: 'pre' and
+ * 'post', a hole inside a review, and a review that is all padding; with and
+ * without recurrent dropout (a fixed mask); forward and reversed. */
 #include "check.h"
 #include "layers.h"
 #include "nn.h"
 
+#include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static nn_rng rng;
@@ -188,6 +193,236 @@ static void check_bce(void) {
     check(d < 1e-6, "bce_backward dLogit maxdiff=%.1e", d);
 }
 
+
+/* ---- recurrent layers: double references ---- */
+
+static double sig(double z) { return 1.0 / (1.0 + exp(-z)); }
+
+/* The same state indexing as the layers (layers.h): hs (T+1,B,H). */
+static void rnn_ref(int cell, double *hs, double *cs, const double *x, const uint8_t *mask,
+                    const float *hkeep, const double *wx, const double *wh, const double *b,
+                    int T, int B, int C, int H, int reverse) {
+    int G = (cell == NN_CELL_LSTM ? 4 : 3) * H, BH = B * H;
+    double z[64], zh[64];
+    int init = reverse ? T : 0;
+    for (int i = 0; i < BH; i++) {
+        hs[init * BH + i] = 0;
+        if (cs) cs[init * BH + i] = 0;
+    }
+    for (int s = 0; s < T; s++) {
+        int t = reverse ? T - 1 - s : s, p = reverse ? t + 1 : t, q = reverse ? t : t + 1;
+        for (int bb = 0; bb < B; bb++) {
+            const double *hp = hs + p * BH + bb * H;
+            double *hn = hs + q * BH + bb * H;
+            if (!mask[bb * T + t]) {
+                for (int j = 0; j < H; j++) {
+                    hn[j] = hp[j];
+                    if (cs) cs[q * BH + bb * H + j] = cs[p * BH + bb * H + j];
+                }
+                continue;
+            }
+            for (int n = 0; n < G; n++) {
+                double a = b[n], r = cell == NN_CELL_GRU ? b[G + n] : 0;
+                for (int c = 0; c < C; c++) a += x[(t * B + bb) * C + c] * wx[c * G + n];
+                for (int j = 0; j < H; j++) r += hp[j] * (hkeep ? hkeep[bb * H + j] : 1.0) * wh[j * G + n];
+                z[n] = a;
+                zh[n] = r;
+            }
+            for (int j = 0; j < H; j++) {
+                if (cell == NN_CELL_LSTM) {
+                    double zz[4];
+                    for (int k = 0; k < 4; k++) zz[k] = z[k * H + j] + zh[k * H + j];
+                    double c = sig(zz[1]) * cs[p * BH + bb * H + j] + sig(zz[0]) * tanh(zz[2]);
+                    cs[q * BH + bb * H + j] = c;
+                    hn[j] = sig(zz[3]) * tanh(c);
+                } else {
+                    double u = sig(z[j] + zh[j]), r = sig(z[H + j] + zh[H + j]);
+                    double hh = tanh(z[2 * H + j] + r * zh[2 * H + j]);
+                    hn[j] = u * hp[j] + (1 - u) * hh;
+                }
+            }
+        }
+    }
+}
+
+/* mask (B,T) for B = 4 reviews of T = 5: a full one, 3 real tokens, none
+ * (all padding), and 3 with a hole of padding between them; 'pre' puts the
+ * padding first, 'post' last. */
+static void make_mask(uint8_t *mask, int T, int padding) {
+    int len[4] = {5, 3, 0, 4};
+    for (int bb = 0; bb < 4; bb++)
+        for (int t = 0; t < T; t++)
+            mask[bb * T + t] = padding == NN_PAD_POST ? t < len[bb] : t >= T - len[bb];
+    mask[3 * T + (padding == NN_PAD_POST ? 1 : 2)] = 0; /* the hole */
+}
+
+/* L = sum(Gf * final state) + sum(Gs * outputs in time order). */
+static double rnn_loss(int cell, const double *x, const uint8_t *mask, const float *hkeep,
+                       const double *wx, const double *wh, const double *b, const float *Gf,
+                       const float *Gs, int T, int B, int C, int H, int reverse) {
+    static double hs[64 * 64], cs[64 * 64];
+    rnn_ref(cell, hs, cs, x, mask, hkeep, wx, wh, b, T, B, C, H, reverse);
+    int BH = B * H;
+    const double *fin = hs + (reverse ? 0 : T * BH), *outs = hs + (reverse ? 0 : BH);
+    double L = 0;
+    for (int i = 0; i < BH; i++) L += Gf[i] * fin[i];
+    for (int i = 0; i < T * BH; i++) L += Gs[i] * outs[i];
+    return L;
+}
+
+static void check_rnn(int cell, int reverse, int padding, int rdrop) {
+    enum { T = 5, B = 4, C = 3, H = 3, GMAX = 4 * H };
+    int G = (cell == NN_CELL_LSTM ? 4 : 3) * H, nb = cell == NN_CELL_LSTM ? G : 2 * G;
+    uint8_t mask[B * T];
+    make_mask(mask, T, padding);
+    float x[T * B * C], wx[C * GMAX], wh[H * GMAX], b[2 * GMAX], hkeep[B * H], Gf[B * H], Gs[T * B * H];
+    float hs[(T + 1) * B * H], cs[(T + 1) * B * H], gates[T * B * GMAX], rech[T * B * H], hin[T * B * H];
+    float dx[T * B * C] = {0}, dwx[C * GMAX] = {0}, dwh[H * GMAX] = {0}, db[2 * GMAX] = {0};
+    float dhs[(T + 1) * B * H];
+    size_t nwork = nn_rnn_work_floats(cell, T, B, C, H);
+    float *work = calloc(nwork, sizeof(float));
+    for (int i = 0; i < T * B * C; i++) x[i] = (float)rnd();
+    for (int i = 0; i < C * G; i++) wx[i] = (float)rnd();
+    for (int i = 0; i < H * G; i++) wh[i] = (float)rnd();
+    for (int i = 0; i < nb; i++) b[i] = (float)(0.5 * rnd());
+    for (int i = 0; i < B * H; i++) hkeep[i] = (i % 3 == 1) ? 0.0f : 1.5f; /* a fixed mask, rate 1/3 */
+    for (int i = 0; i < B * H; i++) Gf[i] = (float)rnd();
+    for (int i = 0; i < T * B * H; i++) Gs[i] = (float)rnd();
+    const float *hk = rdrop ? hkeep : NULL;
+    if (cell == NN_CELL_LSTM)
+        nn_lstm_forward(hs, cs, gates, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse);
+    else
+        nn_gru_forward(hs, gates, rech, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse);
+    /* The forward pass against the double reference. */
+    double xd[T * B * C], wxd[C * GMAX], whd[H * GMAX], bd[2 * GMAX];
+    static double hsd[(T + 1) * B * H], csd[(T + 1) * B * H];
+    to_double(xd, x, T * B * C);
+    to_double(wxd, wx, C * G);
+    to_double(whd, wh, H * G);
+    to_double(bd, b, nb);
+    rnn_ref(cell, hsd, csd, xd, mask, hk, wxd, whd, bd, T, B, C, H, reverse);
+    double fwd = 0;
+    for (int i = 0; i < (T + 1) * B * H; i++) fwd = fmax(fwd, fabs(hs[i] - hsd[i]));
+    /* Backward with the gradient of L. */
+    memset(dhs, 0, sizeof dhs);
+    float *douts = dhs + (reverse ? 0 : B * H), *dfin = dhs + (reverse ? 0 : T * B * H);
+    for (int i = 0; i < T * B * H; i++) douts[i] += Gs[i];
+    for (int i = 0; i < B * H; i++) dfin[i] += Gf[i];
+    if (cell == NN_CELL_LSTM)
+        nn_lstm_backward(dx, dwx, dwh, db, dhs, work, hs, cs, gates, hin, x, mask, hk, wx, wh, T, B, C, H, reverse);
+    else
+        nn_gru_backward(dx, dwx, dwh, db, dhs, work, hs, gates, rech, hin, x, mask, hk, wx, wh, T, B, C, H, reverse);
+    struct { const char *name; double *p; float *grad; int n; } cases[4] = {
+        {"dX", xd, dx, T * B * C}, {"dWx", wxd, dwx, C * G}, {"dWh", whd, dwh, H * G}, {"db", bd, db, nb}};
+    const char *name = cell == NN_CELL_LSTM ? "lstm" : "gru";
+    for (int k = 0; k < 4; k++) {
+        double fd[T * B * C > 2 * GMAX * H ? T * B * C : 2 * GMAX * H];
+        const double h = 1e-6;
+        for (int i = 0; i < cases[k].n; i++) {
+            double save = cases[k].p[i];
+            cases[k].p[i] = save + h;
+            double lp = rnn_loss(cell, xd, mask, hk, wxd, whd, bd, Gf, Gs, T, B, C, H, reverse);
+            cases[k].p[i] = save - h;
+            double lm = rnn_loss(cell, xd, mask, hk, wxd, whd, bd, Gf, Gs, T, B, C, H, reverse);
+            cases[k].p[i] = save;
+            fd[i] = (lp - lm) / (2 * h);
+        }
+        double d = maxrel(cases[k].grad, fd, cases[k].n);
+        check(fwd < 1e-5 && d < 1e-3, "%s_backward %s padding=%s%s %s forward_maxdiff=%.1e maxrel=%.1e", name,
+              reverse ? "reverse" : "forward", padding == NN_PAD_POST ? "post" : "pre",
+              rdrop ? " recurrent_dropout(fixed mask)" : "", cases[k].name, fwd, d);
+    }
+    /* The review that is all padding: zero state, no gradient into its inputs. */
+    double pad_state = 0, pad_grad = 0;
+    const float *fin = hs + (reverse ? 0 : T * B * H);
+    for (int j = 0; j < H; j++) pad_state = fmax(pad_state, fabs(fin[2 * H + j]));
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) pad_grad = fmax(pad_grad, fabs(dx[(t * B + 2) * C + c]));
+    check(pad_state == 0 && pad_grad == 0, "%s %s a review of all padding keeps the zero state (%g) and gets no gradient (%g)",
+          name, reverse ? "reverse" : "forward", pad_state, pad_grad);
+    free(work);
+}
+
+/* The same tokens padded 'pre' and 'post' give bit-identical final states,
+ * in either direction, and the same weight gradients up to rounding. */
+static void check_pre_equals_post(int cell, int reverse) {
+    enum { T = 7, B = 3, C = 4, H = 5, GMAX = 4 * H };
+    int G = (cell == NN_CELL_LSTM ? 4 : 3) * H;
+    int len[B] = {7, 4, 1};
+    float tok[B][T][C], wx[C * GMAX], wh[H * GMAX], b[2 * GMAX];
+    float x[2][T * B * C], hs[2][(T + 1) * B * H], cs[(T + 1) * B * H], gates[T * B * GMAX], rech[T * B * H];
+    float dwx[2][C * GMAX], dwh[2][H * GMAX], db[2][2 * GMAX], dx[T * B * C], dhs[(T + 1) * B * H];
+    uint8_t mask[2][B * T];
+    float *work = calloc(nn_rnn_work_floats(cell, T, B, C, H), sizeof(float));
+    for (int bb = 0; bb < B; bb++)
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < C; c++) tok[bb][t][c] = (float)rnd();
+    for (int i = 0; i < C * G; i++) wx[i] = (float)rnd();
+    for (int i = 0; i < H * G; i++) wh[i] = (float)rnd();
+    for (int i = 0; i < 2 * G; i++) b[i] = (float)rnd();
+    memset(dwx, 0, sizeof dwx);
+    memset(dwh, 0, sizeof dwh);
+    memset(db, 0, sizeof db);
+    for (int v = 0; v < 2; v++) { /* v = 0 'pre', v = 1 'post' */
+        for (int bb = 0; bb < B; bb++)
+            for (int t = 0; t < T; t++) {
+                int k = v == 0 ? t - (T - len[bb]) : t; /* which real token sits at t */
+                int real = k >= 0 && k < len[bb];
+                mask[v][bb * T + t] = (uint8_t)real;
+                for (int c = 0; c < C; c++) x[v][(t * B + bb) * C + c] = real ? tok[bb][k][c] : (float)rnd();
+            }
+        if (cell == NN_CELL_LSTM)
+            nn_lstm_forward(hs[v], cs, gates, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse);
+        else
+            nn_gru_forward(hs[v], gates, rech, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse);
+        memset(dhs, 0, sizeof dhs);
+        for (int i = 0; i < B * H; i++) dhs[(reverse ? 0 : T * B * H) + i] = 1.0f;
+        memset(dx, 0, sizeof dx);
+        if (cell == NN_CELL_LSTM)
+            nn_lstm_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], cs, gates, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse);
+        else
+            nn_gru_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], gates, rech, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse);
+    }
+    size_t fin = reverse ? 0 : (size_t)T * B * H;
+    int same = memcmp(hs[0] + fin, hs[1] + fin, B * H * sizeof(float)) == 0;
+    double d = 0;
+    for (int i = 0; i < H * G; i++) d = fmax(d, fabs(dwh[0][i] - dwh[1][i]));
+    for (int i = 0; i < C * G; i++) d = fmax(d, fabs(dwx[0][i] - dwx[1][i]));
+    check(same && d < 1e-5, "%s %s 'pre' and 'post' padding: identical final states, weight gradients maxdiff=%.1e",
+          cell == NN_CELL_LSTM ? "lstm" : "gru", reverse ? "reverse" : "forward", d);
+    free(work);
+}
+
+/* ---- dropout with a fixed mask ---- */
+static void check_dropout(void) {
+    enum { T = 3, B = 2, C = 5 };
+    float x[T * B * C], out[T * B * C], keep[B * C], G[T * B * C], dx[T * B * C] = {0};
+    nn_rng r;
+    nn_rng_seed(&r, 9);
+    nn_dropout_mask(keep, B * C, 0.4f, &r);
+    int zeros = 0, scaled = 0;
+    for (int i = 0; i < B * C; i++) {
+        zeros += keep[i] == 0.0f;
+        scaled += keep[i] == 1.0f / 0.6f;
+    }
+    for (int i = 0; i < T * B * C; i++) x[i] = (float)rnd(), G[i] = (float)rnd();
+    nn_dropout_forward(out, x, keep, T, B, C);
+    nn_dropout_backward(dx, G, keep, T, B, C);
+    double fwd = 0, d = 0;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < B * C; i++) {
+            int k = t * B * C + i;
+            fwd = fmax(fwd, fabs(out[k] - (double)x[k] * keep[i]));
+            /* L = sum G*out is linear in x: its finite difference is exact. */
+            const double h = 1e-3;
+            double fd = G[k] * (((double)x[k] + h) * keep[i] - ((double)x[k] - h) * keep[i]) / (2 * h);
+            d = fmax(d, fabs(dx[k] - fd));
+        }
+    check(zeros + scaled == B * C && zeros > 0 && scaled > 0 && fwd < 1e-6 && d < 1e-5,
+          "dropout fixed mask (same at every step): %d dropped, %d kept x1/(1-rate); forward_maxdiff=%.1e dX maxdiff=%.1e",
+          zeros, scaled, fwd, d);
+}
+
 /* ---- the whole model ---- */
 static double model_loss_ref(const nn_model *m, const double *p, const uint16_t *ids, const float *y, int B) {
     const nn_config *c = &m->cfg;
@@ -210,7 +445,7 @@ static void check_model(int pooling) {
     cfg.batch_size = 8;
     cfg.pooling = pooling;
     nn_model *m;
-    nn_error err;
+    nn_error err = {0};
     if (!check(nn_model_create(&m, &cfg, &err) == NN_OK, "model_create %s", err.msg)) return;
     nn_model_init(m, &rng);
     /* Larger weights than Keras's init so the ReLUs and the head matter. */
@@ -247,6 +482,119 @@ static void check_model(int pooling) {
     nn_model_free(m);
 }
 
+
+/* The whole recurrent model in double: embedding, every layer and direction
+ * (dropout masks as the float forward drew them), final states, dense, bce. */
+static double recurrent_loss_ref(const nn_model *m, const double *p, const uint16_t *ids, const float *y,
+                                 int B, int training) {
+    const nn_config *c = &m->cfg;
+    int T = c->maxlen, E = c->embed_dim, H = c->hidden, D = m->ndirs, BH = B * H;
+    static double seq[4096], xin[4096], xd[4096], hs[2][4096], cs[4096], fin[256], z[16];
+    uint8_t mask[256];
+    for (int i = 0; i < B * T; i++) mask[i] = ids[i] != 0;
+    const double *emb = p + m->tensor[0].offset;
+    for (int t = 0; t < T; t++)
+        for (int bb = 0; bb < B; bb++)
+            for (int e = 0; e < E; e++) seq[(t * B + bb) * E + e] = emb[ids[bb * T + t] * E + e];
+    memcpy(xin, seq, sizeof(double) * T * B * E);
+    for (uint32_t l = 0; l < m->nlayers; l++) {
+        int C = m->rnn[l][0].C;
+        for (int d = 0; d < D; d++) {
+            const nn_rnn_layer *r = &m->rnn[l][d];
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < B * C; i++)
+                    xd[t * B * C + i] = xin[t * B * C + i] * (training && r->xkeep ? r->xkeep[i] : 1.0);
+            const double *wx = p + m->tensor[r->tensor].offset, *wh = p + m->tensor[r->tensor + 1].offset;
+            const double *bias = p + m->tensor[r->tensor + 2].offset;
+            rnn_ref(r->cell, hs[d], cs, xd, mask, training ? r->hkeep : NULL, wx, wh, bias, T, B, C, H, r->reverse);
+        }
+        if (l + 1 < m->nlayers) { /* the next layer's inputs: outputs in time order, concatenated */
+            for (int t = 0; t < T; t++)
+                for (int bb = 0; bb < B; bb++)
+                    for (int d = 0; d < D; d++)
+                        for (int j = 0; j < H; j++)
+                            xin[((t * B + bb) * D + d) * H + j] = hs[d][(d == 0 ? (t + 1) : t) * BH + bb * H + j];
+        }
+    }
+    for (int bb = 0; bb < B; bb++)
+        for (int d = 0; d < D; d++)
+            for (int j = 0; j < H; j++) fin[(bb * D + d) * H + j] = hs[d][(d == 0 ? T : 0) * BH + bb * H + j];
+    dense_ref(z, fin, p + m->tensor[m->ntensors - 2].offset, p + m->tensor[m->ntensors - 1].offset, B, D * H, 1);
+    return bce_ref(z, y, B);
+}
+
+static void check_recurrent_model(const char *model, uint32_t layers, float dropout, float rdrop, int padding) {
+    nn_config cfg;
+    nn_config_default(&cfg);
+    nn_error err = {0};
+    nn_config_from_json(&cfg, model, &err);
+    cfg.vocab_size = 11;
+    cfg.maxlen = 6;
+    cfg.embed_dim = 4;
+    cfg.hidden = 3;
+    cfg.batch_size = 8;
+    cfg.layers = layers;
+    cfg.dropout = dropout;
+    cfg.recurrent_dropout = rdrop;
+    cfg.padding = padding;
+    nn_model *m;
+    if (nn_model_create(&m, &cfg, &err) != NN_OK) {
+        check(0, "model_create %s %s", model, err.msg);
+        return;
+    }
+    nn_model_init(m, &rng);
+    /* Larger weights than Keras's init so every gate matters. */
+    for (size_t i = 0; i < m->nparams; i++) m->params[i] *= 3.0f;
+    enum { B = 5, T = 6 };
+    /* Reviews as the trainer pads them: 'post' real tokens first; 'pre' last;
+     * one review is all padding. */
+    const uint16_t real[B][T] = {{1, 4, 5, 6, 0, 0}, {1, 7, 8, 9, 10, 4}, {1, 2, 0, 0, 0, 0}, {0}, {1, 3, 6, 9, 2, 0}};
+    uint16_t ids[B * T];
+    for (int bb = 0; bb < B; bb++) {
+        int n = 0;
+        while (n < T && real[bb][n]) n++;
+        for (int t = 0; t < T; t++) {
+            int k = padding == NN_PAD_POST ? t : t - (T - n);
+            ids[bb * T + t] = k >= 0 && k < n ? real[bb][k] : 0;
+        }
+    }
+    float y[B] = {1, 0, 1, 0, 1};
+    nn_model_zero_grad(m);
+    uint32_t correct = 0;
+    float loss = nn_model_forward_backward(m, ids, y, B, &correct);
+    static double p[8192], fd[8192];
+    assert(m->nparams <= 8192);
+    to_double(p, m->params, m->nparams);
+    double lref = recurrent_loss_ref(m, p, ids, y, B, 1);
+    const double h = 1e-6;
+    for (size_t i = 0; i < m->nparams; i++) {
+        double save = p[i];
+        p[i] = save + h;
+        double lp = recurrent_loss_ref(m, p, ids, y, B, 1);
+        p[i] = save - h;
+        double lm = recurrent_loss_ref(m, p, ids, y, B, 1);
+        p[i] = save;
+        fd[i] = (lp - lm) / (2 * h);
+    }
+    double d = maxrel(m->grads, fd, m->nparams);
+    for (uint32_t k = 0; k < m->ntensors && d > 2e-3; k++) {
+        const nn_tensor *t = &m->tensor[k];
+        printf("# %s maxrel=%.1e\n", t->name, maxrel(m->grads + t->offset, fd + t->offset, (size_t)t->rows * t->cols));
+    }
+    /* Evaluation: no dropout. */
+    nn_model_forward(m, ids, B);
+    double leval = recurrent_loss_ref(m, p, ids, y, B, 0);
+    float le = nn_bce_forward_backward(NULL, m->logit, y, B, NULL);
+    double zmax = fabs(le - leval);
+    char desc[160];
+    snprintf(desc, sizeof desc, "%s layers=%u dropout=%g recurrent_dropout=%g padding=%s", model, layers,
+             dropout, rdrop, padding == NN_PAD_POST ? "post" : "pre");
+    check(fabs(loss - lref) < 1e-5 && zmax < 1e-5, "model_forward %s loss=%.6f ref=%.6f eval_loss=%.6f ref=%.6f",
+          desc, loss, lref, le, leval);
+    check(d < 2e-3, "model_backward %s all %zu params maxrel=%.1e", desc, m->nparams, d);
+    nn_model_free(m);
+}
+
 int main(void) {
     nn_rng_seed(&rng, 42);
     check_pool(NN_POOL_KERAS, NN_PAD_POST);
@@ -258,5 +606,21 @@ int main(void) {
     check_bce();
     check_model(NN_POOL_KERAS);
     check_model(NN_POOL_MASKED);
+    for (int cell = 0; cell < 2; cell++)
+        for (int reverse = 0; reverse < 2; reverse++) {
+            check_rnn(cell, reverse, NN_PAD_POST, 0);
+            check_rnn(cell, reverse, NN_PAD_PRE, 0);
+            check_rnn(cell, reverse, NN_PAD_PRE, 1);
+            check_pre_equals_post(cell, reverse);
+        }
+    check_dropout();
+    const char *models[] = {"{\"model\":\"lstm\"}", "{\"model\":\"gru\"}", "{\"model\":\"bilstm\"}",
+                            "{\"model\":\"bigru\"}"};
+    for (int k = 0; k < 4; k++) {
+        check_recurrent_model(models[k], 1, 0.0f, 0.0f, NN_PAD_PRE);
+        check_recurrent_model(models[k], 1, 0.0f, 0.0f, NN_PAD_POST);
+        check_recurrent_model(models[k], 2, 0.0f, 0.0f, NN_PAD_PRE);
+        check_recurrent_model(models[k], 2, 0.3f, 0.25f, NN_PAD_POST);
+    }
     return check_exit_code();
 }
