@@ -1,6 +1,8 @@
 /* test_learning.c: the model learns a tiny synthetic task end to end, with a
  * fixed seed; the same seed gives the same history; slicing does not change
- * the result; both poolings, both paddings, and SGD learn. */
+ * the result; both poolings, both paddings, and SGD learn; every recurrent
+ * architecture learns (stacked and with dropout too); early stopping stops,
+ * reports and restores for every model. */
 #include "check.h"
 #include "nn.h"
 #include "synthetic.h"
@@ -10,9 +12,11 @@
 
 static synthetic data;
 
+static nn_progress last; /* the final progress report of the last train() */
+
 static int train(const nn_config *cfg, uint32_t slice, nn_epoch_log *hist, float *test_acc) {
     nn_trainer *t;
-    nn_error err;
+    nn_error err = {0};
     if (nn_trainer_create(&t, cfg, &data.shard, &err)) {
         check(0, "trainer_create %s", err.msg);
         return 0;
@@ -25,6 +29,7 @@ static int train(const nn_config *cfg, uint32_t slice, nn_epoch_log *hist, float
             return 0;
         }
     } while (!p.finished);
+    last = p;
     uint32_t n;
     const nn_epoch_log *h = nn_trainer_history(t, &n);
     memcpy(hist, h, n * sizeof *h);
@@ -51,7 +56,7 @@ static nn_config small_config(void) {
 
 int main(void) {
     synthetic_make(&data, 1000, 400);
-    nn_epoch_log a[64], b[64], c[64];
+    static nn_epoch_log a[400], b[400], c[400];
     float acc_a, acc_b, acc_c;
 
     nn_config cfg = small_config();
@@ -85,6 +90,141 @@ int main(void) {
         int k = train(&v, 7, c, &acc_c);
         check(k == 40 && acc_c > 0.85f, "learning %s test_acc=%.4f > 0.85", variants[i].name, acc_c);
     }
+
+    /* Every recurrent architecture learns the task: small, fixed seed. */
+    const struct { const char *name; int model; uint32_t layers; float dropout, rdrop; } rnns[] = {
+        {"lstm", NN_MODEL_LSTM, 1, 0, 0},
+        {"gru", NN_MODEL_GRU, 1, 0, 0},
+        {"bilstm", NN_MODEL_BILSTM, 1, 0, 0},
+        {"bigru", NN_MODEL_BIGRU, 1, 0, 0},
+        {"lstm x2 with dropout 0.2 and recurrent dropout 0.2", NN_MODEL_LSTM, 2, 0.2f, 0.2f},
+        {"bigru x2 with dropout 0.2", NN_MODEL_BIGRU, 2, 0.2f, 0},
+    };
+    for (size_t i = 0; i < sizeof rnns / sizeof rnns[0]; i++) {
+        nn_config v = cfg;
+        v.model = rnns[i].model;
+        v.layers = rnns[i].layers;
+        v.dropout = rnns[i].dropout;
+        v.recurrent_dropout = rnns[i].rdrop;
+        v.padding = i % 2 ? NN_PAD_POST : NN_PAD_PRE;
+        v.epochs = 8;
+        int k = train(&v, 1000000, c, &acc_c);
+        check(k == 8 && c[k - 1].loss < 0.6f * c[0].loss && acc_c > 0.9f,
+              "learning %s (%s padding) train loss %.4f -> %.4f, test_acc=%.4f > 0.9", rnns[i].name,
+              v.padding == NN_PAD_PRE ? "pre" : "post", c[0].loss, c[k - 1].loss, acc_c);
+    }
+    /* Explaining a recurrent model: each contribution is the score minus the
+     * score of the review with that token masked out, forward pass by pass. */
+    {
+        nn_config x = cfg;
+        x.model = NN_MODEL_LSTM;
+        x.padding = NN_PAD_PRE;
+        x.epochs = 4;
+        nn_trainer *t;
+        nn_error err = {0};
+        if (nn_trainer_create(&t, &x, &data.shard, &err) == NN_OK) {
+            nn_progress p;
+            do nn_trainer_run(t, 1000000, &p, &err);
+            while (!p.finished);
+            nn_model *m = nn_trainer_model(t);
+            /* Filler, one positive word (4) and one negative word (10); 30
+             * ids, so 'pre' truncation to maxlen 24 cuts the first 6. */
+            uint32_t nids = 30, ids[30];
+            for (uint32_t i = 0; i < nids; i++) ids[i] = 16 + (i * 7) % 48;
+            ids[0] = NN_START;
+            ids[20] = 4;
+            ids[26] = 10;
+            float contrib[64];
+            float score = nn_model_explain(m, ids, nids, contrib);
+            int same = score == nn_model_explain(m, ids, nids, NULL);
+            double worst = 0;
+            uint16_t one[24];
+            for (uint32_t i = 0; i < nids; i++) {
+                long at = (long)i - (long)(nids > x.maxlen ? nids - x.maxlen : 0); /* 'pre' truncation */
+                float want = 0.0f;
+                if (at >= 0) {
+                    nn_pad_review_u32(one, ids, nids, &x);
+                    one[x.maxlen - (nids > x.maxlen ? x.maxlen : nids) + at] = 0;
+                    nn_model_forward(m, one, 1);
+                    want = score - 1.0f / (1.0f + expf(-m->logit[0]));
+                }
+                worst = fmax(worst, fabs(contrib[i] - want));
+            }
+            check(same && worst == 0.0 && contrib[20] > 0 && contrib[26] < 0 && contrib[0] == 0.0f,
+                  "explain lstm: %u contributions equal score minus the occluded score (maxdiff %g); "
+                  "positive word %+.3f, negative word %+.3f, cut <START> %g", nids, worst, contrib[20],
+                  contrib[26], contrib[0]);
+            nn_trainer_free(t);
+        } else {
+            check(0, "explain trainer_create %s", err.msg);
+        }
+    }
+
+    nn_config r = cfg;
+    r.model = NN_MODEL_LSTM;
+    r.dropout = 0.3f;
+    r.epochs = 3;
+    train(&r, 1000000, a, &acc_a);
+    train(&r, 5, b, &acc_b);
+    check(!memcmp(a, b, 3 * sizeof *a) && acc_a == acc_b,
+          "determinism lstm with dropout: same seed, any slicing, identical history");
+
+    /* Early stopping for every model. A min_delta no epoch can beat makes
+     * the first epoch the best: with patience 2 training stops after epoch
+     * 3, and the restored weights give epoch 1's validation loss exactly. */
+    const int models[] = {NN_MODEL_BAG, NN_MODEL_LSTM, NN_MODEL_GRU, NN_MODEL_BILSTM, NN_MODEL_BIGRU};
+    const char *model_names[] = {"bag", "lstm", "gru", "bilstm", "bigru"};
+    for (int i = 0; i < 5; i++) {
+        for (int monitor = 0; monitor < 2; monitor++) {
+            nn_config e = cfg;
+            e.model = models[i];
+            e.epochs = 20;
+            e.patience = 2;
+            e.min_delta = 1.0f;
+            e.monitor = monitor;
+            e.restore_best_weights = 1;
+            nn_trainer *t;
+            nn_error err = {0};
+            if (nn_trainer_create(&t, &e, &data.shard, &err)) {
+                check(0, "early stopping trainer_create %s", err.msg);
+                continue;
+            }
+            nn_progress p;
+            int runs = 0;
+            do nn_trainer_run(t, 1000000, &p, &err);
+            while (!p.finished && ++runs < 100);
+            uint32_t nh;
+            const nn_epoch_log *h = nn_trainer_history(t, &nh);
+            float vl = NAN, va = NAN;
+            nn_trainer_evaluate(t, "val", &vl, &va, &err);
+            nn_progress again;
+            nn_trainer_run(t, 1000000, &again, &err);
+            check(nh == 3 && p.stopped_early && p.best_epoch == 1 && vl == h[0].val_loss && va == h[0].val_acc &&
+                      again.finished && again.stopped_early && nn_trainer_history(t, &nh) && nh == 3,
+                  "early stopping %s monitor=%s: stopped after %u epochs (best %u), restored val_loss %.6f == "
+                  "epoch 1's %.6f; a further run trains nothing",
+                  model_names[i], monitor ? "val_accuracy" : "val_loss", nh, p.best_epoch, vl, h[0].val_loss);
+            nn_trainer_free(t);
+        }
+    }
+    /* Without a min_delta: the bag model on this small task overfits, so
+     * validation loss turns up and training stops at its minimum + patience. */
+    nn_config e = cfg;
+    e.epochs = 300;
+    e.lr = 0.03f;
+    e.train_size = 200;
+    e.patience = 3;
+    int k = train(&e, 1000000, c, &acc_c);
+    int best = 0;
+    for (int i = 0; i < k; i++)
+        if (c[i].val_loss < c[best].val_loss) best = i;
+    check(k < 300 && last.stopped_early && (int)last.best_epoch == best + 1 && k == best + 1 + 3,
+          "early stopping bag val_loss patience 3: stopped after %d epochs, best epoch %u (lowest val_loss at %d)",
+          k, last.best_epoch, best + 1);
+    nn_config off = cfg;
+    off.epochs = 5;
+    k = train(&off, 1000000, c, &acc_c);
+    check(k == 5 && !last.stopped_early && last.best_epoch == 0, "no early stopping with patience 0");
 
     /* A divergent learning rate is reported, not silently trained through. */
     nn_config bad = cfg;
