@@ -65,6 +65,8 @@ void nn_dropout_backward(float *dx, const float *dout, const float *keep,
  * mask (B,T): 1 for a real token, 0 for padding. At a padded step the state
  * carries over unchanged (Keras mask_zero), so 'pre' and 'post' padding give
  * the same final state, and nothing flows back through that step's gates.
+ * Any mask is right; a batch sorted longest review first is fastest, since
+ * the rows after the last real token of a step cost only a copy.
  * hkeep (B,H) recurrent-dropout mask, or NULL.
  *
  * States: hs (T+1,B,H) and cs (T+1,B,H, LSTM only). reverse = 0 reads

@@ -2,13 +2,16 @@
  * through time over a whole batch, masked for padding (semantics in
  * layers.h).
  *
- * The work is arranged as few large matrix products as possible: the input
- * projection x.wx of all T steps is one (T*B, C) x (C, GH) product before the
- * loop; each step then only adds h'.wh for the batch (B, H) x (H, GH); and
- * backward collects the gate gradients of all steps so that dwx, dwh and dx
- * are again one product each after the loop. Only dh_prev = dgates.wh^T has
- * to be done step by step. No allocation: the caller hands over the buffers.
- * Not here: parameters, initialisation, stacking and bidirectional wiring
+ * The work of a step is a few matrix products over the rows of the batch:
+ * x_t.wx and h'.wh forward; dgates.wh^T, dgates.wx^T and the weight
+ * gradients backward. Only the rows up to the last one with a real token at
+ * that step take part ("active rows"): rows past it carry their state over
+ * by a copy. A caller that orders the batch by length, longest first, makes
+ * the padding of every step such a tail, in 'pre' and 'post' padding alike,
+ * and so skips all the work of padding (about a third of IMDB's slots at
+ * maxlen 250). Padding among the active rows is masked row by row. No
+ * allocation: the caller hands over the buffers. Not here: parameters,
+ * initialisation, stacking, bidirectional wiring and the row order
  * (model.c). */
 #include "layers.h"
 #include "kernels.h"
@@ -17,10 +20,17 @@
 #include <string.h>
 
 size_t nn_rnn_work_floats(int cell, uint32_t T, uint32_t B, uint32_t C, uint32_t H) {
-    size_t G = cell == NN_CELL_LSTM ? 4 : 3, TB = (size_t)T * B;
-    size_t transposes = G * H * H + G * H * C;
-    if (cell == NN_CELL_LSTM) return TB * G * H + transposes + 3 * (size_t)B * H + H;
-    return 2 * TB * G * H + transposes + (size_t)B * G * H + 2 * (size_t)B * H + H;
+    (void)T;
+    size_t G = cell == NN_CELL_LSTM ? 4 : 3;
+    /* two (B,GH) gate gradients, wh^T and wx^T, two (B,H), one (H) */
+    return 2 * (size_t)B * G * H + G * H * ((size_t)H + C) + 2 * (size_t)B * H + H;
+}
+
+/* 1 + the last row with a real token at step t, 0 when there is none. */
+static uint32_t active_rows(const uint8_t *mask, uint32_t t, uint32_t T, uint32_t B) {
+    uint32_t n = B;
+    while (n > 0 && !mask[(size_t)(n - 1) * T + t]) n--;
+    return n;
 }
 
 /* out (cols,rows) = in (rows,cols)^T */
@@ -71,20 +81,23 @@ void nn_lstm_forward(float *hs, float *cs, float *gates, float *hin, float *work
                      uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse) {
     assert(!hkeep || hin);
     (void)work;
-    size_t BH = (size_t)B * H, GH = 4 * (size_t)H, TB = (size_t)T * B;
-    /* The input projection of every step at once. */
-    fill_rows(gates, b, TB, GH);
-    nn_k_matmul_acc(gates, x, wx, TB, C, GH);
-    float *h0 = hs + (reverse ? T : 0) * BH, *c0 = cs + (reverse ? T : 0) * BH;
-    memset(h0, 0, BH * sizeof(float));
-    memset(c0, 0, BH * sizeof(float));
+    size_t BH = (size_t)B * H, GH = 4 * (size_t)H;
+    memset(hs + (reverse ? T : 0) * BH, 0, BH * sizeof(float));
+    memset(cs + (reverse ? T : 0) * BH, 0, BH * sizeof(float));
     for (uint32_t s = 0; s < T; s++) {
-        uint32_t t = reverse ? T - 1 - s : s;
+        uint32_t t = reverse ? T - 1 - s : s, n = active_rows(mask, t, T, B);
         const float *hp = hs + prev_of(t, reverse) * BH, *cp = cs + prev_of(t, reverse) * BH;
         float *hn = hs + next_of(t, reverse) * BH, *cn = cs + next_of(t, reverse) * BH;
         float *g = gates + (size_t)t * B * GH;
-        nn_k_matmul_acc(g, recurrent_input(hkeep ? hin + (size_t)t * BH : NULL, hp, hkeep, BH), wh, B, H, GH);
-        for (uint32_t r = 0; r < B; r++) {
+        /* The rows past the active ones carry their state over. */
+        memcpy(hn + (size_t)n * H, hp + (size_t)n * H, (B - n) * H * sizeof(float));
+        memcpy(cn + (size_t)n * H, cp + (size_t)n * H, (B - n) * H * sizeof(float));
+        if (n == 0) continue;
+        fill_rows(g, b, n, GH);
+        nn_k_matmul_acc(g, x + (size_t)t * B * C, wx, n, C, GH);
+        const float *hr = recurrent_input(hkeep ? hin + (size_t)t * BH : NULL, hp, hkeep, (size_t)n * H);
+        nn_k_matmul_acc(g, hr, wh, n, H, GH);
+        for (uint32_t r = 0; r < n; r++) {
             const float *hpr = hp + (size_t)r * H, *cpr = cp + (size_t)r * H;
             float *hnr = hn + (size_t)r * H, *cnr = cn + (size_t)r * H, *gr = g + (size_t)r * GH;
             if (!mask[(size_t)r * T + t]) {
@@ -108,9 +121,9 @@ void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, 
                       const float *x, const uint8_t *mask, const float *hkeep,
                       const float *wx, const float *wh,
                       uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse) {
-    size_t BH = (size_t)B * H, GH = 4 * (size_t)H, TB = (size_t)T * B;
-    float *dg = work;                    /* (T,B,4H) gate gradients, pre-activation */
-    float *whT = dg + TB * GH;           /* (4H,H) */
+    size_t BH = (size_t)B * H, GH = 4 * (size_t)H;
+    float *dg = work;                    /* (B,4H) gate gradients of a step, pre-activation */
+    float *whT = dg + 2 * (size_t)B * GH;/* (4H,H) */
     float *wxT = whT + GH * H;           /* (4H,C) */
     float *dc = wxT + GH * C;            /* (B,H) gradient of the cell state */
     float *tmp = dc + BH;                /* (B,H) */
@@ -120,15 +133,18 @@ void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, 
     memset(dc, 0, BH * sizeof(float));
     for (uint32_t s = 0; s < T; s++) {
         uint32_t t = reverse ? s : T - 1 - s; /* the forward order, backwards */
+        uint32_t n = active_rows(mask, t, T, B);
         size_t p = prev_of(t, reverse), q = next_of(t, reverse);
         const float *g = gates + (size_t)t * B * GH, *cpv = cs + p * BH, *cnv = cs + q * BH;
-        float *dgt = dg + (size_t)t * B * GH, *dhp = dhs + p * BH;
+        float *dhp = dhs + p * BH;
         const float *dh = dhs + q * BH;
-        for (uint32_t r = 0; r < B; r++) {
-            float *dgr = dgt + (size_t)r * GH, *dcr = dc + (size_t)r * H;
+        /* Carried-over rows pass their gradient back unchanged (dc stays). */
+        for (size_t i = (size_t)n * H; i < BH; i++) dhp[i] += dh[i];
+        if (n == 0) continue;
+        for (uint32_t r = 0; r < n; r++) {
+            float *dgr = dg + (size_t)r * GH, *dcr = dc + (size_t)r * H;
             const float *dhr = dh + (size_t)r * H;
             if (!mask[(size_t)r * T + t]) {
-                /* The state was carried over: so is its gradient (dc stays). */
                 memset(dgr, 0, GH * sizeof(float));
                 float *dhpr = dhp + (size_t)r * H;
                 for (uint32_t j = 0; j < H; j++) dhpr[j] += dhr[j];
@@ -146,14 +162,14 @@ void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, 
                 dcr[j] = dct * gf[j];
             }
         }
-        recurrent_backward(dhp, tmp, dgt, whT, hkeep, B, H, GH);
+        recurrent_backward(dhp, tmp, dg, whT, hkeep, n, H, GH);
+        /* This step's share of the weight gradients and of dx. */
+        const float *hprev = hkeep ? hin + (size_t)t * BH : hs + p * BH;
+        nn_k_matmul_tn_acc(dwh, hprev, dg, H, n, GH);
+        nn_k_matmul_tn_acc(dwx, x + (size_t)t * B * C, dg, C, n, GH);
+        add_column_sums(db, dg, n, GH);
+        nn_k_matmul_acc(dx + (size_t)t * B * C, dg, wxT, n, GH, C);
     }
-    /* Weight gradients and dx, each one product over all T*B rows. */
-    const float *hprev = hkeep ? hin : hs + (reverse ? BH : 0);
-    nn_k_matmul_tn_acc(dwh, hprev, dg, H, TB, GH);
-    nn_k_matmul_tn_acc(dwx, x, dg, C, TB, GH);
-    add_column_sums(db, dg, TB, GH);
-    nn_k_matmul_acc(dx, dg, wxT, TB, GH, C);
 }
 
 /* -------------------------------------------------------------------- GRU */
@@ -163,19 +179,22 @@ void nn_gru_forward(float *hs, float *gates, float *rech, float *hin, float *wor
                     const float *wx, const float *wh, const float *b,
                     uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse) {
     assert(!hkeep || hin);
-    size_t BH = (size_t)B * H, GH = 3 * (size_t)H, TB = (size_t)T * B;
+    size_t BH = (size_t)B * H, GH = 3 * (size_t)H;
     float *inner = work; /* (B,3H) h'.wh + b[1] of one step */
-    fill_rows(gates, b, TB, GH);
-    nn_k_matmul_acc(gates, x, wx, TB, C, GH);
     memset(hs + (reverse ? T : 0) * BH, 0, BH * sizeof(float));
     for (uint32_t s = 0; s < T; s++) {
-        uint32_t t = reverse ? T - 1 - s : s;
+        uint32_t t = reverse ? T - 1 - s : s, n = active_rows(mask, t, T, B);
         const float *hp = hs + prev_of(t, reverse) * BH;
         float *hn = hs + next_of(t, reverse) * BH;
         float *g = gates + (size_t)t * B * GH, *rh = rech + (size_t)t * BH;
-        fill_rows(inner, b + GH, B, GH);
-        nn_k_matmul_acc(inner, recurrent_input(hkeep ? hin + (size_t)t * BH : NULL, hp, hkeep, BH), wh, B, H, GH);
-        for (uint32_t r = 0; r < B; r++) {
+        memcpy(hn + (size_t)n * H, hp + (size_t)n * H, (B - n) * H * sizeof(float));
+        if (n == 0) continue;
+        fill_rows(g, b, n, GH);
+        nn_k_matmul_acc(g, x + (size_t)t * B * C, wx, n, C, GH);
+        fill_rows(inner, b + GH, n, GH);
+        const float *hr = recurrent_input(hkeep ? hin + (size_t)t * BH : NULL, hp, hkeep, (size_t)n * H);
+        nn_k_matmul_acc(inner, hr, wh, n, H, GH);
+        for (uint32_t r = 0; r < n; r++) {
             const float *hpr = hp + (size_t)r * H, *in = inner + (size_t)r * GH;
             float *hnr = hn + (size_t)r * H, *gr = g + (size_t)r * GH, *rhr = rh + (size_t)r * H;
             if (!mask[(size_t)r * T + t]) {
@@ -200,22 +219,25 @@ void nn_gru_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, f
                      const float *x, const uint8_t *mask, const float *hkeep,
                      const float *wx, const float *wh,
                      uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse) {
-    size_t BH = (size_t)B * H, GH = 3 * (size_t)H, TB = (size_t)T * B;
-    float *dgx = work;                   /* (T,B,3H) gradient of x.wx + b[0] */
-    float *dgh = dgx + TB * GH;          /* (T,B,3H) gradient of h'.wh + b[1] */
-    float *whT = dgh + TB * GH;          /* (3H,H) */
+    size_t BH = (size_t)B * H, GH = 3 * (size_t)H;
+    float *dgx = work;                   /* (B,3H) gradient of x.wx + b[0] of a step */
+    float *dgh = dgx + (size_t)B * GH;   /* (B,3H) gradient of h'.wh + b[1] */
+    float *whT = dgh + (size_t)B * GH;   /* (3H,H) */
     float *wxT = whT + GH * H;           /* (3H,C) */
     float *tmp = wxT + GH * C;           /* (B,H) */
     transpose(whT, wh, H, GH);
     transpose(wxT, wx, C, GH);
     for (uint32_t s = 0; s < T; s++) {
         uint32_t t = reverse ? s : T - 1 - s;
+        uint32_t n = active_rows(mask, t, T, B);
         size_t p = prev_of(t, reverse), q = next_of(t, reverse);
         const float *g = gates + (size_t)t * B * GH, *rh = rech + (size_t)t * BH, *hp = hs + p * BH;
-        float *dgxt = dgx + (size_t)t * B * GH, *dght = dgh + (size_t)t * B * GH, *dhp = dhs + p * BH;
+        float *dhp = dhs + p * BH;
         const float *dh = dhs + q * BH;
-        for (uint32_t r = 0; r < B; r++) {
-            float *dxr = dgxt + (size_t)r * GH, *dhr_g = dght + (size_t)r * GH, *dhpr = dhp + (size_t)r * H;
+        for (size_t i = (size_t)n * H; i < BH; i++) dhp[i] += dh[i];
+        if (n == 0) continue;
+        for (uint32_t r = 0; r < n; r++) {
+            float *dxr = dgx + (size_t)r * GH, *dhr_g = dgh + (size_t)r * GH, *dhpr = dhp + (size_t)r * H;
             const float *dhr = dh + (size_t)r * H;
             if (!mask[(size_t)r * T + t]) {
                 memset(dxr, 0, GH * sizeof(float));
@@ -239,12 +261,12 @@ void nn_gru_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, f
                 dhpr[j] += d * z;
             }
         }
-        recurrent_backward(dhp, tmp, dght, whT, hkeep, B, H, GH);
+        recurrent_backward(dhp, tmp, dgh, whT, hkeep, n, H, GH);
+        const float *hprev = hkeep ? hin + (size_t)t * BH : hs + p * BH;
+        nn_k_matmul_tn_acc(dwh, hprev, dgh, H, n, GH);
+        nn_k_matmul_tn_acc(dwx, x + (size_t)t * B * C, dgx, C, n, GH);
+        add_column_sums(db, dgx, n, GH);
+        add_column_sums(db + GH, dgh, n, GH);
+        nn_k_matmul_acc(dx + (size_t)t * B * C, dgx, wxT, n, GH, C);
     }
-    const float *hprev = hkeep ? hin : hs + (reverse ? BH : 0);
-    nn_k_matmul_tn_acc(dwh, hprev, dgh, H, TB, GH);
-    nn_k_matmul_tn_acc(dwx, x, dgx, C, TB, GH);
-    add_column_sums(db, dgx, TB, GH);
-    add_column_sums(db + GH, dgh, TB, GH);
-    nn_k_matmul_acc(dx, dgx, wxT, TB, GH, C);
 }

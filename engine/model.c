@@ -128,6 +128,11 @@ static int create_recurrent(nn_model *m) {
     m->ids1 = calloc(T, sizeof *m->ids1);
     m->ids_batch = calloc(TB, sizeof *m->ids_batch);
     m->mask = calloc(TB, 1);
+    m->order = calloc(B, sizeof *m->order);
+    m->lens = calloc((size_t)B + T + 2, sizeof *m->lens);
+    m->ids_sorted = calloc(TB, sizeof *m->ids_sorted);
+    m->zs = alloc_floats(B);
+    m->dzs = alloc_floats(B);
     m->seq = alloc_floats(TB * E);
     m->final = alloc_floats((size_t)B * D * H);
     m->dfinal = alloc_floats((size_t)B * D * H);
@@ -142,7 +147,7 @@ static int create_recurrent(nn_model *m) {
     }
     m->work = alloc_floats(work);
     int ok = m->params && m->grads && m->m && m->v && m->logit && m->dlogit && m->ids1 &&
-             m->ids_batch && m->mask && m->seq && m->final && m->dfinal && m->dhs && m->dseq[0] &&
+             m->ids_batch && m->mask && m->order && m->lens && m->ids_sorted && m->zs && m->dzs && m->seq && m->final && m->dfinal && m->dhs && m->dseq[0] &&
              m->dseq[1] && (m->dxdrop || c->dropout == 0) && m->work;
     for (uint32_t l = 0; ok && l < L; l++) {
         if (D == 2 && l + 1 < L) ok &= (m->seq_out[l] = alloc_floats(TB * 2 * H)) != NULL;
@@ -226,6 +231,11 @@ void nn_model_free(nn_model *m) {
     free(m->ids1);
     free(m->ids_batch);
     free(m->mask);
+    free(m->order);
+    free(m->lens);
+    free(m->ids_sorted);
+    free(m->zs);
+    free(m->dzs);
     free(m->seq);
     free(m->final);
     free(m->dfinal);
@@ -343,11 +353,32 @@ static const float *layer_input(const nn_model *m, uint32_t l, uint32_t B) {
     return m->rnn[l - 1][0].hs + (size_t)B * m->cfg.hidden; /* outputs of a forward layer */
 }
 
-static void recurrent_forward(nn_model *m, const uint16_t *ids, uint32_t B, int training) {
+/* m->order: the rows by number of real tokens, longest first, ties in batch
+ * order (a stable counting sort); m->ids_sorted and m->mask in that order. */
+static void sort_by_length(nn_model *m, const uint16_t *ids, uint32_t B) {
+    uint32_t T = m->cfg.maxlen, *len = m->lens, *count = m->lens + B;
+    memset(count, 0, ((size_t)T + 2) * sizeof *count);
+    for (uint32_t b = 0; b < B; b++) {
+        uint32_t n = 0;
+        for (uint32_t t = 0; t < T; t++) n += ids[(size_t)b * T + t] != NN_PAD;
+        len[b] = n;
+        count[T - n + 1]++; /* bucket T - n: longest first */
+    }
+    for (uint32_t k = 1; k <= T + 1; k++) count[k] += count[k - 1];
+    for (uint32_t b = 0; b < B; b++) m->order[count[T - len[b]]++] = b;
+    for (uint32_t i = 0; i < B; i++) {
+        const uint16_t *src = ids + (size_t)m->order[i] * T;
+        memcpy(m->ids_sorted + (size_t)i * T, src, T * sizeof *src);
+        for (uint32_t t = 0; t < T; t++) m->mask[(size_t)i * T + t] = src[t] != NN_PAD;
+    }
+}
+
+static void recurrent_forward(nn_model *m, const uint16_t *ids_in, uint32_t B, int training) {
     const nn_config *c = &m->cfg;
     uint32_t T = c->maxlen, E = c->embed_dim, H = c->hidden, D = m->ndirs;
     size_t BH = (size_t)B * H;
-    for (size_t i = 0; i < (size_t)B * T; i++) m->mask[i] = ids[i] != NN_PAD;
+    sort_by_length(m, ids_in, B);
+    const uint16_t *ids = m->ids_sorted;
     nn_embedding_forward(m->seq, ids, m->emb, B, T, E);
     for (uint32_t l = 0; l < m->nlayers; l++) {
         const float *inp = layer_input(m, l, B);
@@ -387,17 +418,21 @@ static void recurrent_forward(nn_model *m, const uint16_t *ids, uint32_t B, int 
         for (uint32_t b = 0; b < B; b++)
             memcpy(m->final + ((size_t)b * D + d) * H, fin + (size_t)b * H, H * sizeof(float));
     }
-    nn_dense_forward(m->logit, m->final, m->w2, m->b2, B, D * H, 1);
+    nn_dense_forward(m->zs, m->final, m->w2, m->b2, B, D * H, 1);
+    for (uint32_t i = 0; i < B; i++) m->logit[m->order[i]] = m->zs[i];
 }
 
-static void recurrent_backward(nn_model *m, const uint16_t *ids, uint32_t B) {
+/* After recurrent_forward of the same batch (its order and ids). */
+static void recurrent_backward(nn_model *m, uint32_t B) {
+    const uint16_t *ids = m->ids_sorted;
     const nn_config *c = &m->cfg;
     uint32_t T = c->maxlen, E = c->embed_dim, H = c->hidden, D = m->ndirs;
     size_t BH = (size_t)B * H, TB = (size_t)T * B;
     float *g = m->grads;
     memset(m->dfinal, 0, (size_t)B * D * H * sizeof(float));
+    for (uint32_t i = 0; i < B; i++) m->dzs[i] = m->dlogit[m->order[i]];
     nn_dense_backward(m->dfinal, g + m->tensor[m->ntensors - 2].offset,
-                      g + m->tensor[m->ntensors - 1].offset, m->dlogit, m->final, m->w2, B, D * H, 1);
+                      g + m->tensor[m->ntensors - 1].offset, m->dzs, m->final, m->w2, B, D * H, 1);
     float *dout = NULL; /* (T,B,D*H) gradient of layer l's output sequence */
     for (uint32_t l = m->nlayers; l-- > 0;) {
         uint32_t C = m->rnn[l][0].C;
@@ -457,7 +492,7 @@ float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *l
     if (is_recurrent(c)) {
         recurrent_forward(m, ids, B, 1);
         float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
-        recurrent_backward(m, ids, B);
+        recurrent_backward(m, B);
         return loss;
     }
     nn_model_forward(m, ids, B);

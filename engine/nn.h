@@ -309,6 +309,13 @@ typedef struct nn_model {
     /* recurrent models only (all NULL/0 for "bag") */
     uint32_t nlayers, ndirs;        /* cfg.layers; D = 2 when bidirectional */
     nn_rnn_layer rnn[NN_MAX_LAYERS][2];
+    /* The batch is processed longest review first (so the padding of every
+     * step is a tail of rows the layers skip): row i of every activation
+     * below is review order[i] of the batch. */
+    uint32_t *order;   /* (B) */
+    uint32_t *lens;    /* (B) real tokens per review; and (T+1) counts */
+    uint16_t *ids_sorted; /* (B,T) the batch in that order */
+    float *zs, *dzs;   /* (B) logits and their gradients in that order */
     uint8_t *mask;     /* (B,T) 1 where ids != NN_PAD */
     float *seq;        /* (T,B,E) the embeddings */
     float *seq_out[NN_MAX_LAYERS]; /* (T,B,2H) outputs of bidirectional layer l

@@ -484,13 +484,17 @@ static void check_model(int pooling) {
 
 
 /* The whole recurrent model in double: embedding, every layer and direction
- * (dropout masks as the float forward drew them), final states, dense, bce. */
+ * (dropout masks as the float forward drew them: for its rows sorted by
+ * length, m->order), final states, dense, bce. */
 static double recurrent_loss_ref(const nn_model *m, const double *p, const uint16_t *ids, const float *y,
                                  int B, int training) {
     const nn_config *c = &m->cfg;
     int T = c->maxlen, E = c->embed_dim, H = c->hidden, D = m->ndirs, BH = B * H;
     static double seq[4096], xin[4096], xd[4096], hs[2][4096], cs[4096], fin[256], z[16];
+    static float hk[256];
     uint8_t mask[256];
+    uint32_t inv[64]; /* review b is row inv[b] of the model's activations */
+    for (int i = 0; i < B; i++) inv[m->order[i]] = (uint32_t)i;
     for (int i = 0; i < B * T; i++) mask[i] = ids[i] != 0;
     const double *emb = p + m->tensor[0].offset;
     for (int t = 0; t < T; t++)
@@ -502,11 +506,16 @@ static double recurrent_loss_ref(const nn_model *m, const double *p, const uint1
         for (int d = 0; d < D; d++) {
             const nn_rnn_layer *r = &m->rnn[l][d];
             for (int t = 0; t < T; t++)
-                for (int i = 0; i < B * C; i++)
-                    xd[t * B * C + i] = xin[t * B * C + i] * (training && r->xkeep ? r->xkeep[i] : 1.0);
+                for (int bb = 0; bb < B; bb++)
+                    for (int k = 0; k < C; k++)
+                        xd[(t * B + bb) * C + k] = xin[(t * B + bb) * C + k] *
+                                                   (training && r->xkeep ? r->xkeep[inv[bb] * C + k] : 1.0);
+            if (training && r->hkeep)
+                for (int bb = 0; bb < B; bb++)
+                    for (int j = 0; j < H; j++) hk[bb * H + j] = r->hkeep[inv[bb] * H + j];
             const double *wx = p + m->tensor[r->tensor].offset, *wh = p + m->tensor[r->tensor + 1].offset;
             const double *bias = p + m->tensor[r->tensor + 2].offset;
-            rnn_ref(r->cell, hs[d], cs, xd, mask, training ? r->hkeep : NULL, wx, wh, bias, T, B, C, H, r->reverse);
+            rnn_ref(r->cell, hs[d], cs, xd, mask, training && r->hkeep ? hk : NULL, wx, wh, bias, T, B, C, H, r->reverse);
         }
         if (l + 1 < m->nlayers) { /* the next layer's inputs: outputs in time order, concatenated */
             for (int t = 0; t < T; t++)
