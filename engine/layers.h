@@ -77,12 +77,14 @@ void nn_dropout_backward(float *dx, const float *dout, const float *keep,
  * outputs in time order (return_sequences) are one contiguous (T,B,H) block:
  * hs + B*H (forward) or hs (reverse).
  * Saved for backward: gates (T,B,GH) after their activations (GRU: z, r, hh);
- * rech (T,B,H) the GRU's zh_h; hin (T,B,H) h' when hkeep != NULL.
+ * tanhc (T,B,H) the LSTM's tanh(c) after token t; rech (T,B,H) the GRU's
+ * zh_h; hin (T,B,H) h' when hkeep != NULL. Rows of a step that carry their
+ * state over are not written.
  * work: nn_rnn_work_floats(...) floats of scratch. */
 enum { NN_CELL_LSTM = 0, NN_CELL_GRU = 1 };
 size_t nn_rnn_work_floats(int cell, uint32_t T, uint32_t B, uint32_t C, uint32_t H);
 
-void nn_lstm_forward(float *hs, float *cs, float *gates, float *hin, float *work,
+void nn_lstm_forward(float *hs, float *cs, float *gates, float *tanhc, float *hin, float *work,
                      const float *x, const uint8_t *mask, const float *hkeep,
                      const float *wx, const float *wh, const float *b,
                      uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
@@ -90,8 +92,8 @@ void nn_lstm_forward(float *hs, float *cs, float *gates, float *hin, float *work
  * states (the final state's block, and for return_sequences every output's);
  * used as scratch, so destroyed. Adds into dx (T,B,C), dwx, dwh, db. */
 void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, float *work,
-                      const float *hs, const float *cs, const float *gates, const float *hin,
-                      const float *x, const uint8_t *mask, const float *hkeep,
+                      const float *hs, const float *cs, const float *gates, const float *tanhc,
+                      const float *hin, const float *x, const uint8_t *mask, const float *hkeep,
                       const float *wx, const float *wh,
                       uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
 

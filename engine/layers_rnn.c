@@ -75,7 +75,7 @@ static void recurrent_backward(float *dhs_prev, float *tmp, const float *dg, con
 
 /* ------------------------------------------------------------------- LSTM */
 
-void nn_lstm_forward(float *hs, float *cs, float *gates, float *hin, float *work,
+void nn_lstm_forward(float *hs, float *cs, float *gates, float *tanhc, float *hin, float *work,
                      const float *x, const uint8_t *mask, const float *hkeep,
                      const float *wx, const float *wh, const float *b,
                      uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse) {
@@ -109,16 +109,17 @@ void nn_lstm_forward(float *hs, float *cs, float *gates, float *hin, float *work
             nn_k_sigmoid(gi, gi, 2 * (size_t)H); /* i and f */
             nn_k_tanh(gg, gg, H);
             nn_k_sigmoid(go, go, H);
+            float *tcr = tanhc + ((size_t)t * B + r) * H;
             for (uint32_t j = 0; j < H; j++) cnr[j] = gf[j] * cpr[j] + gi[j] * gg[j];
-            nn_k_tanh(hnr, cnr, H);
-            for (uint32_t j = 0; j < H; j++) hnr[j] = go[j] * hnr[j];
+            nn_k_tanh(tcr, cnr, H);
+            for (uint32_t j = 0; j < H; j++) hnr[j] = go[j] * tcr[j];
         }
     }
 }
 
 void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, float *work,
-                      const float *hs, const float *cs, const float *gates, const float *hin,
-                      const float *x, const uint8_t *mask, const float *hkeep,
+                      const float *hs, const float *cs, const float *gates, const float *tanhc,
+                      const float *hin, const float *x, const uint8_t *mask, const float *hkeep,
                       const float *wx, const float *wh,
                       uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse) {
     size_t BH = (size_t)B * H, GH = 4 * (size_t)H;
@@ -127,7 +128,6 @@ void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, 
     float *wxT = whT + GH * H;           /* (4H,C) */
     float *dc = wxT + GH * C;            /* (B,H) gradient of the cell state */
     float *tmp = dc + BH;                /* (B,H) */
-    float *tc = tmp + BH;                /* (H) tanh(c) of one row */
     transpose(whT, wh, H, GH);
     transpose(wxT, wx, C, GH);
     memset(dc, 0, BH * sizeof(float));
@@ -135,7 +135,8 @@ void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, 
         uint32_t t = reverse ? s : T - 1 - s; /* the forward order, backwards */
         uint32_t n = active_rows(mask, t, T, B);
         size_t p = prev_of(t, reverse), q = next_of(t, reverse);
-        const float *g = gates + (size_t)t * B * GH, *cpv = cs + p * BH, *cnv = cs + q * BH;
+        const float *g = gates + (size_t)t * B * GH, *cpv = cs + p * BH;
+        const float *tcv = tanhc + (size_t)t * BH;
         float *dhp = dhs + p * BH;
         const float *dh = dhs + q * BH;
         /* Carried-over rows pass their gradient back unchanged (dc stays). */
@@ -152,7 +153,7 @@ void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, 
             }
             const float *gr = g + (size_t)r * GH, *cpr = cpv + (size_t)r * H;
             const float *gi = gr, *gf = gr + H, *gg = gr + 2 * H, *go = gr + 3 * H;
-            nn_k_tanh(tc, cnv + (size_t)r * H, H);
+            const float *tc = tcv + (size_t)r * H;
             for (uint32_t j = 0; j < H; j++) {
                 float dct = dcr[j] + dhr[j] * go[j] * (1.0f - tc[j] * tc[j]);
                 dgr[j] = dct * gg[j] * gi[j] * (1.0f - gi[j]);

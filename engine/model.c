@@ -82,8 +82,8 @@ static double recurrent_floats(const nn_config *c) {
     double T = c->maxlen, B = c->batch_size, E = c->embed_dim, H = c->hidden;
     double D = dirs_of(c), L = c->layers, G = cell_of(c) == NN_CELL_LSTM ? 4 : 3;
     double C = E > D * H ? E : D * H;
-    double per_layer = (T + 1) * B * H * 2 + T * B * G * H + T * B * H * 2 + T * B * C + B * (C + H);
-    double work = 2 * T * B * G * H + G * H * (H + C) + B * G * H + 3 * B * H + H;
+    double per_layer = (T + 1) * B * H * 2 + T * B * G * H + T * B * H * 3 + T * B * C + B * (C + H);
+    double work = 2 * B * G * H + G * H * (H + C) + 2 * B * H + H;
     return D * L * per_layer + L * T * B * D * H + T * B * E + 3 * T * B * C + (T + 1) * B * H +
            work + 2 * B * D * H + 4 * B;
 }
@@ -160,7 +160,9 @@ static int create_recurrent(nn_model *m) {
             r->cs = cell == NN_CELL_LSTM ? alloc_floats((TB + B) * H) : NULL;
             r->gates = alloc_floats(TB * GH);
             r->rech = cell == NN_CELL_GRU ? alloc_floats(TB * H) : NULL;
-            ok &= r->hs && r->gates && (r->cs || cell != NN_CELL_LSTM) && (r->rech || cell != NN_CELL_GRU);
+            r->tanhc = cell == NN_CELL_LSTM ? alloc_floats(TB * H) : NULL;
+            ok &= r->hs && r->gates && (cell != NN_CELL_LSTM || (r->cs && r->tanhc)) &&
+                  (cell != NN_CELL_GRU || r->rech);
             if (c->dropout > 0) {
                 r->xdrop = alloc_floats(TB * r->C);
                 r->xkeep = alloc_floats((size_t)B * r->C);
@@ -255,6 +257,7 @@ void nn_model_free(nn_model *m) {
             free(r->hs);
             free(r->cs);
             free(r->gates);
+            free(r->tanhc);
             free(r->rech);
         }
     }
@@ -396,7 +399,7 @@ static void recurrent_forward(nn_model *m, const uint16_t *ids_in, uint32_t B, i
             }
             r->xin = x;
             if (r->cell == NN_CELL_LSTM)
-                nn_lstm_forward(r->hs, r->cs, r->gates, r->hin, m->work, x, m->mask, hkeep, r->wx,
+                nn_lstm_forward(r->hs, r->cs, r->gates, r->tanhc, r->hin, m->work, x, m->mask, hkeep, r->wx,
                                 r->wh, r->b, T, B, r->C, H, r->reverse);
             else
                 nn_gru_forward(r->hs, r->gates, r->rech, r->hin, m->work, x, m->mask, hkeep, r->wx,
@@ -459,8 +462,8 @@ static void recurrent_backward(nn_model *m, uint32_t B) {
             float *dwx = g + m->tensor[r->tensor].offset, *dwh = g + m->tensor[r->tensor + 1].offset;
             float *db = g + m->tensor[r->tensor + 2].offset;
             if (r->cell == NN_CELL_LSTM)
-                nn_lstm_backward(dx, dwx, dwh, db, m->dhs, m->work, r->hs, r->cs, r->gates, r->hin,
-                                 r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse);
+                nn_lstm_backward(dx, dwx, dwh, db, m->dhs, m->work, r->hs, r->cs, r->gates, r->tanhc,
+                                 r->hin, r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse);
             else
                 nn_gru_backward(dx, dwx, dwh, db, m->dhs, m->work, r->hs, r->gates, r->rech, r->hin,
                                 r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse);

@@ -280,6 +280,7 @@ typedef struct nn_rnn_layer {
     float *hs;             /* (T+1,B,H) states */
     float *cs;             /* (T+1,B,H) LSTM cell states (NULL for GRU) */
     float *gates;          /* (T,B,GH) */
+    float *tanhc;          /* (T,B,H) LSTM only */
     float *rech;           /* (T,B,H) GRU only */
 } nn_rnn_layer;
 

@@ -277,6 +277,7 @@ static void check_rnn(int cell, int reverse, int padding, int rdrop) {
     make_mask(mask, T, padding);
     float x[T * B * C], wx[C * GMAX], wh[H * GMAX], b[2 * GMAX], hkeep[B * H], Gf[B * H], Gs[T * B * H];
     float hs[(T + 1) * B * H], cs[(T + 1) * B * H], gates[T * B * GMAX], rech[T * B * H], hin[T * B * H];
+    float tanhc[T * B * H];
     float dx[T * B * C] = {0}, dwx[C * GMAX] = {0}, dwh[H * GMAX] = {0}, db[2 * GMAX] = {0};
     float dhs[(T + 1) * B * H];
     size_t nwork = nn_rnn_work_floats(cell, T, B, C, H);
@@ -290,7 +291,7 @@ static void check_rnn(int cell, int reverse, int padding, int rdrop) {
     for (int i = 0; i < T * B * H; i++) Gs[i] = (float)rnd();
     const float *hk = rdrop ? hkeep : NULL;
     if (cell == NN_CELL_LSTM)
-        nn_lstm_forward(hs, cs, gates, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse);
+        nn_lstm_forward(hs, cs, gates, tanhc, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse);
     else
         nn_gru_forward(hs, gates, rech, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse);
     /* The forward pass against the double reference. */
@@ -309,7 +310,7 @@ static void check_rnn(int cell, int reverse, int padding, int rdrop) {
     for (int i = 0; i < T * B * H; i++) douts[i] += Gs[i];
     for (int i = 0; i < B * H; i++) dfin[i] += Gf[i];
     if (cell == NN_CELL_LSTM)
-        nn_lstm_backward(dx, dwx, dwh, db, dhs, work, hs, cs, gates, hin, x, mask, hk, wx, wh, T, B, C, H, reverse);
+        nn_lstm_backward(dx, dwx, dwh, db, dhs, work, hs, cs, gates, tanhc, hin, x, mask, hk, wx, wh, T, B, C, H, reverse);
     else
         nn_gru_backward(dx, dwx, dwh, db, dhs, work, hs, gates, rech, hin, x, mask, hk, wx, wh, T, B, C, H, reverse);
     struct { const char *name; double *p; float *grad; int n; } cases[4] = {
@@ -351,6 +352,7 @@ static void check_pre_equals_post(int cell, int reverse) {
     int len[B] = {7, 4, 1};
     float tok[B][T][C], wx[C * GMAX], wh[H * GMAX], b[2 * GMAX];
     float x[2][T * B * C], hs[2][(T + 1) * B * H], cs[(T + 1) * B * H], gates[T * B * GMAX], rech[T * B * H];
+    float tanhc[T * B * H];
     float dwx[2][C * GMAX], dwh[2][H * GMAX], db[2][2 * GMAX], dx[T * B * C], dhs[(T + 1) * B * H];
     uint8_t mask[2][B * T];
     float *work = calloc(nn_rnn_work_floats(cell, T, B, C, H), sizeof(float));
@@ -372,14 +374,14 @@ static void check_pre_equals_post(int cell, int reverse) {
                 for (int c = 0; c < C; c++) x[v][(t * B + bb) * C + c] = real ? tok[bb][k][c] : (float)rnd();
             }
         if (cell == NN_CELL_LSTM)
-            nn_lstm_forward(hs[v], cs, gates, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse);
+            nn_lstm_forward(hs[v], cs, gates, tanhc, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse);
         else
             nn_gru_forward(hs[v], gates, rech, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse);
         memset(dhs, 0, sizeof dhs);
         for (int i = 0; i < B * H; i++) dhs[(reverse ? 0 : T * B * H) + i] = 1.0f;
         memset(dx, 0, sizeof dx);
         if (cell == NN_CELL_LSTM)
-            nn_lstm_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], cs, gates, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse);
+            nn_lstm_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], cs, gates, tanhc, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse);
         else
             nn_gru_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], gates, rech, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse);
     }
