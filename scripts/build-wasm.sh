@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# build-wasm.sh: builds the engine as WebAssembly (SIMD) for the page.
+#
+#   scripts/build-wasm.sh          fetch cJSON, configure, build, copy
+#
+# Runs scripts/fetch-cjson.sh (cJSON's source from Debian, never copied into
+# the repository), configures build-wasm/ with emcmake, builds target nn_wasm
+# and copies engine.js and engine.wasm into web/engine/ (git-ignored), where
+# web/worker.js imports them. Prints their sizes.
+#
+# Needs emscripten (Debian: apt-get install emscripten). Debian's emscripten
+# finds its JS dependencies through NODE_PATH, which is set here if unset.
+set -euo pipefail
+
+die() { echo "build-wasm: error: $*" >&2; exit 1; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BUILD="$ROOT/build-wasm"
+OUT="$ROOT/web/engine"
+
+command -v emcmake >/dev/null && command -v emcc >/dev/null \
+    || die "emscripten not found: install it (Debian: sudo apt-get install emscripten)"
+export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
+
+CJSON_DIR="$("$ROOT/scripts/fetch-cjson.sh" | tail -n1)" || die "fetching cJSON failed (see above)"
+[ -f "$CJSON_DIR/cJSON.c" ] || die "fetch-cjson.sh printed '$CJSON_DIR', which holds no cJSON.c"
+
+emcmake cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+    -DNN_CJSON_SOURCE_DIR="$CJSON_DIR" >/dev/null \
+    || die "configuring $BUILD failed (see above); try deleting $BUILD"
+cmake --build "$BUILD" --target nn_wasm -j "$(nproc 2>/dev/null || echo 2)" \
+    || die "building nn_wasm failed (see above)"
+
+for f in engine.js engine.wasm; do
+    [ -f "$BUILD/$f" ] || die "the build did not produce $BUILD/$f"
+done
+mkdir -p "$OUT"
+cp "$BUILD/engine.js" "$BUILD/engine.wasm" "$OUT/"
+
+js=$(stat -c %s "$OUT/engine.js")
+wasm=$(stat -c %s "$OUT/engine.wasm")
+gz() { gzip -9 -c "$1" | wc -c; }
+printf 'build-wasm: %-24s %8d bytes (%d gzipped)\n' web/engine/engine.js "$js" "$(gz "$OUT/engine.js")"
+printf 'build-wasm: %-24s %8d bytes (%d gzipped)\n' web/engine/engine.wasm "$wasm" "$(gz "$OUT/engine.wasm")"
+printf 'build-wasm: %-24s %8d bytes (%.1f KB; budget 300 KB)\n' total $((js + wasm)) \
+    "$(echo "($js + $wasm) / 1024" | bc -l)"

@@ -1,0 +1,103 @@
+// web_worker_shim.mjs: runs web/worker.js, unchanged, in a Node worker thread.
+//
+// The wasm module is built for the browser (ENVIRONMENT=web,worker), and the
+// worker is a browser module worker. Rather than build a second, Node-only
+// copy, this file gives the thread what a module worker has and Node lacks:
+// self, postMessage and 'message' events on the global scope, importScripts
+// (emscripten's test for "am I in a worker?"; a module worker has one that
+// throws), location, and a fetch that serves file:// URLs with a streamed
+// body and a Content-Length (so shard progress is exercised too).
+// WebAssembly.instantiateStreaming is removed because it needs a real
+// Response; emscripten then instantiates from the fetched ArrayBuffer, as a
+// browser without streaming compilation would.
+//
+// Not a browser: no CSP, no real HTTP. The page's own tests cover those.
+import { parentPort, workerData } from 'node:worker_threads';
+import { open, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const CHUNK = 64 * 1024;
+
+globalThis.self = globalThis;
+globalThis.location = { href: workerData.workerUrl };
+globalThis.importScripts = () => {
+  throw new TypeError('importScripts is not available in a module worker');
+};
+globalThis.postMessage = (message, transfer) => parentPort.postMessage(message, transfer || []);
+globalThis.addEventListener = (type, listener) => {
+  if (type === 'message') parentPort.on('message', (data) => listener({ data }));
+};
+delete WebAssembly.instantiateStreaming;
+
+// A browser runs a worker's tasks in order: a request that arrived during a
+// training slice runs before the slice's own MessageChannel "continue"
+// message, posted later. Node instead drains up to 1000 messages of one port
+// before it looks at another, so a worker that yields through a
+// MessageChannel would starve parentPort. This channel delivers through
+// setImmediate, which runs after Node's poll phase has handed over incoming
+// messages: browser-like interleaving, without setTimeout's clamp.
+globalThis.MessageChannel = class BrowserLikeMessageChannel {
+  constructor() {
+    const make = () => ({ onmessage: null, other: null,
+      postMessage(data) {
+        const target = this.other;
+        setImmediate(() => target.onmessage?.({ data }));
+      } });
+    this.port1 = make();
+    this.port2 = make();
+    this.port1.other = this.port2;
+    this.port2.other = this.port1;
+  }
+};
+
+globalThis.fetch = async (input) => {
+  const url = new URL(String(input));
+  if (url.protocol !== 'file:') throw new TypeError(`test fetch serves only file: URLs, not ${url}`);
+  const path = fileURLToPath(url);
+  let size;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    return { ok: false, status: 404, headers: { get: () => null } };
+  }
+  const body = () => {
+    let handle, offset = 0;
+    return new ReadableStream({
+      async pull(controller) {
+        handle ??= await open(path, 'r');
+        const buf = new Uint8Array(CHUNK);
+        const { bytesRead } = await handle.read(buf, 0, CHUNK, offset);
+        offset += bytesRead;
+        if (bytesRead === 0) {
+          await handle.close();
+          controller.close();
+        } else {
+          controller.enqueue(buf.subarray(0, bytesRead));
+        }
+      },
+    });
+  };
+  const stream = body();
+  return {
+    ok: true,
+    status: 200,
+    headers: { get: (name) => (name.toLowerCase() === 'content-length' ? String(size) : null) },
+    body: stream,
+    async arrayBuffer() {
+      const chunks = [];
+      let n = 0;
+      for (const reader = stream.getReader(); ;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        n += value.length;
+      }
+      const out = new Uint8Array(n);
+      let at = 0;
+      for (const c of chunks) { out.set(c, at); at += c.length; }
+      return out.buffer;
+    },
+  };
+};
+
+await import(workerData.workerUrl);

@@ -1,0 +1,463 @@
+// worker.js: the Web Worker that owns the engine (web/PROTOCOL.md, part 2).
+//
+// An ES-module worker: new Worker(new URL('./worker.js', import.meta.url),
+// {type: 'module'}). It creates the one wasm instance (engine/engine.js, built
+// by scripts/build-wasm.sh) on `init` and answers every request {id, type,
+// data} exactly once, with {id, type: 'ok', data} or {id, type: 'error',
+// data: {op, message}}. Training runs in slices of a few batches, yielding
+// to the message queue between slices, so pause, stop, predict and explain
+// are answered while it runs.
+//
+// Deliberately not here: any engine logic (that is C, behind engine/wasm_api.c)
+// and anything about the page.
+
+const SLICE_MS = 15;          // aim for slices this long, so replies come within ~50 ms
+const MAX_SLICE_BATCHES = 256;
+const EVENT_INTERVAL_MS = 50; // at most one batch/shardProgress event per this
+const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
+
+// NN_* status codes of engine/nn.h that mean "this file is stale or damaged".
+const NN_ERR_FORMAT = 2, NN_ERR_VERSION = 3, NN_ERR_CHECKSUM = 4;
+
+const now = () => performance.now();
+
+class RequestError extends Error {}
+
+// ------------------------------------------------------------------ state
+
+const worker = {
+  engine: null,       // the emscripten module (createEngine instance)
+  session: 0,         // nnw_session pointer
+  initPromise: null,
+  shardInfo: null,
+  busy: null,         // name of a long request in flight (loadShard), or null
+  run: {
+    state: 'idle',    // 'idle' | 'running' | 'paused' | 'done'
+    sliceBatches: 1,  // adapted so one slice takes about SLICE_MS
+    epochMs: 0,       // engine time in the current epoch (pauses excluded)
+    totalMs: 0,
+    lastBatchEvent: 0,
+    scheduled: false,
+  },
+};
+
+function post(message, transfer) {
+  self.postMessage(message, transfer || []);
+}
+
+// ----------------------------------------------------------- engine calls
+
+function api() {
+  if (!worker.engine) throw new RequestError('the engine is not loaded yet: send init first');
+  return worker.engine;
+}
+
+function lastError() {
+  const e = api();
+  return e.UTF8ToString(e._nnw_error(worker.session)) || 'unknown engine error';
+}
+
+// Throws the engine's message unless status is 0 (NN_OK).
+function check(status, hint) {
+  if (status !== 0) {
+    const message = lastError();
+    throw new RequestError(hint ? `${message} ${hint}` : message);
+  }
+}
+
+// A session-owned string answer (JSON), or the engine's error.
+function answer(ptr) {
+  if (!ptr) throw new RequestError(lastError());
+  return api().UTF8ToString(ptr);
+}
+
+// Copies bytes into fresh wasm memory from nnw_alloc; the caller frees it,
+// or hands it to a call that takes ownership.
+function copyIn(bytes, nulTerminate = false) {
+  const e = api();
+  const ptr = e._nnw_alloc(bytes.length + (nulTerminate ? 1 : 0));
+  if (!ptr) throw new RequestError(`out of memory copying ${bytes.length} bytes into the engine`);
+  const heap = e.HEAPU8; // fresh: nnw_alloc may have grown memory
+  heap.set(bytes, ptr);
+  if (nulTerminate) heap[ptr + bytes.length] = 0;
+  return ptr;
+}
+
+const encoder = new TextEncoder();
+
+// Runs fn(ptr, byteLength) on a NUL-terminated UTF-8 copy of str.
+function withString(str, fn) {
+  const bytes = encoder.encode(String(str));
+  const ptr = copyIn(bytes, true);
+  try {
+    return fn(ptr, bytes.length);
+  } finally {
+    api()._nnw_free(ptr);
+  }
+}
+
+function progressArray() {
+  const e = api();
+  const p = e._nnw_progress(worker.session) >> 2;
+  return e.HEAPF32.slice(p, p + 14); // a copy: later calls may grow memory
+}
+
+function history() {
+  return JSON.parse(answer(api()._nnw_history(worker.session)));
+}
+
+function config() {
+  return JSON.parse(answer(api()._nnw_config(worker.session)));
+}
+
+// For each UTF-8 byte offset of str (0..bytes), its UTF-16 index in str.
+// Lone surrogates count as U+FFFD, 3 bytes, as TextEncoder writes them.
+function byteToUtf16Index(str, byteLength) {
+  const map = new Uint32Array(byteLength + 1);
+  let b = 0;
+  for (let j = 0; j < str.length; ) {
+    const cp = str.codePointAt(j);
+    const units = cp > 0xffff ? 2 : 1;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    for (let k = 0; k < n; k++) map[b + k] = j;
+    b += n;
+    j += units;
+  }
+  map[b] = str.length;
+  return map;
+}
+
+// ------------------------------------------------------------- training
+
+function requireIdleTraining(op) {
+  const s = worker.run.state;
+  if (s === 'running' || s === 'paused')
+    throw new RequestError(`cannot ${op} while training is ${s}: stop it first`);
+}
+
+// Yields to the event loop without setTimeout's 4 ms clamp: a message posted
+// to our own MessageChannel is queued behind any request already waiting.
+const sliceChannel = new MessageChannel();
+sliceChannel.port1.onmessage = () => {
+  worker.run.scheduled = false;
+  trainSlice();
+};
+function scheduleSlice() {
+  if (worker.run.scheduled) return;
+  worker.run.scheduled = true;
+  sliceChannel.port2.postMessage(null);
+}
+
+function trainSlice() {
+  const run = worker.run;
+  if (run.state !== 'running') return;
+  const e = api();
+  const t0 = now();
+  const status = e._nnw_train(worker.session, run.sliceBatches);
+  const ms = now() - t0;
+  run.epochMs += ms;
+  run.totalMs += ms;
+  if (status !== 0) {
+    run.state = 'idle';
+    post({ type: 'trainError', data: { message: lastError() } });
+    return;
+  }
+  const [epoch, batch, batches, batchLoss, batchAcc, epochDone, finished,
+    loss, acc, valLoss, valAcc, trainSize, stoppedEarly, bestEpoch] = progressArray();
+
+  // Adapt the slice so it takes about SLICE_MS; a slice that ended an epoch
+  // also validated, so it says little about the cost of a batch.
+  if (!epochDone && batch > 0) {
+    const perBatch = ms / run.sliceBatches;
+    const want = Math.round(SLICE_MS / Math.max(perBatch, 0.01));
+    run.sliceBatches = Math.max(1, Math.min(MAX_SLICE_BATCHES, want, run.sliceBatches * 2));
+  }
+
+  const t = now();
+  if (!epochDone && batch > 0 && t - run.lastBatchEvent >= EVENT_INTERVAL_MS) {
+    run.lastBatchEvent = t;
+    post({ type: 'batch', data: { epoch, batch, batches, loss: batchLoss, acc: batchAcc } });
+  }
+  if (epochDone) {
+    const nan = (x) => (Number.isNaN(x) ? null : x);
+    post({
+      type: 'epoch',
+      data: {
+        epoch, loss, acc, val_loss: nan(valLoss), val_acc: nan(valAcc),
+        ms: run.epochMs, reviewsPerSec: run.epochMs > 0 ? trainSize / (run.epochMs / 1000) : 0,
+      },
+    });
+    run.epochMs = 0;
+  }
+  if (finished) {
+    finishRun({ stoppedEarly: stoppedEarly === 1, bestEpoch });
+    return;
+  }
+  scheduleSlice();
+}
+
+function finishRun(early) {
+  const run = worker.run;
+  const e = api();
+  const t0 = now();
+  let test = null;
+  if ((worker.shardInfo?.splits?.test ?? 0) > 0) {
+    if (withString('test', (p) => e._nnw_evaluate(worker.session, p)) !== 0) {
+      run.state = 'idle';
+      post({ type: 'trainError', data: { message: lastError() } });
+      return;
+    }
+    const p = progressArray();
+    test = { loss: p[7], acc: p[8] };
+  }
+  run.totalMs += now() - t0;
+  run.state = 'done';
+  post({ type: 'done', data: { history: history(), test, ms: run.totalMs, ...early } });
+}
+
+// ------------------------------------------------------------- requests
+
+async function fetchWithProgress(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new RequestError(`could not fetch ${url}: ${err.message}. ${REBUILD_HINT}`);
+  }
+  if (!response.ok)
+    throw new RequestError(`could not fetch ${url}: HTTP ${response.status}. ${REBUILD_HINT}`);
+  // Content-Length counts encoded bytes; with compression it is only a hint.
+  const total = Number(response.headers.get('content-length')) || 0;
+  const chunks = [];
+  let loaded = 0, lastEvent = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    if (now() - lastEvent >= EVENT_INTERVAL_MS) {
+      lastEvent = now();
+      post({ type: 'shardProgress', data: { loaded, total: Math.max(total, loaded) } });
+    }
+  }
+  post({ type: 'shardProgress', data: { loaded, total: loaded } });
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return bytes;
+}
+
+const handlers = {
+  async init(data) {
+    if (!worker.initPromise) {
+      worker.initPromise = (async () => {
+        const engineUrl = data?.engineUrl ?? new URL('./engine/engine.js', import.meta.url).href;
+        let createEngine;
+        try {
+          ({ default: createEngine } = await import(engineUrl));
+        } catch (err) {
+          throw new RequestError(`could not load ${engineUrl} (${err.message}): ` +
+            'build the engine with scripts/build-wasm.sh');
+        }
+        const options = {};
+        if (data?.wasmUrl) options.locateFile = () => data.wasmUrl;
+        const engine = await createEngine(options);
+        const session = engine._nnw_session_create();
+        if (!session) throw new RequestError('out of memory creating the engine session');
+        worker.engine = engine;
+        worker.session = session;
+        return { version: engine.UTF8ToString(engine._nnw_version()) };
+      })();
+      worker.initPromise.catch(() => { worker.initPromise = null; });
+    }
+    return worker.initPromise;
+  },
+
+  async loadShard(data) {
+    const e = api();
+    requireIdleTraining('load a shard');
+    if (worker.busy) throw new RequestError(`cannot load a shard during ${worker.busy}`);
+    worker.busy = 'loadShard';
+    try {
+      let bytes;
+      if (data?.bytes) bytes = new Uint8Array(data.bytes);
+      else if (data?.url) bytes = await fetchWithProgress(data.url);
+      else throw new RequestError('loadShard needs {url} or {bytes}');
+      const ptr = copyIn(bytes); // nnw_load_shard takes ownership, even on failure
+      const status = e._nnw_load_shard(worker.session, ptr, bytes.length);
+      worker.shardInfo = null;
+      worker.run.state = 'idle';
+      if (status === NN_ERR_FORMAT || status === NN_ERR_VERSION || status === NN_ERR_CHECKSUM)
+        check(status, REBUILD_HINT);
+      check(status);
+      worker.shardInfo = JSON.parse(answer(e._nnw_shard_info(worker.session)));
+      return worker.shardInfo;
+    } finally {
+      worker.busy = null;
+    }
+  },
+
+  configure(data) {
+    const e = api();
+    requireIdleTraining('configure');
+    const json = JSON.stringify(data ?? {});
+    check(withString(json, (p) => e._nnw_configure(worker.session, p)));
+    Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0 });
+    return config();
+  },
+
+  train() {
+    api();
+    const run = worker.run;
+    if (!api()._nnw_params_len(worker.session))
+      throw new RequestError('no model yet: send configure (or importCheckpoint) first');
+    if (worker.busy) throw new RequestError(`cannot train during ${worker.busy}`);
+    if (run.state === 'running') throw new RequestError('training is already running');
+    if (run.state === 'paused') throw new RequestError('training is paused: send resume');
+    if (run.state === 'done')
+      throw new RequestError('this run has finished all its epochs: send configure to start a new one');
+    run.state = 'running';
+    run.epochMs = 0;
+    run.lastBatchEvent = 0;
+    scheduleSlice();
+    return { started: true };
+  },
+
+  pause() {
+    if (worker.run.state === 'running') worker.run.state = 'paused';
+    return { state: worker.run.state };
+  },
+
+  resume() {
+    if (worker.run.state === 'paused') {
+      worker.run.state = 'running';
+      scheduleSlice();
+    }
+    return { state: worker.run.state };
+  },
+
+  stop() {
+    const run = worker.run;
+    if (run.state === 'running' || run.state === 'paused') run.state = 'idle';
+    return { state: run.state };
+  },
+
+  predict(data) {
+    const e = api();
+    const t0 = now();
+    const score = withString(data?.text ?? '', (p, n) => e._nnw_score(worker.session, p, n));
+    if (score < 0) throw new RequestError(lastError());
+    return { score, ms: now() - t0 };
+  },
+
+  explain(data) {
+    const e = api();
+    const text = String(data?.text ?? '');
+    const t0 = now();
+    let byteLength = 0;
+    const k = withString(text, (p, n) => {
+      byteLength = n;
+      return e._nnw_explain(worker.session, p, n);
+    });
+    if (k < 0) throw new RequestError(lastError());
+    const score = e._nnw_explain_score(worker.session);
+    const rowsAt = e._nnw_explain_data(worker.session) >> 2;
+    const rows = e.HEAPF32.subarray(rowsAt, rowsAt + 4 * k); // fresh view, used at once
+    const at = byteToUtf16Index(text, byteLength);
+    const tokens = new Array(k);
+    for (let i = 0; i < k; i++) {
+      tokens[i] = {
+        start: at[rows[4 * i]],
+        end: at[rows[4 * i + 1]],
+        contribution: rows[4 * i + 2],
+        id: rows[4 * i + 3],
+      };
+    }
+    return { score, tokens, ms: now() - t0 };
+  },
+
+  review(data) {
+    const e = api();
+    const split = data?.split ?? 'test';
+    const n = worker.shardInfo?.splits?.[split];
+    if (n === undefined) throw new RequestError(`the shard has no split '${split}'`);
+    if (n === 0) throw new RequestError(`split '${split}' is empty`);
+    let index = data?.index;
+    if (index === undefined || index === null) index = Math.floor(Math.random() * n);
+    if (!Number.isInteger(index) || index < 0 || index >= n)
+      throw new RequestError(`review index ${index} is out of range: '${split}' has ${n} reviews`);
+    const r = JSON.parse(answer(withString(split, (p) => e._nnw_review(worker.session, p, index))));
+    return { text: r.text, label: r.label, rating: r.rating, reviewId: r.review_id, tokens: r.tokens, index };
+  },
+
+  snapshot() {
+    const e = api();
+    const n = e._nnw_params_len(worker.session);
+    if (!n) throw new RequestError('no model yet: send configure first');
+    const p = e._nnw_params(worker.session) >> 2;
+    const params = e.HEAPF32.slice(p, p + n);
+    return [{ params }, [params.buffer]];
+  },
+
+  restore(data) {
+    const e = api();
+    const n = e._nnw_params_len(worker.session);
+    if (!n) throw new RequestError('no model yet: send configure first');
+    const params = data?.params;
+    if (!(params instanceof Float32Array))
+      throw new RequestError('restore needs {params: Float32Array}');
+    if (params.length !== n)
+      throw new RequestError(`restore got ${params.length} parameters; this model has ${n}`);
+    e.HEAPF32.set(params, e._nnw_params(worker.session) >> 2);
+    return {};
+  },
+
+  exportCheckpoint() {
+    const e = api();
+    const p = e._nnw_checkpoint_export(worker.session);
+    if (!p) throw new RequestError(lastError());
+    const n = e._nnw_checkpoint_len(worker.session);
+    const bytes = e.HEAPU8.slice(p, p + n).buffer;
+    return [{ bytes }, [bytes]];
+  },
+
+  importCheckpoint(data) {
+    const e = api();
+    requireIdleTraining('import a checkpoint');
+    if (!data?.bytes) throw new RequestError('importCheckpoint needs {bytes: ArrayBuffer}');
+    const bytes = new Uint8Array(data.bytes);
+    const ptr = copyIn(bytes); // nnw_checkpoint_import takes ownership
+    check(e._nnw_checkpoint_import(worker.session, ptr, bytes.length));
+    Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0 });
+    return { config: config(), history: history() };
+  },
+
+  evaluate(data) {
+    const e = api();
+    const split = data?.split ?? 'test';
+    check(withString(split, (p) => e._nnw_evaluate(worker.session, p)));
+    const p = progressArray();
+    return { loss: p[7], acc: p[8] };
+  },
+};
+
+async function handle(message) {
+  const { id, type, data } = message ?? {};
+  try {
+    const handler = Object.hasOwn(handlers, type) ? handlers[type] : null;
+    if (!handler) throw new RequestError(`unknown request type '${type}'`);
+    const result = await handler(data);
+    const [reply, transfer] = Array.isArray(result) ? result : [result, []];
+    post({ id, type: 'ok', data: reply }, transfer);
+  } catch (err) {
+    // An engine abort or a bug in this file still answers the request.
+    const message = err instanceof RequestError ? err.message : `internal error: ${err?.message ?? err}`;
+    post({ id, type: 'error', data: { op: String(type), message } });
+  }
+}
+
+self.addEventListener('message', (event) => { handle(event.data); });
