@@ -39,7 +39,7 @@ done
 
 # ---------------------------------------------------------------- 1. packages
 PACKAGES=(build-essential cmake pkg-config libcjson-dev libsimde-dev zlib1g-dev
-          emscripten dpkg-dev chromium curl ca-certificates)
+          emscripten dpkg-dev chromium curl ca-certificates clang-14 libclang-rt-14-dev llvm-14)
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)
 missing=()
