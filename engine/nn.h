@@ -403,10 +403,27 @@ nn_model *nn_trainer_model(nn_trainer *t);
  * the history has the epochs trained, and with restore_best_weights the
  * model holds the best epoch's weights again. */
 int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error *err);
+/* The loss and accuracy of each training batch of the epoch in progress (or
+ * just finished), in order: *n batches so far. For the per-batch curve. */
+typedef struct nn_batch_log { float loss, acc; } nn_batch_log;
+const nn_batch_log *nn_trainer_batch_log(const nn_trainer *t, uint32_t *n);
 /* History so far: *n epochs. */
 const nn_epoch_log *nn_trainer_history(const nn_trainer *t, uint32_t *n);
 /* Loss and accuracy on "val" or "test". */
 int nn_trainer_evaluate(nn_trainer *t, const char *split, float *loss, float *acc, nn_error *err);
+/* The same evaluation in slices, for a caller that must stay responsive
+ * (a recurrent model needs seconds for the 25,000 test reviews): begin, then
+ * step until it returns 1, then read the result. */
+typedef struct nn_eval {
+    const void *set;     /* the padded set being evaluated */
+    uint32_t pos;        /* reviews done */
+    uint32_t correct;
+    double loss_sum;
+} nn_eval;
+int nn_trainer_eval_begin(nn_trainer *t, const char *split, nn_eval *e, nn_error *err);
+/* Evaluates up to max_batches batches; returns 1 when the set is done. */
+int nn_trainer_eval_step(nn_trainer *t, nn_eval *e, uint32_t max_batches);
+void nn_trainer_eval_result(const nn_eval *e, float *loss, float *acc);
 uint32_t nn_trainer_count(const nn_trainer *t, const char *split); /* reviews in "train", "val", "test" */
 
 /* -------------------------------------------------------------- checkpoint

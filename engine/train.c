@@ -39,6 +39,9 @@ struct nn_trainer {
     uint32_t wait;         /* epochs since the last improvement */
     int stopped;
     float *best_params;    /* (nparams) with restore_best_weights */
+    nn_batch_log *batch_log; /* (batches) this epoch's batches so far */
+    int validating;        /* the epoch's training batches are done */
+    nn_eval val_eval;      /* the validation pass in progress */
 };
 
 static void free_set(padded_set *s) {
@@ -77,6 +80,7 @@ void nn_trainer_free(nn_trainer *t) {
     free(t->batch_label);
     free(t->hist);
     free(t->best_params);
+    free(t->batch_log);
     free(t);
 }
 
@@ -137,6 +141,11 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     if (rc) goto fail;
     for (uint32_t i = 0; i < ntrain; i++) t->order[i] = i;
     t->batches = (ntrain + cfg->batch_size - 1) / cfg->batch_size;
+    t->batch_log = calloc(t->batches ? t->batches : 1, sizeof *t->batch_log);
+    if (!t->batch_log) {
+        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
+        goto fail;
+    }
     *out = t;
     return NN_OK;
 fail:
@@ -145,6 +154,13 @@ fail:
 }
 
 nn_model *nn_trainer_model(nn_trainer *t) { return t->model; }
+
+const nn_batch_log *nn_trainer_batch_log(const nn_trainer *t, uint32_t *n) {
+    /* After the last training batch the whole epoch's log stays readable
+     * until the next epoch's first batch. */
+    *n = t->validating || (t->batch == 0 && t->nhist > 0) ? t->batches : t->batch;
+    return t->batch_log;
+}
 
 const nn_epoch_log *nn_trainer_history(const nn_trainer *t, uint32_t *n) {
     *n = t->nhist;
@@ -163,25 +179,42 @@ uint32_t nn_trainer_count(const nn_trainer *t, const char *split) {
     return s ? s->n : 0;
 }
 
-/* Mean loss and accuracy of the model on a padded set, forward only. */
-static void evaluate_set(nn_trainer *t, const padded_set *s, float *loss, float *acc) {
-    nn_model *m = t->model;
-    uint32_t T = t->cfg.maxlen, B = m->Bmax, correct = 0;
-    double sum = 0;
-    for (uint32_t i = 0; i < s->n; i += B) {
-        uint32_t b = s->n - i < B ? s->n - i : B;
-        nn_model_forward(m, s->ids + (size_t)i * T, b);
-        sum += nn_k_bce_logits(NULL, m->logit, s->label + i, 1.0f, b, &correct);
-    }
-    *loss = s->n ? (float)(sum / s->n) : NAN;
-    *acc = s->n ? (float)correct / (float)s->n : NAN;
-}
-
-int nn_trainer_evaluate(nn_trainer *t, const char *split, float *loss, float *acc, nn_error *err) {
+int nn_trainer_eval_begin(nn_trainer *t, const char *split, nn_eval *e, nn_error *err) {
     const padded_set *s = find_set(t, split);
     if (!s) return nn_fail(err, NN_ERR_ARG, "unknown split \"%s\"; use \"val\" or \"test\"", split);
     if (s->n == 0) return nn_fail(err, NN_ERR_STATE, "the \"%s\" set is empty", split);
-    evaluate_set(t, s, loss, acc);
+    memset(e, 0, sizeof *e);
+    e->set = s;
+    return NN_OK;
+}
+
+/* Forward only, in order, so the sums (and results) do not depend on how
+ * the work was sliced. */
+int nn_trainer_eval_step(nn_trainer *t, nn_eval *e, uint32_t max_batches) {
+    const padded_set *s = e->set;
+    nn_model *m = t->model;
+    uint32_t T = t->cfg.maxlen, B = m->Bmax;
+    for (uint32_t k = 0; k < max_batches && e->pos < s->n; k++) {
+        uint32_t b = s->n - e->pos < B ? s->n - e->pos : B;
+        nn_model_forward(m, s->ids + (size_t)e->pos * T, b);
+        e->loss_sum += nn_k_bce_logits(NULL, m->logit, s->label + e->pos, 1.0f, b, &e->correct);
+        e->pos += b;
+    }
+    return e->pos >= s->n;
+}
+
+void nn_trainer_eval_result(const nn_eval *e, float *loss, float *acc) {
+    const padded_set *s = e->set;
+    *loss = s->n ? (float)(e->loss_sum / s->n) : NAN;
+    *acc = s->n ? (float)e->correct / (float)s->n : NAN;
+}
+
+int nn_trainer_evaluate(nn_trainer *t, const char *split, float *loss, float *acc, nn_error *err) {
+    nn_eval e;
+    int rc = nn_trainer_eval_begin(t, split, &e, err);
+    if (rc) return rc;
+    while (!nn_trainer_eval_step(t, &e, UINT32_MAX)) {}
+    nn_trainer_eval_result(&e, loss, acc);
     return NN_OK;
 }
 
@@ -213,6 +246,25 @@ static void early_stopping(nn_trainer *t, const nn_epoch_log *h) {
     }
 }
 
+/* After an epoch's training and validation: history, early stopping. */
+static int finish_epoch(nn_trainer *t, nn_progress *p, nn_error *err) {
+    const nn_config *c = &t->cfg;
+    nn_epoch_log *h = &t->hist[t->nhist - 1];
+    t->epoch++;
+    t->batch = 0;
+    p->batch = t->batches;
+    p->epoch_done = 1;
+    if (c->patience > 0 && t->val.n && isfinite(h->val_loss)) early_stopping(t, h);
+    p->best_epoch = t->best_epoch;
+    p->stopped_early = t->stopped;
+    p->finished = t->epoch >= c->epochs || t->stopped;
+    if (!isfinite(h->loss) || (t->val.n && !isfinite(h->val_loss)))
+        return nn_fail(err, NN_ERR_DIVERGED,
+                       "the loss is not finite after epoch %u; lower the learning "
+                       "rate (now %g) and train again", t->epoch, (double)c->lr);
+    return NN_OK;
+}
+
 int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error *err) {
     const nn_config *c = &t->cfg;
     uint32_t T = c->maxlen, B = c->batch_size;
@@ -226,6 +278,15 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
         return NN_OK;
     }
     for (uint32_t k = 0; k < max_batches; k++) {
+        p->epoch = t->epoch + 1;
+        if (t->validating) {
+            /* Keras fit(validation_data=...): the pass after the epoch. */
+            if (!nn_trainer_eval_step(t, &t->val_eval, 1)) continue;
+            t->validating = 0;
+            nn_epoch_log *h = &t->hist[t->nhist - 1];
+            nn_trainer_eval_result(&t->val_eval, &h->val_loss, &h->val_acc);
+            return finish_epoch(t, p, err);
+        }
         if (t->batch == 0) {
             /* Keras fit(shuffle=True): a new order every epoch. */
             nn_rng_shuffle_u32(&t->rng, t->order, t->train.n);
@@ -242,7 +303,6 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
         uint32_t correct = 0;
         nn_model_zero_grad(t->model);
         float loss = nn_model_forward_backward(t->model, t->batch_ids, t->batch_label, b, &correct);
-        p->epoch = t->epoch + 1;
         if (!isfinite(loss))
             return nn_fail(err, NN_ERR_DIVERGED,
                            "the loss became %s at epoch %u, batch %u; the weights are those "
@@ -253,6 +313,8 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
         t->loss_sum += (double)loss * b;
         t->correct += correct;
         t->seen += b;
+        t->batch_log[t->batch].loss = loss;
+        t->batch_log[t->batch].acc = (float)correct / (float)b;
         t->batch++;
         p->batch = t->batch;
         p->batch_loss = loss;
@@ -261,20 +323,13 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
             nn_epoch_log *h = &t->hist[t->nhist++];
             h->loss = (float)(t->loss_sum / t->seen);
             h->acc = (float)t->correct / (float)t->seen;
-            if (t->val.n) evaluate_set(t, &t->val, &h->val_loss, &h->val_acc);
-            else h->val_loss = h->val_acc = NAN;
-            t->epoch++;
-            t->batch = 0;
-            p->epoch_done = 1;
-            if (c->patience > 0 && t->val.n && isfinite(h->val_loss)) early_stopping(t, h);
-            p->best_epoch = t->best_epoch;
-            p->stopped_early = t->stopped;
-            p->finished = t->epoch >= c->epochs || t->stopped;
-            if (!isfinite(h->loss) || (t->val.n && !isfinite(h->val_loss)))
-                return nn_fail(err, NN_ERR_DIVERGED,
-                               "the loss is not finite after epoch %u; lower the learning "
-                               "rate (now %g) and train again", t->epoch, (double)c->lr);
-            break;
+            h->val_loss = h->val_acc = NAN;
+            if (t->val.n) {
+                nn_trainer_eval_begin(t, "val", &t->val_eval, NULL);
+                t->validating = 1;
+                continue;
+            }
+            return finish_epoch(t, p, err);
         }
     }
     return NN_OK;

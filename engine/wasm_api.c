@@ -46,6 +46,8 @@ typedef struct nnw_session {
     float explain_score;
     uint8_t *ckpt;            /* the last exported checkpoint */
     size_t ckpt_len;
+    nn_eval eval;             /* a sliced evaluation (nnw_evaluate_begin/step) */
+    int eval_active;
 } nnw_session;
 
 /* ------------------------------------------------------------ JSON writer */
@@ -145,6 +147,7 @@ static int need_trainer(nnw_session *s) {
 static void drop_trainer(nnw_session *s) {
     nn_trainer_free(s->trainer);
     s->trainer = NULL;
+    s->eval_active = 0; /* its set belonged to that trainer */
     free(s->imported);
     s->imported = NULL;
     s->nimported = 0;
@@ -309,6 +312,41 @@ EMSCRIPTEN_KEEPALIVE int nnw_evaluate(nnw_session *s, const char *split) {
     s->progress[P_LOSS] = loss;
     s->progress[P_ACC] = acc;
     return NN_OK;
+}
+
+/* The same evaluation in slices, so the worker stays responsive while a
+ * recurrent model evaluates 25,000 reviews: begin, then step until it
+ * returns 1 (0: more to do, <0: -status); the result is in progress[7..8]. */
+EMSCRIPTEN_KEEPALIVE int nnw_evaluate_begin(nnw_session *s, const char *split) {
+    int rc = need_trainer(s);
+    if (rc != NN_OK) return rc;
+    s->eval_active = 0;
+    rc = nn_trainer_eval_begin(s->trainer, split, &s->eval, &s->err);
+    if (rc != NN_OK) return rc;
+    s->eval_active = 1;
+    return NN_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE int nnw_evaluate_step(nnw_session *s, uint32_t max_batches) {
+    if (!s->trainer || !s->eval_active)
+        return -nn_fail(&s->err, NN_ERR_STATE, "no evaluation in progress: call nnw_evaluate_begin first");
+    if (!nn_trainer_eval_step(s->trainer, &s->eval, max_batches)) return 0;
+    nn_trainer_eval_result(&s->eval, &s->progress[P_LOSS], &s->progress[P_ACC]);
+    s->eval_active = 0;
+    return 1;
+}
+
+/* This epoch's per-batch (loss, accuracy) pairs so far: a float array of
+ * 2 * nnw_batch_log_len(s) values, valid until the next nnw_train. */
+EMSCRIPTEN_KEEPALIVE const float *nnw_batch_log(nnw_session *s) {
+    uint32_t n;
+    return s->trainer ? &nn_trainer_batch_log(s->trainer, &n)->loss : NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_batch_log_len(nnw_session *s) {
+    uint32_t n = 0;
+    if (s->trainer) nn_trainer_batch_log(s->trainer, &n);
+    return n;
 }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {

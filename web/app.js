@@ -94,9 +94,14 @@ const PROPS = {
   epochs: int(40, 1, 10000, 'passes over the training reviews'),
   val_size: int(10000, 0, 4294967295, 'training reviews held out for validation'),
   seed: int(1, 0, Number.MAX_SAFE_INTEGER, 'seed for shuffling and initialisation'),
+  pace: choice('fast', ['fast', 'watch'], 'full speed, or about 1.5 s per epoch to follow by eye'),
   shard: shardPath('data/imdb.shard', 'the shard file to train on'),
 };
-const ENGINE_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard');
+// Settings that are the page's own, not the engine's config.
+const PAGE_KEYS = ['pace', 'shard'];
+const ENGINE_KEYS = Object.keys(PROPS).filter((k) => !PAGE_KEYS.includes(k));
+// Settings with a control in the form (the shard is chosen by the link only).
+const CONTROL_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard');
 
 const state = Object.fromEntries(Object.entries(PROPS).map(([k, p]) => [k, p.def]));
 
@@ -174,7 +179,7 @@ const ui = {
   topWords: $('top-words'),
   engineVersion: $('engine-version'),
 };
-const controls = Object.fromEntries(ENGINE_KEYS.map((k) => [k, $(k)]));
+const controls = Object.fromEntries(CONTROL_KEYS.map((k) => [k, $(k)]));
 
 // ------------------------------------------------------------------- helpers
 
@@ -357,7 +362,7 @@ function timeLeft() {
 // ---------------------------------------------------------------- controls
 
 function renderControls() {
-  for (const key of ENGINE_KEYS) {
+  for (const key of CONTROL_KEYS) {
     const el = controls[key];
     el.value = PROPS[key].format(state[key]);
     el.removeAttribute('aria-invalid');
@@ -366,7 +371,7 @@ function renderControls() {
 
 function onControlChange(e) {
   const key = e.target.name;
-  if (!ENGINE_KEYS.includes(key)) return;
+  if (!CONTROL_KEYS.includes(key)) return;
   try {
     state[key] = PROPS[key].parse(e.target.value);
     e.target.removeAttribute('aria-invalid');
@@ -442,7 +447,7 @@ async function startTraining() {
       totalMs: null,
     };
     setPhase('training');
-    await worker.request('train', {});
+    await worker.request('train', { pace: state.pace });
     announce(`Training started: ${epochs} epochs.`);
     explainCurrent();
   } catch (err) {

@@ -163,12 +163,17 @@ export class TrainingCharts {
     this.history = [];
   }
 
-  // A training batch: {epoch (1-based), batch, batches, loss, acc}. Buffered
-  // and drawn on the next animation frame.
+  // Training batches: the worker's bundle {points: [{x (fractional epoch),
+  // loss, acc}]}, or one {epoch (1-based), batch, batches, loss, acc}.
+  // Buffered and drawn on the next animation frame.
   addBatch(b) {
-    if (!(b.batches > 0)) return;
-    const x = b.epoch - 1 + b.batch / b.batches;
-    this.pendingBatches.push({ x, loss: b.loss, acc: b.acc });
+    if (Array.isArray(b.points)) {
+      for (const p of b.points) this.pendingBatches.push({ x: p.x, loss: p.loss, acc: p.acc });
+    } else if (b.batches > 0) {
+      this.pendingBatches.push({ x: b.epoch - 1 + b.batch / b.batches, loss: b.loss, acc: b.acc });
+    } else {
+      return;
+    }
     this.schedule();
   }
 

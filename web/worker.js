@@ -14,6 +14,7 @@
 const SLICE_MS = 15;          // aim for slices this long, so replies come within ~50 ms
 const MAX_SLICE_BATCHES = 256;
 const EVENT_INTERVAL_MS = 50; // at most one batch/shardProgress event per this
+const WATCH_EPOCH_MS = 1500;  // the 'watch' pace: about this long per epoch
 const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
 
 // NN_* status codes of engine/nn.h that mean "this file is stale or damaged".
@@ -38,6 +39,12 @@ const worker = {
     totalMs: 0,
     lastBatchEvent: 0,
     scheduled: false,
+    pace: 'fast',     // 'fast' | 'watch' (train request)
+    paceMs: 0,        // 'watch' pace: wait this long between one-batch slices
+    points: [],       // per-batch points not yet sent
+    logEpoch: 0,      // the epoch whose batch log was last read
+    logRead: 0,       // batches of it already read
+    testing: null,    // {early, pending} while the test set is evaluated
   },
 };
 
@@ -145,15 +152,46 @@ sliceChannel.port1.onmessage = () => {
 function scheduleSlice() {
   if (worker.run.scheduled) return;
   worker.run.scheduled = true;
-  sliceChannel.port2.postMessage(null);
+  if (worker.run.paceMs > 0) {
+    // 'watch' pace: one batch per slice, spread out so an epoch lasts about
+    // WATCH_EPOCH_MS and the curves can be followed by eye.
+    setTimeout(() => {
+      worker.run.scheduled = false;
+      trainSlice();
+    }, worker.run.paceMs);
+  } else {
+    sliceChannel.port2.postMessage(null);
+  }
+}
+
+// Moves the per-batch (loss, accuracy) of batches not yet sent into
+// run.points, as {x: fractional epoch, loss, acc}.
+function collectBatchPoints(epoch, batches) {
+  const run = worker.run;
+  const e = api();
+  if (epoch !== run.logEpoch) {
+    run.logEpoch = epoch;
+    run.logRead = 0;
+  }
+  const n = e._nnw_batch_log_len(worker.session);
+  if (n <= run.logRead) return;
+  const base = e._nnw_batch_log(worker.session) >> 2;
+  const heap = e.HEAPF32; // fresh after the calls above
+  for (let i = run.logRead; i < n; i++)
+    run.points.push({ x: epoch - 1 + (i + 1) / batches, loss: heap[base + 2 * i], acc: heap[base + 2 * i + 1] });
+  run.logRead = n;
 }
 
 function trainSlice() {
   const run = worker.run;
   if (run.state !== 'running') return;
+  if (run.testing) {
+    testSlice();
+    return;
+  }
   const e = api();
   const t0 = now();
-  const status = e._nnw_train(worker.session, run.sliceBatches);
+  const status = e._nnw_train(worker.session, run.paceMs > 0 ? 1 : run.sliceBatches);
   const ms = now() - t0;
   run.epochMs += ms;
   run.totalMs += ms;
@@ -164,19 +202,28 @@ function trainSlice() {
   }
   const [epoch, batch, batches, batchLoss, batchAcc, epochDone, finished,
     loss, acc, valLoss, valAcc, trainSize, stoppedEarly, bestEpoch] = progressArray();
+  if (run.pace === 'watch') run.paceMs = Math.max(1, Math.round(WATCH_EPOCH_MS / Math.max(1, batches)));
 
-  // Adapt the slice so it takes about SLICE_MS; a slice that ended an epoch
-  // also validated, so it says little about the cost of a batch.
-  if (!epochDone && batch > 0) {
+  // Adapt the slice so it takes about SLICE_MS. A batch of work is a
+  // training batch or a validation batch; both are counted.
+  if (!epochDone) {
     const perBatch = ms / run.sliceBatches;
     const want = Math.round(SLICE_MS / Math.max(perBatch, 0.01));
     run.sliceBatches = Math.max(1, Math.min(MAX_SLICE_BATCHES, want, run.sliceBatches * 2));
   }
 
+  // Every batch's loss reaches the page, in bundles of at most one per
+  // EVENT_INTERVAL_MS (and at each epoch's end), so the page redraws at
+  // its own pace whatever the engine's.
+  collectBatchPoints(epoch, batches);
   const t = now();
-  if (!epochDone && batch > 0 && t - run.lastBatchEvent >= EVENT_INTERVAL_MS) {
+  if (run.points.length && (epochDone || t - run.lastBatchEvent >= EVENT_INTERVAL_MS)) {
     run.lastBatchEvent = t;
-    post({ type: 'batch', data: { epoch, batch, batches, loss: batchLoss, acc: batchAcc } });
+    post({
+      type: 'batch',
+      data: { epoch, batch: batch || batches, batches, loss: batchLoss, acc: batchAcc, points: run.points },
+    });
+    run.points = [];
   }
   if (epochDone) {
     const nan = (x) => (Number.isNaN(x) ? null : x);
@@ -190,27 +237,50 @@ function trainSlice() {
     run.epochMs = 0;
   }
   if (finished) {
-    finishRun({ stoppedEarly: stoppedEarly === 1, bestEpoch });
+    startTest({ stoppedEarly: stoppedEarly === 1, bestEpoch });
     return;
   }
   scheduleSlice();
 }
 
-function finishRun(early) {
+// After the last epoch: the test set, evaluated in slices like training.
+function startTest(early) {
   const run = worker.run;
-  const e = api();
-  const t0 = now();
-  let test = null;
+  run.testing = { early };
   if ((worker.shardInfo?.splits?.test ?? 0) > 0) {
-    if (withString('test', (p) => e._nnw_evaluate(worker.session, p)) !== 0) {
+    if (withString('test', (p) => api()._nnw_evaluate_begin(worker.session, p)) !== 0) {
       run.state = 'idle';
+      run.testing = null;
       post({ type: 'trainError', data: { message: lastError() } });
+      return;
+    }
+    run.testing.pending = true;
+  }
+  scheduleSlice();
+}
+
+function testSlice() {
+  const run = worker.run;
+  const { early } = run.testing;
+  let test = null;
+  if (run.testing.pending) {
+    const t0 = now();
+    const r = api()._nnw_evaluate_step(worker.session, Math.max(1, run.sliceBatches));
+    run.totalMs += now() - t0;
+    if (r < 0) {
+      run.state = 'idle';
+      run.testing = null;
+      post({ type: 'trainError', data: { message: lastError() } });
+      return;
+    }
+    if (r === 0) {
+      scheduleSlice();
       return;
     }
     const p = progressArray();
     test = { loss: p[7], acc: p[8] };
   }
-  run.totalMs += now() - t0;
+  run.testing = null;
   run.state = 'done';
   post({ type: 'done', data: { history: history(), test, ms: run.totalMs, ...early } });
 }
@@ -306,11 +376,11 @@ const handlers = {
     requireIdleTraining('configure');
     const json = JSON.stringify(data ?? {});
     check(withString(json, (p) => e._nnw_configure(worker.session, p)));
-    Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0 });
+    Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0, points: [], testing: null, logEpoch: 0, logRead: 0 });
     return config();
   },
 
-  train() {
+  train(data) {
     api();
     const run = worker.run;
     if (!api()._nnw_params_len(worker.session))
@@ -320,9 +390,15 @@ const handlers = {
     if (run.state === 'paused') throw new RequestError('training is paused: send resume');
     if (run.state === 'done')
       throw new RequestError('this run has finished all its epochs: send configure to start a new one');
+    const pace = data?.pace ?? 'fast';
+    if (pace !== 'fast' && pace !== 'watch')
+      throw new RequestError(`unknown pace '${pace}': use 'fast' or 'watch'`);
+    run.pace = pace;
+    run.paceMs = 0; // set from the batch count after the first slice
     run.state = 'running';
     run.epochMs = 0;
     run.lastBatchEvent = 0;
+    run.points = [];
     scheduleSlice();
     return { started: true };
   },
@@ -432,7 +508,7 @@ const handlers = {
     const bytes = new Uint8Array(data.bytes);
     const ptr = copyIn(bytes); // nnw_checkpoint_import takes ownership
     check(e._nnw_checkpoint_import(worker.session, ptr, bytes.length));
-    Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0 });
+    Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0, points: [], testing: null, logEpoch: 0, logRead: 0 });
     return { config: config(), history: history() };
   },
 
