@@ -37,6 +37,22 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+// The native trainer's history for the default recipe (build/imdb_train,
+// built by scripts/setup.sh).
+async function nativeHistory() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'native-history-'));
+  const out = path.join(dir, 'history.json');
+  const trainer = path.join(ROOT, 'build', 'imdb_train');
+  await new Promise((resolve, reject) => {
+    const child = spawn(trainer, ['--shard', SHARD, '--history', out, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', (err) => reject(new Error(`cannot run ${trainer} (run scripts/setup.sh): ${err.message}`)));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${trainer} exited with ${code}`))));
+  });
+  const history = JSON.parse(await readFile(out, 'utf8'));
+  await rm(dir, { recursive: true, force: true });
+  return history;
+}
+
 const POSITIVE_REVIEW =
   'This movie was wonderful. Brilliant acting, a beautiful story and a great score. ' +
   'One of the best films I have seen in years; I loved every minute and highly recommend it. Excellent!';
@@ -425,6 +441,18 @@ test(
     assert.equal(loss.indexOf(Math.min(...loss)), 39, 'training loss is lowest at the last epoch');
     assert.ok(loss[39] < loss[best], 'training loss keeps falling after the best validation epoch');
     assert.equal((await pg(page, () => window.__playground.charts())).bestEpoch, best + 1, 'the chart marks that epoch');
+
+    // The same seed gives the same history natively: the page's engine is
+    // the native engine, compiled to wasm (every epoch's losses within 1e-4).
+    const native = await nativeHistory();
+    let worst = 0;
+    for (let i = 0; i < 40; i++) {
+      for (const [key, nkey] of [['loss', 'loss'], ['val_loss', 'val_loss'], ['acc', 'accuracy'], ['val_acc', 'val_accuracy']])
+        worst = Math.max(worst, Math.abs(history[i][key] - native.history[nkey][i]));
+    }
+    console.log(`browser vs native history: largest difference ${worst.toExponential(2)}`);
+    assert.ok(worst <= 1e-4, `the browser's history equals the native trainer's within 1e-4 (worst ${worst})`);
+    assert.ok(Math.abs(testResult.acc - native.test.accuracy) <= 1e-4, 'and so does the test accuracy');
     assertClean(problems, 'full recipe page');
     await page.close();
   },
