@@ -425,6 +425,140 @@ int nn_trainer_eval_begin(nn_trainer *t, const char *split, nn_eval *e, nn_error
 int nn_trainer_eval_step(nn_trainer *t, nn_eval *e, uint32_t max_batches);
 void nn_trainer_eval_result(const nn_eval *e, float *loss, float *acc);
 uint32_t nn_trainer_count(const nn_trainer *t, const char *split); /* reviews in "train", "val", "test" */
+/* counts (V): occurrences of each id in the padded "train", "val" or "test"
+ * matrix (what the model sees: after maxlen, ids >= V as NN_UNK; padding not
+ * counted). All zero for an unknown split. */
+void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *counts);
+/* Called at the end of every epoch (after its validation pass, before early
+ * stopping can restore the best weights) with the model as the epoch left it
+ * and the 1-based epoch. NULL removes it. Used for embedding snapshots. */
+typedef void (*nn_epoch_hook_fn)(void *user, const nn_model *m, uint32_t epoch);
+void nn_trainer_set_epoch_hook(nn_trainer *t, nn_epoch_hook_fn fn, void *user);
+
+/* -------------------------------------------------------------- embeddings
+ *
+ * What the model learned about words, epoch by epoch (engine/embedding_stats.c):
+ * compact per-epoch snapshots of the model, and what the page computes on
+ * them. A word's *score* is the model's probability for a review of just that
+ * word ([<START>, w]); its *effect* is that score minus the score of the empty
+ * review ([<START>] alone), which moves with the bias from epoch to epoch. */
+
+/* Rows as int8 with one scale per row (symmetric: scale = max|row| / 127):
+ * q (V,E), scale (V). x ~= q * scale with |error| <= scale / 2. A row with a
+ * NaN or infinity gets scale NaN (and dequantises to NaN: the truth). */
+void nn_quantize_rows_i8(int8_t *q, float *scale, const float *x, uint32_t V, uint32_t E);
+void nn_dequantize_rows_i8(float *x, const int8_t *q, const float *scale, uint32_t V, uint32_t E);
+
+/* out (n): the score of a review of just the word ids[i], for each i; *base
+ * (if not NULL) the score of the empty review. Uses m's activation buffers
+ * as scratch (its parameters are unchanged). The bag model with maxlen >= 2
+ * takes a closed form (one head evaluation per word); other models score
+ * each one-word review with nn_model_explain. */
+void nn_word_scores(float *out, float *base, nn_model *m, const uint32_t *ids, uint32_t n);
+
+/* Eigenpairs of a symmetric n x n matrix A (row-major; destroyed), in order
+ * of decreasing eigenvalue: evals (k), evecs (k,n) unit rows.
+ * Jacobi: all n pairs, the cyclic Jacobi method (Golub & Van Loan, Matrix
+ * Computations, 4th ed., section 8.5); for small n (the PCA uses it up to
+ * E = 64). Power: the k largest of a positive semi-definite A by power
+ * iteration, each vector kept orthogonal to the ones before (at most iters
+ * steps each); for wide embeddings. */
+void nn_sym_eigen_jacobi(double *evals, double *evecs, double *A, uint32_t n);
+void nn_sym_eigen_power(double *evals, double *evecs, double *A, uint32_t n, uint32_t k, uint32_t iters);
+
+/* Principal components of the N rows of X (N,E): mean (E), components (K,E)
+ * unit vectors in order of decreasing variance, variance (K) along each
+ * (population covariance, divided by N). Each component's largest entry is
+ * positive, so the answer is deterministic. work: nn_pca_work_doubles(E). */
+size_t nn_pca_work_doubles(uint32_t E);
+void nn_pca(float *mean, float *components, float *variance, const float *X, uint32_t N,
+            uint32_t E, uint32_t K, double *work);
+/* out (N,K) = (X (N,E) - mean (E)) . components (K,E)^T */
+void nn_pca_project(float *out, const float *X, const float *mean, const float *components,
+                    uint32_t N, uint32_t E, uint32_t K);
+
+/* The k ids in [first, V) other than query whose rows of emb (V,E) have the
+ * largest cosine similarity with row query (a zero row has similarity 0):
+ * ids (k), sims (k), most similar first, ties by smaller id. Returns how
+ * many were found (fewer than k only when the range is smaller). */
+uint32_t nn_nearest_cosine(uint32_t *ids, float *sims, const float *emb, uint32_t V, uint32_t E,
+                           uint32_t query, uint32_t first, uint32_t k);
+
+/* The k ids in [first, V) seen in training (counts >= 1), and seen fewer
+ * than count_below times when count_below > 0, whose value changed most
+ * from before (V) to after (V) in absolute terms: ids (k), largest change
+ * first, ties by smaller id; NaN values are skipped. Returns how many. */
+uint32_t nn_top_changes(uint32_t *ids, const float *before, const float *after,
+                        const uint32_t *counts, uint32_t V, uint32_t first,
+                        uint32_t count_below, uint32_t k);
+
+/* Statistics of one epoch's embedding that explain the gap between the
+ * curves. Words are ids >= NN_FIRST_WORD seen in training (counts >= 1);
+ * rare ones were seen fewer than rare_below times, frequent ones at least
+ * frequent_from times. A mean over an empty group is NaN. */
+typedef struct nn_embed_stats {
+    uint32_t epoch;
+    uint32_t rare_words, frequent_words; /* group sizes */
+    float rare_norm;      /* mean L2 norm of the rare words' embeddings */
+    float frequent_norm;  /* the same for the frequent words */
+    float rare_share;     /* sum of |effect| over rare words / over all seen words */
+    float base_score;     /* the score of the empty review */
+} nn_embed_stats;
+/* emb (V,E), effect (V), counts (V); s->epoch and s->base_score are left
+ * for the caller. */
+void nn_embed_stats_compute(nn_embed_stats *s, const float *emb, const float *effect,
+                            const uint32_t *counts, uint32_t V, uint32_t E,
+                            uint32_t rare_below, uint32_t frequent_from);
+
+/* The embedding history of one training run: a snapshot of the model at the
+ * end of every epoch (embedding rows quantised as above, every other
+ * parameter exactly), the statistics of every recorded epoch, and a "view"
+ * model any stored epoch can be loaded into. Snapshots stay within a byte
+ * budget: when it is full, a recorded epoch is dropped to make room (never
+ * the first, nor keep_epoch; the one whose neighbours are closest, so the
+ * epochs kept stay evenly spread). Statistics of dropped epochs are kept. */
+typedef struct nn_embed_history nn_embed_history;
+
+/* For models with m's config; counts (V) the training occurrences of each
+ * id (copied), e.g. from nn_trainer_count_tokens. NN_ERR_NOMEM when not even
+ * one snapshot fits the budget, or memory runs out. */
+int nn_embed_history_create(nn_embed_history **out, const nn_model *m, const uint32_t *counts,
+                            size_t budget_bytes, uint32_t rare_below, uint32_t frequent_from,
+                            nn_error *err);
+void nn_embed_history_free(nn_embed_history *h);
+/* Snapshots m as the state at the end of epoch (larger than any recorded
+ * before) and appends that epoch's statistics. */
+int nn_embed_history_record(nn_embed_history *h, const nn_model *m, uint32_t epoch,
+                            uint32_t keep_epoch, nn_error *err);
+/* Changes the groups of the statistics and recomputes them for every stored
+ * epoch (a dropped epoch's become NaN). */
+void nn_embed_history_set_groups(nn_embed_history *h, uint32_t rare_below, uint32_t frequent_from);
+/* Statistics of every recorded epoch, in order: *n entries. */
+const nn_embed_stats *nn_embed_history_stats(const nn_embed_history *h, uint32_t *n);
+/* The stored epochs, in increasing order: *n entries. */
+const uint32_t *nn_embed_history_epochs(const nn_embed_history *h, uint32_t *n);
+const uint32_t *nn_embed_history_counts(const nn_embed_history *h); /* (V) */
+/* Bytes held: by the snapshots, and by everything else (view model, scratch). */
+size_t nn_embed_history_snapshot_bytes(const nn_embed_history *h);
+size_t nn_embed_history_other_bytes(const nn_embed_history *h);
+size_t nn_embed_history_bytes_per_snapshot(const nn_embed_history *h);
+/* The view model holding a stored epoch's parameters (embedding dequantised),
+ * or NULL when that epoch is not stored. Valid until the next call that
+ * loads another epoch; use it for scoring and reading only. */
+nn_model *nn_embed_history_view(nn_embed_history *h, uint32_t epoch);
+/* effect (n) of words ids (n) at a stored epoch, and *base its empty-review
+ * score. NN_ERR_ARG when the epoch is not stored. */
+int nn_embed_history_effects(nn_embed_history *h, uint32_t epoch, const uint32_t *ids, uint32_t n,
+                             float *effect, float *base, nn_error *err);
+/* The map: the N most frequent words (ids NN_FIRST_WORD .. NN_FIRST_WORD+N-1)
+ * projected on the two principal axes of their vectors at basis_epoch, for
+ * every stored epoch (one basis for all, so points move meaningfully):
+ * xy (nepochs,N,2), effect (nepochs,N), in the order of
+ * nn_embed_history_epochs. The first axis is oriented so that positive
+ * words lie to the right (at the basis epoch); variance (2) along the axes
+ * and total (1) of the N vectors at the basis epoch, for "% explained". */
+int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, float *xy,
+                         float *effect, float *variance, float *total, nn_error *err);
 
 /* -------------------------------------------------------------- checkpoint
  *

@@ -42,6 +42,8 @@ struct nn_trainer {
     nn_batch_log *batch_log; /* (batches) this epoch's batches so far */
     int validating;        /* the epoch's training batches are done */
     nn_eval val_eval;      /* the validation pass in progress */
+    nn_epoch_hook_fn epoch_hook; /* called at each epoch's end, before early stopping */
+    void *epoch_hook_user;
 };
 
 static void free_set(padded_set *s) {
@@ -246,10 +248,28 @@ static void early_stopping(nn_trainer *t, const nn_epoch_log *h) {
     }
 }
 
+void nn_trainer_set_epoch_hook(nn_trainer *t, nn_epoch_hook_fn fn, void *user) {
+    t->epoch_hook = fn;
+    t->epoch_hook_user = user;
+}
+
+void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *counts) {
+    const padded_set *s = find_set(t, split);
+    uint32_t V = t->cfg.vocab_size;
+    memset(counts, 0, (size_t)V * sizeof *counts);
+    if (!s) return;
+    const uint16_t *ids = s->ids;
+    for (size_t i = 0, n = (size_t)s->n * t->cfg.maxlen; i < n; i++)
+        if (ids[i] != NN_PAD) counts[ids[i]]++; /* pad_set mapped ids >= V to NN_UNK */
+}
+
 /* After an epoch's training and validation: history, early stopping. */
 static int finish_epoch(nn_trainer *t, nn_progress *p, nn_error *err) {
     const nn_config *c = &t->cfg;
     nn_epoch_log *h = &t->hist[t->nhist - 1];
+    /* Before early stopping may restore the best weights: the hook sees
+     * the weights this epoch ended with. */
+    if (t->epoch_hook) t->epoch_hook(t->epoch_hook_user, t->model, t->nhist);
     t->epoch++;
     t->batch = 0;
     p->batch = t->batches;
