@@ -11,7 +11,7 @@
  * Not here: training (train.c calls nothing in this file; the caller records
  * snapshots from an epoch hook), the page, the worker, files. */
 #include "nn.h"
-#include "layers.h"
+#include "kernels.h"
 
 #include <assert.h>
 #include <math.h>
@@ -24,13 +24,15 @@ void nn_quantize_rows_i8(int8_t *q, float *scale, const float *x, uint32_t V, ui
     for (uint32_t v = 0; v < V; v++) {
         const float *row = x + (size_t)v * E;
         int8_t *out = q + (size_t)v * E;
-        float maxabs = 0.0f;
-        int finite = 1;
+        /* Branch-free loops (this runs over the whole table every epoch):
+         * probe becomes NaN if any entry is NaN or infinite (x * 0). */
+        float maxabs = 0.0f, probe = 0.0f;
         for (uint32_t e = 0; e < E; e++) {
-            if (!isfinite(row[e])) finite = 0;
-            else if (fabsf(row[e]) > maxabs) maxabs = fabsf(row[e]);
+            float a = fabsf(row[e]);
+            maxabs = a > maxabs ? a : maxabs;
+            probe += row[e] * 0.0f;
         }
-        if (!finite) {
+        if (probe != probe) {
             scale[v] = NAN;
             memset(out, 0, E);
             continue;
@@ -38,8 +40,11 @@ void nn_quantize_rows_i8(int8_t *q, float *scale, const float *x, uint32_t V, ui
         scale[v] = maxabs / 127.0f;
         float inv = maxabs > 0.0f ? 127.0f / maxabs : 0.0f;
         for (uint32_t e = 0; e < E; e++) {
-            long r = lrintf(row[e] * inv);
-            out[e] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+            /* Round half away from zero by hand (lrintf is a libm call);
+             * |row * inv| <= 127 already, up to rounding. */
+            float r = row[e] * inv;
+            int k = (int)(r + copysignf(0.5f, r));
+            out[e] = (int8_t)(k > 127 ? 127 : k < -127 ? -127 : k);
         }
     }
 }
@@ -60,7 +65,11 @@ void nn_word_scores(float *out, float *base, nn_model *m, const uint32_t *ids, u
     uint32_t start[2] = {NN_START, 0};
     float base_score = nn_model_explain(m, start, 1, NULL);
     if (base) *base = base_score;
-    if (c->model != NN_MODEL_BAG || T < 2) {
+    enum { WB = 64 }; /* words per block */
+    float *work = NULL;
+    if (c->model == NN_MODEL_BAG && T >= 2)
+        work = malloc(((size_t)E * WB + (size_t)H * WB + WB + H) * sizeof *work);
+    if (!work) { /* a recurrent model, maxlen 1, or no memory: the long way */
         for (uint32_t i = 0; i < n; i++) {
             start[1] = ids[i];
             out[i] = nn_model_explain(m, start, 2, NULL);
@@ -69,29 +78,44 @@ void nn_word_scores(float *out, float *base, nn_model *m, const uint32_t *ids, u
     }
     /* The bag model: [<START>, w] differs from [<START>] by one position
      * that holds w instead of <PAD> (either padding side), so its pooled
-     * vector is a closed form of the empty review's, and each word costs one
-     * head evaluation, batched Bmax words at a time. */
-    float pooled0[1024];
-    assert(E <= 1024);
-    memcpy(pooled0, m->pooled, E * sizeof *pooled0); /* from the explain call above */
+     * vector is a * pooled0 + g * e_PAD + k * e_w (Keras pooling: 1, -1/T,
+     * 1/T; masked: 1/2, 0, 1/2 as <START> and w are the real tokens), and
+     * the first layer's input is cst + k * (W1 . e_w) with cst computed
+     * once. W1 . e_w is computed WB words at a time with the words along
+     * the SIMD lanes (xt holds the block transposed), so every axpy is WB
+     * long whatever E and H are. */
+    float a = 0.5f, g = 0.0f, k = 0.5f;
+    if (c->pooling == NN_POOL_KERAS) a = 1.0f, g = -1.0f / (float)T, k = 1.0f / (float)T;
+    float *xt = work, *acc = xt + (size_t)E * WB, *z = acc + (size_t)H * WB, *cst = z + WB;
     const float *pad = m->emb + (size_t)NN_PAD * E;
-    for (uint32_t i0 = 0; i0 < n; i0 += m->Bmax) {
-        uint32_t B = n - i0 < m->Bmax ? n - i0 : m->Bmax;
+    for (uint32_t h = 0; h < H; h++) {
+        const float *row = m->w1 + (size_t)h * E;
+        double s = m->b1[h];
+        for (uint32_t e = 0; e < E; e++) /* m->pooled row 0: the empty review's */
+            s += (double)row[e] * (a * m->pooled[e] + g * pad[e]);
+        cst[h] = (float)s;
+    }
+    for (uint32_t i0 = 0; i0 < n; i0 += WB) {
+        uint32_t B = n - i0 < WB ? n - i0 : WB;
         for (uint32_t b = 0; b < B; b++) {
             uint32_t id = ids[i0 + b] < V ? ids[i0 + b] : NN_UNK;
-            const float *w = m->emb + (size_t)id * E;
-            float *p = m->pooled + (size_t)b * E;
-            for (uint32_t e = 0; e < E; e++) {
-                if (id == NN_PAD) p[e] = pooled0[e];
-                else if (c->pooling == NN_POOL_KERAS) p[e] = pooled0[e] + (w[e] - pad[e]) / (float)T;
-                else p[e] = (pooled0[e] + w[e]) * 0.5f; /* <START> and w are the real tokens */
+            const float *x = m->emb + (size_t)id * E;
+            for (uint32_t e = 0; e < E; e++) xt[(size_t)e * WB + b] = x[e];
+        }
+        for (uint32_t b = 0; b < B; b++) z[b] = m->b2[0];
+        for (uint32_t h = 0; h < H; h++) {
+            float *ah = acc + (size_t)h * WB;
+            memset(ah, 0, B * sizeof *ah);
+            for (uint32_t e = 0; e < E; e++) nn_k_axpy(ah, m->w1[(size_t)h * E + e], xt + (size_t)e * WB, B);
+            for (uint32_t b = 0; b < B; b++) {
+                float pre = cst[h] + k * ah[b];
+                z[b] += (pre > 0.0f ? pre : 0.0f) * m->w2[h];
             }
         }
-        nn_dense_forward(m->hidden, m->pooled, m->w1, m->b1, B, E, H);
-        nn_relu_forward(m->hidden, m->hidden, (size_t)B * H);
-        nn_dense_forward(m->logit, m->hidden, m->w2, m->b2, B, H, 1);
-        for (uint32_t b = 0; b < B; b++) out[i0 + b] = sigmoidf(m->logit[b]);
+        for (uint32_t b = 0; b < B; b++)
+            out[i0 + b] = ids[i0 + b] == NN_PAD ? base_score : sigmoidf(z[b]); /* [<START>, <PAD>] is the empty review */
     }
+    free(work);
 }
 
 /* ---------------------------------------------------------------- eigen */
