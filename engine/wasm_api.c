@@ -48,7 +48,20 @@ typedef struct nnw_session {
     size_t ckpt_len;
     nn_eval eval;             /* a sliced evaluation (nnw_evaluate_begin/step) */
     int eval_active;
+    /* What the model learned about words (nnw_embed_*, nnw_full_*). */
+    nn_embed_history *embed;  /* the trainer's per-epoch snapshots; NULL if none */
+    nn_error embed_err;       /* why there are none, or why recording stopped */
+    uint32_t embed_rare_below, embed_frequent_from;
+    double embed_ms;          /* time the last recording took */
+    float *embed_out;         /* the last bulk answer (nnw_embed_data) */
+    size_t embed_out_cap;     /* floats allocated */
+    nn_trainer *full;         /* the comparison run without early stopping */
+    float full_progress[12];
+    nn_eval full_eval;
+    int full_testing;
 } nnw_session;
+
+static void embed_start(nnw_session *s);
 
 /* ------------------------------------------------------------ JSON writer */
 
@@ -145,6 +158,10 @@ static int need_trainer(nnw_session *s) {
 }
 
 static void drop_trainer(nnw_session *s) {
+    nn_embed_history_free(s->embed);
+    s->embed = NULL;
+    nn_trainer_free(s->full);
+    s->full = NULL;
     nn_trainer_free(s->trainer);
     s->trainer = NULL;
     s->eval_active = 0; /* its set belonged to that trainer */
@@ -188,6 +205,7 @@ EMSCRIPTEN_KEEPALIVE void nnw_session_free(nnw_session *s) {
     free(s->text);
     free(s->explain_rows);
     free(s->ckpt);
+    free(s->embed_out);
     free(s);
 }
 
@@ -252,6 +270,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
     drop_trainer(s);
     s->trainer = t;
     s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
+    embed_start(s);
     return NN_OK;
 }
 
@@ -349,9 +368,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t nnw_batch_log_len(nnw_session *s) {
     return n;
 }
 
-EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
-    uint32_t n = 0;
-    const nn_epoch_log *h = session_history(s, &n);
+static const char *history_json(nnw_session *s, const nn_epoch_log *h, uint32_t n) {
     json_buf b = {0};
     jb_raw(&b, "[", 1);
     for (uint32_t i = 0; i < n; i++) {
@@ -367,6 +384,12 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
     }
     jb_raw(&b, "]", 1);
     return session_text(s, &b);
+}
+
+EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
+    uint32_t n = 0;
+    const nn_epoch_log *h = session_history(s, &n);
+    return history_json(s, h, n);
 }
 
 /* ---------------------------------------------------------- prediction */
@@ -566,9 +589,389 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
     s->nimported = hist ? ck.nhist : 0;
     hist = NULL;
     s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
+    embed_start(s);
+    if (s->embed) /* the imported weights, as the state after its last epoch */
+        nn_embed_history_record(s->embed, m, s->nimported ? s->nimported : 1, 0, &s->embed_err);
 done:
     nn_trainer_free(t);
     free(hist);
     nn_checkpoint_free(&ck);
     return rc;
+}
+
+/* ------------------------------------------------------------ embeddings
+ *
+ * What the model learned about words: an embedding snapshot at the end of
+ * every epoch (engine/embedding_stats.c), recorded by a trainer epoch hook,
+ * and the computations the page shows on them. Bulk answers are floats in
+ * one session-owned buffer, nnw_embed_data(s), valid until the next call. */
+
+#define NNW_EMBED_BUDGET ((size_t)64 << 20) /* bytes of snapshots per run */
+
+/* Records the epoch that just ended; the epoch with the lowest validation
+ * loss so far (the one the curves mark) is never dropped for the budget. */
+static void embed_on_epoch(void *user, const nn_model *m, uint32_t epoch) {
+    nnw_session *s = user;
+    if (!s->embed) return;
+    double t0 = emscripten_get_now();
+    uint32_t n = 0, keep = 0;
+    const nn_epoch_log *h = nn_trainer_history(s->trainer, &n);
+    for (uint32_t i = 0; i < n; i++)
+        if (isfinite(h[i].val_loss) && (keep == 0 || h[i].val_loss < h[keep - 1].val_loss)) keep = i + 1;
+    if (nn_embed_history_record(s->embed, m, epoch, keep, &s->embed_err) != NN_OK) {
+        /* Out of memory: keep what is recorded, record no more. */
+        nn_trainer_set_epoch_hook(s->trainer, NULL, NULL);
+    }
+    s->embed_ms = emscripten_get_now() - t0;
+}
+
+/* A fresh history for the trainer just created (nnw_configure, import). */
+static void embed_start(nnw_session *s) {
+    if (!s->embed_rare_below) s->embed_rare_below = 20;
+    if (!s->embed_frequent_from) s->embed_frequent_from = 1000;
+    s->embed_err.code = NN_OK;
+    s->embed_err.msg[0] = 0;
+    s->embed_ms = 0;
+    nn_model *m = nn_trainer_model(s->trainer);
+    uint32_t *counts = malloc((size_t)m->cfg.vocab_size * sizeof *counts);
+    if (!counts) {
+        nn_fail(&s->embed_err, NN_ERR_NOMEM, "out of memory counting the training words");
+        return;
+    }
+    nn_trainer_count_tokens(s->trainer, "train", counts);
+    if (nn_embed_history_create(&s->embed, m, counts, NNW_EMBED_BUDGET, s->embed_rare_below,
+                                s->embed_frequent_from, &s->embed_err) == NN_OK)
+        nn_trainer_set_epoch_hook(s->trainer, embed_on_epoch, s);
+    free(counts);
+}
+
+static int need_embed(nnw_session *s) {
+    int rc = need_trainer(s);
+    if (rc != NN_OK) return rc;
+    if (s->embed) return NN_OK;
+    return nn_fail(&s->err, NN_ERR_STATE, "no embedding snapshots: %s",
+                   s->embed_err.msg[0] ? s->embed_err.msg : "train the model first");
+}
+
+/* The session's bulk answer buffer, at least n floats (NULL: out of memory,
+ * with the message set). */
+static float *embed_out(nnw_session *s, size_t n) {
+    if (n > s->embed_out_cap) {
+        float *p = realloc(s->embed_out, n * sizeof *p);
+        if (!p) {
+            nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for an answer of %zu numbers", n);
+            return NULL;
+        }
+        s->embed_out = p;
+        s->embed_out_cap = n;
+    }
+    return s->embed_out;
+}
+
+EMSCRIPTEN_KEEPALIVE float *nnw_embed_data(nnw_session *s) { return s->embed_out; }
+
+/* {"epochs": [stored], "recorded", "bytes_per_snapshot", "snapshot_bytes",
+ *  "other_bytes", "budget", "last_ms", "vocab_size", "embed_dim",
+ *  "rare_below", "frequent_from", "error"} */
+EMSCRIPTEN_KEEPALIVE const char *nnw_embed_info(nnw_session *s) {
+    if (need_trainer(s) != NN_OK) return NULL;
+    const nn_config *c = &nn_trainer_model(s->trainer)->cfg;
+    json_buf b = {0};
+    jb_raw(&b, "{\"epochs\":[", 11);
+    uint32_t n = 0, nst = 0;
+    if (s->embed) {
+        const uint32_t *ep = nn_embed_history_epochs(s->embed, &n);
+        for (uint32_t i = 0; i < n; i++) jb_printf(&b, i ? ",%u" : "%u", ep[i]);
+        nn_embed_history_stats(s->embed, &nst);
+    }
+    jb_printf(&b, "],\"recorded\":%u,\"bytes_per_snapshot\":%zu,\"snapshot_bytes\":%zu,"
+                  "\"other_bytes\":%zu,\"budget\":%zu,\"last_ms\":",
+              nst, s->embed ? nn_embed_history_bytes_per_snapshot(s->embed) : 0,
+              s->embed ? nn_embed_history_snapshot_bytes(s->embed) : 0,
+              s->embed ? nn_embed_history_other_bytes(s->embed) : 0, NNW_EMBED_BUDGET);
+    jb_float(&b, (float)s->embed_ms);
+    jb_printf(&b, ",\"vocab_size\":%u,\"embed_dim\":%u,\"rare_below\":%u,\"frequent_from\":%u,\"error\":",
+              c->vocab_size, c->embed_dim, s->embed_rare_below, s->embed_frequent_from);
+    if (s->embed_err.msg[0]) jb_string(&b, s->embed_err.msg, strlen(s->embed_err.msg));
+    else jb_raw(&b, "null", 4);
+    jb_raw(&b, "}", 1);
+    return session_text(s, &b);
+}
+
+/* Sets the groups of the statistics: rare = seen 1..rare_below-1 times in
+ * the training reviews, frequent = at least frequent_from times. */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_groups(nnw_session *s, uint32_t rare_below, uint32_t frequent_from) {
+    if (rare_below < 1 || frequent_from < 1)
+        return nn_fail(&s->err, NN_ERR_ARG, "the word groups need thresholds of at least 1");
+    s->embed_rare_below = rare_below;
+    s->embed_frequent_from = frequent_from;
+    if (s->embed) nn_embed_history_set_groups(s->embed, rare_below, frequent_from);
+    return NN_OK;
+}
+
+/* Statistics of every recorded epoch: returns k (-1 on error); data holds k
+ * rows of 8 floats: epoch, stored (1 if its snapshot is kept), rare_norm,
+ * frequent_norm, rare_share, base_score, rare_words, frequent_words. */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_stats(nnw_session *s) {
+    if (need_embed(s) != NN_OK) return -1;
+    uint32_t k = 0, ne = 0;
+    const nn_embed_stats *st = nn_embed_history_stats(s->embed, &k);
+    const uint32_t *ep = nn_embed_history_epochs(s->embed, &ne);
+    float *o = embed_out(s, (size_t)k * 8 + 1);
+    if (!o) return -1;
+    for (uint32_t i = 0, j = 0; i < k; i++) {
+        while (j < ne && ep[j] < st[i].epoch) j++;
+        float *r = o + (size_t)i * 8;
+        r[0] = (float)st[i].epoch;
+        r[1] = j < ne && ep[j] == st[i].epoch;
+        r[2] = st[i].rare_norm;
+        r[3] = st[i].frequent_norm;
+        r[4] = st[i].rare_share;
+        r[5] = st[i].base_score;
+        r[6] = (float)st[i].rare_words;
+        r[7] = (float)st[i].frequent_words;
+    }
+    return (int)k;
+}
+
+/* The map of the n most frequent words on the axes of basis_epoch, for every
+ * stored epoch: returns k stored epochs (-1 on error); data holds epochs
+ * (k), xy (k,n,2), effect (k,n), counts (n), then the variance along the
+ * two axes and the total variance at the basis epoch (3). */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_map(nnw_session *s, uint32_t basis_epoch, uint32_t n) {
+    if (need_embed(s) != NN_OK) return -1;
+    uint32_t k = 0;
+    const uint32_t *ep = nn_embed_history_epochs(s->embed, &k);
+    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size;
+    if (n == 0 || n > V - NN_FIRST_WORD) {
+        nn_fail(&s->err, NN_ERR_ARG, "the map can show 1 to %u words, not %u", V - NN_FIRST_WORD, n);
+        return -1;
+    }
+    float *o = embed_out(s, (size_t)k + (size_t)k * n * 3 + n + 3);
+    if (!o) return -1;
+    for (uint32_t i = 0; i < k; i++) o[i] = (float)ep[i];
+    float *xy = o + k, *effect = xy + (size_t)k * n * 2, *counts = effect + (size_t)k * n;
+    float *var = counts + n;
+    if (nn_embed_history_map(s->embed, basis_epoch, n, xy, effect, var, var + 2, &s->err) != NN_OK) return -1;
+    const uint32_t *c = nn_embed_history_counts(s->embed);
+    for (uint32_t i = 0; i < n; i++) counts[i] = (float)c[NN_FIRST_WORD + i];
+    return (int)k;
+}
+
+/* The k nearest words of word id at a stored epoch by cosine similarity:
+ * returns how many (-1 on error); data holds rows (id, similarity). */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_neighbours(nnw_session *s, uint32_t epoch, uint32_t id, uint32_t k) {
+    if (need_embed(s) != NN_OK) return -1;
+    const nn_config *c = &nn_trainer_model(s->trainer)->cfg;
+    if (id < NN_FIRST_WORD || id >= c->vocab_size) {
+        nn_fail(&s->err, NN_ERR_ARG, "word id %u is not one of the model's %u words", id, c->vocab_size);
+        return -1;
+    }
+    nn_model *view = nn_embed_history_view(s->embed, epoch);
+    if (!view) {
+        nn_fail(&s->err, NN_ERR_ARG, "epoch %u has no snapshot", epoch);
+        return -1;
+    }
+    uint32_t *ids = malloc((size_t)(k ? k : 1) * sizeof *ids);
+    float *sims = malloc((size_t)(k ? k : 1) * sizeof *sims);
+    float *o = embed_out(s, 2 * (size_t)k + 1);
+    if (!ids || !sims || !o) {
+        free(ids);
+        free(sims);
+        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory finding neighbours");
+        return -1;
+    }
+    uint32_t m = nn_nearest_cosine(ids, sims, view->emb, c->vocab_size, c->embed_dim, id, NN_FIRST_WORD, k);
+    for (uint32_t i = 0; i < m; i++) {
+        o[2 * i] = (float)ids[i];
+        o[2 * i + 1] = sims[i];
+    }
+    free(ids);
+    free(sims);
+    return (int)m;
+}
+
+/* The k words whose effect changed most from epoch `from` to `to` (only
+ * words seen fewer than count_below times when count_below > 0): returns
+ * how many (-1 on error); data holds rows (id, count, effect_from, effect_to). */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_changes(nnw_session *s, uint32_t from, uint32_t to, uint32_t count_below, uint32_t k) {
+    if (need_embed(s) != NN_OK) return -1;
+    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size, n = V - NN_FIRST_WORD;
+    uint32_t *ids = malloc((size_t)V * sizeof *ids), *top = malloc((size_t)(k ? k : 1) * sizeof *top);
+    float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
+    float *o = embed_out(s, 4 * (size_t)k + 1);
+    int result = -1;
+    if (!ids || !top || !before || !after || !o) {
+        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory comparing epochs");
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
+    if (nn_embed_history_effects(s->embed, from, ids, n, before + NN_FIRST_WORD, NULL, &s->err) != NN_OK ||
+        nn_embed_history_effects(s->embed, to, ids, n, after + NN_FIRST_WORD, NULL, &s->err) != NN_OK)
+        goto done;
+    const uint32_t *counts = nn_embed_history_counts(s->embed);
+    uint32_t m = nn_top_changes(top, before, after, counts, V, NN_FIRST_WORD, count_below, k);
+    for (uint32_t i = 0; i < m; i++) {
+        float *r = o + (size_t)i * 4;
+        r[0] = (float)top[i];
+        r[1] = (float)counts[top[i]];
+        r[2] = before[top[i]];
+        r[3] = after[top[i]];
+    }
+    result = (int)m;
+done:
+    free(ids);
+    free(top);
+    free(before);
+    free(after);
+    return result;
+}
+
+/* Every word's training count and effect at a stored epoch: returns
+ * n = V - 4 (the words after the special ids; -1 on error); data holds the
+ * empty review's score (1), counts (n), effects (n). */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_effects(nnw_session *s, uint32_t epoch) {
+    if (need_embed(s) != NN_OK) return -1;
+    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size, n = V - NN_FIRST_WORD;
+    uint32_t *ids = malloc((size_t)n * sizeof *ids + 1);
+    float *o = embed_out(s, 1 + 2 * (size_t)n);
+    if (!ids || !o) {
+        free(ids);
+        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory scoring the words");
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
+    int rc = nn_embed_history_effects(s->embed, epoch, ids, n, o + 1 + n, o, &s->err);
+    free(ids);
+    if (rc != NN_OK) return -1;
+    const uint32_t *counts = nn_embed_history_counts(s->embed);
+    for (uint32_t i = 0; i < n; i++) o[1 + i] = (float)counts[NN_FIRST_WORD + i];
+    return (int)n;
+}
+
+/* The embedding (V,E) at a stored epoch, as the snapshot holds it
+ * (dequantised), for the Embedding Projector export; NULL on error. */
+EMSCRIPTEN_KEEPALIVE const float *nnw_embed_vectors(nnw_session *s, uint32_t epoch) {
+    if (need_embed(s) != NN_OK) return NULL;
+    nn_model *view = nn_embed_history_view(s->embed, epoch);
+    if (!view) nn_fail(&s->err, NN_ERR_ARG, "epoch %u has no snapshot", epoch);
+    return view ? view->emb : NULL;
+}
+
+/* Collects the first token of a text. */
+typedef struct first_token { char word[NN_MAX_TOKEN_BYTES]; size_t len; int found; } first_token;
+static void take_first(const char *tok, size_t len, void *user) {
+    first_token *f = user;
+    if (f->found++) return;
+    f->len = len < sizeof f->word ? len : sizeof f->word;
+    memcpy(f->word, tok, f->len);
+}
+
+/* The id of the word text[0..n) (tokenized like reviews, so "Excellent!"
+ * is "excellent"): an id the model has, -1 when the text has no word, -2
+ * when the model's vocabulary lacks it, -3 when it holds several words. */
+EMSCRIPTEN_KEEPALIVE int nnw_word_id(nnw_session *s, const char *text, size_t n) {
+    if (need_shard(s) != NN_OK) return -1;
+    first_token f = {{0}, 0, 0};
+    nn_tokenize(text, n, take_first, &f);
+    if (!f.found) return -1;
+    if (f.found > 1) return -3;
+    uint32_t id = nn_vocab_lookup(&s->shard.vocab, f.word, f.len);
+    uint32_t V = s->trainer ? nn_trainer_model(s->trainer)->cfg.vocab_size : s->shard.vocab.V;
+    return id == NN_UNK || id >= V ? -2 : (int)id;
+}
+
+/* The word of an id, NUL-terminated. */
+EMSCRIPTEN_KEEPALIVE const char *nnw_word(nnw_session *s, uint32_t id) {
+    if (need_shard(s) != NN_OK) return NULL;
+    if (id >= s->shard.vocab.V) {
+        nn_fail(&s->err, NN_ERR_ARG, "word id %u is out of range (%u words)", id, s->shard.vocab.V);
+        return NULL;
+    }
+    size_t len = 0;
+    const char *w = nn_vocab_word(&s->shard.vocab, id, &len);
+    json_buf b = {0};
+    jb_raw(&b, w, len);
+    if (!b.p) jb_raw(&b, "", 0);
+    return session_text(s, &b);
+}
+
+/* ------------------------------------------------- the comparison run
+ *
+ * "What would have happened without early stopping": a second trainer with
+ * the run's config and patience 0, trained in slices after the run, then
+ * evaluated on the test set. Same seed, so its epochs up to the stop are
+ * the run's own. nnw_full_progress(s): 12 floats [epoch, batch, batches,
+ * epoch_done, finished, loss, acc, val_loss, val_acc, test_done, test_loss,
+ * test_acc]. */
+
+EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) {
+    int rc = need_trainer(s);
+    if (rc != NN_OK) return rc;
+    nn_trainer_free(s->full);
+    s->full = NULL;
+    s->full_testing = 0;
+    memset(s->full_progress, 0, sizeof s->full_progress);
+    nn_config cfg = nn_trainer_model(s->trainer)->cfg;
+    cfg.patience = 0;
+    return nn_trainer_create(&s->full, &cfg, &s->shard, &s->err);
+}
+
+EMSCRIPTEN_KEEPALIVE int nnw_full_train(nnw_session *s, uint32_t max_batches) {
+    if (!s->full) return nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
+    float *q = s->full_progress;
+    if (q[9]) return NN_OK;
+    if (!q[4]) {
+        nn_progress p;
+        int rc = nn_trainer_run(s->full, max_batches, &p, &s->err);
+        q[0] = (float)p.epoch;
+        q[1] = (float)p.batch;
+        q[2] = (float)p.batches;
+        q[3] = (float)p.epoch_done;
+        q[4] = (float)p.finished;
+        if (p.epoch_done) {
+            uint32_t n = 0;
+            const nn_epoch_log *h = nn_trainer_history(s->full, &n);
+            q[5] = h[n - 1].loss;
+            q[6] = h[n - 1].acc;
+            q[7] = h[n - 1].val_loss;
+            q[8] = h[n - 1].val_acc;
+        }
+        return rc;
+    }
+    q[3] = 0;
+    if (!s->full_testing) {
+        if (nn_trainer_count(s->full, "test") == 0) {
+            q[9] = 1;
+            q[10] = q[11] = NAN;
+            return NN_OK;
+        }
+        int rc = nn_trainer_eval_begin(s->full, "test", &s->full_eval, &s->err);
+        if (rc != NN_OK) return rc;
+        s->full_testing = 1;
+    }
+    if (nn_trainer_eval_step(s->full, &s->full_eval, max_batches)) {
+        nn_trainer_eval_result(&s->full_eval, &q[10], &q[11]);
+        q[9] = 1;
+        s->full_testing = 0;
+    }
+    return NN_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE float *nnw_full_progress(nnw_session *s) { return s->full_progress; }
+
+EMSCRIPTEN_KEEPALIVE const char *nnw_full_history(nnw_session *s) {
+    if (!s->full) {
+        nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
+        return NULL;
+    }
+    uint32_t n = 0;
+    const nn_epoch_log *h = nn_trainer_history(s->full, &n);
+    return history_json(s, h, n);
+}
+
+EMSCRIPTEN_KEEPALIVE void nnw_full_free(nnw_session *s) {
+    nn_trainer_free(s->full);
+    s->full = NULL;
+    s->full_testing = 0;
 }

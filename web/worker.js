@@ -11,6 +11,8 @@
 // Deliberately not here: any engine logic (that is C, behind engine/wasm_api.c)
 // and anything about the page.
 
+import { embeddingHandlers } from './worker_embeddings.js';
+
 const SLICE_MS = 15;          // aim for slices this long, so replies come within ~50 ms
 const MAX_SLICE_BATCHES = 256;
 const EVENT_INTERVAL_MS = 50; // at most one batch/shardProgress event per this
@@ -232,6 +234,7 @@ function trainSlice() {
       data: {
         epoch, loss, acc, val_loss: nan(valLoss), val_acc: nan(valAcc),
         ms: run.epochMs, reviewsPerSec: run.epochMs > 0 ? trainSize / (run.epochMs / 1000) : 0,
+        embed: embedding.epochData(),
       },
     });
     run.epochMs = 0;
@@ -358,6 +361,7 @@ const handlers = {
       else if (data?.url) bytes = await fetchWithProgress(data.url);
       else throw new RequestError('loadShard needs {url} or {bytes}');
       const ptr = copyIn(bytes); // nnw_load_shard takes ownership, even on failure
+      embedding.onNewModel();
       const status = e._nnw_load_shard(worker.session, ptr, bytes.length);
       worker.shardInfo = null;
       worker.run.state = 'idle';
@@ -375,6 +379,7 @@ const handlers = {
     const e = api();
     requireIdleTraining('configure');
     const json = JSON.stringify(data ?? {});
+    embedding.onNewModel();
     check(withString(json, (p) => e._nnw_configure(worker.session, p)));
     Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0, points: [], testing: null, logEpoch: 0, logRead: 0 });
     return config();
@@ -507,6 +512,7 @@ const handlers = {
     if (!data?.bytes) throw new RequestError('importCheckpoint needs {bytes: ArrayBuffer}');
     const bytes = new Uint8Array(data.bytes);
     const ptr = copyIn(bytes); // nnw_checkpoint_import takes ownership
+    embedding.onNewModel();
     check(e._nnw_checkpoint_import(worker.session, ptr, bytes.length));
     Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0, points: [], testing: null, logEpoch: 0, logRead: 0 });
     return { config: config(), history: history() };
@@ -520,6 +526,14 @@ const handlers = {
     return { loss: p[7], acc: p[8] };
   },
 };
+
+// What the model learned about words (worker_embeddings.js).
+const embedding = embeddingHandlers({
+  api, withString, answer, lastError, check, RequestError, post,
+  session: () => worker.session,
+  trainingState: () => worker.run.state,
+});
+Object.assign(handlers, embedding.handlers);
 
 async function handle(message) {
   const { id, type, data } = message ?? {};
