@@ -10,6 +10,7 @@
 // runs under a CSP without 'unsafe-inline').
 
 import { TrainingCharts } from './charts.js';
+import { EmbeddingsView } from './embeddings.js';
 
 // ------------------------------------------------------------ the state table
 
@@ -77,6 +78,50 @@ function shardPath(def, help) {
   };
 }
 
+// true or false (the engine's JSON booleans, and the page's checkboxes).
+function bool(def, help) {
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text).trim();
+      if (s !== 'true' && s !== 'false') throw new Error('must be true or false');
+      return s === 'true';
+    },
+    format: (v) => String(v),
+  };
+}
+
+// A word typed by the user (up to 64 characters; it only ever reaches the
+// page through textContent, and the engine through its tokenizer).
+function word(def, help) {
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text);
+      if (s.length > 64) throw new Error('must be at most 64 characters');
+      return s;
+    },
+    format: (v) => v,
+  };
+}
+
+// An epoch: 'best', 'last', or a number from 1.
+function epochChoice(def, help) {
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text).trim();
+      if (s === 'best' || s === 'last') return s;
+      if (/^[0-9]+$/.test(s) && Number(s) >= 1 && Number(s) <= 100000) return Number(s);
+      throw new Error('must be best, last or an epoch number');
+    },
+    format: (v) => String(v),
+  };
+}
+
 // Every setting of the page. Keys are the engine's config keys (nn_config,
 // engine/config.c) except `shard`, which only the page uses. Defaults are the
 // Keras tutorial's recipe.
@@ -94,14 +139,29 @@ const PROPS = {
   epochs: int(40, 1, 10000, 'passes over the training reviews'),
   val_size: int(10000, 0, 4294967295, 'training reviews held out for validation'),
   seed: int(1, 0, Number.MAX_SAFE_INTEGER, 'seed for shuffling and initialisation'),
+  patience: int(0, 0, 10000, 'early stopping: epochs without a better validation loss before stopping (0: off)'),
+  restore_best_weights: bool(true, 'early stopping: go back to the best epoch\'s weights when it stops'),
   pace: choice('fast', ['fast', 'watch'], 'full speed, or about 1.5 s per epoch to follow by eye'),
   shard: shardPath('data/imdb.shard', 'the shard file to train on'),
+  // What the model learned about words (embeddings.js owns their controls).
+  map_epoch: epochChoice('best', 'the epoch the word map shows'),
+  map_words: int(1000, 10, 5000, 'words on the map (the most frequent)'),
+  map_basis: choice('best', ['best', 'last'], 'the epoch whose principal axes the map uses'),
+  highlight: word('', 'a word to circle on the map'),
+  side_by_side: bool(false, 'show the last epoch beside the selected one'),
+  rare_below: int(20, 1, 1000000, 'rare words: seen fewer times than this in training'),
+  frequent_from: int(1000, 1, 100000000, 'frequent words: seen at least this often in training'),
+  memo_rare_only: bool(true, 'list only rare words among those that changed most'),
+  neighbours_of: word('excellent', 'the word whose nearest words are listed'),
+  full_run: bool(false, 'also train the run without early stopping, to compare'),
 };
+const EMBED_KEYS = ['map_epoch', 'map_words', 'map_basis', 'highlight', 'side_by_side', 'rare_below',
+  'frequent_from', 'memo_rare_only', 'neighbours_of', 'full_run'];
 // Settings that are the page's own, not the engine's config.
-const PAGE_KEYS = ['pace', 'shard'];
+const PAGE_KEYS = ['pace', 'shard', ...EMBED_KEYS];
 const ENGINE_KEYS = Object.keys(PROPS).filter((k) => !PAGE_KEYS.includes(k));
 // Settings with a control in the form (the shard is chosen by the link only).
-const CONTROL_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard');
+const CONTROL_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard' && !EMBED_KEYS.includes(k));
 
 const state = Object.fromEntries(Object.entries(PROPS).map(([k, p]) => [k, p.def]));
 
@@ -135,6 +195,13 @@ function readHash() {
     }
   }
   return notes;
+}
+
+// Changes one setting from text (a control or the word map); throws the
+// parser's message for a bad value, which then changes nothing.
+function setSetting(key, text) {
+  state[key] = PROPS[key].parse(text);
+  writeHash();
 }
 
 function engineConfig() {
@@ -278,6 +345,7 @@ let run = null; // timing and position of the current training run
 let lastExplain = null;
 let charts = null;
 let worker = null;
+let embeddings = null; // the word map and friends (embeddings.js)
 
 function setPhase(next) {
   phase = next;
@@ -408,6 +476,7 @@ window.addEventListener('hashchange', () => {
     return;
   }
   renderControls();
+  embeddings?.renderControls();
   writeHash();
   if (phase === 'ready') updateStatus();
 });
@@ -434,6 +503,7 @@ async function startTraining() {
   testResult = null;
   try {
     const config = await configureModel();
+    embeddings?.onNewRun(config);
     const epochs = Number(config?.epochs) || state.epochs;
     run = {
       epochs,
@@ -493,6 +563,7 @@ async function resetModel() {
   runHistory = [];
   testResult = null;
   run = null;
+  embeddings?.reset();
   try {
     await configureModel();
     announce('Reset: a freshly initialised model.');
@@ -548,6 +619,7 @@ function onEngineEvent(type, data) {
       // An event this page does not know is not an error: newer workers may add some.
       break;
   }
+  embeddings?.onEngineEvent(type, data);
 }
 
 // Epoch values can arrive as null where the engine had NaN (no validation set).
@@ -622,6 +694,7 @@ ui.checkpointFile.addEventListener('change', async () => {
     testResult = null;
     run = { imported: true, epochs: runHistory.length, epoch: runHistory.length, batch: 0, batches: 0, activeMs: 0 };
     setPhase('done');
+    embeddings?.onImported(runHistory);
     announce(`Loaded ${file.name}.`);
     explainCurrent();
     const test = await worker.request('evaluate', { split: 'test' });
@@ -787,6 +860,13 @@ async function start() {
   });
 
   try {
+    embeddings = new EmbeddingsView({ worker, charts, state, setSetting, announce, showError, $ });
+    embeddings.renderControls();
+  } catch (err) {
+    showError(`The word map cannot run: ${err.message}`);
+  }
+
+  try {
     const info = await worker.request('init', {});
     ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
   } catch (err) {
@@ -869,6 +949,9 @@ Object.defineProperty(window, '__playground', {
     },
     charts() {
       return charts ? charts.snapshot() : null;
+    },
+    embeddings() {
+      return embeddings ? embeddings.snapshot() : null;
     },
   }),
   writable: false,

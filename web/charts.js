@@ -58,6 +58,46 @@ const bestEpochPlugin = {
   },
 };
 
+// Draws vertical lines at options.marks [{x, label, color, dash}] with
+// their labels at the bottom of the plot (the best-epoch label is at the
+// top): the epoch shown on the word map, where early stopping ended a run.
+// Exported so the embedding statistics chart marks the same epochs.
+export const epochMarksPlugin = {
+  id: 'epochMarks',
+  afterDatasetsDraw(chart, _args, options) {
+    const marks = options.marks || [];
+    if (!marks.length) return;
+    const xScale = chart.scales.x;
+    const { top, bottom, left, right } = chart.chartArea;
+    const ctx = chart.ctx;
+    ctx.save();
+    ctx.font = '600 11px system-ui, sans-serif';
+    marks.forEach((mark, i) => {
+      const px = xScale.getPixelForValue(mark.x);
+      if (!(px >= left - 0.5 && px <= right + 0.5)) return;
+      ctx.strokeStyle = mark.color;
+      ctx.lineWidth = mark.width || 2;
+      ctx.setLineDash(mark.dash || []);
+      ctx.beginPath();
+      ctx.moveTo(px, top);
+      ctx.lineTo(px, bottom);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      if (!mark.label) return;
+      const width = ctx.measureText(mark.label).width;
+      let textX = px + 6 + width > right ? px - 6 - width : px + 6;
+      textX = Math.max(left + 3, Math.min(textX, right - width - 3));
+      const y = bottom - 17 - i * 16;
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+      ctx.fillRect(textX - 3, y, width + 6, 15);
+      ctx.fillStyle = mark.color;
+      ctx.textBaseline = 'top';
+      ctx.fillText(mark.label, textX, y + 2);
+    });
+    ctx.restore();
+  },
+};
+
 function lineDataset(label, color, extra) {
   return {
     label,
@@ -90,6 +130,9 @@ function makeChart(canvas, { yTitle, percent }) {
         }),
         lineDataset('train (epoch)', COLORS.train, { order: 2 }),
         lineDataset('validation', COLORS.val, { order: 1, pointStyle: 'rectRot', pointRadius: 4 }),
+        // "What would have happened without early stopping" (setComparison).
+        lineDataset('train, no early stopping', COLORS.train, { order: 4, borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, hidden: true }),
+        lineDataset('validation, no early stopping', COLORS.val, { order: 4, borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, hidden: true }),
       ],
     },
     options: {
@@ -118,7 +161,10 @@ function makeChart(canvas, { yTitle, percent }) {
       plugins: {
         decimation: { enabled: true, algorithm: 'min-max' },
         legend: {
-          labels: { color: COLORS.text, boxWidth: 14, usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex },
+          labels: {
+            color: COLORS.text, boxWidth: 14, usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex,
+            filter: (item, data) => !data.datasets[item.datasetIndex].hidden || item.datasetIndex < 3,
+          },
         },
         tooltip: {
           callbacks: {
@@ -130,18 +176,21 @@ function makeChart(canvas, { yTitle, percent }) {
           },
         },
         bestEpoch: { x: null, label: '', shortLabel: '' },
+        epochMarks: { marks: [] },
       },
     },
-    plugins: [bestEpochPlugin],
+    plugins: [bestEpochPlugin, epochMarksPlugin],
   });
 }
 
 const BATCH = 0;
 const TRAIN = 1;
 const VAL = 2;
+const FULL_TRAIN = 3;
+const FULL_VAL = 4;
 
 function emptySeries() {
-  return [[], [], []]; // indexed by BATCH, TRAIN, VAL
+  return [[], [], [], [], []]; // indexed by BATCH, TRAIN, VAL, FULL_TRAIN, FULL_VAL
 }
 
 export class TrainingCharts {
@@ -200,8 +249,42 @@ export class TrainingCharts {
     this.pendingBatches = [];
     this.history = [];
     this.series = { loss: emptySeries(), acc: emptySeries() };
+    this.setComparison(null);
+    this.setMarks([]);
     this.updateBest();
     this.schedule();
+  }
+
+  // The curves of the same run without early stopping, [{loss, acc,
+  // val_loss, val_acc}] (dashed, under the run's), or null to hide them.
+  setComparison(history) {
+    for (const [name, key, valKey] of [['loss', 'loss', 'val_loss'], ['acc', 'acc', 'val_acc']]) {
+      const s = this.series[name];
+      s[FULL_TRAIN] = [];
+      s[FULL_VAL] = [];
+      (history || []).forEach((h, i) => {
+        if (!h) return;
+        push(s[FULL_TRAIN], i + 1, h[key]);
+        push(s[FULL_VAL], i + 1, h[valKey]);
+      });
+    }
+    for (const chart of [this.loss, this.acc]) {
+      chart.data.datasets[FULL_TRAIN].hidden = !history;
+      chart.data.datasets[FULL_VAL].hidden = !history;
+    }
+    this.schedule();
+  }
+
+  // Extra vertical marks on both charts: [{x, label, color, dash}].
+  setMarks(marks) {
+    for (const chart of [this.loss, this.acc]) chart.options.plugins.epochMarks.marks = marks;
+    this.schedule();
+  }
+
+  // Calls fn(epoch) when the user clicks or drags along either chart
+  // (the nearest whole epoch, at least 1).
+  onPick(fn) {
+    for (const chart of [this.loss, this.acc]) pickEpochs(chart, fn);
   }
 
   rebuildEpochSeries() {
@@ -272,8 +355,36 @@ export class TrainingCharts {
       train: s[TRAIN].map(({ x, y }) => ({ x, y })),
       val: s[VAL].map(({ x, y }) => ({ x, y })),
     });
-    return { loss: copy(this.series.loss), acc: copy(this.series.acc), bestEpoch: this.bestEpoch };
+    const full = (s) => ({
+      train: s[FULL_TRAIN].map(({ x, y }) => ({ x, y })),
+      val: s[FULL_VAL].map(({ x, y }) => ({ x, y })),
+    });
+    return {
+      loss: copy(this.series.loss), acc: copy(this.series.acc), bestEpoch: this.bestEpoch,
+      comparison: { loss: full(this.series.loss), acc: full(this.series.acc), shown: !this.loss.data.datasets[FULL_TRAIN].hidden },
+      marks: this.loss.options.plugins.epochMarks.marks.map((m) => ({ x: m.x, label: m.label })),
+    };
   }
+}
+
+// Clicking, or dragging with the button held, along a chart picks the
+// nearest whole epoch. Exported for the embedding statistics chart.
+export function pickEpochs(chart, fn) {
+  const canvas = chart.canvas;
+  let dragging = false;
+  const pick = (event) => {
+    const rect = canvas.getBoundingClientRect();
+    const x = chart.scales.x.getValueForPixel(event.clientX - rect.left);
+    if (Number.isFinite(x)) fn(Math.max(1, Math.round(x)));
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    dragging = true;
+    pick(e);
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (dragging && e.buttons) pick(e);
+  });
+  for (const type of ['pointerup', 'pointercancel', 'pointerleave']) canvas.addEventListener(type, () => (dragging = false));
 }
 
 // Appends a point, skipping non-finite values (no validation set gives NaN).
