@@ -28,9 +28,10 @@ const COLORS = {
 const POS = [22, 163, 74];   // style.css --pos
 const NEG = [220, 38, 38];   // style.css --neg
 const GREY = [156, 163, 175];
+const FREQUENT_LABELS = 6;  // and the most frequent words
 const PLAY_MS = 300;         // per epoch when playing
 const LIVE_MAP_MS = 1500;    // while training, refresh the map at most this often
-const LABELS_EACH_WAY = 6;   // words named on the map: the strongest each way
+const LABELS_EACH_WAY = 12;  // words named on the map at most: the strongest each way
 
 const fmtPct = (x) => `${(x * 100).toFixed(1)}%`;
 const fmtSigned = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
@@ -48,8 +49,9 @@ function effectColor(effect, scale) {
   return `rgba(${r}, ${g}, ${b}, 0.8)`;
 }
 
-// Draws the names of some points (labels: [{x, y, text, strong}]) next to
-// them, on the canvas: text never becomes HTML.
+// Draws the names of some points (labels: [{x, y, text, strong}], in order
+// of importance) next to them, on the canvas (text never becomes HTML),
+// skipping any label that would overlap one already drawn.
 const wordLabelsPlugin = {
   id: 'wordLabels',
   afterDatasetsDraw(chart, _args, options) {
@@ -57,6 +59,8 @@ const wordLabelsPlugin = {
     if (!labels.length) return;
     const ctx = chart.ctx;
     const { left, right, top, bottom } = chart.chartArea;
+    const placed = [];
+    const overlaps = (r) => placed.some((p) => r.x0 < p.x1 && r.x1 > p.x0 && r.y0 < p.y1 && r.y1 > p.y0);
     ctx.save();
     for (const l of labels) {
       const px = chart.scales.x.getPixelForValue(l.x);
@@ -64,11 +68,15 @@ const wordLabelsPlugin = {
       if (!(px >= left && px <= right && py >= top && py <= bottom)) continue;
       ctx.font = l.strong ? '700 13px system-ui, sans-serif' : '600 11px system-ui, sans-serif';
       const w = ctx.measureText(l.text).width;
-      const tx = Math.min(px + 6, right - w - 2);
-      ctx.fillStyle = 'rgba(255, 255, 255, 0.8)';
-      ctx.fillRect(tx - 2, py - 14, w + 4, 15);
+      // Right of the point, or left of it near the right edge.
+      const tx = px + 8 + w > right ? px - 8 - w : px + 8;
+      const rect = { x0: tx - 2, x1: tx + w + 2, y0: py - 14, y1: py + 2 };
+      if (!l.strong && overlaps(rect)) continue;
+      placed.push(rect);
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+      ctx.fillRect(rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0);
       ctx.fillStyle = l.strong ? COLORS.selected : '#111827';
-      ctx.fillText(l.text, tx, py - 3);
+      ctx.fillText(l.text, tx, py - 2);
       if (l.strong) {
         ctx.strokeStyle = COLORS.selected;
         ctx.lineWidth = 2.5;
@@ -501,6 +509,7 @@ export class EmbeddingsView {
     this.ui.map2Figure.hidden = !side;
     this.drawMap(this.map, 0, epoch, this.ui.mapCaption);
     if (side) this.drawMap(this.map2, 1, this.lastEpoch(), this.ui.map2Caption);
+    this.renderHighlightNote();
     this.refreshNeighbours();
   }
 
@@ -520,12 +529,16 @@ export class EmbeddingsView {
     ds.data = points;
     ds.backgroundColor = colors;
     ds.pointRadius = this.radii;
-    // Name the strongest words each way, and the highlighted one.
+    // Name the highlighted word, then the strongest words, alternating ways.
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => d.effect[k * n + a] - d.effect[k * n + b]);
-    const labels = order.slice(0, LABELS_EACH_WAY).concat(order.slice(-LABELS_EACH_WAY))
-      .map((i) => ({ ...points[i], text: d.words[i] }));
+    const labels = [];
     const hi = this.highlightIndex();
     if (hi !== null) labels.push({ ...points[hi], text: d.words[hi], strong: true });
+    for (let j = 0; j < LABELS_EACH_WAY && 2 * j < n; j++) {
+      for (const i of [order[n - 1 - j], order[j]]) if (i !== hi) labels.push({ ...points[i], text: d.words[i] });
+    }
+    // And the most frequent words (the map's first), for orientation.
+    for (let i = 0; i < Math.min(FREQUENT_LABELS, n); i++) if (i !== hi) labels.push({ ...points[i], text: d.words[i] });
     chart.options.plugins.wordLabels.labels = labels;
     chart.update('none');
     const tag = this.epochTag(shown);
@@ -814,7 +827,6 @@ export class EmbeddingsView {
     // Words: as they are typed (no change event needed).
     ui.highlight.addEventListener('input', () => {
       this.setSetting('highlight', ui.highlight.value);
-      this.renderHighlightNote();
       this.showEpoch();
     });
     ui.neighboursOf.addEventListener('input', () => {
