@@ -340,7 +340,8 @@ test('the layout works at 375 px: one column, no sideways scrolling, charts fit'
   await typeReview(page, POSITIVE_REVIEW);
   const layout = await page.evaluate(() => ({
     scrollWidth: document.documentElement.scrollWidth,
-    canvases: [...document.querySelectorAll('canvas')].map((c) => c.getBoundingClientRect().width),
+    // Every canvas that is shown (a hidden one, e.g. the second word map, has no layout).
+    canvases: [...document.querySelectorAll('canvas')].filter((c) => c.getClientRects().length > 0).map((c) => c.getBoundingClientRect().width),
     controlsRight: document.getElementById('controls').getBoundingClientRect().right,
     resultsLeft: document.querySelector('.results').getBoundingClientRect().left,
   }));
