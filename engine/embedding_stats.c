@@ -648,8 +648,8 @@ int nn_embed_history_effects(nn_embed_history *h, uint32_t epoch, const uint32_t
     return NN_OK;
 }
 
-int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, float *xy,
-                         float *effect, float *variance, float *total, nn_error *err) {
+int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, int basis_only,
+                         float *xy, float *effect, float *variance, float *total, nn_error *err) {
     uint32_t V = h->V, E = h->E;
     if (N == 0 || N > V - NN_FIRST_WORD)
         return nn_fail(err, NN_ERR_ARG, "the map can show 1 to %u words, not %u", V - NN_FIRST_WORD, N);
@@ -689,11 +689,13 @@ int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, 
     for (uint32_t i = 0; i < N; i++) corr += (double)proj[2 * i] * h->scores[i];
     if (corr < 0)
         for (uint32_t e = 0; e < E; e++) comp[e] = -comp[e];
-    for (uint32_t k = 0; k < h->n; k++) {
+    for (uint32_t k = 0, out = 0; k < h->n; k++) {
         uint32_t epoch = h->epochs[k];
-        nn_embed_history_effects(h, epoch, ids, N, effect + (size_t)k * N, NULL, NULL);
-        nn_pca_project(xy + (size_t)k * N * 2, h->view->emb + (size_t)NN_FIRST_WORD * E, mean, comp,
+        if (basis_only && epoch != basis_epoch) continue;
+        nn_embed_history_effects(h, epoch, ids, N, effect + (size_t)out * N, NULL, NULL);
+        nn_pca_project(xy + (size_t)out * N * 2, h->view->emb + (size_t)NN_FIRST_WORD * E, mean, comp,
                        N, E, 2);
+        out++;
     }
     variance[0] = var[0];
     variance[1] = var[1];

@@ -556,9 +556,10 @@ int nn_embed_history_effects(nn_embed_history *h, uint32_t epoch, const uint32_t
  * xy (nepochs,N,2), effect (nepochs,N), in the order of
  * nn_embed_history_epochs. The first axis is oriented so that positive
  * words lie to the right (at the basis epoch); variance (2) along the axes
- * and total (1) of the N vectors at the basis epoch, for "% explained". */
-int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, float *xy,
-                         float *effect, float *variance, float *total, nn_error *err);
+ * and total (1) of the N vectors at the basis epoch, for "% explained".
+ * With basis_only, only the basis epoch: xy (1,N,2), effect (1,N). */
+int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, int basis_only,
+                         float *xy, float *effect, float *variance, float *total, nn_error *err);
 
 /* -------------------------------------------------------------- checkpoint
  *

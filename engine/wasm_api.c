@@ -735,10 +735,11 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_stats(nnw_session *s) {
 }
 
 /* The map of the n most frequent words on the axes of basis_epoch, for every
- * stored epoch: returns k stored epochs (-1 on error); data holds epochs
- * (k), xy (k,n,2), effect (k,n), counts (n), then the variance along the
- * two axes and the total variance at the basis epoch (3). */
-EMSCRIPTEN_KEEPALIVE int nnw_embed_map(nnw_session *s, uint32_t basis_epoch, uint32_t n) {
+ * stored epoch (or, with basis_only, that epoch alone): returns k epochs
+ * (-1 on error); data holds epochs (k), xy (k,n,2), effect (k,n), counts
+ * (n), then the variance along the two axes and the total variance at the
+ * basis epoch (3). */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_map(nnw_session *s, uint32_t basis_epoch, uint32_t n, int basis_only) {
     if (need_embed(s) != NN_OK) return -1;
     uint32_t k = 0;
     const uint32_t *ep = nn_embed_history_epochs(s->embed, &k);
@@ -747,12 +748,14 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_map(nnw_session *s, uint32_t basis_epoch, uin
         nn_fail(&s->err, NN_ERR_ARG, "the map can show 1 to %u words, not %u", V - NN_FIRST_WORD, n);
         return -1;
     }
+    if (basis_only) k = 1;
     float *o = embed_out(s, (size_t)k + (size_t)k * n * 3 + n + 3);
     if (!o) return -1;
-    for (uint32_t i = 0; i < k; i++) o[i] = (float)ep[i];
+    for (uint32_t i = 0; i < k; i++) o[i] = (float)(basis_only ? basis_epoch : ep[i]);
     float *xy = o + k, *effect = xy + (size_t)k * n * 2, *counts = effect + (size_t)k * n;
     float *var = counts + n;
-    if (nn_embed_history_map(s->embed, basis_epoch, n, xy, effect, var, var + 2, &s->err) != NN_OK) return -1;
+    if (nn_embed_history_map(s->embed, basis_epoch, n, basis_only, xy, effect, var, var + 2, &s->err) != NN_OK)
+        return -1;
     const uint32_t *c = nn_embed_history_counts(s->embed);
     for (uint32_t i = 0; i < n; i++) counts[i] = (float)c[NN_FIRST_WORD + i];
     return (int)k;

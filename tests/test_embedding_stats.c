@@ -428,7 +428,7 @@ static void test_history(void) {
     uint32_t N = 20;
     float *xy = malloc((size_t)n * N * 2 * sizeof *xy), *effect = malloc((size_t)n * N * sizeof *effect);
     float var[2], total;
-    rc = nn_embed_history_map(h, 5, N, xy, effect, var, &total, &err);
+    rc = nn_embed_history_map(h, 5, N, 0, xy, effect, var, &total, &err);
     view = nn_embed_history_view(h, 5);
     float mean[6], comp[12], rv[2], proj[40];
     double *work = malloc(nn_pca_work_doubles(E) * sizeof *work);
@@ -451,7 +451,7 @@ static void test_history(void) {
     int moved = 0;
     for (uint32_t i = 0; i < N * 2; i++) moved |= xy[i] != xy[(n - 1) * N * 2 + i];
     check(moved, "history map points move between the first and last stored epoch");
-    check(nn_embed_history_map(h, 4, N, xy, effect, var, &total, &err) == NN_ERR_ARG,
+    check(nn_embed_history_map(h, 4, N, 0, xy, effect, var, &total, &err) == NN_ERR_ARG,
           "history map refuses a basis epoch without a snapshot: %s", err.msg);
     free(work);
     free(xy);
@@ -531,7 +531,7 @@ static void test_trained(void) {
     uint32_t N = 56;
     float *xy = malloc((size_t)n * N * 2 * sizeof *xy), *effect = malloc((size_t)n * N * sizeof *effect);
     float var[2], total;
-    rc = nn_embed_history_map(h, 12, N, xy, effect, var, &total, &err);
+    rc = nn_embed_history_map(h, 12, N, 0, xy, effect, var, &total, &err);
     const float *last = xy + (size_t)(n - 1) * N * 2;
     const float *first = xy;
     int sides = 1;

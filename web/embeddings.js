@@ -126,9 +126,9 @@ function makeStatsChart(canvas) {
     type: 'line',
     data: {
       datasets: [
-        line('mean norm, rare words', COLORS.rare, 'y'),
-        line('mean norm, frequent words', COLORS.frequent, 'y'),
-        line('share of all effect carried by rare words', COLORS.share, 'y1', { borderDash: [5, 3], pointStyle: 'rectRot' }),
+        line('rare words', COLORS.rare, 'y'),
+        line('frequent words', COLORS.frequent, 'y'),
+        line('rare words\' share of effect', COLORS.share, 'y1', { borderDash: [5, 3], pointStyle: 'rectRot' }),
       ],
     },
     options: {
@@ -191,6 +191,7 @@ export class EmbeddingsView {
       memoRareOnly: $('memo_rare_only'),
       memoNote: $('embed-memo-note'),
       memoBody: $('embed-memo-body'),
+      memoTable: $('embed-memo-table'),
       neighboursOf: $('neighbours_of'),
       neighboursNote: $('embed-neighbours-note'),
       neighbours: $('embed-neighbours'),
@@ -240,6 +241,7 @@ export class EmbeddingsView {
     this.statsChart.data.datasets.forEach((d) => (d.data = []));
     this.statsChart.update('none');
     this.ui.memoBody.replaceChildren();
+    this.ui.memoTable.hidden = true;
     this.ui.neighbours.replaceChildren();
     this.ui.summary.textContent = '';
     this.ui.cost.textContent = '';
@@ -444,7 +446,7 @@ export class EmbeddingsView {
     const basis = this.basisEpoch();
     if (basis === null) return;
     const words = this.ctx.state.map_words;
-    const key = `${basis}/${words}/${this.epochs.length}`;
+    const key = `${basis}/${words}/${live ? 'live' : this.epochs.length}`;
     if (this.mapBusy || (key === this.mapKey && this.mapData)) {
       this.showEpoch();
       return;
@@ -452,7 +454,8 @@ export class EmbeddingsView {
     this.mapBusy = true;
     this.mapFetchedAt = performance.now();
     try {
-      const reply = await this.ctx.worker.request('embedMap', { basis, words });
+      // While training, only the newest epoch is shown: ask for it alone.
+      const reply = await this.ctx.worker.request('embedMap', { basis, words, basisOnly: live });
       this.mapData = reply;
       this.mapKey = key;
       this.prepareMap();
@@ -596,8 +599,8 @@ export class EmbeddingsView {
     share.data = pts('rareShare');
     const s0 = this.stats[0];
     if (s0) {
-      rare.label = `mean length, rare words (${fmtInt(s0.rareWords)} seen 1–${this.ctx.state.rare_below - 1} times)`;
-      frequent.label = `mean length, frequent words (${fmtInt(s0.frequentWords)} seen ${fmtInt(this.ctx.state.frequent_from)}+ times)`;
+      rare.label = `rare words (${fmtInt(s0.rareWords)})`;
+      frequent.label = `frequent words (${fmtInt(s0.frequentWords)})`;
     }
     this.statsChart.update('none');
     this.renderSummary();
@@ -656,6 +659,7 @@ export class EmbeddingsView {
     if (from >= last) {
       this.memorised = { from, to: last, words: [] };
       this.ui.memoBody.replaceChildren();
+      this.ui.memoTable.hidden = true;
       this.ui.memoNote.textContent = 'The last epoch has the lowest validation loss, so nothing happened after the best epoch yet.';
       return;
     }
@@ -681,6 +685,7 @@ export class EmbeddingsView {
         return tr;
       });
       this.ui.memoBody.replaceChildren(...rows);
+      this.ui.memoTable.hidden = rows.length === 0;
       this.ui.memoNote.textContent = rareOnly
         ? `Words seen fewer than ${this.ctx.state.rare_below} times in training, whose effect changed most from epoch ${from} (best) to ${last}.`
         : `All words, by how much their effect changed from epoch ${from} (best) to ${last}.`;

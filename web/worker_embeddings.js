@@ -147,7 +147,7 @@ export function embeddingHandlers(ctx) {
         const n = data?.words;
         if (!Number.isInteger(n) || n < 1) throw new RequestError('words must be a whole number of at least 1');
         const t0 = performance.now();
-        const k = e._nnw_embed_map(session(), basis, n);
+        const k = e._nnw_embed_map(session(), basis, n, data?.basisOnly ? 1 : 0);
         if (k < 0) throw new RequestError(lastError());
         const at = e._nnw_embed_data(session()) >> 2;
         const all = e.HEAPF32.slice(at, at + k + k * n * 3 + n + 3); // a copy to transfer

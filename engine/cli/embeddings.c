@@ -163,7 +163,7 @@ int main(int argc, char **argv) {
     float *xy = malloc((size_t)nep * N * 2 * sizeof *xy), *effect = malloc((size_t)nep * N * sizeof *effect);
     float var[2], total;
     double m0 = nn_now_ms();
-    if (nn_embed_history_map(rec.h, best ? best : last, N, xy, effect, var, &total, &err)) {
+    if (nn_embed_history_map(rec.h, best ? best : last, N, 0, xy, effect, var, &total, &err)) {
         fprintf(stderr, "imdb_embeddings: %s\n", err.msg);
         return 1;
     }

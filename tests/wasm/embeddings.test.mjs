@@ -170,6 +170,10 @@ test('the map puts positive words right and negative words left, with one basis 
   });
   assert.ok(right >= 7 && left >= 7, `positive words right (${right}/8), negative left (${left}/8)`);
   assert.ok(map.counts.every((c) => c >= 0));
+  const alone = await w.request('embedMap', { basis: 5, words: 30, basisOnly: true });
+  const all5 = await w.request('embedMap', { basis: 5, words: 30 });
+  assert.deepEqual(alone.epochs, [5]);
+  assert.deepEqual(Array.from(alone.xy), Array.from(all5.xy.subarray(4 * 60, 5 * 60)), 'basisOnly gives that epoch of the full map');
   await assert.rejects(w.request('embedMap', { basis: 99, words: 30 }), /no snapshot/);
 });
 
