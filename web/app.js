@@ -548,6 +548,7 @@ async function control(type) {
       pauseRun();
       setPhase('stopped');
       announce('Stopped.');
+      embeddings?.onStopped();
     }
     return reply;
   } catch (err) {
@@ -614,6 +615,7 @@ function onEngineEvent(type, data) {
       pauseRun();
       showError(`Training stopped: ${data.message || 'the engine reported an error'}`);
       setPhase('stopped');
+      embeddings?.onStopped();
       break;
     default:
       // An event this page does not know is not an error: newer workers may add some.

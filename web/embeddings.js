@@ -161,6 +161,9 @@ function makeStatsChart(canvas) {
   });
 }
 
+// Thrown by ask() when the run changed while a request was in flight.
+const STALE = new Error('a newer run replaced this one');
+
 export class EmbeddingsView {
   // ctx: {worker, charts, state, setSetting(key, value) (parses, stores,
   // writes the hash; throws on a bad value), announce, showError, $}
@@ -210,7 +213,17 @@ export class EmbeddingsView {
 
   // ------------------------------------------------------------- run state
 
+  // A worker request whose answer is dropped (STALE) if the run changes
+  // meanwhile (reset, a new run, a loaded model file).
+  async ask(type, data) {
+    const run = this.runId;
+    const reply = await this.ctx.worker.request(type, data);
+    if (run !== this.runId) throw STALE;
+    return reply;
+  }
+
   reset() {
+    this.runId = (this.runId || 0) + 1;
     this.stopPlaying();
     this.history = [];         // [{loss, acc, val_loss, val_acc}] of the run
     this.stats = [];           // per recorded epoch, from the engine
@@ -320,6 +333,16 @@ export class EmbeddingsView {
     if (performance.now() - this.mapFetchedAt > LIVE_MAP_MS) this.refreshMap({ live: true });
   }
 
+  // The run was stopped (Stop, or an error) before its last epoch: what it
+  // recorded can be explored like a finished run.
+  async onStopped() {
+    if (!this.training) return;
+    this.training = false;
+    this.done = true;
+    await this.refreshAll();
+    this.renderFullNote();
+  }
+
   async onDone(data) {
     this.training = false;
     this.done = true;
@@ -335,15 +358,15 @@ export class EmbeddingsView {
   // Snapshots, statistics, the map at the chosen epoch, neighbours, changes.
   async refreshAll() {
     try {
-      this.info = await this.ctx.worker.request('embedInfo', {});
+      this.info = await this.ask('embedInfo', {});
       this.epochs = this.info.epochs.slice();
-      const { stats } = await this.ctx.worker.request('embedStats', {
+      const { stats } = await this.ask('embedStats', {
         rareBelow: this.ctx.state.rare_below, frequentFrom: this.ctx.state.frequent_from,
       });
       this.stats = stats;
       if (this.info.error && !this.epochs.length) this.setStatus(`No word snapshots: ${this.info.error}`);
     } catch (err) {
-      this.setStatus(`No word snapshots: ${err.message}`);
+      if (err !== STALE) this.setStatus(`No word snapshots: ${err.message}`);
       return;
     }
     this.renderStats();
@@ -455,11 +478,12 @@ export class EmbeddingsView {
     this.mapFetchedAt = performance.now();
     try {
       // While training, only the newest epoch is shown: ask for it alone.
-      const reply = await this.ctx.worker.request('embedMap', { basis, words, basisOnly: live });
+      const reply = await this.ask('embedMap', { basis, words, basisOnly: live });
       this.mapData = reply;
       this.mapKey = key;
       this.prepareMap();
     } catch (err) {
+      if (err === STALE) return;
       if (!live) this.setStatus(`The map could not be drawn: ${err.message}`);
     } finally {
       this.mapBusy = false;
@@ -665,7 +689,7 @@ export class EmbeddingsView {
     }
     const rareOnly = this.ctx.state.memo_rare_only;
     try {
-      const r = await this.ctx.worker.request('memorised', {
+      const r = await this.ask('memorised', {
         from, to: last, countBelow: rareOnly ? this.ctx.state.rare_below : 0, k: 15,
       });
       this.memorised = r;
@@ -690,7 +714,7 @@ export class EmbeddingsView {
         ? `Words seen fewer than ${this.ctx.state.rare_below} times in training, whose effect changed most from epoch ${from} (best) to ${last}.`
         : `All words, by how much their effect changed from epoch ${from} (best) to ${last}.`;
     } catch (err) {
-      this.ui.memoNote.textContent = `The changes could not be computed: ${err.message}`;
+      if (err !== STALE) this.ui.memoNote.textContent = `The changes could not be computed: ${err.message}`;
     }
   }
 
@@ -712,7 +736,7 @@ export class EmbeddingsView {
     }
     this.neighboursBusy = true;
     try {
-      const r = await this.ctx.worker.request('neighbours', { word, epoch, k: 10 });
+      const r = await this.ask('neighbours', { word, epoch, k: 10 });
       this.neighbours = r;
       this.neighboursKey = key;
       const items = r.neighbours.map((n) => {
@@ -727,6 +751,7 @@ export class EmbeddingsView {
       this.ui.neighbours.replaceChildren(...items);
       this.ui.neighboursNote.textContent = `The 10 words whose vectors point most nearly the same way as “${r.word}” at epoch ${epoch} (cosine similarity).`;
     } catch (err) {
+      if (err === STALE) return;
       this.neighbours = null;
       this.neighboursKey = key;
       this.ui.neighbours.replaceChildren();
@@ -844,14 +869,14 @@ export class EmbeddingsView {
   async regroup() {
     if (!this.epochs.length) return;
     try {
-      const { stats } = await this.ctx.worker.request('embedStats', {
+      const { stats } = await this.ask('embedStats', {
         rareBelow: this.ctx.state.rare_below, frequentFrom: this.ctx.state.frequent_from,
       });
       this.stats = stats;
       this.renderStats();
       this.refreshMemorised();
     } catch (err) {
-      this.ctx.showError(`Could not regroup the words: ${err.message}`);
+      if (err !== STALE) this.ctx.showError(`Could not regroup the words: ${err.message}`);
     }
   }
 
