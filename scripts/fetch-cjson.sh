@@ -25,8 +25,9 @@ DEST="$ROOT/.deps/cjson"
 
 # .deps/ must be ignored, or a careless `git add` would commit cJSON.
 if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
-    git -C "$ROOT" check-ignore -q "$ROOT/.deps/cjson" \
-        || die ".deps/ is not git-ignored; add '/.deps/' to $ROOT/.gitignore first"
+    # (.deps itself: it may be a symlink, which git will not look through.)
+    git -C "$ROOT" check-ignore -q .deps \
+        || die ".deps is not git-ignored; add '/.deps' to $ROOT/.gitignore first"
 fi
 
 # Finds the unpacked source folder (cjson-<version>/ holding cJSON.c).
