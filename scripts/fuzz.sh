@@ -88,7 +88,7 @@ report() {  # name status seconds
             "$name" "${execs:-?}" "$secs" "${rate:-?}" "$files"
     else
         printf 'fuzz_%-10s FAILED (exit %s) after %s executions in %d s\n' "$name" "$rc" "${execs:-?}" "$secs"
-        grep -E 'ERROR: |FAIL fuzz invariant|runtime error|SUMMARY: ' "$log" | head -5 | sed 's/^/    /'
+        { grep -E 'ERROR: |FAIL fuzz invariant|runtime error|SUMMARY: ' "$log" || true; } | head -5 | sed 's/^/    /'
         local input
         input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
         echo "    input: ${input:-(none saved)}"
