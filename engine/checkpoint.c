@@ -542,8 +542,15 @@ static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blo
                        "this checkpoint was made for a different model: its config needs more "
                        "than the %.0f parameters it holds; re-train and save it with this engine",
                        nparams);
-    rc = nn_model_create(&c->model, &cfg, err);
+    /* A loaded model scores one review at a time: its activations are sized
+     * for a batch of 1, so a small file cannot make the reader allocate
+     * gigabytes of activations for the batch size it claims. The config keeps
+     * the batch size it trained with. */
+    nn_config one = cfg;
+    one.batch_size = 1;
+    rc = nn_model_create(&c->model, &one, err);
     if (rc) return rc;
+    c->model->cfg.batch_size = cfg.batch_size;
     rc = check_tensors(c->model, cJSON_GetObjectItemCaseSensitive(root, "tensors"), nparams, err);
     if (rc) return rc;
     nn_model *m = c->model;

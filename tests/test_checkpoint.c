@@ -137,6 +137,8 @@ static void round_trip(const nn_model *m, const fake_vocab *fv, const uint8_t *b
               memcmp(l->params, m->params, m->nparams * sizeof(float)) == 0,
           "round trip gives bit-identical params (%zu floats)", m->nparams);
     check(config_equal(&l->cfg, &m->cfg), "round trip gives the same config");
+    check(l->Bmax == 1, "a loaded model's activations are for one review (Bmax=%u, batch_size=%u): "
+          "a small file cannot claim gigabytes of activations", l->Bmax, l->cfg.batch_size);
     check(l->step == 0, "round trip restarts Adam at step 0 (saved step %llu; moments are not saved)", (unsigned long long)m->step);
     check(c.vocab_crc == 0xDEADBEEFu, "round trip keeps vocab_crc=%08x", c.vocab_crc);
     check(c.vocab.V == NWORDS, "loaded vocabulary has %u words", c.vocab.V);
