@@ -49,11 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include(<cjson/cJSON.h>)
-#include <cjson/cJSON.h>
-#else
-#include <cJSON.h>
-#endif
+#include "json.h"
 
 #define HEADER_BYTES 32
 #define FORMAT_NAME "imdb-playground-checkpoint"
@@ -83,16 +79,6 @@ static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u3
 
 /* ------------------------------------------------------------- JSON values */
 
-/* The shortest decimal that reads back as the same float (see config.c). */
-static double shortest_float(float f) {
-    char buf[40];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
-        double d = strtod(buf, NULL);
-        if ((float)d == f) return d;
-    }
-    return (double)f;
-}
 
 static int utf8_valid_no_nul(const uint8_t *s, size_t n) {
     /* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. */
@@ -203,7 +189,7 @@ static int get_metric(const cJSON *obj, const char *key, float *out) {
 }
 
 static cJSON *metric_json(float f) {
-    return isfinite(f) ? cJSON_CreateNumber(shortest_float(f)) : cJSON_CreateNull();
+    return isfinite(f) ? cJSON_CreateNumber(nn_json_float(f)) : cJSON_CreateNull();
 }
 
 /* ------------------------------------------------------------------ write */

@@ -20,11 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include(<cjson/cJSON.h>)
-#include <cjson/cJSON.h>
-#else
-#include <cJSON.h>
-#endif
+#include "json.h"
 
 /* The largest integer a JSON number (an IEEE double, also in JavaScript)
  * holds exactly: seeds above it would not survive a round trip. */
@@ -180,9 +176,8 @@ static const char *valid_keys(void) {
     return list;
 }
 
-/* The shortest decimal that reads back as the same float, as a double, so the
- * JSON says 0.001 rather than 0.0010000000474974513 and still round-trips. */
-static double shortest_float(float f) {
+/* See json.h. */
+double nn_json_float(float f) {
     char buf[40];
     for (int digits = 1; digits <= 9; digits++) {
         snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
@@ -301,7 +296,7 @@ static int set_field(nn_config *c, const field *f, const cJSON *x, nn_error *err
                        "config key \"%s\" must be a number, not %s; write it without quotes, "
                        "e.g. \"%s\": %g",
                        f->name, json_type_name(x), f->name,
-                       f->kind == K_F32 ? shortest_float(*(const float *)((const char *)&example + f->off))
+                       f->kind == K_F32 ? nn_json_float(*(const float *)((const char *)&example + f->off))
                                         : field_get(&example, f));
     }
     double d = x->valuedouble;
@@ -413,7 +408,7 @@ char *nn_config_to_json(const nn_config *c) {
         }
         case K_F32: {
             float v = *(const float *)p;
-            x = isfinite(v) ? cJSON_AddNumberToObject(root, f->name, shortest_float(v))
+            x = isfinite(v) ? cJSON_AddNumberToObject(root, f->name, nn_json_float(v))
                             : cJSON_AddNullToObject(root, f->name);
             break;
         }
