@@ -355,7 +355,9 @@ static int read_config(nn_config *cfg, const cJSON *obj, nn_error *err) {
     }
     int rc = NN_OK;
     for (const cJSON *k = keys->child; k && rc == NN_OK; k = k->next)
-        if (!cJSON_GetObjectItemCaseSensitive(obj, k->string))
+        /* "stopwords" came after the first checkpoints; without it a model
+         * was trained on every word, which is what the default "" says. */
+        if (!cJSON_GetObjectItemCaseSensitive(obj, k->string) && strcmp(k->string, "stopwords") != 0)
             rc = nn_fail(err, NN_ERR_FORMAT,
                          "the checkpoint's config has no \"%s\"; it was not written by this "
                          "engine or was edited: %s",

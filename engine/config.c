@@ -12,6 +12,7 @@
  * the checkpoint format (checkpoint.c, which embeds nn_config_to_json).
  */
 #include "nn.h"
+#include "stopwords.h"
 
 #include <assert.h>
 #include <math.h>
@@ -102,7 +103,7 @@ int nn_config_preset(nn_config *c, const char *name) {
 
 /* ------------------------------------------------------------ field table */
 
-enum kind { K_U32, K_U64, K_F32, K_ENUM, K_BOOL };
+enum kind { K_U32, K_U64, K_F32, K_ENUM, K_BOOL, K_STR };
 
 typedef struct field {
     const char *name;
@@ -121,6 +122,7 @@ static const field FIELDS[] = {
     {F(maxlen), K_U32, 1, NN_SHARD_MAX_TOKENS, 0, 0, "1..2048 (NN_SHARD_MAX_TOKENS, the longest review a shard keeps)", {0}},
     {F(padding), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
     {F(truncating), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
+    {F(stopwords), K_STR, 0, NN_STOPWORDS_SPEC_MAX - 1, 0, 0, "a stop-word list such as \"@english -not\" (engine/stopwords.h), or \"\" for none", {0}},
     {F(model), K_ENUM, 0, 4, 0, 0, "\"bag\", \"lstm\", \"gru\", \"bilstm\" or \"bigru\"",
      {"bag", "lstm", "gru", "bilstm", "bigru"}},
     {F(embed_dim), K_U32, 1, 1024, 0, 0, "1..1024", {0}},
@@ -155,6 +157,7 @@ static double field_get(const nn_config *c, const field *f) {
     case K_F32: return (double)*(const float *)p;
     case K_ENUM:
     case K_BOOL: return (double)*(const int *)p;
+    case K_STR: return 0; /* checked by check_string */
     }
     return 0;
 }
@@ -169,7 +172,7 @@ static int in_range(const field *f, double x) {
 /* "vocab_size, maxlen, ..." for messages. */
 static const char *valid_keys(void) {
     static const char *list =
-        "vocab_size, maxlen, padding, truncating, model, embed_dim, hidden, layers, "
+        "vocab_size, maxlen, padding, truncating, stopwords, model, embed_dim, hidden, layers, "
         "dropout, recurrent_dropout, pooling, optimizer, lr, beta1, beta2, eps, "
         "batch_size, epochs, patience, monitor, min_delta, restore_best_weights, "
         "val_size, train_size, seed";
@@ -189,7 +192,21 @@ double nn_json_float(float f) {
 
 /* --------------------------------------------------------------- checking */
 
+/* A string field: NUL-terminated inside its array, and (the one string,
+ * stopwords) a valid stop-word list. */
+static int check_string(const nn_config *c, const field *f, nn_error *err) {
+    const char *p = (const char *)c + f->off;
+    if (!memchr(p, 0, NN_STOPWORDS_SPEC_MAX))
+        return nn_fail(err, NN_ERR_ARG, "config \"%s\" is longer than %d bytes; allowed: %s",
+                       f->name, NN_STOPWORDS_SPEC_MAX - 1, f->range);
+    nn_error e = {0};
+    if (nn_stopwords_check(p, &e) != NN_OK)
+        return nn_fail(err, NN_ERR_ARG, "config \"%s\": %s", f->name, e.msg);
+    return NN_OK;
+}
+
 static int check_field(const nn_config *c, const field *f, nn_error *err) {
+    if (f->kind == K_STR) return check_string(c, f, err);
     double x = field_get(c, f);
     if (in_range(f, x)) return NN_OK;
     if (f->kind == K_ENUM || f->kind == K_BOOL)
@@ -266,6 +283,21 @@ static const char *json_type_name(const cJSON *x) {
 /* Sets one field of c from a JSON value, checking type and range. */
 static int set_field(nn_config *c, const field *f, const cJSON *x, nn_error *err) {
     char *p = (char *)c + f->off;
+    if (f->kind == K_STR) {
+        if (!cJSON_IsString(x))
+            return nn_fail(err, NN_ERR_ARG,
+                           "config key \"%s\" must be a string, not %s; e.g. \"%s\": \"@english\"",
+                           f->name, json_type_name(x), f->name);
+        size_t n = strlen(x->valuestring);
+        if (n > (size_t)f->hi)
+            return nn_fail(err, NN_ERR_ARG, "config key \"%s\" is %zu bytes long; allowed: at most "
+                           "%.0f bytes, %s", f->name, n, f->hi, f->range);
+        nn_error e = {0};
+        if (nn_stopwords_check(x->valuestring, &e) != NN_OK)
+            return nn_fail(err, NN_ERR_ARG, "config key \"%s\": %s", f->name, e.msg);
+        memcpy(p, x->valuestring, n + 1);
+        return NN_OK;
+    }
     if (f->kind == K_BOOL) {
         if (!cJSON_IsBool(x))
             return nn_fail(err, NN_ERR_ARG,
@@ -410,6 +442,17 @@ char *nn_config_to_json(const nn_config *c) {
             float v = *(const float *)p;
             x = isfinite(v) ? cJSON_AddNumberToObject(root, f->name, nn_json_float(v))
                             : cJSON_AddNullToObject(root, f->name);
+            break;
+        }
+        case K_STR: {
+            /* Never past the array, even for a config that fails its check. */
+            char text[NN_STOPWORDS_SPEC_MAX];
+            const char *q = (const char *)c + f->off;
+            const char *nul = memchr(q, 0, NN_STOPWORDS_SPEC_MAX);
+            size_t n = nul ? (size_t)(nul - q) : NN_STOPWORDS_SPEC_MAX - 1;
+            memcpy(text, q, n);
+            text[n] = 0;
+            x = cJSON_AddStringToObject(root, f->name, text);
             break;
         }
         case K_U32:

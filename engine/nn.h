@@ -180,6 +180,8 @@ enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
 enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4 };
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
 #define NN_MAX_LAYERS 4
+/* Bytes of the "stopwords" setting, its NUL included (engine/stopwords.h). */
+#define NN_STOPWORDS_SPEC_MAX 2048
 
 typedef struct nn_config {
     uint32_t vocab_size;   /* V: ids >= V become NN_UNK (Keras num_words) */
@@ -210,6 +212,10 @@ typedef struct nn_config {
     uint32_t val_size;     /* reviews held out of the shuffled training split */
     uint32_t train_size;   /* 0: all remaining training reviews */
     uint64_t seed;
+    /* Stop words removed from every review before padding and from every
+     * text before scoring (engine/stopwords.h): "" for none, "@english" for
+     * the built-in list, words to add, "-word" to take one out. */
+    char stopwords[NN_STOPWORDS_SPEC_MAX];
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
@@ -434,6 +440,16 @@ void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *c
  * and the 1-based epoch. NULL removes it. Used for embedding snapshots. */
 typedef void (*nn_epoch_hook_fn)(void *user, const nn_model *m, uint32_t epoch);
 void nn_trainer_set_epoch_hook(nn_trainer *t, nn_epoch_hook_fn fn, void *user);
+/* The padded ids (n,T) of "train", "val" or "test" as the model reads them
+ * (stop words removed), their labels (n), and for each review its index in
+ * the shard split it came from ("train" for train and val, "test" for
+ * test). NULL for an unknown split. For the diagnosis (engine/diagnosis.h). */
+const uint16_t *nn_trainer_set(const nn_trainer *t, const char *split, uint32_t *n,
+                               const float **label, const uint32_t **source);
+/* The stop words the trainer removes (built from cfg.stopwords against the
+ * shard's vocabulary; engine/stopwords.h), or NULL when there are none. */
+struct nn_stopwords;
+const struct nn_stopwords *nn_trainer_stopwords(const nn_trainer *t);
 
 /* -------------------------------------------------------------- embeddings
  *

@@ -7,6 +7,7 @@
  * fit(validation_data=...). Not here: the model's maths (model.c), files. */
 #include "nn.h"
 #include "kernels.h"
+#include "stopwords.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ typedef struct padded_set {
     uint32_t n;
     uint16_t *ids;   /* (n,T) */
     float *label;    /* (n) */
+    uint32_t *source;/* (n) index of each review in the shard split */
 } padded_set;
 
 struct nn_trainer {
@@ -23,6 +25,7 @@ struct nn_trainer {
     nn_model *model;
     nn_rng rng;            /* the epoch shuffles */
     padded_set train, val, test;
+    nn_stopwords stop;     /* removed before padding (cfg.stopwords) */
     uint32_t *order;       /* (train.n) this epoch's order */
     uint16_t *batch_ids;   /* (B,T) */
     float *batch_label;    /* (B) */
@@ -49,25 +52,42 @@ struct nn_trainer {
 static void free_set(padded_set *s) {
     free(s->ids);
     free(s->label);
+    free(s->source);
     memset(s, 0, sizeof *s);
 }
 
-/* Pads reviews idx[0..n) of split sp into set. */
+/* Pads reviews idx[0..n) of split sp into set, without the stop words. */
 static int pad_set(padded_set *set, const nn_split *sp, const uint32_t *idx, uint32_t n,
-                   const nn_config *cfg, nn_error *err) {
+                   const nn_config *cfg, const nn_stopwords *stop, nn_error *err) {
     uint32_t T = cfg->maxlen;
+    size_t longest = 0;
+    for (uint32_t i = 0; stop->bits && i < n; i++) {
+        uint32_t r = idx ? idx[i] : i;
+        if (sp->offset[r + 1] - sp->offset[r] > longest) longest = sp->offset[r + 1] - sp->offset[r];
+    }
+    uint16_t *kept = stop->bits ? malloc(longest * sizeof *kept + 1) : NULL;
     set->n = n;
     set->ids = malloc((size_t)n * T * sizeof *set->ids + 1);
     set->label = malloc((size_t)n * sizeof *set->label + 1);
-    if (!set->ids || !set->label)
+    set->source = malloc((size_t)n * sizeof *set->source + 1);
+    if (!set->ids || !set->label || !set->source || (stop->bits && !kept)) {
+        free(kept);
         return nn_fail(err, NN_ERR_NOMEM,
                        "out of memory padding %u reviews to maxlen %u; try a smaller maxlen", n, T);
+    }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t r = idx ? idx[i] : i;
         const uint16_t *tok = sp->tokens + sp->offset[r];
-        nn_pad_review(set->ids + (size_t)i * T, tok, sp->offset[r + 1] - sp->offset[r], cfg);
+        size_t len = sp->offset[r + 1] - sp->offset[r];
+        if (kept) {
+            len = nn_stopwords_filter(stop, kept, tok, len);
+            tok = kept;
+        }
+        nn_pad_review(set->ids + (size_t)i * T, tok, len, cfg);
         set->label[i] = sp->label[r] == 1 ? 1.0f : 0.0f;
+        set->source[i] = r;
     }
+    free(kept);
     return NN_OK;
 }
 
@@ -77,6 +97,7 @@ void nn_trainer_free(nn_trainer *t) {
     free_set(&t->train);
     free_set(&t->val);
     free_set(&t->test);
+    nn_stopwords_free(&t->stop);
     free(t->order);
     free(t->batch_ids);
     free(t->batch_label);
@@ -136,9 +157,10 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     }
     for (uint32_t i = 0; i < train->n; i++) perm[i] = i;
     nn_rng_shuffle_u32(&t->rng, perm, train->n);
-    rc = pad_set(&t->val, train, perm, cfg->val_size, cfg, err);
-    if (!rc) rc = pad_set(&t->train, train, perm + cfg->val_size, ntrain, cfg, err);
-    if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, err);
+    rc = nn_stopwords_build(&t->stop, cfg->stopwords, &shard->vocab, err);
+    if (!rc) rc = pad_set(&t->val, train, perm, cfg->val_size, cfg, &t->stop, err);
+    if (!rc) rc = pad_set(&t->train, train, perm + cfg->val_size, ntrain, cfg, &t->stop, err);
+    if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, &t->stop, err);
     free(perm);
     if (rc) goto fail;
     for (uint32_t i = 0; i < ntrain; i++) t->order[i] = i;
@@ -179,6 +201,19 @@ static const padded_set *find_set(const nn_trainer *t, const char *split) {
 uint32_t nn_trainer_count(const nn_trainer *t, const char *split) {
     const padded_set *s = find_set(t, split);
     return s ? s->n : 0;
+}
+
+const uint16_t *nn_trainer_set(const nn_trainer *t, const char *split, uint32_t *n,
+                               const float **label, const uint32_t **source) {
+    const padded_set *s = find_set(t, split);
+    *n = s ? s->n : 0;
+    if (label) *label = s ? s->label : NULL;
+    if (source) *source = s ? s->source : NULL;
+    return s ? s->ids : NULL;
+}
+
+const nn_stopwords *nn_trainer_stopwords(const nn_trainer *t) {
+    return t->stop.bits ? &t->stop : NULL;
 }
 
 int nn_trainer_eval_begin(nn_trainer *t, const char *split, nn_eval *e, nn_error *err) {

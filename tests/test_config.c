@@ -23,7 +23,8 @@ static int config_equal(const nn_config *a, const nn_config *b) {
            memcmp(&a->recurrent_dropout, &b->recurrent_dropout, sizeof a->recurrent_dropout) == 0 &&
            a->patience == b->patience && a->monitor == b->monitor &&
            memcmp(&a->min_delta, &b->min_delta, sizeof a->min_delta) == 0 &&
-           a->restore_best_weights == b->restore_best_weights;
+           a->restore_best_weights == b->restore_best_weights &&
+           strcmp(a->stopwords, b->stopwords) == 0;
 }
 
 static void defaults_are_the_keras_tutorial_recipe(void) {
@@ -148,7 +149,7 @@ static void unknown_keys_are_named_with_the_valid_ones(void) {
                           "hidden", "layers", "dropout", "recurrent_dropout", "pooling",
                           "optimizer", "lr", "beta1", "beta2", "eps", "batch_size", "epochs",
                           "patience", "monitor", "min_delta", "restore_best_weights",
-                          "val_size", "train_size", "seed"};
+                          "val_size", "train_size", "seed", "stopwords"};
     int all = 1;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) all &= strstr(err.msg, keys[i]) != NULL;
     check(all, "unknown key message lists every valid key: %s", err.msg);
@@ -269,6 +270,8 @@ static void to_json_then_from_json_gives_the_same_config(void) {
         c.monitor = (int)nn_rng_below(&rng, 2);
         c.min_delta = nn_rng_uniform(&rng, 0.0f, 0.1f);
         c.restore_best_weights = (int)nn_rng_below(&rng, 2);
+        static const char *const stop[] = {"", "@english", "@english -not -no", "the, a\nan \"q\""};
+        snprintf(c.stopwords, sizeof c.stopwords, "%s", stop[nn_rng_below(&rng, 4)]);
         if (c.val_size == 0) c.val_size = 1; /* patience needs a validation set */
         nn_error err = {0};
         char *json = nn_config_to_json(&c);
@@ -287,7 +290,7 @@ static void to_json_then_from_json_gives_the_same_config(void) {
     char *json = nn_config_to_json(&c);
     check(json && strcmp(json,
                          "{\"vocab_size\":10000,\"maxlen\":256,\"padding\":\"post\","
-                         "\"truncating\":\"pre\",\"model\":\"bag\",\"embed_dim\":16,\"hidden\":16,"
+                         "\"truncating\":\"pre\",\"stopwords\":\"\",\"model\":\"bag\",\"embed_dim\":16,\"hidden\":16,"
                          "\"layers\":1,\"dropout\":0,\"recurrent_dropout\":0,"
                          "\"pooling\":\"keras\",\"optimizer\":\"adam\",\"lr\":0.001,"
                          "\"beta1\":0.9,\"beta2\":0.999,\"eps\":1e-07,\"batch_size\":512,"
