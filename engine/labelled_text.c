@@ -42,9 +42,7 @@ static void problem(reader *r, uint32_t line, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* Offset of the first byte of s[0..n) that is not valid UTF-8 (RFC 3629:
- * no overlong forms, no surrogates, nothing above U+10FFFF), or n. */
-static size_t invalid_utf8_at(const unsigned char *s, size_t n) {
+size_t nn_utf8_invalid_at(const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned c = s[i];
@@ -141,7 +139,7 @@ static void finish_example(reader *r, uint32_t line, int label, const unsigned c
     char shown[40];
     int ok = 0;
     const unsigned char *nul = memchr(t, 0, n);
-    size_t bad = invalid_utf8_at(t, n);
+    size_t bad = nn_utf8_invalid_at(t, n);
     size_t blank = 0;
     while (blank < n && (is_space(t[blank]) || t[blank] == '\n')) blank++;
     if (label < 0) {

@@ -68,6 +68,10 @@ int nn_labelled_text_parse(nn_labelled_text *lt, const char *buf, size_t len, in
                            nn_error *err);
 void nn_labelled_text_free(nn_labelled_text *lt);
 
+/* Offset of the first byte of s[0..n) that is not valid UTF-8 (RFC 3629: no
+ * overlong forms, surrogates or code points above U+10FFFF), or n. */
+size_t nn_utf8_invalid_at(const unsigned char *s, size_t n);
+
 /* Example i's text as (pointer, length). */
 const char *nn_labelled_text_example(const nn_labelled_text *lt, uint32_t i, size_t *len);
 

@@ -11,7 +11,9 @@
  * only file that includes <emscripten.h>. It is deliberately not a second
  * engine: every computation is a call into nn.h.
  */
+#include "diagnosis.h"
 #include "nn.h"
+#include "stopwords.h"
 
 #include <emscripten.h>
 
@@ -59,9 +61,22 @@ typedef struct nnw_session {
     float full_progress[12];
     nn_eval full_eval;
     int full_testing;
+    /* the diagnosis (nnw_diagnose_*), of the trainer's model */
+    nn_diagnosis *diag;
+    int diag_split;           /* DIAG_VAL, DIAG_TEST or DIAG_TEXT */
+    float *diag_params;       /* (nparams) the weights it diagnoses */
+    float *diag_backup;       /* (nparams) the model's own while those are swapped in */
+    float diag_summary[12];
+    float *diag_curves;       /* see nnw_diagnose_curves */
+    float diag_at[20];
+    uint32_t *diag_examples;  /* (3 k) */
+    uint32_t diag_k;
+    nn_labelled_text texts;   /* the last labelled text (nnw_labelled_text) */
 } nnw_session;
 
 static void embed_start(nnw_session *s);
+enum { DIAG_VAL, DIAG_TEST, DIAG_TEXT };
+static void drop_diagnosis(nnw_session *s);
 
 /* ------------------------------------------------------------ JSON writer */
 
@@ -158,6 +173,7 @@ static int need_trainer(nnw_session *s) {
 }
 
 static void drop_trainer(nnw_session *s) {
+    drop_diagnosis(s); /* it reads the trainer's sets and model */
     nn_embed_history_free(s->embed);
     s->embed = NULL;
     nn_trainer_free(s->full);
@@ -202,6 +218,7 @@ EMSCRIPTEN_KEEPALIVE nnw_session *nnw_session_create(void) {
 EMSCRIPTEN_KEEPALIVE void nnw_session_free(nnw_session *s) {
     if (!s) return;
     drop_shard(s);
+    nn_labelled_text_free(&s->texts);
     free(s->text);
     free(s->explain_rows);
     free(s->ckpt);
@@ -396,72 +413,79 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
 
 EMSCRIPTEN_KEEPALIVE float nnw_score(nnw_session *s, const char *text, size_t n) {
     if (need_trainer(s) != NN_OK) return -1.0f;
-    return nn_model_score_text(nn_trainer_model(s->trainer), &s->shard.vocab, text, n);
+    return nn_model_score_text_stop(nn_trainer_model(s->trainer), &s->shard.vocab,
+                                    nn_trainer_stopwords(s->trainer), text, n);
 }
 
-/* Collects the byte spans of the tokens nn_encode_text turned into ids. */
+/* Rows (start, end, contribution, id) of one text, in the session. */
+static int reserve_rows(nnw_session *s, size_t k) {
+    if (k + 1 <= s->explain_cap) return 1;
+    float *rows = realloc(s->explain_rows, (k + 1) * 4 * sizeof *rows);
+    if (!rows) return 0;
+    s->explain_rows = rows;
+    s->explain_cap = k + 1;
+    return 1;
+}
+
+/* One pass of the tokenizer: each token's span and the id the model reads
+ * for it (nn_token_id: -1 for a removed stop word), and the ids themselves. */
 typedef struct span_rows {
+    const nn_vocab *v;
+    const nn_stopwords *stop;
+    uint32_t num_words;
     float *rows;     /* (cap, 4) */
-    size_t cap, k;   /* rows allocated, tokens seen */
+    uint32_t *ids;   /* (cap + 1) NN_START, then the kept tokens' ids */
+    size_t cap, k, nids;
 } span_rows;
 
 static void collect_span(const char *tok, size_t len, size_t start, size_t end, void *user) {
     span_rows *r = user;
+    uint32_t id = nn_token_id(r->v, r->stop, tok, len, r->num_words);
     if (r->k < r->cap) {
         /* float holds integers exactly up to 2^24: texts up to 16 MB. */
         r->rows[4 * r->k + 0] = (float)start;
         r->rows[4 * r->k + 1] = (float)end;
+        r->rows[4 * r->k + 2] = 0.0f;
+        r->rows[4 * r->k + 3] = id == NN_STOPPED ? -1.0f : (float)id;
+        if (id != NN_STOPPED) r->ids[r->nids++] = id;
     }
     r->k++;
+}
+
+/* Scores text with model m and fills k rows (start, end, contribution, id),
+ * one per token in the order of the text (a removed stop word: id -1,
+ * contribution 0); returns k, or -1 with the message set. */
+static int explain_text(nnw_session *s, nn_model *m, const char *text, size_t n) {
+    if (n > (1u << 24)) {
+        nn_fail(&s->err, NN_ERR_ARG, "text too long to explain (%zu bytes; at most 16 MB)", n);
+        return -1;
+    }
+    size_t k = nn_tokenize_spans(text, n, NULL, NULL);
+    uint32_t *ids = malloc((k + 1) * sizeof *ids);
+    float *contrib = malloc((k + 1) * sizeof *contrib);
+    if (!ids || !contrib || !reserve_rows(s, k)) {
+        free(ids);
+        free(contrib);
+        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory explaining a text of %zu bytes", n);
+        return -1;
+    }
+    span_rows r = {&s->shard.vocab, nn_trainer_stopwords(s->trainer), m->cfg.vocab_size,
+                   s->explain_rows, ids + 1, k, 0, 0};
+    ids[0] = NN_START;
+    nn_tokenize_spans(text, n, collect_span, &r);
+    s->explain_score = nn_model_explain(m, ids, r.nids + 1, contrib);
+    for (size_t i = 0, j = 1; i < k; i++)
+        if (s->explain_rows[4 * i + 3] >= 0) s->explain_rows[4 * i + 2] = contrib[j++];
+    free(ids);
+    free(contrib);
+    return (int)k;
 }
 
 /* Scores text and fills k rows (start, end, contribution, id), one per
  * token, in the order of the text; returns k, or -1 with the message set. */
 EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n) {
     if (need_trainer(s) != NN_OK) return -1;
-    if (n > (1u << 24)) {
-        nn_fail(&s->err, NN_ERR_ARG, "text too long to explain (%zu bytes; at most 16 MB)", n);
-        return -1;
-    }
-    nn_model *m = nn_trainer_model(s->trainer);
-    const nn_vocab *v = &s->shard.vocab;
-    size_t nids = nn_encode_text(v, text, n, m->cfg.vocab_size, NULL, 0);
-    uint32_t *ids = malloc(nids * sizeof *ids);
-    float *contrib = malloc(nids * sizeof *contrib);
-    size_t k = nids - 1;  /* ids[0] is NN_START */
-    if (k + 1 > s->explain_cap) {
-        float *rows = realloc(s->explain_rows, (k + 1) * 4 * sizeof *rows);
-        if (rows) {
-            s->explain_rows = rows;
-            s->explain_cap = k + 1;
-        }
-    }
-    if (!ids || !contrib || s->explain_cap < k + 1) {
-        free(ids);
-        free(contrib);
-        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory explaining a text of %zu bytes", n);
-        return -1;
-    }
-    nn_encode_text(v, text, n, m->cfg.vocab_size, ids, nids);
-    s->explain_score = nn_model_explain(m, ids, nids, contrib);
-
-    span_rows r = {s->explain_rows, s->explain_cap, 0};
-    nn_tokenize_spans(text, n, collect_span, &r);
-    /* The spans and the ids come from the same tokenizer, so they must pair
-     * up one to one; if not, the engine itself is inconsistent. */
-    if (r.k != k) {
-        free(ids);
-        free(contrib);
-        nn_fail(&s->err, NN_ERR_STATE, "internal error: %zu token spans for %zu token ids", r.k, k);
-        return -1;
-    }
-    for (size_t i = 0; i < k; i++) {
-        s->explain_rows[4 * i + 2] = contrib[i + 1];
-        s->explain_rows[4 * i + 3] = (float)ids[i + 1];
-    }
-    free(ids);
-    free(contrib);
-    return (int)k;
+    return explain_text(s, nn_trainer_model(s->trainer), text, n);
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->explain_rows; }
@@ -977,4 +1001,349 @@ EMSCRIPTEN_KEEPALIVE void nnw_full_free(nnw_session *s) {
     nn_trainer_free(s->full);
     s->full = NULL;
     s->full_testing = 0;
+}
+
+/* ----------------------------------------------------------- diagnosis */
+
+#define DIAG_CURVE_POINTS 256 /* points kept of each curve for the charts */
+#define DIAG_BINS 10          /* reliability bins and histogram bars */
+
+static void drop_diagnosis(nnw_session *s) {
+    nn_diagnosis_free(s->diag);
+    s->diag = NULL;
+    free(s->diag_params);
+    free(s->diag_backup);
+    free(s->diag_curves);
+    free(s->diag_examples);
+    s->diag_params = s->diag_backup = s->diag_curves = NULL;
+    s->diag_examples = NULL;
+    s->diag_k = 0;
+}
+
+static int need_diagnosis(nnw_session *s, int summarised) {
+    if (s->diag && s->trainer && (!summarised || s->diag->summarised)) return NN_OK;
+    return nn_fail(&s->err, NN_ERR_STATE,
+                   s->diag ? "the diagnosis is not finished: step it to the end first"
+                           : "no diagnosis (or the model was replaced since): diagnose again");
+}
+
+/* The diagnosed weights in the model, and back: around every step, so
+ * training can go on between steps with its own weights. */
+static void swap_in(nnw_session *s) {
+    nn_model *m = nn_trainer_model(s->trainer);
+    memcpy(s->diag_backup, m->params, m->nparams * sizeof(float));
+    memcpy(m->params, s->diag_params, m->nparams * sizeof(float));
+}
+
+static void swap_out(nnw_session *s) {
+    nn_model *m = nn_trainer_model(s->trainer);
+    memcpy(m->params, s->diag_backup, m->nparams * sizeof(float));
+}
+
+/* Starts a diagnosis of split ("val", "test", or "text": the last labelled
+ * text) with the weights at params (nparams floats the caller keeps), or
+ * the model's current weights (copied now) when params is 0; words: also
+ * rate every word. Replaces any previous diagnosis. */
+EMSCRIPTEN_KEEPALIVE int nnw_diagnose_begin(nnw_session *s, const char *split, const float *params,
+                                            int words) {
+    int rc = need_trainer(s);
+    if (rc != NN_OK) return rc;
+    drop_diagnosis(s);
+    nn_model *m = nn_trainer_model(s->trainer);
+    const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
+    if (!strcmp(split, "text")) {
+        s->diag_split = DIAG_TEXT;
+        rc = nn_diagnosis_create_texts(&s->diag, m, &s->texts, &s->shard.vocab, stop, &s->err);
+        if (rc == NN_ERR_ARG && s->texts.n == 0)
+            rc = nn_fail(&s->err, NN_ERR_ARG, "no labelled text to diagnose: paste or upload lines "
+                         "of label<TAB>text first%s", s->texts.malformed ? " (every line was malformed)" : "");
+    } else if (!strcmp(split, "val") || !strcmp(split, "test")) {
+        s->diag_split = split[0] == 'v' ? DIAG_VAL : DIAG_TEST;
+        uint32_t n;
+        const float *label;
+        const uint16_t *ids = nn_trainer_set(s->trainer, split, &n, &label, NULL);
+        if (n == 0)
+            return nn_fail(&s->err, NN_ERR_ARG, "the %s set is empty%s", split,
+                           split[0] == 'v' ? ": set val_size above 0 to diagnose validation reviews" : "");
+        rc = nn_diagnosis_create_padded(&s->diag, m, ids, label, n, &s->err);
+    } else {
+        return nn_fail(&s->err, NN_ERR_ARG, "cannot diagnose '%.32s': use \"val\", \"test\" or \"text\"", split);
+    }
+    if (rc == NN_OK && words) rc = nn_diagnosis_want_words(s->diag, m, &s->shard.vocab, stop, &s->err);
+    if (rc == NN_OK) {
+        s->diag_params = malloc(m->nparams * sizeof(float) + 1);
+        s->diag_backup = malloc(m->nparams * sizeof(float) + 1);
+        if (!s->diag_params || !s->diag_backup)
+            rc = nn_fail(&s->err, NN_ERR_NOMEM, "out of memory copying the weights to diagnose");
+        else
+            memcpy(s->diag_params, params ? params : m->params, m->nparams * sizeof(float));
+    }
+    if (rc != NN_OK) drop_diagnosis(s);
+    return rc;
+}
+
+/* Up to max_batches batches; 1 when done (the summary is then computed),
+ * 0 when there is more, negative -status on error. */
+EMSCRIPTEN_KEEPALIVE int nnw_diagnose_step(nnw_session *s, uint32_t max_batches) {
+    if (need_diagnosis(s, 0) != NN_OK) return -NN_ERR_STATE;
+    if (s->diag->summarised) return 1;
+    nn_model *m = nn_trainer_model(s->trainer);
+    swap_in(s);
+    int done = nn_diagnosis_step(s->diag, m, max_batches ? max_batches : 1);
+    swap_out(s);
+    if (!done) return 0;
+    nn_diagnosis *d = s->diag;
+    int rc = nn_diagnosis_summarise(d, DIAG_CURVE_POINTS, DIAG_BINS, &s->err);
+    if (rc != NN_OK) return -rc;
+    uint32_t rated = 0;
+    for (uint32_t id = NN_FIRST_WORD; id < d->V; id++) rated += !isnan(d->word_score[id]);
+    float summary[12] = {(float)d->n, (float)d->positives, (float)d->negatives, (float)d->auc,
+                         (float)d->ap, (float)d->log_loss, (float)d->ece, (float)d->roc_len,
+                         (float)d->pr_len, (float)d->bins, d->empty_score, (float)rated};
+    memcpy(s->diag_summary, summary, sizeof summary);
+    size_t nc = 3 * (size_t)d->roc_len + 3 * (size_t)d->pr_len + 5 * (size_t)d->bins;
+    free(s->diag_curves);
+    s->diag_curves = malloc(nc * sizeof(float));
+    if (!s->diag_curves) return -nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for the curves");
+    float *c = s->diag_curves;
+    const float *parts[] = {d->roc_fpr, d->roc_tpr, d->roc_thr, d->pr_recall, d->pr_precision, d->pr_thr};
+    for (int i = 0; i < 6; i++) {
+        uint32_t len = i < 3 ? d->roc_len : d->pr_len;
+        memcpy(c, parts[i], len * sizeof(float));
+        c += len;
+    }
+    for (uint32_t k = 0; k < d->bins; k++) {
+        c[k] = d->cal_mean[k];
+        c[d->bins + k] = d->cal_frac[k];
+        c[2 * d->bins + k] = (float)d->cal_count[k];
+        c[3 * d->bins + k] = (float)d->hist_neg[k];
+        c[4 * d->bins + k] = (float)d->hist_pos[k];
+    }
+    return 1;
+}
+
+/* [n, positives, negatives, auc, ap, log_loss, ece, roc_len, pr_len, bins,
+ * empty_score, words_rated] of the finished diagnosis (NaN where undefined). */
+EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_summary(nnw_session *s) {
+    return need_diagnosis(s, 1) == NN_OK ? s->diag_summary : NULL;
+}
+
+/* roc fpr, tpr, threshold (roc_len each), pr recall, precision, threshold
+ * (pr_len each), then per bin: mean probability, fraction positive, count,
+ * negatives, positives (bins each). */
+EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_curves(nnw_session *s) {
+    return need_diagnosis(s, 1) == NN_OK ? s->diag_curves : NULL;
+}
+
+/* The scores (n) of the diagnosed reviews, in set order. */
+EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_scores(nnw_session *s) {
+    return need_diagnosis(s, 1) == NN_OK ? s->diag->score : NULL;
+}
+
+/* At threshold: fills nnw_diagnose_at(s) with [threshold, tp, fp, tn, fn,
+ * accuracy, precision, recall, f1, support of the positive class, the same
+ * of the negative class, macro precision, recall, f1, and how many false
+ * positives, false negatives and uncertain reviews were found] and
+ * nnw_diagnose_examples(s) with their indices (k each, in that order). */
+EMSCRIPTEN_KEEPALIVE int nnw_diagnose_threshold(nnw_session *s, float threshold, uint32_t k) {
+    int rc = need_diagnosis(s, 1);
+    if (rc != NN_OK) return rc;
+    if (!(threshold >= 0.0f && threshold <= 1.0f) || k > 1000)
+        return nn_fail(&s->err, NN_ERR_ARG, "threshold %g must be in [0, 1] and k %u at most 1000",
+                       (double)threshold, k);
+    if (k > s->diag_k || !s->diag_examples) {
+        uint32_t *e = realloc(s->diag_examples, 3 * (size_t)(k ? k : 1) * sizeof *e);
+        if (!e) return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory listing reviews");
+        s->diag_examples = e;
+    }
+    s->diag_k = k;
+    size_t found[3];
+    uint32_t *e = s->diag_examples;
+    nn_classification c = nn_diagnosis_at(s->diag, threshold, k, e, e + k, e + 2 * k, found);
+    float at[20] = {threshold, (float)c.cm.tp, (float)c.cm.fp, (float)c.cm.tn, (float)c.cm.fn,
+                    (float)c.accuracy, (float)c.positive.precision, (float)c.positive.recall,
+                    (float)c.positive.f1, (float)c.positive.support, (float)c.negative.precision,
+                    (float)c.negative.recall, (float)c.negative.f1, (float)c.negative.support,
+                    (float)c.macro_precision, (float)c.macro_recall, (float)c.macro_f1,
+                    (float)found[0], (float)found[1], (float)found[2]};
+    memcpy(s->diag_at, at, sizeof at);
+    return NN_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_at(nnw_session *s) { return s->diag_at; }
+EMSCRIPTEN_KEEPALIVE uint32_t *nnw_diagnose_examples(nnw_session *s) { return s->diag_examples; }
+
+/* Review i of the diagnosed set, explained with the diagnosed weights:
+ * returns {"index", "label", "score", "split", "source"} ("source": the
+ * review's index in the shard split named by "split"; a labelled text has
+ * "line" instead) plus "text", and fills the explain rows for that text
+ * (nnw_explain_data, nnw_explain_score; the row count is "rows"). A stored
+ * review is decoded like nnw_review (its words joined by spaces, <UNK> for
+ * ids the model's vocabulary lacks), stop words included (id -1). */
+EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i) {
+    if (need_diagnosis(s, 1) != NN_OK) return NULL;
+    nn_diagnosis *d = s->diag;
+    if (i >= d->n) {
+        nn_fail(&s->err, NN_ERR_ARG, "review %u is out of range: the diagnosis has %u", i, d->n);
+        return NULL;
+    }
+    nn_model *m = nn_trainer_model(s->trainer);
+    const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
+    json_buf text = {0};
+    int k = 0;
+    uint32_t source = i;
+    const char *split_name = "text";
+    swap_in(s);
+    if (s->diag_split == DIAG_TEXT) {
+        size_t len;
+        const char *t = nn_labelled_text_example(&s->texts, i, &len);
+        jb_raw(&text, t, len);
+        k = text.oom ? -1 : explain_text(s, m, text.p ? text.p : "", text.len);
+    } else {
+        uint32_t n;
+        const uint32_t *src;
+        nn_trainer_set(s->trainer, s->diag_split == DIAG_VAL ? "val" : "test", &n, NULL, &src);
+        source = src[i];
+        split_name = s->diag_split == DIAG_VAL ? "train" : "test";
+        const nn_split *sp = nn_shard_find(&s->shard, split_name);
+        const nn_vocab *v = &s->shard.vocab;
+        uint32_t V = m->cfg.vocab_size < v->V ? m->cfg.vocab_size : v->V;
+        uint32_t len = sp->offset[source + 1] - sp->offset[source];
+        uint32_t *ids = malloc((len + 1) * sizeof *ids);
+        float *contrib = malloc((len + 1) * sizeof *contrib);
+        if (!ids || !contrib || !reserve_rows(s, len)) {
+            free(ids);
+            free(contrib);
+            swap_out(s);
+            free(text.p);
+            nn_fail(&s->err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
+            return NULL;
+        }
+        size_t nids = 0;
+        ids[nids++] = NN_START;
+        for (uint32_t j = sp->offset[source]; j < sp->offset[source + 1]; j++) {
+            uint32_t id = sp->tokens[j];
+            if (id == NN_START || id == NN_PAD) continue;
+            int stopped = nn_is_stopword(stop, id);
+            if (id >= V) id = NN_UNK;
+            size_t wlen = 0;
+            const char *w = nn_vocab_word(v, id, &wlen);
+            if (text.len) jb_raw(&text, " ", 1);
+            float *row = s->explain_rows + 4 * (size_t)k++;
+            row[0] = (float)text.len;
+            if (nn_utf8_invalid_at((const unsigned char *)w, wlen) < wlen)
+                jb_raw(&text, "\xEF\xBF\xBD", 3); /* U+FFFD, as the page would show it */
+            else
+                jb_raw(&text, w, wlen);
+            row[1] = (float)text.len;
+            row[2] = 0.0f;
+            row[3] = stopped ? -1.0f : (float)id;
+            if (!stopped) ids[nids++] = id;
+        }
+        s->explain_score = nn_model_explain(m, ids, nids, contrib);
+        for (int r = 0, j = 1; r < k; r++)
+            if (s->explain_rows[4 * r + 3] >= 0) s->explain_rows[4 * r + 2] = contrib[j++];
+        free(ids);
+        free(contrib);
+    }
+    swap_out(s);
+    if (k < 0 || text.oom) {
+        free(text.p);
+        if (!text.oom) return NULL;
+        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
+        return NULL;
+    }
+    json_buf b = {0};
+    jb_printf(&b, "{\"index\":%u,\"label\":%u,\"score\":", i, d->label[i]);
+    jb_float(&b, d->score[i]);
+    jb_printf(&b, ",\"split\":\"%s\",", split_name);
+    if (s->diag_split == DIAG_TEXT) jb_printf(&b, "\"line\":%u", s->texts.line[i]);
+    else jb_printf(&b, "\"source\":%u", source);
+    jb_printf(&b, ",\"rows\":%d,\"text\":", k);
+    jb_string(&b, text.p ? text.p : "", text.len);
+    jb_raw(&b, "}", 1);
+    free(text.p);
+    return session_text(s, &b);
+}
+
+/* The k words that push most towards positive (sign 1) or negative (-1),
+ * ranked by polarity times training count (by_count 1) or by polarity,
+ * leaving out words seen fewer than min_count times in training:
+ * [{"word", "id", "polarity", "count"}, ...]. */
+EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_words(nnw_session *s, uint32_t k, int sign, int by_count,
+                                                    uint32_t min_count) {
+    if (need_diagnosis(s, 1) != NN_OK) return NULL;
+    nn_diagnosis *d = s->diag;
+    if (d->V == 0) {
+        nn_fail(&s->err, NN_ERR_STATE, "this diagnosis did not rate the words: diagnose with words");
+        return NULL;
+    }
+    uint32_t ids[1024];
+    size_t n = nn_diagnosis_top_words(d, ids, k > 1024 ? 1024 : k, sign, by_count, min_count);
+    json_buf b = {0};
+    jb_raw(&b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
+        jb_raw(&b, i ? ",{\"word\":" : "{\"word\":", i ? 9 : 8);
+        if (nn_utf8_invalid_at((const unsigned char *)w, len) < len) jb_string(&b, "\xEF\xBF\xBD", 3);
+        else jb_string(&b, w, len);
+        jb_printf(&b, ",\"id\":%u,\"polarity\":", ids[i]);
+        jb_float(&b, nn_diagnosis_polarity(d, ids[i]));
+        jb_printf(&b, ",\"count\":%u}", s->shard.vocab.count[ids[i]]);
+    }
+    jb_raw(&b, "]", 1);
+    return session_text(s, &b);
+}
+
+/* ------------------------------------------------------ labelled text */
+
+/* Reads label<TAB>text (or CSV) lines from bytes (n; the caller keeps
+ * them) in format (0 auto, 1 TSV, 2 CSV) and keeps the examples for
+ * nnw_diagnose_begin(s, "text", ...). Malformed lines are not an error: they
+ * are listed by nnw_labelled_text_info. */
+EMSCRIPTEN_KEEPALIVE int nnw_labelled_text(nnw_session *s, const char *bytes, size_t n, int format) {
+    if (s->diag && s->diag_split == DIAG_TEXT) drop_diagnosis(s);
+    nn_labelled_text_free(&s->texts);
+    return nn_labelled_text_parse(&s->texts, bytes, n, format, &s->err);
+}
+
+/* {"examples", "positives", "negatives", "format" ("tsv"/"csv"), "lines",
+ * "blank", "header", "malformed", "problems": [{"line", "reason"}, ...]}
+ * (problems: the first 100 malformed lines). */
+EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_text_info(nnw_session *s) {
+    const nn_labelled_text *lt = &s->texts;
+    uint32_t pos = 0;
+    for (uint32_t i = 0; i < lt->n; i++) pos += lt->label[i];
+    json_buf b = {0};
+    jb_printf(&b, "{\"examples\":%u,\"positives\":%u,\"negatives\":%u,\"format\":\"%s\",\"lines\":%u,"
+                  "\"blank\":%u,\"header\":%s,\"malformed\":%u,\"problems\":[",
+              lt->n, pos, lt->n - pos, lt->format == NN_LT_CSV ? "csv" : "tsv", lt->lines, lt->blank,
+              lt->header ? "true" : "false", lt->malformed);
+    for (uint32_t i = 0; i < lt->nproblems; i++) {
+        jb_printf(&b, "%s{\"line\":%u,\"reason\":", i ? "," : "", lt->problem[i].line);
+        jb_string(&b, lt->problem[i].reason, strlen(lt->problem[i].reason));
+        jb_raw(&b, "}", 1);
+    }
+    jb_raw(&b, "]}", 2);
+    return session_text(s, &b);
+}
+
+/* ---------------------------------------------------------- stop words */
+
+/* {"words": "w1 w2 ...", "count": n, "english": the built-in list}: the
+ * words a stop-word setting stands for (engine/stopwords.h), or NULL with
+ * the message when the setting is not valid. */
+EMSCRIPTEN_KEEPALIVE const char *nnw_stopwords(nnw_session *s, const char *spec) {
+    char *words = NULL;
+    uint32_t n = 0;
+    if (nn_stopwords_expand(spec, &words, &n, &s->err) != NN_OK) return NULL;
+    json_buf b = {0};
+    jb_raw(&b, "{\"words\":", 9);
+    jb_string(&b, words, strlen(words));
+    jb_printf(&b, ",\"count\":%u,\"english\":", n);
+    jb_string(&b, nn_stopwords_english(), strlen(nn_stopwords_english()));
+    jb_raw(&b, "}", 1);
+    free(words);
+    return session_text(s, &b);
 }

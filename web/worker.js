@@ -18,6 +18,9 @@ const MAX_SLICE_BATCHES = 256;
 const EVENT_INTERVAL_MS = 50; // at most one batch/shardProgress event per this
 const WATCH_EPOCH_MS = 1500;  // the 'watch' pace: about this long per epoch
 const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
+// The weights at the end of each epoch are kept for the diagnosis while they
+// fit in this many bytes (the default model: 0.64 MB an epoch, 26 MB for 40).
+const EPOCH_WEIGHTS_BUDGET = 64 * 1024 * 1024;
 
 // NN_* status codes of engine/nn.h that mean "this file is stale or damaged".
 const NN_ERR_FORMAT = 2, NN_ERR_VERSION = 3, NN_ERR_CHECKSUM = 4;
@@ -47,7 +50,11 @@ const worker = {
     logEpoch: 0,      // the epoch whose batch log was last read
     logRead: 0,       // batches of it already read
     testing: null,    // {early, pending} while the test set is evaluated
+    restoresBest: false, // early stopping with restore_best_weights
   },
+  epochWeights: new Map(), // epoch (1-based) -> Float32Array of its parameters
+  epochWeightsBytes: 0,
+  diagJob: null,      // the diagnose request in flight: {cancelled}
 };
 
 function post(message, transfer) {
@@ -229,12 +236,15 @@ function trainSlice() {
   }
   if (epochDone) {
     const nan = (x) => (Number.isNaN(x) ? null : x);
+    // Restoring the best weights replaced this epoch's: nothing to keep.
+    const weightsKept = stoppedEarly === 1 && run.restoresBest ? false : keepEpochWeights(epoch);
     post({
       type: 'epoch',
       data: {
         epoch, loss, acc, val_loss: nan(valLoss), val_acc: nan(valAcc),
         ms: run.epochMs, reviewsPerSec: run.epochMs > 0 ? trainSize / (run.epochMs / 1000) : 0,
         embed: embedding.epochData(),
+        weightsKept,
       },
     });
     run.epochMs = 0;
@@ -244,6 +254,23 @@ function trainSlice() {
     return;
   }
   scheduleSlice();
+}
+
+// A copy of the parameters at the end of an epoch, for diagnosing that
+// epoch later, while the copies fit in EPOCH_WEIGHTS_BUDGET.
+function keepEpochWeights(epoch) {
+  const e = api();
+  const n = e._nnw_params_len(worker.session);
+  if (worker.epochWeightsBytes + 4 * n > EPOCH_WEIGHTS_BUDGET) return false;
+  const p = e._nnw_params(worker.session) >> 2;
+  worker.epochWeights.set(epoch, e.HEAPF32.slice(p, p + n));
+  worker.epochWeightsBytes += 4 * n;
+  return true;
+}
+
+function clearEpochWeights() {
+  worker.epochWeights.clear();
+  worker.epochWeightsBytes = 0;
 }
 
 // After the last epoch: the test set, evaluated in slices like training.
@@ -382,6 +409,7 @@ const handlers = {
     embedding.onNewModel();
     check(withString(json, (p) => e._nnw_configure(worker.session, p)));
     Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0, points: [], testing: null, logEpoch: 0, logRead: 0 });
+    clearEpochWeights();
     return config();
   },
 
@@ -400,6 +428,8 @@ const handlers = {
       throw new RequestError(`unknown pace '${pace}': use 'fast' or 'watch'`);
     run.pace = pace;
     run.paceMs = 0; // set from the batch count after the first slice
+    const c = config();
+    run.restoresBest = c.patience > 0 && c.restore_best_weights === true;
     run.state = 'running';
     run.epochMs = 0;
     run.lastBatchEvent = 0;
@@ -515,6 +545,7 @@ const handlers = {
     embedding.onNewModel();
     check(e._nnw_checkpoint_import(worker.session, ptr, bytes.length));
     Object.assign(worker.run, { state: 'idle', sliceBatches: 1, epochMs: 0, totalMs: 0, points: [], testing: null, logEpoch: 0, logRead: 0 });
+    clearEpochWeights();
     return { config: config(), history: history() };
   },
 
@@ -534,6 +565,201 @@ const embedding = embeddingHandlers({
   trainingState: () => worker.run.state,
 });
 Object.assign(handlers, embedding.handlers);
+
+// ------------------------------------------------------------- diagnosis
+//
+// The engine scores every review of a split (or of the user's labelled
+// text) with the current weights or an earlier epoch's, in slices like
+// training, and summarises the scores (engine/diagnosis.h). The slider's
+// requests (diagnoseThreshold) then only recount at a new threshold.
+
+const diagChannel = new MessageChannel();
+const diagWaiting = [];
+diagChannel.port1.onmessage = () => diagWaiting.shift()?.();
+// Lets queued requests (and training slices) run, like scheduleSlice.
+const yieldToQueue = () => new Promise((resolve) => {
+  diagWaiting.push(resolve);
+  diagChannel.port2.postMessage(null);
+});
+
+const DIAG_SPLITS = ['val', 'test', 'text'];
+
+function floatsAt(ptr, n) {
+  const e = api();
+  return e.HEAPF32.slice(ptr >> 2, (ptr >> 2) + n); // a copy: later calls may grow memory
+}
+
+// nnw_diagnose_at and nnw_diagnose_examples as an object.
+function diagnosisAt(threshold, k) {
+  const e = api();
+  check(e._nnw_diagnose_threshold(worker.session, threshold, k));
+  const a = floatsAt(e._nnw_diagnose_at(worker.session), 20);
+  const ex = e._nnw_diagnose_examples(worker.session) >> 2;
+  const heap = e.HEAPU32;
+  const list = (at, n) => Array.from(heap.subarray(ex + at, ex + at + n));
+  const cls = (i) => ({ precision: a[i], recall: a[i + 1], f1: a[i + 2], support: a[i + 3] });
+  return {
+    threshold: a[0],
+    confusion: { tp: a[1], fp: a[2], tn: a[3], fn: a[4] },
+    accuracy: a[5],
+    positive: cls(6),
+    negative: cls(10),
+    macro: { precision: a[14], recall: a[15], f1: a[16] },
+    falsePositives: list(0, a[17]),
+    falseNegatives: list(k, a[18]),
+    uncertain: list(2 * k, a[19]),
+  };
+}
+
+function diagnosisWords(k, byCount, minCount) {
+  const e = api();
+  const get = (sign) => JSON.parse(answer(e._nnw_diagnose_words(worker.session, k, sign, byCount ? 1 : 0, minCount)));
+  return { positive: get(1), negative: get(-1) };
+}
+
+function checkK(k, what) {
+  if (!Number.isInteger(k) || k < 0 || k > 1000) throw new RequestError(`${what} must be a whole number from 0 to 1000`);
+  return k;
+}
+
+function checkThreshold(t) {
+  if (typeof t !== 'number' || !(t >= 0 && t <= 1)) throw new RequestError('threshold must be a number from 0 to 1');
+  return t;
+}
+
+const diagnosisHandlers = {
+  async diagnose(data) {
+    const e = api();
+    const split = data?.split ?? 'val';
+    if (!DIAG_SPLITS.includes(split)) throw new RequestError(`cannot diagnose '${split}': use 'val', 'test' or 'text'`);
+    const epoch = data?.epoch ?? 0;
+    const threshold = checkThreshold(data?.threshold ?? 0.5);
+    const k = checkK(data?.k ?? 10, 'k');
+    const words = data?.words !== false;
+    const wordsK = checkK(data?.wordsK ?? 20, 'wordsK');
+    let params = null;
+    if (epoch) {
+      params = worker.epochWeights.get(epoch);
+      if (!params) {
+        throw new RequestError(`the weights of epoch ${epoch} were not kept` +
+          (worker.epochWeights.size ? ` (kept: epochs ${[...worker.epochWeights.keys()].join(', ')})` : '') +
+          ': diagnose the current weights (epoch 0)');
+      }
+    }
+    if (worker.diagJob) worker.diagJob.cancelled = true;
+    const job = { cancelled: false };
+    worker.diagJob = job;
+    const t0 = now();
+    let engineMs = 0, steps = 0;
+    let status;
+    let mark = now();
+    if (params) {
+      if (params.length !== e._nnw_params_len(worker.session))
+        throw new RequestError(`epoch ${epoch} was kept for another model: diagnose the current weights`);
+      const ptr = e._nnw_alloc(4 * params.length);
+      if (!ptr) throw new RequestError('out of memory copying the weights to diagnose');
+      e.HEAPF32.set(params, ptr >> 2);
+      status = withString(split, (p) => e._nnw_diagnose_begin(worker.session, p, ptr, words ? 1 : 0));
+      e._nnw_free(ptr);
+    } else {
+      status = withString(split, (p) => e._nnw_diagnose_begin(worker.session, p, 0, words ? 1 : 0));
+    }
+    check(status);
+    engineMs += now() - mark;
+    let batches = 1;
+    for (;;) {
+      mark = now();
+      const r = e._nnw_diagnose_step(worker.session, batches);
+      const ms = now() - mark;
+      engineMs += ms;
+      steps++;
+      if (r < 0) throw new RequestError(lastError());
+      if (r === 1) break;
+      // Slices of about SLICE_MS, as training's, so replies stay prompt.
+      const want = Math.round(SLICE_MS / Math.max(ms / batches, 0.01));
+      batches = Math.max(1, Math.min(MAX_SLICE_BATCHES, want, batches * 2));
+      await yieldToQueue();
+      if (job.cancelled) throw new RequestError('cancelled: a newer diagnose request replaced this one');
+    }
+    mark = now();
+    const sm = floatsAt(e._nnw_diagnose_summary(worker.session), 12);
+    const [n, positives, negatives, auc, ap, logLoss, ece, rocLen, prLen, bins, baseline, rated] = sm;
+    const curves = floatsAt(e._nnw_diagnose_curves(worker.session), 3 * rocLen + 3 * prLen + 5 * bins);
+    let at = 0;
+    const part = (len) => curves.slice(at, (at += len));
+    const roc = { fpr: part(rocLen), tpr: part(rocLen), threshold: part(rocLen) };
+    const pr = { recall: part(prLen), precision: part(prLen), threshold: part(prLen) };
+    const calibration = { meanProb: part(bins), fracPos: part(bins), count: part(bins) };
+    const histogram = { negative: part(bins), positive: part(bins) };
+    const atThreshold = diagnosisAt(threshold, k);
+    const wordLists = words ? { baseline, rated, ...diagnosisWords(wordsK, true, 0) } : null;
+    engineMs += now() - mark;
+    if (worker.diagJob === job) worker.diagJob = null;
+    const transfer = [roc.fpr, roc.tpr, roc.threshold, pr.recall, pr.precision, pr.threshold,
+      calibration.meanProb, calibration.fracPos, calibration.count, histogram.negative, histogram.positive].map((a) => a.buffer);
+    return [{
+      split, epoch, n, positives, negatives, auc, ap, logLoss, ece,
+      roc, pr, calibration, histogram, at: atThreshold, words: wordLists,
+      ms: engineMs, wallMs: now() - t0, steps,
+    }, transfer];
+  },
+
+  diagnoseThreshold(data) {
+    return diagnosisAt(checkThreshold(data?.threshold ?? 0.5), checkK(data?.k ?? 10, 'k'));
+  },
+
+  diagnoseExample(data) {
+    const e = api();
+    const index = data?.index;
+    if (!Number.isInteger(index) || index < 0) throw new RequestError('diagnoseExample needs {index}, a whole number');
+    const r = JSON.parse(answer(e._nnw_diagnose_example(worker.session, index)));
+    const k = r.rows;
+    const rows = floatsAt(e._nnw_explain_data(worker.session), 4 * k);
+    const score = e._nnw_explain_score(worker.session);
+    const at = byteToUtf16Index(r.text, encoder.encode(r.text).length);
+    const tokens = new Array(k);
+    for (let i = 0; i < k; i++)
+      tokens[i] = { start: at[rows[4 * i]], end: at[rows[4 * i + 1]], contribution: rows[4 * i + 2], id: rows[4 * i + 3] };
+    const out = { index, text: r.text, label: r.label, score: r.score, explainScore: score, split: r.split, tokens };
+    if (r.line !== undefined) out.line = r.line;
+    else out.source = r.source;
+    return out;
+  },
+
+  diagnoseWords(data) {
+    const by = data?.by ?? 'count';
+    if (by !== 'count' && by !== 'polarity') throw new RequestError(`rank words by 'count' or 'polarity', not '${by}'`);
+    const minCount = data?.minCount ?? 0;
+    if (!Number.isInteger(minCount) || minCount < 0) throw new RequestError('minCount must be a whole number');
+    return diagnosisWords(checkK(data?.k ?? 20, 'k'), by === 'count', minCount);
+  },
+
+  labelledText(data) {
+    const e = api();
+    const format = { auto: 0, tsv: 1, txt: 1, csv: 2 }[data?.format ?? 'auto'];
+    if (format === undefined) throw new RequestError(`unknown format '${data.format}': use 'auto', 'tsv', 'txt' or 'csv'`);
+    let bytes;
+    if (data?.bytes instanceof ArrayBuffer) bytes = new Uint8Array(data.bytes);
+    else if (typeof data?.text === 'string') bytes = encoder.encode(data.text);
+    else throw new RequestError('labelledText needs {text} or {bytes: ArrayBuffer}');
+    if (worker.diagJob) worker.diagJob.cancelled = true; // it may be reading the old texts
+    const ptr = copyIn(bytes);
+    try {
+      check(e._nnw_labelled_text(worker.session, ptr, bytes.length, format));
+    } finally {
+      e._nnw_free(ptr);
+    }
+    return JSON.parse(answer(e._nnw_labelled_text_info(worker.session)));
+  },
+
+  stopwords(data) {
+    const spec = String(data?.spec ?? '');
+    const r = JSON.parse(answer(withString(spec, (p) => api()._nnw_stopwords(worker.session, p))));
+    const split = (s) => (s ? s.split(' ') : []);
+    return { words: split(r.words), count: r.count, english: split(r.english) };
+  },
+};
+Object.assign(handlers, diagnosisHandlers);
 
 async function handle(message) {
   const { id, type, data } = message ?? {};

@@ -1,6 +1,6 @@
 /* predict.c: imdb_predict, scoring reviews with a saved checkpoint.
  *
- *   imdb_predict --checkpoint FILE [--explain] [--] [TEXT ...]
+ *   imdb_predict --checkpoint FILE [--explain] [--ids] [--] [TEXT ...]
  *   echo "a review per line" | imdb_predict --checkpoint FILE
  *
  * Scores each TEXT argument, or each line of stdin when there is none, and
@@ -12,12 +12,17 @@
  * the score minus the score with that word replaced by <PAD>
  * (nn_model_explain), so positive numbers pushed the review towards
  * "positive". Words are shown as the tokenizer sees them (lowercased).
+ * With --ids, the ids the model reads follow on one line ("ids 1 14 22 ...":
+ * <START>, then each word's id, stop words left out, before maxlen cuts).
+ * A model trained without stop words (its config's "stopwords") reads texts
+ * without them too; --explain marks them.
  *
  * Not here: training (imdb_train) and anything about the checkpoint format
  * (engine/checkpoint.c). Exit status 1 on any error, with a message on
  * stderr saying what to do. */
 #include "fileio.h"
 #include "nn.h"
+#include "stopwords.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +36,8 @@ static void usage(FILE *f) {
             "Scores each TEXT, or each line of stdin when no TEXT is given, with a\n"
             "checkpoint written by imdb_train --checkpoint FILE. Prints the probability\n"
             "that the review is positive, the verdict and the start of the review.\n"
-            "  --explain   also print each word with its contribution to the score\n");
+            "  --explain   also print each word with its contribution to the score\n"
+            "  --ids       also print the ids the model reads (stop words removed)\n");
 }
 
 /* The first PREVIEW_CHARS characters of text on one line: control bytes
@@ -86,18 +92,22 @@ static void collect_token(const char *tok, size_t len, void *user) {
     t->start[t->n] = t->used;
 }
 
-static int explain(nn_checkpoint *ck, const char *text, size_t len) {
+static int explain(nn_checkpoint *ck, const nn_stopwords *stop, const char *text, size_t len) {
     nn_model *m = ck->model;
     const nn_config *cfg = &m->cfg;
-    size_t n = nn_encode_text(&ck->vocab, text, len, cfg->vocab_size, NULL, 0);
+    size_t n = nn_encode_text_stop(&ck->vocab, stop, text, len, cfg->vocab_size, NULL, 0);
     uint32_t *ids = malloc(n * sizeof *ids);
     float *contrib = malloc(n * sizeof *contrib);
     token_list tokens = {0};
     if (ids && contrib) {
-        nn_encode_text(&ck->vocab, text, len, cfg->vocab_size, ids, n);
+        nn_encode_text_stop(&ck->vocab, stop, text, len, cfg->vocab_size, ids, n);
         nn_tokenize(text, len, collect_token, &tokens);
     }
-    if (!ids || !contrib || tokens.nomem || tokens.n + 1 != n) {
+    size_t stopped = 0;
+    for (size_t k = 0; ids && contrib && !tokens.nomem && k < tokens.n; k++)
+        stopped += nn_token_id(&ck->vocab, stop, tokens.bytes + tokens.start[k],
+                               tokens.start[k + 1] - tokens.start[k], 0) == NN_STOPPED;
+    if (!ids || !contrib || tokens.nomem || tokens.n + 1 != n + stopped) {
         free(ids);
         free(contrib);
         free(tokens.bytes);
@@ -113,13 +123,18 @@ static int explain(nn_checkpoint *ck, const char *text, size_t len) {
         if (cfg->truncating == NN_PAD_PRE) cut_before = n - T;
         else cut_from = T;
     }
-    for (size_t i = 1; i < n; i++) {
-        const char *w = tokens.bytes + tokens.start[i - 1];
-        int wlen = (int)(tokens.start[i] - tokens.start[i - 1]);
+    for (size_t k = 0, i = 1; k < tokens.n; k++) {
+        const char *w = tokens.bytes + tokens.start[k];
+        int wlen = (int)(tokens.start[k + 1] - tokens.start[k]);
+        if (nn_token_id(&ck->vocab, stop, w, (size_t)wlen, 0) == NN_STOPPED) {
+            printf("    %+.4f  %.*s  (stop word, removed)\n", 0.0, wlen, w);
+            continue;
+        }
         const char *note = i < cut_before || i >= cut_from ? "  (beyond maxlen, not read)"
                            : ids[i] == NN_UNK             ? "  (not in the vocabulary)"
                                                           : "";
         printf("    %+.4f  %.*s%s\n", contrib[i], wlen, w, note);
+        i++;
     }
     free(ids);
     free(contrib);
@@ -128,12 +143,28 @@ static int explain(nn_checkpoint *ck, const char *text, size_t len) {
     return 0;
 }
 
-static int predict(nn_checkpoint *ck, const char *text, size_t len, int with_explain) {
-    float p = nn_model_score_text(ck->model, &ck->vocab, text, len);
+static int print_ids;
+
+static int predict(nn_checkpoint *ck, const nn_stopwords *stop, const char *text, size_t len,
+                   int with_explain) {
+    float p = nn_model_score_text_stop(ck->model, &ck->vocab, stop, text, len);
     printf("%.4f %s  ", p, p >= 0.5f ? "positive" : "negative");
     print_preview(text, len);
     putchar('\n');
-    int rc = with_explain ? explain(ck, text, len) : 0;
+    if (print_ids) {
+        size_t n = nn_encode_text_stop(&ck->vocab, stop, text, len, ck->model->cfg.vocab_size, NULL, 0);
+        uint32_t *ids = malloc(n * sizeof *ids);
+        if (!ids) {
+            fprintf(stderr, "imdb_predict: out of memory encoding a review of %zu words\n", n);
+            return 1;
+        }
+        nn_encode_text_stop(&ck->vocab, stop, text, len, ck->model->cfg.vocab_size, ids, n);
+        printf("    ids");
+        for (size_t i = 0; i < n; i++) printf(" %u", ids[i]);
+        putchar('\n');
+        free(ids);
+    }
+    int rc = with_explain ? explain(ck, stop, text, len) : 0;
     fflush(stdout);
     return rc;
 }
@@ -175,6 +206,8 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--explain")) {
             with_explain = 1;
+        } else if (!strcmp(a, "--ids")) {
+            print_ids = 1;
         } else if (!strcmp(a, "--checkpoint")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "imdb_predict: --checkpoint needs a file name\n");
@@ -214,17 +247,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_predict: %s: %s\n", path, err.msg);
         return 1;
     }
+    nn_stopwords stop;
+    if (nn_stopwords_build(&stop, ck.model->cfg.stopwords, &ck.vocab, &err)) {
+        fprintf(stderr, "imdb_predict: %s: %s\n", path, err.msg);
+        nn_checkpoint_free(&ck);
+        return 1;
+    }
 
     int status = 0;
     if (ntexts > 0) {
         for (int i = 1; i <= ntexts && status == 0; i++)
-            status = predict(&ck, argv[i], strlen(argv[i]), with_explain);
+            status = predict(&ck, &stop, argv[i], strlen(argv[i]), with_explain);
     } else {
         char *line = NULL;
         size_t cap = 0, len = 0;
         int got = 0;
         while (status == 0 && (got = read_line(stdin, &line, &cap, &len)) > 0)
-            status = predict(&ck, line ? line : "", len, with_explain);
+            status = predict(&ck, &stop, line ? line : "", len, with_explain);
         if (status == 0 && got < 0) {
             fprintf(stderr, "imdb_predict: out of memory reading a line of stdin\n");
             status = 1;
@@ -235,6 +274,7 @@ int main(int argc, char **argv) {
         }
         free(line);
     }
+    nn_stopwords_free(&stop);
     nn_checkpoint_free(&ck);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "imdb_predict: cannot write the results\n");
