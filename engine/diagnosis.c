@@ -45,7 +45,7 @@ static int create(nn_diagnosis **out, const nn_model *m, uint32_t n, nn_error *e
     d->label = malloc(N);
     d->logit = malloc(N * sizeof(float));
     d->score = malloc(N * sizeof(float));
-    d->batch = malloc((size_t)m->Bmax * d->T * sizeof *d->batch);
+    d->batch = malloc(((size_t)m->Bmax + 1) * d->T * sizeof *d->batch); /* + the template row of explain */
     d->order = malloc(N * sizeof(uint32_t));
     d->sort_scratch = malloc(N * sizeof(uint32_t));
     float **curves[] = {&d->roc_fpr, &d->roc_tpr, &d->roc_thr, &d->pr_recall, &d->pr_precision,
@@ -268,4 +268,44 @@ size_t nn_diagnosis_top_words(const nn_diagnosis *d, uint32_t *ids, size_t k, in
         ids[at] = id;
     }
     return found;
+}
+
+/* Where id i of an n-id review lands after padding, or -1 when cut: Keras
+ * pad_sequences, as nn_pad_review places it. */
+static long padded_position(size_t i, size_t n, const nn_config *cfg) {
+    size_t T = cfg->maxlen;
+    size_t keep = n < T ? n : T;
+    size_t from = (n > T && cfg->truncating == NN_PAD_PRE) ? n - T : 0;
+    size_t at = cfg->padding == NN_PAD_PRE ? T - keep : 0;
+    if (i < from || i >= from + keep) return -1;
+    return (long)(at + i - from);
+}
+
+float nn_diagnosis_explain(nn_diagnosis *d, nn_model *m, const uint32_t *ids, size_t n, float *contrib) {
+    const nn_config *c = &m->cfg;
+    uint32_t T = c->maxlen, rows = 0;
+    uint16_t *review = d->batch + (size_t)m->Bmax * T; /* the last row: the review itself */
+    uint16_t *copies = d->batch;                       /* rows 0..Bmax-1: occluded copies */
+    nn_pad_review_u32(review, ids, n, c);
+    nn_model_forward(m, review, 1);
+    float logit = m->logit[0];
+    size_t first = 0;
+    for (size_t i = 0; i <= n; i++) {
+        long pos = i < n ? padded_position(i, n, c) : -1;
+        if (i < n && pos < 0) contrib[i] = 0.0f;
+        if (pos >= 0) {
+            if (rows == 0) first = i;
+            uint16_t *row = copies + (size_t)rows * T;
+            memcpy(row, review, T * sizeof *row);
+            row[pos] = NN_PAD;
+            rows++;
+        }
+        if (rows == m->Bmax || (i == n && rows > 0)) {
+            nn_model_forward(m, copies, rows);
+            for (uint32_t k = 0, j = (uint32_t)first; k < rows; j++)
+                if (padded_position(j, n, c) >= 0) contrib[j] = logit - m->logit[k++];
+            rows = 0;
+        }
+    }
+    return logit;
 }

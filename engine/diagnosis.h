@@ -117,6 +117,16 @@ float nn_diagnosis_polarity(const nn_diagnosis *d, uint32_t id);
 size_t nn_diagnosis_top_words(const nn_diagnosis *d, uint32_t *ids, size_t k, int sign,
                               int by_count, uint32_t min_count);
 
+/* Occlusion in logit units, for the reviews the diagnosis lists: contrib[i]
+ * = logit(review) - logit(review with ids[i] replaced by <PAD>), 0 for ids
+ * cut by maxlen (ids, n and the padding as nn_model_explain's). The model's
+ * probabilities saturate on the most confidently wrong reviews (0.9999 and
+ * 0.99999 are the same float difference away from 1), where nn_model_explain's
+ * differences of probabilities vanish; differences of logits do not.
+ * Batches of occluded copies go through nn_model_forward in d->batch.
+ * Returns the review's logit. */
+float nn_diagnosis_explain(nn_diagnosis *d, nn_model *m, const uint32_t *ids, size_t n, float *contrib);
+
 #ifdef __cplusplus
 }
 #endif

@@ -454,8 +454,12 @@ static void collect_span(const char *tok, size_t len, size_t start, size_t end, 
 
 /* Scores text with model m and fills k rows (start, end, contribution, id),
  * one per token in the order of the text (a removed stop word: id -1,
- * contribution 0); returns k, or -1 with the message set. */
-static int explain_text(nnw_session *s, nn_model *m, const char *text, size_t n) {
+ * contribution 0); returns k, or -1 with the message set. Contributions are
+ * differences of probabilities (nn_model_explain), or of logits with
+ * logits_of != NULL (nn_diagnosis_explain, for the diagnosis' lists). */
+static float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
+
+static int explain_text(nnw_session *s, nn_model *m, nn_diagnosis *logits_of, const char *text, size_t n) {
     if (n > (1u << 24)) {
         nn_fail(&s->err, NN_ERR_ARG, "text too long to explain (%zu bytes; at most 16 MB)", n);
         return -1;
@@ -473,7 +477,8 @@ static int explain_text(nnw_session *s, nn_model *m, const char *text, size_t n)
                    s->explain_rows, ids + 1, k, 0, 0};
     ids[0] = NN_START;
     nn_tokenize_spans(text, n, collect_span, &r);
-    s->explain_score = nn_model_explain(m, ids, r.nids + 1, contrib);
+    s->explain_score = logits_of ? sigmoid(nn_diagnosis_explain(logits_of, m, ids, r.nids + 1, contrib))
+                                 : nn_model_explain(m, ids, r.nids + 1, contrib);
     for (size_t i = 0, j = 1; i < k; i++)
         if (s->explain_rows[4 * i + 3] >= 0) s->explain_rows[4 * i + 2] = contrib[j++];
     free(ids);
@@ -485,7 +490,7 @@ static int explain_text(nnw_session *s, nn_model *m, const char *text, size_t n)
  * token, in the order of the text; returns k, or -1 with the message set. */
 EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n) {
     if (need_trainer(s) != NN_OK) return -1;
-    return explain_text(s, nn_trainer_model(s->trainer), text, n);
+    return explain_text(s, nn_trainer_model(s->trainer), NULL, text, n);
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->explain_rows; }
@@ -1173,13 +1178,28 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_threshold(nnw_session *s, float threshold,
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_at(nnw_session *s) { return s->diag_at; }
 EMSCRIPTEN_KEEPALIVE uint32_t *nnw_diagnose_examples(nnw_session *s) { return s->diag_examples; }
 
-/* Review i of the diagnosed set, explained with the diagnosed weights:
+/* Marks with id -2 the rows of tokens the model does not read: beyond
+ * maxlen once the review (nids ids, <START> included) is truncated. */
+static void mark_cut(nnw_session *s, int k, size_t nids, const nn_config *cfg) {
+    size_t T = cfg->maxlen, keep = nids < T ? nids : T;
+    size_t from = (nids > T && cfg->truncating == NN_PAD_PRE) ? nids - T : 0;
+    for (int r = 0, j = 1; r < k; r++) {
+        float *row = s->explain_rows + 4 * (size_t)r;
+        if (row[3] < 0) continue; /* a stop word */
+        if ((size_t)j < from || (size_t)j >= from + keep) row[3] = -2.0f;
+        j++;
+    }
+}
+
+/* Review i of the diagnosed set, explained with the diagnosed weights (in
+ * logit units, nn_diagnosis_explain, which do not vanish on saturated scores):
  * returns {"index", "label", "score", "split", "source"} ("source": the
  * review's index in the shard split named by "split"; a labelled text has
  * "line" instead) plus "text", and fills the explain rows for that text
  * (nnw_explain_data, nnw_explain_score; the row count is "rows"). A stored
  * review is decoded like nnw_review (its words joined by spaces, <UNK> for
- * ids the model's vocabulary lacks), stop words included (id -1). */
+ * ids the model's vocabulary lacks), stop words included (id -1); words the
+ * model does not read, beyond maxlen, have id -2. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i) {
     if (need_diagnosis(s, 1) != NN_OK) return NULL;
     nn_diagnosis *d = s->diag;
@@ -1198,7 +1218,12 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
         size_t len;
         const char *t = nn_labelled_text_example(&s->texts, i, &len);
         jb_raw(&text, t, len);
-        k = text.oom ? -1 : explain_text(s, m, text.p ? text.p : "", text.len);
+        k = text.oom ? -1 : explain_text(s, m, d, text.p ? text.p : "", text.len);
+        if (k > 0) {
+            size_t nids = 1;
+            for (int r = 0; r < k; r++) nids += s->explain_rows[4 * r + 3] >= 0;
+            mark_cut(s, k, nids, &m->cfg);
+        }
     } else {
         uint32_t n;
         const uint32_t *src;
@@ -1240,9 +1265,10 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
             row[3] = stopped ? -1.0f : (float)id;
             if (!stopped) ids[nids++] = id;
         }
-        s->explain_score = nn_model_explain(m, ids, nids, contrib);
+        s->explain_score = sigmoid(nn_diagnosis_explain(d, m, ids, nids, contrib));
         for (int r = 0, j = 1; r < k; r++)
             if (s->explain_rows[4 * r + 3] >= 0) s->explain_rows[4 * r + 2] = contrib[j++];
+        mark_cut(s, k, nids, &m->cfg);
         free(ids);
         free(contrib);
     }

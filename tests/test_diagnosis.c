@@ -218,6 +218,47 @@ static void labelled_texts_score_like_the_padded_reviews(nn_trainer *t, const ch
     nn_labelled_text_free(&lt);
 }
 
+/* nn_diagnosis_explain: each contribution is the logit of the review minus
+ * the logit of the review with that id replaced by <PAD>, exactly. */
+static void explain_in_logits(nn_trainer *t, const char *name) {
+    nn_model *m = nn_trainer_model(t);
+    nn_diagnosis *d = diagnose(t, "val", 1000, 0);
+    if (!d) return;
+    const nn_config *c = &m->cfg;
+    uint32_t T = c->maxlen;
+    int exact = 1, cut_zero = 1, same_sign = 1;
+    uint16_t *row = malloc(T * sizeof *row);
+    for (uint32_t len = 1; len <= T + 6; len += 5) { /* shorter and longer than maxlen */
+        uint32_t ids[64];
+        float contrib[64], pc[64];
+        ids[0] = NN_START;
+        for (uint32_t i = 1; i < len; i++) ids[i] = 4 + (i * 7) % 60;
+        float logit = nn_diagnosis_explain(d, m, ids, len, contrib);
+        float score = nn_model_explain(m, ids, len, pc);
+        exact &= fabsf(1.0f / (1.0f + expf(-logit)) - score) < 1e-6f;
+        for (uint32_t i = 0; i < len; i++) {
+            size_t keep = len < T ? len : T;
+            size_t from = (len > T && c->truncating == NN_PAD_PRE) ? len - T : 0;
+            if (i < from || i >= from + keep) {
+                cut_zero &= contrib[i] == 0.0f;
+                continue;
+            }
+            uint32_t copy[64];
+            memcpy(copy, ids, len * sizeof *copy);
+            nn_pad_review_u32(row, copy, len, c);
+            row[(c->padding == NN_PAD_PRE ? T - keep : 0) + i - from] = NN_PAD;
+            nn_model_forward(m, row, 1);
+            exact &= contrib[i] == logit - m->logit[0];
+            same_sign &= (contrib[i] > 0) == (pc[i] > 0) || fabsf(pc[i]) < 1e-6f;
+        }
+    }
+    free(row);
+    check(exact, "%s: logit contributions are exactly logit(review) - logit(review without the word)", name);
+    check(cut_zero, "%s: ids cut by maxlen contribute 0", name);
+    check(same_sign, "%s: and have the sign of nn_model_explain's", name);
+    nn_diagnosis_free(d);
+}
+
 static void stop_words_are_not_rated(void) {
     nn_config cfg = small_config(NN_MODEL_BAG);
     cfg.epochs = 10;
@@ -278,6 +319,7 @@ int main(void) {
         if (!t) continue;
         scores_and_metrics(models[i].name, t);
         labelled_texts_score_like_the_padded_reviews(t, models[i].name);
+        explain_in_logits(t, models[i].name);
         nn_trainer_free(t);
     }
     stop_words_are_not_rated();

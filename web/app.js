@@ -11,6 +11,8 @@
 
 import { TrainingCharts } from './charts.js';
 import { EmbeddingsView } from './embeddings.js';
+import { createDiagnosis } from './diagnosis.js';
+import { createStopwordsControl } from './stopwords.js';
 
 // ------------------------------------------------------------ the state table
 
@@ -107,6 +109,36 @@ function word(def, help) {
   };
 }
 
+// A number in [0, 1], to two decimals (the diagnosis threshold).
+function fraction(def, help) {
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text).trim();
+      const v = s === '' ? NaN : Number(s);
+      if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error('must be a number from 0 to 1');
+      return Math.round(v * 100) / 100;
+    },
+    format: (v) => v.toFixed(2),
+  };
+}
+
+// Free text of at most maxBytes UTF-8 bytes (the stop-word list; the engine
+// checks what it means).
+function freeText(def, maxBytes, help) {
+  return {
+    def,
+    help,
+    parse(value) {
+      const s = String(value).trim();
+      if (new TextEncoder().encode(s).length > maxBytes) throw new Error(`must be at most ${maxBytes} bytes`);
+      return s;
+    },
+    format: (v) => v,
+  };
+}
+
 // An epoch: 'best', 'last', or a number from 1.
 function epochChoice(def, help) {
   return {
@@ -138,6 +170,7 @@ const PROPS = {
   batch_size: int(512, 1, 65536, 'reviews per batch'),
   epochs: int(40, 1, 10000, 'passes over the training reviews'),
   val_size: int(10000, 0, 4294967295, 'training reviews held out for validation'),
+  stopwords: freeText('', 2047, 'stop words removed before training and scoring: "@english", words, "-word"'),
   seed: int(1, 0, Number.MAX_SAFE_INTEGER, 'seed for shuffling and initialisation'),
   patience: int(0, 0, 10000, 'early stopping: epochs without a better validation loss before stopping (0: off)'),
   restore_best_weights: bool(true, 'early stopping: go back to the best epoch\'s weights when it stops'),
@@ -154,14 +187,22 @@ const PROPS = {
   memo_rare_only: bool(true, 'list only rare words among those that changed most'),
   neighbours_of: word('excellent', 'the word whose nearest words are listed'),
   full_run: bool(false, 'also train the run without early stopping, to compare'),
+  // The diagnosis panel (web/diagnosis.js).
+  threshold: fraction(0.5, 'a review is predicted positive when its score is above this'),
+  diag_split: choice('val', ['val', 'test', 'text'], 'the reviews the diagnosis scores'),
+  diag_epoch: int(0, 0, 10000, 'the epoch whose weights the diagnosis uses (0: the current ones)'),
+  words_by: choice('count', ['count', 'polarity'], 'rank words by polarity times count, or by polarity'),
 };
 const EMBED_KEYS = ['map_epoch', 'map_words', 'map_basis', 'highlight', 'side_by_side', 'rare_below',
   'frequent_from', 'memo_rare_only', 'neighbours_of', 'full_run'];
 // Settings that are the page's own, not the engine's config.
-const PAGE_KEYS = ['pace', 'shard', ...EMBED_KEYS];
+const DIAG_KEYS = ['threshold', 'diag_split', 'diag_epoch', 'words_by'];
+const PAGE_KEYS = ['pace', 'shard', ...EMBED_KEYS, ...DIAG_KEYS];
 const ENGINE_KEYS = Object.keys(PROPS).filter((k) => !PAGE_KEYS.includes(k));
 // Settings with a control in the form (the shard is chosen by the link only).
-const CONTROL_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard' && !EMBED_KEYS.includes(k));
+// (diagnosis.js and stopwords.js draw their own, like embeddings.js.)
+const OWN_CONTROL_KEYS = [...EMBED_KEYS, ...DIAG_KEYS, 'stopwords'];
+const CONTROL_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard' && !OWN_CONTROL_KEYS.includes(k));
 
 const state = Object.fromEntries(Object.entries(PROPS).map(([k, p]) => [k, p.def]));
 
@@ -359,6 +400,7 @@ function setPhase(next) {
   ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase);
   ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase) || !shardInfo;
   document.body.dataset.phase = phase;
+  diagnosis?.phaseChanged(phase, haveModel);
   updateStatus();
 }
 
@@ -435,6 +477,25 @@ function renderControls() {
     el.value = PROPS[key].format(state[key]);
     el.removeAttribute('aria-invalid');
   }
+  stopwordsControl?.render();
+  diagnosis?.renderSettings();
+}
+
+// A setting changed by a control of stopwords.js or diagnosis.js: parsed,
+// stored and mirrored to the hash like the form's. Returns the value.
+function applySetting(key, value) {
+  state[key] = PROPS[key].parse(value);
+  writeHash();
+  if (ENGINE_KEYS.includes(key)) {
+    ui.controlsNote.textContent =
+      phase === 'training' || phase === 'paused'
+        ? 'New settings apply to the next run: press Stop, then Train.'
+        : phase === 'stopped' || phase === 'done'
+          ? 'New settings apply when you press Train.'
+          : '';
+    if (phase === 'ready') updateStatus();
+  }
+  return state[key];
 }
 
 function onControlChange(e) {
@@ -492,6 +553,7 @@ async function configureModel() {
   const config = await worker.request('configure', engineConfig());
   haveModel = true;
   engineInForce = config;
+  diagnosis.modelChanged();
   return config;
 }
 
@@ -596,6 +658,7 @@ function onEngineEvent(type, data) {
       if (Number.isFinite(data.ms)) run.msPerEpoch = data.ms;
       if (Number.isFinite(data.reviewsPerSec)) run.reviewsPerSec = data.reviewsPerSec;
       charts.addEpoch(data);
+      diagnosis.epochDone(data);
       scheduleStatus();
       explainCurrent(); // the weights changed: re-score the typed review
       break;
@@ -610,6 +673,7 @@ function onEngineEvent(type, data) {
       setPhase('done');
       announce(statusText());
       explainCurrent();
+      diagnosis.trainingDone(runHistory);
       break;
     case 'trainError':
       pauseRun();
@@ -695,8 +759,10 @@ ui.checkpointFile.addEventListener('change', async () => {
     charts.setHistory(runHistory);
     testResult = null;
     run = { imported: true, epochs: runHistory.length, epoch: runHistory.length, batch: 0, batches: 0, activeMs: 0 };
+    diagnosis.modelChanged();
     setPhase('done');
     embeddings?.onImported(runHistory);
+    diagnosis.trainingDone(runHistory);
     announce(`Loaded ${file.name}.`);
     explainCurrent();
     const test = await worker.request('evaluate', { split: 'test' });
@@ -771,10 +837,10 @@ function renderExplanation(text, { score, tokens = [] }) {
     if (t.start > pos) frag.append(document.createTextNode(text.slice(pos, t.start)));
     const c = Number.isFinite(t.contribution) ? t.contribution : 0;
     const word = document.createElement('span');
-    word.className = `word ${c > 0 ? 'pos' : c < 0 ? 'neg' : 'zero'}`;
+    word.className = `word ${t.id === -1 ? 'stop' : c > 0 ? 'pos' : c < 0 ? 'neg' : 'zero'}`;
     word.textContent = text.slice(t.start, t.end);
     word.style.setProperty('--strength', maxAbs > 0 ? (Math.abs(c) / maxAbs).toFixed(3) : '0');
-    word.title = `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
+    word.title = t.id === -1 ? 'stop word: removed before scoring' : `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
     frag.append(word);
     pos = t.end;
   }
@@ -840,7 +906,33 @@ function explainShardFailure(url, message) {
   showError(`Could not load ${url}: ${message}`);
 }
 
+// The diagnosis panel and the stop-word control: their own modules, given
+// what they need from the page.
+let diagnosis = null;
+let stopwordsControl = null;
+
+function openReview(text, trueLabel) {
+  ui.reviewText.value = text;
+  ui.trueLabel.textContent = trueLabel || '';
+  explainCurrent();
+  ui.reviewText.scrollIntoView({ block: 'center' });
+  ui.reviewText.focus({ preventScroll: true });
+}
+
 async function start() {
+  const context = {
+    state,
+    applySetting,
+    request: (type, data, transfer) => worker.request(type, data, transfer),
+    openReview,
+    announce,
+    showError,
+    fmtInt,
+    fmtPct,
+    fmtDuration,
+  };
+  diagnosis = createDiagnosis(context);
+  stopwordsControl = createStopwordsControl(context);
   showHashNotes(readHash());
   renderControls();
   writeHash();
@@ -871,6 +963,7 @@ async function start() {
   try {
     const info = await worker.request('init', {});
     ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
+    stopwordsControl.engineReady();
   } catch (err) {
     if (!worker.dead) {
       showError(`The engine could not start: ${err.message}. If web/engine/ is missing, build it with scripts/build-wasm.sh.`);
@@ -951,6 +1044,9 @@ Object.defineProperty(window, '__playground', {
     },
     charts() {
       return charts ? charts.snapshot() : null;
+    },
+    get diagnosis() {
+      return diagnosis ? diagnosis.snapshot() : null;
     },
     embeddings() {
       return embeddings ? embeddings.snapshot() : null;
