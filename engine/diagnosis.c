@@ -175,9 +175,14 @@ static int words_done(const nn_diagnosis *d) {
 int nn_diagnosis_step(nn_diagnosis *d, nn_model *m, uint32_t max_batches) {
     assert(m->cfg.maxlen == d->T);
     for (uint32_t k = 0; k < max_batches; k++) {
-        if (d->scored < d->n) score_batch(d, m);
-        else if (!words_done(d)) rate_batch(d, m);
-        else break;
+        if (d->scored < d->n) {
+            score_batch(d, m);
+            if (d->scored == d->n) break; /* a step never mixes reviews and words, so each can be timed */
+        } else if (!words_done(d)) {
+            rate_batch(d, m);
+        } else {
+            break;
+        }
     }
     return d->scored >= d->n && words_done(d);
 }

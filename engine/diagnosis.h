@@ -83,7 +83,8 @@ int nn_diagnosis_want_words(nn_diagnosis *d, const nn_model *m, const nn_vocab *
                             const nn_stopwords *s, nn_error *err);
 
 /* Scores up to max_batches batches of m->Bmax rows (examples first, then
- * words); returns 1 when everything is scored. m must be the model d was
+ * words; a call that finishes the examples stops there, so the two can be
+ * timed apart); returns 1 when everything is scored. m must be the model d was
  * created for, with the weights to diagnose; the results do not depend on
  * how the work is sliced. */
 int nn_diagnosis_step(nn_diagnosis *d, nn_model *m, uint32_t max_batches);

@@ -1087,19 +1087,33 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_begin(nnw_session *s, const char *split, c
     return rc;
 }
 
-/* Up to max_batches batches; 1 when done (the summary is then computed),
- * 0 when there is more, negative -status on error. */
+/* Up to max_batches batches (the reviews first, then the words; a step
+ * that finishes the reviews stops there): 1 when everything is scored, 0
+ * when there is more, negative -status on error. */
 EMSCRIPTEN_KEEPALIVE int nnw_diagnose_step(nnw_session *s, uint32_t max_batches) {
     if (need_diagnosis(s, 0) != NN_OK) return -NN_ERR_STATE;
-    if (s->diag->summarised) return 1;
     nn_model *m = nn_trainer_model(s->trainer);
     swap_in(s);
     int done = nn_diagnosis_step(s->diag, m, max_batches ? max_batches : 1);
     swap_out(s);
-    if (!done) return 0;
+    return done;
+}
+
+/* Reviews in the diagnosed set, and how many are scored so far (the rest
+ * of the work is rating words). */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_diagnose_size(nnw_session *s) { return s->diag ? s->diag->n : 0; }
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_diagnose_scored(nnw_session *s) { return s->diag ? s->diag->scored : 0; }
+
+/* After the last step: the summary (curves of at most DIAG_CURVE_POINTS
+ * points, AUC, AP, log loss, DIAG_BINS bins). NN_ERR_DIVERGED for NaN
+ * scores. */
+EMSCRIPTEN_KEEPALIVE int nnw_diagnose_finish(nnw_session *s) {
+    int rc = need_diagnosis(s, 0);
+    if (rc != NN_OK) return rc;
     nn_diagnosis *d = s->diag;
-    int rc = nn_diagnosis_summarise(d, DIAG_CURVE_POINTS, DIAG_BINS, &s->err);
-    if (rc != NN_OK) return -rc;
+    if (d->summarised) return NN_OK;
+    rc = nn_diagnosis_summarise(d, DIAG_CURVE_POINTS, DIAG_BINS, &s->err);
+    if (rc != NN_OK) return rc;
     uint32_t rated = 0;
     for (uint32_t id = NN_FIRST_WORD; id < d->V; id++) rated += !isnan(d->word_score[id]);
     float summary[12] = {(float)d->n, (float)d->positives, (float)d->negatives, (float)d->auc,
@@ -1109,7 +1123,10 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_step(nnw_session *s, uint32_t max_batches)
     size_t nc = 3 * (size_t)d->roc_len + 3 * (size_t)d->pr_len + 5 * (size_t)d->bins;
     free(s->diag_curves);
     s->diag_curves = malloc(nc * sizeof(float));
-    if (!s->diag_curves) return -nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for the curves");
+    if (!s->diag_curves) {
+        d->summarised = 0;
+        return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for the curves");
+    }
     float *c = s->diag_curves;
     const float *parts[] = {d->roc_fpr, d->roc_tpr, d->roc_thr, d->pr_recall, d->pr_precision, d->pr_thr};
     for (int i = 0; i < 6; i++) {
@@ -1124,7 +1141,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_step(nnw_session *s, uint32_t max_batches)
         c[3 * d->bins + k] = (float)d->hist_neg[k];
         c[4 * d->bins + k] = (float)d->hist_pos[k];
     }
-    return 1;
+    return NN_OK;
 }
 
 /* [n, positives, negatives, auc, ap, log_loss, ece, roc_len, pr_len, bins,

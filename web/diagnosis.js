@@ -70,7 +70,7 @@ export function createDiagnosis(ctx) {
   let history = [];
   let byo = null;           // the last labelledText info
   const examples = new Map(); // `${seq}:${index}` -> 'diagnoseExample' reply
-  const shownLists = { fp: '', fn: '', unc: '' };
+  const shownLists = { fp: null, fn: null, unc: null }; // the indices each list shows
 
   // ---------------------------------------------------------- settings
 
@@ -146,7 +146,7 @@ export function createDiagnosis(ctx) {
       current = d;
       seq++;
       examples.clear();
-      for (const key of Object.keys(shownLists)) shownLists[key] = '';
+      for (const key of Object.keys(shownLists)) shownLists[key] = null;
       ui.results.hidden = false;
       charts?.show(d);
       renderSummary(d);
@@ -154,7 +154,8 @@ export function createDiagnosis(ctx) {
       await renderWords(d.words);
       const weights = d.epoch ? `epoch ${d.epoch}’s weights` : 'the current weights';
       ui.status.textContent = `${ctx.fmtInt(d.n)} ${SPLIT_NAMES[split]} reviews diagnosed with ${weights} ` +
-        `in ${d.wallMs.toFixed(0)} ms (engine ${d.ms.toFixed(1)} ms)${notes.length ? `; ${notes.join('; ')}` : ''}.`;
+        `in ${d.wallMs.toFixed(0)} ms (engine: ${d.reviewsMs.toFixed(1)} ms for the reviews, ${d.wordsMs.toFixed(1)} ms for the words)` +
+        `${notes.length ? `; ${notes.join('; ')}` : ''}.`;
       ctx.announce(`Diagnosis ready: AUC ${fmt3(d.auc)}, accuracy ${ctx.fmtPct(d.at.accuracy)}.`);
     } catch (err) {
       if (/^cancelled/.test(err.message)) return;
@@ -318,15 +319,17 @@ export function createDiagnosis(ctx) {
     try {
       for (;;) {
         const mine = seq;
-        const li = [...document.querySelectorAll('#diag-results .review-item')].find((el) => !examples.has(`${mine}:${el.dataset.index}`));
+        const li = [...document.querySelectorAll('#diag-results .review-item')]
+          .find((el) => !el.dataset.failed && !examples.has(`${mine}:${el.dataset.index}`));
         if (!li) break;
         const index = Number(li.dataset.index);
         let ex;
         try {
           ex = await ctx.request('diagnoseExample', { index });
         } catch (err) {
+          li.dataset.failed = '1';
           if (mine === seq) li.children[1].textContent = `could not load this review: ${err.message}`;
-          break;
+          continue;
         }
         if (mine !== seq) continue;
         examples.set(`${mine}:${index}`, ex);
@@ -509,6 +512,10 @@ export function createDiagnosis(ctx) {
       examples.clear();
       kept = new Map();
       history = [];
+      for (const key of Object.keys(shownLists)) {
+        shownLists[key] = null;
+        ui.lists[key].replaceChildren();
+      }
       ui.results.hidden = true;
       ui.status.textContent = 'A new model: train it (or diagnose it untrained, to see chance level), then press Diagnose.';
       renderEpochs();
@@ -537,6 +544,8 @@ export function createDiagnosis(ctx) {
         logLoss: current?.logLoss ?? null,
         ece: current?.ece ?? null,
         ms: current?.ms ?? null,
+        reviewsMs: current?.reviewsMs ?? null,
+        wordsMs: current?.wordsMs ?? null,
         wallMs: current?.wallMs ?? null,
         threshold: at?.threshold ?? null,
         confusion: at?.confusion ?? null,

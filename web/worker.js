@@ -650,7 +650,7 @@ const diagnosisHandlers = {
     const job = { cancelled: false };
     worker.diagJob = job;
     const t0 = now();
-    let engineMs = 0, steps = 0;
+    let steps = 0;
     let status;
     let mark = now();
     if (params) {
@@ -665,13 +665,17 @@ const diagnosisHandlers = {
       status = withString(split, (p) => e._nnw_diagnose_begin(worker.session, p, 0, words ? 1 : 0));
     }
     check(status);
-    engineMs += now() - mark;
+    let reviewsMs = now() - mark; // choosing the set, scoring it, the summary, the threshold's counts
+    let wordsMs = 0;              // rating the words and ranking them
+    const total = e._nnw_diagnose_size(worker.session);
     let batches = 1;
     for (;;) {
+      const rating = e._nnw_diagnose_scored(worker.session) >= total;
       mark = now();
       const r = e._nnw_diagnose_step(worker.session, batches);
       const ms = now() - mark;
-      engineMs += ms;
+      if (rating) wordsMs += ms;
+      else reviewsMs += ms;
       steps++;
       if (r < 0) throw new RequestError(lastError());
       if (r === 1) break;
@@ -682,6 +686,7 @@ const diagnosisHandlers = {
       if (job.cancelled) throw new RequestError('cancelled: a newer diagnose request replaced this one');
     }
     mark = now();
+    check(e._nnw_diagnose_finish(worker.session));
     const sm = floatsAt(e._nnw_diagnose_summary(worker.session), 12);
     const [n, positives, negatives, auc, ap, logLoss, ece, rocLen, prLen, bins, baseline, rated] = sm;
     const curves = floatsAt(e._nnw_diagnose_curves(worker.session), 3 * rocLen + 3 * prLen + 5 * bins);
@@ -692,15 +697,17 @@ const diagnosisHandlers = {
     const calibration = { meanProb: part(bins), fracPos: part(bins), count: part(bins) };
     const histogram = { negative: part(bins), positive: part(bins) };
     const atThreshold = diagnosisAt(threshold, k);
+    reviewsMs += now() - mark;
+    mark = now();
     const wordLists = words ? { baseline, rated, ...diagnosisWords(wordsK, true, 0) } : null;
-    engineMs += now() - mark;
+    wordsMs += now() - mark;
     if (worker.diagJob === job) worker.diagJob = null;
     const transfer = [roc.fpr, roc.tpr, roc.threshold, pr.recall, pr.precision, pr.threshold,
       calibration.meanProb, calibration.fracPos, calibration.count, histogram.negative, histogram.positive].map((a) => a.buffer);
     return [{
       split, epoch, n, positives, negatives, auc, ap, logLoss, ece,
       roc, pr, calibration, histogram, at: atThreshold, words: wordLists,
-      ms: engineMs, wallMs: now() - t0, steps,
+      ms: reviewsMs + wordsMs, reviewsMs, wordsMs, wallMs: now() - t0, steps,
     }, transfer];
   },
 
