@@ -26,7 +26,7 @@ export function createStopwordsControl(ctx) {
   const baseHint = hint.textContent;
   let english = null; // the built-in list, from the engine
   let engine = false;
-  let renderSeq = 0;
+  let seq = 0; // the newest apply or render wins: they wait for the engine
 
   const expand = (spec) => ctx.request('stopwords', { spec });
 
@@ -59,23 +59,25 @@ export function createStopwordsControl(ctx) {
   }
 
   async function apply(spec) {
+    const mine = ++seq;
     try {
       if (engine && spec) {
         const r = await expand(spec); // the engine refuses a list it cannot read
+        if (mine !== seq) return;
         note(`${r.count} word${r.count === 1 ? '' : 's'} removed from every review. ${baseHint}`, false);
       } else {
         note(baseHint, false);
       }
       ctx.applySetting('stopwords', spec);
     } catch (err) {
-      note(`This list cannot be used: ${err.message}`, true);
+      if (mine === seq) note(`This list cannot be used: ${err.message}`, true);
     }
   }
 
   // Shows the setting in force (after a link, a reset or a loaded model).
   async function render() {
     const spec = ctx.state.stopwords;
-    const seq = ++renderSeq;
+    const mine = ++seq;
     mode.value = spec === '' ? 'none' : spec.trim().toLowerCase() === '@english' ? 'english' : 'custom';
     editor.hidden = spec === '';
     if (!spec) {
@@ -85,11 +87,11 @@ export function createStopwordsControl(ctx) {
     if (!engine) return;
     try {
       const r = await expand(spec);
-      if (seq !== renderSeq) return;
+      if (mine !== seq) return;
       list.value = r.words.join(' ');
       note(`${r.count} word${r.count === 1 ? '' : 's'} removed from every review. ${baseHint}`, false);
     } catch (err) {
-      if (seq === renderSeq) note(`The stop-word list in the link cannot be used: ${err.message}`, true);
+      if (mine === seq) note(`The stop-word list in the link cannot be used: ${err.message}`, true);
     }
   }
 
@@ -112,6 +114,7 @@ export function createStopwordsControl(ctx) {
   list.addEventListener('change', () => {
     const words = wordsOf(list.value);
     const spec = specFor(words);
+    if (spec === ctx.state.stopwords) return; // e.g. a second change event on blur
     if (mode.value === 'english' && spec.toLowerCase() !== '@english') mode.value = 'custom';
     if (words.length === 0) {
       mode.value = 'none';

@@ -599,7 +599,7 @@ function diagnosisAt(threshold, k) {
   const list = (at, n) => Array.from(heap.subarray(ex + at, ex + at + n));
   const cls = (i) => ({ precision: a[i], recall: a[i + 1], f1: a[i + 2], support: a[i + 3] });
   return {
-    threshold: a[0],
+    threshold, // as asked (a[0] holds it as a float32)
     confusion: { tp: a[1], fp: a[2], tn: a[3], fn: a[4] },
     accuracy: a[5],
     positive: cls(6),
