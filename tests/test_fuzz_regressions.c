@@ -23,6 +23,9 @@
 #define LLVMFuzzerTestOneInput fuzz_config_one
 #include "fuzz/fuzz_config.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_labelled_text_one
+#include "fuzz/fuzz_labelled_text.c"
+#undef LLVMFuzzerTestOneInput
 
 /* fuzz_config, first long run (crash-f768c2ca): the first bytes read as an
  * nn_config with patience > 0 and val_size 0. Its JSON reads back, but
@@ -56,6 +59,12 @@ static const uint8_t shard_header_only[64] = {
 static const uint8_t checkpoint_header_only[32] = {
     'N', 'N', 'C', 'K', 'P', 'T', '0', '1', 1, 0, 0, 0, 4, 0, 0, 0,
 };
+/* fuzz_labelled_text (first byte: the format, 2 CSV, 0 auto): a file cut
+ * inside a quoted text; a byte-order mark and nothing else, which once
+ * counted as a line no record accounted for (found by test_labelled_text's
+ * truncations before the fuzzer existed). */
+static const char labelled_cut_quote[] = "\x02" "1,fine\n0,\"cut short here";
+static const char labelled_bom_only[] = "\x00\xef\xbb\xbf";
 static const char tokenizer_cut_short[] = "it's A good<br /";
 static const char tokenizer_cut_utf8[] = "caf\xc3";
 
@@ -73,6 +82,9 @@ static const replay REPLAYS[] = {
      fuzz_config_one, BYTES(config_patience_without_validation)},
     {"fuzz_config", "patience without validation, as JSON", fuzz_config_one, TEXT(config_patience_json)},
     {"fuzz_config", "empty input", fuzz_config_one, "", 0},
+    {"fuzz_labelled_text", "empty input", fuzz_labelled_text_one, "", 0},
+    {"fuzz_labelled_text", "a CSV cut inside a quote", fuzz_labelled_text_one, TEXT(labelled_cut_quote)},
+    {"fuzz_labelled_text", "a BOM alone", fuzz_labelled_text_one, TEXT(labelled_bom_only)},
     {"fuzz_tokenizer", "empty input", fuzz_tokenizer_one, "", 0},
     {"fuzz_tokenizer", "text ending inside <br />", fuzz_tokenizer_one, TEXT(tokenizer_cut_short)},
     {"fuzz_tokenizer", "text ending inside a UTF-8 sequence", fuzz_tokenizer_one, TEXT(tokenizer_cut_utf8)},

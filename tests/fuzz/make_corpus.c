@@ -1,6 +1,6 @@
 /* make_corpus.c: writes the fuzzers' seed corpora.
  *
- *   fuzz_make_corpus <dir>     creates <dir>/{tokenizer,shard,checkpoint,config}/seed-*
+ *   fuzz_make_corpus <dir>     creates <dir>/{tokenizer,shard,checkpoint,config,labelled_text}/seed-*
  *
  * The shards, checkpoints and configs are made with the engine's own writers
  * (nn_shard_write, nn_checkpoint_write, nn_config_to_json), so every seed is
@@ -62,6 +62,23 @@ static void tokenizer_seeds(void) {
     }
     static const char with_nul[] = "before\0after <br />\0";
     write_seed("tokenizer", "nul", with_nul, sizeof with_nul - 1);
+}
+
+/* Labelled text (the first byte picks the format: 0 auto, 1 TSV, 2 CSV),
+ * and stop-word lists. */
+static void labelled_text_seeds(void) {
+    static const char *const texts[] = {
+        "\x01pos\tA quiet film about two lighthouse keepers.\nneg\tDull.\n0\tFar too long\r\n1\tFine\n",
+        "\x02label,text\n1,\"A \"\"quoted\"\" word, and a comma\"\n0,plain, with comma\n\"1\",\"spans\ntwo lines\"\n",
+        "\x00\xef\xbb\xbf" "maybe\tbad label\nno tab here\n1\t\n1\tcaf\xc3\xa9\n\n",
+        "\x02" "1,\"never closed\n0,x\n",
+        "@english -not -no +film the, a\nan",
+    };
+    char name[16];
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        snprintf(name, sizeof name, "text%zu", i);
+        write_seed("labelled_text", name, texts[i], strlen(texts[i] + 1) + 1);
+    }
 }
 
 /* --------------------------------------------------------------- shards */
@@ -239,8 +256,8 @@ int main(int argc, char **argv) {
     }
     out_dir = argv[1];
     make_dir(out_dir);
-    static const char *const kinds[] = {"tokenizer", "shard", "checkpoint", "config"};
-    for (int i = 0; i < 4; i++) {
+    static const char *const kinds[] = {"tokenizer", "shard", "checkpoint", "config", "labelled_text"};
+    for (int i = 0; i < 5; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", out_dir, kinds[i]);
         make_dir(path);
@@ -256,6 +273,7 @@ int main(int argc, char **argv) {
     shard_seeds(&fv);
     checkpoint_seeds(&fv);
     config_seeds();
+    labelled_text_seeds();
     nn_vocab_free_index(&fv.v);
     if (failures) fprintf(stderr, "make_corpus: %d seeds could not be written\n", failures);
     return failures ? 1 : 0;
