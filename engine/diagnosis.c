@@ -253,6 +253,7 @@ size_t nn_diagnosis_top_words(const nn_diagnosis *d, uint32_t *ids, size_t k, in
     size_t found = 0;
     float key_of[1024];
     if (k > 1024) k = 1024;
+    if (k == 0) return 0;
     const uint32_t *count = d->vocab ? d->vocab->count : NULL;
     for (uint32_t id = NN_FIRST_WORD; id < d->V; id++) {
         float p = nn_diagnosis_polarity(d, id);

@@ -170,6 +170,9 @@ static void scores_and_metrics(const char *name, nn_trainer *t) {
     }
     k = nn_diagnosis_top_words(a, many, 40, +1, 1, 1000);
     check(sorted && k == 0, "%s: the ranking is by polarity x count, positive only; min_count filters", name);
+    many[0] = 12345;
+    check(nn_diagnosis_top_words(a, many + 1, 0, -1, 1, 0) == 0 && many[0] == 12345,
+          "%s: k = 0 writes nothing", name);
     nn_diagnosis_free(a);
     nn_diagnosis_free(b);
 }
