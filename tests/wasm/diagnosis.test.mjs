@@ -280,6 +280,20 @@ test('diagnosing while training runs: replies come, training goes on', async (t)
   t.diagnostic(`diagnose while training: ${ms.toFixed(1)} ms round trip`);
 });
 
+test('a recurrent model is diagnosed in slices: other requests are answered in between', async (t) => {
+  await train({ ...SMALL, model: 'lstm', padding: 'pre', hidden: 8, epochs: 2 });
+  const order = [];
+  const diagnosis = w.request('diagnose', { split: 'val' }).then((d) => (order.push('diagnose'), d));
+  const predict = w.request('predict', { text: 'a wonderful film' }).then((p) => (order.push('predict'), p));
+  const [d] = await Promise.all([diagnosis, predict]);
+  t.diagnostic(`lstm: ${d.n} reviews in ${d.steps} steps, ${d.reviewsMs.toFixed(1)} + ${d.wordsMs.toFixed(1)} ms`);
+  assert.ok(d.steps > 1, `sliced: ${d.steps} steps`);
+  assert.deepEqual(order, ['predict', 'diagnose'], 'the predict request was answered during the diagnosis');
+  assert.equal(d.n, SMALL.val_size);
+  const ex = await w.request('diagnoseExample', { index: 0 });
+  assert.ok(Math.abs(ex.explainScore - ex.score) < 1e-6, 'an LSTM example explains to its listed score');
+});
+
 // ---------------------------------------------------------- stop words
 
 function nativeIds(ckpt, texts) {
