@@ -407,6 +407,12 @@ export function createDiagnosis(ctx) {
     pumpThreshold();
   });
   ui.run.addEventListener('click', run);
+  // From the training panel: one click to the diagnosis (run if there is none yet).
+  $('btn-to-diagnosis').addEventListener('click', () => {
+    $('diagnosis').scrollIntoView({ block: 'start' });
+    (current ? ui.run : ui.split).focus({ preventScroll: true });
+    if (!current && !ui.run.disabled) run();
+  });
   ui.split.addEventListener('change', () => {
     setting('diag_split', ui.split.value);
     run();

@@ -193,6 +193,11 @@ test('after training, the diagnosis shows the confusion matrix, curves, reviews 
   assert.ok(Math.abs(boxed.score - fpScore) < 2e-3, `the review box scores it as listed: ${boxed.score} vs ${fpScore}`);
   assert.equal(await pg(page, () => document.activeElement.id), 'review-text', 'focus moves to the review box');
 
+  // One click from the curves to the panel.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.click('#btn-to-diagnosis');
+  await page.waitForFunction(() => Math.abs(document.getElementById('diagnosis').getBoundingClientRect().top) < 50);
+
   // An earlier epoch's weights, then the test reviews.
   const options = await page.locator('#diag_epoch option').allTextContents();
   assert.deepEqual(options.slice(1).map((o) => o.match(/^epoch (\d+)/)[1]), ['1', '2', '3'], `epoch choices: ${options}`);
