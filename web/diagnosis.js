@@ -17,7 +17,7 @@
 
 import { DiagnosisCharts } from './diagnosis_charts.js';
 
-const K = 8; // reviews per list
+const K = 6; // reviews per list (18 in all: still readable on a phone)
 const WORDS_K = 20;
 const POLARITY_MIN_COUNT = 20;
 
