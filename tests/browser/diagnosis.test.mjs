@@ -12,68 +12,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, writeFile, symlink, rm, stat, realpath } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SHARD = path.join(ROOT, 'data', 'imdb.shard');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { ARTIFACTS, startSession, pg, phaseIs, assertClean } from './harness.mjs';
 
 // Three epochs at lr 0.01 pass 85% validation accuracy (see page.test.mjs).
 const QUICK = '#epochs=3&lr=0.01';
 const STOP_WORDS = ['the', 'and', 'a', 'of', 'to', 'is', 'it', 'this', 'i', 'was', 'in', 'that'];
 
-let server, dataDir, profileDir, context;
+let session;
+const openPage = (...args) => session.openPage(...args);
 
-function startServer(dir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'serve.mjs'), '--port', '0', '--data-dir', dir], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '', err = '';
-    const timer = setTimeout(() => reject(new Error(`serve.mjs printed no URL in 10 s: ${out}${err}`)), 10000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/Serving (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve.mjs exited with ${code}: ${err}`));
-    });
-  });
-}
-
-async function openPage(hash, { viewport = { width: 1280, height: 900 } } = {}) {
-  const page = await context.newPage();
-  await page.setViewportSize(viewport);
-  const problems = [];
-  const onConsole = (where) => (msg) => {
-    if (msg.type() === 'error') problems.push(`${where} console.error: ${msg.text()}`);
-  };
-  page.on('console', onConsole('page'));
-  page.on('pageerror', (err) => problems.push(`page exception: ${err.message}`));
-  page.on('worker', (w) => w.on('console', onConsole('worker')));
-  page.on('crash', () => problems.push('page crashed'));
-  await page.goto(`${server.url}${hash}`);
-  return { page, problems };
-}
-
-const pg = (page, expr, arg) => page.evaluate(expr, arg);
-const phaseIs = (page, phases, timeout = 120000) =>
-  page.waitForFunction((list) => list.includes(window.__playground.phase), phases, { timeout, polling: 50 });
 // A finished diagnosis matching want (an object of fields of __playground.diagnosis).
 const diagnosed = (page, want = {}, timeout = 120000) =>
   page.waitForFunction((w) => {
@@ -88,31 +37,12 @@ async function shownMatrix(page) {
     [k, Number(document.querySelector(`#cm-${k} strong`).textContent.replace(/,/g, ''))])));
 }
 
-function assertClean(problems, what) {
-  assert.deepEqual(problems, [], `${what}: console errors or exceptions:\n${problems.join('\n')}`);
-}
-
 before(async () => {
-  await stat(SHARD).catch(() => {
-    throw new Error(`${SHARD} is missing: build it with scripts/setup.sh`);
-  });
-  await stat(path.join(ROOT, 'web', 'engine', 'engine.js')).catch(() => {
-    throw new Error('web/engine/engine.js is missing: build it with scripts/build-wasm.sh');
-  });
-  await mkdir(ARTIFACTS, { recursive: true });
-  dataDir = await mkdtemp(path.join(tmpdir(), 'imdb-diag-data-'));
-  await symlink(await realpath(SHARD), path.join(dataDir, 'imdb.shard'));
-  server = await startServer(dataDir);
-  profileDir = await mkdtemp(path.join(tmpdir(), 'imdb-diag-profile-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
-  });
+  session = await startSession('diag');
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  server?.child.kill('SIGTERM');
-  for (const dir of [dataDir, profileDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  await session?.close();
 });
 
 test('after training, the diagnosis shows the confusion matrix, curves, reviews and words; the threshold moves it', async (t) => {
@@ -218,7 +148,7 @@ test('an uploaded file with two malformed lines reports those two line numbers; 
   const { page, problems } = await openPage('#epochs=2&lr=0.01');
   await phaseIs(page, ['ready']);
   // Read before any training: the report does not need a model.
-  const file = path.join(dataDir, 'my-reviews.tsv');
+  const file = path.join(session.dataDir, 'my-reviews.tsv');
   await writeFile(file, [
     'pos\tA wonderful film, brilliant acting and a moving story.',
     'neg\tDull, boring and far too long. A waste of time.',

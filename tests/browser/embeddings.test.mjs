@@ -14,21 +14,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, startSession, pg, phaseIs, assertClean } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SHARD = path.join(ROOT, 'data', 'imdb.shard');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-
-// Words that are positive in plain English, fixed before looking at any
-// result (IMDB-specific signals such as "7" or "rare" are deliberately not here).
 const CLEARLY_POSITIVE = new Set([
   'excellent', 'great', 'wonderful', 'wonderfully', 'superb', 'superbly', 'outstanding', 'perfect', 'perfectly',
   'brilliant', 'brilliantly', 'amazing', 'best', 'beautiful', 'beautifully', 'fantastic', 'masterpiece', 'gem',
@@ -38,53 +27,9 @@ const CLEARLY_POSITIVE = new Set([
   'memorable', 'impressive', 'charming', 'heartwarming', 'recommended', 'recommend', 'gripping', 'captivating',
 ]);
 
-let server;
-let profileDir;
-let context;
+let session;
+const openPage = (...args) => session.openPage(...args);
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'serve.mjs'), '--port', '0'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve.mjs printed no URL in 10 s: ${out}${err}`)), 10000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/Serving (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve.mjs exited with ${code}: ${err}`));
-    });
-  });
-}
-
-async function openPage(hash, { viewport = { width: 1280, height: 900 } } = {}) {
-  const page = await context.newPage();
-  await page.setViewportSize(viewport);
-  const problems = [];
-  const onConsole = (where) => (msg) => {
-    if (msg.type() === 'error') problems.push(`${where} console.error: ${msg.text()}`);
-  };
-  page.on('console', onConsole('page'));
-  page.on('pageerror', (err) => problems.push(`page exception: ${err.message}`));
-  page.on('worker', (w) => w.on('console', onConsole('worker')));
-  page.on('crash', () => problems.push('page crashed'));
-  await page.goto(`${server.url}${hash}`);
-  return { page, problems };
-}
-
-const pg = (page, expr, arg) => page.evaluate(expr, arg);
-const phaseIs = (page, phases, timeout = 60000) =>
-  page.waitForFunction((list) => list.includes(window.__playground.phase), phases, { timeout, polling: 50 });
 const embed = (page) => pg(page, () => window.__playground.embeddings());
 
 // Waits until the map shows `epoch` and nothing is pending.
@@ -126,33 +71,12 @@ function maxMove(a, b) {
   return m;
 }
 
-function assertClean(problems, what) {
-  assert.deepEqual(problems, [], `${what}: console errors or exceptions:\n${problems.join('\n')}`);
-}
-
 before(async () => {
-  await stat(SHARD).catch(() => {
-    throw new Error(`${SHARD} is missing: build it with scripts/setup.sh`);
-  });
-  await stat(path.join(ROOT, 'web', 'engine', 'engine.js')).catch(() => {
-    throw new Error('web/engine/engine.js is missing: build it with scripts/build-wasm.sh');
-  });
-  await mkdir(ARTIFACTS, { recursive: true });
-  server = await startServer();
-  profileDir = await mkdtemp(path.join(tmpdir(), 'imdb-embed-profile-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    acceptDownloads: true,
-    viewport: { width: 1280, height: 900 },
-  });
+  session = await startSession('embed', { acceptDownloads: true });
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  server?.child.kill('SIGTERM');
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+  await session?.close();
 });
 
 test(

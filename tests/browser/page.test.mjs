@@ -17,25 +17,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, writeFile, symlink, rm, stat, realpath } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SHARD = path.join(ROOT, 'data', 'imdb.shard');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import {
+  ROOT, SHARD, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW,
+  startSession, pg, phaseIs, typeReview, assertClean, crc32,
+} from './harness.mjs';
 
 // The native trainer's history for the default recipe (build/imdb_train,
 // built by scripts/setup.sh).
@@ -53,135 +41,29 @@ async function nativeHistory() {
   return history;
 }
 
-const POSITIVE_REVIEW =
-  'This movie was wonderful. Brilliant acting, a beautiful story and a great score. ' +
-  'One of the best films I have seen in years; I loved every minute and highly recommend it. Excellent!';
-const NEGATIVE_REVIEW =
-  'This movie was terrible. Awful acting, a boring and stupid plot, and the worst dialogue ever. ' +
-  'A complete waste of time and money; I hated it. Bad, bad, bad.';
-
-let server; // { child, url }
-let dataDir;
-let profileDir;
-let context;
-
-// ------------------------------------------------------------------ helpers
-
-function startServer(dir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'serve.mjs'), '--port', '0', '--data-dir', dir], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve.mjs printed no URL in 10 s: ${out}${err}`)), 10000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/Serving (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve.mjs exited with ${code}: ${err}`));
-    });
-  });
-}
-
-// CRC-32 (IEEE), for writing a shard whose header checksum is still right.
-function crc32(bytes) {
-  let crc = ~0;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
-
-// Opens the page at hash and collects every console error and uncaught
-// exception (page and worker). allowConsole lists patterns expected on
-// error-path pages (e.g. the browser's own "404" network line).
-async function openPage(hash, { viewport = { width: 1280, height: 900 }, allowConsole = [] } = {}) {
-  const page = await context.newPage();
-  await page.setViewportSize(viewport);
-  const problems = [];
-  const onConsole = (where) => (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = `${where} console.error: ${msg.text()}`;
-    if (!allowConsole.some((re) => re.test(msg.text()))) problems.push(text);
-  };
-  page.on('console', onConsole('page'));
-  page.on('pageerror', (err) => problems.push(`page exception: ${err.message}`));
-  page.on('worker', (w) => w.on('console', onConsole('worker')));
-  page.on('crash', () => problems.push('page crashed'));
-  await page.goto(`${server.url}${hash}`);
-  return { page, problems };
-}
-
-const pg = (page, expr) => page.evaluate(expr);
-const phaseIs = (page, phases, timeout = 60000) =>
-  page.waitForFunction((list) => list.includes(window.__playground.phase), phases, { timeout, polling: 50 });
-
-async function typeReview(page, text) {
-  await page.fill('#review-text', text);
-  await page.waitForFunction(
-    (t) => {
-      const p = window.__playground;
-      return p.explain && p.explain.text === t && !p.explainBusy;
-    },
-    text,
-    { timeout: 30000, polling: 50 },
-  );
-  return pg(page, () => window.__playground.explain);
-}
-
-function assertClean(problems, what) {
-  assert.deepEqual(problems, [], `${what}: console errors or exceptions:\n${problems.join('\n')}`);
-}
+let session; // the served page and Chromium (harness.mjs)
+let server; // { url }
+const openPage = (...args) => session.openPage(...args);
 
 // ---------------------------------------------------------------- fixtures
 
 before(async () => {
-  await stat(SHARD).catch(() => {
-    throw new Error(`${SHARD} is missing: build it with scripts/setup.sh`);
-  });
-  await stat(path.join(ROOT, 'web', 'engine', 'engine.js')).catch(() => {
-    throw new Error('web/engine/engine.js is missing: build it with scripts/build-wasm.sh');
-  });
-  await mkdir(ARTIFACTS, { recursive: true });
-
-  // A data folder: the real shard (linked), a bit-flipped copy and a copy
-  // from a "future" format version.
-  dataDir = await mkdtemp(path.join(tmpdir(), 'imdb-page-data-'));
-  await symlink(await realpath(SHARD), path.join(dataDir, 'imdb.shard'));
+  session = await startSession('page', { acceptDownloads: true });
+  server = { url: session.url };
+  // Beside the real shard: a bit-flipped copy and a copy from a "future"
+  // format version.
   const bytes = await readFile(SHARD);
   const corrupt = Buffer.from(bytes);
   corrupt[Math.floor(corrupt.length / 2)] ^= 0x10;
-  await writeFile(path.join(dataDir, 'corrupt.shard'), corrupt);
+  await writeFile(path.join(session.dataDir, 'corrupt.shard'), corrupt);
   const stale = Buffer.from(bytes);
   stale.writeUInt32LE(stale.readUInt32LE(8) + 1, 8); // format version
   stale.writeUInt32LE(crc32(stale.subarray(0, 60)), 60); // keep the header checksum right
-  await writeFile(path.join(dataDir, 'stale.shard'), stale);
-
-  server = await startServer(dataDir);
-  profileDir = await mkdtemp(path.join(tmpdir(), 'imdb-page-profile-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    acceptDownloads: true,
-    viewport: { width: 1280, height: 900 },
-  });
+  await writeFile(path.join(session.dataDir, 'stale.shard'), stale);
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  server?.child.kill('SIGTERM');
-  for (const dir of [dataDir, profileDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  await session?.close();
 });
 
 // ------------------------------------------------------------------- tests
@@ -310,7 +192,7 @@ test('the page trains 3 epochs, pauses and resumes, scores typed reviews, and ro
 
   // Download the model and load it back: config and history come back.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#btn-download')]);
-  const ckptPath = path.join(dataDir, 'model.nnckpt');
+  const ckptPath = path.join(session.dataDir, 'model.nnckpt');
   await download.saveAs(ckptPath);
   assert.ok((await stat(ckptPath)).size > 10000 * 16 * 4, 'the model file holds the embedding');
   await page.click('#btn-reset');

@@ -1,0 +1,147 @@
+// harness.mjs: what every browser test shares: the served page and a fresh
+// headless Chromium, and the helpers that read the page.
+//
+// startSession() serves the page with scripts/serve.mjs on a free port, from
+// a temporary data folder holding a link to data/imdb.shard (plus any files
+// the test adds), and launches the system Chromium (/usr/bin/chromium, never
+// a downloaded browser) with a new, empty profile. session.openPage(hash)
+// opens the page and collects every console error and uncaught exception of
+// the page and its workers, for assertClean.
+//
+// Not a test file (node --test runs only *.test.mjs).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, rm, stat, symlink, realpath } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARD = path.join(ROOT, 'data', 'imdb.shard');
+export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export const POSITIVE_REVIEW =
+  'This movie was wonderful. Brilliant acting, a beautiful story and a great score. ' +
+  'One of the best films I have seen in years; I loved every minute and highly recommend it. Excellent!';
+export const NEGATIVE_REVIEW =
+  'This movie was terrible. Awful acting, a boring and stupid plot, and the worst dialogue ever. ' +
+  'A complete waste of time and money; I hated it. Bad, bad, bad.';
+
+function startServer(dir) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'serve.mjs'), '--port', '0', '--data-dir', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`serve.mjs printed no URL in 10 s: ${out}${err}`)), 10000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/Serving (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    });
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve.mjs exited with ${code}: ${err}`));
+    });
+  });
+}
+
+// Serves the page and launches Chromium. name labels the temporary folders.
+export async function startSession(name, { acceptDownloads = false } = {}) {
+  await stat(SHARD).catch(() => {
+    throw new Error(`${SHARD} is missing: build it with scripts/setup.sh`);
+  });
+  await stat(path.join(ROOT, 'web', 'engine', 'engine.js')).catch(() => {
+    throw new Error('web/engine/engine.js is missing: build it with scripts/build-wasm.sh');
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+  const dataDir = await mkdtemp(path.join(tmpdir(), `imdb-${name}-data-`));
+  await symlink(await realpath(SHARD), path.join(dataDir, 'imdb.shard'));
+  const server = await startServer(dataDir);
+  const profileDir = await mkdtemp(path.join(tmpdir(), `imdb-${name}-profile-`));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    acceptDownloads,
+    viewport: { width: 1280, height: 900 },
+  });
+  return {
+    url: server.url,
+    dataDir, // files written here are served under /data/
+    context,
+    // Opens the page at hash. allowConsole lists patterns of console errors
+    // expected on error-path pages (e.g. the browser's own "404" line).
+    async openPage(hash, { viewport = { width: 1280, height: 900 }, allowConsole = [] } = {}) {
+      const page = await context.newPage();
+      await page.setViewportSize(viewport);
+      const problems = [];
+      const onConsole = (where) => (msg) => {
+        if (msg.type() !== 'error') return;
+        if (!allowConsole.some((re) => re.test(msg.text()))) problems.push(`${where} console.error: ${msg.text()}`);
+      };
+      page.on('console', onConsole('page'));
+      page.on('pageerror', (err) => problems.push(`page exception: ${err.message}`));
+      page.on('worker', (w) => w.on('console', onConsole('worker')));
+      page.on('crash', () => problems.push('page crashed'));
+      await page.goto(`${server.url}${hash}`);
+      return { page, problems };
+    },
+    async close() {
+      await context.close().catch(() => {});
+      server.child.kill('SIGTERM');
+      for (const dir of [dataDir, profileDir]) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const pg = (page, expr, arg) => page.evaluate(expr, arg);
+
+export const phaseIs = (page, phases, timeout = 120000) =>
+  page.waitForFunction((list) => list.includes(window.__playground.phase), phases, { timeout, polling: 50 });
+
+// Types text into the review box and waits for its explanation.
+export async function typeReview(page, text) {
+  await page.fill('#review-text', text);
+  await page.waitForFunction(
+    (t) => {
+      const p = window.__playground;
+      return p.explain && p.explain.text === t && !p.explainBusy;
+    },
+    text,
+    { timeout: 30000, polling: 50 },
+  );
+  return pg(page, () => window.__playground.explain);
+}
+
+export function assertClean(problems, what) {
+  assert.deepEqual(problems, [], `${what}: console errors or exceptions:\n${problems.join('\n')}`);
+}
+
+// CRC-32 (IEEE), for writing a damaged shard whose header checksum is right.
+export function crc32(bytes) {
+  let crc = ~0;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return ~crc >>> 0;
+}
