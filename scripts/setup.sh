@@ -4,7 +4,8 @@
 #   scripts/setup.sh [--archive PATH | --folder PATH] [--no-wasm] [--no-npm]
 #
 # 1. Debian packages (apt-get; as root, or through sudo), only those missing.
-# 2. npm packages from package-lock.json (chart.js; playwright-core for tests).
+# 2. npm packages from package-lock.json (chart.js; playwright-core for tests;
+#    not the optional benchmark peers, which scripts/bench.sh --install-peers adds).
 # 3. The native build (build/) and the WebAssembly build (web/engine/).
 # 4. The IMDB shard in data/ from the aclImdb archive. Where the archive comes
 #    from, first match wins:
@@ -59,7 +60,7 @@ fi
 if [ "$NPM" = 1 ]; then
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
         say "installing npm packages (package-lock.json)"
-        npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+        npm ci --omit=optional --no-audit --no-fund --loglevel=error || die "npm ci failed"
     fi
 fi
 

@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 if [ -f package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  npm ci --omit=optional --no-audit --no-fund
 else
   npm install --no-audit --no-fund
 fi
