@@ -2,16 +2,20 @@
  * never assertions: the machines are shared and noisy).
  *
  *   imdb_bench --shard data/imdb.shard [--preset NAME] [--<key> <value> ...] [--repeat N]
+ *              [--json]
  *
  * Prints: preparation time; per epoch the training time and the validation
  * time; the whole run; tokens per second; the time to score and to explain
  * a 250-word review. With --repeat N the whole run is repeated and the best
- * and median are reported. */
+ * and median are reported. The peak resident memory of the process
+ * (getrusage's ru_maxrss) comes last. --json prints the same figures as one
+ * JSON object instead (what scripts/bench.sh reads). */
 #include "cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -20,7 +24,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *shard_path = NULL;
-    int repeat = 1;
+    int repeat = 1, json = 0;
     nn_error err = {0};
     nn_config cfg;
     nn_config_default(&cfg);
@@ -33,8 +37,9 @@ int main(int argc, char **argv) {
         if (used[i]) continue;
         if (i + 1 < argc && !strcmp(argv[i], "--shard")) shard_path = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--repeat")) repeat = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json")) json = 1;
         else {
-            fprintf(stderr, "usage: imdb_bench --shard FILE [--preset NAME] [--repeat N] [--<config key> VALUE ...]\n");
+            fprintf(stderr, "usage: imdb_bench --shard FILE [--preset NAME] [--repeat N] [--json] [--<config key> VALUE ...]\n");
             return 2;
         }
     }
@@ -107,22 +112,37 @@ int main(int argc, char **argv) {
     while (++reps < 2000 && nn_now_ms() - s0 < 1000);
     double explain_ms = (nn_now_ms() - s0) / reps;
 
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_mb = (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
     char *cj = nn_config_to_json(&cfg);
     char model[16] = "?";
     if (cj && strstr(cj, "\"model\":\"")) sscanf(strstr(cj, "\"model\":\"") + 9, "%15[a-z]", model);
+    double reviews_per_s = (double)(ntrain + nval) * cfg.epochs / total * 1e3;
+    if (json) {
+        printf("{\"runtime\":\"native\",\"model\":\"%s\",\"epochs\":%u,\"train\":%u,\"val\":%u,"
+               "\"repeat\":%d,\"prepare_ms\":%.3f,\"train_ms_per_epoch\":%.4f,\"val_ms_per_epoch\":%.4f,"
+               "\"epoch_ms\":%.4f,\"total_ms\":%.3f,\"best_total_ms\":%.3f,\"reviews_per_s\":%.1f,"
+               "\"score_ms\":%.6f,\"explain_ms\":%.6f,\"test_acc\":%.4f,\"peak_mb\":%.1f,\"config\":%s}\n",
+               model, cfg.epochs, ntrain, nval, repeat, prep_ms, train_ms / cfg.epochs,
+               val_ms / cfg.epochs, total / cfg.epochs, total, runs[0], reviews_per_s, score_ms,
+               explain_ms, test_acc, peak_mb, cj ? cj : "null");
+    } else {
+        printf("imdb_bench: native, one thread; model %s x%u, V=%u T=%u E=%u H=%u B=%u, %u train + %u validation reviews, %u epochs\n",
+               model, cfg.layers, cfg.vocab_size, cfg.maxlen, cfg.embed_dim, cfg.hidden, cfg.batch_size, ntrain, nval, cfg.epochs);
+        printf("%-44s %10.1f ms\n", "prepare (pad train/val/test)", prep_ms);
+        printf("%-44s %10.2f ms\n", "train, per epoch", train_ms / cfg.epochs);
+        printf("%-44s %10.2f ms\n", "validation, per epoch", val_ms / cfg.epochs);
+        printf("%-44s %10.2f ms\n", "train + validation, per epoch", total / cfg.epochs);
+        printf("%-44s %10.1f ms  (best %.1f of %d)\n", "whole run (all epochs, validation included)", total, runs[0], repeat);
+        printf("%-44s %10.2f M/s\n", "padded tokens per second (train + val)", tokens / total / 1e3);
+        printf("%-44s %10.0f /s\n", "reviews per second (train + validation)", reviews_per_s);
+        printf("%-44s %10.4f ms\n", "score one 250-word review", score_ms);
+        printf("%-44s %10.4f ms\n", "explain one 250-word review (occlusion)", explain_ms);
+        printf("%-44s %10.4f\n", "test accuracy (sanity)", test_acc);
+        printf("%-44s %10.1f MB\n", "peak memory (maxrss, shard included)", peak_mb);
+    }
     free(cj);
-    printf("imdb_bench: native, one thread; model %s x%u, V=%u T=%u E=%u H=%u B=%u, %u train + %u validation reviews, %u epochs\n",
-           model, cfg.layers, cfg.vocab_size, cfg.maxlen, cfg.embed_dim, cfg.hidden, cfg.batch_size, ntrain, nval, cfg.epochs);
-    printf("%-44s %10.1f ms\n", "prepare (pad train/val/test)", prep_ms);
-    printf("%-44s %10.2f ms\n", "train, per epoch", train_ms / cfg.epochs);
-    printf("%-44s %10.2f ms\n", "validation, per epoch", val_ms / cfg.epochs);
-    printf("%-44s %10.2f ms\n", "train + validation, per epoch", total / cfg.epochs);
-    printf("%-44s %10.1f ms  (best %.1f of %d)\n", "whole run (all epochs, validation included)", total, runs[0], repeat);
-    printf("%-44s %10.2f M/s\n", "padded tokens per second (train + val)", tokens / total / 1e3);
-    printf("%-44s %10.0f /s\n", "reviews per second (train + validation)", (double)(ntrain + nval) * cfg.epochs / total * 1e3);
-    printf("%-44s %10.4f ms\n", "score one 250-word review", score_ms);
-    printf("%-44s %10.4f ms\n", "explain one 250-word review (occlusion)", explain_ms);
-    printf("%-44s %10.4f\n", "test accuracy (sanity)", test_acc);
     nn_trainer_free(t);
     nn_shard_free(&shard);
     free(buf);
