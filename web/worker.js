@@ -549,6 +549,11 @@ const handlers = {
     return { config: config(), history: history() };
   },
 
+  // The wasm memory's size: it only grows, so this is its peak (benchmarks).
+  stats() {
+    return { wasmBytes: api().HEAPU8.length };
+  },
+
   evaluate(data) {
     const e = api();
     const split = data?.split ?? 'test';

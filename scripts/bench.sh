@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# bench.sh: the benchmark suite (issue 7). Runs the workloads natively
+# (build/imdb_bench), in headless Chromium's worker and on the page
+# (tests/bench/browser_bench.mjs), and, when installed, with the peers on the
+# same data: PyTorch (Debian's python3-torch, tests/bench/torch_bench.py) and
+# TensorFlow.js with its wasm backend (optional npm packages). Prints one
+# table, then the ratios. Figures only: nothing here asserts on time.
+#
+#   scripts/bench.sh [--repeat N] [--lstm-epochs N] [--torch-lstm-full]
+#                    [--no-browser] [--no-page] [--no-peers] [--install-peers]
+#                    [--results FILE]
+#
+#   --repeat N         runs of the 40-epoch bag recipe, natively and in the
+#                      browser (default 3; the median is shown)
+#   --lstm-epochs N    epochs of the LSTM recipe (default 1)
+#   --torch-lstm-full  time PyTorch's LSTM over whole epochs (a minute or more
+#                      each); by default 20 batches and 1,280 validation
+#                      reviews are timed and scaled up to an epoch
+#   --no-browser       native figures only; --no-page skips the page itself
+#   --no-peers         skip PyTorch and TensorFlow.js
+#   --install-peers    first install the peers: python3-torch with apt-get
+#                      (as root or through sudo) and the optional npm
+#                      packages (@tensorflow/tfjs, @tensorflow/tfjs-backend-wasm);
+#                      the playground never needs them
+#   --results FILE     also keep the raw JSON lines there
+#
+# Needs what scripts/setup.sh builds (build/, web/engine/, data/imdb.shard).
+# The default run takes about 3-6 minutes on a 2-core machine.
+set -euo pipefail
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --repeat) REPEAT="$2"; shift 2 ;;
+        --lstm-epochs) LSTM_EPOCHS="$2"; shift 2 ;;
+        --torch-lstm-full) TORCH_FULL=1; shift ;;
+        --no-browser) BROWSER=0; shift ;;
+        --no-page) PAGE=0; shift ;;
+        --no-peers) PEERS=0; shift ;;
+        --install-peers) INSTALL=1; shift ;;
+        --results) RESULTS="$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1 (try --help)" ;;
+    esac
+done
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a whole number >= 1"
+[[ "$LSTM_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "--lstm-epochs needs a whole number >= 1"
+
+SHARD="$ROOT/data/imdb.shard"
+[ -f "$SHARD" ] || die "$SHARD is missing: run scripts/setup.sh"
+if [ ! -x build/imdb_bench ] || [ ! -x build/imdb_export_arrays ]; then
+    say "building the native tools (build/)"
+    cmake -S . -B build >/dev/null && cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
+        || die "the native build failed: run scripts/setup.sh"
+fi
+if [ "$BROWSER" = 1 ]; then
+    [ -f web/engine/engine.wasm ] || die "web/engine/engine.wasm is missing: run scripts/build-wasm.sh"
+    [ -d node_modules/playwright-core ] || die "playwright-core is missing: run npm ci (or scripts/setup.sh)"
+    [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || die "no Chromium at ${CHROMIUM:-/usr/bin/chromium}: apt-get install chromium"
+fi
+
+# ------------------------------------------------------------- the peers
+PYTHON=/usr/bin/python3   # Debian's, where python3-torch installs
+if [ "$INSTALL" = 1 ]; then
+    if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+        SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+        if apt-cache policy python3-torch 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            say "installing python3-torch (apt-get)"
+            $SUDO apt-get install -y --no-install-recommends python3-torch >&2 \
+                || die "apt-get install python3-torch failed"
+        else
+            say "python3-torch has no installation candidate here (apt-get update first?); PyTorch will be n/a"
+        fi
+    fi
+    if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ]; then
+        say "installing the optional npm packages (@tensorflow/tfjs, @tensorflow/tfjs-backend-wasm)"
+        npm install --include=optional --no-audit --no-fund --loglevel=error >&2 \
+            || die "npm install of the optional packages failed"
+    fi
+fi
+HAVE_TORCH=0
+[ "$PEERS" = 1 ] && "$PYTHON" -c 'import torch, numpy' 2>/dev/null && HAVE_TORCH=1
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+OUT="$WORK/results.jsonl"
+: > "$OUT"
+note_skip() { printf '{"runtime":"%s","model":"%s","skipped":"%s"}\n' "$1" "$2" "$3" >> "$OUT"; }
+
+# The same data for everyone: the trainer's padded arrays and configs.
+say "exporting the padded arrays of both recipes ($WORK)"
+mkdir -p "$WORK/bag" "$WORK/lstm"
+build/imdb_export_arrays --shard "$SHARD" --out "$WORK/bag" >/dev/null
+build/imdb_export_arrays --shard "$SHARD" --out "$WORK/lstm" --preset tutorial-lstm >/dev/null
+
+# ------------------------------------------------------------ native
+say "native: bag recipe, 40 epochs x $REPEAT"
+build/imdb_bench --shard "$SHARD" --repeat "$REPEAT" --json >> "$OUT"
+say "native: LSTM recipe, $LSTM_EPOCHS epoch(s)"
+build/imdb_bench --shard "$SHARD" --preset tutorial-lstm --epochs "$LSTM_EPOCHS" --json >> "$OUT"
+
+# ----------------------------------------------------------- browser
+if [ "$BROWSER" = 1 ]; then
+    say "Chromium: worker (bag x $REPEAT, LSTM $LSTM_EPOCHS epoch(s))$([ "$PAGE" = 1 ] && echo ", page")$([ "$PEERS" = 1 ] && echo ", TensorFlow.js")"
+    args=(--bag-arrays "$WORK/bag" --lstm-config "$WORK/lstm/config.json" --lstm-epochs "$LSTM_EPOCHS" --repeat "$REPEAT")
+    [ "$PAGE" = 1 ] || args+=(--no-page)
+    [ "$PEERS" = 1 ] || args+=(--no-tfjs)
+    node tests/bench/browser_bench.mjs "${args[@]}" >> "$OUT" || die "the browser benchmark failed (see above)"
+fi
+
+# ----------------------------------------------------------- PyTorch
+if [ "$HAVE_TORCH" = 1 ]; then
+    say "PyTorch: bag recipe, 40 epochs"
+    "$PYTHON" tests/bench/torch_bench.py --arrays "$WORK/bag" --model bag >> "$OUT" 2>"$WORK/torch.log" \
+        || { cat "$WORK/torch.log" >&2; die "torch_bench.py failed"; }
+    if [ "$TORCH_FULL" = 1 ]; then
+        say "PyTorch: LSTM recipe, $LSTM_EPOCHS whole epoch(s) (slow)"
+        "$PYTHON" tests/bench/torch_bench.py --arrays "$WORK/lstm" --model lstm --epochs "$LSTM_EPOCHS" >> "$OUT" 2>"$WORK/torch.log" \
+            || { cat "$WORK/torch.log" >&2; die "torch_bench.py failed"; }
+    else
+        say "PyTorch: LSTM recipe, 20 batches + 1,280 validation reviews, scaled to an epoch"
+        "$PYTHON" tests/bench/torch_bench.py --arrays "$WORK/lstm" --model lstm --epochs 1 \
+            --max-batches 20 --max-val 1280 >> "$OUT" 2>"$WORK/torch.log" \
+            || { cat "$WORK/torch.log" >&2; die "torch_bench.py failed"; }
+    fi
+elif [ "$PEERS" = 1 ]; then
+    note_skip pytorch bag "python3-torch is not installed (scripts/bench.sh --install-peers)"
+fi
+
+[ -n "$RESULTS" ] && cp "$OUT" "$RESULTS"
+echo
+echo "scripts/bench.sh on $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)"
+node tests/bench/table.mjs "$OUT"

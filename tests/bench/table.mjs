@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// table.mjs: prints scripts/bench.sh's results (JSON lines from imdb_bench
+// --json, browser_bench.mjs and torch_bench.py) as one table, then the
+// ratios between the peers and our engine.
+//
+//   node tests/bench/table.mjs results.jsonl
+//
+// Figures only, no verdicts: nothing here compares against a target.
+
+import { readFile } from 'node:fs/promises';
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: table.mjs results.jsonl');
+  process.exit(2);
+}
+const rows = (await readFile(file, 'utf8'))
+  .split('\n')
+  .filter((l) => l.trim().startsWith('{'))
+  .map((l) => JSON.parse(l));
+
+const find = (pred) => rows.find(pred);
+const fmt = (x, digits = 1) => (x == null || Number.isNaN(x) ? 'n/a' : Number(x).toFixed(digits));
+const ms = (x) => (x == null ? 'n/a' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toFixed(4));
+const rate = (x) => (x == null ? 'n/a' : x >= 1e4 ? `${(x / 1e3).toFixed(0)}k` : x.toFixed(0));
+
+const table = [];
+const add = (workload, who, r, note = '') =>
+  table.push([
+    workload, who,
+    r ? ms(r.train_ms_per_epoch) : 'n/a',
+    r ? ms(r.epoch_ms) : 'n/a',
+    r ? ms(r.total_ms) : 'n/a',
+    r ? rate(r.reviews_per_s) : 'n/a',
+    r ? ms(r.score_ms) : 'n/a',
+    r && r.peak_mb != null ? fmt(r.peak_mb, 0) : 'n/a',
+    note,
+  ]);
+
+const nat = (m) => find((r) => r.runtime === 'native' && r.model === m);
+const wrk = (m) => find((r) => r.runtime === 'browser' && r.where === 'worker' && r.model === m);
+const torch = (m) => find((r) => r.runtime === 'pytorch' && r.model === m);
+const tfjs = find((r) => r.runtime === 'tfjs');
+const page = find((r) => r.runtime === 'browser' && r.where === 'page');
+const skipped = rows.filter((r) => r.skipped);
+
+for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM']]) {
+  const n = nat(m), w = wrk(m), t = torch(m);
+  const epochs = (r) => (r ? `${r.epochs} epoch${r.epochs === 1 ? '' : 's'}` : '');
+  if (n) add(name, 'ours, native', n, `${epochs(n)}${n.repeat > 1 ? `, median of ${n.repeat}` : ''}; test acc ${fmt(n.test_acc, 4)}`);
+  if (w) add(name, 'ours, Chromium worker', w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}; score: in-worker ms`);
+  if (t) add(name, `PyTorch ${t.version} CPU, ${t.threads} thread`, t, `${epochs(t)}${t.extrapolated ? `, extrapolated ${t.extrapolated}` : ''}${t.test_acc != null ? `; test acc ${fmt(t.test_acc, 4)}` : ''}`);
+  if (m === 'bag' && tfjs && !tfjs.skipped) {
+    table.push([name, `TF.js ${tfjs.version ?? ''} wasm, as shipped`, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', `cannot train: ${tfjs.unpatched}`]);
+    if (tfjs.error) table.push([name, 'TF.js wasm + UnsortedSegmentSum by hand', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', `failed: ${tfjs.error}`]);
+    else add(name, 'TF.js wasm + UnsortedSegmentSum by hand', { ...tfjs, total_ms: null, peak_mb: tfjs.wasm_mb }, `${tfjs.epochs} epochs (first is warm-up; later ones shown), ${tfjs.threads ?? '?'} thread(s); val acc ${fmt(tfjs.val_acc, 4)}`);
+  }
+}
+
+const head = ['workload', 'runtime', 'train ms/epoch', 'train+val ms/epoch', 'whole run ms', 'reviews/s', 'ms/scored review', 'peak MB', 'notes'];
+const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
+const line = (r) => '| ' + r.map((c, i) => (i >= 2 && i <= 7 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join(' | ') + ' |';
+console.log(line(head));
+console.log('|' + widths.map((w, i) => (i >= 2 && i <= 7 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|');
+for (const r of table) console.log(line(r));
+
+if (page) {
+  console.log('');
+  console.log(`page: one keystroke to the new score on screen (250-word review, score + every word's contribution): median ${ms(page.keystroke_ms)} ms, max ${ms(page.keystroke_max_ms)} ms over ${page.keystrokes} keys`);
+  console.log(`page: main-thread frames while it trains 40 epochs (${ms(page.train_wall_ms)} ms wall): median ${ms(page.frame_p50_ms)} ms, 95th percentile ${ms(page.frame_p95_ms)} ms, longest ${ms(page.frame_max_ms)} ms, ${page.frames_over_33ms} of ${page.frames} frames over 33 ms`);
+}
+for (const m of ['bag', 'lstm']) {
+  const w = wrk(m);
+  if (w && w.score_round_trip_ms != null) console.log(`worker (${m}): predict round trip page -> worker -> page ${ms(w.score_round_trip_ms)} ms (in-worker ${ms(w.score_ms)} ms, ${w.score_reps} calls)`);
+}
+
+// Ratios: how many times longer the peer takes than our engine.
+const ratios = [];
+const ratio = (label, a, b, key) => {
+  if (a && b && a[key] && b[key]) ratios.push(`${label}: ${(a[key] / b[key]).toFixed(1)}x`);
+};
+for (const m of ['bag', 'lstm']) {
+  const n = nat(m), w = wrk(m), t = torch(m);
+  ratio(`${m}: PyTorch / ours native, train+val per epoch`, t, n, 'epoch_ms');
+  ratio(`${m}: PyTorch / ours in Chromium, train+val per epoch`, t, w, 'epoch_ms');
+  ratio(`${m}: PyTorch / ours native, ms per scored review`, t, n, 'score_ms');
+  ratio(`${m}: ours in Chromium / ours native, train+val per epoch`, w, n, 'epoch_ms');
+}
+if (tfjs && !tfjs.skipped && !tfjs.error) {
+  ratio('bag: TF.js wasm (patched) / ours in Chromium, train+val per epoch', tfjs, wrk('bag'), 'epoch_ms');
+  ratio('bag: TF.js wasm (patched) / ours in Chromium, ms per scored review', tfjs, wrk('bag'), 'score_ms');
+}
+if (ratios.length) {
+  console.log('');
+  console.log('ratios (peer time / our time; above 1 means ours is faster):');
+  for (const r of ratios) console.log(`  ${r}`);
+}
+for (const s of skipped) console.log(`\n${s.runtime} ${s.model ?? ''}: n/a: ${s.skipped}`);
+console.log('\nTimes are medians where repeated, on a shared machine: they vary from run to run.');
