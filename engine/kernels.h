@@ -27,6 +27,22 @@ void nn_k_gather_sum_ref(float *out, const float *table, const uint16_t *ids, si
 void nn_k_scatter_add(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E);
 void nn_k_scatter_add_ref(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E);
 
+/* [*start, *end): the span from the first to the last nonzero id of ids (n),
+ * where padding (id 0) only fills the ends of a padded review; both n (an
+ * empty span) when every id is 0. */
+void nn_k_nonzero_span(const uint16_t *ids, size_t n, size_t *start, size_t *end);
+void nn_k_nonzero_span_ref(const uint16_t *ids, size_t n, size_t *start, size_t *end);
+
+/* A dense layer's forward pass: out (B,OC) = b (OC) + the dot products of
+ * every row of x (B,C) with every row of w (OC,C). Each out[i,o] is bit for
+ * bit b[o] + nn_k_dot(x_i, w_o, C) (the SIMD dot: four accumulators), computed
+ * four outputs at a time, so the layers may call either. The reference uses
+ * nn_k_dot_ref and so differs from the SIMD kernel by rounding only. */
+void nn_k_dense_forward(float *out, const float *x, const float *w, const float *b,
+                        size_t B, size_t C, size_t OC);
+void nn_k_dense_forward_ref(float *out, const float *x, const float *w, const float *b,
+                            size_t B, size_t C, size_t OC);
+
 /* y (n) += a * x (n) */
 void nn_k_axpy(float *y, float a, const float *x, size_t n);
 void nn_k_axpy_ref(float *y, float a, const float *x, size_t n);

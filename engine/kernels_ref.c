@@ -33,6 +33,20 @@ void nn_k_scatter_add_ref(float *table, const float *row, float scale, const uin
     }
 }
 
+void nn_k_nonzero_span_ref(const uint16_t *ids, size_t n, size_t *start, size_t *end) {
+    size_t a = 0, b = n;
+    while (a < n && ids[a] == 0) a++;
+    while (b > a && ids[b - 1] == 0) b--;
+    *start = a;
+    *end = a == n ? n : b;
+}
+
+void nn_k_dense_forward_ref(float *out, const float *x, const float *w, const float *b,
+                            size_t B, size_t C, size_t OC) {
+    for (size_t i = 0; i < B; i++)
+        for (size_t o = 0; o < OC; o++) out[i * OC + o] = b[o] + nn_k_dot_ref(x + i * C, w + o * C, C);
+}
+
 void nn_k_axpy_ref(float *y, float a, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }

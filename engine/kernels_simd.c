@@ -181,6 +181,79 @@ void nn_k_scatter_add(float *table, const float *row, float scale, const uint16_
     }
 }
 
+/* ------------------------------------------------------------ padding span */
+
+/* Eight ids at a time while they are all padding, then one by one. */
+void nn_k_nonzero_span(const uint16_t *ids, size_t n, size_t *start, size_t *end) {
+    size_t a = 0, b = n;
+    while (a + 8 <= n && !wasm_v128_any_true(wasm_v128_load(ids + a))) a += 8;
+    while (a < n && ids[a] == 0) a++;
+    if (a == n) {
+        *start = *end = n;
+        return;
+    }
+    while (b >= a + 8 && !wasm_v128_any_true(wasm_v128_load(ids + b - 8))) b -= 8;
+    while (ids[b - 1] == 0) b--; /* stops at a + 1 at the latest: ids[a] != 0 */
+    *start = a;
+    *end = b;
+}
+
+/* ------------------------------------------------------------ dense forward
+ *
+ * Four outputs per vector: lane j of every accumulator belongs to output
+ * o + j, and the accumulators s0..s3 of step l hold, lane by lane, exactly
+ * the partial sums nn_k_dot keeps in lane l of its own s0..s3. Every
+ * product, every addition and their order are nn_k_dot's (the tail's zero
+ * lanes add +0 as its load_partial does), so each output equals
+ * b[o] + nn_k_dot(x_i, w_o, C) bit for bit, at a quarter of the calls and
+ * without the horizontal sums. w's four rows are transposed once into wt on
+ * the stack and reused by all B rows. */
+enum { DENSE_CMAX = 1024 };
+
+static void dense_forward4(float *out, size_t ldo, const float *x, const float *wt, const float *bias,
+                           size_t B, size_t C, size_t nw) {
+    size_t k16 = C & ~(size_t)15, k4 = C & ~(size_t)3;
+    for (size_t i = 0; i < B; i++) {
+        const float *xi = x + i * C;
+        v128_t sl[4];
+        /* Lane l of nn_k_dot's four accumulators, one lane at a time (so
+         * only four are live): s0..s3 over the blocks of 16, then s0 over
+         * the blocks of 4, then s1 over the tail. */
+        for (size_t l = 0; l < 4; l++) {
+            v128_t s0 = F4(0.0f), s1 = s0, s2 = s0, s3 = s0;
+            for (size_t k = l; k < k16; k += 16) {
+                s0 = ADD(s0, MUL(F4(xi[k]), LD(wt + k * 4)));
+                s1 = ADD(s1, MUL(F4(xi[k + 4]), LD(wt + (k + 4) * 4)));
+                s2 = ADD(s2, MUL(F4(xi[k + 8]), LD(wt + (k + 8) * 4)));
+                s3 = ADD(s3, MUL(F4(xi[k + 12]), LD(wt + (k + 12) * 4)));
+            }
+            for (size_t k = k16 + l; k < k4; k += 4) s0 = ADD(s0, MUL(F4(xi[k]), LD(wt + k * 4)));
+            if (k4 < C) s1 = ADD(s1, k4 + l < C ? MUL(F4(xi[k4 + l]), LD(wt + (k4 + l) * 4)) : F4(0.0f));
+            sl[l] = ADD(ADD(s0, s1), ADD(s2, s3));
+        }
+        v128_t y = ADD(LD(bias), ADD(ADD(sl[0], sl[1]), ADD(sl[2], sl[3])));
+        if (nw == 4) ST(out + i * ldo, y);
+        else store_partial(out + i * ldo, y, nw);
+    }
+}
+
+void nn_k_dense_forward(float *out, const float *x, const float *w, const float *b,
+                        size_t B, size_t C, size_t OC) {
+    if (OC < 4 || C > DENSE_CMAX) { /* one output, or a huge row: plain dots */
+        for (size_t i = 0; i < B; i++)
+            for (size_t o = 0; o < OC; o++) out[i * OC + o] = b[o] + nn_k_dot(x + i * C, w + o * C, C);
+        return;
+    }
+    float wt[DENSE_CMAX * 4], bias[4];
+    for (size_t o = 0; o < OC; o += 4) {
+        size_t nw = OC - o < 4 ? OC - o : 4;
+        for (size_t k = 0; k < C; k++)
+            for (size_t j = 0; j < 4; j++) wt[k * 4 + j] = j < nw ? w[(o + j) * C + k] : 0.0f;
+        for (size_t j = 0; j < 4; j++) bias[j] = j < nw ? b[o + j] : 0.0f;
+        dense_forward4(out + o, OC, x, wt, bias, B, C, nw);
+    }
+}
+
 /* ------------------------------------------------------------- elementwise */
 
 void nn_k_axpy(float *y, float a, const float *x, size_t n) {

@@ -14,11 +14,10 @@
  * the padding row once, times its count, saves the work of the padding
  * positions (about a third of them on IMDB at maxlen 256). */
 static void real_run(const uint16_t *ids, uint32_t T, uint32_t *s, uint32_t *e) {
-    uint32_t a = 0, b = T;
-    while (a < T && ids[a] == NN_PAD) a++;
-    while (b > a && ids[b - 1] == NN_PAD) b--;
-    *s = a;
-    *e = b;
+    size_t a, b;
+    nn_k_nonzero_span(ids, T, &a, &b); /* NN_PAD is 0 */
+    *s = (uint32_t)a;
+    *e = (uint32_t)b;
 }
 
 /* Zeros inside the run: never in padded reviews, but ids are input. */
@@ -107,11 +106,7 @@ void nn_dropout_backward(float *dx, const float *dout, const float *keep,
 
 void nn_dense_forward(float *out, const float *inp, const float *w, const float *b,
                       uint32_t B, uint32_t C, uint32_t OC) {
-    for (uint32_t i = 0; i < B; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *y = out + (size_t)i * OC;
-        for (uint32_t o = 0; o < OC; o++) y[o] = b[o] + nn_k_dot(x, w + (size_t)o * C, C);
-    }
+    nn_k_dense_forward(out, inp, w, b, B, C, OC);
 }
 
 void nn_dense_backward(float *dinp, float *dw, float *db, const float *dout,

@@ -17,9 +17,11 @@
 #include <string.h>
 
 static void *alloc_floats(size_t n) {
-    /* 16-byte aligned and padded to whole vectors; calloc semantics. */
-    size_t bytes = ((n ? n : 1) * sizeof(float) + 15) & ~(size_t)15;
-    void *p = aligned_alloc(16, bytes);
+    /* Cache-line aligned (so a 16-float embedding row is one 64-byte line,
+     * not two: the gathers and scatters touch half as many) and padded to
+     * whole lines; calloc semantics. */
+    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);
     return p;
 }

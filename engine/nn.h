@@ -295,7 +295,7 @@ typedef struct nn_model {
     uint32_t ntensors;
     nn_tensor tensor[NN_MAX_TENSORS];
     size_t nparams;
-    float *params, *grads, *m, *v;  /* each (nparams), 16-byte aligned */
+    float *params, *grads, *m, *v;  /* each (nparams), 64-byte aligned */
     uint64_t step;                  /* optimizer steps taken (Adam's t) */
     /* views into params (and the same offsets into grads) */
     float *emb;   /* (V,E) */

@@ -5,11 +5,13 @@
  * buffer one canary float (a NaN with a recognisable payload): a kernel that
  * writes past its output changes it, and one that reads past an input gets a
  * NaN into its result. Tolerances:
- *   exact (bit for bit)  gather_sum, scatter_add, axpy, scale, relu,
+ *   exact (bit for bit)  gather_sum, scatter_add, axpy, scale, relu, nonzero_span,
  *                        relu_backward, adam, sgd, bce's correct count: the
  *                        SIMD kernels evaluate the reference's expressions
  *                        in the reference's order, without FMA;
  *   1e-5 * sum|terms|    dot and the bce loss sum (the summation order differs);
+ *   exact                dense_forward against b + nn_k_dot (SIMD), and
+ *                        1e-5 * sum|terms| against its reference;
  *   4 ulp                bce's own exp/log1p against libm, per element;
  *   1e-6 * |gscale|      bce's gradient (sigmoid - y), per element;
  *   exact                matmul_acc and matmul_tn_acc (every output adds its
@@ -144,6 +146,73 @@ static void test_dot(void) {
             check(diff <= 1e-5 * magnitude, "dot n=%zu off=%zu maxdiff=%g (tolerance %g)", n, off,
                   diff, 1e-5 * magnitude);
             fbuf_free(a); fbuf_free(b);
+        }
+    }
+}
+
+/* Padded rows of every length 0..40 and 250..260, padding before, after,
+ * both or neither (and zeros inside the run), at every start offset 0..7:
+ * the SIMD span is the reference's. */
+static void test_nonzero_span(void) {
+    uint16_t buf[300];
+    int same = 1;
+    size_t cases = 0;
+    for (size_t n = 0; n <= 260; n++) {
+        if (n > 40 && n < 250) continue;
+        for (size_t off = 0; off < 8; off++) {
+            for (int shape = 0; shape < 6; shape++) {
+                uint16_t *ids = buf + off;
+                size_t lead = shape == 1 || shape == 3 ? n / 3 : 0;
+                size_t tail = shape == 2 || shape == 3 ? n / 4 : 0;
+                for (size_t i = 0; i < n; i++) ids[i] = (uint16_t)(1 + nn_rng_below(&rng, 9000));
+                for (size_t i = 0; i < lead; i++) ids[i] = 0;
+                for (size_t i = 0; i < tail; i++) ids[n - 1 - i] = 0;
+                if (shape == 4) memset(ids, 0, n * sizeof *ids);           /* all padding */
+                if (shape == 5 && n > 2) ids[n / 2] = 0, ids[0] = 0;       /* a zero inside */
+                size_t sr, er, ss, es;
+                nn_k_nonzero_span_ref(ids, n, &sr, &er);
+                nn_k_nonzero_span(ids, n, &ss, &es);
+                same &= sr == ss && er == es;
+                cases++;
+            }
+        }
+    }
+    check(same, "nonzero_span equals the reference on %zu padded rows (lengths 0-40, 250-260, offsets 0-7)", cases);
+}
+
+/* The dense forward kernel against b + nn_k_dot (bit for bit: the layers'
+ * results must not change) and against the reference (rounding only). */
+static void test_dense_forward(void) {
+    static const size_t BS[] = {1, 3, 5}, OCS[] = {1, 3, 4, 5, 8, 16, 17};
+    static const size_t CS[] = {0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 64, 1000, 1100};
+    for (size_t ib = 0; ib < sizeof BS / sizeof BS[0]; ib++) {
+        for (size_t ic = 0; ic < sizeof CS / sizeof CS[0]; ic++) {
+            size_t B = BS[ib], C = CS[ic];
+            int same = 1, canaries = 1;
+            double worst = 0.0;
+            for (size_t io = 0; io < sizeof OCS / sizeof OCS[0]; io++) {
+                size_t OC = OCS[io], off = (ib + ic + io) % NOFFSETS;
+                fbuf x = fbuf_random(B * C, off, -1.0f, 1.0f), w = fbuf_random(OC * C, other_off(off), -1.0f, 1.0f);
+                fbuf b = fbuf_random(OC, other_off(off + 1), -1.0f, 1.0f);
+                fbuf outs = fbuf_make(B * OC, off), outd = fbuf_make(B * OC, off), outr = fbuf_make(B * OC, off);
+                nn_k_dense_forward(outs.p, x.p, w.p, b.p, B, C, OC);
+                nn_k_dense_forward_ref(outr.p, x.p, w.p, b.p, B, C, OC);
+                for (size_t i = 0; i < B; i++)
+                    for (size_t o = 0; o < OC; o++) outd.p[i * OC + o] = b.p[o] + nn_k_dot(x.p + i * C, w.p + o * C, C);
+                same &= same_bits(outd, outs);
+                canaries &= canary_ok(outs);
+                for (size_t i = 0; i < B; i++)
+                    for (size_t o = 0; o < OC; o++) {
+                        double mag = fabs(b.p[o]);
+                        for (size_t k = 0; k < C; k++) mag += fabs((double)x.p[i * C + k] * w.p[o * C + k]);
+                        double d = fabs((double)outr.p[i * OC + o] - outs.p[i * OC + o]) / (mag > 0 ? mag : 1);
+                        if (d > worst) worst = d;
+                    }
+                fbuf_free(x); fbuf_free(w); fbuf_free(b); fbuf_free(outs); fbuf_free(outd); fbuf_free(outr);
+            }
+            check(same && canaries && worst <= 1e-5,
+                  "dense_forward B=%zu C=%zu OC=1..17: bit for bit b + dot%s, relative diff to reference %g",
+                  B, C, canaries ? "" : " (canary overwritten)", worst);
         }
     }
 }
@@ -546,6 +615,8 @@ int main(void) {
     test_axpy();
     test_scale();
     test_dot();
+    test_dense_forward();
+    test_nonzero_span();
     test_relu();
     test_relu_backward();
     test_sgd();
