@@ -346,12 +346,35 @@ static void test_build_tool(const char *tool) {
 
 /* ------------------------------------------------------ main */
 
+/* nn_crc32 (slicing-by-8) against a CRC computed one bit at a time, for
+ * every length 0..70 at every start offset 0..7, whole and in two calls, and
+ * the standard check value of "123456789". */
+static void test_crc32(void) {
+    uint8_t data[80];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 37 + 11);
+    int same = 1;
+    for (size_t off = 0; off < 8; off++)
+        for (size_t n = 0; n + off <= 78 && n <= 70; n++) {
+            uint32_t bitwise = ~0u;
+            for (size_t i = 0; i < n; i++) {
+                bitwise ^= data[off + i];
+                for (int k = 0; k < 8; k++) bitwise = (bitwise & 1) ? 0xEDB88320u ^ (bitwise >> 1) : bitwise >> 1;
+            }
+            bitwise = ~bitwise;
+            same &= nn_crc32(0, data + off, n) == bitwise;
+            same &= nn_crc32(nn_crc32(0, data + off, n / 3), data + off + n / 3, n - n / 3) == bitwise;
+        }
+    check(same && nn_crc32(0, "123456789", 9) == 0xCBF43926u,
+          "crc32 equals a bit-at-a-time CRC-32 (lengths 0-70, offsets 0-7, split calls) and CRC(\"123456789\") = cbf43926");
+}
+
 int main(int argc, char **argv) {
     nn_shard in, out;
     nn_error err = {0};
     uint8_t *buf = NULL, *ubuf = NULL;
     size_t len = 0, ulen = 0;
 
+    test_crc32();
     main_shard(&in);
     int rc = nn_shard_write(&in, &buf, &len, &err);
     if (!check(rc == NN_OK && len % 4 == 0, "write main shard %zu bytes %s", len, err.msg))
