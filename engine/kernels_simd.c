@@ -183,15 +183,23 @@ void nn_k_scatter_add(float *table, const float *row, float scale, const uint16_
 
 /* ------------------------------------------------------------ padding span */
 
-/* Eight ids at a time while they are all padding, then one by one. */
+/* 32 ids at a time while they are all padding, then eight, then one by one
+ * (a short review's tail of padding is a hundred ids or more). */
+static inline int all_zero32(const uint16_t *p) {
+    return !wasm_v128_any_true(wasm_v128_or(wasm_v128_or(wasm_v128_load(p), wasm_v128_load(p + 8)),
+                                            wasm_v128_or(wasm_v128_load(p + 16), wasm_v128_load(p + 24))));
+}
+
 void nn_k_nonzero_span(const uint16_t *ids, size_t n, size_t *start, size_t *end) {
     size_t a = 0, b = n;
+    while (a + 32 <= n && all_zero32(ids + a)) a += 32;
     while (a + 8 <= n && !wasm_v128_any_true(wasm_v128_load(ids + a))) a += 8;
     while (a < n && ids[a] == 0) a++;
     if (a == n) {
         *start = *end = n;
         return;
     }
+    while (b >= a + 32 && all_zero32(ids + b - 32)) b -= 32;
     while (b >= a + 8 && !wasm_v128_any_true(wasm_v128_load(ids + b - 8))) b -= 8;
     while (ids[b - 1] == 0) b--; /* stops at a + 1 at the latest: ids[a] != 0 */
     *start = a;
