@@ -102,6 +102,13 @@ void nn_k_matmul_acc_ref(float *out, const float *a, const float *b, size_t M, s
 void nn_k_matmul_tn_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N);
 void nn_k_matmul_tn_acc_ref(float *out, const float *a, const float *b, size_t M, size_t K, size_t N);
 
+/* The same product on sub-matrices: out (M,N) rows ldo floats apart, a
+ * (K,M) rows lda apart, b (K,N) rows ldb apart; so a block of columns of the
+ * weight gradient is computed on its own (one thread's share), with the same
+ * sums in the same order. */
+void nn_k_matmul_tn_acc_ld(float *out, size_t ldo, const float *a, size_t lda, const float *b,
+                           size_t ldb, size_t M, size_t K, size_t N);
+
 /* out (n) = 1 / (1 + exp(-x)), computed as z >= 0 ? 1/(1+e) : e/(1+e) with
  * e = exp(-|x|) so it never overflows; in place allowed; NaN stays NaN. */
 void nn_k_sigmoid(float *out, const float *inp, size_t n);

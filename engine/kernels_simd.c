@@ -530,36 +530,41 @@ static inline void mm_1xw(float *o, const float *a, size_t sak, const float *b, 
     store_partial(o, c, w);
 }
 
-static void matmul_strided(float *out, const float *a, size_t sam, size_t sak, const float *b,
-                           size_t M, size_t K, size_t N) {
+static void matmul_strided(float *out, size_t ldo, const float *a, size_t sam, size_t sak,
+                           const float *b, size_t ldb, size_t M, size_t K, size_t N) {
     size_t m = 0;
     for (; m + 4 <= M; m += 4) {
-        float *o = out + m * N;
+        float *o = out + m * ldo;
         const float *am = a + m * sam;
         size_t n = 0;
-        for (; n + 8 <= N; n += 8) mm_4x8(o + n, N, am, sam, sak, b + n, N, K);
-        for (; n < N; n += 4) mm_4xw(o + n, N, am, sam, sak, b + n, N, K, N - n < 4 ? N - n : 4);
+        for (; n + 8 <= N; n += 8) mm_4x8(o + n, ldo, am, sam, sak, b + n, ldb, K);
+        for (; n < N; n += 4) mm_4xw(o + n, ldo, am, sam, sak, b + n, ldb, K, N - n < 4 ? N - n : 4);
     }
     for (; m < M; m++) {
         for (size_t n = 0; n < N; n += 4)
-            mm_1xw(out + m * N + n, a + m * sam, sak, b + n, N, K, N - n < 4 ? N - n : 4);
+            mm_1xw(out + m * ldo + n, a + m * sam, sak, b + n, ldb, K, N - n < 4 ? N - n : 4);
     }
 }
 
 void nn_k_matmul_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {
-    matmul_strided(out, a, K, 1, b, M, K, N);
+    matmul_strided(out, N, a, K, 1, b, N, M, K, N);
 }
 
 /* K is long here (all T*B rows of a batch): taken in slices of 256 rows so
  * the slices of a and b stay in cache while every block of out passes over
  * them. Each slice continues the accumulation where the last one stopped, so
  * the order of the sums is still k ascending. */
-void nn_k_matmul_tn_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {
+void nn_k_matmul_tn_acc_ld(float *out, size_t ldo, const float *a, size_t lda, const float *b,
+                           size_t ldb, size_t M, size_t K, size_t N) {
     const size_t SLICE = 256;
     for (size_t k0 = 0; k0 < K; k0 += SLICE) {
         size_t k = K - k0 < SLICE ? K - k0 : SLICE;
-        matmul_strided(out, a + k0 * M, 1, M, b + k0 * N, M, k, N);
+        matmul_strided(out, ldo, a + k0 * lda, 1, lda, b + k0 * ldb, ldb, M, k, N);
     }
+}
+
+void nn_k_matmul_tn_acc(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {
+    nn_k_matmul_tn_acc_ld(out, N, a, M, b, N, M, K, N);
 }
 
 /* ----------------------------------------------------------- sigmoid, tanh */

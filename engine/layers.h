@@ -80,32 +80,39 @@ void nn_dropout_backward(float *dx, const float *dout, const float *keep,
  * tanhc (T,B,H) the LSTM's tanh(c) after token t; rech (T,B,H) the GRU's
  * zh_h; hin (T,B,H) h' when hkeep != NULL. Rows of a step that carry their
  * state over are not written.
- * work: nn_rnn_work_floats(...) floats of scratch. */
+ * work: nn_rnn_work_floats(...) floats of scratch.
+ * par: threads lent by the caller (nn.h), or NULL; results do not depend on
+ * it. Backward overwrites gates (and the GRU's rech) with the gates'
+ * gradients: a forward pass must come before each backward pass. */
 enum { NN_CELL_LSTM = 0, NN_CELL_GRU = 1 };
 size_t nn_rnn_work_floats(int cell, uint32_t T, uint32_t B, uint32_t C, uint32_t H);
 
 void nn_lstm_forward(float *hs, float *cs, float *gates, float *tanhc, float *hin, float *work,
                      const float *x, const uint8_t *mask, const float *hkeep,
                      const float *wx, const float *wh, const float *b,
-                     uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+                     uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse,
+                     const nn_parallel *par);
 /* dhs (T+1,B,H): on entry the gradient of the loss with respect to the
  * states (the final state's block, and for return_sequences every output's);
  * used as scratch, so destroyed. Adds into dx (T,B,C), dwx, dwh, db. */
 void nn_lstm_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, float *work,
-                      const float *hs, const float *cs, const float *gates, const float *tanhc,
+                      const float *hs, const float *cs, float *gates, const float *tanhc,
                       const float *hin, const float *x, const uint8_t *mask, const float *hkeep,
                       const float *wx, const float *wh,
-                      uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+                      uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse,
+                      const nn_parallel *par);
 
 void nn_gru_forward(float *hs, float *gates, float *rech, float *hin, float *work,
                     const float *x, const uint8_t *mask, const float *hkeep,
                     const float *wx, const float *wh, const float *b,
-                    uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+                    uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse,
+                    const nn_parallel *par);
 void nn_gru_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, float *work,
-                     const float *hs, const float *gates, const float *rech, const float *hin,
+                     const float *hs, float *gates, float *rech, const float *hin,
                      const float *x, const uint8_t *mask, const float *hkeep,
                      const float *wx, const float *wh,
-                     uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse);
+                     uint32_t T, uint32_t B, uint32_t C, uint32_t H, int reverse,
+                     const nn_parallel *par);
 
 /* Mean binary cross-entropy of sigmoid(logit) against label, from logits.
  * dlogit (B) = d(mean loss)/d(logit) (NULL: forward only). */

@@ -402,10 +402,10 @@ static void recurrent_forward(nn_model *m, const uint16_t *ids_in, uint32_t B, i
             r->xin = x;
             if (r->cell == NN_CELL_LSTM)
                 nn_lstm_forward(r->hs, r->cs, r->gates, r->tanhc, r->hin, m->work, x, m->mask, hkeep, r->wx,
-                                r->wh, r->b, T, B, r->C, H, r->reverse);
+                                r->wh, r->b, T, B, r->C, H, r->reverse, &m->par);
             else
                 nn_gru_forward(r->hs, r->gates, r->rech, r->hin, m->work, x, m->mask, hkeep, r->wx,
-                               r->wh, r->b, T, B, r->C, H, r->reverse);
+                               r->wh, r->b, T, B, r->C, H, r->reverse, &m->par);
         }
         if (D == 2 && l + 1 < m->nlayers) {
             /* Bidirectional(return_sequences=True): [forward, backward] per step. */
@@ -465,10 +465,10 @@ static void recurrent_backward(nn_model *m, uint32_t B) {
             float *db = g + m->tensor[r->tensor + 2].offset;
             if (r->cell == NN_CELL_LSTM)
                 nn_lstm_backward(dx, dwx, dwh, db, m->dhs, m->work, r->hs, r->cs, r->gates, r->tanhc,
-                                 r->hin, r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse);
+                                 r->hin, r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse, &m->par);
             else
                 nn_gru_backward(dx, dwx, dwh, db, m->dhs, m->work, r->hs, r->gates, r->rech, r->hin,
-                                r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse);
+                                r->xin, m->mask, hkeep, r->wx, r->wh, T, B, C, H, r->reverse, &m->par);
             if (dx != dinp) nn_dropout_backward(dinp, dx, r->xkeep, T, B, C);
         }
         dout = dinp;
@@ -514,6 +514,11 @@ float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *l
     nn_embedding_pool_backward(g + m->tensor[0].offset, m->dpooled, ids, B, c->maxlen, E,
                                c->pooling);
     return loss;
+}
+
+void nn_model_set_parallel(nn_model *m, const nn_parallel *p) {
+    if (p) m->par = *p;
+    else memset(&m->par, 0, sizeof m->par);
 }
 
 void nn_model_zero_grad(nn_model *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }

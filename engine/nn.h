@@ -266,6 +266,20 @@ typedef struct nn_tensor {
     size_t offset;         /* in floats, into params/grads/m/v */
 } nn_tensor;
 
+/* Lending threads to the engine. The engine starts none (see the top of
+ * this file); a caller that has some can lend them through run(), which must
+ * call task(arg, i, parts) once for every i in [0, parts), on any threads in
+ * any order, and return when all have finished. The recurrent layers split
+ * their work into parts that write disjoint memory and keep every sum in the
+ * order one thread would use, so the results are the same bit for bit with
+ * any number of parts: a seed gives one history whatever the threads. */
+typedef void (*nn_task_fn)(void *arg, uint32_t part, uint32_t parts);
+typedef struct nn_parallel {
+    void (*run)(void *ctx, nn_task_fn task, void *arg, uint32_t parts);
+    void *ctx;
+    uint32_t parts;  /* parts to split work into (usually the threads); <= 1: none */
+} nn_parallel;
+
 /* One recurrent layer in one direction: its weights, its dropout masks, and
  * what its forward pass saves for backward (shapes: engine/layers.h). GH is
  * 4H for LSTM, 3H for GRU; C is E for the first layer, D*H above (D = 2
@@ -335,6 +349,7 @@ typedef struct nn_model {
     float *work;       /* nn_rnn_work_floats of the largest layer */
     uint16_t *ids_batch; /* (B,T) occluded copies of one review (explain) */
     nn_rng dropout_rng;  /* the dropout masks, seeded from cfg.seed by init */
+    nn_parallel par;     /* threads lent by the caller (nn_model_set_parallel); parts 0: none */
 } nn_model;
 
 /* Allocates a model for cfg (parameters zero; call nn_model_init). */
@@ -354,6 +369,9 @@ void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B);
 float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *labels,
                                 uint32_t B, uint32_t *correct);
 void nn_model_zero_grad(nn_model *m);
+/* Lends threads to the recurrent layers (NULL or parts <= 1: work in the
+ * calling thread). Results do not depend on it. */
+void nn_model_set_parallel(nn_model *m, const nn_parallel *p);
 /* One optimizer step over the whole parameter buffer. */
 void nn_model_update(nn_model *m);
 

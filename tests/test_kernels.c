@@ -535,6 +535,31 @@ static void test_matmul(const char *name, matmul_fn simd, matmul_fn ref) {
     }
 }
 
+/* matmul_tn_acc_ld on blocks: the output cut into two blocks of columns and
+ * two blocks of rows, each computed on its own through the strides, equals
+ * the reference on the whole matrix bit for bit (what a thread's share of a
+ * weight gradient relies on). */
+static void test_matmul_tn_blocks(void) {
+    static const size_t MS[] = {1, 5, 32}, NS[] = {3, 17, 128}, KS[] = {1, 7, 300};
+    for (size_t im = 0; im < 3; im++)
+        for (size_t in = 0; in < 3; in++)
+            for (size_t ik = 0; ik < 3; ik++) {
+                size_t M = MS[im], N = NS[in], K = KS[ik], mc = M / 2, nc = (N / 3) | 1;
+                fbuf a = fbuf_random(K * M, 1, -1.0f, 1.0f), b = fbuf_random(K * N, 2, -1.0f, 1.0f);
+                fbuf outr = fbuf_random(M * N, 3, -1.0f, 1.0f), outs = fbuf_copy(outr, 0);
+                nn_k_matmul_tn_acc_ref(outr.p, a.p, b.p, M, K, N);
+                size_t rows[3] = {0, mc, M}, cols[3] = {0, nc, N};
+                for (int ri = 0; ri < 2; ri++)
+                    for (int ci = 0; ci < 2; ci++)
+                        nn_k_matmul_tn_acc_ld(outs.p + rows[ri] * N + cols[ci], N, a.p + rows[ri], M,
+                                              b.p + cols[ci], N, rows[ri + 1] - rows[ri], K,
+                                              cols[ci + 1] - cols[ci]);
+                check(same_bits(outr, outs) && canary_ok(outs),
+                      "matmul_tn_acc_ld in 2x2 blocks M=%zu N=%zu K=%zu equals the reference", M, N, K);
+                fbuf_free(a); fbuf_free(b); fbuf_free(outr); fbuf_free(outs);
+            }
+}
+
 /* ------------------------------------------------------------ sigmoid, tanh */
 
 /* Distance in representable floats, across zero too (-0 and +0 are 1 apart). */
@@ -610,6 +635,7 @@ int main(void) {
     nn_rng_seed(&rng, 20240601);
     test_matmul("matmul_acc", nn_k_matmul_acc, nn_k_matmul_acc_ref);
     test_matmul("matmul_tn_acc", nn_k_matmul_tn_acc, nn_k_matmul_tn_acc_ref);
+    test_matmul_tn_blocks();
     test_activation("sigmoid", nn_k_sigmoid, nn_k_sigmoid_ref, -20.0f, 20.0f);
     test_activation("tanh", nn_k_tanh, nn_k_tanh_ref, -5.0f, 5.0f);
     test_axpy();

@@ -291,9 +291,9 @@ static void check_rnn(int cell, int reverse, int padding, int rdrop) {
     for (int i = 0; i < T * B * H; i++) Gs[i] = (float)rnd();
     const float *hk = rdrop ? hkeep : NULL;
     if (cell == NN_CELL_LSTM)
-        nn_lstm_forward(hs, cs, gates, tanhc, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse);
+        nn_lstm_forward(hs, cs, gates, tanhc, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse, NULL);
     else
-        nn_gru_forward(hs, gates, rech, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse);
+        nn_gru_forward(hs, gates, rech, hin, work, x, mask, hk, wx, wh, b, T, B, C, H, reverse, NULL);
     /* The forward pass against the double reference. */
     double xd[T * B * C], wxd[C * GMAX], whd[H * GMAX], bd[2 * GMAX];
     static double hsd[(T + 1) * B * H], csd[(T + 1) * B * H];
@@ -310,9 +310,9 @@ static void check_rnn(int cell, int reverse, int padding, int rdrop) {
     for (int i = 0; i < T * B * H; i++) douts[i] += Gs[i];
     for (int i = 0; i < B * H; i++) dfin[i] += Gf[i];
     if (cell == NN_CELL_LSTM)
-        nn_lstm_backward(dx, dwx, dwh, db, dhs, work, hs, cs, gates, tanhc, hin, x, mask, hk, wx, wh, T, B, C, H, reverse);
+        nn_lstm_backward(dx, dwx, dwh, db, dhs, work, hs, cs, gates, tanhc, hin, x, mask, hk, wx, wh, T, B, C, H, reverse, NULL);
     else
-        nn_gru_backward(dx, dwx, dwh, db, dhs, work, hs, gates, rech, hin, x, mask, hk, wx, wh, T, B, C, H, reverse);
+        nn_gru_backward(dx, dwx, dwh, db, dhs, work, hs, gates, rech, hin, x, mask, hk, wx, wh, T, B, C, H, reverse, NULL);
     struct { const char *name; double *p; float *grad; int n; } cases[4] = {
         {"dX", xd, dx, T * B * C}, {"dWx", wxd, dwx, C * G}, {"dWh", whd, dwh, H * G}, {"db", bd, db, nb}};
     const char *name = cell == NN_CELL_LSTM ? "lstm" : "gru";
@@ -374,16 +374,16 @@ static void check_pre_equals_post(int cell, int reverse) {
                 for (int c = 0; c < C; c++) x[v][(t * B + bb) * C + c] = real ? tok[bb][k][c] : (float)rnd();
             }
         if (cell == NN_CELL_LSTM)
-            nn_lstm_forward(hs[v], cs, gates, tanhc, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse);
+            nn_lstm_forward(hs[v], cs, gates, tanhc, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse, NULL);
         else
-            nn_gru_forward(hs[v], gates, rech, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse);
+            nn_gru_forward(hs[v], gates, rech, NULL, work, x[v], mask[v], NULL, wx, wh, b, T, B, C, H, reverse, NULL);
         memset(dhs, 0, sizeof dhs);
         for (int i = 0; i < B * H; i++) dhs[(reverse ? 0 : T * B * H) + i] = 1.0f;
         memset(dx, 0, sizeof dx);
         if (cell == NN_CELL_LSTM)
-            nn_lstm_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], cs, gates, tanhc, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse);
+            nn_lstm_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], cs, gates, tanhc, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse, NULL);
         else
-            nn_gru_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], gates, rech, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse);
+            nn_gru_backward(dx, dwx[v], dwh[v], db[v], dhs, work, hs[v], gates, rech, NULL, x[v], mask[v], NULL, wx, wh, T, B, C, H, reverse, NULL);
     }
     size_t fin = reverse ? 0 : (size_t)T * B * H;
     int same = memcmp(hs[0] + fin, hs[1] + fin, B * H * sizeof(float)) == 0;

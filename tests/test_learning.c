@@ -2,12 +2,15 @@
  * fixed seed; the same seed gives the same history; slicing does not change
  * the result; both poolings, both paddings, and SGD learn; every recurrent
  * architecture learns (stacked and with dropout too); early stopping stops,
- * reports and restores for every model. */
+ * reports and restores for every model; lending the recurrent layers
+ * threads (or running their parts in any order) changes no bit. */
 #include "check.h"
 #include "nn.h"
 #include "synthetic.h"
+#include "threads.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static synthetic data;
@@ -37,6 +40,40 @@ static int train(const nn_config *cfg, uint32_t slice, nn_epoch_log *hist, float
     nn_trainer_evaluate(t, "test", &loss, test_acc, &err);
     nn_trainer_free(t);
     return (int)n;
+}
+
+/* An nn_parallel that runs the parts one after another in this thread,
+ * last part first: the results must not depend on the order. */
+static void run_backwards(void *ctx, nn_task_fn task, void *arg, uint32_t parts) {
+    (void)ctx;
+    for (uint32_t i = parts; i-- > 0;) task(arg, i, parts);
+}
+
+/* Trains cfg with par lent to the model; the history, the test accuracy and
+ * a copy of the final parameters (malloc'd, *nparams of them). */
+static float *train_lent(const nn_config *cfg, const nn_parallel *par, nn_epoch_log *hist,
+                         uint32_t *nhist, float *test_acc, size_t *nparams) {
+    nn_trainer *t;
+    nn_error err = {0};
+    if (nn_trainer_create(&t, cfg, &data.shard, &err)) {
+        check(0, "trainer_create %s", err.msg);
+        return NULL;
+    }
+    nn_model *m = nn_trainer_model(t);
+    nn_model_set_parallel(m, par);
+    nn_progress p;
+    do {
+        if (nn_trainer_run(t, 1000000, &p, &err)) break;
+    } while (!p.finished);
+    const nn_epoch_log *h = nn_trainer_history(t, nhist);
+    memcpy(hist, h, *nhist * sizeof *h);
+    float loss;
+    nn_trainer_evaluate(t, "test", &loss, test_acc, &err);
+    float *params = malloc(m->nparams * sizeof *params);
+    if (params) memcpy(params, m->params, m->nparams * sizeof *params);
+    *nparams = m->nparams;
+    nn_trainer_free(t);
+    return params;
 }
 
 static nn_config small_config(void) {
@@ -112,6 +149,39 @@ int main(void) {
         check(k == 8 && c[k - 1].loss < 0.6f * c[0].loss && acc_c > 0.9f,
               "learning %s (%s padding) train loss %.4f -> %.4f, test_acc=%.4f > 0.9", rnns[i].name,
               v.padding == NN_PAD_PRE ? "pre" : "post", c[0].loss, c[k - 1].loss, acc_c);
+    }
+    /* Threads: 2 and 3 real threads, and 4 parts run backwards in one
+     * thread, give the very same parameters, history and test accuracy as
+     * one thread, for every recurrent architecture (dropout included). */
+    {
+        nn_threads *two = nn_threads_create(2), *three = nn_threads_create(3);
+        nn_parallel lent[3] = {nn_threads_parallel(two), nn_threads_parallel(three),
+                               {run_backwards, NULL, 4}};
+        const char *lent_name[3] = {"2 threads", "3 threads", "4 parts run backwards"};
+        for (size_t i = 0; i < sizeof rnns / sizeof rnns[0]; i++) {
+            nn_config v = cfg;
+            v.model = rnns[i].model;
+            v.layers = rnns[i].layers;
+            v.dropout = rnns[i].dropout;
+            v.recurrent_dropout = rnns[i].rdrop;
+            v.padding = i % 2 ? NN_PAD_POST : NN_PAD_PRE;
+            v.epochs = 2;
+            uint32_t na, nb;
+            size_t pa, pb;
+            float *one = train_lent(&v, NULL, a, &na, &acc_a, &pa);
+            for (int k = 0; k < 3; k++) {
+                float *shared = train_lent(&v, &lent[k], b, &nb, &acc_b, &pb);
+                check(one && shared && pa == pb && !memcmp(one, shared, pa * sizeof *one) && na == nb &&
+                          !memcmp(a, b, na * sizeof *a) && acc_a == acc_b,
+                      "threads %s: %s gives the parameters and history of one thread, bit for bit",
+                      rnns[i].name, lent_name[k]);
+                free(shared);
+            }
+            free(one);
+        }
+        check(two && three, "threads: the pools of 2 and 3 threads started");
+        nn_threads_free(two);
+        nn_threads_free(three);
     }
     /* Explaining a recurrent model: each contribution is the score minus the
      * score of the review with that token masked out, forward pass by pass. */

@@ -2,7 +2,7 @@
  * never assertions: the machines are shared and noisy).
  *
  *   imdb_bench --shard data/imdb.shard [--preset NAME] [--<key> <value> ...] [--repeat N]
- *              [--json]
+ *              [--json] [--threads N]
  *
  * Prints: preparation time; per epoch the training time and the validation
  * time; the whole run; tokens per second; the time to score and to explain
@@ -11,6 +11,7 @@
  * (getrusage's ru_maxrss) comes last. --json prints the same figures as one
  * JSON object instead (what scripts/bench.sh reads). */
 #include "cli.h"
+#include "threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static int cmp_double(const void *a, const void *b) {
 int main(int argc, char **argv) {
     const char *shard_path = NULL;
     int repeat = 1, json = 0;
+    long threads = 1;
     nn_error err = {0};
     nn_config cfg;
     nn_config_default(&cfg);
@@ -38,10 +40,15 @@ int main(int argc, char **argv) {
         if (i + 1 < argc && !strcmp(argv[i], "--shard")) shard_path = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--repeat")) repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--threads")) threads = strtol(argv[++i], NULL, 10);
         else {
-            fprintf(stderr, "usage: imdb_bench --shard FILE [--preset NAME] [--repeat N] [--json] [--<config key> VALUE ...]\n");
+            fprintf(stderr, "usage: imdb_bench --shard FILE [--preset NAME] [--repeat N] [--json] [--threads N] [--<config key> VALUE ...]\n");
             return 2;
         }
+    }
+    if (threads < 1 || threads > 64) {
+        fprintf(stderr, "imdb_bench: --threads must be 1 to 64\n");
+        return 2;
     }
     if (!shard_path || repeat < 1) {
         fprintf(stderr, "imdb_bench: --shard FILE is required (scripts/setup.sh builds data/imdb.shard)\n");
@@ -53,6 +60,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_bench: %s\n", err.msg);
         return 1;
     }
+    /* Threads lent to the recurrent layers (the bag model does not use them). */
+    nn_threads *pool = nn_threads_create((uint32_t)threads);
+    nn_parallel par = nn_threads_parallel(pool);
+    uint32_t nthreads = par.parts > 1 ? par.parts : 1;
     double *runs = calloc((size_t)repeat, sizeof *runs);
     double train_ms = 0, val_ms = 0, prep_ms = 0;
     float test_acc = 0, test_loss = 0;
@@ -65,6 +76,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         prep_ms = nn_now_ms() - t0;
+        nn_model_set_parallel(nn_trainer_model(t), &par);
         nn_progress p;
         double start = nn_now_ms();
         do {
@@ -120,16 +132,16 @@ int main(int argc, char **argv) {
     if (cj && strstr(cj, "\"model\":\"")) sscanf(strstr(cj, "\"model\":\"") + 9, "%15[a-z]", model);
     double reviews_per_s = (double)(ntrain + nval) * cfg.epochs / total * 1e3;
     if (json) {
-        printf("{\"runtime\":\"native\",\"model\":\"%s\",\"epochs\":%u,\"train\":%u,\"val\":%u,"
+        printf("{\"runtime\":\"native\",\"threads\":%u,\"model\":\"%s\",\"epochs\":%u,\"train\":%u,\"val\":%u,"
                "\"repeat\":%d,\"prepare_ms\":%.3f,\"train_ms_per_epoch\":%.4f,\"val_ms_per_epoch\":%.4f,"
                "\"epoch_ms\":%.4f,\"total_ms\":%.3f,\"best_total_ms\":%.3f,\"reviews_per_s\":%.1f,"
                "\"score_ms\":%.6f,\"explain_ms\":%.6f,\"test_acc\":%.4f,\"peak_mb\":%.1f,\"config\":%s}\n",
-               model, cfg.epochs, ntrain, nval, repeat, prep_ms, train_ms / cfg.epochs,
+               nthreads, model, cfg.epochs, ntrain, nval, repeat, prep_ms, train_ms / cfg.epochs,
                val_ms / cfg.epochs, total / cfg.epochs, total, runs[0], reviews_per_s, score_ms,
                explain_ms, test_acc, peak_mb, cj ? cj : "null");
     } else {
-        printf("imdb_bench: native, one thread; model %s x%u, V=%u T=%u E=%u H=%u B=%u, %u train + %u validation reviews, %u epochs\n",
-               model, cfg.layers, cfg.vocab_size, cfg.maxlen, cfg.embed_dim, cfg.hidden, cfg.batch_size, ntrain, nval, cfg.epochs);
+        printf("imdb_bench: native, %u thread(s); model %s x%u, V=%u T=%u E=%u H=%u B=%u, %u train + %u validation reviews, %u epochs\n",
+               nthreads, model, cfg.layers, cfg.vocab_size, cfg.maxlen, cfg.embed_dim, cfg.hidden, cfg.batch_size, ntrain, nval, cfg.epochs);
         printf("%-44s %10.1f ms\n", "prepare (pad train/val/test)", prep_ms);
         printf("%-44s %10.2f ms\n", "train, per epoch", train_ms / cfg.epochs);
         printf("%-44s %10.2f ms\n", "validation, per epoch", val_ms / cfg.epochs);
@@ -144,6 +156,7 @@ int main(int argc, char **argv) {
     }
     free(cj);
     nn_trainer_free(t);
+    nn_threads_free(pool);
     nn_shard_free(&shard);
     free(buf);
     free(runs);

@@ -2,7 +2,7 @@
  *
  *   imdb_train --shard data/imdb.shard [--preset NAME] [--config recipe.json]
  *              [--<key> <value> ...] [--history history.json]
- *              [--checkpoint model.ckpt] [--quiet]
+ *              [--checkpoint model.ckpt] [--quiet] [--threads N]
  *
  * --preset NAME starts from a tutorial's recipe (tutorial-bag, tutorial-lstm,
  * tutorial-gru, tutorial-bilstm); --config and flags are applied after it.
@@ -13,6 +13,7 @@
  * only what the seed determines (no timings), so two runs can be compared
  * byte for byte. */
 #include "cli.h"
+#include "threads.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -24,7 +25,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: imdb_train --shard FILE [--preset NAME] [--config FILE.json] [--<key> VALUE ...]\n"
-            "                  [--history OUT.json] [--checkpoint OUT.ckpt] [--quiet]\n"
+            "                  [--history OUT.json] [--checkpoint OUT.ckpt] [--quiet] [--threads N]\n"
+            "--threads N lends N threads to the recurrent models (same results, faster)\n"
             "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm\n"
             "keys: vocab_size maxlen padding truncating model embed_dim hidden layers dropout\n"
             "      recurrent_dropout pooling optimizer lr beta1 beta2 eps batch_size epochs\n"
@@ -72,6 +74,7 @@ static void progress_bar(const nn_progress *p, uint32_t epochs, double ms) {
 int main(int argc, char **argv) {
     const char *shard_path = NULL, *history_path = NULL, *ckpt_path = NULL;
     int quiet = 0;
+    long threads = 1;
     nn_error err = {0};
     nn_config cfg;
     nn_config_default(&cfg);
@@ -94,6 +97,12 @@ int main(int argc, char **argv) {
             history_path = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--checkpoint")) {
             ckpt_path = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--threads")) {
+            threads = strtol(argv[++i], NULL, 10);
+            if (threads < 1 || threads > 64) {
+                fprintf(stderr, "imdb_train: --threads must be 1 to 64\n");
+                return 2;
+            }
         } else {
             fprintf(stderr, "imdb_train: unknown argument '%s'\n", a);
             usage(stderr);
@@ -116,6 +125,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
     }
+    nn_threads *pool = nn_threads_create((uint32_t)threads);
+    nn_parallel par = nn_threads_parallel(pool);
+    nn_model_set_parallel(nn_trainer_model(t), &par);
     int tty = isatty(1) && !quiet;
     if (!quiet)
         printf("Train on %u reviews, validate on %u, test on %u (prepared in %.0f ms)\n",
@@ -178,6 +190,7 @@ int main(int argc, char **argv) {
         if (!quiet) printf("checkpoint: %s (%zu bytes)\n", ckpt_path, cklen);
     }
     nn_trainer_free(t);
+    nn_threads_free(pool);
     nn_shard_free(&shard);
     free(buf);
     free(used);
