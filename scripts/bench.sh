@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: the benchmark suite (issue 7). Runs the workloads natively
-# (build/imdb_bench), in headless Chromium's worker and on the page
+# (build/imdb_bench; the LSTM also with one thread per CPU), in headless
+# Chromium's worker and on the page
 # (tests/bench/browser_bench.mjs), and, when installed, with the peers on the
 # same data: PyTorch (Debian's python3-torch, tests/bench/torch_bench.py) and
 # TensorFlow.js with its wasm backend (optional npm packages). Prints one
@@ -103,6 +104,11 @@ say "native: bag recipe, 40 epochs x $REPEAT"
 build/imdb_bench --shard "$SHARD" --repeat "$REPEAT" --json >> "$OUT"
 say "native: LSTM recipe, $LSTM_EPOCHS epoch(s)"
 build/imdb_bench --shard "$SHARD" --preset tutorial-lstm --epochs "$LSTM_EPOCHS" --json >> "$OUT"
+CPUS="$(nproc 2>/dev/null || echo 1)"
+if [ "$CPUS" -ge 2 ]; then
+    say "native: LSTM recipe, $LSTM_EPOCHS epoch(s), $CPUS threads (the same results bit for bit)"
+    build/imdb_bench --shard "$SHARD" --preset tutorial-lstm --epochs "$LSTM_EPOCHS" --threads "$CPUS" --json >> "$OUT"
+fi
 
 # ----------------------------------------------------------- browser
 if [ "$BROWSER" = 1 ]; then

@@ -37,7 +37,8 @@ const add = (workload, who, r, note = '') =>
     note,
   ]);
 
-const nat = (m) => find((r) => r.runtime === 'native' && r.model === m);
+const nat = (m) => find((r) => r.runtime === 'native' && r.model === m && (r.threads ?? 1) === 1);
+const natThreads = (m) => find((r) => r.runtime === 'native' && r.model === m && (r.threads ?? 1) > 1);
 const wrk = (m) => find((r) => r.runtime === 'browser' && r.where === 'worker' && r.model === m);
 const torch = (m) => find((r) => r.runtime === 'pytorch' && r.model === m);
 const tfjs = find((r) => r.runtime === 'tfjs');
@@ -48,6 +49,8 @@ for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM']]) {
   const n = nat(m), w = wrk(m), t = torch(m);
   const epochs = (r) => (r ? `${r.epochs} epoch${r.epochs === 1 ? '' : 's'}` : '');
   if (n) add(name, 'ours, native', n, `${epochs(n)}${n.repeat > 1 ? `, median of ${n.repeat}` : ''}; test acc ${fmt(n.test_acc, 4)}`);
+  const nt = natThreads(m);
+  if (nt) add(name, `ours, native, ${nt.threads} threads`, nt, `${epochs(nt)}; same results bit for bit; test acc ${fmt(nt.test_acc, 4)}`);
   if (w) add(name, 'ours, Chromium worker', w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}; score: in-worker ms`);
   if (t) add(name, `PyTorch ${t.version} CPU, ${t.threads} thread`, t, `${epochs(t)}${t.extrapolated ? `, extrapolated ${t.extrapolated}` : ''}${t.test_acc != null ? `; test acc ${fmt(t.test_acc, 4)}` : ''}`);
   if (m === 'bag' && tfjs && !tfjs.skipped) {
@@ -85,6 +88,8 @@ for (const m of ['bag', 'lstm']) {
   ratio(`${m}: PyTorch / ours in Chromium, train+val per epoch`, t, w, 'epoch_ms');
   ratio(`${m}: PyTorch / ours native, ms per scored review`, t, n, 'score_ms');
   ratio(`${m}: ours in Chromium / ours native, train+val per epoch`, w, n, 'epoch_ms');
+  ratio(`${m}: ours native, one thread / ${natThreads(m)?.threads} threads, train+val per epoch`, n, natThreads(m), 'epoch_ms');
+  ratio(`${m}: PyTorch / ours native with ${natThreads(m)?.threads} threads, train+val per epoch`, t, natThreads(m), 'epoch_ms');
 }
 if (tfjs && !tfjs.skipped && !tfjs.error) {
   ratio('bag: TF.js wasm (patched) / ours in Chromium, train+val per epoch', tfjs, wrk('bag'), 'epoch_ms');
