@@ -16,6 +16,9 @@
 #include "stopwords.h"
 
 #include <emscripten.h>
+#ifdef NNW_THREADS
+#include "threads.h" /* the two-thread build, engine-mt.js (CMakeLists.txt) */
+#endif
 
 #include <math.h>
 #include <stdarg.h>
@@ -72,6 +75,8 @@ typedef struct nnw_session {
     uint32_t *diag_examples;  /* (3 k) */
     uint32_t diag_k;
     nn_labelled_text texts;   /* the last labelled text (nnw_labelled_text) */
+    struct nn_threads *pool;  /* NNW_THREADS builds: threads lent to every model */
+    nn_parallel par;
 } nnw_session;
 
 static void embed_start(nnw_session *s);
@@ -212,8 +217,21 @@ static const nn_epoch_log *session_history(nnw_session *s, uint32_t *n) {
 /* ------------------------------------------------------------- session */
 
 EMSCRIPTEN_KEEPALIVE nnw_session *nnw_session_create(void) {
-    return calloc(1, sizeof(nnw_session));
+    nnw_session *s = calloc(1, sizeof(nnw_session));
+#ifdef NNW_THREADS
+    if (s) {
+        s->pool = nn_threads_create(NNW_THREADS); /* NULL (one thread) if they cannot start */
+        s->par = nn_threads_parallel(s->pool);
+    }
+#endif
+    return s;
 }
+
+/* Threads working for the session's models: 1, or NNW_THREADS in engine-mt. */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_threads(nnw_session *s) { return s->par.parts > 1 ? s->par.parts : 1; }
+
+/* Lends the session's threads (if any) to a new trainer's model. */
+static void lend_threads(nnw_session *s, nn_trainer *t) { nn_model_set_parallel(nn_trainer_model(t), &s->par); }
 
 EMSCRIPTEN_KEEPALIVE void nnw_session_free(nnw_session *s) {
     if (!s) return;
@@ -223,6 +241,9 @@ EMSCRIPTEN_KEEPALIVE void nnw_session_free(nnw_session *s) {
     free(s->explain_rows);
     free(s->ckpt);
     free(s->embed_out);
+#ifdef NNW_THREADS
+    nn_threads_free(s->pool);
+#endif
     free(s);
 }
 
@@ -284,6 +305,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
     if ((rc = nn_config_check(&cfg, &s->shard, &s->err)) != NN_OK) return rc;
     nn_trainer *t = NULL;
     if ((rc = nn_trainer_create(&t, &cfg, &s->shard, &s->err)) != NN_OK) return rc;
+    lend_threads(s, t);
     drop_trainer(s);
     s->trainer = t;
     s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
@@ -594,6 +616,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
     const nn_config *cfg = &ck.model->cfg;
     if ((rc = nn_config_check(cfg, &s->shard, &s->err)) != NN_OK) goto done;
     if ((rc = nn_trainer_create(&t, cfg, &s->shard, &s->err)) != NN_OK) goto done;
+    lend_threads(s, t);
     nn_model *m = nn_trainer_model(t);
     if (m->nparams != ck.model->nparams) {
         rc = nn_fail(&s->err, NN_ERR_FORMAT,
@@ -946,7 +969,9 @@ EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) {
     memset(s->full_progress, 0, sizeof s->full_progress);
     nn_config cfg = nn_trainer_model(s->trainer)->cfg;
     cfg.patience = 0;
-    return nn_trainer_create(&s->full, &cfg, &s->shard, &s->err);
+    rc = nn_trainer_create(&s->full, &cfg, &s->shard, &s->err);
+    if (rc == NN_OK) lend_threads(s, s->full);
+    return rc;
 }
 
 EMSCRIPTEN_KEEPALIVE int nnw_full_train(nnw_session *s, uint32_t max_batches) {

@@ -4,9 +4,10 @@
 #   scripts/build-wasm.sh          fetch cJSON, configure, build, copy
 #
 # Runs scripts/fetch-cjson.sh (cJSON's source from Debian, never copied into
-# the repository), configures build-wasm/ with emcmake, builds target nn_wasm
-# and copies engine.js and engine.wasm into web/engine/ (git-ignored), where
-# web/worker.js imports them. Prints their sizes.
+# the repository), configures build-wasm/ with emcmake, builds targets nn_wasm
+# and nn_wasm_mt and copies engine.js and engine.wasm, and the two-thread
+# engine-mt.js, engine-mt.wasm and engine-mt.worker.js, into web/engine/
+# (git-ignored), where web/worker.js imports them. Prints their sizes.
 #
 # Needs emscripten (Debian: apt-get install emscripten). Debian's emscripten
 # finds its JS dependencies through NODE_PATH, which is set here if unset.
@@ -29,14 +30,15 @@ CJSON_DIR="$("$ROOT/scripts/fetch-cjson.sh" | tail -n1)" || die "fetching cJSON 
 emcmake cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
     -DNN_CJSON_SOURCE_DIR="$CJSON_DIR" >/dev/null \
     || die "configuring $BUILD failed (see above); try deleting $BUILD"
-cmake --build "$BUILD" --target nn_wasm -j "$(nproc 2>/dev/null || echo 2)" \
-    || die "building nn_wasm failed (see above)"
+cmake --build "$BUILD" --target nn_wasm nn_wasm_mt -j "$(nproc 2>/dev/null || echo 2)" \
+    || die "building nn_wasm and nn_wasm_mt failed (see above)"
 
-for f in engine.js engine.wasm; do
+for f in engine.js engine.wasm engine-mt.js engine-mt.wasm engine-mt.worker.js; do
     [ -f "$BUILD/$f" ] || die "the build did not produce $BUILD/$f"
 done
 mkdir -p "$OUT"
-cp "$BUILD/engine.js" "$BUILD/engine.wasm" "$OUT/"
+cp "$BUILD/engine.js" "$BUILD/engine.wasm" "$BUILD/engine-mt.js" "$BUILD/engine-mt.wasm" \
+   "$BUILD/engine-mt.worker.js" "$OUT/"
 
 js=$(stat -c %s "$OUT/engine.js")
 wasm=$(stat -c %s "$OUT/engine.wasm")
@@ -45,3 +47,11 @@ printf 'build-wasm: %-24s %8d bytes (%d gzipped)\n' web/engine/engine.js "$js" "
 printf 'build-wasm: %-24s %8d bytes (%d gzipped)\n' web/engine/engine.wasm "$wasm" "$(gz "$OUT/engine.wasm")"
 printf 'build-wasm: %-24s %8d bytes (%.1f KB; budget 300 KB)\n' total $((js + wasm)) \
     "$(echo "($js + $wasm) / 1024" | bc -l)"
+# The two-thread build, which cross-origin-isolated pages load instead.
+mt=0
+for f in engine-mt.js engine-mt.wasm engine-mt.worker.js; do
+    size=$(stat -c %s "$OUT/$f"); mt=$((mt + size))
+    printf 'build-wasm: %-24s %8d bytes (%d gzipped)\n' "web/engine/$f" "$size" "$(gz "$OUT/$f")"
+done
+printf 'build-wasm: %-24s %8d bytes (%.1f KB; budget 300 KB)\n' "total, two threads" "$mt" \
+    "$(echo "$mt / 1024" | bc -l)"

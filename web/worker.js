@@ -355,22 +355,32 @@ const handlers = {
   async init(data) {
     if (!worker.initPromise) {
       worker.initPromise = (async () => {
-        const engineUrl = data?.engineUrl ?? new URL('./engine/engine.js', import.meta.url).href;
-        let createEngine;
-        try {
-          ({ default: createEngine } = await import(engineUrl));
-        } catch (err) {
-          throw new RequestError(`could not load ${engineUrl} (${err.message}): ` +
-            'build the engine with scripts/build-wasm.sh');
+        // A cross-origin-isolated page (SharedArrayBuffer) gets the
+        // two-thread engine, engine-mt.js; any other, or one where it fails
+        // to start, the one-thread engine.js. Results are the same bit for bit.
+        const single = new URL('./engine/engine.js', import.meta.url).href;
+        const multi = new URL('./engine/engine-mt.js', import.meta.url).href;
+        const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+        const urls = data?.engineUrl ? [data.engineUrl] : isolated && data?.threads !== false ? [multi, single] : [single];
+        let engine = null, failure = null;
+        for (const engineUrl of urls) {
+          try {
+            const { default: createEngine } = await import(engineUrl);
+            const options = {};
+            // Only the .wasm moves; emscripten's other files stay beside the engine.
+            if (data?.wasmUrl) options.locateFile = (file) => (file.endsWith('.wasm') ? data.wasmUrl : new URL(file, engineUrl).href);
+            engine = await createEngine(options);
+            break;
+          } catch (err) {
+            failure = `could not load ${engineUrl} (${err?.message ?? err})`;
+          }
         }
-        const options = {};
-        if (data?.wasmUrl) options.locateFile = () => data.wasmUrl;
-        const engine = await createEngine(options);
+        if (!engine) throw new RequestError(`${failure}: build the engine with scripts/build-wasm.sh`);
         const session = engine._nnw_session_create();
         if (!session) throw new RequestError('out of memory creating the engine session');
         worker.engine = engine;
         worker.session = session;
-        return { version: engine.UTF8ToString(engine._nnw_version()) };
+        return { version: engine.UTF8ToString(engine._nnw_version()), threads: engine._nnw_threads(session) };
       })();
       worker.initPromise.catch(() => { worker.initPromise = null; });
     }

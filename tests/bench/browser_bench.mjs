@@ -11,9 +11,9 @@
 //            request to the last epoch's event, validation included), the
 //            validation pass alone, the scoring latency of a 250-word review
 //            (`predict`'s own worker-side ms, and the page<->worker round
-//            trip), the LSTM recipe's first epoch(s); peak memory: the
-//            engine's wasm memory (the worker's `stats`), beside what
-//            performance.measureUserAgentSpecificMemory() reports.
+//            trip), the LSTM recipe's first epoch(s), with the two-thread
+//            engine (engine-mt.js) and again with one thread; peak memory: the
+//            engine's wasm memory (the worker's `stats`).
 //   page     the playground page itself: one keystroke in the review box to
 //            the new score on screen (keydown to the DOM update), and the
 //            frame times of the page's main thread while it trains 40 epochs.
@@ -43,9 +43,6 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  // measureUserAgentSpecificMemory() answers at once instead of after the
-  // next garbage collection (which can be 20 s away).
-  '--enable-blink-features=ForceEagerMeasureMemory',
 ];
 const ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -65,7 +62,7 @@ const median = (a) => {
 };
 
 function parseArgs(argv) {
-  const o = { repeat: 3, lstmEpochs: 1, page: true, tfjs: true, tfjsEpochs: 2, bagArrays: null, lstmConfig: null };
+  const o = { repeat: 3, lstmEpochs: 1, page: true, tfjs: true, tfjsEpochs: 2, bagArrays: null, lstmConfig: null, bag: true, lstmOneThread: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--bag-arrays') o.bagArrays = argv[++i];
@@ -75,8 +72,10 @@ function parseArgs(argv) {
     else if (a === '--tfjs-epochs') o.tfjsEpochs = Number(argv[++i]);
     else if (a === '--no-page') o.page = false;
     else if (a === '--no-tfjs') o.tfjs = false;
+    else if (a === '--no-bag') o.bag = false;
+    else if (a === '--no-lstm-one-thread') o.lstmOneThread = false;
     else {
-      console.error('usage: browser_bench.mjs --bag-arrays DIR [--lstm-config FILE] [--lstm-epochs N] [--repeat N] [--no-page] [--no-tfjs] [--tfjs-epochs N]');
+      console.error('usage: browser_bench.mjs --bag-arrays DIR [--lstm-config FILE] [--lstm-epochs N] [--repeat N] [--no-page] [--no-tfjs] [--tfjs-epochs N] [--no-bag] [--no-lstm-one-thread]');
       process.exit(2);
     }
   }
@@ -169,7 +168,9 @@ function installClient() {
 
 // ------------------------------------------------------------- the worker runs
 
-async function workerBench(context, server, opts, bagConfig, lstmConfig) {
+// threads: false asks the worker for the one-thread engine even on this
+// cross-origin-isolated page; with bagConfig null only the LSTM runs.
+async function workerBench(context, server, opts, bagConfig, lstmConfig, threads = true) {
   const page = await context.newPage();
   await routeBenchFiles(page, opts);
   const problems = [];
@@ -177,14 +178,14 @@ async function workerBench(context, server, opts, bagConfig, lstmConfig) {
   await page.goto(`${server.url}__bench__/blank.html`);
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
   await page.evaluate(installClient);
-  const info = await page.evaluate(async () => {
+  const info = await page.evaluate(async (threads) => {
     const { req } = window.__bench;
-    const v = await req('init', {});
+    const v = await req('init', threads ? {} : { threads: false });
     const t0 = performance.now();
     const shard = await req('loadShard', { url: '/data/imdb.shard' });
-    return { version: v.version, loadShardMs: performance.now() - t0, splits: shard.splits };
-  });
-  log(`worker: ${info.version}; shard loaded in ${info.loadShardMs.toFixed(0)} ms; crossOriginIsolated ${isolated}`);
+    return { version: v.version, threads: v.threads ?? 1, loadShardMs: performance.now() - t0, splits: shard.splits };
+  }, threads);
+  log(`worker: ${info.version}; ${info.threads} thread(s); shard loaded in ${info.loadShardMs.toFixed(0)} ms; crossOriginIsolated ${isolated}`);
 
   // One whole run of a recipe: configure, train, and either wait for the end
   // of the last epoch (the test pass after it is not part of an epoch) or,
@@ -240,25 +241,19 @@ async function workerBench(context, server, opts, bagConfig, lstmConfig) {
       { text, maxReps, maxMs },
     );
 
-  // Peak memory: the engine's wasm memory (it only grows), and what
-  // measureUserAgentSpecificMemory() says of the page and its worker.
+  // Peak memory: the engine's wasm memory, which only grows. (The page's
+  // performance.measureUserAgentSpecificMemory() was tried: it reports about
+  // 1 MB, without the wasm memory, and with the two-thread engine it never
+  // answers.)
   const measureMemory = () =>
     page.evaluate(async () => {
       const { wasmBytes } = await window.__bench.req('stats', {}).catch(() => ({}));
-      if (!performance.measureUserAgentSpecificMemory) return { wasmBytes, error: 'measureUserAgentSpecificMemory is not available' };
-      try {
-        const m = await Promise.race([
-          performance.measureUserAgentSpecificMemory(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 30 s')), 30000)),
-        ]);
-        return { wasmBytes, bytes: m.bytes };
-      } catch (err) {
-        return { wasmBytes, error: err.message };
-      }
+      return { wasmBytes };
     });
 
   const results = [];
-  // --- the bag recipe
+  // --- the bag recipe (it does not use threads)
+  if (bagConfig) {
   const runs = [];
   for (let r = 0; r < opts.repeat; r++) {
     const run = await runRecipe(bagConfig, 0);
@@ -272,7 +267,7 @@ async function workerBench(context, server, opts, bagConfig, lstmConfig) {
   const last = runs.at(-1);
   const bagCounts = { train: info.splits.train - bagConfig.val_size, val: bagConfig.val_size };
   results.push({
-    runtime: 'browser', where: 'worker', model: 'bag', epochs: bagConfig.epochs, repeat: opts.repeat,
+    runtime: 'browser', where: 'worker', model: 'bag', threads: info.threads, epochs: bagConfig.epochs, repeat: opts.repeat,
     isolated, ...bagCounts,
     total_ms: wall, best_total_ms: Math.min(...runs.map((r) => r.wallMs)),
     epoch_ms: wall / bagConfig.epochs,
@@ -284,22 +279,22 @@ async function workerBench(context, server, opts, bagConfig, lstmConfig) {
     score_round_trip_ms: median(bagScore.roundTrip), score_reps: bagScore.inWorker.length,
     val_acc: last.epochs.at(-1).val_acc,
     peak_mb: bagMemory.wasmBytes ? bagMemory.wasmBytes / 1048576 : null,
-    ua_memory_mb: bagMemory.bytes ? bagMemory.bytes / 1048576 : null,
-    memory_error: bagMemory.error,
     history: last.epochs.map(({ loss, acc, val_loss, val_acc }) => ({ loss, acc, val_loss, val_acc })),
   });
+  }
 
   // --- the LSTM recipe: its first epoch(s), then stop
   if (lstmConfig) {
     const cfg = { ...lstmConfig, epochs: opts.lstmEpochs + 1 };
     const run = await runRecipe(cfg, opts.lstmEpochs);
-    log(`worker lstm: ${run.wallMs.toFixed(0)} ms for ${opts.lstmEpochs} epoch(s)`);
+    log(`worker lstm, ${info.threads} thread(s): ${run.wallMs.toFixed(0)} ms for ${opts.lstmEpochs} epoch(s)`);
     const lstmVal = median(await timeValidation(1));
     const lstmScore = await timeScoring(REVIEW, 500, 2000);
     const lstmMemory = await measureMemory();
     const counts = { train: info.splits.train - cfg.val_size, val: cfg.val_size };
     results.push({
-      runtime: 'browser', where: 'worker', model: 'lstm', epochs: opts.lstmEpochs, repeat: 1, isolated, ...counts,
+      runtime: 'browser', where: 'worker', model: 'lstm', threads: info.threads, epochs: opts.lstmEpochs, repeat: 1, isolated, ...counts,
+      history: run.epochs.map(({ loss, acc, val_loss, val_acc }) => ({ loss, acc, val_loss, val_acc })),
       total_ms: run.wallMs, epoch_ms: run.wallMs / opts.lstmEpochs,
       engine_epoch_ms: median(run.epochs.map((e) => e.ms)),
       val_ms_per_epoch: lstmVal, train_ms_per_epoch: run.wallMs / opts.lstmEpochs - lstmVal,
@@ -307,8 +302,6 @@ async function workerBench(context, server, opts, bagConfig, lstmConfig) {
       score_ms: median(lstmScore.inWorker), score_round_trip_ms: median(lstmScore.roundTrip), score_reps: lstmScore.inWorker.length,
       val_acc: run.epochs.at(-1).val_acc,
       peak_mb: lstmMemory.wasmBytes ? lstmMemory.wasmBytes / 1048576 : null,
-      ua_memory_mb: lstmMemory.bytes ? lstmMemory.bytes / 1048576 : null,
-      memory_error: lstmMemory.error,
     });
   }
   if (problems.length) log(`page errors: ${problems.join('; ')}`);
@@ -523,7 +516,9 @@ const context = await chromium.launch({ executablePath: CHROMIUM, headless: true
 const srv = { url };
 let failed = false;
 try {
-  for (const r of await workerBench(context, srv, opts, bagConfig, lstmConfig)) console.log(JSON.stringify(r));
+  for (const r of await workerBench(context, srv, opts, opts.bag ? bagConfig : null, lstmConfig)) console.log(JSON.stringify(r));
+  // The LSTM again with the one-thread engine, for the comparison.
+  if (lstmConfig && opts.lstmOneThread) for (const r of await workerBench(context, srv, opts, null, lstmConfig, false)) console.log(JSON.stringify(r));
   if (opts.page) {
     const r = await pageBench(context, srv);
     log(`page: keystroke to score ${r.keystroke_ms?.toFixed(2)} ms (median of ${r.keystrokes}); training frames p50 ${r.frame_p50_ms?.toFixed(1)} ms, p95 ${r.frame_p95_ms?.toFixed(1)} ms`);

@@ -1,5 +1,7 @@
-/* threads.h: a small pool of POSIX threads that the native tools lend to the
- * engine (nn_parallel, nn.h). The engine itself starts no threads. */
+/* threads.h: a small pool of POSIX threads to lend to the engine
+ * (nn_parallel, nn.h), for the native tools and the wasm build with
+ * pthreads. Not part of the engine proper, which starts no threads: only
+ * those two link it. */
 #ifndef NN_THREADS_H
 #define NN_THREADS_H
 #include "nn.h"
