@@ -40,6 +40,8 @@ const add = (workload, who, r, note = '') =>
 const nat = (m) => find((r) => r.runtime === 'native' && r.model === m && (r.threads ?? 1) === 1);
 const natThreads = (m) => find((r) => r.runtime === 'native' && r.model === m && (r.threads ?? 1) > 1);
 const wrk = (m) => find((r) => r.runtime === 'browser' && r.where === 'worker' && r.model === m);
+const wrkOne = (m) => find((r) => r.runtime === 'browser' && r.where === 'worker' && r.model === m && (r.threads ?? 1) === 1);
+const threadsLabel = (r) => ((r?.threads ?? 1) > 1 ? `${r.threads} threads` : '1 thread');
 const torch = (m) => find((r) => r.runtime === 'pytorch' && r.model === m);
 const tfjs = find((r) => r.runtime === 'tfjs');
 const page = find((r) => r.runtime === 'browser' && r.where === 'page');
@@ -51,7 +53,9 @@ for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM']]) {
   if (n) add(name, 'ours, native', n, `${epochs(n)}${n.repeat > 1 ? `, median of ${n.repeat}` : ''}; test acc ${fmt(n.test_acc, 4)}`);
   const nt = natThreads(m);
   if (nt) add(name, `ours, native, ${nt.threads} threads`, nt, `${epochs(nt)}; same results bit for bit; test acc ${fmt(nt.test_acc, 4)}`);
-  if (w) add(name, 'ours, Chromium worker', w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}; score: in-worker ms`);
+  if (w) add(name, m === 'bag' ? 'ours, Chromium worker' : `ours, Chromium worker, ${threadsLabel(w)}`, w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}; score: in-worker ms`);
+  const w1 = wrkOne(m);
+  if (m !== 'bag' && w1 && w1 !== w) add(name, 'ours, Chromium worker, 1 thread', w1, `${epochs(w1)}; val acc ${fmt(w1.val_acc, 4)}${w.history && w1.history ? (JSON.stringify(w.history) === JSON.stringify(w1.history) ? '; history identical to 2 threads' : '; HISTORY DIFFERS from 2 threads') : ''}`);
   if (t) add(name, `PyTorch ${t.version} CPU, ${t.threads} thread`, t, `${epochs(t)}${t.extrapolated ? `, extrapolated ${t.extrapolated}` : ''}${t.test_acc != null ? `; test acc ${fmt(t.test_acc, 4)}` : ''}`);
   if (m === 'bag' && tfjs && !tfjs.skipped) {
     table.push([name, `TF.js ${tfjs.version ?? ''} wasm, as shipped`, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', `cannot train: ${tfjs.unpatched}`]);
@@ -88,6 +92,7 @@ for (const m of ['bag', 'lstm']) {
   ratio(`${m}: PyTorch / ours in Chromium, train+val per epoch`, t, w, 'epoch_ms');
   ratio(`${m}: PyTorch / ours native, ms per scored review`, t, n, 'score_ms');
   ratio(`${m}: ours in Chromium / ours native, train+val per epoch`, w, n, 'epoch_ms');
+  if (m !== 'bag' && wrkOne(m) !== w) ratio(`${m}: ours in Chromium, 1 thread / ${threadsLabel(w)}, train+val per epoch`, wrkOne(m), w, 'epoch_ms');
   ratio(`${m}: ours native, one thread / ${natThreads(m)?.threads} threads, train+val per epoch`, n, natThreads(m), 'epoch_ms');
   ratio(`${m}: PyTorch / ours native with ${natThreads(m)?.threads} threads, train+val per epoch`, t, natThreads(m), 'epoch_ms');
 }
