@@ -13,7 +13,7 @@ typedef struct nn_threads nn_threads;
  * calling thread, with the same results. */
 nn_threads *nn_threads_create(uint32_t n);
 void nn_threads_free(nn_threads *p);
-/* The nn_parallel that runs work on the pool (parts = its threads); with
- * p == NULL, one that runs nothing in parallel. */
+/* The nn_parallel that runs work on the pool (four parts per thread, taken
+ * as threads come free); with p == NULL, one that runs nothing in parallel. */
 nn_parallel nn_threads_parallel(nn_threads *p);
 #endif

@@ -228,7 +228,14 @@ EMSCRIPTEN_KEEPALIVE nnw_session *nnw_session_create(void) {
 }
 
 /* Threads working for the session's models: 1, or NNW_THREADS in engine-mt. */
-EMSCRIPTEN_KEEPALIVE uint32_t nnw_threads(nnw_session *s) { return s->par.parts > 1 ? s->par.parts : 1; }
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_threads(nnw_session *s) {
+#ifdef NNW_THREADS
+    return s->pool ? NNW_THREADS : 1;
+#else
+    (void)s;
+    return 1;
+#endif
+}
 
 /* Lends the session's threads (if any) to a new trainer's model. */
 static void lend_threads(nnw_session *s, nn_trainer *t) { nn_model_set_parallel(nn_trainer_model(t), &s->par); }

@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
     /* Threads lent to the recurrent layers (the bag model does not use them). */
     nn_threads *pool = nn_threads_create((uint32_t)threads);
     nn_parallel par = nn_threads_parallel(pool);
-    uint32_t nthreads = par.parts > 1 ? par.parts : 1;
+    uint32_t nthreads = pool ? (uint32_t)threads : 1;
     double *runs = calloc((size_t)repeat, sizeof *runs);
     double train_ms = 0, val_ms = 0, prep_ms = 0;
     float test_acc = 0, test_loss = 0;

@@ -62,7 +62,7 @@ const median = (a) => {
 };
 
 function parseArgs(argv) {
-  const o = { repeat: 3, lstmEpochs: 1, page: true, tfjs: true, tfjsEpochs: 2, bagArrays: null, lstmConfig: null, bag: true, lstmOneThread: true };
+  const o = { repeat: 3, lstmEpochs: 1, page: true, tfjs: true, tfjsEpochs: 2, bagArrays: null, lstmConfig: null, bag: true, lstmOneThread: true, threads: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--bag-arrays') o.bagArrays = argv[++i];
@@ -73,9 +73,10 @@ function parseArgs(argv) {
     else if (a === '--no-page') o.page = false;
     else if (a === '--no-tfjs') o.tfjs = false;
     else if (a === '--no-bag') o.bag = false;
+    else if (a === '--one-thread') o.threads = false;
     else if (a === '--no-lstm-one-thread') o.lstmOneThread = false;
     else {
-      console.error('usage: browser_bench.mjs --bag-arrays DIR [--lstm-config FILE] [--lstm-epochs N] [--repeat N] [--no-page] [--no-tfjs] [--tfjs-epochs N] [--no-bag] [--no-lstm-one-thread]');
+      console.error('usage: browser_bench.mjs --bag-arrays DIR [--lstm-config FILE] [--lstm-epochs N] [--repeat N] [--no-page] [--no-tfjs] [--tfjs-epochs N] [--no-bag] [--no-lstm-one-thread] [--one-thread]');
       process.exit(2);
     }
   }
@@ -516,7 +517,7 @@ const context = await chromium.launch({ executablePath: CHROMIUM, headless: true
 const srv = { url };
 let failed = false;
 try {
-  for (const r of await workerBench(context, srv, opts, opts.bag ? bagConfig : null, lstmConfig)) console.log(JSON.stringify(r));
+  for (const r of await workerBench(context, srv, opts, opts.bag ? bagConfig : null, lstmConfig, opts.threads)) console.log(JSON.stringify(r));
   // The LSTM again with the one-thread engine, for the comparison.
   if (lstmConfig && opts.lstmOneThread) for (const r of await workerBench(context, srv, opts, null, lstmConfig, false)) console.log(JSON.stringify(r));
   if (opts.page) {
