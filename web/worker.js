@@ -355,13 +355,17 @@ const handlers = {
   async init(data) {
     if (!worker.initPromise) {
       worker.initPromise = (async () => {
-        // A cross-origin-isolated page (SharedArrayBuffer) gets the
-        // two-thread engine, engine-mt.js; any other, or one where it fails
-        // to start, the one-thread engine.js. Results are the same bit for bit.
+        // A cross-origin-isolated page (SharedArrayBuffer) on a machine with
+        // a core to spare for the page itself (3 or more) gets the
+        // two-thread engine, engine-mt.js; `threads: true` asks for it on
+        // any isolated page, `false` never. Otherwise, or if it fails to
+        // start, the one-thread engine.js. Results are the same bit for bit.
         const single = new URL('./engine/engine.js', import.meta.url).href;
         const multi = new URL('./engine/engine-mt.js', import.meta.url).href;
         const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
-        const urls = data?.engineUrl ? [data.engineUrl] : isolated && data?.threads !== false ? [multi, single] : [single];
+        const spare = (self.navigator?.hardwareConcurrency ?? 1) >= 3;
+        const wantThreads = data?.threads === true || (data?.threads === undefined && spare);
+        const urls = data?.engineUrl ? [data.engineUrl] : isolated && wantThreads ? [multi, single] : [single];
         let engine = null, failure = null;
         for (const engineUrl of urls) {
           try {

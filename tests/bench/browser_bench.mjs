@@ -181,7 +181,7 @@ async function workerBench(context, server, opts, bagConfig, lstmConfig, threads
   await page.evaluate(installClient);
   const info = await page.evaluate(async (threads) => {
     const { req } = window.__bench;
-    const v = await req('init', threads ? {} : { threads: false });
+    const v = await req('init', { threads });
     const t0 = performance.now();
     const shard = await req('loadShard', { url: '/data/imdb.shard' });
     return { version: v.version, threads: v.threads ?? 1, loadShardMs: performance.now() - t0, splits: shard.splits };

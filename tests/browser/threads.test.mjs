@@ -1,12 +1,13 @@
 // threads.test.mjs: the two-thread engine (engine-mt.js) in headless Chromium.
 //
 // web/worker.js loads engine-mt.js (emscripten pthreads) on a cross-origin-
-// isolated page and engine.js elsewhere. These tests drive the worker over its
+// isolated page (by default only with 3 or more cores; init {threads: true}
+// asks for it) and engine.js elsewhere. These tests drive the worker over its
 // message protocol from blank same-origin documents (served by
 // scripts/serve.mjs, so with or without the isolation headers as a test
-// fulfils them) and check that: an isolated page gets two threads; a page
-// that is not isolated falls back to one; `init {threads: false}` asks for
-// one; and a recurrent model trains to the very same history, test loss and
+// fulfils them) and check that: an isolated page gets two threads when
+// asked; a page that is not isolated falls back to one; `init {threads:
+// false}` asks for one; the default follows the number of cores; and a recurrent model trains to the very same history, test loss and
 // weights with two threads as with one (the engine's parts keep every sum in
 // the one-thread order). Timing is not asserted (scripts/bench.sh prints it).
 //
@@ -108,16 +109,20 @@ function trainInPage(page, initData, config) {
 
 test('an isolated page gets the two-thread engine; one that is not falls back to one thread', async () => {
   const iso = await blankPage(true);
-  const a = await trainInPage(iso.page, {}, null);
+  const a = await trainInPage(iso.page, { threads: true }, null);
   assert.equal(a.isolated, true);
-  assert.equal(a.init.threads, 2, `isolated: ${JSON.stringify(a.init)}`);
+  assert.equal(a.init.threads, 2, `isolated, threads: true: ${JSON.stringify(a.init)}`);
   const b = await trainInPage(iso.page, { threads: false }, null);
   assert.equal(b.init.threads, 1, 'init {threads: false} asks for one thread');
+  // By default, two threads only when a core stays free for the page.
+  const cores = await iso.page.evaluate(() => navigator.hardwareConcurrency);
+  const d = await trainInPage(iso.page, {}, null);
+  assert.equal(d.init.threads, cores >= 3 ? 2 : 1, `default with ${cores} cores: ${JSON.stringify(d.init)}`);
   assert.deepEqual(iso.problems, []);
   await iso.page.close();
 
   const plain = await blankPage(false);
-  const c = await trainInPage(plain.page, {}, null);
+  const c = await trainInPage(plain.page, { threads: true }, null);
   assert.equal(c.isolated, false);
   assert.equal(c.init.threads, 1, `not isolated: ${JSON.stringify(c.init)}`);
   assert.deepEqual(plain.problems, []);
@@ -126,7 +131,7 @@ test('an isolated page gets the two-thread engine; one that is not falls back to
 
 test('a recurrent model trains to the same history, test loss and weights with two threads as with one', async () => {
   const { page, problems } = await blankPage(true);
-  const two = await trainInPage(page, {}, CONFIG);
+  const two = await trainInPage(page, { threads: true }, CONFIG);
   const one = await trainInPage(page, { threads: false }, CONFIG);
   assert.equal(two.init.threads, 2);
   assert.equal(one.init.threads, 1);
