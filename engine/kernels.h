@@ -86,6 +86,11 @@ void nn_k_adam_ref(float *p, const float *g, float *m, float *v, size_t n,
 void nn_k_sgd(float *p, const float *g, size_t n, float lr);
 void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr);
 
+/* 1 when every x[i] (n) is finite, 0 when any is an infinity or a NaN: the
+ * trainer's check that an update kept the weights usable. */
+int nn_k_all_finite(const float *x, size_t n);
+int nn_k_all_finite_ref(const float *x, size_t n);
+
 /* ----------------------------------------------- the recurrent layers' hot loops
  *
  * Matrix products for the gates of a whole batch, all matrices row-major and

@@ -120,6 +120,12 @@ void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr) {
     for (size_t i = 0; i < n; i++) p[i] -= lr * g[i];
 }
 
+int nn_k_all_finite_ref(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
 /* The plainest order: every out[m,n] starts from itself and adds the K
  * products a[m,k]*b[k,n] one by one, k ascending. */
 void nn_k_matmul_acc_ref(float *out, const float *a, const float *b, size_t M, size_t K, size_t N) {

@@ -451,6 +451,26 @@ void nn_k_sgd(float *p, const float *g, size_t n, float lr) {
     }
 }
 
+/* An infinity or a NaN has all exponent bits set: OR together, per lane,
+ * whether (bits & exponent) == exponent, over four vectors at a time. Integer
+ * compares, so no float exception or rounding question arises. */
+int nn_k_all_finite(const float *x, size_t n) {
+    const v128_t expo = wasm_i32x4_splat(0x7f800000);
+    v128_t b0 = wasm_i32x4_splat(0), b1 = b0, b2 = b0, b3 = b0;
+#define NONFINITE(v) wasm_i32x4_eq(wasm_v128_and((v), expo), expo)
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        b0 = wasm_v128_or(b0, NONFINITE(LD(x + i)));
+        b1 = wasm_v128_or(b1, NONFINITE(LD(x + i + 4)));
+        b2 = wasm_v128_or(b2, NONFINITE(LD(x + i + 8)));
+        b3 = wasm_v128_or(b3, NONFINITE(LD(x + i + 12)));
+    }
+    for (; i + 4 <= n; i += 4) b0 = wasm_v128_or(b0, NONFINITE(LD(x + i)));
+    if (i < n) b0 = wasm_v128_or(b0, NONFINITE(load_partial(x + i, n - i))); /* zeros are finite */
+#undef NONFINITE
+    return !wasm_v128_any_true(wasm_v128_or(wasm_v128_or(b0, b1), wasm_v128_or(b2, b3)));
+}
+
 /* ----------------------------------------------------------- matrix products
  *
  * One kernel body for out (M,N) += A . b where row m of A, column k, is

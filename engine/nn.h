@@ -421,7 +421,13 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
 void nn_trainer_free(nn_trainer *t);
 nn_model *nn_trainer_model(nn_trainer *t);
 /* Runs up to max_batches training batches, stopping early at the end of an
- * epoch (after validating it). NN_ERR_DIVERGED if the loss is not finite.
+ * epoch (after validating it). NN_ERR_DIVERGED if a loss (training or
+ * validation) is not finite or an update makes a weight infinite or NaN: the
+ * model then holds the last good weights, those the last finite training
+ * loss was computed with (all finite; they score text), p->batch_loss the
+ * bad loss (infinite for an overflowing update) and p->epoch, p->batch where
+ * it happened (batches finished before it). The run is over: later calls
+ * return NN_ERR_STATE; create a new trainer (with a lower learning rate).
  * With cfg.patience > 0, early stopping (Keras EarlyStopping semantics) may
  * end training before cfg.epochs: p->finished and p->stopped_early are set,
  * the history has the epochs trained, and with restore_best_weights the

@@ -10,6 +10,7 @@
 #include "stopwords.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,14 @@ struct nn_trainer {
     uint32_t wait;         /* epochs since the last improvement */
     int stopped;
     float *best_params;    /* (nparams) with restore_best_weights */
+    /* The last good weights: those the last batch with a finite loss was
+     * computed with, copied before its update. When the loss or the
+     * updated weights stop being finite, the model goes back to these, so
+     * it still scores text (the weights the bad loss came from may be
+     * finite yet overflow in the forward pass). */
+    float *good_params;    /* (nparams) */
+    int diverged;          /* NN_ERR_DIVERGED was returned: the run is over */
+    float last_loss;       /* the last finite batch loss (NaN before any) */
     nn_batch_log *batch_log; /* (batches) this epoch's batches so far */
     int validating;        /* the epoch's training batches are done */
     nn_eval val_eval;      /* the validation pass in progress */
@@ -103,6 +112,7 @@ void nn_trainer_free(nn_trainer *t) {
     free(t->batch_label);
     free(t->hist);
     free(t->best_params);
+    free(t->good_params);
     free(t->batch_log);
     free(t);
 }
@@ -149,7 +159,8 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     t->hist = calloc(cfg->epochs, sizeof *t->hist);
     if (cfg->patience > 0 && cfg->restore_best_weights)
         t->best_params = malloc(t->model->nparams * sizeof *t->best_params + 1);
-    if (!perm || !t->order || !t->batch_ids || !t->batch_label || !t->hist ||
+    t->good_params = malloc(t->model->nparams * sizeof *t->good_params + 1);
+    if (!perm || !t->order || !t->batch_ids || !t->batch_label || !t->hist || !t->good_params ||
         (cfg->patience > 0 && cfg->restore_best_weights && !t->best_params)) {
         free(perm);
         rc = nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
@@ -163,6 +174,8 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, &t->stop, err);
     free(perm);
     if (rc) goto fail;
+    memcpy(t->good_params, t->model->params, t->model->nparams * sizeof *t->good_params);
+    t->last_loss = NAN;
     for (uint32_t i = 0; i < ntrain; i++) t->order[i] = i;
     t->batches = (ntrain + cfg->batch_size - 1) / cfg->batch_size;
     t->batch_log = calloc(t->batches ? t->batches : 1, sizeof *t->batch_log);
@@ -298,6 +311,20 @@ void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *c
         if (ids[i] != NN_PAD) counts[ids[i]]++; /* pad_set mapped ids >= V to NN_UNK */
 }
 
+/* Ends the run after a non-finite loss or update: the model goes back to
+ * the last good weights and further calls refuse to train. */
+static void diverge(nn_trainer *t) {
+    memcpy(t->model->params, t->good_params, t->model->nparams * sizeof *t->good_params);
+    t->diverged = 1;
+}
+
+/* " (the batch before had 4.5e+36)", or "" before the first finite loss */
+static const char *loss_before(const nn_trainer *t, char *buf, size_t n) {
+    if (isfinite(t->last_loss)) snprintf(buf, n, " (the batch before had %.3g)", (double)t->last_loss);
+    else buf[0] = 0;
+    return buf;
+}
+
 /* After an epoch's training and validation: history, early stopping. */
 static int finish_epoch(nn_trainer *t, nn_progress *p, nn_error *err) {
     const nn_config *c = &t->cfg;
@@ -309,14 +336,19 @@ static int finish_epoch(nn_trainer *t, nn_progress *p, nn_error *err) {
     t->batch = 0;
     p->batch = t->batches;
     p->epoch_done = 1;
+    if (!isfinite(h->loss) || (t->val.n && !isfinite(h->val_loss))) {
+        p->batch_loss = isfinite(h->loss) ? h->val_loss : h->loss;
+        diverge(t);
+        return nn_fail(err, NN_ERR_DIVERGED,
+                       "the %s loss is not finite after epoch %u; the model keeps the last "
+                       "weights that gave a finite loss. Lower the learning rate (now %g) "
+                       "and train again",
+                       isfinite(h->loss) ? "validation" : "training", t->epoch, (double)c->lr);
+    }
     if (c->patience > 0 && t->val.n && isfinite(h->val_loss)) early_stopping(t, h);
     p->best_epoch = t->best_epoch;
     p->stopped_early = t->stopped;
     p->finished = t->epoch >= c->epochs || t->stopped;
-    if (!isfinite(h->loss) || (t->val.n && !isfinite(h->val_loss)))
-        return nn_fail(err, NN_ERR_DIVERGED,
-                       "the loss is not finite after epoch %u; lower the learning "
-                       "rate (now %g) and train again", t->epoch, (double)c->lr);
     return NN_OK;
 }
 
@@ -326,6 +358,14 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
     memset(p, 0, sizeof *p);
     p->batches = t->batches;
     p->best_epoch = t->best_epoch;
+    if (t->diverged) {
+        p->epoch = t->epoch + 1;
+        p->batch = t->batch;
+        p->batch_loss = NAN;
+        return nn_fail(err, NN_ERR_STATE,
+                       "this run diverged; start a new one with a lower learning rate (now %g)",
+                       (double)c->lr);
+    }
     if (t->epoch >= c->epochs || t->stopped) {
         p->epoch = t->stopped ? t->epoch : c->epochs;
         p->finished = 1;
@@ -358,13 +398,33 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
         uint32_t correct = 0;
         nn_model_zero_grad(t->model);
         float loss = nn_model_forward_backward(t->model, t->batch_ids, t->batch_label, b, &correct);
-        if (!isfinite(loss))
+        if (!isfinite(loss)) {
+            /* These weights overflow; the ones before the last update did not. */
+            char before[64];
+            p->batch = t->batch;
+            p->batch_loss = loss;
+            diverge(t);
             return nn_fail(err, NN_ERR_DIVERGED,
-                           "the loss became %s at epoch %u, batch %u; the weights are those "
-                           "before this batch. Lower the learning rate (now %g) and train again",
+                           "the loss became %s at epoch %u, batch %u%s; the model keeps the "
+                           "last weights that gave a finite loss. Lower the learning rate "
+                           "(now %g) and train again",
                            isnan(loss) ? "NaN" : "infinite", t->epoch + 1, t->batch + 1,
-                           (double)c->lr);
-        nn_model_update(t->model);
+                           loss_before(t, before, sizeof before), (double)c->lr);
+        }
+        nn_model *m = t->model;
+        memcpy(t->good_params, m->params, m->nparams * sizeof *m->params);
+        nn_model_update(m);
+        if (!nn_k_all_finite(m->params, m->nparams)) {
+            p->batch = t->batch;
+            p->batch_loss = INFINITY;
+            diverge(t);
+            return nn_fail(err, NN_ERR_DIVERGED,
+                           "the weights became infinite at epoch %u, batch %u (its loss was "
+                           "%.3g); the model keeps the weights from before that step. Lower "
+                           "the learning rate (now %g) and train again",
+                           t->epoch + 1, t->batch + 1, (double)loss, (double)c->lr);
+        }
+        t->last_loss = loss;
         t->loss_sum += (double)loss * b;
         t->correct += correct;
         t->seen += b;

@@ -281,6 +281,30 @@ static void test_sgd(void) {
     }
 }
 
+/* A finite buffer, then one infinity, -infinity or NaN at every position in
+ * turn (the tail included); the canary after the buffer is a NaN, so a kernel
+ * reading past n would report it. */
+static void test_all_finite(void) {
+    static const float BAD[] = {INFINITY, -INFINITY, NAN};
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            fbuf b = fbuf_random(n, off, -1e38f, 1e38f);
+            int ok = nn_k_all_finite(b.p, n) == 1 && nn_k_all_finite_ref(b.p, n) == 1;
+            for (size_t i = 0; i < n && ok; i++) {
+                float keep = b.p[i];
+                for (size_t k = 0; k < 3 && ok; k++) {
+                    b.p[i] = BAD[k];
+                    ok = nn_k_all_finite(b.p, n) == 0 && nn_k_all_finite_ref(b.p, n) == 0;
+                }
+                b.p[i] = keep;
+            }
+            check(ok, "all_finite n=%zu off=%zu (each position infinite or NaN in turn)", n, off);
+            fbuf_free(b);
+        }
+    }
+}
+
 /* Three steps from a random state, so m and v are read back as well as written. */
 static void test_adam(void) {
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-7f;
@@ -646,6 +670,7 @@ int main(void) {
     test_relu();
     test_relu_backward();
     test_sgd();
+    test_all_finite();
     test_adam();
     test_gather_scatter();
     test_bce_sizes();
