@@ -259,6 +259,12 @@ EMSCRIPTEN_KEEPALIVE void nnw_free(void *p) { free(p); }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_error(nnw_session *s) { return s->err.msg; }
 
+/* A test hook, not an engine feature: executes a trap (wasm `unreachable`),
+ * the way a bug or an out-of-bounds access would end, so the tests can check
+ * that the page notices a dead engine, restarts it and carries on. The
+ * worker calls it only for its debug-only `debugTrap` request. */
+EMSCRIPTEN_KEEPALIVE void nnw_debug_trap(void) { __builtin_trap(); }
+
 /* The boundary's version and the formats it reads, for the worker's init. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_version(void) {
     return NNW_VERSION "; shard v" NNW_XSTR(NN_SHARD_VERSION) "; checkpoint v" NNW_XSTR(NN_CKPT_VERSION)

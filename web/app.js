@@ -8,11 +8,17 @@
 // the only wasm instance), HTML built from strings (user text and review text
 // only ever go through textContent), or inline styles in markup (the page
 // runs under a CSP without 'unsafe-inline').
+// Robustness lives in its own modules: supervisor.js (the worker, restarted
+// when it dies), persist.js (the session saved in IndexedDB), input-checks.js
+// (settings against the shard, messages at the controls, review notes).
 
 import { TrainingCharts } from './charts.js';
 import { EmbeddingsView } from './embeddings.js';
 import { createDiagnosis } from './diagnosis.js';
 import { createStopwordsControl } from './stopwords.js';
+import { EngineSupervisor } from './supervisor.js';
+import { SessionStore } from './persist.js';
+import { MAX_COLOURED_CHARS, shardLimitError, settingOfMessage, showFieldMessage, clearFieldMessage, reviewNote } from './input-checks.js';
 
 // ------------------------------------------------------------ the state table
 
@@ -276,6 +282,10 @@ const ui = {
   reset: $('btn-reset'),
   download: $('btn-download'),
   checkpointFile: $('checkpoint-file'),
+  continue: $('btn-continue'),
+  forget: $('btn-forget'),
+  savedNote: $('saved-note'),
+  reviewNote: $('review-note'),
   status: $('status'),
   announce: $('announce'),
   reviewText: $('review-text'),
@@ -321,61 +331,9 @@ function announce(text) {
   ui.announce.textContent = text;
 }
 
-// ------------------------------------------------------------ worker client
-
-// One worker, created once. request() resolves with the reply's data or
-// rejects with the worker's message; events (messages without an id) go to
-// onEvent. If the worker dies, every pending request is rejected and the
-// page says so.
-class EngineWorker {
-  constructor(url, onEvent, onDeath) {
-    this.pending = new Map();
-    this.nextId = 1;
-    this.dead = null;
-    this.worker = new Worker(url, { type: 'module' });
-    this.worker.onmessage = (e) => {
-      const msg = e.data || {};
-      if (msg.id != null && this.pending.has(msg.id)) {
-        const { resolve, reject, type } = this.pending.get(msg.id);
-        this.pending.delete(msg.id);
-        if (msg.type === 'error') {
-          const d = msg.data || {};
-          reject(new Error(d.message || `the worker could not do “${d.op || type}”`));
-        } else {
-          resolve(msg.data);
-        }
-      } else {
-        onEvent(msg.type, msg.data || {});
-      }
-    };
-    const die = (why) => {
-      if (this.dead) return;
-      this.dead = why;
-      for (const { reject } of this.pending.values()) reject(new Error(why));
-      this.pending.clear();
-      onDeath(why);
-    };
-    this.worker.onerror = (e) => {
-      // Shown on the page instead of only in the console.
-      e.preventDefault();
-      die(e.message ? `the engine worker failed: ${e.message}` : 'the engine worker failed to start or crashed');
-    };
-    this.worker.onmessageerror = () => die('the engine worker sent a message the page could not read');
-  }
-
-  request(type, data = {}, transfer = []) {
-    if (this.dead) return Promise.reject(new Error(this.dead));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, type });
-      this.worker.postMessage({ id, type, data }, transfer);
-    });
-  }
-}
-
 // -------------------------------------------------------------- page state
 
-// phase: starting | loading | ready | busy | training | paused | stopped | done | failed
+// phase: starting | loading | ready | busy | training | paused | stopped | done | recovering | failed
 let phase = 'starting';
 let haveModel = false; // the worker holds a configured model (explain works)
 let shardInfo = null;
@@ -385,8 +343,12 @@ let testResult = null;
 let run = null; // timing and position of the current training run
 let lastExplain = null;
 let charts = null;
-let worker = null;
+let worker = null; // the EngineSupervisor: request() goes to the live worker
 let embeddings = null; // the word map and friends (embeddings.js)
+const store = new SessionStore();
+let saving = true; // this run saves itself (Forget turns it off until the next Train)
+let recoveryNote = null; // what the last engine restart brought back
+const debugHooks = new URLSearchParams(location.search).has('debug'); // ?debug: test hooks in the worker
 
 function setPhase(next) {
   phase = next;
@@ -399,6 +361,9 @@ function setPhase(next) {
   ui.download.disabled = !trained;
   ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase);
   ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase) || !shardInfo;
+  ui.continue.hidden = !(run && run.resumable && ['stopped', 'done'].includes(phase));
+  ui.continue.disabled = ui.continue.hidden;
+  ui.forget.disabled = !store.latest || ['busy', 'recovering', 'starting', 'loading'].includes(phase);
   document.body.dataset.phase = phase;
   diagnosis?.phaseChanged(phase, haveModel);
   updateStatus();
@@ -416,6 +381,8 @@ function statusText() {
       return 'Loading the reviews…';
     case 'failed':
       return 'The playground cannot run: see the message above.';
+    case 'recovering':
+      return 'The engine stopped. Restarting it, then loading the reviews and your last saved model…';
     case 'busy':
       return 'Working…';
     case 'ready': {
@@ -429,6 +396,8 @@ function statusText() {
     case 'paused':
     case 'stopped': {
       if (!run) return phase;
+      if (phase === 'stopped' && run.diverged) return `Training diverged: ${run.diverged.message}.`;
+      if (phase === 'stopped' && run.restored) return restoredText();
       const parts = [];
       const where = `epoch ${run.epoch || 1}/${run.epochs}, batch ${run.batch}/${run.batches || '?'}`;
       if (phase === 'paused') return `Paused at ${where}. Press Resume to continue.`;
@@ -443,8 +412,9 @@ function statusText() {
     case 'done': {
       const epochs = runHistory.length;
       const parts = [`Done: ${epochs} epoch${epochs === 1 ? '' : 's'}`];
-      if (run && run.totalMs != null) parts[0] += ` in ${fmtDuration(run.totalMs)}`;
+      if (run && run.totalMs != null && !run.epochOffset) parts[0] += ` in ${fmtDuration(run.totalMs)}`;
       if (run && run.imported) parts[0] = `Loaded a model trained for ${epochs} epoch${epochs === 1 ? '' : 's'}`;
+      if (run && run.restored) parts[0] = restoredText();
       const last = runHistory[runHistory.length - 1];
       if (last && Number.isFinite(last.val_acc)) parts.push(`validation accuracy ${fmtPct(last.val_acc)}`);
       if (testResult) parts.push(`test accuracy ${fmtPct(testResult.acc)} (loss ${testResult.loss.toFixed(3)})`);
@@ -454,6 +424,17 @@ function statusText() {
     default:
       return '';
   }
+}
+
+// A model brought back from this browser's storage (after a reload) or by
+// an engine restart.
+function restoredText() {
+  const epochs = runHistory.length;
+  const when = run.savedAt ? ` (saved ${new Date(run.savedAt).toLocaleTimeString('en-GB')})` : '';
+  const what = `${epochs} of ${run.epochs} epoch${run.epochs === 1 ? '' : 's'}${when}`;
+  const head = run.restored === 'crash' ? `The engine was restarted and your model is back: ${what}` : `Your model is back from this browser: ${what}`;
+  if (run.resumable) return `${head}. Press Continue to train the remaining ${run.epochs - epochs}, or Train to start a new run.`;
+  return head;
 }
 
 function activeMs() {
@@ -475,7 +456,7 @@ function renderControls() {
   for (const key of CONTROL_KEYS) {
     const el = controls[key];
     el.value = PROPS[key].format(state[key]);
-    el.removeAttribute('aria-invalid');
+    clearFieldMessage(el);
   }
   stopwordsControl?.render();
   diagnosis?.renderSettings();
@@ -502,8 +483,11 @@ function onControlChange(e) {
   const key = e.target.name;
   if (!CONTROL_KEYS.includes(key)) return;
   try {
-    state[key] = PROPS[key].parse(e.target.value);
-    e.target.removeAttribute('aria-invalid');
+    const value = PROPS[key].parse(e.target.value);
+    const tooBig = shardLimitError(key, value, shardInfo);
+    if (tooBig) throw new Error(tooBig);
+    state[key] = value;
+    clearFieldMessage(e.target);
     ui.controlsNote.textContent =
       phase === 'training' || phase === 'paused'
         ? 'New settings apply to the next run: press Stop, then Train.'
@@ -513,8 +497,7 @@ function onControlChange(e) {
     writeHash();
     if (phase === 'ready') updateStatus();
   } catch (err) {
-    e.target.setAttribute('aria-invalid', 'true');
-    ui.controlsNote.textContent = `${e.target.labels[0]?.textContent || key} ${err.message}; keeping ${PROPS[key].format(state[key])}.`;
+    showFieldMessage(e.target, `${e.target.labels[0]?.textContent || key} ${err.message}; keeping ${PROPS[key].format(state[key])}.`);
   }
 }
 
@@ -550,7 +533,16 @@ function showHashNotes(notes) {
 // ------------------------------------------------------------------ training
 
 async function configureModel() {
-  const config = await worker.request('configure', engineConfig());
+  let config;
+  try {
+    config = await worker.request('configure', engineConfig());
+  } catch (err) {
+    // A setting the engine refused (one that does not fit the shard, say)
+    // is shown at its control too.
+    const key = settingOfMessage(err.message, CONTROL_KEYS);
+    if (key) showFieldMessage(controls[key], err.message);
+    throw err;
+  }
   haveModel = true;
   engineInForce = config;
   diagnosis.modelChanged();
@@ -578,8 +570,10 @@ async function startTraining() {
       reviewsPerSec: null,
       totalMs: null,
     };
+    saving = true;
+    clearFieldMessage(controls.lr);
     setPhase('training');
-    await worker.request('train', { pace: state.pace });
+    await worker.request('train', { pace: state.pace, checkpoints: true });
     announce(`Training started: ${epochs} epochs.`);
     explainCurrent();
   } catch (err) {
@@ -611,6 +605,7 @@ async function control(type) {
       setPhase('stopped');
       announce('Stopped.');
       embeddings?.onStopped();
+      saveSession('stopped');
     }
     return reply;
   } catch (err) {
@@ -637,7 +632,8 @@ async function resetModel() {
   explainCurrent();
 }
 
-function onEngineEvent(type, data) {
+function onEngineEvent(type, raw) {
+  const data = run && run.epochOffset ? shiftEpochs(type, raw, run) : raw;
   switch (type) {
     case 'shardProgress':
       showShardProgress(data.loaded, data.total);
@@ -661,6 +657,7 @@ function onEngineEvent(type, data) {
       diagnosis.epochDone(data);
       scheduleStatus();
       explainCurrent(); // the weights changed: re-score the typed review
+      if (data.checkpoint) saveSession('training', data.checkpoint);
       break;
     case 'done':
       pauseRun();
@@ -670,13 +667,19 @@ function onEngineEvent(type, data) {
         charts.setHistory(runHistory, { keepBatches: true });
       }
       testResult = data.test && Number.isFinite(data.test.acc) ? { loss: data.test.loss, acc: data.test.acc } : null;
+      if (run) run.resumable = false;
       setPhase('done');
       announce(statusText());
       explainCurrent();
       diagnosis.trainingDone(runHistory);
+      if (data.checkpoint) saveSession('done', data.checkpoint);
       break;
     case 'trainError':
       pauseRun();
+      if (data.diverged && run) {
+        onDivergence(data);
+        break;
+      }
       showError(`Training stopped: ${data.message || 'the engine reported an error'}`);
       setPhase('stopped');
       embeddings?.onStopped();
@@ -685,7 +688,41 @@ function onEngineEvent(type, data) {
       // An event this page does not know is not an error: newer workers may add some.
       break;
   }
-  embeddings?.onEngineEvent(type, data);
+  // The word map's snapshots live in the worker, numbered by its own run:
+  // it gets the events as the worker sent them.
+  embeddings?.onEngineEvent(type, raw);
+}
+
+// A NaN or infinite loss: the engine has stopped and gone back to the last
+// good weights (they still score reviews). The curves get a mark, the status
+// line the engine's advice, the learning rate a hint; the model is saved.
+function onDivergence(data) {
+  run.diverged = { message: data.message, x: data.x, epoch: data.epoch, batch: data.batch };
+  run.resumable = false;
+  charts.markDivergence(data.x);
+  const lr = state.lr;
+  const lower = lr / 10;
+  showFieldMessage(controls.lr, `Training diverged at ${lr} with ${state.optimizer === 'sgd' ? 'SGD' : 'Adam'}: try ${lower} or lower.`, { hint: true });
+  setPhase('stopped');
+  announce(statusText());
+  explainCurrent();
+  if (data.checkpoint) saveSession('diverged', data.checkpoint);
+}
+
+// A run continued from a restored model trains the remaining epochs as a new
+// engine run; its epochs and batch positions are shifted to follow the
+// restored ones, and its history is appended to theirs.
+function shiftEpochs(type, data, r) {
+  const off = r.epochOffset;
+  const d = { ...data };
+  if (typeof d.epoch === 'number') d.epoch += off;
+  if (typeof d.x === 'number') d.x += off;
+  if (Array.isArray(d.points)) d.points = d.points.map((p) => ({ ...p, x: p.x + off }));
+  if (type === 'done' && Array.isArray(d.history)) d.history = r.baseHistory.concat(d.history);
+  // Epoch weights the worker keeps for the diagnosis are numbered by its own
+  // run, so a continued run offers none (the current weights still work).
+  if ('weightsKept' in d) d.weightsKept = false;
+  return d;
 }
 
 // Epoch values can arrive as null where the engine had NaN (no validation set).
@@ -739,7 +776,10 @@ ui.checkpointFile.addEventListener('change', async () => {
   const previous = phase;
   setPhase('busy');
   try {
+    // Read as bytes and handed to the engine's checkpoint reader, which
+    // checks magic, version, sizes and CRC: a file is never run or shown.
     const bytes = await file.arrayBuffer();
+    const kept = bytes.slice(0); // the transfer below empties `bytes`
     const { config, history: hist } = await worker.request('importCheckpoint', { bytes }, [bytes]);
     haveModel = true;
     engineInForce = config;
@@ -768,6 +808,8 @@ ui.checkpointFile.addEventListener('change', async () => {
     const test = await worker.request('evaluate', { split: 'test' });
     testResult = { loss: test.loss, acc: test.acc };
     updateStatus();
+    saving = true;
+    saveSession('imported', kept);
   } catch (err) {
     showError(`Could not load the model file “${file.name}”: ${err.message}`);
     setPhase(previous === 'busy' ? 'ready' : previous);
@@ -775,6 +817,166 @@ ui.checkpointFile.addEventListener('change', async () => {
     ui.checkpointFile.value = '';
   }
 });
+
+// ------------------------------------------------- saving and restoring
+//
+// The session (model bytes, history, curves, settings) is saved in IndexedDB
+// at every epoch end (the worker sends the bytes with the epoch event), when
+// a run ends, stops or diverges, and when a model file is loaded. A reload
+// brings it back; so does an engine restart, from the newest record in memory.
+
+// status: 'training' | 'stopped' | 'done' | 'diverged' | 'imported';
+// checkpoint: the model's bytes, or undefined to ask the worker for them.
+async function saveSession(status, checkpoint) {
+  if (!saving || !run) return;
+  const r = run;
+  try {
+    const bytes = checkpoint || (await worker.request('exportCheckpoint', {})).bytes;
+    if (r !== run) return; // a new run started meanwhile
+    const snap = charts.snapshot();
+    const batches = { x: [], loss: [], acc: [] };
+    const step = Math.max(1, Math.ceil(snap.loss.batch.length / 20000)); // at most ~20,000 points
+    for (let i = 0; i < snap.loss.batch.length; i += step) {
+      batches.x.push(snap.loss.batch[i].x);
+      batches.loss.push(snap.loss.batch[i].y);
+      batches.acc.push(snap.acc.batch[i]?.y ?? NaN);
+    }
+    store.save({
+      settings: { ...state },
+      config: engineInForce,
+      checkpoint: bytes,
+      history: runHistory.map((h) => ({ ...h })),
+      batches,
+      test: testResult,
+      epochsTotal: run.epochs,
+      status,
+      divergence: run.diverged ? { x: run.diverged.x, message: run.diverged.message } : null,
+    });
+    showSaved();
+  } catch (err) {
+    // Not worth an alert: the model itself is fine; the note says so.
+    ui.savedNote.textContent = `Not saved in this browser: ${err.message}.`;
+  }
+}
+
+function showSaved(record = store.latest) {
+  if (store.unavailable) {
+    ui.savedNote.textContent = `This browser cannot keep your model (${store.unavailable}); download it to keep it.`;
+  } else if (store.lastError) {
+    ui.savedNote.textContent = `Not saved in this browser: ${store.lastError}.`;
+  } else if (record) {
+    const epochs = record.history.length;
+    const what =
+      record.status === 'diverged' ? `the last good weights before training diverged (after ${epochs} full epoch${epochs === 1 ? '' : 's'})`
+        : record.status === 'imported' ? 'the model loaded from a file'
+          : record.status === 'done' ? `the finished model, ${epochs} epoch${epochs === 1 ? '' : 's'}`
+            : `the model after ${epochs} of ${record.epochsTotal} epochs`;
+    ui.savedNote.textContent = `Saved in this browser: ${what}, at ${new Date(record.savedAt).toLocaleTimeString('en-GB')}.`;
+  } else {
+    ui.savedNote.textContent = 'Nothing saved in this browser yet: a model is saved as it trains.';
+  }
+  ui.forget.disabled = !store.latest || ['busy', 'recovering', 'starting', 'loading'].includes(phase);
+}
+store.onChange = () => showSaved();
+
+ui.forget.addEventListener('click', async () => {
+  saving = false; // until the next Train or model file
+  try {
+    await store.clear();
+    announce('The saved model was removed from this browser.');
+  } catch (err) {
+    showError(`Could not remove the saved model: ${err.message}`);
+  }
+  showSaved(null);
+  if (run && run.resumable) {
+    run.resumable = false;
+    setPhase(phase);
+  }
+});
+
+// Puts a saved record on the page: the worker must already hold its model
+// (importCheckpoint). how: 'reload' or 'crash'.
+function showRestored(record, config, how) {
+  haveModel = true;
+  engineInForce = config;
+  runHistory = record.history.map(normaliseEpoch);
+  testResult = record.test && Number.isFinite(record.test.acc) ? { ...record.test } : null;
+  const epochs = Math.max(record.epochsTotal || 0, runHistory.length);
+  const diverged = record.divergence ? { ...record.divergence } : null;
+  const resumable = !diverged && ['training', 'stopped'].includes(record.status) && runHistory.length < epochs;
+  run = {
+    restored: how, savedAt: record.savedAt, resumable, diverged: null,
+    epochs, epoch: runHistory.length, batch: 0, batches: 0, activeMs: 0, totalMs: null,
+  };
+  charts.setHistory(runHistory);
+  charts.setBatches(record.batches);
+  if (diverged) {
+    run.diverged = diverged;
+    charts.markDivergence(diverged.x);
+  }
+  setPhase(diverged || resumable ? 'stopped' : 'done');
+  explainCurrent();
+  if (phase === 'done' && !testResult) {
+    const r = run;
+    worker.request('evaluate', { split: 'test' }).then((test) => {
+      if (r !== run) return;
+      testResult = { loss: test.loss, acc: test.acc };
+      updateStatus();
+    }, () => {});
+  }
+}
+
+// The settings of a saved record, through the state table (so a damaged or
+// foreign value falls back to its default like a bad link would).
+function applySavedSettings(settings) {
+  for (const key of Object.keys(PROPS)) {
+    if (!(key in settings)) continue;
+    try {
+      state[key] = PROPS[key].parse(String(settings[key]));
+    } catch {
+      // keep the default
+    }
+  }
+  renderControls();
+  writeHash();
+}
+
+// Continue: the remaining epochs of a restored run, from its weights. The
+// engine starts a new run (epoch 1, Adam's moments at zero, as after any
+// checkpoint load) with epochs = what is left, on the same seed's split.
+async function continueTraining() {
+  if (!run || !run.resumable) return;
+  const done = runHistory.length;
+  const remaining = run.epochs - done;
+  setPhase('busy');
+  try {
+    const { params } = await worker.request('snapshot', {});
+    const config = await worker.request('configure', { ...engineConfigOf(engineInForce), epochs: remaining });
+    await worker.request('restore', { params }, [params.buffer]);
+    engineInForce = { ...config, epochs: run.epochs };
+    run = {
+      epochs: run.epochs, epoch: done + 1, batch: 0, batches: 0, activeMs: 0,
+      segmentStart: performance.now(), msPerEpoch: null, reviewsPerSec: null, totalMs: null,
+      epochOffset: done, baseHistory: runHistory.map((h) => ({ ...h })),
+    };
+    testResult = null;
+    saving = true;
+    setPhase('training');
+    await worker.request('train', { pace: state.pace, checkpoints: true });
+    announce(`Training continues: epochs ${done + 1} to ${run.epochs}.`);
+  } catch (err) {
+    showError(`Could not continue training: ${err.message}`);
+    setPhase('stopped');
+  }
+}
+ui.continue.addEventListener('click', continueTraining);
+
+// The engine's config without the keys it reports but does not take back.
+function engineConfigOf(config) {
+  const out = {};
+  for (const [k, v] of Object.entries(config || {})) if (v !== null) out[k] = v;
+  return out;
+}
 
 // ----------------------------------------------------------- type a review
 
@@ -799,19 +1001,35 @@ async function pumpExplain() {
   }
   explainInFlight = true;
   try {
-    const reply = await worker.request('explain', { text });
-    lastExplain = { text, score: reply.score, tokens: reply.tokens || [] };
-    renderExplanation(text, reply);
+    const limits = { vocabSize: engineInForce?.vocab_size ?? state.vocab_size, maxlen: engineInForce?.maxlen ?? state.maxlen, truncating: engineInForce?.truncating ?? state.truncating };
+    if (text.length > MAX_COLOURED_CHARS) {
+      // Scored whole, not coloured: see input-checks.js.
+      const reply = await worker.request('predict', { text });
+      lastExplain = { text: null, length: text.length, score: reply.score, tokens: [], coloured: false };
+      renderExplanation('', { score: reply.score, tokens: [] });
+      showReviewNote(reviewNote(text, null, limits));
+    } else {
+      const reply = await worker.request('explain', { text });
+      lastExplain = { text, length: text.length, score: reply.score, tokens: reply.tokens || [], coloured: true };
+      renderExplanation(text, reply);
+      showReviewNote(reviewNote(text, reply.tokens || [], limits));
+    }
   } catch (err) {
-    showError(`Could not score the review: ${err.message}`);
+    if (phase !== 'recovering') showError(`Could not score the review: ${err.message}`);
   } finally {
     explainInFlight = false;
     pumpExplain();
   }
 }
 
+function showReviewNote(text) {
+  ui.reviewNote.textContent = text;
+  ui.reviewNote.hidden = !text;
+}
+
 function renderEmptyScore() {
   lastExplain = null;
+  showReviewNote('');
   ui.scoreText.textContent = 'Type a review (or pick a random one) to see its score.';
   ui.scoreBar.style.setProperty('--score', '0.5');
   ui.scoreBar.dataset.label = '';
@@ -919,6 +1137,9 @@ function openReview(text, trueLabel) {
   ui.reviewText.focus({ preventScroll: true });
 }
 
+// Whether the link itself carried settings (they then win over saved ones).
+const linkHadSettings = location.hash.replace(/^#/, '') !== '';
+
 async function start() {
   const context = {
     state,
@@ -947,10 +1168,17 @@ async function start() {
   }
 
   setPhase('starting');
-  worker = new EngineWorker(new URL('./worker.js', import.meta.url), onEngineEvent, (why) => {
-    showError(`The engine stopped: ${why}. Reload the page to start again. (If web/engine/ is missing, build it with scripts/build-wasm.sh.)`);
-    haveModel = false;
-    setPhase('failed');
+  worker = new EngineSupervisor({
+    url: new URL('./worker.js', import.meta.url),
+    onEvent: onEngineEvent,
+    setUp: setUpAfterCrash,
+    onCrash: onEngineCrash,
+    onRecovered: onEngineRecovered,
+    onGiveUp: (why) => {
+      showError(`The engine stopped: ${why}. Reload the page to start again. (If web/engine/ is missing, build it with scripts/build-wasm.sh.)`);
+      haveModel = false;
+      setPhase('failed');
+    },
   });
 
   try {
@@ -961,7 +1189,7 @@ async function start() {
   }
 
   try {
-    const info = await worker.request('init', {});
+    const info = await worker.request('init', { debug: debugHooks });
     ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
     stopwordsControl.engineReady();
   } catch (err) {
@@ -984,24 +1212,110 @@ async function start() {
     }
     return;
   }
+  showShardLoaded();
+  const splits = shardInfo.splits || {};
+  if (splits.train > 0) controls.val_size.max = String(splits.train - 1);
+  if (shardInfo.vocab_size > 0) controls.vocab_size.max = String(shardInfo.vocab_size);
+  if (shardInfo.max_tokens > 0) controls.maxlen.max = String(shardInfo.max_tokens);
+
+  if (await restoreSaved()) {
+    worker.arm();
+    return;
+  }
+  try {
+    await configureModel();
+  } catch (err) {
+    showError(`The settings do not fit this shard: ${err.message}`);
+  }
+  worker.arm();
+  setPhase('ready');
+  showSaved();
+  announce('Reviews loaded. Ready to train.');
+  explainCurrent();
+}
+
+function showShardLoaded() {
   const splits = shardInfo.splits || {};
   ui.shardLabel.textContent = 'Reviews loaded';
   ui.shardProgress.max = 1;
   ui.shardProgress.value = 1;
   ui.shardDetail.textContent = `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test reviews; a vocabulary of ${fmtInt(shardInfo.vocab_size || 0)} ids.`;
   ui.shardPanel.classList.add('loaded');
-  if (splits.train > 0) controls.val_size.max = String(splits.train - 1);
-  if (shardInfo.vocab_size > 0) controls.vocab_size.max = String(shardInfo.vocab_size);
-  if (shardInfo.max_tokens > 0) controls.maxlen.max = String(shardInfo.max_tokens);
+}
 
-  try {
-    await configureModel();
-  } catch (err) {
-    showError(`The settings do not fit this shard: ${err.message}`);
+// After a reload: the session saved in this browser, if there is one and the
+// engine takes its model back. Returns whether it did.
+async function restoreSaved() {
+  const saved = await store.load();
+  if (!saved) return false;
+  if (saved.error) {
+    ui.savedNote.textContent = `A saved model could not be read (${saved.error}); Forget removes it.`;
+    return false;
   }
-  setPhase('ready');
-  announce('Reviews loaded. Ready to train.');
-  explainCurrent();
+  try {
+    const { config } = await worker.request('importCheckpoint', { bytes: saved.checkpoint.slice(0) });
+    if (!linkHadSettings) applySavedSettings(saved.settings);
+    showRestored(saved, config, 'reload');
+    showSaved();
+    announce(statusText());
+    return true;
+  } catch (err) {
+    if (worker.dead) throw err;
+    showSaved();
+    ui.savedNote.textContent = `The model saved in this browser could not be loaded (${err.message}); Forget removes it.`;
+    return false;
+  }
+}
+
+// ------------------------------------------------------------ engine restarts
+
+function onEngineCrash(why) {
+  pauseRun();
+  haveModel = false;
+  recoveryNote = null;
+  showError(`The engine stopped: ${why}. Restarting it…`);
+  setPhase('recovering');
+  announce('The engine stopped; restarting it.');
+}
+
+// Runs in the new worker: the engine, the shard, then the newest saved model
+// (or a fresh one when nothing was saved yet).
+async function setUpAfterCrash(w) {
+  await w.request('init', { debug: debugHooks });
+  shardInfo = await w.request('loadShard', { url: new URL(state.shard, location.href).href });
+  showShardLoaded();
+  const record = store.latest;
+  if (record) {
+    try {
+      const { config } = await w.request('importCheckpoint', { bytes: record.checkpoint.slice(0) });
+      return { record, config };
+    } catch (err) {
+      if (w.dead) throw err;
+      recoveryNote = `the saved model could not be loaded (${err.message})`;
+    }
+  }
+  const config = await w.request('configure', engineConfig());
+  return { record: null, config };
+}
+
+function onEngineRecovered({ record, config }, why) {
+  if (record) {
+    showRestored(record, config, 'crash');
+    const epochs = record.history.length;
+    recoveryNote = `the reviews and your model from epoch ${epochs} are back`;
+  } else {
+    haveModel = true;
+    engineInForce = config;
+    run = null;
+    runHistory = [];
+    testResult = null;
+    charts.clear();
+    recoveryNote = `${recoveryNote ? recoveryNote + '; ' : ''}no model had been saved yet, so a new one is ready to train`;
+    setPhase('ready');
+    explainCurrent();
+  }
+  ui.errorText.textContent = `The engine stopped (${why}) and was restarted: ${recoveryNote}.`;
+  announce(`The engine was restarted: ${recoveryNote}.`);
 }
 
 // A read-only view for tests and the curious (window.__playground in the
@@ -1041,6 +1355,20 @@ Object.defineProperty(window, '__playground', {
     },
     get errors() {
       return [...errorsShown];
+    },
+    // What is saved in this browser ({savedAt, epochs, status, written}) or null.
+    get session() {
+      const r = store.latest;
+      return r ? { savedAt: r.savedAt, epochs: r.history.length, status: r.status, written: store.written === r, settings: { ...r.settings } } : null;
+    },
+    get restarts() {
+      return worker ? worker.restarts : 0;
+    },
+    get run() {
+      return run ? { restored: run.restored ?? null, resumable: !!run.resumable, diverged: copy(run.diverged ?? null), epochOffset: run.epochOffset ?? 0 } : null;
+    },
+    get reviewNote() {
+      return ui.reviewNote.hidden ? '' : ui.reviewNote.textContent;
     },
     charts() {
       return charts ? charts.snapshot() : null;

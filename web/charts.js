@@ -1,8 +1,9 @@
 // charts.js: the two live training charts (loss and accuracy by epoch).
 //
 // Each chart shows a faint per-batch training line (x = fractional epoch),
-// the per-epoch training and validation points over it, and a vertical
-// marker at the epoch with the lowest validation loss. Charts are tuned for
+// the per-epoch training and validation points over it, a vertical marker at
+// the epoch with the lowest validation loss, and one where training
+// diverged, if it did. Charts are tuned for
 // streaming: no animation, parsing off with {x, y} points, decimation on,
 // update('none'), and batch points buffered and drawn at most once per
 // animation frame, so the page stays at 60 fps while the worker trains.
@@ -16,6 +17,7 @@ const COLORS = {
   trainFaint: 'rgba(29, 78, 216, 0.28)',
   val: '#c2410c',
   best: '#15803d',
+  diverged: '#b91c1c',
   grid: 'rgba(0, 0, 0, 0.08)',
   text: '#374151',
 };
@@ -94,6 +96,36 @@ export const epochMarksPlugin = {
       ctx.textBaseline = 'top';
       ctx.fillText(mark.label, textX, y + 2);
     });
+    ctx.restore();
+  },
+};
+
+// A solid red line where training diverged (options.x), labelled half-way
+// up, clear of the best-epoch label (top) and the epoch marks (bottom).
+const divergencePlugin = {
+  id: 'divergence',
+  afterDatasetsDraw(chart, _args, options) {
+    if (options.x == null) return;
+    const { top, bottom, left, right } = chart.chartArea;
+    const px = Math.min(right, Math.max(left, chart.scales.x.getPixelForValue(options.x)));
+    const ctx = chart.ctx;
+    ctx.save();
+    ctx.strokeStyle = COLORS.diverged;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.moveTo(px, top);
+    ctx.lineTo(px, bottom);
+    ctx.stroke();
+    ctx.font = '600 11px system-ui, sans-serif';
+    const label = 'diverged';
+    const width = ctx.measureText(label).width;
+    const textX = px - 6 - width >= left ? px - 6 - width : px + 6;
+    const y = Math.round((top + bottom) / 2);
+    ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+    ctx.fillRect(textX - 3, y - 8, width + 6, 15);
+    ctx.fillStyle = COLORS.diverged;
+    ctx.textBaseline = 'middle';
+    ctx.fillText(label, textX, y);
     ctx.restore();
   },
 };
@@ -177,9 +209,10 @@ function makeChart(canvas, { yTitle, percent }) {
         },
         bestEpoch: { x: null, label: '', shortLabel: '' },
         epochMarks: { marks: [] },
+        divergence: { x: null },
       },
     },
-    plugins: [bestEpochPlugin, epochMarksPlugin],
+    plugins: [bestEpochPlugin, epochMarksPlugin, divergencePlugin],
   });
 }
 
@@ -210,6 +243,40 @@ export class TrainingCharts {
     this.frame = 0;
     this.bestEpoch = null;
     this.history = [];
+    this.divergedAt = null;
+  }
+
+  // Marks where training diverged (x: fractional epoch) on both charts; the
+  // loss chart turns logarithmic, since a diverging loss climbs by orders
+  // of magnitude and would flatten everything before it. null unmarks.
+  // A divergence early in a run would sit in a sliver at the left of an
+  // axis that runs to a whole epoch, so the x axis then ends at the mark.
+  markDivergence(x) {
+    const at = Number.isFinite(x) ? x : null;
+    this.divergedAt = at;
+    for (const chart of [this.loss, this.acc]) {
+      chart.options.plugins.divergence.x = at;
+      const xs = chart.options.scales.x;
+      xs.max = at != null && at < 2 ? at : undefined;
+      xs.ticks.precision = at != null && at < 2 ? undefined : 0;
+    }
+    const y = this.loss.options.scales.y;
+    y.type = at == null ? 'linear' : 'logarithmic';
+    y.title.text = at == null ? 'loss' : 'loss (log scale)';
+    y.ticks.callback = at == null ? undefined : logTick;
+    this.schedule();
+  }
+
+  // Replaces the per-batch line (a saved session): {x, loss, acc} arrays.
+  setBatches({ x = [], loss = [], acc = [] } = {}) {
+    this.pendingBatches = [];
+    this.series.loss[BATCH] = [];
+    this.series.acc[BATCH] = [];
+    for (let i = 0; i < x.length; i++) {
+      push(this.series.loss[BATCH], x[i], loss[i]);
+      push(this.series.acc[BATCH], x[i], acc[i]);
+    }
+    this.schedule();
   }
 
   // Training batches: the worker's bundle {points: [{x (fractional epoch),
@@ -252,6 +319,7 @@ export class TrainingCharts {
     this.setComparison(null);
     this.setMarks([]);
     this.updateBest();
+    if (this.divergedAt != null) this.markDivergence(null);
     this.schedule();
   }
 
@@ -363,6 +431,8 @@ export class TrainingCharts {
       loss: copy(this.series.loss), acc: copy(this.series.acc), bestEpoch: this.bestEpoch,
       comparison: { loss: full(this.series.loss), acc: full(this.series.acc), shown: !this.loss.data.datasets[FULL_TRAIN].hidden },
       marks: this.loss.options.plugins.epochMarks.marks.map((m) => ({ x: m.x, label: m.label })),
+      divergedAt: this.divergedAt,
+      lossScale: this.loss.options.scales.y.type,
     };
   }
 }
@@ -385,6 +455,15 @@ export function pickEpochs(chart, fn) {
     if (dragging && e.buttons) pick(e);
   });
   for (const type of ['pointerup', 'pointercancel', 'pointerleave']) canvas.addEventListener(type, () => (dragging = false));
+}
+
+// Log-scale ticks: 0.1, 1, 10, then 1e+3, 1e+6… (Chart.js would write every
+// zero of 1e18); only powers of ten are labelled.
+function logTick(v) {
+  const e = Math.log10(v);
+  if (Math.abs(e - Math.round(e)) > 1e-9) return '';
+  if (v >= 0.01 && v <= 100) return String(Number(v.toPrecision(1)));
+  return v.toExponential(0);
 }
 
 // Appends a point, skipping non-finite values (no validation set gives NaN).

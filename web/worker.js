@@ -22,8 +22,9 @@ const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/im
 // fit in this many bytes (the default model: 0.64 MB an epoch, 26 MB for 40).
 const EPOCH_WEIGHTS_BUDGET = 64 * 1024 * 1024;
 
-// NN_* status codes of engine/nn.h that mean "this file is stale or damaged".
-const NN_ERR_FORMAT = 2, NN_ERR_VERSION = 3, NN_ERR_CHECKSUM = 4;
+// NN_* status codes of engine/nn.h that mean "this file is stale or damaged",
+// and the one for a loss that is no longer finite.
+const NN_ERR_FORMAT = 2, NN_ERR_VERSION = 3, NN_ERR_CHECKSUM = 4, NN_ERR_DIVERGED = 6;
 
 const now = () => performance.now();
 
@@ -35,6 +36,7 @@ const worker = {
   engine: null,       // the emscripten module (createEngine instance)
   session: 0,         // nnw_session pointer
   initPromise: null,
+  debug: false,       // init {debug: true} enables the test-hook requests
   shardInfo: null,
   busy: null,         // name of a long request in flight (loadShard), or null
   run: {
@@ -45,6 +47,7 @@ const worker = {
     lastBatchEvent: 0,
     scheduled: false,
     pace: 'fast',     // 'fast' | 'watch' (train request)
+    checkpoints: false, // train {checkpoints: true}: epoch/done/trainError carry the model's bytes
     paceMs: 0,        // 'watch' pace: wait this long between one-batch slices
     points: [],       // per-batch points not yet sent
     logEpoch: 0,      // the epoch whose batch log was last read
@@ -156,7 +159,7 @@ function requireIdleTraining(op) {
 const sliceChannel = new MessageChannel();
 sliceChannel.port1.onmessage = () => {
   worker.run.scheduled = false;
-  trainSlice();
+  runSlice();
 };
 function scheduleSlice() {
   if (worker.run.scheduled) return;
@@ -166,7 +169,7 @@ function scheduleSlice() {
     // WATCH_EPOCH_MS and the curves can be followed by eye.
     setTimeout(() => {
       worker.run.scheduled = false;
-      trainSlice();
+      runSlice();
     }, worker.run.paceMs);
   } else {
     sliceChannel.port2.postMessage(null);
@@ -206,7 +209,9 @@ function trainSlice() {
   run.totalMs += ms;
   if (status !== 0) {
     run.state = 'idle';
-    post({ type: 'trainError', data: { message: lastError() } });
+    const data = status === NN_ERR_DIVERGED ? divergence() : { message: lastError() };
+    if (data.checkpoint) post({ type: 'trainError', data }, [data.checkpoint]);
+    else post({ type: 'trainError', data });
     return;
   }
   const [epoch, batch, batches, batchLoss, batchAcc, epochDone, finished,
@@ -238,6 +243,7 @@ function trainSlice() {
     const nan = (x) => (Number.isNaN(x) ? null : x);
     // Restoring the best weights replaced this epoch's: nothing to keep.
     const weightsKept = stoppedEarly === 1 && run.restoresBest ? false : keepEpochWeights(epoch);
+    const checkpoint = run.checkpoints ? checkpointBytes() : null;
     post({
       type: 'epoch',
       data: {
@@ -245,8 +251,9 @@ function trainSlice() {
         ms: run.epochMs, reviewsPerSec: run.epochMs > 0 ? trainSize / (run.epochMs / 1000) : 0,
         embed: embedding.epochData(),
         weightsKept,
+        ...(checkpoint ? { checkpoint } : {}),
       },
-    });
+    }, checkpoint ? [checkpoint] : []);
     run.epochMs = 0;
   }
   if (finished) {
@@ -271,6 +278,58 @@ function keepEpochWeights(epoch) {
 function clearEpochWeights() {
   worker.epochWeights.clear();
   worker.epochWeightsBytes = 0;
+}
+
+// The trainError data of a diverged run: the engine's message, where it
+// happened (x: the fractional epoch of the bad batch) and its loss; the batch
+// points up to there are sent first, so the curve reaches the mark.
+function divergence() {
+  const run = worker.run;
+  const message = lastError();
+  const [epoch, batch, batches, loss] = progressArray();
+  collectBatchPoints(epoch, batches);
+  if (run.points.length) {
+    post({ type: 'batch', data: { epoch, batch, batches, loss: run.points.at(-1).loss, acc: run.points.at(-1).acc, points: run.points } });
+    run.points = [];
+  }
+  const x = batches > 0 ? epoch - 1 + Math.min(batch + 1, batches) / batches : epoch;
+  // The engine has gone back to the last good weights: those are the model now.
+  const checkpoint = run.checkpoints ? checkpointBytes() : null;
+  return { message, diverged: true, epoch, batch: batch + 1, batches, loss, x, ...(checkpoint ? { checkpoint } : {}) };
+}
+
+// The model as checkpoint bytes (a fresh ArrayBuffer, to transfer), or null
+// when the engine cannot write it (the event then goes without).
+function checkpointBytes() {
+  const e = api();
+  const p = e._nnw_checkpoint_export(worker.session);
+  if (!p) return null;
+  const n = e._nnw_checkpoint_len(worker.session);
+  return e.HEAPU8.slice(p, p + n).buffer;
+}
+
+// A trap or an abort inside the engine leaves the wasm instance in an unknown
+// state (its stack and heap may be half-updated), so the worker is done:
+// it says so with a `fatal` event and closes; the page starts a new one.
+function isFatal(err) {
+  return err instanceof WebAssembly.RuntimeError || /\bAborted\b|out of memory|allocation failed/i.test(String(err?.message ?? err));
+}
+
+function fatal(err) {
+  worker.run.state = 'idle';
+  const what = err instanceof WebAssembly.RuntimeError ? 'a WebAssembly trap' : 'an engine abort';
+  post({ type: 'fatal', data: { message: `${what} (${err?.message ?? err})` } });
+  self.close();
+}
+
+// Runs one slice of training; an engine crash there ends the worker.
+function runSlice() {
+  try {
+    trainSlice();
+  } catch (err) {
+    if (isFatal(err)) fatal(err);
+    else post({ type: 'trainError', data: { message: `internal error: ${err?.message ?? err}` } });
+  }
 }
 
 // After the last epoch: the test set, evaluated in slices like training.
@@ -312,7 +371,9 @@ function testSlice() {
   }
   run.testing = null;
   run.state = 'done';
-  post({ type: 'done', data: { history: history(), test, ms: run.totalMs, ...early } });
+  const checkpoint = run.checkpoints ? checkpointBytes() : null;
+  post({ type: 'done', data: { history: history(), test, ms: run.totalMs, ...early, ...(checkpoint ? { checkpoint } : {}) } },
+    checkpoint ? [checkpoint] : []);
 }
 
 // ------------------------------------------------------------- requests
@@ -353,6 +414,7 @@ async function fetchWithProgress(url) {
 
 const handlers = {
   async init(data) {
+    if (data?.debug === true) worker.debug = true;
     if (!worker.initPromise) {
       worker.initPromise = (async () => {
         // A cross-origin-isolated page (SharedArrayBuffer) on a machine with
@@ -441,6 +503,7 @@ const handlers = {
     if (pace !== 'fast' && pace !== 'watch')
       throw new RequestError(`unknown pace '${pace}': use 'fast' or 'watch'`);
     run.pace = pace;
+    run.checkpoints = data?.checkpoints === true;
     run.paceMs = 0; // set from the batch count after the first slice
     const c = config();
     run.restoresBest = c.patience > 0 && c.restore_best_weights === true;
@@ -542,11 +605,8 @@ const handlers = {
   },
 
   exportCheckpoint() {
-    const e = api();
-    const p = e._nnw_checkpoint_export(worker.session);
-    if (!p) throw new RequestError(lastError());
-    const n = e._nnw_checkpoint_len(worker.session);
-    const bytes = e.HEAPU8.slice(p, p + n).buffer;
+    const bytes = checkpointBytes();
+    if (!bytes) throw new RequestError(lastError());
     return [{ bytes }, [bytes]];
   },
 
@@ -566,6 +626,15 @@ const handlers = {
   // The wasm memory's size: it only grows, so this is its peak (benchmarks).
   stats() {
     return { wasmBytes: api().HEAPU8.length };
+  },
+
+  // A test hook (debug only: init with {debug: true}): the engine executes
+  // a trap, as a crash would; the worker then reports `fatal` and closes.
+  debugTrap() {
+    const e = api();
+    if (!worker.debug) throw new RequestError('debugTrap is a test hook: send init with {debug: true} first');
+    e._nnw_debug_trap();
+    return {};
   },
 
   evaluate(data) {
@@ -796,9 +865,11 @@ async function handle(message) {
     const [reply, transfer] = Array.isArray(result) ? result : [result, []];
     post({ id, type: 'ok', data: reply }, transfer);
   } catch (err) {
-    // An engine abort or a bug in this file still answers the request.
+    // An engine abort or a bug in this file still answers the request; an
+    // engine crash then also ends this worker.
     const message = err instanceof RequestError ? err.message : `internal error: ${err?.message ?? err}`;
     post({ id, type: 'error', data: { op: String(type), message } });
+    if (!(err instanceof RequestError) && isFatal(err)) fatal(err);
   }
 }
 
