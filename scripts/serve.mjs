@@ -51,6 +51,14 @@ const CSP = [
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
+  // Trusted Types: only the page's "default" policy (web/trusted-types.js)
+  // may exist, and it turns no string into HTML or script, so every DOM sink
+  // that would parse one (innerHTML, insertAdjacentHTML, document.write, a
+  // script's text) throws: user text can reach the page only as text,
+  // whatever a future edit does. It lets same-site script URLs through
+  // (new Worker).
+  "require-trusted-types-for 'script'",
+  "trusted-types default",
 ].join('; ');
 
 const SECURITY_HEADERS = {

@@ -12,6 +12,7 @@
 // when it dies), persist.js (the session saved in IndexedDB), input-checks.js
 // (settings against the shard, messages at the controls, review notes).
 
+import './trusted-types.js'; // first: the page's Trusted Types policy
 import { TrainingCharts } from './charts.js';
 import { EmbeddingsView } from './embeddings.js';
 import { createDiagnosis } from './diagnosis.js';
