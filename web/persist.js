@@ -32,6 +32,11 @@ export const SESSION_VERSION = 1;
 // be "without stalling".
 const MAX_SAVED_BYTES = 128 * 1024 * 1024;
 
+// A page must not wait for storage: if IndexedDB has not opened by then
+// (another tab holds up a deletion or an upgrade, say), the page goes on
+// without it and says so.
+const OPEN_TIMEOUT_MS = 5000;
+
 function openDb() {
   return new Promise((resolve, reject) => {
     let req;
@@ -41,10 +46,23 @@ function openDb() {
       reject(err);
       return;
     }
+    const timer = setTimeout(() => reject(new Error('IndexedDB did not open (is another tab of this page holding it?)')), OPEN_TIMEOUT_MS);
     req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error || new Error('IndexedDB could not be opened'));
-    req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab of this page'));
+    req.onsuccess = () => {
+      clearTimeout(timer);
+      const db = req.result;
+      // Another tab deleting or upgrading the database must not wait for
+      // this one: let go of it (the next save opens it again).
+      db.onversionchange = () => {
+        db.close();
+        db.closedByOtherTab = true;
+      };
+      resolve(db);
+    };
+    req.onerror = () => {
+      clearTimeout(timer);
+      reject(req.error || new Error('IndexedDB could not be opened'));
+    };
   });
 }
 
@@ -85,6 +103,7 @@ export class SessionStore {
   }
 
   async open() {
+    if (this.db && this.db.closedByOtherTab) this.db = null;
     if (this.db || this.unavailable) return this.db;
     try {
       if (typeof indexedDB === 'undefined') throw new Error('this browser has no IndexedDB');

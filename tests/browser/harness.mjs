@@ -64,6 +64,22 @@ function startServer(dir) {
   });
 }
 
+// The page keeps the last model in IndexedDB (web/persist.js) and brings it
+// back on load, and a session's tests share one profile: so that each test
+// starts from nothing saved, the database is deleted from a blank page of the
+// same site first. (The page lets go of the database when another tab
+// deletes it.)
+export async function forgetSavedSession(page, url) {
+  await page.goto(`${url}favicon.svg`);
+  await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const req = indexedDB.deleteDatabase('imdb-playground');
+        req.onsuccess = req.onerror = req.onblocked = () => resolve();
+      }),
+  );
+}
+
 // Serves the page and launches Chromium. name labels the temporary folders.
 export async function startSession(name, { acceptDownloads = false } = {}) {
   await stat(SHARD).catch(() => {
@@ -90,9 +106,11 @@ export async function startSession(name, { acceptDownloads = false } = {}) {
     context,
     // Opens the page at hash. allowConsole lists patterns of console errors
     // expected on error-path pages (e.g. the browser's own "404" line).
-    async openPage(hash, { viewport = { width: 1280, height: 900 }, allowConsole = [] } = {}) {
+    // The page starts with nothing saved in the browser unless keepSaved.
+    async openPage(hash, { viewport = { width: 1280, height: 900 }, allowConsole = [], keepSaved = false } = {}) {
       const page = await context.newPage();
       await page.setViewportSize(viewport);
+      if (!keepSaved) await forgetSavedSession(page, server.url);
       const problems = [];
       const onConsole = (where) => (msg) => {
         if (msg.type() !== 'error') return;
