@@ -822,9 +822,10 @@ ui.checkpointFile.addEventListener('change', async () => {
 // ------------------------------------------------- saving and restoring
 //
 // The session (model bytes, history, curves, settings) is saved in IndexedDB
-// at every epoch end (the worker sends the bytes with the epoch event), when
-// a run ends, stops or diverges, and when a model file is loaded. A reload
-// brings it back; so does an engine restart, from the newest record in memory.
+// at epoch ends (the worker sends the bytes with an epoch event, at most once
+// a second), when a run ends, stops or diverges, and when a model file is
+// loaded. A reload brings it back; so does an engine restart, from the newest
+// record in memory.
 
 // status: 'training' | 'stopped' | 'done' | 'diverged' | 'imported';
 // checkpoint: the model's bytes, or undefined to ask the worker for them.

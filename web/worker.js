@@ -17,6 +17,9 @@ const SLICE_MS = 15;          // aim for slices this long, so replies come withi
 const MAX_SLICE_BATCHES = 256;
 const EVENT_INTERVAL_MS = 50; // at most one batch/shardProgress event per this
 const WATCH_EPOCH_MS = 1500;  // the 'watch' pace: about this long per epoch
+// train {checkpoints}: epoch events carry the model at most this often (an
+// export costs ~3 ms, a tenth of a fast epoch); done and divergence always do.
+const CHECKPOINT_INTERVAL_MS = 1000;
 const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
 // The weights at the end of each epoch are kept for the diagnosis while they
 // fit in this many bytes (the default model: 0.64 MB an epoch, 26 MB for 40).
@@ -48,6 +51,7 @@ const worker = {
     scheduled: false,
     pace: 'fast',     // 'fast' | 'watch' (train request)
     checkpoints: false, // train {checkpoints: true}: epoch/done/trainError carry the model's bytes
+    lastCheckpoint: 0,  // when an epoch event last carried them
     paceMs: 0,        // 'watch' pace: wait this long between one-batch slices
     points: [],       // per-batch points not yet sent
     logEpoch: 0,      // the epoch whose batch log was last read
@@ -243,7 +247,9 @@ function trainSlice() {
     const nan = (x) => (Number.isNaN(x) ? null : x);
     // Restoring the best weights replaced this epoch's: nothing to keep.
     const weightsKept = stoppedEarly === 1 && run.restoresBest ? false : keepEpochWeights(epoch);
-    const checkpoint = run.checkpoints ? checkpointBytes() : null;
+    const due = run.checkpoints && !finished && now() - run.lastCheckpoint >= CHECKPOINT_INTERVAL_MS;
+    const checkpoint = due ? checkpointBytes() : null;
+    if (checkpoint) run.lastCheckpoint = now();
     post({
       type: 'epoch',
       data: {
@@ -504,6 +510,7 @@ const handlers = {
       throw new RequestError(`unknown pace '${pace}': use 'fast' or 'watch'`);
     run.pace = pace;
     run.checkpoints = data?.checkpoints === true;
+    run.lastCheckpoint = now();
     run.paceMs = 0; // set from the batch count after the first slice
     const c = config();
     run.restoresBest = c.patience > 0 && c.restore_best_weights === true;
