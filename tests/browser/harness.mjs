@@ -66,18 +66,12 @@ function startServer(dir) {
 
 // The page keeps the last model in IndexedDB (web/persist.js) and brings it
 // back on load, and a session's tests share one profile: so that each test
-// starts from nothing saved, the database is deleted from a blank page of the
-// same site first. (The page lets go of the database when another tab
-// deletes it.)
+// starts from nothing saved, the site's IndexedDB is cleared through the
+// DevTools protocol first (no navigation, so no stray requests).
 export async function forgetSavedSession(page, url) {
-  await page.goto(`${url}favicon.svg`);
-  await page.evaluate(
-    () =>
-      new Promise((resolve) => {
-        const req = indexedDB.deleteDatabase('imdb-playground');
-        req.onsuccess = req.onerror = req.onblocked = () => resolve();
-      }),
-  );
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.clearDataForOrigin', { origin: new URL(url).origin, storageTypes: 'indexeddb' });
+  await cdp.detach();
 }
 
 // Serves the page and launches Chromium. name labels the temporary folders.
