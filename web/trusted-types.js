@@ -7,8 +7,10 @@
 // no createScript, so user text can reach the page only as text. Script URLs
 // (new Worker(url), a <script>'s src) pass only when they are on this site.
 //
-// Imported first by app.js, before anything creates a worker. Browsers
-// without Trusted Types skip it (the CSP's script-src still applies).
+// Imported first by app.js, before anything creates a worker, and by
+// worker.js, whose two-thread engine starts its threads with new Worker(url)
+// (the worker's own CSP requires Trusted Types too). Browsers without
+// Trusted Types, and Node, skip it (the CSP's script-src still applies).
 
 if (globalThis.trustedTypes && !globalThis.trustedTypes.defaultPolicy) {
   globalThis.trustedTypes.createPolicy('default', {

@@ -11,6 +11,7 @@
 // Deliberately not here: any engine logic (that is C, behind engine/wasm_api.c)
 // and anything about the page.
 
+import './trusted-types.js'; // first: the two-thread engine starts its threads with new Worker(url)
 import { embeddingHandlers } from './worker_embeddings.js';
 
 const SLICE_MS = 15;          // aim for slices this long, so replies come within ~50 ms
