@@ -60,6 +60,15 @@ void nn_config_default(nn_config *c) {
     c->monitor = NN_MONITOR_VAL_LOSS;
     c->min_delta = 0.0f;
     c->restore_best_weights = 0;
+    /* Pretrained embeddings off; word2vec.c's skip-gram defaults, except
+     * one pass (-iter 5 there) over the 50,000 unlabelled reviews. */
+    c->embedding_init = NN_EMB_UNIFORM;
+    c->trainable_embedding = 1;
+    c->w2v_epochs = 1;
+    c->w2v_window = 5;
+    c->w2v_negative = 5;
+    c->w2v_sample = 1e-3f;
+    c->w2v_lr = 0.025f;
 }
 
 /* ----------------------------------------------------------------- presets */
@@ -142,6 +151,13 @@ static const field FIELDS[] = {
     {F(monitor), K_ENUM, 0, 1, 0, 0, "\"val_loss\" or \"val_accuracy\"", {"val_loss", "val_accuracy"}},
     {F(min_delta), K_F32, 0, 1e30, 0, 0, "at least 0 and finite (Keras's default is 0)", {0}},
     {F(restore_best_weights), K_BOOL, 0, 1, 0, 0, "true or false", {0}},
+    {F(embedding_init), K_ENUM, 0, 1, 0, 0, "\"uniform\" or \"word2vec\"", {"uniform", "word2vec"}},
+    {F(trainable_embedding), K_BOOL, 0, 1, 0, 0, "true or false", {0}},
+    {F(w2v_epochs), K_U32, 1, 100, 0, 0, "1..100", {0}},
+    {F(w2v_window), K_U32, 1, 50, 0, 0, "1..50 (word2vec's default is 5)", {0}},
+    {F(w2v_negative), K_U32, 1, 50, 0, 0, "1..50 (word2vec's default is 5)", {0}},
+    {F(w2v_sample), K_F32, 0, 1, 0, 0, "0..1 (0: no subsampling; word2vec's default is 1e-3)", {0}},
+    {F(w2v_lr), K_F32, 0, 10, 1, 0, "greater than 0 and at most 10 (word2vec's default is 0.025)", {0}},
     {F(val_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (and less than the training split)", {0}},
     {F(train_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (0: all reviews left after validation)", {0}},
     {F(seed), K_U64, 0, SEED_MAX, 0, 0, "0..9007199254740991 (2^53-1, the largest integer JSON keeps exactly)", {0}},
@@ -175,7 +191,8 @@ static const char *valid_keys(void) {
         "vocab_size, maxlen, padding, truncating, stopwords, model, embed_dim, hidden, layers, "
         "dropout, recurrent_dropout, pooling, optimizer, lr, beta1, beta2, eps, "
         "batch_size, epochs, patience, monitor, min_delta, restore_best_weights, "
-        "val_size, train_size, seed";
+        "embedding_init, trainable_embedding, w2v_epochs, w2v_window, w2v_negative, "
+        "w2v_sample, w2v_lr, val_size, train_size, seed";
     return list;
 }
 

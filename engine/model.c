@@ -473,7 +473,7 @@ static void recurrent_backward(nn_model *m, uint32_t B) {
         }
         dout = dinp;
     }
-    nn_embedding_backward(g + m->tensor[0].offset, dout, ids, B, T, E);
+    if (c->trainable_embedding) nn_embedding_backward(g + m->tensor[0].offset, dout, ids, B, T, E);
 }
 
 void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
@@ -511,8 +511,9 @@ float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *l
     nn_relu_backward(m->dhpre, m->dhidden, m->hidden, (size_t)B * H);
     nn_dense_backward(m->dpooled, g + m->tensor[1].offset, g + m->tensor[2].offset, m->dhpre,
                       m->pooled, m->w1, B, E, H);
-    nn_embedding_pool_backward(g + m->tensor[0].offset, m->dpooled, ids, B, c->maxlen, E,
-                               c->pooling);
+    if (c->trainable_embedding)
+        nn_embedding_pool_backward(g + m->tensor[0].offset, m->dpooled, ids, B, c->maxlen, E,
+                                   c->pooling);
     return loss;
 }
 
@@ -526,15 +527,18 @@ void nn_model_zero_grad(nn_model *m) { memset(m->grads, 0, m->nparams * sizeof(f
 void nn_model_update(nn_model *m) {
     const nn_config *c = &m->cfg;
     m->step++;
+    /* A frozen embedding (Keras trainable=False) is the first tensor: the
+     * step starts after it, and its moments stay zero. */
+    size_t from = c->trainable_embedding ? 0 : m->tensor[1].offset, n = m->nparams - from;
     if (c->optimizer == NN_OPT_SGD) {
-        nn_k_sgd(m->params, m->grads, m->nparams, c->lr);
+        nn_k_sgd(m->params + from, m->grads + from, n, c->lr);
         return;
     }
     /* Keras/TF Adam: the bias corrections fold into the step size. */
     double t = (double)m->step;
     double lr_t = c->lr * sqrt(1.0 - pow(c->beta2, t)) / (1.0 - pow(c->beta1, t));
-    nn_k_adam(m->params, m->grads, m->m, m->v, m->nparams, (float)lr_t, c->beta1, c->beta2,
-              c->eps);
+    nn_k_adam(m->params + from, m->grads + from, m->m + from, m->v + from, n, (float)lr_t, c->beta1,
+              c->beta2, c->eps);
 }
 
 /* Keras pad_sequences: 'pre' truncation keeps the last T ids, 'post' the

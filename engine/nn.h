@@ -179,6 +179,8 @@ enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
 /* The architecture (see "model" below). */
 enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4 };
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
+/* Where the embedding starts (see "embedding_init" below). */
+enum { NN_EMB_UNIFORM = 0, NN_EMB_WORD2VEC = 1 };
 #define NN_MAX_LAYERS 4
 /* Bytes of the "stopwords" setting, its NUL included (engine/stopwords.h). */
 #define NN_STOPWORDS_SPEC_MAX 2048
@@ -209,6 +211,16 @@ typedef struct nn_config {
     int monitor;           /* NN_MONITOR_VAL_LOSS (Keras's default) or _VAL_ACC */
     float min_delta;
     int restore_best_weights; /* 0/1: on stopping, go back to the best epoch's weights */
+    /* Pretrained embeddings (engine/word2vec.h). */
+    int embedding_init;    /* NN_EMB_UNIFORM: Keras's uniform +-0.05; NN_EMB_WORD2VEC:
+                            * word vectors trained on the unlabelled reviews with the
+                            * w2v_* settings below, given to nn_trainer_set_embedding */
+    int trainable_embedding; /* 0/1 (Keras trainable=): 0 freezes the embedding */
+    uint32_t w2v_epochs;   /* word2vec: passes over the unlabelled reviews */
+    uint32_t w2v_window;   /* word2vec: the largest context distance */
+    uint32_t w2v_negative; /* word2vec: negative samples per (context, word) pair */
+    float w2v_sample;      /* word2vec: subsampling threshold t (0: off) */
+    float w2v_lr;          /* word2vec: starting SGD rate, falling linearly to 1e-4 of it */
     uint32_t val_size;     /* reviews held out of the shuffled training split */
     uint32_t train_size;   /* 0: all remaining training reviews */
     uint64_t seed;
@@ -437,6 +449,12 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
  * just finished), in order: *n batches so far. For the per-batch curve. */
 typedef struct nn_batch_log { float loss, acc; } nn_batch_log;
 const nn_batch_log *nn_trainer_batch_log(const nn_trainer *t, uint32_t *n);
+/* Pretrained word vectors (V,E) for the embedding (cfg.embedding_init
+ * "word2vec"): copies the rows of the words (ids NN_FIRST_WORD up to
+ * min(V, cfg.vocab_size)); the special ids keep their initialisation. E must
+ * be cfg.embed_dim. Only before the first batch (NN_ERR_STATE after); until
+ * it is called, nn_trainer_run refuses a "word2vec" config. */
+int nn_trainer_set_embedding(nn_trainer *t, const float *vectors, uint32_t V, uint32_t E, nn_error *err);
 /* History so far: *n epochs. */
 const nn_epoch_log *nn_trainer_history(const nn_trainer *t, uint32_t *n);
 /* Loss and accuracy on "val" or "test". */

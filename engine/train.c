@@ -56,6 +56,7 @@ struct nn_trainer {
     nn_eval val_eval;      /* the validation pass in progress */
     nn_epoch_hook_fn epoch_hook; /* called at each epoch's end, before early stopping */
     void *epoch_hook_user;
+    int embedding_set;     /* nn_trainer_set_embedding was called */
 };
 
 static void free_set(padded_set *s) {
@@ -191,6 +192,27 @@ fail:
 }
 
 nn_model *nn_trainer_model(nn_trainer *t) { return t->model; }
+
+int nn_trainer_set_embedding(nn_trainer *t, const float *vectors, uint32_t V, uint32_t E, nn_error *err) {
+    nn_model *m = t->model;
+    uint32_t rows = V < t->cfg.vocab_size ? V : t->cfg.vocab_size;
+    if (t->epoch > 0 || t->batch > 0)
+        return nn_fail(err, NN_ERR_STATE,
+                       "the embedding can only be initialised before training starts; "
+                       "configure a new model first");
+    if (E != t->cfg.embed_dim)
+        return nn_fail(err, NN_ERR_ARG,
+                       "the word vectors have %u dimensions but embed_dim is %u; set embed_dim "
+                       "to %u or train word vectors of %u dimensions",
+                       E, t->cfg.embed_dim, E, t->cfg.embed_dim);
+    /* Only the words': <PAD>, <START>, <UNK> keep the model's initialisation
+     * (word2vec never sees them). */
+    if (rows > NN_FIRST_WORD)
+        memcpy(m->emb + (size_t)NN_FIRST_WORD * E, vectors + (size_t)NN_FIRST_WORD * E,
+               (size_t)(rows - NN_FIRST_WORD) * E * sizeof(float));
+    t->embedding_set = 1;
+    return NN_OK;
+}
 
 const nn_batch_log *nn_trainer_batch_log(const nn_trainer *t, uint32_t *n) {
     /* After the last training batch the whole epoch's log stays readable
@@ -366,6 +388,11 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
                        "this run diverged; start a new one with a lower learning rate (now %g)",
                        (double)c->lr);
     }
+    if (c->embedding_init == NN_EMB_WORD2VEC && !t->embedding_set)
+        return nn_fail(err, NN_ERR_STATE,
+                       "embedding_init is \"word2vec\" but no word vectors were given: train "
+                       "them first (imdb_word2vec, or Pretrain on the page) or set "
+                       "embedding_init to \"uniform\"");
     if (t->epoch >= c->epochs || t->stopped) {
         p->epoch = t->stopped ? t->epoch : c->epochs;
         p->finished = 1;

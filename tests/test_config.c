@@ -24,7 +24,12 @@ static int config_equal(const nn_config *a, const nn_config *b) {
            a->patience == b->patience && a->monitor == b->monitor &&
            memcmp(&a->min_delta, &b->min_delta, sizeof a->min_delta) == 0 &&
            a->restore_best_weights == b->restore_best_weights &&
-           strcmp(a->stopwords, b->stopwords) == 0;
+           strcmp(a->stopwords, b->stopwords) == 0 &&
+           a->embedding_init == b->embedding_init && a->trainable_embedding == b->trainable_embedding &&
+           a->w2v_epochs == b->w2v_epochs && a->w2v_window == b->w2v_window &&
+           a->w2v_negative == b->w2v_negative &&
+           memcmp(&a->w2v_sample, &b->w2v_sample, sizeof a->w2v_sample) == 0 &&
+           memcmp(&a->w2v_lr, &b->w2v_lr, sizeof a->w2v_lr) == 0;
 }
 
 static void defaults_are_the_keras_tutorial_recipe(void) {
@@ -69,7 +74,7 @@ static void each_key_overrides_its_field(void) {
     struct key_case {
         const char *json;
         nn_config want;
-    } kc[32];
+    } kc[40];
     int n = 0;
 #define ADD(js, field, value)          \
     do {                               \
@@ -106,6 +111,13 @@ static void each_key_overrides_its_field(void) {
     ADD("{\"monitor\": \"val_accuracy\"}", monitor, NN_MONITOR_VAL_ACC);
     ADD("{\"min_delta\": 0.001}", min_delta, 0.001f);
     ADD("{\"restore_best_weights\": true}", restore_best_weights, 1);
+    ADD("{\"embedding_init\": \"word2vec\"}", embedding_init, NN_EMB_WORD2VEC);
+    ADD("{\"trainable_embedding\": false}", trainable_embedding, 0);
+    ADD("{\"w2v_epochs\": 5}", w2v_epochs, 5);
+    ADD("{\"w2v_window\": 10}", w2v_window, 10);
+    ADD("{\"w2v_negative\": 15}", w2v_negative, 15);
+    ADD("{\"w2v_sample\": 0}", w2v_sample, 0.0f);
+    ADD("{\"w2v_lr\": 0.05}", w2v_lr, 0.05f);
 #undef ADD
     for (int i = 0; i < n; i++) {
         nn_config c = def;
@@ -149,7 +161,9 @@ static void unknown_keys_are_named_with_the_valid_ones(void) {
                           "hidden", "layers", "dropout", "recurrent_dropout", "pooling",
                           "optimizer", "lr", "beta1", "beta2", "eps", "batch_size", "epochs",
                           "patience", "monitor", "min_delta", "restore_best_weights",
-                          "val_size", "train_size", "seed", "stopwords"};
+                          "val_size", "train_size", "seed", "stopwords", "embedding_init",
+                          "trainable_embedding", "w2v_epochs", "w2v_window", "w2v_negative",
+                          "w2v_sample", "w2v_lr"};
     int all = 1;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) all &= strstr(err.msg, keys[i]) != NULL;
     check(all, "unknown key message lists every valid key: %s", err.msg);
@@ -168,6 +182,11 @@ static void wrong_types_are_named(void) {
     expect_error("{\"model\": 1}", "\"model\"", "\"bilstm\" or \"bigru\"");
     expect_error("{\"restore_best_weights\": \"true\"}", "\"restore_best_weights\"", "true or false");
     expect_error("{\"restore_best_weights\": 1}", "\"restore_best_weights\"", "a number");
+    expect_error("{\"embedding_init\": \"glove\"}", "\"embedding_init\"", "\"word2vec\"");
+    expect_error("{\"trainable_embedding\": \"no\"}", "\"trainable_embedding\"", "true or false");
+    expect_error("{\"w2v_window\": 0}", "\"w2v_window\"", "1..50");
+    expect_error("{\"w2v_lr\": 0}", "\"w2v_lr\"", "greater than 0");
+    expect_error("{\"w2v_sample\": 2}", "\"w2v_sample\"", "0..1");
 }
 
 static void out_of_range_values_are_named_with_the_range(void) {
@@ -272,6 +291,13 @@ static void to_json_then_from_json_gives_the_same_config(void) {
         c.restore_best_weights = (int)nn_rng_below(&rng, 2);
         static const char *const stop[] = {"", "@english", "@english -not -no", "the, a\nan \"q\""};
         snprintf(c.stopwords, sizeof c.stopwords, "%s", stop[nn_rng_below(&rng, 4)]);
+        c.embedding_init = (int)nn_rng_below(&rng, 2);
+        c.trainable_embedding = (int)nn_rng_below(&rng, 2);
+        c.w2v_epochs = 1 + nn_rng_below(&rng, 100);
+        c.w2v_window = 1 + nn_rng_below(&rng, 50);
+        c.w2v_negative = 1 + nn_rng_below(&rng, 50);
+        c.w2v_sample = nn_rng_uniform(&rng, 0.0f, 1.0f);
+        c.w2v_lr = nn_rng_uniform(&rng, 1e-6f, 10.0f);
         if (c.val_size == 0) c.val_size = 1; /* patience needs a validation set */
         nn_error err = {0};
         char *json = nn_config_to_json(&c);
@@ -296,6 +322,9 @@ static void to_json_then_from_json_gives_the_same_config(void) {
                          "\"beta1\":0.9,\"beta2\":0.999,\"eps\":1e-07,\"batch_size\":512,"
                          "\"epochs\":40,\"patience\":0,\"monitor\":\"val_loss\",\"min_delta\":0,"
                          "\"restore_best_weights\":false,"
+                         "\"embedding_init\":\"uniform\",\"trainable_embedding\":true,"
+                         "\"w2v_epochs\":1,\"w2v_window\":5,\"w2v_negative\":5,"
+                         "\"w2v_sample\":0.001,\"w2v_lr\":0.025,"
                          "\"val_size\":10000,\"train_size\":0,\"seed\":1}") == 0,
           "default to_json is exactly the documented object: %s", json ? json : "(null)");
     free(json);

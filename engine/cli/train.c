@@ -3,17 +3,22 @@
  *   imdb_train --shard data/imdb.shard [--preset NAME] [--config recipe.json]
  *              [--<key> <value> ...] [--history history.json]
  *              [--checkpoint model.ckpt] [--quiet] [--threads N]
+ *              [--embeddings vectors.nnvec | --unsup data/imdb-unsup.shard]
  *
  * --preset NAME starts from a tutorial's recipe (tutorial-bag, tutorial-lstm,
  * tutorial-gru, tutorial-bilstm); --config and flags are applied after it.
  * Every nn_config field is a flag (--epochs 10, --lr 0.01, --model gru,
  * --restore-best-weights true).
+ * With embedding_init "word2vec" the embedding starts from word vectors:
+ * read from --embeddings (written by imdb_word2vec) or trained first on
+ * --unsup with the config's w2v_* keys.
  * Prints one Keras-like line per epoch (with a live progress bar when stdout
  * is a terminal), then the test loss and accuracy. The history file holds
  * only what the seed determines (no timings), so two runs can be compared
  * byte for byte. */
 #include "cli.h"
 #include "threads.h"
+#include "pretrain.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -27,10 +32,14 @@ static void usage(FILE *f) {
             "usage: imdb_train --shard FILE [--preset NAME] [--config FILE.json] [--<key> VALUE ...]\n"
             "                  [--history OUT.json] [--checkpoint OUT.ckpt] [--quiet] [--threads N]\n"
             "--threads N lends N threads to the recurrent models (same results, faster)\n"
+            "                  [--embeddings FILE.nnvec | --unsup data/imdb-unsup.shard]\n"
             "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm\n"
+            "         tutorial-pretrained\n"
             "keys: vocab_size maxlen padding truncating model embed_dim hidden layers dropout\n"
             "      recurrent_dropout pooling optimizer lr beta1 beta2 eps batch_size epochs\n"
-            "      patience monitor min_delta restore_best_weights val_size train_size seed\n"
+            "      patience monitor min_delta restore_best_weights embedding_init\n"
+            "      trainable_embedding w2v_epochs w2v_window w2v_negative w2v_sample w2v_lr\n"
+            "      val_size train_size seed\n"
             "defaults: the Keras text-classification tutorial recipe (40 epochs).\n");
 }
 
@@ -73,7 +82,8 @@ static void progress_bar(const nn_progress *p, uint32_t epochs, double ms) {
 
 int main(int argc, char **argv) {
     const char *shard_path = NULL, *history_path = NULL, *ckpt_path = NULL;
-    int quiet = 0;
+    const char *vectors_path = NULL, *unsup_path = NULL;
+    int quiet = 0, rc_vectors = 0;
     long threads = 1;
     nn_error err = {0};
     nn_config cfg;
@@ -103,6 +113,10 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "imdb_train: --threads must be 1 to 64\n");
                 return 2;
             }
+        } else if (i + 1 < argc && !strcmp(a, "--embeddings")) {
+            vectors_path = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--unsup")) {
+            unsup_path = argv[++i];
         } else {
             fprintf(stderr, "imdb_train: unknown argument '%s'\n", a);
             usage(stderr);
@@ -128,6 +142,28 @@ int main(int argc, char **argv) {
     nn_threads *pool = nn_threads_create((uint32_t)threads);
     nn_parallel par = nn_threads_parallel(pool);
     nn_model_set_parallel(nn_trainer_model(t), &par);
+    if (cfg.embedding_init == NN_EMB_WORD2VEC) {
+        float *vec = NULL;
+        uint32_t V = cfg.vocab_size, E = cfg.embed_dim;
+        if (vectors_path) rc_vectors = nn_cli_load_vectors(vectors_path, shard.vocab_crc, &vec, &V, &E, &err);
+        else if (unsup_path) rc_vectors = nn_cli_pretrain(unsup_path, shard.vocab_crc, &cfg, quiet, &vec, &err);
+        else rc_vectors = nn_fail(&err, NN_ERR_ARG, "embedding_init is \"word2vec\": pass --embeddings "
+                                  "FILE (from imdb_word2vec) or --unsup data/imdb-unsup.shard to train them");
+        if (!rc_vectors) rc_vectors = nn_trainer_set_embedding(t, vec, V, E, &err);
+        free(vec);
+        if (rc_vectors) {
+            fprintf(stderr, "imdb_train: %s\n", err.msg);
+            return 1;
+        }
+        if (!quiet)
+            printf("Embedding: %u x %u word vectors from %s, %s\n", V, E,
+                   vectors_path ? vectors_path : unsup_path,
+                   cfg.trainable_embedding ? "fine-tuned" : "frozen");
+    } else if (vectors_path || unsup_path) {
+        fprintf(stderr, "imdb_train: --embeddings and --unsup need --embedding-init word2vec (or "
+                        "--preset tutorial-pretrained)\n");
+        return 2;
+    }
     int tty = isatty(1) && !quiet;
     if (!quiet)
         printf("Train on %u reviews, validate on %u, test on %u (prepared in %.0f ms)\n",
