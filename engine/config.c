@@ -92,9 +92,28 @@ static void recurrent_tutorial(nn_config *c, int model) {
     c->val_size = 5000;
 }
 
+/* Our answer to the TF-Hub tutorial (whose 48-million-parameter sentence
+ * embedding cannot run offline in a page): the LSTM recipe with its
+ * embedding started from word2vec vectors trained on the 50,000 unlabelled
+ * reviews, and fine-tuned. Pretraining pays when labelled reviews are
+ * scarce, so only 1,000 of them train (the 5,000 validation reviews stay).
+ * Sentiment belongs to a whole review, so the window is wide (20) and
+ * frequent words are subsampled harder (1e-4): words that share reviews,
+ * not only the slots of a sentence, end up close (good and bad share
+ * slots). Measured over seeds 1-3: 0.80 validation accuracy at epochs 5, 8
+ * and 5; from scratch at no epoch of 12 for two seeds, at 12 for one. */
+static void pretrained_tutorial(nn_config *c) {
+    recurrent_tutorial(c, NN_MODEL_LSTM);
+    c->train_size = 1000;
+    c->embedding_init = NN_EMB_WORD2VEC;
+    c->trainable_embedding = 1;
+    c->w2v_window = 20;
+    c->w2v_sample = 1e-4f;
+}
+
 static const char *const PRESETS[] = {"tutorial-bag", "tutorial-lstm", "tutorial-gru",
-                                      "tutorial-bilstm"};
-static const int PRESET_MODEL[] = {NN_MODEL_BAG, NN_MODEL_LSTM, NN_MODEL_GRU, NN_MODEL_BILSTM};
+                                      "tutorial-bilstm", "tutorial-pretrained"};
+static const int PRESET_MODEL[] = {NN_MODEL_BAG, NN_MODEL_LSTM, NN_MODEL_GRU, NN_MODEL_BILSTM, -1};
 
 const char *nn_config_preset_name(uint32_t i) {
     return i < sizeof PRESETS / sizeof PRESETS[0] ? PRESETS[i] : NULL;
@@ -104,6 +123,7 @@ int nn_config_preset(nn_config *c, const char *name) {
     for (uint32_t i = 0; name && i < sizeof PRESETS / sizeof PRESETS[0]; i++) {
         if (strcmp(name, PRESETS[i]) != 0) continue;
         if (PRESET_MODEL[i] == NN_MODEL_BAG) nn_config_default(c);
+        else if (PRESET_MODEL[i] < 0) pretrained_tutorial(c);
         else recurrent_tutorial(c, PRESET_MODEL[i]);
         return NN_OK;
     }

@@ -241,7 +241,11 @@ void nn_config_default(nn_config *c);
  *                      0.001, 5000 (20%) of the training reviews validate,
  *                      10 epochs;
  *   "tutorial-gru"     the same with GRU(32);
- *   "tutorial-bilstm"  the same with Bidirectional(LSTM(32)).
+ *   "tutorial-bilstm"  the same with Bidirectional(LSTM(32));
+ *   "tutorial-pretrained" "tutorial-lstm" trained on 1000 labelled reviews
+ *                      with its embedding started from word2vec vectors
+ *                      (embedding_init "word2vec", window 20, sample 1e-4)
+ *                      and fine-tuned: our answer to the TF-Hub tutorial.
  * NN_OK, or NN_ERR_ARG for an unknown name (c is then unchanged). */
 int nn_config_preset(nn_config *c, const char *name);
 /* The i-th preset's name, or NULL past the last (for menus and messages). */
@@ -451,8 +455,8 @@ typedef struct nn_batch_log { float loss, acc; } nn_batch_log;
 const nn_batch_log *nn_trainer_batch_log(const nn_trainer *t, uint32_t *n);
 /* Pretrained word vectors (V,E) for the embedding (cfg.embedding_init
  * "word2vec"): copies the rows of the words (ids NN_FIRST_WORD up to
- * min(V, cfg.vocab_size)); the special ids keep their initialisation. E must
- * be cfg.embed_dim. Only before the first batch (NN_ERR_STATE after); until
+ * min(V, cfg.vocab_size)) minus their mean vector; the special ids keep
+ * their initialisation. E must be cfg.embed_dim. Only before the first batch (NN_ERR_STATE after); until
  * it is called, nn_trainer_run refuses a "word2vec" config. */
 int nn_trainer_set_embedding(nn_trainer *t, const float *vectors, uint32_t V, uint32_t E, nn_error *err);
 /* History so far: *n epochs. */

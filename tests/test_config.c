@@ -459,13 +459,26 @@ static void presets_are_the_tutorial_recipes(void) {
               "preset %s: Embedding(10000,32), 32 units, maxlen 250 pre/pre, batch 128, Adam 0.001, "
               "5000 validation, 10 epochs %s", names[i], err.msg);
     }
+    memset(&c, 0xAB, sizeof c);
+    nn_config want;
+    nn_config_preset(&want, "tutorial-lstm");
+    want.train_size = 1000;
+    want.embedding_init = NN_EMB_WORD2VEC;
+    want.w2v_window = 20;
+    want.w2v_sample = 1e-4f;
+    check(nn_config_preset(&c, "tutorial-pretrained") == NN_OK && config_equal(&c, &want) &&
+              c.trainable_embedding == 1 && c.w2v_negative == 5 && c.w2v_epochs == 1,
+          "preset tutorial-pretrained: tutorial-lstm on 1000 labelled reviews, embedding from "
+          "word2vec (window 20, sample 1e-4), fine-tuned");
     c = def;
     check(nn_config_preset(&c, "tutorial-transformer") == NN_ERR_ARG && config_equal(&c, &def) &&
               nn_config_preset(&c, NULL) == NN_ERR_ARG,
           "an unknown preset is NN_ERR_ARG and leaves the config alone");
     uint32_t n = 0;
     while (nn_config_preset_name(n)) n++;
-    check(n == 4 && !strcmp(nn_config_preset_name(1), "tutorial-lstm"), "preset names listed: %u", n);
+    check(n == 5 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
+              !strcmp(nn_config_preset_name(4), "tutorial-pretrained"),
+          "preset names listed: %u", n);
 }
 
 int main(void) {
