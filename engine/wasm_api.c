@@ -14,6 +14,7 @@
 #include "diagnosis.h"
 #include "nn.h"
 #include "stopwords.h"
+#include "word2vec.h"
 
 #include <emscripten.h>
 #ifdef NNW_THREADS
@@ -35,6 +36,8 @@ enum {
     P_EPOCH, P_BATCH, P_BATCHES, P_BATCH_LOSS, P_BATCH_ACC, P_EPOCH_DONE, P_FINISHED,
     P_LOSS, P_ACC, P_VAL_LOSS, P_VAL_ACC, P_TRAIN_SIZE, P_STOPPED_EARLY, P_BEST_EPOCH, P_COUNT
 };
+/* Slots of nnw_pretrain_progress(s), in the order PROTOCOL.md lists them. */
+enum { W_FRACTION, W_TOKENS, W_TOKENS_TOTAL, W_EPOCH, W_EPOCHS, W_LR, W_LOSS, W_FINISHED, W_PAIRS, W_COUNT };
 
 typedef struct nnw_session {
     nn_error err;             /* the last failure, read with nnw_error */
@@ -77,6 +80,13 @@ typedef struct nnw_session {
     nn_labelled_text texts;   /* the last labelled text (nnw_labelled_text) */
     struct nn_threads *pool;  /* NNW_THREADS builds: threads lent to every model */
     nn_parallel par;
+    /* word2vec (section "pretraining" below) */
+    uint8_t *corpus_buf;      /* the unsup shard's bytes; corpus points into them */
+    nn_shard corpus;
+    int has_corpus;
+    nn_w2v *w2v;              /* the word vectors being trained, or trained */
+    int w2v_finished;
+    float w2v_progress[W_COUNT];
 } nnw_session;
 
 static void embed_start(nnw_session *s);
@@ -192,8 +202,11 @@ static void drop_trainer(nnw_session *s) {
     for (int i = 0; i < P_COUNT; i++) s->progress[i] = 0;
 }
 
+static void drop_corpus(nnw_session *s);
+
 static void drop_shard(nnw_session *s) {
     drop_trainer(s);  /* the trainer's matrices were built from this shard */
+    drop_corpus(s);   /* its ids (and the vectors) belong to this vocabulary */
     if (s->has_shard) nn_shard_free(&s->shard);
     memset(&s->shard, 0, sizeof s->shard);
     s->has_shard = 0;
@@ -243,6 +256,7 @@ static void lend_threads(nnw_session *s, nn_trainer *t) { nn_model_set_parallel(
 EMSCRIPTEN_KEEPALIVE void nnw_session_free(nnw_session *s) {
     if (!s) return;
     drop_shard(s);
+    drop_corpus(s);
     nn_labelled_text_free(&s->texts);
     free(s->text);
     free(s->explain_rows);
@@ -307,8 +321,12 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_shard_info(nnw_session *s) {
 
 /* -------------------------------------------------------------- config */
 
+static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg);
+
 /* Creates the trainer (and a freshly initialised model) from a config JSON
- * whose keys override the tutorial defaults. */
+ * whose keys override the tutorial defaults. With embedding_init "word2vec"
+ * the embedding starts from the session's word vectors (nnw_pretrain_*),
+ * which must have been trained with the same settings. */
 EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
     int rc = need_shard(s);
     if (rc != NN_OK) return rc;
@@ -319,6 +337,10 @@ EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
     nn_trainer *t = NULL;
     if ((rc = nn_trainer_create(&t, &cfg, &s->shard, &s->err)) != NN_OK) return rc;
     lend_threads(s, t);
+    if (cfg.embedding_init == NN_EMB_WORD2VEC && (rc = use_word_vectors(s, t, &cfg)) != NN_OK) {
+        nn_trainer_free(t);
+        return rc;
+    }
     drop_trainer(s);
     s->trainer = t;
     s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
@@ -630,6 +652,11 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
     if ((rc = nn_config_check(cfg, &s->shard, &s->err)) != NN_OK) goto done;
     if ((rc = nn_trainer_create(&t, cfg, &s->shard, &s->err)) != NN_OK) goto done;
     lend_threads(s, t);
+    /* A pretrained model's embedding is in the checkpoint: mark it given
+     * (the weights are copied over it below). */
+    if (cfg->embedding_init == NN_EMB_WORD2VEC &&
+        (rc = nn_trainer_set_embedding(t, ck.model->emb, cfg->vocab_size, cfg->embed_dim, &s->err)) != NN_OK)
+        goto done;
     nn_model *m = nn_trainer_model(t);
     if (m->nparams != ck.model->nparams) {
         rc = nn_fail(&s->err, NN_ERR_FORMAT,
@@ -984,6 +1011,11 @@ EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) {
     cfg.patience = 0;
     rc = nn_trainer_create(&s->full, &cfg, &s->shard, &s->err);
     if (rc == NN_OK) lend_threads(s, s->full);
+    /* A pretrained run's twin starts from the same word vectors. */
+    if (rc == NN_OK && cfg.embedding_init == NN_EMB_WORD2VEC && (rc = use_word_vectors(s, s->full, &cfg)) != NN_OK) {
+        nn_trainer_free(s->full);
+        s->full = NULL;
+    }
     return rc;
 }
 
@@ -1426,5 +1458,179 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_stopwords(nnw_session *s, const char *spec)
     jb_string(&b, nn_stopwords_english(), strlen(nn_stopwords_english()));
     jb_raw(&b, "}", 1);
     free(words);
+    return session_text(s, &b);
+}
+
+/* ------------------------------------------------------------- presets */
+
+/* [{"name", "config"}, ...]: every preset of nn_config_preset, for the
+ * page's model menu (so the recipes live in C only). */
+EMSCRIPTEN_KEEPALIVE const char *nnw_presets(nnw_session *s) {
+    json_buf b = {0};
+    jb_raw(&b, "[", 1);
+    for (uint32_t i = 0; nn_config_preset_name(i); i++) {
+        nn_config c;
+        nn_config_preset(&c, nn_config_preset_name(i));
+        char *json = nn_config_to_json(&c);
+        if (!json) b.oom = 1;
+        jb_raw(&b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+        jb_string(&b, nn_config_preset_name(i), strlen(nn_config_preset_name(i)));
+        jb_raw(&b, ",\"config\":", 10);
+        if (json) jb_raw(&b, json, strlen(json));
+        jb_raw(&b, "}", 1);
+        free(json);
+    }
+    jb_raw(&b, "]", 1);
+    return session_text(s, &b);
+}
+
+/* --------------------------------------------------------- pretraining
+ *
+ * word2vec on the unlabelled reviews (engine/word2vec.h): load the unsup
+ * shard (its ids use the loaded shard's vocabulary), then begin and step
+ * like training; a config with embedding_init "word2vec" then starts from
+ * the vectors. */
+
+static void drop_corpus(nnw_session *s) {
+    nn_w2v_free(s->w2v);
+    s->w2v = NULL;
+    s->w2v_finished = 0;
+    if (s->has_corpus) nn_shard_free(&s->corpus);
+    memset(&s->corpus, 0, sizeof s->corpus);
+    s->has_corpus = 0;
+    free(s->corpus_buf);
+    s->corpus_buf = NULL;
+}
+
+/* Takes ownership of p (from nnw_alloc) even on failure, like
+ * nnw_load_shard. The main shard must be loaded first. */
+EMSCRIPTEN_KEEPALIVE int nnw_load_corpus(nnw_session *s, uint8_t *p, size_t n) {
+    int rc = need_shard(s);
+    drop_corpus(s);
+    s->corpus_buf = p;
+    if (rc != NN_OK) {
+        drop_corpus(s);
+        return rc;
+    }
+    if ((rc = nn_shard_parse(&s->corpus, p, n, &s->err)) != NN_OK) {
+        drop_corpus(s);
+        return rc;
+    }
+    s->has_corpus = 1;
+    if (!nn_shard_find(&s->corpus, "unsup")) {
+        drop_corpus(s);
+        return nn_fail(&s->err, NN_ERR_FORMAT,
+                       "this shard has no \"unsup\" split: load imdb-unsup.shard (scripts/setup.sh "
+                       "builds it)");
+    }
+    if (s->corpus.vocab_crc != s->shard.vocab_crc) {
+        uint32_t crc = s->corpus.vocab_crc;
+        drop_corpus(s);
+        return nn_fail(&s->err, NN_ERR_FORMAT,
+                       "the unlabelled reviews use another vocabulary (crc %08x) than the loaded "
+                       "shard (crc %08x): rebuild both with scripts/setup.sh",
+                       crc, s->shard.vocab_crc);
+    }
+    return NN_OK;
+}
+
+/* Reviews in the loaded unsup shard (0 when none is loaded). */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_corpus_reviews(nnw_session *s) {
+    const nn_split *sp = s->has_corpus ? nn_shard_find(&s->corpus, "unsup") : NULL;
+    return sp ? sp->n : 0;
+}
+
+/* Starts word2vec with a config JSON over the defaults (vocab_size,
+ * embed_dim, seed and the w2v_* keys are used); replaces earlier vectors. */
+EMSCRIPTEN_KEEPALIVE int nnw_pretrain_begin(nnw_session *s, const char *json) {
+    if (!s->has_corpus)
+        return nn_fail(&s->err, NN_ERR_STATE, "no unlabelled reviews are loaded: load "
+                       "imdb-unsup.shard first");
+    nn_config cfg;
+    nn_config_default(&cfg);
+    int rc = nn_config_from_json(&cfg, json, &s->err);
+    if (rc == NN_OK) rc = nn_config_check(&cfg, NULL, &s->err);
+    if (rc != NN_OK) return rc;
+    if (cfg.vocab_size > s->shard.vocab.V)
+        return nn_fail(&s->err, NN_ERR_ARG, "vocab_size is %u but the shard has %u ids; choose at most %u",
+                       cfg.vocab_size, s->shard.vocab.V, s->shard.vocab.V);
+    nn_w2v_free(s->w2v);
+    s->w2v = NULL;
+    s->w2v_finished = 0;
+    for (int i = 0; i < W_COUNT; i++) s->w2v_progress[i] = 0;
+    return nn_w2v_create(&s->w2v, &cfg, nn_shard_find(&s->corpus, "unsup"), &s->err);
+}
+
+/* Trains whole reviews until at least max_tokens words were read; the
+ * progress is in nnw_pretrain_progress(s). */
+EMSCRIPTEN_KEEPALIVE int nnw_pretrain_step(nnw_session *s, uint32_t max_tokens) {
+    if (!s->w2v) return nn_fail(&s->err, NN_ERR_STATE, "no pretraining in progress: call nnw_pretrain_begin");
+    nn_w2v_progress p;
+    int rc = nn_w2v_run(s->w2v, max_tokens, &p, &s->err);
+    float *q = s->w2v_progress;
+    q[W_FRACTION] = p.tokens_total ? (float)((double)p.tokens_done / (double)p.tokens_total) : 0.0f;
+    q[W_TOKENS] = (float)p.tokens_done;
+    q[W_TOKENS_TOTAL] = (float)p.tokens_total;
+    q[W_EPOCH] = (float)p.epoch;
+    q[W_EPOCHS] = (float)p.epochs;
+    q[W_LR] = p.lr;
+    q[W_LOSS] = p.loss;
+    q[W_FINISHED] = (float)p.finished;
+    q[W_PAIRS] = (float)p.pairs;
+    s->w2v_finished = p.finished && rc == NN_OK;
+    return rc;
+}
+
+EMSCRIPTEN_KEEPALIVE float *nnw_pretrain_progress(nnw_session *s) { return s->w2v_progress; }
+
+/* The finished vectors, if they were trained with cfg's settings. */
+static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg) {
+    if (!s->w2v || !s->w2v_finished)
+        return nn_fail(&s->err, NN_ERR_STATE,
+                       "embedding_init is \"word2vec\" but no word vectors are trained yet: "
+                       "pretrain them first, or set embedding_init to \"uniform\"");
+    const nn_config *w = nn_w2v_config(s->w2v);
+    if (w->vocab_size != cfg->vocab_size || w->embed_dim != cfg->embed_dim || w->seed != cfg->seed ||
+        w->w2v_epochs != cfg->w2v_epochs || w->w2v_window != cfg->w2v_window ||
+        w->w2v_negative != cfg->w2v_negative || w->w2v_sample != cfg->w2v_sample ||
+        w->w2v_lr != cfg->w2v_lr)
+        return nn_fail(&s->err, NN_ERR_STATE,
+                       "the word vectors were trained with other settings (vocab_size %u, "
+                       "embed_dim %u, seed %.0f, w2v_window %u, ...) than this config's (%u, %u, "
+                       "%.0f, %u, ...): pretrain them again",
+                       w->vocab_size, w->embed_dim, (double)w->seed, w->w2v_window, cfg->vocab_size,
+                       cfg->embed_dim, (double)cfg->seed, cfg->w2v_window);
+    uint32_t V, E;
+    const float *vec = nn_w2v_vectors(s->w2v, &V, &E);
+    return nn_trainer_set_embedding(t, vec, V, E, &s->err);
+}
+
+/* The k nearest words (cosine) of a word in the session's vectors, as JSON
+ * [{"word", "sim"}, ...]; [] for a word outside them. */
+EMSCRIPTEN_KEEPALIVE const char *nnw_pretrain_nearest(nnw_session *s, const char *word, size_t n,
+                                                      uint32_t k) {
+    if (!s->w2v) {
+        nn_fail(&s->err, NN_ERR_STATE, "no word vectors yet: pretrain them first");
+        return NULL;
+    }
+    uint32_t V, E, ids[32];
+    float sims[32];
+    const float *vec = nn_w2v_vectors(s->w2v, &V, &E);
+    uint32_t id = nn_vocab_lookup(&s->shard.vocab, word, n);
+    uint32_t found = 0;
+    if (k > 32) k = 32;
+    if (id >= NN_FIRST_WORD && id < V) found = nn_vectors_nearest(vec, V, E, id, k, ids, sims);
+    json_buf b = {0};
+    jb_raw(&b, "[", 1);
+    for (uint32_t i = 0; i < found; i++) {
+        size_t len;
+        const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
+        jb_raw(&b, i ? ",{\"word\":" : "{\"word\":", i ? 9 : 8);
+        jb_string(&b, w, len);
+        jb_raw(&b, ",\"sim\":", 7);
+        jb_float(&b, sims[i]);
+        jb_raw(&b, "}", 1);
+    }
+    jb_raw(&b, "]", 1);
     return session_text(s, &b);
 }

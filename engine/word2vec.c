@@ -265,6 +265,8 @@ const float *nn_w2v_vectors(const nn_w2v *w, uint32_t *V, uint32_t *E) {
 
 const uint64_t *nn_w2v_counts(const nn_w2v *w) { return w->count; }
 
+const nn_config *nn_w2v_config(const nn_w2v *w) { return &w->cfg; }
+
 uint32_t nn_vectors_nearest(const float *vectors, uint32_t V, uint32_t E, uint32_t id,
                             uint32_t k, uint32_t *ids, float *sims) {
     assert(id < V);

@@ -68,6 +68,8 @@ void nn_w2v_free(nn_w2v *w);
 int nn_w2v_run(nn_w2v *w, uint64_t max_tokens, nn_w2v_progress *p, nn_error *err);
 /* The word vectors (V,E) (the input vectors), valid while w lives. */
 const float *nn_w2v_vectors(const nn_w2v *w, uint32_t *V, uint32_t *E);
+/* The config the vectors are being trained with. */
+const nn_config *nn_w2v_config(const nn_w2v *w);
 /* The number of times each id (V) occurs in the corpus (0 for ids dropped). */
 const uint64_t *nn_w2v_counts(const nn_w2v *w);
 

@@ -13,6 +13,7 @@
 
 import './trusted-types.js'; // first: the two-thread engine starts its threads with new Worker(url)
 import { embeddingHandlers } from './worker_embeddings.js';
+import { pretrainHandlers } from './worker_pretrain.js';
 
 const SLICE_MS = 15;          // aim for slices this long, so replies come within ~50 ms
 const MAX_SLICE_BATCHES = 256;
@@ -154,6 +155,8 @@ function byteToUtf16Index(str, byteLength) {
 // ------------------------------------------------------------- training
 
 function requireIdleTraining(op) {
+  if (worker.pretrain?.state === 'running')
+    throw new RequestError(`cannot ${op} while word vectors are being trained: send stopPretrain first`);
   const s = worker.run.state;
   if (s === 'running' || s === 'paused')
     throw new RequestError(`cannot ${op} while training is ${s}: stop it first`);
@@ -385,7 +388,7 @@ function testSlice() {
 
 // ------------------------------------------------------------- requests
 
-async function fetchWithProgress(url) {
+async function fetchWithProgress(url, eventType = 'shardProgress') {
   let response;
   try {
     response = await fetch(url);
@@ -406,10 +409,10 @@ async function fetchWithProgress(url) {
     loaded += value.length;
     if (now() - lastEvent >= EVENT_INTERVAL_MS) {
       lastEvent = now();
-      post({ type: 'shardProgress', data: { loaded, total: Math.max(total, loaded) } });
+      post({ type: eventType, data: { loaded, total: Math.max(total, loaded) } });
     }
   }
-  post({ type: 'shardProgress', data: { loaded, total: loaded } });
+  post({ type: eventType, data: { loaded, total: loaded } });
   const bytes = new Uint8Array(loaded);
   let at = 0;
   for (const c of chunks) {
@@ -863,6 +866,10 @@ const diagnosisHandlers = {
   },
 };
 Object.assign(handlers, diagnosisHandlers);
+// Presets and pretrained embeddings (web/worker_pretrain.js).
+Object.assign(handlers, pretrainHandlers({
+  worker, api, post, check, answer, withString, copyIn, fetchWithProgress, RequestError, requireIdleTraining,
+}));
 
 async function handle(message) {
   const { id, type, data } = message ?? {};

@@ -91,9 +91,13 @@ int main(int argc, char **argv) {
     }
     nn_shard shard;
     uint8_t *buf;
-    if (nn_cli_load_shard(shard_path, &shard, &buf, &err) ||
-        nn_config_check(&cfg, &shard, &err)) {
+    if (nn_cli_load_shard(shard_path, &shard, &buf, &err)) {
         fprintf(stderr, "imdb_word2vec: %s\n", err.msg);
+        return 1;
+    }
+    if (cfg.vocab_size > shard.vocab.V) {
+        fprintf(stderr, "imdb_word2vec: vocab_size is %u but the shard has %u ids; choose at most %u\n",
+                cfg.vocab_size, shard.vocab.V, shard.vocab.V);
         return 1;
     }
     float *vec;
