@@ -20,6 +20,7 @@ import { createStopwordsControl } from './stopwords.js';
 import { EngineSupervisor } from './supervisor.js';
 import { SessionStore } from './persist.js';
 import { MAX_COLOURED_CHARS, shardLimitError, settingOfMessage, showFieldMessage, clearFieldMessage, reviewNote } from './input-checks.js';
+import { WordVectors, PRESET_NOTES } from './pretrain.js';
 
 // ------------------------------------------------------------ the state table
 
@@ -116,6 +117,22 @@ function word(def, help) {
   };
 }
 
+// A number in [lo, hi) (dropout rates) or [lo, hi], kept exactly.
+function real(def, lo, hi, help, { openHi = false } = {}) {
+  const range = openHi ? `at least ${lo} and below ${hi}` : `from ${lo} to ${hi}`;
+  return {
+    def,
+    help,
+    parse(text) {
+      const s = String(text).trim();
+      const v = s === '' ? NaN : Number(s);
+      if (!Number.isFinite(v) || v < lo || (openHi ? v >= hi : v > hi)) throw new Error(`must be a number ${range}`);
+      return v;
+    },
+    format: (v) => String(v),
+  };
+}
+
 // A number in [0, 1], to two decimals (the diagnosis threshold).
 function fraction(def, help) {
   return {
@@ -170,8 +187,20 @@ const PROPS = {
   padding: choice('post', ['pre', 'post'], 'where short reviews get padding'),
   truncating: choice('pre', ['pre', 'post'], 'which end of long reviews is cut'),
   embed_dim: int(16, 1, 1024, 'embedding width'),
-  hidden: int(16, 1, 4096, 'hidden ReLU units'),
+  hidden: int(16, 1, 4096, 'hidden units: dense (bag) or recurrent'),
   pooling: choice('keras', ['keras', 'masked'], 'average over all positions or real tokens'),
+  model: choice('bag', ['bag', 'lstm', 'gru', 'bilstm', 'bigru'], 'the architecture'),
+  layers: int(1, 1, 4, 'stacked recurrent layers'),
+  dropout: real(0, 0, 1, 'dropout on the recurrent layers\' inputs', { openHi: true }),
+  recurrent_dropout: real(0, 0, 1, 'dropout on the recurrent state', { openHi: true }),
+  embedding_init: choice('uniform', ['uniform', 'word2vec'], 'random embedding, or word2vec vectors'),
+  trainable_embedding: bool(true, 'fine-tune the embedding (false: frozen)'),
+  w2v_epochs: int(1, 1, 100, 'word2vec passes over the unlabelled reviews'),
+  w2v_window: int(5, 1, 50, 'word2vec context window'),
+  w2v_negative: int(5, 1, 50, 'word2vec negative samples'),
+  w2v_sample: real(0.001, 0, 1, 'word2vec subsampling threshold'),
+  w2v_lr: real(0.025, 0, 10, 'word2vec learning rate'),
+  train_size: int(0, 0, 4294967295, 'training reviews (0: all left after validation)'),
   optimizer: choice('adam', ['adam', 'sgd'], 'optimizer'),
   lr: positive(0.001, 10, 'learning rate'),
   batch_size: int(512, 1, 65536, 'reviews per batch'),
@@ -181,7 +210,10 @@ const PROPS = {
   seed: int(1, 0, Number.MAX_SAFE_INTEGER, 'seed for shuffling and initialisation'),
   patience: int(0, 0, 10000, 'early stopping: epochs without a better validation loss before stopping (0: off)'),
   restore_best_weights: bool(true, 'early stopping: go back to the best epoch\'s weights when it stops'),
+  monitor: choice('val_loss', ['val_loss', 'val_accuracy'], 'what early stopping watches'),
+  min_delta: real(0, 0, 1e30, 'the smallest change that counts as an improvement'),
   pace: choice('fast', ['fast', 'watch'], 'full speed, or about 1.5 s per epoch to follow by eye'),
+  compare: bool(true, 'with word2vec: also train the same model from scratch, to compare'),
   shard: shardPath('data/imdb.shard', 'the shard file to train on'),
   // What the model learned about words (embeddings.js owns their controls).
   map_epoch: epochChoice('best', 'the epoch the word map shows'),
@@ -204,7 +236,7 @@ const EMBED_KEYS = ['map_epoch', 'map_words', 'map_basis', 'highlight', 'side_by
   'frequent_from', 'memo_rare_only', 'neighbours_of', 'full_run'];
 // Settings that are the page's own, not the engine's config.
 const DIAG_KEYS = ['threshold', 'diag_split', 'diag_epoch', 'words_by'];
-const PAGE_KEYS = ['pace', 'shard', ...EMBED_KEYS, ...DIAG_KEYS];
+const PAGE_KEYS = ['pace', 'shard', 'compare', ...EMBED_KEYS, ...DIAG_KEYS];
 const ENGINE_KEYS = Object.keys(PROPS).filter((k) => !PAGE_KEYS.includes(k));
 // Settings with a control in the form (the shard is chosen by the link only).
 // (diagnosis.js and stopwords.js draw their own, like embeddings.js.)
@@ -297,6 +329,10 @@ const ui = {
   words: $('words'),
   topWords: $('top-words'),
   engineVersion: $('engine-version'),
+  preset: $('preset'),
+  presetHint: $('preset-hint'),
+  w2vFields: $('w2v-fields'),
+  pretrainPanel: $('pretrain-panel'),
 };
 const controls = Object.fromEntries(CONTROL_KEYS.map((k) => [k, $(k)]));
 
@@ -346,6 +382,7 @@ let lastExplain = null;
 let charts = null;
 let worker = null; // the EngineSupervisor: request() goes to the live worker
 let embeddings = null; // the word map and friends (embeddings.js)
+let wordVectors = null; // word2vec's panel and the session's vectors (pretrain.js)
 const store = new SessionStore();
 let saving = true; // this run saves itself (Forget turns it off until the next Train)
 let recoveryNote = null; // what the last engine restart brought back
@@ -357,11 +394,11 @@ function setPhase(next) {
   ui.train.disabled = !['ready', 'stopped', 'done'].includes(phase);
   ui.pause.disabled = phase !== 'training';
   ui.resume.disabled = phase !== 'paused';
-  ui.stop.disabled = !['training', 'paused'].includes(phase);
+  ui.stop.disabled = !['training', 'paused', 'pretraining'].includes(phase);
   ui.reset.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase);
   ui.download.disabled = !trained;
   ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase);
-  ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase) || !shardInfo;
+  ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused', 'pretraining'].includes(phase) || !shardInfo;
   ui.continue.hidden = !(run && run.resumable && ['stopped', 'done'].includes(phase));
   ui.continue.disabled = ui.continue.hidden;
   ui.forget.disabled = !store.latest || ['busy', 'recovering', 'starting', 'loading'].includes(phase);
@@ -386,6 +423,10 @@ function statusText() {
       return 'The engine stopped. Restarting it, then loading the reviews and your last saved model…';
     case 'busy':
       return 'Working…';
+    case 'pretraining': {
+      const pct = wordVectors?.progress ? ` (${Math.floor(wordVectors.progress.fraction * 100)}%)` : '';
+      return `First the word vectors${pct}, above; then the model${state.compare ? ' from scratch, then the pretrained one' : ''}.`;
+    }
     case 'ready': {
       if (!shardInfo) return 'Ready.';
       const train = shardInfo.splits?.train ?? 0;
@@ -403,7 +444,7 @@ function statusText() {
       const where = `epoch ${run.epoch || 1}/${run.epochs}, batch ${run.batch}/${run.batches || '?'}`;
       if (phase === 'paused') return `Paused at ${where}. Press Resume to continue.`;
       if (phase === 'stopped') return `Stopped at ${where}. Press Train to start a new run.`;
-      parts.push(`Training: ${where}`);
+      parts.push(`Training${currentStage?.title ? ` the ${currentStage.title}` : ''}: ${where}`);
       if (run.msPerEpoch != null) parts.push(`${fmtInt(run.msPerEpoch)} ms per epoch`);
       if (run.reviewsPerSec != null) parts.push(`${fmtInt(run.reviewsPerSec)} reviews/s`);
       const left = timeLeft();
@@ -420,6 +461,7 @@ function statusText() {
       if (last && Number.isFinite(last.val_acc)) parts.push(`validation accuracy ${fmtPct(last.val_acc)}`);
       if (testResult) parts.push(`test accuracy ${fmtPct(testResult.acc)} (loss ${testResult.loss.toFixed(3)})`);
       else parts.push('evaluating on the test reviews…');
+      if (referenceResult) parts.push(comparisonText());
       return parts.join(' · ');
     }
     default:
@@ -436,6 +478,19 @@ function restoredText() {
   const head = run.restored === 'crash' ? `The engine was restarted and your model is back: ${what}` : `Your model is back from this browser: ${what}`;
   if (run.resumable) return `${head}. Press Continue to train the remaining ${run.epochs - epochs}, or Train to start a new run.`;
   return head;
+}
+
+// The pretrained run against its from-scratch twin: when each first reached
+// 80% validation accuracy, and their test accuracies.
+function comparisonText() {
+  const at = (hist) => {
+    const i = hist.findIndex((h) => h && h.val_acc >= 0.8);
+    return i < 0 ? `not within ${hist.length} epoch${hist.length === 1 ? '' : 's'}` : `at epoch ${i + 1}`;
+  };
+  const ref = referenceResult;
+  const parts = [`80% validation accuracy: pretrained ${at(runHistory)}, from scratch ${at(ref.history)}`];
+  if (ref.test) parts.push(`from scratch: test accuracy ${fmtPct(ref.test.acc)}`);
+  return parts.join(' · ');
 }
 
 function activeMs() {
@@ -456,12 +511,96 @@ function timeLeft() {
 function renderControls() {
   for (const key of CONTROL_KEYS) {
     const el = controls[key];
-    el.value = PROPS[key].format(state[key]);
+    if (el.type === 'checkbox') el.checked = state[key];
+    else el.value = PROPS[key].format(state[key]);
     clearFieldMessage(el);
   }
   stopwordsControl?.render();
   diagnosis?.renderSettings();
+  updateRelevance();
 }
+
+// Controls that do nothing for the chosen architecture are disabled (their
+// values still travel in the link); word2vec's own settings and panel show
+// only when the embedding starts from word2vec.
+function updateRelevance() {
+  const recurrent = state.model !== 'bag';
+  controls.pooling.disabled = recurrent;
+  for (const key of ['layers', 'dropout', 'recurrent_dropout']) controls[key].disabled = !recurrent;
+  for (const key of ['monitor', 'min_delta', 'restore_best_weights']) controls[key].disabled = state.patience === 0;
+  const w2v = state.embedding_init === 'word2vec';
+  ui.w2vFields.hidden = !w2v;
+  ui.pretrainPanel.hidden = !w2v;
+  syncPresetMenu();
+}
+
+// ------------------------------------------------------------- model menu
+
+// name -> the preset's full config, from the engine (nn_config_preset).
+let presetConfigs = {};
+
+// Keys that change nothing in a config: early stopping's details without
+// early stopping, word2vec's settings without word2vec. A recipe is the
+// same whatever they hold, and choosing one leaves them as they are.
+function idleKeys(config) {
+  const idle = [];
+  if (Number(config.patience) === 0) idle.push('monitor', 'min_delta', 'restore_best_weights');
+  if (config.embedding_init !== 'word2vec') idle.push('w2v_epochs', 'w2v_window', 'w2v_negative', 'w2v_sample', 'w2v_lr');
+  return idle;
+}
+
+// The preset whose every engine setting that matters equals the page's, or
+// 'custom'.
+function matchingPreset() {
+  for (const [name, config] of Object.entries(presetConfigs)) {
+    const idle = idleKeys(config);
+    const same = ENGINE_KEYS.every((k) => {
+      if (!(k in config) || idle.includes(k)) return true;
+      try {
+        return PROPS[k].format(PROPS[k].parse(String(config[k]))) === PROPS[k].format(state[k]);
+      } catch {
+        return false;
+      }
+    });
+    if (same) return name;
+  }
+  return 'custom';
+}
+
+function syncPresetMenu() {
+  const name = Object.keys(presetConfigs).length ? matchingPreset() : 'tutorial-bag';
+  ui.preset.value = name;
+  ui.presetHint.textContent = PRESET_NOTES[name] ?? '';
+}
+
+function applyPreset(name) {
+  const config = presetConfigs[name];
+  if (!config) return;
+  const idle = idleKeys(config);
+  for (const key of ENGINE_KEYS) {
+    if (!(key in config) || idle.includes(key)) continue;
+    try {
+      state[key] = PROPS[key].parse(String(config[key]));
+    } catch {
+      state[key] = PROPS[key].def;
+    }
+  }
+  renderControls();
+  writeHash();
+  ui.controlsNote.textContent =
+    phase === 'training' || phase === 'paused' || phase === 'pretraining'
+      ? 'The new recipe applies to the next run: press Stop, then Train.'
+      : `Recipe set: ${ui.preset.selectedOptions[0]?.textContent ?? name}. Press Train.`;
+  if (phase === 'ready') updateStatus();
+}
+
+ui.preset.addEventListener('change', () => {
+  if (ui.preset.value === 'custom') {
+    syncPresetMenu();
+    return;
+  }
+  applyPreset(ui.preset.value);
+});
 
 // A setting changed by a control of stopwords.js or diagnosis.js: parsed,
 // stored and mirrored to the hash like the form's. Returns the value.
@@ -484,10 +623,11 @@ function onControlChange(e) {
   const key = e.target.name;
   if (!CONTROL_KEYS.includes(key)) return;
   try {
-    const value = PROPS[key].parse(e.target.value);
+    const value = PROPS[key].parse(e.target.type === 'checkbox' ? String(e.target.checked) : e.target.value);
     const tooBig = shardLimitError(key, value, shardInfo);
     if (tooBig) throw new Error(tooBig);
     state[key] = value;
+    updateRelevance();
     clearFieldMessage(e.target);
     ui.controlsNote.textContent =
       phase === 'training' || phase === 'paused'
@@ -533,10 +673,18 @@ function showHashNotes(notes) {
 
 // ------------------------------------------------------------------ training
 
-async function configureModel() {
+// A config the worker can set up now: a word2vec model needs this visit's
+// vectors for its settings, so until Train has learned them the page's
+// model starts from a random embedding.
+function configurableNow(config = engineConfig()) {
+  if (config.embedding_init === 'word2vec' && !wordVectors?.has(config)) return { ...config, embedding_init: 'uniform' };
+  return config;
+}
+
+async function configureModel(wanted = configurableNow()) {
   let config;
   try {
-    config = await worker.request('configure', engineConfig());
+    config = await worker.request('configure', wanted);
   } catch (err) {
     // A setting the engine refused (one that does not fit the shard, say)
     // is shown at its control too.
@@ -550,37 +698,84 @@ async function configureModel() {
   return config;
 }
 
+// A press of Train runs one or more stages: with word2vec, first the word
+// vectors (if this visit has none for these settings), then, to compare, the
+// same model from scratch (its curves then stay on the charts, dashed), and
+// last the model itself, which is the one the page keeps.
+let stages = []; // runs still to do: {label, title, reference, config}
+let currentStage = null;
+let referenceResult = null; // {history, test} of the finished from-scratch twin
+
+function corpusUrl() {
+  return new URL('imdb-unsup.shard', new URL(state.shard, location.href)).href;
+}
+
 async function startTraining() {
   if (!['ready', 'stopped', 'done'].includes(phase)) return;
   setPhase('busy');
   charts.clear();
+  charts.clearReference();
+  charts.setRunLabel('');
   runHistory = [];
   testResult = null;
+  referenceResult = null;
+  currentStage = null;
+  const config = engineConfig();
+  stages = [];
   try {
-    const config = await configureModel();
-    embeddings?.onNewRun(config);
-    const epochs = Number(config?.epochs) || state.epochs;
-    run = {
-      epochs,
-      epoch: 1,
-      batch: 0,
-      batches: 0,
-      activeMs: 0,
-      segmentStart: performance.now(),
-      msPerEpoch: null,
-      reviewsPerSec: null,
-      totalMs: null,
-    };
-    saving = true;
-    clearFieldMessage(controls.lr);
-    setPhase('training');
-    await worker.request('train', { pace: state.pace, checkpoints: true });
-    announce(`Training started: ${epochs} epochs.`);
-    explainCurrent();
+    if (config.embedding_init === 'word2vec') {
+      setPhase('pretraining');
+      await wordVectors.ensure(config, corpusUrl());
+      if (state.compare)
+        stages.push({
+          label: 'from scratch', title: 'model from scratch (1 of 2)', reference: true,
+          config: { ...config, embedding_init: 'uniform' },
+        });
+      stages.push({ label: state.compare ? 'pretrained' : '', title: `pretrained model${state.compare ? ' (2 of 2)' : ''}`, reference: false, config });
+    } else {
+      stages.push({ label: '', title: '', reference: false, config });
+    }
+    await startStage();
   } catch (err) {
+    stages = [];
+    if (err.stopped) {
+      setPhase(haveModel ? 'stopped' : 'ready');
+      announce('Stopped.');
+      return;
+    }
     showError(`Training could not start: ${err.message}`);
     setPhase(haveModel ? 'stopped' : 'ready');
   }
+}
+
+async function startStage() {
+  const stage = stages.shift();
+  currentStage = stage;
+  setPhase('busy');
+  charts.clear();
+  charts.setRunLabel(stage.label);
+  runHistory = [];
+  testResult = null;
+  const config = await configureModel(stage.config);
+  embeddings?.onNewRun(config);
+  const epochs = Number(config?.epochs) || state.epochs;
+  run = {
+    epochs,
+    epoch: 1,
+    batch: 0,
+    batches: 0,
+    activeMs: 0,
+    segmentStart: performance.now(),
+    msPerEpoch: null,
+    reviewsPerSec: null,
+    totalMs: null,
+  };
+  saving = true;
+  clearFieldMessage(controls.lr);
+  setPhase('training');
+  await worker.request('train', { pace: state.pace, checkpoints: true });
+  announce(`Training${stage.title ? ` the ${stage.title}` : ''} started: ${epochs} epochs.`);
+  explainCurrent();
 }
 
 function pauseRun() {
@@ -602,6 +797,7 @@ async function control(type) {
       setPhase('training');
       announce('Training resumed.');
     } else if (type === 'stop' && (phase === 'training' || phase === 'paused')) {
+      stages = [];
       pauseRun();
       setPhase('stopped');
       announce('Stopped.');
@@ -616,9 +812,15 @@ async function control(type) {
 }
 
 async function resetModel() {
+  if (phase === 'pretraining') await wordVectors.stop().catch(() => {});
   if (phase === 'training' || phase === 'paused') await control('stop');
+  stages = [];
+  currentStage = null;
+  referenceResult = null;
   setPhase('busy');
   charts.clear();
+  charts.clearReference();
+  charts.setRunLabel('');
   runHistory = [];
   testResult = null;
   run = null;
@@ -669,6 +871,17 @@ function onEngineEvent(type, raw) {
       }
       testResult = data.test && Number.isFinite(data.test.acc) ? { loss: data.test.loss, acc: data.test.acc } : null;
       if (run) run.resumable = false;
+      if (currentStage?.reference && stages.length) {
+        // The from-scratch twin is done: keep its curves, train the next.
+        referenceResult = { history: runHistory, test: testResult };
+        charts.setReference(runHistory, currentStage.label);
+        startStage().catch((err) => {
+          stages = [];
+          showError(`Training could not start: ${err.message}`);
+          setPhase(haveModel ? 'stopped' : 'ready');
+        });
+        break;
+      }
       setPhase('done');
       announce(statusText());
       explainCurrent();
@@ -686,7 +899,9 @@ function onEngineEvent(type, raw) {
       embeddings?.onStopped();
       break;
     default:
-      // An event this page does not know is not an error: newer workers may add some.
+      // Word vectors' events go to their panel; an event this page does not
+      // know is not an error: newer workers may add some.
+      wordVectors?.handleEvent(type, data);
       break;
   }
   // The word map's snapshots live in the worker, numbered by its own run:
@@ -748,7 +963,7 @@ setInterval(() => {
 ui.train.addEventListener('click', startTraining);
 ui.pause.addEventListener('click', () => control('pause'));
 ui.resume.addEventListener('click', () => control('resume'));
-ui.stop.addEventListener('click', () => control('stop'));
+ui.stop.addEventListener('click', () => (phase === 'pretraining' ? wordVectors.stop() : control('stop')));
 ui.reset.addEventListener('click', resetModel);
 
 // -------------------------------------------------------------- checkpoints
@@ -953,7 +1168,9 @@ async function continueTraining() {
   setPhase('busy');
   try {
     const { params } = await worker.request('snapshot', {});
-    const config = await worker.request('configure', { ...engineConfigOf(engineInForce), epochs: remaining });
+    // (A word2vec model whose vectors this worker lacks, after a restart,
+    // is set up from a random embedding: the weights come back just below.)
+    const config = await worker.request('configure', configurableNow({ ...engineConfigOf(engineInForce), epochs: remaining }));
     await worker.request('restore', { params }, [params.buffer]);
     engineInForce = { ...config, epochs: run.epochs };
     run = {
@@ -1190,10 +1407,21 @@ async function start() {
     showError(`The word map cannot run: ${err.message}`);
   }
 
+  wordVectors = new WordVectors(
+    worker,
+    { status: $('pretrain-status'), progress: $('pretrain-progress'), neighbours: $('pretrain-neighbours') },
+    () => {
+      if (phase === 'pretraining') scheduleStatus();
+    },
+  );
+
   try {
     const info = await worker.request('init', { debug: debugHooks });
     ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
     stopwordsControl.engineReady();
+    const { presets } = await worker.request('presets', {});
+    presetConfigs = Object.fromEntries(presets.map((p) => [p.name, p.config]));
+    syncPresetMenu();
   } catch (err) {
     if (!worker.dead) {
       showError(`The engine could not start: ${err.message}. If web/engine/ is missing, build it with scripts/build-wasm.sh.`);
@@ -1217,6 +1445,7 @@ async function start() {
   showShardLoaded();
   const splits = shardInfo.splits || {};
   if (splits.train > 0) controls.val_size.max = String(splits.train - 1);
+  if (splits.train > 0) controls.train_size.max = String(splits.train - 1);
   if (shardInfo.vocab_size > 0) controls.vocab_size.max = String(shardInfo.vocab_size);
   if (shardInfo.max_tokens > 0) controls.maxlen.max = String(shardInfo.max_tokens);
 
@@ -1283,6 +1512,8 @@ function onEngineCrash(why) {
 // Runs in the new worker: the engine, the shard, then the newest saved model
 // (or a fresh one when nothing was saved yet).
 async function setUpAfterCrash(w) {
+  wordVectors?.reset(); // the new worker has no word vectors (nor unlabelled reviews)
+  stages = [];
   await w.request('init', { debug: debugHooks });
   shardInfo = await w.request('loadShard', { url: new URL(state.shard, location.href).href });
   showShardLoaded();
@@ -1296,7 +1527,7 @@ async function setUpAfterCrash(w) {
       recoveryNote = `the saved model could not be loaded (${err.message})`;
     }
   }
-  const config = await w.request('configure', engineConfig());
+  const config = await w.request('configure', configurableNow());
   return { record: null, config };
 }
 
@@ -1368,6 +1599,15 @@ Object.defineProperty(window, '__playground', {
     },
     get run() {
       return run ? { restored: run.restored ?? null, resumable: !!run.resumable, diverged: copy(run.diverged ?? null), epochOffset: run.epochOffset ?? 0 } : null;
+    },
+    get pretrain() {
+      return wordVectors ? wordVectors.snapshot() : null;
+    },
+    get stage() {
+      return currentStage ? { label: currentStage.label, reference: currentStage.reference, left: stages.length } : null;
+    },
+    get reference() {
+      return copy(referenceResult);
     },
     get reviewNote() {
       return ui.reviewNote.hidden ? '' : ui.reviewNote.textContent;

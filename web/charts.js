@@ -18,6 +18,8 @@ const COLORS = {
   val: '#c2410c',
   best: '#15803d',
   diverged: '#b91c1c',
+  refTrain: '#7c9bd8', // the train and validation colours, lighter: same meaning, other run
+  refVal: '#e3a07a',
   grid: 'rgba(0, 0, 0, 0.08)',
   text: '#374151',
 };
@@ -165,6 +167,12 @@ function makeChart(canvas, { yTitle, percent }) {
         // "What would have happened without early stopping" (setComparison).
         lineDataset('train, no early stopping', COLORS.train, { order: 4, borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, hidden: true }),
         lineDataset('validation, no early stopping', COLORS.val, { order: 4, borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, hidden: true }),
+        // A reference run (the same model from scratch, beside a pretrained
+        // one, setReference): dashed and lighter, under the run in progress.
+        lineDataset('from scratch: train', COLORS.refTrain, { order: 6, borderDash: [6, 4], borderWidth: 1.5, pointRadius: 2 }),
+        lineDataset('from scratch: validation', COLORS.refVal, {
+          order: 5, borderDash: [6, 4], borderWidth: 1.5, pointStyle: 'rectRot', pointRadius: 3,
+        }),
       ],
     },
     options: {
@@ -195,7 +203,11 @@ function makeChart(canvas, { yTitle, percent }) {
         legend: {
           labels: {
             color: COLORS.text, boxWidth: 14, usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex,
-            filter: (item, data) => !data.datasets[item.datasetIndex].hidden || item.datasetIndex < 3,
+            filter: (item, data) => {
+              const i = item.datasetIndex;
+              if (i >= REF_TRAIN) return data.datasets[i].data.length > 0;
+              return !data.datasets[i].hidden || i < 3;
+            },
           },
         },
         tooltip: {
@@ -221,6 +233,8 @@ const TRAIN = 1;
 const VAL = 2;
 const FULL_TRAIN = 3;
 const FULL_VAL = 4;
+const REF_TRAIN = 5; // the reference run's, kept apart from the series (setReference)
+const REF_VAL = 6;
 
 function emptySeries() {
   return [[], [], [], [], []]; // indexed by BATCH, TRAIN, VAL, FULL_TRAIN, FULL_VAL
@@ -244,6 +258,8 @@ export class TrainingCharts {
     this.bestEpoch = null;
     this.history = [];
     this.divergedAt = null;
+    // The reference run's epoch points (setReference), kept by clear().
+    this.reference = { loss: [[], []], acc: [[], []] };
   }
 
   // Marks where training diverged (x: fractional epoch) on both charts; the
@@ -276,6 +292,42 @@ export class TrainingCharts {
       push(this.series.loss[BATCH], x[i], loss[i]);
       push(this.series.acc[BATCH], x[i], acc[i]);
     }
+    this.schedule();
+  }
+
+  // Names the run in progress in the legends ("pretrained: validation"), or
+  // gives it back its plain names with an empty label.
+  setRunLabel(label) {
+    for (const chart of [this.loss, this.acc]) {
+      const ds = chart.data.datasets;
+      ds[BATCH].label = label ? `${label}: train (per batch)` : 'train (per batch)';
+      ds[TRAIN].label = label ? `${label}: train` : 'train (epoch)';
+      ds[VAL].label = label ? `${label}: validation` : 'validation';
+    }
+    this.schedule();
+  }
+
+  // Draws a finished run's history [{loss, acc, val_loss, val_acc}] as the
+  // dashed reference curves, labelled "<label>: train/validation".
+  setReference(history, label = 'from scratch') {
+    const r = { loss: [[], []], acc: [[], []] };
+    history.forEach((h, i) => {
+      if (!h) return;
+      push(r.loss[0], i + 1, h.loss);
+      push(r.acc[0], i + 1, h.acc);
+      push(r.loss[1], i + 1, h.val_loss);
+      push(r.acc[1], i + 1, h.val_acc);
+    });
+    this.reference = r;
+    for (const chart of [this.loss, this.acc]) {
+      chart.data.datasets[REF_TRAIN].label = `${label}: train`;
+      chart.data.datasets[REF_VAL].label = `${label}: validation`;
+    }
+    this.schedule();
+  }
+
+  clearReference() {
+    this.reference = { loss: [[], []], acc: [[], []] };
     this.schedule();
   }
 
@@ -398,7 +450,7 @@ export class TrainingCharts {
         [this.acc, this.series.acc],
       ]) {
         chart.data.datasets.forEach((ds, i) => {
-          ds.data = series[i];
+          ds.data = i < REF_TRAIN ? series[i] : this.reference[chart === this.loss ? 'loss' : 'acc'][i - REF_TRAIN];
         });
         chart.update('none');
       }
@@ -423,6 +475,7 @@ export class TrainingCharts {
       train: s[TRAIN].map(({ x, y }) => ({ x, y })),
       val: s[VAL].map(({ x, y }) => ({ x, y })),
     });
+    const ref = (r) => ({ train: r[0].map(({ x, y }) => ({ x, y })), val: r[1].map(({ x, y }) => ({ x, y })) });
     const full = (s) => ({
       train: s[FULL_TRAIN].map(({ x, y }) => ({ x, y })),
       val: s[FULL_VAL].map(({ x, y }) => ({ x, y })),
@@ -433,6 +486,8 @@ export class TrainingCharts {
       marks: this.loss.options.plugins.epochMarks.marks.map((m) => ({ x: m.x, label: m.label })),
       divergedAt: this.divergedAt,
       lossScale: this.loss.options.scales.y.type,
+      reference: { loss: ref(this.reference.loss), acc: ref(this.reference.acc) },
+      labels: this.loss.data.datasets.map((ds) => ds.label),
     };
   }
 }

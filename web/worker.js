@@ -172,7 +172,7 @@ sliceChannel.port1.onmessage = () => {
 function scheduleSlice() {
   if (worker.run.scheduled) return;
   worker.run.scheduled = true;
-  if (worker.run.paceMs > 0) {
+  if (worker.run.paceMs > 0 && !worker.run.testing) {
     // 'watch' pace: one batch per slice, spread out so an epoch lasts about
     // WATCH_EPOCH_MS and the curves can be followed by eye.
     setTimeout(() => {
@@ -364,8 +364,14 @@ function testSlice() {
   let test = null;
   if (run.testing.pending) {
     const t0 = now();
-    const r = api()._nnw_evaluate_step(worker.session, Math.max(1, run.sliceBatches));
-    run.totalMs += now() - t0;
+    const batches = Math.max(1, run.sliceBatches);
+    const r = api()._nnw_evaluate_step(worker.session, batches);
+    const ms = now() - t0;
+    run.totalMs += ms;
+    // Sized like training slices; under the 'watch' pace too, which paces
+    // training only (scheduleSlice), not the test set's evaluation.
+    const want = Math.round(SLICE_MS / Math.max(ms / batches, 0.01));
+    run.sliceBatches = Math.max(1, Math.min(MAX_SLICE_BATCHES, want, batches * 2));
     if (r < 0) {
       run.state = 'idle';
       run.testing = null;
@@ -869,6 +875,7 @@ Object.assign(handlers, diagnosisHandlers);
 // Presets and pretrained embeddings (web/worker_pretrain.js).
 Object.assign(handlers, pretrainHandlers({
   worker, api, post, check, answer, withString, copyIn, fetchWithProgress, RequestError, requireIdleTraining,
+  isFatal, fatal,
 }));
 
 async function handle(message) {

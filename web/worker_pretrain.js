@@ -17,6 +17,10 @@ const W = { fraction: 0, tokens: 1, tokensTotal: 2, epoch: 3, epochs: 4, lr: 5, 
 
 export function pretrainHandlers(ctx) {
   const { worker, api, post, check, answer, withString, copyIn, fetchWithProgress, RequestError, requireIdleTraining } = ctx;
+  // An engine trap or abort ends the worker (worker.js's rule): with them,
+  // a slice's crash is reported as 'fatal', not as a word2vec error.
+  const isFatal = ctx.isFatal ?? (() => false);
+  const fatal = ctx.fatal ?? ((err) => { throw err; });
   const now = () => performance.now();
 
   const pre = {
@@ -40,7 +44,13 @@ export function pretrainHandlers(ctx) {
   const channel = new MessageChannel();
   channel.port1.onmessage = () => {
     pre.scheduled = false;
-    slice();
+    try {
+      slice();
+    } catch (err) {
+      pre.state = 'idle';
+      if (isFatal(err)) fatal(err);
+      else post({ type: 'pretrainError', data: { message: `internal error: ${err?.message ?? err}` } });
+    }
   };
   function schedule() {
     if (pre.scheduled) return;

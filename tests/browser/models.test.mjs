@@ -1,0 +1,245 @@
+// models.test.mjs: the model menu, the recurrent presets and pretrained
+// embeddings on the real page, in headless Chromium.
+//
+//   node --test --test-concurrency=1 tests/browser/
+//
+// Through the shared harness (harness.mjs: scripts/serve.mjs on a free port,
+// the system Chromium with a fresh profile, any console error or uncaught
+// exception fails the test), with data/imdb-unsup.shard served beside
+// imdb.shard for the word vectors. The page is read through
+// window.__playground (read-only copies).
+// Deliberately not here: timing assertions.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { realpath, stat, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ROOT, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean,
+} from './harness.mjs';
+
+const UNSUP = path.join(ROOT, 'data', 'imdb-unsup.shard');
+
+let session;
+
+// Opens the page and waits until it is ready to train.
+async function openPage(hash, options) {
+  const opened = await session.openPage(hash, options);
+  await phaseIs(opened.page, ['ready'], 120000);
+  return opened;
+}
+
+async function setControl(page, id, value) {
+  await page.fill(`#${id}`, String(value));
+  await page.dispatchEvent(`#${id}`, 'change');
+}
+
+// Clicks Train and resolves once the run is done, with the number of
+// per-batch points the charts held at some moment while it was training
+// (the curves are live, not drawn at the end).
+async function trainAndWatch(page, timeout = 600000) {
+  await page.click('#btn-train');
+  return page.evaluate(
+    (ms) =>
+      new Promise((resolve, reject) => {
+        const t0 = performance.now();
+        let live = 0;
+        const poll = () => {
+          const p = window.__playground;
+          if (p.phase === 'training') live = Math.max(live, p.charts().loss.batch.length);
+          if (p.phase === 'done') resolve(live);
+          else if (['stopped', 'failed', 'ready'].includes(p.phase) && performance.now() - t0 > 1000)
+            reject(new Error(`training ended in phase ${p.phase}: ${p.errors.join('; ')}`));
+          else if (performance.now() - t0 > ms) reject(new Error(`not done within ${ms} ms (phase ${p.phase})`));
+          else setTimeout(poll, 20);
+        };
+        poll();
+      }),
+    timeout,
+  );
+}
+
+before(async () => {
+  await stat(UNSUP).catch(() => {
+    throw new Error(`${UNSUP} is missing: build it with scripts/setup.sh`);
+  });
+  session = await startSession('models');
+  await symlink(await realpath(UNSUP), path.join(session.dataDir, 'imdb-unsup.shard'));
+});
+
+after(async () => {
+  await session?.close();
+});
+
+test('the model menu offers the presets, sets every control and the link, and says custom after an edit', async () => {
+  const { page, problems } = await openPage('');
+  const options = await page.$$eval('#preset option', (os) => os.map((o) => o.value));
+  assert.deepEqual(options, ['tutorial-bag', 'tutorial-lstm', 'tutorial-gru', 'tutorial-bilstm', 'tutorial-pretrained', 'custom']);
+  assert.equal(await page.inputValue('#preset'), 'tutorial-bag', 'the default is the bag tutorial');
+  assert.ok(await page.isDisabled('#layers'), 'recurrent settings are disabled for the bag model');
+  assert.ok(await page.isHidden('#pretrain-panel'), 'no word-vectors panel without word2vec');
+
+  await page.selectOption('#preset', 'tutorial-lstm');
+  const want = { model: 'lstm', maxlen: '250', padding: 'pre', truncating: 'pre', embed_dim: '32', hidden: '32', batch_size: '128', epochs: '10', val_size: '5000', embedding_init: 'uniform' };
+  for (const [id, v] of Object.entries(want)) assert.equal(await page.inputValue(`#${id}`), v, `${id} set by the LSTM preset`);
+  assert.ok(await page.isDisabled('#pooling'), 'pooling is disabled for a recurrent model');
+  assert.ok(await page.isEnabled('#layers') && await page.isEnabled('#dropout'), 'recurrent settings enabled');
+  const hash = await pg(page, () => location.hash);
+  assert.match(hash, /model=lstm/);
+  assert.match(hash, /maxlen=250/);
+  assert.match(await page.textContent('#preset-hint'), /LSTM\(32\)/);
+
+  await setControl(page, 'layers', 2);
+  assert.equal(await page.inputValue('#preset'), 'custom', 'an edited recipe is custom');
+  assert.match(await pg(page, () => location.hash), /layers=2/);
+  await setControl(page, 'layers', 1);
+  assert.equal(await page.inputValue('#preset'), 'tutorial-lstm', 'back to the recipe, back to its name');
+
+  // A link carries the recipe: a fresh page on it shows the LSTM preset.
+  const other = await session.context.newPage();
+  await other.goto(`${session.url}${hash}`);
+  await phaseIs(other, ['ready'], 120000);
+  assert.equal(await other.inputValue('#preset'), 'tutorial-lstm');
+  await other.close();
+
+  await page.selectOption('#preset', 'tutorial-pretrained');
+  assert.equal(await page.inputValue('#embedding_init'), 'word2vec');
+  assert.equal(await page.inputValue('#train_size'), '1000');
+  assert.equal(await page.inputValue('#w2v_window'), '20');
+  assert.ok(await page.isVisible('#pretrain-panel') && await page.isVisible('#w2v_window'), 'word2vec settings and panel shown');
+  assert.ok(await page.isChecked('#trainable_embedding') && await page.isChecked('#compare'));
+
+  // The new controls fit a phone.
+  const pretrainedHash = await pg(page, () => location.hash);
+  assertClean(problems, 'model menu page');
+  await page.close();
+  const phone = await openPage(pretrainedHash, { viewport: { width: 375, height: 812 } });
+  assert.equal(await phone.page.inputValue('#preset'), 'tutorial-pretrained');
+  const scrollWidth = await pg(phone.page, () => document.documentElement.scrollWidth);
+  assert.ok(scrollWidth <= 375, `no horizontal scroll at 375 px (scrollWidth ${scrollWidth})`);
+  await phone.page.screenshot({ path: path.join(ARTIFACTS, 'models-menu-375.png'), fullPage: true });
+  assertClean(phone.problems, 'model menu page at 375 px');
+  await phone.page.close();
+});
+
+test('one epoch of the LSTM preset on a subset draws live curves and scores typed reviews', async (t) => {
+  const { page, problems } = await openPage('');
+  await page.selectOption('#preset', 'tutorial-lstm');
+  await setControl(page, 'epochs', 1);
+  await setControl(page, 'train_size', 10000);
+  await setControl(page, 'val_size', 1000);
+  assert.equal(await page.inputValue('#preset'), 'custom');
+  const live = await trainAndWatch(page);
+  const charts = await pg(page, () => window.__playground.charts());
+  const batches = Math.ceil(10000 / 128);
+  assert.ok(live > 0, `batch points appeared while training (${live})`);
+  for (const name of ['loss', 'acc']) {
+    assert.equal(charts[name].batch.length, batches, `${name}: a point for each of the ${batches} batches`);
+    assert.equal(charts[name].train.length, 1, `${name}: one training epoch point`);
+    assert.equal(charts[name].val.length, 1, `${name}: one validation point`);
+  }
+  const history = await pg(page, () => window.__playground.history);
+  const testResult = await pg(page, () => window.__playground.test);
+  const config = await pg(page, () => window.__playground.config);
+  assert.equal(config.model, 'lstm');
+  assert.equal(config.train_size, 10000);
+  t.diagnostic(`LSTM, 1 epoch of 10,000 reviews: val_acc ${history[0].val_acc.toFixed(4)}, test acc ${testResult.acc.toFixed(4)}`);
+  assert.ok(history[0].val_acc > 0.7, `validation accuracy ${history[0].val_acc}`);
+  assert.match(await page.textContent('#status'), /test accuracy \d+\.\d%/);
+
+  const neg = await typeReview(page, NEGATIVE_REVIEW);
+  const pos = await typeReview(page, POSITIVE_REVIEW);
+  t.diagnostic(`scores: positive ${pos.score.toFixed(3)}, negative ${neg.score.toFixed(3)}`);
+  assert.ok(pos.score > 0.5 && neg.score < 0.5, `positive ${pos.score} > 0.5 > negative ${neg.score}`);
+  assert.ok((await page.locator('#words .word').count()) >= 20, 'each word is wrapped and coloured');
+  assert.equal(await page.textContent('#words'), POSITIVE_REVIEW);
+  assert.equal(pos.tokens.length, (await page.locator('#words .word').count()));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'models-lstm.png'), fullPage: true });
+  assertClean(problems, 'LSTM page');
+  await page.close();
+});
+
+for (const preset of ['tutorial-bag', 'tutorial-gru', 'tutorial-bilstm']) {
+  test(`the ${preset} preset trains in the browser with live curves`, async () => {
+    const { page, problems } = await openPage('');
+    await page.selectOption('#preset', preset);
+    await setControl(page, 'epochs', 2);
+    await setControl(page, 'train_size', 512);
+    await setControl(page, 'val_size', 256);
+    await page.selectOption('#pace', 'watch'); // slow enough to see the curves move
+    const live = await trainAndWatch(page);
+    const charts = await pg(page, () => window.__playground.charts());
+    const history = await pg(page, () => window.__playground.history);
+    assert.ok(live > 0, `batch points appeared while training (${live})`);
+    assert.equal(history.length, 2);
+    assert.equal(charts.acc.val.length, 2);
+    assert.ok(history.every((h) => Number.isFinite(h.loss) && Number.isFinite(h.val_acc)));
+    assertClean(problems, `${preset} page`);
+    await page.close();
+  });
+}
+
+test('the pretrained preset learns word vectors with progress, then draws it beside the model from scratch', async (t) => {
+  const { page, problems } = await openPage('');
+  await page.selectOption('#preset', 'tutorial-pretrained');
+  await setControl(page, 'epochs', 2);
+  await setControl(page, 'train_size', 300);
+  await setControl(page, 'val_size', 200);
+  await page.click('#btn-train');
+  // The word vectors' progress grows while the page stays responsive.
+  const fractions = await page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const seen = [];
+        const t0 = performance.now();
+        const poll = () => {
+          const p = window.__playground;
+          if (p.phase === 'pretraining' && p.pretrain.state === 'training') seen.push(p.pretrain.fraction);
+          if (p.pretrain.state === 'ready') resolve(seen);
+          else if (p.phase === 'failed' || p.errors.length) reject(new Error(p.errors.join('; ')));
+          else if (performance.now() - t0 > 600000) reject(new Error('no word vectors in 10 minutes'));
+          else setTimeout(poll, 100);
+        };
+        poll();
+      }),
+  );
+  assert.ok(fractions.filter((f) => f > 0 && f < 1).length >= 2, `progress seen in between: ${fractions.length} samples`);
+  assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]), 'progress only grows');
+  await phaseIs(page, ['done'], 600000);
+
+  const pre = await pg(page, () => window.__playground.pretrain);
+  t.diagnostic(`word2vec: ${pre.done.tokens} words in ${(pre.done.ms / 1000).toFixed(1)} s (${Math.round(pre.done.wordsPerSec)} words/s)`);
+  assert.equal(pre.reviews, 50000);
+  assert.ok(pre.neighbours && pre.neighbours.excellent.length === 5, 'nearest words listed');
+  assert.match(await page.textContent('#pretrain-neighbours'), /excellent → /);
+
+  const charts = await pg(page, () => window.__playground.charts());
+  for (const name of ['loss', 'acc']) {
+    assert.equal(charts[name].val.length, 2, `${name}: the pretrained model's validation points`);
+    assert.equal(charts.reference[name].val.length, 2, `${name}: the from-scratch model's validation points`);
+    assert.equal(charts.reference[name].train.length, 2, `${name}: the from-scratch model's training points`);
+  }
+  assert.ok(charts.labels.includes('pretrained: validation') && charts.labels.includes('from scratch: validation'), charts.labels.join(', '));
+  const reference = await pg(page, () => window.__playground.reference);
+  const config = await pg(page, () => window.__playground.config);
+  assert.equal(config.embedding_init, 'word2vec', 'the model the page keeps is the pretrained one');
+  assert.equal(reference.history.length, 2);
+  assert.match(await page.textContent('#status'), /from scratch/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'models-pretrained.png'), fullPage: true });
+
+  // Train again: the vectors of this visit are reused.
+  const before = pre.done.ms;
+  await page.click('#btn-train');
+  await phaseIs(page, ['done'], 600000);
+  assert.equal((await pg(page, () => window.__playground.pretrain)).done.ms, before, 'no second pretraining');
+
+  // Other word2vec settings need new vectors; Stop ends that at once.
+  await setControl(page, 'w2v_window', 5);
+  await page.click('#btn-train');
+  await page.waitForFunction(() => window.__playground.pretrain.fraction > 0, null, { timeout: 120000, polling: 50 });
+  await page.click('#btn-stop');
+  await phaseIs(page, ['stopped', 'ready'], 10000);
+  assert.equal((await pg(page, () => window.__playground.pretrain)).state, 'none');
+  assertClean(problems, 'pretrained page');
+  await page.close();
+});

@@ -1,0 +1,247 @@
+// pretrain.js: the page's side of pretrained embeddings and the model menu's
+// texts. WordVectors loads the unlabelled reviews (imdb-unsup.shard) into the
+// worker, trains word2vec there with progress (web/PROTOCOL.md: loadCorpus,
+// pretrain, stopPretrain, nearest), keeps track of which settings the
+// session's vectors were trained with, and draws the "Word vectors" panel.
+//
+// Deliberately not here: the page's state table, the training runs and the
+// charts (app.js), any engine work (the worker), HTML built from strings
+// (words go through textContent).
+
+// What each preset of the model menu is, in a sentence or two.
+export const PRESET_NOTES = {
+  'tutorial-bag':
+    'The Keras text-classification tutorial: Embedding(10000, 16), the average over the review, Dense(16, ReLU), Dense(1). ' +
+    '40 epochs of 15,000 reviews, about a second each.',
+  'tutorial-lstm':
+    'The Keras RNN tutorial: Embedding(10000, 32), LSTM(32), Dense(1); maxlen 250, batch 128, 10 epochs of 20,000 reviews ' +
+    '(5,000 validate). Several seconds per epoch.',
+  'tutorial-gru': 'The LSTM tutorial with a GRU(32): fewer gates, a little faster.',
+  'tutorial-bilstm': 'The LSTM tutorial with Bidirectional(LSTM(32)): reads each review both ways, twice the work.',
+  'tutorial-pretrained':
+    'Our answer to the TF-Hub tutorial: word vectors learned first from the 50,000 unlabelled reviews (word2vec, ' +
+    'in your browser), then the LSTM recipe on only 1,000 labelled reviews, beside the same model trained from scratch.',
+  custom: 'Your own settings; the link keeps them.',
+};
+
+// The config keys word2vec uses: vectors trained with other values of these
+// do not fit a model (the engine refuses them).
+export const W2V_KEYS = ['vocab_size', 'embed_dim', 'seed', 'w2v_epochs', 'w2v_window', 'w2v_negative', 'w2v_sample', 'w2v_lr'];
+
+// Words whose nearest neighbours show what the vectors learned.
+const PROBES = ['excellent', 'awful', 'boring', 'funny'];
+
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+
+export class StoppedError extends Error {
+  constructor() {
+    super('stopped');
+    this.stopped = true;
+  }
+}
+
+export class WordVectors {
+  // worker: the page's EngineWorker (request(type, data)); el: the panel's
+  // elements {panel, status, progress, neighbours}; onChange: called after
+  // every visible change (the page updates its status line).
+  constructor(worker, el, onChange = () => {}) {
+    this.worker = worker;
+    this.el = el;
+    this.onChange = onChange;
+    this.state = 'none'; // none | loading | training | ready | failed
+    this.corpusUrl = null;
+    this.reviews = 0;
+    this.key = null; // the W2V_KEYS values the session's vectors were trained with
+    this.progress = null; // the last pretrainProgress event's data
+    this.done = null; // the pretrainDone event's data
+    this.loaded = null; // {loaded, total} while the corpus downloads
+    this.neighbours = null;
+    this.pending = null; // {resolve, reject} of the run in flight
+    this.render();
+  }
+
+  keyOf(config) {
+    return JSON.stringify(W2V_KEYS.map((k) => config[k]));
+  }
+
+  // True when the session holds vectors trained with config's settings.
+  has(config) {
+    return this.state === 'ready' && this.key === this.keyOf(config);
+  }
+
+  // Loads the corpus (once) and trains vectors for config unless the session
+  // already has them. Rejects with StoppedError when stop() is called.
+  async ensure(config, corpusUrl) {
+    if (this.has(config)) return;
+    this.stopRequested = false;
+    if (this.corpusUrl !== corpusUrl) {
+      this.state = 'loading';
+      this.loaded = null;
+      this.render();
+      try {
+        const info = await this.worker.request('loadCorpus', { url: corpusUrl });
+        this.corpusUrl = corpusUrl;
+        this.reviews = info.reviews;
+      } catch (err) {
+        this.state = 'failed';
+        this.render();
+        throw new Error(`the unlabelled reviews could not be loaded: ${err.message}`);
+      }
+      if (this.stopRequested) throw new StoppedError();
+    }
+    this.state = 'training';
+    this.key = null;
+    this.progress = null;
+    this.done = null;
+    this.neighbours = null;
+    this.render();
+    const finished = new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+    });
+    const w2v = Object.fromEntries(W2V_KEYS.map((k) => [k, config[k]]));
+    try {
+      await this.worker.request('pretrain', w2v);
+    } catch (err) {
+      this.pending = null;
+      this.state = 'failed';
+      this.render();
+      throw err;
+    }
+    await finished;
+    this.key = this.keyOf(config);
+    this.state = 'ready';
+    this.render();
+    try {
+      const { neighbours } = await this.worker.request('nearest', { words: PROBES, k: 5 });
+      this.neighbours = neighbours;
+    } catch {
+      this.neighbours = null; // only a sanity view: training goes on without it
+    }
+    this.render();
+  }
+
+  // Forgets the corpus and the vectors: a restarted worker has neither. A
+  // run in flight is dropped, not rejected: the page's recovery owns what
+  // happens next.
+  reset() {
+    this.pending = null;
+    Object.assign(this, { state: 'none', corpusUrl: null, key: null, progress: null, done: null, loaded: null, neighbours: null });
+    this.render();
+  }
+
+  async stop() {
+    if (this.state !== 'training' && this.state !== 'loading') return;
+    this.stopRequested = true;
+    try {
+      await this.worker.request('stopPretrain', {});
+    } finally {
+      this.state = 'none';
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new StoppedError());
+      this.render();
+    }
+  }
+
+  // Events from the worker; true when the event was one of ours.
+  handleEvent(type, data) {
+    switch (type) {
+      case 'corpusProgress':
+        this.loaded = data;
+        this.render();
+        return true;
+      case 'pretrainProgress':
+        this.progress = data;
+        this.render();
+        return true;
+      case 'pretrainDone': {
+        this.done = data;
+        const p = this.pending;
+        this.pending = null;
+        p?.resolve();
+        return true;
+      }
+      case 'pretrainError': {
+        this.state = 'failed';
+        const p = this.pending;
+        this.pending = null;
+        p?.reject(new Error(data.message || 'word2vec failed'));
+        this.render();
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  statusText() {
+    const p = this.progress;
+    switch (this.state) {
+      case 'loading': {
+        const l = this.loaded;
+        return l && l.total
+          ? `Loading the 50,000 unlabelled reviews: ${(l.loaded / 1e6).toFixed(1)} of ${(l.total / 1e6).toFixed(1)} MB…`
+          : 'Loading the 50,000 unlabelled reviews…';
+      }
+      case 'training': {
+        if (!p) return `Learning word vectors from ${fmtInt(this.reviews)} unlabelled reviews…`;
+        const parts = [`Learning word vectors (word2vec): ${(p.fraction * 100).toFixed(0)}%`];
+        if (p.epochs > 1) parts.push(`pass ${p.epoch} of ${p.epochs}`);
+        if (p.wordsPerSec > 0) parts.push(`${fmtInt(p.wordsPerSec)} words/s`);
+        if (Number.isFinite(p.loss)) parts.push(`loss ${p.loss.toFixed(3)}`);
+        if (p.wordsPerSec > 0 && p.tokensTotal > p.tokens)
+          parts.push(`about ${Math.ceil((p.tokensTotal - p.tokens) / p.wordsPerSec)} s left`);
+        return parts.join(' · ');
+      }
+      case 'ready': {
+        const d = this.done;
+        return d
+          ? `Word vectors ready: ${fmtInt(d.tokens)} words of ${fmtInt(this.reviews)} unlabelled reviews in ${(d.ms / 1000).toFixed(1)} s (${fmtInt(d.wordsPerSec)} words/s). Words used alike now start alike:`
+          : 'Word vectors ready.';
+      }
+      case 'failed':
+        return 'The word vectors could not be learned: see the message above.';
+      default:
+        return 'Pressing Train first learns word vectors from the 50,000 unlabelled reviews (word2vec, skip-gram with negative sampling), then trains the model on top of them. They are kept for this visit.';
+    }
+  }
+
+  render() {
+    const { status, progress, neighbours } = this.el;
+    status.textContent = this.statusText();
+    if (this.state === 'loading' && this.loaded?.total) {
+      progress.max = this.loaded.total;
+      progress.value = this.loaded.loaded;
+    } else if (this.state === 'loading') {
+      progress.removeAttribute('value');
+    } else {
+      progress.max = 1;
+      progress.value = this.state === 'ready' ? 1 : this.progress ? this.progress.fraction : 0;
+    }
+    const list = document.createElement('ul');
+    if (this.state === 'ready' && this.neighbours) {
+      for (const [word, near] of Object.entries(this.neighbours)) {
+        if (!near.length) continue;
+        const li = document.createElement('li');
+        const b = document.createElement('strong');
+        b.textContent = word;
+        li.append(b, ` → ${near.map((n) => n.word).join(', ')}`);
+        list.append(li);
+      }
+    }
+    neighbours.replaceChildren(...(list.children.length ? [list] : []));
+    this.onChange();
+  }
+
+  // A copy of what the panel shows, for the page's read-only test hook.
+  snapshot() {
+    return {
+      state: this.state,
+      fraction: this.state === 'ready' ? 1 : this.progress ? this.progress.fraction : 0,
+      progress: this.progress ? { ...this.progress } : null,
+      done: this.done ? { ...this.done } : null,
+      reviews: this.reviews,
+      neighbours: this.neighbours ? structuredClone(this.neighbours) : null,
+    };
+  }
+}
