@@ -100,8 +100,9 @@ static void recurrent_tutorial(nn_config *c, int model) {
  * Sentiment belongs to a whole review, so the window is wide (20) and
  * frequent words are subsampled harder (1e-4): words that share reviews,
  * not only the slots of a sentence, end up close (good and bad share
- * slots). Measured over seeds 1-3: 0.80 validation accuracy at epochs 5, 8
- * and 5; from scratch at no epoch of 12 for two seeds, at 12 for one. */
+ * slots). Measured with seeds 1, 2, 3: 0.80 validation accuracy at epochs
+ * 5, 6, 7 and test accuracy 0.842, 0.815, 0.813; from scratch never within
+ * the 10 epochs (best 0.780, 0.790, 0.798), test 0.758, 0.780, 0.775. */
 static void pretrained_tutorial(nn_config *c) {
     recurrent_tutorial(c, NN_MODEL_LSTM);
     c->train_size = 1000;
