@@ -432,7 +432,9 @@ function statusText() {
       const train = shardInfo.splits?.train ?? 0;
       const test = shardInfo.splits?.test ?? 0;
       const val = Math.min(state.val_size, train);
-      return `Ready: ${fmtInt(train - val)} reviews to train on, ${fmtInt(val)} to validate, ${fmtInt(test)} to test. Press Train.`;
+      const rest = train - val;
+      const used = state.train_size > 0 ? Math.min(state.train_size, rest) : rest; // train_size: a subset
+      return `Ready: ${fmtInt(used)} reviews to train on, ${fmtInt(val)} to validate, ${fmtInt(test)} to test. Press Train.`;
     }
     case 'training':
     case 'paused':
