@@ -10,12 +10,12 @@
 // Needs web/engine/ (scripts/build-wasm.sh) and build/imdb_build_shard.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startWorker } from './worker_client.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.NN_NATIVE_BUILD ?? join(ROOT, 'build');
@@ -54,50 +54,6 @@ function writeDataset(dir) {
   }
 }
 
-function startWorker() {
-  const worker = new Worker(new URL('./web_worker_shim.mjs', import.meta.url), {
-    workerData: { workerUrl: pathToFileURL(join(ROOT, 'web/worker.js')).href },
-  });
-  const pending = new Map();
-  const events = [];
-  const listeners = new Set();
-  let nextId = 1;
-  worker.on('message', (m) => {
-    if (m.id === undefined) {
-      events.push(m);
-      for (const fn of listeners) fn(m);
-      return;
-    }
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    if (m.type === 'ok') p?.resolve(m.data);
-    else p?.reject(Object.assign(new Error(m.data.message), { op: m.data.op }));
-  });
-  return {
-    worker,
-    events,
-    request(type, data) {
-      const id = nextId++;
-      return new Promise((res, rej) => {
-        pending.set(id, { resolve: res, reject: rej });
-        worker.postMessage({ id, type, data });
-      });
-    },
-    waitFor(type, timeoutMs = 60000) {
-      return new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`no '${type}' event within ${timeoutMs} ms`)), timeoutMs);
-        const fn = (e) => {
-          if (e.type !== type && !/Error$/.test(e.type)) return;
-          clearTimeout(timer);
-          listeners.delete(fn);
-          if (e.type !== type) rej(new Error(`${e.type}: ${e.data.message}`));
-          else res(e);
-        };
-        listeners.add(fn);
-      });
-    },
-  };
-}
 
 let tmp, w, history;
 const CONFIG = {

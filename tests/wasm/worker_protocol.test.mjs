@@ -12,12 +12,12 @@
 // exists, compares the per-epoch losses with the native trainer's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startWorker } from './worker_client.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.NN_NATIVE_BUILD ?? join(ROOT, 'build');
@@ -92,62 +92,6 @@ function writeDataset(dir) {
 
 // Starts web/worker.js in a thread; request() resolves with the reply's data
 // or rejects with the error reply; events are recorded with arrival times.
-function startWorker() {
-  const worker = new Worker(new URL('./web_worker_shim.mjs', import.meta.url), {
-    workerData: { workerUrl: pathToFileURL(join(ROOT, 'web/worker.js')).href },
-  });
-  const pending = new Map();
-  const replies = new Map(); // id -> number of replies (must end at 1)
-  const events = [];
-  const listeners = new Set();
-  let nextId = 1;
-  worker.on('message', (m) => {
-    if (m.id === undefined) {
-      const e = { ...m, at: performance.now() };
-      events.push(e);
-      for (const fn of listeners) fn(e);
-      return;
-    }
-    replies.set(m.id, (replies.get(m.id) ?? 0) + 1);
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    if (!p) return;
-    if (m.type === 'ok') p.resolve(m.data);
-    else if (m.type === 'error') p.reject(Object.assign(new Error(m.data.message), { op: m.data.op }));
-    else p.reject(new Error(`reply of unknown type ${m.type}`));
-  });
-  worker.on('error', (err) => {
-    for (const p of pending.values()) p.reject(err);
-  });
-  return {
-    worker,
-    events,
-    replies,
-    request(type, data, transfer) {
-      const id = nextId++;
-      return new Promise((res, rej) => {
-        pending.set(id, { resolve: res, reject: rej });
-        worker.postMessage({ id, type, data }, transfer ?? []);
-      });
-    },
-    waitFor(type, timeoutMs = 60000) {
-      return new Promise((res, rej) => {
-        const timer = setTimeout(() => {
-          listeners.delete(fn);
-          rej(new Error(`no '${type}' event within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const fn = (e) => {
-          if (e.type !== type && e.type !== 'trainError') return;
-          clearTimeout(timer);
-          listeners.delete(fn);
-          if (e.type === 'trainError' && type !== 'trainError') rej(new Error(e.data.message));
-          else res(e);
-        };
-        listeners.add(fn);
-      });
-    },
-  };
-}
 
 // --------------------------------------------------------------- the tests
 

@@ -1,0 +1,72 @@
+// worker_client.mjs: the Node tests' client for web/worker.js: the real
+// worker, unchanged, in a Node worker thread (web_worker_shim.mjs), spoken to
+// over its {id, type, data} protocol (web/PROTOCOL.md).
+//
+// startWorker() returns {worker, events, replies, request(type, data,
+// transfer), waitFor(type, timeoutMs)}: request resolves with the reply's
+// data or rejects with the worker's error; waitFor resolves with the next
+// event of that type and rejects on any '...Error' event before it.
+// Not a test file (node --test runs only *.test.mjs).
+
+import { Worker } from 'node:worker_threads';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function startWorker() {
+  const worker = new Worker(new URL('./web_worker_shim.mjs', import.meta.url), {
+    workerData: { workerUrl: pathToFileURL(join(ROOT, 'web/worker.js')).href },
+  });
+  const pending = new Map();
+  const replies = new Map(); // id -> number of replies (must end at 1)
+  const events = [];
+  const listeners = new Set();
+  let nextId = 1;
+  worker.on('message', (m) => {
+    if (m.id === undefined) {
+      const e = { ...m, at: performance.now() };
+      events.push(e);
+      for (const fn of listeners) fn(e);
+      return;
+    }
+    replies.set(m.id, (replies.get(m.id) ?? 0) + 1);
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    if (!p) return;
+    if (m.type === 'ok') p.resolve(m.data);
+    else if (m.type === 'error') p.reject(Object.assign(new Error(m.data.message), { op: m.data.op }));
+    else p.reject(new Error(`reply of unknown type ${m.type}`));
+  });
+  worker.on('error', (err) => {
+    for (const p of pending.values()) p.reject(err);
+  });
+  return {
+    worker,
+    events,
+    replies,
+    request(type, data, transfer) {
+      const id = nextId++;
+      return new Promise((res, rej) => {
+        pending.set(id, { resolve: res, reject: rej });
+        worker.postMessage({ id, type, data }, transfer ?? []);
+      });
+    },
+    waitFor(type, timeoutMs = 60000) {
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => {
+          listeners.delete(fn);
+          rej(new Error(`no '${type}' event within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const fn = (e) => {
+          if (e.type !== type && !/Error$/.test(e.type)) return;
+          clearTimeout(timer);
+          listeners.delete(fn);
+          if (e.type !== type) rej(new Error(`${e.type}: ${e.data.message}`));
+          else res(e);
+        };
+        listeners.add(fn);
+      });
+    },
+  };
+}
