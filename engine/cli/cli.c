@@ -89,6 +89,18 @@ int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn
     return rc;
 }
 
+unsigned char *nn_cli_start(nn_config *cfg, int argc, char **argv, const char *tool) {
+    nn_error err = {0};
+    nn_config_default(cfg);
+    unsigned char *used = calloc((size_t)argc + 1, 1);
+    if (!used) nn_fail(&err, NN_ERR_NOMEM, "out of memory");
+    if (!used || nn_cli_config(cfg, argc, argv, used, &err)) {
+        fprintf(stderr, "%s: %s\n", tool, err.msg);
+        exit(2);
+    }
+    return used;
+}
+
 int nn_cli_load_shard(const char *path, nn_shard *shard, uint8_t **buf, nn_error *err) {
     size_t len;
     int rc = nn_read_file(path, buf, &len, err);

@@ -13,6 +13,11 @@ double nn_now_ms(void);
  * Unknown --flags are left for the tool (used[i] stays 0). */
 int nn_cli_config(nn_config *cfg, int argc, char **argv, unsigned char *used, nn_error *err);
 
+/* What every tool starts with: cfg gets the defaults, then --config and the
+ * --<key> flags (nn_cli_config). Returns the malloc'd used[] array (free it);
+ * on a bad flag prints "tool: message" and exits with status 2. */
+unsigned char *nn_cli_start(nn_config *cfg, int argc, char **argv, const char *tool);
+
 /* Reads and parses a shard file; *buf must be freed after nn_shard_free. */
 int nn_cli_load_shard(const char *path, nn_shard *shard, uint8_t **buf, nn_error *err);
 #endif

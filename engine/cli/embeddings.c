@@ -74,12 +74,7 @@ int main(int argc, char **argv) {
     int repeat = 1;
     nn_error err = {0};
     nn_config cfg;
-    nn_config_default(&cfg);
-    unsigned char *used = calloc((size_t)argc + 1, 1);
-    if (nn_cli_config(&cfg, argc, argv, used, &err)) {
-        fprintf(stderr, "imdb_embeddings: %s\n", err.msg);
-        return 2;
-    }
+    unsigned char *used = nn_cli_start(&cfg, argc, argv, "imdb_embeddings");
     for (int i = 1; i < argc; i++) {
         if (used[i]) continue;
         if (i + 1 < argc && !strcmp(argv[i], "--shard")) shard_path = argv[++i];

@@ -56,12 +56,7 @@ int main(int argc, char **argv) {
     int quiet = 0;
     nn_error err = {0};
     nn_config cfg;
-    nn_config_default(&cfg);
-    unsigned char *used = calloc((size_t)argc + 1, 1);
-    if (nn_cli_config(&cfg, argc, argv, used, &err)) {
-        fprintf(stderr, "imdb_word2vec: %s\n", err.msg);
-        return 2;
-    }
+    unsigned char *used = nn_cli_start(&cfg, argc, argv, "imdb_word2vec");
     for (int i = 1; i < argc; i++) {
         if (used[i]) continue;
         const char *a = argv[i];
