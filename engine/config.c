@@ -78,7 +78,13 @@ void nn_config_default(nn_config *c) {
  * default 'pre' padding and truncating, Embedding(10000, 32, mask_zero=True),
  * one recurrent layer of 32 units (Bidirectional: 32 each way), Dense(1,
  * sigmoid), Adam(0.001), fit(batch_size=128, epochs=10,
- * validation_split=0.2): 20% of the 25000 training reviews, 5000, validate. */
+ * validation_split=0.2): 20% of the 25000 training reviews, 5000, validate.
+ * These models overfit fast: validation loss bottoms at epoch 2-3 and test
+ * accuracy after all 10 epochs is 0.848 (LSTM), 0.840 (GRU), 0.845
+ * (BiLSTM), against 0.869 and 0.870 for LSTM and BiLSTM at their best
+ * epoch. So the recipe carries the callback the tutorials' readers add
+ * next, EarlyStopping(patience=2, restore_best_weights=True): the curves
+ * still show two epochs of overfitting, and the model kept is the best. */
 static void recurrent_tutorial(nn_config *c, int model) {
     nn_config_default(c);
     c->model = model;
@@ -90,6 +96,8 @@ static void recurrent_tutorial(nn_config *c, int model) {
     c->batch_size = 128;
     c->epochs = 10;
     c->val_size = 5000;
+    c->patience = 2;
+    c->restore_best_weights = 1;
 }
 
 /* Our answer to the TF-Hub tutorial (whose 48-million-parameter sentence
@@ -105,6 +113,7 @@ static void recurrent_tutorial(nn_config *c, int model) {
  * the 10 epochs (best 0.780, 0.790, 0.798), test 0.758, 0.780, 0.775. */
 static void pretrained_tutorial(nn_config *c) {
     recurrent_tutorial(c, NN_MODEL_LSTM);
+    c->patience = 0; /* both curves run all 10 epochs, so they compare */
     c->train_size = 1000;
     c->embedding_init = NN_EMB_WORD2VEC;
     c->trainable_embedding = 1;

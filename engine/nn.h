@@ -239,13 +239,15 @@ void nn_config_default(nn_config *c);
  *   "tutorial-lstm"    Embedding(10000,32) -> LSTM(32) -> Dense(1): maxlen
  *                      250, 'pre' padding and truncating, batch 128, Adam
  *                      0.001, 5000 (20%) of the training reviews validate,
- *                      10 epochs;
+ *                      10 epochs, early stopping on validation loss with
+ *                      patience 2, restoring the best epoch's weights;
  *   "tutorial-gru"     the same with GRU(32);
  *   "tutorial-bilstm"  the same with Bidirectional(LSTM(32));
  *   "tutorial-pretrained" "tutorial-lstm" trained on 1000 labelled reviews
  *                      with its embedding started from word2vec vectors
  *                      (embedding_init "word2vec", window 20, sample 1e-4)
- *                      and fine-tuned: our answer to the TF-Hub tutorial.
+ *                      and fine-tuned, all 10 epochs (no early stopping):
+ *                      our answer to the TF-Hub tutorial.
  * NN_OK, or NN_ERR_ARG for an unknown name (c is then unchanged). */
 int nn_config_preset(nn_config *c, const char *name);
 /* The i-th preset's name, or NULL past the last (for menus and messages). */

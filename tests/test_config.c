@@ -455,21 +455,24 @@ static void presets_are_the_tutorial_recipes(void) {
                   c.hidden == 32 && c.layers == 1 && c.maxlen == 250 && c.padding == NN_PAD_PRE &&
                   c.truncating == NN_PAD_PRE && c.batch_size == 128 && c.optimizer == NN_OPT_ADAM &&
                   c.lr == 0.001f && c.val_size == 5000 && c.epochs == 10 && c.dropout == 0.0f &&
-                  c.patience == 0 && nn_config_check(&c, NULL, &err) == NN_OK,
+                  c.patience == 2 && c.monitor == NN_MONITOR_VAL_LOSS &&
+                  c.restore_best_weights == 1 && nn_config_check(&c, NULL, &err) == NN_OK,
               "preset %s: Embedding(10000,32), 32 units, maxlen 250 pre/pre, batch 128, Adam 0.001, "
-              "5000 validation, 10 epochs %s", names[i], err.msg);
+              "5000 validation, 10 epochs, early stopping on val_loss with patience 2 restoring "
+              "the best weights %s", names[i], err.msg);
     }
     memset(&c, 0xAB, sizeof c);
     nn_config want;
     nn_config_preset(&want, "tutorial-lstm");
     want.train_size = 1000;
+    want.patience = 0;
     want.embedding_init = NN_EMB_WORD2VEC;
     want.w2v_window = 20;
     want.w2v_sample = 1e-4f;
     check(nn_config_preset(&c, "tutorial-pretrained") == NN_OK && config_equal(&c, &want) &&
               c.trainable_embedding == 1 && c.w2v_negative == 5 && c.w2v_epochs == 1,
-          "preset tutorial-pretrained: tutorial-lstm on 1000 labelled reviews, embedding from "
-          "word2vec (window 20, sample 1e-4), fine-tuned");
+          "preset tutorial-pretrained: tutorial-lstm on 1000 labelled reviews without early "
+          "stopping, embedding from word2vec (window 20, sample 1e-4), fine-tuned");
     c = def;
     check(nn_config_preset(&c, "tutorial-transformer") == NN_ERR_ARG && config_equal(&c, &def) &&
               nn_config_preset(&c, NULL) == NN_ERR_ARG,

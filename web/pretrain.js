@@ -15,7 +15,8 @@ export const PRESET_NOTES = {
     '40 epochs of 15,000 reviews, about a second each.',
   'tutorial-lstm':
     'The Keras RNN tutorial: Embedding(10000, 32), LSTM(32), Dense(1); maxlen 250, batch 128, 10 epochs of 20,000 reviews ' +
-    '(5,000 validate). Several seconds per epoch.',
+    '(5,000 validate), stopping early once validation loss has not improved for 2 epochs and keeping the best epoch. ' +
+    'Several seconds per epoch.',
   'tutorial-gru': 'The LSTM tutorial with a GRU(32): fewer gates, a little faster.',
   'tutorial-bilstm': 'The LSTM tutorial with Bidirectional(LSTM(32)): reads each review both ways, twice the work.',
   'tutorial-pretrained':

@@ -80,7 +80,7 @@ test('the model menu offers the presets, sets every control and the link, and sa
   assert.ok(await page.isHidden('#pretrain-panel'), 'no word-vectors panel without word2vec');
 
   await page.selectOption('#preset', 'tutorial-lstm');
-  const want = { model: 'lstm', maxlen: '250', padding: 'pre', truncating: 'pre', embed_dim: '32', hidden: '32', batch_size: '128', epochs: '10', val_size: '5000', embedding_init: 'uniform' };
+  const want = { model: 'lstm', maxlen: '250', padding: 'pre', truncating: 'pre', embed_dim: '32', hidden: '32', batch_size: '128', epochs: '10', val_size: '5000', embedding_init: 'uniform', patience: '2', restore_best_weights: 'true' };
   for (const [id, v] of Object.entries(want)) assert.equal(await page.inputValue(`#${id}`), v, `${id} set by the LSTM preset`);
   assert.ok(await page.isDisabled('#pooling'), 'pooling is disabled for a recurrent model');
   assert.ok(await page.isEnabled('#layers') && await page.isEnabled('#dropout'), 'recurrent settings enabled');
