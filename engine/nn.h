@@ -171,6 +171,43 @@ const nn_split *nn_shard_find(const nn_shard *s, const char *name);
  * malloc'd buffer; *out_len gets its size. */
 int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *err);
 
+/* ------------------------------------------------------------ image shards
+ *
+ * The sibling of the text shard for images (datasets/README.md, "Image shard
+ * format"): a 64-byte header with its own magic, version, sizes and CRCs,
+ * the class names, and named splits of labelled uint8 images. Parsed in
+ * place like a text shard (the buffer must stay alive and 4-byte aligned). */
+#define NN_IMAGE_MAGIC "NNIMAGE1"
+#define NN_IMAGE_VERSION 1
+#define NN_IMAGE_MAX_CLASSES 256       /* labels are u8 */
+#define NN_IMAGE_CLASS_NAME_BYTES 32   /* each name: 1-31 printable bytes, NUL-padded */
+#define NN_IMAGE_MAX_PIXELS (1 << 24)  /* values per image: height*width*channels */
+
+typedef struct nn_image_split {
+    char name[16];           /* "train", "test" */
+    uint32_t n;              /* images */
+    const uint8_t *label;    /* (n) class 0..classes-1 */
+    const uint8_t *pixels;   /* (n,D) D = height*width*channels, row-major, 0-255 */
+} nn_image_split;
+
+typedef struct nn_image_shard {
+    uint32_t version;
+    uint32_t height, width, channels;
+    uint32_t classes;        /* K */
+    const char *class_names; /* (K, NN_IMAGE_CLASS_NAME_BYTES) NUL-padded */
+    uint32_t nsplits;
+    nn_image_split split[NN_SHARD_MAX_SPLITS];
+} nn_image_shard;
+
+int nn_image_shard_parse(nn_image_shard *s, const uint8_t *buf, size_t len, nn_error *err);
+/* Serialises s (class_names as K NUL-padded 32-byte fields) into a newly
+ * malloc'd buffer, checked the reader's way before it is returned. */
+int nn_image_shard_write(const nn_image_shard *s, uint8_t **out, size_t *out_len, nn_error *err);
+const nn_image_split *nn_image_shard_find(const nn_image_shard *s, const char *name);
+/* Class k's name (NUL-terminated), or NULL when k >= classes. */
+const char *nn_image_class_name(const nn_image_shard *s, uint32_t k);
+uint32_t nn_image_shard_pixels(const nn_image_shard *s); /* D */
+
 /* ------------------------------------------------------------------ config */
 
 enum { NN_POOL_KERAS = 0, NN_POOL_MASKED = 1 };  /* average over all T / real tokens */

@@ -6,12 +6,13 @@
 #   scripts/fuzz.sh --long [SECONDS]     SECONDS per fuzzer, default 600
 #   scripts/fuzz.sh --runs N [SECONDS]   until N executions each (SECONDS cap, default 3600)
 #   ... [--jobs J] [NAME...]             J fuzzers at a time (default: CPU count);
-#                                        NAME: tokenizer shard checkpoint config labelled_text (default all)
+#                                        NAME: tokenizer shard checkpoint config labelled_text
+#                                        image_shard (default all)
 #
 # Fuzzers: fuzz_tokenizer (nn_tokenize_spans, nn_encode_text), fuzz_shard
 # (nn_shard_parse), fuzz_checkpoint (nn_checkpoint_read), fuzz_config
 # (nn_config_from_json/check/to_json), fuzz_labelled_text (nn_labelled_text_parse and
-# the stop-word list); each file's header says what it checks.
+# the stop-word list), fuzz_image_shard (nn_image_shard_parse and a tiny MLP on it); each file's header says what it checks.
 # Seeds come from build-fuzz/fuzz_make_corpus (the engine's own writers) into
 # build-fuzz/corpus/<name>/, where the fuzzer also keeps what it finds, so
 # later runs start from there. Dictionaries: tests/fuzz/<name>.dict.
@@ -37,13 +38,13 @@ while [ $# -gt 0 ]; do
                 RUNS="$2"; SECONDS_EACH=3600; shift 2
                 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then SECONDS_EACH="$1"; shift; fi ;;
         --jobs) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a number"; JOBS="$2"; shift 2 ;;
-        tokenizer|shard|checkpoint|config|labelled_text) NAMES+=("$1"); shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        tokenizer|shard|checkpoint|config|labelled_text|image_shard) NAMES+=("$1"); shift ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [ -n "$MODE" ] || die "say --smoke, --long [SECONDS] or --runs N (see --help)"
-[ ${#NAMES[@]} -gt 0 ] || NAMES=(tokenizer shard checkpoint config labelled_text)
+[ ${#NAMES[@]} -gt 0 ] || NAMES=(tokenizer shard checkpoint config labelled_text image_shard)
 
 # ------------------------------------------------------------------ build
 CC_FUZZ="$(command -v clang-14 || command -v clang || true)"

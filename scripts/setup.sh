@@ -14,6 +14,8 @@
 #      data/aclImdb_v1.tar.gz           (an earlier download)
 #      the official download, verified: 84,125,825 bytes, sha256 c40f74a1...
 #    The shard is rebuilt only when missing or older than the tool/source.
+# 5. The Fashion-MNIST image shard data/fashion.shard from Debian's
+#    dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/*.gz), the same way.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +42,8 @@ done
 
 # ---------------------------------------------------------------- 1. packages
 PACKAGES=(build-essential cmake pkg-config libcjson-dev libsimde-dev zlib1g-dev
-          emscripten dpkg-dev chromium curl ca-certificates clang-14 libclang-rt-14-dev llvm-14)
+          emscripten dpkg-dev chromium curl ca-certificates clang-14 libclang-rt-14-dev llvm-14
+          dataset-fashion-mnist)
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)
 missing=()
@@ -117,4 +120,11 @@ if [ ! -f data/imdb.shard ] || [ build/imdb_build_shard -nt data/imdb.shard ] ||
     build/imdb_build_shard --source "$ARCHIVE" --out data || die "building the shard failed (see above)"
 fi
 echo "$ARCHIVE" > build/imdb-archive.path
+FASHION_DIR=/usr/share/datasets/fashion-mnist
+if [ ! -f data/fashion.shard ] || [ build/fashion_build_shard -nt data/fashion.shard ] ||
+   [ "$FASHION_DIR/train-images-idx3-ubyte.gz" -nt data/fashion.shard ]; then
+    say "building the Fashion-MNIST shard data/fashion.shard (under a second)"
+    build/fashion_build_shard --source "$FASHION_DIR" --out data/fashion.shard ||
+        die "building the Fashion-MNIST shard failed (see above)"
+fi
 say "setup done"

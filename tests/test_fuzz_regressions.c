@@ -26,6 +26,9 @@
 #define LLVMFuzzerTestOneInput fuzz_labelled_text_one
 #include "fuzz/fuzz_labelled_text.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_image_shard_one
+#include "fuzz/fuzz_image_shard.c"
+#undef LLVMFuzzerTestOneInput
 
 /* fuzz_config, first long run (crash-f768c2ca): the first bytes read as an
  * nn_config with patience > 0 and val_size 0. Its JSON reads back, but
@@ -90,6 +93,8 @@ static const replay REPLAYS[] = {
     {"fuzz_tokenizer", "text ending inside a UTF-8 sequence", fuzz_tokenizer_one, TEXT(tokenizer_cut_utf8)},
     {"fuzz_shard", "empty input", fuzz_shard_one, "", 0},
     {"fuzz_shard", "header only", fuzz_shard_one, BYTES(shard_header_only)},
+    {"fuzz_image_shard", "empty input", fuzz_image_shard_one, "", 0},
+    {"fuzz_image_shard", "a text shard's header", fuzz_image_shard_one, BYTES(shard_header_only)},
     {"fuzz_checkpoint", "empty input", fuzz_checkpoint_one, "", 0},
     {"fuzz_checkpoint", "header only", fuzz_checkpoint_one, BYTES(checkpoint_header_only)},
 };

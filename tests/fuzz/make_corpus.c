@@ -1,6 +1,6 @@
 /* make_corpus.c: writes the fuzzers' seed corpora.
  *
- *   fuzz_make_corpus <dir>     creates <dir>/{tokenizer,shard,checkpoint,config,labelled_text}/seed-*
+ *   fuzz_make_corpus <dir>     creates <dir>/{tokenizer,shard,checkpoint,config,labelled_text,image_shard}/seed-*
  *
  * The shards, checkpoints and configs are made with the engine's own writers
  * (nn_shard_write, nn_checkpoint_write, nn_config_to_json), so every seed is
@@ -212,6 +212,41 @@ static void checkpoint_seeds(const fuzz_vocab *fv) {
     checkpoint_seed("bigru-2-layers", &c, fv, hist, 1);
 }
 
+/* --------------------------------------------------------- image shards */
+
+static void image_shard_seeds(void) {
+    static char names[3 * NN_IMAGE_CLASS_NAME_BYTES];
+    static const uint8_t train_label[4] = {0, 1, 2, 1}, test_label[2] = {2, 0};
+    static uint8_t train_px[4 * 6], test_px[2 * 6];
+    memset(names, 0, sizeof names);
+    strcpy(names, "zero");
+    strcpy(names + NN_IMAGE_CLASS_NAME_BYTES, "one");
+    strcpy(names + 2 * NN_IMAGE_CLASS_NAME_BYTES, "two");
+    for (int i = 0; i < 24; i++) train_px[i] = (uint8_t)(i * 11);
+    for (int i = 0; i < 12; i++) test_px[i] = (uint8_t)(250 - i * 20);
+    nn_image_shard s;
+    memset(&s, 0, sizeof s);
+    s.height = 2, s.width = 3, s.channels = 1, s.classes = 3, s.class_names = names;
+    s.nsplits = 2;
+    strcpy(s.split[0].name, "train");
+    s.split[0].n = 4, s.split[0].label = train_label, s.split[0].pixels = train_px;
+    strcpy(s.split[1].name, "test");
+    s.split[1].n = 2, s.split[1].label = test_label, s.split[1].pixels = test_px;
+    for (int k = 0; k < 2; k++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        nn_error err = {0};
+        if (k == 1) s.nsplits = 0;
+        if (nn_image_shard_write(&s, &buf, &len, &err) != NN_OK) {
+            fprintf(stderr, "make_corpus: image shard: %s\n", err.msg);
+            failures++;
+            continue;
+        }
+        write_seed("image_shard", k ? "no-splits" : "train-test", buf, len);
+        free(buf);
+    }
+}
+
 /* --------------------------------------------------------------- configs */
 
 static void config_seeds(void) {
@@ -256,8 +291,9 @@ int main(int argc, char **argv) {
     }
     out_dir = argv[1];
     make_dir(out_dir);
-    static const char *const kinds[] = {"tokenizer", "shard", "checkpoint", "config", "labelled_text"};
-    for (int i = 0; i < 5; i++) {
+    static const char *const kinds[] = {"tokenizer", "shard", "checkpoint", "config", "labelled_text",
+                                        "image_shard"};
+    for (int i = 0; i < 6; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", out_dir, kinds[i]);
         make_dir(path);
@@ -274,6 +310,7 @@ int main(int argc, char **argv) {
     checkpoint_seeds(&fv);
     config_seeds();
     labelled_text_seeds();
+    image_shard_seeds();
     nn_vocab_free_index(&fv.v);
     if (failures) fprintf(stderr, "make_corpus: %d seeds could not be written\n", failures);
     return failures ? 1 : 0;
