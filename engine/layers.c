@@ -7,6 +7,7 @@
 #include "kernels.h"
 
 #include <assert.h>
+#include <math.h>
 #include <string.h>
 
 /* Padding (id 0) only ever fills the start or the end of a padded row, so
@@ -123,6 +124,24 @@ void nn_dense_backward(float *dinp, float *dw, float *db, const float *dout,
     }
 }
 
+void nn_linear_forward(float *out, const float *inp, const float *w, const float *b,
+                       uint32_t B, uint32_t C, uint32_t OC) {
+    for (uint32_t i = 0; i < B; i++) memcpy(out + (size_t)i * OC, b, OC * sizeof(float));
+    nn_k_matmul_acc(out, inp, w, B, C, OC);
+}
+
+void nn_linear_backward(float *dinp, float *dw, float *db, float *wt, const float *dout,
+                        const float *inp, const float *w, uint32_t B, uint32_t C, uint32_t OC) {
+    nn_k_matmul_tn_acc(dw, inp, dout, C, B, OC);
+    for (uint32_t i = 0; i < B; i++) nn_k_axpy(db, 1.0f, dout + (size_t)i * OC, OC);
+    if (!dinp) return;
+    /* dinp += dout (B,OC) . wt (OC,C): one transpose of w, then the same
+     * blocked product as the forward pass. */
+    for (uint32_t c = 0; c < C; c++)
+        for (uint32_t o = 0; o < OC; o++) wt[(size_t)o * C + c] = w[(size_t)c * OC + o];
+    nn_k_matmul_acc(dinp, dout, wt, B, OC, C);
+}
+
 void nn_relu_forward(float *out, const float *inp, size_t N) { nn_k_relu(out, inp, N); }
 
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t N) {
@@ -136,4 +155,37 @@ float nn_bce_forward_backward(float *dlogit, const float *logit, const float *la
     float sum = nn_k_bce_logits(dlogit, logit, label, 1.0f / (float)B, B, &c);
     if (correct) *correct += c;
     return sum / (float)B;
+}
+
+void nn_softmax(float *p, const float *z, uint32_t K) {
+    float mx = z[0];
+    for (uint32_t k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+    float sum = 0.0f;
+    for (uint32_t k = 0; k < K; k++) sum += p[k] = expf(z[k] - mx);
+    for (uint32_t k = 0; k < K; k++) p[k] /= sum;
+}
+
+float nn_softmax_ce(float *dlogit, const float *logit, const float *label, float gscale,
+                    uint32_t B, uint32_t K, uint32_t *correct) {
+    double total = 0.0;
+    uint32_t hits = 0;
+    for (uint32_t b = 0; b < B; b++) {
+        const float *z = logit + (size_t)b * K;
+        uint32_t y = (uint32_t)label[b], best = 0;
+        assert(y < K);
+        for (uint32_t k = 1; k < K; k++) best = z[k] > z[best] ? k : best;
+        float mx = z[best], sum = 0.0f;
+        for (uint32_t k = 0; k < K; k++) sum += expf(z[k] - mx);
+        /* mx is finite unless a logit is: then the loss is inf/NaN, which
+         * the trainer's divergence guard reports. */
+        total += (double)(logf(sum) + mx - z[y]);
+        hits += best == y;
+        if (dlogit) {
+            float *d = dlogit + (size_t)b * K;
+            for (uint32_t k = 0; k < K; k++) d[k] = expf(z[k] - mx) / sum * gscale;
+            d[y] -= gscale;
+        }
+    }
+    if (correct) *correct += hits;
+    return (float)total;
 }

@@ -24,6 +24,16 @@ void nn_dense_forward(float *out, const float *inp, const float *w, const float 
 void nn_dense_backward(float *dinp, float *dw, float *db, const float *dout,
                        const float *inp, const float *w, uint32_t B, uint32_t C, uint32_t OC);
 
+/* The same dense layer with Keras's kernel layout, for wide layers (the
+ * MLP): out (B,OC) = b (OC) + inp (B,C) . w (C,OC), through the blocked
+ * matrix product nn_k_matmul_acc. Backward adds dw (C,OC) += inp^T . dout,
+ * db (OC) += the column sums of dout, and dinp (B,C) += dout . w^T (dinp
+ * may be NULL: the first layer); wt (OC,C) is scratch for w transposed. */
+void nn_linear_forward(float *out, const float *inp, const float *w, const float *b,
+                       uint32_t B, uint32_t C, uint32_t OC);
+void nn_linear_backward(float *dinp, float *dw, float *db, float *wt, const float *dout,
+                        const float *inp, const float *w, uint32_t B, uint32_t C, uint32_t OC);
+
 /* out (N) = max(inp, 0), in place allowed; backward uses the output. */
 void nn_relu_forward(float *out, const float *inp, size_t N);
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t N);
@@ -118,4 +128,16 @@ void nn_gru_backward(float *dx, float *dwx, float *dwh, float *db, float *dhs, f
  * dlogit (B) = d(mean loss)/d(logit) (NULL: forward only). */
 float nn_bce_forward_backward(float *dlogit, const float *logit, const float *label,
                               uint32_t B, uint32_t *correct);
+
+/* Softmax cross-entropy (Keras sparse_categorical_crossentropy on the
+ * logits of Dense(K) + softmax) of logit (B,K) against class labels (B)
+ * (whole numbers 0..K-1 stored as floats), computed stably by log-sum-exp:
+ * loss_b = log(sum_k exp(z_k - max z)) + max z - z_label. Returns the SUM
+ * over the B rows; writes dlogit (B,K) = (softmax(z) - onehot) * gscale
+ * unless dlogit is NULL; adds to *correct the rows whose largest logit (the
+ * first, on ties) is the label's. */
+float nn_softmax_ce(float *dlogit, const float *logit, const float *label, float gscale,
+                    uint32_t B, uint32_t K, uint32_t *correct);
+/* softmax of one row z (K) into p (K), stably. */
+void nn_softmax(float *p, const float *z, uint32_t K);
 #endif

@@ -38,7 +38,10 @@ static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t co
     m->nparams += ((size_t)rows * cols + 3) & ~(size_t)3;
 }
 
-static int is_recurrent(const nn_config *c) { return c->model != NN_MODEL_BAG; }
+static int is_recurrent(const nn_config *c) {
+    return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP;
+}
+static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
 static int cell_of(const nn_config *c) {
     return c->model == NN_MODEL_GRU || c->model == NN_MODEL_BIGRU ? NN_CELL_GRU : NN_CELL_LSTM;
 }
@@ -75,6 +78,35 @@ static int create_bag(nn_model *m) {
     m->b1 = m->params + m->tensor[2].offset;
     m->w2 = m->params + m->tensor[3].offset;
     m->b2 = m->params + m->tensor[4].offset;
+    return 1;
+}
+
+/* The MLP's tensors (Keras names: kernel (C,OC), bias) and activations. */
+static int create_mlp(nn_model *m) {
+    const nn_config *c = &m->cfg;
+    uint32_t D = c->input_dim, H = c->hidden, K = c->classes, B = c->batch_size;
+    add_tensor(m, "dense1.w", D, H);
+    add_tensor(m, "dense1.b", 1, H);
+    add_tensor(m, "dense2.w", H, K);
+    add_tensor(m, "dense2.b", 1, K);
+    m->params = alloc_floats(m->nparams);
+    m->grads = alloc_floats(m->nparams);
+    m->m = alloc_floats(m->nparams);
+    m->v = alloc_floats(m->nparams);
+    m->xin = alloc_floats((size_t)B * D);
+    m->hidden = alloc_floats((size_t)B * H);
+    m->dhidden = alloc_floats((size_t)B * H);
+    m->dhpre = alloc_floats((size_t)B * H);
+    m->logit = alloc_floats((size_t)B * K);
+    m->dlogit = alloc_floats((size_t)B * K);
+    m->w2t = alloc_floats((size_t)K * H);
+    if (!m->params || !m->grads || !m->m || !m->v || !m->xin || !m->hidden || !m->dhidden ||
+        !m->dhpre || !m->logit || !m->dlogit || !m->w2t)
+        return 0;
+    m->w1 = m->params + m->tensor[0].offset;
+    m->b1 = m->params + m->tensor[1].offset;
+    m->w2 = m->params + m->tensor[2].offset;
+    m->b2 = m->params + m->tensor[3].offset;
     return 1;
 }
 
@@ -189,6 +221,15 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
     int rc = nn_config_check(cfg, NULL, err);
     if (rc) return rc;
     double acts = is_recurrent(cfg) ? recurrent_floats(cfg) : 0;
+    if (is_mlp(cfg)) {
+        double B = cfg->batch_size, D = cfg->input_dim, H = cfg->hidden, K = cfg->classes;
+        acts = B * (D + 3 * H + 2 * K) + K * H + 4 * (D * H + H + H * K + K);
+        if (acts * sizeof(float) > (double)(SIZE_MAX / 4))
+            return nn_fail(err, NN_ERR_NOMEM,
+                           "an mlp of %u inputs, %u hidden units and batch %u needs %.0f MB, more "
+                           "than this machine can address; lower hidden or batch_size",
+                           cfg->input_dim, cfg->hidden, cfg->batch_size, acts * 4 / 1e6);
+    }
     if (acts * sizeof(float) > (double)(SIZE_MAX / 4))
         return nn_fail(err, NN_ERR_NOMEM,
                        "a %s model with maxlen %u, batch %u, hidden %u and %u layers needs %.0f MB "
@@ -201,7 +242,7 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
     if (!m) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the model");
     m->cfg = *cfg;
     m->Bmax = cfg->batch_size;
-    if (!(is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
+    if (!(is_mlp(cfg) ? create_mlp(m) : is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
         size_t nparams = m->nparams;
         nn_model_free(m);
         if (is_recurrent(cfg))
@@ -232,6 +273,8 @@ void nn_model_free(nn_model *m) {
     free(m->dhidden);
     free(m->dhpre);
     free(m->dlogit);
+    free(m->xin);
+    free(m->w2t);
     free(m->ids1);
     free(m->ids_batch);
     free(m->mask);
@@ -333,8 +376,17 @@ void nn_model_init(nn_model *m, nn_rng *rng) {
     memset(m->params, 0, m->nparams * sizeof(float));
     /* Keras: Embedding uses uniform(-0.05, 0.05); Dense uses Glorot uniform,
      * limit sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010); biases 0. */
-    fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
-    if (is_recurrent(c)) {
+    if (is_mlp(c)) {
+        fill_uniform(m->w1, (size_t)c->input_dim * c->hidden,
+                     sqrtf(6.0f / (float)(c->input_dim + c->hidden)), rng);
+        fill_uniform(m->w2, (size_t)c->hidden * c->classes,
+                     sqrtf(6.0f / (float)(c->hidden + c->classes)), rng);
+    } else {
+        fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
+    }
+    if (is_mlp(c)) {
+        /* done above: no embedding */
+    } else if (is_recurrent(c)) {
         init_recurrent(m, rng);
     } else {
         fill_uniform(m->w1, (size_t)c->hidden * c->embed_dim,
@@ -476,9 +528,54 @@ static void recurrent_backward(nn_model *m, uint32_t B) {
     if (c->trainable_embedding) nn_embedding_backward(g + m->tensor[0].offset, dout, ids, B, T, E);
 }
 
-void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
+/* ------------------------------------------------------------- the MLP */
+
+/* pixels (B,D) -> xin = pixels / 255 -> hidden (B,H) -> logit (B,K). */
+static void mlp_forward(nn_model *m, const uint8_t *pixels, uint32_t B) {
     const nn_config *c = &m->cfg;
+    uint32_t D = c->input_dim, H = c->hidden, K = c->classes;
+    for (size_t i = 0, n = (size_t)B * D; i < n; i++) m->xin[i] = (float)pixels[i] / 255.0f;
+    nn_linear_forward(m->hidden, m->xin, m->w1, m->b1, B, D, H);
+    nn_relu_forward(m->hidden, m->hidden, (size_t)B * H);
+    nn_linear_forward(m->logit, m->hidden, m->w2, m->b2, B, H, K);
+}
+
+/* After mlp_forward and the loss's m->dlogit (B,K). */
+static void mlp_backward(nn_model *m, uint32_t B) {
+    const nn_config *c = &m->cfg;
+    uint32_t D = c->input_dim, H = c->hidden, K = c->classes;
+    float *g = m->grads;
+    memset(m->dhidden, 0, (size_t)B * H * sizeof(float));
+    memset(m->dhpre, 0, (size_t)B * H * sizeof(float));
+    nn_linear_backward(m->dhidden, g + m->tensor[2].offset, g + m->tensor[3].offset, m->w2t,
+                       m->dlogit, m->hidden, m->w2, B, H, K);
+    nn_relu_backward(m->dhpre, m->dhidden, m->hidden, (size_t)B * H);
+    nn_linear_backward(NULL, g + m->tensor[0].offset, g + m->tensor[1].offset, NULL, m->dhpre,
+                       m->xin, m->w1, B, D, H);
+}
+
+uint32_t nn_model_predict_image(nn_model *m, const uint8_t *pixels, float *probs) {
+    assert(is_mlp(&m->cfg));
+    uint32_t K = m->cfg.classes, best = 0;
+    mlp_forward(m, pixels, 1);
+    nn_softmax(probs, m->logit, K);
+    for (uint32_t k = 1; k < K; k++) best = m->logit[k] > m->logit[best] ? k : best;
+    return best;
+}
+
+float nn_model_loss_sum(const nn_model *m, const float *labels, uint32_t B, uint32_t *correct) {
+    if (is_mlp(&m->cfg)) return nn_softmax_ce(NULL, m->logit, labels, 1.0f, B, m->cfg.classes, correct);
+    return nn_k_bce_logits(NULL, m->logit, labels, 1.0f, B, correct);
+}
+
+void nn_model_forward(nn_model *m, const void *x, uint32_t B) {
+    const nn_config *c = &m->cfg;
+    const uint16_t *ids = x;
     assert(B <= m->Bmax);
+    if (is_mlp(c)) {
+        mlp_forward(m, x, B);
+        return;
+    }
     if (is_recurrent(c)) {
         recurrent_forward(m, ids, B, 0);
         return;
@@ -489,11 +586,21 @@ void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
     nn_dense_forward(m->logit, m->hidden, m->w2, m->b2, B, c->hidden, 1);
 }
 
-float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *labels,
+float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
                                 uint32_t B, uint32_t *correct) {
     const nn_config *c = &m->cfg;
+    const uint16_t *ids = x;
     uint32_t E = c->embed_dim, H = c->hidden;
     assert(B <= m->Bmax);
+    if (is_mlp(c)) {
+        assert(B > 0);
+        mlp_forward(m, x, B);
+        uint32_t hits = 0;
+        float sum = nn_softmax_ce(m->dlogit, m->logit, labels, 1.0f / (float)B, B, c->classes, &hits);
+        if (correct) *correct += hits;
+        mlp_backward(m, B);
+        return sum / (float)B;
+    }
     if (is_recurrent(c)) {
         recurrent_forward(m, ids, B, 1);
         float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
@@ -529,7 +636,7 @@ void nn_model_update(nn_model *m) {
     m->step++;
     /* A frozen embedding (Keras trainable=False) is the first tensor: the
      * step starts after it, and its moments stay zero. */
-    size_t from = c->trainable_embedding ? 0 : m->tensor[1].offset, n = m->nparams - from;
+    size_t from = c->trainable_embedding || is_mlp(c) ? 0 : m->tensor[1].offset, n = m->nparams - from;
     if (c->optimizer == NN_OPT_SGD) {
         nn_k_sgd(m->params + from, m->grads + from, n, c->lr);
         return;

@@ -214,7 +214,8 @@ enum { NN_POOL_KERAS = 0, NN_POOL_MASKED = 1 };  /* average over all T / real to
 enum { NN_PAD_PRE = 0, NN_PAD_POST = 1 };
 enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
 /* The architecture (see "model" below). */
-enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4 };
+enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4,
+       NN_MODEL_MLP = 5 /* images: trains on an nn_image_shard */ };
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
 /* Where the embedding starts (see "embedding_init" below). */
 enum { NN_EMB_UNIFORM = 0, NN_EMB_WORD2VEC = 1 };
@@ -227,7 +228,9 @@ typedef struct nn_config {
     uint32_t maxlen;       /* T */
     int padding;           /* NN_PAD_PRE or NN_PAD_POST (Keras pad_sequences) */
     int truncating;        /* NN_PAD_PRE or NN_PAD_POST */
-    int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru" */
+    int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru", "mlp" */
+    uint32_t input_dim;    /* "mlp" only: D, values per image (784 for 28 x 28) */
+    uint32_t classes;      /* "mlp" only: K, classes of the softmax output */
     uint32_t embed_dim;    /* E */
     uint32_t hidden;       /* H: the bag's dense units, or the recurrent units
                             * (per direction when bidirectional) */
@@ -280,6 +283,12 @@ void nn_config_default(nn_config *c);
  *                      patience 2, restoring the best epoch's weights;
  *   "tutorial-gru"     the same with GRU(32);
  *   "tutorial-bilstm"  the same with Bidirectional(LSTM(32));
+ *   "tutorial-mlp"     the Keras basic (image) classification tutorial on
+ *                      Fashion-MNIST: Dense(512, relu) -> Dense(10) +
+ *                      softmax on pixels / 255, sparse categorical
+ *                      cross-entropy, batch 64, Adam 0.001, 10 epochs,
+ *                      10000 of the 60000 training images validate
+ *                      (trains on an image shard: nn_trainer_create_images);
  *   "tutorial-pretrained" "tutorial-lstm" trained on 1000 labelled reviews
  *                      with its embedding started from word2vec vectors
  *                      (embedding_init "word2vec", window 20, sample 1e-4)
@@ -310,6 +319,11 @@ char *nn_config_to_json(const nn_config *c);
  *   "bilstm", "bigru": the same with every recurrent layer wrapped in Keras
  *     Bidirectional: a forward and a backward layer whose final states (or
  *     outputs, between layers) are concatenated, so 2H wide.
+ *   "mlp": images, the Keras basic-classification tutorial: pixels (B,D)
+ *     uint8 / 255 -> Dense (H) + ReLU -> Dense (K) logits (B,K) -> softmax,
+ *     sparse categorical cross-entropy; kernels in Keras's (C,OC) layout.
+ * A batch's inputs x are ids (B,T) uint16 for the text models, pixels (B,D)
+ * uint8 for "mlp"; labels are 0/1 (text) or the class 0..K-1 (as floats).
  * All parameters live in one float buffer carved into named tensors; the
  * gradients and both Adam moments mirror it, so the optimizer is one loop and
  * a checkpoint is one blob. */
@@ -368,19 +382,21 @@ typedef struct nn_model {
     uint64_t step;                  /* optimizer steps taken (Adam's t) */
     /* views into params (and the same offsets into grads) */
     float *emb;   /* (V,E) */
-    float *w1;    /* (H,E) "bag" only */
-    float *b1;    /* (H) "bag" only */
-    float *w2;    /* (1,H) "bag", (1,D*H) recurrent: the output layer */
-    float *b2;    /* (1) */
+    float *w1;    /* (H,E) "bag"; (D,H) "mlp" */
+    float *b1;    /* (H) "bag", "mlp" */
+    float *w2;    /* (1,H) "bag", (1,D*H) recurrent: the output layer; (H,K) "mlp" */
+    float *b2;    /* (1); (K) "mlp" */
     /* activations for up to cfg.batch_size reviews */
     uint32_t Bmax;
     float *pooled;  /* (B,E) "bag" */
     float *hidden;  /* (B,H) after ReLU, "bag" */
-    float *logit;   /* (B) */
+    float *logit;   /* (B); (B,K) "mlp" */
+    float *xin;     /* (B,D) "mlp": the pixels / 255 */
+    float *w2t;     /* (K,H) "mlp": scratch, w2 transposed */
     float *dpooled; /* (B,E) "bag" */
     float *dhidden; /* (B,H) gradient of the ReLU output, "bag" */
     float *dhpre;   /* (B,H) gradient of the ReLU input, "bag" */
-    float *dlogit;  /* (B) */
+    float *dlogit;  /* (B); (B,K) "mlp" */
     uint16_t *ids1; /* (T) scratch for scoring one review */
     /* recurrent models only (all NULL/0 for "bag") */
     uint32_t nlayers, ndirs;        /* cfg.layers; D = 2 when bidirectional */
@@ -415,14 +431,22 @@ void nn_model_free(nn_model *m);
  * the LSTM forget gate's (1, unit_forget_bias); resets the optimizer state.
  * The dropout generator is seeded from cfg.seed, not drawn from rng. */
 void nn_model_init(nn_model *m, nn_rng *rng);
-/* Logits for ids (B,T), B <= Bmax, into m->logit; evaluation: no dropout. */
-void nn_model_forward(nn_model *m, const uint16_t *ids, uint32_t B);
-/* Forward (training: dropout on, new masks every call), binary
- * cross-entropy against labels (B) (mean over B), and backward adding into
- * m->grads. Returns the mean loss; *correct gets the
- * number of reviews on the right side of 0.5. */
-float nn_model_forward_backward(nn_model *m, const uint16_t *ids, const float *labels,
+/* Logits for the inputs x (ids (B,T) or pixels (B,D), see above), B <=
+ * Bmax, into m->logit; evaluation: no dropout. */
+void nn_model_forward(nn_model *m, const void *x, uint32_t B);
+/* Forward (training: dropout on, new masks every call), the loss against
+ * labels (B) (mean over B; binary cross-entropy, or softmax cross-entropy
+ * for "mlp"), and backward adding into m->grads. Returns the mean loss;
+ * *correct gets the number of reviews on the right side of 0.5 (images:
+ * whose largest logit is the label's). */
+float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
                                 uint32_t B, uint32_t *correct);
+/* The loss of the last nn_model_forward's B rows, SUMMED over them, against
+ * labels (B); adds the right ones to *correct. (What evaluation adds up.) */
+float nn_model_loss_sum(const nn_model *m, const float *labels, uint32_t B, uint32_t *correct);
+/* "mlp": the class probabilities (K) of one image of D pixels (0-255);
+ * returns the most likely class. Uses the model's activations as scratch. */
+uint32_t nn_model_predict_image(nn_model *m, const uint8_t *pixels, float *probs);
 void nn_model_zero_grad(nn_model *m);
 /* Lends threads to the recurrent layers (NULL or parts <= 1: work in the
  * calling thread). Results do not depend on it. */
@@ -473,6 +497,13 @@ typedef struct nn_trainer nn_trainer;
 /* Splits the shard's "train" split (shuffled with cfg.seed: the first
  * val_size reviews validate, the next train_size train) and pads "test". */
 int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err);
+/* The same for an image shard and cfg.model "mlp" (cfg.input_dim and
+ * cfg.classes must match the shard): the images of "train" are shuffled
+ * and split the same way, "test" kept; pixels are copied, so the shard may
+ * be freed afterwards. Everything below works alike for both, except what
+ * is about words (count_tokens, set_embedding, stopwords: nothing/none). */
+int nn_trainer_create_images(nn_trainer **out, const nn_config *cfg, const nn_image_shard *shard,
+                             nn_error *err);
 void nn_trainer_free(nn_trainer *t);
 nn_model *nn_trainer_model(nn_trainer *t);
 /* Runs up to max_batches training batches, stopping early at the end of an

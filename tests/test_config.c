@@ -179,7 +179,7 @@ static void wrong_types_are_named(void) {
     expect_error("{\"padding\": 1}", "\"padding\"", "\"pre\" or \"post\"");
     expect_error("{\"pooling\": true}", "\"pooling\"", "\"keras\" or \"masked\"");
     expect_error("{\"optimizer\": null}", "\"optimizer\"", "\"adam\" or \"sgd\"");
-    expect_error("{\"model\": 1}", "\"model\"", "\"bilstm\" or \"bigru\"");
+    expect_error("{\"model\": 1}", "\"model\"", "\"bigru\" or \"mlp\"");
     expect_error("{\"restore_best_weights\": \"true\"}", "\"restore_best_weights\"", "true or false");
     expect_error("{\"restore_best_weights\": 1}", "\"restore_best_weights\"", "a number");
     expect_error("{\"embedding_init\": \"glove\"}", "\"embedding_init\"", "\"word2vec\"");
@@ -281,7 +281,9 @@ static void to_json_then_from_json_gives_the_same_config(void) {
         c.val_size = nn_rng_u32(&rng);
         c.train_size = nn_rng_u32(&rng);
         c.seed = i == 1 ? 9007199254740991ull : ((uint64_t)nn_rng_u32(&rng) << 21) ^ nn_rng_u32(&rng);
-        c.model = (int)nn_rng_below(&rng, 5);
+        c.model = (int)nn_rng_below(&rng, 6);
+        c.input_dim = 1 + nn_rng_below(&rng, NN_IMAGE_MAX_PIXELS);
+        c.classes = 2 + nn_rng_below(&rng, NN_IMAGE_MAX_CLASSES - 1);
         c.layers = 1 + nn_rng_below(&rng, NN_MAX_LAYERS);
         c.dropout = nn_rng_uniform(&rng, 0.0f, 1.0f);
         c.recurrent_dropout = nn_rng_uniform(&rng, 0.0f, 1.0f);
@@ -316,7 +318,7 @@ static void to_json_then_from_json_gives_the_same_config(void) {
     char *json = nn_config_to_json(&c);
     check(json && strcmp(json,
                          "{\"vocab_size\":10000,\"maxlen\":256,\"padding\":\"post\","
-                         "\"truncating\":\"pre\",\"stopwords\":\"\",\"model\":\"bag\",\"embed_dim\":16,\"hidden\":16,"
+                         "\"truncating\":\"pre\",\"stopwords\":\"\",\"model\":\"bag\",\"input_dim\":784,\"classes\":10,\"embed_dim\":16,\"hidden\":16,"
                          "\"layers\":1,\"dropout\":0,\"recurrent_dropout\":0,"
                          "\"pooling\":\"keras\",\"optimizer\":\"adam\",\"lr\":0.001,"
                          "\"beta1\":0.9,\"beta2\":0.999,\"eps\":1e-07,\"batch_size\":512,"
@@ -351,9 +353,13 @@ static void check_catches_bad_structs(void) {
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"seed\""),
           "check rejects a seed JSON cannot hold: %s", err.msg);
     c = def;
-    c.model = 5;
+    c.model = 6;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"model\""),
-          "check rejects model=5: %s", err.msg);
+          "check rejects model=6: %s", err.msg);
+    c = def;
+    c.classes = 1;
+    check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"classes\""),
+          "check rejects classes=1: %s", err.msg);
     c = def;
     c.restore_best_weights = 2;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"restore_best_weights\""),
@@ -479,9 +485,16 @@ static void presets_are_the_tutorial_recipes(void) {
           "an unknown preset is NN_ERR_ARG and leaves the config alone");
     uint32_t n = 0;
     while (nn_config_preset_name(n)) n++;
-    check(n == 5 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
-              !strcmp(nn_config_preset_name(4), "tutorial-pretrained"),
+    check(n == 6 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
+              !strcmp(nn_config_preset_name(4), "tutorial-pretrained") &&
+              !strcmp(nn_config_preset_name(5), "tutorial-mlp"),
           "preset names listed: %u", n);
+    c = def;
+    check(nn_config_preset(&c, "tutorial-mlp") == NN_OK && c.model == NN_MODEL_MLP && c.hidden == 512 &&
+              c.input_dim == 784 && c.classes == 10 && c.batch_size == 64 && c.epochs == 10 &&
+              c.optimizer == NN_OPT_ADAM && c.lr == 0.001f && c.val_size == 10000,
+          "preset tutorial-mlp: Dense(512, relu) -> Dense(10) softmax, batch 64, 10 epochs, Adam "
+          "0.001, 10000 validation images");
 }
 
 int main(void) {

@@ -8,7 +8,9 @@
  * nn_model_forward_backward is checked the same way, for every architecture.
  * The recurrent layers are checked through time with padding: 'pre' and
  * 'post', a hole inside a review, and a review that is all padding; with and
- * without recurrent dropout (a fixed mask); forward and reversed. */
+ * without recurrent dropout (a fixed mask); forward and reversed. Softmax
+ * cross-entropy (with a logit of 80, which only log-sum-exp survives), the
+ * dense layer in Keras's kernel layout and the whole MLP are checked too. */
 #include "check.h"
 #include "layers.h"
 #include "nn.h"
@@ -606,8 +608,188 @@ static void check_recurrent_model(const char *model, uint32_t layers, float drop
     nn_model_free(m);
 }
 
+/* ---- softmax cross-entropy, and the dense layer in Keras's layout ---- */
+
+static double softmax_ce_ref(const double *z, const float *y, int B, int K) {
+    double s = 0;
+    for (int b = 0; b < B; b++) {
+        double mx = z[b * K], sum = 0;
+        for (int k = 1; k < K; k++) mx = fmax(mx, z[b * K + k]);
+        for (int k = 0; k < K; k++) sum += exp(z[b * K + k] - mx);
+        s += log(sum) + mx - z[b * K + (int)y[b]];
+    }
+    return s / B;
+}
+
+static void check_softmax_ce(void) {
+    enum { B = 5, K = 4 };
+    float z[B * K], dz[B * K], y[B] = {0, 3, 1, 2, 3};
+    double zd[B * K], fd[B * K];
+    for (int i = 0; i < B * K; i++) z[i] = (float)(3 * rnd());
+    z[4 * K + 1] = 80.0f;  /* exp(80) overflows float: only log-sum-exp survives it */
+    z[4 * K + 2] = -80.0f;
+    uint32_t correct = 0;
+    float loss = nn_softmax_ce(dz, z, y, 1.0f / B, B, K, &correct) / B;
+    to_double(zd, z, B * K);
+    double lref = softmax_ce_ref(zd, y, B, K);
+    const double h = 1e-5;
+    for (int i = 0; i < B * K; i++) {
+        double save = zd[i];
+        zd[i] = save + h;
+        double lp = softmax_ce_ref(zd, y, B, K);
+        zd[i] = save - h;
+        double lm = softmax_ce_ref(zd, y, B, K);
+        zd[i] = save;
+        fd[i] = (lp - lm) / (2 * h);
+    }
+    uint32_t want = 0;
+    for (int b = 0; b < B; b++) {
+        int best = 0;
+        for (int k = 1; k < K; k++) best = z[b * K + k] > z[b * K + best] ? k : best;
+        want += best == (int)y[b];
+    }
+    check(isfinite(loss) && fabs(loss - lref) < 1e-5 * (1 + fabs(lref)) && correct == want,
+          "softmax_ce forward loss=%.6f ref=%.6f correct=%u/%u (a logit of 80 included)", loss, lref,
+          correct, want);
+    double d = maxrel(dz, fd, B * K);
+    check(d < 1e-3, "softmax_ce backward dlogit maxrel=%.1e", d);
+    float p[K];
+    nn_softmax(p, z + 4 * K, K);
+    check(isfinite(p[0]) && fabs(p[1] - 1.0) < 1e-6 && p[2] == 0.0f, "softmax of a row with logit 80 is finite");
+}
+
+static void linear_ref(double *out, const double *x, const double *w, const double *bias, int B, int C, int OC) {
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < OC; o++) {
+            double s = bias[o];
+            for (int c = 0; c < C; c++) s += x[b * C + c] * w[c * OC + o];
+            out[b * OC + o] = s;
+        }
+}
+
+static double linear_loss(const double *x, const double *w, const double *bias, const float *G, int B, int C, int OC) {
+    double out[64], s = 0;
+    linear_ref(out, x, w, bias, B, C, OC);
+    for (int i = 0; i < B * OC; i++) s += G[i] * out[i];
+    return s;
+}
+
+static void check_linear(void) {
+    enum { B = 5, C = 7, OC = 9 }; /* sizes off the SIMD blocks (4 x 8) */
+    float x[B * C], w[C * OC], b[OC], G[B * OC], out[B * OC], wt[OC * C];
+    float dx[B * C] = {0}, dw[C * OC] = {0}, db[OC] = {0};
+    double xd[B * C], wd[C * OC], bd[OC], outd[B * OC], fdx[B * C], fdw[C * OC], fdb[OC];
+    for (int i = 0; i < B * C; i++) x[i] = (float)rnd();
+    for (int i = 0; i < C * OC; i++) w[i] = (float)rnd();
+    for (int i = 0; i < OC; i++) b[i] = (float)rnd();
+    for (int i = 0; i < B * OC; i++) G[i] = (float)rnd();
+    nn_linear_forward(out, x, w, b, B, C, OC);
+    to_double(xd, x, B * C), to_double(wd, w, C * OC), to_double(bd, b, OC);
+    linear_ref(outd, xd, wd, bd, B, C, OC);
+    check(maxrel(out, outd, B * OC) < 1e-5, "linear_forward maxrel=%.1e", maxrel(out, outd, B * OC));
+    nn_linear_backward(dx, dw, db, wt, G, x, w, B, C, OC);
+    const double h = 1e-5;
+    double *sets[3] = {xd, wd, bd}, *fds[3] = {fdx, fdw, fdb};
+    int sizes[3] = {B * C, C * OC, OC};
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; i < sizes[s]; i++) {
+            double save = sets[s][i];
+            sets[s][i] = save + h;
+            double lp = linear_loss(xd, wd, bd, G, B, C, OC);
+            sets[s][i] = save - h;
+            double lm = linear_loss(xd, wd, bd, G, B, C, OC);
+            sets[s][i] = save;
+            fds[s][i] = (lp - lm) / (2 * h);
+        }
+    check(maxrel(dx, fdx, B * C) < 1e-4 && maxrel(dw, fdw, C * OC) < 1e-4 && maxrel(db, fdb, OC) < 1e-4,
+          "linear_backward dX maxrel=%.1e dW maxrel=%.1e db maxrel=%.1e", maxrel(dx, fdx, B * C),
+          maxrel(dw, fdw, C * OC), maxrel(db, fdb, OC));
+}
+
+/* ---- the whole MLP: pixels / 255 -> Dense(H) ReLU -> Dense(K) -> softmax CE ---- */
+
+static double mlp_loss_ref(const nn_model *m, const double *p, const uint8_t *px, const float *y, int B) {
+    const nn_config *c = &m->cfg;
+    int D = (int)c->input_dim, H = (int)c->hidden, K = (int)c->classes;
+    double x[6 * 13], hid[6 * 9], z[6 * 5];
+    assert(B * D <= 6 * 13 && B * H <= 6 * 9 && B * K <= 6 * 5);
+    for (int i = 0; i < B * D; i++) x[i] = px[i] / 255.0;
+    linear_ref(hid, x, p + m->tensor[0].offset, p + m->tensor[1].offset, B, D, H);
+    for (int i = 0; i < B * H; i++) hid[i] = fmax(hid[i], 0);
+    linear_ref(z, hid, p + m->tensor[2].offset, p + m->tensor[3].offset, B, H, K);
+    return softmax_ce_ref(z, y, B, K);
+}
+
+static void check_mlp_model(void) {
+    enum { B = 6, D = 13, H = 9, K = 5 };
+    nn_config cfg;
+    nn_config_default(&cfg);
+    cfg.model = NN_MODEL_MLP;
+    cfg.input_dim = D, cfg.hidden = H, cfg.classes = K, cfg.batch_size = B;
+    nn_model *m;
+    nn_error err;
+    if (!check(nn_model_create(&m, &cfg, &err) == NN_OK, "mlp model_create (%s)", err.msg)) return;
+    nn_rng init;
+    nn_rng_seed(&init, 3);
+    nn_model_init(m, &init);
+    /* Keras init: Glorot-uniform kernels within their limits, zero biases. */
+    float lim1 = sqrtf(6.0f / (D + H)), lim2 = sqrtf(6.0f / (H + K)), w1max = 0, w2max = 0, bmax = 0;
+    for (int i = 0; i < D * H; i++) w1max = fmaxf(w1max, fabsf(m->w1[i]));
+    for (int i = 0; i < H * K; i++) w2max = fmaxf(w2max, fabsf(m->w2[i]));
+    for (int i = 0; i < H; i++) bmax = fmaxf(bmax, fabsf(m->b1[i]));
+    for (int i = 0; i < K; i++) bmax = fmaxf(bmax, fabsf(m->b2[i]));
+    check(w1max <= lim1 && w1max > 0.7f * lim1 && w2max <= lim2 && w2max > 0.7f * lim2 && bmax == 0,
+          "mlp init Glorot uniform |w1|<=%.3f (max %.3f), |w2|<=%.3f (max %.3f), biases 0", lim1, w1max,
+          lim2, w2max);
+    /* Biases away from 0 so the check covers them; a few pixels 0 and 255. */
+    for (int i = 0; i < H; i++) m->b1[i] = (float)(0.1 * rnd());
+    for (int i = 0; i < K; i++) m->b2[i] = (float)(0.1 * rnd());
+    uint8_t px[B * D];
+    for (int i = 0; i < B * D; i++) px[i] = (uint8_t)nn_rng_below(&rng, 256);
+    px[0] = 0, px[1] = 255;
+    float y[B] = {0, 4, 2, 2, 1, 3};
+    nn_model_zero_grad(m);
+    uint32_t correct = 0;
+    float loss = nn_model_forward_backward(m, px, y, B, &correct);
+    static double p[4096], fd[4096];
+    assert(m->nparams <= 4096);
+    to_double(p, m->params, m->nparams);
+    double lref = mlp_loss_ref(m, p, px, y, B);
+    const double h = 1e-6;
+    for (size_t i = 0; i < m->nparams; i++) {
+        double save = p[i];
+        p[i] = save + h;
+        double lp = mlp_loss_ref(m, p, px, y, B);
+        p[i] = save - h;
+        double lm = mlp_loss_ref(m, p, px, y, B);
+        p[i] = save;
+        fd[i] = (lp - lm) / (2 * h);
+    }
+    double d = maxrel(m->grads, fd, m->nparams);
+    for (uint32_t k = 0; k < m->ntensors; k++) {
+        const nn_tensor *t = &m->tensor[k];
+        printf("# mlp %s maxrel=%.1e\n", t->name, maxrel(m->grads + t->offset, fd + t->offset, (size_t)t->rows * t->cols));
+    }
+    nn_model_forward(m, px, B);
+    uint32_t c2 = 0;
+    float leval = nn_model_loss_sum(m, y, B, &c2) / B;
+    check(fabs(loss - lref) < 1e-5 && fabs(leval - lref) < 1e-5 && c2 == correct,
+          "mlp model_forward loss=%.6f eval=%.6f ref=%.6f", loss, leval, lref);
+    check(d < 2e-3, "mlp model_backward all %zu params maxrel=%.1e", m->nparams, d);
+    float probs[K], sum = 0;
+    uint32_t best = nn_model_predict_image(m, px + D, probs);
+    for (int k = 0; k < K; k++) sum += probs[k];
+    int ok = fabsf(sum - 1.0f) < 1e-5f;
+    for (int k = 0; k < K; k++) ok &= probs[k] <= probs[best];
+    check(ok, "mlp predict_image: probabilities sum to %.6f, class %u most likely", sum, best);
+    nn_model_free(m);
+}
+
 int main(void) {
     nn_rng_seed(&rng, 42);
+    check_softmax_ce();
+    check_linear();
+    check_mlp_model();
     check_pool(NN_POOL_KERAS, NN_PAD_POST);
     check_pool(NN_POOL_KERAS, NN_PAD_PRE);
     check_pool(NN_POOL_MASKED, NN_PAD_POST);
