@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A set as the model reads it, one row per example: padded ids (n,T)
+ * uint16 for text, pixels (n,D) uint8 for images; row_bytes apart. */
 typedef struct padded_set {
     uint32_t n;
-    uint16_t *ids;   /* (n,T) */
-    float *label;    /* (n) */
+    void *x;         /* (n,T) ids or (n,D) pixels */
+    float *label;    /* (n) 0/1, or the class */
     uint32_t *source;/* (n) index of each review in the shard split */
 } padded_set;
 
@@ -28,7 +30,9 @@ struct nn_trainer {
     padded_set train, val, test;
     nn_stopwords stop;     /* removed before padding (cfg.stopwords) */
     uint32_t *order;       /* (train.n) this epoch's order */
-    uint16_t *batch_ids;   /* (B,T) */
+    int images;            /* an image trainer (nn_trainer_create_images) */
+    size_t row_bytes;      /* bytes of one row of a set: T*2 (text) or D (images) */
+    uint8_t *batch_x;      /* (B, row_bytes) */
     float *batch_label;    /* (B) */
     uint32_t epoch;        /* 0-based epoch in progress */
     uint32_t batch;        /* batches done in it */
@@ -60,7 +64,7 @@ struct nn_trainer {
 };
 
 static void free_set(padded_set *s) {
-    free(s->ids);
+    free(s->x);
     free(s->label);
     free(s->source);
     memset(s, 0, sizeof *s);
@@ -77,10 +81,11 @@ static int pad_set(padded_set *set, const nn_split *sp, const uint32_t *idx, uin
     }
     uint16_t *kept = stop->bits ? malloc(longest * sizeof *kept + 1) : NULL;
     set->n = n;
-    set->ids = malloc((size_t)n * T * sizeof *set->ids + 1);
+    uint16_t *ids = malloc((size_t)n * T * sizeof *ids + 1);
+    set->x = ids;
     set->label = malloc((size_t)n * sizeof *set->label + 1);
     set->source = malloc((size_t)n * sizeof *set->source + 1);
-    if (!set->ids || !set->label || !set->source || (stop->bits && !kept)) {
+    if (!ids || !set->label || !set->source || (stop->bits && !kept)) {
         free(kept);
         return nn_fail(err, NN_ERR_NOMEM,
                        "out of memory padding %u reviews to maxlen %u; try a smaller maxlen", n, T);
@@ -93,7 +98,7 @@ static int pad_set(padded_set *set, const nn_split *sp, const uint32_t *idx, uin
             len = nn_stopwords_filter(stop, kept, tok, len);
             tok = kept;
         }
-        nn_pad_review(set->ids + (size_t)i * T, tok, len, cfg);
+        nn_pad_review(ids + (size_t)i * T, tok, len, cfg);
         set->label[i] = sp->label[r] == 1 ? 1.0f : 0.0f;
         set->source[i] = r;
     }
@@ -109,13 +114,96 @@ void nn_trainer_free(nn_trainer *t) {
     free_set(&t->test);
     nn_stopwords_free(&t->stop);
     free(t->order);
-    free(t->batch_ids);
+    free(t->batch_x);
     free(t->batch_label);
     free(t->hist);
     free(t->best_params);
     free(t->good_params);
     free(t->batch_log);
     free(t);
+}
+
+/* Copies images idx[0..n) of split sp (D pixels each) into set. */
+static int copy_images(padded_set *set, const nn_image_split *sp, const uint32_t *idx, uint32_t n,
+                       uint32_t D, nn_error *err) {
+    set->n = n;
+    uint8_t *px = malloc((size_t)n * D + 1);
+    set->x = px;
+    set->label = malloc((size_t)n * sizeof *set->label + 1);
+    set->source = malloc((size_t)n * sizeof *set->source + 1);
+    if (!px || !set->label || !set->source)
+        return nn_fail(err, NN_ERR_NOMEM, "out of memory copying %u images", n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = idx ? idx[i] : i;
+        memcpy(px + (size_t)i * D, sp->pixels + (size_t)r * D, D);
+        set->label[i] = (float)sp->label[r];
+        set->source[i] = r;
+    }
+    return NN_OK;
+}
+
+/* What both kinds of trainer share, before their sets are built: the
+ * sizes, the model and its initialisation, the split of the n training
+ * examples (*perm, shuffled; the caller frees it) and the buffers. */
+static int trainer_begin(nn_trainer **out, const nn_config *cfg, uint32_t n, size_t row_bytes,
+                         uint32_t **perm_out, nn_error *err) {
+    *out = NULL;
+    *perm_out = NULL;
+    if (cfg->val_size >= n)
+        return nn_fail(err, NN_ERR_ARG,
+                       "val_size %u leaves no training examples (the shard has %u); choose less",
+                       cfg->val_size, n);
+    uint32_t rest = n - cfg->val_size;
+    uint32_t ntrain = cfg->train_size ? cfg->train_size : rest;
+    if (ntrain > rest)
+        return nn_fail(err, NN_ERR_ARG,
+                       "train_size %u + val_size %u exceeds the %u training examples in the shard",
+                       cfg->train_size, cfg->val_size, n);
+
+    nn_trainer *t = calloc(1, sizeof *t);
+    if (!t) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
+    t->cfg = *cfg;
+    t->row_bytes = row_bytes;
+    int rc = nn_model_create(&t->model, cfg, err);
+    if (rc) {
+        nn_trainer_free(t);
+        return rc;
+    }
+    /* One generator, seeded once: it initialises the model, splits the
+     * data, then shuffles every epoch, so a seed fixes the whole run. */
+    nn_rng_seed(&t->rng, cfg->seed);
+    nn_model_init(t->model, &t->rng);
+    uint32_t *perm = malloc((size_t)n * sizeof *perm);
+    t->order = malloc((size_t)ntrain * sizeof *t->order + 1);
+    t->batch_x = malloc((size_t)cfg->batch_size * row_bytes);
+    t->batch_label = malloc((size_t)cfg->batch_size * sizeof *t->batch_label);
+    t->hist = calloc(cfg->epochs, sizeof *t->hist);
+    if (cfg->patience > 0 && cfg->restore_best_weights)
+        t->best_params = malloc(t->model->nparams * sizeof *t->best_params + 1);
+    t->good_params = malloc(t->model->nparams * sizeof *t->good_params + 1);
+    if (!perm || !t->order || !t->batch_x || !t->batch_label || !t->hist || !t->good_params ||
+        (cfg->patience > 0 && cfg->restore_best_weights && !t->best_params)) {
+        free(perm);
+        nn_trainer_free(t);
+        return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
+    }
+    for (uint32_t i = 0; i < n; i++) perm[i] = i;
+    nn_rng_shuffle_u32(&t->rng, perm, n);
+    t->train.n = ntrain; /* the sets are built by the caller */
+    *perm_out = perm;
+    *out = t;
+    return NN_OK;
+}
+
+/* After the sets: the last good weights, the epoch order, the batch log. */
+static int trainer_finish(nn_trainer *t, nn_error *err) {
+    memcpy(t->good_params, t->model->params, t->model->nparams * sizeof *t->good_params);
+    t->last_loss = NAN;
+    for (uint32_t i = 0; i < t->train.n; i++) t->order[i] = i;
+    t->batches = (t->train.n + t->cfg.batch_size - 1) / t->cfg.batch_size;
+    t->batch_log = calloc(t->batches ? t->batches : 1, sizeof *t->batch_log);
+    if (!t->batch_log) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
+    return NN_OK;
 }
 
 int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err) {
@@ -132,63 +220,65 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
             return nn_fail(err, NN_ERR_FORMAT,
                            "the shard's \"train\" split has unlabelled review %u; "
                            "rebuild it with scripts/setup.sh", i);
-    if (cfg->val_size >= train->n)
-        return nn_fail(err, NN_ERR_ARG,
-                       "val_size %u leaves no training reviews (the shard has %u); choose less",
-                       cfg->val_size, train->n);
-    uint32_t rest = train->n - cfg->val_size;
-    uint32_t ntrain = cfg->train_size ? cfg->train_size : rest;
-    if (ntrain > rest)
-        return nn_fail(err, NN_ERR_ARG,
-                       "train_size %u + val_size %u exceeds the %u training reviews in the shard",
-                       cfg->train_size, cfg->val_size, train->n);
-
-    nn_trainer *t = calloc(1, sizeof *t);
-    if (!t) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
-    t->cfg = *cfg;
-    rc = nn_model_create(&t->model, cfg, err);
-    if (rc) goto fail;
-
-    /* One generator, seeded once: it initialises the model, splits the
-     * data, then shuffles every epoch, so a seed fixes the whole run. */
-    nn_rng_seed(&t->rng, cfg->seed);
-    nn_model_init(t->model, &t->rng);
-    uint32_t *perm = malloc((size_t)train->n * sizeof *perm);
-    t->order = malloc((size_t)ntrain * sizeof *t->order + 1);
-    t->batch_ids = malloc((size_t)cfg->batch_size * cfg->maxlen * sizeof *t->batch_ids);
-    t->batch_label = malloc((size_t)cfg->batch_size * sizeof *t->batch_label);
-    t->hist = calloc(cfg->epochs, sizeof *t->hist);
-    if (cfg->patience > 0 && cfg->restore_best_weights)
-        t->best_params = malloc(t->model->nparams * sizeof *t->best_params + 1);
-    t->good_params = malloc(t->model->nparams * sizeof *t->good_params + 1);
-    if (!perm || !t->order || !t->batch_ids || !t->batch_label || !t->hist || !t->good_params ||
-        (cfg->patience > 0 && cfg->restore_best_weights && !t->best_params)) {
-        free(perm);
-        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < train->n; i++) perm[i] = i;
-    nn_rng_shuffle_u32(&t->rng, perm, train->n);
+    nn_trainer *t;
+    uint32_t *perm;
+    rc = trainer_begin(&t, cfg, train->n, (size_t)cfg->maxlen * sizeof(uint16_t), &perm, err);
+    if (rc) return rc;
+    uint32_t ntrain = t->train.n;
     rc = nn_stopwords_build(&t->stop, cfg->stopwords, &shard->vocab, err);
     if (!rc) rc = pad_set(&t->val, train, perm, cfg->val_size, cfg, &t->stop, err);
     if (!rc) rc = pad_set(&t->train, train, perm + cfg->val_size, ntrain, cfg, &t->stop, err);
     if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, &t->stop, err);
     free(perm);
-    if (rc) goto fail;
-    memcpy(t->good_params, t->model->params, t->model->nparams * sizeof *t->good_params);
-    t->last_loss = NAN;
-    for (uint32_t i = 0; i < ntrain; i++) t->order[i] = i;
-    t->batches = (ntrain + cfg->batch_size - 1) / cfg->batch_size;
-    t->batch_log = calloc(t->batches ? t->batches : 1, sizeof *t->batch_log);
-    if (!t->batch_log) {
-        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
-        goto fail;
+    if (!rc) rc = trainer_finish(t, err);
+    if (rc) {
+        nn_trainer_free(t);
+        return rc;
     }
     *out = t;
     return NN_OK;
-fail:
-    nn_trainer_free(t);
-    return rc;
+}
+
+int nn_trainer_create_images(nn_trainer **out, const nn_config *cfg, const nn_image_shard *shard,
+                             nn_error *err) {
+    *out = NULL;
+    int rc = nn_config_check(cfg, NULL, err);
+    if (rc) return rc;
+    if (cfg->model != NN_MODEL_MLP)
+        return nn_fail(err, NN_ERR_ARG,
+                       "this is an image shard, which only model \"mlp\" trains on (the config "
+                       "says another model); choose \"mlp\", e.g. the preset tutorial-mlp");
+    uint32_t D = nn_image_shard_pixels(shard);
+    if (cfg->input_dim != D)
+        return nn_fail(err, NN_ERR_ARG,
+                       "input_dim is %u but the shard's images are %u x %u x %u = %u values; set "
+                       "input_dim to %u", cfg->input_dim, shard->height, shard->width,
+                       shard->channels, D, D);
+    if (cfg->classes != shard->classes)
+        return nn_fail(err, NN_ERR_ARG, "classes is %u but the shard has %u classes; set classes "
+                       "to %u", cfg->classes, shard->classes, shard->classes);
+    const nn_image_split *train = nn_image_shard_find(shard, "train");
+    const nn_image_split *test = nn_image_shard_find(shard, "test");
+    if (!train)
+        return nn_fail(err, NN_ERR_FORMAT, "the image shard has no \"train\" split; rebuild it "
+                       "with scripts/setup.sh");
+    nn_trainer *t;
+    uint32_t *perm;
+    rc = trainer_begin(&t, cfg, train->n, D, &perm, err);
+    if (rc) return rc;
+    t->images = 1;
+    uint32_t ntrain = t->train.n;
+    rc = copy_images(&t->val, train, perm, cfg->val_size, D, err);
+    if (!rc) rc = copy_images(&t->train, train, perm + cfg->val_size, ntrain, D, err);
+    if (!rc && test) rc = copy_images(&t->test, test, NULL, test->n, D, err);
+    free(perm);
+    if (!rc) rc = trainer_finish(t, err);
+    if (rc) {
+        nn_trainer_free(t);
+        return rc;
+    }
+    *out = t;
+    return NN_OK;
 }
 
 nn_model *nn_trainer_model(nn_trainer *t) { return t->model; }
@@ -196,6 +286,8 @@ nn_model *nn_trainer_model(nn_trainer *t) { return t->model; }
 int nn_trainer_set_embedding(nn_trainer *t, const float *vectors, uint32_t V, uint32_t E, nn_error *err) {
     nn_model *m = t->model;
     uint32_t rows = V < t->cfg.vocab_size ? V : t->cfg.vocab_size;
+    if (t->images)
+        return nn_fail(err, NN_ERR_STATE, "model \"mlp\" has no embedding to initialise");
     if (t->epoch > 0 || t->batch > 0)
         return nn_fail(err, NN_ERR_STATE,
                        "the embedding can only be initialised before training starts; "
@@ -255,10 +347,11 @@ uint32_t nn_trainer_count(const nn_trainer *t, const char *split) {
 const uint16_t *nn_trainer_set(const nn_trainer *t, const char *split, uint32_t *n,
                                const float **label, const uint32_t **source) {
     const padded_set *s = find_set(t, split);
+    if (t->images) s = NULL; /* no ids: an image trainer */
     *n = s ? s->n : 0;
     if (label) *label = s ? s->label : NULL;
     if (source) *source = s ? s->source : NULL;
-    return s ? s->ids : NULL;
+    return s ? s->x : NULL;
 }
 
 const nn_stopwords *nn_trainer_stopwords(const nn_trainer *t) {
@@ -279,11 +372,11 @@ int nn_trainer_eval_begin(nn_trainer *t, const char *split, nn_eval *e, nn_error
 int nn_trainer_eval_step(nn_trainer *t, nn_eval *e, uint32_t max_batches) {
     const padded_set *s = e->set;
     nn_model *m = t->model;
-    uint32_t T = t->cfg.maxlen, B = m->Bmax;
+    uint32_t B = m->Bmax;
     for (uint32_t k = 0; k < max_batches && e->pos < s->n; k++) {
         uint32_t b = s->n - e->pos < B ? s->n - e->pos : B;
-        nn_model_forward(m, s->ids + (size_t)e->pos * T, b);
-        e->loss_sum += nn_k_bce_logits(NULL, m->logit, s->label + e->pos, 1.0f, b, &e->correct);
+        nn_model_forward(m, (const uint8_t *)s->x + (size_t)e->pos * t->row_bytes, b);
+        e->loss_sum += nn_model_loss_sum(m, s->label + e->pos, b, &e->correct);
         e->pos += b;
     }
     return e->pos >= s->n;
@@ -341,8 +434,8 @@ void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *c
     const padded_set *s = find_set(t, split);
     uint32_t V = t->cfg.vocab_size;
     memset(counts, 0, (size_t)V * sizeof *counts);
-    if (!s) return;
-    const uint16_t *ids = s->ids;
+    if (!s || t->images) return;
+    const uint16_t *ids = s->x;
     for (size_t i = 0, n = (size_t)s->n * t->cfg.maxlen; i < n; i++)
         if (ids[i] != NN_PAD) counts[ids[i]]++; /* pad_set mapped ids >= V to NN_UNK */
 }
@@ -390,7 +483,8 @@ static int finish_epoch(nn_trainer *t, nn_progress *p, nn_error *err) {
 
 int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error *err) {
     const nn_config *c = &t->cfg;
-    uint32_t T = c->maxlen, B = c->batch_size;
+    uint32_t B = c->batch_size;
+    size_t row = t->row_bytes;
     memset(p, 0, sizeof *p);
     p->batches = t->batches;
     p->best_epoch = t->best_epoch;
@@ -402,7 +496,7 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
                        "this run diverged; start a new one with a lower learning rate (now %g)",
                        (double)c->lr);
     }
-    if (c->embedding_init == NN_EMB_WORD2VEC && !t->embedding_set)
+    if (c->embedding_init == NN_EMB_WORD2VEC && !t->embedding_set && !t->images)
         return nn_fail(err, NN_ERR_STATE,
                        "embedding_init is \"word2vec\" but no word vectors were given: train "
                        "them first (imdb_word2vec, or Pretrain on the page) or set "
@@ -433,12 +527,12 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
         uint32_t b = t->train.n - first < B ? t->train.n - first : B;
         for (uint32_t i = 0; i < b; i++) {
             uint32_t r = t->order[first + i];
-            memcpy(t->batch_ids + (size_t)i * T, t->train.ids + (size_t)r * T, T * sizeof(uint16_t));
+            memcpy(t->batch_x + i * row, (const uint8_t *)t->train.x + r * row, row);
             t->batch_label[i] = t->train.label[r];
         }
         uint32_t correct = 0;
         nn_model_zero_grad(t->model);
-        float loss = nn_model_forward_backward(t->model, t->batch_ids, t->batch_label, b, &correct);
+        float loss = nn_model_forward_backward(t->model, t->batch_x, t->batch_label, b, &correct);
         if (!isfinite(loss)) {
             /* These weights overflow; the ones before the last update did not. */
             char before[64];

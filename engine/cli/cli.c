@@ -117,3 +117,23 @@ int nn_cli_load_shard(const char *path, nn_shard *shard, uint8_t **buf, nn_error
     }
     return rc;
 }
+
+int nn_cli_load_any_shard(const char *path, nn_shard *shard, nn_image_shard *images, int *is_images,
+                          uint8_t **buf, nn_error *err) {
+    size_t len;
+    *is_images = 0;
+    int rc = nn_read_file(path, buf, &len, err);
+    if (rc) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n,
+                 "\nbuild the shard first: scripts/setup.sh (or imdb_build_shard, fashion_build_shard)");
+        return rc;
+    }
+    *is_images = len >= 8 && memcmp(*buf, NN_IMAGE_MAGIC, 8) == 0;
+    rc = *is_images ? nn_image_shard_parse(images, *buf, len, err) : nn_shard_parse(shard, *buf, len, err);
+    if (rc) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}

@@ -20,4 +20,8 @@ unsigned char *nn_cli_start(nn_config *cfg, int argc, char **argv, const char *t
 
 /* Reads and parses a shard file; *buf must be freed after nn_shard_free. */
 int nn_cli_load_shard(const char *path, nn_shard *shard, uint8_t **buf, nn_error *err);
+/* Reads a text or an image shard, whichever the file's magic says: *is_images
+ * tells which of shard/images was filled. *buf must be freed after use. */
+int nn_cli_load_any_shard(const char *path, nn_shard *shard, nn_image_shard *images, int *is_images,
+                          uint8_t **buf, nn_error *err);
 #endif

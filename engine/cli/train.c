@@ -6,7 +6,10 @@
  *              [--embeddings vectors.nnvec | --unsup data/imdb-unsup.shard]
  *
  * --preset NAME starts from a tutorial's recipe (tutorial-bag, tutorial-lstm,
- * tutorial-gru, tutorial-bilstm); --config and flags are applied after it.
+ * tutorial-gru, tutorial-bilstm, tutorial-mlp); --config and flags are
+ * applied after it. --shard takes a text shard (data/imdb.shard) or an image
+ * shard (data/fashion.shard, for model "mlp": --preset tutorial-mlp); the
+ * file's magic tells which.
  * Every nn_config field is a flag (--epochs 10, --lr 0.01, --model gru,
  * --restore-best-weights true).
  * With embedding_init "word2vec" the embedding starts from word vectors:
@@ -34,8 +37,9 @@ static void usage(FILE *f) {
             "--threads N lends N threads to the recurrent models (same results, faster)\n"
             "                  [--embeddings FILE.nnvec | --unsup data/imdb-unsup.shard]\n"
             "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm\n"
-            "         tutorial-pretrained\n"
-            "keys: vocab_size maxlen padding truncating model embed_dim hidden layers dropout\n"
+            "         tutorial-pretrained tutorial-mlp (images: --shard data/fashion.shard)\n"
+            "keys: vocab_size maxlen padding truncating model input_dim classes embed_dim hidden\n"
+            "      layers dropout\n"
             "      recurrent_dropout pooling optimizer lr beta1 beta2 eps batch_size epochs\n"
             "      patience monitor min_delta restore_best_weights embedding_init\n"
             "      trainable_embedding w2v_epochs w2v_window w2v_negative w2v_sample w2v_lr\n"
@@ -123,14 +127,22 @@ int main(int argc, char **argv) {
         return 2;
     }
     nn_shard shard;
+    nn_image_shard images;
     uint8_t *buf;
-    if (nn_cli_load_shard(shard_path, &shard, &buf, &err)) {
+    int is_images = 0;
+    memset(&shard, 0, sizeof shard);
+    if (nn_cli_load_any_shard(shard_path, &shard, &images, &is_images, &buf, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
     }
+    if (is_images && ckpt_path) {
+        fprintf(stderr, "imdb_train: --checkpoint is not available for image models yet\n");
+        return 2;
+    }
     nn_trainer *t;
     double t0 = nn_now_ms();
-    if (nn_trainer_create(&t, &cfg, &shard, &err)) {
+    if (is_images ? nn_trainer_create_images(&t, &cfg, &images, &err)
+                  : nn_trainer_create(&t, &cfg, &shard, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
     }
@@ -161,8 +173,8 @@ int main(int argc, char **argv) {
     }
     int tty = isatty(1) && !quiet;
     if (!quiet)
-        printf("Train on %u reviews, validate on %u, test on %u (prepared in %.0f ms)\n",
-               nn_trainer_count(t, "train"), nn_trainer_count(t, "val"),
+        printf("Train on %u %s, validate on %u, test on %u (prepared in %.0f ms)\n",
+               nn_trainer_count(t, "train"), is_images ? "images" : "reviews", nn_trainer_count(t, "val"),
                nn_trainer_count(t, "test"), nn_now_ms() - t0);
     double start = nn_now_ms(), epoch_start = start;
     nn_progress p;
