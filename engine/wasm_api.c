@@ -41,9 +41,12 @@ enum { W_FRACTION, W_TOKENS, W_TOKENS_TOTAL, W_EPOCH, W_EPOCHS, W_LR, W_LOSS, W_
 
 typedef struct nnw_session {
     nn_error err;             /* the last failure, read with nnw_error */
-    uint8_t *shard_buf;       /* the shard's bytes; nn_shard points into them */
+    uint8_t *shard_buf;       /* the shard's bytes; nn_shard (or images) points into them */
     nn_shard shard;
-    int has_shard;
+    int has_shard;            /* a text shard is loaded (nnw_load_shard) */
+    nn_image_shard images;
+    int has_images;           /* an image shard is loaded instead (nnw_load_image_shard) */
+    float probs[NN_IMAGE_MAX_CLASSES]; /* nnw_predict_image's answer */
     nn_trainer *trainer;      /* NULL until nnw_configure/nnw_checkpoint_import */
     nn_epoch_log *imported;   /* history of an imported checkpoint */
     uint32_t nimported;
@@ -187,6 +190,23 @@ static int need_trainer(nnw_session *s) {
                    "no model yet: configure one (or import a checkpoint) first");
 }
 
+/* For what only a text model does (scoring text, words, diagnosis). */
+static int need_text_trainer(nnw_session *s) {
+    int rc = need_trainer(s);
+    if (rc == NN_OK && s->has_images)
+        return nn_fail(&s->err, NN_ERR_STATE, "the model reads images, not text: this request "
+                       "is for a text model (load a text shard and configure one)");
+    return rc;
+}
+
+static int need_image_trainer(nnw_session *s) {
+    int rc = need_trainer(s);
+    if (rc == NN_OK && !s->has_images)
+        return nn_fail(&s->err, NN_ERR_STATE, "the model reads text, not images: load an image "
+                       "shard (nnw_load_image_shard) and configure an \"mlp\" first");
+    return rc;
+}
+
 static void drop_trainer(nnw_session *s) {
     drop_diagnosis(s); /* it reads the trainer's sets and model */
     nn_embed_history_free(s->embed);
@@ -210,6 +230,8 @@ static void drop_shard(nnw_session *s) {
     if (s->has_shard) nn_shard_free(&s->shard);
     memset(&s->shard, 0, sizeof s->shard);
     s->has_shard = 0;
+    memset(&s->images, 0, sizeof s->images);
+    s->has_images = 0;
     free(s->shard_buf);
     s->shard_buf = NULL;
 }
@@ -282,7 +304,7 @@ EMSCRIPTEN_KEEPALIVE void nnw_debug_trap(void) { __builtin_trap(); }
 /* The boundary's version and the formats it reads, for the worker's init. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_version(void) {
     return NNW_VERSION "; shard v" NNW_XSTR(NN_SHARD_VERSION) "; checkpoint v" NNW_XSTR(NN_CKPT_VERSION)
-           "; tokenizer v" NNW_XSTR(NN_TOKENIZER_VERSION);
+           "; tokenizer v" NNW_XSTR(NN_TOKENIZER_VERSION) "; image shard v" NNW_XSTR(NN_IMAGE_VERSION);
 }
 
 /* --------------------------------------------------------------- shard */
@@ -319,6 +341,89 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_shard_info(nnw_session *s) {
     return session_text(s, &b);
 }
 
+/* -------------------------------------------------------- image shard
+ *
+ * The second kind of dataset: an image shard (engine/image_shard.c,
+ * datasets/README.md), e.g. data/fashion.shard, for model "mlp". A session
+ * holds one dataset: loading either kind drops the other and its trainer.
+ * nnw_configure, nnw_train, nnw_progress, nnw_evaluate*, nnw_batch_log,
+ * nnw_history and nnw_params then work as for text. */
+
+/* Takes ownership of p (from nnw_alloc) even on failure, like nnw_load_shard. */
+EMSCRIPTEN_KEEPALIVE int nnw_load_image_shard(nnw_session *s, uint8_t *p, size_t n) {
+    drop_shard(s);
+    s->shard_buf = p;
+    int rc = nn_image_shard_parse(&s->images, p, n, &s->err);
+    if (rc != NN_OK) {
+        drop_shard(s);
+        return rc;
+    }
+    s->has_images = 1;
+    return NN_OK;
+}
+
+/* {"height", "width", "channels", "classes", "class_names": [..], "version",
+ *  "splits": {"train": n, "test": n}} */
+EMSCRIPTEN_KEEPALIVE const char *nnw_image_info(nnw_session *s) {
+    if (!s->has_images) {
+        nn_fail(&s->err, NN_ERR_STATE, "no image shard is loaded: load fashion.shard first");
+        return NULL;
+    }
+    const nn_image_shard *im = &s->images;
+    json_buf b = {0};
+    jb_printf(&b, "{\"height\":%u,\"width\":%u,\"channels\":%u,\"classes\":%u,\"version\":%u,"
+                  "\"class_names\":[", im->height, im->width, im->channels, im->classes, im->version);
+    for (uint32_t k = 0; k < im->classes; k++) {
+        const char *name = nn_image_class_name(im, k);
+        if (k) jb_raw(&b, ",", 1);
+        jb_string(&b, name, strlen(name));
+    }
+    jb_raw(&b, "],\"splits\":{", 12);
+    for (uint32_t i = 0; i < im->nsplits; i++) {
+        if (i) jb_raw(&b, ",", 1);
+        jb_string(&b, im->split[i].name, strlen(im->split[i].name));
+        jb_printf(&b, ":%u", im->split[i].n);
+    }
+    jb_raw(&b, "}}", 2);
+    return session_text(s, &b);
+}
+
+/* Image i of split "train"/"test": a pointer to its D pixels (0-255,
+ * row-major) inside the shard, valid while the shard is loaded; its label
+ * via nnw_image_label. NULL for a bad split or index. */
+static const nn_image_split *image_split(nnw_session *s, const char *split, uint32_t i) {
+    if (!s->has_images) {
+        nn_fail(&s->err, NN_ERR_STATE, "no image shard is loaded: load fashion.shard first");
+        return NULL;
+    }
+    const nn_image_split *sp = nn_image_shard_find(&s->images, split);
+    if (!sp) nn_fail(&s->err, NN_ERR_ARG, "the image shard has no split \"%.32s\"", split);
+    else if (i >= sp->n) nn_fail(&s->err, NN_ERR_ARG, "image %u is out of range (%u images)", i, sp->n);
+    return sp && i < sp->n ? sp : NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE const uint8_t *nnw_image(nnw_session *s, const char *split, uint32_t i) {
+    const nn_image_split *sp = image_split(s, split, i);
+    return sp ? sp->pixels + (size_t)i * nn_image_shard_pixels(&s->images) : NULL;
+}
+
+/* The label of image i, or -1 (message in nnw_error). */
+EMSCRIPTEN_KEEPALIVE int nnw_image_label(nnw_session *s, const char *split, uint32_t i) {
+    const nn_image_split *sp = image_split(s, split, i);
+    return sp ? sp->label[i] : -1;
+}
+
+/* The model's class probabilities for one image of D pixels (0-255) at p
+ * (the caller's memory, e.g. from nnw_alloc, or nnw_image): returns the most
+ * likely class, or -1 on error; the K probabilities are in
+ * nnw_predict_probs(s) until the next call. Allowed while training. */
+EMSCRIPTEN_KEEPALIVE int nnw_predict_image(nnw_session *s, const uint8_t *p) {
+    if (need_image_trainer(s) != NN_OK) return -1;
+    return (int)nn_model_predict_image(nn_trainer_model(s->trainer), p, s->probs);
+}
+
+EMSCRIPTEN_KEEPALIVE const float *nnw_predict_probs(nnw_session *s) { return s->probs; }
+
 /* -------------------------------------------------------------- config */
 
 static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg);
@@ -328,11 +433,21 @@ static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg)
  * the embedding starts from the session's word vectors (nnw_pretrain_*),
  * which must have been trained with the same settings. */
 EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
-    int rc = need_shard(s);
+    int rc = s->has_images ? NN_OK : need_shard(s);
     if (rc != NN_OK) return rc;
     nn_config cfg;
     nn_config_default(&cfg);
     if ((rc = nn_config_from_json(&cfg, json, &s->err)) != NN_OK) return rc;
+    if (s->has_images) {
+        /* Images: no embedding, so no word vectors and no snapshots. */
+        nn_trainer *t = NULL;
+        if ((rc = nn_trainer_create_images(&t, &cfg, &s->images, &s->err)) != NN_OK) return rc;
+        drop_trainer(s);
+        s->trainer = t;
+        s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
+        nn_fail(&s->embed_err, NN_ERR_STATE, "an image model has no embedding");
+        return NN_OK;
+    }
     if ((rc = nn_config_check(&cfg, &s->shard, &s->err)) != NN_OK) return rc;
     nn_trainer *t = NULL;
     if ((rc = nn_trainer_create(&t, &cfg, &s->shard, &s->err)) != NN_OK) return rc;
@@ -469,7 +584,7 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
 /* ---------------------------------------------------------- prediction */
 
 EMSCRIPTEN_KEEPALIVE float nnw_score(nnw_session *s, const char *text, size_t n) {
-    if (need_trainer(s) != NN_OK) return -1.0f;
+    if (need_text_trainer(s) != NN_OK) return -1.0f;
     return nn_model_score_text_stop(nn_trainer_model(s->trainer), &s->shard.vocab,
                                     nn_trainer_stopwords(s->trainer), text, n);
 }
@@ -546,7 +661,7 @@ static int explain_text(nnw_session *s, nn_model *m, nn_diagnosis *logits_of, co
 /* Scores text and fills k rows (start, end, contribution, id), one per
  * token, in the order of the text; returns k, or -1 with the message set. */
 EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n) {
-    if (need_trainer(s) != NN_OK) return -1;
+    if (need_text_trainer(s) != NN_OK) return -1;
     return explain_text(s, nn_trainer_model(s->trainer), NULL, text, n);
 }
 
@@ -607,7 +722,7 @@ EMSCRIPTEN_KEEPALIVE size_t nnw_params_len(nnw_session *s) {
 /* Serialises the model, the shard's vocabulary and the history; the bytes
  * stay owned by the session until the next export (or nnw_session_free). */
 EMSCRIPTEN_KEEPALIVE uint8_t *nnw_checkpoint_export(nnw_session *s) {
-    if (need_trainer(s) != NN_OK) return NULL;
+    if (need_text_trainer(s) != NN_OK) return NULL;
     uint32_t nhist = 0;
     const nn_epoch_log *hist = session_history(s, &nhist);
     uint8_t *out = NULL;
@@ -1001,7 +1116,7 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_word(nnw_session *s, uint32_t id) {
  * test_acc]. */
 
 EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) {
-    int rc = need_trainer(s);
+    int rc = need_text_trainer(s);
     if (rc != NN_OK) return rc;
     nn_trainer_free(s->full);
     s->full = NULL;
@@ -1121,7 +1236,7 @@ static void swap_out(nnw_session *s) {
  * rate every word. Replaces any previous diagnosis. */
 EMSCRIPTEN_KEEPALIVE int nnw_diagnose_begin(nnw_session *s, const char *split, const float *params,
                                             int words) {
-    int rc = need_trainer(s);
+    int rc = need_text_trainer(s);
     if (rc != NN_OK) return rc;
     drop_diagnosis(s);
     nn_model *m = nn_trainer_model(s->trainer);

@@ -1422,7 +1422,9 @@ async function start() {
     ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
     stopwordsControl.engineReady();
     const { presets } = await worker.request('presets', {});
-    presetConfigs = Object.fromEntries(presets.map((p) => [p.name, p.config]));
+    // The page trains on reviews; the image preset (tutorial-mlp, model
+    // "mlp") needs an image shard, which the page does not offer yet.
+    presetConfigs = Object.fromEntries(presets.filter((p) => p.config.model !== 'mlp').map((p) => [p.name, p.config]));
     syncPresetMenu();
   } catch (err) {
     if (!worker.dead) {

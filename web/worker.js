@@ -23,6 +23,7 @@ const WATCH_EPOCH_MS = 1500;  // the 'watch' pace: about this long per epoch
 // export costs ~3 ms, a tenth of a fast epoch); done and divergence always do.
 const CHECKPOINT_INTERVAL_MS = 1000;
 const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
+const IMAGE_REBUILD_HINT = 'Rebuild the image shard with scripts/setup.sh (it writes data/fashion.shard).';
 // The weights at the end of each epoch are kept for the diagnosis while they
 // fit in this many bytes (the default model: 0.64 MB an epoch, 26 MB for 40).
 const EPOCH_WEIGHTS_BUDGET = 64 * 1024 * 1024;
@@ -492,6 +493,86 @@ const handlers = {
     } finally {
       worker.busy = null;
     }
+  },
+
+  // The second kind of dataset: an image shard (fashion.shard) for model
+  // "mlp". Loading it replaces a loaded text shard and its model, and the
+  // other way round; configure, train, evaluate, snapshot and restore then
+  // work as for text.
+  async loadImageShard(data) {
+    const e = api();
+    requireIdleTraining('load a shard');
+    if (worker.busy) throw new RequestError(`cannot load a shard during ${worker.busy}`);
+    worker.busy = 'loadShard';
+    try {
+      let bytes;
+      if (data?.bytes) bytes = new Uint8Array(data.bytes);
+      else if (data?.url) bytes = await fetchWithProgress(data.url);
+      else throw new RequestError('loadImageShard needs {url} or {bytes}');
+      const ptr = copyIn(bytes); // nnw_load_image_shard takes ownership, even on failure
+      embedding.onNewModel();
+      const status = e._nnw_load_image_shard(worker.session, ptr, bytes.length);
+      worker.shardInfo = null;
+      worker.run.state = 'idle';
+      if (status === NN_ERR_FORMAT || status === NN_ERR_VERSION || status === NN_ERR_CHECKSUM)
+        check(status, IMAGE_REBUILD_HINT);
+      check(status);
+      worker.shardInfo = JSON.parse(answer(e._nnw_image_info(worker.session)));
+      worker.shardInfo.kind = 'images';
+      return worker.shardInfo;
+    } finally {
+      worker.busy = null;
+    }
+  },
+
+  // One image of the loaded image shard: its pixels (0-255, row-major) and label.
+  image(data) {
+    const e = api();
+    const info = worker.shardInfo;
+    if (info?.kind !== 'images') throw new RequestError('no image shard is loaded: send loadImageShard first');
+    const split = data?.split ?? 'test';
+    const n = info.splits?.[split];
+    if (n === undefined) throw new RequestError(`the image shard has no split '${split}'`);
+    let index = data?.index;
+    if (index === undefined || index === null) index = Math.floor(Math.random() * n);
+    if (!Number.isInteger(index) || index < 0 || index >= n)
+      throw new RequestError(`image index ${index} is out of range: '${split}' has ${n} images`);
+    const size = info.height * info.width * info.channels;
+    const ptr = withString(split, (p) => e._nnw_image(worker.session, p, index));
+    if (!ptr) throw new RequestError(lastError());
+    const pixels = e.HEAPU8.slice(ptr, ptr + size);
+    const label = withString(split, (p) => e._nnw_image_label(worker.session, p, index));
+    return [{ split, index, label, className: info.class_names[label], height: info.height,
+      width: info.width, channels: info.channels, pixels }, [pixels.buffer]];
+  },
+
+  // The model's class probabilities for one image: {pixels} (D values 0-255,
+  // e.g. drawn on the page) or {split, index} of the loaded shard.
+  predictImage(data) {
+    const e = api();
+    const info = worker.shardInfo;
+    if (info?.kind !== 'images') throw new RequestError('no image shard is loaded: send loadImageShard first');
+    const size = info.height * info.width * info.channels;
+    const t0 = now();
+    let cls;
+    if (data?.pixels) {
+      const px = data.pixels instanceof Uint8Array ? data.pixels : Uint8Array.from(data.pixels);
+      if (px.length !== size) throw new RequestError(`an image of ${px.length} values; the model reads ${size}`);
+      const ptr = copyIn(px);
+      try {
+        cls = e._nnw_predict_image(worker.session, ptr);
+      } finally {
+        e._nnw_free(ptr);
+      }
+    } else {
+      const split = data?.split ?? 'test', index = data?.index ?? 0;
+      const ptr = withString(split, (p) => e._nnw_image(worker.session, p, index));
+      if (!ptr) throw new RequestError(lastError());
+      cls = e._nnw_predict_image(worker.session, ptr);
+    }
+    if (cls < 0) throw new RequestError(lastError());
+    const probs = Array.from(floatsAt(e._nnw_predict_probs(worker.session), info.classes));
+    return { probs, class: cls, className: info.class_names[cls], ms: now() - t0 };
   },
 
   configure(data) {
