@@ -10,6 +10,7 @@
  *
  * Deliberately not here: the IDX files of (Fashion-)MNIST (the native tool
  * engine/cli/fashion_build_shard.c reads them) and any text. */
+#include "container.h"
 #include "nn.h"
 
 #include <assert.h>
@@ -37,43 +38,19 @@ enum {
 
 #define REBUILD "rebuild it with scripts/setup.sh (or build/fashion_build_shard --out data/fashion.shard)"
 
-static uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static void wr32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
-}
-static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v), wr32(p + 4, (uint32_t)(v >> 32)); }
-static uint64_t pad4(uint64_t n) { return (n + 3) & ~(uint64_t)3; }
-
 uint32_t nn_image_shard_pixels(const nn_image_shard *s) {
     return s->height * s->width * s->channels;
 }
 
 /* ------------------------------------------------------------------ reading */
 
-typedef struct cursor {
-    const uint8_t *buf;
-    size_t pos, end;
-} cursor;
-
-/* Takes bytes (then its zero padding to a multiple of 4) if they remain. */
-static int take(cursor *c, uint64_t bytes, const uint8_t **out, const char *what, nn_error *err) {
-    uint64_t padded = pad4(bytes), left = c->end - c->pos;
-    if (padded > left)
-        return nn_fail(err, NN_ERR_FORMAT, "image shard is truncated or corrupt: %s needs %llu "
-                       "bytes at offset %llu but only %llu remain; " REBUILD, what,
-                       (unsigned long long)padded, (unsigned long long)c->pos,
-                       (unsigned long long)left);
-    const uint8_t *p = c->buf + c->pos;
-    for (uint64_t i = bytes; i < padded; i++)
-        if (p[i])
-            return nn_fail(err, NN_ERR_FORMAT, "image shard is corrupt: non-zero padding after "
-                           "%s at offset %llu; " REBUILD, what, (unsigned long long)(c->pos + i));
+/* Every array is taken through the cursor (container.h), which checks it
+ * against the bytes that remain. */
+static int take(nn_cursor *c, uint64_t bytes, const uint8_t **out, const char *what, nn_error *err) {
+    const void *p = NULL;
+    int rc = nn_cursor_take(c, bytes, 1, &p, what, err);
     *out = p;
-    c->pos += (size_t)padded;
-    return NN_OK;
+    return rc;
 }
 
 /* A fixed-size name field: 1..size-1 printable ASCII bytes, then NULs. */
@@ -88,7 +65,7 @@ static int valid_name(const uint8_t *p, size_t size) {
     return 1;
 }
 
-static int parse_split(nn_image_shard *s, cursor *c, nn_image_split *sp, nn_error *err) {
+static int parse_split(nn_image_shard *s, nn_cursor *c, nn_image_split *sp, nn_error *err) {
     const uint8_t *p = NULL;
     int rc;
     if ((rc = take(c, 16, &p, "split name", err))) return rc;
@@ -101,7 +78,7 @@ static int parse_split(nn_image_shard *s, cursor *c, nn_image_split *sp, nn_erro
             return nn_fail(err, NN_ERR_FORMAT, "image shard is corrupt: split \"%s\" appears "
                            "twice; " REBUILD, sp->name);
     if ((rc = take(c, 4, &p, "split size", err))) return rc;
-    uint32_t n = rd32(p);
+    uint32_t n = nn_rd32(p);
     if ((rc = take(c, n, &sp->label, "labels", err))) return rc;
     /* n < 2^32 and pixels <= 2^24, so the product fits in 64 bits. */
     if ((rc = take(c, (uint64_t)n * nn_image_shard_pixels(s), &sp->pixels, "pixels", err))) return rc;
@@ -140,7 +117,7 @@ static int parse_image_shard(nn_image_shard *s, const uint8_t *buf, size_t len, 
     if (len < 16)
         return nn_fail(err, NN_ERR_FORMAT, "image shard is truncated: %zu bytes, shorter than "
                        "its header; " REBUILD, len);
-    uint32_t version = rd32(buf + H_VERSION), header_size = rd32(buf + H_HEADER_SIZE);
+    uint32_t version = nn_rd32(buf + H_VERSION), header_size = nn_rd32(buf + H_HEADER_SIZE);
     if (version != NN_IMAGE_VERSION)
         return nn_fail(err, NN_ERR_VERSION, "image shard format version %u, but this engine reads "
                        "version %d; " REBUILD, version, NN_IMAGE_VERSION);
@@ -150,60 +127,38 @@ static int parse_image_shard(nn_image_shard *s, const uint8_t *buf, size_t len, 
     if (len < HEADER_BYTES)
         return nn_fail(err, NN_ERR_FORMAT, "image shard is truncated: %zu bytes, shorter than its "
                        "%d-byte header; " REBUILD, len, HEADER_BYTES);
-    uint32_t hcrc = nn_crc32(0, buf, H_HEADER_CRC);
-    if (hcrc != rd32(buf + H_HEADER_CRC))
-        return nn_fail(err, NN_ERR_CHECKSUM, "image shard header checksum is %08x but the header "
-                       "says %08x: the file is corrupt; " REBUILD, hcrc, rd32(buf + H_HEADER_CRC));
-    if (rd32(buf + H_RESERVED0) || rd64(buf + H_RESERVED1))
+    int rc = nn_container_check_header_crc(buf, "image shard", REBUILD, err);
+    if (rc) return rc;
+    if (nn_rd32(buf + H_RESERVED0) || nn_rd64(buf + H_RESERVED1))
         return nn_fail(err, NN_ERR_FORMAT, "image shard header has non-zero reserved bytes: it "
                        "was written by something else; " REBUILD);
     s->version = version;
-    s->height = rd32(buf + H_HEIGHT);
-    s->width = rd32(buf + H_WIDTH);
-    s->channels = rd32(buf + H_CHANNELS);
-    s->classes = rd32(buf + H_CLASSES);
-    uint32_t nsplits = rd32(buf + H_NSPLITS);
+    s->height = nn_rd32(buf + H_HEIGHT);
+    s->width = nn_rd32(buf + H_WIDTH);
+    s->channels = nn_rd32(buf + H_CHANNELS);
+    s->classes = nn_rd32(buf + H_CLASSES);
+    uint32_t nsplits = nn_rd32(buf + H_NSPLITS);
     if (s->height < 1 || s->height > 4096 || s->width < 1 || s->width > 4096 || s->channels < 1 ||
         s->channels > 4 || (uint64_t)s->height * s->width * s->channels > NN_IMAGE_MAX_PIXELS) {
-        int rc = nn_fail(err, NN_ERR_FORMAT, "image shard header says images are %u x %u x %u "
-                         "(each side 1-4096, 1-4 channels, at most %d values); " REBUILD,
-                         s->height, s->width, s->channels, NN_IMAGE_MAX_PIXELS);
-        memset(s, 0, sizeof *s);
-        return rc;
+        rc = nn_fail(err, NN_ERR_FORMAT, "image shard header says images are %u x %u x %u "
+                     "(each side 1-4096, 1-4 channels, at most %d values); " REBUILD,
+                     s->height, s->width, s->channels, NN_IMAGE_MAX_PIXELS);
+        goto fail;
     }
     if (s->classes < 2 || s->classes > NN_IMAGE_MAX_CLASSES) {
-        int rc = nn_fail(err, NN_ERR_FORMAT, "image shard header says %u classes (must be "
-                         "2-%d); " REBUILD, s->classes, NN_IMAGE_MAX_CLASSES);
-        memset(s, 0, sizeof *s);
-        return rc;
+        rc = nn_fail(err, NN_ERR_FORMAT, "image shard header says %u classes (must be "
+                     "2-%d); " REBUILD, s->classes, NN_IMAGE_MAX_CLASSES);
+        goto fail;
     }
     if (nsplits > NN_SHARD_MAX_SPLITS) {
-        memset(s, 0, sizeof *s);
-        return nn_fail(err, NN_ERR_FORMAT, "image shard header says %u splits (at most %d); "
-                       REBUILD, nsplits, NN_SHARD_MAX_SPLITS);
-    }
-    uint64_t payload = rd64(buf + H_PAYLOAD_LEN), have = len - HEADER_BYTES;
-    int rc;
-    if (payload > have) {
-        rc = nn_fail(err, NN_ERR_FORMAT, "image shard is truncated: %llu bytes of data after the "
-                     "header, but it should have %llu (an interrupted download or copy?); "
-                     REBUILD, (unsigned long long)have, (unsigned long long)payload);
+        rc = nn_fail(err, NN_ERR_FORMAT, "image shard header says %u splits (at most %d); "
+                     REBUILD, nsplits, NN_SHARD_MAX_SPLITS);
         goto fail;
     }
-    if (payload < have) {
-        rc = nn_fail(err, NN_ERR_FORMAT, "image shard has %llu unexpected bytes after its end "
-                     "(two files joined?); " REBUILD, (unsigned long long)(have - payload));
-        goto fail;
-    }
-    uint32_t pcrc = nn_crc32(0, buf + HEADER_BYTES, (size_t)payload);
-    if (pcrc != rd32(buf + H_PAYLOAD_CRC)) {
-        rc = nn_fail(err, NN_ERR_CHECKSUM, "image shard data checksum is %08x but the header says "
-                     "%08x: the file is corrupt; " REBUILD, pcrc, rd32(buf + H_PAYLOAD_CRC));
-        goto fail;
-    }
+    if ((rc = nn_container_check_payload(buf, len, "image shard", REBUILD, err))) goto fail;
     /* The checksums only prove the bytes are what the writer wrote; the
      * structure is still checked as if they were hostile. */
-    cursor c = {buf, HEADER_BYTES, len};
+    nn_cursor c = {buf, HEADER_BYTES, len, "image shard", REBUILD};
     const uint8_t *names = NULL;
     if ((rc = take(&c, (uint64_t)s->classes * NN_IMAGE_CLASS_NAME_BYTES, &names, "class names", err)))
         goto fail;
@@ -247,22 +202,19 @@ const char *nn_image_class_name(const nn_image_shard *s, uint32_t k) {
 
 /* ------------------------------------------------------------------ writing */
 
-static uint8_t *put(uint8_t *p, const void *data, uint64_t bytes) {
-    if (bytes) memcpy(p, data, (size_t)bytes);
-    return p + pad4(bytes); /* the buffer is zeroed, so padding is zero */
-}
+#define put nn_container_put
 
 int nn_image_shard_write(const nn_image_shard *s, uint8_t **out, size_t *out_len, nn_error *err) {
     *out = NULL;
     *out_len = 0;
     assert(s->nsplits <= NN_SHARD_MAX_SPLITS);
     uint64_t D = (uint64_t)s->height * s->width * s->channels;
-    uint64_t payload = pad4((uint64_t)s->classes * NN_IMAGE_CLASS_NAME_BYTES);
+    uint64_t payload = nn_pad4((uint64_t)s->classes * NN_IMAGE_CLASS_NAME_BYTES);
     for (uint32_t i = 0; i < s->nsplits; i++) {
         const nn_image_split *sp = &s->split[i];
         if (memchr(sp->name, 0, sizeof sp->name) == NULL)
             return nn_fail(err, NN_ERR_ARG, "split name is longer than 15 bytes");
-        payload += 16 + 4 + pad4(sp->n) + pad4(sp->n * D);
+        payload += 16 + 4 + nn_pad4(sp->n) + nn_pad4(sp->n * D);
     }
     uint64_t total = HEADER_BYTES + payload;
     if (total > SIZE_MAX || D > NN_IMAGE_MAX_PIXELS)
@@ -282,23 +234,21 @@ int nn_image_shard_write(const nn_image_shard *s, uint8_t **out, size_t *out_len
         uint8_t name[16] = {0};
         memcpy(name, sp->name, strlen(sp->name));
         p = put(p, name, 16);
-        wr32(p, sp->n);
+        nn_wr32(p, sp->n);
         p += 4;
         p = put(p, sp->label, sp->n);
         p = put(p, sp->pixels, sp->n * D);
     }
     assert((uint64_t)(p - buf) == total);
     memcpy(buf + H_MAGIC, NN_IMAGE_MAGIC, 8);
-    wr32(buf + H_VERSION, NN_IMAGE_VERSION);
-    wr32(buf + H_HEADER_SIZE, HEADER_BYTES);
-    wr32(buf + H_HEIGHT, s->height);
-    wr32(buf + H_WIDTH, s->width);
-    wr32(buf + H_CHANNELS, s->channels);
-    wr32(buf + H_CLASSES, s->classes);
-    wr32(buf + H_NSPLITS, s->nsplits);
-    wr64(buf + H_PAYLOAD_LEN, payload);
-    wr32(buf + H_PAYLOAD_CRC, nn_crc32(0, buf + HEADER_BYTES, (size_t)payload));
-    wr32(buf + H_HEADER_CRC, nn_crc32(0, buf, H_HEADER_CRC));
+    nn_wr32(buf + H_VERSION, NN_IMAGE_VERSION);
+    nn_wr32(buf + H_HEADER_SIZE, HEADER_BYTES);
+    nn_wr32(buf + H_HEIGHT, s->height);
+    nn_wr32(buf + H_WIDTH, s->width);
+    nn_wr32(buf + H_CHANNELS, s->channels);
+    nn_wr32(buf + H_CLASSES, s->classes);
+    nn_wr32(buf + H_NSPLITS, s->nsplits);
+    nn_container_seal(buf, payload);
 
     /* Never write a file the reader would refuse: check it the reader's way. */
     nn_image_shard check;

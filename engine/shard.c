@@ -10,6 +10,7 @@
  * Deliberately not here: reading files (the CLI does that) and any knowledge
  * of IMDB beyond the split names in messages. Arrays are used in place, so the
  * host must be little-endian (x86, ARM and wasm are). */
+#include "container.h"
 #include "nn.h"
 
 #include <assert.h>
@@ -43,47 +44,12 @@ enum {
 
 static const char *const special_words[NN_FIRST_WORD] = {"<PAD>", "<START>", "<UNK>", "<UNUSED>"};
 
-static uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static void wr32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
-}
-static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v), wr32(p + 4, (uint32_t)(v >> 32)); }
-
-static uint64_t pad4(uint64_t n) { return (n + 3) & ~(uint64_t)3; }
-
 /* ------------------------------------------------------------------ reading */
 
-/* A read position in the payload; every array is taken through it. */
-typedef struct cursor {
-    const uint8_t *buf;
-    size_t pos, end;
-} cursor;
-
-/* Takes an array of count elements of size bytes (and its zero padding to a
- * multiple of 4) if that many bytes remain. */
-static int take(cursor *c, uint64_t count, uint32_t size, const void **out,
-                const char *what, nn_error *err) {
-    uint64_t bytes = count * size; /* count < 2^33, size <= 16: no overflow */
-    uint64_t padded = pad4(bytes);
-    uint64_t left = c->end - c->pos;
-    if (padded > left)
-        return nn_fail(err, NN_ERR_FORMAT, "shard is truncated or corrupt: %s needs %llu "
-                       "bytes at offset %llu but only %llu remain; " REBUILD,
-                       what, (unsigned long long)padded, (unsigned long long)c->pos,
-                       (unsigned long long)left);
-    const uint8_t *p = c->buf + c->pos;
-    for (uint64_t i = bytes; i < padded; i++)
-        if (p[i])
-            return nn_fail(err, NN_ERR_FORMAT, "shard is corrupt: non-zero padding after %s "
-                           "at offset %llu; " REBUILD, what,
-                           (unsigned long long)(c->pos + i));
-    *out = p;
-    c->pos += (size_t)padded;
-    return NN_OK;
-}
+/* Every array is taken through the cursor (container.h), which checks it
+ * against the bytes that remain. */
+typedef nn_cursor cursor;
+#define take nn_cursor_take
 
 /* Checks offsets (n+1): start at 0, never decrease, each step at least
  * min_step (and at most max_step when max_step > 0), end at most limit when
@@ -149,7 +115,7 @@ static int parse_split(nn_shard *s, cursor *c, nn_split *sp, uint32_t V, nn_erro
             return nn_fail(err, NN_ERR_FORMAT, "shard is corrupt: split \"%s\" appears twice; "
                            REBUILD, sp->name);
     if ((rc = take(c, 1, 4, &p, "split size", err))) return rc;
-    uint32_t n = rd32(p);
+    uint32_t n = nn_rd32(p);
     if ((rc = take(c, n, 1, &p, "labels", err))) return rc;
     sp->label = p;
     if ((rc = take(c, n, 1, &p, "ratings", err))) return rc;
@@ -207,7 +173,7 @@ static int parse_shard(nn_shard *s, const uint8_t *buf, size_t len, nn_error *er
     if (len < 16)
         return nn_fail(err, NN_ERR_FORMAT, "shard is truncated: %zu bytes, shorter than its "
                        "header; " REBUILD, len);
-    uint32_t version = rd32(buf + H_VERSION), header_size = rd32(buf + H_HEADER_SIZE);
+    uint32_t version = nn_rd32(buf + H_VERSION), header_size = nn_rd32(buf + H_HEADER_SIZE);
     if (version != NN_SHARD_VERSION)
         return nn_fail(err, NN_ERR_VERSION, "shard format version %u, but this engine reads "
                        "version %d; %s", version, NN_SHARD_VERSION, REBUILD);
@@ -217,20 +183,18 @@ static int parse_shard(nn_shard *s, const uint8_t *buf, size_t len, nn_error *er
     if (len < HEADER_BYTES)
         return nn_fail(err, NN_ERR_FORMAT, "shard is truncated: %zu bytes, shorter than its "
                        "%d-byte header; " REBUILD, len, HEADER_BYTES);
-    uint32_t hcrc = nn_crc32(0, buf, H_HEADER_CRC);
-    if (hcrc != rd32(buf + H_HEADER_CRC))
-        return nn_fail(err, NN_ERR_CHECKSUM, "shard header checksum is %08x but the header "
-                       "says %08x: the file is corrupt; " REBUILD, hcrc, rd32(buf + H_HEADER_CRC));
+    int rc = nn_container_check_header_crc(buf, "shard", REBUILD, err);
+    if (rc) return rc;
     s->version = version;
-    s->tokenizer_version = rd32(buf + H_TOKENIZER);
-    s->max_tokens = rd32(buf + H_MAX_TOKENS);
-    s->vocab_crc = rd32(buf + H_VOCAB_CRC);
-    uint32_t V = rd32(buf + H_V), nsplits = rd32(buf + H_NSPLITS);
+    s->tokenizer_version = nn_rd32(buf + H_TOKENIZER);
+    s->max_tokens = nn_rd32(buf + H_MAX_TOKENS);
+    s->vocab_crc = nn_rd32(buf + H_VOCAB_CRC);
+    uint32_t V = nn_rd32(buf + H_V), nsplits = nn_rd32(buf + H_NSPLITS);
     if (s->tokenizer_version != NN_TOKENIZER_VERSION)
         return nn_fail(err, NN_ERR_VERSION, "shard was tokenized with tokenizer version %u, but "
                        "this engine's tokenizer is version %d, so its ids would not match typed "
                        "text; " REBUILD, s->tokenizer_version, NN_TOKENIZER_VERSION);
-    if (rd32(buf + H_RESERVED0) || rd64(buf + H_RESERVED1))
+    if (nn_rd32(buf + H_RESERVED0) || nn_rd64(buf + H_RESERVED1))
         return nn_fail(err, NN_ERR_FORMAT, "shard header has non-zero reserved bytes: it was "
                        "written by something else; " REBUILD);
     if (s->max_tokens == 0)
@@ -241,23 +205,11 @@ static int parse_shard(nn_shard *s, const uint8_t *buf, size_t len, nn_error *er
     if (nsplits > NN_SHARD_MAX_SPLITS)
         return nn_fail(err, NN_ERR_FORMAT, "shard header says %u splits (at most %d); " REBUILD,
                        nsplits, NN_SHARD_MAX_SPLITS);
-    uint64_t payload = rd64(buf + H_PAYLOAD_LEN), have = len - HEADER_BYTES;
-    if (payload > have)
-        return nn_fail(err, NN_ERR_FORMAT, "shard is truncated: %llu bytes of data after the "
-                       "header, but it should have %llu (an interrupted download or copy?); "
-                       REBUILD, (unsigned long long)have, (unsigned long long)payload);
-    if (payload < have)
-        return nn_fail(err, NN_ERR_FORMAT, "shard has %llu unexpected bytes after its end "
-                       "(two files joined?); " REBUILD, (unsigned long long)(have - payload));
-    uint32_t pcrc = nn_crc32(0, buf + HEADER_BYTES, (size_t)payload);
-    if (pcrc != rd32(buf + H_PAYLOAD_CRC))
-        return nn_fail(err, NN_ERR_CHECKSUM, "shard data checksum is %08x but the header says "
-                       "%08x: the file is corrupt; " REBUILD, pcrc, rd32(buf + H_PAYLOAD_CRC));
+    if ((rc = nn_container_check_payload(buf, len, "shard", REBUILD, err))) return rc;
 
     /* The checksums only prove the bytes are what the writer wrote; the
      * structure is still checked as if they were hostile. */
-    cursor c = {buf, HEADER_BYTES, len};
-    int rc;
+    cursor c = {buf, HEADER_BYTES, len, "shard", REBUILD};
     if (V > 0 && (rc = parse_vocab(s, &c, V, s->vocab_crc, err))) goto fail;
     for (uint32_t i = 0; i < nsplits; i++) {
         if ((rc = parse_split(s, &c, &s->split[i], V, err))) goto fail;
@@ -296,14 +248,11 @@ const nn_split *nn_shard_find(const nn_shard *s, const char *name) {
 
 /* ------------------------------------------------------------------ writing */
 
-static uint8_t *put(uint8_t *p, const void *data, uint64_t bytes) {
-    if (bytes) memcpy(p, data, (size_t)bytes);
-    return p + pad4(bytes); /* the buffer is zeroed, so padding is zero */
-}
+#define put nn_container_put
 
 static uint64_t split_bytes(const nn_split *sp) {
     uint64_t n = sp->n;
-    return 16 + 4 + 2 * pad4(n) + 4 * n + 4 * (n + 1) + pad4(2 * (uint64_t)sp->offset[n]);
+    return 16 + 4 + 2 * nn_pad4(n) + 4 * n + 4 * (n + 1) + nn_pad4(2 * (uint64_t)sp->offset[n]);
 }
 
 int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *err) {
@@ -317,7 +266,7 @@ int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *
     uint64_t payload = 0;
     if (v->V > 0) {
         assert(v->count && v->offset && v->bytes);
-        payload += 4 * (uint64_t)v->V + 4 * ((uint64_t)v->V + 1) + pad4(v->offset[v->V]);
+        payload += 4 * (uint64_t)v->V + 4 * ((uint64_t)v->V + 1) + nn_pad4(v->offset[v->V]);
     }
     for (uint32_t i = 0; i < s->nsplits; i++) {
         const nn_split *sp = &s->split[i];
@@ -348,7 +297,7 @@ int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *
         uint8_t name[16] = {0};
         memcpy(name, sp->name, strlen(sp->name));
         p = put(p, name, 16);
-        wr32(p, sp->n);
+        nn_wr32(p, sp->n);
         p += 4;
         p = put(p, sp->label, sp->n);
         p = put(p, sp->rating, sp->n);
@@ -359,16 +308,14 @@ int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *
     assert((uint64_t)(p - buf) == total);
 
     memcpy(buf + H_MAGIC, NN_SHARD_MAGIC, 8);
-    wr32(buf + H_VERSION, NN_SHARD_VERSION);
-    wr32(buf + H_HEADER_SIZE, HEADER_BYTES);
-    wr32(buf + H_TOKENIZER, NN_TOKENIZER_VERSION);
-    wr32(buf + H_MAX_TOKENS, s->max_tokens);
-    wr32(buf + H_V, v->V);
-    wr32(buf + H_VOCAB_CRC, vocab_crc);
-    wr32(buf + H_NSPLITS, s->nsplits);
-    wr64(buf + H_PAYLOAD_LEN, payload);
-    wr32(buf + H_PAYLOAD_CRC, nn_crc32(0, buf + HEADER_BYTES, (size_t)payload));
-    wr32(buf + H_HEADER_CRC, nn_crc32(0, buf, H_HEADER_CRC));
+    nn_wr32(buf + H_VERSION, NN_SHARD_VERSION);
+    nn_wr32(buf + H_HEADER_SIZE, HEADER_BYTES);
+    nn_wr32(buf + H_TOKENIZER, NN_TOKENIZER_VERSION);
+    nn_wr32(buf + H_MAX_TOKENS, s->max_tokens);
+    nn_wr32(buf + H_V, v->V);
+    nn_wr32(buf + H_VOCAB_CRC, vocab_crc);
+    nn_wr32(buf + H_NSPLITS, s->nsplits);
+    nn_container_seal(buf, payload);
 
     /* Never write a file the reader would refuse: check it the reader's way. */
     nn_shard check;

@@ -52,10 +52,16 @@ int main(int argc, char **argv) {
         return check_exit_code();
     nn_progress p;
     double t0 = nn_now_ms();
+    uint32_t slices = 0;
     do {
         /* slices of 100 batches, as a worker would */
-        if (!check(nn_trainer_run(t, 100, &p, &err) == NN_OK, "trainer_run %s", err.msg)) return check_exit_code();
+        slices++;
+        if (nn_trainer_run(t, 100, &p, &err) != NN_OK) {
+            check(0, "trainer_run slice %u: %s", slices, err.msg);
+            return check_exit_code();
+        }
     } while (!p.finished);
+    check(1, "trained in %u slices of at most 100 batches", slices);
     double ms = nn_now_ms() - t0;
     uint32_t n;
     const nn_epoch_log *h = nn_trainer_history(t, &n);

@@ -429,6 +429,34 @@ async function fetchWithProgress(url, eventType = 'shardProgress') {
   return bytes;
 }
 
+// loadShard and loadImageShard: the bytes from {url} or {bytes}, handed to
+// the engine's loader export (which takes ownership, even on failure); the
+// info export's JSON, kept as worker.shardInfo.
+async function loadDataset(data, request, loadExport, infoExport, hint) {
+  const e = api();
+  requireIdleTraining('load a shard');
+  if (worker.busy) throw new RequestError(`cannot load a shard during ${worker.busy}`);
+  worker.busy = 'loadShard';
+  try {
+    let bytes;
+    if (data?.bytes) bytes = new Uint8Array(data.bytes);
+    else if (data?.url) bytes = await fetchWithProgress(data.url);
+    else throw new RequestError(`${request} needs {url} or {bytes}`);
+    const ptr = copyIn(bytes);
+    embedding.onNewModel();
+    const status = e[loadExport](worker.session, ptr, bytes.length);
+    worker.shardInfo = null;
+    worker.run.state = 'idle';
+    if (status === NN_ERR_FORMAT || status === NN_ERR_VERSION || status === NN_ERR_CHECKSUM)
+      check(status, hint);
+    check(status);
+    worker.shardInfo = JSON.parse(answer(e[infoExport](worker.session)));
+    return worker.shardInfo;
+  } finally {
+    worker.busy = null;
+  }
+}
+
 const handlers = {
   async init(data) {
     if (data?.debug === true) worker.debug = true;
@@ -470,29 +498,8 @@ const handlers = {
     return worker.initPromise;
   },
 
-  async loadShard(data) {
-    const e = api();
-    requireIdleTraining('load a shard');
-    if (worker.busy) throw new RequestError(`cannot load a shard during ${worker.busy}`);
-    worker.busy = 'loadShard';
-    try {
-      let bytes;
-      if (data?.bytes) bytes = new Uint8Array(data.bytes);
-      else if (data?.url) bytes = await fetchWithProgress(data.url);
-      else throw new RequestError('loadShard needs {url} or {bytes}');
-      const ptr = copyIn(bytes); // nnw_load_shard takes ownership, even on failure
-      embedding.onNewModel();
-      const status = e._nnw_load_shard(worker.session, ptr, bytes.length);
-      worker.shardInfo = null;
-      worker.run.state = 'idle';
-      if (status === NN_ERR_FORMAT || status === NN_ERR_VERSION || status === NN_ERR_CHECKSUM)
-        check(status, REBUILD_HINT);
-      check(status);
-      worker.shardInfo = JSON.parse(answer(e._nnw_shard_info(worker.session)));
-      return worker.shardInfo;
-    } finally {
-      worker.busy = null;
-    }
+  loadShard(data) {
+    return loadDataset(data, 'loadShard', '_nnw_load_shard', '_nnw_shard_info', REBUILD_HINT);
   },
 
   // The second kind of dataset: an image shard (fashion.shard) for model
@@ -500,29 +507,9 @@ const handlers = {
   // other way round; configure, train, evaluate, snapshot and restore then
   // work as for text.
   async loadImageShard(data) {
-    const e = api();
-    requireIdleTraining('load a shard');
-    if (worker.busy) throw new RequestError(`cannot load a shard during ${worker.busy}`);
-    worker.busy = 'loadShard';
-    try {
-      let bytes;
-      if (data?.bytes) bytes = new Uint8Array(data.bytes);
-      else if (data?.url) bytes = await fetchWithProgress(data.url);
-      else throw new RequestError('loadImageShard needs {url} or {bytes}');
-      const ptr = copyIn(bytes); // nnw_load_image_shard takes ownership, even on failure
-      embedding.onNewModel();
-      const status = e._nnw_load_image_shard(worker.session, ptr, bytes.length);
-      worker.shardInfo = null;
-      worker.run.state = 'idle';
-      if (status === NN_ERR_FORMAT || status === NN_ERR_VERSION || status === NN_ERR_CHECKSUM)
-        check(status, IMAGE_REBUILD_HINT);
-      check(status);
-      worker.shardInfo = JSON.parse(answer(e._nnw_image_info(worker.session)));
-      worker.shardInfo.kind = 'images';
-      return worker.shardInfo;
-    } finally {
-      worker.busy = null;
-    }
+    const info = await loadDataset(data, 'loadImageShard', '_nnw_load_image_shard', '_nnw_image_info', IMAGE_REBUILD_HINT);
+    info.kind = 'images';
+    return info;
   },
 
   // One image of the loaded image shard: its pixels (0-255, row-major) and label.

@@ -7,7 +7,8 @@
  * reader may then touch is touched: every class name (NUL-terminated within
  * its field), every split's labels (below the class count) and pixels, and
  * nn_image_shard_find by name; nn_image_shard_write must give back the very
- * same bytes.
+ * same bytes; and a tiny MLP trainer is created on the shard and run for
+ * two batches when the shard has a "train" split.
  *
  * Not covered: fashion_build_shard's IDX and gzip reading
  * (engine/cli/idx.c; tests/test_image_shard.c checks it). */
@@ -18,6 +19,34 @@ static void fuzz_fix_image_shard(uint8_t *buf, size_t len) {
     fuzz_wr64(buf + 40, len - 64);
     fuzz_wr32(buf + 48, nn_crc32(0, buf + 64, len - 64));
     fuzz_wr32(buf + 60, nn_crc32(0, buf, 60));
+}
+
+static void image_train_briefly(const nn_image_shard *s) {
+    const nn_image_split *train = nn_image_shard_find(s, "train");
+    if (!train) return;
+    nn_config cfg;
+    nn_config_default(&cfg);
+    cfg.model = NN_MODEL_MLP;
+    cfg.input_dim = nn_image_shard_pixels(s);
+    cfg.classes = s->classes;
+    cfg.hidden = 3;
+    cfg.batch_size = 3;
+    cfg.epochs = 2;
+    cfg.val_size = train->n > 1 ? 1 : 0;
+    if (cfg.input_dim > 4096) return; /* keep each input fast */
+    nn_error err = {0};
+    nn_trainer *t = NULL;
+    int rc = nn_trainer_create_images(&t, &cfg, s, &err);
+    if (rc != NN_OK) {
+        FUZZ_REQUIRE(t == NULL && err.msg[0], "trainer_create_images failed badly: %d %s", rc, err.msg);
+        return;
+    }
+    nn_progress p;
+    rc = nn_trainer_run(t, 2, &p, &err);
+    FUZZ_REQUIRE(rc == NN_OK || rc == NN_ERR_DIVERGED, "trainer_run: %d %s", rc, err.msg);
+    float loss, acc;
+    if (nn_trainer_count(t, "test") > 0) nn_trainer_evaluate(t, "test", &loss, &acc, &err);
+    nn_trainer_free(t);
 }
 
 static void image_check_one(const uint8_t *buf, size_t len) {
@@ -52,6 +81,7 @@ static void image_check_one(const uint8_t *buf, size_t len) {
     FUZZ_REQUIRE(again_len == len && memcmp(again, buf, len) == 0,
                  "writing the parsed image shard gives other bytes (%zu, was %zu)", again_len, len);
     free(again);
+    image_train_briefly(&s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
