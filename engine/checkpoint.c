@@ -18,7 +18,8 @@
  *    "config": {...nn_config_to_json, every key present...},
  *    "tensors": [{"name": "embedding", "rows": V, "cols": E, "offset": 0}, ...],
  *    "nparams": N, "step": optimizer steps taken, "vocab_crc": the shard's,
- *    "vocab": [words of ids 0 .. vocab_size-1, specials included],
+ *    "vocab": [words of ids 0 .. vocab_size-1, specials included; none for
+ *              model "mlp", which reads images],
  *    "history": [{"loss": .., "acc": .., "val_loss": .., "val_acc": ..}, ...]}
  *
  * Vocabulary words are byte strings (the tokenizer keeps invalid UTF-8 from
@@ -194,6 +195,9 @@ static cJSON *metric_json(float f) {
 
 /* ------------------------------------------------------------------ write */
 
+/* The vocabulary words a model's checkpoint holds: none for images. */
+static uint32_t words_of(const nn_config *c) { return c->model == NN_MODEL_MLP ? 0 : c->vocab_size; }
+
 static cJSON *checkpoint_json(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
                               const nn_epoch_log *hist, uint32_t nhist) {
     cJSON *root = cJSON_CreateObject();
@@ -227,7 +231,7 @@ static cJSON *checkpoint_json(const nn_model *m, const nn_vocab *vocab, uint32_t
 
     cJSON *words = ok ? cJSON_AddArrayToObject(root, "vocab") : NULL;
     ok = words != NULL;
-    for (uint32_t id = 0; ok && id < m->cfg.vocab_size; id++) {
+    for (uint32_t id = 0; ok && id < words_of(&m->cfg); id++) {
         const char *w = vocab->bytes + vocab->offset[id];
         size_t n = vocab->offset[id + 1] - vocab->offset[id];
         cJSON *x = word_to_json(w, n);
@@ -265,8 +269,8 @@ int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab
     assert(m && out && out_len && (hist || nhist == 0));
     *out = NULL;
     *out_len = 0;
-    uint32_t V = m->cfg.vocab_size;
-    if (!vocab || vocab->V < V)
+    uint32_t V = words_of(&m->cfg);
+    if (V > 0 && (!vocab || vocab->V < V))
         return nn_fail(err, NN_ERR_ARG,
                        "cannot save a checkpoint: the model uses %u vocabulary ids but the "
                        "vocabulary has %u words; train from a shard that includes its "
@@ -441,7 +445,7 @@ static int read_vocab(nn_vocab *v, const cJSON *arr, uint32_t V, nn_error *err) 
         if (total > UINT32_MAX)
             return nn_fail(err, NN_ERR_FORMAT, "the checkpoint's vocabulary is too large; %s", FIX);
     }
-    uint32_t *count = calloc((size_t)V, sizeof *count);
+    uint32_t *count = calloc(V ? (size_t)V : 1, sizeof *count);
     uint32_t *offset = malloc(((size_t)V + 1) * sizeof *offset);
     char *bytes = malloc(total ? total : 1);
     v->count = count;
@@ -524,8 +528,12 @@ static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blo
         return nn_fail(err, NN_ERR_FORMAT, "the checkpoint has no valid \"vocab_crc\"; %s", FIX);
 
     /* Before allocating a model for the config, a cheap bound: its embedding
-     * and first dense kernel alone must fit in the parameters the file has. */
-    if ((double)cfg.vocab_size * cfg.embed_dim + (double)cfg.hidden * cfg.embed_dim > nparams)
+     * and first dense kernel alone (the MLP: both kernels) must fit in the
+     * parameters the file has. */
+    double needed = cfg.model == NN_MODEL_MLP
+                        ? (double)cfg.input_dim * cfg.hidden + (double)cfg.hidden * cfg.classes
+                        : (double)cfg.vocab_size * cfg.embed_dim + (double)cfg.hidden * cfg.embed_dim;
+    if (needed > nparams)
         return nn_fail(err, NN_ERR_FORMAT,
                        "this checkpoint was made for a different model: its config needs more "
                        "than the %.0f parameters it holds; re-train and save it with this engine",
@@ -550,7 +558,7 @@ static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blo
     m->step = 0;
     c->vocab_crc = (uint32_t)vocab_crc;
 
-    rc = read_vocab(&c->vocab, cJSON_GetObjectItemCaseSensitive(root, "vocab"), cfg.vocab_size, err);
+    rc = read_vocab(&c->vocab, cJSON_GetObjectItemCaseSensitive(root, "vocab"), words_of(&cfg), err);
     if (rc) return rc;
     return read_history(c, cJSON_GetObjectItemCaseSensitive(root, "history"), err);
 }

@@ -718,6 +718,10 @@ static void explain_recurrent(nn_model *m, size_t n, float score, float *contrib
 
 float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib) {
     const nn_config *c = &m->cfg;
+    if (is_mlp(c)) { /* reads images: no text to score */
+        if (contrib) memset(contrib, 0, n * sizeof *contrib);
+        return NAN;
+    }
     uint32_t T = c->maxlen, E = c->embed_dim;
     nn_pad_review_u32(m->ids1, ids, n, c);
     nn_model_forward(m, m->ids1, 1);
@@ -755,6 +759,7 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
 }
 
 float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len) {
+    if (is_mlp(&m->cfg)) return NAN;
     uint32_t small[4096];
     size_t n = nn_encode_text(v, text, len, m->cfg.vocab_size, small, 4096);
     if (n <= 4096) return nn_model_explain(m, small, n, NULL);

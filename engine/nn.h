@@ -459,7 +459,7 @@ void nn_model_update(nn_model *m);
 void nn_pad_review(uint16_t *out, const uint16_t *ids, size_t n, const nn_config *cfg);
 void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_config *cfg);
 
-/* Probability that text is positive. */
+/* Probability that text is positive (NaN for model "mlp", which reads images). */
 float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len);
 /* Per-token contributions by occlusion: contrib[i] = score(review) -
  * score(review with ids[i] replaced by <PAD>); returns the score. ("bag":
@@ -700,7 +700,9 @@ int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, 
 #define NN_CKPT_MAGIC "NNCKPT01"
 #define NN_CKPT_VERSION 1
 
-/* Serialises model (and vocab's first V words, and history if given). */
+/* Serialises model (and vocab's first V words, and history if given). A
+ * model "mlp" reads images and keeps no words: vocab may be NULL (and
+ * vocab_crc 0); its checkpoint's vocabulary is empty. */
 int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
                         const nn_epoch_log *hist, uint32_t nhist,
                         uint8_t **out, size_t *out_len, nn_error *err);

@@ -722,13 +722,15 @@ EMSCRIPTEN_KEEPALIVE size_t nnw_params_len(nnw_session *s) {
 /* Serialises the model, the shard's vocabulary and the history; the bytes
  * stay owned by the session until the next export (or nnw_session_free). */
 EMSCRIPTEN_KEEPALIVE uint8_t *nnw_checkpoint_export(nnw_session *s) {
-    if (need_text_trainer(s) != NN_OK) return NULL;
+    if (need_trainer(s) != NN_OK) return NULL;
     uint32_t nhist = 0;
     const nn_epoch_log *hist = session_history(s, &nhist);
     uint8_t *out = NULL;
     size_t len = 0;
-    if (nn_checkpoint_write(nn_trainer_model(s->trainer), &s->shard.vocab, s->shard.vocab_crc,
-                            hist, nhist, &out, &len, &s->err) != NN_OK)
+    /* An image model keeps no words (vocab_crc 0). */
+    if (nn_checkpoint_write(nn_trainer_model(s->trainer), s->has_images ? NULL : &s->shard.vocab,
+                            s->has_images ? 0 : s->shard.vocab_crc, hist, nhist, &out, &len,
+                            &s->err) != NN_OK)
         return NULL;
     free(s->ckpt);
     s->ckpt = out;
@@ -742,7 +744,7 @@ EMSCRIPTEN_KEEPALIVE size_t nnw_checkpoint_len(nnw_session *s) { return s->ckpt 
  * the loaded shard, carrying the checkpoint's weights. Takes ownership of p
  * (from nnw_alloc), like nnw_load_shard. */
 EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_t n) {
-    int rc = need_shard(s);
+    int rc = s->has_images ? NN_OK : need_shard(s);
     if (rc != NN_OK) {
         free(p);
         return rc;
@@ -755,17 +757,27 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
 
     nn_trainer *t = NULL;
     nn_epoch_log *hist = NULL;
-    if (ck.vocab_crc != s->shard.vocab_crc) {
+    const nn_config *cfg = &ck.model->cfg;
+    if (s->has_images || cfg->model == NN_MODEL_MLP) {
+        /* An image model on the loaded image shard (input_dim and classes
+         * must match it; nn_trainer_create_images says so). */
+        if (!s->has_images) {
+            rc = nn_fail(&s->err, NN_ERR_ARG, "this checkpoint is an image model (\"mlp\"): load "
+                         "an image shard (fashion.shard) first");
+            goto done;
+        }
+        if ((rc = nn_trainer_create_images(&t, cfg, &s->images, &s->err)) != NN_OK) goto done;
+    } else if (ck.vocab_crc != s->shard.vocab_crc) {
         rc = nn_fail(&s->err, NN_ERR_ARG,
                      "this checkpoint was trained on another vocabulary (crc %08x) than the "
                      "loaded shard's (crc %08x): load the shard it was trained with, or "
                      "train a new model on this one",
                      ck.vocab_crc, s->shard.vocab_crc);
         goto done;
+    } else {
+        if ((rc = nn_config_check(cfg, &s->shard, &s->err)) != NN_OK) goto done;
+        if ((rc = nn_trainer_create(&t, cfg, &s->shard, &s->err)) != NN_OK) goto done;
     }
-    const nn_config *cfg = &ck.model->cfg;
-    if ((rc = nn_config_check(cfg, &s->shard, &s->err)) != NN_OK) goto done;
-    if ((rc = nn_trainer_create(&t, cfg, &s->shard, &s->err)) != NN_OK) goto done;
     lend_threads(s, t);
     /* A pretrained model's embedding is in the checkpoint: mark it given
      * (the weights are copied over it below). */
@@ -796,6 +808,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
     s->nimported = hist ? ck.nhist : 0;
     hist = NULL;
     s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
+    if (s->has_images) goto done; /* no embedding to snapshot */
     embed_start(s);
     if (s->embed) /* the imported weights, as the state after its last epoch */
         nn_embed_history_record(s->embed, m, s->nimported ? s->nimported : 1, 0, &s->embed_err);

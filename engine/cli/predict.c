@@ -247,6 +247,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_predict: %s: %s\n", path, err.msg);
         return 1;
     }
+    if (ck.model->cfg.model == NN_MODEL_MLP) {
+        fprintf(stderr, "imdb_predict: %s is an image model (\"mlp\"); imdb_predict scores text\n", path);
+        nn_checkpoint_free(&ck);
+        return 1;
+    }
     nn_stopwords stop;
     if (nn_stopwords_build(&stop, ck.model->cfg.stopwords, &ck.vocab, &err)) {
         fprintf(stderr, "imdb_predict: %s: %s\n", path, err.msg);

@@ -135,10 +135,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
     }
-    if (is_images && ckpt_path) {
-        fprintf(stderr, "imdb_train: --checkpoint is not available for image models yet\n");
-        return 2;
-    }
     nn_trainer *t;
     double t0 = nn_now_ms();
     if (is_images ? nn_trainer_create_images(&t, &cfg, &images, &err)
@@ -223,8 +219,8 @@ int main(int argc, char **argv) {
     if (ckpt_path) {
         uint8_t *ck;
         size_t cklen;
-        if (nn_checkpoint_write(nn_trainer_model(t), &shard.vocab, shard.vocab_crc, h, n, &ck,
-                                &cklen, &err) ||
+        if (nn_checkpoint_write(nn_trainer_model(t), is_images ? NULL : &shard.vocab,
+                                is_images ? 0 : shard.vocab_crc, h, n, &ck, &cklen, &err) ||
             nn_write_file(ckpt_path, ck, cklen, &err)) {
             fprintf(stderr, "imdb_train: %s\n", err.msg);
             return 1;

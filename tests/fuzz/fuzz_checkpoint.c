@@ -70,12 +70,26 @@ static void checkpoint_check_one(const uint8_t *buf, size_t len) {
         return;
     }
     nn_model *m = c.model;
-    FUZZ_REQUIRE(m && c.vocab.V == m->cfg.vocab_size, "vocabulary of %u words, vocab_size %u",
+    int images = m && m->cfg.model == NN_MODEL_MLP;
+    FUZZ_REQUIRE(m && c.vocab.V == (images ? 0 : m->cfg.vocab_size), "vocabulary of %u words, vocab_size %u",
                  c.vocab.V, m ? m->cfg.vocab_size : 0);
-    static const char text[] = "The film was good, not bad.<br />It's a caf\xc3\xa9 story \xf0\x9f\x98\x80!";
-    checkpoint_score(m, &c.vocab, text, sizeof text - 1);
-    char own[1024];
-    checkpoint_score(m, &c.vocab, own, checkpoint_own_words(&c.vocab, own, sizeof own));
+    if (images) {
+        /* An image model: predict one grey image; text scores NaN. */
+        uint8_t *px = malloc(m->cfg.input_dim);
+        float *probs = malloc(m->cfg.classes * sizeof *probs);
+        FUZZ_REQUIRE(px && probs, "out of memory");
+        memset(px, 128, m->cfg.input_dim);
+        uint32_t k = nn_model_predict_image(m, px, probs);
+        FUZZ_REQUIRE(k < m->cfg.classes, "predicted class %u of %u", k, m->cfg.classes);
+        FUZZ_REQUIRE(isnan(nn_model_score_text(m, &c.vocab, "good", 4)), "an image model scored text");
+        free(px);
+        free(probs);
+    } else {
+        static const char text[] = "The film was good, not bad.<br />It's a caf\xc3\xa9 story \xf0\x9f\x98\x80!";
+        checkpoint_score(m, &c.vocab, text, sizeof text - 1);
+        char own[1024];
+        checkpoint_score(m, &c.vocab, own, checkpoint_own_words(&c.vocab, own, sizeof own));
+    }
 
     uint8_t *out = NULL, *out2 = NULL;
     size_t out_len = 0, out2_len = 0;

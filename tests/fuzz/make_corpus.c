@@ -210,6 +210,13 @@ static void checkpoint_seeds(const fuzz_vocab *fv) {
     c.monitor = NN_MONITOR_VAL_ACC;
     c.restore_best_weights = 1;
     checkpoint_seed("bigru-2-layers", &c, fv, hist, 1);
+    /* The image model: no vocabulary, its own tensors. */
+    c = tiny_config();
+    c.model = NN_MODEL_MLP;
+    c.input_dim = 6;
+    c.classes = 3;
+    c.hidden = 4;
+    checkpoint_seed("mlp", &c, fv, hist, 2);
 }
 
 /* --------------------------------------------------------- image shards */

@@ -141,6 +141,19 @@ test('the mlp trains in slices with batch and epoch events, evaluates and predic
   });
 });
 
+test('an image model exports a checkpoint and imports it on the image shard, predicting the same', async () => {
+  const { bytes } = await w.request('exportCheckpoint', {});
+  const before = await w.request('predictImage', { split: 'test', index: 11 });
+  await w.request('configure', { ...CONFIG, seed: 99 });
+  const fresh = await w.request('predictImage', { split: 'test', index: 11 });
+  assert.notDeepEqual(fresh.probs, before.probs, 'a new model predicts otherwise');
+  const r = await w.request('importCheckpoint', { bytes }, [bytes]);
+  assert.equal(r.config.model, 'mlp');
+  assert.equal(r.history.length, 4);
+  const after = await w.request('predictImage', { split: 'test', index: 11 });
+  assert.deepEqual(after.probs, before.probs, 'the imported weights predict as before');
+});
+
 function writeConfig() {
   const path = join(tmp, 'mlp.json');
   writeFileSync(path, JSON.stringify(CONFIG));
