@@ -19,13 +19,10 @@ static synthetic data;
 
 static nn_progress last; /* the final progress report of the last train() */
 
-static int train(const nn_config *cfg, uint32_t slice, nn_epoch_log *hist, float *test_acc) {
-    nn_trainer *t;
+/* Trains t (then frees it) in slices of `slice` batches to the end; its
+ * history into hist, the test accuracy; the number of epochs, 0 on failure. */
+static int train_created(nn_trainer *t, uint32_t slice, nn_epoch_log *hist, float *test_acc) {
     nn_error err = {0};
-    if (nn_trainer_create(&t, cfg, &data.shard, &err)) {
-        check(0, "trainer_create %s", err.msg);
-        return 0;
-    }
     nn_progress p;
     do {
         if (nn_trainer_run(t, slice, &p, &err)) {
@@ -42,6 +39,16 @@ static int train(const nn_config *cfg, uint32_t slice, nn_epoch_log *hist, float
     nn_trainer_evaluate(t, "test", &loss, test_acc, &err);
     nn_trainer_free(t);
     return (int)n;
+}
+
+static int train(const nn_config *cfg, uint32_t slice, nn_epoch_log *hist, float *test_acc) {
+    nn_trainer *t;
+    nn_error err = {0};
+    if (nn_trainer_create(&t, cfg, &data.shard, &err)) {
+        check(0, "trainer_create %s", err.msg);
+        return 0;
+    }
+    return train_created(t, slice, hist, test_acc);
 }
 
 /* An nn_parallel that runs the parts one after another in this thread,
@@ -111,24 +118,11 @@ static void make_images(uint8_t *px, uint8_t *label, uint32_t n, nn_rng *r) {
 }
 
 static int train_images(const nn_image_shard *s, const nn_config *cfg, uint32_t slice, nn_epoch_log *hist,
-                        float *test_acc, nn_progress *p) {
+                        float *test_acc) {
     nn_trainer *t;
     nn_error err = {0};
     if (!check(nn_trainer_create_images(&t, cfg, s, &err) == NN_OK, "images trainer_create %s", err.msg)) return 0;
-    do {
-        if (nn_trainer_run(t, slice, p, &err) != NN_OK) {
-            check(0, "images trainer_run %s", err.msg);
-            nn_trainer_free(t);
-            return 0;
-        }
-    } while (!p->finished);
-    uint32_t n;
-    const nn_epoch_log *h = nn_trainer_history(t, &n);
-    memcpy(hist, h, n * sizeof *h);
-    float loss;
-    nn_trainer_evaluate(t, "test", &loss, test_acc, &err);
-    nn_trainer_free(t);
-    return (int)n;
+    return train_created(t, slice, hist, test_acc);
 }
 
 static void check_images(void) {
@@ -152,18 +146,18 @@ static void check_images(void) {
     nn_epoch_log a[16], b[16];
     float acc_a = 0, acc_b = 0;
     nn_progress p;
-    int n = train_images(&s, &cfg, 1000000, a, &acc_a, &p);
+    int n = train_images(&s, &cfg, 1000000, a, &acc_a);
     check(n == 6 && a[n - 1].loss < 0.5f * a[0].loss && acc_a > 0.9f && a[n - 1].val_acc > 0.9f,
           "images mlp learns: loss %.4f -> %.4f, val_acc %.4f, test_acc %.4f", a[0].loss,
           n ? a[n - 1].loss : NAN, n ? a[n - 1].val_acc : NAN, acc_a);
-    int m = train_images(&s, &cfg, 1, b, &acc_b, &p);
+    int m = train_images(&s, &cfg, 1, b, &acc_b);
     check(m == n && !memcmp(a, b, (size_t)n * sizeof *a) && acc_a == acc_b,
           "images one batch per slice gives the same history");
     /* Early stopping on an easy task that cannot improve for long. */
     cfg.epochs = 60, cfg.patience = 2, cfg.restore_best_weights = 1, cfg.min_delta = 0.05f;
-    int k = train_images(&s, &cfg, 1000000, b, &acc_b, &p);
-    check(k < 60 && p.stopped_early && p.best_epoch >= 1 && acc_b > 0.9f,
-          "images early stopping after %d epochs (best %u), test_acc %.4f", k, p.best_epoch, acc_b);
+    int k = train_images(&s, &cfg, 1000000, b, &acc_b);
+    check(k < 60 && last.stopped_early && last.best_epoch >= 1 && acc_b > 0.9f,
+          "images early stopping after %d epochs (best %u), test_acc %.4f", k, last.best_epoch, acc_b);
     /* Wrong settings are refused by name; a text model is refused. */
     nn_trainer *t = NULL;
     nn_error err = {0};
