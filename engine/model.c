@@ -376,19 +376,16 @@ void nn_model_init(nn_model *m, nn_rng *rng) {
     memset(m->params, 0, m->nparams * sizeof(float));
     /* Keras: Embedding uses uniform(-0.05, 0.05); Dense uses Glorot uniform,
      * limit sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010); biases 0. */
-    if (is_mlp(c)) {
+    if (is_mlp(c)) { /* no embedding; Keras kernels (C,OC), fan_in C, fan_out OC */
         fill_uniform(m->w1, (size_t)c->input_dim * c->hidden,
                      sqrtf(6.0f / (float)(c->input_dim + c->hidden)), rng);
         fill_uniform(m->w2, (size_t)c->hidden * c->classes,
                      sqrtf(6.0f / (float)(c->hidden + c->classes)), rng);
-    } else {
-        fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
-    }
-    if (is_mlp(c)) {
-        /* done above: no embedding */
     } else if (is_recurrent(c)) {
+        fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
         init_recurrent(m, rng);
     } else {
+        fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
         fill_uniform(m->w1, (size_t)c->hidden * c->embed_dim,
                      sqrtf(6.0f / (float)(c->embed_dim + c->hidden)), rng);
         fill_uniform(m->w2, c->hidden, sqrtf(6.0f / (float)(c->hidden + 1)), rng);
