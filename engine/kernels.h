@@ -76,15 +76,20 @@ float nn_k_bce_logits_ref(float *dlogit, const float *logit, const float *label,
 /* Adam (Kingma & Ba 2015) in the TF/Keras form: the bias correction is folded
  * into lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) by the caller, and eps is added
  * to sqrt(v):  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
- *              p -= lr_t * m / (sqrt(v) + eps). */
-void nn_k_adam(float *p, const float *g, float *m, float *v, size_t n,
-               float lr_t, float b1, float b2, float eps);
-void nn_k_adam_ref(float *p, const float *g, float *m, float *v, size_t n,
-                   float lr_t, float b1, float b2, float eps);
+ *              out = p - lr_t * m / (sqrt(v) + eps).
+ * out may be p (in place) or another buffer (the trainer's double-buffered
+ * parameters: p then keeps the weights before the step). Returns 1 when
+ * every out[i] is finite, 0 when any is an infinity or a NaN (the check of
+ * nn_k_all_finite, done on the way). */
+int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+              float lr_t, float b1, float b2, float eps);
+int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+                  float lr_t, float b1, float b2, float eps);
 
-/* p (n) -= lr * g (n) */
-void nn_k_sgd(float *p, const float *g, size_t n, float lr);
-void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr);
+/* out (n) = p (n) - lr * g (n); out may be p. Returns 1 when every out[i]
+ * is finite, like nn_k_adam. */
+int nn_k_sgd(float *out, const float *p, const float *g, size_t n, float lr);
+int nn_k_sgd_ref(float *out, const float *p, const float *g, size_t n, float lr);
 
 /* 1 when every x[i] (n) is finite, 0 when any is an infinity or a NaN: the
  * trainer's check that an update kept the weights usable. */

@@ -105,19 +105,27 @@ float nn_k_bce_logits_ref(float *dlogit, const float *logit, const float *label,
     return sum;
 }
 
-void nn_k_adam_ref(float *p, const float *g, float *m, float *v, size_t n,
-                   float lr_t, float b1, float b2, float eps) {
+int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+                  float lr_t, float b1, float b2, float eps) {
     float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
+    int finite = 1;
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         m[i] = b1 * m[i] + one_minus_b1 * gi;
         v[i] = b2 * v[i] + one_minus_b2 * (gi * gi);
-        p[i] -= (lr_t * m[i]) / (sqrtf(v[i]) + eps);
+        out[i] = p[i] - (lr_t * m[i]) / (sqrtf(v[i]) + eps);
+        if (!isfinite(out[i])) finite = 0;
     }
+    return finite;
 }
 
-void nn_k_sgd_ref(float *p, const float *g, size_t n, float lr) {
-    for (size_t i = 0; i < n; i++) p[i] -= lr * g[i];
+int nn_k_sgd_ref(float *out, const float *p, const float *g, size_t n, float lr) {
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = p[i] - lr * g[i];
+        if (!isfinite(out[i])) finite = 0;
+    }
+    return finite;
 }
 
 int nn_k_all_finite_ref(const float *x, size_t n) {

@@ -416,58 +416,74 @@ float nn_k_bce_logits(float *dlogit, const float *logit, const float *label, flo
 
 /* -------------------------------------------------------------- optimizers */
 
-static inline void adam4(v128_t *p, v128_t *m, v128_t *v, v128_t g, v128_t lr_t, v128_t b1,
-                         v128_t b2, v128_t one_minus_b1, v128_t one_minus_b2, v128_t eps) {
+/* An infinity or a NaN has all exponent bits set: per lane, whether
+ * (bits & exponent) == exponent. Integer compares, so no float exception or
+ * rounding question arises. */
+static inline v128_t nonfinite4(v128_t x) {
+    const v128_t expo = wasm_i32x4_splat(0x7f800000);
+    return wasm_i32x4_eq(wasm_v128_and(x, expo), expo);
+}
+
+static inline v128_t adam4(v128_t p, v128_t *m, v128_t *v, v128_t g, v128_t lr_t, v128_t b1,
+                           v128_t b2, v128_t one_minus_b1, v128_t one_minus_b2, v128_t eps) {
     *m = ADD(MUL(b1, *m), MUL(one_minus_b1, g));
     *v = ADD(MUL(b2, *v), MUL(one_minus_b2, MUL(g, g)));
-    *p = SUB(*p, wasm_f32x4_div(MUL(lr_t, *m), ADD(wasm_f32x4_sqrt(*v), eps)));
+    return SUB(p, wasm_f32x4_div(MUL(lr_t, *m), ADD(wasm_f32x4_sqrt(*v), eps)));
 }
 
-void nn_k_adam(float *p, const float *g, float *m, float *v, size_t n,
-               float lr_t, float b1, float b2, float eps) {
+/* The new weights' finiteness is gathered on the way (an OR of
+ * nonfinite4), so the trainer's check costs no second pass over them. */
+int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+              float lr_t, float b1, float b2, float eps) {
     v128_t vlr = F4(lr_t), vb1 = F4(b1), vb2 = F4(b2), veps = F4(eps);
-    v128_t omb1 = F4(1.0f - b1), omb2 = F4(1.0f - b2);
+    v128_t omb1 = F4(1.0f - b1), omb2 = F4(1.0f - b2), bad = wasm_i32x4_splat(0);
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        v128_t vp = LD(p + i), vm = LD(m + i), vv = LD(v + i);
-        adam4(&vp, &vm, &vv, LD(g + i), vlr, vb1, vb2, omb1, omb2, veps);
-        ST(p + i, vp); ST(m + i, vm); ST(v + i, vv);
+        v128_t vm = LD(m + i), vv = LD(v + i);
+        v128_t vp = adam4(LD(p + i), &vm, &vv, LD(g + i), vlr, vb1, vb2, omb1, omb2, veps);
+        bad = wasm_v128_or(bad, nonfinite4(vp));
+        ST(out + i, vp); ST(m + i, vm); ST(v + i, vv);
     }
     if (i < n) {
         size_t k = n - i;
-        v128_t vp = load_partial(p + i, k), vm = load_partial(m + i, k), vv = load_partial(v + i, k);
-        adam4(&vp, &vm, &vv, load_partial(g + i, k), vlr, vb1, vb2, omb1, omb2, veps);
-        store_partial(p + i, vp, k); store_partial(m + i, vm, k); store_partial(v + i, vv, k);
+        v128_t vm = load_partial(m + i, k), vv = load_partial(v + i, k);
+        v128_t vp = adam4(load_partial(p + i, k), &vm, &vv, load_partial(g + i, k), vlr, vb1, vb2,
+                          omb1, omb2, veps);
+        bad = wasm_v128_or(bad, wasm_v128_and(nonfinite4(vp), lanes_below(k)));
+        store_partial(out + i, vp, k); store_partial(m + i, vm, k); store_partial(v + i, vv, k);
     }
+    return !wasm_v128_any_true(bad);
 }
 
-void nn_k_sgd(float *p, const float *g, size_t n, float lr) {
-    v128_t vlr = F4(lr);
+int nn_k_sgd(float *out, const float *p, const float *g, size_t n, float lr) {
+    v128_t vlr = F4(lr), bad = wasm_i32x4_splat(0);
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) ST(p + i, SUB(LD(p + i), MUL(vlr, LD(g + i))));
+    for (; i + 4 <= n; i += 4) {
+        v128_t vp = SUB(LD(p + i), MUL(vlr, LD(g + i)));
+        bad = wasm_v128_or(bad, nonfinite4(vp));
+        ST(out + i, vp);
+    }
     if (i < n) {
         size_t k = n - i;
-        store_partial(p + i, SUB(load_partial(p + i, k), MUL(vlr, load_partial(g + i, k))), k);
+        v128_t vp = SUB(load_partial(p + i, k), MUL(vlr, load_partial(g + i, k)));
+        bad = wasm_v128_or(bad, wasm_v128_and(nonfinite4(vp), lanes_below(k)));
+        store_partial(out + i, vp, k);
     }
+    return !wasm_v128_any_true(bad);
 }
 
-/* An infinity or a NaN has all exponent bits set: OR together, per lane,
- * whether (bits & exponent) == exponent, over four vectors at a time. Integer
- * compares, so no float exception or rounding question arises. */
+/* nonfinite4 (above) ORed together over four vectors at a time. */
 int nn_k_all_finite(const float *x, size_t n) {
-    const v128_t expo = wasm_i32x4_splat(0x7f800000);
     v128_t b0 = wasm_i32x4_splat(0), b1 = b0, b2 = b0, b3 = b0;
-#define NONFINITE(v) wasm_i32x4_eq(wasm_v128_and((v), expo), expo)
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        b0 = wasm_v128_or(b0, NONFINITE(LD(x + i)));
-        b1 = wasm_v128_or(b1, NONFINITE(LD(x + i + 4)));
-        b2 = wasm_v128_or(b2, NONFINITE(LD(x + i + 8)));
-        b3 = wasm_v128_or(b3, NONFINITE(LD(x + i + 12)));
+        b0 = wasm_v128_or(b0, nonfinite4(LD(x + i)));
+        b1 = wasm_v128_or(b1, nonfinite4(LD(x + i + 4)));
+        b2 = wasm_v128_or(b2, nonfinite4(LD(x + i + 8)));
+        b3 = wasm_v128_or(b3, nonfinite4(LD(x + i + 12)));
     }
-    for (; i + 4 <= n; i += 4) b0 = wasm_v128_or(b0, NONFINITE(LD(x + i)));
-    if (i < n) b0 = wasm_v128_or(b0, NONFINITE(load_partial(x + i, n - i))); /* zeros are finite */
-#undef NONFINITE
+    for (; i + 4 <= n; i += 4) b0 = wasm_v128_or(b0, nonfinite4(LD(x + i)));
+    if (i < n) b0 = wasm_v128_or(b0, nonfinite4(load_partial(x + i, n - i))); /* zeros are finite */
     return !wasm_v128_any_true(wasm_v128_or(wasm_v128_or(b0, b1), wasm_v128_or(b2, b3)));
 }
 

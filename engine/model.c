@@ -42,6 +42,38 @@ static int is_recurrent(const nn_config *c) {
     return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP;
 }
 static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
+
+/* Points the views (emb, w1, ..., each recurrent layer's wx, wh, b) into
+ * m->params; again after every swap of a double-buffered step. */
+static void point_views(nn_model *m) {
+    float *p = m->params;
+    if (is_mlp(&m->cfg)) { /* no embedding */
+        m->w1 = p + m->tensor[0].offset;
+        m->b1 = p + m->tensor[1].offset;
+        m->w2 = p + m->tensor[2].offset;
+        m->b2 = p + m->tensor[3].offset;
+        return;
+    }
+    m->emb = p + m->tensor[0].offset;
+    if (!is_recurrent(&m->cfg)) {
+        m->w1 = p + m->tensor[1].offset;
+        m->b1 = p + m->tensor[2].offset;
+        m->w2 = p + m->tensor[3].offset;
+        m->b2 = p + m->tensor[4].offset;
+        return;
+    }
+    for (uint32_t l = 0; l < m->nlayers; l++) {
+        for (uint32_t d = 0; d < m->ndirs; d++) {
+            nn_rnn_layer *r = &m->rnn[l][d];
+            r->wx = p + m->tensor[r->tensor].offset;
+            r->wh = p + m->tensor[r->tensor + 1].offset;
+            r->b = p + m->tensor[r->tensor + 2].offset;
+        }
+    }
+    m->w2 = p + m->tensor[m->ntensors - 2].offset;
+    m->b2 = p + m->tensor[m->ntensors - 1].offset;
+}
+
 static int cell_of(const nn_config *c) {
     return c->model == NN_MODEL_GRU || c->model == NN_MODEL_BIGRU ? NN_CELL_GRU : NN_CELL_LSTM;
 }
@@ -73,11 +105,7 @@ static int create_bag(nn_model *m) {
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->hidden || !m->logit ||
         !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1)
         return 0;
-    m->emb = m->params + m->tensor[0].offset;
-    m->w1 = m->params + m->tensor[1].offset;
-    m->b1 = m->params + m->tensor[2].offset;
-    m->w2 = m->params + m->tensor[3].offset;
-    m->b2 = m->params + m->tensor[4].offset;
+    point_views(m);
     return 1;
 }
 
@@ -103,10 +131,7 @@ static int create_mlp(nn_model *m) {
     if (!m->params || !m->grads || !m->m || !m->v || !m->xin || !m->hidden || !m->dhidden ||
         !m->dhpre || !m->logit || !m->dlogit || !m->w2t)
         return 0;
-    m->w1 = m->params + m->tensor[0].offset;
-    m->b1 = m->params + m->tensor[1].offset;
-    m->w2 = m->params + m->tensor[2].offset;
-    m->b2 = m->params + m->tensor[3].offset;
+    point_views(m);
     return 1;
 }
 
@@ -187,9 +212,6 @@ static int create_recurrent(nn_model *m) {
         if (D == 2 && l + 1 < L) ok &= (m->seq_out[l] = alloc_floats(TB * 2 * H)) != NULL;
         for (uint32_t d = 0; ok && d < D; d++) {
             nn_rnn_layer *r = &m->rnn[l][d];
-            r->wx = m->params + m->tensor[r->tensor].offset;
-            r->wh = m->params + m->tensor[r->tensor + 1].offset;
-            r->b = m->params + m->tensor[r->tensor + 2].offset;
             r->hs = alloc_floats((TB + B) * H);
             r->cs = cell == NN_CELL_LSTM ? alloc_floats((TB + B) * H) : NULL;
             r->gates = alloc_floats(TB * GH);
@@ -210,9 +232,7 @@ static int create_recurrent(nn_model *m) {
         }
     }
     if (!ok) return 0;
-    m->emb = m->params + m->tensor[0].offset;
-    m->w2 = m->params + m->tensor[m->ntensors - 2].offset;
-    m->b2 = m->params + m->tensor[m->ntensors - 1].offset;
+    point_views(m);
     return 1;
 }
 
@@ -263,6 +283,7 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
 void nn_model_free(nn_model *m) {
     if (!m) return;
     free(m->params);
+    free(m->params_prev);
     free(m->grads);
     free(m->m);
     free(m->v);
@@ -394,6 +415,7 @@ void nn_model_init(nn_model *m, nn_rng *rng) {
     memset(m->m, 0, m->nparams * sizeof(float));
     memset(m->v, 0, m->nparams * sizeof(float));
     m->step = 0;
+    m->prev_valid = 0;
     /* Its own stream, so dropout never shifts the trainer's shuffles. */
     nn_rng_seed(&m->dropout_rng, c->seed ^ 0x9e3779b97f4a7c15ull);
 }
@@ -628,21 +650,54 @@ void nn_model_set_parallel(nn_model *m, const nn_parallel *p) {
 
 void nn_model_zero_grad(nn_model *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
 
-void nn_model_update(nn_model *m) {
+int nn_model_keep_previous(nn_model *m, nn_error *err) {
+    if (m->params_prev) return NN_OK;
+    m->params_prev = alloc_floats(m->nparams);
+    if (!m->params_prev)
+        return nn_fail(err, NN_ERR_NOMEM, "out of memory for a second copy of the %zu parameters",
+                       m->nparams);
+    m->prev_valid = 0;
+    return NN_OK;
+}
+
+int nn_model_undo_update(nn_model *m) {
+    if (!m->params_prev || !m->prev_valid) return 0;
+    float *p = m->params;
+    m->params = m->params_prev;
+    m->params_prev = p;
+    m->prev_valid = 0;
+    point_views(m);
+    return 1;
+}
+
+int nn_model_update(nn_model *m) {
     const nn_config *c = &m->cfg;
     m->step++;
     /* A frozen embedding (Keras trainable=False) is the first tensor: the
      * step starts after it, and its moments stay zero. */
     size_t from = c->trainable_embedding || is_mlp(c) ? 0 : m->tensor[1].offset, n = m->nparams - from;
+    /* Double-buffered: the step reads params and writes the other buffer,
+     * which then becomes params; the frozen part is copied over. */
+    float *out = m->params_prev ? m->params_prev : m->params;
+    if (out != m->params && from) memcpy(out, m->params, from * sizeof *out);
+    int finite;
     if (c->optimizer == NN_OPT_SGD) {
-        nn_k_sgd(m->params + from, m->grads + from, n, c->lr);
-        return;
+        finite = nn_k_sgd(out + from, m->params + from, m->grads + from, n, c->lr);
+    } else {
+        /* Keras/TF Adam: the bias corrections fold into the step size. */
+        double t = (double)m->step;
+        double lr_t = c->lr * sqrt(1.0 - pow(c->beta2, t)) / (1.0 - pow(c->beta1, t));
+        finite = nn_k_adam(out + from, m->params + from, m->grads + from, m->m + from, m->v + from, n,
+                           (float)lr_t, c->beta1, c->beta2, c->eps);
     }
-    /* Keras/TF Adam: the bias corrections fold into the step size. */
-    double t = (double)m->step;
-    double lr_t = c->lr * sqrt(1.0 - pow(c->beta2, t)) / (1.0 - pow(c->beta1, t));
-    nn_k_adam(m->params + from, m->grads + from, m->m + from, m->v + from, n, (float)lr_t, c->beta1,
-              c->beta2, c->eps);
+    if (from) finite = finite && nn_k_all_finite(out, from);
+    if (out != m->params) {
+        m->params_prev = m->params;
+        m->params = out;
+        m->prev_valid = 1;
+        point_views(m);
+    }
+    return finite;
 }
 
 /* Keras pad_sequences: 'pre' truncation keeps the last T ids, 'post' the

@@ -379,6 +379,11 @@ typedef struct nn_model {
     nn_tensor tensor[NN_MAX_TENSORS];
     size_t nparams;
     float *params, *grads, *m, *v;  /* each (nparams), 64-byte aligned */
+    /* NULL, or (nn_model_keep_previous) the other buffer of double-buffered
+     * parameters: each step reads params, writes the new weights here and
+     * swaps the two, so after a step this holds the weights before it. */
+    float *params_prev;
+    int prev_valid;                 /* params_prev holds the weights before the last step */
     uint64_t step;                  /* optimizer steps taken (Adam's t) */
     /* views into params (and the same offsets into grads) */
     float *emb;   /* (V,E) */
@@ -451,8 +456,23 @@ void nn_model_zero_grad(nn_model *m);
 /* Lends threads to the recurrent layers (NULL or parts <= 1: work in the
  * calling thread). Results do not depend on it. */
 void nn_model_set_parallel(nn_model *m, const nn_parallel *p);
-/* One optimizer step over the whole parameter buffer. */
-void nn_model_update(nn_model *m);
+/* One optimizer step over the whole parameter buffer. Returns 1 when every
+ * new weight is finite, 0 when any is infinite or NaN (checked on the way;
+ * the step is taken either way). */
+int nn_model_update(nn_model *m);
+/* Double-buffers the parameters (allocates params_prev): from then on each
+ * nn_model_update writes the new weights into the other buffer and swaps
+ * the two, re-pointing params and every view into it (emb, w1, b1, w2, b2,
+ * the recurrent layers' wx, wh, b), so the weights from before the step
+ * stay at hand without a copy. A pointer into params taken before a step
+ * is stale after it: read m->params (and the views) afresh. The trainer
+ * does this, for its divergence guard. NN_ERR_NOMEM when out of memory. */
+int nn_model_keep_previous(nn_model *m, nn_error *err);
+/* Undoes the last step of a double-buffered model: the weights from before
+ * it come back (the optimizer's moments and step count stay as they are).
+ * Returns 0 (and changes nothing) when there is no step to undo: none was
+ * taken since nn_model_keep_previous or nn_model_init, or it was undone. */
+int nn_model_undo_update(nn_model *m);
 
 /* Pads/truncates a review of n ids to T ids the Keras pad_sequences way,
  * mapping ids >= V to NN_UNK. */

@@ -47,12 +47,13 @@ struct nn_trainer {
     uint32_t wait;         /* epochs since the last improvement */
     int stopped;
     float *best_params;    /* (nparams) with restore_best_weights */
-    /* The last good weights: those the last batch with a finite loss was
-     * computed with, copied before its update. When the loss or the
-     * updated weights stop being finite, the model goes back to these, so
-     * it still scores text (the weights the bad loss came from may be
-     * finite yet overflow in the forward pass). */
-    float *good_params;    /* (nparams) */
+    /* The last good weights are those the last batch with a finite loss
+     * was computed with: the model's parameters are double-buffered
+     * (nn_model_keep_previous), so after each step the other buffer holds
+     * them at no cost. When the loss or the updated weights stop being
+     * finite, the model goes back to them (nn_model_undo_update), so it
+     * still scores text (the weights the bad loss came from may be finite
+     * yet overflow in the forward pass). */
     int diverged;          /* NN_ERR_DIVERGED was returned: the run is over */
     float last_loss;       /* the last finite batch loss (NaN before any) */
     nn_batch_log *batch_log; /* (batches) this epoch's batches so far */
@@ -118,7 +119,6 @@ void nn_trainer_free(nn_trainer *t) {
     free(t->batch_label);
     free(t->hist);
     free(t->best_params);
-    free(t->good_params);
     free(t->batch_log);
     free(t);
 }
@@ -180,8 +180,13 @@ static int trainer_begin(nn_trainer **out, const nn_config *cfg, uint32_t n, siz
     t->hist = calloc(cfg->epochs, sizeof *t->hist);
     if (cfg->patience > 0 && cfg->restore_best_weights)
         t->best_params = malloc(t->model->nparams * sizeof *t->best_params + 1);
-    t->good_params = malloc(t->model->nparams * sizeof *t->good_params + 1);
-    if (!perm || !t->order || !t->batch_x || !t->batch_label || !t->hist || !t->good_params ||
+    rc = nn_model_keep_previous(t->model, err);
+    if (rc) {
+        free(perm);
+        nn_trainer_free(t);
+        return rc;
+    }
+    if (!perm || !t->order || !t->batch_x || !t->batch_label || !t->hist ||
         (cfg->patience > 0 && cfg->restore_best_weights && !t->best_params)) {
         free(perm);
         nn_trainer_free(t);
@@ -195,9 +200,8 @@ static int trainer_begin(nn_trainer **out, const nn_config *cfg, uint32_t n, siz
     return NN_OK;
 }
 
-/* After the sets: the last good weights, the epoch order, the batch log. */
+/* After the sets: the epoch order, the batch log. */
 static int trainer_finish(nn_trainer *t, nn_error *err) {
-    memcpy(t->good_params, t->model->params, t->model->nparams * sizeof *t->good_params);
     t->last_loss = NAN;
     for (uint32_t i = 0; i < t->train.n; i++) t->order[i] = i;
     t->batches = (t->train.n + t->cfg.batch_size - 1) / t->cfg.batch_size;
@@ -441,9 +445,12 @@ void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *c
 }
 
 /* Ends the run after a non-finite loss or update: the model goes back to
- * the last good weights and further calls refuse to train. */
+ * the last good weights and further calls refuse to train. Every loss is
+ * checked, so the weights before the last step gave a finite one; before
+ * any step there is nothing to go back to (the weights are the initial
+ * ones, or those set by the caller). */
 static void diverge(nn_trainer *t) {
-    memcpy(t->model->params, t->good_params, t->model->nparams * sizeof *t->good_params);
+    nn_model_undo_update(t->model);
     t->diverged = 1;
 }
 
@@ -546,10 +553,7 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
                            isnan(loss) ? "NaN" : "infinite", t->epoch + 1, t->batch + 1,
                            loss_before(t, before, sizeof before), (double)c->lr);
         }
-        nn_model *m = t->model;
-        memcpy(t->good_params, m->params, m->nparams * sizeof *m->params);
-        nn_model_update(m);
-        if (!nn_k_all_finite(m->params, m->nparams)) {
+        if (!nn_model_update(t->model)) {
             p->batch = t->batch;
             p->batch_loss = INFINITY;
             diverge(t);

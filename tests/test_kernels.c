@@ -6,7 +6,8 @@
  * writes past its output changes it, and one that reads past an input gets a
  * NaN into its result. Tolerances:
  *   exact (bit for bit)  gather_sum, scatter_add, axpy, scale, relu, nonzero_span,
- *                        relu_backward, adam, sgd, bce's correct count: the
+ *                        relu_backward, adam, sgd (in place and into another
+ *                        buffer, with their finiteness flag), bce's correct count: the
  *                        SIMD kernels evaluate the reference's expressions
  *                        in the reference's order, without FMA;
  *   1e-5 * sum|terms|    dot and the bce loss sum (the summation order differs);
@@ -265,18 +266,39 @@ static void test_relu_backward(void) {
     }
 }
 
+/* In place (out == p) and into another buffer (p must stay as it was), both
+ * against the reference; then the finiteness flag: p[i] = 3e38 stepped by
+ * 0.5 * 3e38 overflows, at every position in turn. */
 static void test_sgd(void) {
     for (size_t s = 0; s < NSIZES; s++) {
         for (size_t off = 0; off < NOFFSETS; off++) {
             size_t n = SIZES[s];
             float lr = nn_rng_uniform(&rng, 0.001f, 0.5f);
             fbuf g = fbuf_random(n, other_off(off), -1.0f, 1.0f);
-            fbuf pr = fbuf_random(n, off, -1.0f, 1.0f), ps = fbuf_copy(pr, off);
-            nn_k_sgd_ref(pr.p, g.p, n, lr);
-            nn_k_sgd(ps.p, g.p, n, lr);
-            check(same_bits(pr, ps) && canary_ok(ps), "sgd n=%zu off=%zu maxdiff=%g%s", n, off,
-                  max_abs_diff(pr.p, ps.p, n), canary_ok(ps) ? "" : " canary overwritten");
-            fbuf_free(g); fbuf_free(pr); fbuf_free(ps);
+            fbuf pr = fbuf_random(n, off, -1.0f, 1.0f), ps = fbuf_copy(pr, off), p0 = fbuf_copy(pr, off);
+            fbuf out = fbuf_make(n, other_off(off + 1));
+            int fr = nn_k_sgd_ref(pr.p, pr.p, g.p, n, lr);
+            int fs = nn_k_sgd(ps.p, ps.p, g.p, n, lr);
+            int fo = nn_k_sgd(out.p, p0.p, g.p, n, lr);
+            fbuf p0c = fbuf_copy(p0, off);
+            check(same_bits(pr, ps) && same_bits(pr, out) && canary_ok(ps) && canary_ok(out) &&
+                  fr == 1 && fs == 1 && fo == 1,
+                  "sgd n=%zu off=%zu in place and into another buffer, maxdiff=%g, finite %d %d %d%s",
+                  n, off, max_abs_diff(pr.p, ps.p, n), fr, fs, fo,
+                  canary_ok(ps) && canary_ok(out) ? "" : " canary overwritten");
+            int ok = 1;
+            for (size_t i = 0; i < n && ok; i++) {
+                float keep_p = p0.p[i], keep_g = g.p[i];
+                p0.p[i] = 3e38f;
+                g.p[i] = -3e38f;
+                ok = nn_k_sgd(out.p, p0.p, g.p, n, 0.5f) == 0 && nn_k_sgd_ref(out.p, p0.p, g.p, n, 0.5f) == 0 &&
+                     isinf(out.p[i]);
+                p0.p[i] = keep_p;
+                g.p[i] = keep_g;
+            }
+            check(ok && same_bits(p0, p0c), "sgd n=%zu off=%zu reports an overflowing weight at every position "
+                  "and leaves p alone when writing elsewhere", n, off);
+            fbuf_free(g); fbuf_free(pr); fbuf_free(ps); fbuf_free(p0); fbuf_free(p0c); fbuf_free(out);
         }
     }
 }
@@ -305,30 +327,63 @@ static void test_all_finite(void) {
     }
 }
 
-/* Three steps from a random state, so m and v are read back as well as written. */
+/* Three steps from a random state, so m and v are read back as well as
+ * written: in place, and ping-ponging between two buffers as the trainer's
+ * double-buffered weights do; all three agree bit for bit. Then the
+ * finiteness flag: a NaN gradient, and a step overflowing -FLT_MAX, at every
+ * position in turn. */
 static void test_adam(void) {
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-7f;
     for (size_t s = 0; s < NSIZES; s++) {
         for (size_t off = 0; off < NOFFSETS; off++) {
             size_t n = SIZES[s];
             fbuf pr = fbuf_random(n, off, -1.0f, 1.0f), ps = fbuf_copy(pr, off);
+            fbuf pa = fbuf_copy(pr, other_off(off)), pb = fbuf_make(n, other_off(off + 2));
             fbuf mr = fbuf_random(n, other_off(off), -0.1f, 0.1f), ms = fbuf_copy(mr, other_off(off));
             fbuf vr = fbuf_random(n, other_off(off + 1), 0.0f, 0.01f), vs = fbuf_copy(vr, other_off(off + 1));
-            for (size_t i = 0; i < n; i += 9) vr.p[i] = vs.p[i] = 0.0f; /* sqrt(0) + eps */
+            fbuf mp = fbuf_copy(mr, off), vp = fbuf_copy(vr, off);
+            for (size_t i = 0; i < n; i += 9) vr.p[i] = vs.p[i] = vp.p[i] = 0.0f; /* sqrt(0) + eps */
+            int flags = 1;
             for (int step = 1; step <= 3; step++) {
                 fbuf g = fbuf_random(n, other_off(off + 2), -1.0f, 1.0f);
                 float lr_t = 1e-3f * sqrtf(1.0f - powf(b2, (float)step)) / (1.0f - powf(b1, (float)step));
-                nn_k_adam_ref(pr.p, g.p, mr.p, vr.p, n, lr_t, b1, b2, eps);
-                nn_k_adam(ps.p, g.p, ms.p, vs.p, n, lr_t, b1, b2, eps);
+                flags &= nn_k_adam_ref(pr.p, pr.p, g.p, mr.p, vr.p, n, lr_t, b1, b2, eps);
+                flags &= nn_k_adam(ps.p, ps.p, g.p, ms.p, vs.p, n, lr_t, b1, b2, eps);
+                /* from pa into pb, then back: after 3 steps the newest is in pb */
+                fbuf from = step % 2 ? pa : pb, to = step % 2 ? pb : pa;
+                flags &= nn_k_adam(to.p, from.p, g.p, mp.p, vp.p, n, lr_t, b1, b2, eps);
                 fbuf_free(g);
             }
-            int canaries = canary_ok(ps) && canary_ok(ms) && canary_ok(vs);
+            int canaries = canary_ok(ps) && canary_ok(ms) && canary_ok(vs) && canary_ok(pa) &&
+                           canary_ok(pb) && canary_ok(mp) && canary_ok(vp);
             double diff = fmax(max_abs_diff(pr.p, ps.p, n),
                                fmax(max_abs_diff(mr.p, ms.p, n), max_abs_diff(vr.p, vs.p, n)));
-            check(same_bits(pr, ps) && same_bits(mr, ms) && same_bits(vr, vs) && canaries,
-                  "adam n=%zu off=%zu steps=3 maxdiff=%g (p, m, v)%s", n, off, diff,
-                  canaries ? "" : " canary overwritten");
+            check(same_bits(pr, ps) && same_bits(mr, ms) && same_bits(vr, vs) && same_bits(pr, pb) &&
+                  same_bits(mr, mp) && same_bits(vr, vp) && flags == 1 && canaries,
+                  "adam n=%zu off=%zu steps=3 in place and double-buffered, maxdiff=%g (p, m, v), "
+                  "all finite %d%s", n, off, diff, flags, canaries ? "" : " canary overwritten");
+            int ok = 1;
+            fbuf g = fbuf_random(n, other_off(off + 2), -1.0f, 1.0f);
+            for (size_t i = 0; i < n && ok; i++) {
+                float keep_g = g.p[i], keep_p = pb.p[i];
+                g.p[i] = NAN;
+                ok = nn_k_adam(pa.p, pb.p, g.p, ms.p, vs.p, n, 1e-3f, b1, b2, eps) == 0 &&
+                     nn_k_adam_ref(pa.p, pb.p, g.p, mr.p, vr.p, n, 1e-3f, b1, b2, eps) == 0;
+                g.p[i] = 1.0f;
+                pb.p[i] = -FLT_MAX;
+                ms.p[i] = mr.p[i] = 0.1f;
+                vs.p[i] = vr.p[i] = 1e-4f;
+                ok = ok && nn_k_adam(pa.p, pb.p, g.p, ms.p, vs.p, n, 1e38f, b1, b2, eps) == 0 && isinf(pa.p[i]) &&
+                     nn_k_adam_ref(pa.p, pb.p, g.p, mr.p, vr.p, n, 1e38f, b1, b2, eps) == 0;
+                /* the NaN gradient left NaN moments: start them afresh */
+                for (size_t j = 0; j < n; j++) ms.p[j] = mr.p[j] = vs.p[j] = vr.p[j] = 0.0f;
+                g.p[i] = keep_g;
+                pb.p[i] = keep_p;
+            }
+            check(ok, "adam n=%zu off=%zu reports a NaN or an overflowing weight at every position", n, off);
+            fbuf_free(g);
             fbuf_free(pr); fbuf_free(ps); fbuf_free(mr); fbuf_free(ms); fbuf_free(vr); fbuf_free(vs);
+            fbuf_free(pa); fbuf_free(pb); fbuf_free(mp); fbuf_free(vp);
         }
     }
 }
