@@ -39,6 +39,17 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+/* The one native-only path: Adam's division and square root per weight
+ * are most of the training step's optimizer time, and with AVX they run on
+ * 8 floats per instruction instead of 4 (the recipe's 160k weights: 40 us
+ * a step instead of 76). The same IEEE operations, each correctly rounded,
+ * in the same order per element, so the same bits as the v128 loop (which
+ * wasm runs, and which takes the tail). */
+#if defined(__AVX__) && !defined(__wasm__)
+#include <immintrin.h>
+#define NN_ADAM_AVX 1
+#endif
+
 /* ------------------------------------------------------------------ helpers */
 
 /* The first k (0..3) floats of p in the low lanes, zeros above. */
@@ -64,6 +75,13 @@ static inline float sum_lanes(v128_t v) {
     return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
            (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
 }
+
+/* For helpers that must be specialised at a call with constant sizes. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
 
 #define F4(x) wasm_f32x4_splat(x)
 #define LD(p) wasm_v128_load(p)
@@ -218,9 +236,44 @@ void nn_k_nonzero_span(const uint16_t *ids, size_t n, size_t *start, size_t *end
  * the stack and reused by all B rows. */
 enum { DENSE_CMAX = 1024 };
 
+/* Lane l of nn_k_dot's (s0 + s1) + (s2 + s3) for a row x of C = a multiple
+ * of 16 inputs: no blocks of 4, no tail. */
+static ALWAYS_INLINE v128_t dense_lane16(const float *x, const float *wt, size_t C, size_t l) {
+    v128_t s0 = F4(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t k = l; k < C; k += 16) {
+        s0 = ADD(s0, MUL(F4(x[k]), LD(wt + k * 4)));
+        s1 = ADD(s1, MUL(F4(x[k + 4]), LD(wt + (k + 4) * 4)));
+        s2 = ADD(s2, MUL(F4(x[k + 8]), LD(wt + (k + 8) * 4)));
+        s3 = ADD(s3, MUL(F4(x[k + 12]), LD(wt + (k + 12) * 4)));
+    }
+    return ADD(ADD(s0, s1), ADD(s2, s3));
+}
+
+/* dense_forward4's sums for C a multiple of 16, the lanes unrolled; called
+ * with the constant 16 (the bag model's E and H) so the loops vanish. */
+static ALWAYS_INLINE void dense_forward4_blocks16(float *out, size_t ldo, const float *x, const float *wt,
+                                           const float *bias, size_t B, size_t C, size_t nw) {
+    v128_t vb = LD(bias);
+    for (size_t i = 0; i < B; i++) {
+        const float *xi = x + i * C;
+        v128_t y = ADD(vb, ADD(ADD(dense_lane16(xi, wt, C, 0), dense_lane16(xi, wt, C, 1)),
+                               ADD(dense_lane16(xi, wt, C, 2), dense_lane16(xi, wt, C, 3))));
+        if (nw == 4) ST(out + i * ldo, y);
+        else store_partial(out + i * ldo, y, nw);
+    }
+}
+
 static void dense_forward4(float *out, size_t ldo, const float *x, const float *wt, const float *bias,
                            size_t B, size_t C, size_t nw) {
     size_t k16 = C & ~(size_t)15, k4 = C & ~(size_t)3;
+    if (C == 16) {
+        dense_forward4_blocks16(out, ldo, x, wt, bias, B, 16, nw);
+        return;
+    }
+    if (k16 == C) {
+        dense_forward4_blocks16(out, ldo, x, wt, bias, B, C, nw);
+        return;
+    }
     for (size_t i = 0; i < B; i++) {
         const float *xi = x + i * C;
         v128_t sl[4];
@@ -438,6 +491,29 @@ int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, si
     v128_t vlr = F4(lr_t), vb1 = F4(b1), vb2 = F4(b2), veps = F4(eps);
     v128_t omb1 = F4(1.0f - b1), omb2 = F4(1.0f - b2), bad = wasm_i32x4_splat(0);
     size_t i = 0;
+#ifdef NN_ADAM_AVX
+    {
+        __m256 lr8 = _mm256_set1_ps(lr_t), b18 = _mm256_set1_ps(b1), b28 = _mm256_set1_ps(b2);
+        __m256 eps8 = _mm256_set1_ps(eps), omb18 = _mm256_set1_ps(1.0f - b1);
+        __m256 omb28 = _mm256_set1_ps(1.0f - b2);
+        __m256i expo = _mm256_set1_epi32(0x7f800000), bad8 = _mm256_setzero_si256();
+        for (; i + 8 <= n; i += 8) {
+            __m256 g8 = _mm256_loadu_ps(g + i);
+            __m256 m8 = _mm256_add_ps(_mm256_mul_ps(b18, _mm256_loadu_ps(m + i)), _mm256_mul_ps(omb18, g8));
+            __m256 v8 = _mm256_add_ps(_mm256_mul_ps(b28, _mm256_loadu_ps(v + i)),
+                                      _mm256_mul_ps(omb28, _mm256_mul_ps(g8, g8)));
+            __m256 p8 = _mm256_sub_ps(_mm256_loadu_ps(p + i),
+                                      _mm256_div_ps(_mm256_mul_ps(lr8, m8),
+                                                    _mm256_add_ps(_mm256_sqrt_ps(v8), eps8)));
+            __m256i e = _mm256_and_si256(_mm256_castps_si256(p8), expo);
+            bad8 = _mm256_or_si256(bad8, _mm256_cmpeq_epi32(e, expo));
+            _mm256_storeu_ps(out + i, p8);
+            _mm256_storeu_ps(m + i, m8);
+            _mm256_storeu_ps(v + i, v8);
+        }
+        if (!_mm256_testz_si256(bad8, bad8)) bad = wasm_i32x4_splat(-1);
+    }
+#endif
     for (; i + 4 <= n; i += 4) {
         v128_t vm = LD(m + i), vv = LD(v + i);
         v128_t vp = adam4(LD(p + i), &vm, &vv, LD(g + i), vlr, vb1, vb2, omb1, omb2, veps);

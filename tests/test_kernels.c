@@ -185,7 +185,7 @@ static void test_nonzero_span(void) {
  * results must not change) and against the reference (rounding only). */
 static void test_dense_forward(void) {
     static const size_t BS[] = {1, 3, 5}, OCS[] = {1, 3, 4, 5, 8, 16, 17};
-    static const size_t CS[] = {0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 64, 1000, 1100};
+    static const size_t CS[] = {0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 32, 48, 64, 1000, 1100};
     for (size_t ib = 0; ib < sizeof BS / sizeof BS[0]; ib++) {
         for (size_t ic = 0; ic < sizeof CS / sizeof CS[0]; ic++) {
             size_t B = BS[ib], C = CS[ic];
