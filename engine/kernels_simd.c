@@ -39,15 +39,16 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* The one native-only path: Adam's division and square root per weight
- * are most of the training step's optimizer time, and with AVX they run on
- * 8 floats per instruction instead of 4 (the recipe's 160k weights: 40 us
- * a step instead of 76). The same IEEE operations, each correctly rounded,
- * in the same order per element, so the same bits as the v128 loop (which
- * wasm runs, and which takes the tail). */
+/* Native-only paths, where 128-bit vectors are the limit: with AVX, Adam
+ * (its division and square root per weight; the recipe's 160k weights take
+ * 40 us a step instead of 76) and the embedding's gather and scatter (bound
+ * by loads and stores: a 16-float row is two 256-bit loads instead of four
+ * 128-bit ones) work on 8 floats per instruction. The same IEEE operations,
+ * each correctly rounded, in the same order per element, so the same bits
+ * as the v128 code, which wasm runs and which takes the tails. */
 #if defined(__AVX__) && !defined(__wasm__)
 #include <immintrin.h>
-#define NN_ADAM_AVX 1
+#define NN_NATIVE_AVX 1
 #endif
 
 /* ------------------------------------------------------------------ helpers */
@@ -113,6 +114,27 @@ static void gather_cols32(float *out, const float *table, const uint16_t *ids, s
 
 /* Two tokens per iteration: both rows' loads are in flight together, while
  * each accumulator still adds row t before row t+1. */
+#ifdef NN_NATIVE_AVX
+static void gather_cols16(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    size_t t = 0;
+    for (; t + 2 <= T; t += 2) {
+        const float *r = table + (size_t)ids[t] * E;
+        const float *s = table + (size_t)ids[t + 1] * E;
+        __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + 8);
+        __m256 s0 = _mm256_loadu_ps(s), s1 = _mm256_loadu_ps(s + 8);
+        a0 = _mm256_add_ps(_mm256_add_ps(a0, r0), s0);
+        a1 = _mm256_add_ps(_mm256_add_ps(a1, r1), s1);
+    }
+    if (t < T) {
+        const float *r = table + (size_t)ids[t] * E;
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(r));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(r + 8));
+    }
+    _mm256_storeu_ps(out, a0);
+    _mm256_storeu_ps(out + 8, a1);
+}
+#else
 static void gather_cols16(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
     v128_t a0 = F4(0.0f), a1 = a0, a2 = a0, a3 = a0;
     size_t t = 0;
@@ -131,6 +153,7 @@ static void gather_cols16(float *out, const float *table, const uint16_t *ids, s
     }
     ST(out, a0); ST(out + 4, a1); ST(out + 8, a2); ST(out + 12, a3);
 }
+#endif
 
 static void gather_cols4(float *out, const float *table, const uint16_t *ids, size_t T, size_t E) {
     v128_t a = F4(0.0f);
@@ -169,6 +192,17 @@ static void scatter_cols32(float *table, const float *row, float scale, const ui
     }
 }
 
+#ifdef NN_NATIVE_AVX
+static void scatter_cols16(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
+    __m256 s = _mm256_set1_ps(scale);
+    __m256 d0 = _mm256_mul_ps(s, _mm256_loadu_ps(row)), d1 = _mm256_mul_ps(s, _mm256_loadu_ps(row + 8));
+    for (size_t t = 0; t < T; t++) {
+        float *r = table + (size_t)ids[t] * E;
+        _mm256_storeu_ps(r, _mm256_add_ps(_mm256_loadu_ps(r), d0));
+        _mm256_storeu_ps(r + 8, _mm256_add_ps(_mm256_loadu_ps(r + 8), d1));
+    }
+}
+#else
 static void scatter_cols16(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
     v128_t s = F4(scale);
     v128_t d0 = MUL(s, LD(row + 0)), d1 = MUL(s, LD(row + 4));
@@ -179,6 +213,7 @@ static void scatter_cols16(float *table, const float *row, float scale, const ui
         ST(r + 8, ADD(LD(r + 8), d2)); ST(r + 12, ADD(LD(r + 12), d3));
     }
 }
+#endif
 
 static void scatter_cols4(float *table, const float *row, float scale, const uint16_t *ids, size_t T, size_t E) {
     v128_t d = MUL(F4(scale), LD(row));
@@ -491,7 +526,7 @@ int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, si
     v128_t vlr = F4(lr_t), vb1 = F4(b1), vb2 = F4(b2), veps = F4(eps);
     v128_t omb1 = F4(1.0f - b1), omb2 = F4(1.0f - b2), bad = wasm_i32x4_splat(0);
     size_t i = 0;
-#ifdef NN_ADAM_AVX
+#ifdef NN_NATIVE_AVX
     {
         __m256 lr8 = _mm256_set1_ps(lr_t), b18 = _mm256_set1_ps(b1), b28 = _mm256_set1_ps(b2);
         __m256 eps8 = _mm256_set1_ps(eps), omb18 = _mm256_set1_ps(1.0f - b1);
