@@ -43,6 +43,15 @@ void nn_k_dense_forward(float *out, const float *x, const float *w, const float 
 void nn_k_dense_forward_ref(float *out, const float *x, const float *w, const float *b,
                             size_t B, size_t C, size_t OC);
 
+/* A dense layer's backward pass, adding into dinp (B,C) (unless NULL), dw
+ * (OC,C), db (OC) from dout (B,OC), inp (B,C), w (OC,C): for each row i in
+ * order, each output o with dout[i,o] != 0 (a ReLU zeroes many):
+ * db[o] += g, dw[o] += g * inp[i] and dinp[i] += g * w[o] (axpys). */
+void nn_k_dense_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, size_t B, size_t C, size_t OC);
+void nn_k_dense_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                             const float *w, size_t B, size_t C, size_t OC);
+
 /* y (n) += a * x (n) */
 void nn_k_axpy(float *y, float a, const float *x, size_t n);
 void nn_k_axpy_ref(float *y, float a, const float *x, size_t n);

@@ -105,6 +105,19 @@ float nn_k_bce_logits_ref(float *dlogit, const float *logit, const float *label,
     return sum;
 }
 
+void nn_k_dense_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                             const float *w, size_t B, size_t C, size_t OC) {
+    for (size_t i = 0; i < B; i++) {
+        const float *x = inp + i * C, *g = dout + i * OC;
+        for (size_t o = 0; o < OC; o++) {
+            if (g[o] == 0.0f) continue;
+            db[o] += g[o];
+            nn_k_axpy_ref(dw + o * C, g[o], x, C);
+            if (dinp) nn_k_axpy_ref(dinp + i * C, g[o], w + o * C, C);
+        }
+    }
+}
+
 int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v, size_t n,
                   float lr_t, float b1, float b2, float eps) {
     float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;

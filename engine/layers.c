@@ -112,16 +112,7 @@ void nn_dense_forward(float *out, const float *inp, const float *w, const float 
 
 void nn_dense_backward(float *dinp, float *dw, float *db, const float *dout,
                        const float *inp, const float *w, uint32_t B, uint32_t C, uint32_t OC) {
-    for (uint32_t i = 0; i < B; i++) {
-        const float *x = inp + (size_t)i * C;
-        const float *g = dout + (size_t)i * OC;
-        for (uint32_t o = 0; o < OC; o++) {
-            if (g[o] == 0.0f) continue; /* ReLU zeroes many; saves two axpys */
-            db[o] += g[o];
-            nn_k_axpy(dw + (size_t)o * C, g[o], x, C);
-            if (dinp) nn_k_axpy(dinp + (size_t)i * C, g[o], w + (size_t)o * C, C);
-        }
-    }
+    nn_k_dense_backward(dinp, dw, db, dout, inp, w, B, C, OC);
 }
 
 void nn_linear_forward(float *out, const float *inp, const float *w, const float *b,

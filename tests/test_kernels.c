@@ -5,7 +5,7 @@
  * buffer one canary float (a NaN with a recognisable payload): a kernel that
  * writes past its output changes it, and one that reads past an input gets a
  * NaN into its result. Tolerances:
- *   exact (bit for bit)  gather_sum, scatter_add, axpy, scale, relu, nonzero_span,
+ *   exact (bit for bit)  gather_sum, scatter_add, dense_backward, axpy, scale, relu, nonzero_span,
  *                        relu_backward, adam, sgd (in place and into another
  *                        buffer, with their finiteness flag), bce's correct count: the
  *                        SIMD kernels evaluate the reference's expressions
@@ -214,6 +214,38 @@ static void test_dense_forward(void) {
             check(same && canaries && worst <= 1e-5,
                   "dense_forward B=%zu C=%zu OC=1..17: bit for bit b + dot%s, relative diff to reference %g",
                   B, C, canaries ? "" : " (canary overwritten)", worst);
+        }
+    }
+}
+
+/* dense_backward against its reference, bit for bit: dout with zeros (and a
+ * -0) among its values, as after a ReLU, with and without dinp, adding into
+ * random gradients (so += is checked, not =). */
+static void test_dense_backward(void) {
+    static const size_t BS[] = {1, 3, 5}, OCS[] = {1, 3, 4, 16, 17};
+    static const size_t CS[] = {1, 3, 4, 5, 8, 15, 16, 17, 64};
+    for (size_t ib = 0; ib < sizeof BS / sizeof BS[0]; ib++) {
+        for (size_t ic = 0; ic < sizeof CS / sizeof CS[0]; ic++) {
+            for (size_t io = 0; io < sizeof OCS / sizeof OCS[0]; io++) {
+                size_t B = BS[ib], C = CS[ic], OC = OCS[io], off = (ib + ic + io) % NOFFSETS;
+                fbuf x = fbuf_random(B * C, off, -1.0f, 1.0f), w = fbuf_random(OC * C, other_off(off), -1.0f, 1.0f);
+                fbuf g = fbuf_random(B * OC, other_off(off + 1), -1.0f, 1.0f);
+                for (size_t k = 0; k < B * OC; k += 3) g.p[k] = k % 2 ? -0.0f : 0.0f;
+                fbuf dxr = fbuf_random(B * C, off, -1.0f, 1.0f), dxs = fbuf_copy(dxr, off);
+                fbuf dwr = fbuf_random(OC * C, other_off(off), -1.0f, 1.0f), dws = fbuf_copy(dwr, other_off(off));
+                fbuf dbr = fbuf_random(OC, off, -1.0f, 1.0f), dbs = fbuf_copy(dbr, off);
+                for (int with_dinp = 0; with_dinp < 2; with_dinp++) {
+                    nn_k_dense_backward_ref(with_dinp ? dxr.p : NULL, dwr.p, dbr.p, g.p, x.p, w.p, B, C, OC);
+                    nn_k_dense_backward(with_dinp ? dxs.p : NULL, dws.p, dbs.p, g.p, x.p, w.p, B, C, OC);
+                }
+                int canaries = canary_ok(dxs) && canary_ok(dws) && canary_ok(dbs);
+                check(same_bits(dxr, dxs) && same_bits(dwr, dws) && same_bits(dbr, dbs) && canaries,
+                      "dense_backward B=%zu C=%zu OC=%zu (without, then with dinp) maxdiff=%g%s", B, C, OC,
+                      fmax(max_abs_diff(dxr.p, dxs.p, B * C), max_abs_diff(dwr.p, dws.p, OC * C)),
+                      canaries ? "" : " canary overwritten");
+                fbuf_free(x); fbuf_free(w); fbuf_free(g); fbuf_free(dxr); fbuf_free(dxs);
+                fbuf_free(dwr); fbuf_free(dws); fbuf_free(dbr); fbuf_free(dbs);
+            }
         }
     }
 }
@@ -721,6 +753,7 @@ int main(void) {
     test_scale();
     test_dot();
     test_dense_forward();
+    test_dense_backward();
     test_nonzero_span();
     test_relu();
     test_relu_backward();
