@@ -8,7 +8,9 @@
  * weights set by hand so that one finite step makes the next loss NaN), and
  * an update that overflows the weights although the loss was finite (weights
  * set by hand so that the output layer's gradient times the learning rate
- * exceeds FLT_MAX). */
+ * exceeds FLT_MAX, at the first step and after several). The trainer keeps
+ * the last good weights by double-buffering the parameters, so the views
+ * into them are checked too, and early stopping's restore_best_weights. */
 #include "check.h"
 #include "nn.h"
 #include "synthetic.h"
@@ -193,6 +195,98 @@ static void test_step_then_nan(void) {
     nn_trainer_free(t);
 }
 
+/* The views (emb, w1, b1, w2, b2) point into the buffer params points at:
+ * the double-buffered step re-points them at every swap. */
+static int views_in_params(const nn_model *m) {
+    return m->emb == m->params + m->tensor[0].offset && m->w1 == m->params + m->tensor[1].offset &&
+           m->b1 == m->params + m->tensor[2].offset && m->w2 == m->params + m->tensor[3].offset &&
+           m->b2 == m->params + m->tensor[4].offset;
+}
+
+/* After several good steps (so the weights have changed buffers back and
+ * forth), weights set by hand make the next update overflow although its
+ * loss is finite: the model must hold exactly the weights set by hand, in
+ * the buffer its views point at. */
+static void test_overflow_after_steps(void) {
+    nn_trainer *t = crafted(0.0f);
+    if (!t) return;
+    nn_model *m = nn_trainer_model(t);
+    nn_progress p;
+    nn_error err = {0};
+    int rc = NN_OK;
+    for (int i = 0; i < 5 && rc == NN_OK; i++) rc = nn_trainer_run(t, 1, &p, &err);
+    check(rc == NN_OK && views_in_params(m), "five ordinary steps first: rc %d %s", rc, err.msg);
+    const nn_config *c = &m->cfg;
+    size_t VE = (size_t)c->vocab_size * c->embed_dim, HE = (size_t)c->hidden * c->embed_dim;
+    for (size_t i = 0; i < VE; i++) m->emb[i] = 3e18f;
+    for (size_t i = 0; i < HE; i++) m->w1[i] = 3e18f;
+    for (size_t i = 0; i < c->hidden; i++) m->b1[i] = m->w2[i] = 0.0f;
+    m->b2[0] = 0.0f;
+    float *set = copy_params(m);
+    rc = nn_trainer_run(t, 1, &p, &err);
+    check(rc == NN_ERR_DIVERGED && strstr(err.msg, "weights became infinite") && p.batch_loss == INFINITY,
+          "then an update that overflows after a finite loss stops training: rc %d %s", rc, err.msg);
+    check(same_params(m, set) && views_in_params(m) && all_finite(m->params, m->nparams),
+          "the model holds the weights that loss came from, bit for bit, its views pointing at them");
+    free(set);
+    nn_trainer_free(t);
+}
+
+/* Early stopping with restore_best_weights: min_delta 10 lets only the first
+ * epoch improve, so training stops after epoch 2 and the model must hold
+ * the weights epoch 1 ended with (the epoch hook copies them), bit for bit,
+ * also after a further call; the double buffer must not swap them away. */
+static float *epoch_weights[3];
+static void keep_epoch_weights(void *user, const nn_model *m, uint32_t epoch) {
+    (void)user;
+    if (epoch < 3) {
+        free(epoch_weights[epoch]);
+        epoch_weights[epoch] = copy_params(m);
+    }
+}
+
+static void test_restore_best_weights(void) {
+    nn_config c;
+    nn_config_default(&c);
+    c.vocab_size = 64;
+    c.maxlen = 30;
+    c.val_size = 200;
+    c.epochs = 10;
+    c.batch_size = 16;
+    c.lr = 0.01f;
+    c.patience = 1;
+    c.min_delta = 10.0f;
+    c.restore_best_weights = 1;
+    nn_trainer *t;
+    nn_error err = {0};
+    if (nn_trainer_create(&t, &c, &data.shard, &err) != NN_OK) {
+        check(0, "trainer_create %s", err.msg);
+        return;
+    }
+    nn_trainer_set_epoch_hook(t, keep_epoch_weights, NULL);
+    nn_model *m = nn_trainer_model(t);
+    nn_progress p;
+    int rc;
+    do rc = nn_trainer_run(t, 5, &p, &err);
+    while (rc == NN_OK && !p.finished);
+    uint32_t n;
+    nn_trainer_history(t, &n);
+    check(rc == NN_OK && p.stopped_early && p.best_epoch == 1 && n == 2,
+          "early stopping ends training after epoch 2, the best being epoch 1: rc %d stopped %d best %u epochs %u",
+          rc, p.stopped_early, p.best_epoch, n);
+    int ok = epoch_weights[1] && epoch_weights[2] && !same_params(m, epoch_weights[2]);
+    check(ok && same_params(m, epoch_weights[1]) && views_in_params(m),
+          "restore_best_weights: the model holds epoch 1's weights bit for bit, not epoch 2's");
+    rc = nn_trainer_run(t, 5, &p, &err);
+    check(rc == NN_OK && p.finished && epoch_weights[1] && same_params(m, epoch_weights[1]),
+          "and keeps them when asked to train on: rc %d finished %d", rc, p.finished);
+    for (int i = 0; i < 3; i++) {
+        free(epoch_weights[i]);
+        epoch_weights[i] = NULL;
+    }
+    nn_trainer_free(t);
+}
+
 /* The check costs nothing when nothing goes wrong: a sound recipe gives the
  * same weights bit for bit whatever the slicing, and never diverges. */
 static void test_no_false_alarm(void) {
@@ -223,6 +317,8 @@ int main(void) {
     test_nan_loss();
     test_update_overflow();
     test_step_then_nan();
+    test_overflow_after_steps();
+    test_restore_best_weights();
     test_no_false_alarm();
     synthetic_free(&data);
     return check_exit_code();
