@@ -28,13 +28,15 @@ static uint32_t zeros_in(const uint16_t *ids, uint32_t s, uint32_t e) {
     return z;
 }
 
-void nn_embedding_pool_forward(float *out, const uint16_t *ids, const float *emb,
+void nn_embedding_pool_forward(float *out, uint32_t *runs, const uint16_t *ids, const float *emb,
                                uint32_t B, uint32_t T, uint32_t E, int pooling) {
     for (uint32_t b = 0; b < B; b++) {
         const uint16_t *row = ids + (size_t)b * T;
         float *o = out + (size_t)b * E;
         uint32_t s, e;
         real_run(row, T, &s, &e);
+        runs[2 * b] = s;
+        runs[2 * b + 1] = e;
         nn_k_gather_sum(o, emb, row + s, e - s, E);
         if (pooling == NN_POOL_KERAS) {
             nn_k_axpy(o, (float)(T - (e - s)), emb, E);  /* the padding rows */
@@ -49,12 +51,11 @@ void nn_embedding_pool_forward(float *out, const uint16_t *ids, const float *emb
 }
 
 void nn_embedding_pool_backward(float *demb, const float *dout, const uint16_t *ids,
-                                uint32_t B, uint32_t T, uint32_t E, int pooling) {
+                                const uint32_t *runs, uint32_t B, uint32_t T, uint32_t E, int pooling) {
     for (uint32_t b = 0; b < B; b++) {
         const uint16_t *row = ids + (size_t)b * T;
         const float *g = dout + (size_t)b * E;
-        uint32_t s, e;
-        real_run(row, T, &s, &e);
+        uint32_t s = runs[2 * b], e = runs[2 * b + 1];
         if (pooling == NN_POOL_KERAS) {
             float scale = 1.0f / (float)T;
             nn_k_scatter_add(demb, g, scale, row + s, e - s, E);

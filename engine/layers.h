@@ -11,11 +11,13 @@
  * out (B,E) = sum over t of emb[ids[b,t]] / T            (NN_POOL_KERAS: Keras
  *             GlobalAveragePooling1D without a mask: padding counts)
  *           = sum over t with ids != 0 of emb[ids] / n  (NN_POOL_MASKED; n >= 1)
- * ids (B,T), emb (V,E). */
-void nn_embedding_pool_forward(float *out, const uint16_t *ids, const float *emb,
+ * ids (B,T), emb (V,E). runs (B,2): forward writes each review's run of
+ * real tokens [start, end) (padding only fills the ends of a row), and
+ * backward, given the same ids, reads them instead of finding them again. */
+void nn_embedding_pool_forward(float *out, uint32_t *runs, const uint16_t *ids, const float *emb,
                                uint32_t B, uint32_t T, uint32_t E, int pooling);
 void nn_embedding_pool_backward(float *demb, const float *dout, const uint16_t *ids,
-                                uint32_t B, uint32_t T, uint32_t E, int pooling);
+                                const uint32_t *runs, uint32_t B, uint32_t T, uint32_t E, int pooling);
 
 /* out (B,OC) = inp (B,C) . w^T + b;  w (OC,C), b (OC). */
 void nn_dense_forward(float *out, const float *inp, const float *w, const float *b,

@@ -95,6 +95,7 @@ static int create_bag(nn_model *m) {
     m->m = alloc_floats(m->nparams);
     m->v = alloc_floats(m->nparams);
     m->pooled = alloc_floats((size_t)B * E);
+    m->runs = calloc((size_t)B * 2, sizeof *m->runs);
     m->hidden = alloc_floats((size_t)B * H);
     m->logit = alloc_floats(B);
     m->dpooled = alloc_floats((size_t)B * E);
@@ -102,7 +103,7 @@ static int create_bag(nn_model *m) {
     m->dhpre = alloc_floats((size_t)B * H);
     m->dlogit = alloc_floats(B);
     m->ids1 = calloc(cfg->maxlen, sizeof *m->ids1);
-    if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->hidden || !m->logit ||
+    if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->runs || !m->hidden || !m->logit ||
         !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1)
         return 0;
     point_views(m);
@@ -288,6 +289,7 @@ void nn_model_free(nn_model *m) {
     free(m->m);
     free(m->v);
     free(m->pooled);
+    free(m->runs);
     free(m->hidden);
     free(m->logit);
     free(m->dpooled);
@@ -599,7 +601,7 @@ void nn_model_forward(nn_model *m, const void *x, uint32_t B) {
         recurrent_forward(m, ids, B, 0);
         return;
     }
-    nn_embedding_pool_forward(m->pooled, ids, m->emb, B, c->maxlen, c->embed_dim, c->pooling);
+    nn_embedding_pool_forward(m->pooled, m->runs, ids, m->emb, B, c->maxlen, c->embed_dim, c->pooling);
     nn_dense_forward(m->hidden, m->pooled, m->w1, m->b1, B, c->embed_dim, c->hidden);
     nn_relu_forward(m->hidden, m->hidden, (size_t)B * c->hidden);
     nn_dense_forward(m->logit, m->hidden, m->w2, m->b2, B, c->hidden, 1);
@@ -638,7 +640,7 @@ float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
     nn_dense_backward(m->dpooled, g + m->tensor[1].offset, g + m->tensor[2].offset, m->dhpre,
                       m->pooled, m->w1, B, E, H);
     if (c->trainable_embedding)
-        nn_embedding_pool_backward(g + m->tensor[0].offset, m->dpooled, ids, B, c->maxlen, E,
+        nn_embedding_pool_backward(g + m->tensor[0].offset, m->dpooled, ids, m->runs, B, c->maxlen, E,
                                    c->pooling);
     return loss;
 }

@@ -394,6 +394,7 @@ typedef struct nn_model {
     /* activations for up to cfg.batch_size reviews */
     uint32_t Bmax;
     float *pooled;  /* (B,E) "bag" */
+    uint32_t *runs; /* (B,2) "bag": each review's real tokens [start, end), for backward */
     float *hidden;  /* (B,H) after ReLU, "bag" */
     float *logit;   /* (B); (B,K) "mlp" */
     float *xin;     /* (B,D) "mlp": the pixels / 255 */

@@ -84,12 +84,13 @@ static void check_pool(int pooling, int padding) {
     ids[2 * T + 4] = 0; /* a zero inside the real run: masked pooling must skip it */
     for (int i = 0; i < V * E; i++) emb[i] = (float)rnd();
     for (int i = 0; i < B * E; i++) G[i] = (float)rnd();
-    nn_embedding_pool_forward(out, ids, emb, B, T, E, pooling);
+    uint32_t runs[2 * B]; /* forward finds each review's run, backward reuses it */
+    nn_embedding_pool_forward(out, runs, ids, emb, B, T, E, pooling);
     to_double(embd, emb, V * E);
     pool_ref(outd, ids, embd, B, T, E, pooling);
     double fwd = 0;
     for (int i = 0; i < B * E; i++) fwd = fmax(fwd, fabs(out[i] - outd[i]));
-    nn_embedding_pool_backward(demb, G, ids, B, T, E, pooling);
+    nn_embedding_pool_backward(demb, G, ids, runs, B, T, E, pooling);
     const double h = 1e-6;
     for (int i = 0; i < V * E; i++) {
         double save = embd[i], lp = 0, lm = 0;
