@@ -711,6 +711,8 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_review(nnw_session *s, const char *split, u
 
 /* ------------------------------------------------------------- weights */
 
+/* The current buffer: the trainer double-buffers the weights, so this
+ * pointer changes with every training step. */
 EMSCRIPTEN_KEEPALIVE float *nnw_params(nnw_session *s) {
     return s->trainer ? nn_trainer_model(s->trainer)->params : NULL;
 }
