@@ -285,7 +285,9 @@ static ALWAYS_INLINE v128_t dense_lane16(const float *x, const float *wt, size_t
 }
 
 /* dense_forward4's sums for C a multiple of 16, the lanes unrolled; called
- * with the constant 16 (the bag model's E and H) so the loops vanish. */
+ * with the constant 16 only (the bag model's E and H), so the loops vanish
+ * (other sizes take the general loop below: one copy less in the wasm
+ * module, which has a size budget). */
 static ALWAYS_INLINE void dense_forward4_blocks16(float *out, size_t ldo, const float *x, const float *wt,
                                            const float *bias, size_t B, size_t C, size_t nw) {
     v128_t vb = LD(bias);
@@ -303,10 +305,6 @@ static void dense_forward4(float *out, size_t ldo, const float *x, const float *
     size_t k16 = C & ~(size_t)15, k4 = C & ~(size_t)3;
     if (C == 16) {
         dense_forward4_blocks16(out, ldo, x, wt, bias, B, 16, nw);
-        return;
-    }
-    if (k16 == C) {
-        dense_forward4_blocks16(out, ldo, x, wt, bias, B, C, nw);
         return;
     }
     for (size_t i = 0; i < B; i++) {
