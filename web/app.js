@@ -21,6 +21,7 @@ import { EngineSupervisor } from './supervisor.js';
 import { SessionStore } from './persist.js';
 import { MAX_COLOURED_CHARS, shardLimitError, settingOfMessage, showFieldMessage, clearFieldMessage, reviewNote } from './input-checks.js';
 import { WordVectors, PRESET_NOTES } from './pretrain.js';
+import { ImagesView } from './images.js';
 
 // ------------------------------------------------------------ the state table
 
@@ -189,7 +190,7 @@ const PROPS = {
   embed_dim: int(16, 1, 1024, 'embedding width'),
   hidden: int(16, 1, 4096, 'hidden units: dense (bag) or recurrent'),
   pooling: choice('keras', ['keras', 'masked'], 'average over all positions or real tokens'),
-  model: choice('bag', ['bag', 'lstm', 'gru', 'bilstm', 'bigru'], 'the architecture'),
+  model: choice('bag', ['bag', 'lstm', 'gru', 'bilstm', 'bigru', 'mlp'], 'the architecture (mlp: images)'),
   layers: int(1, 1, 4, 'stacked recurrent layers'),
   dropout: real(0, 0, 1, 'dropout on the recurrent layers\' inputs', { openHi: true }),
   recurrent_dropout: real(0, 0, 1, 'dropout on the recurrent state', { openHi: true }),
@@ -215,6 +216,9 @@ const PROPS = {
   pace: choice('fast', ['fast', 'watch'], 'full speed, or about 1.5 s per epoch to follow by eye'),
   compare: bool(true, 'with word2vec: also train the same model from scratch, to compare'),
   shard: shardPath('data/imdb.shard', 'the shard file to train on'),
+  // The second dataset: Fashion-MNIST images (fashion.shard, beside the
+  // review shard), for model "mlp".
+  dataset: choice('imdb', ['imdb', 'fashion'], 'the data: IMDB reviews or Fashion-MNIST images'),
   // What the model learned about words (embeddings.js owns their controls).
   map_epoch: epochChoice('best', 'the epoch the word map shows'),
   map_words: int(1000, 10, 5000, 'words on the map (the most frequent)'),
@@ -236,30 +240,44 @@ const EMBED_KEYS = ['map_epoch', 'map_words', 'map_basis', 'highlight', 'side_by
   'frequent_from', 'memo_rare_only', 'neighbours_of', 'full_run'];
 // Settings that are the page's own, not the engine's config.
 const DIAG_KEYS = ['threshold', 'diag_split', 'diag_epoch', 'words_by'];
-const PAGE_KEYS = ['pace', 'shard', 'compare', ...EMBED_KEYS, ...DIAG_KEYS];
+const PAGE_KEYS = ['pace', 'shard', 'dataset', 'compare', ...EMBED_KEYS, ...DIAG_KEYS];
 const ENGINE_KEYS = Object.keys(PROPS).filter((k) => !PAGE_KEYS.includes(k));
 // Settings with a control in the form (the shard is chosen by the link only).
 // (diagnosis.js and stopwords.js draw their own, like embeddings.js.)
-const OWN_CONTROL_KEYS = [...EMBED_KEYS, ...DIAG_KEYS, 'stopwords'];
+const OWN_CONTROL_KEYS = [...EMBED_KEYS, ...DIAG_KEYS, 'stopwords', 'dataset'];
 const CONTROL_KEYS = Object.keys(PROPS).filter((k) => k !== 'shard' && !OWN_CONTROL_KEYS.includes(k));
 
 const state = Object.fromEntries(Object.entries(PROPS).map(([k, p]) => [k, p.def]));
+
+// Engine settings that only a text model reads: an image model ("mlp")
+// ignores them, the page hides their controls, and they are not sent.
+const TEXT_ONLY_KEYS = ['vocab_size', 'maxlen', 'padding', 'truncating', 'embed_dim', 'layers', 'dropout',
+  'recurrent_dropout', 'pooling', 'embedding_init', 'trainable_embedding', 'w2v_epochs', 'w2v_window',
+  'w2v_negative', 'w2v_sample', 'w2v_lr', 'stopwords'];
+// The dataset is fixed for a page load: choosing another reloads the page.
+const isImages = () => state.dataset === 'fashion';
+const items = () => (isImages() ? 'images' : 'reviews');
 
 // "#epochs=3&lr=0.01": every engine setting is written (so a link keeps its
 // meaning even if a default changes), the shard only when not the default.
 function writeHash() {
   const params = new URLSearchParams();
   for (const [key, prop] of Object.entries(PROPS)) {
-    if (key === 'shard' && state.shard === prop.def) continue;
+    if ((key === 'shard' || key === 'dataset') && state[key] === prop.def) continue;
     params.set(key, prop.format(state[key]));
   }
   const hash = '#' + params.toString().replaceAll('%2F', '/');
   if (location.hash !== hash) window.history.replaceState(null, '', hash);
 }
 
+// The settings the link itself gave (readHash), which a dataset's recipe
+// does not override (ensureDatasetModel).
+let hashKeys = new Set();
+
 // Applies the hash to `state`; returns notes about values it had to ignore.
 function readHash() {
   const notes = [];
+  hashKeys = new Set();
   for (const [key, prop] of Object.entries(PROPS)) state[key] = prop.def;
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
   for (const [key, value] of params) {
@@ -270,6 +288,7 @@ function readHash() {
     }
     try {
       state[key] = prop.parse(value);
+      hashKeys.add(key);
     } catch (err) {
       notes.push(`${key}=“${value}” ${err.message}, so the default ${prop.format(prop.def)} is used`);
     }
@@ -285,7 +304,14 @@ function setSetting(key, text) {
 }
 
 function engineConfig() {
-  return Object.fromEntries(ENGINE_KEYS.map((k) => [k, state[k]]));
+  if (!isImages()) return Object.fromEntries(ENGINE_KEYS.map((k) => [k, state[k]]));
+  const config = Object.fromEntries(ENGINE_KEYS.filter((k) => !TEXT_ONLY_KEYS.includes(k)).map((k) => [k, state[k]]));
+  // The image size and the classes come from the shard.
+  if (shardInfo?.kind === 'images') {
+    config.input_dim = shardInfo.height * shardInfo.width * shardInfo.channels;
+    config.classes = shardInfo.classes;
+  }
+  return config;
 }
 
 // ------------------------------------------------------------------ elements
@@ -333,6 +359,8 @@ const ui = {
   presetHint: $('preset-hint'),
   w2vFields: $('w2v-fields'),
   pretrainPanel: $('pretrain-panel'),
+  dataset: $('dataset'),
+  modelFileNote: $('model-file-note'),
 };
 const controls = Object.fromEntries(CONTROL_KEYS.map((k) => [k, $(k)]));
 
@@ -383,6 +411,8 @@ let charts = null;
 let worker = null; // the EngineSupervisor: request() goes to the live worker
 let embeddings = null; // the word map and friends (embeddings.js)
 let wordVectors = null; // word2vec's panel and the session's vectors (pretrain.js)
+let imagesView = null; // Fashion-MNIST: test images, their predictions, the confusion matrix (images.js)
+let lastParamsSave = 0; // when an image model's weights were last saved during training
 const store = new SessionStore();
 let saving = true; // this run saves itself (Forget turns it off until the next Train)
 let recoveryNote = null; // what the last engine restart brought back
@@ -396,14 +426,18 @@ function setPhase(next) {
   ui.resume.disabled = phase !== 'paused';
   ui.stop.disabled = !['training', 'paused', 'pretraining'].includes(phase);
   ui.reset.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase);
-  ui.download.disabled = !trained;
-  ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase);
+  // Model files are the engine's checkpoints, which hold text models only:
+  // an image model is kept in this browser instead (see saveSession).
+  ui.download.disabled = !trained || isImages();
+  ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase) || isImages();
+  ui.dataset.disabled = ['training', 'paused', 'pretraining', 'busy', 'recovering', 'starting'].includes(phase);
   ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused', 'pretraining'].includes(phase) || !shardInfo;
   ui.continue.hidden = !(run && run.resumable && ['stopped', 'done'].includes(phase));
   ui.continue.disabled = ui.continue.hidden;
   ui.forget.disabled = !store.latest || ['busy', 'recovering', 'starting', 'loading'].includes(phase);
   document.body.dataset.phase = phase;
   diagnosis?.phaseChanged(phase, haveModel);
+  imagesView?.phaseChanged(phase, haveModel);
   updateStatus();
 }
 
@@ -416,11 +450,11 @@ function statusText() {
     case 'starting':
       return 'Starting the engine…';
     case 'loading':
-      return 'Loading the reviews…';
+      return `Loading the ${items()}…`;
     case 'failed':
       return 'The playground cannot run: see the message above.';
     case 'recovering':
-      return 'The engine stopped. Restarting it, then loading the reviews and your last saved model…';
+      return `The engine stopped. Restarting it, then loading the ${items()} and your last saved model…`;
     case 'busy':
       return 'Working…';
     case 'pretraining': {
@@ -434,7 +468,7 @@ function statusText() {
       const val = Math.min(state.val_size, train);
       const rest = train - val;
       const used = state.train_size > 0 ? Math.min(state.train_size, rest) : rest; // train_size: a subset
-      return `Ready: ${fmtInt(used)} reviews to train on, ${fmtInt(val)} to validate, ${fmtInt(test)} to test. Press Train.`;
+      return `Ready: ${fmtInt(used)} ${items()} to train on, ${fmtInt(val)} to validate, ${fmtInt(test)} to test. Press Train.`;
     }
     case 'training':
     case 'paused':
@@ -448,7 +482,7 @@ function statusText() {
       if (phase === 'stopped') return `Stopped at ${where}. Press Train to start a new run.`;
       parts.push(`Training${currentStage?.title ? ` the ${currentStage.title}` : ''}: ${where}`);
       if (run.msPerEpoch != null) parts.push(`${fmtInt(run.msPerEpoch)} ms per epoch`);
-      if (run.reviewsPerSec != null) parts.push(`${fmtInt(run.reviewsPerSec)} reviews/s`);
+      if (run.reviewsPerSec != null) parts.push(`${fmtInt(run.reviewsPerSec)} ${items()}/s`);
       const left = timeLeft();
       if (left != null) parts.push(`about ${fmtDuration(left)} left`);
       return parts.join(' · ');
@@ -462,7 +496,7 @@ function statusText() {
       const last = runHistory[runHistory.length - 1];
       if (last && Number.isFinite(last.val_acc)) parts.push(`validation accuracy ${fmtPct(last.val_acc)}`);
       if (testResult) parts.push(`test accuracy ${fmtPct(testResult.acc)} (loss ${testResult.loss.toFixed(3)})`);
-      else parts.push('evaluating on the test reviews…');
+      else parts.push(`evaluating on the test ${items()}…`);
       if (referenceResult) parts.push(comparisonText());
       return parts.join(' · ');
     }
@@ -530,7 +564,7 @@ function updateRelevance() {
   controls.pooling.disabled = recurrent;
   for (const key of ['layers', 'dropout', 'recurrent_dropout']) controls[key].disabled = !recurrent;
   for (const key of ['monitor', 'min_delta', 'restore_best_weights']) controls[key].disabled = state.patience === 0;
-  const w2v = state.embedding_init === 'word2vec';
+  const w2v = state.embedding_init === 'word2vec' && !isImages();
   ui.w2vFields.hidden = !w2v;
   ui.pretrainPanel.hidden = !w2v;
   syncPresetMenu();
@@ -538,7 +572,10 @@ function updateRelevance() {
 
 // ------------------------------------------------------------- model menu
 
-// name -> the preset's full config, from the engine (nn_config_preset).
+// name -> the preset's full config, from the engine (nn_config_preset):
+// every preset, and those of this page's dataset (the image model's for
+// Fashion-MNIST, the text models' for IMDB).
+let allPresets = {};
 let presetConfigs = {};
 
 // Keys that change nothing in a config: early stopping's details without
@@ -548,6 +585,7 @@ function idleKeys(config) {
   const idle = [];
   if (Number(config.patience) === 0) idle.push('monitor', 'min_delta', 'restore_best_weights');
   if (config.embedding_init !== 'word2vec') idle.push('w2v_epochs', 'w2v_window', 'w2v_negative', 'w2v_sample', 'w2v_lr');
+  if (config.model === 'mlp') idle.push(...TEXT_ONLY_KEYS);
   return idle;
 }
 
@@ -570,23 +608,14 @@ function matchingPreset() {
 }
 
 function syncPresetMenu() {
-  const name = Object.keys(presetConfigs).length ? matchingPreset() : 'tutorial-bag';
+  const name = Object.keys(presetConfigs).length ? matchingPreset() : isImages() ? 'tutorial-mlp' : 'tutorial-bag';
   ui.preset.value = name;
   ui.presetHint.textContent = PRESET_NOTES[name] ?? '';
 }
 
 function applyPreset(name) {
-  const config = presetConfigs[name];
-  if (!config) return;
-  const idle = idleKeys(config);
-  for (const key of ENGINE_KEYS) {
-    if (!(key in config) || idle.includes(key)) continue;
-    try {
-      state[key] = PROPS[key].parse(String(config[key]));
-    } catch {
-      state[key] = PROPS[key].def;
-    }
-  }
+  if (!presetConfigs[name]) return;
+  setPresetValues(name);
   renderControls();
   writeHash();
   ui.controlsNote.textContent =
@@ -647,18 +676,92 @@ function onControlChange(e) {
 ui.form.addEventListener('change', onControlChange);
 $('btn-defaults').addEventListener('click', () => {
   for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
+  if (isImages()) setPresetValues('tutorial-mlp');
   renderControls();
   writeHash();
   ui.controlsNote.textContent = 'Settings restored to the Keras tutorial’s recipe.';
   if (phase === 'ready') updateStatus();
 });
+
+// Sets the state to a preset's values (keys that change nothing for it are
+// left alone); false when the engine's presets are not known.
+function setPresetValues(name) {
+  const config = allPresets[name];
+  if (!config) return false;
+  const idle = idleKeys(config);
+  for (const key of ENGINE_KEYS) {
+    if (!(key in config) || idle.includes(key)) continue;
+    try {
+      state[key] = PROPS[key].parse(String(config[key]));
+    } catch {
+      state[key] = PROPS[key].def;
+    }
+  }
+  return true;
+}
+
+// The dataset menu: another dataset is another page load (its shard, its
+// recipe, its saved model), as a changed shard in the link is.
+ui.dataset.addEventListener('change', () => {
+  const next = ui.dataset.value;
+  if (next === state.dataset) return;
+  try {
+    state.dataset = PROPS.dataset.parse(next);
+  } catch {
+    ui.dataset.value = state.dataset;
+    return;
+  }
+  for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
+  if (isImages() && !setPresetValues('tutorial-mlp')) state.model = 'mlp';
+  writeHash();
+  ui.controlsNote.textContent = `Loading ${isImages() ? 'Fashion-MNIST' : 'the IMDB reviews'}…`;
+  location.reload();
+});
+
+// A page on Fashion-MNIST trains the image model, one on IMDB a text model:
+// a link (or the defaults) with the other kind gets its dataset's recipe,
+// except for the settings the link gave ("#dataset=fashion&epochs=1" is the
+// image recipe for one epoch).
+function ensureDatasetModel() {
+  if (isImages() === (state.model === 'mlp')) return;
+  const given = Object.fromEntries([...hashKeys].filter((k) => ENGINE_KEYS.includes(k)).map((k) => [k, state[k]]));
+  for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
+  if (isImages()) setPresetValues('tutorial-mlp');
+  Object.assign(state, given);
+  state.model = isImages() ? 'mlp' : PROPS.model.def;
+  renderControls();
+  writeHash();
+}
+
+// What the page shows for its dataset: <body data-dataset> hides the other
+// dataset's controls and panels (style.css, [data-for]); the menus offer the
+// dataset's models.
+function setUpDatasetView() {
+  document.body.dataset.dataset = state.dataset;
+  ui.dataset.value = state.dataset;
+  for (const el of document.querySelectorAll('.items')) el.textContent = items();
+  if (!isImages()) {
+    for (const o of controls.model.options) if (o.value === 'mlp') o.remove();
+    return;
+  }
+  const option = (value, text) => {
+    const o = document.createElement('option');
+    o.value = value;
+    o.textContent = text;
+    return o;
+  };
+  ui.preset.replaceChildren(option('tutorial-mlp', 'Dense network (Keras basic classification)'), option('custom', 'Custom settings'));
+  controls.model.replaceChildren(option('mlp', 'dense (MLP)'));
+  document.title = 'Fashion-MNIST playground: watch a neural network learn to see';
+}
 ui.form.addEventListener('submit', (e) => e.preventDefault());
 
 window.addEventListener('hashchange', () => {
   const oldShard = state.shard;
+  const oldDataset = state.dataset;
   const notes = readHash();
   showHashNotes(notes);
-  if (state.shard !== oldShard) {
+  if (state.shard !== oldShard || state.dataset !== oldDataset) {
     location.reload();
     return;
   }
@@ -725,7 +828,7 @@ async function startTraining() {
   const config = engineConfig();
   stages = [];
   try {
-    if (config.embedding_init === 'word2vec') {
+    if (config.embedding_init === 'word2vec' && !isImages()) {
       setPhase('pretraining');
       await wordVectors.ensure(config, corpusUrl());
       if (state.compare)
@@ -863,6 +966,11 @@ function onEngineEvent(type, raw) {
       scheduleStatus();
       explainCurrent(); // the weights changed: re-score the typed review
       if (data.checkpoint) saveSession('training', data.checkpoint);
+      else if (isImages() && performance.now() - lastParamsSave >= 1000) {
+        // An image model has no checkpoint: its weights are saved instead.
+        lastParamsSave = performance.now();
+        saveSession('training');
+      }
       break;
     case 'done':
       pauseRun();
@@ -888,7 +996,8 @@ function onEngineEvent(type, raw) {
       announce(statusText());
       explainCurrent();
       diagnosis.trainingDone(runHistory);
-      if (data.checkpoint) saveSession('done', data.checkpoint);
+      imagesView?.trainingDone();
+      if (data.checkpoint || isImages()) saveSession('done', data.checkpoint);
       break;
     case 'trainError':
       pauseRun();
@@ -924,7 +1033,7 @@ function onDivergence(data) {
   setPhase('stopped');
   announce(statusText());
   explainCurrent();
-  if (data.checkpoint) saveSession('diverged', data.checkpoint);
+  if (data.checkpoint || isImages()) saveSession('diverged', data.checkpoint);
 }
 
 // A run continued from a restored model trains the remaining epochs as a new
@@ -1050,7 +1159,10 @@ async function saveSession(status, checkpoint) {
   if (!saving || !run) return;
   const r = run;
   try {
-    const bytes = checkpoint || (await worker.request('exportCheckpoint', {})).bytes;
+    // An image model (which the engine's checkpoints do not hold) is saved
+    // as its parameters, with the config to build it again (loadRecord).
+    const bytes = checkpoint ||
+      (isImages() ? (await worker.request('snapshot', {})).params.buffer : (await worker.request('exportCheckpoint', {})).bytes);
     if (r !== run) return; // a new run started meanwhile
     const snap = charts.snapshot();
     const batches = { x: [], loss: [], acc: [] };
@@ -1063,6 +1175,8 @@ async function saveSession(status, checkpoint) {
     store.save({
       settings: { ...state },
       config: engineInForce,
+      dataset: state.dataset,
+      modelFormat: checkpoint || !isImages() ? 'checkpoint' : 'params',
       checkpoint: bytes,
       history: runHistory.map((h) => ({ ...h })),
       batches,
@@ -1113,6 +1227,19 @@ ui.forget.addEventListener('click', async () => {
   }
 });
 
+// Gives worker w the model of a saved record: a checkpoint is imported; an
+// image model's parameters go into a model configured like it. Resolves
+// with {config}.
+async function loadRecord(w, record) {
+  if (record.modelFormat === 'params') {
+    const params = new Float32Array(record.checkpoint.slice(0));
+    const config = await w.request('configure', engineConfigOf(record.config));
+    await w.request('restore', { params }, [params.buffer]);
+    return { config };
+  }
+  return w.request('importCheckpoint', { bytes: record.checkpoint.slice(0) });
+}
+
 // Puts a saved record on the page: the worker must already hold its model
 // (importCheckpoint). how: 'reload' or 'crash'.
 function showRestored(record, config, how) {
@@ -1149,7 +1276,7 @@ function showRestored(record, config, how) {
 // foreign value falls back to its default like a bad link would).
 function applySavedSettings(settings) {
   for (const key of Object.keys(PROPS)) {
-    if (!(key in settings)) continue;
+    if (!(key in settings) || key === 'dataset') continue; // the page's dataset chose the record
     try {
       state[key] = PROPS[key].parse(String(settings[key]));
     } catch {
@@ -1208,6 +1335,11 @@ let explainInFlight = false;
 let wantedText = null;
 
 function explainCurrent() {
+  if (isImages()) {
+    // The image view's predictions instead of the review box's score.
+    imagesView?.refresh();
+    return;
+  }
   wantedText = ui.reviewText.value;
   pumpExplain();
 }
@@ -1328,16 +1460,19 @@ function showShardProgress(loaded, total) {
 
 function explainShardFailure(url, message) {
   let what;
+  const file = isImages() ? 'image file' : 'review file';
   if (/\b404\b|not found/i.test(message)) {
-    what = `The review file ${url} is not there yet. It is not downloaded: it is built on your machine from the IMDB archive.`;
+    what = isImages()
+      ? `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from Debian's dataset-fashion-mnist package.`
+      : `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from the IMDB archive.`;
   } else if (/checksum|corrupt|truncat|damaged|magic|not a shard/i.test(message)) {
-    what = `The review file ${url} is damaged or incomplete, so the engine refused it.`;
+    what = `The ${file} ${url} is damaged or incomplete, so the engine refused it.`;
   } else if (/version/i.test(message)) {
-    what = `The review file ${url} was built by a different version of the engine.`;
+    what = `The ${file} ${url} was built by a different version of the engine.`;
   } else {
-    what = `The review file ${url} could not be loaded.`;
+    what = `The ${file} ${url} could not be loaded.`;
   }
-  ui.shardLabel.textContent = 'The reviews could not be loaded.';
+  ui.shardLabel.textContent = `The ${items()} could not be loaded.`;
   ui.shardProgress.hidden = true;
   ui.shardDetail.textContent = '';
   ui.shardHelpWhat.textContent = what;
@@ -1373,9 +1508,13 @@ async function start() {
     fmtPct,
     fmtDuration,
   };
-  diagnosis = createDiagnosis(context);
-  stopwordsControl = createStopwordsControl(context);
   showHashNotes(readHash());
+  store.key = isImages() ? 'fashion' : 'current'; // each dataset keeps its own saved model
+  setUpDatasetView();
+  // The diagnosis panel reads reviews; an image model gets the image view's
+  // confusion matrix instead (the panel is hidden, its hooks do nothing).
+  diagnosis = isImages() ? imageDiagnosisStub() : createDiagnosis(context);
+  stopwordsControl = createStopwordsControl(context);
   renderControls();
   writeHash();
   renderEmptyScore();
@@ -1402,11 +1541,20 @@ async function start() {
     },
   });
 
-  try {
-    embeddings = new EmbeddingsView({ worker, charts, state, setSetting, announce, showError, $ });
-    embeddings.renderControls();
-  } catch (err) {
-    showError(`The word map cannot run: ${err.message}`);
+  if (isImages()) {
+    imagesView = new ImagesView({
+      $, announce, showError, fmtPct,
+      request: (type, data, transfer) => worker.request(type, data, transfer),
+      haveModel: () => haveModel,
+      phase: () => phase,
+    });
+  } else {
+    try {
+      embeddings = new EmbeddingsView({ worker, charts, state, setSetting, announce, showError, $ });
+      embeddings.renderControls();
+    } catch (err) {
+      showError(`The word map cannot run: ${err.message}`);
+    }
   }
 
   wordVectors = new WordVectors(
@@ -1422,9 +1570,9 @@ async function start() {
     ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
     stopwordsControl.engineReady();
     const { presets } = await worker.request('presets', {});
-    // The page trains on reviews; the image preset (tutorial-mlp, model
-    // "mlp") needs an image shard, which the page does not offer yet.
-    presetConfigs = Object.fromEntries(presets.filter((p) => p.config.model !== 'mlp').map((p) => [p.name, p.config]));
+    allPresets = Object.fromEntries(presets.map((p) => [p.name, p.config]));
+    presetConfigs = Object.fromEntries(presets.filter((p) => (p.config.model === 'mlp') === isImages()).map((p) => [p.name, p.config]));
+    ensureDatasetModel();
     syncPresetMenu();
   } catch (err) {
     if (!worker.dead) {
@@ -1435,18 +1583,18 @@ async function start() {
   }
 
   setPhase('loading');
-  const shardUrl = new URL(state.shard, location.href).href;
-  ui.shardLabel.textContent = `Loading the reviews (${state.shard})`;
+  ui.shardLabel.textContent = `Loading the ${items()} (${datasetPath()})`;
   try {
-    shardInfo = await worker.request('loadShard', { url: shardUrl });
+    shardInfo = await worker.request(isImages() ? 'loadImageShard' : 'loadShard', { url: datasetUrl() });
   } catch (err) {
     if (!worker.dead) {
-      explainShardFailure(state.shard, err.message);
+      explainShardFailure(datasetPath(), err.message);
       setPhase('failed');
     }
     return;
   }
   showShardLoaded();
+  imagesView?.setInfo(shardInfo);
   const splits = shardInfo.splits || {};
   if (splits.train > 0) controls.val_size.max = String(splits.train - 1);
   if (splits.train > 0) controls.train_size.max = String(splits.train - 1);
@@ -1465,17 +1613,34 @@ async function start() {
   worker.arm();
   setPhase('ready');
   showSaved();
-  announce('Reviews loaded. Ready to train.');
+  announce(`${isImages() ? 'Images' : 'Reviews'} loaded. Ready to train.`);
   explainCurrent();
+}
+
+// The shard of the page's dataset: the link's shard for IMDB, fashion.shard
+// beside it for Fashion-MNIST.
+function datasetPath() {
+  return isImages() ? state.shard.replace(/[^/]*$/, 'fashion.shard') : state.shard;
+}
+function datasetUrl() {
+  return new URL(datasetPath(), location.href).href;
 }
 
 function showShardLoaded() {
   const splits = shardInfo.splits || {};
-  ui.shardLabel.textContent = 'Reviews loaded';
+  ui.shardLabel.textContent = `${isImages() ? 'Images' : 'Reviews'} loaded`;
   ui.shardProgress.max = 1;
   ui.shardProgress.value = 1;
-  ui.shardDetail.textContent = `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test reviews; a vocabulary of ${fmtInt(shardInfo.vocab_size || 0)} ids.`;
+  ui.shardDetail.textContent = isImages()
+    ? `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test images of ${shardInfo.height} × ${shardInfo.width} pixels in ${shardInfo.classes} classes.`
+    : `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test reviews; a vocabulary of ${fmtInt(shardInfo.vocab_size || 0)} ids.`;
   ui.shardPanel.classList.add('loaded');
+}
+
+// The diagnosis panel's hooks for an image model, which it cannot diagnose.
+function imageDiagnosisStub() {
+  const none = () => {};
+  return { renderSettings: none, phaseChanged: none, modelChanged: none, epochDone: none, trainingDone: none, snapshot: () => null };
 }
 
 // After a reload: the session saved in this browser, if there is one and the
@@ -1488,7 +1653,7 @@ async function restoreSaved() {
     return false;
   }
   try {
-    const { config } = await worker.request('importCheckpoint', { bytes: saved.checkpoint.slice(0) });
+    const { config } = await loadRecord(worker, saved);
     if (!linkHadSettings) applySavedSettings(saved.settings);
     showRestored(saved, config, 'reload');
     showSaved();
@@ -1519,12 +1684,12 @@ async function setUpAfterCrash(w) {
   wordVectors?.reset(); // the new worker has no word vectors (nor unlabelled reviews)
   stages = [];
   await w.request('init', { debug: debugHooks });
-  shardInfo = await w.request('loadShard', { url: new URL(state.shard, location.href).href });
+  shardInfo = await w.request(isImages() ? 'loadImageShard' : 'loadShard', { url: datasetUrl() });
   showShardLoaded();
   const record = store.latest;
   if (record) {
     try {
-      const { config } = await w.request('importCheckpoint', { bytes: record.checkpoint.slice(0) });
+      const { config } = await loadRecord(w, record);
       return { record, config };
     } catch (err) {
       if (w.dead) throw err;
@@ -1539,7 +1704,7 @@ function onEngineRecovered({ record, config }, why) {
   if (record) {
     showRestored(record, config, 'crash');
     const epochs = record.history.length;
-    recoveryNote = `the reviews and your model from epoch ${epochs} are back`;
+    recoveryNote = `the ${items()} and your model from epoch ${epochs} are back`;
   } else {
     haveModel = true;
     engineInForce = config;
@@ -1565,6 +1730,14 @@ Object.defineProperty(window, '__playground', {
     },
     get settings() {
       return { ...state };
+    },
+    get dataset() {
+      return state.dataset;
+    },
+    // The Fashion-MNIST view: the shown image, its probabilities, the strip,
+    // the drawn image and the confusion matrix (null on the IMDB page).
+    images() {
+      return imagesView ? imagesView.snapshot() : null;
     },
     get shardInfo() {
       return copy(shardInfo);

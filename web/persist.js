@@ -1,12 +1,16 @@
 // persist.js: the page's work, saved in this browser (IndexedDB), so that a
 // reload or a crashed engine loses nothing.
 //
-// One record, the current session: the trained model as checkpoint bytes
-// (the engine's own format, web/PROTOCOL.md exportCheckpoint), its history
-// and curves, the experiment settings and where the run stood:
+// One record per dataset (key 'current' for the IMDB reviews, 'fashion' for
+// Fashion-MNIST), the current session: the trained model as checkpoint bytes
+// (the engine's own format, web/PROTOCOL.md exportCheckpoint) or, for an
+// image model, which checkpoints do not hold, its parameters (float32 as the
+// worker's snapshot gives them; modelFormat 'params'), its history and
+// curves, the experiment settings and where the run stood:
 //
 //   { format: 'imdb-playground-session', version: 1, savedAt (ms since 1970),
 //     settings: {the page's state table}, config: {the engine's config},
+//     dataset: 'imdb' | 'fashion', modelFormat: 'checkpoint' | 'params',
 //     checkpoint: ArrayBuffer, history: [{loss, acc, val_loss, val_acc}],
 //     batches: {x: [...], loss: [...], acc: [...]} (the per-batch curve),
 //     test: {loss, acc} | null, epochsTotal, status: 'training' | 'stopped'
@@ -84,6 +88,8 @@ function validRecord(r) {
     r.format === SESSION_FORMAT &&
     r.version === SESSION_VERSION &&
     r.checkpoint instanceof ArrayBuffer &&
+    (r.modelFormat === undefined || r.modelFormat === 'checkpoint' ||
+      (r.modelFormat === 'params' && r.checkpoint.byteLength % 4 === 0 && r.config && typeof r.config === 'object')) &&
     Array.isArray(r.history) &&
     r.settings &&
     typeof r.settings === 'object'
@@ -91,7 +97,9 @@ function validRecord(r) {
 }
 
 export class SessionStore {
-  constructor() {
+  // key: the record this page reads and writes (one per dataset).
+  constructor(key = KEY) {
+    this.key = key;
     this.db = null;
     this.unavailable = null; // why IndexedDB cannot be used, or null
     this.latest = null;      // the newest record, written or not
@@ -119,7 +127,7 @@ export class SessionStore {
     const db = await this.open();
     if (!db) return null;
     try {
-      const r = await run(db, 'readonly', (s) => s.get(KEY));
+      const r = await run(db, 'readonly', (s) => s.get(this.key));
       if (r == null) return null;
       if (!validRecord(r)) return { error: 'the saved session is from another version of this page or is damaged' };
       this.latest = r;
@@ -145,7 +153,7 @@ export class SessionStore {
     try {
       const db = await this.open();
       if (db && r.checkpoint.byteLength <= MAX_SAVED_BYTES) {
-        await run(db, 'readwrite', (s) => s.put(r, KEY));
+        await run(db, 'readwrite', (s) => s.put(r, this.key));
         this.written = r;
         this.lastError = null;
         this.onChange(r);
@@ -175,7 +183,7 @@ export class SessionStore {
     await this.settled();
     this.written = null;
     const db = await this.open();
-    if (db) await run(db, 'readwrite', (s) => s.delete(KEY));
+    if (db) await run(db, 'readwrite', (s) => s.delete(this.key));
     this.onChange(null);
   }
 }

@@ -65,6 +65,7 @@ const worker = {
   epochWeights: new Map(), // epoch (1-based) -> Float32Array of its parameters
   epochWeightsBytes: 0,
   diagJob: null,      // the diagnose request in flight: {cancelled}
+  confusionJob: null, // the confusion request in flight: {cancelled}
 };
 
 function post(message, transfer) {
@@ -560,6 +561,54 @@ const handlers = {
     if (cls < 0) throw new RequestError(lastError());
     const probs = Array.from(floatsAt(e._nnw_predict_probs(worker.session), info.classes));
     return { probs, class: cls, className: info.class_names[cls], ms: now() - t0 };
+  },
+
+  // The model's predictions on a whole split of the loaded image shard
+  // (default 'test'): the K x K confusion matrix (rows: true class, columns:
+  // predicted) and the accuracy. Sliced like training (about SLICE_MS of
+  // work, then other requests and training slices run), so it can run while
+  // training; a newer confusion request cancels one in flight.
+  async confusion(data) {
+    const e = api();
+    const info = worker.shardInfo;
+    if (info?.kind !== 'images') throw new RequestError('no image shard is loaded: send loadImageShard first');
+    const split = data?.split ?? 'test';
+    const n = info.splits?.[split];
+    if (n === undefined) throw new RequestError(`the image shard has no split '${split}'`);
+    if (worker.confusionJob) worker.confusionJob.cancelled = true;
+    const job = { cancelled: false };
+    worker.confusionJob = job;
+    const K = info.classes;
+    const matrix = new Uint32Array(K * K);
+    const t0 = now();
+    let ms = 0, correct = 0, i = 0;
+    const name = copyIn(encoder.encode(split), true);
+    try {
+      while (i < n) {
+        const start = now();
+        while (i < n && now() - start < SLICE_MS) {
+          const end = Math.min(n, i + 64);
+          for (; i < end; i++) {
+            const ptr = e._nnw_image(worker.session, name, i);
+            const label = e._nnw_image_label(worker.session, name, i);
+            const cls = ptr ? e._nnw_predict_image(worker.session, ptr) : -1;
+            if (label < 0 || cls < 0) throw new RequestError(lastError());
+            matrix[label * K + cls]++;
+            if (label === cls) correct++;
+          }
+        }
+        ms += now() - start;
+        if (i < n) {
+          await yieldToQueue();
+          if (job.cancelled) throw new RequestError('cancelled: a newer confusion request replaced this one');
+        }
+      }
+    } finally {
+      e._nnw_free(name);
+      if (worker.confusionJob === job) worker.confusionJob = null;
+    }
+    return [{ split, n, classes: K, classNames: info.class_names, matrix, accuracy: n ? correct / n : NaN, ms, wallMs: now() - t0 },
+      [matrix.buffer]];
   },
 
   configure(data) {

@@ -1,0 +1,236 @@
+// fashion.test.mjs: the second dataset, Fashion-MNIST images, on the real
+// page in headless Chromium: choosing it from the menu and by link, one
+// epoch of the tutorial-mlp recipe on a subset with live curves, the test
+// images' class probabilities, a drawn image, the confusion matrix, the
+// model back after a reload and after an engine crash, a 375 px phone, and
+// the way back to the reviews.
+//
+//   node --test --test-concurrency=1 tests/browser/fashion.test.mjs
+//
+// Through the shared harness (harness.mjs), with data/fashion.shard served
+// beside imdb.shard. The page is read through window.__playground.
+// Deliberately not here: timing assertions (the epoch time is printed).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { realpath, stat, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { ROOT, ARTIFACTS, POSITIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean } from './harness.mjs';
+
+const FASHION = path.join(ROOT, 'data', 'fashion.shard');
+const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+let session;
+
+async function openPage(hash, options) {
+  const opened = await session.openPage(hash, options);
+  await phaseIs(opened.page, ['ready', 'done', 'stopped'], 120000);
+  return opened;
+}
+
+// Changes a select that reloads the page, and waits for the new page to be ready.
+async function selectAndReload(page, selector, value, phases = ['ready']) {
+  await Promise.all([page.waitForEvent('load', { timeout: 60000 }), page.selectOption(selector, value)]);
+  await phaseIs(page, phases, 120000);
+}
+
+async function setControl(page, id, value) {
+  await page.fill(`#${id}`, String(value));
+  await page.dispatchEvent(`#${id}`, 'change');
+}
+
+// Clicks Train; resolves when done with the most batch points seen while training.
+async function trainAndWatch(page, timeout = 600000) {
+  await page.click('#btn-train');
+  return page.evaluate(
+    (ms) =>
+      new Promise((resolve, reject) => {
+        const t0 = performance.now();
+        let live = 0;
+        const poll = () => {
+          const p = window.__playground;
+          if (p.phase === 'training') live = Math.max(live, p.charts().loss.batch.length);
+          if (p.phase === 'done' && p.test) resolve(live);
+          else if (['stopped', 'failed', 'ready'].includes(p.phase) && performance.now() - t0 > 1000)
+            reject(new Error(`training ended in phase ${p.phase}: ${p.errors.join('; ')}`));
+          else if (performance.now() - t0 > ms) reject(new Error(`not done within ${ms} ms (phase ${p.phase})`));
+          else setTimeout(poll, 20);
+        };
+        poll();
+      }),
+    timeout,
+  );
+}
+
+// The image view once its predictions are in; want.slot: the shown image is
+// the strip's image at that slot; want.outside: it is not in the strip.
+async function imagesSettled(page, want = {}) {
+  await page.waitForFunction(
+    (w) => {
+      const v = window.__playground.images();
+      if (!v || !v.probs || v.refreshing || !v.strip.length || v.strip.some((s) => s.predicted == null) || !v.selected) return false;
+      if (w.slot != null && v.selected.index !== v.strip[w.slot].index) return false;
+      if (w.outside && v.strip.some((s) => s.index === v.selected.index)) return false;
+      return true;
+    },
+    want,
+    { timeout: 60000, polling: 50 },
+  );
+  return pg(page, () => window.__playground.images());
+}
+
+function checkProbs(probs, what) {
+  assert.equal(probs.length, 10, `${what}: 10 probabilities`);
+  assert.ok(probs.every((p) => p >= 0 && p <= 1), `${what}: each in [0, 1]`);
+  const sum = probs.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 1) < 1e-4, `${what}: they sum to 1 (${sum})`);
+  return probs.indexOf(Math.max(...probs));
+}
+
+before(async () => {
+  await stat(FASHION).catch(() => {
+    throw new Error(`${FASHION} is missing: build it with scripts/setup.sh`);
+  });
+  session = await startSession('fashion');
+  await symlink(await realpath(FASHION), path.join(session.dataDir, 'fashion.shard'));
+});
+
+after(async () => {
+  await session?.close();
+});
+
+test('choosing Fashion-MNIST from the menu loads the images, sets the recipe, hides the text panels; IMDB comes back', async () => {
+  const { page, problems } = await openPage('');
+  assert.equal(await page.inputValue('#dataset'), 'imdb');
+  assert.ok(await page.isVisible('#review-text'));
+  await selectAndReload(page, '#dataset', 'fashion');
+
+  assert.equal(await pg(page, () => window.__playground.dataset), 'fashion');
+  assert.equal(await page.inputValue('#dataset'), 'fashion');
+  const hash = await pg(page, () => location.hash);
+  assert.match(hash, /dataset=fashion/);
+  assert.match(hash, /model=mlp/);
+  assert.match(hash, /batch_size=64/);
+  assert.equal(await page.inputValue('#preset'), 'tutorial-mlp');
+  assert.deepEqual(await page.$$eval('#preset option', (os) => os.map((o) => o.value)), ['tutorial-mlp', 'custom']);
+  const config = await pg(page, () => window.__playground.config);
+  assert.equal(config.model, 'mlp');
+  assert.equal(config.hidden, 512);
+  assert.equal(config.epochs, 10);
+  assert.equal(config.val_size, 10000);
+  assert.match(await page.textContent('#shard-detail'), /60,000 training and 10,000 test images of 28 × 28 pixels in 10 classes/);
+  assert.match(await page.textContent('#status'), /^Ready: 50,000 images to train on, 10,000 to validate, 10,000 to test\./);
+  for (const id of ['#review-text', '#embed-map', '#btn-diagnose', '#stopwords-mode', '#vocab_size', '#maxlen', '#embed_dim', '#embedding_init', '#full_run'])
+    assert.ok(await page.isHidden(id), `${id} is hidden for images`);
+  for (const id of ['#img-big', '#img-draw', '#img-bars', '#hidden', '#lr', '#batch_size', '#train_size'])
+    assert.ok(await page.isVisible(id), `${id} is shown for images`);
+  assert.equal(await page.textContent('label[for="train_size"]'), 'Training images');
+  assert.ok(await page.isDisabled('#btn-download'), 'no model file for images');
+  assert.ok(await page.isDisabled('#checkpoint-file'));
+  assert.ok(await page.isVisible('#model-file-note'));
+  // The test images are there before any training; the untrained model guesses.
+  const view = await imagesSettled(page);
+  assert.deepEqual(view.classNames, CLASSES);
+  assert.equal(view.strip.length, 8);
+  checkProbs(view.probs, 'untrained model');
+  assert.equal(await page.locator('#img-strip .img-thumb').count(), 8);
+  assert.equal(await page.locator('#img-bars li').count(), 10);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'fashion-ready.png'), fullPage: true });
+
+  // Back to the reviews: the text page as before.
+  await selectAndReload(page, '#dataset', 'imdb');
+  assert.equal(await pg(page, () => window.__playground.dataset), 'imdb');
+  assert.doesNotMatch(await pg(page, () => location.hash), /dataset=|model=mlp/);
+  assert.equal(await page.inputValue('#preset'), 'tutorial-bag');
+  assert.ok(!(await page.$$eval('#model option', (os) => os.map((o) => o.value))).includes('mlp'), 'no image model on the review page');
+  assert.ok(await page.isVisible('#review-text') && await page.isHidden('#img-big'));
+  assert.match(await page.textContent('#shard-detail'), /25,000 training and 25,000 test reviews/);
+  const scored = await typeReview(page, POSITIVE_REVIEW);
+  assert.ok(scored.score > 0 && scored.score < 1);
+  assertClean(problems, 'dataset menu');
+  await page.close();
+});
+
+test('a link to Fashion-MNIST trains one epoch of tutorial-mlp on 5,000 images with live curves, then predicts test images', async (t) => {
+  const { page, problems } = await openPage('#dataset=fashion&epochs=1&train_size=5000');
+  assert.equal(await page.inputValue('#preset'), 'custom');
+  assert.equal(await page.inputValue('#epochs'), '1', 'the link’s settings win over the recipe');
+  assert.equal(await page.inputValue('#train_size'), '5000');
+  assert.equal(await page.inputValue('#batch_size'), '64', 'the rest is the recipe');
+  assert.equal(await page.inputValue('#hidden'), '512');
+  const live = await trainAndWatch(page);
+  const charts = await pg(page, () => window.__playground.charts());
+  const batches = Math.ceil(5000 / 64);
+  assert.ok(live > 0, `batch points appeared while training (${live})`);
+  for (const name of ['loss', 'acc']) {
+    assert.equal(charts[name].batch.length, batches, `${name}: a point for each of the ${batches} batches`);
+    assert.equal(charts[name].train.length, 1, `${name}: the training epoch`);
+    assert.equal(charts[name].val.length, 1, `${name}: the validation epoch`);
+  }
+  const history = await pg(page, () => window.__playground.history);
+  const testResult = await pg(page, () => window.__playground.test);
+  t.diagnostic(`1 epoch of 5,000 images: val_acc ${history[0].val_acc.toFixed(4)}, test acc ${testResult.acc.toFixed(4)}, ${await pg(page, () => window.__playground.lastRunMs)} ms`);
+  assert.ok(history[0].val_acc > 0.6 && testResult.acc > 0.6, `accuracy ${history[0].val_acc} / ${testResult.acc}`);
+  assert.match(await page.textContent('#status'), /^Done: 1 epoch .*test accuracy \d+\.\d%/);
+
+  // A picked test image: 10 probabilities summing to 1, the predicted class named.
+  await page.click('#img-strip .img-thumb:nth-child(3)');
+  const view = await imagesSettled(page, { slot: 2 });
+  const best = checkProbs(view.probs, 'picked image');
+  assert.equal(view.predicted, best, 'the predicted class is the most likely one');
+  assert.equal(await page.getAttribute('#img-strip .img-thumb:nth-child(3)', 'aria-pressed'), 'true');
+  const line = await page.textContent('#img-pred');
+  assert.ok(line.includes(CLASSES[best]), `“${line}” names ${CLASSES[best]}`);
+  assert.match(await page.textContent('#img-true'), new RegExp(`True class: ${CLASSES[view.selected.label].replace('/', '\\/')}`));
+  assert.equal(await page.locator('#img-bars li.predicted').count(), 1);
+  assert.equal(await page.textContent('#img-bars li.predicted .prob-name'), CLASSES[best]);
+  const right = view.strip.filter((s) => s.predicted === s.label).length;
+  assert.equal(await page.locator('#img-strip .img-thumb.right').count(), right);
+
+  // Another random test image.
+  await page.click('#img-random');
+  await imagesSettled(page, { outside: true });
+
+  // The confusion matrix of the 10,000 test images agrees with the test accuracy.
+  await page.waitForFunction(() => window.__playground.images().confusion, null, { timeout: 120000, polling: 100 });
+  const cm = (await pg(page, () => window.__playground.images())).confusion;
+  assert.equal(cm.n, 10000);
+  assert.equal(cm.matrix.reduce((a, b) => a + b, 0), 10000);
+  const trace = cm.matrix.filter((_, i) => i % 11 === 0).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(trace / 10000 - testResult.acc) < 0.002, `confusion accuracy ${trace / 10000} vs test ${testResult.acc}`);
+  assert.equal(await page.locator('#img-confusion tbody tr').count(), 10);
+  assert.match(await page.textContent('#cm-status'), /^Accuracy on the 10,000 test images: \d+\.\d%/);
+
+  // Drawing on the pad: a prediction as it is drawn.
+  await page.locator('#img-draw').scrollIntoViewIfNeeded();
+  const box = await page.locator('#img-draw').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.2);
+  await page.mouse.down();
+  for (const [fx, fy] of [[0.7, 0.2], [0.7, 0.8], [0.3, 0.8], [0.3, 0.2], [0.5, 0.5]])
+    await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => window.__playground.images().drawn, null, { timeout: 30000, polling: 50 });
+  const drawn = (await pg(page, () => window.__playground.images())).drawn;
+  checkProbs(drawn.probs, 'drawn image');
+  assert.match(await page.textContent('#draw-pred'), /^The model says: /);
+  await page.click('#img-clear');
+  assert.equal((await pg(page, () => window.__playground.images())).drawn, null);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'fashion-trained.png'), fullPage: true });
+
+  // A reload brings the model back from this browser (its weights, saved
+  // as it trained): the same history, and the same predictions of every
+  // test image (the confusion matrix, computed again).
+  await page.waitForFunction(() => window.__playground.session?.status === 'done' && window.__playground.session.written, null, { timeout: 30000 });
+  await page.reload();
+  await phaseIs(page, ['done'], 120000);
+  assert.deepEqual(await pg(page, () => window.__playground.history), history);
+  assert.match(await page.textContent('#status'), /^Your model is back from this browser: 1 of 1 epoch/);
+  await page.waitForFunction(() => window.__playground.test, null, { timeout: 60000 });
+  assert.equal((await pg(page, () => window.__playground.test)).acc, testResult.acc, 'the same test accuracy');
+  await imagesSettled(page);
+  await page.click('#btn-confusion');
+  await page.waitForFunction(() => window.__playground.images().confusion, null, { timeout: 120000, polling: 100 });
+  assert.deepEqual((await pg(page, () => window.__playground.images())).confusion.matrix, cm.matrix, 'the same predictions');
+  assertClean(problems, 'fashion training');
+  await page.close();
+});
