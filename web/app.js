@@ -413,6 +413,7 @@ let embeddings = null; // the word map and friends (embeddings.js)
 let wordVectors = null; // word2vec's panel and the session's vectors (pretrain.js)
 let imagesView = null; // Fashion-MNIST: test images, their predictions, the confusion matrix (images.js)
 let lastParamsSave = 0; // when an image model's weights were last saved during training
+let modelFiles = !isImages(); // the engine writes this dataset's model as a checkpoint (probeModelFiles)
 const store = new SessionStore();
 let saving = true; // this run saves itself (Forget turns it off until the next Train)
 let recoveryNote = null; // what the last engine restart brought back
@@ -426,10 +427,10 @@ function setPhase(next) {
   ui.resume.disabled = phase !== 'paused';
   ui.stop.disabled = !['training', 'paused', 'pretraining'].includes(phase);
   ui.reset.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase);
-  // Model files are the engine's checkpoints, which hold text models only:
-  // an image model is kept in this browser instead (see saveSession).
-  ui.download.disabled = !trained || isImages();
-  ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase) || isImages();
+  // Model files are the engine's checkpoints; an engine whose checkpoints
+  // hold no image model keeps it in this browser only (probeModelFiles).
+  ui.download.disabled = !trained || !modelFiles;
+  ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase) || !modelFiles;
   ui.dataset.disabled = ['training', 'paused', 'pretraining', 'busy', 'recovering', 'starting'].includes(phase);
   ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused', 'pretraining'].includes(phase) || !shardInfo;
   ui.continue.hidden = !(run && run.resumable && ['stopped', 'done'].includes(phase));
@@ -1086,7 +1087,7 @@ ui.download.addEventListener('click', async () => {
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
     a.href = url;
-    a.download = `imdb-sentiment-${runHistory.length}ep-v${state.vocab_size}.nnckpt`;
+    a.download = isImages() ? `fashion-mlp-${runHistory.length}ep.nnckpt` : `imdb-sentiment-${runHistory.length}ep-v${state.vocab_size}.nnckpt`;
     document.body.append(a);
     a.click();
     a.remove();
@@ -1602,6 +1603,7 @@ async function start() {
   if (shardInfo.max_tokens > 0) controls.maxlen.max = String(shardInfo.max_tokens);
 
   if (await restoreSaved()) {
+    await probeModelFiles();
     worker.arm();
     return;
   }
@@ -1610,6 +1612,7 @@ async function start() {
   } catch (err) {
     showError(`The settings do not fit this shard: ${err.message}`);
   }
+  await probeModelFiles();
   worker.arm();
   setPhase('ready');
   showSaved();
@@ -1635,6 +1638,21 @@ function showShardLoaded() {
     ? `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test images of ${shardInfo.height} × ${shardInfo.width} pixels in ${shardInfo.classes} classes.`
     : `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test reviews; a vocabulary of ${fmtInt(shardInfo.vocab_size || 0)} ids.`;
   ui.shardPanel.classList.add('loaded');
+}
+
+// Whether the engine writes an image model as a checkpoint (model files,
+// and saving with checkpoints): asked once, of the model just set up. A
+// text model always can.
+async function probeModelFiles() {
+  if (!isImages()) return;
+  try {
+    await worker.request('exportCheckpoint', {});
+    modelFiles = true;
+  } catch {
+    modelFiles = false;
+  }
+  ui.modelFileNote.hidden = modelFiles;
+  setPhase(phase);
 }
 
 // The diagnosis panel's hooks for an image model, which it cannot diagnose.

@@ -125,9 +125,11 @@ test('choosing Fashion-MNIST from the menu loads the images, sets the recipe, hi
   for (const id of ['#img-big', '#img-draw', '#img-bars', '#hidden', '#lr', '#batch_size', '#train_size'])
     assert.ok(await page.isVisible(id), `${id} is shown for images`);
   assert.equal(await page.textContent('label[for="train_size"]'), 'Training images');
-  assert.ok(await page.isDisabled('#btn-download'), 'no model file for images');
-  assert.ok(await page.isDisabled('#checkpoint-file'));
-  assert.ok(await page.isVisible('#model-file-note'));
+  assert.ok(await page.isDisabled('#btn-download'), 'nothing to download before training');
+  // Model files work when the engine writes image checkpoints; otherwise
+  // they are unavailable, and a note says where the model is kept instead.
+  const noFiles = await page.isVisible('#model-file-note');
+  assert.equal(await page.isDisabled('#checkpoint-file'), noFiles);
   // The test images are there before any training; the untrained model guesses.
   const view = await imagesSettled(page);
   assert.deepEqual(view.classNames, CLASSES);
@@ -232,5 +234,39 @@ test('a link to Fashion-MNIST trains one epoch of tutorial-mlp on 5,000 images w
   await page.waitForFunction(() => window.__playground.images().confusion, null, { timeout: 120000, polling: 100 });
   assert.deepEqual((await pg(page, () => window.__playground.images())).confusion.matrix, cm.matrix, 'the same predictions');
   assertClean(problems, 'fashion training');
+  await page.close();
+});
+
+test('on a 375 px phone the image view fits, and a crashed engine comes back with the images and the saved model', async () => {
+  const { page, problems } = await openPage('?debug#dataset=fashion&epochs=3&train_size=2000&val_size=1000&pace=watch', { viewport: { width: 375, height: 812 } });
+  const scrollWidth = await pg(page, () => document.documentElement.scrollWidth);
+  assert.ok(scrollWidth <= 375, `no horizontal scroll at 375 px (scrollWidth ${scrollWidth})`);
+  await imagesSettled(page);
+  await page.click('#btn-train');
+  await page.waitForFunction(() => window.__playground.session?.epochs === 1 && window.__playground.session.written, null, { timeout: 60000 });
+  const saved = await pg(page, () => window.__playground.history.slice(0, 1));
+  const worker = page.workers().at(-1);
+  await worker.evaluate(() => self.dispatchEvent(new MessageEvent('message', { data: { id: 'test-trap', type: 'debugTrap', data: {} } })));
+  await page.waitForFunction(() => window.__playground.restarts === 1 && window.__playground.phase === 'stopped', null, { timeout: 120000 });
+  assert.match(await page.textContent('#error-text'), /and was restarted: the images and your model from epoch 1 are back\.$/);
+  assert.match(await page.textContent('#status'), /^The engine was restarted and your model is back: 1 of 3 epochs .*Press Continue to train the remaining 2/);
+  assert.match(await page.textContent('#shard-detail'), /60,000 training and 10,000 test images/);
+  assert.deepEqual(await pg(page, () => window.__playground.history), saved);
+  await imagesSettled(page);
+  // Continue: epochs 2 and 3 on top of the restored weights.
+  await page.click('#btn-continue');
+  await phaseIs(page, ['done'], 300000);
+  await page.waitForFunction(() => window.__playground.test, null, { timeout: 60000 });
+  const history = await pg(page, () => window.__playground.history);
+  assert.equal(history.length, 3);
+  assert.deepEqual(history[0], saved[0]);
+  assert.ok(history[2].val_acc > 0.7, `validation accuracy after epoch 3: ${history[2].val_acc}`);
+  const charts = await pg(page, () => window.__playground.charts());
+  assert.equal(charts.loss.batch.length, 3 * Math.ceil(2000 / 64), 'every batch of the three epochs is on the curve');
+  await page.waitForFunction(() => window.__playground.images().confusion, null, { timeout: 120000, polling: 100 });
+  const after = await pg(page, () => document.documentElement.scrollWidth);
+  assert.ok(after <= 375, `still no horizontal scroll with the confusion matrix (scrollWidth ${after})`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'fashion-375.png'), fullPage: true });
+  assertClean(problems, 'fashion phone and crash');
   await page.close();
 });
