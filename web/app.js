@@ -960,7 +960,10 @@ function onEngineEvent(type, raw) {
       runHistory[data.epoch - 1] = { loss: data.loss, acc: data.acc, val_loss: data.val_loss, val_acc: data.val_acc };
       run.epoch = data.epoch;
       run.batch = run.batches;
-      if (Number.isFinite(data.ms)) run.msPerEpoch = data.ms;
+      if (Number.isFinite(data.ms)) {
+        run.msPerEpoch = data.ms;
+        (run.epochTimes ??= [])[data.epoch - 1] = data.ms;
+      }
       if (Number.isFinite(data.reviewsPerSec)) run.reviewsPerSec = data.reviewsPerSec;
       charts.addEpoch(data);
       diagnosis.epochDone(data);
@@ -1774,6 +1777,10 @@ Object.defineProperty(window, '__playground', {
     },
     get lastRunMs() {
       return run && run.totalMs != null ? run.totalMs : null;
+    },
+    // The engine time of each epoch of the current run (ms), as the epoch events gave it.
+    get epochTimes() {
+      return run && run.epochTimes ? [...run.epochTimes] : [];
     },
     get explain() {
       return copy(lastExplain);

@@ -6,6 +6,7 @@
 // the way back to the reviews.
 //
 //   node --test --test-concurrency=1 tests/browser/fashion.test.mjs
+//   SKIP_FULL_RECIPE=1 …   skips the full 10-epoch recipe (about a minute)
 //
 // Through the shared harness (harness.mjs), with data/fashion.shard served
 // beside imdb.shard. The page is read through window.__playground.
@@ -13,7 +14,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { realpath, stat, symlink } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, realpath, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, ARTIFACTS, POSITIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean } from './harness.mjs';
 
@@ -270,3 +273,54 @@ test('on a 375 px phone the image view fits, and a crashed engine comes back wit
   assertClean(problems, 'fashion phone and crash');
   await page.close();
 });
+
+// The native trainer's history for tutorial-mlp (build/imdb_train).
+async function nativeHistory() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'native-fashion-'));
+  const out = path.join(dir, 'history.json');
+  const trainer = path.join(ROOT, 'build', 'imdb_train');
+  const t0 = Date.now();
+  await new Promise((resolve, reject) => {
+    const child = spawn(trainer, ['--shard', FASHION, '--preset', 'tutorial-mlp', '--history', out, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', (err) => reject(new Error(`cannot run ${trainer} (run scripts/setup.sh): ${err.message}`)));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${trainer} exited with ${code}`))));
+  });
+  const ms = Date.now() - t0;
+  const history = JSON.parse(await readFile(out, 'utf8'));
+  await rm(dir, { recursive: true, force: true });
+  return { history, ms };
+}
+
+test(
+  'the full tutorial-mlp recipe (60,000 - 10,000 images, 10 epochs) in the page: the native history, test accuracy above 0.87',
+  { skip: process.env.SKIP_FULL_RECIPE ? 'SKIP_FULL_RECIPE is set' : false, timeout: 20 * 60 * 1000 },
+  async (t) => {
+    const { page, problems } = await openPage('#dataset=fashion');
+    assert.equal(await page.inputValue('#preset'), 'tutorial-mlp');
+    await trainAndWatch(page, 20 * 60 * 1000);
+    const history = await pg(page, () => window.__playground.history);
+    const testResult = await pg(page, () => window.__playground.test);
+    const times = await pg(page, () => window.__playground.epochTimes);
+    const runMs = await pg(page, () => window.__playground.lastRunMs);
+    const sorted = [...times].sort((a, b) => a - b);
+    t.diagnostic(`page worker: ms per epoch ${times.map((x) => Math.round(x)).join(', ')} (median ${Math.round(sorted[5])}); run ${Math.round(runMs)} ms; test accuracy ${testResult.acc.toFixed(4)}, loss ${testResult.loss.toFixed(4)}`);
+    assert.equal(history.length, 10);
+    assert.ok(testResult.acc >= 0.87, `test accuracy ${testResult.acc} >= 0.87`);
+    const loss = history.map((h) => h.loss);
+    assert.equal(loss.indexOf(Math.min(...loss)), 9, 'training loss is lowest at the last epoch');
+    assert.ok(history[9].val_loss - history[9].loss > history[0].val_loss - history[0].loss, 'the gap between validation and training loss grows');
+
+    // The page's engine is the native engine compiled to wasm: the same history.
+    const native = await nativeHistory();
+    let worst = 0;
+    for (let i = 0; i < 10; i++) {
+      for (const [key, nkey] of [['loss', 'loss'], ['val_loss', 'val_loss'], ['acc', 'accuracy'], ['val_acc', 'val_accuracy']])
+        worst = Math.max(worst, Math.abs(history[i][key] - native.history.history[nkey][i]));
+    }
+    t.diagnostic(`native imdb_train (load, 10 epochs, test): ${native.ms} ms wall; browser vs native history: largest difference ${worst.toExponential(2)}`);
+    assert.ok(worst <= 1e-4, `the browser's history equals the native trainer's within 1e-4 (worst ${worst})`);
+    assert.ok(Math.abs(testResult.acc - native.history.test.accuracy) <= 1e-4, 'and so does the test accuracy');
+    assertClean(problems, 'full fashion recipe');
+    await page.close();
+  },
+);
