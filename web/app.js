@@ -801,6 +801,7 @@ async function configureModel(wanted = configurableNow()) {
   haveModel = true;
   engineInForce = config;
   diagnosis.modelChanged();
+  imagesView?.modelChanged();
   return config;
 }
 
@@ -1131,6 +1132,7 @@ ui.checkpointFile.addEventListener('change', async () => {
     testResult = null;
     run = { imported: true, epochs: runHistory.length, epoch: runHistory.length, batch: 0, batches: 0, activeMs: 0 };
     diagnosis.modelChanged();
+    imagesView?.modelChanged();
     setPhase('done');
     embeddings?.onImported(runHistory);
     diagnosis.trainingDone(runHistory);
@@ -1249,6 +1251,7 @@ async function loadRecord(w, record) {
 function showRestored(record, config, how) {
   haveModel = true;
   engineInForce = config;
+  imagesView?.modelChanged();
   runHistory = record.history.map(normaliseEpoch);
   testResult = record.test && Number.isFinite(record.test.acc) ? { ...record.test } : null;
   const epochs = Math.max(record.epochsTotal || 0, runHistory.length);

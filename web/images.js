@@ -66,6 +66,7 @@ export class ImagesView {
     this.drawBusy = false;
     this.drawAgain = false;
     this.stripGeneration = 0;
+    this.modelGeneration = 0; // a new model makes answers about the old one stale
 
     this.ui.newStrip.addEventListener('click', () => this.newStrip().catch((err) => this.fail('fetch test images', err)));
     this.ui.random.addEventListener('click', () => this.pickRandom().catch((err) => this.fail('fetch a test image', err)));
@@ -334,6 +335,15 @@ export class ImagesView {
 
   // ---------------------------------------------------- confusion matrix
 
+  // A new, reset or loaded model: the matrix was the old model's.
+  modelChanged() {
+    this.modelGeneration++;
+    this.confusion = null;
+    this.ui.cmTable.hidden = true;
+    this.ui.cmTable.replaceChildren();
+    this.ui.cmStatus.textContent = 'Computed when training ends (or now, with the button).';
+  }
+
   trainingDone() {
     this.refresh();
     this.computeConfusion();
@@ -344,12 +354,14 @@ export class ImagesView {
     this.confusionRunning = true;
     this.ui.cmButton.disabled = true;
     this.ui.cmStatus.textContent = `Predicting the ${this.info.splits.test.toLocaleString('en-US')} test images…`;
+    const generation = this.modelGeneration;
     try {
       const r = await this.ctx.request('confusion', { split: 'test' });
+      if (generation !== this.modelGeneration) return;
       this.confusion = r;
       this.renderConfusion(r);
     } catch (err) {
-      if (/cancelled/.test(err.message)) return;
+      if (/cancelled/.test(err.message) || generation !== this.modelGeneration) return;
       this.ui.cmStatus.textContent = '';
       this.fail('compute the confusion matrix', err);
     } finally {
