@@ -360,7 +360,6 @@ const ui = {
   w2vFields: $('w2v-fields'),
   pretrainPanel: $('pretrain-panel'),
   dataset: $('dataset'),
-  modelFileNote: $('model-file-note'),
 };
 const controls = Object.fromEntries(CONTROL_KEYS.map((k) => [k, $(k)]));
 
@@ -412,8 +411,6 @@ let worker = null; // the EngineSupervisor: request() goes to the live worker
 let embeddings = null; // the word map and friends (embeddings.js)
 let wordVectors = null; // word2vec's panel and the session's vectors (pretrain.js)
 let imagesView = null; // Fashion-MNIST: test images, their predictions, the confusion matrix (images.js)
-let lastParamsSave = 0; // when an image model's weights were last saved during training
-let modelFiles = !isImages(); // the engine writes this dataset's model as a checkpoint (probeModelFiles)
 const store = new SessionStore();
 let saving = true; // this run saves itself (Forget turns it off until the next Train)
 let recoveryNote = null; // what the last engine restart brought back
@@ -427,10 +424,8 @@ function setPhase(next) {
   ui.resume.disabled = phase !== 'paused';
   ui.stop.disabled = !['training', 'paused', 'pretraining'].includes(phase);
   ui.reset.disabled = !['ready', 'stopped', 'done', 'training', 'paused'].includes(phase);
-  // Model files are the engine's checkpoints; an engine whose checkpoints
-  // hold no image model keeps it in this browser only (probeModelFiles).
-  ui.download.disabled = !trained || !modelFiles;
-  ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase) || !modelFiles;
+  ui.download.disabled = !trained;
+  ui.checkpointFile.disabled = !['ready', 'stopped', 'done'].includes(phase);
   ui.dataset.disabled = ['training', 'paused', 'pretraining', 'busy', 'recovering', 'starting'].includes(phase);
   ui.random.disabled = !['ready', 'stopped', 'done', 'training', 'paused', 'pretraining'].includes(phase) || !shardInfo;
   ui.continue.hidden = !(run && run.resumable && ['stopped', 'done'].includes(phase));
@@ -971,11 +966,6 @@ function onEngineEvent(type, raw) {
       scheduleStatus();
       explainCurrent(); // the weights changed: re-score the typed review
       if (data.checkpoint) saveSession('training', data.checkpoint);
-      else if (isImages() && performance.now() - lastParamsSave >= 1000) {
-        // An image model has no checkpoint: its weights are saved instead.
-        lastParamsSave = performance.now();
-        saveSession('training');
-      }
       break;
     case 'done':
       pauseRun();
@@ -1002,7 +992,7 @@ function onEngineEvent(type, raw) {
       explainCurrent();
       diagnosis.trainingDone(runHistory);
       imagesView?.trainingDone();
-      if (data.checkpoint || isImages()) saveSession('done', data.checkpoint);
+      if (data.checkpoint) saveSession('done', data.checkpoint);
       break;
     case 'trainError':
       pauseRun();
@@ -1038,7 +1028,7 @@ function onDivergence(data) {
   setPhase('stopped');
   announce(statusText());
   explainCurrent();
-  if (data.checkpoint || isImages()) saveSession('diverged', data.checkpoint);
+  if (data.checkpoint) saveSession('diverged', data.checkpoint);
 }
 
 // A run continued from a restored model trains the remaining epochs as a new
@@ -1165,10 +1155,7 @@ async function saveSession(status, checkpoint) {
   if (!saving || !run) return;
   const r = run;
   try {
-    // An image model (which the engine's checkpoints do not hold) is saved
-    // as its parameters, with the config to build it again (loadRecord).
-    const bytes = checkpoint ||
-      (isImages() ? (await worker.request('snapshot', {})).params.buffer : (await worker.request('exportCheckpoint', {})).bytes);
+    const bytes = checkpoint || (await worker.request('exportCheckpoint', {})).bytes;
     if (r !== run) return; // a new run started meanwhile
     const snap = charts.snapshot();
     const batches = { x: [], loss: [], acc: [] };
@@ -1182,7 +1169,6 @@ async function saveSession(status, checkpoint) {
       settings: { ...state },
       config: engineInForce,
       dataset: state.dataset,
-      modelFormat: checkpoint || !isImages() ? 'checkpoint' : 'params',
       checkpoint: bytes,
       history: runHistory.map((h) => ({ ...h })),
       batches,
@@ -1233,16 +1219,9 @@ ui.forget.addEventListener('click', async () => {
   }
 });
 
-// Gives worker w the model of a saved record: a checkpoint is imported; an
-// image model's parameters go into a model configured like it. Resolves
-// with {config}.
-async function loadRecord(w, record) {
-  if (record.modelFormat === 'params') {
-    const params = new Float32Array(record.checkpoint.slice(0));
-    const config = await w.request('configure', engineConfigOf(record.config));
-    await w.request('restore', { params }, [params.buffer]);
-    return { config };
-  }
+// Gives worker w the model of a saved record (its checkpoint); resolves
+// with {config, history}.
+function loadRecord(w, record) {
   return w.request('importCheckpoint', { bytes: record.checkpoint.slice(0) });
 }
 
@@ -1609,7 +1588,6 @@ async function start() {
   if (shardInfo.max_tokens > 0) controls.maxlen.max = String(shardInfo.max_tokens);
 
   if (await restoreSaved()) {
-    await probeModelFiles();
     worker.arm();
     return;
   }
@@ -1618,7 +1596,6 @@ async function start() {
   } catch (err) {
     showError(`The settings do not fit this shard: ${err.message}`);
   }
-  await probeModelFiles();
   worker.arm();
   setPhase('ready');
   showSaved();
@@ -1644,21 +1621,6 @@ function showShardLoaded() {
     ? `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test images of ${shardInfo.height} × ${shardInfo.width} pixels in ${shardInfo.classes} classes.`
     : `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test reviews; a vocabulary of ${fmtInt(shardInfo.vocab_size || 0)} ids.`;
   ui.shardPanel.classList.add('loaded');
-}
-
-// Whether the engine writes an image model as a checkpoint (model files,
-// and saving with checkpoints): asked once, of the model just set up. A
-// text model always can.
-async function probeModelFiles() {
-  if (!isImages()) return;
-  try {
-    await worker.request('exportCheckpoint', {});
-    modelFiles = true;
-  } catch {
-    modelFiles = false;
-  }
-  ui.modelFileNote.hidden = modelFiles;
-  setPhase(phase);
 }
 
 // The diagnosis panel's hooks for an image model, which it cannot diagnose.

@@ -3,14 +3,12 @@
 //
 // One record per dataset (key 'current' for the IMDB reviews, 'fashion' for
 // Fashion-MNIST), the current session: the trained model as checkpoint bytes
-// (the engine's own format, web/PROTOCOL.md exportCheckpoint) or, for an
-// image model, which checkpoints do not hold, its parameters (float32 as the
-// worker's snapshot gives them; modelFormat 'params'), its history and
-// curves, the experiment settings and where the run stood:
+// (the engine's own format, web/PROTOCOL.md exportCheckpoint), its history
+// and curves, the experiment settings and where the run stood:
 //
 //   { format: 'imdb-playground-session', version: 1, savedAt (ms since 1970),
 //     settings: {the page's state table}, config: {the engine's config},
-//     dataset: 'imdb' | 'fashion', modelFormat: 'checkpoint' | 'params',
+//     dataset: 'imdb' | 'fashion',
 //     checkpoint: ArrayBuffer, history: [{loss, acc, val_loss, val_acc}],
 //     batches: {x: [...], loss: [...], acc: [...]} (the per-batch curve),
 //     test: {loss, acc} | null, epochsTotal, status: 'training' | 'stopped'
@@ -88,8 +86,6 @@ function validRecord(r) {
     r.format === SESSION_FORMAT &&
     r.version === SESSION_VERSION &&
     r.checkpoint instanceof ArrayBuffer &&
-    (r.modelFormat === undefined || r.modelFormat === 'checkpoint' ||
-      (r.modelFormat === 'params' && r.checkpoint.byteLength % 4 === 0 && r.config && typeof r.config === 'object')) &&
     Array.isArray(r.history) &&
     r.settings &&
     typeof r.settings === 'object'

@@ -24,6 +24,7 @@ const FASHION = path.join(ROOT, 'data', 'fashion.shard');
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 let session;
+let textModelFile = null; // a review model's file, downloaded by the first test
 
 async function openPage(hash, options) {
   const opened = await session.openPage(hash, options);
@@ -82,6 +83,15 @@ async function imagesSettled(page, want = {}) {
   return pg(page, () => window.__playground.images());
 }
 
+// Clicks Download model; returns the saved file's path.
+async function download(page, nameRe) {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.click('#btn-download')]);
+  assert.match(file.suggestedFilename(), nameRe);
+  const to = path.join(session.dataDir, file.suggestedFilename());
+  await file.saveAs(to);
+  return to;
+}
+
 function checkProbs(probs, what) {
   assert.equal(probs.length, 10, `${what}: 10 probabilities`);
   assert.ok(probs.every((p) => p >= 0 && p <= 1), `${what}: each in [0, 1]`);
@@ -94,7 +104,7 @@ before(async () => {
   await stat(FASHION).catch(() => {
     throw new Error(`${FASHION} is missing: build it with scripts/setup.sh`);
   });
-  session = await startSession('fashion');
+  session = await startSession('fashion', { acceptDownloads: true });
   await symlink(await realpath(FASHION), path.join(session.dataDir, 'fashion.shard'));
 });
 
@@ -128,11 +138,7 @@ test('choosing Fashion-MNIST from the menu loads the images, sets the recipe, hi
   for (const id of ['#img-big', '#img-draw', '#img-bars', '#hidden', '#lr', '#batch_size', '#train_size'])
     assert.ok(await page.isVisible(id), `${id} is shown for images`);
   assert.equal(await page.textContent('label[for="train_size"]'), 'Training images');
-  assert.ok(await page.isDisabled('#btn-download'), 'nothing to download before training');
-  // Model files work when the engine writes image checkpoints; otherwise
-  // they are unavailable, and a note says where the model is kept instead.
-  const noFiles = await page.isVisible('#model-file-note');
-  assert.equal(await page.isDisabled('#checkpoint-file'), noFiles);
+  assert.ok(await page.isEnabled('#checkpoint-file'), 'a model file can be loaded');
   // The test images are there before any training; the untrained model guesses.
   const view = await imagesSettled(page);
   assert.deepEqual(view.classNames, CLASSES);
@@ -152,6 +158,7 @@ test('choosing Fashion-MNIST from the menu loads the images, sets the recipe, hi
   assert.match(await page.textContent('#shard-detail'), /25,000 training and 25,000 test reviews/);
   const scored = await typeReview(page, POSITIVE_REVIEW);
   assert.ok(scored.score > 0 && scored.score < 1);
+  textModelFile = await download(page, /^imdb-sentiment-.*\.nnckpt$/);
   assertClean(problems, 'dataset menu');
   await page.close();
 });
@@ -236,6 +243,25 @@ test('a link to Fashion-MNIST trains one epoch of tutorial-mlp on 5,000 images w
   await page.click('#btn-confusion');
   await page.waitForFunction(() => window.__playground.images().confusion, null, { timeout: 120000, polling: 100 });
   assert.deepEqual((await pg(page, () => window.__playground.images())).confusion.matrix, cm.matrix, 'the same predictions');
+
+  // Model files: the image model downloads and loads back; a review model's
+  // file is refused with the engine's reason, and the page keeps its model.
+  const imageModelFile = await download(page, /^fashion-mlp-1ep\.nnckpt$/);
+  assert.ok(textModelFile, 'the first test downloaded a review model');
+  await page.setInputFiles('#checkpoint-file', textModelFile);
+  await page.waitForFunction(() => window.__playground.errors.length > 0, null, { timeout: 30000 });
+  const refused = (await pg(page, () => window.__playground.errors)).at(-1);
+  assert.match(refused, /^Could not load the model file “imdb-sentiment-.*”: .*mlp/);
+  await phaseIs(page, ['done'], 10000);
+  assert.deepEqual(await pg(page, () => window.__playground.history), history, 'the page keeps its model');
+  await page.click('#btn-reset');
+  await phaseIs(page, ['ready'], 30000);
+  await page.setInputFiles('#checkpoint-file', imageModelFile);
+  await phaseIs(page, ['done'], 30000);
+  await page.waitForFunction(() => window.__playground.test, null, { timeout: 60000 });
+  assert.equal((await pg(page, () => window.__playground.test)).acc, testResult.acc, 'the loaded model scores as before');
+  assert.deepEqual(await pg(page, () => window.__playground.history), history, 'with its history');
+  assert.match(await page.textContent('#status'), /^Loaded a model trained for 1 epoch/);
   assertClean(problems, 'fashion training');
   await page.close();
 });
