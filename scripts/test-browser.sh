@@ -28,4 +28,10 @@ if [ ! -f data/imdb.shard ]; then
   exit 1
 fi
 
+if [ ! -f data/fashion.shard ]; then
+  echo "test-browser.sh: data/fashion.shard is missing (tests/browser/fashion.test.mjs needs it). Build it with scripts/setup.sh" >&2
+  echo "  (or: build/fashion_build_shard --source /usr/share/datasets/fashion-mnist --out data/fashion.shard)" >&2
+  exit 1
+fi
+
 exec node --test tests/browser/
