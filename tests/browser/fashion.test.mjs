@@ -148,6 +148,16 @@ test('choosing Fashion-MNIST from the menu loads the images, sets the recipe, hi
   assert.equal(await page.locator('#img-bars li').count(), 10);
   await page.screenshot({ path: path.join(ARTIFACTS, 'fashion-ready.png'), fullPage: true });
 
+  // Stop ends a run at once; the dataset menu waits while training runs.
+  await page.click('#btn-train');
+  await page.waitForFunction(() => window.__playground.charts().loss.batch.length > 0, null, { timeout: 60000, polling: 50 });
+  assert.ok(await page.isDisabled('#dataset'), 'no switching in the middle of a run');
+  await page.click('#btn-stop');
+  await phaseIs(page, ['stopped'], 10000);
+  assert.match(await page.textContent('#status'), /^Stopped at epoch 1\/10, batch \d+\/782\. Press Train to start a new run\.$/);
+  assert.ok(await page.isEnabled('#dataset'));
+  assert.ok(await page.isEnabled('#btn-download'), 'a stopped model can be downloaded');
+
   // Back to the reviews: the text page as before.
   await selectAndReload(page, '#dataset', 'imdb');
   assert.equal(await pg(page, () => window.__playground.dataset), 'imdb');
