@@ -729,11 +729,11 @@ function ensureDatasetModel() {
   writeHash();
 }
 
-// What the page shows for its dataset: <body data-dataset> hides the other
-// dataset's controls and panels (style.css, [data-for]); the menus offer the
-// dataset's models.
+// What the page shows for its dataset: <html data-dataset> hides the other
+// dataset's controls and panels (style.css, [data-for]; dataset-early.js
+// marks it before the first paint); the menus offer the dataset's models.
 function setUpDatasetView() {
-  document.body.dataset.dataset = state.dataset;
+  document.documentElement.dataset.dataset = state.dataset;
   ui.dataset.value = state.dataset;
   for (const el of document.querySelectorAll('.items')) el.textContent = items();
   if (!isImages()) {
