@@ -22,6 +22,9 @@ export const PRESET_NOTES = {
   'tutorial-pretrained':
     'Our answer to the TF-Hub tutorial: word vectors learned first from the 50,000 unlabelled reviews (word2vec, ' +
     'in your browser), then the LSTM recipe on only 1,000 labelled reviews, beside the same model trained from scratch.',
+  'tutorial-mlp':
+    'The Keras basic classification tutorial: the 28 × 28 pixels divided by 255, Dense(512, ReLU), Dense(10), softmax; ' +
+    'Adam 0.001, batch 64, 10 epochs of 50,000 images (10,000 validate). A few seconds per epoch.',
   custom: 'Your own settings; the link keeps them.',
 };
 

@@ -126,6 +126,7 @@ test('choosing Fashion-MNIST from the menu loads the images, sets the recipe, hi
   assert.match(hash, /batch_size=64/);
   assert.equal(await page.inputValue('#preset'), 'tutorial-mlp');
   assert.deepEqual(await page.$$eval('#preset option', (os) => os.map((o) => o.value)), ['tutorial-mlp', 'custom']);
+  assert.match(await page.textContent('#preset-hint'), /Dense\(512, ReLU\), Dense\(10\)/);
   const config = await pg(page, () => window.__playground.config);
   assert.equal(config.model, 'mlp');
   assert.equal(config.hidden, 512);
