@@ -493,6 +493,10 @@ function statusText() {
       if (last && Number.isFinite(last.val_acc)) parts.push(`validation accuracy ${fmtPct(last.val_acc)}`);
       if (testResult) parts.push(`test accuracy ${fmtPct(testResult.acc)} (loss ${testResult.loss.toFixed(3)})`);
       else parts.push(`evaluating on the test ${items()}…`);
+      if (run?.stoppedEarly) {
+        const s = run.stoppedEarly;
+        parts.push(`early stopping ended the run; best epoch ${s.best}${s.restored ? ', its weights restored' : ''}`);
+      }
       if (referenceResult) parts.push(comparisonText());
       return parts.join(' · ');
     }
@@ -976,6 +980,12 @@ function onEngineEvent(type, raw) {
       }
       testResult = data.test && Number.isFinite(data.test.acc) ? { loss: data.test.loss, acc: data.test.acc } : null;
       if (run) run.resumable = false;
+      if (run && isImages() && data.stoppedEarly) {
+        // (On the review page the word panel marks it, embeddings.js.)
+        const restored = engineInForce?.restore_best_weights !== false;
+        run.stoppedEarly = { after: runHistory.length, best: data.bestEpoch, restored };
+        charts.setMarks([{ x: runHistory.length, label: `early stopping: ended after ${runHistory.length}`, color: '#b45309', dash: [2, 3] }]); // embeddings.js's colour for it
+      }
       if (currentStage?.reference && stages.length) {
         // The from-scratch twin is done: keep its curves, train the next.
         referenceResult = { history: runHistory, test: testResult };

@@ -280,6 +280,15 @@ test('a link to Fashion-MNIST trains one epoch of tutorial-mlp on 5,000 images w
   assert.equal((await pg(page, () => window.__playground.test)).acc, testResult.acc, 'the loaded model scores as before');
   assert.deepEqual(await pg(page, () => window.__playground.history), history, 'with its history');
   assert.match(await page.textContent('#status'), /^Loaded a model trained for 1 epoch/);
+  // And the other way: the review page refuses the image model's file.
+  const review = await openPage('');
+  await review.page.setInputFiles('#checkpoint-file', imageModelFile);
+  await review.page.waitForFunction(() => window.__playground.errors.length > 0, null, { timeout: 30000 });
+  assert.match((await pg(review.page, () => window.__playground.errors)).at(-1), /^Could not load the model file “fashion-mlp-1ep\.nnckpt”: .*image model/);
+  await phaseIs(review.page, ['ready'], 10000);
+  assert.ok((await typeReview(review.page, POSITIVE_REVIEW)).score > 0, 'the review page keeps its model');
+  assertClean(review.problems, 'review page given an image model');
+  await review.page.close();
   assertClean(problems, 'fashion training');
   await page.close();
 });
@@ -368,3 +377,19 @@ test(
     await page.close();
   },
 );
+
+test('early stopping on Fashion-MNIST: the run ends early, the status and the curves say where', async () => {
+  // A tiny subset overfits at once: the validation loss turns up within a few epochs.
+  const { page, problems } = await openPage('#dataset=fashion&epochs=30&train_size=500&val_size=2000&patience=1&lr=0.003');
+  await trainAndWatch(page);
+  const history = await pg(page, () => window.__playground.history);
+  assert.ok(history.length < 30, `stopped after ${history.length} of 30 epochs`);
+  const valLoss = history.map((h) => h.val_loss);
+  const best = valLoss.indexOf(Math.min(...valLoss)) + 1;
+  assert.equal(best, history.length - 1, 'patience 1: one epoch without improvement ends it');
+  assert.match(await page.textContent('#status'), new RegExp(`early stopping ended the run; best epoch ${best}, its weights restored`));
+  const charts = await pg(page, () => window.__playground.charts());
+  assert.equal(charts.bestEpoch, best, 'the chart marks the best epoch');
+  assertClean(problems, 'fashion early stopping');
+  await page.close();
+});
