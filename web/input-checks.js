@@ -29,7 +29,7 @@ export function shardLimitError(key, value, shardInfo) {
   if (key === 'maxlen' && shardInfo.max_tokens > 0 && value > shardInfo.max_tokens)
     return `must be at most ${fmtInt(shardInfo.max_tokens)}: the loaded reviews were cut to that many tokens when the shard was built`;
   if (key === 'val_size' && train > 0 && value >= train)
-    return `must be less than ${fmtInt(train)}, the number of training reviews, so that some are left to train on`;
+    return `must be less than ${fmtInt(train)}, the number of training ${shardInfo.kind === 'images' ? 'images' : 'reviews'}, so that some are left to train on`;
   return null;
 }
 

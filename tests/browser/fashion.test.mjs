@@ -140,6 +140,11 @@ test('choosing Fashion-MNIST from the menu loads the images, sets the recipe, hi
     assert.ok(await page.isVisible(id), `${id} is shown for images`);
   assert.equal(await page.textContent('label[for="train_size"]'), 'Training images');
   assert.ok(await page.isEnabled('#checkpoint-file'), 'a model file can be loaded');
+  // A setting that does not fit the images gets a message at its control.
+  await setControl(page, 'val_size', 60000);
+  assert.match(await page.textContent('.field-message'), /must be less than 60,000, the number of training images/);
+  assert.equal(await pg(page, () => window.__playground.settings.val_size), 10000, 'the control keeps its last good value');
+  await setControl(page, 'val_size', 10000);
   // The test images are there before any training; the untrained model guesses.
   const view = await imagesSettled(page);
   assert.deepEqual(view.classNames, CLASSES);
