@@ -13,7 +13,7 @@ cmake -S . -B build -DNN_IMDB_ARCHIVE="$ARCHIVE" >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 status=0
 echo "==> engine tests (ctest)"
-ctest --test-dir build --output-on-failure || status=1
+ctest --test-dir build --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" || status=1
 if [ -x scripts/test-sanitizers.sh ]; then
     echo "==> engine tests under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)"
     scripts/test-sanitizers.sh || status=1
