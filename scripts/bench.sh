@@ -10,6 +10,7 @@
 #   scripts/bench.sh [--repeat N] [--lstm-epochs N] [--torch-lstm-full]
 #                    [--no-browser] [--no-page] [--no-peers] [--install-peers]
 #                    [--results FILE]
+#   scripts/bench.sh --page-only [--results FILE]
 #
 #   --repeat N         runs of the 40-epoch bag recipe, natively and in the
 #                      browser (default 3; the median is shown)
@@ -18,6 +19,8 @@
 #                      each); by default 20 batches and 1,280 validation
 #                      reviews are timed and scaled up to an epoch
 #   --no-browser       native figures only; --no-page skips the page itself
+#   --page-only        only the page: keystroke to score, and its frame times
+#                      idle and while it trains (about a minute)
 #   --no-peers         skip PyTorch and TensorFlow.js
 #   --install-peers    first install the peers: python3-torch with apt-get
 #                      (as root or through sudo) and the optional npm
@@ -34,7 +37,7 @@ say() { echo "bench: $*" >&2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS=""
+REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS="" PAGE_ONLY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --repeat) REPEAT="$2"; shift 2 ;;
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
         --torch-lstm-full) TORCH_FULL=1; shift ;;
         --no-browser) BROWSER=0; shift ;;
         --no-page) PAGE=0; shift ;;
+        --page-only) PAGE_ONLY=1; shift ;;
         --no-peers) PEERS=0; shift ;;
         --install-peers) INSTALL=1; shift ;;
         --results) RESULTS="$2"; shift 2 ;;
@@ -54,7 +58,7 @@ done
 
 SHARD="$ROOT/data/imdb.shard"
 [ -f "$SHARD" ] || die "$SHARD is missing: run scripts/setup.sh"
-if [ ! -x build/imdb_bench ] || [ ! -x build/imdb_export_arrays ]; then
+if [ "$PAGE_ONLY" = 0 ] && { [ ! -x build/imdb_bench ] || [ ! -x build/imdb_export_arrays ]; }; then
     say "building the native tools (build/)"
     cmake -S . -B build >/dev/null && cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
         || die "the native build failed: run scripts/setup.sh"
@@ -63,6 +67,19 @@ if [ "$BROWSER" = 1 ]; then
     [ -f web/engine/engine.wasm ] || die "web/engine/engine.wasm is missing: run scripts/build-wasm.sh"
     [ -d node_modules/playwright-core ] || die "playwright-core is missing: run npm ci (or scripts/setup.sh)"
     [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || die "no Chromium at ${CHROMIUM:-/usr/bin/chromium}: apt-get install chromium"
+fi
+
+if [ "$PAGE_ONLY" = 1 ]; then
+    [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ] || die "--page-only runs the page: drop --no-browser / --no-page"
+    OUT="$(mktemp)"
+    trap 'rm -f "$OUT"' EXIT
+    say "Chromium: the page only (keystroke to score; frame times idle and while training)"
+    node tests/bench/browser_bench.mjs --page-only > "$OUT" || die "the browser benchmark failed (see above)"
+    [ -n "$RESULTS" ] && cp "$OUT" "$RESULTS"
+    echo
+    echo "scripts/bench.sh --page-only on $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+    node tests/bench/table.mjs "$OUT"
+    exit 0
 fi
 
 # ------------------------------------------------------------- the peers

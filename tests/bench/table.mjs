@@ -64,17 +64,51 @@ for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM']]) {
   }
 }
 
+if (table.length) {
 const head = ['workload', 'runtime', 'train ms/epoch', 'train+val ms/epoch', 'whole run ms', 'reviews/s', 'ms/scored review', 'peak MB', 'notes'];
 const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
 const line = (r) => '| ' + r.map((c, i) => (i >= 2 && i <= 7 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join(' | ') + ' |';
 console.log(line(head));
 console.log('|' + widths.map((w, i) => (i >= 2 && i <= 7 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|');
 for (const r of table) console.log(line(r));
+}
 
 if (page) {
   console.log('');
   console.log(`page: one keystroke to the new score on screen (250-word review, score + every word's contribution): median ${ms(page.keystroke_ms)} ms, max ${ms(page.keystroke_max_ms)} ms over ${page.keystrokes} keys`);
-  console.log(`page: main-thread frames while it trains 40 epochs (${ms(page.train_wall_ms)} ms wall): median ${ms(page.frame_p50_ms)} ms, 95th percentile ${ms(page.frame_p95_ms)} ms, longest ${ms(page.frame_max_ms)} ms, ${page.frames_over_33ms} of ${page.frames} frames over 33 ms`);
+  printFrames(page.frames || {});
+}
+
+// The page's frame times per state (browser_bench.mjs, frameScenarios): the
+// intervals between animation frames of its main thread (16.7 ms at 60 fps).
+function printFrames(frames) {
+  const states = [
+    ['idle', 'idle (ready, nothing running)'],
+    ['bag_fast', 'training the recipe, full speed (40 epochs)'],
+    ['after_run', 'just after a run (diagnosis drawn)'],
+    ['bag_watch', "training, 'watch' pace, curves in view"],
+    ['bag_watch_map', "training, 'watch' pace, word map in view"],
+    ['lstm', 'training the LSTM preset on a subset'],
+  ];
+  const rowsOut = states.filter(([k]) => frames[k]).map(([k, label]) => {
+    const f = frames[k];
+    return [
+      label + (f.runs > 1 ? ` (${f.runs} runs)` : ''), fmt(f.wall_ms / 1000, 1), String(f.frames), fmt(f.fps, 0),
+      ms(f.p50_ms), ms(f.p95_ms), ms(f.max_ms), String(f.over_16_7), String(f.over_50),
+      f.long_frames ? `${f.long_frames} (${Math.round(f.long_frames_ms)} ms)` : '0',
+    ];
+  });
+  if (!rowsOut.length) return;
+  const head = ['page state', 's', 'frames', 'fps', 'median ms', 'p95 ms', 'max ms', '> 16.7 ms', '> 50 ms', 'long frames'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rowsOut.map((r) => r[i].length)));
+  const line = (r) => '| ' + r.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ') + ' |';
+  console.log('');
+  console.log("page frames (intervals between the main thread's animation frames; 16.7 ms is 60 fps):");
+  console.log(line(head));
+  console.log('|' + widths.map((w, i) => (i ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|');
+  for (const r of rowsOut) console.log(line(r));
+  const worst = frames.bag_fast?.long_frame_scripts;
+  if (worst?.length) console.log(`  scripts in the long frames at full speed: ${worst.map((w) => `${w.what} ${w.ms} ms`).join('; ')}`);
 }
 for (const m of ['bag', 'lstm']) {
   const w = wrk(m);
