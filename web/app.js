@@ -437,8 +437,14 @@ function setPhase(next) {
   updateStatus();
 }
 
+// Writes text into an element only when it differs: an unchanged status line
+// or score costs no DOM change, hence no style and layout work.
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 function updateStatus() {
-  ui.status.textContent = statusText();
+  setText(ui.status, statusText());
 }
 
 function statusText() {
@@ -968,7 +974,7 @@ function onEngineEvent(type, raw) {
       charts.addEpoch(data);
       diagnosis.epochDone(data);
       scheduleStatus();
-      explainCurrent(); // the weights changed: re-score the typed review
+      rescoreSoon(); // the weights changed: re-score the typed review
       if (data.checkpoint) saveSession('training', data.checkpoint);
       break;
     case 'done':
@@ -1063,13 +1069,27 @@ function normaliseEpoch(h) {
   return { loss: n(h.loss), acc: n(h.acc), val_loss: n(h.val_loss), val_acc: n(h.val_acc) };
 }
 
+// The status line follows events at most once per STATUS_MS, in an
+// animation frame: at full speed its batch counter would otherwise change
+// (and the line be laid out and painted again) every frame. Phase changes
+// still write it at once (setPhase).
+const STATUS_MS = 200;
 let statusFrame = 0;
+let statusTimer = 0;
+let lastStatus = -Infinity;
 function scheduleStatus() {
-  if (statusFrame) return;
-  statusFrame = requestAnimationFrame(() => {
-    statusFrame = 0;
-    updateStatus();
-  });
+  if (statusFrame || statusTimer) return;
+  const draw = () => {
+    statusTimer = 0;
+    statusFrame = requestAnimationFrame(() => {
+      statusFrame = 0;
+      lastStatus = performance.now();
+      updateStatus();
+    });
+  };
+  const wait = lastStatus + STATUS_MS - performance.now();
+  if (wait <= 0) draw();
+  else statusTimer = setTimeout(draw, wait);
 }
 // Keep "time left" ticking between events while training.
 setInterval(() => {
@@ -1167,13 +1187,13 @@ async function saveSession(status, checkpoint) {
   try {
     const bytes = checkpoint || (await worker.request('exportCheckpoint', {})).bytes;
     if (r !== run) return; // a new run started meanwhile
-    const snap = charts.snapshot();
+    const line = charts.batchLine(); // the charts' own arrays: only read here
     const batches = { x: [], loss: [], acc: [] };
-    const step = Math.max(1, Math.ceil(snap.loss.batch.length / 20000)); // at most ~20,000 points
-    for (let i = 0; i < snap.loss.batch.length; i += step) {
-      batches.x.push(snap.loss.batch[i].x);
-      batches.loss.push(snap.loss.batch[i].y);
-      batches.acc.push(snap.acc.batch[i]?.y ?? NaN);
+    const step = Math.max(1, Math.ceil(line.loss.length / 20000)); // at most ~20,000 points
+    for (let i = 0; i < line.loss.length; i += step) {
+      batches.x.push(line.loss[i].x);
+      batches.loss.push(line.loss[i].y);
+      batches.acc.push(line.acc[i]?.y ?? NaN);
     }
     store.save({
       settings: { ...state },
@@ -1330,6 +1350,26 @@ function engineConfigOf(config) {
 let explainInFlight = false;
 let wantedText = null;
 
+// While training, the typed review is re-scored after each epoch, but at
+// most once per RESCORE_MS (at full speed an epoch ends every ~15 ms, far
+// faster than anyone reads a score); the last epoch's weights are always
+// scored, by the trailing call. A waiting re-score counts as busy.
+const RESCORE_MS = 200;
+let rescoreTimer = 0;
+let lastRescore = -Infinity;
+
+function rescoreSoon() {
+  if (rescoreTimer) return;
+  const rescore = () => {
+    rescoreTimer = 0;
+    lastRescore = performance.now();
+    explainCurrent();
+  };
+  const wait = lastRescore + RESCORE_MS - performance.now();
+  if (wait <= 0) rescore();
+  else rescoreTimer = setTimeout(rescore, wait);
+}
+
 function explainCurrent() {
   if (isImages()) {
     // The image view's predictions instead of the review box's score.
@@ -1376,43 +1416,66 @@ function showReviewNote(text) {
   ui.reviewNote.hidden = !text;
 }
 
+// What #words holds: the text and token spans it was built for, and the
+// word elements, so a new score of the same text (after every epoch while
+// training) recolours the words in place instead of rebuilding them.
+let shownWords = null;
+
 function renderEmptyScore() {
   lastExplain = null;
   showReviewNote('');
-  ui.scoreText.textContent = 'Type a review (or pick a random one) to see its score.';
+  setText(ui.scoreText, 'Type a review (or pick a random one) to see its score.');
   ui.scoreBar.style.setProperty('--score', '0.5');
   ui.scoreBar.dataset.label = '';
-  ui.words.replaceChildren();
-  ui.topWords.replaceChildren();
+  if (ui.words.firstChild) ui.words.replaceChildren();
+  if (ui.topWords.firstChild) ui.topWords.replaceChildren();
+  shownWords = null;
+}
+
+// A word's colour class, strength and tooltip, written only where changed.
+function styleWord(el, t, maxAbs) {
+  const c = Number.isFinite(t.contribution) ? t.contribution : 0;
+  const cls = `word ${t.id === -1 ? 'stop' : c > 0 ? 'pos' : c < 0 ? 'neg' : 'zero'}`;
+  const strength = maxAbs > 0 ? (Math.abs(c) / maxAbs).toFixed(3) : '0';
+  const title = t.id === -1 ? 'stop word: removed before scoring' : `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
+  if (el.className !== cls) el.className = cls;
+  if (el.style.getPropertyValue('--strength') !== strength) el.style.setProperty('--strength', strength);
+  if (el.title !== title) el.title = title;
 }
 
 function renderExplanation(text, { score, tokens = [] }) {
   const label = score >= 0.5 ? 'positive' : 'negative';
-  ui.scoreText.textContent = `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`;
+  setText(ui.scoreText, `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`);
   ui.scoreBar.style.setProperty('--score', String(Math.min(1, Math.max(0, score))));
   ui.scoreBar.dataset.label = label;
 
   // The text, with each token's span wrapped; gaps stay plain text nodes.
-  const spans = tokens
+  const sorted = tokens
     .filter((t) => Number.isInteger(t.start) && Number.isInteger(t.end) && t.start < t.end && t.end <= text.length)
     .sort((a, b) => a.start - b.start);
+  const spans = [];
+  for (const t of sorted) if (!spans.length || t.start >= spans[spans.length - 1].end) spans.push(t);
   const maxAbs = spans.reduce((m, t) => Math.max(m, Math.abs(t.contribution) || 0), 0);
-  const frag = document.createDocumentFragment();
-  let pos = 0;
-  for (const t of spans) {
-    if (t.start < pos) continue;
-    if (t.start > pos) frag.append(document.createTextNode(text.slice(pos, t.start)));
-    const c = Number.isFinite(t.contribution) ? t.contribution : 0;
-    const word = document.createElement('span');
-    word.className = `word ${t.id === -1 ? 'stop' : c > 0 ? 'pos' : c < 0 ? 'neg' : 'zero'}`;
-    word.textContent = text.slice(t.start, t.end);
-    word.style.setProperty('--strength', maxAbs > 0 ? (Math.abs(c) / maxAbs).toFixed(3) : '0');
-    word.title = t.id === -1 ? 'stop word: removed before scoring' : `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
-    frag.append(word);
-    pos = t.end;
+  const key = spans.map((t) => `${t.start}-${t.end}`).join(',');
+  if (shownWords && shownWords.text === text && shownWords.key === key) {
+    spans.forEach((t, i) => styleWord(shownWords.elements[i], t, maxAbs));
+  } else {
+    const frag = document.createDocumentFragment();
+    const elements = [];
+    let pos = 0;
+    for (const t of spans) {
+      if (t.start > pos) frag.append(document.createTextNode(text.slice(pos, t.start)));
+      const word = document.createElement('span');
+      word.textContent = text.slice(t.start, t.end);
+      styleWord(word, t, maxAbs);
+      frag.append(word);
+      elements.push(word);
+      pos = t.end;
+    }
+    if (pos < text.length) frag.append(document.createTextNode(text.slice(pos)));
+    ui.words.replaceChildren(frag);
+    shownWords = { text, key, elements };
   }
-  if (pos < text.length) frag.append(document.createTextNode(text.slice(pos)));
-  ui.words.replaceChildren(frag);
 
   // The strongest words each way, as text, for readers who cannot see colour.
   const describe = (list) => list.map((t) => `${text.slice(t.start, t.end)} (${t.contribution >= 0 ? '+' : '−'}${Math.abs(t.contribution).toFixed(3)})`).join(', ');
@@ -1421,7 +1484,7 @@ function renderExplanation(text, { score, tokens = [] }) {
   const parts = [];
   if (pos3.length) parts.push(`Most positive: ${describe(pos3)}.`);
   if (neg3.length) parts.push(`Most negative: ${describe(neg3)}.`);
-  ui.topWords.textContent = parts.join(' ');
+  setText(ui.topWords, parts.join(' '));
 }
 
 ui.reviewText.addEventListener('input', () => {
@@ -1761,7 +1824,7 @@ Object.defineProperty(window, '__playground', {
       return copy(lastExplain);
     },
     get explainBusy() {
-      return explainInFlight || wantedText !== null;
+      return explainInFlight || wantedText !== null || rescoreTimer !== 0;
     },
     get errors() {
       return [...errorsShown];

@@ -5,8 +5,12 @@
 // the epoch with the lowest validation loss, and one where training
 // diverged, if it did. Charts are tuned for
 // streaming: no animation, parsing off with {x, y} points, decimation on,
-// update('none'), and batch points buffered and drawn at most once per
-// animation frame, so the page stays at 60 fps while the worker trains.
+// update('none'), and points buffered and drawn by a pacer (schedule()):
+// at most ONE of the two charts is redrawn in an animation frame, and a
+// chart waits REDRAW_PACE times its own last redraw time before the next,
+// so redrawing takes a bounded share of the main thread however fast the
+// worker sends points (at full speed it sends an epoch every ~15 ms). Every
+// point is kept and drawn; only the redraws are spaced.
 //
 // Deliberately not here: talking to the worker, the page's state, or any
 // DOM outside the two canvases. Chart.js is the UMD build loaded by a
@@ -228,6 +232,14 @@ function makeChart(canvas, { yTitle, percent }) {
   });
 }
 
+// Pacing of redraws (see schedule()). On a 2-core machine whose other core
+// trains, a chart's redraw took 4 ms on average (up to 12-30 ms) in
+// tests/bench/browser_bench.mjs; with a pace of 6 each chart then redraws
+// about every 25 ms, the two charts taking turns, and a chart never waits
+// longer than MAX_REDRAW_GAP_MS.
+const REDRAW_PACE = 6;
+const MAX_REDRAW_GAP_MS = 250;
+
 const BATCH = 0;
 const TRAIN = 1;
 const VAL = 2;
@@ -255,6 +267,10 @@ export class TrainingCharts {
     this.series = { loss: emptySeries(), acc: emptySeries() };
     this.pendingBatches = [];
     this.frame = 0;
+    // Per chart: whether it has changes not yet drawn, when it was last
+    // drawn, and what its redraws cost (a running average, ms).
+    this.pacing = [this.loss, this.acc].map((chart) => ({ chart, dirty: false, at: -Infinity, cost: 0 }));
+    this.redraws = 0;
     this.bestEpoch = null;
     this.history = [];
     this.divergedAt = null;
@@ -440,21 +456,44 @@ export class TrainingCharts {
     }
   }
 
+  // Marks both charts as changed and makes sure a frame will draw them.
   schedule() {
+    for (const p of this.pacing) p.dirty = true;
+    this.requestFrame();
+  }
+
+  requestFrame() {
     if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
+    this.frame = requestAnimationFrame(() => this.drawFrame());
+  }
+
+  // One animation frame: of the changed charts whose pause is over, the one
+  // drawn longest ago is redrawn; if a chart still waits, the next frame
+  // looks again (a callback that returns at once).
+  drawFrame() {
+    this.frame = 0;
+    const now = performance.now();
+    let next = null;
+    for (const p of this.pacing) {
+      if (!p.dirty || now - p.at < Math.min(MAX_REDRAW_GAP_MS, REDRAW_PACE * p.cost)) continue;
+      if (!next || p.at < next.at) next = p;
+    }
+    if (next) {
       this.flushBatches();
-      for (const [chart, series] of [
-        [this.loss, this.series.loss],
-        [this.acc, this.series.acc],
-      ]) {
-        chart.data.datasets.forEach((ds, i) => {
-          ds.data = i < REF_TRAIN ? series[i] : this.reference[chart === this.loss ? 'loss' : 'acc'][i - REF_TRAIN];
-        });
-        chart.update('none');
-      }
-    });
+      const chart = next.chart;
+      const series = chart === this.loss ? this.series.loss : this.series.acc;
+      const reference = this.reference[chart === this.loss ? 'loss' : 'acc'];
+      chart.data.datasets.forEach((ds, i) => {
+        ds.data = i < REF_TRAIN ? series[i] : reference[i - REF_TRAIN];
+      });
+      next.dirty = false;
+      chart.update('none');
+      const end = performance.now();
+      next.cost = next.at === -Infinity ? end - now : 0.7 * next.cost + 0.3 * (end - now);
+      next.at = end;
+      this.redraws++;
+    }
+    if (this.pacing.some((p) => p.dirty)) this.requestFrame();
   }
 
   flushBatches() {
@@ -464,6 +503,14 @@ export class TrainingCharts {
       push(this.series.acc[BATCH], p.x, p.acc);
     }
     this.pendingBatches = [];
+  }
+
+  // The per-batch points of both charts, {loss, acc} arrays of {x, y}: the
+  // charts' own arrays, not copies (saving a session reads them once a
+  // second while training, and must not copy every other series too).
+  batchLine() {
+    this.flushBatches();
+    return { loss: this.series.loss[BATCH], acc: this.series.acc[BATCH] };
   }
 
   // A deep copy of every point (not the decimated view), for the read-only
@@ -490,6 +537,39 @@ export class TrainingCharts {
       labels: this.loss.data.datasets.map((ds) => ds.label),
     };
   }
+}
+
+// For charts below the fold (the word map, the embedding statistics): the
+// returned update() redraws `chart` only while its canvas is on screen, and
+// otherwise when it gets there, so a chart out of
+// view costs nothing while data streams in. update() draws at once, or with
+// { frame: true } on the next animation frame (several calls, one redraw).
+// update.visible() says whether the canvas is in view; onShow() runs each
+// time it comes into view.
+export function visibleUpdater(chart, onShow) {
+  let visible = false;
+  let dirty = false;
+  let frame = 0;
+  const draw = () => {
+    frame = 0;
+    if (!dirty || !visible) return;
+    dirty = false;
+    chart.update('none');
+  };
+  new IntersectionObserver((entries) => {
+    visible = entries[entries.length - 1].isIntersecting;
+    if (!visible) return;
+    if (dirty && !frame) frame = requestAnimationFrame(draw);
+    onShow?.();
+  }).observe(chart.canvas);
+  const update = ({ frame: later = false } = {}) => {
+    dirty = true;
+    if (!visible) return;
+    if (!later) draw();
+    else if (!frame) frame = requestAnimationFrame(draw);
+  };
+  update.visible = () => visible;
+  return update;
 }
 
 // Clicking, or dragging with the button held, along a chart picks the

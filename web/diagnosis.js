@@ -71,6 +71,7 @@ export function createDiagnosis(ctx) {
   let byo = null;           // the last labelledText info
   const examples = new Map(); // `${seq}:${index}` -> 'diagnoseExample' reply
   const shownLists = { fp: null, fn: null, unc: null }; // the indices each list shows
+  let epochsFrame = 0;      // a renderEpochs() waiting for the next frame
 
   // ---------------------------------------------------------- settings
 
@@ -530,7 +531,11 @@ export function createDiagnosis(ctx) {
     epochDone(e) {
       kept.set(e.epoch, { val_loss: e.val_loss ?? NaN, kept: e.weightsKept === true });
       history[e.epoch - 1] = e;
-      renderEpochs();
+      // At full speed epochs end every few ms: the menu is rebuilt once a frame.
+      if (!epochsFrame) epochsFrame = requestAnimationFrame(() => {
+        epochsFrame = 0;
+        renderEpochs();
+      });
     },
     // Training finished (or a model was loaded): diagnose it.
     trainingDone(hist) {

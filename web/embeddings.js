@@ -14,7 +14,7 @@
 // Deliberately not here: HTML from strings (words reach the page through
 // textContent, or are drawn on a canvas), engine work, the worker itself.
 
-import { epochMarksPlugin, pickEpochs } from './charts.js';
+import { epochMarksPlugin, pickEpochs, visibleUpdater } from './charts.js';
 
 const COLORS = {
   selected: '#7c3aed',
@@ -30,7 +30,7 @@ const NEG = [220, 38, 38];   // style.css --neg
 const GREY = [156, 163, 175];
 const FREQUENT_LABELS = 6;  // and the most frequent words
 const PLAY_MS = 300;         // per epoch when playing
-const LIVE_MAP_MS = 1500;    // while training, refresh the map at most this often
+const LIVE_MAP_MS = 1500;    // while training (and in view), refresh the map at most this often
 const LABELS_EACH_WAY = 12;  // words named on the map at most: the strongest each way
 
 const fmtPct = (x) => `${(x * 100).toFixed(1)}%`;
@@ -205,6 +205,14 @@ export class EmbeddingsView {
     this.map = makeMap($('embed-map'), this, 0);
     this.map2 = makeMap($('embed-map2'), this, 1);
     this.statsChart = makeStatsChart($('embed-stats'));
+    // The charts redraw only in view (they sit below the training curves):
+    // while training, the statistics and the live map cost nothing until
+    // the reader scrolls to them; the map then fetches the newest epoch.
+    this.mapUpdate = visibleUpdater(this.map, () => {
+      if (this.training && this.epochs.length) this.refreshMap({ live: true });
+    });
+    this.map2Update = visibleUpdater(this.map2);
+    this.statsUpdate = visibleUpdater(this.statsChart);
     pickEpochs(this.statsChart, (e) => this.pick(e));
     ctx.charts.onPick((e) => this.pick(e));
     this.bindControls();
@@ -249,10 +257,12 @@ export class EmbeddingsView {
     this.requestSeq = 0;
     this.map.data.datasets[0].data = [];
     this.map2.data.datasets[0].data = [];
-    this.map.update('none');
-    this.map2.update('none');
+    this.map.options.plugins.wordLabels.labels = [];
+    this.map2.options.plugins.wordLabels.labels = [];
+    this.mapUpdate();
+    this.map2Update();
     this.statsChart.data.datasets.forEach((d) => (d.data = []));
-    this.statsChart.update('none');
+    this.statsUpdate({ frame: true });
     this.ui.memoBody.replaceChildren();
     this.ui.memoTable.hidden = true;
     this.ui.neighbours.replaceChildren();
@@ -329,8 +339,9 @@ export class EmbeddingsView {
       this.setStatus(`No word snapshots: ${e.error}`);
     }
     this.updateControls();
-    // The map follows the newest epoch while training, refreshed now and then.
-    if (performance.now() - this.mapFetchedAt > LIVE_MAP_MS) this.refreshMap({ live: true });
+    // The map follows the newest epoch while training, refreshed now and
+    // then, while it is in view.
+    if (this.mapUpdate.visible() && performance.now() - this.mapFetchedAt > LIVE_MAP_MS) this.refreshMap({ live: true });
   }
 
   // The run was stopped (Stop, or an error) before its last epoch: what it
@@ -534,13 +545,13 @@ export class EmbeddingsView {
     if (!d || epoch === null) return;
     const side = this.ctx.state.side_by_side && !this.training;
     this.ui.map2Figure.hidden = !side;
-    this.drawMap(this.map, 0, epoch, this.ui.mapCaption);
-    if (side) this.drawMap(this.map2, 1, this.lastEpoch(), this.ui.map2Caption);
+    this.drawMap(this.map, 0, epoch, this.ui.mapCaption, this.mapUpdate);
+    if (side) this.drawMap(this.map2, 1, this.lastEpoch(), this.ui.map2Caption, this.map2Update);
     this.renderHighlightNote();
     this.refreshNeighbours();
   }
 
-  drawMap(chart, which, epoch, caption) {
+  drawMap(chart, which, epoch, caption, update) {
     const d = this.mapData;
     let k = d.epochs.indexOf(epoch);
     if (k < 0) k = d.epochs.length - 1; // the map lags the newest epoch while training
@@ -567,7 +578,7 @@ export class EmbeddingsView {
     // And the most frequent words (the map's first), for orientation.
     for (let i = 0; i < Math.min(FREQUENT_LABELS, n); i++) if (i !== hi) labels.push({ ...points[i], text: d.words[i] });
     chart.options.plugins.wordLabels.labels = labels;
-    chart.update('none');
+    update();
     const tag = this.epochTag(shown);
     const explained = d.explained.map((v) => `${Math.round(v * 100)}%`).join(' and ');
     caption.textContent = `Epoch ${shown}${tag}: the ${fmtInt(n)} most frequent words, placed by the two principal axes of ` +
@@ -626,7 +637,7 @@ export class EmbeddingsView {
       rare.label = `rare words (${fmtInt(s0.rareWords)})`;
       frequent.label = `frequent words (${fmtInt(s0.frequentWords)})`;
     }
-    this.statsChart.update('none');
+    this.statsUpdate({ frame: true });
     this.renderSummary();
   }
 
@@ -671,7 +682,7 @@ export class EmbeddingsView {
     const statMarks = marks.slice();
     if (best) statMarks.push({ x: best, label: `lowest val loss: ${best}`, color: '#15803d', dash: [5, 4], width: 1.5 });
     this.statsChart.options.plugins.epochMarks.marks = statMarks;
-    this.statsChart.update('none');
+    this.statsUpdate({ frame: true });
   }
 
   // ----------------------------------------------- memorised, neighbours

@@ -325,6 +325,34 @@ test(
     assert.ok(loss[39] < loss[best], 'training loss keeps falling after the best validation epoch');
     assert.equal((await pg(page, () => window.__playground.charts())).bestEpoch, best + 1, 'the chart marks that epoch');
 
+    // At full speed an epoch ends every few ms and the charts redraw at
+    // their own pace, yet every point arrives: 40 epoch points on each
+    // chart, every batch of every epoch on the per-batch line, and, once
+    // the pacer has drawn them, 40 drawn points on both charts.
+    const charts = await pg(page, () => window.__playground.charts());
+    const batches = Math.ceil(15000 / 512) * 40;
+    for (const name of ['loss', 'acc']) {
+      assert.equal(charts[name].train.length, 40, `${name}: a training point for every epoch`);
+      assert.equal(charts[name].val.length, 40, `${name}: a validation point for every epoch`);
+      assert.equal(charts[name].batch.length, batches, `${name}: a per-batch point for each of the ${batches} batches`);
+    }
+    const drawn = () => ['chart-loss', 'chart-acc'].map((id) => globalThis.Chart.getChart(document.getElementById(id)).getDatasetMeta(1).data.length);
+    await page.waitForFunction(() => ['chart-loss', 'chart-acc'].every((id) => globalThis.Chart.getChart(document.getElementById(id)).getDatasetMeta(1).data.length === 40), null, { timeout: 10000, polling: 50 }).catch(() => {});
+    assert.deepEqual(await pg(page, drawn), [40, 40], 'both charts draw all 40 epochs');
+
+    // The charts below the fold are drawn once they are scrolled into view:
+    // the embedding statistics (a point per epoch) and the word map.
+    const statsDrawn = () => globalThis.Chart.getChart(document.getElementById('embed-stats')).getDatasetMeta(0).data.length;
+    const mapDrawn = () => globalThis.Chart.getChart(document.getElementById('embed-map')).getDatasetMeta(0).data.length;
+    await page.locator('#embed-stats').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => globalThis.Chart.getChart(document.getElementById('embed-stats')).getDatasetMeta(0).data.length === 40, null, { timeout: 10000, polling: 50 }).catch(() => {});
+    assert.equal(await pg(page, statsDrawn), 40, 'the embedding statistics chart draws all 40 epochs in view');
+    await page.locator('#embed-map').scrollIntoViewIfNeeded();
+    const words = await pg(page, () => window.__playground.embeddings().points.length);
+    await page.waitForFunction((n) => globalThis.Chart.getChart(document.getElementById('embed-map')).getDatasetMeta(0).data.length === n, words, { timeout: 10000, polling: 50 }).catch(() => {});
+    assert.ok(words > 0, 'the word map has words');
+    assert.equal(await pg(page, mapDrawn), words, 'the word map draws its words in view');
+
     // The same seed gives the same history natively: the page's engine is
     // the native engine, compiled to wasm (every epoch's losses within 1e-4).
     const native = await nativeHistory();
