@@ -267,10 +267,10 @@ export class TrainingCharts {
     this.series = { loss: emptySeries(), acc: emptySeries() };
     this.pendingBatches = [];
     this.frame = 0;
+    this.timer = 0;
     // Per chart: whether it has changes not yet drawn, when it was last
     // drawn, and what its redraws cost (a running average, ms).
     this.pacing = [this.loss, this.acc].map((chart) => ({ chart, dirty: false, at: -Infinity, cost: 0 }));
-    this.redraws = 0;
     this.bestEpoch = null;
     this.history = [];
     this.divergedAt = null;
@@ -463,19 +463,21 @@ export class TrainingCharts {
   }
 
   requestFrame() {
-    if (this.frame) return;
+    if (this.frame || this.timer) return;
     this.frame = requestAnimationFrame(() => this.drawFrame());
   }
 
   // One animation frame: of the changed charts whose pause is over, the one
-  // drawn longest ago is redrawn; if a chart still waits, the next frame
-  // looks again (a callback that returns at once).
+  // drawn longest ago is redrawn. If a chart still waits, a frame is asked
+  // for when its pause ends (a timer first if that is more than a frame
+  // away, so that waiting does not keep the browser producing frames).
   drawFrame() {
     this.frame = 0;
     const now = performance.now();
+    const gap = (p) => Math.min(MAX_REDRAW_GAP_MS, REDRAW_PACE * p.cost);
     let next = null;
     for (const p of this.pacing) {
-      if (!p.dirty || now - p.at < Math.min(MAX_REDRAW_GAP_MS, REDRAW_PACE * p.cost)) continue;
+      if (!p.dirty || now - p.at < gap(p)) continue;
       if (!next || p.at < next.at) next = p;
     }
     if (next) {
@@ -491,9 +493,17 @@ export class TrainingCharts {
       const end = performance.now();
       next.cost = next.at === -Infinity ? end - now : 0.7 * next.cost + 0.3 * (end - now);
       next.at = end;
-      this.redraws++;
     }
-    if (this.pacing.some((p) => p.dirty)) this.requestFrame();
+    let wait = Infinity;
+    const later = performance.now();
+    for (const p of this.pacing) if (p.dirty) wait = Math.min(wait, p.at + gap(p) - later);
+    if (wait === Infinity) return;
+    if (wait <= 16) this.requestFrame();
+    else
+      this.timer = setTimeout(() => {
+        this.timer = 0;
+        this.requestFrame();
+      }, wait - 16);
   }
 
   flushBatches() {
