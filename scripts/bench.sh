@@ -157,5 +157,5 @@ fi
 
 [ -n "$RESULTS" ] && cp "$OUT" "$RESULTS"
 echo
-echo "scripts/bench.sh on $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "scripts/bench.sh on $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 node tests/bench/table.mjs "$OUT"
