@@ -20,6 +20,7 @@ import { DiagnosisCharts } from './diagnosis_charts.js';
 const K = 6; // reviews per list (18 in all: still readable on a phone)
 const WORDS_K = 20;
 const POLARITY_MIN_COUNT = 20;
+const EPOCH_MENU_MS = 250; // while training, the epoch menu is rebuilt at most this often
 
 const $ = (id) => {
   const el = document.getElementById(id);
@@ -71,7 +72,7 @@ export function createDiagnosis(ctx) {
   let byo = null;           // the last labelledText info
   const examples = new Map(); // `${seq}:${index}` -> 'diagnoseExample' reply
   const shownLists = { fp: null, fn: null, unc: null }; // the indices each list shows
-  let epochsFrame = 0;      // a renderEpochs() waiting for the next frame
+  let epochsTimer = 0;      // a renderEpochs() waiting (epochDone)
 
   // ---------------------------------------------------------- settings
 
@@ -531,11 +532,12 @@ export function createDiagnosis(ctx) {
     epochDone(e) {
       kept.set(e.epoch, { val_loss: e.val_loss ?? NaN, kept: e.weightsKept === true });
       history[e.epoch - 1] = e;
-      // At full speed epochs end every few ms: the menu is rebuilt once a frame.
-      if (!epochsFrame) epochsFrame = requestAnimationFrame(() => {
-        epochsFrame = 0;
+      // At full speed epochs end every few ms: while training, the menu is
+      // rebuilt at most every EPOCH_MENU_MS (and at once when it ends).
+      if (!epochsTimer) epochsTimer = setTimeout(() => {
+        epochsTimer = 0;
         renderEpochs();
-      });
+      }, EPOCH_MENU_MS);
     },
     // Training finished (or a model was loaded): diagnose it.
     trainingDone(hist) {
