@@ -142,30 +142,20 @@ static void score_batch(nn_diagnosis *d, nn_model *m) {
     d->scored += b;
 }
 
-/* One batch of single-word reviews; the first batch also scores the empty
- * review (row 0). */
+/* One batch of single-word reviews (nn_word_scores_forward); the first
+ * batch also scores the empty review (its row 0). */
 static void rate_batch(nn_diagnosis *d, nn_model *m) {
-    uint32_t T = d->T, rows = 0, empty_row = UINT32_MAX;
-    uint32_t ids[2] = {NN_START, 0};
-    uint32_t word_of[1024];
+    uint32_t word_of[1024], n = 0;
+    float score[1024];
     uint32_t cap = m->Bmax < 1024 ? m->Bmax : 1024;
-    if (isnan(d->empty_score)) {
-        nn_pad_review_u32(d->batch, ids, 1, &m->cfg);
-        empty_row = rows++;
-    }
-    while (rows < cap && d->next_word < d->V) {
+    int empty = isnan(d->empty_score);
+    while (n + (uint32_t)empty < cap && d->next_word < d->V) {
         uint32_t id = d->next_word++;
-        if (nn_is_stopword(d->stop, id)) continue;
-        ids[1] = id;
-        nn_pad_review_u32(d->batch + (size_t)rows * T, ids, 2, &m->cfg);
-        word_of[rows++] = id;
+        if (!nn_is_stopword(d->stop, id)) word_of[n++] = id;
     }
-    if (rows == 0) return;
-    nn_model_forward(m, d->batch, rows);
-    for (uint32_t r = 0; r < rows; r++) {
-        if (r == empty_row) d->empty_score = sigmoidf(m->logit[r]);
-        else d->word_score[word_of[r]] = sigmoidf(m->logit[r]);
-    }
+    if (n == 0 && !empty) return;
+    nn_word_scores_forward(score, empty ? &d->empty_score : NULL, m, word_of, n, d->batch, cap);
+    for (uint32_t i = 0; i < n; i++) d->word_score[word_of[i]] = score[i];
 }
 
 static int words_done(const nn_diagnosis *d) {

@@ -84,23 +84,50 @@ static void relu_dot_rows(float *restrict z, const float *restrict a, float c, f
     }
 }
 
+void nn_word_scores_forward(float *out, float *base, nn_model *m, const uint32_t *ids, uint32_t n,
+                            uint16_t *rows, uint32_t cap) {
+    uint32_t T = m->cfg.maxlen, one[2] = {NN_START, 0}, i = 0;
+    if (cap > m->Bmax) cap = m->Bmax;
+    assert(cap >= 1);
+    int want_base = base != NULL;
+    while (i < n || want_base) {
+        uint32_t r = 0, first = i, base_row = UINT32_MAX;
+        if (want_base) { /* the first batch's row 0: the empty review */
+            nn_pad_review_u32(rows, one, 1, &m->cfg);
+            base_row = r++;
+        }
+        for (; r < cap && i < n; r++, i++) {
+            one[1] = ids[i];
+            nn_pad_review_u32(rows + (size_t)r * T, one, 2, &m->cfg);
+        }
+        nn_model_forward(m, rows, r);
+        for (uint32_t k = 0, j = first; k < r; k++) {
+            if (k == base_row) {
+                *base = sigmoidf(m->logit[k]);
+                want_base = 0;
+            } else {
+                out[j++] = sigmoidf(m->logit[k]);
+            }
+        }
+    }
+}
+
 void nn_word_scores(float *out, float *base, nn_model *m, const uint32_t *ids, uint32_t n) {
     const nn_config *c = &m->cfg;
     uint32_t V = c->vocab_size, E = c->embed_dim, H = c->hidden, T = c->maxlen;
-    uint32_t start[2] = {NN_START, 0};
-    float base_score = nn_model_explain(m, start, 1, NULL);
-    if (base) *base = base_score;
     enum { WB = 64 }; /* words per block */
     float *work = NULL;
     if (c->model == NN_MODEL_BAG && T >= 2)
         work = malloc(((size_t)E * WB + (size_t)H * WB + WB + H) * sizeof *work);
-    if (!work) { /* a recurrent model, maxlen 1, or no memory: the long way */
-        for (uint32_t i = 0; i < n; i++) {
-            start[1] = ids[i];
-            out[i] = nn_model_explain(m, start, 2, NULL);
-        }
+    if (!work) { /* a recurrent model, maxlen 1, or no memory: the forward pass, batched when
+                  * the model has a batch of scratch rows (recurrent models do) */
+        if (m->ids_batch) nn_word_scores_forward(out, base, m, ids, n, m->ids_batch, m->Bmax);
+        else nn_word_scores_forward(out, base, m, ids, n, m->ids1, 1);
         return;
     }
+    uint32_t start[1] = {NN_START};
+    float base_score = nn_model_explain(m, start, 1, NULL);
+    if (base) *base = base_score;
     /* The bag model: [<START>, w] differs from [<START>] by one position
      * that holds w instead of <PAD> (either padding side), so its pooled
      * vector is a * pooled0 + g * e_PAD + k * e_w (Keras pooling: 1, -1/T,
@@ -477,7 +504,8 @@ int nn_embed_history_create(nn_embed_history **out, const nn_model *m, const uin
     h->scores = malloc((size_t)V * sizeof *h->scores);
     h->effect = malloc((size_t)V * sizeof *h->effect);
     /* The view only scores: the bag model batches its closed form by Bmax,
-     * a recurrent model scores one review at a time and needs no batch. */
+     * a recurrent model's forward path (nn_word_scores_forward) takes one
+     * review at a time, so the view keeps a batch of 1 and stays small. */
     nn_config vc = *c;
     vc.batch_size = c->model == NN_MODEL_BAG ? (c->batch_size < 64 ? c->batch_size : 64) : 1;
     int rc = NN_OK;
