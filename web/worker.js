@@ -26,6 +26,9 @@ const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/im
 const IMAGE_REBUILD_HINT = 'Rebuild the image shard with scripts/setup.sh (it writes data/fashion.shard).';
 // The weights at the end of each epoch are kept for the diagnosis while they
 // fit in this many bytes (the default model: 0.64 MB an epoch, 26 MB for 40).
+// Exact copies, not the embedding history's int8 snapshots: a past epoch's
+// diagnosis must give that epoch's validation loss and accuracy (README,
+// "What the model learned about words").
 const EPOCH_WEIGHTS_BUDGET = 64 * 1024 * 1024;
 
 // NN_* status codes of engine/nn.h that mean "this file is stale or damaged",
