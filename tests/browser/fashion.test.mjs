@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, ARTIFACTS, POSITIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean } from './harness.mjs';
+import { ROOT, ARTIFACTS, POSITIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean, setControl, trainAndWatch } from './harness.mjs';
 
 const FASHION = path.join(ROOT, 'data', 'fashion.shard');
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -36,34 +36,6 @@ async function openPage(hash, options) {
 async function selectAndReload(page, selector, value, phases = ['ready']) {
   await Promise.all([page.waitForEvent('load', { timeout: 60000 }), page.selectOption(selector, value)]);
   await phaseIs(page, phases, 120000);
-}
-
-async function setControl(page, id, value) {
-  await page.fill(`#${id}`, String(value));
-  await page.dispatchEvent(`#${id}`, 'change');
-}
-
-// Clicks Train; resolves when done with the most batch points seen while training.
-async function trainAndWatch(page, timeout = 600000) {
-  await page.click('#btn-train');
-  return page.evaluate(
-    (ms) =>
-      new Promise((resolve, reject) => {
-        const t0 = performance.now();
-        let live = 0;
-        const poll = () => {
-          const p = window.__playground;
-          if (p.phase === 'training') live = Math.max(live, p.charts().loss.batch.length);
-          if (p.phase === 'done' && p.test) resolve(live);
-          else if (['stopped', 'failed', 'ready'].includes(p.phase) && performance.now() - t0 > 1000)
-            reject(new Error(`training ended in phase ${p.phase}: ${p.errors.join('; ')}`));
-          else if (performance.now() - t0 > ms) reject(new Error(`not done within ${ms} ms (phase ${p.phase})`));
-          else setTimeout(poll, 20);
-        };
-        poll();
-      }),
-    timeout,
-  );
 }
 
 // The image view once its predictions are in; want.slot: the shown image is

@@ -144,6 +144,42 @@ export async function typeReview(page, text) {
   return pg(page, () => window.__playground.explain);
 }
 
+// Sets a control as a user does: picks an option of a select, or types into
+// an input and leaves it (the change event).
+export async function setControl(page, id, value) {
+  if ((await page.evaluate((i) => document.getElementById(i).tagName, id)) === 'SELECT') {
+    await page.selectOption(`#${id}`, String(value));
+  } else {
+    await page.fill(`#${id}`, String(value));
+    await page.dispatchEvent(`#${id}`, 'change');
+  }
+}
+
+// Clicks Train and resolves once the run is done and its test result is in,
+// with the number of per-batch points the charts held at some moment while it
+// was training (the curves are live, not drawn at the end).
+export async function trainAndWatch(page, timeout = 600000) {
+  await page.click('#btn-train');
+  return page.evaluate(
+    (ms) =>
+      new Promise((resolve, reject) => {
+        const t0 = performance.now();
+        let live = 0;
+        const poll = () => {
+          const p = window.__playground;
+          if (p.phase === 'training') live = Math.max(live, p.charts().loss.batch.length);
+          if (p.phase === 'done' && p.test) resolve(live);
+          else if (['stopped', 'failed', 'ready'].includes(p.phase) && performance.now() - t0 > 1000)
+            reject(new Error(`training ended in phase ${p.phase}: ${p.errors.join('; ')}`));
+          else if (performance.now() - t0 > ms) reject(new Error(`not done within ${ms} ms (phase ${p.phase})`));
+          else setTimeout(poll, 20);
+        };
+        poll();
+      }),
+    timeout,
+  );
+}
+
 export function assertClean(problems, what) {
   assert.deepEqual(problems, [], `${what}: console errors or exceptions:\n${problems.join('\n')}`);
 }

@@ -14,9 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { realpath, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  ROOT, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean,
-} from './harness.mjs';
+import { ROOT, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean, setControl, trainAndWatch } from './harness.mjs';
 
 const UNSUP = path.join(ROOT, 'data', 'imdb-unsup.shard');
 
@@ -27,36 +25,6 @@ async function openPage(hash, options) {
   const opened = await session.openPage(hash, options);
   await phaseIs(opened.page, ['ready'], 120000);
   return opened;
-}
-
-async function setControl(page, id, value) {
-  await page.fill(`#${id}`, String(value));
-  await page.dispatchEvent(`#${id}`, 'change');
-}
-
-// Clicks Train and resolves once the run is done, with the number of
-// per-batch points the charts held at some moment while it was training
-// (the curves are live, not drawn at the end).
-async function trainAndWatch(page, timeout = 600000) {
-  await page.click('#btn-train');
-  return page.evaluate(
-    (ms) =>
-      new Promise((resolve, reject) => {
-        const t0 = performance.now();
-        let live = 0;
-        const poll = () => {
-          const p = window.__playground;
-          if (p.phase === 'training') live = Math.max(live, p.charts().loss.batch.length);
-          if (p.phase === 'done') resolve(live);
-          else if (['stopped', 'failed', 'ready'].includes(p.phase) && performance.now() - t0 > 1000)
-            reject(new Error(`training ended in phase ${p.phase}: ${p.errors.join('; ')}`));
-          else if (performance.now() - t0 > ms) reject(new Error(`not done within ${ms} ms (phase ${p.phase})`));
-          else setTimeout(poll, 20);
-        };
-        poll();
-      }),
-    timeout,
-  );
 }
 
 before(async () => {

@@ -17,7 +17,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SHARD, ARTIFACTS, startSession, pg, phaseIs, typeReview, assertClean, crc32 } from './harness.mjs';
+import { SHARD, ARTIFACTS, startSession, pg, phaseIs, typeReview, assertClean, crc32, setControl } from './harness.mjs';
 
 const REVIEW = 'A wonderful film with brilliant acting; I loved every minute of it.';
 
@@ -30,12 +30,6 @@ let checkpointPath; // a model file trained by the first test that needs one
 
 // Opens the page at `at` (a hash, or '?debug#…') with nothing saved.
 const openPage = (at, options) => session.openPage(at, options);
-
-// Types value into a control and leaves it (the change event).
-async function setControl(page, id, value) {
-  await page.fill(`#${id}`, value);
-  await page.dispatchEvent(`#${id}`, 'change');
-}
 
 async function fieldMessage(page, id) {
   return pg(page, (i) => {
