@@ -5,13 +5,15 @@
  * bytes the worker writes into memory it got from nnw_alloc, and comes out as
  * a NUL-terminated string or a float array owned by the session, valid until
  * the next call on that session. JSON is used only for small answers (info,
- * config, history, one review), never for bulk arrays.
+ * config, history, one review), never for bulk arrays, and is written by
+ * cJSON (engine/json.h), never by hand.
  *
  * All state lives in one nnw_session; there are no C globals. This is the
  * only file that includes <emscripten.h>. It is deliberately not a second
  * engine: every computation is a call into nn.h.
  */
 #include "diagnosis.h"
+#include "json.h"
 #include "nn.h"
 #include "stopwords.h"
 #include "word2vec.h"
@@ -22,7 +24,6 @@
 #endif
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,85 +97,84 @@ static void embed_start(nnw_session *s);
 enum { DIAG_VAL, DIAG_TEST, DIAG_TEXT };
 static void drop_diagnosis(nnw_session *s);
 
-/* ------------------------------------------------------------ JSON writer */
+/* --------------------------------------------------------- JSON answers
+ *
+ * The small answers are cJSON trees printed by cJSON, as config.c and
+ * checkpoint.c write theirs. Adding to a tree fails only when memory runs
+ * out: the builders collect that in `ok` (every helper takes a NULL parent
+ * and does nothing), and session_json reports NN_ERR_NOMEM. */
 
-/* A growable string for the small JSON answers. On out-of-memory it stops
- * growing and remembers it, and the caller reports NN_ERR_NOMEM. */
-typedef struct json_buf { char *p; size_t len, cap; int oom; } json_buf;
-
-static void jb_reserve(json_buf *b, size_t extra) {
-    if (b->oom || b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) { b->oom = 1; return; }
-    b->p = p;
-    b->cap = cap;
+/* Adds item to object `to` under key, or to array `to` when key is NULL.
+ * Returns item, or NULL (item freed) when either is missing or memory ran
+ * out. */
+static cJSON *json_add(cJSON *to, const char *key, cJSON *item) {
+    cJSON_bool added = to && item && (key ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item));
+    if (added) return item;
+    cJSON_Delete(item);
+    return NULL;
 }
 
-static void jb_raw(json_buf *b, const char *s, size_t n) {
-    jb_reserve(b, n);
+/* A float as JSON: the shortest decimal that reads back as the same float
+ * (nn_json_float); NaN and infinities (no validation set, a diverged run)
+ * become null, since JSON has no spelling for them. */
+static int add_float(cJSON *to, const char *key, float x) {
+    return json_add(to, key, isfinite(x) ? cJSON_CreateNumber(nn_json_float(x)) : cJSON_CreateNull()) != NULL;
+}
+
+/* A whole number (every count here is below 2^53, exact in a double). */
+static int add_number(cJSON *to, const char *key, double x) { return json_add(to, key, cJSON_CreateNumber(x)) != NULL; }
+
+/* A string of n bytes, copied (cJSON wants it NUL-terminated; a NUL byte
+ * inside would end it, and none of the strings here can hold one: the
+ * tokenizer never makes one and labelled text refuses them). Bytes >= 0x80
+ * pass through; the worker decodes UTF-8 (invalid sequences become U+FFFD). */
+static int add_string(cJSON *to, const char *key, const char *str, size_t n) {
+    char *z = malloc(n + 1);
+    if (!z) return 0;
+    memcpy(z, str, n);
+    z[n] = 0;
+    int ok = json_add(to, key, cJSON_CreateString(z)) != NULL;
+    free(z);
+    return ok;
+}
+
+/* Makes text (malloc'd, or NULL: out of memory) the session's current
+ * string answer. */
+static const char *session_string(nnw_session *s, char *text) {
+    free(s->text);
+    s->text = text;
+    if (!text) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory while building an answer");
+    return text;
+}
+
+/* Prints root as the session's answer and frees it. */
+static const char *session_json(nnw_session *s, cJSON *root, int ok) {
+    char *text = ok && root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return session_string(s, text);
+}
+
+/* A growing byte string, for texts decoded from ids (nnw_review,
+ * nnw_diagnose_example). On out-of-memory it stops growing and says so in
+ * oom. */
+typedef struct text_buf { char *p; size_t len, cap; int oom; } text_buf;
+
+static void text_add(text_buf *b, const char *str, size_t n) {
     if (b->oom) return;
-    memcpy(b->p + b->len, s, n);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, str, n);
     b->len += n;
     b->p[b->len] = 0;
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void jb_printf(json_buf *b, const char *fmt, ...) {
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof tmp) { jb_raw(b, tmp, (size_t)n); return; }
-    jb_reserve(b, (size_t)n);
-    if (b->oom) return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* A JSON number; NaN and infinities (no validation set, a diverged run)
- * become null, since JSON has no spelling for them. */
-static void jb_float(json_buf *b, float x) {
-    if (isfinite(x)) jb_printf(b, "%.9g", (double)x);
-    else jb_raw(b, "null", 4);
-}
-
-/* A JSON string from bytes. Bytes >= 0x80 pass through (the worker decodes
- * UTF-8; invalid sequences become U+FFFD there). */
-static void jb_string(json_buf *b, const char *s, size_t n) {
-    jb_raw(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            jb_raw(b, esc, 2);
-        } else if (c < 0x20) {
-            jb_printf(b, "\\u%04x", c);
-        } else {
-            jb_raw(b, (const char *)&c, 1);
-        }
-    }
-    jb_raw(b, "\"", 1);
-}
-
-/* Hands a finished buffer to the session as its current string answer. */
-static const char *session_text(nnw_session *s, json_buf *b) {
-    free(s->text);
-    s->text = NULL;
-    if (b->oom || !b->p) {
-        free(b->p);
-        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory while building an answer");
-        return NULL;
-    }
-    s->text = b->p;
-    return s->text;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -326,19 +326,21 @@ EMSCRIPTEN_KEEPALIVE int nnw_load_shard(nnw_session *s, uint8_t *p, size_t n) {
 EMSCRIPTEN_KEEPALIVE const char *nnw_shard_info(nnw_session *s) {
     if (need_shard(s) != NN_OK) return NULL;
     const nn_shard *sh = &s->shard;
-    json_buf b = {0};
-    jb_printf(&b, "{\"vocab_size\":%u,\"vocab_crc\":%u,\"tokenizer_version\":%u,"
-                  "\"max_tokens\":%u,\"version\":%u,\"splits\":{",
-              sh->vocab.V, sh->vocab_crc, sh->tokenizer_version, sh->max_tokens, sh->version);
+    cJSON *o = cJSON_CreateObject();
+    int ok = add_number(o, "vocab_size", sh->vocab.V);
+    ok &= add_number(o, "vocab_crc", sh->vocab_crc);
+    ok &= add_number(o, "tokenizer_version", sh->tokenizer_version);
+    ok &= add_number(o, "max_tokens", sh->max_tokens);
+    ok &= add_number(o, "version", sh->version);
+    cJSON *splits = json_add(o, "splits", cJSON_CreateObject());
+    ok &= splits != NULL;
     for (uint32_t i = 0; i < sh->nsplits; i++) {
-        if (i) jb_raw(&b, ",", 1);
-        const char *name = sh->split[i].name;
-        const char *nul = memchr(name, 0, sizeof sh->split[i].name);
-        jb_string(&b, name, nul ? (size_t)(nul - name) : sizeof sh->split[i].name);
-        jb_printf(&b, ":%u", sh->split[i].n);
+        char name[sizeof sh->split[i].name + 1]; /* NUL-terminated even if the shard's is not */
+        memcpy(name, sh->split[i].name, sizeof sh->split[i].name);
+        name[sizeof sh->split[i].name] = 0;
+        ok &= add_number(splits, name, sh->split[i].n);
     }
-    jb_raw(&b, "}}", 2);
-    return session_text(s, &b);
+    return session_json(s, o, ok);
 }
 
 /* -------------------------------------------------------- image shard
@@ -370,22 +372,22 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_image_info(nnw_session *s) {
         return NULL;
     }
     const nn_image_shard *im = &s->images;
-    json_buf b = {0};
-    jb_printf(&b, "{\"height\":%u,\"width\":%u,\"channels\":%u,\"classes\":%u,\"version\":%u,"
-                  "\"class_names\":[", im->height, im->width, im->channels, im->classes, im->version);
+    cJSON *o = cJSON_CreateObject();
+    int ok = add_number(o, "height", im->height);
+    ok &= add_number(o, "width", im->width);
+    ok &= add_number(o, "channels", im->channels);
+    ok &= add_number(o, "classes", im->classes);
+    ok &= add_number(o, "version", im->version);
+    cJSON *names = json_add(o, "class_names", cJSON_CreateArray());
+    ok &= names != NULL;
     for (uint32_t k = 0; k < im->classes; k++) {
         const char *name = nn_image_class_name(im, k);
-        if (k) jb_raw(&b, ",", 1);
-        jb_string(&b, name, strlen(name));
+        ok &= add_string(names, NULL, name, strlen(name));
     }
-    jb_raw(&b, "],\"splits\":{", 12);
-    for (uint32_t i = 0; i < im->nsplits; i++) {
-        if (i) jb_raw(&b, ",", 1);
-        jb_string(&b, im->split[i].name, strlen(im->split[i].name));
-        jb_printf(&b, ":%u", im->split[i].n);
-    }
-    jb_raw(&b, "}}", 2);
-    return session_text(s, &b);
+    cJSON *splits = json_add(o, "splits", cJSON_CreateObject());
+    ok &= splits != NULL;
+    for (uint32_t i = 0; i < im->nsplits; i++) ok &= add_number(splits, im->split[i].name, im->split[i].n);
+    return session_json(s, o, ok);
 }
 
 /* Image i of split "train"/"test": a pointer to its D pixels (0-255,
@@ -465,14 +467,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_config(nnw_session *s) {
     if (need_trainer(s) != NN_OK) return NULL;
-    char *json = nn_config_to_json(&nn_trainer_model(s->trainer)->cfg);
-    if (!json) {
-        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory while writing the config");
-        return NULL;
-    }
-    free(s->text);
-    s->text = json;
-    return s->text;
+    return session_string(s, nn_config_to_json(&nn_trainer_model(s->trainer)->cfg));
 }
 
 /* ------------------------------------------------------------ training */
@@ -558,21 +553,16 @@ EMSCRIPTEN_KEEPALIVE uint32_t nnw_batch_log_len(nnw_session *s) {
 }
 
 static const char *history_json(nnw_session *s, const nn_epoch_log *h, uint32_t n) {
-    json_buf b = {0};
-    jb_raw(&b, "[", 1);
+    cJSON *a = cJSON_CreateArray();
+    int ok = a != NULL;
     for (uint32_t i = 0; i < n; i++) {
-        jb_raw(&b, i ? ",{\"loss\":" : "{\"loss\":", i ? 9 : 8);
-        jb_float(&b, h[i].loss);
-        jb_raw(&b, ",\"acc\":", 7);
-        jb_float(&b, h[i].acc);
-        jb_raw(&b, ",\"val_loss\":", 12);
-        jb_float(&b, h[i].val_loss);
-        jb_raw(&b, ",\"val_acc\":", 11);
-        jb_float(&b, h[i].val_acc);
-        jb_raw(&b, "}", 1);
+        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
+        ok &= add_float(e, "loss", h[i].loss);
+        ok &= add_float(e, "acc", h[i].acc);
+        ok &= add_float(e, "val_loss", h[i].val_loss);
+        ok &= add_float(e, "val_acc", h[i].val_acc);
     }
-    jb_raw(&b, "]", 1);
-    return session_text(s, &b);
+    return session_json(s, a, ok);
 }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
@@ -689,24 +679,25 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_review(nnw_session *s, const char *split, u
         uint32_t model_V = nn_trainer_model(s->trainer)->cfg.vocab_size;
         if (model_V < V) V = model_V;
     }
-    json_buf words = {0};
+    text_buf words = {0};
+    text_add(&words, "", 0);
     for (uint32_t j = sp->offset[i]; j < sp->offset[i + 1]; j++) {
         uint32_t id = sp->tokens[j];
         if (id == NN_START || id == NN_PAD) continue;
         if (id >= V) id = NN_UNK;
         size_t len = 0;
         const char *w = nn_vocab_word(v, id, &len);
-        if (words.len) jb_raw(&words, " ", 1);
-        jb_raw(&words, w, len);
+        if (words.len) text_add(&words, " ", 1);
+        text_add(&words, w, len);
     }
-    json_buf b = {0};
-    jb_raw(&b, "{\"text\":", 8);
-    jb_string(&b, words.p ? words.p : "", words.len);
-    jb_printf(&b, ",\"label\":%u,\"rating\":%u,\"review_id\":%u,\"tokens\":%u}",
-              sp->label[i], sp->rating[i], sp->review_id[i], sp->offset[i + 1] - sp->offset[i]);
-    if (words.oom) b.oom = 1;
+    cJSON *o = cJSON_CreateObject();
+    int ok = !words.oom && add_string(o, "text", words.p, words.len);
+    ok &= add_number(o, "label", sp->label[i]);
+    ok &= add_number(o, "rating", sp->rating[i]);
+    ok &= add_number(o, "review_id", sp->review_id[i]);
+    ok &= add_number(o, "tokens", sp->offset[i + 1] - sp->offset[i]);
     free(words.p);
-    return session_text(s, &b);
+    return session_json(s, o, ok);
 }
 
 /* ------------------------------------------------------------- weights */
@@ -898,26 +889,28 @@ EMSCRIPTEN_KEEPALIVE float *nnw_embed_data(nnw_session *s) { return s->embed_out
 EMSCRIPTEN_KEEPALIVE const char *nnw_embed_info(nnw_session *s) {
     if (need_trainer(s) != NN_OK) return NULL;
     const nn_config *c = &nn_trainer_model(s->trainer)->cfg;
-    json_buf b = {0};
-    jb_raw(&b, "{\"epochs\":[", 11);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *epochs = json_add(o, "epochs", cJSON_CreateArray());
+    int ok = epochs != NULL;
     uint32_t n = 0, nst = 0;
     if (s->embed) {
         const uint32_t *ep = nn_embed_history_epochs(s->embed, &n);
-        for (uint32_t i = 0; i < n; i++) jb_printf(&b, i ? ",%u" : "%u", ep[i]);
+        for (uint32_t i = 0; i < n; i++) ok &= add_number(epochs, NULL, ep[i]);
         nn_embed_history_stats(s->embed, &nst);
     }
-    jb_printf(&b, "],\"recorded\":%u,\"bytes_per_snapshot\":%zu,\"snapshot_bytes\":%zu,"
-                  "\"other_bytes\":%zu,\"budget\":%zu,\"last_ms\":",
-              nst, s->embed ? nn_embed_history_bytes_per_snapshot(s->embed) : 0,
-              s->embed ? nn_embed_history_snapshot_bytes(s->embed) : 0,
-              s->embed ? nn_embed_history_other_bytes(s->embed) : 0, NNW_EMBED_BUDGET);
-    jb_float(&b, (float)s->embed_ms);
-    jb_printf(&b, ",\"vocab_size\":%u,\"embed_dim\":%u,\"rare_below\":%u,\"frequent_from\":%u,\"error\":",
-              c->vocab_size, c->embed_dim, s->embed_rare_below, s->embed_frequent_from);
-    if (s->embed_err.msg[0]) jb_string(&b, s->embed_err.msg, strlen(s->embed_err.msg));
-    else jb_raw(&b, "null", 4);
-    jb_raw(&b, "}", 1);
-    return session_text(s, &b);
+    ok &= add_number(o, "recorded", nst);
+    ok &= add_number(o, "bytes_per_snapshot", s->embed ? (double)nn_embed_history_bytes_per_snapshot(s->embed) : 0);
+    ok &= add_number(o, "snapshot_bytes", s->embed ? (double)nn_embed_history_snapshot_bytes(s->embed) : 0);
+    ok &= add_number(o, "other_bytes", s->embed ? (double)nn_embed_history_other_bytes(s->embed) : 0);
+    ok &= add_number(o, "budget", (double)NNW_EMBED_BUDGET);
+    ok &= add_float(o, "last_ms", (float)s->embed_ms);
+    ok &= add_number(o, "vocab_size", c->vocab_size);
+    ok &= add_number(o, "embed_dim", c->embed_dim);
+    ok &= add_number(o, "rare_below", s->embed_rare_below);
+    ok &= add_number(o, "frequent_from", s->embed_frequent_from);
+    if (s->embed_err.msg[0]) ok &= add_string(o, "error", s->embed_err.msg, strlen(s->embed_err.msg));
+    else ok &= json_add(o, "error", cJSON_CreateNull()) != NULL;
+    return session_json(s, o, ok);
 }
 
 /* Sets the groups of the statistics: rare = seen 1..rare_below-1 times in
@@ -1115,10 +1108,12 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_word(nnw_session *s, uint32_t id) {
     }
     size_t len = 0;
     const char *w = nn_vocab_word(&s->shard.vocab, id, &len);
-    json_buf b = {0};
-    jb_raw(&b, w, len);
-    if (!b.p) jb_raw(&b, "", 0);
-    return session_text(s, &b);
+    char *word = malloc(len + 1);
+    if (word) {
+        memcpy(word, w, len);
+        word[len] = 0;
+    }
+    return session_string(s, word);
 }
 
 /* ------------------------------------------------- the comparison run
@@ -1426,7 +1421,8 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
     }
     nn_model *m = nn_trainer_model(s->trainer);
     const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
-    json_buf text = {0};
+    text_buf text = {0};
+    text_add(&text, "", 0);
     int k = 0;
     uint32_t source = i;
     const char *split_name = "text";
@@ -1434,8 +1430,8 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
     if (s->diag_split == DIAG_TEXT) {
         size_t len;
         const char *t = nn_labelled_text_example(&s->texts, i, &len);
-        jb_raw(&text, t, len);
-        k = text.oom ? -1 : explain_text(s, m, d, text.p ? text.p : "", text.len);
+        text_add(&text, t, len);
+        k = text.oom ? -1 : explain_text(s, m, d, text.p, text.len);
         if (k > 0) {
             size_t nids = 1;
             for (int r = 0; r < k; r++) nids += s->explain_rows[4 * r + 3] >= 0;
@@ -1470,13 +1466,13 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
             if (id >= V) id = NN_UNK;
             size_t wlen = 0;
             const char *w = nn_vocab_word(v, id, &wlen);
-            if (text.len) jb_raw(&text, " ", 1);
+            if (text.len) text_add(&text, " ", 1);
             float *row = s->explain_rows + 4 * (size_t)k++;
             row[0] = (float)text.len;
             if (nn_utf8_invalid_at((const unsigned char *)w, wlen) < wlen)
-                jb_raw(&text, "\xEF\xBF\xBD", 3); /* U+FFFD, as the page would show it */
+                text_add(&text, "\xEF\xBF\xBD", 3); /* U+FFFD, as the page would show it */
             else
-                jb_raw(&text, w, wlen);
+                text_add(&text, w, wlen);
             row[1] = (float)text.len;
             row[2] = 0.0f;
             row[3] = stopped ? -1.0f : (float)id;
@@ -1496,17 +1492,17 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
         nn_fail(&s->err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
         return NULL;
     }
-    json_buf b = {0};
-    jb_printf(&b, "{\"index\":%u,\"label\":%u,\"score\":", i, d->label[i]);
-    jb_float(&b, d->score[i]);
-    jb_printf(&b, ",\"split\":\"%s\",", split_name);
-    if (s->diag_split == DIAG_TEXT) jb_printf(&b, "\"line\":%u", s->texts.line[i]);
-    else jb_printf(&b, "\"source\":%u", source);
-    jb_printf(&b, ",\"rows\":%d,\"text\":", k);
-    jb_string(&b, text.p ? text.p : "", text.len);
-    jb_raw(&b, "}", 1);
+    cJSON *o = cJSON_CreateObject();
+    int ok = add_number(o, "index", i);
+    ok &= add_number(o, "label", d->label[i]);
+    ok &= add_float(o, "score", d->score[i]);
+    ok &= add_string(o, "split", split_name, strlen(split_name));
+    if (s->diag_split == DIAG_TEXT) ok &= add_number(o, "line", s->texts.line[i]);
+    else ok &= add_number(o, "source", source);
+    ok &= add_number(o, "rows", k);
+    ok &= add_string(o, "text", text.p, text.len);
     free(text.p);
-    return session_text(s, &b);
+    return session_json(s, o, ok);
 }
 
 /* The k words that push most towards positive (sign 1) or negative (-1),
@@ -1523,20 +1519,19 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_words(nnw_session *s, uint32_t k, 
     }
     uint32_t ids[1024];
     size_t n = nn_diagnosis_top_words(d, ids, k > 1024 ? 1024 : k, sign, by_count, min_count);
-    json_buf b = {0};
-    jb_raw(&b, "[", 1);
+    cJSON *a = cJSON_CreateArray();
+    int ok = a != NULL;
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
-        jb_raw(&b, i ? ",{\"word\":" : "{\"word\":", i ? 9 : 8);
-        if (nn_utf8_invalid_at((const unsigned char *)w, len) < len) jb_string(&b, "\xEF\xBF\xBD", 3);
-        else jb_string(&b, w, len);
-        jb_printf(&b, ",\"id\":%u,\"polarity\":", ids[i]);
-        jb_float(&b, nn_diagnosis_polarity(d, ids[i]));
-        jb_printf(&b, ",\"count\":%u}", s->shard.vocab.count[ids[i]]);
+        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
+        if (nn_utf8_invalid_at((const unsigned char *)w, len) < len) ok &= add_string(e, "word", "\xEF\xBF\xBD", 3);
+        else ok &= add_string(e, "word", w, len);
+        ok &= add_number(e, "id", ids[i]);
+        ok &= add_float(e, "polarity", nn_diagnosis_polarity(d, ids[i]));
+        ok &= add_number(e, "count", s->shard.vocab.count[ids[i]]);
     }
-    jb_raw(&b, "]", 1);
-    return session_text(s, &b);
+    return session_json(s, a, ok);
 }
 
 /* ------------------------------------------------------ labelled text */
@@ -1558,18 +1553,23 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_text_info(nnw_session *s) {
     const nn_labelled_text *lt = &s->texts;
     uint32_t pos = 0;
     for (uint32_t i = 0; i < lt->n; i++) pos += lt->label[i];
-    json_buf b = {0};
-    jb_printf(&b, "{\"examples\":%u,\"positives\":%u,\"negatives\":%u,\"format\":\"%s\",\"lines\":%u,"
-                  "\"blank\":%u,\"header\":%s,\"malformed\":%u,\"problems\":[",
-              lt->n, pos, lt->n - pos, lt->format == NN_LT_CSV ? "csv" : "tsv", lt->lines, lt->blank,
-              lt->header ? "true" : "false", lt->malformed);
+    cJSON *o = cJSON_CreateObject();
+    int ok = add_number(o, "examples", lt->n);
+    ok &= add_number(o, "positives", pos);
+    ok &= add_number(o, "negatives", lt->n - pos);
+    ok &= add_string(o, "format", lt->format == NN_LT_CSV ? "csv" : "tsv", 3);
+    ok &= add_number(o, "lines", lt->lines);
+    ok &= add_number(o, "blank", lt->blank);
+    ok &= json_add(o, "header", cJSON_CreateBool(lt->header)) != NULL;
+    ok &= add_number(o, "malformed", lt->malformed);
+    cJSON *problems = json_add(o, "problems", cJSON_CreateArray());
+    ok &= problems != NULL;
     for (uint32_t i = 0; i < lt->nproblems; i++) {
-        jb_printf(&b, "%s{\"line\":%u,\"reason\":", i ? "," : "", lt->problem[i].line);
-        jb_string(&b, lt->problem[i].reason, strlen(lt->problem[i].reason));
-        jb_raw(&b, "}", 1);
+        cJSON *e = json_add(problems, NULL, cJSON_CreateObject());
+        ok &= add_number(e, "line", lt->problem[i].line);
+        ok &= add_string(e, "reason", lt->problem[i].reason, strlen(lt->problem[i].reason));
     }
-    jb_raw(&b, "]}", 2);
-    return session_text(s, &b);
+    return session_json(s, o, ok);
 }
 
 /* ---------------------------------------------------------- stop words */
@@ -1581,14 +1581,12 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_stopwords(nnw_session *s, const char *spec)
     char *words = NULL;
     uint32_t n = 0;
     if (nn_stopwords_expand(spec, &words, &n, &s->err) != NN_OK) return NULL;
-    json_buf b = {0};
-    jb_raw(&b, "{\"words\":", 9);
-    jb_string(&b, words, strlen(words));
-    jb_printf(&b, ",\"count\":%u,\"english\":", n);
-    jb_string(&b, nn_stopwords_english(), strlen(nn_stopwords_english()));
-    jb_raw(&b, "}", 1);
+    cJSON *o = cJSON_CreateObject();
+    int ok = add_string(o, "words", words, strlen(words));
+    ok &= add_number(o, "count", n);
+    ok &= add_string(o, "english", nn_stopwords_english(), strlen(nn_stopwords_english()));
     free(words);
-    return session_text(s, &b);
+    return session_json(s, o, ok);
 }
 
 /* ------------------------------------------------------------- presets */
@@ -1596,22 +1594,19 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_stopwords(nnw_session *s, const char *spec)
 /* [{"name", "config"}, ...]: every preset of nn_config_preset, for the
  * page's model menu (so the recipes live in C only). */
 EMSCRIPTEN_KEEPALIVE const char *nnw_presets(nnw_session *s) {
-    json_buf b = {0};
-    jb_raw(&b, "[", 1);
+    cJSON *a = cJSON_CreateArray();
+    int ok = a != NULL;
     for (uint32_t i = 0; nn_config_preset_name(i); i++) {
+        const char *name = nn_config_preset_name(i);
         nn_config c;
-        nn_config_preset(&c, nn_config_preset_name(i));
-        char *json = nn_config_to_json(&c);
-        if (!json) b.oom = 1;
-        jb_raw(&b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
-        jb_string(&b, nn_config_preset_name(i), strlen(nn_config_preset_name(i)));
-        jb_raw(&b, ",\"config\":", 10);
-        if (json) jb_raw(&b, json, strlen(json));
-        jb_raw(&b, "}", 1);
+        nn_config_preset(&c, name);
+        char *json = nn_config_to_json(&c); /* already JSON: added as it is */
+        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
+        ok &= add_string(e, "name", name, strlen(name));
+        ok &= json && json_add(e, "config", cJSON_CreateRaw(json)) != NULL;
         free(json);
     }
-    jb_raw(&b, "]", 1);
-    return session_text(s, &b);
+    return session_json(s, a, ok);
 }
 
 /* --------------------------------------------------------- pretraining
@@ -1750,17 +1745,14 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_pretrain_nearest(nnw_session *s, const char
     uint32_t found = 0;
     if (k > 32) k = 32;
     if (id >= NN_FIRST_WORD && id < V) found = nn_vectors_nearest(vec, V, E, id, k, ids, sims);
-    json_buf b = {0};
-    jb_raw(&b, "[", 1);
+    cJSON *a = cJSON_CreateArray();
+    int ok = a != NULL;
     for (uint32_t i = 0; i < found; i++) {
         size_t len;
         const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
-        jb_raw(&b, i ? ",{\"word\":" : "{\"word\":", i ? 9 : 8);
-        jb_string(&b, w, len);
-        jb_raw(&b, ",\"sim\":", 7);
-        jb_float(&b, sims[i]);
-        jb_raw(&b, "}", 1);
+        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
+        ok &= add_string(e, "word", w, len);
+        ok &= add_float(e, "sim", sims[i]);
     }
-    jb_raw(&b, "]", 1);
-    return session_text(s, &b);
+    return session_json(s, a, ok);
 }

@@ -220,6 +220,23 @@ test('a labelled text with two malformed lines reports both; the rest is diagnos
   await assert.rejects(w.request('diagnose', { split: 'text' }), (e) => /every line was malformed/.test(e.message));
 });
 
+test('strings come through the engine\'s JSON intact: quotes, backslashes, control characters, UTF-8', async () => {
+  // The text of a labelled example comes back in diagnoseExample's JSON,
+  // and a bad label in a problem's reason (printed as ASCII, '?' for the rest).
+  const tricky = 'He said "great" \\ not \\u0041 \\"; bell\u0007 \u0001\u001f\b\f\ttab, DEL\u007f café 🎬 naïve \u2028 日本 end';
+  const badLabel = '"x\\u12 "y"';
+  const lines = [`1\t${tricky}`, `${badLabel}\tsome text`, '0\ta dull and boring mess'];
+  const info = await w.request('labelledText', { text: lines.join('\n'), format: 'tsv' });
+  assert.equal(info.examples, 2);
+  assert.deepEqual(info.problems.map((p) => p.line), [2]);
+  assert.ok(info.problems[0].reason.includes(`"${badLabel}"`), `the reason quotes the label: ${info.problems[0].reason}`);
+  await w.request('diagnose', { split: 'text', k: 2 });
+  const ex = await w.request('diagnoseExample', { index: 0 });
+  assert.equal(ex.line, 1);
+  assert.equal(ex.text, tricky);
+  assert.ok(ex.tokens.some((tk) => ex.text.slice(tk.start, tk.end) === 'café'), 'the spans index the same text');
+});
+
 test('diagnosing while training runs: replies come, training goes on', async (t) => {
   await w.request('configure', { ...SMALL, epochs: 10000 });
   const firstEpoch = w.waitFor('epoch');
