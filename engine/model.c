@@ -584,6 +584,21 @@ uint32_t nn_model_predict_image(nn_model *m, const uint8_t *pixels, float *probs
     return best;
 }
 
+void nn_model_predict_images(nn_model *m, const uint8_t *pixels, uint32_t n, uint32_t *classes) {
+    assert(is_mlp(&m->cfg));
+    uint32_t D = m->cfg.input_dim, K = m->cfg.classes;
+    for (uint32_t i = 0; i < n; i += m->Bmax) {
+        uint32_t B = n - i < m->Bmax ? n - i : m->Bmax;
+        mlp_forward(m, pixels + (size_t)i * D, B);
+        for (uint32_t b = 0; b < B; b++) {
+            const float *logit = m->logit + (size_t)b * K;
+            uint32_t best = 0;
+            for (uint32_t k = 1; k < K; k++) best = logit[k] > logit[best] ? k : best;
+            classes[i + b] = best;
+        }
+    }
+}
+
 float nn_model_loss_sum(const nn_model *m, const float *labels, uint32_t B, uint32_t *correct) {
     if (is_mlp(&m->cfg)) return nn_softmax_ce(NULL, m->logit, labels, 1.0f, B, m->cfg.classes, correct);
     return nn_k_bce_logits(NULL, m->logit, labels, 1.0f, B, correct);

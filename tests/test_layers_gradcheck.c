@@ -783,6 +783,21 @@ static void check_mlp_model(void) {
     int ok = fabsf(sum - 1.0f) < 1e-5f;
     for (int k = 0; k < K; k++) ok &= probs[k] <= probs[best];
     check(ok, "mlp predict_image: probabilities sum to %.6f, class %u most likely", sum, best);
+    /* Batched prediction: 2 full batches and a partial one, the same classes
+     * as one image at a time (each logit sums in the same order). */
+    enum { N = 2 * B + 3 };
+    static uint8_t many[N * D];
+    for (int i = 0; i < N * D; i++) many[i] = (uint8_t)nn_rng_below(&rng, 256);
+    uint32_t classes[N], differ = 0, seen = 0;
+    for (int i = 0; i < N; i++) classes[i] = 999;
+    nn_model_predict_images(m, many, N, classes);
+    for (int i = 0; i < N; i++) {
+        uint32_t one = nn_model_predict_image(m, many + (size_t)i * D, probs);
+        differ += classes[i] != one;
+        seen |= 1u << (one & 31);
+    }
+    check(differ == 0, "mlp predict_images: %d images in batches of %d, %u differ from one at a time "
+          "(classes seen mask %#x)", N, B, differ, seen);
     nn_model_free(m);
 }
 

@@ -17,6 +17,7 @@ import { pretrainHandlers } from './worker_pretrain.js';
 
 const SLICE_MS = 15;          // aim for slices this long, so replies come within ~50 ms
 const MAX_SLICE_BATCHES = 256;
+const CONFUSION_CHUNK = 128;  // images per nnw_predict_images call (a few ms)
 const EVENT_INTERVAL_MS = 50; // at most one batch/shardProgress event per this
 const WATCH_EPOCH_MS = 1500;  // the 'watch' pace: about this long per epoch
 // train {checkpoints}: epoch events carry the model at most this often (an
@@ -586,18 +587,22 @@ const handlers = {
     const t0 = now();
     let ms = 0, correct = 0, i = 0;
     const name = copyIn(encoder.encode(split), true);
+    const classes = e._nnw_alloc(CONFUSION_CHUNK * 4);
     try {
+      if (!classes) throw new RequestError('out of memory for the predicted classes');
       while (i < n) {
         const start = now();
         while (i < n && now() - start < SLICE_MS) {
-          const end = Math.min(n, i + 64);
-          for (; i < end; i++) {
-            const ptr = e._nnw_image(worker.session, name, i);
+          // CONFUSION_CHUNK consecutive images, batch_size per forward pass.
+          const count = Math.min(n - i, CONFUSION_CHUNK);
+          const ptr = e._nnw_image(worker.session, name, i);
+          if (!ptr || e._nnw_predict_images(worker.session, ptr, count, classes) !== count) throw new RequestError(lastError());
+          const predicted = e.HEAPU32.subarray(classes >> 2, (classes >> 2) + count); // fresh view
+          for (let j = 0; j < count; j++, i++) {
             const label = e._nnw_image_label(worker.session, name, i);
-            const cls = ptr ? e._nnw_predict_image(worker.session, ptr) : -1;
-            if (label < 0 || cls < 0) throw new RequestError(lastError());
-            matrix[label * K + cls]++;
-            if (label === cls) correct++;
+            if (label < 0) throw new RequestError(lastError());
+            matrix[label * K + predicted[j]]++;
+            if (label === predicted[j]) correct++;
           }
         }
         ms += now() - start;
@@ -608,6 +613,7 @@ const handlers = {
       }
     } finally {
       e._nnw_free(name);
+      e._nnw_free(classes);
       if (worker.confusionJob === job) worker.confusionJob = null;
     }
     return [{ split, n, classes: K, classNames: info.class_names, matrix, accuracy: n ? correct / n : NaN, ms, wallMs: now() - t0 },
