@@ -19,23 +19,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { startWorker } from './worker_client.mjs';
+import { startWorker, findEngine, rng, idxGz } from './worker_client.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.NN_NATIVE_BUILD ?? join(ROOT, 'build');
 const S = 8, D = S * S, K = 10;
 const CONFIG = { model: 'mlp', input_dim: D, classes: K, hidden: 16, batch_size: 16, epochs: 3, val_size: 100, seed: 3 };
-
-function findEngine() {
-  for (const dir of [join(ROOT, 'web/engine'), join(ROOT, 'build-wasm')])
-    if (existsSync(join(dir, 'engine.js')) && existsSync(join(dir, 'engine.wasm'))) return join(dir, 'engine.js');
-  throw new Error('engine.js not found in web/engine/ or build-wasm/: run scripts/build-wasm.sh');
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 // Class k: a bright bar at its own place on noise (labels not in order).
 function makeImages(n, next) {
@@ -49,14 +38,6 @@ function makeImages(n, next) {
   return { px, labels };
 }
 
-function idx(dims, data) {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 8;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return gzipSync(Buffer.concat([head, Buffer.from(data)]));
-}
-
 let tmp, w, shardUrl, testSet;
 
 before(async () => {
@@ -64,10 +45,10 @@ before(async () => {
   const next = rng(77);
   const train = makeImages(600, next);
   testSet = makeImages(300, next);
-  writeFileSync(join(tmp, 'train-images-idx3-ubyte.gz'), idx([600, S, S], train.px));
-  writeFileSync(join(tmp, 'train-labels-idx1-ubyte.gz'), idx([600], train.labels));
-  writeFileSync(join(tmp, 't10k-images-idx3-ubyte.gz'), idx([300, S, S], testSet.px));
-  writeFileSync(join(tmp, 't10k-labels-idx1-ubyte.gz'), idx([300], testSet.labels));
+  writeFileSync(join(tmp, 'train-images-idx3-ubyte.gz'), idxGz([600, S, S], train.px));
+  writeFileSync(join(tmp, 'train-labels-idx1-ubyte.gz'), idxGz([600], train.labels));
+  writeFileSync(join(tmp, 't10k-images-idx3-ubyte.gz'), idxGz([300, S, S], testSet.px));
+  writeFileSync(join(tmp, 't10k-labels-idx1-ubyte.gz'), idxGz([300], testSet.labels));
   const shard = join(tmp, 'tiny.shard');
   execFileSync(join(BUILD, 'fashion_build_shard'), ['--source', tmp, '--out', shard, '--quiet'], { stdio: 'pipe' });
   shardUrl = pathToFileURL(shard).href;

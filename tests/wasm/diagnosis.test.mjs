@@ -18,27 +18,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startWorker } from './worker_client.mjs';
+import { startWorker, findEngine, rng } from './worker_client.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.NN_NATIVE_BUILD ?? join(ROOT, 'build');
 
-function findEngine() {
-  for (const dir of [join(ROOT, 'web/engine'), join(ROOT, 'build-wasm')]) {
-    if (existsSync(join(dir, 'engine.js')) && existsSync(join(dir, 'engine.wasm'))) return join(dir, 'engine.js');
-  }
-  throw new Error('engine.js not found in web/engine/ or build-wasm/: run scripts/build-wasm.sh');
-}
-
 // ---------------------------------------------------------------- fixture
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const POSITIVE = ['a wonderful moving film', 'the story was brilliant and the cast superb', 'i loved this movie',
   'excellent direction and a touching script', 'truly great, the best of the year', 'a delightful gem'];

@@ -15,27 +15,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startWorker } from './worker_client.mjs';
+import { startWorker, findEngine, rng } from './worker_client.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.NN_NATIVE_BUILD ?? join(ROOT, 'build');
-
-function findEngine() {
-  for (const dir of [join(ROOT, 'web/engine'), join(ROOT, 'build-wasm')])
-    if (existsSync(join(dir, 'engine.js')) && existsSync(join(dir, 'engine.wasm'))) return join(dir, 'engine.js');
-  throw new Error('engine.js not found in web/engine/ or build-wasm/: run scripts/build-wasm.sh');
-}
 
 // Reviews made of clearly positive or negative words and neutral filler;
 // "zyzzyva" appears in exactly two positive training reviews (a rare word).
 const POS = ['wonderful', 'brilliant', 'superb', 'excellent', 'delightful', 'moving', 'great', 'beautiful'];
 const NEG = ['awful', 'terrible', 'boring', 'dull', 'tedious', 'stupid', 'horrible', 'worst'];
 const FILLER = ['the', 'film', 'movie', 'was', 'a', 'it', 'and', 'of', 'story', 'cast', 'plot', 'i', 'saw', 'this'];
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 function writeDataset(dir) {
   const next = rng(99);

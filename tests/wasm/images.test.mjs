@@ -17,21 +17,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { startWorker } from './worker_client.mjs';
+import { startWorker, findEngine, rng, idxGz } from './worker_client.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.NN_NATIVE_BUILD ?? join(ROOT, 'build');
-
-function findEngine() {
-  for (const dir of [join(ROOT, 'web/engine'), join(ROOT, 'build-wasm')])
-    if (existsSync(join(dir, 'engine.js')) && existsSync(join(dir, 'engine.wasm'))) return join(dir, 'engine.js');
-  throw new Error('engine.js not found in web/engine/ or build-wasm/: run scripts/build-wasm.sh');
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 const S = 8, D = S * S;
 
@@ -47,14 +36,6 @@ function makeImages(n, next) {
   return { px, labels };
 }
 
-function idx(dims, data) {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 8;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return gzipSync(Buffer.concat([head, Buffer.from(data)]));
-}
-
 const CONFIG = { model: 'mlp', input_dim: D, classes: 10, hidden: 32, batch_size: 16, epochs: 4, val_size: 100, seed: 5 };
 let tmp, w, shardPath, train, testSet;
 
@@ -63,10 +44,10 @@ before(async () => {
   const next = rng(2024);
   train = makeImages(500, next);
   testSet = makeImages(100, next);
-  writeFileSync(join(tmp, 'train-images-idx3-ubyte.gz'), idx([500, S, S], train.px));
-  writeFileSync(join(tmp, 'train-labels-idx1-ubyte.gz'), idx([500], train.labels));
-  writeFileSync(join(tmp, 't10k-images-idx3-ubyte.gz'), idx([100, S, S], testSet.px));
-  writeFileSync(join(tmp, 't10k-labels-idx1-ubyte.gz'), idx([100], testSet.labels));
+  writeFileSync(join(tmp, 'train-images-idx3-ubyte.gz'), idxGz([500, S, S], train.px));
+  writeFileSync(join(tmp, 'train-labels-idx1-ubyte.gz'), idxGz([500], train.labels));
+  writeFileSync(join(tmp, 't10k-images-idx3-ubyte.gz'), idxGz([100, S, S], testSet.px));
+  writeFileSync(join(tmp, 't10k-labels-idx1-ubyte.gz'), idxGz([100], testSet.labels));
   shardPath = join(tmp, 'tiny.shard');
   execFileSync(join(BUILD, 'fashion_build_shard'), ['--source', tmp, '--out', shardPath, '--quiet'], { stdio: 'pipe' });
   w = startWorker();

@@ -6,8 +6,13 @@
 // transfer), waitFor(type, timeoutMs)}: request resolves with the reply's
 // data or rejects with the worker's error; waitFor resolves with the next
 // event of that type and rejects on any '...Error' event before it.
+// Also what the tests share: findEngine() (the built engine.js), rng(seed)
+// (a seeded generator for synthetic data) and idxGz(dims, bytes) (a
+// gzip-compressed IDX file, the Fashion-MNIST format fashion_build_shard reads).
 // Not a test file (node --test runs only *.test.mjs).
 
+import { existsSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { Worker } from 'node:worker_threads';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -69,4 +74,28 @@ export function startWorker() {
       });
     },
   };
+}
+
+// The built single-thread engine: web/engine/ (scripts/build-wasm.sh copies
+// it there) or build-wasm/.
+export function findEngine() {
+  for (const dir of [join(ROOT, 'web/engine'), join(ROOT, 'build-wasm')])
+    if (existsSync(join(dir, 'engine.js')) && existsSync(join(dir, 'engine.wasm'))) return join(dir, 'engine.js');
+  throw new Error('engine.js not found in web/engine/ or build-wasm/: run scripts/build-wasm.sh');
+}
+
+// A seeded generator of numbers in [0, 1) (a 32-bit LCG): test data that is
+// the same on every run.
+export function rng(seed) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+// An IDX file of unsigned bytes (type 0x08) with the given dimensions, gzipped.
+export function idxGz(dims, data) {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head[2] = 8;
+  head[3] = dims.length;
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  return gzipSync(Buffer.concat([head, Buffer.from(data)]));
 }
