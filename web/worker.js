@@ -40,6 +40,22 @@ const now = () => performance.now();
 
 class RequestError extends Error {}
 
+// The loaded image shard's info, or the error the image requests answer.
+function imageShard() {
+  const info = worker.shardInfo;
+  if (info?.kind !== 'images') throw new RequestError('no image shard is loaded: send loadImageShard first');
+  return info;
+}
+
+// The image shard and the split a request names (default 'test'), with its size.
+function imageSplit(data) {
+  const info = imageShard();
+  const split = data?.split ?? 'test';
+  const n = info.splits?.[split];
+  if (n === undefined) throw new RequestError(`the image shard has no split '${split}'`);
+  return { info, split, n };
+}
+
 // ------------------------------------------------------------------ state
 
 const worker = {
@@ -520,11 +536,7 @@ const handlers = {
   // One image of the loaded image shard: its pixels (0-255, row-major) and label.
   image(data) {
     const e = api();
-    const info = worker.shardInfo;
-    if (info?.kind !== 'images') throw new RequestError('no image shard is loaded: send loadImageShard first');
-    const split = data?.split ?? 'test';
-    const n = info.splits?.[split];
-    if (n === undefined) throw new RequestError(`the image shard has no split '${split}'`);
+    const { info, split, n } = imageSplit(data);
     let index = data?.index;
     if (index === undefined || index === null) index = Math.floor(Math.random() * n);
     if (!Number.isInteger(index) || index < 0 || index >= n)
@@ -542,8 +554,7 @@ const handlers = {
   // e.g. drawn on the page) or {split, index} of the loaded shard.
   predictImage(data) {
     const e = api();
-    const info = worker.shardInfo;
-    if (info?.kind !== 'images') throw new RequestError('no image shard is loaded: send loadImageShard first');
+    const info = imageShard();
     const size = info.height * info.width * info.channels;
     const t0 = now();
     let cls;
@@ -574,11 +585,7 @@ const handlers = {
   // training; a newer confusion request cancels one in flight.
   async confusion(data) {
     const e = api();
-    const info = worker.shardInfo;
-    if (info?.kind !== 'images') throw new RequestError('no image shard is loaded: send loadImageShard first');
-    const split = data?.split ?? 'test';
-    const n = info.splits?.[split];
-    if (n === undefined) throw new RequestError(`the image shard has no split '${split}'`);
+    const { info, split, n } = imageSplit(data);
     if (worker.confusionJob) worker.confusionJob.cancelled = true;
     const job = { cancelled: false };
     worker.confusionJob = job;
