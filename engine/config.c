@@ -128,7 +128,11 @@ static void pretrained_tutorial(nn_config *c) {
  * divided by 255; Adam(0.001), sparse categorical cross-entropy,
  * fit(batch_size=64, epochs=10). Its 60,000 training images lose 10,000 to
  * validation, so the curves can show what the test set alone cannot: the
- * validation loss turning up while the training loss keeps falling. */
+ * validation loss turning up while the training loss keeps falling. Within
+ * the recipe's 10 epochs that turn is small (seed 1: lowest at epoch 9,
+ * 0.2999, then 0.3043; seeds 2 and 3 still falling, noisily); trained for
+ * 20 it is plain (lowest 0.2952 at epoch 16, 0.3166-0.3325 after, while the
+ * training loss falls from 0.18 to 0.16). Test accuracy after 10: 0.8808. */
 static void mlp_tutorial(nn_config *c) {
     nn_config_default(c);
     c->model = NN_MODEL_MLP;
