@@ -116,6 +116,18 @@ static inline void fuzz_fix_checkpoint(uint8_t *buf, size_t len) {
     fuzz_wr32(buf + 24, nn_crc32(0, buf + 32, (size_t)body));
 }
 
+/* Two training batches and the test evaluation on a trainer made from fuzzed
+ * input: running must succeed or report divergence, never crash. Frees t. */
+static inline void fuzz_train_briefly(nn_trainer *t) {
+    nn_error err = {0};
+    nn_progress p;
+    int rc = nn_trainer_run(t, 2, &p, &err);
+    FUZZ_REQUIRE(rc == NN_OK || rc == NN_ERR_DIVERGED, "trainer_run: %d %s", rc, err.msg);
+    float loss, acc;
+    if (nn_trainer_count(t, "test") > 0) nn_trainer_evaluate(t, "test", &loss, &acc, &err);
+    nn_trainer_free(t);
+}
+
 /* A malloc'd copy of data (so the copy is exactly len bytes for ASan, and
  * malloc-aligned); NULL only when out of memory. */
 static inline uint8_t *fuzz_copy(const uint8_t *data, size_t len) {

@@ -41,12 +41,7 @@ static void image_train_briefly(const nn_image_shard *s) {
         FUZZ_REQUIRE(t == NULL && err.msg[0], "trainer_create_images failed badly: %d %s", rc, err.msg);
         return;
     }
-    nn_progress p;
-    rc = nn_trainer_run(t, 2, &p, &err);
-    FUZZ_REQUIRE(rc == NN_OK || rc == NN_ERR_DIVERGED, "trainer_run: %d %s", rc, err.msg);
-    float loss, acc;
-    if (nn_trainer_count(t, "test") > 0) nn_trainer_evaluate(t, "test", &loss, &acc, &err);
-    nn_trainer_free(t);
+    fuzz_train_briefly(t);
 }
 
 static void image_check_one(const uint8_t *buf, size_t len) {

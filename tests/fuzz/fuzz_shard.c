@@ -71,12 +71,7 @@ static void shard_train_briefly(const nn_shard *s, uint8_t pick) {
                      rc, err.msg);
         return;
     }
-    nn_progress p;
-    rc = nn_trainer_run(t, 2, &p, &err);
-    FUZZ_REQUIRE(rc == NN_OK || rc == NN_ERR_DIVERGED, "trainer_run: %d %s", rc, err.msg);
-    float loss, acc;
-    if (nn_trainer_count(t, "test") > 0) nn_trainer_evaluate(t, "test", &loss, &acc, &err);
-    nn_trainer_free(t);
+    fuzz_train_briefly(t);
 }
 
 static void shard_check_one(const uint8_t *buf, size_t len) {
