@@ -3,10 +3,8 @@
 // time and (for the newest few) its weights. Charts, the Runs view,
 // persistence and the diagnosis subscribe to it; nobody else keeps a history.
 //
-// Kept in this browser's IndexedDB (database dbName, version 1):
-//   'runs'    one record per run (keyPath 'id'): the run below, with a
-//             format tag and version
-//   'weights' run id -> ArrayBuffer, the engine's checkpoint bytes
+// Kept in this browser's IndexedDB (database dbName, laid out in runs-db.js:
+// a store of runs, one of weights, the engine's checkpoint bytes by run id),
 // bounded: the newest maxRuns runs (the oldest are deleted with their
 // weights) and the weights of the newest maxWeights runs only (older runs keep
 // their history, hasWeights becomes false). Records are written on every
@@ -28,19 +26,13 @@
 // best-epoch rule (the engine's bestEpoch is taken as given), what the page
 // does with a run's weights.
 
-const DB_VERSION = 1;
-const RUNS = 'runs';
-const WEIGHTS = 'weights';
-const RECORD_FORMAT = 'imdb-playground-run';
+import { RUNS, WEIGHTS, STATUSES, openDatabase, transaction, runFromRecord, toRecord } from './runs-db.js';
+
 const EXPORT_FORMAT = 'imdb-playground-runs';
 
 // While training, at most one write per PERSIST_MS: an epoch of the bag model
 // can take 10 ms, and a write per epoch would keep IndexedDB busy for nothing.
 const PERSIST_MS = 1000;
-
-// A page must not wait for storage (persist.js has the same rule): if the
-// database has not opened by then, the store goes on in memory.
-const OPEN_TIMEOUT_MS = 5000;
 
 // Ten colours told apart by colour-blind readers: the Okabe-Ito palette
 // (Okabe and Ito, "Color Universal Design", 2008), yellow last because it is
@@ -49,8 +41,6 @@ export const RUN_COLORS = Object.freeze([
   '#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', // blue, vermillion, bluish green, reddish purple, orange
   '#56B4E9', '#000000', '#882255', '#999999', '#F0E442', // sky blue, black, wine (Tol), grey, yellow
 ]);
-
-const STATUSES = ['training', 'done', 'stopped', 'diverged'];
 
 const metric = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const message = (err) => (err && (err.message || err.name)) || String(err);
@@ -103,65 +93,6 @@ export function csvField(v) {
 
 export const CSV_COLUMNS = Object.freeze(['run_id', 'name', 'recipe', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc', 'ms', 'best_epoch', 'test_acc']);
 
-// --------------------------------------------------------------- IndexedDB
-
-// Runs fn({name: objectStore}) in one transaction over the named stores and
-// resolves once it has committed, with what the function fn may return gives
-// then (requests' results are read after completion).
-function transaction(db, names, mode, fn) {
-  return new Promise((resolve, reject) => {
-    let read;
-    try {
-      const tx = db.transaction(names, mode);
-      tx.oncomplete = () => resolve(typeof read === 'function' ? read() : undefined);
-      tx.onerror = () => reject(tx.error || new Error('IndexedDB transaction failed'));
-      tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted (is the disk full?)'));
-      read = fn(Object.fromEntries(names.map((n) => [n, tx.objectStore(n)])));
-    } catch (err) {
-      reject(err); // (a transaction whose requests threw commits nothing it did not get)
-    }
-  });
-}
-
-function openDatabase(factory, name) {
-  return new Promise((resolve, reject) => {
-    let req;
-    try {
-      req = factory.open(name, DB_VERSION);
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const timer = setTimeout(() => reject(new Error('IndexedDB did not open (is another tab of this page holding it?)')), OPEN_TIMEOUT_MS);
-    req.onupgradeneeded = () => {
-      const db = req.result;
-      if (!db.objectStoreNames.contains(RUNS)) db.createObjectStore(RUNS, { keyPath: 'id' });
-      if (!db.objectStoreNames.contains(WEIGHTS)) db.createObjectStore(WEIGHTS);
-    };
-    req.onsuccess = () => {
-      clearTimeout(timer);
-      resolve(req.result);
-    };
-    req.onerror = () => {
-      clearTimeout(timer);
-      reject(req.error || new Error('IndexedDB could not be opened'));
-    };
-  });
-}
-
-// A record read back is checked before it is trusted; a damaged one, or one
-// from another version of this page, is left out.
-function runFromRecord(r) {
-  if (!r || r.format !== RECORD_FORMAT || r.version !== 1) return null;
-  if (typeof r.id !== 'number' || !Array.isArray(r.history) || !r.config || typeof r.config !== 'object') return null;
-  const { format, version, ...run } = r;
-  run.status = STATUSES.includes(run.status) ? run.status : 'stopped';
-  run.overlay = Boolean(run.overlay);
-  run.hasWeights = Boolean(run.hasWeights);
-  return run;
-}
-
-const toRecord = (run) => ({ format: RECORD_FORMAT, version: 1, ...run, history: run.history.map((h) => ({ ...h })) });
 
 // ------------------------------------------------------------------- store
 
@@ -230,6 +161,7 @@ export class RunStore {
       return;
     }
     const onDisk = new Set(weightKeys);
+    const announced = new Set(this.runs.keys()); // begun before open() finished
     let damaged = 0;
     for (const r of records ?? []) {
       const run = runFromRecord(r);
@@ -251,7 +183,7 @@ export class RunStore {
     }
     if (damaged) this.setError('open', `${damaged} saved run${damaged === 1 ? '' : 's'} could not be read and ${damaged === 1 ? 'was' : 'were'} left out.`);
     for (const key of onDisk) if (!this.runs.has(key)) this.deletedWeights.add(key); // weights whose run is gone
-    this.fixColors();
+    for (const run of this.fixColors()) if (announced.has(run.id)) this.emit('update', run);
     this.enforceBounds();
     for (const run of this.list().reverse()) this.emit('add', run);
   }
@@ -500,22 +432,26 @@ export class RunStore {
   // Runs saved by two tabs can share a colour: among the newest
   // RUN_COLORS.length, a repeated (or unknown) colour is replaced by a free
   // one; an older run's unknown colour by the first.
+  // Returns the runs whose colour changed.
   fixColors() {
+    const changed = [];
     const newest = this.list().slice(0, RUN_COLORS.length).reverse();
     const used = new Set();
     for (const r of newest) {
       if (!RUN_COLORS.includes(r.color) || used.has(r.color)) {
         r.color = RUN_COLORS.find((c) => !used.has(c) && !newest.some((o) => o.color === c)) ?? RUN_COLORS.find((c) => !used.has(c));
-        this.dirty.add(r.id);
+        changed.push(r);
       }
       used.add(r.color);
     }
     for (const r of this.runs.values()) {
       if (!RUN_COLORS.includes(r.color)) {
         r.color = RUN_COLORS[0];
-        this.dirty.add(r.id);
+        changed.push(r);
       }
     }
+    for (const r of changed) this.dirty.add(r.id);
+    return changed;
   }
 
   // ---------------------------------------------------------- persistence
