@@ -97,8 +97,10 @@ export const CSV_COLUMNS = Object.freeze(['run_id', 'name', 'recipe', 'epoch', '
 // ------------------------------------------------------------------- store
 
 export class RunStore {
-  constructor({ dbName = 'imdb-playground-runs', maxRuns = 50, maxWeights = 10, indexedDB = globalThis.indexedDB } = {}) {
+  // persistMs: the least time between two writes while training (tests set it).
+  constructor({ dbName = 'imdb-playground-runs', maxRuns = 50, maxWeights = 10, indexedDB = globalThis.indexedDB, persistMs = PERSIST_MS } = {}) {
     this.dbName = dbName;
+    this.persistMs = persistMs;
     this.maxRuns = maxRuns;
     this.maxWeights = Math.min(maxWeights, maxRuns);
     this.factory = indexedDB;
@@ -465,7 +467,7 @@ export class RunStore {
   markDirty(id) {
     this.dirty.add(id);
     if (this.persistTimer) return;
-    const wait = this.lastPersist + PERSIST_MS - Date.now();
+    const wait = this.lastPersist + this.persistMs - Date.now();
     if (wait <= 0) {
       this.persistNow();
       return;
