@@ -342,7 +342,7 @@ test('remove and clear delete runs and their weights from memory and from the da
 });
 
 test('without IndexedDB the store works in memory and says why', async () => {
-  const store = await openStore(undefined);
+  const store = await openStore(null); // (undefined would mean globalThis.indexedDB, a browser's own)
   assert.match(store.persistError, /no IndexedDB/);
   const run = trainedRun(store);
   assert.equal(await store.setWeights(run.id, bytes(4, 3)), true);

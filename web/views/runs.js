@@ -11,6 +11,8 @@
 // worker and, when that worked, calls store.setCurrent(id).
 // onOverlayChange(runs): the runs ticked for overlay, newest first, whenever
 // that set or one of its runs changes (and once at start if any are ticked).
+// confirm(question) (optional, window.confirm by default) asks before Clear all.
+// Returns {element, refresh(), destroy()}.
 //
 // The table follows the store's events and changes in place: a run's row is
 // redrawn at most every ROW_MS while it trains, columns of settings come and
