@@ -93,7 +93,6 @@ export function csvField(v) {
 
 export const CSV_COLUMNS = Object.freeze(['run_id', 'name', 'recipe', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc', 'ms', 'best_epoch', 'test_acc']);
 
-
 // ------------------------------------------------------------------- store
 
 export class RunStore {
@@ -146,11 +145,12 @@ export class RunStore {
     let records = [];
     let weightKeys = [];
     try {
-      this.db = await openDatabase(this.factory, this.dbName);
-      this.db.onversionchange = () => {
+      const db = await openDatabase(this.factory, this.dbName);
+      this.db = db;
+      db.onversionchange = () => {
         // Another tab deletes or upgrades the database: let go of it.
-        this.db.close();
-        this.db = null;
+        db.close();
+        if (this.db === db) this.db = null;
         this.setError('open', 'Another tab changed the saved runs: new runs are kept until the page is closed.');
       };
       [records, weightKeys] = await transaction(this.db, [RUNS, WEIGHTS], 'readonly', (s) => {
@@ -187,7 +187,7 @@ export class RunStore {
     for (const key of onDisk) if (!this.runs.has(key)) this.deletedWeights.add(key); // weights whose run is gone
     for (const run of this.fixColors()) if (announced.has(run.id)) this.emit('update', run);
     this.enforceBounds();
-    for (const run of this.list().reverse()) this.emit('add', run);
+    for (const run of this.list().reverse()) if (!announced.has(run.id)) this.emit('add', run);
   }
 
   subscribe(fn) {
