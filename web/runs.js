@@ -19,7 +19,7 @@
 // A run: { id, seq, name, dataset, recipe, config, history: [{epoch, loss, acc, val_loss, val_acc, ms}],
 //   bestEpoch, stoppedEarly, restoredBest, test: {loss, acc} | null, status: 'training' | 'done' | 'stopped'
 //   | 'diverged', startedAt, wallMs, hasWeights, color, overlay }. id: a number unique across tabs (the start
-// time in ms, made strictly increasing); seq: the number in its name ("#3 bag (masked)"). Metrics the
+// time in ms × 1000 plus a random tail, strictly increasing); seq: the number in its name ("#3 bag (masked)"). Metrics the
 // engine did not have (no validation set, a diverged epoch) are null, never NaN, so exports keep them.
 //
 // Deliberately not here: any DOM (web/views/runs.js draws the table), the
@@ -217,7 +217,9 @@ export class RunStore {
   // label: optional, what sets this run apart in its name ("from scratch").
   begin({ dataset, recipe, config, label } = {}) {
     const now = Date.now();
-    const id = Math.max(now, this.lastId + 1);
+    // The time in µs-sized steps with a random tail: two tabs (or a run
+    // begun while open() still reads the saved ones) practically never meet.
+    const id = Math.max(now * 1000 + Math.floor(Math.random() * 1000), this.lastId + 1);
     this.lastId = id;
     const seq = 1 + Math.max(0, ...[...this.runs.values()].map((r) => r.seq ?? 0));
     const cfg = JSON.parse(JSON.stringify(config ?? {}));

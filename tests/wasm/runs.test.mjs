@@ -400,6 +400,7 @@ test('a run begun before open() finished is kept and written', async () => {
     if (e.type === 'update') colourUpdates.push(e.run.color);
   });
   const opening = store.open();
+  for (const t = Date.now(); Date.now() === t; ); // a later millisecond than the saved run's: ids cannot meet
   const early = trainedRun(store);
   await opening;
   await store.settled();
