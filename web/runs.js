@@ -18,9 +18,10 @@
 //
 // A run: { id, seq, name, dataset, recipe, config, history: [{epoch, loss, acc, val_loss, val_acc, ms}],
 //   bestEpoch, stoppedEarly, restoredBest, test: {loss, acc} | null, status: 'training' | 'done' | 'stopped'
-//   | 'diverged', startedAt, wallMs, hasWeights, color, overlay }. id: a number unique across tabs (the start
-// time in ms × 1000 plus a random tail, strictly increasing); seq: the number in its name ("#3 bag (masked)"). Metrics the
-// engine did not have (no validation set, a diverged epoch) are null, never NaN, so exports keep them.
+//   | 'diverged', startedAt, wallMs, hasWeights, color, overlay }.
+// id: a number unique across tabs (the start time in ms × 1000 plus a random tail, strictly increasing);
+// seq: the number in its name ("#3 bag (masked)"). Metrics the engine did not have (no validation set,
+// a diverged epoch) are null, never NaN, so exports keep them.
 //
 // Deliberately not here: any DOM (web/views/runs.js draws the table), the
 // best-epoch rule (the engine's bestEpoch is taken as given), what the page
