@@ -66,7 +66,7 @@ async function blankPage(isolated) {
 function trainInPage(page, initData, config) {
   return page.evaluate(
     async ({ initData, config }) => {
-      const w = new Worker('/worker.js', { type: 'module' });
+      const w = new Worker('/worker/worker.js', { type: 'module' });
       let id = 0;
       const pending = new Map(), events = [];
       w.onmessage = (e) => {

@@ -1,4 +1,4 @@
-// worker_client.mjs: the Node tests' client for web/worker.js: the real
+// worker_client.mjs: the Node tests' client for web/worker/worker.js: the real
 // worker, unchanged, in a Node worker thread (web_worker_shim.mjs), spoken to
 // over its {id, type, data} protocol (web/PROTOCOL.md).
 //
@@ -21,7 +21,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function startWorker() {
   const worker = new Worker(new URL('./web_worker_shim.mjs', import.meta.url), {
-    workerData: { workerUrl: pathToFileURL(join(ROOT, 'web/worker.js')).href },
+    workerData: { workerUrl: pathToFileURL(join(ROOT, 'web/worker/worker.js')).href },
   });
   const pending = new Map();
   const replies = new Map(); // id -> number of replies (must end at 1)
