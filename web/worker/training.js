@@ -119,7 +119,7 @@ function trainingStep(slice) {
   }
   if (p.epoch_done) sendEpoch(p);
   if (p.finished) {
-    run.testing = { early: { stoppedEarly: p.stopped_early === 1, bestEpoch: p.best_epoch} };
+    run.testing = { early: { stoppedEarly: p.stopped_early === 1, bestEpoch: p.best_epoch, restoredBest: p.restored_best === 1 } };
     if ((shared.shardInfo?.splits?.test ?? 0) > 0) {
       if (withString('test', (s) => e._nnw_evaluate_begin(session(), s)) !== 0) {
         run.testing = null;
@@ -134,7 +134,7 @@ function trainingStep(slice) {
 
 function sendEpoch(p) {
   // Restoring the best weights replaced this epoch's: nothing to keep.
-  const c0 = config(); const weightsKept = p.stopped_early === 1 && c0.patience > 0 && c0.restore_best_weights === true ? false : keepEpochWeights(p.epoch);
+  const weightsKept = p.restored_best === 1 ? false : keepEpochWeights(p.epoch);
   const due = run.checkpoints && !p.finished && now() - run.lastCheckpoint >= CHECKPOINT_INTERVAL_MS;
   const checkpoint = due ? checkpointBytes() : null;
   if (checkpoint) run.lastCheckpoint = now();
@@ -168,7 +168,7 @@ function testStep(slice) {
       return true;
     }
     if (r === 0) return false;
-    { const q = progressNow(); test = { loss: q.loss, acc: q.acc }; }
+    test = readLayout(evalResult, api()._nnw_eval_result(session()));
   }
   run.testing = null;
   run.finished = true;
@@ -295,6 +295,6 @@ export const trainingHandlers = {
     const e = api();
     const split = data?.split ?? 'test';
     check(withString(split, (p) => e._nnw_evaluate(session(), p)));
-    { const q = progressNow(); return { loss: q.loss, acc: q.acc }; }
+    return readLayout(evalResult, e._nnw_eval_result(session()));
   },
 };
