@@ -48,7 +48,7 @@ const run = {
 };
 
 // 'idle' | 'running' | 'paused' | 'done', as the pause/resume/stop replies say.
-export function trainingState() {
+function trainingState() {
   const job = findJob(TRAINING);
   if (job) return job.state;
   return run.finished ? 'done' : 'idle';
@@ -247,9 +247,8 @@ export const trainingHandlers = {
     const bytes = givenBytes(data.bytes, { request: 'importCheckpoint', what: 'the checkpoint', limit: CHECKPOINT_MAX_BYTES });
     beforeReplacing('importCheckpoint', 'import a checkpoint', ['model']);
     const ptr = copyIn(bytes); // nnw_checkpoint_import takes ownership
-    const status = e._nnw_checkpoint_import(session(), ptr, bytes.length);
+    check(e._nnw_checkpoint_import(session(), ptr, bytes.length));
     newModel();
-    check(status);
     return { config: config(), history: history() };
   },
 

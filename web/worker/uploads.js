@@ -23,7 +23,7 @@ const EVENT_INTERVAL_MS = 50; // at most one progress event per this
 const size = (n) => (n >= MB ? `${(n / MB).toFixed(1)} MB` : `${n} bytes`);
 
 // Refuses `n` bytes of `what` (e.g. 'the checkpoint') over `limit`, naming both.
-export function checkSize(what, n, limit, advice = '') {
+function checkSize(what, n, limit, advice = '') {
   if (n > limit)
     throw new RequestError(`${what} is ${size(n)}, over the limit of ${size(limit)}${advice ? `: ${advice}` : ''}`);
 }
@@ -65,7 +65,7 @@ export function uploadedText(data, { request, what, limit, advice }) {
 // Fetches url into one Uint8Array, posting {type: progress, data: {loaded,
 // total}} events; refused from its Content-Length, or as soon as more than
 // `limit` bytes arrive (a server may not send the length, or lie).
-export async function fetchWithProgress(url, { what, limit, progress, hint }) {
+async function fetchWithProgress(url, { what, limit, progress, hint }) {
   let response;
   try {
     response = await fetch(url);
