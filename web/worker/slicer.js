@@ -71,7 +71,7 @@ function runSlice(job) {
 
 class Job {
   constructor(spec) {
-    this.name = spec.name;              // in messages: 'training', 'diagnose', …
+    this.name = spec.name;              // in messages: 'training', 'the diagnosis', …
     this.reads = spec.reads;            // what it reads: 'shard', 'model', 'texts', 'corpus'
     this.onChange = spec.onChange;      // 'refuse' or 'cancel' a request replacing what it reads
     this.refusal = spec.refusal ?? ((op) => `cannot ${op} during ${this.name}`);
@@ -109,10 +109,6 @@ class Job {
   end() {
     this.state = 'ended';
     jobs.delete(this);
-  }
-
-  get running() {
-    return this.state !== 'ended';
   }
 }
 
