@@ -1,4 +1,4 @@
-// worker_protocol.test.mjs: the real wasm module, driven through web/worker.js
+// worker_protocol.test.mjs: the real wasm module, driven through web/worker/worker.js
 // and the message protocol of web/PROTOCOL.md.
 //
 //   node --no-experimental-fetch --test tests/wasm/
@@ -73,7 +73,7 @@ function writeDataset(dir) {
 
 // ------------------------------------------------------------ the worker
 
-// Starts web/worker.js in a thread; request() resolves with the reply's data
+// Starts web/worker/worker.js in a thread; request() resolves with the reply's data
 // or rejects with the error reply; events are recorded with arrival times.
 
 // --------------------------------------------------------------- the tests
