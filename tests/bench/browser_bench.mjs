@@ -6,7 +6,7 @@
 // Chromium headless through playwright-core (never a downloaded browser; the
 // flags of tests/browser/), and prints one JSON object per line:
 //
-//   worker   web/worker.js, unchanged, driven over its message protocol from
+//   worker   web/worker/worker.js, unchanged, driven over its message protocol from
 //            a blank same-origin document: the bag recipe's whole run (train
 //            request to the last epoch's event, validation included), the
 //            validation pass alone, the scoring latency of a 250-word review
@@ -131,10 +131,10 @@ async function routeBenchFiles(page, opts) {
 
 // ------------------------------------------------------ in the page: a worker client
 
-// Runs in the blank document. Creates web/worker.js and gives back helpers on
+// Runs in the blank document. Creates web/worker/worker.js and gives back helpers on
 // window.__bench: req(type, data) and waitEvent(type, n).
 function installClient() {
-  const w = new Worker('/worker.js', { type: 'module' });
+  const w = new Worker('/worker/worker.js', { type: 'module' });
   let nextId = 1;
   const pending = new Map();
   const events = [];

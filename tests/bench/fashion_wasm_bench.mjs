@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // fashion_wasm_bench.mjs: the tutorial-mlp preset (Fashion-MNIST) in the wasm
-// engine, through web/worker.js unchanged in a Node worker thread (the Node
+// engine, through web/worker/worker.js unchanged in a Node worker thread (the Node
 // tests' harness, tests/wasm/worker_client.mjs), timed per epoch.
 //
 //   node --no-experimental-fetch tests/bench/fashion_wasm_bench.mjs [--epochs N] [--shard FILE]

@@ -1,6 +1,6 @@
 // threads.test.mjs: the two-thread engine (engine-mt.js) in headless Chromium.
 //
-// web/worker.js loads engine-mt.js (emscripten pthreads) on a cross-origin-
+// web/worker/worker.js loads engine-mt.js (emscripten pthreads) on a cross-origin-
 // isolated page (by default only with 3 or more cores; init {threads: true}
 // asks for it) and engine.js elsewhere. These tests drive the worker over its
 // message protocol from blank same-origin documents (served by
@@ -61,12 +61,12 @@ async function blankPage(isolated) {
   return { page, problems };
 }
 
-// In the page: starts web/worker.js, inits it with initData, loads the shard,
+// In the page: starts web/worker/worker.js, inits it with initData, loads the shard,
 // trains config to the end and returns what came back.
 function trainInPage(page, initData, config) {
   return page.evaluate(
     async ({ initData, config }) => {
-      const w = new Worker('/worker.js', { type: 'module' });
+      const w = new Worker('/worker/worker.js', { type: 'module' });
       let id = 0;
       const pending = new Map(), events = [];
       w.onmessage = (e) => {

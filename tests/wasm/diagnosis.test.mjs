@@ -1,5 +1,5 @@
 // diagnosis.test.mjs: the diagnosis requests of web/PROTOCOL.md and the
-// stop-word filter, on the real wasm module, through web/worker.js (in a
+// stop-word filter, on the real wasm module, through web/worker/worker.js (in a
 // Node worker thread, web_worker_shim.mjs), against the native tools.
 //
 //   node --no-experimental-fetch --test tests/wasm/

@@ -1,6 +1,6 @@
 // images.test.mjs: the image requests of web/PROTOCOL.md (loadImageShard,
 // image, predictImage) and training the "mlp" model in slices, on the real
-// wasm module through web/worker.js, against the native trainer.
+// wasm module through web/worker/worker.js, against the native trainer.
 //
 //   node --no-experimental-fetch --test tests/wasm/
 //

@@ -1,5 +1,5 @@
 // pretrain.test.mjs: presets and pretrained embeddings through the real wasm
-// module and web/worker.js (web/PROTOCOL.md): presets, loadCorpus, pretrain
+// module and web/worker/worker.js (web/PROTOCOL.md): presets, loadCorpus, pretrain
 // with progress, nearest, stopPretrain, and a model whose embedding starts
 // from the vectors.
 //

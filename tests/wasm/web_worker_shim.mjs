@@ -1,4 +1,4 @@
-// web_worker_shim.mjs: runs web/worker.js, unchanged, in a Node worker thread.
+// web_worker_shim.mjs: runs web/worker/worker.js, unchanged, in a Node worker thread.
 //
 // The wasm module is built for the browser (ENVIRONMENT=web,worker), and the
 // worker is a browser module worker. Rather than build a second, Node-only

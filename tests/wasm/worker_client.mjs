@@ -1,4 +1,4 @@
-// worker_client.mjs: the Node tests' client for web/worker.js: the real
+// worker_client.mjs: the Node tests' client for web/worker/worker.js: the real
 // worker, unchanged, in a Node worker thread (web_worker_shim.mjs), spoken to
 // over its {id, type, data} protocol (web/PROTOCOL.md).
 //
@@ -6,6 +6,7 @@
 // transfer), waitFor(type, timeoutMs)}: request resolves with the reply's
 // data or rejects with the worker's error; waitFor resolves with the next
 // event of that type and rejects on any '...Error' event before it.
+// startWorker(moduleUrl) runs another module the same way (engine_probe.mjs).
 // Also what the tests share: findEngine() (the built engine.js), rng(seed)
 // (a seeded generator for synthetic data) and idxGz(dims, bytes) (a
 // gzip-compressed IDX file, the Fashion-MNIST format fashion_build_shard reads).
@@ -19,9 +20,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-export function startWorker() {
+export const WORKER_URL = pathToFileURL(join(ROOT, 'web/worker/worker.js')).href;
+
+export function startWorker(moduleUrl = WORKER_URL) {
   const worker = new Worker(new URL('./web_worker_shim.mjs', import.meta.url), {
-    workerData: { workerUrl: pathToFileURL(join(ROOT, 'web/worker.js')).href },
+    workerData: { workerUrl: moduleUrl },
   });
   const pending = new Map();
   const replies = new Map(); // id -> number of replies (must end at 1)

@@ -1,4 +1,4 @@
-// worker_protocol.test.mjs: the real wasm module, driven through web/worker.js
+// worker_protocol.test.mjs: the real wasm module, driven through web/worker/worker.js
 // and the message protocol of web/PROTOCOL.md.
 //
 //   node --no-experimental-fetch --test tests/wasm/
@@ -73,12 +73,12 @@ function writeDataset(dir) {
 
 // ------------------------------------------------------------ the worker
 
-// Starts web/worker.js in a thread; request() resolves with the reply's data
+// Starts web/worker/worker.js in a thread; request() resolves with the reply's data
 // or rejects with the error reply; events are recorded with arrival times.
 
 // --------------------------------------------------------------- the tests
 
-let tmp, shardPath, shardBytes, w, config, trained, shardInfo, exported;
+let tmp, shardPath, shardBytes, w, config, trained, trainedEpochs, shardInfo, exported;
 
 // Small enough to train in well under a second, big enough to learn.
 const SMALL = {
@@ -186,9 +186,48 @@ test('training 3 epochs streams events and reaches accuracy above 0.9', async (t
   t.diagnostic(`losses ${d.history.map((h) => h.loss.toFixed(4)).join(' ')}, test accuracy ${d.test.acc}`);
   assert.ok(d.history[2].val_acc > 0.9, `validation accuracy ${d.history[2].val_acc}`);
   trained = d;
+  trainedEpochs = epochs;
   await assert.rejects(w.request('train', {}), (e) => e.op === 'train' && /configure/.test(e.message));
   const ev = await w.request('evaluate', { split: 'test' });
   assert.ok(Math.abs(ev.acc - d.test.acc) < 1e-6);
+});
+
+// The engine's best-epoch rule (Keras EarlyStopping, monitor val_loss): an
+// epoch is the best so far when its val_loss + min_delta is below the best's.
+function bestSoFar(epochs, minDelta = 0) {
+  let best = Infinity, at = 0;
+  return epochs.map((e) => {
+    if (e.val_loss + minDelta < best) {
+      best = e.val_loss;
+      at = e.epoch;
+    }
+    return at;
+  });
+}
+
+test('every epoch event carries the engine\'s best epoch so far, with patience 0 too; done adds restoredBest', async () => {
+  assert.equal(config.patience, 0);
+  assert.deepEqual(trainedEpochs.map((e) => e.bestEpoch), bestSoFar(trainedEpochs));
+  assert.equal(trained.bestEpoch, bestSoFar(trainedEpochs).at(-1), 'done: the best epoch of the run');
+  assert.equal(trained.stoppedEarly, false);
+  assert.equal(trained.restoredBest, false, 'nothing restored without early stopping');
+});
+
+test('configSchema is the engine\'s config table: one entry per config key, in order', async () => {
+  const { schema } = await w.request('configSchema', {});
+  assert.ok(Array.isArray(schema), 'an array');
+  assert.deepEqual(schema.map((f) => f.key), Object.keys(config), 'the keys of the config in force, in the same order');
+  for (const f of schema) {
+    assert.ok(['int', 'float', 'enum', 'bool', 'string'].includes(f.kind), `${f.key}: kind ${f.kind}`);
+    assert.equal(typeof f.range, 'string', `${f.key}: range`);
+    assert.ok(typeof f.doc === 'string' && f.doc.length > 0, `${f.key}: a description`);
+    assert.equal(Array.isArray(f.choices), f.kind === 'enum', `${f.key}: choices only for an enum`);
+  }
+  const vocab = schema.find((f) => f.key === 'vocab_size');
+  assert.equal(vocab.kind, 'int');
+  assert.equal(vocab.default, 10000);
+  const model = schema.find((f) => f.key === 'model');
+  assert.ok(['bag', 'lstm', 'gru'].every((m) => model.choices.includes(m)), model.choices.join(' '));
 });
 
 test('predict puts a positive and a negative sentence on the right sides of 0.5', async () => {
@@ -293,6 +332,25 @@ test('pause stops events until resume; stop ends the run', async (t) => {
   const mark2 = w.events.length;
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(w.events.slice(mark2).filter((e) => e.type !== 'shardProgress').length, 0, 'no events after stop');
+});
+
+test('early stopping that restores the best weights: done says so, and the model is the best epoch\'s', async () => {
+  // min_delta 10: no epoch after the first improves on it, so patience 2
+  // stops the run after epoch 3 and puts epoch 1's weights back.
+  await w.request('configure', { ...SMALL, epochs: 10, patience: 2, min_delta: 10, restore_best_weights: true });
+  const first = w.events.length;
+  const done = w.waitFor('done');
+  await w.request('train', {});
+  const d = (await done).data;
+  const epochs = w.events.slice(first).filter((e) => e.type === 'epoch').map((e) => e.data);
+  assert.deepEqual(epochs.map((e) => e.epoch), [1, 2, 3]);
+  assert.deepEqual(epochs.map((e) => e.bestEpoch), [1, 1, 1]);
+  assert.equal(d.stoppedEarly, true);
+  assert.equal(d.bestEpoch, 1);
+  assert.equal(d.restoredBest, true);
+  assert.equal(epochs[2].weightsKept, false, 'the last epoch\'s weights were replaced by the best\'s: not kept');
+  const val = await w.request('evaluate', { split: 'val' });
+  assert.ok(Math.abs(val.loss - d.history[0].val_loss) < 1e-6, `validation loss now ${val.loss} = epoch 1's ${d.history[0].val_loss}`);
 });
 
 test('every request got exactly one reply', () => {

@@ -1,0 +1,59 @@
+// text.js: the requests about a piece of text, answered at once (also while
+// training runs): predict (the review box's score), explain (each word's
+// contribution), review (a stored review, decoded) and stopwords (what a
+// stop-word setting stands for).
+//
+// Deliberately not here: tokenizing or scoring (the engine does both) or
+// anything about the page.
+
+import { explainRow } from './layouts.js';
+import { RequestError, api, byteToUtf16Index, json, lastError, now, readRows, session, shared, withString } from './session.js';
+
+export const textHandlers = {
+  predict(data) {
+    const e = api();
+    const t0 = now();
+    const score = withString(data?.text ?? '', (p, n) => e._nnw_score(session(), p, n));
+    if (score < 0) throw new RequestError(lastError());
+    return { score, ms: now() - t0 };
+  },
+
+  explain(data) {
+    const e = api();
+    const text = String(data?.text ?? '');
+    const t0 = now();
+    let byteLength = 0;
+    const k = withString(text, (p, n) => {
+      byteLength = n;
+      return e._nnw_explain(session(), p, n);
+    });
+    if (k < 0) throw new RequestError(lastError());
+    const score = e._nnw_explain_score(session());
+    const rows = readRows(explainRow, e._nnw_explain_data(session()), k);
+    // The engine's byte offsets into the UTF-8 text, as UTF-16 indices into the JS string.
+    const at = byteToUtf16Index(text, byteLength);
+    const tokens = rows.map((r) => ({ start: at[r.start], end: at[r.end], contribution: r.contribution, id: r.id }));
+    return { score, tokens, ms: now() - t0 };
+  },
+
+  review(data) {
+    const e = api();
+    const split = data?.split ?? 'test';
+    const n = shared.shardInfo?.splits?.[split];
+    if (n === undefined) throw new RequestError(`the shard has no split '${split}'`);
+    if (n === 0) throw new RequestError(`split '${split}' is empty`);
+    let index = data?.index;
+    if (index === undefined || index === null) index = Math.floor(Math.random() * n);
+    if (!Number.isInteger(index) || index < 0 || index >= n)
+      throw new RequestError(`review index ${index} is out of range: '${split}' has ${n} reviews`);
+    const r = json(withString(split, (p) => e._nnw_review(session(), p, index)));
+    return { text: r.text, label: r.label, rating: r.rating, reviewId: r.review_id, tokens: r.tokens, index };
+  },
+
+  stopwords(data) {
+    const spec = String(data?.spec ?? '');
+    const r = json(withString(spec, (p) => api()._nnw_stopwords(session(), p)));
+    const split = (s) => (s ? s.split(' ') : []);
+    return { words: split(r.words), count: r.count, english: split(r.english) };
+  },
+};
