@@ -209,10 +209,17 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
         } else if (!is_recurrent(c)) {
             macs = 2 * b * (double)T * (double)E + 3 * b * (double)E * (double)H;
         } else {
-            double GH = (double)gates_of(c) * (double)H;
+            /* The rows of a step past a review's end are skipped, so a
+             * batch costs its real tokens: at most the mean review length
+             * (E[min(len, T)] <= min(E[len], T)), or T when unknown. */
+            double GH = (double)gates_of(c) * (double)H, steps = (double)T;
+            if (data->train_tokens && data->train) {
+                double mean = (double)data->train_tokens / data->train;
+                if (mean < steps) steps = mean;
+            }
             macs = b * (double)T * (double)E;
             for (u64 l = 0; l < layers_of(c); l++)
-                macs += 3 * (double)dirs_of(c) * b * (double)T * GH *
+                macs += 3 * (double)dirs_of(c) * b * steps * GH *
                         ((double)layer_inputs(c, l) + (double)H);
         }
         out->batch_seconds = macs * NS_PER_BATCH_MAC * 1e-9;
@@ -305,8 +312,19 @@ int nn_memory_check(const nn_config *cfg, const nn_data_size *data, uint64_t bud
     nn_memory_estimate(cfg, data, &m);
     char need[32], budget_text[32], weights[32], acts[32], rest[32], page[32], fix[96] = "";
     if (m.total > budget) {
+        /* The setting behind the largest part, or, when no value of it
+         * fits, the first of the others that can. */
         setting s = memory_setting(cfg, &m);
         uint32_t best = largest_fitting(cfg, data, budget, LIMIT_BYTES, s);
+        static const setting OTHERS[] = {S_HIDDEN, S_VOCAB, S_BATCH, S_MAXLEN, S_EMBED};
+        for (size_t i = 0; !best && i < sizeof OTHERS / sizeof OTHERS[0]; i++) {
+            if (cfg->model == NN_MODEL_MLP && OTHERS[i] != S_HIDDEN && OTHERS[i] != S_BATCH) continue;
+            uint32_t b = largest_fitting(cfg, data, budget, LIMIT_BYTES, OTHERS[i]);
+            if (b) {
+                s = OTHERS[i];
+                best = b;
+            }
+        }
         if (best) snprintf(fix, sizeof fix, " (at most %s %u fits)", SETTING_NAME[s], best);
         u64 w = add(add(m.parameters, m.gradients), add(m.optimizer, add(m.previous, m.best)));
         return nn_fail(err, NN_ERR_NOMEM,

@@ -323,6 +323,8 @@ char *nn_config_to_json(const nn_config *c);
 typedef struct nn_data_size {
     uint32_t train;  /* examples in the shard's "train" split */
     uint32_t test;   /* examples in its "test" split (0 when it has none) */
+    uint64_t train_tokens; /* ids in the "train" split's reviews (0: unknown, taken
+                            * as maxlen each): a recurrent batch skips the padding */
 } nn_data_size;
 
 /* Bytes by purpose; total is their sum. The set-up cost counts the
