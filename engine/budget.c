@@ -46,13 +46,24 @@ static u64 mul(u64 a, u64 b) { return a && b > UINT64_MAX / a ? UINT64_MAX : a *
 static u64 mul3(u64 a, u64 b, u64 c) { return mul(mul(a, b), c); }
 static u64 add(u64 a, u64 b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
-/* Nanoseconds per operation in the page's engine, measured (see the top). */
-#define NS_PER_DRAW 6.0        /* a uniform draw written into a weight */
+/* Nanoseconds per operation in the page's engine: CPU time (node's
+ * process.cpuUsage, so other processes on the machine do not count) of
+ * engine.wasm in node 20 on this 2-core machine, fitted to the 131
+ * configurations budget.test.mjs trains and rounded up: hidden 512 LSTM's
+ * orthogonal initialisation (537 M multiply-adds) and GRU 600's (648 M)
+ * took 0.8-1.3 ns per multiply-add; growing and zeroing 961 MB of fresh
+ * memory 1.1 s; a GRU of 3 units, 4 layers, on 2905 reviews of maxlen 520,
+ * 2.0 s for its 3.1 M row-steps (about 650 ns each: at small H the gates'
+ * element-wise work, not the products, is the cost); tutorial-lstm's batch
+ * of 128 about 130 ms (0.17 ns per multiply-add). */
+#define NS_PER_DRAW 8.0        /* a uniform draw written into a weight */
 #define NS_PER_NORMAL 40.0     /* a normal deviate (polar method, log and sqrt) */
-#define NS_PER_ORTHO_MAC 1.0   /* a multiply-add of modified Gram-Schmidt (doubles) */
-#define NS_PER_BYTE 0.25       /* a byte allocated and zeroed (memory growth, memset) */
-#define NS_PER_PADDED_ID 2.0   /* an id padded into a set */
-#define NS_PER_BATCH_MAC 0.5   /* a multiply-add of a batch's forward or backward pass */
+#define NS_PER_ORTHO_MAC 1.5   /* a multiply-add of modified Gram-Schmidt (doubles, one chain) */
+#define NS_PER_BYTE 1.0        /* a byte allocated and zeroed (fresh memory grown, memset) */
+#define NS_PER_PADDED_ID 3.0   /* an id padded into a set */
+#define NS_PER_BATCH_MAC 0.4   /* a multiply-add of a batch's forward or backward pass */
+#define NS_PER_GATE 30.0       /* a recurrent gate of one row at one step, forward and backward */
+#define NS_PER_ROW_STEP 300.0  /* the rest of one row at one step of one recurrent layer */
 #define INIT_SECONDS_MAX 1.0
 #define BATCH_SECONDS_MAX 2.0
 
@@ -217,12 +228,14 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
                 double mean = (double)data->train_tokens / data->train;
                 if (mean < steps) steps = mean;
             }
+            double row_steps = (double)dirs_of(c) * (double)layers_of(c) * b * steps;
             macs = b * (double)T * (double)E;
             for (u64 l = 0; l < layers_of(c); l++)
                 macs += 3 * (double)dirs_of(c) * b * steps * GH *
                         ((double)layer_inputs(c, l) + (double)H);
+            out->batch_seconds = row_steps * (GH * NS_PER_GATE + NS_PER_ROW_STEP) * 1e-9;
         }
-        out->batch_seconds = macs * NS_PER_BATCH_MAC * 1e-9;
+        out->batch_seconds += macs * NS_PER_BATCH_MAC * 1e-9;
     }
     out->total = add(add(model_total(out), add(out->previous, out->best)), add(out->data, out->page));
     out->init_seconds += out->ortho_seconds + draws * NS_PER_DRAW * 1e-9 +

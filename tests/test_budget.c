@@ -169,7 +169,7 @@ static void test_estimate_mirrors_allocations(void) {
          * does not allocate. */
         double est = (double)(m.total - m.page);
         if (counted)
-            check(est >= 0.9 * real && est <= 1.25 * real + 65536,
+            check(est >= 0.95 * real && est <= 1.1 * real + 65536,
                   "config %zu: estimated %.0f bytes, malloc counted %zu (ratio %.3f)", i, est, real,
                   est / real);
         nn_trainer_free(t);
