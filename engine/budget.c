@@ -64,8 +64,6 @@ static u64 add(u64 a, u64 b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 #define NS_PER_BATCH_MAC 0.4   /* a multiply-add of a batch's forward or backward pass */
 #define NS_PER_GATE 30.0       /* a recurrent gate of one row at one step, forward and backward */
 #define NS_PER_ROW_STEP 300.0  /* the rest of one row at one step of one recurrent layer */
-#define INIT_SECONDS_MAX 1.0
-#define BATCH_SECONDS_MAX 2.0
 
 static int is_recurrent(const nn_config *c) {
     return c->model == NN_MODEL_LSTM || c->model == NN_MODEL_GRU || c->model == NN_MODEL_BILSTM ||
@@ -243,8 +241,14 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
     return out->total;
 }
 
-uint64_t nn_memory_budget(void) {
-    return SIZE_MAX <= UINT32_MAX ? NN_MEMORY_BUDGET_32 : NN_MEMORY_BUDGET_64;
+nn_limits nn_memory_limits_page(void) {
+    nn_limits l = {NN_MEMORY_BUDGET_32, 1.0, 2.0};
+    return l;
+}
+
+nn_limits nn_memory_limits(void) {
+    nn_limits native = {NN_MEMORY_BUDGET_64, 0, 0};
+    return SIZE_MAX <= UINT32_MAX ? nn_memory_limits_page() : native;
 }
 
 /* "2.3 GB", "412 MB", "96 KB" (binary units, as the budgets are). */
@@ -271,32 +275,53 @@ static uint32_t *setting_field(nn_config *c, setting s) {
 
 typedef enum { LIMIT_BYTES, LIMIT_INIT, LIMIT_BATCH } limit;
 
-static int fits(const nn_config *c, const nn_data_size *data, u64 budget, limit what) {
+/* Whether cfg passes the limit that failed and, so that a suggested value
+ * is one that is accepted, every other limit as well. */
+static int fits(const nn_config *c, const nn_data_size *data, const nn_limits *lim, limit what) {
     nn_memory m;
     nn_memory_estimate(c, data, &m);
-    if (what == LIMIT_BYTES) return m.total <= budget;
-    if (what == LIMIT_INIT) return m.init_seconds <= INIT_SECONDS_MAX;
-    return m.batch_seconds <= BATCH_SECONDS_MAX;
+    int init_ok = !data || lim->init_seconds <= 0 || m.init_seconds <= lim->init_seconds;
+    int batch_ok = !data || lim->batch_seconds <= 0 || m.batch_seconds <= lim->batch_seconds;
+    (void)what;
+    return m.total <= lim->bytes && init_ok && batch_ok;
 }
 
 /* The largest value of setting s below its current one with which cfg
  * fits, or 0 when even the smallest does not. Each estimate is a few dozen
  * operations, so a bisection over the setting's range is instant. */
-static uint32_t largest_fitting(const nn_config *cfg, const nn_data_size *data, u64 budget,
+static uint32_t largest_fitting(const nn_config *cfg, const nn_data_size *data, const nn_limits *lim,
                                 limit what, setting s) {
     nn_config c = *cfg;
     uint32_t *f = setting_field(&c, s);
     uint32_t lo = s == S_VOCAB ? 5 : 1, hi = *f;
     if (hi <= lo) return 0;
     *f = lo;
-    if (!fits(&c, data, budget, what)) return 0;
+    if (!fits(&c, data, lim, what)) return 0;
     while (lo + 1 < hi) { /* fits at lo, not at hi */
         uint32_t mid = lo + (hi - lo) / 2;
         *f = mid;
-        if (fits(&c, data, budget, what)) lo = mid;
+        if (fits(&c, data, lim, what)) lo = mid;
         else hi = mid;
     }
     return lo;
+}
+
+/* The setting first, or when no value of it fits, the first of the others
+ * (that apply to the model) that can; *best its largest fitting value, 0
+ * when none can. */
+static setting setting_that_fits(const nn_config *cfg, const nn_data_size *data, const nn_limits *lim,
+                                 limit what, setting first, uint32_t *best) {
+    static const setting OTHERS[] = {S_HIDDEN, S_VOCAB, S_BATCH, S_MAXLEN, S_EMBED};
+    *best = largest_fitting(cfg, data, lim, what, first);
+    for (size_t i = 0; !*best && i < sizeof OTHERS / sizeof OTHERS[0]; i++) {
+        if (cfg->model == NN_MODEL_MLP && OTHERS[i] != S_HIDDEN && OTHERS[i] != S_BATCH) continue;
+        uint32_t b = largest_fitting(cfg, data, lim, what, OTHERS[i]);
+        if (b) {
+            *best = b;
+            return OTHERS[i];
+        }
+    }
+    return first;
 }
 
 /* What to lower: the setting that governs the largest part. */
@@ -320,24 +345,14 @@ static const char *also_text(const nn_config *c, setting s) {
     }
 }
 
-int nn_memory_check(const nn_config *cfg, const nn_data_size *data, uint64_t budget, nn_error *err) {
+int nn_memory_check(const nn_config *cfg, const nn_data_size *data, const nn_limits *lim,
+                    nn_error *err) {
     nn_memory m;
     nn_memory_estimate(cfg, data, &m);
     char need[32], budget_text[32], weights[32], acts[32], rest[32], page[32], fix[96] = "";
-    if (m.total > budget) {
-        /* The setting behind the largest part, or, when no value of it
-         * fits, the first of the others that can. */
-        setting s = memory_setting(cfg, &m);
-        uint32_t best = largest_fitting(cfg, data, budget, LIMIT_BYTES, s);
-        static const setting OTHERS[] = {S_HIDDEN, S_VOCAB, S_BATCH, S_MAXLEN, S_EMBED};
-        for (size_t i = 0; !best && i < sizeof OTHERS / sizeof OTHERS[0]; i++) {
-            if (cfg->model == NN_MODEL_MLP && OTHERS[i] != S_HIDDEN && OTHERS[i] != S_BATCH) continue;
-            uint32_t b = largest_fitting(cfg, data, budget, LIMIT_BYTES, OTHERS[i]);
-            if (b) {
-                s = OTHERS[i];
-                best = b;
-            }
-        }
+    uint32_t best;
+    if (m.total > lim->bytes) {
+        setting s = setting_that_fits(cfg, data, lim, LIMIT_BYTES, memory_setting(cfg, &m), &best);
         if (best) snprintf(fix, sizeof fix, " (at most %s %u fits)", SETTING_NAME[s], best);
         u64 w = add(add(m.parameters, m.gradients), add(m.optimizer, add(m.previous, m.best)));
         return nn_fail(err, NN_ERR_NOMEM,
@@ -348,37 +363,38 @@ int nn_memory_check(const nn_config *cfg, const nn_data_size *data, uint64_t bud
                        bytes_text(weights, sizeof weights, w), cfg->batch_size,
                        bytes_text(acts, sizeof acts, m.activations),
                        bytes_text(rest, sizeof rest, m.data), bytes_text(page, sizeof page, m.page),
-                       bytes_text(budget_text, sizeof budget_text, budget), SETTING_NAME[s],
+                       bytes_text(budget_text, sizeof budget_text, lim->bytes), SETTING_NAME[s],
                        also_text(cfg, s), fix);
     }
     if (!data) return NN_OK;
-    if (m.init_seconds > INIT_SECONDS_MAX) {
+    if (lim->init_seconds > 0 && m.init_seconds > lim->init_seconds) {
+        /* The orthogonal initialisation, or the memory to set up. */
         int ortho = m.ortho_seconds > m.init_seconds / 2;
-        setting s = ortho ? S_HIDDEN : cfg->model != NN_MODEL_MLP ? S_VOCAB : S_HIDDEN;
-        uint32_t best = largest_fitting(cfg, data, budget, LIMIT_INIT, s);
+        setting s = setting_that_fits(cfg, data, lim, LIMIT_INIT,
+                                      ortho ? S_HIDDEN : memory_setting(cfg, &m), &best);
         if (best) snprintf(fix, sizeof fix, ": at most %s %u", SETTING_NAME[s], best);
         else snprintf(fix, sizeof fix, ": lower %s%s", SETTING_NAME[s], also_text(cfg, s));
         if (ortho)
             return nn_fail(err, NN_ERR_ARG,
                            "hidden %u makes the orthogonal initialisation of %llu recurrent "
-                           "kernel(s) take ~%.0f s (configure must answer within %.0f s)%s%s",
+                           "kernel(s) take ~%.1f s (configure must answer within %.0f s)%s%s",
                            cfg->hidden, (unsigned long long)(dirs_of(cfg) * layers_of(cfg)),
-                           m.ortho_seconds, INIT_SECONDS_MAX, fix,
-                           best && is_recurrent(cfg) ? ", or fewer layers" : "");
+                           m.ortho_seconds, lim->init_seconds, fix,
+                           best && s == S_HIDDEN && layers_of(cfg) > 1 ? ", or fewer layers" : "");
         return nn_fail(err, NN_ERR_ARG,
                        "setting up this model (%llu parameters, %s) would take ~%.1f s "
                        "(configure must answer within %.0f s)%s",
                        (unsigned long long)m.nparams, bytes_text(need, sizeof need, m.total),
-                       m.init_seconds, INIT_SECONDS_MAX, fix);
+                       m.init_seconds, lim->init_seconds, fix);
     }
-    if (m.batch_seconds > BATCH_SECONDS_MAX) {
-        uint32_t best = largest_fitting(cfg, data, budget, LIMIT_BATCH, S_BATCH);
-        if (best) snprintf(fix, sizeof fix, ": at most batch_size %u at these settings", best);
+    if (lim->batch_seconds > 0 && m.batch_seconds > lim->batch_seconds) {
+        setting s = setting_that_fits(cfg, data, lim, LIMIT_BATCH, S_BATCH, &best);
+        if (best) snprintf(fix, sizeof fix, ": at most %s %u at these settings", SETTING_NAME[s], best);
         else snprintf(fix, sizeof fix, ": lower %s", is_recurrent(cfg) ? "maxlen, hidden or layers" : "maxlen or hidden");
         return nn_fail(err, NN_ERR_ARG,
                        "one training batch of %u would take ~%.1f s (at most %.0f s, so the page "
                        "stays responsive)%s",
-                       cfg->batch_size, m.batch_seconds, BATCH_SECONDS_MAX, fix);
+                       cfg->batch_size, m.batch_seconds, lim->batch_seconds, fix);
     }
     return NN_OK;
 }

@@ -243,7 +243,8 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
      * allocation, so no size_t product below can wrap (engine/budget.c). */
     nn_memory est;
     nn_memory_estimate(cfg, NULL, &est);
-    if ((rc = nn_memory_check(cfg, NULL, nn_memory_budget(), err)) != NN_OK) return rc;
+    nn_limits limits = nn_memory_limits();
+    if ((rc = nn_memory_check(cfg, NULL, &limits, err)) != NN_OK) return rc;
     nn_model *m = calloc(1, sizeof *m);
     if (!m) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the model");
     m->cfg = *cfg;

@@ -360,19 +360,32 @@ typedef struct nn_memory {
 #define NN_MEMORY_BUDGET_32 ((uint64_t)1 << 30)
 #define NN_MEMORY_BUDGET_64 ((uint64_t)8 << 30)
 
+/* What a configuration may cost: bytes, and estimated seconds of configure
+ * and of one training batch (0: no time limit). */
+typedef struct nn_limits {
+    uint64_t bytes;
+    double init_seconds;
+    double batch_seconds;
+} nn_limits;
+/* The page's: NN_MEMORY_BUDGET_32, configure within 1 s, a batch within 2 s. */
+nn_limits nn_memory_limits_page(void);
+/* This build's: the page's where size_t is 32 bits (wasm32, and a -m32
+ * build, which stands in for it natively); else NN_MEMORY_BUDGET_64 and no
+ * time limits (the native tools run what they are asked to, however long). */
+nn_limits nn_memory_limits(void);
+
 /* The estimate for cfg (checked or not: no field is trusted to be in
  * range); data NULL for a model alone (then previous, best, data and page
- * are 0). Returns out->total. */
+ * are 0, and so are the seconds but the orthogonal part). Returns out->total. */
 uint64_t nn_memory_estimate(const nn_config *cfg, const nn_data_size *data, nn_memory *out);
-/* This build's budget: NN_MEMORY_BUDGET_32 where size_t is 32 bits
- * (wasm32, -m32), else NN_MEMORY_BUDGET_64. */
-uint64_t nn_memory_budget(void);
-/* NN_OK, or NN_ERR_NOMEM when the estimate exceeds budget ("this model needs
- * 2.3 GB (...) over the 1 GB budget: lower hidden or layers (at most hidden
- * 1400 fits)"), or, with data (a trainer), NN_ERR_ARG when configure or the
- * first batch would take too long on the page (the message gives the
- * estimate and the largest value of the setting that fits). */
-int nn_memory_check(const nn_config *cfg, const nn_data_size *data, uint64_t budget, nn_error *err);
+/* NN_OK; or NN_ERR_NOMEM when the estimate exceeds limits->bytes ("this
+ * model needs 20.6 GB (...), over the 1.0 GB budget: lower hidden or layers
+ * (at most hidden 650 fits)"); or, with data (a trainer), NN_ERR_ARG when
+ * configure or the first batch would take longer than the limits (the
+ * message gives the estimate and the setting to lower, with the largest
+ * value that fits). */
+int nn_memory_check(const nn_config *cfg, const nn_data_size *data, const nn_limits *limits,
+                    nn_error *err);
 /* n * size bytes, or NULL when the product overflows size_t (wasm32: 32
  * bits) or memory runs out; at least 1 byte, so NULL always means failure. */
 void *nn_malloc_array(size_t n, size_t size);

@@ -224,8 +224,9 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
             return nn_fail(err, NN_ERR_FORMAT,
                            "the shard's \"train\" split has unlabelled review %u; "
                            "rebuild it with scripts/setup.sh", i);
-    nn_data_size data = {train->n, test ? test->n : 0, train->offset[train->n]}; /* the budget, */
-    if ((rc = nn_memory_check(cfg, &data, nn_memory_budget(), err)) != NN_OK) return rc; /* first */
+    nn_data_size data = {train->n, test ? test->n : 0, train->offset[train->n]};
+    nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
+    if ((rc = nn_memory_check(cfg, &data, &limits, err)) != NN_OK) return rc;
     nn_trainer *t;
     uint32_t *perm;
     rc = trainer_begin(&t, cfg, train->n, (size_t)cfg->maxlen * sizeof(uint16_t), &perm, err);
@@ -268,8 +269,9 @@ int nn_trainer_create_images(nn_trainer **out, const nn_config *cfg, const nn_im
     if (!train)
         return nn_fail(err, NN_ERR_FORMAT, "the image shard has no \"train\" split; rebuild it "
                        "with scripts/setup.sh");
-    nn_data_size data = {train->n, test ? test->n : 0, 0}; /* the budget, before any allocation */
-    if ((rc = nn_memory_check(cfg, &data, nn_memory_budget(), err)) != NN_OK) return rc;
+    nn_data_size data = {train->n, test ? test->n : 0, 0};
+    nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
+    if ((rc = nn_memory_check(cfg, &data, &limits, err)) != NN_OK) return rc;
     nn_trainer *t;
     uint32_t *perm;
     rc = trainer_begin(&t, cfg, train->n, D, &perm, err);
