@@ -53,9 +53,11 @@ static u64 add(u64 a, u64 b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
  * orthogonal initialisation (537 M multiply-adds) and GRU 600's (648 M)
  * took 0.8-1.3 ns per multiply-add; growing and zeroing 961 MB of fresh
  * memory 1.1 s; a GRU of 3 units, 4 layers, on 2905 reviews of maxlen 520,
- * 2.0 s for its 3.1 M row-steps (about 650 ns each: at small H the gates'
- * element-wise work, not the products, is the cost); tutorial-lstm's batch
- * of 128 about 130 ms (0.17 ns per multiply-add). */
+ * 2.0-3.0 s for its 3.1 M row-steps (650-1000 ns each: at small H the
+ * gates' element-wise work, not the products, is the cost); a GRU of 87
+ * units on 3 reviews, 1.5 ms a step (at small B, reading the kernels is);
+ * tutorial-lstm's batch of 128 about 130 ms (0.17 ns per multiply-add).
+ * CPU time varied by up to 1.5x between runs as the machine's load did. */
 #define NS_PER_DRAW 8.0        /* a uniform draw written into a weight */
 #define NS_PER_NORMAL 40.0     /* a normal deviate (polar method, log and sqrt) */
 #define NS_PER_ORTHO_MAC 1.5   /* a multiply-add of modified Gram-Schmidt (doubles, one chain) */
@@ -63,7 +65,9 @@ static u64 add(u64 a, u64 b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 #define NS_PER_PADDED_ID 3.0   /* an id padded into a set */
 #define NS_PER_BATCH_MAC 0.4   /* a multiply-add of a batch's forward or backward pass */
 #define NS_PER_GATE 30.0       /* a recurrent gate of one row at one step, forward and backward */
-#define NS_PER_ROW_STEP 300.0  /* the rest of one row at one step of one recurrent layer */
+#define NS_PER_ROW_STEP 500.0  /* the rest of one row at one step of one recurrent layer */
+#define NS_PER_WEIGHT_BYTE 0.5 /* a byte of a recurrent layer's kernels, read three times a step
+                                * (forward, both backward products): what a small batch costs */
 
 static int is_recurrent(const nn_config *c) {
     return c->model == NN_MODEL_LSTM || c->model == NN_MODEL_GRU || c->model == NN_MODEL_BILSTM ||
@@ -226,12 +230,15 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
                 double mean = (double)data->train_tokens / data->train;
                 if (mean < steps) steps = mean;
             }
-            double row_steps = (double)dirs_of(c) * (double)layers_of(c) * b * steps;
+            double row_steps = (double)dirs_of(c) * (double)layers_of(c) * b * steps, weights = 0;
             macs = b * (double)T * (double)E;
-            for (u64 l = 0; l < layers_of(c); l++)
-                macs += 3 * (double)dirs_of(c) * b * steps * GH *
-                        ((double)layer_inputs(c, l) + (double)H);
-            out->batch_seconds = row_steps * (GH * NS_PER_GATE + NS_PER_ROW_STEP) * 1e-9;
+            for (u64 l = 0; l < layers_of(c); l++) {
+                double kernels = (double)dirs_of(c) * GH * ((double)layer_inputs(c, l) + (double)H);
+                macs += 3 * b * steps * kernels;
+                weights += 3 * steps * kernels * 4;
+            }
+            out->batch_seconds = (row_steps * (GH * NS_PER_GATE + NS_PER_ROW_STEP) +
+                                  weights * NS_PER_WEIGHT_BYTE) * 1e-9;
         }
         out->batch_seconds += macs * NS_PER_BATCH_MAC * 1e-9;
     }
