@@ -375,8 +375,8 @@ nn_limits nn_memory_limits_page(void);
 nn_limits nn_memory_limits(void);
 
 /* The estimate for cfg (checked or not: no field is trusted to be in
- * range); data NULL for a model alone (then previous, best, data and page
- * are 0, and so are the seconds but the orthogonal part). Returns out->total. */
+ * range); data NULL for a model alone (then previous, best, data, page and
+ * batch_seconds are 0, and init_seconds is the model's alone). Returns out->total. */
 uint64_t nn_memory_estimate(const nn_config *cfg, const nn_data_size *data, nn_memory *out);
 /* NN_OK; or NN_ERR_NOMEM when the estimate exceeds limits->bytes ("this
  * model needs 20.6 GB (...), over the 1.0 GB budget: lower hidden or layers
