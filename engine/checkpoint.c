@@ -290,7 +290,6 @@ int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab
 
     size_t json_bytes = strlen(json);
     size_t json_len = (json_bytes + 3) & ~(size_t)3;
-    size_t blob_len = m->nparams * sizeof(float);
     if (json_len > UINT32_MAX || m->nparams > (SIZE_MAX - HEADER_BYTES - json_len) / 4) {
         free(json);
         return nn_fail(err, NN_ERR_ARG,
@@ -298,6 +297,7 @@ int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab
                        "use a smaller vocabulary or model",
                        json_bytes, m->nparams);
     }
+    size_t blob_len = m->nparams * sizeof(float); /* cannot wrap: checked just above */
     size_t total = HEADER_BYTES + json_len + blob_len;
     uint8_t *buf = malloc(total);
     if (!buf) {
@@ -538,6 +538,16 @@ static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blo
                        "this checkpoint was made for a different model: its config needs more "
                        "than the %.0f parameters it holds; re-train and save it with this engine",
                        nparams);
+    /* Exactly: the parameters its config makes (counted in 64 bits, before
+     * anything is allocated) are the ones the file holds, so a small file
+     * cannot claim a config of gigabytes. */
+    nn_memory est;
+    nn_memory_estimate(&cfg, NULL, &est);
+    if ((double)est.nparams != nparams)
+        return nn_fail(err, NN_ERR_FORMAT,
+                       "this checkpoint was made for a different model: its config makes %llu "
+                       "parameters but it holds %.0f; re-train and save it with this engine",
+                       (unsigned long long)est.nparams, nparams);
     /* A loaded model scores one review at a time: its activations are sized
      * for a batch of 1, so a small file cannot make the reader allocate
      * gigabytes of activations for the batch size it claims. The config keeps

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int nn_fail(nn_error *err, int code, const char *fmt, ...) {
     if (err) {
@@ -14,6 +15,21 @@ int nn_fail(nn_error *err, int code, const char *fmt, ...) {
         err->code = code;
     }
     return code;
+}
+
+int nn_size_mul(size_t a, size_t b, size_t *out) {
+    if (b != 0 && a > SIZE_MAX / b) {
+        *out = SIZE_MAX;
+        return 0;
+    }
+    *out = a * b;
+    return 1;
+}
+
+void *nn_malloc_array(size_t n, size_t size) {
+    size_t bytes;
+    if (!nn_size_mul(n, size, &bytes)) return NULL; /* wasm32: 32-bit size_t wraps */
+    return malloc(bytes ? bytes : 1);
 }
 
 /* PCG32 (XSH-RR), the reference parameters from pcg-random.org. */

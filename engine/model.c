@@ -19,8 +19,11 @@
 static void *alloc_floats(size_t n) {
     /* Cache-line aligned (so a 16-float embedding row is one 64-byte line,
      * not two: the gathers and scatters touch half as many) and padded to
-     * whole lines; calloc semantics. */
-    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
+     * whole lines; calloc semantics. NULL when the size overflows size_t
+     * (32 bits in wasm32): nn_memory_check refuses such configs first. */
+    size_t bytes;
+    if (!nn_size_mul(n ? n : 1, sizeof(float), &bytes) || bytes > SIZE_MAX - 63) return NULL;
+    bytes = (bytes + 63) & ~(size_t)63;
     void *p = aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);
     return p;
@@ -34,8 +37,11 @@ static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t co
     t->rows = rows;
     t->cols = cols;
     t->offset = m->nparams;
-    /* Keep every tensor 16-byte aligned inside the buffer. */
-    m->nparams += ((size_t)rows * cols + 3) & ~(size_t)3;
+    /* Keep every tensor 16-byte aligned inside the buffer. The sum
+     * saturates (then the buffers cannot be allocated) rather than wrap in
+     * a 32-bit size_t; nn_memory_check refuses such configs first. */
+    uint64_t n = m->nparams + ((((uint64_t)rows * cols) + 3) & ~(uint64_t)3);
+    m->nparams = n > SIZE_MAX / sizeof(double) ? SIZE_MAX / sizeof(double) : (size_t)n;
 }
 
 static int is_recurrent(const nn_config *c) {
@@ -136,18 +142,6 @@ static int create_mlp(nn_model *m) {
     return 1;
 }
 
-/* Floats of activations a recurrent model needs for batch B, in double so a
- * huge config is refused before any size_t product can wrap (wasm32). */
-static double recurrent_floats(const nn_config *c) {
-    double T = c->maxlen, B = c->batch_size, E = c->embed_dim, H = c->hidden;
-    double D = dirs_of(c), L = c->layers, G = cell_of(c) == NN_CELL_LSTM ? 4 : 3;
-    double C = E > D * H ? E : D * H;
-    double per_layer = (T + 1) * B * H * 2 + T * B * G * H + T * B * H * 3 + T * B * C + B * (C + H);
-    double work = 2 * B * G * H + G * H * (H + C) + 2 * B * H + H;
-    return D * L * per_layer + L * T * B * D * H + T * B * E + 3 * T * B * C + (T + 1) * B * H +
-           work + 2 * B * D * H + 4 * B;
-}
-
 /* A recurrent model's tensors (Keras names and shapes: kernel (C,GH),
  * recurrent_kernel (H,GH), bias) and activations. */
 static int create_recurrent(nn_model *m) {
@@ -179,9 +173,13 @@ static int create_recurrent(nn_model *m) {
     }
     add_tensor(m, "dense.w", 1, D * H);
     add_tensor(m, "dense.b", 1, 1);
+    /* The first Adam moment is also the orthogonal initialisation's
+     * scratch, (GH,H) doubles (nn_model_init): with a small embedding and a
+     * large H that is more than nparams floats. */
+    size_t ortho_floats = 2 * GH * H;
     m->params = alloc_floats(m->nparams);
     m->grads = alloc_floats(m->nparams);
-    m->m = alloc_floats(m->nparams);
+    m->m = alloc_floats(m->nparams > ortho_floats ? m->nparams : ortho_floats);
     m->v = alloc_floats(m->nparams);
     m->logit = alloc_floats(B);
     m->dlogit = alloc_floats(B);
@@ -241,24 +239,12 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
     *out = NULL;
     int rc = nn_config_check(cfg, NULL, err);
     if (rc) return rc;
-    double acts = is_recurrent(cfg) ? recurrent_floats(cfg) : 0;
-    if (is_mlp(cfg)) {
-        double B = cfg->batch_size, D = cfg->input_dim, H = cfg->hidden, K = cfg->classes;
-        acts = B * (D + 3 * H + 2 * K) + K * H + 4 * (D * H + H + H * K + K);
-        if (acts * sizeof(float) > (double)(SIZE_MAX / 4))
-            return nn_fail(err, NN_ERR_NOMEM,
-                           "an mlp of %u inputs, %u hidden units and batch %u needs %.0f MB, more "
-                           "than this machine can address; lower hidden or batch_size",
-                           cfg->input_dim, cfg->hidden, cfg->batch_size, acts * 4 / 1e6);
-    }
-    if (acts * sizeof(float) > (double)(SIZE_MAX / 4))
-        return nn_fail(err, NN_ERR_NOMEM,
-                       "a %s model with maxlen %u, batch %u, hidden %u and %u layers needs %.0f MB "
-                       "of activations, more than this machine can address; lower batch_size, "
-                       "maxlen, hidden or layers",
-                       cfg->model == NN_MODEL_LSTM ? "lstm" : cfg->model == NN_MODEL_GRU ? "gru"
-                       : cfg->model == NN_MODEL_BILSTM ? "bilstm" : "bigru",
-                       cfg->maxlen, cfg->batch_size, cfg->hidden, cfg->layers, acts * 4 / 1e6);
+    /* The whole model measured in 64 bits against the budget before any
+     * allocation, so no size_t product below can wrap (engine/budget.c). */
+    nn_memory est;
+    nn_memory_estimate(cfg, NULL, &est);
+    nn_limits limits = nn_memory_limits();
+    if ((rc = nn_memory_check(cfg, NULL, &limits, err)) != NN_OK) return rc;
     nn_model *m = calloc(1, sizeof *m);
     if (!m) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the model");
     m->cfg = *cfg;
@@ -271,7 +257,7 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
                            "out of memory for a model of %zu parameters and %.0f MB of "
                            "activations (batch %u, maxlen %u); try a smaller batch size, "
                            "maxlen, hidden or layers",
-                           nparams, acts * 4 / 1e6, cfg->batch_size, cfg->maxlen);
+                           nparams, (double)est.activations / 1e6, cfg->batch_size, cfg->maxlen);
         return nn_fail(err, NN_ERR_NOMEM,
                        "out of memory for a model of %zu parameters and batch %u; "
                        "try a smaller vocabulary, embedding or batch size",
@@ -350,24 +336,31 @@ static double normal(nn_rng *rng) {
  * a (cols, rows) matrix of normal deviates, its QR decomposition with the
  * signs of diag(R) made positive (modified Gram-Schmidt gives exactly that
  * Q), transposed, so w has orthonormal rows. q (cols*rows doubles) is
- * scratch. log() comes from libm, so in rare last-bit cases natively and in
- * wasm may differ; the matrix stays orthogonal either way. */
+ * scratch, holding the matrix column by column (q[j*cols + i]: row i,
+ * column j) so each dot product and update runs over contiguous memory:
+ * the same operations in the same order as row by row, so the same bits,
+ * several times faster for large H. log() comes from libm, so in rare
+ * last-bit cases natively and in wasm may differ; the matrix stays
+ * orthogonal either way. */
 static void fill_orthogonal(float *w, uint32_t rows, uint32_t cols, double *q, nn_rng *rng) {
     assert(rows <= cols);
-    for (size_t i = 0; i < (size_t)cols * rows; i++) q[i] = normal(rng); /* q[i*rows + j]: row i, column j */
+    for (uint32_t i = 0; i < cols; i++) /* drawn row by row, as Keras fills (cols, rows) */
+        for (uint32_t j = 0; j < rows; j++) q[(size_t)j * cols + i] = normal(rng);
     for (uint32_t j = 0; j < rows; j++) {
+        double *qj = q + (size_t)j * cols;
         for (uint32_t k = 0; k < j; k++) {
+            const double *qk = q + (size_t)k * cols;
             double dot = 0;
-            for (uint32_t i = 0; i < cols; i++) dot += q[(size_t)i * rows + k] * q[(size_t)i * rows + j];
-            for (uint32_t i = 0; i < cols; i++) q[(size_t)i * rows + j] -= dot * q[(size_t)i * rows + k];
+            for (uint32_t i = 0; i < cols; i++) dot += qk[i] * qj[i];
+            for (uint32_t i = 0; i < cols; i++) qj[i] -= dot * qk[i];
         }
         double norm = 0;
-        for (uint32_t i = 0; i < cols; i++) norm += q[(size_t)i * rows + j] * q[(size_t)i * rows + j];
+        for (uint32_t i = 0; i < cols; i++) norm += qj[i] * qj[i];
         norm = sqrt(norm);
-        for (uint32_t i = 0; i < cols; i++) q[(size_t)i * rows + j] /= norm;
+        for (uint32_t i = 0; i < cols; i++) qj[i] /= norm;
     }
     for (uint32_t r = 0; r < rows; r++)
-        for (uint32_t i = 0; i < cols; i++) w[(size_t)r * cols + i] = (float)q[(size_t)i * rows + r];
+        for (uint32_t i = 0; i < cols; i++) w[(size_t)r * cols + i] = (float)q[(size_t)r * cols + i];
 }
 
 /* The recurrent layers in Keras's order (each layer's kernel, recurrent
@@ -375,8 +368,8 @@ static void fill_orthogonal(float *w, uint32_t rows, uint32_t cols, double *q, n
 static void init_recurrent(nn_model *m, nn_rng *rng) {
     const nn_config *c = &m->cfg;
     uint32_t H = c->hidden;
-    /* Orthogonal needs (GH, H) doubles of scratch: the Adam moments, two
-     * buffers of nparams floats each, hold at least that, and are zeroed
+    /* Orthogonal needs (GH, H) doubles of scratch: the first Adam moment
+     * is allocated at least that large (create_recurrent) and is zeroed
      * below anyway. */
     double *q = (double *)(void *)m->m;
     for (uint32_t l = 0; l < m->nlayers; l++) {

@@ -307,6 +307,91 @@ int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err);
 char *nn_config_to_json(const nn_config *c);
 
 
+/* ------------------------------------------------------------ memory budget
+ *
+ * One estimate of what a configuration will hold, computed in 64-bit
+ * arithmetic (saturating: a product that would overflow becomes UINT64_MAX)
+ * BEFORE anything is allocated, and one budget per platform (engine/budget.c
+ * says why these figures). nn_model_create and the trainer's create
+ * functions check it themselves, so a link, a config or a checkpoint's
+ * config over the budget is refused with a message naming the figure and
+ * the setting to change, before the first byte is allocated. */
+
+/* The examples a trainer pads or copies: the shard's "train" split (val_size
+ * + train_size of it become the validation and training sets) and "test".
+ * A model without a trainer (nn_model_create alone) has none. */
+typedef struct nn_data_size {
+    uint32_t train;  /* examples in the shard's "train" split */
+    uint32_t test;   /* examples in its "test" split (0 when it has none) */
+    uint64_t train_tokens; /* ids in the "train" split's reviews (0: unknown, taken
+                            * as maxlen each): a recurrent batch skips the padding */
+} nn_data_size;
+
+/* Bytes by purpose; total is their sum. The set-up cost counts the
+ * operations of configure (initialisation, padding) and of the first batch,
+ * for the check that keeps configure under a second (budget.c). */
+typedef struct nn_memory {
+    uint64_t nparams;      /* floats of the parameter buffer (model.c's tensor table) */
+    uint64_t parameters;   /* the parameter buffer */
+    uint64_t gradients;    /* its gradients */
+    uint64_t optimizer;    /* both Adam moments (the first also the orthogonal
+                            * initialisation's scratch) */
+    uint64_t previous;     /* trainer: the double-buffered parameters (divergence guard) */
+    uint64_t best;         /* trainer: the best epoch's weights (restore_best_weights) */
+    uint64_t activations;  /* everything sized by the batch: activations, their
+                            * gradients, dropout masks, sorted ids, work */
+    uint64_t data;         /* trainer: padded/copied sets, batch buffers, history */
+    uint64_t page;         /* trainer, text: what the page keeps per run (the
+                            * embedding history: snapshots within
+                            * NN_EMBED_HISTORY_BUDGET and its view model) */
+    uint64_t total;
+    /* Estimated seconds in the page's engine (wasm SIMD, one thread) on the
+     * 2-core machine the rates in budget.c were measured on: */
+    double init_seconds;   /* configure: allocating and zeroing, initial draws,
+                            * orthogonal initialisation, padding the sets */
+    double ortho_seconds;  /* the orthogonal initialisation's part of it */
+    double batch_seconds;  /* one training batch, forward and backward */
+} nn_memory;
+
+/* Bytes of embedding snapshots the page keeps per run (nn_embed_history_create's
+ * budget_bytes in the wasm boundary). */
+#define NN_EMBED_HISTORY_BUDGET ((uint64_t)64 << 20)
+/* The budgets: wasm32 and any 32-bit build, and natively on 64 bits. */
+#define NN_MEMORY_BUDGET_32 ((uint64_t)1 << 30)
+#define NN_MEMORY_BUDGET_64 ((uint64_t)8 << 30)
+
+/* What a configuration may cost: bytes, and estimated seconds of configure
+ * and of one training batch (0: no time limit). */
+typedef struct nn_limits {
+    uint64_t bytes;
+    double init_seconds;
+    double batch_seconds;
+} nn_limits;
+/* The page's: NN_MEMORY_BUDGET_32, configure within 1 s, a batch within 2 s. */
+nn_limits nn_memory_limits_page(void);
+/* This build's: the page's where size_t is 32 bits (wasm32, and a -m32
+ * build, which stands in for it natively); else NN_MEMORY_BUDGET_64 and no
+ * time limits (the native tools run what they are asked to, however long). */
+nn_limits nn_memory_limits(void);
+
+/* The estimate for cfg (checked or not: no field is trusted to be in
+ * range); data NULL for a model alone (then previous, best, data, page and
+ * batch_seconds are 0, and init_seconds is the model's alone). Returns out->total. */
+uint64_t nn_memory_estimate(const nn_config *cfg, const nn_data_size *data, nn_memory *out);
+/* NN_OK; or NN_ERR_NOMEM when the estimate exceeds limits->bytes ("this
+ * model needs 20.6 GB (...), over the 1.0 GB budget: lower hidden or layers
+ * (at most hidden 650 fits)"); or, with data (a trainer), NN_ERR_ARG when
+ * configure or the first batch would take longer than the limits (the
+ * message gives the estimate and the setting to lower, with the largest
+ * value that fits). */
+int nn_memory_check(const nn_config *cfg, const nn_data_size *data, const nn_limits *limits,
+                    nn_error *err);
+/* n * size bytes, or NULL when the product overflows size_t (wasm32: 32
+ * bits) or memory runs out; at least 1 byte, so NULL always means failure. */
+void *nn_malloc_array(size_t n, size_t size);
+/* *out = a * b; returns 0 (and *out = SIZE_MAX) when it overflows size_t. */
+int nn_size_mul(size_t a, size_t b, size_t *out);
+
 /* ------------------------------------------------------------------- model
  *
  * cfg.model chooses the architecture:

@@ -179,7 +179,7 @@ static int trainer_begin(nn_trainer **out, const nn_config *cfg, uint32_t n, siz
     t->batch_label = malloc((size_t)cfg->batch_size * sizeof *t->batch_label);
     t->hist = calloc(cfg->epochs, sizeof *t->hist);
     if (cfg->patience > 0 && cfg->restore_best_weights)
-        t->best_params = malloc(t->model->nparams * sizeof *t->best_params + 1);
+        t->best_params = nn_malloc_array(t->model->nparams, sizeof *t->best_params);
     rc = nn_model_keep_previous(t->model, err);
     if (rc) {
         free(perm);
@@ -224,6 +224,9 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
             return nn_fail(err, NN_ERR_FORMAT,
                            "the shard's \"train\" split has unlabelled review %u; "
                            "rebuild it with scripts/setup.sh", i);
+    nn_data_size data = {train->n, test ? test->n : 0, train->offset[train->n]};
+    nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
+    if ((rc = nn_memory_check(cfg, &data, &limits, err)) != NN_OK) return rc;
     nn_trainer *t;
     uint32_t *perm;
     rc = trainer_begin(&t, cfg, train->n, (size_t)cfg->maxlen * sizeof(uint16_t), &perm, err);
@@ -266,6 +269,9 @@ int nn_trainer_create_images(nn_trainer **out, const nn_config *cfg, const nn_im
     if (!train)
         return nn_fail(err, NN_ERR_FORMAT, "the image shard has no \"train\" split; rebuild it "
                        "with scripts/setup.sh");
+    nn_data_size data = {train->n, test ? test->n : 0, 0};
+    nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
+    if ((rc = nn_memory_check(cfg, &data, &limits, err)) != NN_OK) return rc;
     nn_trainer *t;
     uint32_t *perm;
     rc = trainer_begin(&t, cfg, train->n, D, &perm, err);
