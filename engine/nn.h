@@ -514,8 +514,11 @@ typedef struct nn_progress {
     int epoch_done;        /* this call finished an epoch (history has it) */
     int finished;          /* all cfg.epochs epochs are done, or stopped early */
     int stopped_early;     /* early stopping ended training (cfg.patience) */
-    uint32_t best_epoch;   /* early stopping: 1-based epoch of the best monitored
-                            * value so far (0 when patience is 0) */
+    uint32_t best_epoch;   /* 1-based epoch of the best monitored value so far
+                            * (cfg.monitor, min_delta), for every run with
+                            * validation, patience 0 too; 0 before the first
+                            * validated epoch or without validation */
+    int restored_best;     /* early stopping restored the best epoch's weights */
 } nn_progress;
 
 typedef struct nn_trainer nn_trainer;
@@ -577,11 +580,14 @@ uint32_t nn_trainer_count(const nn_trainer *t, const char *split); /* reviews in
  * matrix (what the model sees: after maxlen, ids >= V as NN_UNK; padding not
  * counted). All zero for an unknown split. */
 void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *counts);
-/* Called at the end of every epoch (after its validation pass, before early
- * stopping can restore the best weights) with the model as the epoch left it
- * and the 1-based epoch. NULL removes it. Used for embedding snapshots. */
+/* Called at the end of every epoch (after its validation pass and the best
+ * epoch's update, before early stopping can restore the best weights) with
+ * the model as the epoch left it and the 1-based epoch. NULL removes it.
+ * Used for embedding snapshots. */
 typedef void (*nn_epoch_hook_fn)(void *user, const nn_model *m, uint32_t epoch);
 void nn_trainer_set_epoch_hook(nn_trainer *t, nn_epoch_hook_fn fn, void *user);
+/* The best epoch so far, as nn_progress.best_epoch (0: none yet). */
+uint32_t nn_trainer_best_epoch(const nn_trainer *t);
 /* The padded ids (n,T) of "train", "val" or "test" as the model reads them
  * (stop words removed), their labels (n), and for each review its index in
  * the shard split it came from ("train" for train and val, "test" for

@@ -35,7 +35,7 @@
 /* Slots of nnw_progress(s), in the order PROTOCOL.md lists them. */
 enum {
     P_EPOCH, P_BATCH, P_BATCHES, P_BATCH_LOSS, P_BATCH_ACC, P_EPOCH_DONE, P_FINISHED,
-    P_LOSS, P_ACC, P_VAL_LOSS, P_VAL_ACC, P_TRAIN_SIZE, P_STOPPED_EARLY, P_BEST_EPOCH, P_COUNT
+    P_LOSS, P_ACC, P_VAL_LOSS, P_VAL_ACC, P_TRAIN_SIZE, P_STOPPED_EARLY, P_BEST_EPOCH, P_RESTORED_BEST, P_COUNT
 };
 /* Slots of nnw_pretrain_progress(s), in the order PROTOCOL.md lists them. */
 enum { W_FRACTION, W_TOKENS, W_TOKENS_TOTAL, W_EPOCH, W_EPOCHS, W_LR, W_LOSS, W_FINISHED, W_PAIRS, W_COUNT };
@@ -500,6 +500,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_train(nnw_session *s, uint32_t max_batches) {
     q[P_FINISHED] = (float)p.finished;
     q[P_STOPPED_EARLY] = (float)p.stopped_early;
     q[P_BEST_EPOCH] = (float)p.best_epoch;
+    q[P_RESTORED_BEST] = (float)p.restored_best;
     if (p.epoch_done) {
         uint32_t n = 0;
         const nn_epoch_log *h = nn_trainer_history(s->trainer, &n);
@@ -833,16 +834,13 @@ done:
 
 #define NNW_EMBED_BUDGET ((size_t)64 << 20) /* bytes of snapshots per run */
 
-/* Records the epoch that just ended; the epoch with the lowest validation
- * loss so far (the one the curves mark) is never dropped for the budget. */
+/* Records the epoch that just ended; the trainer's best epoch so far (the
+ * one the curves mark) is never dropped for the budget. */
 static void embed_on_epoch(void *user, const nn_model *m, uint32_t epoch) {
     nnw_session *s = user;
     if (!s->embed) return;
     double t0 = emscripten_get_now();
-    uint32_t n = 0, keep = 0;
-    const nn_epoch_log *h = nn_trainer_history(s->trainer, &n);
-    for (uint32_t i = 0; i < n; i++)
-        if (isfinite(h[i].val_loss) && (keep == 0 || h[i].val_loss < h[keep - 1].val_loss)) keep = i + 1;
+    uint32_t keep = nn_trainer_best_epoch(s->trainer);
     if (nn_embed_history_record(s->embed, m, epoch, keep, &s->embed_err) != NN_OK) {
         /* Out of memory: keep what is recorded, record no more. */
         nn_trainer_set_epoch_hook(s->trainer, NULL, NULL);
