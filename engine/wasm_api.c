@@ -15,6 +15,7 @@
 #include "diagnosis.h"
 #include "json.h"
 #include "nn.h"
+#include "result_layouts.h"
 #include "stopwords.h"
 #include "word2vec.h"
 
@@ -32,13 +33,6 @@
 #define NNW_STR(x) #x
 #define NNW_XSTR(x) NNW_STR(x)
 
-/* Slots of nnw_progress(s), in the order PROTOCOL.md lists them. */
-enum {
-    P_EPOCH, P_BATCH, P_BATCHES, P_BATCH_LOSS, P_BATCH_ACC, P_EPOCH_DONE, P_FINISHED,
-    P_LOSS, P_ACC, P_VAL_LOSS, P_VAL_ACC, P_TRAIN_SIZE, P_STOPPED_EARLY, P_BEST_EPOCH, P_RESTORED_BEST, P_COUNT
-};
-/* Slots of nnw_pretrain_progress(s), in the order PROTOCOL.md lists them. */
-enum { W_FRACTION, W_TOKENS, W_TOKENS_TOTAL, W_EPOCH, W_EPOCHS, W_LR, W_LOSS, W_FINISHED, W_PAIRS, W_COUNT };
 
 typedef struct nnw_session {
     nn_error err;             /* the last failure, read with nnw_error */
@@ -51,7 +45,8 @@ typedef struct nnw_session {
     nn_trainer *trainer;      /* NULL until nnw_configure/nnw_checkpoint_import */
     nn_epoch_log *imported;   /* history of an imported checkpoint */
     uint32_t nimported;
-    float progress[P_COUNT];
+    float progress[NN_PROGRESS_LEN];
+    float eval_result[NN_EVAL_RESULT_LEN]; /* the last nnw_evaluate* (loss, acc) */
     char *text;               /* the last string answer (JSON or message) */
     float *explain_rows;      /* (k, 4) start, end, contribution, id */
     size_t explain_cap;       /* rows allocated */
@@ -68,7 +63,7 @@ typedef struct nnw_session {
     float *embed_out;         /* the last bulk answer (nnw_embed_data) */
     size_t embed_out_cap;     /* floats allocated */
     nn_trainer *full;         /* the comparison run without early stopping */
-    float full_progress[12];
+    float full_progress[NN_FULL_PROGRESS_LEN];
     nn_eval full_eval;
     int full_testing;
     /* the diagnosis (nnw_diagnose_*), of the trainer's model */
@@ -76,9 +71,9 @@ typedef struct nnw_session {
     int diag_split;           /* DIAG_VAL, DIAG_TEST or DIAG_TEXT */
     float *diag_params;       /* (nparams) the weights it diagnoses */
     float *diag_backup;       /* (nparams) the model's own while those are swapped in */
-    float diag_summary[12];
+    float diag_summary[NN_DIAGNOSE_SUMMARY_LEN];
     float *diag_curves;       /* see nnw_diagnose_curves */
-    float diag_at[20];
+    float diag_at[NN_DIAGNOSE_AT_LEN];
     uint32_t *diag_examples;  /* (3 k) */
     uint32_t diag_k;
     nn_labelled_text texts;   /* the last labelled text (nnw_labelled_text) */
@@ -90,7 +85,7 @@ typedef struct nnw_session {
     int has_corpus;
     nn_w2v *w2v;              /* the word vectors being trained, or trained */
     int w2v_finished;
-    float w2v_progress[W_COUNT];
+    float w2v_progress[NN_PRETRAIN_PROGRESS_LEN];
 } nnw_session;
 
 static void embed_start(nnw_session *s);
@@ -219,7 +214,7 @@ static void drop_trainer(nnw_session *s) {
     free(s->imported);
     s->imported = NULL;
     s->nimported = 0;
-    for (int i = 0; i < P_COUNT; i++) s->progress[i] = 0;
+    for (int i = 0; i < NN_PROGRESS_LEN; i++) s->progress[i] = 0;
 }
 
 static void drop_corpus(nnw_session *s);
@@ -300,6 +295,23 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_error(nnw_session *s) { return s->err.msg; 
  * that the page notices a dead engine, restarts it and carries on. The
  * worker calls it only for its debug-only `debugTrap` request. */
 EMSCRIPTEN_KEEPALIVE void nnw_debug_trap(void) { __builtin_trap(); }
+
+/* Every result array's slot names (engine/result_layouts.h) as JSON. The
+ * string is static: valid for the module's lifetime (no session). */
+EMSCRIPTEN_KEEPALIVE const char *nnw_layouts(void) {
+    static char *json;
+    if (!json) json = nn_result_layouts_json();
+    return json;
+}
+
+/* The config table (engine/config.c FIELDS) as JSON: one object per key
+ * with kind, limits, choices, default and doc, for the page's settings.
+ * Static, like nnw_layouts. */
+EMSCRIPTEN_KEEPALIVE const char *nnw_config_schema(void) {
+    static char *json;
+    if (!json) json = nn_config_schema_json();
+    return json;
+}
 
 /* The boundary's version and the formats it reads, for the worker's init. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_version(void) {
@@ -458,7 +470,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
         if ((rc = nn_trainer_create_images(&t, &cfg, &s->images, &s->err)) != NN_OK) return rc;
         drop_trainer(s);
         s->trainer = t;
-        s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
+        s->progress[NN_PROGRESS_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
         nn_fail(&s->embed_err, NN_ERR_STATE, "an image model has no embedding");
         return NN_OK;
     }
@@ -472,7 +484,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
     }
     drop_trainer(s);
     s->trainer = t;
-    s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
+    s->progress[NN_PROGRESS_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
     embed_start(s);
     return NN_OK;
 }
@@ -491,31 +503,34 @@ EMSCRIPTEN_KEEPALIVE int nnw_train(nnw_session *s, uint32_t max_batches) {
     memset(&p, 0, sizeof p);
     rc = nn_trainer_run(s->trainer, max_batches, &p, &s->err);
     float *q = s->progress;
-    q[P_EPOCH] = (float)p.epoch;
-    q[P_BATCH] = (float)p.batch;
-    q[P_BATCHES] = (float)p.batches;
-    q[P_BATCH_LOSS] = p.batch_loss;
-    q[P_BATCH_ACC] = p.batch_acc;
-    q[P_EPOCH_DONE] = (float)p.epoch_done;
-    q[P_FINISHED] = (float)p.finished;
-    q[P_STOPPED_EARLY] = (float)p.stopped_early;
-    q[P_BEST_EPOCH] = (float)p.best_epoch;
-    q[P_RESTORED_BEST] = (float)p.restored_best;
+    q[NN_PROGRESS_EPOCH] = (float)p.epoch;
+    q[NN_PROGRESS_BATCH] = (float)p.batch;
+    q[NN_PROGRESS_BATCHES] = (float)p.batches;
+    q[NN_PROGRESS_BATCH_LOSS] = p.batch_loss;
+    q[NN_PROGRESS_BATCH_ACC] = p.batch_acc;
+    q[NN_PROGRESS_EPOCH_DONE] = (float)p.epoch_done;
+    q[NN_PROGRESS_FINISHED] = (float)p.finished;
+    q[NN_PROGRESS_STOPPED_EARLY] = (float)p.stopped_early;
+    q[NN_PROGRESS_BEST_EPOCH] = (float)p.best_epoch;
+    q[NN_PROGRESS_RESTORED_BEST] = (float)p.restored_best;
     if (p.epoch_done) {
         uint32_t n = 0;
         const nn_epoch_log *h = nn_trainer_history(s->trainer, &n);
         if (n > 0) {
-            q[P_LOSS] = h[n - 1].loss;
-            q[P_ACC] = h[n - 1].acc;
-            q[P_VAL_LOSS] = h[n - 1].val_loss;
-            q[P_VAL_ACC] = h[n - 1].val_acc;
+            q[NN_PROGRESS_LOSS] = h[n - 1].loss;
+            q[NN_PROGRESS_ACC] = h[n - 1].acc;
+            q[NN_PROGRESS_VAL_LOSS] = h[n - 1].val_loss;
+            q[NN_PROGRESS_VAL_ACC] = h[n - 1].val_acc;
         }
     }
-    q[P_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
+    q[NN_PROGRESS_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
     return rc;
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_progress(nnw_session *s) { return s->progress; }
+
+/* (loss, acc) of the last finished nnw_evaluate / nnw_evaluate_step. */
+EMSCRIPTEN_KEEPALIVE float *nnw_eval_result(nnw_session *s) { return s->eval_result; }
 
 EMSCRIPTEN_KEEPALIVE int nnw_evaluate(nnw_session *s, const char *split) {
     int rc = need_trainer(s);
@@ -525,14 +540,14 @@ EMSCRIPTEN_KEEPALIVE int nnw_evaluate(nnw_session *s, const char *split) {
     float loss = NAN, acc = NAN;
     rc = nn_trainer_evaluate(s->trainer, split, &loss, &acc, &s->err);
     if (rc != NN_OK) return rc;
-    s->progress[P_LOSS] = loss;
-    s->progress[P_ACC] = acc;
+    s->eval_result[NN_EVAL_RESULT_LOSS] = loss;
+    s->eval_result[NN_EVAL_RESULT_ACC] = acc;
     return NN_OK;
 }
 
 /* The same evaluation in slices, so the worker stays responsive while a
  * recurrent model evaluates 25,000 reviews: begin, then step until it
- * returns 1 (0: more to do, <0: -status); the result is in progress[7..8]. */
+ * returns 1 (0: more to do, <0: -status); the result is in nnw_eval_result(s). */
 EMSCRIPTEN_KEEPALIVE int nnw_evaluate_begin(nnw_session *s, const char *split) {
     int rc = need_trainer(s);
     if (rc != NN_OK) return rc;
@@ -547,7 +562,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_evaluate_step(nnw_session *s, uint32_t max_batches)
     if (!s->trainer || !s->eval_active)
         return -nn_fail(&s->err, NN_ERR_STATE, "no evaluation in progress: call nnw_evaluate_begin first");
     if (!nn_trainer_eval_step(s->trainer, &s->eval, max_batches)) return 0;
-    nn_trainer_eval_result(&s->eval, &s->progress[P_LOSS], &s->progress[P_ACC]);
+    nn_trainer_eval_result(&s->eval, &s->eval_result[NN_EVAL_RESULT_LOSS], &s->eval_result[NN_EVAL_RESULT_ACC]);
     s->eval_active = 0;
     return 1;
 }
@@ -813,7 +828,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
     s->imported = hist;
     s->nimported = hist ? ck.nhist : 0;
     hist = NULL;
-    s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
+    s->progress[NN_PROGRESS_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
     if (s->has_images) goto done; /* no embedding to snapshot */
     embed_start(s);
     if (s->embed) /* the imported weights, as the state after its last epoch */
@@ -942,19 +957,19 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_stats(nnw_session *s) {
     uint32_t k = 0, ne = 0;
     const nn_embed_stats *st = nn_embed_history_stats(s->embed, &k);
     const uint32_t *ep = nn_embed_history_epochs(s->embed, &ne);
-    float *o = embed_out(s, (size_t)k * 8 + 1);
+    float *o = embed_out(s, (size_t)k * NN_EMBED_STATS_ROW_LEN + 1);
     if (!o) return -1;
     for (uint32_t i = 0, j = 0; i < k; i++) {
         while (j < ne && ep[j] < st[i].epoch) j++;
-        float *r = o + (size_t)i * 8;
-        r[0] = (float)st[i].epoch;
-        r[1] = j < ne && ep[j] == st[i].epoch;
-        r[2] = st[i].rare_norm;
-        r[3] = st[i].frequent_norm;
-        r[4] = st[i].rare_share;
-        r[5] = st[i].base_score;
-        r[6] = (float)st[i].rare_words;
-        r[7] = (float)st[i].frequent_words;
+        float *r = o + (size_t)i * NN_EMBED_STATS_ROW_LEN;
+        r[NN_EMBED_STATS_ROW_EPOCH] = (float)st[i].epoch;
+        r[NN_EMBED_STATS_ROW_STORED] = j < ne && ep[j] == st[i].epoch;
+        r[NN_EMBED_STATS_ROW_RARE_NORM] = st[i].rare_norm;
+        r[NN_EMBED_STATS_ROW_FREQUENT_NORM] = st[i].frequent_norm;
+        r[NN_EMBED_STATS_ROW_RARE_SHARE] = st[i].rare_share;
+        r[NN_EMBED_STATS_ROW_BASE_SCORE] = st[i].base_score;
+        r[NN_EMBED_STATS_ROW_RARE_WORDS] = (float)st[i].rare_words;
+        r[NN_EMBED_STATS_ROW_FREQUENT_WORDS] = (float)st[i].frequent_words;
     }
     return (int)k;
 }
@@ -1002,7 +1017,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_neighbours(nnw_session *s, uint32_t epoch, ui
     }
     uint32_t *ids = malloc((size_t)(k ? k : 1) * sizeof *ids);
     float *sims = malloc((size_t)(k ? k : 1) * sizeof *sims);
-    float *o = embed_out(s, 2 * (size_t)k + 1);
+    float *o = embed_out(s, NN_NEIGHBOURS_ROW_LEN * (size_t)k + 1);
     if (!ids || !sims || !o) {
         free(ids);
         free(sims);
@@ -1011,8 +1026,8 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_neighbours(nnw_session *s, uint32_t epoch, ui
     }
     uint32_t m = nn_nearest_cosine(ids, sims, view->emb, c->vocab_size, c->embed_dim, id, NN_FIRST_WORD, k);
     for (uint32_t i = 0; i < m; i++) {
-        o[2 * i] = (float)ids[i];
-        o[2 * i + 1] = sims[i];
+        o[NN_NEIGHBOURS_ROW_LEN * i + NN_NEIGHBOURS_ROW_ID] = (float)ids[i];
+        o[NN_NEIGHBOURS_ROW_LEN * i + NN_NEIGHBOURS_ROW_SIMILARITY] = sims[i];
     }
     free(ids);
     free(sims);
@@ -1027,7 +1042,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_changes(nnw_session *s, uint32_t from, uint32
     uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size, n = V - NN_FIRST_WORD;
     uint32_t *ids = malloc((size_t)V * sizeof *ids), *top = malloc((size_t)(k ? k : 1) * sizeof *top);
     float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
-    float *o = embed_out(s, 4 * (size_t)k + 1);
+    float *o = embed_out(s, NN_EMBED_CHANGES_ROW_LEN * (size_t)k + 1);
     int result = -1;
     if (!ids || !top || !before || !after || !o) {
         if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory comparing epochs");
@@ -1040,11 +1055,11 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_changes(nnw_session *s, uint32_t from, uint32
     const uint32_t *counts = nn_embed_history_counts(s->embed);
     uint32_t m = nn_top_changes(top, before, after, counts, V, NN_FIRST_WORD, count_below, k);
     for (uint32_t i = 0; i < m; i++) {
-        float *r = o + (size_t)i * 4;
-        r[0] = (float)top[i];
-        r[1] = (float)counts[top[i]];
-        r[2] = before[top[i]];
-        r[3] = after[top[i]];
+        float *r = o + (size_t)i * NN_EMBED_CHANGES_ROW_LEN;
+        r[NN_EMBED_CHANGES_ROW_ID] = (float)top[i];
+        r[NN_EMBED_CHANGES_ROW_COUNT] = (float)counts[top[i]];
+        r[NN_EMBED_CHANGES_ROW_EFFECT_FROM] = before[top[i]];
+        r[NN_EMBED_CHANGES_ROW_EFFECT_TO] = after[top[i]];
     }
     result = (int)m;
 done:
@@ -1157,30 +1172,30 @@ EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) {
 EMSCRIPTEN_KEEPALIVE int nnw_full_train(nnw_session *s, uint32_t max_batches) {
     if (!s->full) return nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
     float *q = s->full_progress;
-    if (q[9]) return NN_OK;
-    if (!q[4]) {
+    if (q[NN_FULL_PROGRESS_TEST_DONE]) return NN_OK;
+    if (!q[NN_FULL_PROGRESS_FINISHED]) {
         nn_progress p;
         int rc = nn_trainer_run(s->full, max_batches, &p, &s->err);
-        q[0] = (float)p.epoch;
-        q[1] = (float)p.batch;
-        q[2] = (float)p.batches;
-        q[3] = (float)p.epoch_done;
-        q[4] = (float)p.finished;
+        q[NN_FULL_PROGRESS_EPOCH] = (float)p.epoch;
+        q[NN_FULL_PROGRESS_BATCH] = (float)p.batch;
+        q[NN_FULL_PROGRESS_BATCHES] = (float)p.batches;
+        q[NN_FULL_PROGRESS_EPOCH_DONE] = (float)p.epoch_done;
+        q[NN_FULL_PROGRESS_FINISHED] = (float)p.finished;
         if (p.epoch_done) {
             uint32_t n = 0;
             const nn_epoch_log *h = nn_trainer_history(s->full, &n);
-            q[5] = h[n - 1].loss;
-            q[6] = h[n - 1].acc;
-            q[7] = h[n - 1].val_loss;
-            q[8] = h[n - 1].val_acc;
+            q[NN_FULL_PROGRESS_LOSS] = h[n - 1].loss;
+            q[NN_FULL_PROGRESS_ACC] = h[n - 1].acc;
+            q[NN_FULL_PROGRESS_VAL_LOSS] = h[n - 1].val_loss;
+            q[NN_FULL_PROGRESS_VAL_ACC] = h[n - 1].val_acc;
         }
         return rc;
     }
-    q[3] = 0;
+    q[NN_FULL_PROGRESS_EPOCH_DONE] = 0;
     if (!s->full_testing) {
         if (nn_trainer_count(s->full, "test") == 0) {
-            q[9] = 1;
-            q[10] = q[11] = NAN;
+            q[NN_FULL_PROGRESS_TEST_DONE] = 1;
+            q[NN_FULL_PROGRESS_TEST_LOSS] = q[NN_FULL_PROGRESS_TEST_ACC] = NAN;
             return NN_OK;
         }
         int rc = nn_trainer_eval_begin(s->full, "test", &s->full_eval, &s->err);
@@ -1188,8 +1203,8 @@ EMSCRIPTEN_KEEPALIVE int nnw_full_train(nnw_session *s, uint32_t max_batches) {
         s->full_testing = 1;
     }
     if (nn_trainer_eval_step(s->full, &s->full_eval, max_batches)) {
-        nn_trainer_eval_result(&s->full_eval, &q[10], &q[11]);
-        q[9] = 1;
+        nn_trainer_eval_result(&s->full_eval, &q[NN_FULL_PROGRESS_TEST_LOSS], &q[NN_FULL_PROGRESS_TEST_ACC]);
+        q[NN_FULL_PROGRESS_TEST_DONE] = 1;
         s->full_testing = 0;
     }
     return NN_OK;
@@ -1321,10 +1336,19 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_finish(nnw_session *s) {
     if (rc != NN_OK) return rc;
     uint32_t rated = 0;
     for (uint32_t id = NN_FIRST_WORD; id < d->V; id++) rated += !isnan(d->word_score[id]);
-    float summary[12] = {(float)d->n, (float)d->positives, (float)d->negatives, (float)d->auc,
-                         (float)d->ap, (float)d->log_loss, (float)d->ece, (float)d->roc_len,
-                         (float)d->pr_len, (float)d->bins, d->empty_score, (float)rated};
-    memcpy(s->diag_summary, summary, sizeof summary);
+    float *q = s->diag_summary;
+    q[NN_DIAGNOSE_SUMMARY_N] = (float)d->n;
+    q[NN_DIAGNOSE_SUMMARY_POSITIVES] = (float)d->positives;
+    q[NN_DIAGNOSE_SUMMARY_NEGATIVES] = (float)d->negatives;
+    q[NN_DIAGNOSE_SUMMARY_AUC] = (float)d->auc;
+    q[NN_DIAGNOSE_SUMMARY_AP] = (float)d->ap;
+    q[NN_DIAGNOSE_SUMMARY_LOG_LOSS] = (float)d->log_loss;
+    q[NN_DIAGNOSE_SUMMARY_ECE] = (float)d->ece;
+    q[NN_DIAGNOSE_SUMMARY_ROC_LEN] = (float)d->roc_len;
+    q[NN_DIAGNOSE_SUMMARY_PR_LEN] = (float)d->pr_len;
+    q[NN_DIAGNOSE_SUMMARY_BINS] = (float)d->bins;
+    q[NN_DIAGNOSE_SUMMARY_EMPTY_SCORE] = d->empty_score;
+    q[NN_DIAGNOSE_SUMMARY_WORDS_RATED] = (float)rated;
     size_t nc = 3 * (size_t)d->roc_len + 3 * (size_t)d->pr_len + 5 * (size_t)d->bins;
     free(s->diag_curves);
     s->diag_curves = malloc(nc * sizeof(float));
@@ -1387,13 +1411,27 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_threshold(nnw_session *s, float threshold,
     size_t found[3];
     uint32_t *e = s->diag_examples;
     nn_classification c = nn_diagnosis_at(s->diag, threshold, k, e, e + k, e + 2 * k, found);
-    float at[20] = {threshold, (float)c.cm.tp, (float)c.cm.fp, (float)c.cm.tn, (float)c.cm.fn,
-                    (float)c.accuracy, (float)c.positive.precision, (float)c.positive.recall,
-                    (float)c.positive.f1, (float)c.positive.support, (float)c.negative.precision,
-                    (float)c.negative.recall, (float)c.negative.f1, (float)c.negative.support,
-                    (float)c.macro_precision, (float)c.macro_recall, (float)c.macro_f1,
-                    (float)found[0], (float)found[1], (float)found[2]};
-    memcpy(s->diag_at, at, sizeof at);
+    float *q = s->diag_at;
+    q[NN_DIAGNOSE_AT_THRESHOLD] = threshold;
+    q[NN_DIAGNOSE_AT_TP] = (float)c.cm.tp;
+    q[NN_DIAGNOSE_AT_FP] = (float)c.cm.fp;
+    q[NN_DIAGNOSE_AT_TN] = (float)c.cm.tn;
+    q[NN_DIAGNOSE_AT_FN] = (float)c.cm.fn;
+    q[NN_DIAGNOSE_AT_ACCURACY] = (float)c.accuracy;
+    q[NN_DIAGNOSE_AT_POS_PRECISION] = (float)c.positive.precision;
+    q[NN_DIAGNOSE_AT_POS_RECALL] = (float)c.positive.recall;
+    q[NN_DIAGNOSE_AT_POS_F1] = (float)c.positive.f1;
+    q[NN_DIAGNOSE_AT_POS_SUPPORT] = (float)c.positive.support;
+    q[NN_DIAGNOSE_AT_NEG_PRECISION] = (float)c.negative.precision;
+    q[NN_DIAGNOSE_AT_NEG_RECALL] = (float)c.negative.recall;
+    q[NN_DIAGNOSE_AT_NEG_F1] = (float)c.negative.f1;
+    q[NN_DIAGNOSE_AT_NEG_SUPPORT] = (float)c.negative.support;
+    q[NN_DIAGNOSE_AT_MACRO_PRECISION] = (float)c.macro_precision;
+    q[NN_DIAGNOSE_AT_MACRO_RECALL] = (float)c.macro_recall;
+    q[NN_DIAGNOSE_AT_MACRO_F1] = (float)c.macro_f1;
+    q[NN_DIAGNOSE_AT_FOUND_FP] = (float)found[0];
+    q[NN_DIAGNOSE_AT_FOUND_FN] = (float)found[1];
+    q[NN_DIAGNOSE_AT_FOUND_UNCERTAIN] = (float)found[2];
     return NN_OK;
 }
 
@@ -1692,7 +1730,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_pretrain_begin(nnw_session *s, const char *json) {
     nn_w2v_free(s->w2v);
     s->w2v = NULL;
     s->w2v_finished = 0;
-    for (int i = 0; i < W_COUNT; i++) s->w2v_progress[i] = 0;
+    for (int i = 0; i < NN_PRETRAIN_PROGRESS_LEN; i++) s->w2v_progress[i] = 0;
     return nn_w2v_create(&s->w2v, &cfg, nn_shard_find(&s->corpus, "unsup"), &s->err);
 }
 
@@ -1703,15 +1741,15 @@ EMSCRIPTEN_KEEPALIVE int nnw_pretrain_step(nnw_session *s, uint32_t max_tokens) 
     nn_w2v_progress p;
     int rc = nn_w2v_run(s->w2v, max_tokens, &p, &s->err);
     float *q = s->w2v_progress;
-    q[W_FRACTION] = p.tokens_total ? (float)((double)p.tokens_done / (double)p.tokens_total) : 0.0f;
-    q[W_TOKENS] = (float)p.tokens_done;
-    q[W_TOKENS_TOTAL] = (float)p.tokens_total;
-    q[W_EPOCH] = (float)p.epoch;
-    q[W_EPOCHS] = (float)p.epochs;
-    q[W_LR] = p.lr;
-    q[W_LOSS] = p.loss;
-    q[W_FINISHED] = (float)p.finished;
-    q[W_PAIRS] = (float)p.pairs;
+    q[NN_PRETRAIN_PROGRESS_FRACTION] = p.tokens_total ? (float)((double)p.tokens_done / (double)p.tokens_total) : 0.0f;
+    q[NN_PRETRAIN_PROGRESS_TOKENS] = (float)p.tokens_done;
+    q[NN_PRETRAIN_PROGRESS_TOKENS_TOTAL] = (float)p.tokens_total;
+    q[NN_PRETRAIN_PROGRESS_EPOCH] = (float)p.epoch;
+    q[NN_PRETRAIN_PROGRESS_EPOCHS] = (float)p.epochs;
+    q[NN_PRETRAIN_PROGRESS_LR] = p.lr;
+    q[NN_PRETRAIN_PROGRESS_LOSS] = p.loss;
+    q[NN_PRETRAIN_PROGRESS_FINISHED] = (float)p.finished;
+    q[NN_PRETRAIN_PROGRESS_PAIRS] = (float)p.pairs;
     s->w2v_finished = p.finished && rc == NN_OK;
     return rc;
 }

@@ -149,6 +149,13 @@ function progressArray() {
   return e.HEAPF32.slice(p, p + 14); // a copy: later calls may grow memory
 }
 
+// (loss, acc) of the last finished evaluation (nnw_eval_result).
+function evalResult() {
+  const e = api();
+  const p = e._nnw_eval_result(worker.session) >> 2;
+  return { loss: e.HEAPF32[p], acc: e.HEAPF32[p + 1] };
+}
+
 function history() {
   return JSON.parse(answer(api()._nnw_history(worker.session)));
 }
@@ -404,8 +411,7 @@ function testSlice() {
       scheduleSlice();
       return;
     }
-    const p = progressArray();
-    test = { loss: p[7], acc: p[8] };
+    test = evalResult();
   }
   run.testing = null;
   run.state = 'done';
@@ -791,8 +797,7 @@ const handlers = {
     const e = api();
     const split = data?.split ?? 'test';
     check(withString(split, (p) => e._nnw_evaluate(worker.session, p)));
-    const p = progressArray();
-    return { loss: p[7], acc: p[8] };
+    return evalResult();
   },
 };
 
