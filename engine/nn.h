@@ -305,6 +305,12 @@ int nn_config_from_json(nn_config *c, const char *json, nn_error *err);
 int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err);
 /* A malloc'd JSON object with every field. */
 char *nn_config_to_json(const nn_config *c);
+/* The config table as a malloc'd JSON array, one object per key in table
+ * order: {"key", "kind" ("int"|"float"|"enum"|"bool"|"string"), "min",
+ * "max", "min_open", "max_open", "choices" (enums only), "default"
+ * (nn_config_default's), "range" (in words), "doc" (one line)}. NULL when
+ * out of memory. */
+char *nn_config_schema_json(void);
 
 
 /* ------------------------------------------------------------------- model
