@@ -599,3 +599,47 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
     }
     return NN_OK;
 }
+
+int nn_trainer_from_checkpoint(nn_trainer **out, const nn_checkpoint *ck, const nn_shard *shard,
+                               const nn_image_shard *images, nn_error *err) {
+    *out = NULL;
+    nn_trainer *t = NULL;
+    const nn_config *cfg = &ck->model->cfg;
+    int rc;
+    if (images || cfg->model == NN_MODEL_MLP) {
+        /* An image model on the loaded image shard (input_dim and classes
+         * must match it; nn_trainer_create_images says so). */
+        if (!images)
+            return nn_fail(err, NN_ERR_ARG, "this checkpoint is an image model (\"mlp\"): load an image "
+                           "shard (fashion.shard) first");
+        if ((rc = nn_trainer_create_images(&t, cfg, images, err)) != NN_OK) return rc;
+    } else {
+        if (ck->vocab_crc != shard->vocab_crc)
+            return nn_fail(err, NN_ERR_ARG,
+                           "this checkpoint was trained on another vocabulary (crc %08x) than the loaded "
+                           "shard's (crc %08x): load the shard it was trained with, or train a new model "
+                           "on this one",
+                           ck->vocab_crc, shard->vocab_crc);
+        if ((rc = nn_config_check(cfg, shard, err)) != NN_OK) return rc;
+        if ((rc = nn_trainer_create(&t, cfg, shard, err)) != NN_OK) return rc;
+    }
+    /* A pretrained model's embedding is in the checkpoint: mark it given
+     * (the weights are copied over it below). */
+    if (cfg->embedding_init == NN_EMB_WORD2VEC &&
+        (rc = nn_trainer_set_embedding(t, ck->model->emb, cfg->vocab_size, cfg->embed_dim, err)) != NN_OK) {
+        nn_trainer_free(t);
+        return rc;
+    }
+    nn_model *m = nn_trainer_model(t);
+    if (m->nparams != ck->model->nparams) {
+        rc = nn_fail(err, NN_ERR_FORMAT,
+                     "the checkpoint holds %zu parameters but its config needs %zu: the file is damaged; "
+                     "export it again",
+                     ck->model->nparams, m->nparams);
+        nn_trainer_free(t);
+        return rc;
+    }
+    memcpy(m->params, ck->model->params, m->nparams * sizeof *m->params);
+    *out = t;
+    return NN_OK;
+}

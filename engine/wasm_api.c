@@ -12,10 +12,11 @@
  * only file that includes <emscripten.h>. It is deliberately not a second
  * engine: every computation is a call into nn.h.
  */
+#include "answers.h"
 #include "diagnosis.h"
-#include "json.h"
 #include "nn.h"
 #include "result_layouts.h"
+#include "review_text.h"
 #include "stopwords.h"
 #include "word2vec.h"
 
@@ -48,9 +49,7 @@ typedef struct nnw_session {
     float progress[NN_PROGRESS_LEN];
     float eval_result[NN_EVAL_RESULT_LEN]; /* the last nnw_evaluate* (loss, acc) */
     char *text;               /* the last string answer (JSON or message) */
-    float *explain_rows;      /* (k, 4) start, end, contribution, id */
-    size_t explain_cap;       /* rows allocated */
-    float explain_score;
+    nn_review_text review;    /* the last decoded/explained review (nnw_review, nnw_explain*) */
     uint8_t *ckpt;            /* the last exported checkpoint */
     size_t ckpt_len;
     nn_eval eval;             /* a sliced evaluation (nnw_evaluate_begin/step) */
@@ -62,15 +61,12 @@ typedef struct nnw_session {
     double embed_ms;          /* time the last recording took */
     float *embed_out;         /* the last bulk answer (nnw_embed_data) */
     size_t embed_out_cap;     /* floats allocated */
-    nn_trainer *full;         /* the comparison run without early stopping */
+    nn_run full;              /* the comparison run without early stopping (trainer NULL: none) */
     float full_progress[NN_FULL_PROGRESS_LEN];
-    nn_eval full_eval;
-    int full_testing;
     /* the diagnosis (nnw_diagnose_*), of the trainer's model */
     nn_diagnosis *diag;
     int diag_split;           /* DIAG_VAL, DIAG_TEST or DIAG_TEXT */
-    float *diag_params;       /* (nparams) the weights it diagnoses */
-    float *diag_backup;       /* (nparams) the model's own while those are swapped in */
+    nn_model *diag_model;     /* the weights it diagnoses (nn_diagnosis_model) */
     float diag_summary[NN_DIAGNOSE_SUMMARY_LEN];
     float *diag_curves;       /* see nnw_diagnose_curves */
     float diag_at[NN_DIAGNOSE_AT_LEN];
@@ -94,44 +90,8 @@ static void drop_diagnosis(nnw_session *s);
 
 /* --------------------------------------------------------- JSON answers
  *
- * The small answers are cJSON trees printed by cJSON, as config.c and
- * checkpoint.c write theirs. Adding to a tree fails only when memory runs
- * out: the builders collect that in `ok` (every helper takes a NULL parent
- * and does nothing), and session_json reports NN_ERR_NOMEM. */
-
-/* Adds item to object `to` under key, or to array `to` when key is NULL.
- * Returns item, or NULL (item freed) when either is missing or memory ran
- * out. */
-static cJSON *json_add(cJSON *to, const char *key, cJSON *item) {
-    cJSON_bool added = to && item && (key ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item));
-    if (added) return item;
-    cJSON_Delete(item);
-    return NULL;
-}
-
-/* A float as JSON: the shortest decimal that reads back as the same float
- * (nn_json_float); NaN and infinities (no validation set, a diverged run)
- * become null, since JSON has no spelling for them. */
-static int add_float(cJSON *to, const char *key, float x) {
-    return json_add(to, key, isfinite(x) ? cJSON_CreateNumber(nn_json_float(x)) : cJSON_CreateNull()) != NULL;
-}
-
-/* A whole number (every count here is below 2^53, exact in a double). */
-static int add_number(cJSON *to, const char *key, double x) { return json_add(to, key, cJSON_CreateNumber(x)) != NULL; }
-
-/* A string of n bytes, copied (cJSON wants it NUL-terminated; a NUL byte
- * inside would end it, and none of the strings here can hold one: the
- * tokenizer never makes one and labelled text refuses them). Bytes >= 0x80
- * pass through; the worker decodes UTF-8 (invalid sequences become U+FFFD). */
-static int add_string(cJSON *to, const char *key, const char *str, size_t n) {
-    char *z = malloc(n + 1);
-    if (!z) return 0;
-    memcpy(z, str, n);
-    z[n] = 0;
-    int ok = json_add(to, key, cJSON_CreateString(z)) != NULL;
-    free(z);
-    return ok;
-}
+ * The small answers are built by engine/answers.c; the session keeps the
+ * last one until the next call. */
 
 /* Makes text (malloc'd, or NULL: out of memory) the session's current
  * string answer. */
@@ -140,36 +100,6 @@ static const char *session_string(nnw_session *s, char *text) {
     s->text = text;
     if (!text) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory while building an answer");
     return text;
-}
-
-/* Prints root as the session's answer and frees it. */
-static const char *session_json(nnw_session *s, cJSON *root, int ok) {
-    char *text = ok && root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    return session_string(s, text);
-}
-
-/* A growing byte string, for texts decoded from ids (nnw_review,
- * nnw_diagnose_example). On out-of-memory it stops growing and says so in
- * oom. */
-typedef struct text_buf { char *p; size_t len, cap; int oom; } text_buf;
-
-static void text_add(text_buf *b, const char *str, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, str, n);
-    b->len += n;
-    b->p[b->len] = 0;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -206,8 +136,7 @@ static void drop_trainer(nnw_session *s) {
     drop_diagnosis(s); /* it reads the trainer's sets and model */
     nn_embed_history_free(s->embed);
     s->embed = NULL;
-    nn_trainer_free(s->full);
-    s->full = NULL;
+    nn_run_free(&s->full);
     nn_trainer_free(s->trainer);
     s->trainer = NULL;
     s->eval_active = 0; /* its set belonged to that trainer */
@@ -276,7 +205,7 @@ EMSCRIPTEN_KEEPALIVE void nnw_session_free(nnw_session *s) {
     drop_corpus(s);
     nn_labelled_text_free(&s->texts);
     free(s->text);
-    free(s->explain_rows);
+    nn_review_text_free(&s->review);
     free(s->ckpt);
     free(s->embed_out);
 #ifdef NNW_THREADS
@@ -336,23 +265,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_load_shard(nnw_session *s, uint8_t *p, size_t n) {
 }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_shard_info(nnw_session *s) {
-    if (need_shard(s) != NN_OK) return NULL;
-    const nn_shard *sh = &s->shard;
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "vocab_size", sh->vocab.V);
-    ok &= add_number(o, "vocab_crc", sh->vocab_crc);
-    ok &= add_number(o, "tokenizer_version", sh->tokenizer_version);
-    ok &= add_number(o, "max_tokens", sh->max_tokens);
-    ok &= add_number(o, "version", sh->version);
-    cJSON *splits = json_add(o, "splits", cJSON_CreateObject());
-    ok &= splits != NULL;
-    for (uint32_t i = 0; i < sh->nsplits; i++) {
-        char name[sizeof sh->split[i].name + 1]; /* NUL-terminated even if the shard's is not */
-        memcpy(name, sh->split[i].name, sizeof sh->split[i].name);
-        name[sizeof sh->split[i].name] = 0;
-        ok &= add_number(splits, name, sh->split[i].n);
-    }
-    return session_json(s, o, ok);
+    return need_shard(s) == NN_OK ? session_string(s, nn_shard_info_json(&s->shard)) : NULL;
 }
 
 /* -------------------------------------------------------- image shard
@@ -383,23 +296,7 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_image_info(nnw_session *s) {
         nn_fail(&s->err, NN_ERR_STATE, "no image shard is loaded: load fashion.shard first");
         return NULL;
     }
-    const nn_image_shard *im = &s->images;
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "height", im->height);
-    ok &= add_number(o, "width", im->width);
-    ok &= add_number(o, "channels", im->channels);
-    ok &= add_number(o, "classes", im->classes);
-    ok &= add_number(o, "version", im->version);
-    cJSON *names = json_add(o, "class_names", cJSON_CreateArray());
-    ok &= names != NULL;
-    for (uint32_t k = 0; k < im->classes; k++) {
-        const char *name = nn_image_class_name(im, k);
-        ok &= add_string(names, NULL, name, strlen(name));
-    }
-    cJSON *splits = json_add(o, "splits", cJSON_CreateObject());
-    ok &= splits != NULL;
-    for (uint32_t i = 0; i < im->nsplits; i++) ok &= add_number(splits, im->split[i].name, im->split[i].n);
-    return session_json(s, o, ok);
+    return session_string(s, nn_image_info_json(&s->images));
 }
 
 /* Image i of split "train"/"test": a pointer to its D pixels (0-255,
@@ -431,8 +328,26 @@ EMSCRIPTEN_KEEPALIVE int nnw_image_label(nnw_session *s, const char *split, uint
  * (the caller's memory, e.g. from nnw_alloc, or nnw_image): returns the most
  * likely class, or -1 on error; the K probabilities are in
  * nnw_predict_probs(s) until the next call. Allowed while training. */
+/* Refuses n images at p that start inside a loaded split's pixels but not
+ * at an image boundary, or run past its end. Memory of the caller's own
+ * (nnw_alloc) cannot be checked here beyond p != NULL. */
+static int check_pixels(nnw_session *s, const uint8_t *p, uint32_t n) {
+    if (!p) return nn_fail(&s->err, NN_ERR_ARG, "no pixels: pass nnw_image(...) or memory from nnw_alloc");
+    size_t D = nn_image_shard_pixels(&s->images);
+    for (uint32_t k = 0; k < s->images.nsplits; k++) {
+        const nn_image_split *sp = &s->images.split[k];
+        const uint8_t *end = sp->pixels + (size_t)sp->n * D;
+        if (p < sp->pixels || p >= end) continue;
+        size_t at = (size_t)(p - sp->pixels);
+        if (at % D || n > sp->n - at / D)
+            return nn_fail(&s->err, NN_ERR_ARG, "%u images from image %zu%s of split \"%s\" are out of range "
+                           "(%u images)", n, at / D, at % D ? " (not at an image's start)" : "", sp->name, sp->n);
+    }
+    return NN_OK;
+}
+
 EMSCRIPTEN_KEEPALIVE int nnw_predict_image(nnw_session *s, const uint8_t *p) {
-    if (need_image_trainer(s) != NN_OK) return -1;
+    if (need_image_trainer(s) != NN_OK || check_pixels(s, p, 1) != NN_OK) return -1;
     return (int)nn_model_predict_image(nn_trainer_model(s->trainer), p, s->probs);
 }
 
@@ -445,14 +360,16 @@ EMSCRIPTEN_KEEPALIVE const float *nnw_predict_probs(nnw_session *s) { return s->
  * times faster (the confusion matrix). Returns n, or -1 (message in
  * nnw_error). Allowed while training. */
 EMSCRIPTEN_KEEPALIVE int nnw_predict_images(nnw_session *s, const uint8_t *p, uint32_t n, uint32_t *classes) {
-    if (need_image_trainer(s) != NN_OK) return -1;
+    if (need_image_trainer(s) != NN_OK || check_pixels(s, p, n) != NN_OK) return -1;
+    if (n && !classes) {
+        nn_fail(&s->err, NN_ERR_ARG, "no room for the classes: pass n uint32s from nnw_alloc");
+        return -1;
+    }
     nn_model_predict_images(nn_trainer_model(s->trainer), p, n, classes);
     return (int)n;
 }
 
 /* -------------------------------------------------------------- config */
-
-static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg);
 
 /* Creates the trainer (and a freshly initialised model) from a config JSON
  * whose keys override the tutorial defaults. With embedding_init "word2vec"
@@ -478,7 +395,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
     nn_trainer *t = NULL;
     if ((rc = nn_trainer_create(&t, &cfg, &s->shard, &s->err)) != NN_OK) return rc;
     lend_threads(s, t);
-    if (cfg.embedding_init == NN_EMB_WORD2VEC && (rc = use_word_vectors(s, t, &cfg)) != NN_OK) {
+    if (cfg.embedding_init == NN_EMB_WORD2VEC && (rc = nn_w2v_give(s->w2v, s->w2v_finished, t, &cfg, &s->err)) != NN_OK) {
         nn_trainer_free(t);
         return rc;
     }
@@ -580,23 +497,11 @@ EMSCRIPTEN_KEEPALIVE uint32_t nnw_batch_log_len(nnw_session *s) {
     return n;
 }
 
-static const char *history_json(nnw_session *s, const nn_epoch_log *h, uint32_t n) {
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        ok &= add_float(e, "loss", h[i].loss);
-        ok &= add_float(e, "acc", h[i].acc);
-        ok &= add_float(e, "val_loss", h[i].val_loss);
-        ok &= add_float(e, "val_acc", h[i].val_acc);
-    }
-    return session_json(s, a, ok);
-}
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
     uint32_t n = 0;
     const nn_epoch_log *h = session_history(s, &n);
-    return history_json(s, h, n);
+    return session_string(s, nn_history_json(h, n));
 }
 
 /* ---------------------------------------------------------- prediction */
@@ -607,88 +512,20 @@ EMSCRIPTEN_KEEPALIVE float nnw_score(nnw_session *s, const char *text, size_t n)
                                     nn_trainer_stopwords(s->trainer), text, n);
 }
 
-/* Rows (start, end, contribution, id) of one text, in the session. */
-static int reserve_rows(nnw_session *s, size_t k) {
-    if (k + 1 <= s->explain_cap) return 1;
-    float *rows = realloc(s->explain_rows, (k + 1) * 4 * sizeof *rows);
-    if (!rows) return 0;
-    s->explain_rows = rows;
-    s->explain_cap = k + 1;
-    return 1;
-}
-
-/* One pass of the tokenizer: each token's span and the id the model reads
- * for it (nn_token_id: -1 for a removed stop word), and the ids themselves. */
-typedef struct span_rows {
-    const nn_vocab *v;
-    const nn_stopwords *stop;
-    uint32_t num_words;
-    float *rows;     /* (cap, 4) */
-    uint32_t *ids;   /* (cap + 1) NN_START, then the kept tokens' ids */
-    size_t cap, k, nids;
-} span_rows;
-
-static void collect_span(const char *tok, size_t len, size_t start, size_t end, void *user) {
-    span_rows *r = user;
-    uint32_t id = nn_token_id(r->v, r->stop, tok, len, r->num_words);
-    if (r->k < r->cap) {
-        /* float holds integers exactly up to 2^24: texts up to 16 MB. */
-        r->rows[4 * r->k + 0] = (float)start;
-        r->rows[4 * r->k + 1] = (float)end;
-        r->rows[4 * r->k + 2] = 0.0f;
-        r->rows[4 * r->k + 3] = id == NN_STOPPED ? -1.0f : (float)id;
-        if (id != NN_STOPPED) r->ids[r->nids++] = id;
-    }
-    r->k++;
-}
-
-/* Scores text with model m and fills k rows (start, end, contribution, id),
- * one per token in the order of the text (a removed stop word: id -1,
- * contribution 0); returns k, or -1 with the message set. Contributions are
- * differences of probabilities (nn_model_explain), or of logits with
- * logits_of != NULL (nn_diagnosis_explain, for the diagnosis' lists). */
-static float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
-
-static int explain_text(nnw_session *s, nn_model *m, nn_diagnosis *logits_of, const char *text, size_t n) {
-    if (n > (1u << 24)) {
-        nn_fail(&s->err, NN_ERR_ARG, "text too long to explain (%zu bytes; at most 16 MB)", n);
-        return -1;
-    }
-    size_t k = nn_tokenize_spans(text, n, NULL, NULL);
-    uint32_t *ids = malloc((k + 1) * sizeof *ids);
-    float *contrib = malloc((k + 1) * sizeof *contrib);
-    if (!ids || !contrib || !reserve_rows(s, k)) {
-        free(ids);
-        free(contrib);
-        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory explaining a text of %zu bytes", n);
-        return -1;
-    }
-    span_rows r = {&s->shard.vocab, nn_trainer_stopwords(s->trainer), m->cfg.vocab_size,
-                   s->explain_rows, ids + 1, k, 0, 0};
-    ids[0] = NN_START;
-    nn_tokenize_spans(text, n, collect_span, &r);
-    s->explain_score = logits_of ? sigmoid(nn_diagnosis_explain(logits_of, m, ids, r.nids + 1, contrib))
-                                 : nn_model_explain(m, ids, r.nids + 1, contrib);
-    for (size_t i = 0, j = 1; i < k; i++)
-        if (s->explain_rows[4 * i + 3] >= 0) s->explain_rows[4 * i + 2] = contrib[j++];
-    free(ids);
-    free(contrib);
-    return (int)k;
-}
-
-/* Scores text and fills k rows (start, end, contribution, id), one per
- * token, in the order of the text; returns k, or -1 with the message set. */
+/* Scores text and fills k rows (layout explain_row), one per token, in the
+ * order of the text; returns k, or -1 with the message set. */
 EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n) {
     if (need_text_trainer(s) != NN_OK) return -1;
-    return explain_text(s, nn_trainer_model(s->trainer), NULL, text, n);
+    return nn_review_explain_text(&s->review, nn_trainer_model(s->trainer), NULL, &s->shard.vocab,
+                                  nn_trainer_stopwords(s->trainer), text, n, 0, &s->err);
 }
 
-EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->explain_rows; }
-EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->explain_score; }
+EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->review.rows; }
+EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->review.score; }
 
-/* Review i of a split, decoded like the Keras tutorial's decode_review:
- * words joined by spaces, <UNK> for ids the model's vocabulary lacks,
- * <START> left out. */
+/* Review i of a split, decoded like the Keras tutorial's decode_review
+ * (nn_review_decode): words joined by spaces, <UNK> for ids the model's
+ * vocabulary lacks, <START> left out. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_review(nnw_session *s, const char *split, uint32_t i) {
     if (need_shard(s) != NN_OK) return NULL;
     const nn_split *sp = nn_shard_find(&s->shard, split);
@@ -696,36 +533,9 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_review(nnw_session *s, const char *split, u
         nn_fail(&s->err, NN_ERR_ARG, "the shard has no split '%.32s'", split);
         return NULL;
     }
-    if (i >= sp->n) {
-        nn_fail(&s->err, NN_ERR_ARG, "review %u is out of range: split '%s' has %u reviews",
-                i, sp->name, sp->n);
-        return NULL;
-    }
-    const nn_vocab *v = &s->shard.vocab;
-    uint32_t V = v->V;
-    if (s->trainer) {
-        uint32_t model_V = nn_trainer_model(s->trainer)->cfg.vocab_size;
-        if (model_V < V) V = model_V;
-    }
-    text_buf words = {0};
-    text_add(&words, "", 0);
-    for (uint32_t j = sp->offset[i]; j < sp->offset[i + 1]; j++) {
-        uint32_t id = sp->tokens[j];
-        if (id == NN_START || id == NN_PAD) continue;
-        if (id >= V) id = NN_UNK;
-        size_t len = 0;
-        const char *w = nn_vocab_word(v, id, &len);
-        if (words.len) text_add(&words, " ", 1);
-        text_add(&words, w, len);
-    }
-    cJSON *o = cJSON_CreateObject();
-    int ok = !words.oom && add_string(o, "text", words.p, words.len);
-    ok &= add_number(o, "label", sp->label[i]);
-    ok &= add_number(o, "rating", sp->rating[i]);
-    ok &= add_number(o, "review_id", sp->review_id[i]);
-    ok &= add_number(o, "tokens", sp->offset[i + 1] - sp->offset[i]);
-    free(words.p);
-    return session_json(s, o, ok);
+    uint32_t V = s->trainer ? nn_trainer_model(s->trainer)->cfg.vocab_size : s->shard.vocab.V;
+    if (nn_review_decode(&s->review, sp, i, &s->shard.vocab, V, &s->err) != NN_OK) return NULL;
+    return session_string(s, nn_review_json(sp, i, s->review.text, s->review.len));
 }
 
 /* ------------------------------------------------------------- weights */
@@ -778,50 +588,16 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
 
     nn_trainer *t = NULL;
     nn_epoch_log *hist = NULL;
-    const nn_config *cfg = &ck.model->cfg;
-    if (s->has_images || cfg->model == NN_MODEL_MLP) {
-        /* An image model on the loaded image shard (input_dim and classes
-         * must match it; nn_trainer_create_images says so). */
-        if (!s->has_images) {
-            rc = nn_fail(&s->err, NN_ERR_ARG, "this checkpoint is an image model (\"mlp\"): load "
-                         "an image shard (fashion.shard) first");
-            goto done;
-        }
-        if ((rc = nn_trainer_create_images(&t, cfg, &s->images, &s->err)) != NN_OK) goto done;
-    } else if (ck.vocab_crc != s->shard.vocab_crc) {
-        rc = nn_fail(&s->err, NN_ERR_ARG,
-                     "this checkpoint was trained on another vocabulary (crc %08x) than the "
-                     "loaded shard's (crc %08x): load the shard it was trained with, or "
-                     "train a new model on this one",
-                     ck.vocab_crc, s->shard.vocab_crc);
-        goto done;
-    } else {
-        if ((rc = nn_config_check(cfg, &s->shard, &s->err)) != NN_OK) goto done;
-        if ((rc = nn_trainer_create(&t, cfg, &s->shard, &s->err)) != NN_OK) goto done;
-    }
+    rc = nn_trainer_from_checkpoint(&t, &ck, s->has_images ? NULL : &s->shard, s->has_images ? &s->images : NULL,
+                                    &s->err);
+    if (rc != NN_OK) goto done;
     lend_threads(s, t);
-    /* A pretrained model's embedding is in the checkpoint: mark it given
-     * (the weights are copied over it below). */
-    if (cfg->embedding_init == NN_EMB_WORD2VEC &&
-        (rc = nn_trainer_set_embedding(t, ck.model->emb, cfg->vocab_size, cfg->embed_dim, &s->err)) != NN_OK)
+    if (ck.nhist && !(hist = malloc(ck.nhist * sizeof *hist))) {
+        rc = nn_fail(&s->err, NN_ERR_NOMEM, "out of memory importing the checkpoint");
         goto done;
+    }
+    if (ck.nhist) memcpy(hist, ck.hist, ck.nhist * sizeof *hist);
     nn_model *m = nn_trainer_model(t);
-    if (m->nparams != ck.model->nparams) {
-        rc = nn_fail(&s->err, NN_ERR_FORMAT,
-                     "the checkpoint holds %zu parameters but its config needs %zu: "
-                     "the file is damaged; export it again",
-                     ck.model->nparams, m->nparams);
-        goto done;
-    }
-    if (ck.nhist) {
-        hist = malloc(ck.nhist * sizeof *hist);
-        if (!hist) {
-            rc = nn_fail(&s->err, NN_ERR_NOMEM, "out of memory importing the checkpoint");
-            goto done;
-        }
-        memcpy(hist, ck.hist, ck.nhist * sizeof *hist);
-    }
-    memcpy(m->params, ck.model->params, m->nparams * sizeof *m->params);
     drop_trainer(s);
     s->trainer = t;
     t = NULL;
@@ -913,29 +689,9 @@ EMSCRIPTEN_KEEPALIVE float *nnw_embed_data(nnw_session *s) { return s->embed_out
  *  "rare_below", "frequent_from", "error"} */
 EMSCRIPTEN_KEEPALIVE const char *nnw_embed_info(nnw_session *s) {
     if (need_trainer(s) != NN_OK) return NULL;
-    const nn_config *c = &nn_trainer_model(s->trainer)->cfg;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *epochs = json_add(o, "epochs", cJSON_CreateArray());
-    int ok = epochs != NULL;
-    uint32_t n = 0, nst = 0;
-    if (s->embed) {
-        const uint32_t *ep = nn_embed_history_epochs(s->embed, &n);
-        for (uint32_t i = 0; i < n; i++) ok &= add_number(epochs, NULL, ep[i]);
-        nn_embed_history_stats(s->embed, &nst);
-    }
-    ok &= add_number(o, "recorded", nst);
-    ok &= add_number(o, "bytes_per_snapshot", s->embed ? (double)nn_embed_history_bytes_per_snapshot(s->embed) : 0);
-    ok &= add_number(o, "snapshot_bytes", s->embed ? (double)nn_embed_history_snapshot_bytes(s->embed) : 0);
-    ok &= add_number(o, "other_bytes", s->embed ? (double)nn_embed_history_other_bytes(s->embed) : 0);
-    ok &= add_number(o, "budget", (double)NNW_EMBED_BUDGET);
-    ok &= add_float(o, "last_ms", (float)s->embed_ms);
-    ok &= add_number(o, "vocab_size", c->vocab_size);
-    ok &= add_number(o, "embed_dim", c->embed_dim);
-    ok &= add_number(o, "rare_below", s->embed_rare_below);
-    ok &= add_number(o, "frequent_from", s->embed_frequent_from);
-    if (s->embed_err.msg[0]) ok &= add_string(o, "error", s->embed_err.msg, strlen(s->embed_err.msg));
-    else ok &= json_add(o, "error", cJSON_CreateNull()) != NULL;
-    return session_json(s, o, ok);
+    return session_string(s, nn_embed_info_json(s->embed, &nn_trainer_model(s->trainer)->cfg, NNW_EMBED_BUDGET,
+                                                s->embed_ms, s->embed_rare_below, s->embed_frequent_from,
+                                                s->embed_err.msg));
 }
 
 /* Sets the groups of the statistics: rare = seen 1..rare_below-1 times in
@@ -950,28 +706,13 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_groups(nnw_session *s, uint32_t rare_below, u
 }
 
 /* Statistics of every recorded epoch: returns k (-1 on error); data holds k
- * rows of 8 floats: epoch, stored (1 if its snapshot is kept), rare_norm,
- * frequent_norm, rare_share, base_score, rare_words, frequent_words. */
+ * rows of layout embed_stats_row. */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_stats(nnw_session *s) {
     if (need_embed(s) != NN_OK) return -1;
-    uint32_t k = 0, ne = 0;
-    const nn_embed_stats *st = nn_embed_history_stats(s->embed, &k);
-    const uint32_t *ep = nn_embed_history_epochs(s->embed, &ne);
+    uint32_t k = 0;
+    nn_embed_history_stats(s->embed, &k);
     float *o = embed_out(s, (size_t)k * NN_EMBED_STATS_ROW_LEN + 1);
-    if (!o) return -1;
-    for (uint32_t i = 0, j = 0; i < k; i++) {
-        while (j < ne && ep[j] < st[i].epoch) j++;
-        float *r = o + (size_t)i * NN_EMBED_STATS_ROW_LEN;
-        r[NN_EMBED_STATS_ROW_EPOCH] = (float)st[i].epoch;
-        r[NN_EMBED_STATS_ROW_STORED] = j < ne && ep[j] == st[i].epoch;
-        r[NN_EMBED_STATS_ROW_RARE_NORM] = st[i].rare_norm;
-        r[NN_EMBED_STATS_ROW_FREQUENT_NORM] = st[i].frequent_norm;
-        r[NN_EMBED_STATS_ROW_RARE_SHARE] = st[i].rare_share;
-        r[NN_EMBED_STATS_ROW_BASE_SCORE] = st[i].base_score;
-        r[NN_EMBED_STATS_ROW_RARE_WORDS] = (float)st[i].rare_words;
-        r[NN_EMBED_STATS_ROW_FREQUENT_WORDS] = (float)st[i].frequent_words;
-    }
-    return (int)k;
+    return o ? nn_embed_history_stats_rows(s->embed, o) : -1;
 }
 
 /* The map of the n most frequent words on the axes of basis_epoch, for every
@@ -982,92 +723,28 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_stats(nnw_session *s) {
 EMSCRIPTEN_KEEPALIVE int nnw_embed_map(nnw_session *s, uint32_t basis_epoch, uint32_t n, int basis_only) {
     if (need_embed(s) != NN_OK) return -1;
     uint32_t k = 0;
-    const uint32_t *ep = nn_embed_history_epochs(s->embed, &k);
-    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size;
-    if (n == 0 || n > V - NN_FIRST_WORD) {
-        nn_fail(&s->err, NN_ERR_ARG, "the map can show 1 to %u words, not %u", V - NN_FIRST_WORD, n);
-        return -1;
-    }
+    nn_embed_history_epochs(s->embed, &k);
     if (basis_only) k = 1;
-    float *o = embed_out(s, (size_t)k + (size_t)k * n * 3 + n + 3);
-    if (!o) return -1;
-    for (uint32_t i = 0; i < k; i++) o[i] = (float)(basis_only ? basis_epoch : ep[i]);
-    float *xy = o + k, *effect = xy + (size_t)k * n * 2, *counts = effect + (size_t)k * n;
-    float *var = counts + n;
-    if (nn_embed_history_map(s->embed, basis_epoch, n, basis_only, xy, effect, var, var + 2, &s->err) != NN_OK)
-        return -1;
-    const uint32_t *c = nn_embed_history_counts(s->embed);
-    for (uint32_t i = 0; i < n; i++) counts[i] = (float)c[NN_FIRST_WORD + i];
-    return (int)k;
+    int fits = n > 0 && n <= nn_trainer_model(s->trainer)->cfg.vocab_size - NN_FIRST_WORD; /* else the engine says so */
+    float *o = fits ? embed_out(s, (size_t)k + (size_t)k * n * 3 + n + 3) : NULL;
+    return o || !fits ? nn_embed_history_map_floats(s->embed, basis_epoch, n, basis_only, o, &s->err) : -1;
 }
 
 /* The k nearest words of word id at a stored epoch by cosine similarity:
- * returns how many (-1 on error); data holds rows (id, similarity). */
+ * returns how many (-1 on error); data holds rows of layout neighbours_row. */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_neighbours(nnw_session *s, uint32_t epoch, uint32_t id, uint32_t k) {
     if (need_embed(s) != NN_OK) return -1;
-    const nn_config *c = &nn_trainer_model(s->trainer)->cfg;
-    if (id < NN_FIRST_WORD || id >= c->vocab_size) {
-        nn_fail(&s->err, NN_ERR_ARG, "word id %u is not one of the model's %u words", id, c->vocab_size);
-        return -1;
-    }
-    nn_model *view = nn_embed_history_view(s->embed, epoch);
-    if (!view) {
-        nn_fail(&s->err, NN_ERR_ARG, "epoch %u has no snapshot", epoch);
-        return -1;
-    }
-    uint32_t *ids = malloc((size_t)(k ? k : 1) * sizeof *ids);
-    float *sims = malloc((size_t)(k ? k : 1) * sizeof *sims);
     float *o = embed_out(s, NN_NEIGHBOURS_ROW_LEN * (size_t)k + 1);
-    if (!ids || !sims || !o) {
-        free(ids);
-        free(sims);
-        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory finding neighbours");
-        return -1;
-    }
-    uint32_t m = nn_nearest_cosine(ids, sims, view->emb, c->vocab_size, c->embed_dim, id, NN_FIRST_WORD, k);
-    for (uint32_t i = 0; i < m; i++) {
-        o[NN_NEIGHBOURS_ROW_LEN * i + NN_NEIGHBOURS_ROW_ID] = (float)ids[i];
-        o[NN_NEIGHBOURS_ROW_LEN * i + NN_NEIGHBOURS_ROW_SIMILARITY] = sims[i];
-    }
-    free(ids);
-    free(sims);
-    return (int)m;
+    return o ? nn_embed_history_neighbour_rows(s->embed, epoch, id, k, o, &s->err) : -1;
 }
 
 /* The k words whose effect changed most from epoch `from` to `to` (only
  * words seen fewer than count_below times when count_below > 0): returns
- * how many (-1 on error); data holds rows (id, count, effect_from, effect_to). */
+ * how many (-1 on error); data holds rows of layout embed_changes_row. */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_changes(nnw_session *s, uint32_t from, uint32_t to, uint32_t count_below, uint32_t k) {
     if (need_embed(s) != NN_OK) return -1;
-    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size, n = V - NN_FIRST_WORD;
-    uint32_t *ids = malloc((size_t)V * sizeof *ids), *top = malloc((size_t)(k ? k : 1) * sizeof *top);
-    float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
     float *o = embed_out(s, NN_EMBED_CHANGES_ROW_LEN * (size_t)k + 1);
-    int result = -1;
-    if (!ids || !top || !before || !after || !o) {
-        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory comparing epochs");
-        goto done;
-    }
-    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
-    if (nn_embed_history_effects(s->embed, from, ids, n, before + NN_FIRST_WORD, NULL, &s->err) != NN_OK ||
-        nn_embed_history_effects(s->embed, to, ids, n, after + NN_FIRST_WORD, NULL, &s->err) != NN_OK)
-        goto done;
-    const uint32_t *counts = nn_embed_history_counts(s->embed);
-    uint32_t m = nn_top_changes(top, before, after, counts, V, NN_FIRST_WORD, count_below, k);
-    for (uint32_t i = 0; i < m; i++) {
-        float *r = o + (size_t)i * NN_EMBED_CHANGES_ROW_LEN;
-        r[NN_EMBED_CHANGES_ROW_ID] = (float)top[i];
-        r[NN_EMBED_CHANGES_ROW_COUNT] = (float)counts[top[i]];
-        r[NN_EMBED_CHANGES_ROW_EFFECT_FROM] = before[top[i]];
-        r[NN_EMBED_CHANGES_ROW_EFFECT_TO] = after[top[i]];
-    }
-    result = (int)m;
-done:
-    free(ids);
-    free(top);
-    free(before);
-    free(after);
-    return result;
+    return o ? nn_embed_history_change_rows(s->embed, from, to, count_below, k, o, &s->err) : -1;
 }
 
 /* Every word's training count and effect at a stored epoch: returns
@@ -1075,21 +752,9 @@ done:
  * empty review's score (1), counts (n), effects (n). */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_effects(nnw_session *s, uint32_t epoch) {
     if (need_embed(s) != NN_OK) return -1;
-    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size, n = V - NN_FIRST_WORD;
-    uint32_t *ids = malloc((size_t)n * sizeof *ids + 1);
-    float *o = embed_out(s, 1 + 2 * (size_t)n);
-    if (!ids || !o) {
-        free(ids);
-        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory scoring the words");
-        return -1;
-    }
-    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
-    int rc = nn_embed_history_effects(s->embed, epoch, ids, n, o + 1 + n, o, &s->err);
-    free(ids);
-    if (rc != NN_OK) return -1;
-    const uint32_t *counts = nn_embed_history_counts(s->embed);
-    for (uint32_t i = 0; i < n; i++) o[1 + i] = (float)counts[NN_FIRST_WORD + i];
-    return (int)n;
+    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size;
+    float *o = embed_out(s, 1 + 2 * (size_t)(V - NN_FIRST_WORD));
+    return o ? nn_embed_history_word_effects(s->embed, epoch, o, &s->err) : -1;
 }
 
 /* The embedding (V,E) at a stored epoch, as the snapshot holds it
@@ -1145,88 +810,61 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_word(nnw_session *s, uint32_t id) {
  *
  * "What would have happened without early stopping": a second trainer with
  * the run's config and patience 0, trained in slices after the run, then
- * evaluated on the test set. Same seed, so its epochs up to the stop are
- * the run's own. nnw_full_progress(s): 12 floats [epoch, batch, batches,
- * epoch_done, finished, loss, acc, val_loss, val_acc, test_done, test_loss,
- * test_acc]. */
+ * evaluated on the test set (nn_run). Same seed, so its epochs up to the
+ * stop are the run's own. nnw_full_progress(s): layout "full_progress". */
 
 EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) {
     int rc = need_text_trainer(s);
     if (rc != NN_OK) return rc;
-    nn_trainer_free(s->full);
-    s->full = NULL;
-    s->full_testing = 0;
+    nn_run_free(&s->full);
     memset(s->full_progress, 0, sizeof s->full_progress);
     nn_config cfg = nn_trainer_model(s->trainer)->cfg;
     cfg.patience = 0;
-    rc = nn_trainer_create(&s->full, &cfg, &s->shard, &s->err);
-    if (rc == NN_OK) lend_threads(s, s->full);
+    nn_trainer *t = NULL;
+    if ((rc = nn_trainer_create(&t, &cfg, &s->shard, &s->err)) != NN_OK) return rc;
+    lend_threads(s, t);
     /* A pretrained run's twin starts from the same word vectors. */
-    if (rc == NN_OK && cfg.embedding_init == NN_EMB_WORD2VEC && (rc = use_word_vectors(s, s->full, &cfg)) != NN_OK) {
-        nn_trainer_free(s->full);
-        s->full = NULL;
+    if (cfg.embedding_init == NN_EMB_WORD2VEC && (rc = nn_w2v_give(s->w2v, s->w2v_finished, t, &cfg, &s->err))) {
+        nn_trainer_free(t);
+        return rc;
     }
-    return rc;
+    nn_run_init(&s->full, t);
+    return NN_OK;
 }
 
 EMSCRIPTEN_KEEPALIVE int nnw_full_train(nnw_session *s, uint32_t max_batches) {
-    if (!s->full) return nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
+    if (!s->full.trainer) return nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
+    int rc = nn_run_step(&s->full, max_batches, &s->err);
+    const nn_run_progress *p = &s->full.p;
     float *q = s->full_progress;
-    if (q[NN_FULL_PROGRESS_TEST_DONE]) return NN_OK;
-    if (!q[NN_FULL_PROGRESS_FINISHED]) {
-        nn_progress p;
-        int rc = nn_trainer_run(s->full, max_batches, &p, &s->err);
-        q[NN_FULL_PROGRESS_EPOCH] = (float)p.epoch;
-        q[NN_FULL_PROGRESS_BATCH] = (float)p.batch;
-        q[NN_FULL_PROGRESS_BATCHES] = (float)p.batches;
-        q[NN_FULL_PROGRESS_EPOCH_DONE] = (float)p.epoch_done;
-        q[NN_FULL_PROGRESS_FINISHED] = (float)p.finished;
-        if (p.epoch_done) {
-            uint32_t n = 0;
-            const nn_epoch_log *h = nn_trainer_history(s->full, &n);
-            q[NN_FULL_PROGRESS_LOSS] = h[n - 1].loss;
-            q[NN_FULL_PROGRESS_ACC] = h[n - 1].acc;
-            q[NN_FULL_PROGRESS_VAL_LOSS] = h[n - 1].val_loss;
-            q[NN_FULL_PROGRESS_VAL_ACC] = h[n - 1].val_acc;
-        }
-        return rc;
-    }
-    q[NN_FULL_PROGRESS_EPOCH_DONE] = 0;
-    if (!s->full_testing) {
-        if (nn_trainer_count(s->full, "test") == 0) {
-            q[NN_FULL_PROGRESS_TEST_DONE] = 1;
-            q[NN_FULL_PROGRESS_TEST_LOSS] = q[NN_FULL_PROGRESS_TEST_ACC] = NAN;
-            return NN_OK;
-        }
-        int rc = nn_trainer_eval_begin(s->full, "test", &s->full_eval, &s->err);
-        if (rc != NN_OK) return rc;
-        s->full_testing = 1;
-    }
-    if (nn_trainer_eval_step(s->full, &s->full_eval, max_batches)) {
-        nn_trainer_eval_result(&s->full_eval, &q[NN_FULL_PROGRESS_TEST_LOSS], &q[NN_FULL_PROGRESS_TEST_ACC]);
-        q[NN_FULL_PROGRESS_TEST_DONE] = 1;
-        s->full_testing = 0;
-    }
-    return NN_OK;
+    q[NN_FULL_PROGRESS_EPOCH] = (float)p->epoch;
+    q[NN_FULL_PROGRESS_BATCH] = (float)p->batch;
+    q[NN_FULL_PROGRESS_BATCHES] = (float)p->batches;
+    q[NN_FULL_PROGRESS_EPOCH_DONE] = (float)p->epoch_done;
+    q[NN_FULL_PROGRESS_FINISHED] = (float)p->finished;
+    q[NN_FULL_PROGRESS_LOSS] = p->loss;
+    q[NN_FULL_PROGRESS_ACC] = p->acc;
+    q[NN_FULL_PROGRESS_VAL_LOSS] = p->val_loss;
+    q[NN_FULL_PROGRESS_VAL_ACC] = p->val_acc;
+    q[NN_FULL_PROGRESS_TEST_DONE] = (float)p->test_done;
+    q[NN_FULL_PROGRESS_TEST_LOSS] = p->test_loss;
+    q[NN_FULL_PROGRESS_TEST_ACC] = p->test_acc;
+    return rc;
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_full_progress(nnw_session *s) { return s->full_progress; }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_full_history(nnw_session *s) {
-    if (!s->full) {
+    if (!s->full.trainer) {
         nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
         return NULL;
     }
     uint32_t n = 0;
-    const nn_epoch_log *h = nn_trainer_history(s->full, &n);
-    return history_json(s, h, n);
+    const nn_epoch_log *h = nn_trainer_history(s->full.trainer, &n);
+    return session_string(s, nn_history_json(h, n));
 }
 
-EMSCRIPTEN_KEEPALIVE void nnw_full_free(nnw_session *s) {
-    nn_trainer_free(s->full);
-    s->full = NULL;
-    s->full_testing = 0;
-}
+EMSCRIPTEN_KEEPALIVE void nnw_full_free(nnw_session *s) { nn_run_free(&s->full); }
 
 /* ----------------------------------------------------------- diagnosis */
 
@@ -1236,11 +874,11 @@ EMSCRIPTEN_KEEPALIVE void nnw_full_free(nnw_session *s) {
 static void drop_diagnosis(nnw_session *s) {
     nn_diagnosis_free(s->diag);
     s->diag = NULL;
-    free(s->diag_params);
-    free(s->diag_backup);
+    nn_model_free(s->diag_model);
+    s->diag_model = NULL;
     free(s->diag_curves);
     free(s->diag_examples);
-    s->diag_params = s->diag_backup = s->diag_curves = NULL;
+    s->diag_curves = NULL;
     s->diag_examples = NULL;
     s->diag_k = 0;
 }
@@ -1252,57 +890,39 @@ static int need_diagnosis(nnw_session *s, int summarised) {
                            : "no diagnosis (or the model was replaced since): diagnose again");
 }
 
-/* The diagnosed weights in the model, and back: around every step, so
- * training can go on between steps with its own weights. */
-static void swap_in(nnw_session *s) {
-    nn_model *m = nn_trainer_model(s->trainer);
-    memcpy(s->diag_backup, m->params, m->nparams * sizeof(float));
-    memcpy(m->params, s->diag_params, m->nparams * sizeof(float));
-}
-
-static void swap_out(nnw_session *s) {
-    nn_model *m = nn_trainer_model(s->trainer);
-    memcpy(m->params, s->diag_backup, m->nparams * sizeof(float));
-}
-
 /* Starts a diagnosis of split ("val", "test", or "text": the last labelled
- * text) with the weights at params (nparams floats the caller keeps), or
- * the model's current weights (copied now) when params is 0; words: also
- * rate every word. Replaces any previous diagnosis. */
+ * text) with the weights at params (nparams floats, copied now into a model
+ * of its own, so training goes on untouched), or the model's current
+ * weights when params is 0; words: also rate every word. Replaces any
+ * previous diagnosis. */
 EMSCRIPTEN_KEEPALIVE int nnw_diagnose_begin(nnw_session *s, const char *split, const float *params,
                                             int words) {
     int rc = need_text_trainer(s);
     if (rc != NN_OK) return rc;
     drop_diagnosis(s);
-    nn_model *m = nn_trainer_model(s->trainer);
+    int text = !strcmp(split, "text");
+    if (!text && strcmp(split, "val") && strcmp(split, "test"))
+        return nn_fail(&s->err, NN_ERR_ARG, "cannot diagnose '%.32s': use \"val\", \"test\" or \"text\"", split);
+    uint32_t n = 0;
+    const float *label = NULL;
+    const uint16_t *ids = text ? NULL : nn_trainer_set(s->trainer, split, &n, &label, NULL);
+    if (!text && n == 0)
+        return nn_fail(&s->err, NN_ERR_ARG, "the %s set is empty%s", split,
+                       split[0] == 'v' ? ": set val_size above 0 to diagnose validation reviews" : "");
+    if ((rc = nn_diagnosis_model(&s->diag_model, nn_trainer_model(s->trainer), params, &s->err)) != NN_OK)
+        return rc;
+    nn_model *m = s->diag_model;
     const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
-    if (!strcmp(split, "text")) {
-        s->diag_split = DIAG_TEXT;
+    s->diag_split = text ? DIAG_TEXT : split[0] == 'v' ? DIAG_VAL : DIAG_TEST;
+    if (text) {
         rc = nn_diagnosis_create_texts(&s->diag, m, &s->texts, &s->shard.vocab, stop, &s->err);
         if (rc == NN_ERR_ARG && s->texts.n == 0)
             rc = nn_fail(&s->err, NN_ERR_ARG, "no labelled text to diagnose: paste or upload lines "
                          "of label<TAB>text first%s", s->texts.malformed ? " (every line was malformed)" : "");
-    } else if (!strcmp(split, "val") || !strcmp(split, "test")) {
-        s->diag_split = split[0] == 'v' ? DIAG_VAL : DIAG_TEST;
-        uint32_t n;
-        const float *label;
-        const uint16_t *ids = nn_trainer_set(s->trainer, split, &n, &label, NULL);
-        if (n == 0)
-            return nn_fail(&s->err, NN_ERR_ARG, "the %s set is empty%s", split,
-                           split[0] == 'v' ? ": set val_size above 0 to diagnose validation reviews" : "");
-        rc = nn_diagnosis_create_padded(&s->diag, m, ids, label, n, &s->err);
     } else {
-        return nn_fail(&s->err, NN_ERR_ARG, "cannot diagnose '%.32s': use \"val\", \"test\" or \"text\"", split);
+        rc = nn_diagnosis_create_padded(&s->diag, m, ids, label, n, &s->err);
     }
     if (rc == NN_OK && words) rc = nn_diagnosis_want_words(s->diag, m, &s->shard.vocab, stop, &s->err);
-    if (rc == NN_OK) {
-        s->diag_params = malloc(m->nparams * sizeof(float) + 1);
-        s->diag_backup = malloc(m->nparams * sizeof(float) + 1);
-        if (!s->diag_params || !s->diag_backup)
-            rc = nn_fail(&s->err, NN_ERR_NOMEM, "out of memory copying the weights to diagnose");
-        else
-            memcpy(s->diag_params, params ? params : m->params, m->nparams * sizeof(float));
-    }
     if (rc != NN_OK) drop_diagnosis(s);
     return rc;
 }
@@ -1312,11 +932,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_begin(nnw_session *s, const char *split, c
  * when there is more, negative -status on error. */
 EMSCRIPTEN_KEEPALIVE int nnw_diagnose_step(nnw_session *s, uint32_t max_batches) {
     if (need_diagnosis(s, 0) != NN_OK) return -NN_ERR_STATE;
-    nn_model *m = nn_trainer_model(s->trainer);
-    swap_in(s);
-    int done = nn_diagnosis_step(s->diag, m, max_batches ? max_batches : 1);
-    swap_out(s);
-    return done;
+    return nn_diagnosis_step(s->diag, s->diag_model, max_batches ? max_batches : 1);
 }
 
 /* Reviews in the diagnosed set, and how many are scored so far (the rest
@@ -1334,54 +950,23 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_finish(nnw_session *s) {
     if (d->summarised) return NN_OK;
     rc = nn_diagnosis_summarise(d, DIAG_CURVE_POINTS, DIAG_BINS, &s->err);
     if (rc != NN_OK) return rc;
-    uint32_t rated = 0;
-    for (uint32_t id = NN_FIRST_WORD; id < d->V; id++) rated += !isnan(d->word_score[id]);
-    float *q = s->diag_summary;
-    q[NN_DIAGNOSE_SUMMARY_N] = (float)d->n;
-    q[NN_DIAGNOSE_SUMMARY_POSITIVES] = (float)d->positives;
-    q[NN_DIAGNOSE_SUMMARY_NEGATIVES] = (float)d->negatives;
-    q[NN_DIAGNOSE_SUMMARY_AUC] = (float)d->auc;
-    q[NN_DIAGNOSE_SUMMARY_AP] = (float)d->ap;
-    q[NN_DIAGNOSE_SUMMARY_LOG_LOSS] = (float)d->log_loss;
-    q[NN_DIAGNOSE_SUMMARY_ECE] = (float)d->ece;
-    q[NN_DIAGNOSE_SUMMARY_ROC_LEN] = (float)d->roc_len;
-    q[NN_DIAGNOSE_SUMMARY_PR_LEN] = (float)d->pr_len;
-    q[NN_DIAGNOSE_SUMMARY_BINS] = (float)d->bins;
-    q[NN_DIAGNOSE_SUMMARY_EMPTY_SCORE] = d->empty_score;
-    q[NN_DIAGNOSE_SUMMARY_WORDS_RATED] = (float)rated;
-    size_t nc = 3 * (size_t)d->roc_len + 3 * (size_t)d->pr_len + 5 * (size_t)d->bins;
+    nn_diagnosis_summary_floats(d, s->diag_summary);
     free(s->diag_curves);
-    s->diag_curves = malloc(nc * sizeof(float));
+    s->diag_curves = malloc(nn_diagnosis_curves_len(d) * sizeof(float) + 1);
     if (!s->diag_curves) {
         d->summarised = 0;
         return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for the curves");
     }
-    float *c = s->diag_curves;
-    const float *parts[] = {d->roc_fpr, d->roc_tpr, d->roc_thr, d->pr_recall, d->pr_precision, d->pr_thr};
-    for (int i = 0; i < 6; i++) {
-        uint32_t len = i < 3 ? d->roc_len : d->pr_len;
-        memcpy(c, parts[i], len * sizeof(float));
-        c += len;
-    }
-    for (uint32_t k = 0; k < d->bins; k++) {
-        c[k] = d->cal_mean[k];
-        c[d->bins + k] = d->cal_frac[k];
-        c[2 * d->bins + k] = (float)d->cal_count[k];
-        c[3 * d->bins + k] = (float)d->hist_neg[k];
-        c[4 * d->bins + k] = (float)d->hist_pos[k];
-    }
+    nn_diagnosis_curves_floats(d, s->diag_curves);
     return NN_OK;
 }
 
-/* [n, positives, negatives, auc, ap, log_loss, ece, roc_len, pr_len, bins,
- * empty_score, words_rated] of the finished diagnosis (NaN where undefined). */
+/* Layout "diagnose_summary" of the finished diagnosis (NaN where undefined). */
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_summary(nnw_session *s) {
     return need_diagnosis(s, 1) == NN_OK ? s->diag_summary : NULL;
 }
 
-/* roc fpr, tpr, threshold (roc_len each), pr recall, precision, threshold
- * (pr_len each), then per bin: mean probability, fraction positive, count,
- * negatives, positives (bins each). */
+/* The curves (nn_diagnosis_curves_floats' order). */
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_curves(nnw_session *s) {
     return need_diagnosis(s, 1) == NN_OK ? s->diag_curves : NULL;
 }
@@ -1391,11 +976,9 @@ EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_scores(nnw_session *s) {
     return need_diagnosis(s, 1) == NN_OK ? s->diag->score : NULL;
 }
 
-/* At threshold: fills nnw_diagnose_at(s) with [threshold, tp, fp, tn, fn,
- * accuracy, precision, recall, f1, support of the positive class, the same
- * of the negative class, macro precision, recall, f1, and how many false
- * positives, false negatives and uncertain reviews were found] and
- * nnw_diagnose_examples(s) with their indices (k each, in that order). */
+/* At threshold: fills nnw_diagnose_at(s) (layout "diagnose_at") and
+ * nnw_diagnose_examples(s) with the indices of the false positives, false
+ * negatives and uncertain reviews found (k each, in that order). */
 EMSCRIPTEN_KEEPALIVE int nnw_diagnose_threshold(nnw_session *s, float threshold, uint32_t k) {
     int rc = need_diagnosis(s, 1);
     if (rc != NN_OK) return rc;
@@ -1411,55 +994,19 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_threshold(nnw_session *s, float threshold,
     size_t found[3];
     uint32_t *e = s->diag_examples;
     nn_classification c = nn_diagnosis_at(s->diag, threshold, k, e, e + k, e + 2 * k, found);
-    float *q = s->diag_at;
-    q[NN_DIAGNOSE_AT_THRESHOLD] = threshold;
-    q[NN_DIAGNOSE_AT_TP] = (float)c.cm.tp;
-    q[NN_DIAGNOSE_AT_FP] = (float)c.cm.fp;
-    q[NN_DIAGNOSE_AT_TN] = (float)c.cm.tn;
-    q[NN_DIAGNOSE_AT_FN] = (float)c.cm.fn;
-    q[NN_DIAGNOSE_AT_ACCURACY] = (float)c.accuracy;
-    q[NN_DIAGNOSE_AT_POS_PRECISION] = (float)c.positive.precision;
-    q[NN_DIAGNOSE_AT_POS_RECALL] = (float)c.positive.recall;
-    q[NN_DIAGNOSE_AT_POS_F1] = (float)c.positive.f1;
-    q[NN_DIAGNOSE_AT_POS_SUPPORT] = (float)c.positive.support;
-    q[NN_DIAGNOSE_AT_NEG_PRECISION] = (float)c.negative.precision;
-    q[NN_DIAGNOSE_AT_NEG_RECALL] = (float)c.negative.recall;
-    q[NN_DIAGNOSE_AT_NEG_F1] = (float)c.negative.f1;
-    q[NN_DIAGNOSE_AT_NEG_SUPPORT] = (float)c.negative.support;
-    q[NN_DIAGNOSE_AT_MACRO_PRECISION] = (float)c.macro_precision;
-    q[NN_DIAGNOSE_AT_MACRO_RECALL] = (float)c.macro_recall;
-    q[NN_DIAGNOSE_AT_MACRO_F1] = (float)c.macro_f1;
-    q[NN_DIAGNOSE_AT_FOUND_FP] = (float)found[0];
-    q[NN_DIAGNOSE_AT_FOUND_FN] = (float)found[1];
-    q[NN_DIAGNOSE_AT_FOUND_UNCERTAIN] = (float)found[2];
+    nn_diagnosis_at_floats(s->diag_at, threshold, &c, found);
     return NN_OK;
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_at(nnw_session *s) { return s->diag_at; }
 EMSCRIPTEN_KEEPALIVE uint32_t *nnw_diagnose_examples(nnw_session *s) { return s->diag_examples; }
 
-/* Marks with id -2 the rows of tokens the model does not read: beyond
- * maxlen once the review (nids ids, <START> included) is truncated. */
-static void mark_cut(nnw_session *s, int k, size_t nids, const nn_config *cfg) {
-    size_t T = cfg->maxlen, keep = nids < T ? nids : T;
-    size_t from = (nids > T && cfg->truncating == NN_PAD_PRE) ? nids - T : 0;
-    for (int r = 0, j = 1; r < k; r++) {
-        float *row = s->explain_rows + 4 * (size_t)r;
-        if (row[3] < 0) continue; /* a stop word */
-        if ((size_t)j < from || (size_t)j >= from + keep) row[3] = -2.0f;
-        j++;
-    }
-}
-
-/* Review i of the diagnosed set, explained with the diagnosed weights (in
- * logit units, nn_diagnosis_explain, which do not vanish on saturated scores):
- * returns {"index", "label", "score", "split", "source"} ("source": the
- * review's index in the shard split named by "split"; a labelled text has
- * "line" instead) plus "text", and fills the explain rows for that text
- * (nnw_explain_data, nnw_explain_score; the row count is "rows"). A stored
- * review is decoded like nnw_review (its words joined by spaces, <UNK> for
- * ids the model's vocabulary lacks), stop words included (id -1); words the
- * model does not read, beyond maxlen, have id -2. */
+/* Review i of the diagnosed set, explained with the diagnosed weights in
+ * logit units (nn_review_explain_stored / nn_review_explain_text):
+ * {"index", "label", "score", "split", "source" (the review's index in the
+ * shard split named by "split"; a labelled text has "line" instead), "rows",
+ * "text"}, and the rows in nnw_explain_data (stop words id -1, words beyond
+ * maxlen id -2). */
 EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i) {
     if (need_diagnosis(s, 1) != NN_OK) return NULL;
     nn_diagnosis *d = s->diag;
@@ -1467,90 +1014,29 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
         nn_fail(&s->err, NN_ERR_ARG, "review %u is out of range: the diagnosis has %u", i, d->n);
         return NULL;
     }
-    nn_model *m = nn_trainer_model(s->trainer);
     const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
-    text_buf text = {0};
-    text_add(&text, "", 0);
-    int k = 0;
+    nn_review_text *r = &s->review;
+    const char *text, *split_name = "text";
+    size_t len;
     uint32_t source = i;
-    const char *split_name = "text";
-    swap_in(s);
+    int k;
     if (s->diag_split == DIAG_TEXT) {
-        size_t len;
-        const char *t = nn_labelled_text_example(&s->texts, i, &len);
-        text_add(&text, t, len);
-        k = text.oom ? -1 : explain_text(s, m, d, text.p, text.len);
-        if (k > 0) {
-            size_t nids = 1;
-            for (int r = 0; r < k; r++) nids += s->explain_rows[4 * r + 3] >= 0;
-            mark_cut(s, k, nids, &m->cfg);
-        }
+        text = nn_labelled_text_example(&s->texts, i, &len);
+        k = nn_review_explain_text(r, s->diag_model, d, &s->shard.vocab, stop, text, len, 1, &s->err);
     } else {
         uint32_t n;
         const uint32_t *src;
         nn_trainer_set(s->trainer, s->diag_split == DIAG_VAL ? "val" : "test", &n, NULL, &src);
         source = src[i];
         split_name = s->diag_split == DIAG_VAL ? "train" : "test";
-        const nn_split *sp = nn_shard_find(&s->shard, split_name);
-        const nn_vocab *v = &s->shard.vocab;
-        uint32_t V = m->cfg.vocab_size < v->V ? m->cfg.vocab_size : v->V;
-        uint32_t len = sp->offset[source + 1] - sp->offset[source];
-        uint32_t *ids = malloc((len + 1) * sizeof *ids);
-        float *contrib = malloc((len + 1) * sizeof *contrib);
-        if (!ids || !contrib || !reserve_rows(s, len)) {
-            free(ids);
-            free(contrib);
-            swap_out(s);
-            free(text.p);
-            nn_fail(&s->err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
-            return NULL;
-        }
-        size_t nids = 0;
-        ids[nids++] = NN_START;
-        for (uint32_t j = sp->offset[source]; j < sp->offset[source + 1]; j++) {
-            uint32_t id = sp->tokens[j];
-            if (id == NN_START || id == NN_PAD) continue;
-            int stopped = nn_is_stopword(stop, id);
-            if (id >= V) id = NN_UNK;
-            size_t wlen = 0;
-            const char *w = nn_vocab_word(v, id, &wlen);
-            if (text.len) text_add(&text, " ", 1);
-            float *row = s->explain_rows + 4 * (size_t)k++;
-            row[0] = (float)text.len;
-            if (nn_utf8_invalid_at((const unsigned char *)w, wlen) < wlen)
-                text_add(&text, "\xEF\xBF\xBD", 3); /* U+FFFD, as the page would show it */
-            else
-                text_add(&text, w, wlen);
-            row[1] = (float)text.len;
-            row[2] = 0.0f;
-            row[3] = stopped ? -1.0f : (float)id;
-            if (!stopped) ids[nids++] = id;
-        }
-        s->explain_score = sigmoid(nn_diagnosis_explain(d, m, ids, nids, contrib));
-        for (int r = 0, j = 1; r < k; r++)
-            if (s->explain_rows[4 * r + 3] >= 0) s->explain_rows[4 * r + 2] = contrib[j++];
-        mark_cut(s, k, nids, &m->cfg);
-        free(ids);
-        free(contrib);
+        k = nn_review_explain_stored(r, s->diag_model, d, nn_shard_find(&s->shard, split_name), source,
+                                     &s->shard.vocab, stop, &s->err);
+        text = r->text;
+        len = r->len;
     }
-    swap_out(s);
-    if (k < 0 || text.oom) {
-        free(text.p);
-        if (!text.oom) return NULL;
-        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
-        return NULL;
-    }
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "index", i);
-    ok &= add_number(o, "label", d->label[i]);
-    ok &= add_float(o, "score", d->score[i]);
-    ok &= add_string(o, "split", split_name, strlen(split_name));
-    if (s->diag_split == DIAG_TEXT) ok &= add_number(o, "line", s->texts.line[i]);
-    else ok &= add_number(o, "source", source);
-    ok &= add_number(o, "rows", k);
-    ok &= add_string(o, "text", text.p, text.len);
-    free(text.p);
-    return session_json(s, o, ok);
+    if (k < 0) return NULL;
+    const uint32_t *line = s->diag_split == DIAG_TEXT ? &s->texts.line[i] : NULL;
+    return session_string(s, nn_diagnose_example_json(d, i, split_name, line, source, k, text, len));
 }
 
 /* The k words that push most towards positive (sign 1) or negative (-1),
@@ -1560,26 +1046,13 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
 EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_words(nnw_session *s, uint32_t k, int sign, int by_count,
                                                     uint32_t min_count) {
     if (need_diagnosis(s, 1) != NN_OK) return NULL;
-    nn_diagnosis *d = s->diag;
-    if (d->V == 0) {
+    if (s->diag->V == 0) {
         nn_fail(&s->err, NN_ERR_STATE, "this diagnosis did not rate the words: diagnose with words");
         return NULL;
     }
     uint32_t ids[1024];
-    size_t n = nn_diagnosis_top_words(d, ids, k > 1024 ? 1024 : k, sign, by_count, min_count);
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        if (nn_utf8_invalid_at((const unsigned char *)w, len) < len) ok &= add_string(e, "word", "\xEF\xBF\xBD", 3);
-        else ok &= add_string(e, "word", w, len);
-        ok &= add_number(e, "id", ids[i]);
-        ok &= add_float(e, "polarity", nn_diagnosis_polarity(d, ids[i]));
-        ok &= add_number(e, "count", s->shard.vocab.count[ids[i]]);
-    }
-    return session_json(s, a, ok);
+    size_t n = nn_diagnosis_top_words(s->diag, ids, k > 1024 ? 1024 : k, sign, by_count, min_count);
+    return session_string(s, nn_diagnose_words_json(s->diag, &s->shard.vocab, ids, n));
 }
 
 /* ------------------------------------------------------ labelled text */
@@ -1598,26 +1071,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_labelled_text(nnw_session *s, const char *bytes, si
  * "blank", "header", "malformed", "problems": [{"line", "reason"}, ...]}
  * (problems: the first 100 malformed lines). */
 EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_text_info(nnw_session *s) {
-    const nn_labelled_text *lt = &s->texts;
-    uint32_t pos = 0;
-    for (uint32_t i = 0; i < lt->n; i++) pos += lt->label[i];
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "examples", lt->n);
-    ok &= add_number(o, "positives", pos);
-    ok &= add_number(o, "negatives", lt->n - pos);
-    ok &= add_string(o, "format", lt->format == NN_LT_CSV ? "csv" : "tsv", 3);
-    ok &= add_number(o, "lines", lt->lines);
-    ok &= add_number(o, "blank", lt->blank);
-    ok &= json_add(o, "header", cJSON_CreateBool(lt->header)) != NULL;
-    ok &= add_number(o, "malformed", lt->malformed);
-    cJSON *problems = json_add(o, "problems", cJSON_CreateArray());
-    ok &= problems != NULL;
-    for (uint32_t i = 0; i < lt->nproblems; i++) {
-        cJSON *e = json_add(problems, NULL, cJSON_CreateObject());
-        ok &= add_number(e, "line", lt->problem[i].line);
-        ok &= add_string(e, "reason", lt->problem[i].reason, strlen(lt->problem[i].reason));
-    }
-    return session_json(s, o, ok);
+    return session_string(s, nn_labelled_text_info_json(&s->texts));
 }
 
 /* ---------------------------------------------------------- stop words */
@@ -1629,33 +1083,16 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_stopwords(nnw_session *s, const char *spec)
     char *words = NULL;
     uint32_t n = 0;
     if (nn_stopwords_expand(spec, &words, &n, &s->err) != NN_OK) return NULL;
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_string(o, "words", words, strlen(words));
-    ok &= add_number(o, "count", n);
-    ok &= add_string(o, "english", nn_stopwords_english(), strlen(nn_stopwords_english()));
+    const char *answer = session_string(s, nn_stopwords_json(words, n));
     free(words);
-    return session_json(s, o, ok);
+    return answer;
 }
 
 /* ------------------------------------------------------------- presets */
 
 /* [{"name", "config"}, ...]: every preset of nn_config_preset, for the
  * page's model menu (so the recipes live in C only). */
-EMSCRIPTEN_KEEPALIVE const char *nnw_presets(nnw_session *s) {
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (uint32_t i = 0; nn_config_preset_name(i); i++) {
-        const char *name = nn_config_preset_name(i);
-        nn_config c;
-        nn_config_preset(&c, name);
-        char *json = nn_config_to_json(&c); /* already JSON: added as it is */
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        ok &= add_string(e, "name", name, strlen(name));
-        ok &= json && json_add(e, "config", cJSON_CreateRaw(json)) != NULL;
-        free(json);
-    }
-    return session_json(s, a, ok);
-}
+EMSCRIPTEN_KEEPALIVE const char *nnw_presets(nnw_session *s) { return session_string(s, nn_presets_json()); }
 
 /* --------------------------------------------------------- pretraining
  *
@@ -1756,28 +1193,6 @@ EMSCRIPTEN_KEEPALIVE int nnw_pretrain_step(nnw_session *s, uint32_t max_tokens) 
 
 EMSCRIPTEN_KEEPALIVE float *nnw_pretrain_progress(nnw_session *s) { return s->w2v_progress; }
 
-/* The finished vectors, if they were trained with cfg's settings. */
-static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg) {
-    if (!s->w2v || !s->w2v_finished)
-        return nn_fail(&s->err, NN_ERR_STATE,
-                       "embedding_init is \"word2vec\" but no word vectors are trained yet: "
-                       "pretrain them first, or set embedding_init to \"uniform\"");
-    const nn_config *w = nn_w2v_config(s->w2v);
-    if (w->vocab_size != cfg->vocab_size || w->embed_dim != cfg->embed_dim || w->seed != cfg->seed ||
-        w->w2v_epochs != cfg->w2v_epochs || w->w2v_window != cfg->w2v_window ||
-        w->w2v_negative != cfg->w2v_negative || w->w2v_sample != cfg->w2v_sample ||
-        w->w2v_lr != cfg->w2v_lr)
-        return nn_fail(&s->err, NN_ERR_STATE,
-                       "the word vectors were trained with other settings (vocab_size %u, "
-                       "embed_dim %u, seed %.0f, w2v_window %u, ...) than this config's (%u, %u, "
-                       "%.0f, %u, ...): pretrain them again",
-                       w->vocab_size, w->embed_dim, (double)w->seed, w->w2v_window, cfg->vocab_size,
-                       cfg->embed_dim, (double)cfg->seed, cfg->w2v_window);
-    uint32_t V, E;
-    const float *vec = nn_w2v_vectors(s->w2v, &V, &E);
-    return nn_trainer_set_embedding(t, vec, V, E, &s->err);
-}
-
 /* The k nearest words (cosine) of a word in the session's vectors, as JSON
  * [{"word", "sim"}, ...]; [] for a word outside them. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_pretrain_nearest(nnw_session *s, const char *word, size_t n,
@@ -1793,14 +1208,5 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_pretrain_nearest(nnw_session *s, const char
     uint32_t found = 0;
     if (k > 32) k = 32;
     if (id >= NN_FIRST_WORD && id < V) found = nn_vectors_nearest(vec, V, E, id, k, ids, sims);
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (uint32_t i = 0; i < found; i++) {
-        size_t len;
-        const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        ok &= add_string(e, "word", w, len);
-        ok &= add_float(e, "sim", sims[i]);
-    }
-    return session_json(s, a, ok);
+    return session_string(s, nn_nearest_json(&s->shard.vocab, ids, sims, found));
 }
