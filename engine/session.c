@@ -504,7 +504,7 @@ int nn_session_diagnose_begin(nn_session *s, const char *split, const float *par
         return rc;
     nn_model *m = s->diag_model;
     const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
-    s->diag_split = text ? DIAG_TEXT : split[0] == 'v' ? DIAG_VAL : DIAG_TEST;
+    s->diag_split = text ? NN_DIAG_TEXT : split[0] == 'v' ? NN_DIAG_VAL : NN_DIAG_TEST;
     if (text) {
         rc = nn_diagnosis_create_texts(&s->diag, m, &s->texts, &s->shard.vocab, stop, &s->err);
         if (rc == NN_ERR_ARG && s->texts.n == 0)
@@ -526,15 +526,15 @@ int nn_session_diagnose_step(nn_session *s, uint32_t max_batches) {
     return nn_diagnosis_step(s->diag, s->diag_model, max_batches ? max_batches : 1);
 }
 
-/* After the last step: the summary (curves of at most DIAG_CURVE_POINTS
- * points, AUC, AP, log loss, DIAG_BINS bins). NN_ERR_DIVERGED for NaN
+/* After the last step: the summary (curves of at most NN_SESSION_DIAG_POINTS
+ * points, AUC, AP, log loss, NN_SESSION_DIAG_BINS bins). NN_ERR_DIVERGED for NaN
  * scores. */
 int nn_session_diagnose_finish(nn_session *s) {
     int rc = nn_session_need_diagnosis(s, 0);
     if (rc != NN_OK) return rc;
     nn_diagnosis *d = s->diag;
     if (d->summarised) return NN_OK;
-    rc = nn_diagnosis_summarise(d, DIAG_CURVE_POINTS, DIAG_BINS, &s->err);
+    rc = nn_diagnosis_summarise(d, NN_SESSION_DIAG_POINTS, NN_SESSION_DIAG_BINS, &s->err);
     if (rc != NN_OK) return rc;
     nn_diagnosis_summary_floats(d, s->diag_summary);
     free(s->diag_curves);
@@ -588,22 +588,22 @@ const char *nn_session_diagnose_example(nn_session *s, uint32_t i) {
     size_t len;
     uint32_t source = i;
     int k;
-    if (s->diag_split == DIAG_TEXT) {
+    if (s->diag_split == NN_DIAG_TEXT) {
         text = nn_labelled_text_example(&s->texts, i, &len);
         k = nn_review_explain_text(r, s->diag_model, d, &s->shard.vocab, stop, text, len, 1, &s->err);
     } else {
         uint32_t n;
         const uint32_t *src;
-        nn_trainer_set(s->trainer, s->diag_split == DIAG_VAL ? "val" : "test", &n, NULL, &src);
+        nn_trainer_set(s->trainer, s->diag_split == NN_DIAG_VAL ? "val" : "test", &n, NULL, &src);
         source = src[i];
-        split_name = s->diag_split == DIAG_VAL ? "train" : "test";
+        split_name = s->diag_split == NN_DIAG_VAL ? "train" : "test";
         k = nn_review_explain_stored(r, s->diag_model, d, nn_shard_find(&s->shard, split_name), source,
                                      &s->shard.vocab, stop, &s->err);
         text = r->text;
         len = r->len;
     }
     if (k < 0) return NULL;
-    const uint32_t *line = s->diag_split == DIAG_TEXT ? &s->texts.line[i] : NULL;
+    const uint32_t *line = s->diag_split == NN_DIAG_TEXT ? &s->texts.line[i] : NULL;
     return nn_session_answer(s, nn_diagnose_example_json(d, i, split_name, line, source, k, text, len));
 }
 
@@ -612,7 +612,7 @@ const char *nn_session_diagnose_example(nn_session *s, uint32_t i) {
  * nnw_diagnose_begin(s, "text", ...). Malformed lines are not an error: they
  * are listed by nnw_labelled_text_info. */
 int nn_session_labelled_text(nn_session *s, const char *bytes, size_t n, int format) {
-    if (s->diag && s->diag_split == DIAG_TEXT) drop_diagnosis(s);
+    if (s->diag && s->diag_split == NN_DIAG_TEXT) drop_diagnosis(s);
     nn_labelled_text_free(&s->texts);
     return nn_labelled_text_parse(&s->texts, bytes, n, format, &s->err);
 }

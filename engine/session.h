@@ -27,9 +27,9 @@
 #include "word2vec.h"
 
 #define NN_SESSION_EMBED_BUDGET ((size_t)64 << 20) /* bytes of embedding snapshots per run */
-#define DIAG_CURVE_POINTS 256 /* points kept of each diagnosis curve for the charts */
-#define DIAG_BINS 10          /* reliability bins and histogram bars */
-enum { DIAG_VAL, DIAG_TEST, DIAG_TEXT };
+#define NN_SESSION_DIAG_POINTS 256 /* points kept of each diagnosis curve for the charts */
+#define NN_SESSION_DIAG_BINS 10    /* reliability bins and histogram bars */
+enum { NN_DIAG_VAL, NN_DIAG_TEST, NN_DIAG_TEXT };
 
 typedef struct nn_session {
     nn_error err;             /* the last failure */
@@ -61,7 +61,7 @@ typedef struct nn_session {
     float full_progress[NN_FULL_PROGRESS_LEN];
     /* the diagnosis (nnw_diagnose_*), of the trainer's model */
     nn_diagnosis *diag;
-    int diag_split;           /* DIAG_VAL, DIAG_TEST or DIAG_TEXT */
+    int diag_split;           /* NN_DIAG_VAL, NN_DIAG_TEST or NN_DIAG_TEXT */
     nn_model *diag_model;     /* the weights it diagnoses (nn_diagnosis_model) */
     float diag_summary[NN_DIAGNOSE_SUMMARY_LEN];
     float *diag_curves;       /* see nnw_diagnose_curves */
