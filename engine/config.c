@@ -178,46 +178,47 @@ typedef struct field {
     int lo_open, hi_open;
     const char *range;     /* the allowed range in words, for messages */
     const char *names[6];  /* enums: the string of value 0, 1, ... (up to hi) */
+    const char *doc;       /* one line for people: the page's settings table */
 } field;
 
 #define F(name) #name, offsetof(nn_config, name)
 static const field FIELDS[] = {
-    {F(vocab_size), K_U32, 5, 65536, 0, 0, "5..65536 (4 special ids plus at least one word; ids are 16-bit)", {0}},
-    {F(maxlen), K_U32, 1, NN_SHARD_MAX_TOKENS, 0, 0, "1..2048 (NN_SHARD_MAX_TOKENS, the longest review a shard keeps)", {0}},
-    {F(padding), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
-    {F(truncating), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}},
-    {F(stopwords), K_STR, 0, NN_STOPWORDS_SPEC_MAX - 1, 0, 0, "a stop-word list such as \"@english -not\" (engine/stopwords.h), or \"\" for none", {0}},
+    {F(vocab_size), K_U32, 5, 65536, 0, 0, "5..65536 (4 special ids plus at least one word; ids are 16-bit)", {0}, "words kept; rarer ones become <UNK>"},
+    {F(maxlen), K_U32, 1, NN_SHARD_MAX_TOKENS, 0, 0, "1..2048 (NN_SHARD_MAX_TOKENS, the longest review a shard keeps)", {0}, "tokens per review after padding/truncating"},
+    {F(padding), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}, "where short reviews get padding"},
+    {F(truncating), K_ENUM, 0, 1, 0, 0, "\"pre\" or \"post\"", {"pre", "post"}, "which end of long reviews is cut"},
+    {F(stopwords), K_STR, 0, NN_STOPWORDS_SPEC_MAX - 1, 0, 0, "a stop-word list such as \"@english -not\" (engine/stopwords.h), or \"\" for none", {0}, "stop words removed before training and scoring: \"@english\", words, \"-word\""},
     {F(model), K_ENUM, 0, 5, 0, 0, "\"bag\", \"lstm\", \"gru\", \"bilstm\", \"bigru\" or \"mlp\"",
-     {"bag", "lstm", "gru", "bilstm", "bigru", "mlp"}},
-    {F(input_dim), K_U32, 1, NN_IMAGE_MAX_PIXELS, 0, 0, "1..16777216 (values per image; \"mlp\" only)", {0}},
-    {F(classes), K_U32, 2, NN_IMAGE_MAX_CLASSES, 0, 0, "2..256 (\"mlp\" only)", {0}},
-    {F(embed_dim), K_U32, 1, 1024, 0, 0, "1..1024", {0}},
-    {F(hidden), K_U32, 1, 4096, 0, 0, "1..4096", {0}},
-    {F(layers), K_U32, 1, NN_MAX_LAYERS, 0, 0, "1..4 (NN_MAX_LAYERS stacked recurrent layers)", {0}},
-    {F(dropout), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (0: no dropout)", {0}},
-    {F(recurrent_dropout), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (0: no recurrent dropout)", {0}},
-    {F(pooling), K_ENUM, 0, 1, 0, 0, "\"keras\" or \"masked\"", {"keras", "masked"}},
-    {F(optimizer), K_ENUM, 0, 1, 0, 0, "\"adam\" or \"sgd\"", {"adam", "sgd"}},
-    {F(lr), K_F32, 0, 10, 1, 0, "greater than 0 and at most 10 (the recipe uses 0.001)", {0}},
-    {F(beta1), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (the recipe uses 0.9)", {0}},
-    {F(beta2), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (the recipe uses 0.999)", {0}},
-    {F(eps), K_F32, 0, 1e30, 1, 0, "greater than 0 and finite (the recipe uses 1e-7)", {0}},
-    {F(batch_size), K_U32, 1, 65536, 0, 0, "1..65536", {0}},
-    {F(epochs), K_U32, 1, 10000, 0, 0, "1..10000", {0}},
-    {F(patience), K_U32, 0, 10000, 0, 0, "0..10000 (0: no early stopping)", {0}},
-    {F(monitor), K_ENUM, 0, 1, 0, 0, "\"val_loss\" or \"val_accuracy\"", {"val_loss", "val_accuracy"}},
-    {F(min_delta), K_F32, 0, 1e30, 0, 0, "at least 0 and finite (Keras's default is 0)", {0}},
-    {F(restore_best_weights), K_BOOL, 0, 1, 0, 0, "true or false", {0}},
-    {F(embedding_init), K_ENUM, 0, 1, 0, 0, "\"uniform\" or \"word2vec\"", {"uniform", "word2vec"}},
-    {F(trainable_embedding), K_BOOL, 0, 1, 0, 0, "true or false", {0}},
-    {F(w2v_epochs), K_U32, 1, 100, 0, 0, "1..100", {0}},
-    {F(w2v_window), K_U32, 1, 50, 0, 0, "1..50 (word2vec's default is 5)", {0}},
-    {F(w2v_negative), K_U32, 1, 50, 0, 0, "1..50 (word2vec's default is 5)", {0}},
-    {F(w2v_sample), K_F32, 0, 1, 0, 0, "0..1 (0: no subsampling; word2vec's default is 1e-3)", {0}},
-    {F(w2v_lr), K_F32, 0, 10, 1, 0, "greater than 0 and at most 10 (word2vec's default is 0.025)", {0}},
-    {F(val_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (and less than the training split)", {0}},
-    {F(train_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (0: all reviews left after validation)", {0}},
-    {F(seed), K_U64, 0, SEED_MAX, 0, 0, "0..9007199254740991 (2^53-1, the largest integer JSON keeps exactly)", {0}},
+     {"bag", "lstm", "gru", "bilstm", "bigru", "mlp"}, "the architecture (mlp: images)"},
+    {F(input_dim), K_U32, 1, NN_IMAGE_MAX_PIXELS, 0, 0, "1..16777216 (values per image; \"mlp\" only)", {0}, "values per image (mlp only; the image shard sets it)"},
+    {F(classes), K_U32, 2, NN_IMAGE_MAX_CLASSES, 0, 0, "2..256 (\"mlp\" only)", {0}, "classes of the images (mlp only; the image shard sets it)"},
+    {F(embed_dim), K_U32, 1, 1024, 0, 0, "1..1024", {0}, "embedding width"},
+    {F(hidden), K_U32, 1, 4096, 0, 0, "1..4096", {0}, "hidden units: dense (bag) or recurrent"},
+    {F(layers), K_U32, 1, NN_MAX_LAYERS, 0, 0, "1..4 (NN_MAX_LAYERS stacked recurrent layers)", {0}, "stacked recurrent layers"},
+    {F(dropout), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (0: no dropout)", {0}, "dropout on the recurrent layers' inputs"},
+    {F(recurrent_dropout), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (0: no recurrent dropout)", {0}, "dropout on the recurrent state"},
+    {F(pooling), K_ENUM, 0, 1, 0, 0, "\"keras\" or \"masked\"", {"keras", "masked"}, "average over all positions or real tokens"},
+    {F(optimizer), K_ENUM, 0, 1, 0, 0, "\"adam\" or \"sgd\"", {"adam", "sgd"}, "optimizer"},
+    {F(lr), K_F32, 0, 10, 1, 0, "greater than 0 and at most 10 (the recipe uses 0.001)", {0}, "learning rate"},
+    {F(beta1), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (the recipe uses 0.9)", {0}, "Adam's decay of the mean of the gradients"},
+    {F(beta2), K_F32, 0, 1, 0, 1, "at least 0 and below 1 (the recipe uses 0.999)", {0}, "Adam's decay of the mean of the squared gradients"},
+    {F(eps), K_F32, 0, 1e30, 1, 0, "greater than 0 and finite (the recipe uses 1e-7)", {0}, "Adam's epsilon, added to the denominator"},
+    {F(batch_size), K_U32, 1, 65536, 0, 0, "1..65536", {0}, "reviews per batch"},
+    {F(epochs), K_U32, 1, 10000, 0, 0, "1..10000", {0}, "passes over the training reviews"},
+    {F(patience), K_U32, 0, 10000, 0, 0, "0..10000 (0: no early stopping)", {0}, "early stopping: epochs without a better monitored value before stopping (0: off)"},
+    {F(monitor), K_ENUM, 0, 1, 0, 0, "\"val_loss\" or \"val_accuracy\"", {"val_loss", "val_accuracy"}, "what decides the best epoch and early stopping"},
+    {F(min_delta), K_F32, 0, 1e30, 0, 0, "at least 0 and finite (Keras's default is 0)", {0}, "the smallest change that counts as an improvement"},
+    {F(restore_best_weights), K_BOOL, 0, 1, 0, 0, "true or false", {0}, "early stopping: go back to the best epoch's weights when it stops"},
+    {F(embedding_init), K_ENUM, 0, 1, 0, 0, "\"uniform\" or \"word2vec\"", {"uniform", "word2vec"}, "random embedding, or word2vec vectors"},
+    {F(trainable_embedding), K_BOOL, 0, 1, 0, 0, "true or false", {0}, "fine-tune the embedding (false: frozen)"},
+    {F(w2v_epochs), K_U32, 1, 100, 0, 0, "1..100", {0}, "word2vec passes over the unlabelled reviews"},
+    {F(w2v_window), K_U32, 1, 50, 0, 0, "1..50 (word2vec's default is 5)", {0}, "word2vec context window"},
+    {F(w2v_negative), K_U32, 1, 50, 0, 0, "1..50 (word2vec's default is 5)", {0}, "word2vec negative samples"},
+    {F(w2v_sample), K_F32, 0, 1, 0, 0, "0..1 (0: no subsampling; word2vec's default is 1e-3)", {0}, "word2vec subsampling threshold"},
+    {F(w2v_lr), K_F32, 0, 10, 1, 0, "greater than 0 and at most 10 (word2vec's default is 0.025)", {0}, "word2vec learning rate"},
+    {F(val_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (and less than the training split)", {0}, "training reviews held out for validation"},
+    {F(train_size), K_U32, 0, 4294967295.0, 0, 0, "0..4294967295 (0: all reviews left after validation)", {0}, "training reviews (0: all left after validation)"},
+    {F(seed), K_U64, 0, SEED_MAX, 0, 0, "0..9007199254740991 (2^53-1, the largest integer JSON keeps exactly)", {0}, "seed for shuffling and initialisation"},
 };
 #undef F
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
@@ -552,4 +553,52 @@ char *nn_config_to_json(const nn_config *c) {
     char *s = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return s;
+}
+
+/* The FIELDS table as JSON for the page's settings table (nnw_config_schema):
+ * [{"key", "kind", "min", "max", "min_open", "max_open", "choices" (enums),
+ *   "default", "range", "doc"}, ...] in FIELDS order. The defaults are
+ * nn_config_default's, as nn_config_to_json writes them; a string's
+ * min/max are its length in bytes. */
+char *nn_config_schema_json(void) {
+    static const char *const KIND_NAMES[] = {[K_U32] = "int", [K_U64] = "int", [K_F32] = "float",
+                                             [K_ENUM] = "enum", [K_BOOL] = "bool", [K_STR] = "string"};
+    nn_config def;
+    nn_config_default(&def);
+    char *def_text = nn_config_to_json(&def);
+    cJSON *defaults = def_text ? cJSON_Parse(def_text) : NULL;
+    free(def_text);
+    cJSON *root = cJSON_CreateArray();
+    int ok = root && defaults;
+    for (size_t i = 0; i < NFIELDS && ok; i++) {
+        const field *f = &FIELDS[i];
+        cJSON *o = cJSON_CreateObject();
+        ok = o && cJSON_AddItemToArray(root, o);
+        if (!ok) {
+            cJSON_Delete(o);
+            break;
+        }
+        ok &= cJSON_AddStringToObject(o, "key", f->name) != NULL;
+        ok &= cJSON_AddStringToObject(o, "kind", KIND_NAMES[f->kind]) != NULL;
+        ok &= cJSON_AddNumberToObject(o, "min", f->lo) != NULL;
+        ok &= cJSON_AddNumberToObject(o, "max", f->hi) != NULL;
+        ok &= cJSON_AddBoolToObject(o, "min_open", f->lo_open) != NULL;
+        ok &= cJSON_AddBoolToObject(o, "max_open", f->hi_open) != NULL;
+        if (f->kind == K_ENUM) {
+            cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+            ok &= choices != NULL;
+            for (int v = 0; ok && v <= (int)f->hi; v++) {
+                cJSON *c = cJSON_CreateString(f->names[v]);
+                ok &= c && cJSON_AddItemToArray(choices, c);
+            }
+        }
+        cJSON *d = cJSON_DetachItemFromObjectCaseSensitive(defaults, f->name);
+        ok &= d && cJSON_AddItemToObject(o, "default", d);
+        ok &= cJSON_AddStringToObject(o, "range", f->range) != NULL;
+        ok &= cJSON_AddStringToObject(o, "doc", f->doc) != NULL;
+    }
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    cJSON_Delete(defaults);
+    return text;
 }

@@ -7,6 +7,7 @@
  * box shows for it. Every metric is a call into metrics.c. Not here: which
  * weights the model holds, text output. */
 #include "diagnosis.h"
+#include "result_layouts.h"
 
 #include <assert.h>
 #include <math.h>
@@ -304,4 +305,72 @@ float nn_diagnosis_explain(nn_diagnosis *d, nn_model *m, const uint32_t *ids, si
         }
     }
     return logit;
+}
+
+int nn_diagnosis_model(nn_model **out, const nn_model *m, const float *params, nn_error *err) {
+    int rc = nn_model_create(out, &m->cfg, err);
+    if (rc != NN_OK) return rc;
+    memcpy((*out)->params, params ? params : m->params, m->nparams * sizeof(float));
+    nn_model_set_parallel(*out, &m->par);
+    return NN_OK;
+}
+
+void nn_diagnosis_summary_floats(const nn_diagnosis *d, float *q) {
+    uint32_t rated = 0;
+    for (uint32_t id = NN_FIRST_WORD; id < d->V; id++) rated += !isnan(d->word_score[id]);
+    q[NN_DIAGNOSE_SUMMARY_N] = (float)d->n;
+    q[NN_DIAGNOSE_SUMMARY_POSITIVES] = (float)d->positives;
+    q[NN_DIAGNOSE_SUMMARY_NEGATIVES] = (float)d->negatives;
+    q[NN_DIAGNOSE_SUMMARY_AUC] = (float)d->auc;
+    q[NN_DIAGNOSE_SUMMARY_AP] = (float)d->ap;
+    q[NN_DIAGNOSE_SUMMARY_LOG_LOSS] = (float)d->log_loss;
+    q[NN_DIAGNOSE_SUMMARY_ECE] = (float)d->ece;
+    q[NN_DIAGNOSE_SUMMARY_ROC_LEN] = (float)d->roc_len;
+    q[NN_DIAGNOSE_SUMMARY_PR_LEN] = (float)d->pr_len;
+    q[NN_DIAGNOSE_SUMMARY_BINS] = (float)d->bins;
+    q[NN_DIAGNOSE_SUMMARY_EMPTY_SCORE] = d->empty_score;
+    q[NN_DIAGNOSE_SUMMARY_WORDS_RATED] = (float)rated;
+}
+
+size_t nn_diagnosis_curves_len(const nn_diagnosis *d) {
+    return 3 * (size_t)d->roc_len + 3 * (size_t)d->pr_len + 5 * (size_t)d->bins;
+}
+
+void nn_diagnosis_curves_floats(const nn_diagnosis *d, float *c) {
+    const float *parts[] = {d->roc_fpr, d->roc_tpr, d->roc_thr, d->pr_recall, d->pr_precision, d->pr_thr};
+    for (int i = 0; i < 6; i++) {
+        uint32_t len = i < 3 ? d->roc_len : d->pr_len;
+        memcpy(c, parts[i], len * sizeof(float));
+        c += len;
+    }
+    for (uint32_t k = 0; k < d->bins; k++) {
+        c[k] = d->cal_mean[k];
+        c[d->bins + k] = d->cal_frac[k];
+        c[2 * d->bins + k] = (float)d->cal_count[k];
+        c[3 * d->bins + k] = (float)d->hist_neg[k];
+        c[4 * d->bins + k] = (float)d->hist_pos[k];
+    }
+}
+
+void nn_diagnosis_at_floats(float *q, float threshold, const nn_classification *c, const size_t found[3]) {
+    q[NN_DIAGNOSE_AT_THRESHOLD] = threshold;
+    q[NN_DIAGNOSE_AT_TP] = (float)c->cm.tp;
+    q[NN_DIAGNOSE_AT_FP] = (float)c->cm.fp;
+    q[NN_DIAGNOSE_AT_TN] = (float)c->cm.tn;
+    q[NN_DIAGNOSE_AT_FN] = (float)c->cm.fn;
+    q[NN_DIAGNOSE_AT_ACCURACY] = (float)c->accuracy;
+    q[NN_DIAGNOSE_AT_POS_PRECISION] = (float)c->positive.precision;
+    q[NN_DIAGNOSE_AT_POS_RECALL] = (float)c->positive.recall;
+    q[NN_DIAGNOSE_AT_POS_F1] = (float)c->positive.f1;
+    q[NN_DIAGNOSE_AT_POS_SUPPORT] = (float)c->positive.support;
+    q[NN_DIAGNOSE_AT_NEG_PRECISION] = (float)c->negative.precision;
+    q[NN_DIAGNOSE_AT_NEG_RECALL] = (float)c->negative.recall;
+    q[NN_DIAGNOSE_AT_NEG_F1] = (float)c->negative.f1;
+    q[NN_DIAGNOSE_AT_NEG_SUPPORT] = (float)c->negative.support;
+    q[NN_DIAGNOSE_AT_MACRO_PRECISION] = (float)c->macro_precision;
+    q[NN_DIAGNOSE_AT_MACRO_RECALL] = (float)c->macro_recall;
+    q[NN_DIAGNOSE_AT_MACRO_F1] = (float)c->macro_f1;
+    q[NN_DIAGNOSE_AT_FOUND_FP] = (float)found[0];
+    q[NN_DIAGNOSE_AT_FOUND_FN] = (float)found[1];
+    q[NN_DIAGNOSE_AT_FOUND_UNCERTAIN] = (float)found[2];
 }

@@ -16,8 +16,8 @@
  * confusion matrix, P/R/F1 and the reviews behind them at any threshold in
  * O(N), which is what the page's threshold slider calls.
  *
- * Not here: which weights are used (the caller sets them in the model, e.g.
- * an earlier epoch's), any file I/O, text output.
+ * Not here: which weights are used (the caller passes the model; for an
+ * earlier epoch's weights, nn_diagnosis_model), any file I/O, text output.
  */
 #ifndef NN_DIAGNOSIS_H
 #define NN_DIAGNOSIS_H
@@ -127,6 +127,24 @@ size_t nn_diagnosis_top_words(const nn_diagnosis *d, uint32_t *ids, size_t k, in
  * Batches of occluded copies go through nn_model_forward in d->batch.
  * Returns the review's logit. */
 float nn_diagnosis_explain(nn_diagnosis *d, nn_model *m, const uint32_t *ids, size_t n, float *contrib);
+
+/* The finished summary as the floats of layout "diagnose_summary"
+ * (result_layouts.h: n, positives, ..., words_rated), NaN where undefined. */
+void nn_diagnosis_summary_floats(const nn_diagnosis *d, float *out);
+/* The summarised curves as one float array of nn_diagnosis_curves_len(d):
+ * ROC fpr, tpr, threshold (roc_len each), PR recall, precision, threshold
+ * (pr_len each), then per bin: mean probability, fraction positive, count,
+ * negatives, positives (bins each). */
+size_t nn_diagnosis_curves_len(const nn_diagnosis *d);
+void nn_diagnosis_curves_floats(const nn_diagnosis *d, float *out);
+/* One threshold's results (nn_diagnosis_at's c and found) as the floats of
+ * layout "diagnose_at". */
+void nn_diagnosis_at_floats(float *out, float threshold, const nn_classification *c, const size_t found[3]);
+
+/* A model of m's config holding a copy of params (nparams floats; m's own
+ * weights when NULL) and m's threads: the weights a diagnosis scores with
+ * (e.g. an earlier epoch's) while m trains on. Free with nn_model_free. */
+int nn_diagnosis_model(nn_model **out, const nn_model *m, const float *params, nn_error *err);
 
 #ifdef __cplusplus
 }

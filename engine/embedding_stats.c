@@ -11,6 +11,7 @@
  * Not here: training (train.c calls nothing in this file; the caller records
  * snapshots from an epoch hook), the page, the worker, files. */
 #include "nn.h"
+#include "result_layouts.h"
 #include "kernels.h"
 
 #include <assert.h>
@@ -733,4 +734,113 @@ int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, 
     free(proj);
     free(work);
     return NN_OK;
+}
+
+/* ------------------------------------------------- the page's answers */
+
+int nn_embed_history_stats_rows(const nn_embed_history *h, float *out) {
+    for (uint32_t i = 0, j = 0; i < h->nstats; i++) {
+        const nn_embed_stats *st = &h->stats[i];
+        while (j < h->n && h->epochs[j] < st->epoch) j++;
+        float *r = out + (size_t)i * NN_EMBED_STATS_ROW_LEN;
+        r[NN_EMBED_STATS_ROW_EPOCH] = (float)st->epoch;
+        r[NN_EMBED_STATS_ROW_STORED] = j < h->n && h->epochs[j] == st->epoch;
+        r[NN_EMBED_STATS_ROW_RARE_NORM] = st->rare_norm;
+        r[NN_EMBED_STATS_ROW_FREQUENT_NORM] = st->frequent_norm;
+        r[NN_EMBED_STATS_ROW_RARE_SHARE] = st->rare_share;
+        r[NN_EMBED_STATS_ROW_BASE_SCORE] = st->base_score;
+        r[NN_EMBED_STATS_ROW_RARE_WORDS] = (float)st->rare_words;
+        r[NN_EMBED_STATS_ROW_FREQUENT_WORDS] = (float)st->frequent_words;
+    }
+    return (int)h->nstats;
+}
+
+int nn_embed_history_neighbour_rows(nn_embed_history *h, uint32_t epoch, uint32_t id, uint32_t k, float *out,
+                                    nn_error *err) {
+    if (id < NN_FIRST_WORD || id >= h->V) {
+        nn_fail(err, NN_ERR_ARG, "word id %u is not one of the model's %u words", id, h->V);
+        return -1;
+    }
+    nn_model *view = nn_embed_history_view(h, epoch);
+    if (!view) {
+        nn_fail(err, NN_ERR_ARG, "epoch %u has no snapshot", epoch);
+        return -1;
+    }
+    uint32_t *ids = malloc((size_t)(k ? k : 1) * sizeof *ids);
+    float *sims = malloc((size_t)(k ? k : 1) * sizeof *sims);
+    if (!ids || !sims) {
+        free(ids);
+        free(sims);
+        nn_fail(err, NN_ERR_NOMEM, "out of memory finding neighbours");
+        return -1;
+    }
+    uint32_t m = nn_nearest_cosine(ids, sims, view->emb, h->V, h->E, id, NN_FIRST_WORD, k);
+    for (uint32_t i = 0; i < m; i++) {
+        out[NN_NEIGHBOURS_ROW_LEN * i + NN_NEIGHBOURS_ROW_ID] = (float)ids[i];
+        out[NN_NEIGHBOURS_ROW_LEN * i + NN_NEIGHBOURS_ROW_SIMILARITY] = sims[i];
+    }
+    free(ids);
+    free(sims);
+    return (int)m;
+}
+
+int nn_embed_history_change_rows(nn_embed_history *h, uint32_t from, uint32_t to, uint32_t count_below,
+                                 uint32_t k, float *out, nn_error *err) {
+    uint32_t V = h->V, n = V - NN_FIRST_WORD;
+    uint32_t *ids = malloc((size_t)V * sizeof *ids), *top = malloc((size_t)(k ? k : 1) * sizeof *top);
+    float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
+    int result = -1;
+    if (!ids || !top || !before || !after) {
+        nn_fail(err, NN_ERR_NOMEM, "out of memory comparing epochs");
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
+    if (nn_embed_history_effects(h, from, ids, n, before + NN_FIRST_WORD, NULL, err) != NN_OK ||
+        nn_embed_history_effects(h, to, ids, n, after + NN_FIRST_WORD, NULL, err) != NN_OK)
+        goto done;
+    uint32_t m = nn_top_changes(top, before, after, h->counts, V, NN_FIRST_WORD, count_below, k);
+    for (uint32_t i = 0; i < m; i++) {
+        float *r = out + (size_t)i * NN_EMBED_CHANGES_ROW_LEN;
+        r[NN_EMBED_CHANGES_ROW_ID] = (float)top[i];
+        r[NN_EMBED_CHANGES_ROW_COUNT] = (float)h->counts[top[i]];
+        r[NN_EMBED_CHANGES_ROW_EFFECT_FROM] = before[top[i]];
+        r[NN_EMBED_CHANGES_ROW_EFFECT_TO] = after[top[i]];
+    }
+    result = (int)m;
+done:
+    free(ids);
+    free(top);
+    free(before);
+    free(after);
+    return result;
+}
+
+int nn_embed_history_word_effects(nn_embed_history *h, uint32_t epoch, float *out, nn_error *err) {
+    uint32_t n = h->V - NN_FIRST_WORD;
+    uint32_t *ids = calloc((size_t)n + 1, sizeof *ids);
+    if (!ids) {
+        nn_fail(err, NN_ERR_NOMEM, "out of memory scoring the words");
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
+    int rc = nn_embed_history_effects(h, epoch, ids, n, out + 1 + n, out, err);
+    free(ids);
+    if (rc != NN_OK) return -1;
+    for (uint32_t i = 0; i < n; i++) out[1 + i] = (float)h->counts[NN_FIRST_WORD + i];
+    return (int)n;
+}
+
+int nn_embed_history_map_floats(nn_embed_history *h, uint32_t basis_epoch, uint32_t n, int basis_only,
+                                float *out, nn_error *err) {
+    if (n == 0 || n > h->V - NN_FIRST_WORD) {
+        nn_fail(err, NN_ERR_ARG, "the map can show 1 to %u words, not %u", h->V - NN_FIRST_WORD, n);
+        return -1;
+    }
+    uint32_t k = basis_only ? 1 : h->n;
+    for (uint32_t i = 0; i < k; i++) out[i] = (float)(basis_only ? basis_epoch : h->epochs[i]);
+    float *xy = out + k, *effect = xy + (size_t)k * n * 2, *counts = effect + (size_t)k * n;
+    float *var = counts + n;
+    if (nn_embed_history_map(h, basis_epoch, n, basis_only, xy, effect, var, var + 2, err) != NN_OK) return -1;
+    for (uint32_t i = 0; i < n; i++) counts[i] = (float)h->counts[NN_FIRST_WORD + i];
+    return (int)k;
 }

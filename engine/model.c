@@ -741,6 +741,8 @@ static long padded_position(size_t i, size_t n, const nn_config *cfg) {
     return (long)(at + i - from);
 }
 
+long nn_padded_position(size_t i, size_t n, const nn_config *cfg) { return padded_position(i, n, cfg); }
+
 static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 /* The head of the model on one pooled vector: dense, ReLU, dense. */

@@ -305,6 +305,12 @@ int nn_config_from_json(nn_config *c, const char *json, nn_error *err);
 int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err);
 /* A malloc'd JSON object with every field. */
 char *nn_config_to_json(const nn_config *c);
+/* The config table as a malloc'd JSON array, one object per key in table
+ * order: {"key", "kind" ("int"|"float"|"enum"|"bool"|"string"), "min",
+ * "max", "min_open", "max_open", "choices" (enums only), "default"
+ * (nn_config_default's), "range" (in words), "doc" (one line)}. NULL when
+ * out of memory. */
+char *nn_config_schema_json(void);
 
 
 /* ------------------------------------------------------------ memory budget
@@ -569,6 +575,10 @@ int nn_model_undo_update(nn_model *m);
  * mapping ids >= V to NN_UNK. */
 void nn_pad_review(uint16_t *out, const uint16_t *ids, size_t n, const nn_config *cfg);
 void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_config *cfg);
+/* Where id i of an n-id review lands after nn_pad_review, or -1 when
+ * truncation cuts it: the one truncation rule (review_text.c marks cut words
+ * with it). */
+long nn_padded_position(size_t i, size_t n, const nn_config *cfg);
 
 /* Probability that text is positive (NaN for model "mlp", which reads images). */
 float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len);
@@ -599,8 +609,11 @@ typedef struct nn_progress {
     int epoch_done;        /* this call finished an epoch (history has it) */
     int finished;          /* all cfg.epochs epochs are done, or stopped early */
     int stopped_early;     /* early stopping ended training (cfg.patience) */
-    uint32_t best_epoch;   /* early stopping: 1-based epoch of the best monitored
-                            * value so far (0 when patience is 0) */
+    uint32_t best_epoch;   /* 1-based epoch of the best monitored value so far
+                            * (cfg.monitor, min_delta), for every run with
+                            * validation, patience 0 too; 0 before the first
+                            * validated epoch or without validation */
+    int restored_best;     /* early stopping restored the best epoch's weights */
 } nn_progress;
 
 typedef struct nn_trainer nn_trainer;
@@ -662,11 +675,37 @@ uint32_t nn_trainer_count(const nn_trainer *t, const char *split); /* reviews in
  * matrix (what the model sees: after maxlen, ids >= V as NN_UNK; padding not
  * counted). All zero for an unknown split. */
 void nn_trainer_count_tokens(const nn_trainer *t, const char *split, uint32_t *counts);
-/* Called at the end of every epoch (after its validation pass, before early
- * stopping can restore the best weights) with the model as the epoch left it
- * and the 1-based epoch. NULL removes it. Used for embedding snapshots. */
+/* Called at the end of every epoch (after its validation pass and the best
+ * epoch's update, before early stopping can restore the best weights) with
+ * the model as the epoch left it and the 1-based epoch. NULL removes it.
+ * Used for embedding snapshots. */
 typedef void (*nn_epoch_hook_fn)(void *user, const nn_model *m, uint32_t epoch);
 void nn_trainer_set_epoch_hook(nn_trainer *t, nn_epoch_hook_fn fn, void *user);
+/* The best epoch so far, as nn_progress.best_epoch (0: none yet). */
+uint32_t nn_trainer_best_epoch(const nn_trainer *t);
+
+/* A run trained to its end, then evaluated on "test", in slices
+ * (engine/run.c): each nn_run_step trains up to max_batches batches, or,
+ * once training finished, evaluates up to max_batches test batches. */
+typedef struct nn_run_progress {
+    uint32_t epoch, batch, batches; /* as nn_progress */
+    int epoch_done, finished;       /* epoch_done: this step ended an epoch */
+    uint32_t best_epoch;
+    float loss, acc, val_loss, val_acc; /* the last finished epoch's */
+    int test_done;                  /* the test result is in (NaN without a test set) */
+    float test_loss, test_acc;
+} nn_run_progress;
+typedef struct nn_run {
+    nn_trainer *trainer;            /* owned */
+    nn_eval test;                   /* the test evaluation in progress */
+    int testing;
+    nn_run_progress p;
+} nn_run;
+/* Takes ownership of t (created, not yet trained by the caller). */
+void nn_run_init(nn_run *r, nn_trainer *t);
+/* NN_OK, or the trainer's error (the run stops there). */
+int nn_run_step(nn_run *r, uint32_t max_batches, nn_error *err);
+void nn_run_free(nn_run *r);
 /* The padded ids (n,T) of "train", "val" or "test" as the model reads them
  * (stop words removed), their labels (n), and for each review its index in
  * the shard split it came from ("train" for train and val, "test" for
@@ -812,6 +851,28 @@ int nn_embed_history_effects(nn_embed_history *h, uint32_t epoch, const uint32_t
 int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, int basis_only,
                          float *xy, float *effect, float *variance, float *total, nn_error *err);
 
+/* The answers the page reads, as float arrays in the layouts of
+ * engine/result_layouts.h (the wasm boundary only sizes the buffer).
+ * Each returns the number of rows/epochs/words written, or -1 with the
+ * message in err. */
+/* Every recorded epoch's statistics: rows (nstats, NN_EMBED_STATS_ROW_LEN). */
+int nn_embed_history_stats_rows(const nn_embed_history *h, float *out);
+/* The k nearest words of id at a stored epoch: rows (<= k, NN_NEIGHBOURS_ROW_LEN). */
+int nn_embed_history_neighbour_rows(nn_embed_history *h, uint32_t epoch, uint32_t id, uint32_t k, float *out,
+                                    nn_error *err);
+/* The k words whose effect changed most from epoch `from` to `to` (only
+ * words seen fewer than count_below times, when count_below > 0): rows
+ * (<= k, NN_EMBED_CHANGES_ROW_LEN). */
+int nn_embed_history_change_rows(nn_embed_history *h, uint32_t from, uint32_t to, uint32_t count_below,
+                                 uint32_t k, float *out, nn_error *err);
+/* Every word after the special ids (n = V - NN_FIRST_WORD): out holds the
+ * empty review's score (1), the training counts (n), the effects (n). */
+int nn_embed_history_word_effects(nn_embed_history *h, uint32_t epoch, float *out, nn_error *err);
+/* nn_embed_history_map for the n most frequent words packed as: epochs (k),
+ * xy (k,n,2), effect (k,n), counts (n), variance (2), total (1); returns k. */
+int nn_embed_history_map_floats(nn_embed_history *h, uint32_t basis_epoch, uint32_t n, int basis_only,
+                                float *out, nn_error *err);
+
 /* -------------------------------------------------------------- checkpoint
  *
  * One header, one JSON document (config, tensor table, vocabulary words,
@@ -835,6 +896,13 @@ typedef struct nn_checkpoint {
 } nn_checkpoint;
 int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_error *err);
 void nn_checkpoint_free(nn_checkpoint *c);
+/* A trainer built from checkpoint ck's config against the loaded data (the
+ * text shard, or for an "mlp" the image shard: pass the one loaded, the
+ * other NULL), carrying ck's weights (engine/train.c). Refuses a checkpoint
+ * of another vocabulary (vocab_crc), an image model without images, and a
+ * parameter count that does not match the config. */
+int nn_trainer_from_checkpoint(nn_trainer **out, const nn_checkpoint *ck, const nn_shard *shard,
+                               const nn_image_shard *images, nn_error *err);
 
 #ifdef __cplusplus
 }

@@ -41,11 +41,13 @@ struct nn_trainer {
     uint32_t correct, seen;
     nn_epoch_log *hist;    /* (cfg.epochs) */
     uint32_t nhist;
-    /* early stopping (cfg.patience > 0) */
+    /* The best epoch under cfg.monitor/min_delta, tracked for every run
+     * with validation; early stopping (cfg.patience > 0) acts on it. */
     float best;            /* best monitored value so far */
-    uint32_t best_epoch;   /* 1-based, 0 before the first epoch */
+    uint32_t best_epoch;   /* 1-based, 0 before the first validated epoch */
     uint32_t wait;         /* epochs since the last improvement */
     int stopped;
+    int restored_best;     /* early stopping put the best epoch's weights back */
     float *best_params;    /* (nparams) with restore_best_weights */
     /* The last good weights are those the last batch with a finite loss
      * was computed with: the model's parameters are double-buffered
@@ -407,33 +409,39 @@ int nn_trainer_evaluate(nn_trainer *t, const char *split, float *loss, float *ac
     return NN_OK;
 }
 
-/* Keras EarlyStopping.on_epoch_end (Keras 3): an epoch improves when its
- * value beats the best by more than min_delta (lower for val_loss, higher
- * for val_accuracy); after `patience` epochs without improvement training
- * stops and, with restore_best_weights, the best epoch's weights come back.
- * (Keras keeps the first epoch's weights as the best before comparing; here
- * the first epoch always improves on the initial +-infinity, the same.) */
-static void early_stopping(nn_trainer *t, const nn_epoch_log *h) {
+/* Keras EarlyStopping.on_epoch_end (Keras 3), in two halves. track_best:
+ * an epoch improves when its value beats the best by more than min_delta
+ * (lower for val_loss, higher for val_accuracy). It runs for every run with
+ * validation, patience 0 too, so the best epoch is the engine's one answer
+ * (the page shows it; nothing else derives it). early_stopping: after
+ * `patience` epochs without improvement training stops and, with
+ * restore_best_weights, the best epoch's weights come back. (Keras keeps the
+ * first epoch's weights as the best before comparing; here the first epoch
+ * always improves on the initial +-infinity, the same.) */
+static void track_best(nn_trainer *t, const nn_epoch_log *h) {
     const nn_config *c = &t->cfg;
     int acc = c->monitor == NN_MONITOR_VAL_ACC;
     float value = acc ? h->val_acc : h->val_loss;
     if (t->best_epoch == 0) t->best = acc ? -INFINITY : INFINITY;
     t->wait++;
     int better = acc ? value - c->min_delta > t->best : value + c->min_delta < t->best;
-    if (better) {
-        t->best = value;
-        t->best_epoch = t->nhist;
-        t->wait = 0;
-        if (t->best_params)
-            memcpy(t->best_params, t->model->params, t->model->nparams * sizeof(float));
-        return;
-    }
-    if (t->wait >= c->patience && t->nhist > 1) {
-        t->stopped = 1;
-        if (t->best_params)
-            memcpy(t->model->params, t->best_params, t->model->nparams * sizeof(float));
+    if (!better) return;
+    t->best = value;
+    t->best_epoch = t->nhist;
+    t->wait = 0;
+    if (t->best_params) memcpy(t->best_params, t->model->params, t->model->nparams * sizeof(float));
+}
+
+static void early_stopping(nn_trainer *t) {
+    if (t->wait == 0 || t->wait < t->cfg.patience || t->nhist <= 1) return;
+    t->stopped = 1;
+    if (t->best_params) {
+        memcpy(t->model->params, t->best_params, t->model->nparams * sizeof(float));
+        t->restored_best = 1;
     }
 }
+
+uint32_t nn_trainer_best_epoch(const nn_trainer *t) { return t->best_epoch; }
 
 void nn_trainer_set_epoch_hook(nn_trainer *t, nn_epoch_hook_fn fn, void *user) {
     t->epoch_hook = fn;
@@ -471,8 +479,9 @@ static const char *loss_before(const nn_trainer *t, char *buf, size_t n) {
 static int finish_epoch(nn_trainer *t, nn_progress *p, nn_error *err) {
     const nn_config *c = &t->cfg;
     nn_epoch_log *h = &t->hist[t->nhist - 1];
-    /* Before early stopping may restore the best weights: the hook sees
-     * the weights this epoch ended with. */
+    /* The best epoch first, so the hook sees it; the hook sees the weights
+     * this epoch ended with (before early stopping may restore the best). */
+    if (t->val.n && isfinite(h->loss) && isfinite(h->val_loss)) track_best(t, h);
     if (t->epoch_hook) t->epoch_hook(t->epoch_hook_user, t->model, t->nhist);
     t->epoch++;
     t->batch = 0;
@@ -487,9 +496,10 @@ static int finish_epoch(nn_trainer *t, nn_progress *p, nn_error *err) {
                        "and train again",
                        isfinite(h->loss) ? "validation" : "training", t->epoch, (double)c->lr);
     }
-    if (c->patience > 0 && t->val.n && isfinite(h->val_loss)) early_stopping(t, h);
+    if (c->patience > 0 && t->val.n) early_stopping(t);
     p->best_epoch = t->best_epoch;
     p->stopped_early = t->stopped;
+    p->restored_best = t->restored_best;
     p->finished = t->epoch >= c->epochs || t->stopped;
     return NN_OK;
 }
@@ -518,6 +528,7 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
         p->epoch = t->stopped ? t->epoch : c->epochs;
         p->finished = 1;
         p->stopped_early = t->stopped;
+        p->restored_best = t->restored_best;
         return NN_OK;
     }
     for (uint32_t k = 0; k < max_batches; k++) {
@@ -592,5 +603,49 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
             return finish_epoch(t, p, err);
         }
     }
+    return NN_OK;
+}
+
+int nn_trainer_from_checkpoint(nn_trainer **out, const nn_checkpoint *ck, const nn_shard *shard,
+                               const nn_image_shard *images, nn_error *err) {
+    *out = NULL;
+    nn_trainer *t = NULL;
+    const nn_config *cfg = &ck->model->cfg;
+    int rc;
+    if (images || cfg->model == NN_MODEL_MLP) {
+        /* An image model on the loaded image shard (input_dim and classes
+         * must match it; nn_trainer_create_images says so). */
+        if (!images)
+            return nn_fail(err, NN_ERR_ARG, "this checkpoint is an image model (\"mlp\"): load an image "
+                           "shard (fashion.shard) first");
+        if ((rc = nn_trainer_create_images(&t, cfg, images, err)) != NN_OK) return rc;
+    } else {
+        if (ck->vocab_crc != shard->vocab_crc)
+            return nn_fail(err, NN_ERR_ARG,
+                           "this checkpoint was trained on another vocabulary (crc %08x) than the loaded "
+                           "shard's (crc %08x): load the shard it was trained with, or train a new model "
+                           "on this one",
+                           ck->vocab_crc, shard->vocab_crc);
+        if ((rc = nn_config_check(cfg, shard, err)) != NN_OK) return rc;
+        if ((rc = nn_trainer_create(&t, cfg, shard, err)) != NN_OK) return rc;
+    }
+    /* A pretrained model's embedding is in the checkpoint: mark it given
+     * (the weights are copied over it below). */
+    if (cfg->embedding_init == NN_EMB_WORD2VEC &&
+        (rc = nn_trainer_set_embedding(t, ck->model->emb, cfg->vocab_size, cfg->embed_dim, err)) != NN_OK) {
+        nn_trainer_free(t);
+        return rc;
+    }
+    nn_model *m = nn_trainer_model(t);
+    if (m->nparams != ck->model->nparams) {
+        rc = nn_fail(err, NN_ERR_FORMAT,
+                     "the checkpoint holds %zu parameters but its config needs %zu: the file is damaged; "
+                     "export it again",
+                     ck->model->nparams, m->nparams);
+        nn_trainer_free(t);
+        return rc;
+    }
+    memcpy(m->params, ck->model->params, m->nparams * sizeof *m->params);
+    *out = t;
     return NN_OK;
 }

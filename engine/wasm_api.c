@@ -4,27 +4,22 @@
  * all prefixed nnw_. Only numbers and pointers cross: text goes in as UTF-8
  * bytes the worker writes into memory it got from nnw_alloc, and comes out as
  * a NUL-terminated string or a float array owned by the session, valid until
- * the next call on that session. JSON is used only for small answers (info,
- * config, history, one review), never for bulk arrays, and is written by
- * cJSON (engine/json.h), never by hand.
+ * the next call on that session. Float arrays have the named layouts of
+ * engine/result_layouts.h; JSON answers (engine/answers.c) are small.
  *
- * All state lives in one nnw_session; there are no C globals. This is the
- * only file that includes <emscripten.h>. It is deliberately not a second
- * engine: every computation is a call into nn.h.
+ * Exports and marshalling only: the state and what it does live in the
+ * engine's session (engine/session.h), which native tests drive too. This is
+ * the only file that includes <emscripten.h>; there are no C globals but the
+ * two static JSON strings of nnw_layouts and nnw_config_schema.
  */
-#include "diagnosis.h"
-#include "json.h"
-#include "nn.h"
-#include "stopwords.h"
-#include "word2vec.h"
+#include "answers.h"
+#include "session.h"
 
 #include <emscripten.h>
 #ifdef NNW_THREADS
 #include "threads.h" /* the two-thread build, engine-mt.js (CMakeLists.txt) */
 #endif
 
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,232 +27,19 @@
 #define NNW_STR(x) #x
 #define NNW_XSTR(x) NNW_STR(x)
 
-/* Slots of nnw_progress(s), in the order PROTOCOL.md lists them. */
-enum {
-    P_EPOCH, P_BATCH, P_BATCHES, P_BATCH_LOSS, P_BATCH_ACC, P_EPOCH_DONE, P_FINISHED,
-    P_LOSS, P_ACC, P_VAL_LOSS, P_VAL_ACC, P_TRAIN_SIZE, P_STOPPED_EARLY, P_BEST_EPOCH, P_COUNT
-};
-/* Slots of nnw_pretrain_progress(s), in the order PROTOCOL.md lists them. */
-enum { W_FRACTION, W_TOKENS, W_TOKENS_TOTAL, W_EPOCH, W_EPOCHS, W_LR, W_LOSS, W_FINISHED, W_PAIRS, W_COUNT };
-
-typedef struct nnw_session {
-    nn_error err;             /* the last failure, read with nnw_error */
-    uint8_t *shard_buf;       /* the shard's bytes; nn_shard (or images) points into them */
-    nn_shard shard;
-    int has_shard;            /* a text shard is loaded (nnw_load_shard) */
-    nn_image_shard images;
-    int has_images;           /* an image shard is loaded instead (nnw_load_image_shard) */
-    float probs[NN_IMAGE_MAX_CLASSES]; /* nnw_predict_image's answer */
-    nn_trainer *trainer;      /* NULL until nnw_configure/nnw_checkpoint_import */
-    nn_epoch_log *imported;   /* history of an imported checkpoint */
-    uint32_t nimported;
-    float progress[P_COUNT];
-    char *text;               /* the last string answer (JSON or message) */
-    float *explain_rows;      /* (k, 4) start, end, contribution, id */
-    size_t explain_cap;       /* rows allocated */
-    float explain_score;
-    uint8_t *ckpt;            /* the last exported checkpoint */
-    size_t ckpt_len;
-    nn_eval eval;             /* a sliced evaluation (nnw_evaluate_begin/step) */
-    int eval_active;
-    /* What the model learned about words (nnw_embed_*, nnw_full_*). */
-    nn_embed_history *embed;  /* the trainer's per-epoch snapshots; NULL if none */
-    nn_error embed_err;       /* why there are none, or why recording stopped */
-    uint32_t embed_rare_below, embed_frequent_from;
-    double embed_ms;          /* time the last recording took */
-    float *embed_out;         /* the last bulk answer (nnw_embed_data) */
-    size_t embed_out_cap;     /* floats allocated */
-    nn_trainer *full;         /* the comparison run without early stopping */
-    float full_progress[12];
-    nn_eval full_eval;
-    int full_testing;
-    /* the diagnosis (nnw_diagnose_*), of the trainer's model */
-    nn_diagnosis *diag;
-    int diag_split;           /* DIAG_VAL, DIAG_TEST or DIAG_TEXT */
-    float *diag_params;       /* (nparams) the weights it diagnoses */
-    float *diag_backup;       /* (nparams) the model's own while those are swapped in */
-    float diag_summary[12];
-    float *diag_curves;       /* see nnw_diagnose_curves */
-    float diag_at[20];
-    uint32_t *diag_examples;  /* (3 k) */
-    uint32_t diag_k;
-    nn_labelled_text texts;   /* the last labelled text (nnw_labelled_text) */
-    struct nn_threads *pool;  /* NNW_THREADS builds: threads lent to every model */
-    nn_parallel par;
-    /* word2vec (section "pretraining" below) */
-    uint8_t *corpus_buf;      /* the unsup shard's bytes; corpus points into them */
-    nn_shard corpus;
-    int has_corpus;
-    nn_w2v *w2v;              /* the word vectors being trained, or trained */
-    int w2v_finished;
-    float w2v_progress[W_COUNT];
-} nnw_session;
-
-static void embed_start(nnw_session *s);
-enum { DIAG_VAL, DIAG_TEST, DIAG_TEXT };
-static void drop_diagnosis(nnw_session *s);
-
-/* --------------------------------------------------------- JSON answers
- *
- * The small answers are cJSON trees printed by cJSON, as config.c and
- * checkpoint.c write theirs. Adding to a tree fails only when memory runs
- * out: the builders collect that in `ok` (every helper takes a NULL parent
- * and does nothing), and session_json reports NN_ERR_NOMEM. */
-
-/* Adds item to object `to` under key, or to array `to` when key is NULL.
- * Returns item, or NULL (item freed) when either is missing or memory ran
- * out. */
-static cJSON *json_add(cJSON *to, const char *key, cJSON *item) {
-    cJSON_bool added = to && item && (key ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item));
-    if (added) return item;
-    cJSON_Delete(item);
-    return NULL;
-}
-
-/* A float as JSON: the shortest decimal that reads back as the same float
- * (nn_json_float); NaN and infinities (no validation set, a diverged run)
- * become null, since JSON has no spelling for them. */
-static int add_float(cJSON *to, const char *key, float x) {
-    return json_add(to, key, isfinite(x) ? cJSON_CreateNumber(nn_json_float(x)) : cJSON_CreateNull()) != NULL;
-}
-
-/* A whole number (every count here is below 2^53, exact in a double). */
-static int add_number(cJSON *to, const char *key, double x) { return json_add(to, key, cJSON_CreateNumber(x)) != NULL; }
-
-/* A string of n bytes, copied (cJSON wants it NUL-terminated; a NUL byte
- * inside would end it, and none of the strings here can hold one: the
- * tokenizer never makes one and labelled text refuses them). Bytes >= 0x80
- * pass through; the worker decodes UTF-8 (invalid sequences become U+FFFD). */
-static int add_string(cJSON *to, const char *key, const char *str, size_t n) {
-    char *z = malloc(n + 1);
-    if (!z) return 0;
-    memcpy(z, str, n);
-    z[n] = 0;
-    int ok = json_add(to, key, cJSON_CreateString(z)) != NULL;
-    free(z);
-    return ok;
-}
-
-/* Makes text (malloc'd, or NULL: out of memory) the session's current
- * string answer. */
-static const char *session_string(nnw_session *s, char *text) {
-    free(s->text);
-    s->text = text;
-    if (!text) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory while building an answer");
-    return text;
-}
-
-/* Prints root as the session's answer and frees it. */
-static const char *session_json(nnw_session *s, cJSON *root, int ok) {
-    char *text = ok && root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    return session_string(s, text);
-}
-
-/* A growing byte string, for texts decoded from ids (nnw_review,
- * nnw_diagnose_example). On out-of-memory it stops growing and says so in
- * oom. */
-typedef struct text_buf { char *p; size_t len, cap; int oom; } text_buf;
-
-static void text_add(text_buf *b, const char *str, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, str, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-/* ------------------------------------------------------------- helpers */
-
-static int need_shard(nnw_session *s) {
-    if (s->has_shard) return NN_OK;
-    return nn_fail(&s->err, NN_ERR_STATE, "no shard is loaded: load imdb.shard first");
-}
-
-static int need_trainer(nnw_session *s) {
-    if (s->trainer) return NN_OK;
-    return nn_fail(&s->err, NN_ERR_STATE,
-                   "no model yet: configure one (or import a checkpoint) first");
-}
-
-/* For what only a text model does (scoring text, words, diagnosis). */
-static int need_text_trainer(nnw_session *s) {
-    int rc = need_trainer(s);
-    if (rc == NN_OK && s->has_images)
-        return nn_fail(&s->err, NN_ERR_STATE, "the model reads images, not text: this request "
-                       "is for a text model (load a text shard and configure one)");
-    return rc;
-}
-
-static int need_image_trainer(nnw_session *s) {
-    int rc = need_trainer(s);
-    if (rc == NN_OK && !s->has_images)
-        return nn_fail(&s->err, NN_ERR_STATE, "the model reads text, not images: load an image "
-                       "shard (nnw_load_image_shard) and configure an \"mlp\" first");
-    return rc;
-}
-
-static void drop_trainer(nnw_session *s) {
-    drop_diagnosis(s); /* it reads the trainer's sets and model */
-    nn_embed_history_free(s->embed);
-    s->embed = NULL;
-    nn_trainer_free(s->full);
-    s->full = NULL;
-    nn_trainer_free(s->trainer);
-    s->trainer = NULL;
-    s->eval_active = 0; /* its set belonged to that trainer */
-    free(s->imported);
-    s->imported = NULL;
-    s->nimported = 0;
-    for (int i = 0; i < P_COUNT; i++) s->progress[i] = 0;
-}
-
-static void drop_corpus(nnw_session *s);
-
-static void drop_shard(nnw_session *s) {
-    drop_trainer(s);  /* the trainer's matrices were built from this shard */
-    drop_corpus(s);   /* its ids (and the vectors) belong to this vocabulary */
-    if (s->has_shard) nn_shard_free(&s->shard);
-    memset(&s->shard, 0, sizeof s->shard);
-    s->has_shard = 0;
-    memset(&s->images, 0, sizeof s->images);
-    s->has_images = 0;
-    free(s->shard_buf);
-    s->shard_buf = NULL;
-}
-
-/* The trainer's history, or, before it has trained an epoch, the history of
- * the checkpoint it was imported from. */
-static const nn_epoch_log *session_history(nnw_session *s, uint32_t *n) {
-    *n = 0;
-    if (!s->trainer) return NULL;
-    const nn_epoch_log *h = nn_trainer_history(s->trainer, n);
-    if (*n == 0 && s->nimported) {
-        *n = s->nimported;
-        return s->imported;
-    }
-    return h;
-}
+typedef nn_session nnw_session;
 
 /* ------------------------------------------------------------- session */
 
+static double now_ms(void) { return emscripten_get_now(); }
+
 EMSCRIPTEN_KEEPALIVE nnw_session *nnw_session_create(void) {
-    nnw_session *s = calloc(1, sizeof(nnw_session));
+    nnw_session *s = nn_session_create();
+    if (!s) return NULL;
+    s->clock_ms = now_ms;
 #ifdef NNW_THREADS
-    if (s) {
-        s->pool = nn_threads_create(NNW_THREADS); /* NULL (one thread) if they cannot start */
-        s->par = nn_threads_parallel(s->pool);
-    }
+    s->owner = nn_threads_create(NNW_THREADS); /* NULL (one thread) if they cannot start */
+    s->par = nn_threads_parallel(s->owner);
 #endif
     return s;
 }
@@ -265,34 +47,25 @@ EMSCRIPTEN_KEEPALIVE nnw_session *nnw_session_create(void) {
 /* Threads working for the session's models: 1, or NNW_THREADS in engine-mt. */
 EMSCRIPTEN_KEEPALIVE uint32_t nnw_threads(nnw_session *s) {
 #ifdef NNW_THREADS
-    return s->pool ? NNW_THREADS : 1;
+    return s->owner ? NNW_THREADS : 1;
 #else
     (void)s;
     return 1;
 #endif
 }
 
-/* Lends the session's threads (if any) to a new trainer's model. */
-static void lend_threads(nnw_session *s, nn_trainer *t) { nn_model_set_parallel(nn_trainer_model(t), &s->par); }
-
 EMSCRIPTEN_KEEPALIVE void nnw_session_free(nnw_session *s) {
-    if (!s) return;
-    drop_shard(s);
-    drop_corpus(s);
-    nn_labelled_text_free(&s->texts);
-    free(s->text);
-    free(s->explain_rows);
-    free(s->ckpt);
-    free(s->embed_out);
 #ifdef NNW_THREADS
-    nn_threads_free(s->pool);
+    void *pool = s ? s->owner : NULL;
+    nn_session_free(s); /* its models first: they hold the threads */
+    nn_threads_free(pool);
+#else
+    nn_session_free(s);
 #endif
-    free(s);
 }
 
 EMSCRIPTEN_KEEPALIVE void *nnw_alloc(size_t n) { return malloc(n ? n : 1); }
 EMSCRIPTEN_KEEPALIVE void nnw_free(void *p) { free(p); }
-
 EMSCRIPTEN_KEEPALIVE const char *nnw_error(nnw_session *s) { return s->err.msg; }
 
 /* A test hook, not an engine feature: executes a trap (wasm `unreachable`),
@@ -300,6 +73,22 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_error(nnw_session *s) { return s->err.msg; 
  * that the page notices a dead engine, restarts it and carries on. The
  * worker calls it only for its debug-only `debugTrap` request. */
 EMSCRIPTEN_KEEPALIVE void nnw_debug_trap(void) { __builtin_trap(); }
+
+/* Every result array's slot names (engine/result_layouts.h) as JSON. The
+ * string is static: valid for the module's lifetime (no session). */
+EMSCRIPTEN_KEEPALIVE const char *nnw_layouts(void) {
+    static char *json;
+    if (!json) json = nn_result_layouts_json();
+    return json;
+}
+
+/* The config table (engine/config.c FIELDS) as JSON, for the page's
+ * settings (nn_config_schema_json). Static, like nnw_layouts. */
+EMSCRIPTEN_KEEPALIVE const char *nnw_config_schema(void) {
+    static char *json;
+    if (!json) json = nn_config_schema_json();
+    return json;
+}
 
 /* The boundary's version and the formats it reads, for the worker's init. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_version(void) {
@@ -309,38 +98,10 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_version(void) {
 
 /* --------------------------------------------------------------- shard */
 
-/* Takes ownership of p (from nnw_alloc) even on failure: the worker never
- * has to remember to free it. Replaces any previous shard and trainer. */
-EMSCRIPTEN_KEEPALIVE int nnw_load_shard(nnw_session *s, uint8_t *p, size_t n) {
-    drop_shard(s);
-    s->shard_buf = p;
-    int rc = nn_shard_parse(&s->shard, p, n, &s->err);
-    if (rc != NN_OK) {
-        drop_shard(s);
-        return rc;
-    }
-    s->has_shard = 1;
-    return NN_OK;
-}
+EMSCRIPTEN_KEEPALIVE int nnw_load_shard(nnw_session *s, uint8_t *p, size_t n) { return nn_session_load_shard(s, p, n); }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_shard_info(nnw_session *s) {
-    if (need_shard(s) != NN_OK) return NULL;
-    const nn_shard *sh = &s->shard;
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "vocab_size", sh->vocab.V);
-    ok &= add_number(o, "vocab_crc", sh->vocab_crc);
-    ok &= add_number(o, "tokenizer_version", sh->tokenizer_version);
-    ok &= add_number(o, "max_tokens", sh->max_tokens);
-    ok &= add_number(o, "version", sh->version);
-    cJSON *splits = json_add(o, "splits", cJSON_CreateObject());
-    ok &= splits != NULL;
-    for (uint32_t i = 0; i < sh->nsplits; i++) {
-        char name[sizeof sh->split[i].name + 1]; /* NUL-terminated even if the shard's is not */
-        memcpy(name, sh->split[i].name, sizeof sh->split[i].name);
-        name[sizeof sh->split[i].name] = 0;
-        ok &= add_number(splits, name, sh->split[i].n);
-    }
-    return session_json(s, o, ok);
+    return nn_session_need_shard(s) == NN_OK ? nn_session_answer(s, nn_shard_info_json(&s->shard)) : NULL;
 }
 
 /* -------------------------------------------------------- image shard
@@ -351,17 +112,8 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_shard_info(nnw_session *s) {
  * nnw_configure, nnw_train, nnw_progress, nnw_evaluate*, nnw_batch_log,
  * nnw_history and nnw_params then work as for text. */
 
-/* Takes ownership of p (from nnw_alloc) even on failure, like nnw_load_shard. */
 EMSCRIPTEN_KEEPALIVE int nnw_load_image_shard(nnw_session *s, uint8_t *p, size_t n) {
-    drop_shard(s);
-    s->shard_buf = p;
-    int rc = nn_image_shard_parse(&s->images, p, n, &s->err);
-    if (rc != NN_OK) {
-        drop_shard(s);
-        return rc;
-    }
-    s->has_images = 1;
-    return NN_OK;
+    return nn_session_load_image_shard(s, p, n);
 }
 
 /* {"height", "width", "channels", "classes", "class_names": [..], "version",
@@ -371,47 +123,17 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_image_info(nnw_session *s) {
         nn_fail(&s->err, NN_ERR_STATE, "no image shard is loaded: load fashion.shard first");
         return NULL;
     }
-    const nn_image_shard *im = &s->images;
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "height", im->height);
-    ok &= add_number(o, "width", im->width);
-    ok &= add_number(o, "channels", im->channels);
-    ok &= add_number(o, "classes", im->classes);
-    ok &= add_number(o, "version", im->version);
-    cJSON *names = json_add(o, "class_names", cJSON_CreateArray());
-    ok &= names != NULL;
-    for (uint32_t k = 0; k < im->classes; k++) {
-        const char *name = nn_image_class_name(im, k);
-        ok &= add_string(names, NULL, name, strlen(name));
-    }
-    cJSON *splits = json_add(o, "splits", cJSON_CreateObject());
-    ok &= splits != NULL;
-    for (uint32_t i = 0; i < im->nsplits; i++) ok &= add_number(splits, im->split[i].name, im->split[i].n);
-    return session_json(s, o, ok);
-}
-
-/* Image i of split "train"/"test": a pointer to its D pixels (0-255,
- * row-major) inside the shard, valid while the shard is loaded; its label
- * via nnw_image_label. NULL for a bad split or index. */
-static const nn_image_split *image_split(nnw_session *s, const char *split, uint32_t i) {
-    if (!s->has_images) {
-        nn_fail(&s->err, NN_ERR_STATE, "no image shard is loaded: load fashion.shard first");
-        return NULL;
-    }
-    const nn_image_split *sp = nn_image_shard_find(&s->images, split);
-    if (!sp) nn_fail(&s->err, NN_ERR_ARG, "the image shard has no split \"%.32s\"", split);
-    else if (i >= sp->n) nn_fail(&s->err, NN_ERR_ARG, "image %u is out of range (%u images)", i, sp->n);
-    return sp && i < sp->n ? sp : NULL;
+    return nn_session_answer(s, nn_image_info_json(&s->images));
 }
 
 EMSCRIPTEN_KEEPALIVE const uint8_t *nnw_image(nnw_session *s, const char *split, uint32_t i) {
-    const nn_image_split *sp = image_split(s, split, i);
+    const nn_image_split *sp = nn_session_image_split(s, split, i);
     return sp ? sp->pixels + (size_t)i * nn_image_shard_pixels(&s->images) : NULL;
 }
 
 /* The label of image i, or -1 (message in nnw_error). */
 EMSCRIPTEN_KEEPALIVE int nnw_image_label(nnw_session *s, const char *split, uint32_t i) {
-    const nn_image_split *sp = image_split(s, split, i);
+    const nn_image_split *sp = nn_session_image_split(s, split, i);
     return sp ? sp->label[i] : -1;
 }
 
@@ -420,7 +142,7 @@ EMSCRIPTEN_KEEPALIVE int nnw_image_label(nnw_session *s, const char *split, uint
  * likely class, or -1 on error; the K probabilities are in
  * nnw_predict_probs(s) until the next call. Allowed while training. */
 EMSCRIPTEN_KEEPALIVE int nnw_predict_image(nnw_session *s, const uint8_t *p) {
-    if (need_image_trainer(s) != NN_OK) return -1;
+    if (nn_session_need_image_trainer(s) != NN_OK || nn_session_check_pixels(s, p, 1) != NN_OK) return -1;
     return (int)nn_model_predict_image(nn_trainer_model(s->trainer), p, s->probs);
 }
 
@@ -433,122 +155,41 @@ EMSCRIPTEN_KEEPALIVE const float *nnw_predict_probs(nnw_session *s) { return s->
  * times faster (the confusion matrix). Returns n, or -1 (message in
  * nnw_error). Allowed while training. */
 EMSCRIPTEN_KEEPALIVE int nnw_predict_images(nnw_session *s, const uint8_t *p, uint32_t n, uint32_t *classes) {
-    if (need_image_trainer(s) != NN_OK) return -1;
+    if (nn_session_need_image_trainer(s) != NN_OK || nn_session_check_pixels(s, p, n) != NN_OK) return -1;
+    if (n && !classes) {
+        nn_fail(&s->err, NN_ERR_ARG, "no room for the classes: pass n uint32s from nnw_alloc");
+        return -1;
+    }
     nn_model_predict_images(nn_trainer_model(s->trainer), p, n, classes);
     return (int)n;
 }
 
 /* -------------------------------------------------------------- config */
 
-static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg);
-
-/* Creates the trainer (and a freshly initialised model) from a config JSON
- * whose keys override the tutorial defaults. With embedding_init "word2vec"
- * the embedding starts from the session's word vectors (nnw_pretrain_*),
- * which must have been trained with the same settings. */
-EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) {
-    int rc = s->has_images ? NN_OK : need_shard(s);
-    if (rc != NN_OK) return rc;
-    nn_config cfg;
-    nn_config_default(&cfg);
-    if ((rc = nn_config_from_json(&cfg, json, &s->err)) != NN_OK) return rc;
-    if (s->has_images) {
-        /* Images: no embedding, so no word vectors and no snapshots. */
-        nn_trainer *t = NULL;
-        if ((rc = nn_trainer_create_images(&t, &cfg, &s->images, &s->err)) != NN_OK) return rc;
-        drop_trainer(s);
-        s->trainer = t;
-        s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
-        nn_fail(&s->embed_err, NN_ERR_STATE, "an image model has no embedding");
-        return NN_OK;
-    }
-    if ((rc = nn_config_check(&cfg, &s->shard, &s->err)) != NN_OK) return rc;
-    nn_trainer *t = NULL;
-    if ((rc = nn_trainer_create(&t, &cfg, &s->shard, &s->err)) != NN_OK) return rc;
-    lend_threads(s, t);
-    if (cfg.embedding_init == NN_EMB_WORD2VEC && (rc = use_word_vectors(s, t, &cfg)) != NN_OK) {
-        nn_trainer_free(t);
-        return rc;
-    }
-    drop_trainer(s);
-    s->trainer = t;
-    s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(t, "train");
-    embed_start(s);
-    return NN_OK;
-}
+EMSCRIPTEN_KEEPALIVE int nnw_configure(nnw_session *s, const char *json) { return nn_session_configure(s, json); }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_config(nnw_session *s) {
-    if (need_trainer(s) != NN_OK) return NULL;
-    return session_string(s, nn_config_to_json(&nn_trainer_model(s->trainer)->cfg));
+    if (nn_session_need_trainer(s) != NN_OK) return NULL;
+    return nn_session_answer(s, nn_config_to_json(&nn_trainer_model(s->trainer)->cfg));
 }
 
 /* ------------------------------------------------------------ training */
 
-EMSCRIPTEN_KEEPALIVE int nnw_train(nnw_session *s, uint32_t max_batches) {
-    int rc = need_trainer(s);
-    if (rc != NN_OK) return rc;
-    nn_progress p;
-    memset(&p, 0, sizeof p);
-    rc = nn_trainer_run(s->trainer, max_batches, &p, &s->err);
-    float *q = s->progress;
-    q[P_EPOCH] = (float)p.epoch;
-    q[P_BATCH] = (float)p.batch;
-    q[P_BATCHES] = (float)p.batches;
-    q[P_BATCH_LOSS] = p.batch_loss;
-    q[P_BATCH_ACC] = p.batch_acc;
-    q[P_EPOCH_DONE] = (float)p.epoch_done;
-    q[P_FINISHED] = (float)p.finished;
-    q[P_STOPPED_EARLY] = (float)p.stopped_early;
-    q[P_BEST_EPOCH] = (float)p.best_epoch;
-    if (p.epoch_done) {
-        uint32_t n = 0;
-        const nn_epoch_log *h = nn_trainer_history(s->trainer, &n);
-        if (n > 0) {
-            q[P_LOSS] = h[n - 1].loss;
-            q[P_ACC] = h[n - 1].acc;
-            q[P_VAL_LOSS] = h[n - 1].val_loss;
-            q[P_VAL_ACC] = h[n - 1].val_acc;
-        }
-    }
-    q[P_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
-    return rc;
-}
+EMSCRIPTEN_KEEPALIVE int nnw_train(nnw_session *s, uint32_t max_batches) { return nn_session_train(s, max_batches); }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_progress(nnw_session *s) { return s->progress; }
 
-EMSCRIPTEN_KEEPALIVE int nnw_evaluate(nnw_session *s, const char *split) {
-    int rc = need_trainer(s);
-    if (rc != NN_OK) return rc;
-    if (strcmp(split, "val") != 0 && strcmp(split, "test") != 0)
-        return nn_fail(&s->err, NN_ERR_ARG, "cannot evaluate split '%.32s': use \"val\" or \"test\"", split);
-    float loss = NAN, acc = NAN;
-    rc = nn_trainer_evaluate(s->trainer, split, &loss, &acc, &s->err);
-    if (rc != NN_OK) return rc;
-    s->progress[P_LOSS] = loss;
-    s->progress[P_ACC] = acc;
-    return NN_OK;
-}
+/* (loss, acc) of the last finished nnw_evaluate / nnw_evaluate_step. */
+EMSCRIPTEN_KEEPALIVE float *nnw_eval_result(nnw_session *s) { return s->eval_result; }
 
-/* The same evaluation in slices, so the worker stays responsive while a
- * recurrent model evaluates 25,000 reviews: begin, then step until it
- * returns 1 (0: more to do, <0: -status); the result is in progress[7..8]. */
+EMSCRIPTEN_KEEPALIVE int nnw_evaluate(nnw_session *s, const char *split) { return nn_session_evaluate(s, split); }
+
 EMSCRIPTEN_KEEPALIVE int nnw_evaluate_begin(nnw_session *s, const char *split) {
-    int rc = need_trainer(s);
-    if (rc != NN_OK) return rc;
-    s->eval_active = 0;
-    rc = nn_trainer_eval_begin(s->trainer, split, &s->eval, &s->err);
-    if (rc != NN_OK) return rc;
-    s->eval_active = 1;
-    return NN_OK;
+    return nn_session_evaluate_begin(s, split);
 }
 
 EMSCRIPTEN_KEEPALIVE int nnw_evaluate_step(nnw_session *s, uint32_t max_batches) {
-    if (!s->trainer || !s->eval_active)
-        return -nn_fail(&s->err, NN_ERR_STATE, "no evaluation in progress: call nnw_evaluate_begin first");
-    if (!nn_trainer_eval_step(s->trainer, &s->eval, max_batches)) return 0;
-    nn_trainer_eval_result(&s->eval, &s->progress[P_LOSS], &s->progress[P_ACC]);
-    s->eval_active = 0;
-    return 1;
+    return nn_session_evaluate_step(s, max_batches);
 }
 
 /* This epoch's per-batch (loss, accuracy) pairs so far: a float array of
@@ -564,152 +205,44 @@ EMSCRIPTEN_KEEPALIVE uint32_t nnw_batch_log_len(nnw_session *s) {
     return n;
 }
 
-static const char *history_json(nnw_session *s, const nn_epoch_log *h, uint32_t n) {
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        ok &= add_float(e, "loss", h[i].loss);
-        ok &= add_float(e, "acc", h[i].acc);
-        ok &= add_float(e, "val_loss", h[i].val_loss);
-        ok &= add_float(e, "val_acc", h[i].val_acc);
-    }
-    return session_json(s, a, ok);
-}
-
 EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
     uint32_t n = 0;
-    const nn_epoch_log *h = session_history(s, &n);
-    return history_json(s, h, n);
+    const nn_epoch_log *h = nn_session_history(s, &n);
+    return nn_session_answer(s, nn_history_json(h, n));
 }
 
 /* ---------------------------------------------------------- prediction */
 
 EMSCRIPTEN_KEEPALIVE float nnw_score(nnw_session *s, const char *text, size_t n) {
-    if (need_text_trainer(s) != NN_OK) return -1.0f;
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1.0f;
     return nn_model_score_text_stop(nn_trainer_model(s->trainer), &s->shard.vocab,
                                     nn_trainer_stopwords(s->trainer), text, n);
 }
 
-/* Rows (start, end, contribution, id) of one text, in the session. */
-static int reserve_rows(nnw_session *s, size_t k) {
-    if (k + 1 <= s->explain_cap) return 1;
-    float *rows = realloc(s->explain_rows, (k + 1) * 4 * sizeof *rows);
-    if (!rows) return 0;
-    s->explain_rows = rows;
-    s->explain_cap = k + 1;
-    return 1;
-}
-
-/* One pass of the tokenizer: each token's span and the id the model reads
- * for it (nn_token_id: -1 for a removed stop word), and the ids themselves. */
-typedef struct span_rows {
-    const nn_vocab *v;
-    const nn_stopwords *stop;
-    uint32_t num_words;
-    float *rows;     /* (cap, 4) */
-    uint32_t *ids;   /* (cap + 1) NN_START, then the kept tokens' ids */
-    size_t cap, k, nids;
-} span_rows;
-
-static void collect_span(const char *tok, size_t len, size_t start, size_t end, void *user) {
-    span_rows *r = user;
-    uint32_t id = nn_token_id(r->v, r->stop, tok, len, r->num_words);
-    if (r->k < r->cap) {
-        /* float holds integers exactly up to 2^24: texts up to 16 MB. */
-        r->rows[4 * r->k + 0] = (float)start;
-        r->rows[4 * r->k + 1] = (float)end;
-        r->rows[4 * r->k + 2] = 0.0f;
-        r->rows[4 * r->k + 3] = id == NN_STOPPED ? -1.0f : (float)id;
-        if (id != NN_STOPPED) r->ids[r->nids++] = id;
-    }
-    r->k++;
-}
-
-/* Scores text with model m and fills k rows (start, end, contribution, id),
- * one per token in the order of the text (a removed stop word: id -1,
- * contribution 0); returns k, or -1 with the message set. Contributions are
- * differences of probabilities (nn_model_explain), or of logits with
- * logits_of != NULL (nn_diagnosis_explain, for the diagnosis' lists). */
-static float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
-
-static int explain_text(nnw_session *s, nn_model *m, nn_diagnosis *logits_of, const char *text, size_t n) {
-    if (n > (1u << 24)) {
-        nn_fail(&s->err, NN_ERR_ARG, "text too long to explain (%zu bytes; at most 16 MB)", n);
-        return -1;
-    }
-    size_t k = nn_tokenize_spans(text, n, NULL, NULL);
-    uint32_t *ids = malloc((k + 1) * sizeof *ids);
-    float *contrib = malloc((k + 1) * sizeof *contrib);
-    if (!ids || !contrib || !reserve_rows(s, k)) {
-        free(ids);
-        free(contrib);
-        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory explaining a text of %zu bytes", n);
-        return -1;
-    }
-    span_rows r = {&s->shard.vocab, nn_trainer_stopwords(s->trainer), m->cfg.vocab_size,
-                   s->explain_rows, ids + 1, k, 0, 0};
-    ids[0] = NN_START;
-    nn_tokenize_spans(text, n, collect_span, &r);
-    s->explain_score = logits_of ? sigmoid(nn_diagnosis_explain(logits_of, m, ids, r.nids + 1, contrib))
-                                 : nn_model_explain(m, ids, r.nids + 1, contrib);
-    for (size_t i = 0, j = 1; i < k; i++)
-        if (s->explain_rows[4 * i + 3] >= 0) s->explain_rows[4 * i + 2] = contrib[j++];
-    free(ids);
-    free(contrib);
-    return (int)k;
-}
-
-/* Scores text and fills k rows (start, end, contribution, id), one per
- * token, in the order of the text; returns k, or -1 with the message set. */
+/* Scores text and fills k rows (layout explain_row), one per token, in the
+ * order of the text; returns k, or -1 with the message set. */
 EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n) {
-    if (need_text_trainer(s) != NN_OK) return -1;
-    return explain_text(s, nn_trainer_model(s->trainer), NULL, text, n);
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1;
+    return nn_review_explain_text(&s->review, nn_trainer_model(s->trainer), NULL, &s->shard.vocab,
+                                  nn_trainer_stopwords(s->trainer), text, n, 0, &s->err);
 }
 
-EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->explain_rows; }
-EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->explain_score; }
+EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->review.rows; }
+EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->review.score; }
 
-/* Review i of a split, decoded like the Keras tutorial's decode_review:
- * words joined by spaces, <UNK> for ids the model's vocabulary lacks,
- * <START> left out. */
+/* Review i of a split, decoded like the Keras tutorial's decode_review
+ * (nn_review_decode): words joined by spaces, <UNK> for ids the model's
+ * vocabulary lacks, <START> left out. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_review(nnw_session *s, const char *split, uint32_t i) {
-    if (need_shard(s) != NN_OK) return NULL;
+    if (nn_session_need_shard(s) != NN_OK) return NULL;
     const nn_split *sp = nn_shard_find(&s->shard, split);
     if (!sp) {
         nn_fail(&s->err, NN_ERR_ARG, "the shard has no split '%.32s'", split);
         return NULL;
     }
-    if (i >= sp->n) {
-        nn_fail(&s->err, NN_ERR_ARG, "review %u is out of range: split '%s' has %u reviews",
-                i, sp->name, sp->n);
-        return NULL;
-    }
-    const nn_vocab *v = &s->shard.vocab;
-    uint32_t V = v->V;
-    if (s->trainer) {
-        uint32_t model_V = nn_trainer_model(s->trainer)->cfg.vocab_size;
-        if (model_V < V) V = model_V;
-    }
-    text_buf words = {0};
-    text_add(&words, "", 0);
-    for (uint32_t j = sp->offset[i]; j < sp->offset[i + 1]; j++) {
-        uint32_t id = sp->tokens[j];
-        if (id == NN_START || id == NN_PAD) continue;
-        if (id >= V) id = NN_UNK;
-        size_t len = 0;
-        const char *w = nn_vocab_word(v, id, &len);
-        if (words.len) text_add(&words, " ", 1);
-        text_add(&words, w, len);
-    }
-    cJSON *o = cJSON_CreateObject();
-    int ok = !words.oom && add_string(o, "text", words.p, words.len);
-    ok &= add_number(o, "label", sp->label[i]);
-    ok &= add_number(o, "rating", sp->rating[i]);
-    ok &= add_number(o, "review_id", sp->review_id[i]);
-    ok &= add_number(o, "tokens", sp->offset[i + 1] - sp->offset[i]);
-    free(words.p);
-    return session_json(s, o, ok);
+    uint32_t V = s->trainer ? nn_trainer_model(s->trainer)->cfg.vocab_size : s->shard.vocab.V;
+    if (nn_review_decode(&s->review, sp, i, &s->shard.vocab, V, &s->err) != NN_OK) return NULL;
+    return nn_session_answer(s, nn_review_json(sp, i, s->review.text, s->review.len));
 }
 
 /* ------------------------------------------------------------- weights */
@@ -724,104 +257,12 @@ EMSCRIPTEN_KEEPALIVE size_t nnw_params_len(nnw_session *s) {
     return s->trainer ? nn_trainer_model(s->trainer)->nparams : 0;
 }
 
-/* Serialises the model, the shard's vocabulary and the history; the bytes
- * stay owned by the session until the next export (or nnw_session_free). */
-EMSCRIPTEN_KEEPALIVE uint8_t *nnw_checkpoint_export(nnw_session *s) {
-    if (need_trainer(s) != NN_OK) return NULL;
-    uint32_t nhist = 0;
-    const nn_epoch_log *hist = session_history(s, &nhist);
-    uint8_t *out = NULL;
-    size_t len = 0;
-    /* An image model keeps no words (vocab_crc 0). */
-    if (nn_checkpoint_write(nn_trainer_model(s->trainer), s->has_images ? NULL : &s->shard.vocab,
-                            s->has_images ? 0 : s->shard.vocab_crc, hist, nhist, &out, &len,
-                            &s->err) != NN_OK)
-        return NULL;
-    free(s->ckpt);
-    s->ckpt = out;
-    s->ckpt_len = len;
-    return out;
-}
+EMSCRIPTEN_KEEPALIVE uint8_t *nnw_checkpoint_export(nnw_session *s) { return nn_session_checkpoint_export(s); }
 
 EMSCRIPTEN_KEEPALIVE size_t nnw_checkpoint_len(nnw_session *s) { return s->ckpt ? s->ckpt_len : 0; }
 
-/* Replaces the trainer with one built from the checkpoint's config against
- * the loaded shard, carrying the checkpoint's weights. Takes ownership of p
- * (from nnw_alloc), like nnw_load_shard. */
 EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_t n) {
-    int rc = s->has_images ? NN_OK : need_shard(s);
-    if (rc != NN_OK) {
-        free(p);
-        return rc;
-    }
-    nn_checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    rc = nn_checkpoint_read(&ck, p, n, &s->err);
-    free(p);
-    if (rc != NN_OK) return rc;
-
-    nn_trainer *t = NULL;
-    nn_epoch_log *hist = NULL;
-    const nn_config *cfg = &ck.model->cfg;
-    if (s->has_images || cfg->model == NN_MODEL_MLP) {
-        /* An image model on the loaded image shard (input_dim and classes
-         * must match it; nn_trainer_create_images says so). */
-        if (!s->has_images) {
-            rc = nn_fail(&s->err, NN_ERR_ARG, "this checkpoint is an image model (\"mlp\"): load "
-                         "an image shard (fashion.shard) first");
-            goto done;
-        }
-        if ((rc = nn_trainer_create_images(&t, cfg, &s->images, &s->err)) != NN_OK) goto done;
-    } else if (ck.vocab_crc != s->shard.vocab_crc) {
-        rc = nn_fail(&s->err, NN_ERR_ARG,
-                     "this checkpoint was trained on another vocabulary (crc %08x) than the "
-                     "loaded shard's (crc %08x): load the shard it was trained with, or "
-                     "train a new model on this one",
-                     ck.vocab_crc, s->shard.vocab_crc);
-        goto done;
-    } else {
-        if ((rc = nn_config_check(cfg, &s->shard, &s->err)) != NN_OK) goto done;
-        if ((rc = nn_trainer_create(&t, cfg, &s->shard, &s->err)) != NN_OK) goto done;
-    }
-    lend_threads(s, t);
-    /* A pretrained model's embedding is in the checkpoint: mark it given
-     * (the weights are copied over it below). */
-    if (cfg->embedding_init == NN_EMB_WORD2VEC &&
-        (rc = nn_trainer_set_embedding(t, ck.model->emb, cfg->vocab_size, cfg->embed_dim, &s->err)) != NN_OK)
-        goto done;
-    nn_model *m = nn_trainer_model(t);
-    if (m->nparams != ck.model->nparams) {
-        rc = nn_fail(&s->err, NN_ERR_FORMAT,
-                     "the checkpoint holds %zu parameters but its config needs %zu: "
-                     "the file is damaged; export it again",
-                     ck.model->nparams, m->nparams);
-        goto done;
-    }
-    if (ck.nhist) {
-        hist = malloc(ck.nhist * sizeof *hist);
-        if (!hist) {
-            rc = nn_fail(&s->err, NN_ERR_NOMEM, "out of memory importing the checkpoint");
-            goto done;
-        }
-        memcpy(hist, ck.hist, ck.nhist * sizeof *hist);
-    }
-    memcpy(m->params, ck.model->params, m->nparams * sizeof *m->params);
-    drop_trainer(s);
-    s->trainer = t;
-    t = NULL;
-    s->imported = hist;
-    s->nimported = hist ? ck.nhist : 0;
-    hist = NULL;
-    s->progress[P_TRAIN_SIZE] = (float)nn_trainer_count(s->trainer, "train");
-    if (s->has_images) goto done; /* no embedding to snapshot */
-    embed_start(s);
-    if (s->embed) /* the imported weights, as the state after its last epoch */
-        nn_embed_history_record(s->embed, m, s->nimported ? s->nimported : 1, 0, &s->embed_err);
-done:
-    nn_trainer_free(t);
-    free(hist);
-    nn_checkpoint_free(&ck);
-    return rc;
+    return nn_session_checkpoint_import(s, p, n);
 }
 
 /* ------------------------------------------------------------ embeddings
@@ -831,134 +272,31 @@ done:
  * and the computations the page shows on them. Bulk answers are floats in
  * one session-owned buffer, nnw_embed_data(s), valid until the next call. */
 
-#define NNW_EMBED_BUDGET ((size_t)64 << 20) /* bytes of snapshots per run */
-
-/* Records the epoch that just ended; the epoch with the lowest validation
- * loss so far (the one the curves mark) is never dropped for the budget. */
-static void embed_on_epoch(void *user, const nn_model *m, uint32_t epoch) {
-    nnw_session *s = user;
-    if (!s->embed) return;
-    double t0 = emscripten_get_now();
-    uint32_t n = 0, keep = 0;
-    const nn_epoch_log *h = nn_trainer_history(s->trainer, &n);
-    for (uint32_t i = 0; i < n; i++)
-        if (isfinite(h[i].val_loss) && (keep == 0 || h[i].val_loss < h[keep - 1].val_loss)) keep = i + 1;
-    if (nn_embed_history_record(s->embed, m, epoch, keep, &s->embed_err) != NN_OK) {
-        /* Out of memory: keep what is recorded, record no more. */
-        nn_trainer_set_epoch_hook(s->trainer, NULL, NULL);
-    }
-    s->embed_ms = emscripten_get_now() - t0;
-}
-
-/* A fresh history for the trainer just created (nnw_configure, import). */
-static void embed_start(nnw_session *s) {
-    if (!s->embed_rare_below) s->embed_rare_below = 20;
-    if (!s->embed_frequent_from) s->embed_frequent_from = 1000;
-    s->embed_err.code = NN_OK;
-    s->embed_err.msg[0] = 0;
-    s->embed_ms = 0;
-    nn_model *m = nn_trainer_model(s->trainer);
-    uint32_t *counts = malloc((size_t)m->cfg.vocab_size * sizeof *counts);
-    if (!counts) {
-        nn_fail(&s->embed_err, NN_ERR_NOMEM, "out of memory counting the training words");
-        return;
-    }
-    nn_trainer_count_tokens(s->trainer, "train", counts);
-    if (nn_embed_history_create(&s->embed, m, counts, NNW_EMBED_BUDGET, s->embed_rare_below,
-                                s->embed_frequent_from, &s->embed_err) == NN_OK)
-        nn_trainer_set_epoch_hook(s->trainer, embed_on_epoch, s);
-    free(counts);
-}
-
-static int need_embed(nnw_session *s) {
-    int rc = need_trainer(s);
-    if (rc != NN_OK) return rc;
-    if (s->embed) return NN_OK;
-    return nn_fail(&s->err, NN_ERR_STATE, "no embedding snapshots: %s",
-                   s->embed_err.msg[0] ? s->embed_err.msg : "train the model first");
-}
-
-/* The session's bulk answer buffer, at least n floats (NULL: out of memory,
- * with the message set). */
-static float *embed_out(nnw_session *s, size_t n) {
-    if (n > s->embed_out_cap) {
-        float *p = realloc(s->embed_out, n * sizeof *p);
-        if (!p) {
-            nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for an answer of %zu numbers", n);
-            return NULL;
-        }
-        s->embed_out = p;
-        s->embed_out_cap = n;
-    }
-    return s->embed_out;
-}
-
 EMSCRIPTEN_KEEPALIVE float *nnw_embed_data(nnw_session *s) { return s->embed_out; }
 
 /* {"epochs": [stored], "recorded", "bytes_per_snapshot", "snapshot_bytes",
  *  "other_bytes", "budget", "last_ms", "vocab_size", "embed_dim",
  *  "rare_below", "frequent_from", "error"} */
 EMSCRIPTEN_KEEPALIVE const char *nnw_embed_info(nnw_session *s) {
-    if (need_trainer(s) != NN_OK) return NULL;
-    const nn_config *c = &nn_trainer_model(s->trainer)->cfg;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *epochs = json_add(o, "epochs", cJSON_CreateArray());
-    int ok = epochs != NULL;
-    uint32_t n = 0, nst = 0;
-    if (s->embed) {
-        const uint32_t *ep = nn_embed_history_epochs(s->embed, &n);
-        for (uint32_t i = 0; i < n; i++) ok &= add_number(epochs, NULL, ep[i]);
-        nn_embed_history_stats(s->embed, &nst);
-    }
-    ok &= add_number(o, "recorded", nst);
-    ok &= add_number(o, "bytes_per_snapshot", s->embed ? (double)nn_embed_history_bytes_per_snapshot(s->embed) : 0);
-    ok &= add_number(o, "snapshot_bytes", s->embed ? (double)nn_embed_history_snapshot_bytes(s->embed) : 0);
-    ok &= add_number(o, "other_bytes", s->embed ? (double)nn_embed_history_other_bytes(s->embed) : 0);
-    ok &= add_number(o, "budget", (double)NNW_EMBED_BUDGET);
-    ok &= add_float(o, "last_ms", (float)s->embed_ms);
-    ok &= add_number(o, "vocab_size", c->vocab_size);
-    ok &= add_number(o, "embed_dim", c->embed_dim);
-    ok &= add_number(o, "rare_below", s->embed_rare_below);
-    ok &= add_number(o, "frequent_from", s->embed_frequent_from);
-    if (s->embed_err.msg[0]) ok &= add_string(o, "error", s->embed_err.msg, strlen(s->embed_err.msg));
-    else ok &= json_add(o, "error", cJSON_CreateNull()) != NULL;
-    return session_json(s, o, ok);
+    if (nn_session_need_trainer(s) != NN_OK) return NULL;
+    return nn_session_answer(s, nn_embed_info_json(s->embed, &nn_trainer_model(s->trainer)->cfg,
+                                                NN_SESSION_EMBED_BUDGET,
+                                                s->embed_ms, s->embed_rare_below, s->embed_frequent_from,
+                                                s->embed_err.msg));
 }
 
-/* Sets the groups of the statistics: rare = seen 1..rare_below-1 times in
- * the training reviews, frequent = at least frequent_from times. */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_groups(nnw_session *s, uint32_t rare_below, uint32_t frequent_from) {
-    if (rare_below < 1 || frequent_from < 1)
-        return nn_fail(&s->err, NN_ERR_ARG, "the word groups need thresholds of at least 1");
-    s->embed_rare_below = rare_below;
-    s->embed_frequent_from = frequent_from;
-    if (s->embed) nn_embed_history_set_groups(s->embed, rare_below, frequent_from);
-    return NN_OK;
+    return nn_session_embed_groups(s, rare_below, frequent_from);
 }
 
 /* Statistics of every recorded epoch: returns k (-1 on error); data holds k
- * rows of 8 floats: epoch, stored (1 if its snapshot is kept), rare_norm,
- * frequent_norm, rare_share, base_score, rare_words, frequent_words. */
+ * rows of layout embed_stats_row. */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_stats(nnw_session *s) {
-    if (need_embed(s) != NN_OK) return -1;
-    uint32_t k = 0, ne = 0;
-    const nn_embed_stats *st = nn_embed_history_stats(s->embed, &k);
-    const uint32_t *ep = nn_embed_history_epochs(s->embed, &ne);
-    float *o = embed_out(s, (size_t)k * 8 + 1);
-    if (!o) return -1;
-    for (uint32_t i = 0, j = 0; i < k; i++) {
-        while (j < ne && ep[j] < st[i].epoch) j++;
-        float *r = o + (size_t)i * 8;
-        r[0] = (float)st[i].epoch;
-        r[1] = j < ne && ep[j] == st[i].epoch;
-        r[2] = st[i].rare_norm;
-        r[3] = st[i].frequent_norm;
-        r[4] = st[i].rare_share;
-        r[5] = st[i].base_score;
-        r[6] = (float)st[i].rare_words;
-        r[7] = (float)st[i].frequent_words;
-    }
-    return (int)k;
+    if (nn_session_need_embed(s) != NN_OK) return -1;
+    uint32_t k = 0;
+    nn_embed_history_stats(s->embed, &k);
+    float *o = nn_session_embed_out(s, (size_t)k * NN_EMBED_STATS_ROW_LEN + 1);
+    return o ? nn_embed_history_stats_rows(s->embed, o) : -1;
 }
 
 /* The map of the n most frequent words on the axes of basis_epoch, for every
@@ -967,153 +305,59 @@ EMSCRIPTEN_KEEPALIVE int nnw_embed_stats(nnw_session *s) {
  * (n), then the variance along the two axes and the total variance at the
  * basis epoch (3). */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_map(nnw_session *s, uint32_t basis_epoch, uint32_t n, int basis_only) {
-    if (need_embed(s) != NN_OK) return -1;
+    if (nn_session_need_embed(s) != NN_OK) return -1;
     uint32_t k = 0;
-    const uint32_t *ep = nn_embed_history_epochs(s->embed, &k);
-    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size;
-    if (n == 0 || n > V - NN_FIRST_WORD) {
-        nn_fail(&s->err, NN_ERR_ARG, "the map can show 1 to %u words, not %u", V - NN_FIRST_WORD, n);
-        return -1;
-    }
+    nn_embed_history_epochs(s->embed, &k);
     if (basis_only) k = 1;
-    float *o = embed_out(s, (size_t)k + (size_t)k * n * 3 + n + 3);
-    if (!o) return -1;
-    for (uint32_t i = 0; i < k; i++) o[i] = (float)(basis_only ? basis_epoch : ep[i]);
-    float *xy = o + k, *effect = xy + (size_t)k * n * 2, *counts = effect + (size_t)k * n;
-    float *var = counts + n;
-    if (nn_embed_history_map(s->embed, basis_epoch, n, basis_only, xy, effect, var, var + 2, &s->err) != NN_OK)
-        return -1;
-    const uint32_t *c = nn_embed_history_counts(s->embed);
-    for (uint32_t i = 0; i < n; i++) counts[i] = (float)c[NN_FIRST_WORD + i];
-    return (int)k;
+    int fits = n > 0 && n <= nn_trainer_model(s->trainer)->cfg.vocab_size - NN_FIRST_WORD; /* else the engine says so */
+    float *o = fits ? nn_session_embed_out(s, (size_t)k + (size_t)k * n * 3 + n + 3) : NULL;
+    return o || !fits ? nn_embed_history_map_floats(s->embed, basis_epoch, n, basis_only, o, &s->err) : -1;
 }
 
 /* The k nearest words of word id at a stored epoch by cosine similarity:
- * returns how many (-1 on error); data holds rows (id, similarity). */
+ * returns how many (-1 on error); data holds rows of layout neighbours_row. */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_neighbours(nnw_session *s, uint32_t epoch, uint32_t id, uint32_t k) {
-    if (need_embed(s) != NN_OK) return -1;
-    const nn_config *c = &nn_trainer_model(s->trainer)->cfg;
-    if (id < NN_FIRST_WORD || id >= c->vocab_size) {
-        nn_fail(&s->err, NN_ERR_ARG, "word id %u is not one of the model's %u words", id, c->vocab_size);
-        return -1;
-    }
-    nn_model *view = nn_embed_history_view(s->embed, epoch);
-    if (!view) {
-        nn_fail(&s->err, NN_ERR_ARG, "epoch %u has no snapshot", epoch);
-        return -1;
-    }
-    uint32_t *ids = malloc((size_t)(k ? k : 1) * sizeof *ids);
-    float *sims = malloc((size_t)(k ? k : 1) * sizeof *sims);
-    float *o = embed_out(s, 2 * (size_t)k + 1);
-    if (!ids || !sims || !o) {
-        free(ids);
-        free(sims);
-        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory finding neighbours");
-        return -1;
-    }
-    uint32_t m = nn_nearest_cosine(ids, sims, view->emb, c->vocab_size, c->embed_dim, id, NN_FIRST_WORD, k);
-    for (uint32_t i = 0; i < m; i++) {
-        o[2 * i] = (float)ids[i];
-        o[2 * i + 1] = sims[i];
-    }
-    free(ids);
-    free(sims);
-    return (int)m;
+    if (nn_session_need_embed(s) != NN_OK) return -1;
+    float *o = nn_session_embed_out(s, NN_NEIGHBOURS_ROW_LEN * (size_t)k + 1);
+    return o ? nn_embed_history_neighbour_rows(s->embed, epoch, id, k, o, &s->err) : -1;
 }
 
 /* The k words whose effect changed most from epoch `from` to `to` (only
  * words seen fewer than count_below times when count_below > 0): returns
- * how many (-1 on error); data holds rows (id, count, effect_from, effect_to). */
-EMSCRIPTEN_KEEPALIVE int nnw_embed_changes(nnw_session *s, uint32_t from, uint32_t to, uint32_t count_below, uint32_t k) {
-    if (need_embed(s) != NN_OK) return -1;
-    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size, n = V - NN_FIRST_WORD;
-    uint32_t *ids = malloc((size_t)V * sizeof *ids), *top = malloc((size_t)(k ? k : 1) * sizeof *top);
-    float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
-    float *o = embed_out(s, 4 * (size_t)k + 1);
-    int result = -1;
-    if (!ids || !top || !before || !after || !o) {
-        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory comparing epochs");
-        goto done;
-    }
-    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
-    if (nn_embed_history_effects(s->embed, from, ids, n, before + NN_FIRST_WORD, NULL, &s->err) != NN_OK ||
-        nn_embed_history_effects(s->embed, to, ids, n, after + NN_FIRST_WORD, NULL, &s->err) != NN_OK)
-        goto done;
-    const uint32_t *counts = nn_embed_history_counts(s->embed);
-    uint32_t m = nn_top_changes(top, before, after, counts, V, NN_FIRST_WORD, count_below, k);
-    for (uint32_t i = 0; i < m; i++) {
-        float *r = o + (size_t)i * 4;
-        r[0] = (float)top[i];
-        r[1] = (float)counts[top[i]];
-        r[2] = before[top[i]];
-        r[3] = after[top[i]];
-    }
-    result = (int)m;
-done:
-    free(ids);
-    free(top);
-    free(before);
-    free(after);
-    return result;
+ * how many (-1 on error); data holds rows of layout embed_changes_row. */
+EMSCRIPTEN_KEEPALIVE int nnw_embed_changes(nnw_session *s, uint32_t from, uint32_t to, uint32_t count_below,
+                                           uint32_t k) {
+    if (nn_session_need_embed(s) != NN_OK) return -1;
+    float *o = nn_session_embed_out(s, NN_EMBED_CHANGES_ROW_LEN * (size_t)k + 1);
+    return o ? nn_embed_history_change_rows(s->embed, from, to, count_below, k, o, &s->err) : -1;
 }
 
 /* Every word's training count and effect at a stored epoch: returns
  * n = V - 4 (the words after the special ids; -1 on error); data holds the
  * empty review's score (1), counts (n), effects (n). */
 EMSCRIPTEN_KEEPALIVE int nnw_embed_effects(nnw_session *s, uint32_t epoch) {
-    if (need_embed(s) != NN_OK) return -1;
-    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size, n = V - NN_FIRST_WORD;
-    uint32_t *ids = malloc((size_t)n * sizeof *ids + 1);
-    float *o = embed_out(s, 1 + 2 * (size_t)n);
-    if (!ids || !o) {
-        free(ids);
-        if (o) nn_fail(&s->err, NN_ERR_NOMEM, "out of memory scoring the words");
-        return -1;
-    }
-    for (uint32_t i = 0; i < n; i++) ids[i] = NN_FIRST_WORD + i;
-    int rc = nn_embed_history_effects(s->embed, epoch, ids, n, o + 1 + n, o, &s->err);
-    free(ids);
-    if (rc != NN_OK) return -1;
-    const uint32_t *counts = nn_embed_history_counts(s->embed);
-    for (uint32_t i = 0; i < n; i++) o[1 + i] = (float)counts[NN_FIRST_WORD + i];
-    return (int)n;
+    if (nn_session_need_embed(s) != NN_OK) return -1;
+    uint32_t V = nn_trainer_model(s->trainer)->cfg.vocab_size;
+    float *o = nn_session_embed_out(s, 1 + 2 * (size_t)(V - NN_FIRST_WORD));
+    return o ? nn_embed_history_word_effects(s->embed, epoch, o, &s->err) : -1;
 }
 
 /* The embedding (V,E) at a stored epoch, as the snapshot holds it
  * (dequantised), for the Embedding Projector export; NULL on error. */
 EMSCRIPTEN_KEEPALIVE const float *nnw_embed_vectors(nnw_session *s, uint32_t epoch) {
-    if (need_embed(s) != NN_OK) return NULL;
+    if (nn_session_need_embed(s) != NN_OK) return NULL;
     nn_model *view = nn_embed_history_view(s->embed, epoch);
     if (!view) nn_fail(&s->err, NN_ERR_ARG, "epoch %u has no snapshot", epoch);
     return view ? view->emb : NULL;
 }
 
-/* Collects the first token of a text. */
-typedef struct first_token { char word[NN_MAX_TOKEN_BYTES]; size_t len; int found; } first_token;
-static void take_first(const char *tok, size_t len, void *user) {
-    first_token *f = user;
-    if (f->found++) return;
-    f->len = len < sizeof f->word ? len : sizeof f->word;
-    memcpy(f->word, tok, f->len);
-}
-
-/* The id of the word text[0..n) (tokenized like reviews, so "Excellent!"
- * is "excellent"): an id the model has, -1 when the text has no word, -2
- * when the model's vocabulary lacks it, -3 when it holds several words. */
 EMSCRIPTEN_KEEPALIVE int nnw_word_id(nnw_session *s, const char *text, size_t n) {
-    if (need_shard(s) != NN_OK) return -1;
-    first_token f = {{0}, 0, 0};
-    nn_tokenize(text, n, take_first, &f);
-    if (!f.found) return -1;
-    if (f.found > 1) return -3;
-    uint32_t id = nn_vocab_lookup(&s->shard.vocab, f.word, f.len);
-    uint32_t V = s->trainer ? nn_trainer_model(s->trainer)->cfg.vocab_size : s->shard.vocab.V;
-    return id == NN_UNK || id >= V ? -2 : (int)id;
+    return nn_session_word_id(s, text, n);
 }
 
 /* The word of an id, NUL-terminated. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_word(nnw_session *s, uint32_t id) {
-    if (need_shard(s) != NN_OK) return NULL;
+    if (nn_session_need_shard(s) != NN_OK) return NULL;
     if (id >= s->shard.vocab.V) {
         nn_fail(&s->err, NN_ERR_ARG, "word id %u is out of range (%u words)", id, s->shard.vocab.V);
         return NULL;
@@ -1125,185 +369,44 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_word(nnw_session *s, uint32_t id) {
         memcpy(word, w, len);
         word[len] = 0;
     }
-    return session_string(s, word);
+    return nn_session_answer(s, word);
 }
 
 /* ------------------------------------------------- the comparison run
  *
  * "What would have happened without early stopping": a second trainer with
  * the run's config and patience 0, trained in slices after the run, then
- * evaluated on the test set. Same seed, so its epochs up to the stop are
- * the run's own. nnw_full_progress(s): 12 floats [epoch, batch, batches,
- * epoch_done, finished, loss, acc, val_loss, val_acc, test_done, test_loss,
- * test_acc]. */
+ * evaluated on the test set (nn_run). Same seed, so its epochs up to the
+ * stop are the run's own. nnw_full_progress(s): layout "full_progress". */
 
-EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) {
-    int rc = need_text_trainer(s);
-    if (rc != NN_OK) return rc;
-    nn_trainer_free(s->full);
-    s->full = NULL;
-    s->full_testing = 0;
-    memset(s->full_progress, 0, sizeof s->full_progress);
-    nn_config cfg = nn_trainer_model(s->trainer)->cfg;
-    cfg.patience = 0;
-    rc = nn_trainer_create(&s->full, &cfg, &s->shard, &s->err);
-    if (rc == NN_OK) lend_threads(s, s->full);
-    /* A pretrained run's twin starts from the same word vectors. */
-    if (rc == NN_OK && cfg.embedding_init == NN_EMB_WORD2VEC && (rc = use_word_vectors(s, s->full, &cfg)) != NN_OK) {
-        nn_trainer_free(s->full);
-        s->full = NULL;
-    }
-    return rc;
-}
+EMSCRIPTEN_KEEPALIVE int nnw_full_start(nnw_session *s) { return nn_session_full_start(s); }
 
 EMSCRIPTEN_KEEPALIVE int nnw_full_train(nnw_session *s, uint32_t max_batches) {
-    if (!s->full) return nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
-    float *q = s->full_progress;
-    if (q[9]) return NN_OK;
-    if (!q[4]) {
-        nn_progress p;
-        int rc = nn_trainer_run(s->full, max_batches, &p, &s->err);
-        q[0] = (float)p.epoch;
-        q[1] = (float)p.batch;
-        q[2] = (float)p.batches;
-        q[3] = (float)p.epoch_done;
-        q[4] = (float)p.finished;
-        if (p.epoch_done) {
-            uint32_t n = 0;
-            const nn_epoch_log *h = nn_trainer_history(s->full, &n);
-            q[5] = h[n - 1].loss;
-            q[6] = h[n - 1].acc;
-            q[7] = h[n - 1].val_loss;
-            q[8] = h[n - 1].val_acc;
-        }
-        return rc;
-    }
-    q[3] = 0;
-    if (!s->full_testing) {
-        if (nn_trainer_count(s->full, "test") == 0) {
-            q[9] = 1;
-            q[10] = q[11] = NAN;
-            return NN_OK;
-        }
-        int rc = nn_trainer_eval_begin(s->full, "test", &s->full_eval, &s->err);
-        if (rc != NN_OK) return rc;
-        s->full_testing = 1;
-    }
-    if (nn_trainer_eval_step(s->full, &s->full_eval, max_batches)) {
-        nn_trainer_eval_result(&s->full_eval, &q[10], &q[11]);
-        q[9] = 1;
-        s->full_testing = 0;
-    }
-    return NN_OK;
+    return nn_session_full_train(s, max_batches);
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_full_progress(nnw_session *s) { return s->full_progress; }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_full_history(nnw_session *s) {
-    if (!s->full) {
+    if (!s->full.trainer) {
         nn_fail(&s->err, NN_ERR_STATE, "no comparison run: call nnw_full_start first");
         return NULL;
     }
     uint32_t n = 0;
-    const nn_epoch_log *h = nn_trainer_history(s->full, &n);
-    return history_json(s, h, n);
+    const nn_epoch_log *h = nn_trainer_history(s->full.trainer, &n);
+    return nn_session_answer(s, nn_history_json(h, n));
 }
 
-EMSCRIPTEN_KEEPALIVE void nnw_full_free(nnw_session *s) {
-    nn_trainer_free(s->full);
-    s->full = NULL;
-    s->full_testing = 0;
-}
+EMSCRIPTEN_KEEPALIVE void nnw_full_free(nnw_session *s) { nn_run_free(&s->full); }
 
 /* ----------------------------------------------------------- diagnosis */
 
-#define DIAG_CURVE_POINTS 256 /* points kept of each curve for the charts */
-#define DIAG_BINS 10          /* reliability bins and histogram bars */
-
-static void drop_diagnosis(nnw_session *s) {
-    nn_diagnosis_free(s->diag);
-    s->diag = NULL;
-    free(s->diag_params);
-    free(s->diag_backup);
-    free(s->diag_curves);
-    free(s->diag_examples);
-    s->diag_params = s->diag_backup = s->diag_curves = NULL;
-    s->diag_examples = NULL;
-    s->diag_k = 0;
+EMSCRIPTEN_KEEPALIVE int nnw_diagnose_begin(nnw_session *s, const char *split, const float *params, int words) {
+    return nn_session_diagnose_begin(s, split, params, words);
 }
 
-static int need_diagnosis(nnw_session *s, int summarised) {
-    if (s->diag && s->trainer && (!summarised || s->diag->summarised)) return NN_OK;
-    return nn_fail(&s->err, NN_ERR_STATE,
-                   s->diag ? "the diagnosis is not finished: step it to the end first"
-                           : "no diagnosis (or the model was replaced since): diagnose again");
-}
-
-/* The diagnosed weights in the model, and back: around every step, so
- * training can go on between steps with its own weights. */
-static void swap_in(nnw_session *s) {
-    nn_model *m = nn_trainer_model(s->trainer);
-    memcpy(s->diag_backup, m->params, m->nparams * sizeof(float));
-    memcpy(m->params, s->diag_params, m->nparams * sizeof(float));
-}
-
-static void swap_out(nnw_session *s) {
-    nn_model *m = nn_trainer_model(s->trainer);
-    memcpy(m->params, s->diag_backup, m->nparams * sizeof(float));
-}
-
-/* Starts a diagnosis of split ("val", "test", or "text": the last labelled
- * text) with the weights at params (nparams floats the caller keeps), or
- * the model's current weights (copied now) when params is 0; words: also
- * rate every word. Replaces any previous diagnosis. */
-EMSCRIPTEN_KEEPALIVE int nnw_diagnose_begin(nnw_session *s, const char *split, const float *params,
-                                            int words) {
-    int rc = need_text_trainer(s);
-    if (rc != NN_OK) return rc;
-    drop_diagnosis(s);
-    nn_model *m = nn_trainer_model(s->trainer);
-    const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
-    if (!strcmp(split, "text")) {
-        s->diag_split = DIAG_TEXT;
-        rc = nn_diagnosis_create_texts(&s->diag, m, &s->texts, &s->shard.vocab, stop, &s->err);
-        if (rc == NN_ERR_ARG && s->texts.n == 0)
-            rc = nn_fail(&s->err, NN_ERR_ARG, "no labelled text to diagnose: paste or upload lines "
-                         "of label<TAB>text first%s", s->texts.malformed ? " (every line was malformed)" : "");
-    } else if (!strcmp(split, "val") || !strcmp(split, "test")) {
-        s->diag_split = split[0] == 'v' ? DIAG_VAL : DIAG_TEST;
-        uint32_t n;
-        const float *label;
-        const uint16_t *ids = nn_trainer_set(s->trainer, split, &n, &label, NULL);
-        if (n == 0)
-            return nn_fail(&s->err, NN_ERR_ARG, "the %s set is empty%s", split,
-                           split[0] == 'v' ? ": set val_size above 0 to diagnose validation reviews" : "");
-        rc = nn_diagnosis_create_padded(&s->diag, m, ids, label, n, &s->err);
-    } else {
-        return nn_fail(&s->err, NN_ERR_ARG, "cannot diagnose '%.32s': use \"val\", \"test\" or \"text\"", split);
-    }
-    if (rc == NN_OK && words) rc = nn_diagnosis_want_words(s->diag, m, &s->shard.vocab, stop, &s->err);
-    if (rc == NN_OK) {
-        s->diag_params = malloc(m->nparams * sizeof(float) + 1);
-        s->diag_backup = malloc(m->nparams * sizeof(float) + 1);
-        if (!s->diag_params || !s->diag_backup)
-            rc = nn_fail(&s->err, NN_ERR_NOMEM, "out of memory copying the weights to diagnose");
-        else
-            memcpy(s->diag_params, params ? params : m->params, m->nparams * sizeof(float));
-    }
-    if (rc != NN_OK) drop_diagnosis(s);
-    return rc;
-}
-
-/* Up to max_batches batches (the reviews first, then the words; a step
- * that finishes the reviews stops there): 1 when everything is scored, 0
- * when there is more, negative -status on error. */
 EMSCRIPTEN_KEEPALIVE int nnw_diagnose_step(nnw_session *s, uint32_t max_batches) {
-    if (need_diagnosis(s, 0) != NN_OK) return -NN_ERR_STATE;
-    nn_model *m = nn_trainer_model(s->trainer);
-    swap_in(s);
-    int done = nn_diagnosis_step(s->diag, m, max_batches ? max_batches : 1);
-    swap_out(s);
-    return done;
+    return nn_session_diagnose_step(s, max_batches);
 }
 
 /* Reviews in the diagnosed set, and how many are scored so far (the rest
@@ -1311,210 +414,32 @@ EMSCRIPTEN_KEEPALIVE int nnw_diagnose_step(nnw_session *s, uint32_t max_batches)
 EMSCRIPTEN_KEEPALIVE uint32_t nnw_diagnose_size(nnw_session *s) { return s->diag ? s->diag->n : 0; }
 EMSCRIPTEN_KEEPALIVE uint32_t nnw_diagnose_scored(nnw_session *s) { return s->diag ? s->diag->scored : 0; }
 
-/* After the last step: the summary (curves of at most DIAG_CURVE_POINTS
- * points, AUC, AP, log loss, DIAG_BINS bins). NN_ERR_DIVERGED for NaN
- * scores. */
-EMSCRIPTEN_KEEPALIVE int nnw_diagnose_finish(nnw_session *s) {
-    int rc = need_diagnosis(s, 0);
-    if (rc != NN_OK) return rc;
-    nn_diagnosis *d = s->diag;
-    if (d->summarised) return NN_OK;
-    rc = nn_diagnosis_summarise(d, DIAG_CURVE_POINTS, DIAG_BINS, &s->err);
-    if (rc != NN_OK) return rc;
-    uint32_t rated = 0;
-    for (uint32_t id = NN_FIRST_WORD; id < d->V; id++) rated += !isnan(d->word_score[id]);
-    float summary[12] = {(float)d->n, (float)d->positives, (float)d->negatives, (float)d->auc,
-                         (float)d->ap, (float)d->log_loss, (float)d->ece, (float)d->roc_len,
-                         (float)d->pr_len, (float)d->bins, d->empty_score, (float)rated};
-    memcpy(s->diag_summary, summary, sizeof summary);
-    size_t nc = 3 * (size_t)d->roc_len + 3 * (size_t)d->pr_len + 5 * (size_t)d->bins;
-    free(s->diag_curves);
-    s->diag_curves = malloc(nc * sizeof(float));
-    if (!s->diag_curves) {
-        d->summarised = 0;
-        return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for the curves");
-    }
-    float *c = s->diag_curves;
-    const float *parts[] = {d->roc_fpr, d->roc_tpr, d->roc_thr, d->pr_recall, d->pr_precision, d->pr_thr};
-    for (int i = 0; i < 6; i++) {
-        uint32_t len = i < 3 ? d->roc_len : d->pr_len;
-        memcpy(c, parts[i], len * sizeof(float));
-        c += len;
-    }
-    for (uint32_t k = 0; k < d->bins; k++) {
-        c[k] = d->cal_mean[k];
-        c[d->bins + k] = d->cal_frac[k];
-        c[2 * d->bins + k] = (float)d->cal_count[k];
-        c[3 * d->bins + k] = (float)d->hist_neg[k];
-        c[4 * d->bins + k] = (float)d->hist_pos[k];
-    }
-    return NN_OK;
-}
+EMSCRIPTEN_KEEPALIVE int nnw_diagnose_finish(nnw_session *s) { return nn_session_diagnose_finish(s); }
 
-/* [n, positives, negatives, auc, ap, log_loss, ece, roc_len, pr_len, bins,
- * empty_score, words_rated] of the finished diagnosis (NaN where undefined). */
+/* Layout "diagnose_summary" of the finished diagnosis (NaN where undefined). */
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_summary(nnw_session *s) {
-    return need_diagnosis(s, 1) == NN_OK ? s->diag_summary : NULL;
+    return nn_session_need_diagnosis(s, 1) == NN_OK ? s->diag_summary : NULL;
 }
 
-/* roc fpr, tpr, threshold (roc_len each), pr recall, precision, threshold
- * (pr_len each), then per bin: mean probability, fraction positive, count,
- * negatives, positives (bins each). */
+/* The curves (nn_diagnosis_curves_floats' order). */
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_curves(nnw_session *s) {
-    return need_diagnosis(s, 1) == NN_OK ? s->diag_curves : NULL;
+    return nn_session_need_diagnosis(s, 1) == NN_OK ? s->diag_curves : NULL;
 }
 
 /* The scores (n) of the diagnosed reviews, in set order. */
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_scores(nnw_session *s) {
-    return need_diagnosis(s, 1) == NN_OK ? s->diag->score : NULL;
+    return nn_session_need_diagnosis(s, 1) == NN_OK ? s->diag->score : NULL;
 }
 
-/* At threshold: fills nnw_diagnose_at(s) with [threshold, tp, fp, tn, fn,
- * accuracy, precision, recall, f1, support of the positive class, the same
- * of the negative class, macro precision, recall, f1, and how many false
- * positives, false negatives and uncertain reviews were found] and
- * nnw_diagnose_examples(s) with their indices (k each, in that order). */
 EMSCRIPTEN_KEEPALIVE int nnw_diagnose_threshold(nnw_session *s, float threshold, uint32_t k) {
-    int rc = need_diagnosis(s, 1);
-    if (rc != NN_OK) return rc;
-    if (!(threshold >= 0.0f && threshold <= 1.0f) || k > 1000)
-        return nn_fail(&s->err, NN_ERR_ARG, "threshold %g must be in [0, 1] and k %u at most 1000",
-                       (double)threshold, k);
-    if (k > s->diag_k || !s->diag_examples) {
-        uint32_t *e = realloc(s->diag_examples, 3 * (size_t)(k ? k : 1) * sizeof *e);
-        if (!e) return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory listing reviews");
-        s->diag_examples = e;
-    }
-    s->diag_k = k;
-    size_t found[3];
-    uint32_t *e = s->diag_examples;
-    nn_classification c = nn_diagnosis_at(s->diag, threshold, k, e, e + k, e + 2 * k, found);
-    float at[20] = {threshold, (float)c.cm.tp, (float)c.cm.fp, (float)c.cm.tn, (float)c.cm.fn,
-                    (float)c.accuracy, (float)c.positive.precision, (float)c.positive.recall,
-                    (float)c.positive.f1, (float)c.positive.support, (float)c.negative.precision,
-                    (float)c.negative.recall, (float)c.negative.f1, (float)c.negative.support,
-                    (float)c.macro_precision, (float)c.macro_recall, (float)c.macro_f1,
-                    (float)found[0], (float)found[1], (float)found[2]};
-    memcpy(s->diag_at, at, sizeof at);
-    return NN_OK;
+    return nn_session_diagnose_threshold(s, threshold, k);
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_diagnose_at(nnw_session *s) { return s->diag_at; }
 EMSCRIPTEN_KEEPALIVE uint32_t *nnw_diagnose_examples(nnw_session *s) { return s->diag_examples; }
 
-/* Marks with id -2 the rows of tokens the model does not read: beyond
- * maxlen once the review (nids ids, <START> included) is truncated. */
-static void mark_cut(nnw_session *s, int k, size_t nids, const nn_config *cfg) {
-    size_t T = cfg->maxlen, keep = nids < T ? nids : T;
-    size_t from = (nids > T && cfg->truncating == NN_PAD_PRE) ? nids - T : 0;
-    for (int r = 0, j = 1; r < k; r++) {
-        float *row = s->explain_rows + 4 * (size_t)r;
-        if (row[3] < 0) continue; /* a stop word */
-        if ((size_t)j < from || (size_t)j >= from + keep) row[3] = -2.0f;
-        j++;
-    }
-}
-
-/* Review i of the diagnosed set, explained with the diagnosed weights (in
- * logit units, nn_diagnosis_explain, which do not vanish on saturated scores):
- * returns {"index", "label", "score", "split", "source"} ("source": the
- * review's index in the shard split named by "split"; a labelled text has
- * "line" instead) plus "text", and fills the explain rows for that text
- * (nnw_explain_data, nnw_explain_score; the row count is "rows"). A stored
- * review is decoded like nnw_review (its words joined by spaces, <UNK> for
- * ids the model's vocabulary lacks), stop words included (id -1); words the
- * model does not read, beyond maxlen, have id -2. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i) {
-    if (need_diagnosis(s, 1) != NN_OK) return NULL;
-    nn_diagnosis *d = s->diag;
-    if (i >= d->n) {
-        nn_fail(&s->err, NN_ERR_ARG, "review %u is out of range: the diagnosis has %u", i, d->n);
-        return NULL;
-    }
-    nn_model *m = nn_trainer_model(s->trainer);
-    const nn_stopwords *stop = nn_trainer_stopwords(s->trainer);
-    text_buf text = {0};
-    text_add(&text, "", 0);
-    int k = 0;
-    uint32_t source = i;
-    const char *split_name = "text";
-    swap_in(s);
-    if (s->diag_split == DIAG_TEXT) {
-        size_t len;
-        const char *t = nn_labelled_text_example(&s->texts, i, &len);
-        text_add(&text, t, len);
-        k = text.oom ? -1 : explain_text(s, m, d, text.p, text.len);
-        if (k > 0) {
-            size_t nids = 1;
-            for (int r = 0; r < k; r++) nids += s->explain_rows[4 * r + 3] >= 0;
-            mark_cut(s, k, nids, &m->cfg);
-        }
-    } else {
-        uint32_t n;
-        const uint32_t *src;
-        nn_trainer_set(s->trainer, s->diag_split == DIAG_VAL ? "val" : "test", &n, NULL, &src);
-        source = src[i];
-        split_name = s->diag_split == DIAG_VAL ? "train" : "test";
-        const nn_split *sp = nn_shard_find(&s->shard, split_name);
-        const nn_vocab *v = &s->shard.vocab;
-        uint32_t V = m->cfg.vocab_size < v->V ? m->cfg.vocab_size : v->V;
-        uint32_t len = sp->offset[source + 1] - sp->offset[source];
-        uint32_t *ids = malloc((len + 1) * sizeof *ids);
-        float *contrib = malloc((len + 1) * sizeof *contrib);
-        if (!ids || !contrib || !reserve_rows(s, len)) {
-            free(ids);
-            free(contrib);
-            swap_out(s);
-            free(text.p);
-            nn_fail(&s->err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
-            return NULL;
-        }
-        size_t nids = 0;
-        ids[nids++] = NN_START;
-        for (uint32_t j = sp->offset[source]; j < sp->offset[source + 1]; j++) {
-            uint32_t id = sp->tokens[j];
-            if (id == NN_START || id == NN_PAD) continue;
-            int stopped = nn_is_stopword(stop, id);
-            if (id >= V) id = NN_UNK;
-            size_t wlen = 0;
-            const char *w = nn_vocab_word(v, id, &wlen);
-            if (text.len) text_add(&text, " ", 1);
-            float *row = s->explain_rows + 4 * (size_t)k++;
-            row[0] = (float)text.len;
-            if (nn_utf8_invalid_at((const unsigned char *)w, wlen) < wlen)
-                text_add(&text, "\xEF\xBF\xBD", 3); /* U+FFFD, as the page would show it */
-            else
-                text_add(&text, w, wlen);
-            row[1] = (float)text.len;
-            row[2] = 0.0f;
-            row[3] = stopped ? -1.0f : (float)id;
-            if (!stopped) ids[nids++] = id;
-        }
-        s->explain_score = sigmoid(nn_diagnosis_explain(d, m, ids, nids, contrib));
-        for (int r = 0, j = 1; r < k; r++)
-            if (s->explain_rows[4 * r + 3] >= 0) s->explain_rows[4 * r + 2] = contrib[j++];
-        mark_cut(s, k, nids, &m->cfg);
-        free(ids);
-        free(contrib);
-    }
-    swap_out(s);
-    if (k < 0 || text.oom) {
-        free(text.p);
-        if (!text.oom) return NULL;
-        nn_fail(&s->err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
-        return NULL;
-    }
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "index", i);
-    ok &= add_number(o, "label", d->label[i]);
-    ok &= add_float(o, "score", d->score[i]);
-    ok &= add_string(o, "split", split_name, strlen(split_name));
-    if (s->diag_split == DIAG_TEXT) ok &= add_number(o, "line", s->texts.line[i]);
-    else ok &= add_number(o, "source", source);
-    ok &= add_number(o, "rows", k);
-    ok &= add_string(o, "text", text.p, text.len);
-    free(text.p);
-    return session_json(s, o, ok);
+    return nn_session_diagnose_example(s, i);
 }
 
 /* The k words that push most towards positive (sign 1) or negative (-1),
@@ -1523,65 +448,27 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_example(nnw_session *s, uint32_t i
  * [{"word", "id", "polarity", "count"}, ...]. */
 EMSCRIPTEN_KEEPALIVE const char *nnw_diagnose_words(nnw_session *s, uint32_t k, int sign, int by_count,
                                                     uint32_t min_count) {
-    if (need_diagnosis(s, 1) != NN_OK) return NULL;
-    nn_diagnosis *d = s->diag;
-    if (d->V == 0) {
+    if (nn_session_need_diagnosis(s, 1) != NN_OK) return NULL;
+    if (s->diag->V == 0) {
         nn_fail(&s->err, NN_ERR_STATE, "this diagnosis did not rate the words: diagnose with words");
         return NULL;
     }
     uint32_t ids[1024];
-    size_t n = nn_diagnosis_top_words(d, ids, k > 1024 ? 1024 : k, sign, by_count, min_count);
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        if (nn_utf8_invalid_at((const unsigned char *)w, len) < len) ok &= add_string(e, "word", "\xEF\xBF\xBD", 3);
-        else ok &= add_string(e, "word", w, len);
-        ok &= add_number(e, "id", ids[i]);
-        ok &= add_float(e, "polarity", nn_diagnosis_polarity(d, ids[i]));
-        ok &= add_number(e, "count", s->shard.vocab.count[ids[i]]);
-    }
-    return session_json(s, a, ok);
+    size_t n = nn_diagnosis_top_words(s->diag, ids, k > 1024 ? 1024 : k, sign, by_count, min_count);
+    return nn_session_answer(s, nn_diagnose_words_json(s->diag, &s->shard.vocab, ids, n));
 }
 
 /* ------------------------------------------------------ labelled text */
 
-/* Reads label<TAB>text (or CSV) lines from bytes (n; the caller keeps
- * them) in format (0 auto, 1 TSV, 2 CSV) and keeps the examples for
- * nnw_diagnose_begin(s, "text", ...). Malformed lines are not an error: they
- * are listed by nnw_labelled_text_info. */
 EMSCRIPTEN_KEEPALIVE int nnw_labelled_text(nnw_session *s, const char *bytes, size_t n, int format) {
-    if (s->diag && s->diag_split == DIAG_TEXT) drop_diagnosis(s);
-    nn_labelled_text_free(&s->texts);
-    return nn_labelled_text_parse(&s->texts, bytes, n, format, &s->err);
+    return nn_session_labelled_text(s, bytes, n, format);
 }
 
 /* {"examples", "positives", "negatives", "format" ("tsv"/"csv"), "lines",
  * "blank", "header", "malformed", "problems": [{"line", "reason"}, ...]}
  * (problems: the first 100 malformed lines). */
 EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_text_info(nnw_session *s) {
-    const nn_labelled_text *lt = &s->texts;
-    uint32_t pos = 0;
-    for (uint32_t i = 0; i < lt->n; i++) pos += lt->label[i];
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_number(o, "examples", lt->n);
-    ok &= add_number(o, "positives", pos);
-    ok &= add_number(o, "negatives", lt->n - pos);
-    ok &= add_string(o, "format", lt->format == NN_LT_CSV ? "csv" : "tsv", 3);
-    ok &= add_number(o, "lines", lt->lines);
-    ok &= add_number(o, "blank", lt->blank);
-    ok &= json_add(o, "header", cJSON_CreateBool(lt->header)) != NULL;
-    ok &= add_number(o, "malformed", lt->malformed);
-    cJSON *problems = json_add(o, "problems", cJSON_CreateArray());
-    ok &= problems != NULL;
-    for (uint32_t i = 0; i < lt->nproblems; i++) {
-        cJSON *e = json_add(problems, NULL, cJSON_CreateObject());
-        ok &= add_number(e, "line", lt->problem[i].line);
-        ok &= add_string(e, "reason", lt->problem[i].reason, strlen(lt->problem[i].reason));
-    }
-    return session_json(s, o, ok);
+    return nn_session_answer(s, nn_labelled_text_info_json(&s->texts));
 }
 
 /* ---------------------------------------------------------- stop words */
@@ -1593,33 +480,16 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_stopwords(nnw_session *s, const char *spec)
     char *words = NULL;
     uint32_t n = 0;
     if (nn_stopwords_expand(spec, &words, &n, &s->err) != NN_OK) return NULL;
-    cJSON *o = cJSON_CreateObject();
-    int ok = add_string(o, "words", words, strlen(words));
-    ok &= add_number(o, "count", n);
-    ok &= add_string(o, "english", nn_stopwords_english(), strlen(nn_stopwords_english()));
+    const char *answer = nn_session_answer(s, nn_stopwords_json(words, n));
     free(words);
-    return session_json(s, o, ok);
+    return answer;
 }
 
 /* ------------------------------------------------------------- presets */
 
 /* [{"name", "config"}, ...]: every preset of nn_config_preset, for the
  * page's model menu (so the recipes live in C only). */
-EMSCRIPTEN_KEEPALIVE const char *nnw_presets(nnw_session *s) {
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (uint32_t i = 0; nn_config_preset_name(i); i++) {
-        const char *name = nn_config_preset_name(i);
-        nn_config c;
-        nn_config_preset(&c, name);
-        char *json = nn_config_to_json(&c); /* already JSON: added as it is */
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        ok &= add_string(e, "name", name, strlen(name));
-        ok &= json && json_add(e, "config", cJSON_CreateRaw(json)) != NULL;
-        free(json);
-    }
-    return session_json(s, a, ok);
-}
+EMSCRIPTEN_KEEPALIVE const char *nnw_presets(nnw_session *s) { return nn_session_answer(s, nn_presets_json()); }
 
 /* --------------------------------------------------------- pretraining
  *
@@ -1628,47 +498,8 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_presets(nnw_session *s) {
  * like training; a config with embedding_init "word2vec" then starts from
  * the vectors. */
 
-static void drop_corpus(nnw_session *s) {
-    nn_w2v_free(s->w2v);
-    s->w2v = NULL;
-    s->w2v_finished = 0;
-    if (s->has_corpus) nn_shard_free(&s->corpus);
-    memset(&s->corpus, 0, sizeof s->corpus);
-    s->has_corpus = 0;
-    free(s->corpus_buf);
-    s->corpus_buf = NULL;
-}
-
-/* Takes ownership of p (from nnw_alloc) even on failure, like
- * nnw_load_shard. The main shard must be loaded first. */
 EMSCRIPTEN_KEEPALIVE int nnw_load_corpus(nnw_session *s, uint8_t *p, size_t n) {
-    int rc = need_shard(s);
-    drop_corpus(s);
-    s->corpus_buf = p;
-    if (rc != NN_OK) {
-        drop_corpus(s);
-        return rc;
-    }
-    if ((rc = nn_shard_parse(&s->corpus, p, n, &s->err)) != NN_OK) {
-        drop_corpus(s);
-        return rc;
-    }
-    s->has_corpus = 1;
-    if (!nn_shard_find(&s->corpus, "unsup")) {
-        drop_corpus(s);
-        return nn_fail(&s->err, NN_ERR_FORMAT,
-                       "this shard has no \"unsup\" split: load imdb-unsup.shard (scripts/setup.sh "
-                       "builds it)");
-    }
-    if (s->corpus.vocab_crc != s->shard.vocab_crc) {
-        uint32_t crc = s->corpus.vocab_crc;
-        drop_corpus(s);
-        return nn_fail(&s->err, NN_ERR_FORMAT,
-                       "the unlabelled reviews use another vocabulary (crc %08x) than the loaded "
-                       "shard (crc %08x): rebuild both with scripts/setup.sh",
-                       crc, s->shard.vocab_crc);
-    }
-    return NN_OK;
+    return nn_session_load_corpus(s, p, n);
 }
 
 /* Reviews in the loaded unsup shard (0 when none is loaded). */
@@ -1677,70 +508,15 @@ EMSCRIPTEN_KEEPALIVE uint32_t nnw_corpus_reviews(nnw_session *s) {
     return sp ? sp->n : 0;
 }
 
-/* Starts word2vec with a config JSON over the defaults (vocab_size,
- * embed_dim, seed and the w2v_* keys are used); replaces earlier vectors. */
 EMSCRIPTEN_KEEPALIVE int nnw_pretrain_begin(nnw_session *s, const char *json) {
-    if (!s->has_corpus)
-        return nn_fail(&s->err, NN_ERR_STATE, "no unlabelled reviews are loaded: load "
-                       "imdb-unsup.shard first");
-    nn_config cfg;
-    nn_config_default(&cfg);
-    int rc = nn_config_from_json(&cfg, json, &s->err);
-    if (rc == NN_OK) rc = nn_config_check(&cfg, NULL, &s->err);
-    if (rc != NN_OK) return rc;
-    if (cfg.vocab_size > s->shard.vocab.V)
-        return nn_fail(&s->err, NN_ERR_ARG, "vocab_size is %u but the shard has %u ids; choose at most %u",
-                       cfg.vocab_size, s->shard.vocab.V, s->shard.vocab.V);
-    nn_w2v_free(s->w2v);
-    s->w2v = NULL;
-    s->w2v_finished = 0;
-    for (int i = 0; i < W_COUNT; i++) s->w2v_progress[i] = 0;
-    return nn_w2v_create(&s->w2v, &cfg, nn_shard_find(&s->corpus, "unsup"), &s->err);
+    return nn_session_pretrain_begin(s, json);
 }
 
-/* Trains whole reviews until at least max_tokens words were read; the
- * progress is in nnw_pretrain_progress(s). */
 EMSCRIPTEN_KEEPALIVE int nnw_pretrain_step(nnw_session *s, uint32_t max_tokens) {
-    if (!s->w2v) return nn_fail(&s->err, NN_ERR_STATE, "no pretraining in progress: call nnw_pretrain_begin");
-    nn_w2v_progress p;
-    int rc = nn_w2v_run(s->w2v, max_tokens, &p, &s->err);
-    float *q = s->w2v_progress;
-    q[W_FRACTION] = p.tokens_total ? (float)((double)p.tokens_done / (double)p.tokens_total) : 0.0f;
-    q[W_TOKENS] = (float)p.tokens_done;
-    q[W_TOKENS_TOTAL] = (float)p.tokens_total;
-    q[W_EPOCH] = (float)p.epoch;
-    q[W_EPOCHS] = (float)p.epochs;
-    q[W_LR] = p.lr;
-    q[W_LOSS] = p.loss;
-    q[W_FINISHED] = (float)p.finished;
-    q[W_PAIRS] = (float)p.pairs;
-    s->w2v_finished = p.finished && rc == NN_OK;
-    return rc;
+    return nn_session_pretrain_step(s, max_tokens);
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_pretrain_progress(nnw_session *s) { return s->w2v_progress; }
-
-/* The finished vectors, if they were trained with cfg's settings. */
-static int use_word_vectors(nnw_session *s, nn_trainer *t, const nn_config *cfg) {
-    if (!s->w2v || !s->w2v_finished)
-        return nn_fail(&s->err, NN_ERR_STATE,
-                       "embedding_init is \"word2vec\" but no word vectors are trained yet: "
-                       "pretrain them first, or set embedding_init to \"uniform\"");
-    const nn_config *w = nn_w2v_config(s->w2v);
-    if (w->vocab_size != cfg->vocab_size || w->embed_dim != cfg->embed_dim || w->seed != cfg->seed ||
-        w->w2v_epochs != cfg->w2v_epochs || w->w2v_window != cfg->w2v_window ||
-        w->w2v_negative != cfg->w2v_negative || w->w2v_sample != cfg->w2v_sample ||
-        w->w2v_lr != cfg->w2v_lr)
-        return nn_fail(&s->err, NN_ERR_STATE,
-                       "the word vectors were trained with other settings (vocab_size %u, "
-                       "embed_dim %u, seed %.0f, w2v_window %u, ...) than this config's (%u, %u, "
-                       "%.0f, %u, ...): pretrain them again",
-                       w->vocab_size, w->embed_dim, (double)w->seed, w->w2v_window, cfg->vocab_size,
-                       cfg->embed_dim, (double)cfg->seed, cfg->w2v_window);
-    uint32_t V, E;
-    const float *vec = nn_w2v_vectors(s->w2v, &V, &E);
-    return nn_trainer_set_embedding(t, vec, V, E, &s->err);
-}
 
 /* The k nearest words (cosine) of a word in the session's vectors, as JSON
  * [{"word", "sim"}, ...]; [] for a word outside them. */
@@ -1757,14 +533,5 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_pretrain_nearest(nnw_session *s, const char
     uint32_t found = 0;
     if (k > 32) k = 32;
     if (id >= NN_FIRST_WORD && id < V) found = nn_vectors_nearest(vec, V, E, id, k, ids, sims);
-    cJSON *a = cJSON_CreateArray();
-    int ok = a != NULL;
-    for (uint32_t i = 0; i < found; i++) {
-        size_t len;
-        const char *w = nn_vocab_word(&s->shard.vocab, ids[i], &len);
-        cJSON *e = json_add(a, NULL, cJSON_CreateObject());
-        ok &= add_string(e, "word", w, len);
-        ok &= add_float(e, "sim", sims[i]);
-    }
-    return session_json(s, a, ok);
+    return nn_session_answer(s, nn_nearest_json(&s->shard.vocab, ids, sims, found));
 }

@@ -367,3 +367,27 @@ int nn_vectors_read(const uint8_t *buf, size_t len, const float **vectors, uint3
     *vocab_crc = rd32(buf + 24);
     return NN_OK;
 }
+
+int nn_w2v_check_config(const nn_config *w, const nn_config *cfg, nn_error *err) {
+    if (w->vocab_size == cfg->vocab_size && w->embed_dim == cfg->embed_dim && w->seed == cfg->seed &&
+        w->w2v_epochs == cfg->w2v_epochs && w->w2v_window == cfg->w2v_window &&
+        w->w2v_negative == cfg->w2v_negative && w->w2v_sample == cfg->w2v_sample && w->w2v_lr == cfg->w2v_lr)
+        return NN_OK;
+    return nn_fail(err, NN_ERR_STATE,
+                   "the word vectors were trained with other settings (vocab_size %u, embed_dim %u, seed "
+                   "%.0f, w2v_window %u, ...) than this config's (%u, %u, %.0f, %u, ...): pretrain them again",
+                   w->vocab_size, w->embed_dim, (double)w->seed, w->w2v_window, cfg->vocab_size, cfg->embed_dim,
+                   (double)cfg->seed, cfg->w2v_window);
+}
+
+int nn_w2v_give(const nn_w2v *w, int finished, nn_trainer *t, const nn_config *cfg, nn_error *err) {
+    if (!w || !finished)
+        return nn_fail(err, NN_ERR_STATE,
+                       "embedding_init is \"word2vec\" but no word vectors are trained yet: "
+                       "pretrain them first, or set embedding_init to \"uniform\"");
+    int rc = nn_w2v_check_config(nn_w2v_config(w), cfg, err);
+    if (rc != NN_OK) return rc;
+    uint32_t V, E;
+    const float *vec = nn_w2v_vectors(w, &V, &E);
+    return nn_trainer_set_embedding(t, vec, V, E, err);
+}

@@ -70,6 +70,13 @@ int nn_w2v_run(nn_w2v *w, uint64_t max_tokens, nn_w2v_progress *p, nn_error *err
 const float *nn_w2v_vectors(const nn_w2v *w, uint32_t *V, uint32_t *E);
 /* The config the vectors are being trained with. */
 const nn_config *nn_w2v_config(const nn_w2v *w);
+/* Whether vectors trained with config w suit a model of config cfg: the
+ * same vocab_size, embed_dim, seed and w2v_* settings (NN_ERR_STATE, naming
+ * both, when not: pretrain again). */
+int nn_w2v_check_config(const nn_config *w, const nn_config *cfg, nn_error *err);
+/* Gives trainer t the vectors of w: NN_ERR_STATE when w is NULL or not
+ * finished, or was trained with other settings (nn_w2v_check_config). */
+int nn_w2v_give(const nn_w2v *w, int finished, nn_trainer *t, const nn_config *cfg, nn_error *err);
 /* The number of times each id (V) occurs in the corpus (0 for ids dropped). */
 const uint64_t *nn_w2v_counts(const nn_w2v *w);
 

@@ -7,6 +7,7 @@
  * map; and, end to end, a bag model trained on the synthetic task whose map
  * and neighbours must separate its positive and negative words. */
 #include "nn.h"
+#include "result_layouts.h"
 #include "check.h"
 #include "synthetic.h"
 
@@ -502,6 +503,65 @@ static void on_epoch(void *user, const nn_model *m, uint32_t epoch) {
     s->rc |= nn_embed_history_record(s->h, m, epoch, 0, &err);
 }
 
+/* The page's answers (nn_embed_history_*_rows, _floats) hold exactly what
+ * the calls they pack give, in the result layouts' slots. */
+static void test_answers(nn_embed_history *h, const float *xy, const float *effect, const float var[2], float total,
+                         const uint32_t *near_ids, const float *near_sims) {
+    nn_error err;
+    uint32_t ns, n;
+    const nn_embed_stats *st = nn_embed_history_stats(h, &ns);
+    const uint32_t *ep = nn_embed_history_epochs(h, &n);
+    float rows[64 * NN_EMBED_STATS_ROW_LEN];
+    int k = nn_embed_history_stats_rows(h, rows);
+    int ok = k == (int)ns;
+    for (int i = 0; ok && i < k; i++) {
+        const float *r = rows + i * NN_EMBED_STATS_ROW_LEN;
+        ok &= r[NN_EMBED_STATS_ROW_EPOCH] == (float)st[i].epoch && r[NN_EMBED_STATS_ROW_STORED] == 1.0f &&
+              r[NN_EMBED_STATS_ROW_FREQUENT_NORM] == st[i].frequent_norm &&
+              r[NN_EMBED_STATS_ROW_FREQUENT_WORDS] == (float)st[i].frequent_words;
+    }
+    check(ok, "answers: %d stats rows of the recorded epochs", k);
+    float nb[5 * NN_NEIGHBOURS_ROW_LEN];
+    k = nn_embed_history_neighbour_rows(h, 12, 4, 5, nb, &err);
+    ok = k == 5;
+    for (int i = 0; ok && i < 5; i++)
+        ok &= nb[i * NN_NEIGHBOURS_ROW_LEN + NN_NEIGHBOURS_ROW_ID] == (float)near_ids[i] &&
+              nb[i * NN_NEIGHBOURS_ROW_LEN + NN_NEIGHBOURS_ROW_SIMILARITY] == near_sims[i];
+    check(ok, "answers: neighbour rows are nn_nearest_cosine's");
+    check(nn_embed_history_neighbour_rows(h, 12, 60, 5, nb, &err) == -1 && nn_embed_history_neighbour_rows(h, 99, 4, 5, nb, &err) == -1,
+          "answers: a word outside the model, an epoch without a snapshot refused");
+    uint32_t N = 56;
+    float *map = malloc(((size_t)n + (size_t)n * N * 3 + N + 3) * sizeof *map);
+    k = nn_embed_history_map_floats(h, 12, N, 0, map, &err);
+    const float *mv = map + n + (size_t)n * N * 3 + N;
+    check(k == (int)n && map[0] == (float)ep[0] && !memcmp(map + n, xy, (size_t)n * N * 2 * sizeof *xy) &&
+              !memcmp(map + n + (size_t)n * N * 2, effect, (size_t)n * N * sizeof *effect) && mv[0] == var[0] &&
+              mv[1] == var[1] && mv[2] == total && map[n + (size_t)n * N * 3] == (float)nn_embed_history_counts(h)[4],
+          "answers: the packed map is nn_embed_history_map's, with the counts");
+    check(nn_embed_history_map_floats(h, 12, 0, 0, map, &err) == -1 && nn_embed_history_map_floats(h, 12, 57, 0, map, &err) == -1,
+          "answers: 0 or more than V - 4 map words refused: %s", err.msg);
+    free(map);
+    float eff[1 + 2 * 56], one;
+    uint32_t id4 = 4;
+    k = nn_embed_history_word_effects(h, 12, eff, &err);
+    nn_embed_history_effects(h, 12, &id4, 1, &one, NULL, &err);
+    check(k == 56 && eff[1] == (float)nn_embed_history_counts(h)[4] && eff[1 + 56] == one,
+          "answers: word effects: counts then effects of ids 4..59");
+    float ch[3 * NN_EMBED_CHANGES_ROW_LEN];
+    k = nn_embed_history_change_rows(h, 1, 12, 0, 3, ch, &err);
+    ok = k == 3;
+    for (int i = 0; ok && i < 3; i++) {
+        uint32_t id = (uint32_t)ch[i * NN_EMBED_CHANGES_ROW_LEN + NN_EMBED_CHANGES_ROW_ID];
+        float a, b;
+        nn_embed_history_effects(h, 1, &id, 1, &a, NULL, &err);
+        nn_embed_history_effects(h, 12, &id, 1, &b, NULL, &err);
+        ok &= ch[i * NN_EMBED_CHANGES_ROW_LEN + NN_EMBED_CHANGES_ROW_EFFECT_FROM] == a &&
+              ch[i * NN_EMBED_CHANGES_ROW_LEN + NN_EMBED_CHANGES_ROW_EFFECT_TO] == b &&
+              ch[i * NN_EMBED_CHANGES_ROW_LEN + NN_EMBED_CHANGES_ROW_COUNT] == (float)nn_embed_history_counts(h)[id];
+    }
+    check(ok, "answers: change rows hold each word's count and effects at both epochs");
+}
+
 static void test_trained(void) {
     synthetic data;
     synthetic_make(&data, 1000, 200);
@@ -576,6 +636,7 @@ static void test_trained(void) {
     const nn_embed_stats *st = nn_embed_history_stats(h, &ns);
     check(ns == 12 && st[11].frequent_norm > st[0].frequent_norm && st[0].frequent_words > 0,
           "trained: frequent words' mean norm grows (%.3f -> %.3f)", st[0].frequent_norm, st[11].frequent_norm);
+    test_answers(h, xy, effect, var, total, ids, sims);
     free(xy);
     free(effect);
     nn_embed_history_free(h);
