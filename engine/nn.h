@@ -215,7 +215,8 @@ enum { NN_PAD_PRE = 0, NN_PAD_POST = 1 };
 enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
 /* The architecture (see "model" below). */
 enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4,
-       NN_MODEL_MLP = 5 /* images: trains on an nn_image_shard */ };
+       NN_MODEL_MLP = 5 /* images: trains on an nn_image_shard */,
+       NN_MODEL_NGRAM = 6 /* a bag of unigram and bigram embeddings (engine/ngram.h) */ };
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
 /* Where the embedding starts (see "embedding_init" below). */
 enum { NN_EMB_UNIFORM = 0, NN_EMB_WORD2VEC = 1 };
@@ -268,6 +269,7 @@ typedef struct nn_config {
      * text before scoring (engine/stopwords.h): "" for none, "@english" for
      * the built-in list, words to add, "-word" to take one out. */
     char stopwords[NN_STOPWORDS_SPEC_MAX];
+    uint32_t bigrams;      /* "ngram": the N most frequent training bigrams get rows (0: unigrams only) */
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
@@ -427,6 +429,7 @@ typedef struct nn_model {
     uint16_t *ids_batch; /* (B,T) occluded copies of one review (explain) */
     nn_rng dropout_rng;  /* the dropout masks, seeded from cfg.seed by init */
     nn_parallel par;     /* threads lent by the caller (nn_model_set_parallel); parts 0: none */
+    struct nn_ngram *ngram; /* "ngram" only: bigram index, features, lazy update (engine/ngram.h) */
 } nn_model;
 
 /* Allocates a model for cfg (parameters zero; call nn_model_init). */
