@@ -240,6 +240,8 @@ static const field FIELDS[] = {
     {F(seed), K_U64, 0, SEED_MAX, 0, 0, "0..9007199254740991 (2^53-1, the largest integer JSON keeps exactly)", {0}},
     /* doc: "ngram" model: the most frequent bigrams of the training reviews that get their own embedding rows */
     {F(bigrams), K_U32, 0, 4000000, 0, 0, "0..4000000 (\"ngram\" only; 0: unigrams only)", {0}},
+    /* doc: "ngram" model: weigh each word and bigram by how much more often it appears in one class (NBSVM) */
+    {F(nb_weighting), K_BOOL, 0, 1, 0, 0, "true or false (\"ngram\" only)", {0}},
 };
 #undef F
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
@@ -272,7 +274,7 @@ static const char *valid_keys(void) {
         "dropout, recurrent_dropout, pooling, optimizer, lr, beta1, beta2, eps, "
         "batch_size, epochs, patience, monitor, min_delta, restore_best_weights, "
         "embedding_init, trainable_embedding, w2v_epochs, w2v_window, w2v_negative, "
-        "w2v_sample, w2v_lr, val_size, train_size, seed, bigrams";
+        "w2v_sample, w2v_lr, val_size, train_size, seed, bigrams, nb_weighting";
     return list;
 }
 

@@ -22,7 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { T_EMB = 0, T_W = 1, T_B = 2, T_BIGRAMS = 3 };
+enum { T_EMB = 0, T_W = 1, T_B = 2 }; /* then "bigram.ids" and "nb.ratio" when present */
+
+/* The bigram table and the NB ratios (NULL when the config has none). */
+static float *bigram_ids(const nn_model *m) {
+    return m->ngram->N ? m->params + m->tensor[m->ngram->t_bigrams].offset : NULL;
+}
+static const float *nb_ratio(const nn_model *m) {
+    return m->cfg.nb_weighting ? m->params + m->tensor[m->ngram->t_nb].offset : NULL;
+}
 
 static void *alloc_floats(size_t n) {
     size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
@@ -85,24 +93,26 @@ uint32_t nn_ngram_features(uint32_t *feat, uint32_t *pos, const uint16_t *ids, u
 }
 
 void nn_bag_mean_forward(float *out, const uint32_t *feat, const uint32_t *start, const float *table,
-                         uint32_t B, uint32_t E) {
+                         const float *weight, uint32_t B, uint32_t E) {
     for (uint32_t b = 0; b < B; b++) {
         float *o = out + (size_t)b * E;
         memset(o, 0, E * sizeof *o);
         uint32_t s = start[b], e = start[b + 1];
-        for (uint32_t k = s; k < e; k++) nn_k_axpy(o, 1.0f, table + (size_t)feat[k] * E, E);
+        for (uint32_t k = s; k < e; k++)
+            nn_k_axpy(o, weight ? weight[feat[k]] : 1.0f, table + (size_t)feat[k] * E, E);
         if (e > s) nn_k_scale(o, 1.0f / (float)(e - s), E);
     }
 }
 
 void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat, const uint32_t *start,
-                          uint32_t B, uint32_t E) {
+                          const float *weight, uint32_t B, uint32_t E) {
     for (uint32_t b = 0; b < B; b++) {
         uint32_t s = start[b], e = start[b + 1];
         if (e == s) continue;
         float scale = 1.0f / (float)(e - s);
         for (uint32_t k = s; k < e; k++)
-            nn_k_axpy(dtable + (size_t)feat[k] * E, scale, dout + (size_t)b * E, E);
+            nn_k_axpy(dtable + (size_t)feat[k] * E, weight ? scale * weight[feat[k]] : scale,
+                      dout + (size_t)b * E, E);
     }
 }
 
@@ -112,7 +122,7 @@ void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat
 static void build_index(nn_model *m) {
     nn_ngram *ng = m->ngram;
     if (ng->N) {
-        const float *p = m->params + m->tensor[T_BIGRAMS].offset;
+        const float *p = bigram_ids(m);
         memset(ng->slots, 0, (size_t)ng->nslots * 2 * sizeof *ng->slots);
         uint32_t mask = ng->nslots - 1;
         for (uint32_t j = 0; j < ng->N; j++) {
@@ -138,7 +148,7 @@ static void build_index(nn_model *m) {
 static void sync_index(nn_model *m) {
     nn_ngram *ng = m->ngram;
     if (ng->index_ready && ng->N) {
-        const float *p = m->params + m->tensor[T_BIGRAMS].offset;
+        const float *p = bigram_ids(m);
         for (uint32_t j = 0; j < ng->N && ng->index_ready; j++) {
             uint32_t k = ng->keys[j];
             if (k ? (p[2 * j] != (float)(k >> 16) || p[2 * j + 1] != (float)(k & 0xffff))
@@ -175,7 +185,14 @@ int nn_ngram_create(nn_model *m) {
     add_tensor(m, "embedding", V + N, E);
     add_tensor(m, "dense.w", 1, E);
     add_tensor(m, "dense.b", 1, 1);
-    if (N) add_tensor(m, "bigram.ids", N, 2);
+    if (N) {
+        ng->t_bigrams = m->ntensors;
+        add_tensor(m, "bigram.ids", N, 2);
+    }
+    if (c->nb_weighting) {
+        ng->t_nb = m->ntensors;
+        add_tensor(m, "nb.ratio", 1, V + N);
+    }
     m->params = alloc_floats(m->nparams);
     m->grads = alloc_floats(m->nparams);
     m->m = alloc_floats(m->nparams);
@@ -230,8 +247,9 @@ static void fill_uniform(float *p, size_t n, float limit, nn_rng *rng) {
 void nn_ngram_init(nn_model *m, nn_rng *rng) {
     const nn_config *c = &m->cfg;
     nn_ngram *ng = m->ngram;
-    /* Everything but the bigram table starts afresh. */
-    size_t keep_from = ng->N ? m->tensor[T_BIGRAMS].offset : m->nparams;
+    /* Everything but the bigram table and the NB ratios (which come from
+     * the data, and follow the head) starts afresh. */
+    size_t keep_from = m->ntensors > 3 ? m->tensor[3].offset : m->nparams;
     memset(m->params, 0, keep_from * sizeof(float));
     fill_uniform(m->emb, (size_t)ng->rows * c->embed_dim, 0.05f, rng);
     fill_uniform(m->w2, c->embed_dim, sqrtf(6.0f / (float)(c->embed_dim + 1)), rng);
@@ -262,7 +280,7 @@ void nn_ngram_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
     uint32_t E = m->cfg.embed_dim;
     assert(B <= m->Bmax);
     batch_features(m, ids, B);
-    nn_bag_mean_forward(m->pooled, ng->feat, ng->start, m->emb, B, E);
+    nn_bag_mean_forward(m->pooled, ng->feat, ng->start, m->emb, nb_ratio(m), B, E);
     nn_dense_forward(m->logit, m->pooled, m->w2, m->b2, B, E, 1);
 }
 
@@ -277,7 +295,7 @@ float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *l
     nn_dense_backward(m->dpooled, g + m->tensor[T_W].offset, g + m->tensor[T_B].offset, m->dlogit,
                       m->pooled, m->w2, B, E, 1);
     if (!m->cfg.trainable_embedding) return loss;
-    nn_bag_mean_backward(g + m->tensor[T_EMB].offset, m->dpooled, ng->feat, ng->start, B, E);
+    nn_bag_mean_backward(g + m->tensor[T_EMB].offset, m->dpooled, ng->feat, ng->start, nb_ratio(m), B, E);
     for (uint32_t k = 0, n = ng->start[B]; k < n; k++) {
         uint32_t r = ng->feat[k];
         if (ng->mark[r] == ng->stamp) continue;
@@ -380,10 +398,11 @@ float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     uint32_t *pos = ng->pos;
     uint32_t nf = nn_ngram_features(ng->feat, pos, m->ids1, T, ng);
     float inv = nf ? 1.0f / (float)nf : 0.0f;
+    const float *ratio = nb_ratio(m);
     memset(share, 0, T * sizeof *share);
     for (uint32_t k = 0; k < nf; k++) {
         uint32_t r = ng->feat[k];
-        float s = nn_k_dot(m->w2, m->emb + (size_t)r * E, E) * inv;
+        float s = nn_k_dot(m->w2, m->emb + (size_t)r * E, E) * inv * (ratio ? ratio[r] : 1.0f);
         if (r < ng->V) {
             share[pos[k]] += s;
         } else {
@@ -417,7 +436,50 @@ static int by_key(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T, nn_error *err) {
+/* NBSVM's log-count ratios (Wang & Manning 2012, section 2.1) of every row:
+ * with binarized features (does review i have feature f), alpha = 1,
+ * p = alpha + sum over positive reviews, q = alpha + the same over negative
+ * ones, r = log((p / |p|_1) / (q / |q|_1)). */
+static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
+                     nn_error *err) {
+    nn_ngram *ng = m->ngram;
+    uint32_t rows = ng->rows;
+    uint32_t *count = calloc(2 * (size_t)rows, sizeof *count); /* (2, rows): negative, positive */
+    if (!count) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting features");
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+        uint32_t *c = count + (labels[i] > 0.5f ? rows : 0);
+        ng->stamp++;
+        for (uint32_t k = 0; k < nf; k++) {
+            uint32_t r = ng->feat[k];
+            if (ng->mark[r] == ng->stamp) continue;
+            ng->mark[r] = ng->stamp;
+            c[r]++;
+        }
+    }
+    double pn = 0, qn = 0;
+    for (uint32_t r = 0; r < rows; r++) {
+        qn += 1.0 + count[r];
+        pn += 1.0 + count[rows + r];
+    }
+    float *ratio = m->params + m->tensor[ng->t_nb].offset;
+    for (uint32_t r = 0; r < rows; r++)
+        ratio[r] = (float)log(((1.0 + count[rows + r]) / pn) / ((1.0 + count[r]) / qn));
+    free(count);
+    ng->stamp++;
+    return NN_OK;
+}
+
+static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T, nn_error *err);
+
+int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
+                           nn_error *err) {
+    int rc = choose_bigrams(m, ids, n, T, err);
+    if (!rc && m->cfg.nb_weighting) rc = nb_ratios(m, ids, labels, n, T, err);
+    return rc;
+}
+
+static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T, nn_error *err) {
     nn_ngram *ng = m->ngram;
     uint32_t N = ng->N;
     if (!N) return NN_OK;
@@ -492,7 +554,7 @@ int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_
         keep = N;
     }
     qsort(tab, keep, sizeof *tab, by_count_then_key);
-    float *p = m->params + m->tensor[T_BIGRAMS].offset;
+    float *p = bigram_ids(m);
     memset(p, 0, (size_t)N * 2 * sizeof *p);
     for (uint32_t j = 0; j < keep; j++) {
         p[2 * j] = (float)(tab[j].key >> 16);

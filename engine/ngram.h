@@ -17,6 +17,8 @@
  * "bigram.ids" (N,2), the ids as floats (exact below 2^24), so a checkpoint
  * carries them with the weights and a loaded model scores text on its own.
  * That tensor is never trained. A row whose pair is (0,0) is unused.
+ * Likewise "nb.ratio" (1,V+N), with cfg.nb_weighting: each row's NBSVM
+ * log-count ratio, a fixed weight of that feature in the mean.
  *
  * The table is large (V+N rows) and a batch touches few rows, so the
  * optimizer is lazy: only the rows the batch touched are updated (Adam's
@@ -39,6 +41,7 @@
 typedef struct nn_ngram {
     uint32_t V, N, E, rows;  /* rows = V + N */
     uint32_t T, Bmax;
+    uint32_t t_bigrams, t_nb;  /* indices of the tensors "bigram.ids", "nb.ratio" (when present) */
     uint32_t fmax;           /* features one review can have: 2T - 1 */
     /* the bigram index (open addressing, linear probing) */
     uint32_t *keys;          /* (N) a*65536+b of bigram j, 0 for an unused row */
@@ -76,13 +79,14 @@ static inline uint32_t nn_ngram_key(uint32_t a, uint32_t b) { return (a << 16) |
 uint32_t nn_ngram_features(uint32_t *feat, uint32_t *pos, const uint16_t *ids, uint32_t T,
                            const nn_ngram *ng);
 
-/* Mean of table rows: out (B,E) row b = mean of table[feat[k]] for k in
- * [start[b], start[b+1]) (zeros when a review has no features). */
+/* Mean of table rows: out (B,E) row b = mean of weight[feat[k]] *
+ * table[feat[k]] for k in [start[b], start[b+1]) (zeros when a review has
+ * no features); weight (rows) NULL means 1. */
 void nn_bag_mean_forward(float *out, const uint32_t *feat, const uint32_t *start, const float *table,
-                         uint32_t B, uint32_t E);
-/* dtable += dout[b] / count_b at each of review b's rows. */
+                         const float *weight, uint32_t B, uint32_t E);
+/* dtable += weight[row] * dout[b] / count_b at each of review b's rows. */
 void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat, const uint32_t *start,
-                          uint32_t B, uint32_t E);
+                          const float *weight, uint32_t B, uint32_t E);
 
 /* ------------------------------------------------ the model (model.c calls) */
 
@@ -110,7 +114,12 @@ float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
 
 /* The trainer's step: the N most frequent adjacent pairs of real tokens in
  * the padded training reviews ids (n,T), written to "bigram.ids" (most
- * frequent first, ties by the smaller key), and the index built. */
-int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T, nn_error *err);
+ * frequent first, ties by the smaller key), and the index built; with
+ * cfg.nb_weighting, the NB log-count ratio of every row from labels (n)
+ * into "nb.ratio" (NBSVM, Wang & Manning 2012): each feature's row is
+ * scaled by it in the mean, so words that tell the classes apart weigh
+ * more from the start, as NBSVM's scaled features do. */
+int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
+                           nn_error *err);
 
 #endif

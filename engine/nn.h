@@ -270,6 +270,7 @@ typedef struct nn_config {
      * the built-in list, words to add, "-word" to take one out. */
     char stopwords[NN_STOPWORDS_SPEC_MAX];
     uint32_t bigrams;      /* "ngram": the N most frequent training bigrams get rows (0: unigrams only) */
+    int nb_weighting;      /* "ngram", 0/1: each feature weighted by its NBSVM log-count ratio */
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
