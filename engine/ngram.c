@@ -50,6 +50,16 @@ static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t co
     m->nparams += ((size_t)rows * cols + 3) & ~(size_t)3; /* 16-byte aligned, as model.c */
 }
 
+/* The table and the bigram index are far larger than the caches and are
+ * read at random, so the loops ask for what they will need a few steps
+ * ahead (a no-op where the compiler has no prefetch, as in wasm). */
+#if defined(__GNUC__) && !defined(__wasm__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+enum { AHEAD = 8 };
+
 static uint32_t hash_key(uint32_t k) {
     /* A multiplicative hash (Knuth's 2654435761), then the high bits mixed down. */
     k *= 2654435761u;
@@ -70,9 +80,11 @@ static uint32_t lookup_bigram(const nn_ngram *ng, uint32_t key) {
 
 uint32_t nn_ngram_features(uint32_t *feat, uint32_t *pos, const uint16_t *ids, uint32_t T,
                            const nn_ngram *ng) {
-    uint32_t n = 0, prev = NN_PAD;
+    uint32_t n = 0, prev = NN_PAD, mask = ng->nslots - 1;
     for (uint32_t t = 0; t < T; t++) {
         uint32_t id = ids[t];
+        if (ng->N && t + AHEAD < T && ids[t + AHEAD] != NN_PAD && ids[t + AHEAD - 1] != NN_PAD)
+            PREFETCH(ng->slots + 2 * (size_t)(hash_key(nn_ngram_key(ids[t + AHEAD - 1], ids[t + AHEAD])) & mask));
         if (id == NN_PAD) {
             prev = NN_PAD;
             continue;
@@ -98,8 +110,10 @@ void nn_bag_mean_forward(float *out, const uint32_t *feat, const uint32_t *start
         float *o = out + (size_t)b * E;
         memset(o, 0, E * sizeof *o);
         uint32_t s = start[b], e = start[b + 1];
-        for (uint32_t k = s; k < e; k++)
+        for (uint32_t k = s; k < e; k++) {
+            if (k + AHEAD < e) PREFETCH(table + (size_t)feat[k + AHEAD] * E);
             nn_k_axpy(o, weight ? weight[feat[k]] : 1.0f, table + (size_t)feat[k] * E, E);
+        }
         if (e > s) nn_k_scale(o, 1.0f / (float)(e - s), E);
     }
 }
@@ -110,9 +124,11 @@ void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat
         uint32_t s = start[b], e = start[b + 1];
         if (e == s) continue;
         float scale = 1.0f / (float)(e - s);
-        for (uint32_t k = s; k < e; k++)
+        for (uint32_t k = s; k < e; k++) {
+            if (k + AHEAD < e) PREFETCH(dtable + (size_t)feat[k + AHEAD] * E);
             nn_k_axpy(dtable + (size_t)feat[k] * E, weight ? scale * weight[feat[k]] : scale,
                       dout + (size_t)b * E, E);
+        }
     }
 }
 
@@ -342,14 +358,21 @@ int nn_ngram_update(nn_model *m) {
     memcpy(u, m->params + w, E * sizeof *u);
     u[E] = m->params[bias];
     u += E + 1;
-    for (uint32_t i = 0; i < ng->ntouched; i++)
-        memcpy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E * sizeof *u);
-    ng->nundo = ng->ntouched;
-    ng->undo_valid = 1;
     int finite = step_span(m, w, E, lr_t);
     finite &= step_span(m, bias, 1, lr_t);
-    for (uint32_t i = 0; i < ng->ntouched; i++)
+    for (uint32_t i = 0; i < ng->ntouched; i++) {
+        if (i + AHEAD < ng->ntouched) {
+            size_t ahead = emb + (size_t)ng->touched[i + AHEAD] * E;
+            PREFETCH(m->params + ahead);
+            PREFETCH(m->grads + ahead);
+            PREFETCH(m->m + ahead);
+            PREFETCH(m->v + ahead);
+        }
+        memcpy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E * sizeof *u);
         finite &= step_span(m, emb + (size_t)ng->touched[i] * E, E, lr_t);
+    }
+    ng->nundo = ng->ntouched;
+    ng->undo_valid = 1;
     m->prev_valid = 1;
     return finite;
 }
@@ -431,9 +454,20 @@ static int by_count_then_key(const void *a, const void *b) {
     return x->key < y->key ? -1 : x->key > y->key;
 }
 
-static int by_key(const void *a, const void *b) {
-    uint32_t x = ((const pair_count *)a)->key, y = ((const pair_count *)b)->key;
-    return x < y ? -1 : x > y;
+/* a (n) sorted by key, ascending: a least-significant-digit radix sort,
+ * two passes of 16 bits through tmp (n), count (65536) scratch. */
+static void sort_by_key(pair_count *a, pair_count *tmp, uint32_t *count, uint32_t n) {
+    for (int shift = 0; shift < 32; shift += 16) {
+        pair_count *from = shift ? tmp : a, *to = shift ? a : tmp;
+        memset(count, 0, (1u << 16) * sizeof *count);
+        for (uint32_t i = 0; i < n; i++) count[(from[i].key >> shift) & 0xffff]++;
+        for (uint32_t d = 0, sum = 0; d < (1u << 16); d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++) to[count[(from[i].key >> shift) & 0xffff]++] = from[i];
+    }
 }
 
 /* NBSVM's log-count ratios (Wang & Manning 2012, section 2.1) of every row:
@@ -491,6 +525,8 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
     for (size_t r = 0; r < n; r++) {
         const uint16_t *row = ids + r * T;
         for (uint32_t t = 1; t < T; t++) {
+            if (t + AHEAD < T && row[t + AHEAD] != NN_PAD && row[t + AHEAD - 1] != NN_PAD)
+                PREFETCH(tab + (hash_key(nn_ngram_key(row[t + AHEAD - 1], row[t + AHEAD])) & (cap - 1)));
             if (row[t] == NN_PAD || row[t - 1] == NN_PAD) continue;
             uint32_t key = nn_ngram_key(row[t - 1], row[t]), mask = cap - 1, s = hash_key(key) & mask;
             while (tab[s].key && tab[s].key != key) s = (s + 1) & mask;
@@ -538,8 +574,11 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
         free(hist);
         /* everything above c, then the smallest keys at c */
         uint32_t k = 0, nties = 0;
-        pair_count *ties = malloc((size_t)d * sizeof *ties);
-        if (!ties) {
+        pair_count *ties = malloc(2 * (size_t)d * sizeof *ties);
+        uint32_t *digits = malloc((1u << 16) * sizeof *digits);
+        if (!ties || !digits) {
+            free(ties);
+            free(digits);
             free(tab);
             return nn_fail(err, NN_ERR_NOMEM, "out of memory choosing bigrams");
         }
@@ -548,7 +587,8 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
             if (cnt > c) tab[k++] = tab[i];
             else if (cnt == c) ties[nties++] = tab[i];
         }
-        qsort(ties, nties, sizeof *ties, by_key);
+        sort_by_key(ties, ties + d, digits, nties);
+        free(digits);
         for (uint32_t i = 0; k < N; i++) tab[k++] = ties[i];
         free(ties);
         keep = N;

@@ -325,6 +325,10 @@ char *nn_config_to_json(const nn_config *c);
  *   "mlp": images, the Keras basic-classification tutorial: pixels (B,D)
  *     uint8 / 255 -> Dense (H) + ReLU -> Dense (K) logits (B,K) -> softmax,
  *     sparse categorical cross-entropy; kernels in Keras's (C,OC) layout.
+ *   "ngram": a bag of unigram and bigram embeddings (fastText): ids (B,T)
+ *     -> the ids and the known bigrams of adjacent ids -> the mean of their
+ *     rows of the table (V+N,E) (optionally NB-weighted) -> Dense (1) logit
+ *     -> sigmoid; its lazy optimizer and bigram table: engine/ngram.h.
  * A batch's inputs x are ids (B,T) uint16 for the text models, pixels (B,D)
  * uint8 for "mlp"; labels are 0/1 (text) or the class 0..K-1 (as floats).
  * All parameters live in one float buffer carved into named tensors; the
