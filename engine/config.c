@@ -145,20 +145,27 @@ static void mlp_tutorial(nn_config *c) {
 }
 
 /* Beyond the tutorials: a bag of unigram and bigram embeddings with a
- * linear head (fastText, Joulin et al. 2017; engine/ngram.h). Every value
- * was chosen on the validation reviews (the sweep: engine/ngram.c). */
+ * linear head (fastText, Joulin et al. 2017), each feature weighted by its
+ * NBSVM log-count ratio (Wang & Manning 2012); engine/ngram.h. Every value
+ * was chosen on the 5,000 validation reviews (the sweep is in
+ * engine/ngram.c): 200,000 bigrams beat 100,000, 500,000 and 1,000,000;
+ * width 8 matched 16 and beat 4; NB weighting lowered the validation loss
+ * from 0.228 to 0.202; Adam 0.02 with batch 128 reached the lowest
+ * validation loss (0.2000) by epoch 3. Early stopping (patience 1, best
+ * weights restored) ends it after epoch 4. */
 static void ngram_recipe(nn_config *c) {
     nn_config_default(c);
     c->model = NN_MODEL_NGRAM;
     c->vocab_size = 32768;
     c->maxlen = 1024;
-    c->bigrams = 500000;
-    c->embed_dim = 16;
-    c->batch_size = 32;
-    c->lr = 0.001f;
+    c->bigrams = 200000;
+    c->nb_weighting = 1;
+    c->embed_dim = 8;
+    c->batch_size = 128;
+    c->lr = 0.02f;
     c->epochs = 10;
     c->val_size = 5000;
-    c->patience = 2;
+    c->patience = 1;
     c->restore_best_weights = 1;
 }
 
