@@ -58,7 +58,7 @@ static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t co
 #else
 #define PREFETCH(p) ((void)0)
 #endif
-enum { AHEAD = 8 };
+enum { AHEAD = 16 };
 
 static uint32_t hash_key(uint32_t k) {
     /* A multiplicative hash (Knuth's 2654435761), then the high bits mixed down. */
@@ -111,7 +111,10 @@ void nn_bag_mean_forward(float *out, const uint32_t *feat, const uint32_t *start
         memset(o, 0, E * sizeof *o);
         uint32_t s = start[b], e = start[b + 1];
         for (uint32_t k = s; k < e; k++) {
-            if (k + AHEAD < e) PREFETCH(table + (size_t)feat[k + AHEAD] * E);
+            if (k + AHEAD < e) {
+                PREFETCH(table + (size_t)feat[k + AHEAD] * E);
+                if (weight) PREFETCH(weight + feat[k + AHEAD]);
+            }
             nn_k_axpy(o, weight ? weight[feat[k]] : 1.0f, table + (size_t)feat[k] * E, E);
         }
         if (e > s) nn_k_scale(o, 1.0f / (float)(e - s), E);
