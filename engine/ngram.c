@@ -110,9 +110,14 @@ static uint32_t lookup_bigram(const nn_ngram *ng, uint32_t key) {
 uint32_t nn_ngram_features(uint32_t *feat, uint32_t *pos, const uint16_t *ids, uint32_t T,
                            const nn_ngram *ng) {
     uint32_t n = 0, prev = NN_PAD, mask = ng->nslots - 1;
-    for (uint32_t t = 0; t < T; t++) {
+    /* Padding fills only the start or the end of a padded review: walk the
+     * run [first, last) of the real tokens (a zero inside it is still
+     * skipped below; only ids given by a caller can have one). */
+    size_t first, last;
+    nn_k_nonzero_span(ids, T, &first, &last);
+    for (uint32_t t = (uint32_t)first, end = (uint32_t)last; t < end; t++) {
         uint32_t id = ids[t];
-        if (ng->N && t + AHEAD < T && ids[t + AHEAD] != NN_PAD && ids[t + AHEAD - 1] != NN_PAD)
+        if (ng->N && t + AHEAD < end && ids[t + AHEAD] != NN_PAD && ids[t + AHEAD - 1] != NN_PAD)
             PREFETCH(ng->slots + 2 * (size_t)(hash_key(nn_ngram_key(ids[t + AHEAD - 1], ids[t + AHEAD])) & mask));
         if (id == NN_PAD) {
             prev = NN_PAD;
