@@ -498,7 +498,10 @@ float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size
 /* Per-token contributions by occlusion: contrib[i] = score(review) -
  * score(review with ids[i] replaced by <PAD>); returns the score. ("bag":
  * a closed form per token; recurrent models: a full forward pass per token,
- * batched, where <PAD> is skipped by the mask as if the word were removed.) ids are
+ * batched, where <PAD> is skipped by the mask as if the word were removed.
+ * "ngram": not occlusion but each word's linear share of the logit, a
+ * bigram's split half to each of its words, scaled so the shares add up to
+ * score - sigmoid(bias); engine/ngram.h.) ids are
  * the encoded review (NN_START first, so contrib[0] belongs to <START> and
  * contrib[k] to the k-th word); contrib has n entries, 0 for ids cut by
  * maxlen. contrib may be NULL (score only). */
