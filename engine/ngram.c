@@ -273,7 +273,10 @@ int nn_ngram_create(nn_model *m) {
         !ng->touched || !ng->mark || !ng->undo || !ng->share || !ng->pos)
         return 0;
     nn_ngram_point_views(m);
-    build_index(m); /* all rows unused until the trainer chooses the bigrams */
+    /* The index is built from "bigram.ids" by the first pass that needs it,
+     * so a model whose parameters are then read from a checkpoint (or
+     * copied in by a caller) indexes the bigrams it was given. */
+    ng->index_ready = 0;
     return 1;
 }
 

@@ -357,6 +357,16 @@ static void check_learning(void) {
                      nn_checkpoint_read(&ck, buf, len, &err) == NN_OK;
             check(ok, "ngram checkpoint round trip %s", err.msg);
             if (ok) {
+                /* a batch forward first (no explain before it): the loaded
+                 * model indexes the bigrams it read, not an empty table */
+                uint16_t row[30];
+                const uint16_t review[6] = {NN_START, 4, 5, 4, 5, 6};
+                nn_pad_review(row, review, 6, &c);
+                nn_model_forward(m, row, 1);
+                float want = m->logit[0];
+                nn_model_forward(ck.model, row, 1);
+                check(ck.model->logit[0] == want, "a loaded ngram model's first forward pass uses its bigrams "
+                      "(logit %.6f, trained %.6f)", ck.model->logit[0], want);
                 const char *text = "w4 w5 w4 w20 w30 w11 w12 w5 w6";
                 float a = nn_model_score_text(m, &data.shard.vocab, text, strlen(text));
                 float b = nn_model_score_text(ck.model, &ck.vocab, text, strlen(text));
