@@ -196,9 +196,7 @@ static void build_index(nn_model *m) {
     ng->index_ready = 1;
 }
 
-/* The index matches the tensor (which a checkpoint load, or a caller
- * writing the parameters, may have changed). */
-static void sync_index(nn_model *m) {
+void nn_ngram_reindex(nn_model *m) {
     nn_ngram *ng = m->ngram;
     if (ng->index_ready && ng->N) {
         const float *p = bigram_ids(m);
@@ -448,7 +446,6 @@ float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     const nn_config *c = &m->cfg;
     nn_ngram *ng = m->ngram;
     uint32_t T = c->maxlen, E = c->embed_dim;
-    sync_index(m);
     nn_pad_review_u32(m->ids1, ids, n, c);
     nn_ngram_forward(m, m->ids1, 1);
     float z = m->logit[0], bias = m->b2[0];

@@ -112,6 +112,15 @@ int nn_ngram_undo_update(nn_model *m);
  * p0 (1 - p0) when z - b is within 1e-6 of 0. */
 float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
 
+/* The bigram index is built from "bigram.ids" by the first pass that needs
+ * it (so a model read from a checkpoint indexes what it read) and then
+ * kept: a caller that writes a DIFFERENT bigram table into the parameters
+ * of a model that has already run calls this (O(N): it compares the table
+ * with the index and rebuilds the index when they differ). Copying in the
+ * weights of a model trained with the same config on the same shard needs
+ * nothing: its bigrams are the same. */
+void nn_ngram_reindex(nn_model *m);
+
 /* The trainer's step: the N most frequent adjacent pairs of real tokens in
  * the padded training reviews ids (n,T), written to "bigram.ids" (most
  * frequent first, ties by the smaller key), and the index built; with

@@ -86,6 +86,16 @@ static void check_features(void) {
           n);
     uint16_t empty[T] = {0};
     check(nn_ngram_features(feat, pos, empty, T, m->ngram) == 0, "an all-padding review has no features");
+    /* a caller that writes another table: (9,5) in row 0 counts after reindex */
+    float *tab = m->params + m->tensor[3].offset;
+    tab[0] = 9;
+    tab[1] = 5;
+    uint16_t r3[T] = {1, 9, 5, 0, 0, 0, 0, 0};
+    uint32_t before = nn_ngram_features(feat, NULL, r3, T, m->ngram);
+    nn_ngram_reindex(m);
+    uint32_t after = nn_ngram_features(feat, NULL, r3, T, m->ngram);
+    check(before == 3 && after == 4 && feat[3] == V + 0,
+          "reindex picks up a bigram table written into the parameters (%u then %u features)", before, after);
     nn_model_free(m);
 
     m = small_model(V, 2, 2, T, 4, 0);
