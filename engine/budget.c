@@ -106,6 +106,13 @@ static u64 param_count(const nn_config *c) {
         u64 D = c->input_dim, K = c->classes;
         return add(add(tensor(D, H), tensor(1, H)), add(tensor(H, K), tensor(1, K)));
     }
+    if (c->model == NN_MODEL_NGRAM) {
+        u64 rows = add(V, c->bigrams);
+        u64 n = add(tensor(rows, E), add(tensor(1, E), tensor(1, 1)));
+        if (c->bigrams) n = add(n, tensor(c->bigrams, 2));   /* bigram.ids */
+        if (c->nb_weighting) n = add(n, tensor(1, rows));    /* nb.ratio */
+        return n;
+    }
     u64 n = tensor(V, E);
     if (!is_recurrent(c))
         return add(n, add(add(tensor(H, E), tensor(1, H)), add(tensor(1, H), tensor(1, 1))));
@@ -125,6 +132,20 @@ static u64 activation_bytes(const nn_config *c, u64 B) {
         u64 D = c->input_dim, K = c->classes;
         return add(add(floats(mul(B, D)), mul(3, floats(mul(B, H)))),
                    add(mul(2, floats(mul(B, K))), floats(mul(K, H))));
+    }
+    if (c->model == NN_MODEL_NGRAM) {
+        /* ngram.c's nn_ngram_create: pooled and dpooled, logit and dlogit,
+         * the bigram index, each review's features (2T-1 at most), the
+         * rows a batch touches, their marks and undo log, explain's scratch. */
+        u64 N = c->bigrams, rows = add(c->vocab_size, N), fmax = T ? 2 * T - 1 : 1, slots = 1;
+        while (N && slots < 2 * N) slots *= 2;
+        u64 touch = mul(B, fmax) < rows ? mul(B, fmax) : rows;
+        u64 b = add(mul(2, floats(mul(B, E))), mul(2, floats(B)));
+        b = add(b, add(mul(T, 2), add(mul(N ? N : 1, 4), mul(N ? 2 * slots : 1, 4))));
+        b = add(b, add(mul3(B, fmax, 4), mul(add(B, 1), 4)));
+        b = add(b, add(mul(touch, 4), mul(rows, 4)));
+        b = add(b, add(floats(add(mul(touch, E), add(E, 1))), add(floats(T), mul(fmax, 4))));
+        return b;
     }
     if (!is_recurrent(c))
         return add(add(mul(2, floats(mul(B, E))), mul(B, 8)),
@@ -192,11 +213,25 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
         u64 ntrain = c->train_size && c->train_size < rest ? c->train_size : rest;
         u64 row = mlp ? c->input_dim : mul(T, 2);
         u64 rows = add(add(val, ntrain), data->test);
-        out->previous = floats(n);
+        out->previous = c->model == NN_MODEL_NGRAM ? 0 : floats(n); /* ngram: an undo log instead */
         out->best = c->patience > 0 && c->restore_best_weights ? add(mul(n, 4), 1) : 0;
         out->data = add(mul(rows, add(row, 8)), mul(add(data->train, ntrain), 4)); /* sets; perm, order */
         out->data = add(out->data, add(mul(B, add(row, 4)), mul(c->epochs, 16)));  /* batch; history */
         out->data = add(out->data, add(mul(ntrain / B + 1, 8), mlp ? 0 : mul(V, 1) + 4096)); /* batch log; stop words */
+        if (c->model == NN_MODEL_NGRAM && c->bigrams) {
+            /* Choosing the bigrams (ngram.c): a table of (key, count) pairs
+             * that doubles when half full, old and new side by side while it
+             * grows; at most one distinct pair per training token. */
+            u64 pairs = mul(ntrain, T);
+            if (data->train_tokens && data->train) {
+                u64 mean = data->train_tokens / data->train + 1;
+                if (mean < T) pairs = mul(ntrain, mean);
+            }
+            if (pairs > mul(V, V)) pairs = mul(V, V);
+            u64 cap = 1u << 16;
+            while (cap < UINT64_MAX / 4 && cap < mul(2, pairs)) cap *= 2;
+            out->data = add(out->data, mul(cap, 24));
+        }
         if (!mlp) {
             /* The page's embedding history (nn_embed_history_create with
              * NN_EMBED_HISTORY_BUDGET): snapshots of the epochs, and a view

@@ -9,6 +9,7 @@
 #include "nn.h"
 #include "kernels.h"
 #include "layers.h"
+#include "ngram.h"
 
 #include <assert.h>
 #include <math.h>
@@ -45,8 +46,9 @@ static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t co
 }
 
 static int is_recurrent(const nn_config *c) {
-    return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP;
+    return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP && c->model != NN_MODEL_NGRAM;
 }
+static int is_ngram(const nn_config *c) { return c->model == NN_MODEL_NGRAM; }
 static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
 
 /* Points the views (emb, w1, ..., each recurrent layer's wx, wh, b) into
@@ -249,6 +251,18 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
     if (!m) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the model");
     m->cfg = *cfg;
     m->Bmax = cfg->batch_size;
+    if (is_ngram(cfg)) {
+        if (!nn_ngram_create(m)) {
+            size_t nparams = m->nparams;
+            nn_model_free(m);
+            return nn_fail(err, NN_ERR_NOMEM,
+                           "out of memory for an ngram model of %zu parameters (4 copies: "
+                           "weights, gradients, Adam's two moments); lower bigrams or embed_dim",
+                           nparams);
+        }
+        *out = m;
+        return NN_OK;
+    }
     if (!(is_mlp(cfg) ? create_mlp(m) : is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
         size_t nparams = m->nparams;
         nn_model_free(m);
@@ -269,6 +283,7 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
 
 void nn_model_free(nn_model *m) {
     if (!m) return;
+    nn_ngram_free(m);
     free(m->params);
     free(m->params_prev);
     free(m->grads);
@@ -389,6 +404,10 @@ static void init_recurrent(nn_model *m, nn_rng *rng) {
 
 void nn_model_init(nn_model *m, nn_rng *rng) {
     const nn_config *c = &m->cfg;
+    if (is_ngram(c)) {
+        nn_ngram_init(m, rng);
+        return;
+    }
     memset(m->params, 0, m->nparams * sizeof(float));
     /* Keras: Embedding uses uniform(-0.05, 0.05); Dense uses Glorot uniform,
      * limit sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010); biases 0. */
@@ -609,6 +628,10 @@ void nn_model_forward(nn_model *m, const void *x, uint32_t B) {
         recurrent_forward(m, ids, B, 0);
         return;
     }
+    if (is_ngram(c)) {
+        nn_ngram_forward(m, ids, B);
+        return;
+    }
     nn_embedding_pool_forward(m->pooled, m->runs, ids, m->emb, B, c->maxlen, c->embed_dim, c->pooling);
     nn_dense_forward(m->hidden, m->pooled, m->w1, m->b1, B, c->embed_dim, c->hidden);
     nn_relu_forward(m->hidden, m->hidden, (size_t)B * c->hidden);
@@ -630,6 +653,7 @@ float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
         mlp_backward(m, B);
         return sum / (float)B;
     }
+    if (is_ngram(c)) return nn_ngram_forward_backward(m, ids, labels, B, correct);
     if (is_recurrent(c)) {
         recurrent_forward(m, ids, B, 1);
         float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
@@ -658,10 +682,13 @@ void nn_model_set_parallel(nn_model *m, const nn_parallel *p) {
     else memset(&m->par, 0, sizeof m->par);
 }
 
-void nn_model_zero_grad(nn_model *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+void nn_model_zero_grad(nn_model *m) {
+    if (is_ngram(&m->cfg)) nn_ngram_zero_grad(m); /* only the rows the batch touched */
+    else memset(m->grads, 0, m->nparams * sizeof(float));
+}
 
 int nn_model_keep_previous(nn_model *m, nn_error *err) {
-    if (m->params_prev) return NN_OK;
+    if (m->params_prev || is_ngram(&m->cfg)) return NN_OK; /* ngram: an undo log instead */
     m->params_prev = alloc_floats(m->nparams);
     if (!m->params_prev)
         return nn_fail(err, NN_ERR_NOMEM, "out of memory for a second copy of the %zu parameters",
@@ -671,6 +698,7 @@ int nn_model_keep_previous(nn_model *m, nn_error *err) {
 }
 
 int nn_model_undo_update(nn_model *m) {
+    if (is_ngram(&m->cfg)) return nn_ngram_undo_update(m);
     if (!m->params_prev || !m->prev_valid) return 0;
     float *p = m->params;
     m->params = m->params_prev;
@@ -682,6 +710,7 @@ int nn_model_undo_update(nn_model *m) {
 
 int nn_model_update(nn_model *m) {
     const nn_config *c = &m->cfg;
+    if (is_ngram(c)) return nn_ngram_update(m); /* lazy: the touched rows and the head */
     m->step++;
     /* A frozen embedding (Keras trainable=False) is the first tensor: the
      * step starts after it, and its moments stay zero. */
@@ -786,6 +815,7 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
         if (contrib) memset(contrib, 0, n * sizeof *contrib);
         return NAN;
     }
+    if (is_ngram(c)) return nn_ngram_explain(m, ids, n, contrib);
     uint32_t T = c->maxlen, E = c->embed_dim;
     nn_pad_review_u32(m->ids1, ids, n, c);
     nn_model_forward(m, m->ids1, 1);

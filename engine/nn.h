@@ -215,7 +215,8 @@ enum { NN_PAD_PRE = 0, NN_PAD_POST = 1 };
 enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
 /* The architecture (see "model" below). */
 enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4,
-       NN_MODEL_MLP = 5 /* images: trains on an nn_image_shard */ };
+       NN_MODEL_MLP = 5 /* images: trains on an nn_image_shard */,
+       NN_MODEL_NGRAM = 6 /* a bag of unigram and bigram embeddings (engine/ngram.h) */ };
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
 /* Where the embedding starts (see "embedding_init" below). */
 enum { NN_EMB_UNIFORM = 0, NN_EMB_WORD2VEC = 1 };
@@ -268,6 +269,8 @@ typedef struct nn_config {
      * text before scoring (engine/stopwords.h): "" for none, "@english" for
      * the built-in list, words to add, "-word" to take one out. */
     char stopwords[NN_STOPWORDS_SPEC_MAX];
+    uint32_t bigrams;      /* "ngram": the N most frequent training bigrams get rows (0: unigrams only) */
+    int nb_weighting;      /* "ngram", 0/1: each feature weighted by its NBSVM log-count ratio */
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
@@ -413,6 +416,10 @@ int nn_size_mul(size_t a, size_t b, size_t *out);
  *   "mlp": images, the Keras basic-classification tutorial: pixels (B,D)
  *     uint8 / 255 -> Dense (H) + ReLU -> Dense (K) logits (B,K) -> softmax,
  *     sparse categorical cross-entropy; kernels in Keras's (C,OC) layout.
+ *   "ngram": a bag of unigram and bigram embeddings (fastText): ids (B,T)
+ *     -> the ids and the known bigrams of adjacent ids -> the mean of their
+ *     rows of the table (V+N,E) (optionally NB-weighted) -> Dense (1) logit
+ *     -> sigmoid; its lazy optimizer and bigram table: engine/ngram.h.
  * A batch's inputs x are ids (B,T) uint16 for the text models, pixels (B,D)
  * uint8 for "mlp"; labels are 0/1 (text) or the class 0..K-1 (as floats).
  * All parameters live in one float buffer carved into named tensors; the
@@ -518,6 +525,7 @@ typedef struct nn_model {
     uint16_t *ids_batch; /* (B,T) occluded copies of one review (explain) */
     nn_rng dropout_rng;  /* the dropout masks, seeded from cfg.seed by init */
     nn_parallel par;     /* threads lent by the caller (nn_model_set_parallel); parts 0: none */
+    struct nn_ngram *ngram; /* "ngram" only: bigram index, features, lazy update (engine/ngram.h) */
 } nn_model;
 
 /* Allocates a model for cfg (parameters zero; call nn_model_init). */
@@ -585,7 +593,10 @@ float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size
 /* Per-token contributions by occlusion: contrib[i] = score(review) -
  * score(review with ids[i] replaced by <PAD>); returns the score. ("bag":
  * a closed form per token; recurrent models: a full forward pass per token,
- * batched, where <PAD> is skipped by the mask as if the word were removed.) ids are
+ * batched, where <PAD> is skipped by the mask as if the word were removed.
+ * "ngram": not occlusion but each word's linear share of the logit, a
+ * bigram's split half to each of its words, scaled so the shares add up to
+ * score - sigmoid(bias); engine/ngram.h.) ids are
  * the encoded review (NN_START first, so contrib[0] belongs to <START> and
  * contrib[k] to the k-th word); contrib has n entries, 0 for ids cut by
  * maxlen. contrib may be NULL (score only). */

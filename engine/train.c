@@ -6,6 +6,7 @@
  * messages between slices; an epoch ends with a validation pass, like Keras
  * fit(validation_data=...). Not here: the model's maths (model.c), files. */
 #include "nn.h"
+#include "ngram.h"
 #include "kernels.h"
 #include "stopwords.h"
 
@@ -237,6 +238,8 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     rc = nn_stopwords_build(&t->stop, cfg->stopwords, &shard->vocab, err);
     if (!rc) rc = pad_set(&t->val, train, perm, cfg->val_size, cfg, &t->stop, err);
     if (!rc) rc = pad_set(&t->train, train, perm + cfg->val_size, ntrain, cfg, &t->stop, err);
+    if (!rc && cfg->model == NN_MODEL_NGRAM) /* its bigrams: the training reviews' most frequent */
+        rc = nn_ngram_build_bigrams(t->model, t->train.x, t->train.label, t->train.n, cfg->maxlen, err);
     if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, &t->stop, err);
     free(perm);
     if (!rc) rc = trainer_finish(t, err);

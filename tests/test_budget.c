@@ -194,7 +194,7 @@ static void test_estimate_mirrors_allocations(void) {
     for (int k = 0; k < 300; k++) {
         nn_config c;
         nn_config_default(&c);
-        c.model = (int)nn_rng_below(&r, 6);
+        c.model = (int)nn_rng_below(&r, 7); /* bag, lstm, gru, bilstm, bigru, mlp, ngram */
         c.vocab_size = 5 + nn_rng_below(&r, 300);
         c.embed_dim = 1 + nn_rng_below(&r, 40);
         c.hidden = 1 + nn_rng_below(&r, 70);
@@ -204,6 +204,8 @@ static void test_estimate_mirrors_allocations(void) {
         c.input_dim = 1 + nn_rng_below(&r, 50);
         c.classes = 2 + nn_rng_below(&r, 10);
         c.dropout = nn_rng_below(&r, 2) ? 0.25f : 0;
+        c.bigrams = nn_rng_below(&r, 3) ? nn_rng_below(&r, 500) : 0;
+        c.nb_weighting = (int)nn_rng_below(&r, 2);
         nn_memory m;
         nn_memory_estimate(&c, NULL, &m);
         nn_model *mod = NULL;

@@ -62,7 +62,7 @@ static void defaults_are_the_keras_tutorial_recipe(void) {
     char *json = nn_config_to_json(&c);
     check(json && strstr(json, "\"padding\":\"post\"") && strstr(json, "\"truncating\":\"pre\"") &&
               strstr(json, "\"pooling\":\"keras\"") && strstr(json, "\"optimizer\":\"adam\"") &&
-              strstr(json, "\"lr\":0.001,") && strstr(json, "\"seed\":1}"),
+              strstr(json, "\"lr\":0.001,") && strstr(json, "\"seed\":1,"),
           "defaults to_json writes enums as strings and lr as 0.001: %s", json ? json : "(null)");
     free(json);
 }
@@ -179,7 +179,7 @@ static void wrong_types_are_named(void) {
     expect_error("{\"padding\": 1}", "\"padding\"", "\"pre\" or \"post\"");
     expect_error("{\"pooling\": true}", "\"pooling\"", "\"keras\" or \"masked\"");
     expect_error("{\"optimizer\": null}", "\"optimizer\"", "\"adam\" or \"sgd\"");
-    expect_error("{\"model\": 1}", "\"model\"", "\"bigru\" or \"mlp\"");
+    expect_error("{\"model\": 1}", "\"model\"", "\"mlp\" or \"ngram\"");
     expect_error("{\"restore_best_weights\": \"true\"}", "\"restore_best_weights\"", "true or false");
     expect_error("{\"restore_best_weights\": 1}", "\"restore_best_weights\"", "a number");
     expect_error("{\"embedding_init\": \"glove\"}", "\"embedding_init\"", "\"word2vec\"");
@@ -327,7 +327,8 @@ static void to_json_then_from_json_gives_the_same_config(void) {
                          "\"embedding_init\":\"uniform\",\"trainable_embedding\":true,"
                          "\"w2v_epochs\":1,\"w2v_window\":5,\"w2v_negative\":5,"
                          "\"w2v_sample\":0.001,\"w2v_lr\":0.025,"
-                         "\"val_size\":10000,\"train_size\":0,\"seed\":1}") == 0,
+                         "\"val_size\":10000,\"train_size\":0,\"seed\":1,"
+                         "\"bigrams\":0,\"nb_weighting\":false}") == 0,
           "default to_json is exactly the documented object: %s", json ? json : "(null)");
     free(json);
 }
@@ -353,9 +354,9 @@ static void check_catches_bad_structs(void) {
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"seed\""),
           "check rejects a seed JSON cannot hold: %s", err.msg);
     c = def;
-    c.model = 6;
+    c.model = 7;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"model\""),
-          "check rejects model=6: %s", err.msg);
+          "check rejects model=7: %s", err.msg);
     c = def;
     c.classes = 1;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"classes\""),
@@ -485,9 +486,10 @@ static void presets_are_the_tutorial_recipes(void) {
           "an unknown preset is NN_ERR_ARG and leaves the config alone");
     uint32_t n = 0;
     while (nn_config_preset_name(n)) n++;
-    check(n == 6 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
+    check(n == 7 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
               !strcmp(nn_config_preset_name(4), "tutorial-pretrained") &&
-              !strcmp(nn_config_preset_name(5), "tutorial-mlp"),
+              !strcmp(nn_config_preset_name(5), "tutorial-mlp") &&
+              !strcmp(nn_config_preset_name(6), "ngram"),
           "preset names listed: %u", n);
     c = def;
     check(nn_config_preset(&c, "tutorial-mlp") == NN_OK && c.model == NN_MODEL_MLP && c.hidden == 512 &&

@@ -19,7 +19,8 @@ static const char *const config_keys[] = {
     "dropout", "recurrent_dropout", "pooling", "optimizer", "lr", "beta1", "beta2", "eps",
     "batch_size", "epochs", "patience", "monitor", "min_delta", "restore_best_weights",
     "embedding_init", "trainable_embedding", "w2v_epochs", "w2v_window", "w2v_negative",
-    "w2v_sample", "w2v_lr", "val_size", "train_size", "seed", "stopwords", NULL};
+    "w2v_sample", "w2v_lr", "val_size", "train_size", "seed", "stopwords", "bigrams", "nb_weighting",
+    NULL};
 
 static int is_config_key(const char *k) {
     for (int i = 0; config_keys[i]; i++)

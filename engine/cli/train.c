@@ -22,6 +22,8 @@
 #include "cli.h"
 #include "threads.h"
 #include "pretrain.h"
+#include "../metrics.h"
+#include "../stopwords.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -34,16 +36,17 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: imdb_train --shard FILE [--preset NAME] [--config FILE.json] [--<key> VALUE ...]\n"
             "                  [--history OUT.json] [--checkpoint OUT.ckpt] [--quiet] [--threads N]\n"
+            "                  [--short N] (also test on each test review's first N tokens)\n"
             "--threads N lends N threads to the recurrent models (same results, faster)\n"
             "                  [--embeddings FILE.nnvec | --unsup data/imdb-unsup.shard]\n"
-            "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm\n"
+            "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm ngram\n"
             "         tutorial-pretrained tutorial-mlp (images: --shard data/fashion.shard)\n"
             "keys: vocab_size maxlen padding truncating model input_dim classes embed_dim hidden\n"
             "      layers dropout\n"
             "      recurrent_dropout pooling optimizer lr beta1 beta2 eps batch_size epochs\n"
             "      patience monitor min_delta restore_best_weights embedding_init\n"
             "      trainable_embedding w2v_epochs w2v_window w2v_negative w2v_sample w2v_lr\n"
-            "      val_size train_size seed\n"
+            "      val_size train_size seed bigrams nb_weighting\n"
             "defaults: the Keras text-classification tutorial recipe (40 epochs).\n");
 }
 
@@ -76,6 +79,61 @@ static int write_history(const char *path, const nn_config *cfg, const nn_epoch_
     return rc;
 }
 
+/* The short-review set (issue 13): every test review cut to its first
+ * `words` tokens after <START> (stop words removed first, as the trainer
+ * does), keeping its label; the model's loss, accuracy and ROC AUC on it. */
+static int short_report(nn_trainer *t, const nn_shard *shard, uint32_t words, nn_error *err) {
+    const nn_split *test = nn_shard_find(shard, "test");
+    nn_model *m = nn_trainer_model(t);
+    const nn_config *c = &m->cfg;
+    if (!test || !test->n) return nn_fail(err, NN_ERR_ARG, "--short needs a shard with a \"test\" split");
+    uint32_t n = test->n, T = c->maxlen, B = m->Bmax;
+    const struct nn_stopwords *stop = nn_trainer_stopwords(t);
+    uint16_t *kept = malloc(NN_SHARD_MAX_TOKENS * sizeof *kept);
+    uint16_t *rows = malloc((size_t)B * T * sizeof *rows);
+    float *label = malloc((size_t)n * sizeof *label), *score = malloc((size_t)n * sizeof *score);
+    uint8_t *y = malloc(n);
+    uint32_t *order = malloc((size_t)n * sizeof *order), *scratch = malloc((size_t)n * sizeof *scratch);
+    int rc = NN_OK;
+    if (!kept || !rows || !label || !score || !y || !order || !scratch) {
+        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the short-review set");
+        goto done;
+    }
+    double loss = 0;
+    uint32_t correct = 0;
+    for (uint32_t i = 0; i < n; i += B) {
+        uint32_t b = n - i < B ? n - i : B;
+        for (uint32_t k = 0; k < b; k++) {
+            uint32_t r = i + k;
+            const uint16_t *tok = test->tokens + test->offset[r];
+            size_t len = test->offset[r + 1] - test->offset[r];
+            if (stop) {
+                len = nn_stopwords_filter(stop, kept, tok, len);
+                tok = kept;
+            }
+            if (len > (size_t)words + 1) len = (size_t)words + 1; /* <START> and the first words */
+            nn_pad_review(rows + (size_t)k * T, tok, len, c);
+            label[r] = test->label[r] == 1 ? 1.0f : 0.0f;
+            y[r] = test->label[r] == 1;
+        }
+        nn_model_forward(m, rows, b);
+        loss += nn_model_loss_sum(m, label + i, b, &correct);
+        for (uint32_t k = 0; k < b; k++) score[i + k] = 1.0f / (1.0f + expf(-m->logit[k]));
+    }
+    nn_sort_scores_desc(order, scratch, score, n);
+    printf("short test (first %u tokens): loss: %.4f - accuracy: %.4f - auc: %.4f\n", words, loss / n,
+           (double)correct / n, nn_roc_auc(score, y, order, n));
+done:
+    free(kept);
+    free(rows);
+    free(label);
+    free(score);
+    free(y);
+    free(order);
+    free(scratch);
+    return rc;
+}
+
 static void progress_bar(const nn_progress *p, uint32_t epochs, double ms) {
     int width = 30, done = (int)((double)p->batch / p->batches * width);
     printf("\rEpoch %u/%u [", p->epoch, epochs);
@@ -88,7 +146,7 @@ int main(int argc, char **argv) {
     const char *shard_path = NULL, *history_path = NULL, *ckpt_path = NULL;
     const char *vectors_path = NULL, *unsup_path = NULL;
     int quiet = 0, rc_vectors = 0;
-    long threads = 1;
+    long threads = 1, short_words = 0;
     nn_error err = {0};
     nn_config cfg;
     unsigned char *used = nn_cli_start(&cfg, argc, argv, "imdb_train");
@@ -110,6 +168,12 @@ int main(int argc, char **argv) {
             threads = strtol(argv[++i], NULL, 10);
             if (threads < 1 || threads > 64) {
                 fprintf(stderr, "imdb_train: --threads must be 1 to 64\n");
+                return 2;
+            }
+        } else if (i + 1 < argc && !strcmp(a, "--short")) {
+            short_words = strtol(argv[++i], NULL, 10);
+            if (short_words < 1 || short_words > NN_SHARD_MAX_TOKENS) {
+                fprintf(stderr, "imdb_train: --short must be 1 to %d tokens\n", NN_SHARD_MAX_TOKENS);
                 return 2;
             }
         } else if (i + 1 < argc && !strcmp(a, "--embeddings")) {
@@ -212,6 +276,10 @@ int main(int argc, char **argv) {
         printf("Trained %u epochs in %.0f ms (%.1f ms per epoch, validation included)\n"
                "test loss: %.4f - test accuracy: %.4f\n",
                n, train_ms, train_ms / (n ? n : 1), test_loss, test_acc);
+    if (short_words && !is_images && short_report(t, &shard, (uint32_t)short_words, &err)) {
+        fprintf(stderr, "imdb_train: %s\n", err.msg);
+        return 1;
+    }
     if (history_path && write_history(history_path, &cfg, h, n, test_loss, test_acc, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;

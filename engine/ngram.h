@@ -1,0 +1,134 @@
+/* ngram.h: the "ngram" model, a bag of unigram and bigram embeddings in the
+ * spirit of fastText (Joulin et al. 2017, "Bag of Tricks for Efficient Text
+ * Classification"), inside the engine's nn_model.
+ *
+ * A review's features are its real tokens' ids (unigrams, rows 0..V-1 of
+ * the table) and, for each two adjacent real tokens (a, b) whose pair is
+ * one of the N bigrams the model knows, the row V + j of that bigram j.
+ * The features' rows are averaged (over the features the review has: no
+ * padding, no unknown bigram), then a linear head gives the logit:
+ *
+ *   ids (B,T) -> features -> mean of rows of table (V+N,E) -> pooled (B,E)
+ *             -> Dense(1) logit (B) -> sigmoid
+ *
+ * The N bigrams are the N most frequent adjacent pairs of the TRAINING
+ * reviews (ties by the smaller key a*65536+b), chosen by the trainer
+ * (nn_ngram_build_bigrams); they are stored as the parameter tensor
+ * "bigram.ids" (N,2), the ids as floats (exact below 2^24), so a checkpoint
+ * carries them with the weights and a loaded model scores text on its own.
+ * That tensor is never trained. A row whose pair is (0,0) is unused.
+ * Likewise "nb.ratio" (1,V+N), with cfg.nb_weighting: each row's NBSVM
+ * log-count ratio, a fixed weight of that feature in the mean.
+ *
+ * The table is large (V+N rows) and a batch touches few rows, so the
+ * optimizer is lazy: only the rows the batch touched are updated (Adam's
+ * moments of the other rows do not decay), as TensorFlow Addons' LazyAdam
+ * and PyTorch's SparseAdam do; the bias correction uses the global step.
+ * The small head takes the ordinary (dense) step. Instead of a second copy
+ * of the parameters (nn_model_keep_previous), an update keeps the old
+ * values of the rows it changes, so nn_model_undo_update still works.
+ *
+ * Deliberately not here: the trainer (train.c calls nn_ngram_build_bigrams
+ * once its training set is padded), the config keys (config.c).
+ */
+#ifndef NN_NGRAM_H
+#define NN_NGRAM_H
+
+#include "nn.h"
+
+/* The model's own state beside its parameters. Features of review b are
+ * feat[start[b] .. start[b+1]). */
+typedef struct nn_ngram {
+    uint32_t V, N, E, rows;  /* rows = V + N */
+    uint32_t T, Bmax;
+    uint32_t t_bigrams, t_nb;  /* indices of the tensors "bigram.ids", "nb.ratio" (when present) */
+    uint32_t fmax;           /* features one review can have: 2T - 1 */
+    /* the bigram index (open addressing, linear probing) */
+    uint32_t *keys;          /* (N) a*65536+b of bigram j, 0 for an unused row */
+    uint32_t *slots;         /* (nslots,2) key and j, key 0 when empty (one cache line per probe) */
+    uint32_t nslots;         /* a power of two, at least 2N */
+    int index_ready;         /* keys/slots match the "bigram.ids" tensor */
+    /* the batch */
+    uint32_t *feat;          /* (Bmax*fmax) row ids */
+    uint32_t *start;         /* (Bmax+1) */
+    /* rows touched since the last zero_grad, for the lazy update */
+    uint32_t *touched;       /* (ntouched) */
+    uint32_t ntouched;
+    uint32_t *mark;          /* (rows) == stamp when touched */
+    uint32_t stamp;
+    /* the undo log of the last update */
+    float *undo;             /* (ntouched*E + E + 1): old rows, then the head */
+    size_t undo_cap;         /* floats */
+    uint32_t nundo;          /* rows in the log */
+    int undo_valid;
+    /* explain's scratch */
+    float *share;            /* (T) each position's share of the logit */
+    uint32_t *pos;           /* (fmax) the position of each feature */
+} nn_ngram;
+
+/* The key of a bigram (a, b): both ids are real tokens (1..65535). */
+static inline uint32_t nn_ngram_key(uint32_t a, uint32_t b) { return (a << 16) | b; }
+
+/* ------------------------------------------------------------- the layer */
+
+/* Features of one padded review ids (T): for each real (non-<PAD>) token in
+ * order, its unigram id, then, if the token before it was real too, the
+ * row V + j of bigram (previous, this) when j is a known bigram. Writes at
+ * most 2T-1 row ids to feat; returns how many. pos (may be NULL) gets, for
+ * each feature, the position in ids of its (last) token. */
+uint32_t nn_ngram_features(uint32_t *feat, uint32_t *pos, const uint16_t *ids, uint32_t T,
+                           const nn_ngram *ng);
+
+/* Mean of table rows: out (B,E) row b = mean of weight[feat[k]] *
+ * table[feat[k]] for k in [start[b], start[b+1]) (zeros when a review has
+ * no features); weight (rows) NULL means 1. */
+void nn_bag_mean_forward(float *out, const uint32_t *feat, const uint32_t *start, const float *table,
+                         const float *weight, uint32_t B, uint32_t E);
+/* dtable += weight[row] * dout[b] / count_b at each of review b's rows. */
+void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat, const uint32_t *start,
+                          const float *weight, uint32_t B, uint32_t E);
+
+/* ------------------------------------------------ the model (model.c calls) */
+
+/* Adds the tensors ("embedding" (V+N,E), "dense.w" (1,E), "dense.b" (1,1),
+ * "bigram.ids" (N,2) when N > 0), allocates the parameters and the state. */
+int nn_ngram_create(nn_model *m);
+void nn_ngram_free(nn_model *m);
+void nn_ngram_point_views(nn_model *m);
+/* Embedding uniform +-0.05 (Keras's Embedding), head Glorot uniform, bias 0;
+ * the bigram table is kept (init never forgets the chosen bigrams). */
+void nn_ngram_init(nn_model *m, nn_rng *rng);
+void nn_ngram_forward(nn_model *m, const uint16_t *ids, uint32_t B);
+float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *labels, uint32_t B,
+                                uint32_t *correct);
+void nn_ngram_zero_grad(nn_model *m);
+int nn_ngram_update(nn_model *m);
+int nn_ngram_undo_update(nn_model *m);
+/* Score and per-token contributions of an encoded review (see
+ * nn_model_explain): contributions are the logit's linear shares, a
+ * unigram's to its word, a bigram's half to each of its two words, scaled
+ * so they add up to score - sigmoid(bias) (the score of a review with no
+ * features): contrib[i] = share_i * (p - p0) / (z - b), or share_i *
+ * p0 (1 - p0) when z - b is within 1e-6 of 0. */
+float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
+
+/* The bigram index is built from "bigram.ids" by the first pass that needs
+ * it (so a model read from a checkpoint indexes what it read) and then
+ * kept: a caller that writes a DIFFERENT bigram table into the parameters
+ * of a model that has already run calls this (O(N): it compares the table
+ * with the index and rebuilds the index when they differ). Copying in the
+ * weights of a model trained with the same config on the same shard needs
+ * nothing: its bigrams are the same. */
+void nn_ngram_reindex(nn_model *m);
+
+/* The trainer's step: the N most frequent adjacent pairs of real tokens in
+ * the padded training reviews ids (n,T), written to "bigram.ids" (most
+ * frequent first, ties by the smaller key), and the index built; with
+ * cfg.nb_weighting, the NB log-count ratio of every row from labels (n)
+ * into "nb.ratio" (NBSVM, Wang & Manning 2012): each feature's row is
+ * scaled by it in the mean, so words that tell the classes apart weigh
+ * more from the start, as NBSVM's scaled features do. */
+int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
+                           nn_error *err);
+
+#endif
