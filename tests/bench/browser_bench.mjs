@@ -131,10 +131,10 @@ async function routeBenchFiles(page, opts) {
 
 // ------------------------------------------------------ in the page: a worker client
 
-// Runs in the blank document. Creates web/worker.js and gives back helpers on
+// Runs in the blank document. Creates web/worker/worker.js and gives back helpers on
 // window.__bench: req(type, data) and waitEvent(type, n).
 function installClient() {
-  const w = new Worker('/worker.js', { type: 'module' });
+  const w = new Worker('/worker/worker.js', { type: 'module' });
   let nextId = 1;
   const pending = new Map();
   const events = [];

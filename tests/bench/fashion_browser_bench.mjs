@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // fashion_browser_bench.mjs: the tutorial-mlp preset (Fashion-MNIST) in
-// headless Chromium's worker: web/worker.js unchanged, the one-thread engine,
+// headless Chromium's worker: web/worker/worker.js unchanged, the one-thread engine,
 // on a blank page served by scripts/serve.mjs (web/ and data/), timed per
 // epoch.
 //
@@ -30,7 +30,7 @@ try {
     route.fulfill({ status: 200, headers: { 'Content-Type': 'text/html' }, body: '<!doctype html><title>bench</title>' }));
   await page.goto(`${server.url}__bench__/blank.html`);
   const r = await page.evaluate(async (epochs) => {
-    const w = new Worker('/worker.js', { type: 'module' });
+    const w = new Worker('/worker/worker.js', { type: 'module' });
     let id = 0;
     const pending = new Map(), events = [];
     w.onmessage = (e) => {

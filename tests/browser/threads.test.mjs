@@ -61,12 +61,12 @@ async function blankPage(isolated) {
   return { page, problems };
 }
 
-// In the page: starts web/worker.js, inits it with initData, loads the shard,
+// In the page: starts web/worker/worker.js, inits it with initData, loads the shard,
 // trains config to the end and returns what came back.
 function trainInPage(page, initData, config) {
   return page.evaluate(
     async ({ initData, config }) => {
-      const w = new Worker('/worker.js', { type: 'module' });
+      const w = new Worker('/worker/worker.js', { type: 'module' });
       let id = 0;
       const pending = new Map(), events = [];
       w.onmessage = (e) => {
