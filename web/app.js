@@ -185,13 +185,13 @@ async function openRuns() {
       root: $('runs-root'),
       store: runs,
       onLoadWeights: loadRunWeights,
-      onOverlayChange: (list) => page.charts.setOverlays(list.filter((r) => r.id !== page.runId)),
+      onOverlayChange: (list) => page.charts.setOverlays(list),
     });
-    page.charts.setOverlays(runs.overlays().filter((r) => r.id !== page.runId));
+    page.charts.setOverlays(runs.overlays());
     runs.subscribe(({ type, run }) => {
       // A ticked run's new epochs redraw its overlay.
       if ((type === 'update' || type === 'overlay' || type === 'remove') && (!run || run.overlay || type !== 'update')) {
-        page.charts.setOverlays(runs.overlays().filter((r) => r.id !== page.runId));
+        page.charts.setOverlays(runs.overlays());
       }
     });
   } catch (err) {

@@ -85,7 +85,7 @@ async function importModel(bytes, name, run = null) {
     page.runHistory = Array.isArray(hist) ? hist.map(normaliseEpoch) : [];
     page.charts.setHistory(page.runHistory);
     if (run?.bestEpoch > 0) page.charts.setBestEpoch(run.bestEpoch);
-    if (page.runs) page.charts.setOverlays(page.runs.overlays().filter((r) => r.id !== page.runId));
+    if (page.runs) page.charts.setOverlays(page.runs.overlays());
     page.testResult = null;
     page.run = { imported: true, epochs: page.runHistory.length, epoch: page.runHistory.length, batch: 0, batches: 0, activeMs: 0 };
     page.diagnosis.modelChanged();
