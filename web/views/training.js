@@ -1,3 +1,8 @@
+// training.js: Train, Pause, Resume, Stop and Reset, the stages of a Train
+// press (word vectors, the from-scratch twin, the model), the worker's
+// training events (batch, epoch, done, trainError) drawn on the charts and
+// recorded in the run store (runs.js), and a divergence's advice.
+
 import { $, ui, controls, showError, announce, page } from '../page.js';
 import { CONTROL_KEYS, state, isImages, engineConfig } from '../state.js';
 import { settingOfMessage, showFieldMessage, clearFieldMessage } from '../input-checks.js';
@@ -249,10 +254,10 @@ export function onEngineEvent(type, raw) {
       if (Number.isInteger(data.bestEpoch)) page.charts.setBestEpoch(data.bestEpoch);
       finishRun('done', data);
       if (page.run && isImages() && data.stoppedEarly) {
-        // (On the review page the word panel marks it, embeddings.js.)
+        // (On the review page the word panel marks it, views/wordmap.js.)
         const restored = page.engineInForce?.restore_best_weights !== false;
         page.run.stoppedEarly = { after: page.runHistory.length, best: data.bestEpoch, restored };
-        page.charts.setMarks([{ x: page.runHistory.length, label: `early stopping: ended after ${page.runHistory.length}`, color: '#b45309', dash: [2, 3] }]); // embeddings.js's colour for it
+        page.charts.setMarks([{ x: page.runHistory.length, label: `early stopping: ended after ${page.runHistory.length}`, color: '#b45309', dash: [2, 3] }]); // views/wordmap.js's colour for it
       }
       if (page.currentStage?.reference && page.stages.length) {
         // The from-scratch twin is done: keep its curves, train the next.
