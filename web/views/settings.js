@@ -3,7 +3,7 @@
 // changed control is parsed by its property, stored and written to the URL.
 
 import { $, ui, controls, page } from '../page.js';
-import { PROPS, ENGINE_KEYS, CONTROL_KEYS, state, isImages, items, writeHash, readHash, view } from '../state.js';
+import { PROPS, ENGINE_KEYS, CONTROL_KEYS, TEXT_ONLY_KEYS, state, isImages, items, writeHash, readHash, view, hashKeys } from '../state.js';
 import { shardLimitError, showFieldMessage, clearFieldMessage } from '../input-checks.js';
 import { PRESET_NOTES } from './pretrain.js';
 import { updateStatus } from './status.js';
