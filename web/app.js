@@ -39,8 +39,6 @@ import { explainShardFailure, datasetPath, datasetUrl, showShardLoaded } from '.
 import { showSection } from './views/sections.js';
 import { installDebugView } from './debug-view.js';
 
-const linkHadSettings = location.hash.replace(/^#/, '') !== '';
-
 async function start() {
   const context = {
     state,

@@ -44,7 +44,7 @@ Object.defineProperty(window, '__playground', {
     },
     // The engine time of each epoch of the current run (ms), as the epoch events gave it.
     get epochTimes() {
-      return page.run && page.run.epochTimes ? [...run.epochTimes] : [];
+      return page.run && page.run.epochTimes ? [...page.run.epochTimes] : [];
     },
     get explain() {
       return copy(page.lastExplain);

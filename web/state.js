@@ -255,6 +255,10 @@ export function applySchema(schema, hasControl) {
   return readHash();
 }
 
+// Whether the link itself carried settings (they then win over the ones of
+// a model saved in this browser); "#view=runs" alone carries none.
+export const linkHadSettings = [...new URLSearchParams(location.hash.replace(/^#/, '')).keys()].some((k) => k !== 'view');
+
 // The dataset is fixed for a page load: choosing another reloads the page.
 export const isImages = () => state.dataset === 'fashion';
 export const items = () => (isImages() ? 'images' : 'reviews');

@@ -4,7 +4,7 @@
 // (supervisor.js) which bring the saved model back.
 
 import { $, ui, showError, announce, debugHooks, store, page } from '../page.js';
-import { PROPS, ENGINE_KEYS, state, isImages, items, writeHash } from '../state.js';
+import { PROPS, ENGINE_KEYS, state, isImages, items, writeHash, linkHadSettings } from '../state.js';
 import { setPhase, updateStatus, statusText, activeMs } from './status.js';
 import { renderControls } from './settings.js';
 import { configurableNow, pauseRun, normaliseEpoch } from './training.js';
