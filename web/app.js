@@ -29,7 +29,7 @@ import { WordVectors } from './views/pretrain.js';
 import { ImagesView } from './views/images.js';
 import { EngineSupervisor } from './supervisor.js';
 import { $, ui, controls, fmtInt, fmtPct, fmtDuration, showError, announce, debugHooks, store, page } from './page.js';
-import { state, isImages, items, writeHash, readHash, setSetting, applySchema, view } from './state.js';
+import { state, items, writeHash, readHash, setSetting, applySchema, view } from './state.js';
 import { setPhase, scheduleStatus } from './views/status.js';
 import { renderControls, syncPresetMenu, applySetting, ensureDatasetModel, setUpDatasetView, showHashNotes, bindControls, setFormEnabled } from './views/settings.js';
 import { configureModel, onEngineEvent } from './views/training.js';
@@ -38,6 +38,7 @@ import { explainCurrent, renderEmptyScore, openReview } from './views/review.js'
 import { explainShardFailure, datasetPath, datasetUrl, showShardLoaded } from './views/shard.js';
 import { showSection } from './views/sections.js';
 import { installDebugView } from './debug-view.js';
+import { dataset } from './datasets.js';
 
 async function start() {
   const context = {
@@ -52,12 +53,9 @@ async function start() {
     fmtDuration,
   };
   readHash(); // the page's own keys (dataset, shard); the engine's come with its schema
-  store.key = isImages() ? 'fashion' : 'current'; // each dataset keeps its own saved model
+  store.key = dataset().storeKey; // each dataset keeps its own saved model
   setUpDatasetView();
   setFormEnabled(false); // until the engine's schema says what the settings are
-  // The diagnosis panel reads reviews; an image model gets the image view's
-  // confusion matrix instead (the panel is hidden, its hooks do nothing).
-  page.diagnosis = isImages() ? imageDiagnosisStub() : createDiagnosis(context);
   page.stopwordsControl = createStopwordsControl(context);
   renderEmptyScore();
   ui.scoreText.textContent = 'The score appears here once the model is ready.';
@@ -83,20 +81,7 @@ async function start() {
     },
   });
 
-  if (isImages()) {
-    page.imagesView = new ImagesView({
-      $, announce, showError, fmtPct,
-      request: (type, data, transfer) => page.worker.request(type, data, transfer),
-      haveModel: () => page.haveModel,
-      phase: () => page.phase,
-    });
-  } else {
-    try {
-      page.embeddings = new EmbeddingsView({ worker: page.worker, charts: page.charts, state, setSetting, announce, showError, $ });
-    } catch (err) {
-      showError(`The word map cannot run: ${err.message}`);
-    }
-  }
+  (dataset().images ? setUpImageViews : setUpTextViews)(context);
 
   page.wordVectors = new WordVectors(
     page.worker,
@@ -120,7 +105,7 @@ async function start() {
     page.stopwordsControl.engineReady();
     const { presets } = await page.worker.request('presets', {});
     page.allPresets = Object.fromEntries(presets.map((p) => [p.name, p.config]));
-    page.presetConfigs = Object.fromEntries(presets.filter((p) => (p.config.model === 'mlp') === isImages()).map((p) => [p.name, p.config]));
+    page.presetConfigs = Object.fromEntries(presets.filter((p) => dataset().ownsModel(p.config.model)).map((p) => [p.name, p.config]));
     ensureDatasetModel();
     syncPresetMenu();
   } catch (err) {
@@ -134,7 +119,7 @@ async function start() {
   setPhase('loading');
   ui.shardLabel.textContent = `Loading the ${items()} (${datasetPath()})`;
   try {
-    page.shardInfo = await page.worker.request(isImages() ? 'loadImageShard' : 'loadShard', { url: datasetUrl() });
+    page.shardInfo = await page.worker.request(dataset().loadRequest, { url: datasetUrl() });
   } catch (err) {
     if (!page.worker.dead) {
       explainShardFailure(datasetPath(), err.message);
@@ -164,7 +149,7 @@ async function start() {
   page.worker.arm();
   setPhase('ready');
   showSaved();
-  announce(`${isImages() ? 'Images' : 'Reviews'} loaded. Ready to train.`);
+  announce(`${dataset().Items} loaded. Ready to train.`);
   explainCurrent();
   showSection(view, { scroll: true });
 }
@@ -197,10 +182,29 @@ async function openRuns() {
   }
 }
 
-// The diagnosis panel's hooks for an image model, which it cannot diagnose.
-function imageDiagnosisStub() {
+// The panels of the reviews: the diagnosis and the word map (the review box
+// and the stop words are index.html's, shown for text only).
+function setUpTextViews(context) {
+  page.diagnosis = createDiagnosis(context);
+  try {
+    page.embeddings = new EmbeddingsView({ worker: page.worker, charts: page.charts, state, setSetting, announce, showError, $ });
+  } catch (err) {
+    showError(`The word map cannot run: ${err.message}`);
+  }
+}
+
+// The panels of the images: the test images, the drawing pad and the
+// confusion matrix. The diagnosis reads reviews, so an image model gets
+// hooks that do nothing (its panel is hidden).
+function setUpImageViews() {
+  page.imagesView = new ImagesView({
+    $, announce, showError, fmtPct,
+    request: (type, data, transfer) => page.worker.request(type, data, transfer),
+    haveModel: () => page.haveModel,
+    phase: () => page.phase,
+  });
   const none = () => {};
-  return { renderSettings: none, phaseChanged: none, modelChanged: none, epochDone: none, trainingDone: none, snapshot: () => null };
+  page.diagnosis = { renderSettings: none, phaseChanged: none, modelChanged: none, epochDone: none, trainingDone: none, snapshot: () => null };
 }
 
 installDebugView();

@@ -170,6 +170,10 @@ function epochChoice(def, help) {
 
 // The parser of one engine key, from its schema entry (contract 4).
 function fromSchema(f) {
+  return { ...parserOf(f), kind: f.kind };
+}
+
+function parserOf(f) {
   const help = f.doc || f.range || '';
   // float32 defaults come back as doubles (0.0010000000474974513): keep the
   // digits a float holds, so the link and the form show 0.001.
@@ -261,7 +265,7 @@ export const linkHadSettings = [...new URLSearchParams(location.hash.replace(/^#
 
 // The dataset is fixed for a page load: choosing another reloads the page.
 export const isImages = () => state.dataset === 'fashion';
-export const items = () => (isImages() ? 'images' : 'reviews');
+export const items = () => (isImages() ? 'images' : 'reviews'); // (datasets.js has the rest)
 
 // The open section of the page ("view" in the hash: views/sections.js).
 export const VIEWS = ['train', 'settings', 'words', 'diagnosis', 'runs', 'files', 'images'];
@@ -317,6 +321,15 @@ export function readHash() {
     }
   }
   return notes;
+}
+
+// An engine value (a preset's, a checkpoint's config) as the page keeps it:
+// float32 values come back as doubles (0.8999999761581421), so a float keeps
+// the 7 significant digits a float32 holds. Throws like parse().
+export function fromEngine(key, value) {
+  const prop = PROPS[key];
+  const v = prop.kind === 'float' && typeof value === 'number' ? Number(value.toPrecision(7)) : value;
+  return prop.parse(String(v));
 }
 
 // Changes one setting from text (a control or the word map); throws the

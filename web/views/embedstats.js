@@ -240,7 +240,7 @@ export function renderFullNote(v) {
       : 'Early stopping is off (patience 0): set a patience, then train, to compare.';
     return;
   }
-  const stop = `Early stopping ended v run after epoch ${v.stopEpoch}` +
+  const stop = `Early stopping ended this run after epoch ${v.stopEpoch}` +
     `${v.restoreBest ? ` and restored the weights of epoch ${v.bestEpoch()}` : ''}`;
   const withIt = v.testResult ? `; test accuracy ${fmtPct(v.testResult.acc)}` : '';
   if (!v.ctx.state.full_run || !v.full) {

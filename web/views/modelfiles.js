@@ -4,12 +4,13 @@
 // (supervisor.js) which bring the saved model back.
 
 import { $, ui, showError, announce, debugHooks, store, page } from '../page.js';
-import { PROPS, ENGINE_KEYS, state, isImages, items, writeHash, linkHadSettings } from '../state.js';
+import { PROPS, ENGINE_KEYS, state, items, writeHash, linkHadSettings, fromEngine } from '../state.js';
 import { setPhase, updateStatus, statusText, activeMs } from './status.js';
 import { renderControls } from './settings.js';
-import { configurableNow, pauseRun, normaliseEpoch } from './training.js';
+import { configurableNow, pauseRun, normaliseEpoch, beginRun, finishRun } from './training.js';
 import { explainCurrent } from './review.js';
 import { datasetUrl, showShardLoaded } from './shard.js';
+import { dataset } from '../datasets.js';
 
 // -------------------------------------------------------------- checkpoints
 
@@ -20,7 +21,7 @@ ui.download.addEventListener('click', async () => {
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
     a.href = url;
-    a.download = isImages() ? `fashion-mlp-${page.runHistory.length}ep.nnckpt` : `imdb-sentiment-${page.runHistory.length}ep-v${state.vocab_size}.nnckpt`;
+    a.download = dataset().fileName(page.runHistory.length, state);
     document.body.append(a);
     a.click();
     a.remove();
@@ -74,7 +75,7 @@ async function importModel(bytes, name, run = null) {
     for (const key of ENGINE_KEYS) {
       if (!config || !(key in config)) continue;
       try {
-        state[key] = PROPS[key].parse(String(config[key]));
+        state[key] = fromEngine(key, config[key]);
       } catch (err) {
         notes.push(`${key} ${err.message}`);
       }
@@ -141,6 +142,7 @@ export async function saveSession(status, checkpoint) {
       epochsTotal: page.run.epochs,
       status,
       divergence: page.run.diverged ? { x: page.run.diverged.x, message: page.run.diverged.message } : null,
+      bestEpoch: page.charts.bestEpoch, // the engine's (the worker's events), drawn again on a reload
     });
     showSaved();
   } catch (err) {
@@ -207,6 +209,7 @@ export function showRestored(record, config, how) {
   };
   page.charts.setHistory(page.runHistory);
   page.charts.setBatches(record.batches);
+  page.charts.setBestEpoch(record.bestEpoch ?? null);
   if (diverged) {
     page.run.diverged = diverged;
     page.charts.markDivergence(diverged.x);
@@ -260,6 +263,7 @@ export async function continueTraining() {
     };
     page.testResult = null;
     page.saving = true;
+    beginRun({ label: 'continued' }, config); // a run of its own in the Runs view (epochs done+1 to the end)
     setPhase('training');
     await page.worker.request('train', { pace: state.pace, checkpoints: true });
     announce(`Training continues: epochs ${done + 1} to ${page.run.epochs}.`);
@@ -305,6 +309,7 @@ export async function restoreSaved() {
 
 export function onEngineCrash(why) {
   pauseRun();
+  finishRun('stopped', {}); // the run store keeps what it had
   page.haveModel = false;
   page.recoveryNote = null;
   showError(`The engine stopped: ${why}. Restarting it…`);
@@ -318,7 +323,7 @@ export async function setUpAfterCrash(w) {
   page.wordVectors?.reset(); // the new worker has no word vectors (nor unlabelled reviews)
   page.stages = [];
   await w.request('init', { debug: debugHooks });
-  page.shardInfo = await w.request(isImages() ? 'loadImageShard' : 'loadShard', { url: datasetUrl() });
+  page.shardInfo = await w.request(dataset().loadRequest, { url: datasetUrl() });
   showShardLoaded();
   const record = store.latest;
   if (record) {

@@ -3,7 +3,7 @@
 // Only the newest text is ever sent to the worker.
 
 import { $, ui, fmtPct, showError, setText, page } from '../page.js';
-import { state, isImages } from '../state.js';
+import { state } from '../state.js';
 import { MAX_COLOURED_CHARS, reviewNote } from '../input-checks.js';
 
 // ----------------------------------------------------------- type a review
@@ -40,7 +40,7 @@ export function rescoreSoon() {
 }
 
 export function explainCurrent() {
-  if (isImages()) {
+  if (page.imagesView) {
     // The image view's predictions instead of the review box's score.
     page.imagesView?.refresh();
     return;

@@ -3,11 +3,12 @@
 // changed control is parsed by its property, stored and written to the URL.
 
 import { $, ui, controls, page } from '../page.js';
-import { PROPS, ENGINE_KEYS, CONTROL_KEYS, TEXT_ONLY_KEYS, state, isImages, items, writeHash, readHash, view, hashKeys } from '../state.js';
+import { PROPS, ENGINE_KEYS, CONTROL_KEYS, TEXT_ONLY_KEYS, state, items, writeHash, readHash, view, hashKeys, fromEngine } from '../state.js';
 import { shardLimitError, showFieldMessage, clearFieldMessage } from '../input-checks.js';
 import { PRESET_NOTES } from './pretrain.js';
 import { updateStatus } from './status.js';
 import { showSection } from './sections.js';
+import { dataset } from '../datasets.js';
 
 // ---------------------------------------------------------------- controls
 
@@ -31,7 +32,7 @@ export function updateRelevance() {
   controls.pooling.disabled = recurrent;
   for (const key of ['layers', 'dropout', 'recurrent_dropout']) controls[key].disabled = !recurrent;
   for (const key of ['monitor', 'min_delta', 'restore_best_weights']) controls[key].disabled = state.patience === 0;
-  const w2v = state.embedding_init === 'word2vec' && !isImages();
+  const w2v = state.embedding_init === 'word2vec' && !dataset().images;
   ui.w2vFields.hidden = !w2v;
   ui.pretrainPanel.hidden = !w2v;
   syncPresetMenu();
@@ -62,7 +63,7 @@ export function matchingPreset() {
     const same = ENGINE_KEYS.every((k) => {
       if (!(k in config) || idle.includes(k)) return true;
       try {
-        return PROPS[k].format(PROPS[k].parse(String(config[k]))) === PROPS[k].format(state[k]);
+        return PROPS[k].format(fromEngine(k, config[k])) === PROPS[k].format(state[k]);
       } catch {
         return false;
       }
@@ -73,7 +74,7 @@ export function matchingPreset() {
 }
 
 export function syncPresetMenu() {
-  const name = Object.keys(page.presetConfigs).length ? matchingPreset() : isImages() ? 'tutorial-mlp' : 'tutorial-bag';
+  const name = Object.keys(page.presetConfigs).length ? matchingPreset() : dataset().recipe;
   ui.preset.value = name;
   ui.presetHint.textContent = PRESET_NOTES[name] ?? '';
 }
@@ -141,7 +142,7 @@ export function onControlChange(e) {
 ui.form.addEventListener('change', onControlChange);
 $('btn-defaults').addEventListener('click', () => {
   for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
-  if (isImages()) setPresetValues('tutorial-mlp');
+  if (dataset().model) setPresetValues(dataset().recipe);
   renderControls();
   writeHash();
   ui.controlsNote.textContent = 'Settings restored to the Keras tutorial’s recipe.';
@@ -157,7 +158,7 @@ export function setPresetValues(name) {
   for (const key of ENGINE_KEYS) {
     if (!(key in config) || idle.includes(key)) continue;
     try {
-      state[key] = PROPS[key].parse(String(config[key]));
+      state[key] = fromEngine(key, config[key]);
     } catch {
       state[key] = PROPS[key].def;
     }
@@ -177,9 +178,9 @@ ui.dataset.addEventListener('change', () => {
     return;
   }
   for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
-  if (isImages() && !setPresetValues('tutorial-mlp')) state.model = 'mlp';
+  if (dataset().model && !setPresetValues(dataset().recipe)) state.model = dataset().model;
   writeHash();
-  ui.controlsNote.textContent = `Loading ${isImages() ? 'Fashion-MNIST' : 'the IMDB reviews'}…`;
+  ui.controlsNote.textContent = `Loading ${dataset().name}…`;
   location.reload();
 });
 
@@ -188,12 +189,12 @@ ui.dataset.addEventListener('change', () => {
 // except for the settings the link gave ("#dataset=fashion&epochs=1" is the
 // image recipe for one epoch).
 export function ensureDatasetModel() {
-  if (isImages() === (state.model === 'mlp')) return;
+  if (dataset().ownsModel(state.model)) return;
   const given = Object.fromEntries([...hashKeys].filter((k) => ENGINE_KEYS.includes(k)).map((k) => [k, state[k]]));
   for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
-  if (isImages()) setPresetValues('tutorial-mlp');
+  if (dataset().model) setPresetValues(dataset().recipe);
   Object.assign(state, given);
-  state.model = isImages() ? 'mlp' : PROPS.model.def;
+  state.model = dataset().model ?? PROPS.model.def;
   renderControls();
   writeHash();
 }
@@ -205,19 +206,12 @@ export function setUpDatasetView() {
   document.documentElement.dataset.dataset = state.dataset;
   ui.dataset.value = state.dataset;
   for (const el of document.querySelectorAll('.items')) el.textContent = items();
-  if (!isImages()) {
-    for (const o of $('model').options) if (o.value === 'mlp') o.remove();
-    return;
-  }
-  const option = (value, text) => {
-    const o = document.createElement('option');
-    o.value = value;
-    o.textContent = text;
-    return o;
-  };
-  ui.preset.replaceChildren(option('tutorial-mlp', 'Dense network (Keras basic classification)'), option('custom', 'Custom settings'));
-  $('model').replaceChildren(option('mlp', 'dense (MLP)'));
-  document.title = 'Fashion-MNIST playground: watch a neural network learn to see';
+  const d = dataset();
+  const menu = (select, entries) => select.replaceChildren(...entries.map(([value, text]) => new Option(text, value)));
+  const model = $('model');
+  menu(model, d.modelMenu([...model.options].map((o) => [o.value, o.textContent])));
+  if (d.presetMenu) menu(ui.preset, d.presetMenu);
+  if (d.title) document.title = d.title;
 }
 ui.form.addEventListener('submit', (e) => e.preventDefault());
 

@@ -2,7 +2,8 @@
 // to do when it cannot be loaded.
 
 import { $, ui, fmtInt, fmtBytes, showError, page } from '../page.js';
-import { state, isImages, items } from '../state.js';
+import { state, items } from '../state.js';
+import { dataset } from '../datasets.js';
 
 export function showShardProgress(loaded, total) {
   if (total > 0) {
@@ -17,11 +18,9 @@ export function showShardProgress(loaded, total) {
 
 export function explainShardFailure(url, message) {
   let what;
-  const file = isImages() ? 'image file' : 'review file';
+  const file = dataset().fileWord;
   if (/\b404\b|not found/i.test(message)) {
-    what = isImages()
-      ? `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from Debian's dataset-fashion-mnist package.`
-      : `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from the IMDB archive.`;
+    what = `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from ${dataset().builtFrom}.`;
   } else if (/checksum|corrupt|truncat|damaged|magic|not a shard/i.test(message)) {
     what = `The ${file} ${url} is damaged or incomplete, so the engine refused it.`;
   } else if (/version/i.test(message)) {
@@ -42,7 +41,7 @@ export function explainShardFailure(url, message) {
 // The shard of the page's dataset: the link's shard for IMDB, fashion.shard
 // beside it for Fashion-MNIST.
 export function datasetPath() {
-  return isImages() ? state.shard.replace(/[^/]*$/, 'fashion.shard') : state.shard;
+  return dataset().shardPath(state.shard);
 }
 export function datasetUrl() {
   return new URL(datasetPath(), location.href).href;
@@ -50,12 +49,10 @@ export function datasetUrl() {
 
 export function showShardLoaded() {
   const splits = page.shardInfo.splits || {};
-  ui.shardLabel.textContent = `${isImages() ? 'Images' : 'Reviews'} loaded`;
+  ui.shardLabel.textContent = `${dataset().Items} loaded`;
   ui.shardProgress.max = 1;
   ui.shardProgress.value = 1;
-  ui.shardDetail.textContent = isImages()
-    ? `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test images of ${page.shardInfo.height} × ${page.shardInfo.width} pixels in ${page.shardInfo.classes} classes.`
-    : `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test reviews; a vocabulary of ${fmtInt(page.shardInfo.vocab_size || 0)} ids.`;
+  ui.shardDetail.textContent = dataset().loadedDetail(splits, page.shardInfo, fmtInt);
   ui.shardPanel.classList.add('loaded');
 }
 

@@ -4,12 +4,13 @@
 // recorded in the run store (runs.js), and a divergence's advice.
 
 import { $, ui, controls, showError, announce, page } from '../page.js';
-import { CONTROL_KEYS, state, isImages, engineConfig } from '../state.js';
+import { CONTROL_KEYS, state, engineConfig } from '../state.js';
 import { settingOfMessage, showFieldMessage, clearFieldMessage } from '../input-checks.js';
 import { setPhase, statusText, activeMs, scheduleStatus } from './status.js';
 import { saveSession } from './modelfiles.js';
 import { rescoreSoon, explainCurrent } from './review.js';
 import { showShardProgress } from './shard.js';
+import { dataset } from '../datasets.js';
 
 // ------------------------------------------------------------------ training
 
@@ -61,7 +62,7 @@ export async function startTraining() {
   const config = engineConfig(page.shardInfo);
   page.stages = [];
   try {
-    if (config.embedding_init === 'word2vec' && !isImages()) {
+    if (config.embedding_init === 'word2vec' && !dataset().images) {
       setPhase('pretraining');
       await page.wordVectors.ensure(config, corpusUrl());
       if (state.compare)
@@ -123,7 +124,7 @@ export async function startStage() {
 // with the engine's best epoch, the test metrics, the wall time and, at
 // done, the weights.
 
-function beginRun(stage, config) {
+export function beginRun(stage, config) {
   page.runId = null;
   if (!page.runs) return;
   const recipe = ui.preset.value === 'custom' ? 'custom' : ui.preset.value;
@@ -132,7 +133,7 @@ function beginRun(stage, config) {
   page.runStartedAt = performance.now();
 }
 
-function finishRun(status, data) {
+export function finishRun(status, data) {
   const id = page.runId;
   if (!page.runs || id == null) return;
   const r = page.runs.get(id);
@@ -253,7 +254,7 @@ export function onEngineEvent(type, raw) {
       if (page.run) page.run.resumable = false;
       if (Number.isInteger(data.bestEpoch)) page.charts.setBestEpoch(data.bestEpoch);
       finishRun('done', data);
-      if (page.run && isImages() && data.stoppedEarly) {
+      if (page.run && !page.embeddings && data.stoppedEarly) {
         // (On the review page the word panel marks it, views/wordmap.js.)
         const restored = page.engineInForce?.restore_best_weights !== false;
         page.run.stoppedEarly = { after: page.runHistory.length, best: data.bestEpoch, restored };
