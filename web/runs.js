@@ -18,9 +18,10 @@
 //
 // A run: { id, seq, name, dataset, recipe, config, history: [{epoch, loss, acc, val_loss, val_acc, ms}],
 //   bestEpoch, stoppedEarly, restoredBest, test: {loss, acc} | null, status: 'training' | 'done' | 'stopped'
-//   | 'diverged', startedAt, wallMs, hasWeights, color, overlay }. id: a number unique across tabs (the start
-// time in ms, made strictly increasing); seq: the number in its name ("#3 bag (masked)"). Metrics the
-// engine did not have (no validation set, a diverged epoch) are null, never NaN, so exports keep them.
+//   | 'diverged', startedAt, wallMs, hasWeights, color, overlay }.
+// id: a number unique across tabs (the start time in ms × 1000 plus a random tail, strictly increasing);
+// seq: the number in its name ("#3 bag (masked)"). Metrics the engine did not have (no validation set,
+// a diverged epoch) are null, never NaN, so exports keep them.
 //
 // Deliberately not here: any DOM (web/views/runs.js draws the table), the
 // best-epoch rule (the engine's bestEpoch is taken as given), what the page
@@ -93,7 +94,6 @@ export function csvField(v) {
 
 export const CSV_COLUMNS = Object.freeze(['run_id', 'name', 'recipe', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc', 'ms', 'best_epoch', 'test_acc']);
 
-
 // ------------------------------------------------------------------- store
 
 export class RunStore {
@@ -146,11 +146,12 @@ export class RunStore {
     let records = [];
     let weightKeys = [];
     try {
-      this.db = await openDatabase(this.factory, this.dbName);
-      this.db.onversionchange = () => {
+      const db = await openDatabase(this.factory, this.dbName);
+      this.db = db;
+      db.onversionchange = () => {
         // Another tab deletes or upgrades the database: let go of it.
-        this.db.close();
-        this.db = null;
+        db.close();
+        if (this.db === db) this.db = null;
         this.setError('open', 'Another tab changed the saved runs: new runs are kept until the page is closed.');
       };
       [records, weightKeys] = await transaction(this.db, [RUNS, WEIGHTS], 'readonly', (s) => {
@@ -187,7 +188,7 @@ export class RunStore {
     for (const key of onDisk) if (!this.runs.has(key)) this.deletedWeights.add(key); // weights whose run is gone
     for (const run of this.fixColors()) if (announced.has(run.id)) this.emit('update', run);
     this.enforceBounds();
-    for (const run of this.list().reverse()) this.emit('add', run);
+    for (const run of this.list().reverse()) if (!announced.has(run.id)) this.emit('add', run);
   }
 
   subscribe(fn) {
@@ -217,7 +218,9 @@ export class RunStore {
   // label: optional, what sets this run apart in its name ("from scratch").
   begin({ dataset, recipe, config, label } = {}) {
     const now = Date.now();
-    const id = Math.max(now, this.lastId + 1);
+    // The time in µs-sized steps with a random tail: two tabs (or a run
+    // begun while open() still reads the saved ones) practically never meet.
+    const id = Math.max(now * 1000 + Math.floor(Math.random() * 1000), this.lastId + 1);
     this.lastId = id;
     const seq = 1 + Math.max(0, ...[...this.runs.values()].map((r) => r.seq ?? 0));
     const cfg = JSON.parse(JSON.stringify(config ?? {}));

@@ -342,7 +342,7 @@ test('remove and clear delete runs and their weights from memory and from the da
 });
 
 test('without IndexedDB the store works in memory and says why', async () => {
-  const store = await openStore(undefined);
+  const store = await openStore(null); // (undefined would mean globalThis.indexedDB, a browser's own)
   assert.match(store.persistError, /no IndexedDB/);
   const run = trainedRun(store);
   assert.equal(await store.setWeights(run.id, bytes(4, 3)), true);
@@ -393,12 +393,21 @@ test('a run begun before open() finished is kept and written', async () => {
   await first.settled();
   first.close();
   const store = new RunStore({ dbName: 'test-runs', indexedDB: fake });
+  const adds = [];
+  const colourUpdates = [];
+  store.subscribe((e) => {
+    if (e.type === 'add') adds.push(e.run.id);
+    if (e.type === 'update') colourUpdates.push(e.run.color);
+  });
   const opening = store.open();
+  for (const t = Date.now(); Date.now() === t; ); // a later millisecond than the saved run's: ids cannot meet
   const early = trainedRun(store);
   await opening;
   await store.settled();
   assert.deepEqual(store.list().map((r) => r.id), [early.id, old.id]);
   assert.equal(fake.rows('test-runs', 'runs').has(early.id), true);
-  assert.notEqual(store.get(early.id).color, store.get(old.id).color);
+  assert.deepEqual(adds, [early.id, old.id], 'each run is announced once');
+  assert.notEqual(store.get(early.id).color, store.get(old.id).color, 'the two runs get distinct colours');
+  assert.equal(colourUpdates.at(-1), store.get(early.id).color, 'a colour changed at open() is announced');
   store.close();
 });
