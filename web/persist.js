@@ -12,7 +12,8 @@
 //     checkpoint: ArrayBuffer, history: [{loss, acc, val_loss, val_acc}],
 //     batches: {x: [...], loss: [...], acc: [...]} (the per-batch curve),
 //     test: {loss, acc} | null, epochsTotal, status: 'training' | 'stopped'
-//     | 'done' | 'diverged' | 'imported', divergence: {x, message} | null }
+//     | 'done' | 'diverged' | 'imported', divergence: {x, message} | null,
+//     bestEpoch: the engine's best epoch (null when it reported none) }
 //
 // SessionStore.save() never waits for a write to finish and never queues
 // more than one: while a write is in flight, a newer record replaces the

@@ -28,7 +28,13 @@ const CLEARLY_POSITIVE = new Set([
 ]);
 
 let session;
-const openPage = (...args) => session.openPage(...args);
+// The form shows the link's settings once the engine's config schema is
+// known (web/state.js builds the engine's keys from it): wait for that.
+async function openPage(...args) {
+  const opened = await session.openPage(...args);
+  await opened.page.waitForFunction(() => window.__playground && window.__playground.phase !== 'starting', null, { timeout: 60000 });
+  return opened;
+}
 
 const embed = (page) => pg(page, () => window.__playground.embeddings());
 

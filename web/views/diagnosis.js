@@ -92,18 +92,17 @@ export function createDiagnosis(ctx) {
     for (const [epoch, info] of [...kept.entries()].sort((a, b) => a[0] - b[0])) {
       if (!info.kept) continue;
       const loss = Number.isFinite(info.val_loss) ? `, val loss ${info.val_loss.toFixed(3)}` : '';
-      options.push(new Option(`epoch ${epoch}${loss}${epoch === best ? ' (lowest)' : ''}`, String(epoch)));
+      options.push(new Option(`epoch ${epoch}${loss}${epoch === best ? ' (best)' : ''}`, String(epoch)));
     }
     ui.epoch.replaceChildren(...options);
     const want = String(ctx.state.diag_epoch);
     ui.epoch.value = options.some((o) => o.value === want) ? want : '0';
   }
 
-  function bestEpoch() {
-    let best = null;
-    for (const [epoch, info] of kept) if (Number.isFinite(info.val_loss) && (best === null || info.val_loss < kept.get(best).val_loss)) best = epoch;
-    return best;
-  }
+  // The best epoch is the engine's (the worker's epoch and done events,
+  // contract 3): the page has no rule of its own.
+  let engineBest = null;
+  const bestEpoch = () => engineBest;
 
   function setting(key, value) {
     try {
@@ -530,6 +529,7 @@ export function createDiagnosis(ctx) {
       enable();
     },
     epochDone(e) {
+      if (e.bestEpoch > 0) engineBest = e.bestEpoch;
       kept.set(e.epoch, { val_loss: e.val_loss ?? NaN, kept: e.weightsKept === true });
       history[e.epoch - 1] = e;
       // At full speed epochs end every few ms: while training, the menu is
@@ -540,8 +540,9 @@ export function createDiagnosis(ctx) {
       }, EPOCH_MENU_MS);
     },
     // Training finished (or a model was loaded): diagnose it.
-    trainingDone(hist) {
+    trainingDone(hist, best = null) {
       history = hist.slice();
+      if (best > 0) engineBest = best;
       for (const [i, h] of hist.entries()) if (kept.has(i + 1)) kept.get(i + 1).val_loss = h.val_loss;
       renderEpochs();
       run();

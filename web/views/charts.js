@@ -2,7 +2,9 @@
 //
 // Each chart shows a faint per-batch training line (x = fractional epoch),
 // the per-epoch training and validation points over it, a vertical marker at
-// the epoch with the lowest validation loss, and one where training
+// the best epoch (the engine's, under the config's monitor: setBestEpoch),
+// the curves of runs ticked in the Runs view (setOverlays, each in its run's
+// colour, under the current run's), and a line where training
 // diverged, if it did. Charts are tuned for
 // streaming: no animation, parsing off with {x, y} points, decimation on,
 // update('none'), and points buffered and drawn by a pacer (schedule()):
@@ -16,125 +18,7 @@
 // DOM outside the two canvases. Chart.js is the UMD build loaded by a
 // <script> tag before app.js (global `Chart`); nothing is fetched from a CDN.
 
-const COLORS = {
-  train: '#1d4ed8',
-  trainFaint: 'rgba(29, 78, 216, 0.28)',
-  val: '#c2410c',
-  best: '#15803d',
-  diverged: '#b91c1c',
-  refTrain: '#7c9bd8', // the train and validation colours, lighter: same meaning, other run
-  refVal: '#e3a07a',
-  grid: 'rgba(0, 0, 0, 0.08)',
-  text: '#374151',
-};
-
-// Draws a dashed vertical line at options.x with a small label on top.
-// Chart.js has no built-in annotation; this is the whole of what we need.
-const bestEpochPlugin = {
-  id: 'bestEpoch',
-  afterDatasetsDraw(chart, _args, options) {
-    if (options.x == null) return;
-    const xScale = chart.scales.x;
-    const { top, bottom, left, right } = chart.chartArea;
-    const px = xScale.getPixelForValue(options.x);
-    if (!(px >= left && px <= right)) return;
-    const ctx = chart.ctx;
-    ctx.save();
-    ctx.strokeStyle = COLORS.best;
-    ctx.lineWidth = 1.5;
-    ctx.setLineDash([5, 4]);
-    ctx.beginPath();
-    ctx.moveTo(px, top);
-    ctx.lineTo(px, bottom);
-    ctx.stroke();
-    ctx.setLineDash([]);
-    ctx.font = '600 11px system-ui, sans-serif';
-    // The long label where it fits, else the short one; kept inside the plot
-    // (to the right of the line, or to its left near the right edge).
-    let label = options.label || '';
-    if (ctx.measureText(label).width > (right - left) / 2) label = options.shortLabel || label;
-    const width = ctx.measureText(label).width;
-    let textX = px + 6 + width > right ? px - 6 - width : px + 6;
-    textX = Math.max(left + 3, Math.min(textX, right - width - 3));
-    // A light box behind the text keeps it readable over the curves.
-    ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
-    ctx.fillRect(textX - 3, top + 2, width + 6, 15);
-    ctx.fillStyle = COLORS.best;
-    ctx.textBaseline = 'top';
-    ctx.fillText(label, textX, top + 4);
-    ctx.restore();
-  },
-};
-
-// Draws vertical lines at options.marks [{x, label, color, dash}] with
-// their labels at the bottom of the plot (the best-epoch label is at the
-// top): the epoch shown on the word map, where early stopping ended a run.
-// Exported so the embedding statistics chart marks the same epochs.
-export const epochMarksPlugin = {
-  id: 'epochMarks',
-  afterDatasetsDraw(chart, _args, options) {
-    const marks = options.marks || [];
-    if (!marks.length) return;
-    const xScale = chart.scales.x;
-    const { top, bottom, left, right } = chart.chartArea;
-    const ctx = chart.ctx;
-    ctx.save();
-    ctx.font = '600 11px system-ui, sans-serif';
-    marks.forEach((mark, i) => {
-      const px = xScale.getPixelForValue(mark.x);
-      if (!(px >= left - 0.5 && px <= right + 0.5)) return;
-      ctx.strokeStyle = mark.color;
-      ctx.lineWidth = mark.width || 2;
-      ctx.setLineDash(mark.dash || []);
-      ctx.beginPath();
-      ctx.moveTo(px, top);
-      ctx.lineTo(px, bottom);
-      ctx.stroke();
-      ctx.setLineDash([]);
-      if (!mark.label) return;
-      const width = ctx.measureText(mark.label).width;
-      let textX = px + 6 + width > right ? px - 6 - width : px + 6;
-      textX = Math.max(left + 3, Math.min(textX, right - width - 3));
-      const y = bottom - 17 - i * 16;
-      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
-      ctx.fillRect(textX - 3, y, width + 6, 15);
-      ctx.fillStyle = mark.color;
-      ctx.textBaseline = 'top';
-      ctx.fillText(mark.label, textX, y + 2);
-    });
-    ctx.restore();
-  },
-};
-
-// A solid red line where training diverged (options.x), labelled half-way
-// up, clear of the best-epoch label (top) and the epoch marks (bottom).
-const divergencePlugin = {
-  id: 'divergence',
-  afterDatasetsDraw(chart, _args, options) {
-    if (options.x == null) return;
-    const { top, bottom, left, right } = chart.chartArea;
-    const px = Math.min(right, Math.max(left, chart.scales.x.getPixelForValue(options.x)));
-    const ctx = chart.ctx;
-    ctx.save();
-    ctx.strokeStyle = COLORS.diverged;
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    ctx.moveTo(px, top);
-    ctx.lineTo(px, bottom);
-    ctx.stroke();
-    ctx.font = '600 11px system-ui, sans-serif';
-    const label = 'diverged';
-    const width = ctx.measureText(label).width;
-    const textX = px - 6 - width >= left ? px - 6 - width : px + 6;
-    const y = Math.round((top + bottom) / 2);
-    ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
-    ctx.fillRect(textX - 3, y - 8, width + 6, 15);
-    ctx.fillStyle = COLORS.diverged;
-    ctx.textBaseline = 'middle';
-    ctx.fillText(label, textX, y);
-    ctx.restore();
-  },
-};
+import { COLORS, bestEpochPlugin, epochMarksPlugin, divergencePlugin, pickEpochs } from './chart-tools.js';
 
 function lineDataset(label, color, extra) {
   return {
@@ -247,6 +131,7 @@ const FULL_TRAIN = 3;
 const FULL_VAL = 4;
 const REF_TRAIN = 5; // the reference run's, kept apart from the series (setReference)
 const REF_VAL = 6;
+const OVERLAY = 7; // the Runs view's ticked runs (setOverlays) from here on, two datasets each
 
 function emptySeries() {
   return [[], [], [], [], []]; // indexed by BATCH, TRAIN, VAL, FULL_TRAIN, FULL_VAL
@@ -276,6 +161,7 @@ export class TrainingCharts {
     this.divergedAt = null;
     // The reference run's epoch points (setReference), kept by clear().
     this.reference = { loss: [[], []], acc: [[], []] };
+    this.overlays = []; // setOverlays: [{id, name, color, series}]
   }
 
   // Marks where training diverged (x: fractional epoch) on both charts; the
@@ -386,8 +272,7 @@ export class TrainingCharts {
     this.series = { loss: emptySeries(), acc: emptySeries() };
     this.setComparison(null);
     this.setMarks([]);
-    this.updateBest();
-    if (this.divergedAt != null) this.markDivergence(null);
+        if (this.divergedAt != null) this.markDivergence(null);
     this.schedule();
   }
 
@@ -436,24 +321,47 @@ export class TrainingCharts {
       push(loss[VAL], i + 1, h.val_loss);
       push(acc[VAL], i + 1, h.val_acc);
     });
-    this.updateBest();
-  }
-
-  // Marks the epoch (1-based) with the lowest validation loss, if any.
-  updateBest() {
-    let best = null;
-    this.history.forEach((h, i) => {
-      if (h && Number.isFinite(h.val_loss) && (best === null || h.val_loss < this.history[best - 1].val_loss)) {
-        best = i + 1;
       }
-    });
+
+  // Marks the best epoch (1-based), as the engine reported it in the worker's
+  // epoch and done events; null (or 0: no validated epoch yet) unmarks.
+  setBestEpoch(epoch) {
+    const best = Number.isInteger(epoch) && epoch > 0 ? epoch : null;
     this.bestEpoch = best;
     for (const chart of [this.loss, this.acc]) {
       const opts = chart.options.plugins.bestEpoch;
       opts.x = best;
-      opts.label = best === null ? '' : `lowest val loss: epoch ${best}`;
+      opts.label = best === null ? '' : `best epoch: ${best}`;
       opts.shortLabel = best === null ? '' : `best: ${best}`;
     }
+    this.schedule();
+  }
+
+  // Draws runs of the Runs view [{id, name, color, history}] under the
+  // current run: per run a thin training line and its validation line with
+  // points, in the run's colour. [] removes them.
+  setOverlays(runs) {
+    this.overlays = (runs || []).map((r) => {
+      const series = { loss: [[], []], acc: [[], []] };
+      (r.history || []).forEach((h, i) => {
+        if (!h) return;
+        const x = Number.isInteger(h.epoch) ? h.epoch : i + 1;
+        push(series.loss[0], x, h.loss);
+        push(series.acc[0], x, h.acc);
+        push(series.loss[1], x, h.val_loss);
+        push(series.acc[1], x, h.val_acc);
+      });
+      return { id: r.id, name: r.name ?? `run ${r.id}`, color: r.color || '#6b7280', series };
+    });
+    for (const chart of [this.loss, this.acc]) {
+      const ds = chart.data.datasets;
+      ds.length = OVERLAY;
+      for (const o of this.overlays) {
+        ds.push(lineDataset(`${o.name}: train`, o.color, { order: 20, borderWidth: 1, borderDash: [3, 3], pointRadius: 0 }));
+        ds.push(lineDataset(`${o.name}: validation`, o.color, { order: 10, borderWidth: 1.5, pointRadius: 2, pointStyle: 'rectRot' }));
+      }
+    }
+    this.schedule();
   }
 
   // Marks both charts as changed and makes sure a frame will draw them.
@@ -485,8 +393,11 @@ export class TrainingCharts {
       const chart = next.chart;
       const series = chart === this.loss ? this.series.loss : this.series.acc;
       const reference = this.reference[chart === this.loss ? 'loss' : 'acc'];
+      const key = chart === this.loss ? 'loss' : 'acc';
       chart.data.datasets.forEach((ds, i) => {
-        ds.data = i < REF_TRAIN ? series[i] : reference[i - REF_TRAIN];
+        if (i < REF_TRAIN) ds.data = series[i];
+        else if (i < OVERLAY) ds.data = reference[i - REF_TRAIN];
+        else ds.data = this.overlays[(i - OVERLAY) >> 1].series[key][(i - OVERLAY) & 1];
       });
       next.dirty = false;
       chart.update('none');
@@ -545,61 +456,10 @@ export class TrainingCharts {
       lossScale: this.loss.options.scales.y.type,
       reference: { loss: ref(this.reference.loss), acc: ref(this.reference.acc) },
       labels: this.loss.data.datasets.map((ds) => ds.label),
+      overlays: this.overlays.map((o) => ({ id: o.id, color: o.color, lossDatasets: 2, valLoss: o.series.loss[1].map(({ x, y }) => ({ x, y })) })),
+      lossDatasets: this.loss.data.datasets.length,
     };
   }
-}
-
-// For charts below the fold (the word map, the embedding statistics): the
-// returned update() redraws `chart` only while its canvas is on screen, and
-// otherwise when it gets there, so a chart out of
-// view costs nothing while data streams in. update() draws at once, or with
-// { frame: true } on the next animation frame (several calls, one redraw).
-// update.visible() says whether the canvas is in view; onShow() runs each
-// time it comes into view.
-export function visibleUpdater(chart, onShow) {
-  let visible = false;
-  let dirty = false;
-  let frame = 0;
-  const draw = () => {
-    frame = 0;
-    if (!dirty || !visible) return;
-    dirty = false;
-    chart.update('none');
-  };
-  new IntersectionObserver((entries) => {
-    visible = entries[entries.length - 1].isIntersecting;
-    if (!visible) return;
-    if (dirty && !frame) frame = requestAnimationFrame(draw);
-    onShow?.();
-  }).observe(chart.canvas);
-  const update = ({ frame: later = false } = {}) => {
-    dirty = true;
-    if (!visible) return;
-    if (!later) draw();
-    else if (!frame) frame = requestAnimationFrame(draw);
-  };
-  update.visible = () => visible;
-  return update;
-}
-
-// Clicking, or dragging with the button held, along a chart picks the
-// nearest whole epoch. Exported for the embedding statistics chart.
-export function pickEpochs(chart, fn) {
-  const canvas = chart.canvas;
-  let dragging = false;
-  const pick = (event) => {
-    const rect = canvas.getBoundingClientRect();
-    const x = chart.scales.x.getValueForPixel(event.clientX - rect.left);
-    if (Number.isFinite(x)) fn(Math.max(1, Math.round(x)));
-  };
-  canvas.addEventListener('pointerdown', (e) => {
-    dragging = true;
-    pick(e);
-  });
-  canvas.addEventListener('pointermove', (e) => {
-    if (dragging && e.buttons) pick(e);
-  });
-  for (const type of ['pointerup', 'pointercancel', 'pointerleave']) canvas.addEventListener(type, () => (dragging = false));
 }
 
 // Log-scale ticks: 0.1, 1, 10, then 1e+3, 1e+6… (Chart.js would write every

@@ -1,168 +1,23 @@
-// embeddings.js: "What the model learned about words", the page module.
+// wordmap.js: "What the model learned about words", the page module.
 //
 // The word map (a PCA of the most frequent words' vectors, one basis for
 // every epoch, coloured by each word's effect and sized by its training
 // count), the epoch scrubber linked to the loss and accuracy curves, the
-// embedding statistics on the curves' time axis, the words whose effect
-// changed most after the best epoch, nearest neighbours, the Embedding
-// Projector export, and the page side of early stopping (marks on the curves
-// and the run without it). Everything is computed by the engine in the
+// Projector export, and the page side of early stopping (marks on the curves).
+// The statistics chart, the memorised words, nearest neighbours and the run
+// without early stopping are views/embedstats.js; drawing, wordmap-draw.js. Everything is computed by the engine in the
 // worker (web/PROTOCOL.md, "Embeddings"); this file only asks and draws.
 //
-// Settings live in app.js's PROPS table (mirrored to the URL hash); this
+// Settings live in state.js's PROPS table (mirrored to the URL hash); this
 // module reads them from `state` and changes them only through setSetting.
 // Deliberately not here: HTML from strings (words reach the page through
 // textContent, or are drawn on a canvas), engine work, the worker itself.
 
-import { epochMarksPlugin, pickEpochs, visibleUpdater } from './charts.js';
+import { epochMarksPlugin, pickEpochs, visibleUpdater } from './chart-tools.js';
+import { fmtSigned, fmtInt, effectColor, makeMap, FREQUENT_LABELS, PLAY_MS, LIVE_MAP_MS, LABELS_EACH_WAY } from './wordmap-draw.js';
+import { bindControls, renderStats, renderCost, renderMarks, refreshMemorised, refreshNeighbours, startFullRun, renderFullNote, makeStatsChart } from './embedstats.js';
 
-const COLORS = {
-  selected: '#7c3aed',
-  stopped: '#b45309',
-  rare: '#b45309',
-  frequent: '#1d4ed8',
-  share: '#0f766e',
-  grid: 'rgba(0, 0, 0, 0.08)',
-  text: '#374151',
-};
-const POS = [22, 163, 74];   // style.css --pos
-const NEG = [220, 38, 38];   // style.css --neg
-const GREY = [156, 163, 175];
-const FREQUENT_LABELS = 6;  // and the most frequent words
-const PLAY_MS = 300;         // per epoch when playing
-const LIVE_MAP_MS = 1500;    // while training (and in view), refresh the map at most this often
-const LABELS_EACH_WAY = 12;  // words named on the map at most: the strongest each way
-
-const fmtPct = (x) => `${(x * 100).toFixed(1)}%`;
-const fmtSigned = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
-const fmtBytes = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`);
-const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
-
-function mix(a, b, t) {
-  return a.map((v, i) => Math.round(v + (b[i] - v) * t));
-}
-
-// A diverging colour for an effect, relative to the map's scale.
-function effectColor(effect, scale) {
-  const t = Math.max(-1, Math.min(1, scale > 0 ? effect / scale : 0));
-  const [r, g, b] = mix(GREY, t >= 0 ? POS : NEG, Math.abs(t));
-  return `rgba(${r}, ${g}, ${b}, 0.8)`;
-}
-
-// Draws the names of some points (labels: [{x, y, text, strong}], in order
-// of importance) next to them, on the canvas (text never becomes HTML),
-// skipping any label that would overlap one already drawn.
-const wordLabelsPlugin = {
-  id: 'wordLabels',
-  afterDatasetsDraw(chart, _args, options) {
-    const labels = options.labels || [];
-    if (!labels.length) return;
-    const ctx = chart.ctx;
-    const { left, right, top, bottom } = chart.chartArea;
-    const placed = [];
-    const overlaps = (r) => placed.some((p) => r.x0 < p.x1 && r.x1 > p.x0 && r.y0 < p.y1 && r.y1 > p.y0);
-    ctx.save();
-    for (const l of labels) {
-      const px = chart.scales.x.getPixelForValue(l.x);
-      const py = chart.scales.y.getPixelForValue(l.y);
-      if (!(px >= left && px <= right && py >= top && py <= bottom)) continue;
-      ctx.font = l.strong ? '700 13px system-ui, sans-serif' : '600 11px system-ui, sans-serif';
-      const w = ctx.measureText(l.text).width;
-      // Right of the point, or left of it near the right edge.
-      const tx = px + 8 + w > right ? px - 8 - w : px + 8;
-      const rect = { x0: tx - 2, x1: tx + w + 2, y0: py - 14, y1: py + 2 };
-      if (!l.strong && overlaps(rect)) continue;
-      placed.push(rect);
-      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
-      ctx.fillRect(rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0);
-      ctx.fillStyle = l.strong ? COLORS.selected : '#111827';
-      ctx.fillText(l.text, tx, py - 2);
-      if (l.strong) {
-        ctx.strokeStyle = COLORS.selected;
-        ctx.lineWidth = 2.5;
-        ctx.beginPath();
-        ctx.arc(px, py, 9, 0, 2 * Math.PI);
-        ctx.stroke();
-      }
-    }
-    ctx.restore();
-  },
-};
-
-function makeMap(canvas, view, which) {
-  const Chart = globalThis.Chart;
-  return new Chart(canvas, {
-    type: 'scatter',
-    data: { datasets: [{ label: 'words', data: [], pointRadius: [], backgroundColor: [], borderWidth: 0, pointHoverRadius: 8 }] },
-    options: {
-      animation: false,
-      parsing: false,
-      normalized: true,
-      responsive: true,
-      maintainAspectRatio: false,
-      interaction: { mode: 'nearest', intersect: true },
-      scales: {
-        x: { type: 'linear', title: { display: true, text: 'first principal axis (negative ← → positive)', color: COLORS.text }, ticks: { color: COLORS.text, maxTicksLimit: 7 }, grid: { color: COLORS.grid } },
-        y: { type: 'linear', title: { display: true, text: 'second axis', color: COLORS.text }, ticks: { color: COLORS.text, maxTicksLimit: 7 }, grid: { color: COLORS.grid } },
-      },
-      plugins: {
-        legend: { display: false },
-        decimation: { enabled: false },
-        tooltip: { callbacks: { label: (item) => view.describePoint(which, item.dataIndex) } },
-        wordLabels: { labels: [] },
-      },
-    },
-    plugins: [wordLabelsPlugin],
-  });
-}
-
-function makeStatsChart(canvas) {
-  const Chart = globalThis.Chart;
-  const line = (label, color, axis, extra = {}) => ({
-    label, data: [], borderColor: color, backgroundColor: color, yAxisID: axis,
-    borderWidth: 2, pointRadius: 2, tension: 0, spanGaps: true, clip: 6, ...extra,
-  });
-  return new Chart(canvas, {
-    type: 'line',
-    data: {
-      datasets: [
-        line('rare words', COLORS.rare, 'y'),
-        line('frequent words', COLORS.frequent, 'y'),
-        line('rare words\' share of effect', COLORS.share, 'y1', { borderDash: [5, 3], pointStyle: 'rectRot' }),
-      ],
-    },
-    options: {
-      animation: false,
-      parsing: false,
-      normalized: true,
-      responsive: true,
-      maintainAspectRatio: false,
-      interaction: { mode: 'nearest', axis: 'x', intersect: false },
-      scales: {
-        x: { type: 'linear', min: 0, title: { display: true, text: 'epoch', color: COLORS.text }, ticks: { color: COLORS.text, precision: 0 }, grid: { color: COLORS.grid } },
-        y: { type: 'linear', position: 'left', title: { display: true, text: 'mean vector length', color: COLORS.text }, ticks: { color: COLORS.text }, grid: { color: COLORS.grid } },
-        y1: {
-          type: 'linear', position: 'right', title: { display: true, text: 'share of effect', color: COLORS.text },
-          ticks: { color: COLORS.text, callback: (v) => `${Math.round(v * 1000) / 10}%` }, grid: { drawOnChartArea: false },
-        },
-      },
-      plugins: {
-        legend: { labels: { color: COLORS.text, boxWidth: 14, usePointStyle: true } },
-        tooltip: {
-          callbacks: {
-            title: (items) => (items.length ? `epoch ${items[0].parsed.x}` : ''),
-            label: (item) => `${item.dataset.label}: ${item.dataset.yAxisID === 'y1' ? fmtPct(item.parsed.y) : item.parsed.y.toFixed(4)}`,
-          },
-        },
-        epochMarks: { marks: [] },
-      },
-    },
-    plugins: [epochMarksPlugin],
-  });
-}
-
-// Thrown by ask() when the run changed while a request was in flight.
-const STALE = new Error('a newer run replaced this one');
+export const STALE = new Error('a newer run replaced this one');
 
 export class EmbeddingsView {
   // ctx: {worker, charts, state, setSetting(key, value) (parses, stores,
@@ -215,7 +70,7 @@ export class EmbeddingsView {
     this.statsUpdate = visibleUpdater(this.statsChart);
     pickEpochs(this.statsChart, (e) => this.pick(e));
     ctx.charts.onPick((e) => this.pick(e));
-    this.bindControls();
+    bindControls(this);
     this.reset();
   }
 
@@ -246,6 +101,7 @@ export class EmbeddingsView {
     this.stopEpoch = null;
     this.patience = 0;
     this.restoreBest = false;
+    this.engineBest = null;
     this.full = null;          // {history, test, running}
     this.testResult = null;
     this.memorised = null;
@@ -273,7 +129,7 @@ export class EmbeddingsView {
     this.ui.fullNote.textContent = '';
     this.setStatus('Train the model: a snapshot of its word vectors is kept at the end of every epoch.');
     this.updateControls();
-    this.renderMarks();
+    renderMarks(this);
   }
 
   // A new run starts (configure + train) with this config.
@@ -282,6 +138,8 @@ export class EmbeddingsView {
     this.training = true;
     this.patience = Number(config?.patience) || 0;
     this.restoreBest = config?.restore_best_weights === true;
+    this.monitor = config?.monitor ?? 'val_loss';
+    this.engineBest = null;
     this.setStatus('Training: the map follows the newest epoch.');
   }
 
@@ -295,6 +153,7 @@ export class EmbeddingsView {
   }
 
   onEngineEvent(type, data) {
+    if ((type === 'epoch' || type === 'done') && Number.isInteger(data.bestEpoch)) this.engineBest = data.bestEpoch;
     switch (type) {
       case 'epoch':
         this.onEpoch(data);
@@ -314,7 +173,7 @@ export class EmbeddingsView {
         this.full.test = data.test;
         this.full.running = false;
         this.ctx.charts.setComparison(this.ctx.state.full_run ? this.full.history : null);
-        this.renderFullNote();
+        renderFullNote(this);
         this.ctx.announce(this.ui.fullNote.textContent);
         break;
       case 'fullError':
@@ -333,8 +192,8 @@ export class EmbeddingsView {
       this.stats = this.stats.filter((s) => s.epoch !== e.epoch).concat([e]);
       if (!this.epochs.includes(e.epoch)) this.epochs.push(e.epoch);
       this.costs[data.epoch - 1] = { embedMs: e.ms, epochMs: data.ms };
-      this.renderStats();
-      this.renderCost();
+      renderStats(this);
+      renderCost(this);
     } else if (e?.error) {
       this.setStatus(`No word snapshots: ${e.error}`);
     }
@@ -351,7 +210,7 @@ export class EmbeddingsView {
     this.training = false;
     this.done = true;
     await this.refreshAll();
-    this.renderFullNote();
+    renderFullNote(this);
   }
 
   async onDone(data) {
@@ -362,8 +221,8 @@ export class EmbeddingsView {
     this.stopEpoch = this.stoppedEarly ? this.history.length : null;
     this.testResult = data.test || null;
     await this.refreshAll();
-    if (this.ctx.state.full_run) this.startFullRun();
-    else this.renderFullNote();
+    if (this.ctx.state.full_run) startFullRun(this);
+    else renderFullNote(this);
   }
 
   // Snapshots, statistics, the map at the chosen epoch, neighbours, changes.
@@ -380,21 +239,24 @@ export class EmbeddingsView {
       if (err !== STALE) this.setStatus(`No word snapshots: ${err.message}`);
       return;
     }
-    this.renderStats();
-    this.renderCost();
+    renderStats(this);
+    renderCost(this);
     this.updateControls();
     await this.refreshMap({});
-    await Promise.all([this.refreshNeighbours(), this.refreshMemorised()]);
+    await Promise.all([refreshNeighbours(this), refreshMemorised(this)]);
   }
 
   // --------------------------------------------------------------- epochs
 
+  // The engine's best epoch under the config's monitor, from the worker's
+  // epoch and done events (contract 3); null before the first validated one.
   bestEpoch() {
-    let best = null;
-    this.history.forEach((h, i) => {
-      if (h && Number.isFinite(h.val_loss) && (best === null || h.val_loss < this.history[best - 1].val_loss)) best = i + 1;
-    });
-    return best;
+    return this.engineBest > 0 ? this.engineBest : null;
+  }
+
+  // What the best epoch is best at, in words.
+  bestWhat() {
+    return this.monitor === 'val_accuracy' ? 'highest validation accuracy' : 'lowest validation loss';
   }
 
   lastEpoch() {
@@ -540,7 +402,7 @@ export class EmbeddingsView {
     const epoch = this.selectedEpoch();
     this.shownEpoch = epoch;
     this.updateControls();
-    this.renderMarks();
+    renderMarks(this);
     const d = this.mapData;
     if (!d || epoch === null) return;
     const side = this.ctx.state.side_by_side && !this.training;
@@ -548,7 +410,7 @@ export class EmbeddingsView {
     this.drawMap(this.map, 0, epoch, this.ui.mapCaption, this.mapUpdate);
     if (side) this.drawMap(this.map2, 1, this.lastEpoch(), this.ui.map2Caption, this.map2Update);
     this.renderHighlightNote();
-    this.refreshNeighbours();
+    refreshNeighbours(this);
   }
 
   drawMap(chart, which, epoch, caption, update) {
@@ -589,7 +451,7 @@ export class EmbeddingsView {
 
   epochTag(e) {
     const tags = [];
-    if (e === this.bestEpoch()) tags.push('lowest validation loss');
+    if (e === this.bestEpoch()) tags.push(this.bestWhat());
     if (e === this.lastEpoch() && this.done) tags.push(this.stoppedEarly ? 'where early stopping ended the run' : 'the last');
     return tags.length ? ` (${tags.join(', ')})` : '';
   }
@@ -624,258 +486,8 @@ export class EmbeddingsView {
       : `“${this.mapData.words[i]}” is circled (the ${fmtInt(i + 1)}th most frequent word).`;
   }
 
-  // ----------------------------------------------------------- statistics
-
-  renderStats() {
-    const pts = (key) => this.stats.filter((s) => Number.isFinite(s[key])).map((s) => ({ x: s.epoch, y: s[key] }));
-    const [rare, frequent, share] = this.statsChart.data.datasets;
-    rare.data = pts('rareNorm');
-    frequent.data = pts('frequentNorm');
-    share.data = pts('rareShare');
-    const s0 = this.stats[0];
-    if (s0) {
-      rare.label = `rare words (${fmtInt(s0.rareWords)})`;
-      frequent.label = `frequent words (${fmtInt(s0.frequentWords)})`;
-    }
-    this.statsUpdate({ frame: true });
-    this.renderSummary();
-  }
-
-  renderSummary() {
-    const best = this.bestEpoch(), last = this.lastEpoch();
-    const at = (e) => this.stats.find((s) => s.epoch === e);
-    const b = at(best), l = at(last);
-    if (!this.done || !b || !l || best === last) {
-      this.ui.summary.textContent = this.done && best === last
-        ? 'The last epoch has the lowest validation loss: the curves have not parted yet.'
-        : '';
-      return;
-    }
-    const change = (x, y) => `${x.toFixed(3)} → ${y.toFixed(3)} (${y >= x ? '+' : '−'}${Math.abs((y / x - 1) * 100).toFixed(0)}%)`;
-    const parts = [`From the best epoch (${best}) to the last (${last}):`];
-    if (Number.isFinite(b.rareNorm) && Number.isFinite(l.rareNorm)) parts.push(`rare words' vectors grew ${change(b.rareNorm, l.rareNorm)},`);
-    if (Number.isFinite(b.frequentNorm) && Number.isFinite(l.frequentNorm)) parts.push(`frequent words' ${change(b.frequentNorm, l.frequentNorm)};`);
-    if (Number.isFinite(b.rareShare) && Number.isFinite(l.rareShare)) parts.push(`rare words carry ${fmtPct(b.rareShare)} → ${fmtPct(l.rareShare)} of all effect.`);
-    this.ui.summary.textContent = parts.join(' ');
-  }
-
-  renderCost() {
-    const c = this.costs.filter(Boolean);
-    const info = this.info;
-    const parts = [];
-    if (c.length) {
-      const embed = c.reduce((s, x) => s + x.embedMs, 0), epoch = c.reduce((s, x) => s + x.epochMs, 0);
-      if (epoch > 0) parts.push(`Recording took ${(embed / c.length).toFixed(2)} ms per epoch, ${fmtPct(embed / epoch)} of training time.`);
-    }
-    if (info && info.epochs.length)
-      parts.push(`${info.epochs.length} snapshots in memory: ${fmtBytes(info.snapshot_bytes)} (${fmtBytes(info.bytes_per_snapshot)} each, vectors as 8-bit integers).`);
-    this.ui.cost.textContent = parts.join(' ');
-  }
-
-  renderMarks() {
-    const marks = [];
-    const shown = this.training ? null : this.shownEpoch;
-    if (shown !== null && shown !== undefined) marks.push({ x: shown, label: `map: epoch ${shown}`, color: COLORS.selected, width: 2 });
-    if (this.stopEpoch) marks.push({ x: this.stopEpoch, label: `early stopping: ended after ${this.stopEpoch}`, color: COLORS.stopped, dash: [2, 3] });
-    this.ctx.charts.setMarks(marks);
-    const best = this.bestEpoch();
-    const statMarks = marks.slice();
-    if (best) statMarks.push({ x: best, label: `lowest val loss: ${best}`, color: '#15803d', dash: [5, 4], width: 1.5 });
-    this.statsChart.options.plugins.epochMarks.marks = statMarks;
-    this.statsUpdate({ frame: true });
-  }
-
-  // ----------------------------------------------- memorised, neighbours
-
-  async refreshMemorised() {
-    const best = this.bestEpoch(), last = this.lastEpoch();
-    const from = best === null ? null : this.nearestStored(best);
-    if (!this.done || from === null || last === null) return;
-    if (from >= last) {
-      this.memorised = { from, to: last, words: [] };
-      this.ui.memoBody.replaceChildren();
-      this.ui.memoTable.hidden = true;
-      this.ui.memoNote.textContent = 'The last epoch has the lowest validation loss, so nothing happened after the best epoch yet.';
-      return;
-    }
-    const rareOnly = this.ctx.state.memo_rare_only;
-    try {
-      const r = await this.ask('memorised', {
-        from, to: last, countBelow: rareOnly ? this.ctx.state.rare_below : 0, k: 15,
-      });
-      this.memorised = r;
-      const rows = r.words.map((w) => {
-        const tr = document.createElement('tr');
-        const cells = [
-          [w.word, null], [fmtInt(w.count), null], [fmtSigned(w.before), w.before],
-          [fmtSigned(w.after), w.after], [fmtSigned(w.after - w.before), w.after - w.before],
-        ];
-        cells.forEach(([text, sign], i) => {
-          const td = document.createElement(i === 0 ? 'th' : 'td');
-          if (i === 0) td.scope = 'row';
-          td.textContent = text;
-          if (sign !== null) td.className = sign >= 0 ? 'pos' : 'neg';
-          tr.append(td);
-        });
-        return tr;
-      });
-      this.ui.memoBody.replaceChildren(...rows);
-      this.ui.memoTable.hidden = rows.length === 0;
-      this.ui.memoNote.textContent = rareOnly
-        ? `Words seen fewer than ${this.ctx.state.rare_below} times in training, whose effect changed most from epoch ${from} (best) to ${last}.`
-        : `All words, by how much their effect changed from epoch ${from} (best) to ${last}.`;
-    } catch (err) {
-      if (err !== STALE) this.ui.memoNote.textContent = `The changes could not be computed: ${err.message}`;
-    }
-  }
-
-  async refreshNeighbours() {
-    const word = String(this.ctx.state.neighbours_of || '').trim();
-    const epoch = this.selectedEpoch();
-    if (!word || epoch === null || this.training) {
-      if (!word) {
-        this.ui.neighbours.replaceChildren();
-        this.ui.neighboursNote.textContent = 'Type a word to see its nearest words.';
-      }
-      return;
-    }
-    const key = `${word}@${epoch}`;
-    if (this.neighboursKey === key) return;
-    if (this.neighboursBusy) {
-      this.neighboursAgain = true;
-      return;
-    }
-    this.neighboursBusy = true;
-    try {
-      const r = await this.ask('neighbours', { word, epoch, k: 10 });
-      this.neighbours = r;
-      this.neighboursKey = key;
-      const items = r.neighbours.map((n) => {
-        const li = document.createElement('li');
-        li.textContent = `${n.word} `;
-        const sim = document.createElement('span');
-        sim.className = 'muted';
-        sim.textContent = `(${n.similarity.toFixed(3)})`;
-        li.append(sim);
-        return li;
-      });
-      this.ui.neighbours.replaceChildren(...items);
-      this.ui.neighboursNote.textContent = `The 10 words whose vectors point most nearly the same way as “${r.word}” at epoch ${epoch} (cosine similarity).`;
-    } catch (err) {
-      if (err === STALE) return;
-      this.neighbours = null;
-      this.neighboursKey = key;
-      this.ui.neighbours.replaceChildren();
-      this.ui.neighboursNote.textContent = err.message;
-    } finally {
-      this.neighboursBusy = false;
-      if (this.neighboursAgain) {
-        this.neighboursAgain = false;
-        this.refreshNeighbours();
-      }
-    }
-  }
-
-  // --------------------------------------------- early stopping comparison
-
-  startFullRun() {
-    if (!this.done || !this.stoppedEarly) {
-      this.renderFullNote();
-      return;
-    }
-    if (this.full) {
-      this.ctx.charts.setComparison(this.full.history);
-      this.renderFullNote();
-      return;
-    }
-    this.full = { history: [], test: null, running: true };
-    this.ui.fullNote.textContent = 'Training the same run without early stopping…';
-    this.ctx.worker.request('fullRun', {}).catch((err) => {
-      this.full = null;
-      this.ui.fullNote.textContent = `The run without early stopping could not start: ${err.message}`;
-    });
-  }
-
-  renderFullNote() {
-    const note = this.ui.fullNote;
-    if (!this.done) {
-      note.textContent = this.patience > 0 ? '' : 'Early stopping is off (patience 0).';
-      return;
-    }
-    if (!this.stoppedEarly) {
-      note.textContent = this.patience > 0
-        ? `Early stopping (patience ${this.patience}) did not trigger: the run trained every epoch.`
-        : 'Early stopping is off (patience 0): set a patience, then train, to compare.';
-      return;
-    }
-    const stop = `Early stopping ended this run after epoch ${this.stopEpoch}` +
-      `${this.restoreBest ? ` and restored the weights of epoch ${this.bestEpoch()}` : ''}`;
-    const withIt = this.testResult ? `; test accuracy ${fmtPct(this.testResult.acc)}` : '';
-    if (!this.ctx.state.full_run || !this.full) {
-      note.textContent = `${stop}${withIt}. Tick the box to see what would have happened without it.`;
-      return;
-    }
-    if (this.full.running) {
-      note.textContent = `${stop}${withIt}. Training the same run without it…`;
-      return;
-    }
-    const n = this.full.history.length;
-    const without = this.full.test ? `, test accuracy ${fmtPct(this.full.test.acc)}` : '';
-    note.textContent = `${stop}${withIt}. Without it (dashed): ${n} epochs${without}.`;
-  }
-
   // -------------------------------------------------------------- controls
 
-  bindControls() {
-    const ui = this.ui;
-    ui.epoch.addEventListener('input', () => this.pick(Number(ui.epoch.value)));
-    ui.prev.addEventListener('click', () => this.step(-1));
-    ui.next.addEventListener('click', () => this.step(1));
-    ui.play.addEventListener('click', () => this.togglePlay());
-    ui.best.addEventListener('click', () => {
-      this.setSetting('map_epoch', 'best');
-      this.showEpoch();
-    });
-    ui.last.addEventListener('click', () => {
-      this.setSetting('map_epoch', 'last');
-      this.showEpoch();
-    });
-    const onChange = (el, key, after) => {
-      el.addEventListener('change', () => {
-        const value = el.type === 'checkbox' ? String(el.checked) : el.value;
-        try {
-          this.ctx.setSetting(key, value);
-          el.removeAttribute('aria-invalid');
-        } catch (err) {
-          el.setAttribute('aria-invalid', 'true');
-          this.ctx.showError(`${el.labels?.[0]?.textContent || key} ${err.message}`);
-          return;
-        }
-        after();
-      });
-    };
-    onChange(ui.words, 'map_words', () => this.refreshMap({}));
-    onChange(ui.basis, 'map_basis', () => this.refreshMap({}));
-    onChange(ui.sideBySide, 'side_by_side', () => this.showEpoch());
-    onChange(ui.rareBelow, 'rare_below', () => this.regroup());
-    onChange(ui.frequentFrom, 'frequent_from', () => this.regroup());
-    onChange(ui.memoRareOnly, 'memo_rare_only', () => this.refreshMemorised());
-    onChange(ui.fullRun, 'full_run', () => {
-      if (this.ctx.state.full_run) this.startFullRun();
-      else this.ctx.charts.setComparison(null);
-      this.renderFullNote();
-    });
-    // Words: as they are typed (no change event needed).
-    ui.highlight.addEventListener('input', () => {
-      this.setSetting('highlight', ui.highlight.value);
-      this.showEpoch();
-    });
-    ui.neighboursOf.addEventListener('input', () => {
-      this.setSetting('neighbours_of', ui.neighboursOf.value);
-      this.refreshNeighbours();
-    });
-    ui.exportButton.addEventListener('click', () => this.exportProjector());
-  }
 
   async regroup() {
     if (!this.epochs.length) return;
@@ -884,8 +496,8 @@ export class EmbeddingsView {
         rareBelow: this.ctx.state.rare_below, frequentFrom: this.ctx.state.frequent_from,
       });
       this.stats = stats;
-      this.renderStats();
-      this.refreshMemorised();
+      renderStats(this);
+      refreshMemorised(this);
     } catch (err) {
       if (err !== STALE) this.ctx.showError(`Could not regroup the words: ${err.message}`);
     }
@@ -905,7 +517,7 @@ export class EmbeddingsView {
     ui.fullRun.checked = s.full_run;
     if (this.epochs?.length) {
       this.refreshMap({});
-      this.refreshMemorised();
+      refreshMemorised(this);
     }
   }
 
@@ -933,26 +545,6 @@ export class EmbeddingsView {
 
   // ----------------------------------------------------------------- export
 
-  async exportProjector() {
-    const epoch = this.selectedEpoch();
-    if (epoch === null) return;
-    try {
-      const r = await this.ctx.worker.request('projectorTsv', { epoch });
-      for (const [name, text] of [[`vectors-epoch${epoch}.tsv`, r.vectors], [`metadata-epoch${epoch}.tsv`, r.metadata]]) {
-        const url = URL.createObjectURL(new Blob([text], { type: 'text/tab-separated-values' }));
-        const a = document.createElement('a');
-        a.href = url;
-        a.download = name;
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 10000);
-      }
-      this.ctx.announce(`Downloaded the vectors and metadata of epoch ${epoch} (${fmtInt(r.words)} words).`);
-    } catch (err) {
-      this.ctx.showError(`Could not export epoch ${epoch}: ${err.message}`);
-    }
-  }
 
   // ------------------------------------------------------------- test hook
 

@@ -1,0 +1,183 @@
+// review.js: the review box: the typed (or a random test) review, scored by
+// the model as it is right now, its words coloured by their contribution.
+// Only the newest text is ever sent to the worker.
+
+import { $, ui, fmtPct, showError, setText, page } from '../page.js';
+import { state } from '../state.js';
+import { MAX_COLOURED_CHARS, reviewNote } from '../input-checks.js';
+
+// ----------------------------------------------------------- type a review
+
+// Only the newest text matters: while a request is in flight, keystrokes just
+// replace `wantedText`; when the reply comes back the newest text (if any)
+// is sent. Stale texts are never queued.
+let explainInFlight = false;
+let wantedText = null;
+
+// While training, the typed review is re-scored after each epoch, but at
+// most once per RESCORE_MS (at full speed an epoch ends every ~15 ms, far
+// faster than anyone reads a score); the last epoch's weights are always
+// scored, by the trailing call. A waiting re-score counts as busy.
+const RESCORE_MS = 200;
+let rescoreTimer = 0;
+let lastRescore = -Infinity;
+
+// Whether a score is on its way (a request, a newer text, or a waiting re-score).
+export function explainBusy() {
+  return explainInFlight || wantedText !== null || rescoreTimer !== 0;
+}
+
+export function rescoreSoon() {
+  if (rescoreTimer) return;
+  const rescore = () => {
+    rescoreTimer = 0;
+    lastRescore = performance.now();
+    explainCurrent();
+  };
+  const wait = lastRescore + RESCORE_MS - performance.now();
+  if (wait <= 0) rescore();
+  else rescoreTimer = setTimeout(rescore, wait);
+}
+
+export function explainCurrent() {
+  if (page.imagesView) {
+    // The image view's predictions instead of the review box's score.
+    page.imagesView?.refresh();
+    return;
+  }
+  wantedText = ui.reviewText.value;
+  pumpExplain();
+}
+
+export async function pumpExplain() {
+  if (explainInFlight || wantedText === null || !page.haveModel || !page.worker) return;
+  const text = wantedText;
+  wantedText = null;
+  if (text.trim() === '') {
+    renderEmptyScore();
+    return;
+  }
+  explainInFlight = true;
+  try {
+    const limits = { vocabSize: page.engineInForce?.vocab_size ?? state.vocab_size, maxlen: page.engineInForce?.maxlen ?? state.maxlen, truncating: page.engineInForce?.truncating ?? state.truncating };
+    if (text.length > MAX_COLOURED_CHARS) {
+      // Scored whole, not coloured: see input-checks.js.
+      const reply = await page.worker.request('predict', { text });
+      page.lastExplain = { text: null, length: text.length, score: reply.score, tokens: [], coloured: false };
+      renderExplanation('', { score: reply.score, tokens: [] });
+      showReviewNote(reviewNote(text, null, limits));
+    } else {
+      const reply = await page.worker.request('explain', { text });
+      page.lastExplain = { text, length: text.length, score: reply.score, tokens: reply.tokens || [], coloured: true };
+      renderExplanation(text, reply);
+      showReviewNote(reviewNote(text, reply.tokens || [], limits));
+    }
+  } catch (err) {
+    if (page.phase !== 'recovering') showError(`Could not score the review: ${err.message}`);
+  } finally {
+    explainInFlight = false;
+    pumpExplain();
+  }
+}
+
+export function showReviewNote(text) {
+  ui.reviewNote.textContent = text;
+  ui.reviewNote.hidden = !text;
+}
+
+// What #words holds: the text and token spans it was built for, and the
+// word elements, so a new score of the same text (after every epoch while
+// training) recolours the words in place instead of rebuilding them.
+let shownWords = null;
+
+export function renderEmptyScore() {
+  page.lastExplain = null;
+  showReviewNote('');
+  setText(ui.scoreText, 'Type a review (or pick a random one) to see its score.');
+  ui.scoreBar.style.setProperty('--score', '0.5');
+  ui.scoreBar.dataset.label = '';
+  if (ui.words.firstChild) ui.words.replaceChildren();
+  if (ui.topWords.firstChild) ui.topWords.replaceChildren();
+  shownWords = null;
+}
+
+// A word's colour class, strength and tooltip, written only where changed.
+export function styleWord(el, t, maxAbs) {
+  const c = Number.isFinite(t.contribution) ? t.contribution : 0;
+  const cls = `word ${t.id === -1 ? 'stop' : c > 0 ? 'pos' : c < 0 ? 'neg' : 'zero'}`;
+  const strength = maxAbs > 0 ? (Math.abs(c) / maxAbs).toFixed(3) : '0';
+  const title = t.id === -1 ? 'stop word: removed before scoring' : `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
+  if (el.className !== cls) el.className = cls;
+  if (el.style.getPropertyValue('--strength') !== strength) el.style.setProperty('--strength', strength);
+  if (el.title !== title) el.title = title;
+}
+
+export function renderExplanation(text, { score, tokens = [] }) {
+  const label = score >= 0.5 ? 'positive' : 'negative';
+  setText(ui.scoreText, `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`);
+  ui.scoreBar.style.setProperty('--score', String(Math.min(1, Math.max(0, score))));
+  ui.scoreBar.dataset.label = label;
+
+  // The text, with each token's span wrapped; gaps stay plain text nodes.
+  const sorted = tokens
+    .filter((t) => Number.isInteger(t.start) && Number.isInteger(t.end) && t.start < t.end && t.end <= text.length)
+    .sort((a, b) => a.start - b.start);
+  const spans = [];
+  for (const t of sorted) if (!spans.length || t.start >= spans[spans.length - 1].end) spans.push(t);
+  const maxAbs = spans.reduce((m, t) => Math.max(m, Math.abs(t.contribution) || 0), 0);
+  const key = spans.map((t) => `${t.start}-${t.end}`).join(',');
+  if (shownWords && shownWords.text === text && shownWords.key === key) {
+    spans.forEach((t, i) => styleWord(shownWords.elements[i], t, maxAbs));
+  } else {
+    const frag = document.createDocumentFragment();
+    const elements = [];
+    let pos = 0;
+    for (const t of spans) {
+      if (t.start > pos) frag.append(document.createTextNode(text.slice(pos, t.start)));
+      const word = document.createElement('span');
+      word.textContent = text.slice(t.start, t.end);
+      styleWord(word, t, maxAbs);
+      frag.append(word);
+      elements.push(word);
+      pos = t.end;
+    }
+    if (pos < text.length) frag.append(document.createTextNode(text.slice(pos)));
+    ui.words.replaceChildren(frag);
+    shownWords = { text, key, elements };
+  }
+
+  // The strongest words each way, as text, for readers who cannot see colour.
+  const describe = (list) => list.map((t) => `${text.slice(t.start, t.end)} (${t.contribution >= 0 ? '+' : '−'}${Math.abs(t.contribution).toFixed(3)})`).join(', ');
+  const pos3 = spans.filter((t) => t.contribution > 0).sort((a, b) => b.contribution - a.contribution).slice(0, 3);
+  const neg3 = spans.filter((t) => t.contribution < 0).sort((a, b) => a.contribution - b.contribution).slice(0, 3);
+  const parts = [];
+  if (pos3.length) parts.push(`Most positive: ${describe(pos3)}.`);
+  if (neg3.length) parts.push(`Most negative: ${describe(neg3)}.`);
+  setText(ui.topWords, parts.join(' '));
+}
+
+ui.reviewText.addEventListener('input', () => {
+  ui.trueLabel.textContent = '';
+  explainCurrent();
+});
+
+ui.random.addEventListener('click', async () => {
+  try {
+    const r = await page.worker.request('review', { split: 'test' });
+    ui.reviewText.value = r.text;
+    const stars = r.rating ? `, ${r.rating}/10 stars` : '';
+    ui.trueLabel.textContent = `True label: ${r.label === 1 ? 'positive' : r.label === 0 ? 'negative' : 'none'}${stars} (test review ${r.reviewId}).`;
+    explainCurrent();
+  } catch (err) {
+    showError(`Could not fetch a test review: ${err.message}`);
+  }
+});
+
+export function openReview(text, trueLabel) {
+  ui.reviewText.value = text;
+  ui.trueLabel.textContent = trueLabel || '';
+  explainCurrent();
+  ui.reviewText.scrollIntoView({ block: 'center' });
+  ui.reviewText.focus({ preventScroll: true });
+}
+

@@ -1,0 +1,58 @@
+// shard.js: the loading panel: the shard's progress, what it holds, and what
+// to do when it cannot be loaded.
+
+import { $, ui, fmtInt, fmtBytes, showError, page } from '../page.js';
+import { state, items } from '../state.js';
+import { dataset } from '../datasets.js';
+
+export function showShardProgress(loaded, total) {
+  if (total > 0) {
+    ui.shardProgress.max = total;
+    ui.shardProgress.value = Math.min(loaded, total);
+    ui.shardDetail.textContent = `${fmtBytes(loaded)} of ${fmtBytes(total)}`;
+  } else {
+    ui.shardProgress.removeAttribute('value');
+    ui.shardDetail.textContent = `${fmtBytes(loaded)}`;
+  }
+}
+
+export function explainShardFailure(url, message) {
+  let what;
+  const file = dataset().fileWord;
+  if (/\b404\b|not found/i.test(message)) {
+    what = `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from ${dataset().builtFrom}.`;
+  } else if (/checksum|corrupt|truncat|damaged|magic|not a shard/i.test(message)) {
+    what = `The ${file} ${url} is damaged or incomplete, so the engine refused it.`;
+  } else if (/version/i.test(message)) {
+    what = `The ${file} ${url} was built by a different version of the engine.`;
+  } else {
+    what = `The ${file} ${url} could not be loaded.`;
+  }
+  ui.shardLabel.textContent = `The ${items()} could not be loaded.`;
+  ui.shardProgress.hidden = true;
+  ui.shardDetail.textContent = '';
+  ui.shardHelpWhat.textContent = what;
+  ui.shardHelp.hidden = false;
+  showError(`Could not load ${url}: ${message}`);
+}
+
+// The diagnosis panel and the stop-word control: their own modules, given
+
+// The shard of the page's dataset: the link's shard for IMDB, fashion.shard
+// beside it for Fashion-MNIST.
+export function datasetPath() {
+  return dataset().shardPath(state.shard);
+}
+export function datasetUrl() {
+  return new URL(datasetPath(), location.href).href;
+}
+
+export function showShardLoaded() {
+  const splits = page.shardInfo.splits || {};
+  ui.shardLabel.textContent = `${dataset().Items} loaded`;
+  ui.shardProgress.max = 1;
+  ui.shardProgress.value = 1;
+  ui.shardDetail.textContent = dataset().loadedDetail(splits, page.shardInfo, fmtInt);
+  ui.shardPanel.classList.add('loaded');
+}
+
