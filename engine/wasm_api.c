@@ -1,6 +1,6 @@
 /* wasm_api.c: the engine's one WebAssembly boundary.
  *
- * The exports web/worker.js calls, exactly those listed in web/PROTOCOL.md,
+ * The exports web/worker/worker.js calls, exactly those listed in web/PROTOCOL.md,
  * all prefixed nnw_. Only numbers and pointers cross: text goes in as UTF-8
  * bytes the worker writes into memory it got from nnw_alloc, and comes out as
  * a NUL-terminated string or a float array owned by the session, valid until

@@ -7,7 +7,7 @@
 # the repository), configures build-wasm/ with emcmake, builds targets nn_wasm
 # and nn_wasm_mt and copies engine.js and engine.wasm, and the two-thread
 # engine-mt.js, engine-mt.wasm and engine-mt.worker.js, into web/engine/
-# (git-ignored), where web/worker.js imports them. Prints their sizes.
+# (git-ignored), where web/worker/worker.js imports them. Prints their sizes.
 #
 # Needs emscripten (Debian: apt-get install emscripten). Debian's emscripten
 # finds its JS dependencies through NODE_PATH, which is set here if unset.

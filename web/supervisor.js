@@ -1,6 +1,6 @@
 // supervisor.js: the page's line to the engine worker, kept alive.
 //
-// EngineWorker is one worker (web/worker.js) and its {id, type, data}
+// EngineWorker is one worker (web/worker/worker.js) and its {id, type, data}
 // requests (web/PROTOCOL.md): request() resolves with the reply's data or
 // rejects with the worker's message; events (messages without an id) go to
 // onEvent. The worker is dead when it reports `fatal` (a trap or an abort in

@@ -8,7 +8,7 @@
 // (new Worker(url), a <script>'s src) pass only when they are on this site.
 //
 // Imported first by app.js, before anything creates a worker, and by
-// worker.js, whose two-thread engine starts its threads with new Worker(url)
+// worker/worker.js, whose two-thread engine starts its threads with new Worker(url)
 // (the worker's own CSP requires Trusted Types too). Browsers without
 // Trusted Types, and Node, skip it (the CSP's script-src still applies).
 
