@@ -3,7 +3,8 @@
 # every test stage: the engine's ctest suite (native; includes the real-data
 # tests on the IMDB archive and Fashion-MNIST), the same under the sanitizers,
 # the same again as a 32-bit (-m32) build under the sanitizers (wasm32's
-# size_t, natively), the fuzzers' smoke run, the kernel tests compiled to
+# size_t, natively), the fuzzers' smoke run (and the whole-config fuzzer's in
+# a 32-bit build), the kernel tests compiled to
 # wasm, the wasm module's Node tests, the scripts' Node tests and the page's
 # tests in headless Chromium.
 #
@@ -54,6 +55,8 @@ stage "engine tests (ctest)" build/CTestTestfile.cmake \
 stage "engine tests under ASan + UBSan (+ LSan)" scripts/test-sanitizers.sh scripts/test-sanitizers.sh
 stage "engine tests, 32-bit (-m32) under ASan + UBSan" scripts/test-sanitizers.sh scripts/test-sanitizers.sh --m32
 stage "fuzzers, smoke run" scripts/fuzz.sh scripts/fuzz.sh --smoke
+stage "config fuzzer, 32-bit (-m32), smoke run" tests/fuzz/fuzz_config_model.c \
+    scripts/fuzz.sh --smoke --m32 config_model
 stage "kernel tests compiled to wasm (node): the SIMD128 code the page runs" build-wasm wasm_kernels
 stage "wasm module tests (node)" tests/wasm node --no-experimental-fetch --test tests/wasm/
 stage "scripts' tests (node)" tests/scripts node --test tests/scripts/
