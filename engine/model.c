@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "layers.h"
 #include "ngram.h"
+#include "stopwords.h" /* nn_encode_text_stop: stopwords.c needs only the tokenizer */
 
 #include <assert.h>
 #include <math.h>
@@ -852,15 +853,16 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     return score;
 }
 
-float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len) {
+float nn_model_score_text(nn_model *m, const nn_vocab *v, const struct nn_stopwords *stop,
+                          const char *text, size_t len) {
     if (is_mlp(&m->cfg)) return NAN;
     uint32_t small[4096];
-    size_t n = nn_encode_text(v, text, len, m->cfg.vocab_size, small, 4096);
+    size_t n = nn_encode_text_stop(v, stop, text, len, m->cfg.vocab_size, small, 4096);
     if (n <= 4096) return nn_model_explain(m, small, n, NULL);
     /* A long paste: 'pre' truncation needs its last ids, so encode it all. */
     uint32_t *ids = malloc(n * sizeof *ids);
     if (!ids) return nn_model_explain(m, small, 4096, NULL);
-    nn_encode_text(v, text, len, m->cfg.vocab_size, ids, n);
+    nn_encode_text_stop(v, stop, text, len, m->cfg.vocab_size, ids, n);
     float score = nn_model_explain(m, ids, n, NULL);
     free(ids);
     return score;

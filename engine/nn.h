@@ -588,8 +588,13 @@ void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_co
  * with it). */
 long nn_padded_position(size_t i, size_t n, const nn_config *cfg);
 
-/* Probability that text is positive (NaN for model "mlp", which reads images). */
-float nn_model_score_text(nn_model *m, const nn_vocab *v, const char *text, size_t len);
+/* Probability that text is positive (NaN for model "mlp", which reads images):
+ * tokenized, encoded against v, without the stop words of stop (NULL: none;
+ * engine/stopwords.h), truncated and padded as in training, then scored.
+ * The one place every caller that scores a text goes through. */
+struct nn_stopwords;
+float nn_model_score_text(nn_model *m, const nn_vocab *v, const struct nn_stopwords *stop,
+                          const char *text, size_t len);
 /* Per-token contributions by occlusion: contrib[i] = score(review) -
  * score(review with ids[i] replaced by <PAD>); returns the score. ("bag":
  * a closed form per token; recurrent models: a full forward pass per token,

@@ -274,17 +274,3 @@ size_t nn_encode_text_stop(const nn_vocab *v, const nn_stopwords *s, const char 
     nn_tokenize(text, len, encode_stop_token, &e);
     return e.n;
 }
-
-float nn_model_score_text_stop(nn_model *m, const nn_vocab *v, const nn_stopwords *s,
-                               const char *text, size_t len) {
-    uint32_t small[4096];
-    size_t n = nn_encode_text_stop(v, s, text, len, m->cfg.vocab_size, small, 4096);
-    if (n <= 4096) return nn_model_explain(m, small, n, NULL);
-    /* A long paste: 'pre' truncation needs its last ids, so encode it all. */
-    uint32_t *ids = malloc(n * sizeof *ids);
-    if (!ids) return nn_model_explain(m, small, 4096, NULL);
-    nn_encode_text_stop(v, s, text, len, m->cfg.vocab_size, ids, n);
-    float score = nn_model_explain(m, ids, n, NULL);
-    free(ids);
-    return score;
-}

@@ -82,10 +82,6 @@ uint32_t nn_token_id(const nn_vocab *v, const nn_stopwords *s, const char *tok, 
 size_t nn_encode_text_stop(const nn_vocab *v, const nn_stopwords *s, const char *text, size_t len,
                            uint32_t num_words, uint32_t *ids, size_t cap);
 
-/* nn_model_score_text with the filter: the probability that text is
- * positive, read the way the model was trained. */
-float nn_model_score_text_stop(nn_model *m, const nn_vocab *v, const nn_stopwords *s,
-                               const char *text, size_t len);
 
 #ifdef __cplusplus
 }

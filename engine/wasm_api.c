@@ -215,8 +215,8 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_history(nnw_session *s) {
 
 EMSCRIPTEN_KEEPALIVE float nnw_score(nnw_session *s, const char *text, size_t n) {
     if (nn_session_need_text_trainer(s) != NN_OK) return -1.0f;
-    return nn_model_score_text_stop(nn_trainer_model(s->trainer), &s->shard.vocab,
-                                    nn_trainer_stopwords(s->trainer), text, n);
+    return nn_model_score_text(nn_trainer_model(s->trainer), &s->shard.vocab,
+                               nn_trainer_stopwords(s->trainer), text, n);
 }
 
 /* Scores text and fills k rows (layout explain_row), one per token, in the

@@ -5,20 +5,24 @@
 #   scripts/fuzz.sh --smoke              20 s per fuzzer (what scripts/test.sh runs)
 #   scripts/fuzz.sh --long [SECONDS]     SECONDS per fuzzer, default 600
 #   scripts/fuzz.sh --runs N [SECONDS]   until N executions each (SECONDS cap, default 3600)
-#   ... [--jobs J] [NAME...]             J fuzzers at a time (default: CPU count);
+#   ... [--jobs J] [--m32] [NAME...]     J fuzzers at a time (default: CPU count);
+#                                        --m32: a 32-bit build (clang -m32, build-fuzz-m32/),
+#                                        wasm32's size_t natively;
 #                                        NAME: tokenizer shard checkpoint config labelled_text
-#                                        image_shard (default all)
+#                                        image_shard config_model (default all)
 #
 # Fuzzers: fuzz_tokenizer (nn_tokenize_spans, nn_encode_text), fuzz_shard
 # (nn_shard_parse), fuzz_checkpoint (nn_checkpoint_read), fuzz_config
 # (nn_config_from_json/check/to_json), fuzz_labelled_text (nn_labelled_text_parse and
-# the stop-word list), fuzz_image_shard (nn_image_shard_parse and a tiny MLP on it); each file's header says what it checks.
+# the stop-word list), fuzz_image_shard (nn_image_shard_parse and a tiny MLP on it),
+# fuzz_config_model (whole configurations, every key, the ranges' extremes, parsed,
+# checked and trained on a tiny shard); each file's header says what it checks.
 # Seeds come from build-fuzz/fuzz_make_corpus (the engine's own writers) into
 # build-fuzz/corpus/<name>/, where the fuzzer also keeps what it finds, so
 # later runs start from there. Dictionaries: tests/fuzz/<name>.dict.
 #
 # Prints per fuzzer its executions; exits non-zero if any fuzzer crashed,
-# leaked, hung (10 s per input) or ran out of memory (2 GB), printing the
+# leaked, hung (10 s per input) or ran out of memory (2 GB; 1.5 GB with --m32), printing the
 # saved input (build-fuzz/crashes/<name>/...) and the log. Replay one with
 #   build-fuzz/fuzz_<name> <input>
 # and add it to tests/test_fuzz_regressions.c once fixed.
@@ -27,7 +31,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 die() { echo "fuzz: error: $*" >&2; exit 2; }
 
-MODE="" SECONDS_EACH="" RUNS=0 JOBS="$(nproc 2>/dev/null || echo 2)"
+MODE="" SECONDS_EACH="" RUNS=0 JOBS="$(nproc 2>/dev/null || echo 2)" M32=0
 NAMES=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,13 +42,14 @@ while [ $# -gt 0 ]; do
                 RUNS="$2"; SECONDS_EACH=3600; shift 2
                 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then SECONDS_EACH="$1"; shift; fi ;;
         --jobs) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a number"; JOBS="$2"; shift 2 ;;
-        tokenizer|shard|checkpoint|config|labelled_text|image_shard) NAMES+=("$1"); shift ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        --m32) M32=1; shift ;;
+        tokenizer|shard|checkpoint|config|labelled_text|image_shard|config_model) NAMES+=("$1"); shift ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [ -n "$MODE" ] || die "say --smoke, --long [SECONDS] or --runs N (see --help)"
-[ ${#NAMES[@]} -gt 0 ] || NAMES=(tokenizer shard checkpoint config labelled_text image_shard)
+[ ${#NAMES[@]} -gt 0 ] || NAMES=(tokenizer shard checkpoint config labelled_text image_shard config_model)
 
 # ------------------------------------------------------------------ build
 CC_FUZZ="$(command -v clang-14 || command -v clang || true)"
@@ -54,13 +59,24 @@ if ! command -v llvm-symbolizer >/dev/null && [ -x /usr/lib/llvm-14/bin/llvm-sym
     export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
 fi
 BUILD="$ROOT/build-fuzz"
-cjson_args=()
+RSS_MB=2048
+cjson_args=() m32_args=()
 for d in "$ROOT"/.deps/cjson/cjson-*/; do   # from scripts/fetch-cjson.sh, if it ran
     [ -f "$d/cJSON.c" ] && { cjson_args=(-DNN_FUZZ_CJSON_SOURCE_DIR="${d%/}"); break; }
 done
-echo "fuzz: building the fuzzers in build-fuzz/ with $CC_FUZZ"
+if [ "$M32" = 1 ]; then
+    # i386 as in scripts/test-sanitizers.sh --m32: SSE2 arithmetic, 128-bit
+    # kernels; cJSON from source (no 32-bit libcjson-dev), lib32z1-dev's zlib.
+    # ASan reserves much of the 4 GB address space: a lower RSS limit.
+    BUILD="$ROOT/build-fuzz-m32"
+    RSS_MB=1536
+    [ ${#cjson_args[@]} -gt 0 ] || cjson_args=(-DNN_FUZZ_CJSON_SOURCE_DIR="$(scripts/fetch-cjson.sh | tail -n1)")
+    m32_args=(-DCMAKE_C_FLAGS="-m32 -msse2 -mfpmath=sse" -DCMAKE_EXE_LINKER_FLAGS=-m32 -DNN_NATIVE_AVX2=OFF
+              -DZLIB_LIBRARY=/usr/lib32/libz.so -DNN_CJSON_SOURCE_DIR="${cjson_args[0]#*=}")
+fi
+echo "fuzz: building the fuzzers in ${BUILD#"$ROOT"/}/ with $CC_FUZZ$([ "$M32" = 1 ] && echo ' -m32')"
 cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER="$CC_FUZZ" -DCMAKE_BUILD_TYPE=Release -DNN_FUZZ=ON \
-    "${cjson_args[@]}" >/dev/null || die "configuring build-fuzz/ failed"
+    "${cjson_args[@]}" "${m32_args[@]}" >/dev/null || die "configuring ${BUILD#"$ROOT"/}/ failed"
 cmake --build "$BUILD" --target fuzzers -j "$JOBS" >/dev/null || {
     cmake --build "$BUILD" --target fuzzers -j1 2>&1 | tail -30
     die "building the fuzzers failed (libFuzzer needs libclang-rt-14-dev)"; }
@@ -71,9 +87,11 @@ mkdir -p "$BUILD/logs"
 run_one() {
     local name="$1" crashes="$BUILD/crashes/$1"
     mkdir -p "$crashes"
-    local args=(-max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048
-                -dict="$ROOT/tests/fuzz/$name.dict" -artifact_prefix="$crashes/"
-                -print_final_stats=1 -print_pcs=0)
+    mkdir -p "$BUILD/corpus/$name"
+    local args=(-max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb="$RSS_MB"
+                -artifact_prefix="$crashes/" -print_final_stats=1 -print_pcs=0)
+    # (fuzz_config_model reads choice bytes, not text: no dictionary.)
+    [ -f "$ROOT/tests/fuzz/$name.dict" ] && args+=(-dict="$ROOT/tests/fuzz/$name.dict")
     [ "$RUNS" -gt 0 ] && args+=(-runs="$RUNS")
     UBSAN_OPTIONS=print_stacktrace=1 \
         "$BUILD/fuzz_$name" "${args[@]}" "$BUILD/corpus/$name" >"$BUILD/logs/$name.log" 2>&1

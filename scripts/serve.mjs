@@ -4,6 +4,14 @@
 // /data/, and Chart.js straight from node_modules at /vendor/chart.umd.js
 // (unless scripts/build-web.sh has copied it into web/vendor/).
 //
+// It answers only requests whose Host names a loopback name or the address
+// it listens on (421 otherwise), so a web page whose DNS name is rebound to
+// 127.0.0.1 cannot read it; it serves no file whose real path (symlinks
+// resolved) is outside the folders it serves (the repository's data/ folder
+// counts, since the tests link its shards into temporary data folders); and
+// its redirects are built from the normalised path, so a Location never
+// starts with "//" (which a browser reads as another host).
+//
 // Every response carries the isolation and security headers the page is
 // written for (COOP/COEP/CORP, a strict CSP without inline script or eval),
 // so anything that works here also works behind a production server sending
@@ -17,7 +25,8 @@
 
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -100,20 +109,36 @@ function parseArgs(argv) {
   return opts;
 }
 
-// Maps a URL path below a mount point to a file inside root, or null when the
-// path tries to leave root (../, encoded slashes, NUL, absolute parts).
-// The check is lexical: a symlink placed inside root by whoever runs the
-// server is followed, which is how the tests serve a temporary shard folder.
-function resolveInside(root, relUrlPath) {
+// The segments of a URL path, decoded, without empty and "." ones, or null
+// when the path is not one a file can have (bad escapes, NUL, backslashes,
+// "..").
+function pathParts(urlPath) {
   let decoded;
   try {
-    decoded = decodeURIComponent(relUrlPath);
+    decoded = decodeURIComponent(urlPath);
   } catch {
     return null;
   }
   if (decoded.includes('\0') || decoded.includes('\\')) return null;
   const parts = decoded.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) return null;
+  return parts;
+}
+
+// The canonical form of a URL path: one "/" between segments, each
+// re-encoded, so it always starts with a single "/" and never "//" (a
+// browser would follow Location: //engine/ to http://engine/).
+export function normalisedPath(urlPath) {
+  const parts = pathParts(urlPath);
+  return parts === null ? null : '/' + parts.map(encodeURIComponent).join('/');
+}
+
+// Maps a URL path below a mount point to a file inside root, or null when the
+// path tries to leave root (../, encoded slashes, NUL, absolute parts).
+// The check is lexical; symlinks are checked after (realInside).
+function resolveInside(root, relUrlPath) {
+  const parts = pathParts(relUrlPath);
+  if (parts === null) return null;
   const file = path.join(root, ...parts);
   const rel = path.relative(root, file);
   if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
@@ -131,6 +156,65 @@ function route(opts, urlPath) {
     };
   }
   return { file: resolveInside(opts.webDir, urlPath) };
+}
+
+// The real folders files may come from: the web and data folders and the
+// repository's own data/ folder (the tests link its shards into temporary
+// data folders), each with symlinks resolved.
+async function realRoots(opts) {
+  const roots = [];
+  for (const dir of [opts.webDir, opts.dataDir, path.join(ROOT, 'data')]) {
+    try {
+      roots.push(await realpath(dir));
+    } catch {
+      // a folder that does not exist serves nothing
+    }
+  }
+  return roots;
+}
+
+// 1 when file's real path (symlinks resolved) lies inside one of roots.
+async function realInside(roots, file) {
+  let real;
+  try {
+    real = await realpath(file);
+  } catch {
+    return false;
+  }
+  return roots.some((root) => {
+    const rel = path.relative(root, real);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  });
+}
+
+// The Host names this server answers to: loopback names and the address it
+// listens on (every local interface's address when that is a wildcard).
+// Anything else, such as a rebound attacker's name, is refused, which is
+// what stops DNS rebinding (a page of evil.example whose name now points at
+// 127.0.0.1 sends "Host: evil.example").
+function allowedHosts(listenHost) {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+  const bare = listenHost.replace(/^\[|\]$/g, '');
+  if (bare === '0.0.0.0' || bare === '::') {
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list || []) names.add(a.family === 'IPv6' || a.family === 6 ? `[${a.address}]` : a.address);
+    }
+  } else {
+    names.add(bare.toLowerCase());
+    if (bare.includes(':')) names.add(`[${bare.toLowerCase()}]`);
+  }
+  return names;
+}
+
+// null when the Host header names this server on its port, else why not.
+export function hostProblem(hostHeader, hosts, port) {
+  if (!hostHeader) return 'no Host header';
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+)(?::(\d+))?$/.exec(hostHeader.trim());
+  if (!m) return `malformed Host ${JSON.stringify(hostHeader)}`;
+  const name = m[1].toLowerCase().replace(/\.$/, '');
+  if (!hosts.has(name)) return `Host ${JSON.stringify(hostHeader)} is not this server (loopback names or the address it listens on only)`;
+  if (m[2] !== undefined && Number(m[2]) !== port) return `Host ${JSON.stringify(hostHeader)} names another port`;
+  return null;
 }
 
 async function fileStat(file) {
@@ -153,14 +237,22 @@ function sendText(res, status, text, extra = {}) {
   res.end(body);
 }
 
-async function handle(opts, req, res) {
+async function handle(opts, ctx, req, res) {
+  const badHost = hostProblem(req.headers.host, ctx.hosts, ctx.port);
+  if (badHost) {
+    sendText(res, req.headers.host ? 421 : 400, `Misdirected request: ${badHost}.`);
+    return;
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendText(res, 405, 'Only GET and HEAD are served.', { Allow: 'GET, HEAD' });
     return;
   }
   let urlPath;
   try {
-    urlPath = new URL(req.url, 'http://localhost').pathname;
+    // Origin-form only ("/path?query"). Parsed after a fixed origin, so
+    // "//engine" stays a path instead of becoming a host.
+    if (!req.url.startsWith('/')) throw new Error('not a path');
+    urlPath = new URL('http://localhost' + req.url).pathname;
   } catch {
     sendText(res, 400, 'Bad request URL.');
     return;
@@ -172,14 +264,29 @@ async function handle(opts, req, res) {
   }
   let file = r.file;
   let st = await fileStat(file);
+  if (st && !(await realInside(ctx.roots, file))) {
+    sendText(res, 403, 'Forbidden path (a link out of the served folders).');
+    return;
+  }
   if (st && st.isDirectory()) {
     if (!urlPath.endsWith('/')) {
-      res.writeHead(301, { ...SECURITY_HEADERS, Location: urlPath + '/', 'Content-Length': 0 });
+      const to = normalisedPath(urlPath);
+      if (to === null) {
+        sendText(res, 403, 'Forbidden path.');
+        return;
+      }
+      res.writeHead(301, { ...SECURITY_HEADERS, Location: to === '/' ? '/' : to + '/', 'Content-Length': 0 });
       res.end();
       return;
     }
     file = path.join(file, 'index.html');
     st = await fileStat(file);
+  }
+  // A symlink inside a served folder must not lead out of the served folders
+  // (checked on the folder above and on its index.html here).
+  if (st && !(await realInside(ctx.roots, file))) {
+    sendText(res, 403, 'Forbidden path (a link out of the served folders).');
+    return;
   }
   if ((!st || !st.isFile()) && r.fallback) {
     file = r.fallback;
@@ -213,9 +320,10 @@ async function handle(opts, req, res) {
   stream.pipe(res);
 }
 
-export function startServer(opts) {
+export async function startServer(opts) {
+  const ctx = { roots: await realRoots(opts), hosts: allowedHosts(opts.host), port: 0 };
   const server = createServer((req, res) => {
-    handle(opts, req, res).catch((err) => {
+    handle(opts, ctx, req, res).catch((err) => {
       if (!res.headersSent) sendText(res, 500, `Server error: ${err.message}`);
       else res.destroy();
     });
@@ -224,7 +332,9 @@ export function startServer(opts) {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
       const { port } = server.address();
-      resolve({ server, url: `http://${opts.host}:${port}/` });
+      ctx.port = port;
+      const shown = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
+      resolve({ server, url: `http://${shown}:${port}/` });
     });
   });
 }

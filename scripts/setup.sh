@@ -43,7 +43,10 @@ done
 # ---------------------------------------------------------------- 1. packages
 PACKAGES=(build-essential cmake pkg-config libcjson-dev libsimde-dev zlib1g-dev
           emscripten dpkg-dev chromium curl ca-certificates clang-14 libclang-rt-14-dev llvm-14
-          dataset-fashion-mnist)
+          dataset-fashion-mnist
+          gcc-multilib lib32asan8 lib32ubsan1 lib32z1-dev lib32stdc++-12-dev)
+# The last line: the 32-bit (-m32) build of the tests under ASan/UBSan
+# (scripts/test-sanitizers.sh --m32) and the 32-bit fuzzers (libFuzzer is C++).
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)
 missing=()

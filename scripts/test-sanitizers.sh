@@ -5,7 +5,17 @@
 # and runs the whole ctest suite there. Any sanitizer report aborts the test
 # program (-fno-sanitize-recover=all), so it fails the run.
 #
-#   scripts/test-sanitizers.sh
+#   scripts/test-sanitizers.sh          64-bit, build-asan/
+#   scripts/test-sanitizers.sh --m32    32-bit (-m32), build-m32/
+#
+# --m32 builds the same suite for i386 (preset "asan-m32": gcc-multilib,
+# SSE2 arithmetic, the 128-bit kernels as in wasm), so size_t is 32 bits as
+# in wasm32 and ASan sees the overflows and wrapped sizes the page would
+# suffer. It runs every test but the real-data ones (the 64-bit builds run
+# those). It needs Debian's gcc-multilib, lib32asan8, lib32ubsan1 and
+# lib32z1-dev (scripts/setup.sh installs them) and cJSON's source (Debian has
+# no 32-bit libcjson-dev on amd64): .deps/cjson/ from scripts/fetch-cjson.sh,
+# which it runs when that is missing.
 #
 # The real-data test runs too when scripts/setup.sh has recorded the IMDB
 # archive in build/imdb-archive.path (or IMDB_ARCHIVE names it). Under the
@@ -20,6 +30,30 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 start=$(date +%s)
+
+if [ "${1:-}" = --m32 ]; then
+    die() { echo "test-sanitizers --m32: $*" >&2; exit 1; }
+    echo 'int main(void) { return sizeof(void *) == 4 ? 0 : 1; }' >/tmp/nn-m32-probe.$$.c
+    gcc -m32 -fsanitize=address,undefined /tmp/nn-m32-probe.$$.c -o /tmp/nn-m32-probe.$$ 2>/dev/null \
+        && /tmp/nn-m32-probe.$$ || {
+        rm -f /tmp/nn-m32-probe.$$*
+        die "gcc -m32 -fsanitize=address,undefined cannot build and run a 32-bit program: install gcc-multilib lib32asan8 lib32ubsan1 (scripts/setup.sh does)"; }
+    rm -f /tmp/nn-m32-probe.$$*
+    [ -f /usr/lib32/libz.so ] || die "/usr/lib32/libz.so is missing: install lib32z1-dev (scripts/setup.sh does)"
+    cjson=""
+    for d in .deps/cjson/cjson-*/; do [ -f "$d/cJSON.c" ] && { cjson="$ROOT/${d%/}"; break; }; done
+    [ -n "$cjson" ] || cjson="$(scripts/fetch-cjson.sh | tail -n1)"
+    [ -f "$cjson/cJSON.c" ] || die "no cJSON source (scripts/fetch-cjson.sh failed)"
+    cmake --preset asan-m32 -DNN_CJSON_SOURCE_DIR="$cjson" >/dev/null
+    cmake --build --preset asan-m32 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null || {
+        cmake --build --preset asan-m32 -j1 2>&1 | tail -40
+        die "the 32-bit sanitizer build failed"
+    }
+    status=0
+    ctest --preset asan-m32 -j "$(nproc 2>/dev/null || echo 2)" -E 'real_data' || status=$?
+    echo "test-sanitizers --m32: $(( $(date +%s) - start )) s"
+    exit $status
+fi
 
 archive_args=()
 if [ -f build/imdb-archive.path ]; then

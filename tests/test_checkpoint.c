@@ -171,8 +171,8 @@ static void round_trip(const nn_model *m, const fake_vocab *fv, const uint8_t *b
     int same = 1;
     float worst = 0;
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        float a = nn_model_score_text((nn_model *)m, &fv->v, texts[i], strlen(texts[i]));
-        float b = nn_model_score_text(c.model, &c.vocab, texts[i], strlen(texts[i]));
+        float a = nn_model_score_text((nn_model *)m, &fv->v, NULL, texts[i], strlen(texts[i]));
+        float b = nn_model_score_text(c.model, &c.vocab, NULL, texts[i], strlen(texts[i]));
         same &= bits_equal(a, b);
         if (fabsf(a - b) > worst) worst = fabsf(a - b);
     }
@@ -466,7 +466,7 @@ static void mlp_round_trip(void) {
         uint32_t ka = nn_model_predict_image(m, px, pa), kb = nn_model_predict_image(c.model, px, pb);
         check(c.vocab.V == 0 && c.model->cfg.model == NN_MODEL_MLP && c.model->nparams == m->nparams &&
                   !memcmp(c.model->params, m->params, m->nparams * sizeof(float)) && ka == kb &&
-                  !memcmp(pa, pb, sizeof pa) && c.nhist == 3 && isnan(nn_model_score_text(c.model, &c.vocab, "good", 4)),
+                  !memcmp(pa, pb, sizeof pa) && c.nhist == 3 && isnan(nn_model_score_text(c.model, &c.vocab, NULL, "good", 4)),
               "mlp checkpoint round-trips: same weights, same prediction, empty vocabulary, text scores NaN");
         nn_checkpoint_free(&c);
         /* Every truncation fails cleanly. */

@@ -29,6 +29,9 @@
 #define LLVMFuzzerTestOneInput fuzz_image_shard_one
 #include "fuzz/fuzz_image_shard.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_config_model_one
+#include "fuzz/fuzz_config_model.c"
+#undef LLVMFuzzerTestOneInput
 
 /* fuzz_config, first long run (crash-f768c2ca): the first bytes read as an
  * nn_config with patience > 0 and val_size 0. Its JSON reads back, but
@@ -99,6 +102,39 @@ static const replay REPLAYS[] = {
     {"fuzz_checkpoint", "header only", fuzz_checkpoint_one, BYTES(checkpoint_header_only)},
 };
 
+/* fuzz_config_model reads one choice byte per key (then value bytes), so an
+ * input of one repeated byte sets every key the same way: 3 its minimum, 4
+ * its maximum (the page's extremes all at once), 5 just outside its range,
+ * 7 a value that fits the tiny shards (an LSTM that trains). Then inputs of
+ * seeded random bytes (half of them from in-range choices only), so every ctest run (and the 32-bit sanitizer build,
+ * scripts/test-sanitizers.sh --m32) creates and trains fuzzed configs. */
+static void config_model_replays(void) {
+    static const struct { uint8_t byte; const char *what; } SAME[] = {
+        {3, "every key at its minimum"}, {4, "every key at its maximum"},
+        {5, "every key just outside its range"}, {7, "every key sized for the tiny shards"},
+        {9, "every key of a wrong JSON type"}, {10, "every key arbitrary bits"}};
+    uint8_t input[512];
+    for (size_t i = 0; i < sizeof SAME / sizeof SAME[0]; i++) {
+        memset(input, SAME[i].byte, sizeof input);
+        check(fuzz_config_model_one(input, sizeof input) == 0, "fuzz_config_model replays \"%s\"", SAME[i].what);
+    }
+    nn_rng r;
+    nn_rng_seed(&r, 2026);
+    int n = 200;
+    for (int k = 0; k < n; k++) {
+        /* Half of them any bytes; half only the harness's choices that
+         * stay in range (absent, in range, sized for the shards, small), so
+         * that many get as far as training. */
+        static const uint8_t IN_RANGE[] = {0, 1, 2, 6, 7, 7, 7, 8};
+        for (size_t i = 0; i < sizeof input; i++)
+            input[i] = k % 2 ? IN_RANGE[nn_rng_below(&r, 8)] : (uint8_t)nn_rng_below(&r, 256);
+        fuzz_config_model_one(input, 64 + nn_rng_below(&r, 448));
+    }
+    const unsigned long *got = config_model_reached;
+    check(got[3] > 6, "fuzz_config_model replays %d seeded random configurations: %lu parsed, %lu checked, "
+          "%lu small enough, %lu trained (with the inputs above)", n, got[0], got[1], got[2], got[3]);
+}
+
 int main(void) {
     for (size_t i = 0; i < sizeof REPLAYS / sizeof REPLAYS[0]; i++) {
         const replay *r = &REPLAYS[i];
@@ -107,5 +143,6 @@ int main(void) {
         int rc = r->run((const uint8_t *)r->data, r->len);
         check(rc == 0, "%s replays \"%s\"", r->harness, r->what);
     }
+    config_model_replays();
     return check_exit_code();
 }

@@ -88,8 +88,8 @@ int main(int argc, char **argv) {
     const char *positive = "This movie was wonderful, one of the best films I have seen. Brilliant acting and a great story.";
     const char *negative = "Terrible film. The worst acting, a boring plot and a waste of time. Awful.";
     nn_model *m = nn_trainer_model(t);
-    float sp = nn_model_score_text(m, &shard.vocab, positive, strlen(positive));
-    float sn = nn_model_score_text(m, &shard.vocab, negative, strlen(negative));
+    float sp = nn_model_score_text(m, &shard.vocab, NULL, positive, strlen(positive));
+    float sn = nn_model_score_text(m, &shard.vocab, NULL, negative, strlen(negative));
     check(sp > 0.5f && sn < 0.5f, "recipe scores a positive review %.3f and a negative one %.3f", sp, sn);
     nn_trainer_free(t);
 

@@ -378,8 +378,8 @@ static void check_learning(void) {
                 check(ck.model->logit[0] == want, "a loaded ngram model's first forward pass uses its bigrams "
                       "(logit %.6f, trained %.6f)", ck.model->logit[0], want);
                 const char *text = "w4 w5 w4 w20 w30 w11 w12 w5 w6";
-                float a = nn_model_score_text(m, &data.shard.vocab, text, strlen(text));
-                float b = nn_model_score_text(ck.model, &ck.vocab, text, strlen(text));
+                float a = nn_model_score_text(m, &data.shard.vocab, NULL, text, strlen(text));
+                float b = nn_model_score_text(ck.model, &ck.vocab, NULL, text, strlen(text));
                 int same = ck.model->nparams == m->nparams &&
                            !memcmp(ck.model->params, m->params, m->nparams * sizeof(float));
                 check(same && a == b && a > 0.5f,

@@ -278,6 +278,16 @@ static void test_build_tool(const char *tool) {
               cJSON_GetObjectItem(f0, "bytes")->valuedouble == slen &&
               cJSON_GetObjectItem(f0, "crc32")->valuedouble == nn_crc32(0, sbuf, slen),
               "tool manifest counts, vocab_crc and file crc match the shard");
+        /* No absolute local path: file names only, the source by its name. */
+        const char *tmp_base = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
+        cJSON *src_name = cJSON_GetObjectItem(src, "name");
+        int names_only = !strstr((const char *)json, tmp) && !cJSON_GetObjectItem(src, "path") &&
+                         cJSON_IsString(src_name) && !strcmp(src_name->valuestring, tmp_base);
+        cJSON *f;
+        cJSON_ArrayForEach(f, files) names_only &= !strchr(cJSON_GetObjectItem(f, "name")->valuestring, '/');
+        cJSON_ArrayForEach(f, splits) names_only &= !strchr(cJSON_GetObjectItem(f, "file")->valuestring, '/');
+        check(names_only, "tool manifest names files and its source without a local path (source \"%s\")",
+              cJSON_IsString(src_name) ? src_name->valuestring : "?");
         cJSON_Delete(m);
         free(json);
     }

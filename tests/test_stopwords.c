@@ -1,7 +1,8 @@
 /* test_stopwords.c: the stop-word setting (expansion, edits, errors, its
  * config key), the id filter, the filtered encoder, and that training and
  * scoring remove the same words: the trainer's padded reviews equal the
- * filtered encoding of the same reviews as text. Checkpoints keep the
+ * filtered encoding of the same reviews as text, which nn_model_score_text
+ * scores. Checkpoints keep the
  * setting, and a checkpoint written before it existed still loads. */
 #include "check.h"
 #include "nn.h"
@@ -281,7 +282,7 @@ static void training_and_scoring_remove_the_same_words(void) {
     const char *names[] = {"train", "val", "test"};
     const nn_split *splits[] = {nn_shard_find(&syn.shard, "train"), nn_shard_find(&syn.shard, "train"),
                                 nn_shard_find(&syn.shard, "test")};
-    int none_left = 1, rows_equal = 1, text_equal = 1, sources_ok = 1;
+    int none_left = 1, rows_equal = 1, text_equal = 1, sources_ok = 1, score_equal = 1, scored = 0;
     uint32_t T = cfg.maxlen;
     uint16_t *row = malloc(T * sizeof *row);
     for (int k = 0; k < 3; k++) {
@@ -310,6 +311,14 @@ static void training_and_scoring_remove_the_same_words(void) {
             size_t e = nn_encode_text_stop(&syn.shard.vocab, stop, text, tl, cfg.vocab_size, enc, 64);
             nn_pad_review_u32(row, enc, e, &cfg);
             text_equal &= !memcmp(row, have, T * sizeof *row);
+            /* The one scoring entry point reads the text the same way. */
+            if (e <= 64 && scored < 40) {
+                nn_model *model = nn_trainer_model(t);
+                float want = nn_model_explain(model, enc, e, NULL);
+                float got = nn_model_score_text(model, &syn.shard.vocab, stop, text, tl);
+                score_equal &= got == want;
+                scored++;
+            }
         }
     }
     free(row);
@@ -317,6 +326,8 @@ static void training_and_scoring_remove_the_same_words(void) {
     check(sources_ok, "each padded review names its source review and has its label");
     check(rows_equal, "every padded review is the shard review, filtered, then padded");
     check(text_equal, "and equals the same review as text through nn_encode_text_stop (training == scoring)");
+    check(scored > 0 && score_equal,
+          "nn_model_score_text with the trainer's filter scores %d reviews as their filtered ids", scored);
 
     /* The checkpoint keeps the setting; one written before it still loads. */
     uint8_t *buf = NULL;

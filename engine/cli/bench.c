@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
     int reps = 0;
     double s0 = nn_now_ms();
     volatile float sink = 0;
-    do sink += nn_model_score_text(m, &shard.vocab, review, len);
+    do sink += nn_model_score_text(m, &shard.vocab, NULL, review, len);
     while (++reps < 2000 && nn_now_ms() - s0 < 1000);
     double score_ms = (nn_now_ms() - s0) / reps;
     uint32_t ids[1024];

@@ -454,6 +454,20 @@ static double seconds_since(const struct timespec *t0) {
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
+/* The last component of path (trailing slashes ignored) into out: the
+ * name "aclImdb_v1.tar.gz" of "/data/sets/aclImdb_v1.tar.gz", "aclImdb" of
+ * "x/aclImdb/". */
+static const char *base_name(const char *path, char *out, size_t cap) {
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/') end--;
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/') start--;
+    size_t n = end - start < cap - 1 ? end - start : cap - 1;
+    memcpy(out, path + start, n);
+    out[n] = 0;
+    return out;
+}
+
 static int run(const char *source, const char *out_dir, builder *b, nn_error *err) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -557,7 +571,11 @@ static int run(const char *source, const char *out_dir, builder *b, nn_error *er
     cJSON_AddItemToObject(splits, "test", split_json(&sp[SPLIT_TEST], MAIN_SHARD));
     cJSON_AddItemToObject(splits, "unsup", split_json(&sp[SPLIT_UNSUP], UNSUP_SHARD));
     cJSON *src = cJSON_AddObjectToObject(m, "source");
-    cJSON_AddStringToObject(src, "path", source);
+    /* Only the source's own name: the manifest is shipped beside the shards,
+     * and an absolute path would publish the building machine's layout (the
+     * sha256 below says which archive it was). */
+    char name[256];
+    cJSON_AddStringToObject(src, "name", base_name(source, name, sizeof name));
     /* An archive's own size; for a folder, the review bytes read. */
     cJSON_AddNumberToObject(src, "bytes", is_archive ? (double)st.st_size : (double)b->bytes_read);
     if (is_archive) cJSON_AddStringToObject(src, "sha256", sha);

@@ -147,7 +147,7 @@ static int print_ids;
 
 static int predict(nn_checkpoint *ck, const nn_stopwords *stop, const char *text, size_t len,
                    int with_explain) {
-    float p = nn_model_score_text_stop(ck->model, &ck->vocab, stop, text, len);
+    float p = nn_model_score_text(ck->model, &ck->vocab, stop, text, len);
     printf("%.4f %s  ", p, p >= 0.5f ? "positive" : "negative");
     print_preview(text, len);
     putchar('\n');

@@ -17,7 +17,7 @@
 #include <math.h>
 
 static void checkpoint_score(nn_model *m, const nn_vocab *v, const char *text, size_t len) {
-    float s = nn_model_score_text(m, v, text, len);
+    float s = nn_model_score_text(m, v, NULL, text, len);
     FUZZ_REQUIRE(isnan(s) || (s >= 0.0f && s <= 1.0f), "score %g", (double)s);
     uint32_t ids[64];
     size_t n = nn_encode_text(v, text, len, m->cfg.vocab_size, ids, 64);
@@ -81,7 +81,7 @@ static void checkpoint_check_one(const uint8_t *buf, size_t len) {
         memset(px, 128, m->cfg.input_dim);
         uint32_t k = nn_model_predict_image(m, px, probs);
         FUZZ_REQUIRE(k < m->cfg.classes, "predicted class %u of %u", k, m->cfg.classes);
-        FUZZ_REQUIRE(isnan(nn_model_score_text(m, &c.vocab, "good", 4)), "an image model scored text");
+        FUZZ_REQUIRE(isnan(nn_model_score_text(m, &c.vocab, NULL, "good", 4)), "an image model scored text");
         free(px);
         free(probs);
     } else {
