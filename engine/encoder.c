@@ -33,7 +33,7 @@ static void fill(float *p, size_t n, float x) {
 }
 
 int nn_encoder_init(nn_encoder *enc, uint32_t V, uint32_t T, uint32_t E, uint32_t NH, uint32_t F,
-                    uint32_t L, uint32_t Bmax, float dropout, uint64_t seed) {
+                    uint32_t L, uint32_t Bmax, float dropout, float init_sd, uint64_t seed) {
     assert(L >= 1 && L <= NN_ENCODER_MAX_LAYERS && NH >= 1 && E % NH == 0);
     memset(enc, 0, sizeof *enc);
     enc->V = V; enc->T = T; enc->E = E; enc->NH = NH; enc->F = F; enc->L = L; enc->Bmax = Bmax;
@@ -74,7 +74,7 @@ int nn_encoder_init(nn_encoder *enc, uint32_t V, uint32_t T, uint32_t E, uint32_
 
     nn_rng rng;
     nn_rng_seed(&rng, seed);
-    const float sd = 0.02f, sd_res = sd / sqrtf(2.0f * (float)L);
+    const float sd = init_sd, sd_res = sd / sqrtf(2.0f * (float)L);
     fill_uniform(enc->w.wte, (size_t)V * E, sd, &rng);
     fill_uniform(enc->w.wpe, (size_t)T * E, sd, &rng);
     for (uint32_t l = 0; l < L; l++) {

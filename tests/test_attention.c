@@ -16,8 +16,13 @@
  *    block (with dropout, its masks fixed), and the whole classifier (two
  *    blocks, final layer norm, masked mean, dense head, cross-entropy).
  * 3. Learning: whether the first and the last real token of a sequence of
- *    ragged length are the same, which needs attention; a mean-pooled bag of
- *    the same embeddings is trained beside it as the baseline. */
+ *    ragged length (3..12, 'post' padded, 6 symbols) are the same, which
+ *    needs attention: a 2-block encoder (E 32, 2 heads, weights of sd 0.1)
+ *    trained by Adam 0.003 on fresh batches of 32 for 1200 steps reaches
+ *    1.000 on 1024 held-out sequences (0.94 after 800 steps; with BERT's
+ *    sd 0.02 it stays near chance that long). A mean-pooled bag of the same
+ *    embeddings (Dense(16, ReLU) head, 1500 steps) gets 0.58: it only sees
+ *    that a token occurs twice, not where. */
 #include "check.h"
 #include "encoder.h"
 #include "kernels.h"
@@ -484,7 +489,7 @@ static double classifier_ref(const nn_encoder *enc, const double *pd, const uint
 static void check_classifier(void) {
     enum { V = 9, T = 6, E = 8, NH = 2, F = 16, L = 2, B = 4 };
     nn_encoder enc;
-    if (nn_encoder_init(&enc, V, T, E, NH, F, L, B, 0.1f, 3) != 0) {
+    if (nn_encoder_init(&enc, V, T, E, NH, F, L, B, 0.1f, 0.02f, 3) != 0) {
         check(0, "encoder_init out of memory");
         return;
     }
@@ -604,7 +609,8 @@ static void check_learning(void) {
     nn_rng_seed(&data, 2024);
     make_batch(tids, ty, NT, &data);
     nn_encoder enc;
-    if (nn_encoder_init(&enc, LV, LT, 32, 2, 64, 2, B, 0.0f, 5) != 0) {
+    /* 2 blocks, E 32, 2 heads, F 64, no dropout, weights of sd 0.1 */
+    if (nn_encoder_init(&enc, LV, LT, 32, 2, 64, 2, B, 0.0f, 0.1f, 5) != 0) {
         check(0, "encoder_init out of memory");
         return;
     }
@@ -613,19 +619,21 @@ static void check_learning(void) {
     nn_rng_seed(&drop, 78);
     uint16_t ids[B * LT];
     float y[B];
-    int steps = 800;
+    const int steps = 1200;
+    const float lr = 3e-3f;
     double last_loss = 0;
     for (int step = 0; step < steps; step++) {
         make_batch(ids, y, B, &r);
         float loss = nn_encoder_forward_backward(&enc, ids, y, B, &drop, 1, NULL);
-        nn_encoder_adam(&enc, 2e-3f, 0.9f, 0.999f, 1e-7f);
+        nn_encoder_adam(&enc, lr, 0.9f, 0.999f, 1e-7f);
         last_loss = 0.95 * last_loss + 0.05 * loss;
     }
     uint32_t hits = 0;
     for (int i0 = 0; i0 < NT; i0 += B) nn_encoder_forward_backward(&enc, tids + i0 * LT, ty + i0, B, NULL, 0, &hits);
     double acc = (double)hits / NT, bag = train_bag(tids, ty, NT);
-    check(acc >= 0.9, "encoder learns first-token == last-token over ragged lengths: held-out accuracy %.3f "
-          "after %d steps (smoothed loss %.3f; >= 0.9 needed)", acc, steps, last_loss);
+    check(acc >= 0.9, "encoder (2 blocks, E 32) learns first token == last token over ragged lengths 3..%d: "
+          "held-out accuracy %.3f on %d after %d steps of Adam %g (smoothed loss %.3f; >= 0.9 needed)",
+          LT, acc, NT, steps, lr, last_loss);
     check(bag <= 0.75, "a mean-pooled bag of the same embeddings cannot: held-out accuracy %.3f (<= 0.75 needed)", bag);
     nn_encoder_free(&enc);
 }
