@@ -150,6 +150,31 @@ void nn_encoder_adam(nn_encoder *enc, float lr, float b1, float b2, float eps) {
     nn_k_adam(enc->params, enc->params, enc->grads, enc->m, enc->v, enc->nparams, lr_t, b1, b2, eps);
 }
 
+void nn_encoder_adamw(nn_encoder *enc, float lr, float b1, float b2, float eps, float wd) {
+    if (wd > 0.0f) {
+        const float keep = 1.0f - lr * wd;
+        const uint32_t E = enc->E, F = enc->F;
+        nn_k_scale(enc->w.wte, keep, (size_t)enc->V * E);
+        nn_k_scale(enc->w.wpe, keep, (size_t)enc->T * E);
+        for (uint32_t l = 0; l < enc->L; l++) {
+            nn_encoder_block *b = &enc->w.blocks[l];
+            nn_k_scale(b->qkv_w, keep, (size_t)E * 3 * E);
+            nn_k_scale(b->proj_w, keep, (size_t)E * E);
+            nn_k_scale(b->fc_w, keep, (size_t)E * F);
+            nn_k_scale(b->fc2_w, keep, (size_t)F * E);
+        }
+        nn_k_scale(enc->w.head_w, keep, E);
+    }
+    nn_encoder_adam(enc, lr, b1, b2, eps);
+}
+
+float nn_lr_warmup_linear(uint64_t t, uint64_t warmup, uint64_t total, float peak) {
+    if (t < warmup) return (float)((double)peak * (double)t / (double)warmup);
+    if (t >= total) return 0.0f;
+    uint64_t span = total - warmup;
+    return (float)((double)peak * (double)(total - t) / (double)(span ? span : 1));
+}
+
 /* Multiply-adds, counted as 2 FLOPs each, per forward pass over B*T rows
  * (every position; attention over T keys): per block the q,k,v projection
  * 3E^2, the output projection E^2, the feed-forward 2EF per row, and the

@@ -5,8 +5,8 @@
  *   -> binary cross-entropy.
  * This is the engine half of issue 14 on its own: the model kind
  * `transformer` in model.c/config.c will own one of these; until then the
- * tests and the benchmark drive it directly. Not here: AdamW's weight decay
- * and the warm-up/decay schedule (plain Adam, nn_k_adam, for now), threads. */
+ * tests and the benchmark drive it directly. Not here: threads, config
+ * keys, checkpoints. */
 #ifndef NN_ENCODER_H
 #define NN_ENCODER_H
 #include "layers_attn.h"
@@ -61,6 +61,18 @@ float nn_encoder_forward_backward(nn_encoder *enc, const uint16_t *ids, const fl
 
 /* One Adam step (kernels.h nn_k_adam, TF/Keras form) over every parameter. */
 void nn_encoder_adam(nn_encoder *enc, float lr, float b1, float b2, float eps);
+
+/* One AdamW step (Loshchilov & Hutter 2019, decoupled weight decay, as
+ * PyTorch's AdamW applies it): first p *= 1 - lr*wd on the weight matrices
+ * and the embeddings, not on biases and layer norms (BERT's exclusions),
+ * then nn_encoder_adam with lr. wd 0 is nn_encoder_adam exactly. */
+void nn_encoder_adamw(nn_encoder *enc, float lr, float b1, float b2, float eps, float wd);
+
+/* BERT's schedule (Devlin et al. 2019, A.2), in the form of Hugging Face's
+ * get_linear_schedule_with_warmup: at step t (0-based, the steps taken
+ * before this one) of total, peak * t/warmup while t < warmup, then
+ * peak * max(0, (total - t) / (total - warmup)). */
+float nn_lr_warmup_linear(uint64_t t, uint64_t warmup, uint64_t total, float peak);
 
 /* Multiply-adds of one forward pass over B rows of T real tokens (backward
  * is about twice as many): the dense layers 12*E^2... written out in

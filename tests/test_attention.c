@@ -15,6 +15,8 @@
  *    masked hole inside a run and a row of padding only, one whole encoder
  *    block (with dropout, its masks fixed), and the whole classifier (two
  *    blocks, final layer norm, masked mean, dense head, cross-entropy).
+ *    AdamW's decoupled decay (exact, on the weights only) and the warm-up
+ *    and linear-decay schedule at its corners.
  * 3. Learning: whether the first and the last real token of a sequence of
  *    ragged length (3..12, 'post' padded, 6 symbols) are the same, which
  *    needs attention: a 2-block encoder (E 32, 2 heads, weights of sd 0.1)
@@ -528,6 +530,49 @@ static void check_classifier(void) {
     nn_encoder_free(&enc);
 }
 
+/* ---- AdamW and the warm-up schedule ---- */
+static void check_adamw(void) {
+    nn_encoder enc;
+    if (nn_encoder_init(&enc, 9, 6, 8, 2, 16, 2, 2, 0.0f, 0.1f, 4) != 0) {
+        check(0, "encoder_init out of memory");
+        return;
+    }
+    for (size_t i = 0; i < enc.nparams; i++) enc.params[i] = (float)rnd(); /* biases and LNs too */
+    float *before = malloc(enc.nparams * sizeof(float));
+    memcpy(before, enc.params, enc.nparams * sizeof(float));
+    memset(enc.grads, 0, enc.nparams * sizeof(float)); /* Adam then moves nothing */
+    const float lr = 0.01f, wd = 0.1f, keep = 1.0f - lr * wd;
+    nn_encoder_adamw(&enc, lr, 0.9f, 0.999f, 1e-7f, wd);
+    /* decayed: wte, wpe, each block's four weight matrices, the head's weights */
+    int decayed_ok = 1, kept_ok = 1;
+    size_t ndecayed = 0;
+    for (size_t i = 0; i < enc.nparams; i++) {
+        const float *p = enc.params + i;
+        int decayed = p < enc.w.wte + (size_t)enc.V * enc.E + (size_t)enc.T * enc.E ||
+                      (p >= enc.w.head_w && p < enc.w.head_w + enc.E);
+        for (uint32_t l = 0; l < enc.L; l++) {
+            const nn_encoder_block *b = &enc.w.blocks[l];
+            decayed |= (p >= b->qkv_w && p < b->qkv_w + 3 * enc.E * enc.E) ||
+                       (p >= b->proj_w && p < b->proj_w + enc.E * enc.E) ||
+                       (p >= b->fc_w && p < b->fc_w + enc.E * enc.F) ||
+                       (p >= b->fc2_w && p < b->fc2_w + enc.F * enc.E);
+        }
+        ndecayed += decayed;
+        if (decayed) decayed_ok &= *p == before[i] * keep;
+        else kept_ok &= *p == before[i];
+    }
+    check(decayed_ok && kept_ok, "adamw: zero gradients, %zu weights decayed by exactly 1 - lr*wd, "
+          "the other %zu (biases, layer norms) unchanged", ndecayed, enc.nparams - ndecayed);
+    float s0 = nn_lr_warmup_linear(0, 10, 100, 1.0f), s5 = nn_lr_warmup_linear(5, 10, 100, 1.0f);
+    float s10 = nn_lr_warmup_linear(10, 10, 100, 1.0f), s55 = nn_lr_warmup_linear(55, 10, 100, 1.0f);
+    float s100 = nn_lr_warmup_linear(100, 10, 100, 1.0f), s200 = nn_lr_warmup_linear(200, 10, 100, 1.0f);
+    check(s0 == 0.0f && s5 == 0.5f && s10 == 1.0f && s55 == 0.5f && s100 == 0.0f && s200 == 0.0f,
+          "lr_warmup_linear (warm-up 10 of 100): t=0 %g, 5 %g, 10 %g, 55 %g, 100 %g, 200 %g", s0, s5, s10,
+          s55, s100, s200);
+    free(before);
+    nn_encoder_free(&enc);
+}
+
 /* ===================================================== 3. learning */
 
 /* Sequences of 3..T real tokens from K symbols ('post' padded, the real run
@@ -652,6 +697,7 @@ int main(void) {
     check_block(0.0f);
     check_block(0.3f);
     check_classifier();
+    check_adamw();
     check_learning();
     return check_exit_code();
 }
