@@ -12,7 +12,17 @@
  * validate, the rest train. AdamW with BERT's linear warm-up (a --warmup
  * fraction of all steps) and decay. Prints each epoch's training and
  * validation loss and accuracy and its wall and CPU seconds; --test also
- * scores the 25,000 test reviews at the end. A benchmark: asserts nothing. */
+ * scores the 25,000 test reviews at the end. A benchmark: asserts nothing.
+ *
+ * Measured (2026-12-07, seed 1, maxlen 256 'post', batch 32, lr 0.001, wd
+ * 0.01, warm-up 0.1, dropout 0.1, one thread on the shared 2-core machine
+ * under load 8-13):
+ *   E 32, 1 block, 2 heads, 2 epochs: val_acc 0.870, 0.878; test 0.8626;
+ *     56 s CPU per epoch (80-106 s wall)
+ *   E 32, 1 block, 3 epochs: val_acc 0.863, 0.876, 0.878 (val_loss lowest
+ *     at epoch 2); test after epoch 3 0.8575; 53-58 s CPU per epoch
+ *   E 32, 2 blocks, 2 epochs: val_acc 0.861, 0.870; test 0.8538; 96-101 s
+ *     CPU per epoch. */
 #define _POSIX_C_SOURCE 199309L
 #include "cli.h"
 #include "encoder.h"
