@@ -137,4 +137,47 @@ void nn_k_sigmoid_ref(float *out, const float *inp, size_t n);
 void nn_k_tanh(float *out, const float *inp, size_t n);
 void nn_k_tanh_ref(float *out, const float *inp, size_t n);
 
+/* ------------------------------------------- the Transformer encoder's kernels
+ *
+ * (engine/layers_attn.c). The encoder's dense layers reuse nn_k_matmul_acc
+ * and nn_k_matmul_tn_acc(_ld) through nn_linear_*; attention multiplies
+ * sub-matrices of the (B,T,3E) q,k,v block, hence the strided product. */
+
+/* out (M,N) += a (M,K) . b (K,N), rows ldo, lda, ldb floats apart; each
+ * out[m,n] adds its products in k order, so bit for bit the reference. */
+void nn_k_matmul_acc_ld(float *out, size_t ldo, const float *a, size_t lda, const float *b,
+                        size_t ldb, size_t M, size_t K, size_t N);
+void nn_k_matmul_acc_ld_ref(float *out, size_t ldo, const float *a, size_t lda, const float *b,
+                            size_t ldb, size_t M, size_t K, size_t N);
+
+/* p (n) = softmax(scale * z (n)), stably: s_i = scale*z_i, m = max s_i,
+ * p_i = exp(s_i - m) / sum_j exp(s_j - m) (multiplied by 1/sum). A z_i of
+ * -inf (a masked key) gives p_i = 0 exactly. At least one z_i must be
+ * finite. The SIMD kernel has its own exp (bce's, 1 ulp) and four-lane sums,
+ * so it differs from the reference by rounding only. */
+void nn_k_softmax_scaled(float *p, const float *z, float scale, size_t n);
+void nn_k_softmax_scaled_ref(float *p, const float *z, float scale, size_t n);
+
+/* Layer normalisation of one row (Ba, Kiros & Hinton 2016), biased variance
+ * as in PyTorch's LayerNorm: mean = sum x / n, var = sum (x-mean)^2 / n,
+ * rstd = 1/sqrt(var + eps), out_i = ((x_i - mean) * rstd) * w_i + b_i.
+ * Writes *mean and *rstd for the backward pass. Sums in four lanes: rounding
+ * differs from the reference. */
+void nn_k_layernorm(float *out, float *mean, float *rstd, const float *x, const float *w,
+                    const float *b, size_t n, float eps);
+void nn_k_layernorm_ref(float *out, float *mean, float *rstd, const float *x, const float *w,
+                        const float *b, size_t n, float eps);
+
+/* GELU, tanh approximation (Hendrycks & Gimpel 2016, eq. in sec. 2; the form
+ * GPT-2 and BERT use): out = 0.5*x*(1 + tanh(c*(x + 0.044715*x^3))),
+ * c = sqrt(2/pi). In place allowed. The SIMD kernel uses the tanh of
+ * nn_k_tanh (4 ulp from tanhf), so it differs by rounding only. */
+void nn_k_gelu(float *out, const float *inp, size_t n);
+void nn_k_gelu_ref(float *out, const float *inp, size_t n);
+
+/* dinp (n) += dout * gelu'(x), with t = tanh(c*(x + 0.044715*x^3)):
+ * gelu'(x) = 0.5*(1 + t) + 0.5*x*(1 - t*t)*c*(1 + 3*0.044715*x^2). */
+void nn_k_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void nn_k_gelu_backward_ref(float *dinp, const float *dout, const float *inp, size_t n);
+
 #endif

@@ -180,3 +180,69 @@ void nn_k_sigmoid_ref(float *out, const float *inp, size_t n) {
 void nn_k_tanh_ref(float *out, const float *inp, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
 }
+
+/* ------------------------------------------- the Transformer encoder's kernels */
+
+void nn_k_matmul_acc_ld_ref(float *out, size_t ldo, const float *a, size_t lda, const float *b,
+                            size_t ldb, size_t M, size_t K, size_t N) {
+    for (size_t m = 0; m < M; m++) {
+        for (size_t n = 0; n < N; n++) {
+            float acc = out[m * ldo + n];
+            for (size_t k = 0; k < K; k++) acc += a[m * lda + k] * b[k * ldb + n];
+            out[m * ldo + n] = acc;
+        }
+    }
+}
+
+void nn_k_softmax_scaled_ref(float *p, const float *z, float scale, size_t n) {
+    if (n == 0) return;
+    float mx = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        float s = scale * z[i];
+        mx = s > mx ? s : mx;
+    }
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float s = scale * z[i];
+        p[i] = s == -INFINITY ? 0.0f : expf(s - mx);
+        sum += p[i];
+    }
+    float inv = 1.0f / sum;
+    for (size_t i = 0; i < n; i++) p[i] *= inv;
+}
+
+void nn_k_layernorm_ref(float *out, float *mean, float *rstd, const float *x, const float *w,
+                        const float *b, size_t n, float eps) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) sum += x[i];
+    float m = sum / (float)n;
+    float var = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float d = x[i] - m;
+        var += d * d;
+    }
+    float r = 1.0f / sqrtf(var / (float)n + eps);
+    for (size_t i = 0; i < n; i++) out[i] = ((x[i] - m) * r) * w[i] + b[i];
+    *mean = m;
+    *rstd = r;
+}
+
+#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_K 0.044715f
+
+void nn_k_gelu_ref(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float t = tanhf(GELU_C * (x + GELU_K * (x * x * x)));
+        out[i] = (0.5f * x) * (1.0f + t);
+    }
+}
+
+void nn_k_gelu_backward_ref(float *dinp, const float *dout, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i], x2 = x * x;
+        float t = tanhf(GELU_C * (x + GELU_K * (x2 * x)));
+        float d = 0.5f * (1.0f + t) + ((0.5f * x) * (1.0f - t * t)) * (GELU_C * (1.0f + (3.0f * GELU_K) * x2));
+        dinp[i] += dout[i] * d;
+    }
+}

@@ -26,6 +26,7 @@
  */
 #include "kernels.h"
 
+#include <math.h>
 #include <string.h>
 
 #ifdef __wasm_simd128__
@@ -779,4 +780,126 @@ void nn_k_tanh(float *out, const float *inp, size_t n) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) ST(out + i, tanh4(LD(inp + i)));
     if (i < n) store_partial(out + i, tanh4(load_partial(inp + i, n - i)), n - i);
+}
+
+/* ------------------------------------------- the Transformer encoder's kernels */
+
+void nn_k_matmul_acc_ld(float *out, size_t ldo, const float *a, size_t lda, const float *b,
+                        size_t ldb, size_t M, size_t K, size_t N) {
+    matmul_strided(out, ldo, a, lda, 1, b, ldb, M, K, N);
+}
+
+static inline float max_lanes(v128_t v) {
+    float a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1);
+    float c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
+    a = a > b ? a : b;
+    c = c > d ? c : d;
+    return a > c ? a : c;
+}
+
+/* Three passes over the row (max, exp and sum, scale); scale*z is
+ * recomputed in each pass rather than stored, with the same rounding. */
+void nn_k_softmax_scaled(float *p, const float *z, float scale, size_t n) {
+    if (n == 0) return;
+    v128_t sc = F4(scale), ninf = F4(-INFINITY);
+    v128_t mx4 = ninf;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) mx4 = wasm_f32x4_max(mx4, MUL(sc, LD(z + i)));
+    float mx = max_lanes(mx4);
+    for (; i < n; i++) {
+        float s = scale * z[i];
+        mx = s > mx ? s : mx;
+    }
+    v128_t m4 = F4(mx), zero = F4(0.0f);
+    v128_t s0 = zero, s1 = zero;
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t a = MUL(sc, LD(z + i)), b = MUL(sc, LD(z + i + 4));
+        v128_t ea = wasm_v128_andnot(exp_nonpositive(SUB(a, m4)), wasm_f32x4_eq(a, ninf));
+        v128_t eb = wasm_v128_andnot(exp_nonpositive(SUB(b, m4)), wasm_f32x4_eq(b, ninf));
+        ST(p + i, ea);
+        ST(p + i + 4, eb);
+        s0 = ADD(s0, ea);
+        s1 = ADD(s1, eb);
+    }
+    for (; i < n; i += 4) {
+        size_t k = n - i < 4 ? n - i : 4;
+        v128_t a = MUL(sc, load_partial(z + i, k));
+        v128_t keep = wasm_v128_andnot(lanes_below(k), wasm_f32x4_eq(a, ninf));
+        v128_t ea = wasm_v128_and(exp_nonpositive(SUB(a, m4)), keep);
+        store_partial(p + i, ea, k);
+        s0 = ADD(s0, ea);
+    }
+    float inv = 1.0f / sum_lanes(ADD(s0, s1));
+    nn_k_scale(p, inv, n);
+}
+
+void nn_k_layernorm(float *out, float *mean, float *rstd, const float *x, const float *w,
+                    const float *b, size_t n, float eps) {
+    v128_t zero = F4(0.0f), a0 = zero, a1 = zero;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        a0 = ADD(a0, LD(x + i));
+        a1 = ADD(a1, LD(x + i + 4));
+    }
+    for (; i < n; i += 4) a0 = ADD(a0, load_partial(x + i, n - i < 4 ? n - i : 4));
+    float m = sum_lanes(ADD(a0, a1)) / (float)n;
+    v128_t m4 = F4(m);
+    a0 = zero;
+    a1 = zero;
+    for (i = 0; i + 8 <= n; i += 8) {
+        v128_t d0 = SUB(LD(x + i), m4), d1 = SUB(LD(x + i + 4), m4);
+        a0 = ADD(a0, MUL(d0, d0));
+        a1 = ADD(a1, MUL(d1, d1));
+    }
+    for (; i < n; i += 4) {
+        size_t k = n - i < 4 ? n - i : 4;
+        v128_t d = wasm_v128_and(SUB(load_partial(x + i, k), m4), lanes_below(k));
+        a0 = ADD(a0, MUL(d, d));
+    }
+    float r = 1.0f / sqrtf(sum_lanes(ADD(a0, a1)) / (float)n + eps);
+    v128_t r4 = F4(r);
+    for (i = 0; i + 4 <= n; i += 4)
+        ST(out + i, ADD(MUL(MUL(SUB(LD(x + i), m4), r4), LD(w + i)), LD(b + i)));
+    for (; i < n; i++) out[i] = ((x[i] - m) * r) * w[i] + b[i];
+    *mean = m;
+    *rstd = r;
+}
+
+#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_K 0.044715f
+
+static inline v128_t gelu_tanh4(v128_t x, v128_t x2) {
+    return tanh4(MUL(F4(GELU_C), ADD(x, MUL(F4(GELU_K), MUL(x2, x)))));
+}
+
+static inline v128_t gelu4(v128_t x) {
+    v128_t t = tanh4(MUL(F4(GELU_C), ADD(x, MUL(F4(GELU_K), MUL(MUL(x, x), x)))));
+    return MUL(MUL(F4(0.5f), x), ADD(F4(1.0f), t));
+}
+
+void nn_k_gelu(float *out, const float *inp, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(out + i, gelu4(LD(inp + i)));
+    if (i < n) store_partial(out + i, gelu4(load_partial(inp + i, n - i)), n - i);
+}
+
+static inline v128_t gelu_backward4(v128_t dinp, v128_t dout, v128_t x) {
+    v128_t half = F4(0.5f), one = F4(1.0f), x2 = MUL(x, x);
+    v128_t t = gelu_tanh4(x, x2);
+    v128_t d = ADD(MUL(half, ADD(one, t)),
+                   MUL(MUL(MUL(half, x), SUB(one, MUL(t, t))),
+                       MUL(F4(GELU_C), ADD(one, MUL(F4(3.0f * GELU_K), x2)))));
+    return ADD(dinp, MUL(dout, d));
+}
+
+void nn_k_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(dinp + i, gelu_backward4(LD(dinp + i), LD(dout + i), LD(inp + i)));
+    if (i < n) {
+        size_t k = n - i;
+        store_partial(dinp + i,
+                      gelu_backward4(load_partial(dinp + i, k), load_partial(dout + i, k),
+                                     load_partial(inp + i, k)), k);
+    }
 }

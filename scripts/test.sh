@@ -41,13 +41,16 @@ stage() {
 }
 
 wasm_kernels() {
-    NODE_PATH="${NODE_PATH:-/usr/share/nodejs}" cmake --build build-wasm --target test_kernels_wasm >/dev/null \
-        || { echo "building test_kernels_wasm failed"; return 1; }
-    if node --no-experimental-fetch build-wasm/test_kernels_wasm.cjs >build-wasm/test_kernels_wasm.log; then
-        tail -n1 build-wasm/test_kernels_wasm.log
-    else
-        grep -v '^ok ' build-wasm/test_kernels_wasm.log; return 1
-    fi
+    local t
+    for t in test_kernels_wasm test_attention_wasm; do
+        NODE_PATH="${NODE_PATH:-/usr/share/nodejs}" cmake --build build-wasm --target "$t" >/dev/null \
+            || { echo "building $t failed"; return 1; }
+        if node --no-experimental-fetch "build-wasm/$t.cjs" >"build-wasm/$t.log"; then
+            echo "$t: $(tail -n1 "build-wasm/$t.log")"
+        else
+            grep -v '^ok ' "build-wasm/$t.log"; return 1
+        fi
+    done
 }
 
 stage "engine tests (ctest)" build/CTestTestfile.cmake \
@@ -57,7 +60,7 @@ stage "engine tests, 32-bit (-m32) under ASan + UBSan" scripts/test-sanitizers.s
 stage "fuzzers, smoke run" scripts/fuzz.sh scripts/fuzz.sh --smoke
 stage "config fuzzer, 32-bit (-m32), smoke run" tests/fuzz/fuzz_config_model.c \
     scripts/fuzz.sh --smoke --m32 config_model
-stage "kernel tests compiled to wasm (node): the SIMD128 code the page runs" build-wasm wasm_kernels
+stage "kernel and attention tests compiled to wasm (node): the SIMD128 code the page runs" build-wasm wasm_kernels
 stage "wasm module tests (node)" tests/wasm node --no-experimental-fetch --test tests/wasm/
 stage "scripts' tests (node)" tests/scripts node --test tests/scripts/
 stage "page tests (headless Chromium)" tests/browser node --test --test-concurrency=1 tests/browser/
