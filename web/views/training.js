@@ -256,7 +256,7 @@ export function onEngineEvent(type, raw) {
       finishRun('done', data);
       if (page.run && !page.embeddings && data.stoppedEarly) {
         // (On the review page the word panel marks it, views/wordmap.js.)
-        const restored = page.engineInForce?.restore_best_weights !== false;
+        const restored = data.restoredBest === true; // the engine's word, not the config's
         page.run.stoppedEarly = { after: page.runHistory.length, best: data.bestEpoch, restored };
         page.charts.setMarks([{ x: page.runHistory.length, label: `early stopping: ended after ${page.runHistory.length}`, color: '#b45309', dash: [2, 3] }]); // views/wordmap.js's colour for it
       }

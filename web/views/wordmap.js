@@ -137,7 +137,6 @@ export class EmbeddingsView {
     this.reset();
     this.training = true;
     this.patience = Number(config?.patience) || 0;
-    this.restoreBest = config?.restore_best_weights === true;
     this.monitor = config?.monitor ?? 'val_loss';
     this.engineBest = null;
     this.setStatus('Training: the map follows the newest epoch.');
@@ -218,6 +217,7 @@ export class EmbeddingsView {
     this.done = true;
     if (Array.isArray(data.history)) this.history = data.history.slice();
     this.stoppedEarly = !!data.stoppedEarly;
+    this.restoreBest = data.restoredBest === true; // the engine's word, not the config's
     this.stopEpoch = this.stoppedEarly ? this.history.length : null;
     this.testResult = data.test || null;
     await this.refreshAll();
