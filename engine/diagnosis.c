@@ -267,16 +267,6 @@ size_t nn_diagnosis_top_words(const nn_diagnosis *d, uint32_t *ids, size_t k, in
     return found;
 }
 
-/* Where id i of an n-id review lands after padding, or -1 when cut: Keras
- * pad_sequences, as nn_pad_review places it. */
-static long padded_position(size_t i, size_t n, const nn_config *cfg) {
-    size_t T = cfg->maxlen;
-    size_t keep = n < T ? n : T;
-    size_t from = (n > T && cfg->truncating == NN_PAD_PRE) ? n - T : 0;
-    size_t at = cfg->padding == NN_PAD_PRE ? T - keep : 0;
-    if (i < from || i >= from + keep) return -1;
-    return (long)(at + i - from);
-}
 
 float nn_diagnosis_explain(nn_diagnosis *d, nn_model *m, const uint32_t *ids, size_t n, float *contrib) {
     const nn_config *c = &m->cfg;
@@ -288,7 +278,7 @@ float nn_diagnosis_explain(nn_diagnosis *d, nn_model *m, const uint32_t *ids, si
     float logit = m->logit[0];
     size_t first = 0;
     for (size_t i = 0; i <= n; i++) {
-        long pos = i < n ? padded_position(i, n, c) : -1;
+        long pos = i < n ? nn_padded_position(i, n, c) : -1;
         if (i < n && pos < 0) contrib[i] = 0.0f;
         if (pos >= 0) {
             if (rows == 0) first = i;
@@ -300,7 +290,7 @@ float nn_diagnosis_explain(nn_diagnosis *d, nn_model *m, const uint32_t *ids, si
         if (rows == m->Bmax || (i == n && rows > 0)) {
             nn_model_forward(m, copies, rows);
             for (uint32_t k = 0, j = (uint32_t)first; k < rows; j++)
-                if (padded_position(j, n, c) >= 0) contrib[j] = logit - m->logit[k++];
+                if (nn_padded_position(j, n, c) >= 0) contrib[j] = logit - m->logit[k++];
             rows = 0;
         }
     }

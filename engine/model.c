@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *alloc_floats(size_t n) {
+void *nn_alloc_floats(size_t n) {
     /* Cache-line aligned (so a 16-float embedding row is one 64-byte line,
      * not two: the gathers and scatters touch half as many) and padded to
      * whole lines; calloc semantics. NULL when the size overflows size_t
@@ -31,7 +31,7 @@ static void *alloc_floats(size_t n) {
     return p;
 }
 
-static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t cols) {
+void nn_model_add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t cols) {
     assert(m->ntensors < NN_MAX_TENSORS);
     nn_tensor *t = &m->tensor[m->ntensors++];
     memset(t, 0, sizeof *t);
@@ -94,23 +94,23 @@ static uint32_t dirs_of(const nn_config *c) {
 static int create_bag(nn_model *m) {
     const nn_config *cfg = &m->cfg;
     uint32_t V = cfg->vocab_size, E = cfg->embed_dim, H = cfg->hidden, B = cfg->batch_size;
-    add_tensor(m, "embedding", V, E);
-    add_tensor(m, "dense1.w", H, E);
-    add_tensor(m, "dense1.b", 1, H);
-    add_tensor(m, "dense2.w", 1, H);
-    add_tensor(m, "dense2.b", 1, 1);
-    m->params = alloc_floats(m->nparams);
-    m->grads = alloc_floats(m->nparams);
-    m->m = alloc_floats(m->nparams);
-    m->v = alloc_floats(m->nparams);
-    m->pooled = alloc_floats((size_t)B * E);
+    nn_model_add_tensor(m, "embedding", V, E);
+    nn_model_add_tensor(m, "dense1.w", H, E);
+    nn_model_add_tensor(m, "dense1.b", 1, H);
+    nn_model_add_tensor(m, "dense2.w", 1, H);
+    nn_model_add_tensor(m, "dense2.b", 1, 1);
+    m->params = nn_alloc_floats(m->nparams);
+    m->grads = nn_alloc_floats(m->nparams);
+    m->m = nn_alloc_floats(m->nparams);
+    m->v = nn_alloc_floats(m->nparams);
+    m->pooled = nn_alloc_floats((size_t)B * E);
     m->runs = calloc((size_t)B * 2, sizeof *m->runs);
-    m->hidden = alloc_floats((size_t)B * H);
-    m->logit = alloc_floats(B);
-    m->dpooled = alloc_floats((size_t)B * E);
-    m->dhidden = alloc_floats((size_t)B * H);
-    m->dhpre = alloc_floats((size_t)B * H);
-    m->dlogit = alloc_floats(B);
+    m->hidden = nn_alloc_floats((size_t)B * H);
+    m->logit = nn_alloc_floats(B);
+    m->dpooled = nn_alloc_floats((size_t)B * E);
+    m->dhidden = nn_alloc_floats((size_t)B * H);
+    m->dhpre = nn_alloc_floats((size_t)B * H);
+    m->dlogit = nn_alloc_floats(B);
     m->ids1 = calloc(cfg->maxlen, sizeof *m->ids1);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->runs || !m->hidden || !m->logit ||
         !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1)
@@ -123,21 +123,21 @@ static int create_bag(nn_model *m) {
 static int create_mlp(nn_model *m) {
     const nn_config *c = &m->cfg;
     uint32_t D = c->input_dim, H = c->hidden, K = c->classes, B = c->batch_size;
-    add_tensor(m, "dense1.w", D, H);
-    add_tensor(m, "dense1.b", 1, H);
-    add_tensor(m, "dense2.w", H, K);
-    add_tensor(m, "dense2.b", 1, K);
-    m->params = alloc_floats(m->nparams);
-    m->grads = alloc_floats(m->nparams);
-    m->m = alloc_floats(m->nparams);
-    m->v = alloc_floats(m->nparams);
-    m->xin = alloc_floats((size_t)B * D);
-    m->hidden = alloc_floats((size_t)B * H);
-    m->dhidden = alloc_floats((size_t)B * H);
-    m->dhpre = alloc_floats((size_t)B * H);
-    m->logit = alloc_floats((size_t)B * K);
-    m->dlogit = alloc_floats((size_t)B * K);
-    m->w2t = alloc_floats((size_t)K * H);
+    nn_model_add_tensor(m, "dense1.w", D, H);
+    nn_model_add_tensor(m, "dense1.b", 1, H);
+    nn_model_add_tensor(m, "dense2.w", H, K);
+    nn_model_add_tensor(m, "dense2.b", 1, K);
+    m->params = nn_alloc_floats(m->nparams);
+    m->grads = nn_alloc_floats(m->nparams);
+    m->m = nn_alloc_floats(m->nparams);
+    m->v = nn_alloc_floats(m->nparams);
+    m->xin = nn_alloc_floats((size_t)B * D);
+    m->hidden = nn_alloc_floats((size_t)B * H);
+    m->dhidden = nn_alloc_floats((size_t)B * H);
+    m->dhpre = nn_alloc_floats((size_t)B * H);
+    m->logit = nn_alloc_floats((size_t)B * K);
+    m->dlogit = nn_alloc_floats((size_t)B * K);
+    m->w2t = nn_alloc_floats((size_t)K * H);
     if (!m->params || !m->grads || !m->m || !m->v || !m->xin || !m->hidden || !m->dhidden ||
         !m->dhpre || !m->logit || !m->dlogit || !m->w2t)
         return 0;
@@ -156,7 +156,7 @@ static int create_recurrent(nn_model *m) {
     const char *kind = cell == NN_CELL_LSTM ? "lstm" : "gru";
     m->nlayers = L;
     m->ndirs = D;
-    add_tensor(m, "embedding", V, E);
+    nn_model_add_tensor(m, "embedding", V, E);
     for (uint32_t l = 0; l < L; l++) {
         for (uint32_t d = 0; d < D; d++) {
             nn_rnn_layer *r = &m->rnn[l][d];
@@ -167,68 +167,68 @@ static int create_recurrent(nn_model *m) {
             r->C = l == 0 ? E : D * H;
             r->tensor = m->ntensors;
             snprintf(name, sizeof name, "%s%u%s.wx", kind, l + 1, dir);
-            add_tensor(m, name, r->C, (uint32_t)GH);
+            nn_model_add_tensor(m, name, r->C, (uint32_t)GH);
             snprintf(name, sizeof name, "%s%u%s.wh", kind, l + 1, dir);
-            add_tensor(m, name, H, (uint32_t)GH);
+            nn_model_add_tensor(m, name, H, (uint32_t)GH);
             snprintf(name, sizeof name, "%s%u%s.b", kind, l + 1, dir);
-            add_tensor(m, name, cell == NN_CELL_LSTM ? 1 : 2, (uint32_t)GH);
+            nn_model_add_tensor(m, name, cell == NN_CELL_LSTM ? 1 : 2, (uint32_t)GH);
         }
     }
-    add_tensor(m, "dense.w", 1, D * H);
-    add_tensor(m, "dense.b", 1, 1);
+    nn_model_add_tensor(m, "dense.w", 1, D * H);
+    nn_model_add_tensor(m, "dense.b", 1, 1);
     /* The first Adam moment is also the orthogonal initialisation's
      * scratch, (GH,H) doubles (nn_model_init): with a small embedding and a
      * large H that is more than nparams floats. */
     size_t ortho_floats = 2 * GH * H;
-    m->params = alloc_floats(m->nparams);
-    m->grads = alloc_floats(m->nparams);
-    m->m = alloc_floats(m->nparams > ortho_floats ? m->nparams : ortho_floats);
-    m->v = alloc_floats(m->nparams);
-    m->logit = alloc_floats(B);
-    m->dlogit = alloc_floats(B);
+    m->params = nn_alloc_floats(m->nparams);
+    m->grads = nn_alloc_floats(m->nparams);
+    m->m = nn_alloc_floats(m->nparams > ortho_floats ? m->nparams : ortho_floats);
+    m->v = nn_alloc_floats(m->nparams);
+    m->logit = nn_alloc_floats(B);
+    m->dlogit = nn_alloc_floats(B);
     m->ids1 = calloc(T, sizeof *m->ids1);
     m->ids_batch = calloc(TB, sizeof *m->ids_batch);
     m->mask = calloc(TB, 1);
     m->order = calloc(B, sizeof *m->order);
     m->lens = calloc((size_t)B + T + 2, sizeof *m->lens);
     m->ids_sorted = calloc(TB, sizeof *m->ids_sorted);
-    m->zs = alloc_floats(B);
-    m->dzs = alloc_floats(B);
-    m->seq = alloc_floats(TB * E);
-    m->final = alloc_floats((size_t)B * D * H);
-    m->dfinal = alloc_floats((size_t)B * D * H);
-    m->dhs = alloc_floats((TB + B) * H);
-    m->dseq[0] = alloc_floats(TB * Cmax);
-    m->dseq[1] = alloc_floats(TB * Cmax);
-    m->dxdrop = c->dropout > 0 ? alloc_floats(TB * Cmax) : NULL;
+    m->zs = nn_alloc_floats(B);
+    m->dzs = nn_alloc_floats(B);
+    m->seq = nn_alloc_floats(TB * E);
+    m->final = nn_alloc_floats((size_t)B * D * H);
+    m->dfinal = nn_alloc_floats((size_t)B * D * H);
+    m->dhs = nn_alloc_floats((TB + B) * H);
+    m->dseq[0] = nn_alloc_floats(TB * Cmax);
+    m->dseq[1] = nn_alloc_floats(TB * Cmax);
+    m->dxdrop = c->dropout > 0 ? nn_alloc_floats(TB * Cmax) : NULL;
     size_t work = 0;
     for (uint32_t l = 0; l < L; l++) {
         size_t w = nn_rnn_work_floats((int)cell, T, B, l == 0 ? E : D * H, H);
         if (w > work) work = w;
     }
-    m->work = alloc_floats(work);
+    m->work = nn_alloc_floats(work);
     int ok = m->params && m->grads && m->m && m->v && m->logit && m->dlogit && m->ids1 &&
              m->ids_batch && m->mask && m->order && m->lens && m->ids_sorted && m->zs && m->dzs && m->seq && m->final && m->dfinal && m->dhs && m->dseq[0] &&
              m->dseq[1] && (m->dxdrop || c->dropout == 0) && m->work;
     for (uint32_t l = 0; ok && l < L; l++) {
-        if (D == 2 && l + 1 < L) ok &= (m->seq_out[l] = alloc_floats(TB * 2 * H)) != NULL;
+        if (D == 2 && l + 1 < L) ok &= (m->seq_out[l] = nn_alloc_floats(TB * 2 * H)) != NULL;
         for (uint32_t d = 0; ok && d < D; d++) {
             nn_rnn_layer *r = &m->rnn[l][d];
-            r->hs = alloc_floats((TB + B) * H);
-            r->cs = cell == NN_CELL_LSTM ? alloc_floats((TB + B) * H) : NULL;
-            r->gates = alloc_floats(TB * GH);
-            r->rech = cell == NN_CELL_GRU ? alloc_floats(TB * H) : NULL;
-            r->tanhc = cell == NN_CELL_LSTM ? alloc_floats(TB * H) : NULL;
+            r->hs = nn_alloc_floats((TB + B) * H);
+            r->cs = cell == NN_CELL_LSTM ? nn_alloc_floats((TB + B) * H) : NULL;
+            r->gates = nn_alloc_floats(TB * GH);
+            r->rech = cell == NN_CELL_GRU ? nn_alloc_floats(TB * H) : NULL;
+            r->tanhc = cell == NN_CELL_LSTM ? nn_alloc_floats(TB * H) : NULL;
             ok &= r->hs && r->gates && (cell != NN_CELL_LSTM || (r->cs && r->tanhc)) &&
                   (cell != NN_CELL_GRU || r->rech);
             if (c->dropout > 0) {
-                r->xdrop = alloc_floats(TB * r->C);
-                r->xkeep = alloc_floats((size_t)B * r->C);
+                r->xdrop = nn_alloc_floats(TB * r->C);
+                r->xkeep = nn_alloc_floats((size_t)B * r->C);
                 ok &= r->xdrop && r->xkeep;
             }
             if (c->recurrent_dropout > 0) {
-                r->hkeep = alloc_floats((size_t)B * H);
-                r->hin = alloc_floats(TB * H);
+                r->hkeep = nn_alloc_floats((size_t)B * H);
+                r->hin = nn_alloc_floats(TB * H);
                 ok &= r->hkeep && r->hin;
             }
         }
@@ -690,7 +690,7 @@ void nn_model_zero_grad(nn_model *m) {
 
 int nn_model_keep_previous(nn_model *m, nn_error *err) {
     if (m->params_prev || is_ngram(&m->cfg)) return NN_OK; /* ngram: an undo log instead */
-    m->params_prev = alloc_floats(m->nparams);
+    m->params_prev = nn_alloc_floats(m->nparams);
     if (!m->params_prev)
         return nn_fail(err, NN_ERR_NOMEM, "out of memory for a second copy of the %zu parameters",
                        m->nparams);
@@ -762,7 +762,7 @@ void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_co
 }
 
 /* Where id i of an n-id review lands after padding, or -1 when cut. */
-static long padded_position(size_t i, size_t n, const nn_config *cfg) {
+long nn_padded_position(size_t i, size_t n, const nn_config *cfg) {
     size_t T = cfg->maxlen;
     size_t keep = n < T ? n : T;
     size_t from = (n > T && cfg->truncating == NN_PAD_PRE) ? n - T : 0;
@@ -771,7 +771,6 @@ static long padded_position(size_t i, size_t n, const nn_config *cfg) {
     return (long)(at + i - from);
 }
 
-long nn_padded_position(size_t i, size_t n, const nn_config *cfg) { return padded_position(i, n, cfg); }
 
 static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
@@ -792,7 +791,7 @@ static void explain_recurrent(nn_model *m, size_t n, float score, float *contrib
     uint32_t T = c->maxlen, rows = 0;
     size_t first = 0; /* the id the first row of the batch occludes */
     for (size_t i = 0; i <= n; i++) {
-        long pos = i < n ? padded_position(i, n, c) : -1;
+        long pos = i < n ? nn_padded_position(i, n, c) : -1;
         if (i < n && pos < 0) contrib[i] = 0.0f;
         if (pos >= 0) {
             if (rows == 0) first = i;
@@ -804,7 +803,7 @@ static void explain_recurrent(nn_model *m, size_t n, float score, float *contrib
         if (rows == m->Bmax || (i == n && rows > 0)) {
             nn_model_forward(m, m->ids_batch, rows);
             for (uint32_t k = 0, j = (uint32_t)first; k < rows; j++)
-                if (padded_position(j, n, c) >= 0) contrib[j] = score - sigmoidf(m->logit[k++]);
+                if (nn_padded_position(j, n, c) >= 0) contrib[j] = score - sigmoidf(m->logit[k++]);
             rows = 0;
         }
     }
@@ -835,7 +834,7 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     assert(E <= 1024 && c->hidden <= 4096);
     for (e = 0; e < E; e++) sum[e] = m->pooled[e] * (c->pooling == NN_POOL_KERAS ? (float)T : (float)(real ? real : 1));
     for (size_t i = 0; i < n; i++) {
-        long pos = padded_position(i, n, c);
+        long pos = nn_padded_position(i, n, c);
         if (pos < 0) {
             contrib[i] = 0.0f;
             continue;

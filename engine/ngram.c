@@ -61,24 +61,6 @@ static const float *nb_ratio(const nn_model *m) {
     return m->cfg.nb_weighting ? m->params + m->tensor[m->ngram->t_nb].offset : NULL;
 }
 
-static void *alloc_floats(size_t n) {
-    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, bytes);
-    if (p) memset(p, 0, bytes);
-    return p;
-}
-
-static void add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t cols) {
-    assert(m->ntensors < NN_MAX_TENSORS);
-    nn_tensor *t = &m->tensor[m->ntensors++];
-    memset(t, 0, sizeof *t);
-    strncpy(t->name, name, sizeof t->name - 1);
-    t->rows = rows;
-    t->cols = cols;
-    t->offset = m->nparams;
-    m->nparams += ((size_t)rows * cols + 3) & ~(size_t)3; /* 16-byte aligned, as model.c */
-}
-
 /* The table and the bigram index are far larger than the caches and are
  * read at random, so the loops ask for what they will need a few steps
  * ahead (a no-op where the compiler has no prefetch, as in wasm). */
@@ -233,25 +215,25 @@ int nn_ngram_create(nn_model *m) {
     ng->T = T;
     ng->Bmax = B;
     ng->fmax = 2 * T - 1;
-    add_tensor(m, "embedding", V + N, E);
-    add_tensor(m, "dense.w", 1, E);
-    add_tensor(m, "dense.b", 1, 1);
+    nn_model_add_tensor(m, "embedding", V + N, E);
+    nn_model_add_tensor(m, "dense.w", 1, E);
+    nn_model_add_tensor(m, "dense.b", 1, 1);
     if (N) {
         ng->t_bigrams = m->ntensors;
-        add_tensor(m, "bigram.ids", N, 2);
+        nn_model_add_tensor(m, "bigram.ids", N, 2);
     }
     if (c->nb_weighting) {
         ng->t_nb = m->ntensors;
-        add_tensor(m, "nb.ratio", 1, V + N);
+        nn_model_add_tensor(m, "nb.ratio", 1, V + N);
     }
-    m->params = alloc_floats(m->nparams);
-    m->grads = alloc_floats(m->nparams);
-    m->m = alloc_floats(m->nparams);
-    m->v = alloc_floats(m->nparams);
-    m->pooled = alloc_floats((size_t)B * E);
-    m->dpooled = alloc_floats((size_t)B * E);
-    m->logit = alloc_floats(B);
-    m->dlogit = alloc_floats(B);
+    m->params = nn_alloc_floats(m->nparams);
+    m->grads = nn_alloc_floats(m->nparams);
+    m->m = nn_alloc_floats(m->nparams);
+    m->v = nn_alloc_floats(m->nparams);
+    m->pooled = nn_alloc_floats((size_t)B * E);
+    m->dpooled = nn_alloc_floats((size_t)B * E);
+    m->logit = nn_alloc_floats(B);
+    m->dlogit = nn_alloc_floats(B);
     m->ids1 = calloc(T, sizeof *m->ids1);
     for (ng->nslots = 1; N && ng->nslots < 2 * N; ng->nslots *= 2) {}
     ng->keys = calloc(N ? N : 1, sizeof *ng->keys);
@@ -263,8 +245,8 @@ int nn_ngram_create(nn_model *m) {
     ng->mark = calloc(ng->rows, sizeof *ng->mark);
     ng->stamp = 1;
     ng->undo_cap = touch_cap * E + E + 1;
-    ng->undo = alloc_floats(ng->undo_cap);
-    ng->share = alloc_floats(T);
+    ng->undo = nn_alloc_floats(ng->undo_cap);
+    ng->share = nn_alloc_floats(T);
     ng->pos = malloc((size_t)ng->fmax * sizeof *ng->pos);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->dpooled || !m->logit ||
         !m->dlogit || !m->ids1 || !ng->keys || !ng->slots || !ng->feat || !ng->start ||
@@ -431,17 +413,6 @@ int nn_ngram_undo_update(nn_model *m) {
     return 1;
 }
 
-/* Where id i of an n-id review lands after padding, or -1 when cut (as
- * model.c's padded_position, Keras pad_sequences). */
-static long padded_at(size_t i, size_t n, const nn_config *cfg) {
-    size_t T = cfg->maxlen;
-    size_t keep = n < T ? n : T;
-    size_t from = (n > T && cfg->truncating == NN_PAD_PRE) ? n - T : 0;
-    size_t at = cfg->padding == NN_PAD_PRE ? T - keep : 0;
-    if (i < from || i >= from + keep) return -1;
-    return (long)(at + i - from);
-}
-
 float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib) {
     const nn_config *c = &m->cfg;
     nn_ngram *ng = m->ngram;
@@ -475,7 +446,7 @@ float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     float d = z - bias;
     float scale = fabsf(d) > 1e-6f ? (score - p0) / d : p0 * (1.0f - p0);
     for (size_t i = 0; i < n; i++) {
-        long at = padded_at(i, n, c);
+        long at = nn_padded_position(i, n, c);
         contrib[i] = at < 0 ? 0.0f : share[at] * scale;
     }
     return score;

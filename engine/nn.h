@@ -587,6 +587,12 @@ void nn_pad_review_u32(uint16_t *out, const uint32_t *ids, size_t n, const nn_co
  * truncation cuts it: the one truncation rule (review_text.c marks cut words
  * with it). */
 long nn_padded_position(size_t i, size_t n, const nn_config *cfg);
+/* For the files that build a model's parts (model.c, ngram.c): zeroed
+ * float buffers on 64-byte lines (NULL when n floats do not fit size_t or
+ * memory is short), and a named tensor appended to the one parameter
+ * buffer, 16-byte aligned. */
+void *nn_alloc_floats(size_t n);
+void nn_model_add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t cols);
 
 /* Probability that text is positive (NaN for model "mlp", which reads images):
  * tokenized, encoded against v, without the stop words of stop (NULL: none;
