@@ -49,9 +49,8 @@ export function corpusUrl() {
   return new URL('imdb-unsup.shard', new URL(state.shard, location.href)).href;
 }
 
-export async function startTraining() {
-  if (!['ready', 'stopped', 'done'].includes(page.phase)) return;
-  setPhase('busy');
+// Empty charts and no run in progress: before a new run, and on Reset.
+function clearRunView() {
   page.charts.clear();
   page.charts.clearReference();
   page.charts.setRunLabel('');
@@ -59,8 +58,14 @@ export async function startTraining() {
   page.testResult = null;
   page.referenceResult = null;
   page.currentStage = null;
-  const config = engineConfig(page.shardInfo);
   page.stages = [];
+}
+
+export async function startTraining() {
+  if (!['ready', 'stopped', 'done'].includes(page.phase)) return;
+  setPhase('busy');
+  clearRunView();
+  const config = engineConfig(page.shardInfo);
   try {
     if (config.embedding_init === 'word2vec' && !dataset().images) {
       setPhase('pretraining');
@@ -188,15 +193,8 @@ export async function control(type) {
 export async function resetModel() {
   if (page.phase === 'pretraining') await page.wordVectors.stop().catch(() => {});
   if (page.phase === 'training' || page.phase === 'paused') await control('stop');
-  page.stages = [];
-  page.currentStage = null;
-  page.referenceResult = null;
   setPhase('busy');
-  page.charts.clear();
-  page.charts.clearReference();
-  page.charts.setRunLabel('');
-  page.runHistory = [];
-  page.testResult = null;
+  clearRunView();
   page.run = null;
   page.embeddings?.reset();
   try {
