@@ -170,8 +170,17 @@ function epochChoice(def, help) {
 
 // The parser of one engine key, from its schema entry (contract 4).
 function fromSchema(f) {
-  return { ...parserOf(f), kind: f.kind };
+  const prop = { ...parserOf(f), kind: f.kind };
+  if (Object.hasOwn(PAGE_DEFAULTS, f.key)) prop.def = PAGE_DEFAULTS[f.key];
+  return prop;
 }
+
+// The one engine key whose default the page sets otherwise: with early
+// stopping on, the page goes back to the best epoch's weights, as the
+// early-stopping tutorials do (EarlyStopping(restore_best_weights=True)) and
+// as the page always has; the engine keeps Keras's default, false, so the
+// command-line tools behave as Keras does. A link that names the key wins.
+const PAGE_DEFAULTS = { restore_best_weights: true };
 
 function parserOf(f) {
   const help = f.doc || f.range || '';
