@@ -12,10 +12,10 @@ const MB = 1024 * 1024;
 // Shards (imdb.shard 24 MB, imdb-unsup.shard 24 MB, fashion.shard 55 MB
 // today) and the corpus: twenty times today's largest.
 export const SHARD_MAX_BYTES = 512 * MB;
-// A checkpoint holds one model's weights, its vocabulary and history: the
-// largest model the engine's 1 GB budget admits (parameters, gradients, two
-// Adam moments and the best weights, five copies) has about 200 MB of
-// weights.
+// A checkpoint holds one model's weights, its vocabulary and history: a
+// trainer keeps six copies of the weights (with the gradients, two Adam
+// moments, the previous and the best weights; engine/budget.c), so the
+// engine's 1 GB budget admits at most about 170 MB of them.
 export const CHECKPOINT_MAX_BYTES = 256 * MB;
 // The engine's own cap on labelled text (engine/labelled_text.c).
 export const LABELLED_TEXT_MAX_BYTES = 64 * MB;
