@@ -60,6 +60,11 @@ Object.defineProperty(window, '__playground', {
       const r = store.latest;
       return r ? { savedAt: r.savedAt, epochs: r.history.length, status: r.status, written: store.written === r, settings: { ...r.settings } } : null;
     },
+    // The engine's wasm memory in bytes (the worker's `stats`), which only
+    // grows: a promise, read before and after an upload that must not grow it.
+    async wasmBytes() {
+      return (await page.worker.request('stats', {})).wasmBytes;
+    },
     get restarts() {
       return page.worker ? page.worker.restarts : 0;
     },

@@ -532,3 +532,51 @@ test('the served CSP forbids inline script, inline handlers and eval, and requir
   assert.equal(r.probe.innerHTML, 'TypeError');
   await page.close();
 });
+
+// A static host may send no CSP header: index.html carries the same policy
+// in a <meta> tag, less what a browser ignores there (frame-ancestors,
+// report-uri, sandbox).
+const parseCsp = (csp) => Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).filter(([k]) => k).map(([k, ...v]) => [k, v]));
+const HEADER_ONLY = ['frame-ancestors', 'report-uri', 'sandbox'];
+
+test('index.html carries the served CSP in a <meta> tag, and the page keeps it when served without the header', async () => {
+  const res = await fetch(`${server.url}index.html`);
+  const header = parseCsp(res.headers.get('content-security-policy'));
+  const meta = (await res.text()).match(/<meta http-equiv="Content-Security-Policy" content="([^"]*)">/);
+  assert.ok(meta, 'a CSP <meta> tag');
+  const inMeta = parseCsp(meta[1]);
+  assert.deepEqual(inMeta, Object.fromEntries(Object.entries(header).filter(([k]) => !HEADER_ONLY.includes(k))),
+    'the header\'s directives, less the header-only ones');
+  assert.deepEqual(inMeta['require-trusted-types-for'], ["'script'"]);
+
+  // The page served as a host without the header would serve it.
+  let stripped = 0;
+  const isPage = (url) => ['/', '/index.html'].includes(url.pathname);
+  const withoutCsp = async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['content-security-policy'];
+    stripped++;
+    await route.fulfill({ response, headers });
+  };
+  await session.context.route(isPage, withoutCsp);
+  try {
+    const { page, problems } = await openPage('#epochs=1&lr=0.01', { allowConsole: [/TrustedHTML|TrustedScript|Content Security Policy/] });
+    await phaseIs(page, ['ready']);
+    assert.ok(stripped > 0, 'the page came without its CSP header');
+    assertClean(problems, 'the page under its <meta> CSP');
+    const r = await pg(page, () => {
+      const attempt = (fn) => { try { fn(); return 'ran'; } catch (err) { return err.name; } };
+      return {
+        html: attempt(() => document.body.insertAdjacentHTML('beforeend', '<img src=x id=meta-probe>')),
+        script: attempt(() => { document.createElement('script').textContent = 'window.metaRan = true'; }),
+        probe: !!document.getElementById('meta-probe'),
+      };
+    });
+    assert.deepEqual(r, { html: 'TypeError', script: 'TypeError', probe: false }, 'Trusted Types are required by the <meta> policy');
+    await assertStillTrains(page);
+    await page.close();
+  } finally {
+    await session.context.unroute(isPage, withoutCsp);
+  }
+});

@@ -16,6 +16,7 @@
 // through textContent), Chart.js details (diagnosis_charts.js).
 
 import { DiagnosisCharts } from './diagnosis_charts.js';
+import { LABELLED_TEXT_MAX_BYTES, sizeProblem } from '../limits.js';
 
 const K = 6; // reviews per list (18 in all: still readable on a phone)
 const WORDS_K = 20;
@@ -492,9 +493,24 @@ export function createDiagnosis(ctx) {
     if (!file) return;
     const ext = (file.name.match(/\.([a-z]+)$/i)?.[1] ?? '').toLowerCase();
     const format = ext === 'csv' ? 'csv' : ext === 'tsv' || ext === 'txt' ? 'tsv' : 'auto';
+    const from = `“${file.name}”`;
+    const refuse = (why) => {
+      const p = document.createElement('p');
+      p.textContent = `Could not read ${from}: ${why}`;
+      ui.byoReport.replaceChildren(p);
+    };
     try {
-      const bytes = await file.arrayBuffer();
-      await readLabelled({ bytes, format }, `“${file.name}”`);
+      // Checked before it is read: a file over the limit never reaches
+      // memory, the page's or the engine's (the worker checks again).
+      const tooBig = sizeProblem('it', file.size, LABELLED_TEXT_MAX_BYTES, 'split it into smaller files');
+      if (tooBig) return refuse(`${tooBig}.`);
+      let bytes;
+      try {
+        bytes = await file.arrayBuffer();
+      } catch (err) {
+        return refuse(`the browser could not read the file (${err.message}).`);
+      }
+      await readLabelled({ bytes, format }, from);
     } finally {
       ui.byoFile.value = '';
     }

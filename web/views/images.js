@@ -361,7 +361,14 @@ export class ImagesView {
       this.confusion = r;
       this.renderConfusion(r);
     } catch (err) {
-      if (/cancelled/.test(err.message) || generation !== this.modelGeneration) return;
+      if (generation !== this.modelGeneration) return;
+      if (/cancelled/.test(err.message)) {
+        // A newer request says what it does itself; a shard or model
+        // replaced under the job is said here, not left as "Predicting…".
+        if (!/newer confusion request/.test(err.message))
+          this.ui.cmStatus.textContent = `The confusion matrix was not finished (${err.message}); press the button to compute it again.`;
+        return;
+      }
       this.ui.cmStatus.textContent = '';
       this.fail('compute the confusion matrix', err);
     } finally {

@@ -11,6 +11,7 @@ import { configurableNow, pauseRun, normaliseEpoch, beginRun, finishRun } from '
 import { explainCurrent } from './review.js';
 import { datasetUrl, showShardLoaded } from './shard.js';
 import { dataset } from '../datasets.js';
+import { CHECKPOINT_MAX_BYTES, sizeProblem, sizeText } from '../limits.js';
 
 // -------------------------------------------------------------- checkpoints
 
@@ -38,13 +39,48 @@ ui.checkpointFile.addEventListener('change', async () => {
   try {
     // Read as bytes and handed to the engine's checkpoint reader, which
     // checks magic, version, sizes and CRC: a file is never run or shown.
-    await importModel(await file.arrayBuffer(), file.name);
+    await importModel(await checkpointBytes(file), file.name);
   } catch (err) {
     showError(`Could not load the model file “${file.name}”: ${err.message}`);
   } finally {
     ui.checkpointFile.value = '';
   }
 });
+
+// The checkpoint header (engine/checkpoint.c): magic "NNCKPT01" (nn.h's
+// NN_CKPT_MAGIC), u32 version, u32 JSON bytes, u64 parameter bytes, ...
+const CHECKPOINT_MAGIC = 'NNCKPT01';
+const CHECKPOINT_HEADER_BYTES = 32;
+
+// The bytes of a chosen model file for the engine, checked before the file
+// is read whole, since wasm memory only grows: its size against the limit
+// the worker also applies (limits.js), then its 32-byte header. A file that
+// does not start with the checkpoint magic gives the engine its header
+// only, which is all the engine's reader needs to refuse it with its own
+// reason (not a checkpoint, a dataset shard); one whose header promises
+// another length than the file has is refused here.
+async function checkpointBytes(file) {
+  const tooBig = sizeProblem('the file', file.size, CHECKPOINT_MAX_BYTES);
+  if (tooBig) throw new Error(tooBig);
+  const head = await readBytes(file.slice(0, CHECKPOINT_HEADER_BYTES));
+  const magic = String.fromCharCode(...new Uint8Array(head, 0, Math.min(8, head.byteLength)));
+  if (head.byteLength < CHECKPOINT_HEADER_BYTES || magic !== CHECKPOINT_MAGIC) return head;
+  const header = new DataView(head);
+  const promised = CHECKPOINT_HEADER_BYTES + header.getUint32(12, true) + Number(header.getBigUint64(16, true));
+  if (promised !== file.size)
+    throw new Error(`the file is ${sizeText(file.size)} but its header describes ${sizeText(promised)}: it is truncated or has bytes after its end; download the model again`);
+  return readBytes(file);
+}
+
+// A Blob's bytes; a browser's failure to read it (a file moved or changed
+// since it was chosen) as an error with a message.
+async function readBytes(blob) {
+  try {
+    return await blob.arrayBuffer();
+  } catch (err) {
+    throw new Error(`the browser could not read the file (${err.message})`);
+  }
+}
 
 // Load weights of a run in the Runs view: its checkpoint becomes the model
 // the review box scores (and the charts show its history).

@@ -2,30 +2,23 @@
 // or from a URL, checked against a size limit here, in JS, before anything
 // is allocated in wasm memory: wasm memory only grows, so a 1.5 GB file
 // copied in and then refused would keep the page's memory 1.5 GB larger.
+// The limits are ../limits.js, which the page checks a chosen file against
+// too, before it reads it.
 //
 // Deliberately not here: what the bytes mean (the engine's readers check
 // them) or the page's own checks of a file before it is sent.
 
+import { sizeProblem } from '../limits.js';
 import { RequestError, encoder, now, post } from './session.js';
 
-const MB = 1024 * 1024;
-// Shards (imdb.shard 24 MB, imdb-unsup.shard 24 MB, fashion.shard 55 MB
-// today) and the corpus: twenty times today's largest.
-export const SHARD_MAX_BYTES = 512 * MB;
-// A checkpoint holds one model's weights, its vocabulary and history: the
-// largest model the page trains is tens of MB.
-export const CHECKPOINT_MAX_BYTES = 256 * MB;
-// The engine's own cap on labelled text (engine/labelled_text.c).
-export const LABELLED_TEXT_MAX_BYTES = 64 * MB;
+export { SHARD_MAX_BYTES, CHECKPOINT_MAX_BYTES, LABELLED_TEXT_MAX_BYTES } from '../limits.js';
 
 const EVENT_INTERVAL_MS = 50; // at most one progress event per this
 
-const size = (n) => (n >= MB ? `${(n / MB).toFixed(1)} MB` : `${n} bytes`);
-
 // Refuses `n` bytes of `what` (e.g. 'the checkpoint') over `limit`, naming both.
 function checkSize(what, n, limit, advice = '') {
-  if (n > limit)
-    throw new RequestError(`${what} is ${size(n)}, over the limit of ${size(limit)}${advice ? `: ${advice}` : ''}`);
+  const problem = sizeProblem(what, n, limit, advice);
+  if (problem) throw new RequestError(problem);
 }
 
 // The bytes of a request's {bytes: ArrayBuffer} or {url}, at most `limit`:
