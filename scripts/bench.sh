@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: the benchmark suite (issue 7). Runs the workloads natively
-# (build/imdb_bench; the LSTM also with one thread per CPU), in headless
+# (build/imdb_bench; the LSTM also with one thread per CPU; the ngram
+# preset's whole run, early stopping included, beside the bag's), in headless
 # Chromium's worker and on the page
 # (tests/bench/browser_bench.mjs), and, when installed, with the peers on the
 # same data: PyTorch (Debian's python3-torch, tests/bench/torch_bench.py) and
@@ -119,6 +120,8 @@ build/imdb_export_arrays --shard "$SHARD" --out "$WORK/lstm" --preset tutorial-l
 # ------------------------------------------------------------ native
 say "native: bag recipe, 40 epochs x $REPEAT"
 build/imdb_bench --shard "$SHARD" --repeat "$REPEAT" --json >> "$OUT"
+say "native: ngram preset, whole run (early stopping decides the epochs) x $REPEAT"
+build/imdb_bench --shard "$SHARD" --preset ngram --repeat "$REPEAT" --json >> "$OUT"
 say "native: LSTM recipe, $LSTM_EPOCHS epoch(s)"
 build/imdb_bench --shard "$SHARD" --preset tutorial-lstm --epochs "$LSTM_EPOCHS" --json >> "$OUT"
 CPUS="$(nproc 2>/dev/null || echo 1)"
@@ -129,7 +132,7 @@ fi
 
 # ----------------------------------------------------------- browser
 if [ "$BROWSER" = 1 ]; then
-    say "Chromium: worker (bag x $REPEAT, LSTM $LSTM_EPOCHS epoch(s))$([ "$PAGE" = 1 ] && echo ", page")$([ "$PEERS" = 1 ] && echo ", TensorFlow.js")"
+    say "Chromium: worker (bag x $REPEAT, ngram, LSTM $LSTM_EPOCHS epoch(s))$([ "$PAGE" = 1 ] && echo ", page")$([ "$PEERS" = 1 ] && echo ", TensorFlow.js")"
     args=(--bag-arrays "$WORK/bag" --lstm-config "$WORK/lstm/config.json" --lstm-epochs "$LSTM_EPOCHS" --repeat "$REPEAT")
     [ "$PAGE" = 1 ] || args+=(--no-page)
     [ "$PEERS" = 1 ] || args+=(--no-tfjs)

@@ -45,6 +45,7 @@ export const ui = {
   scoreBar: $('score-bar'),
   words: $('words'),
   topWords: $('top-words'),
+  legendMethod: $('legend-method'),
   engineVersion: $('engine-version'),
   preset: $('preset'),
   presetHint: $('preset-hint'),

@@ -76,6 +76,7 @@ int main(int argc, char **argv) {
     double train_ms = 0, val_ms = 0, prep_ms = 0;
     float test_acc = 0, test_loss = 0;
     nn_trainer *t = NULL;
+    uint32_t epochs = cfg.epochs; /* epochs trained: fewer when early stopping ends the run */
     for (int r = 0; r < repeat; r++) {
         if (t) nn_trainer_free(t);
         double t0 = nn_now_ms();
@@ -93,6 +94,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
         } while (!p.finished);
+        epochs = p.epoch;
         runs[r] = nn_now_ms() - start;
         cpu_runs[r] = cpu_now_ms() - cpu_start;
     }
@@ -100,7 +102,7 @@ int main(int argc, char **argv) {
     float vl, va;
     double v0 = nn_now_ms();
     for (int i = 0; i < 5; i++) nn_trainer_evaluate(t, "val", &vl, &va, &err);
-    val_ms = (nn_now_ms() - v0) / 5 * cfg.epochs;
+    val_ms = (nn_now_ms() - v0) / 5 * epochs;
     nn_trainer_evaluate(t, "test", &test_loss, &test_acc, &err);
     qsort(runs, (size_t)repeat, sizeof *runs, cmp_double);
     qsort(cpu_runs, (size_t)repeat, sizeof *cpu_runs, cmp_double);
@@ -108,7 +110,7 @@ int main(int argc, char **argv) {
     double total = runs[repeat / 2];
     train_ms = total - val_ms;
     uint32_t ntrain = nn_trainer_count(t, "train"), nval = nn_trainer_count(t, "val");
-    double tokens = (double)(ntrain + nval) * cfg.maxlen * cfg.epochs;
+    double tokens = (double)(ntrain + nval) * cfg.maxlen * epochs;
 
     /* Scoring one typed review of 250 words. */
     const char *words[] = {"this", "movie", "was", "not", "bad", "at", "all", "the", "acting",
@@ -141,22 +143,22 @@ int main(int argc, char **argv) {
     char *cj = nn_config_to_json(&cfg);
     char model[16] = "?";
     if (cj && strstr(cj, "\"model\":\"")) sscanf(strstr(cj, "\"model\":\"") + 9, "%15[a-z]", model);
-    double reviews_per_s = (double)(ntrain + nval) * cfg.epochs / total * 1e3;
+    double reviews_per_s = (double)(ntrain + nval) * epochs / total * 1e3;
     if (json) {
         printf("{\"runtime\":\"native\",\"threads\":%u,\"model\":\"%s\",\"epochs\":%u,\"train\":%u,\"val\":%u,"
                "\"repeat\":%d,\"prepare_ms\":%.3f,\"train_ms_per_epoch\":%.4f,\"val_ms_per_epoch\":%.4f,"
                "\"epoch_ms\":%.4f,\"total_ms\":%.3f,\"best_total_ms\":%.3f,\"cpu_total_ms\":%.3f,\"reviews_per_s\":%.1f,"
                "\"score_ms\":%.6f,\"explain_ms\":%.6f,\"test_acc\":%.4f,\"peak_mb\":%.1f,\"config\":%s}\n",
-               nthreads, model, cfg.epochs, ntrain, nval, repeat, prep_ms, train_ms / cfg.epochs,
-               val_ms / cfg.epochs, total / cfg.epochs, total, runs[0], cpu_total, reviews_per_s, score_ms,
+               nthreads, model, epochs, ntrain, nval, repeat, prep_ms, train_ms / epochs,
+               val_ms / epochs, total / epochs, total, runs[0], cpu_total, reviews_per_s, score_ms,
                explain_ms, test_acc, peak_mb, cj ? cj : "null");
     } else {
         printf("imdb_bench: native, %u thread(s); model %s x%u, V=%u T=%u E=%u H=%u B=%u, %u train + %u validation reviews, %u epochs\n",
-               nthreads, model, cfg.layers, cfg.vocab_size, cfg.maxlen, cfg.embed_dim, cfg.hidden, cfg.batch_size, ntrain, nval, cfg.epochs);
+               nthreads, model, cfg.layers, cfg.vocab_size, cfg.maxlen, cfg.embed_dim, cfg.hidden, cfg.batch_size, ntrain, nval, epochs);
         printf("%-44s %10.1f ms\n", "prepare (pad train/val/test)", prep_ms);
-        printf("%-44s %10.2f ms\n", "train, per epoch", train_ms / cfg.epochs);
-        printf("%-44s %10.2f ms\n", "validation, per epoch", val_ms / cfg.epochs);
-        printf("%-44s %10.2f ms\n", "train + validation, per epoch", total / cfg.epochs);
+        printf("%-44s %10.2f ms\n", "train, per epoch", train_ms / epochs);
+        printf("%-44s %10.2f ms\n", "validation, per epoch", val_ms / epochs);
+        printf("%-44s %10.2f ms\n", "train + validation, per epoch", total / epochs);
         printf("%-44s %10.1f ms  (best %.1f of %d)\n", "whole run (all epochs, validation included)", total, runs[0], repeat);
         printf("%-44s %10.1f ms  (best %.1f)\n", "the same in CPU time (process, median)", cpu_total, cpu_runs[0]);
         printf("%-44s %10.2f M/s\n", "padded tokens per second (train + val)", tokens / total / 1e3);

@@ -12,8 +12,10 @@
 //            validation pass alone, the scoring latency of a 250-word review
 //            (`predict`'s own worker-side ms, and the page<->worker round
 //            trip), the LSTM recipe's first epoch(s), with the two-thread
-//            engine (engine-mt.js) and again with one thread; peak memory: the
-//            engine's wasm memory (the worker's `stats`).
+//            engine (engine-mt.js) and again with one thread; the ngram
+//            preset's whole run (early stopping ends it; its config is the
+//            worker's `presets` entry, as the page's menu gets it); peak
+//            memory: the engine's wasm memory (the worker's `stats`).
 //   page     the playground page itself: one keystroke in the review box to
 //            the new score on screen (keydown to the DOM update), and the
 //            frame times of the page's main thread (requestAnimationFrame
@@ -28,7 +30,7 @@
 //
 //   node tests/bench/browser_bench.mjs --bag-arrays DIR [--lstm-config FILE]
 //        [--lstm-epochs 1] [--repeat 3] [--no-page] [--no-tfjs] [--tfjs-epochs 2]
-//        [--idle-ms 5000] [--watch-ms 12000] [--lstm-train 4000] [--page-repeat 3]
+//        [--idle-ms 5000] [--watch-ms 12000] [--lstm-train 4000] [--page-repeat 3] [--no-ngram]
 //   node tests/bench/browser_bench.mjs --page-only [...]   the page alone (1 minute)
 //
 // WEB_DIR=DIR serves another copy of web/ (say, the parent commit's, to
@@ -72,7 +74,7 @@ const median = (a) => {
 function parseArgs(argv) {
   const o = {
     repeat: 3, lstmEpochs: 1, page: true, tfjs: true, tfjsEpochs: 2, bagArrays: null, lstmConfig: null, bag: true, lstmOneThread: true, threads: true,
-    pageOnly: false, idleMs: 5000, watchMs: 12000, lstmTrain: 4000, pageRepeat: 3,
+    pageOnly: false, idleMs: 5000, watchMs: 12000, lstmTrain: 4000, pageRepeat: 3, ngram: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -84,6 +86,7 @@ function parseArgs(argv) {
     else if (a === '--no-page') o.page = false;
     else if (a === '--no-tfjs') o.tfjs = false;
     else if (a === '--no-bag') o.bag = false;
+    else if (a === '--no-ngram') o.ngram = false;
     else if (a === '--one-thread') o.threads = false;
     else if (a === '--no-lstm-one-thread') o.lstmOneThread = false;
     else if (a === '--page-only') o.pageOnly = true;
@@ -92,7 +95,7 @@ function parseArgs(argv) {
     else if (a === '--lstm-train') o.lstmTrain = Number(argv[++i]);
     else if (a === '--page-repeat') o.pageRepeat = Number(argv[++i]);
     else {
-      console.error('usage: browser_bench.mjs --bag-arrays DIR [--lstm-config FILE] [--lstm-epochs N] [--repeat N] [--no-page] [--no-tfjs] [--tfjs-epochs N] [--no-bag] [--no-lstm-one-thread] [--one-thread] [--idle-ms MS] [--watch-ms MS] [--lstm-train N] [--page-repeat N]\n       browser_bench.mjs --page-only [--idle-ms MS] [--watch-ms MS] [--lstm-train N] [--page-repeat N]');
+      console.error('usage: browser_bench.mjs --bag-arrays DIR [--lstm-config FILE] [--lstm-epochs N] [--repeat N] [--no-page] [--no-tfjs] [--tfjs-epochs N] [--no-bag] [--no-lstm-one-thread] [--one-thread] [--idle-ms MS] [--watch-ms MS] [--lstm-train N] [--page-repeat N] [--no-ngram]\n       browser_bench.mjs --page-only [--idle-ms MS] [--watch-ms MS] [--lstm-train N] [--page-repeat N]');
       process.exit(2);
     }
   }
@@ -187,7 +190,7 @@ function installClient() {
 
 // threads: false asks the worker for the one-thread engine even on this
 // cross-origin-isolated page; with bagConfig null only the LSTM runs.
-async function workerBench(context, server, opts, bagConfig, lstmConfig, threads = true) {
+async function workerBench(context, server, opts, bagConfig, lstmConfig, threads = true, ngram = false) {
   const page = await context.newPage();
   await routeBenchFiles(page, opts);
   const problems = [];
@@ -298,6 +301,37 @@ async function workerBench(context, server, opts, bagConfig, lstmConfig, threads
     peak_mb: bagMemory.wasmBytes ? bagMemory.wasmBytes / 1048576 : null,
     history: last.epochs.map(({ loss, acc, val_loss, val_acc }) => ({ loss, acc, val_loss, val_acc })),
   });
+  }
+
+  // --- the ngram preset, one whole run: to its `done` event (early stopping
+  // decides how many epochs; the time is to the last epoch's event, as the
+  // bag's, the test pass after it not included)
+  if (ngram) {
+    const run = await page.evaluate(async () => {
+      const { req, waitEvent, events } = window.__bench;
+      const { presets } = await req('presets', {});
+      const cfg = presets.find((p) => p.name === 'ngram').config;
+      await req('configure', cfg);
+      const from = events.length;
+      const t0 = performance.now();
+      await req('train', { pace: 'fast' });
+      const [done] = await waitEvent('done', 1, from);
+      const epochs = events.slice(from).filter((e) => e.type === 'epoch');
+      return { cfg, wallMs: epochs.at(-1).t - t0, epochs: epochs.map((e) => e.data), done: done.data };
+    });
+    const memory = await measureMemory();
+    const n = run.epochs.length;
+    log(`worker ngram: ${run.wallMs.toFixed(0)} ms for ${n} epochs (engine ${run.done.ms?.toFixed(0)} ms; test acc ${run.done.test?.acc?.toFixed(4)})`);
+    const counts = { train: info.splits.train - run.cfg.val_size, val: run.cfg.val_size };
+    results.push({
+      runtime: 'browser', where: 'worker', model: 'ngram', threads: info.threads, epochs: n, repeat: 1, isolated, ...counts,
+      total_ms: run.wallMs, epoch_ms: run.wallMs / n, engine_total_ms: run.done.ms,
+      engine_epoch_ms: median(run.epochs.map((e) => e.ms)),
+      reviews_per_s: ((counts.train + counts.val) * n) / run.wallMs * 1e3,
+      val_acc: run.epochs.at(-1).val_acc, test_acc: run.done.test?.acc ?? null,
+      peak_mb: memory.wasmBytes ? memory.wasmBytes / 1048576 : null,
+      history: run.epochs.map(({ loss, acc, val_loss, val_acc }) => ({ loss, acc, val_loss, val_acc })),
+    });
   }
 
   // --- the LSTM recipe: its first epoch(s), then stop
@@ -674,7 +708,7 @@ const srv = { url };
 let failed = false;
 try {
   if (!opts.pageOnly) {
-    for (const r of await workerBench(context, srv, opts, opts.bag ? bagConfig : null, lstmConfig, opts.threads)) console.log(JSON.stringify(r));
+    for (const r of await workerBench(context, srv, opts, opts.bag ? bagConfig : null, lstmConfig, opts.threads, opts.ngram)) console.log(JSON.stringify(r));
     // The LSTM again with the one-thread engine, for the comparison.
     if (lstmConfig && opts.lstmOneThread) for (const r of await workerBench(context, srv, opts, null, lstmConfig, false)) console.log(JSON.stringify(r));
   }

@@ -47,15 +47,15 @@ const tfjs = find((r) => r.runtime === 'tfjs');
 const page = find((r) => r.runtime === 'browser' && r.where === 'page');
 const skipped = rows.filter((r) => r.skipped);
 
-for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM']]) {
+for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM'], ['ngram', 'ngram preset, whole run']]) {
   const n = nat(m), w = wrk(m), t = torch(m);
   const epochs = (r) => (r ? `${r.epochs} epoch${r.epochs === 1 ? '' : 's'}` : '');
   if (n) add(name, 'ours, native', n, `${epochs(n)}${n.repeat > 1 ? `, median of ${n.repeat}` : ''}; test acc ${fmt(n.test_acc, 4)}`);
   const nt = natThreads(m);
   if (nt) add(name, `ours, native, ${nt.threads} threads`, nt, `${epochs(nt)}; same results bit for bit; test acc ${fmt(nt.test_acc, 4)}`);
-  if (w) add(name, m === 'bag' ? 'ours, Chromium worker' : `ours, Chromium worker, ${threadsLabel(w)}`, w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}; score: in-worker ms`);
+  if (w) add(name, m !== 'lstm' ? 'ours, Chromium worker' : `ours, Chromium worker, ${threadsLabel(w)}`, w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}${w.test_acc != null ? `; test acc ${fmt(w.test_acc, 4)}` : ''}${w.score_ms != null ? '; score: in-worker ms' : ''}`);
   const w1 = wrkOne(m);
-  if (m !== 'bag' && w1 && w1 !== w) add(name, 'ours, Chromium worker, 1 thread', w1, `${epochs(w1)}; val acc ${fmt(w1.val_acc, 4)}${w.history && w1.history ? (JSON.stringify(w.history) === JSON.stringify(w1.history) ? '; history identical to 2 threads' : '; HISTORY DIFFERS from 2 threads') : ''}`);
+  if (m === 'lstm' && w1 && w1 !== w) add(name, 'ours, Chromium worker, 1 thread', w1, `${epochs(w1)}; val acc ${fmt(w1.val_acc, 4)}${w.history && w1.history ? (JSON.stringify(w.history) === JSON.stringify(w1.history) ? '; history identical to 2 threads' : '; HISTORY DIFFERS from 2 threads') : ''}`);
   if (t) add(name, `PyTorch ${t.version} CPU, ${t.threads} thread`, t, `${epochs(t)}${t.extrapolated ? `, extrapolated ${t.extrapolated}` : ''}${t.test_acc != null ? `; test acc ${fmt(t.test_acc, 4)}` : ''}`);
   if (m === 'bag' && tfjs && !tfjs.skipped) {
     table.push([name, `TF.js ${tfjs.version ?? ''} wasm, as shipped`, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', `cannot train: ${tfjs.unpatched}`]);
@@ -120,7 +120,7 @@ const ratios = [];
 const ratio = (label, a, b, key) => {
   if (a && b && a[key] && b[key]) ratios.push(`${label}: ${(a[key] / b[key]).toFixed(1)}x`);
 };
-for (const m of ['bag', 'lstm']) {
+for (const m of ['bag', 'lstm', 'ngram']) {
   const n = nat(m), w = wrk(m), t = torch(m);
   ratio(`${m}: PyTorch / ours native, train+val per epoch`, t, n, 'epoch_ms');
   ratio(`${m}: PyTorch / ours in Chromium, train+val per epoch`, t, w, 'epoch_ms');

@@ -12,7 +12,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm, stat, symlink, realpath } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, stat, symlink, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,4 +192,36 @@ export function crc32(bytes) {
     for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
   }
   return ~crc >>> 0;
+}
+
+// The native trainer's run of a config (build/imdb_train, built by
+// scripts/setup.sh, with args such as ['--preset', 'ngram', '--train_size',
+// '5000']; none: the default recipe): its --history file, {history: {loss,
+// accuracy, val_loss, val_accuracy}, test: {accuracy, ...}}.
+export async function nativeHistory(args = []) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'native-history-'));
+  const out = path.join(dir, 'history.json');
+  const trainer = path.join(ROOT, 'build', 'imdb_train');
+  try {
+    await new Promise((resolve, reject) => {
+      const child = spawn(trainer, ['--shard', SHARD, ...args, '--history', out, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      child.on('error', (err) => reject(new Error(`cannot run ${trainer} (run scripts/setup.sh): ${err.message}`)));
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${trainer} exited with ${code}`))));
+    });
+    return JSON.parse(await readFile(out, 'utf8'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// The largest difference between the page's history (window.__playground
+// .history) and the native one (nativeHistory), over every epoch's training
+// and validation loss and accuracy; Infinity when they differ in length.
+export function historyDifference(history, native) {
+  const keys = [['loss', 'loss'], ['val_loss', 'val_loss'], ['acc', 'accuracy'], ['val_acc', 'val_accuracy']];
+  if (keys.some(([, nkey]) => native.history[nkey].length !== history.length)) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < history.length; i++)
+    for (const [key, nkey] of keys) worst = Math.max(worst, Math.abs(history[i][key] - native.history[nkey][i]));
+  return worst;
 }

@@ -8,13 +8,17 @@
 // exception fails the test), with data/imdb-unsup.shard served beside
 // imdb.shard for the word vectors. The page is read through
 // window.__playground (read-only copies).
-// Deliberately not here: timing assertions.
+//   SKIP_FULL_RECIPE=1 skips the ngram preset's whole run (its subset runs).
+// Deliberately not here: timing assertions (the ngram runs print their time).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { realpath, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ROOT, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean, setControl, trainAndWatch } from './harness.mjs';
+import {
+  ROOT, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW, startSession, pg, phaseIs, typeReview, assertClean, setControl, trainAndWatch,
+  nativeHistory, historyDifference,
+} from './harness.mjs';
 
 const UNSUP = path.join(ROOT, 'data', 'imdb-unsup.shard');
 
@@ -42,7 +46,7 @@ after(async () => {
 test('the model menu offers the presets, sets every control and the link, and says custom after an edit', async () => {
   const { page, problems } = await openPage('');
   const options = await page.$$eval('#preset option', (os) => os.map((o) => o.value));
-  assert.deepEqual(options, ['tutorial-bag', 'tutorial-lstm', 'tutorial-gru', 'tutorial-bilstm', 'tutorial-pretrained', 'custom']);
+  assert.deepEqual(options, ['tutorial-bag', 'tutorial-lstm', 'tutorial-gru', 'tutorial-bilstm', 'tutorial-pretrained', 'ngram', 'custom']);
   assert.equal(await page.inputValue('#preset'), 'tutorial-bag', 'the default is the bag tutorial');
   assert.ok(await page.isDisabled('#layers'), 'recurrent settings are disabled for the bag model');
   assert.ok(await page.isHidden('#pretrain-panel'), 'no word-vectors panel without word2vec');
@@ -146,6 +150,96 @@ for (const preset of ['tutorial-bag', 'tutorial-gru', 'tutorial-bilstm']) {
     await page.close();
   });
 }
+
+// The ngram preset (engine/ngram.c) in the page: its menu entry, hint and
+// controls, then a run that must equal the native trainer's (the same engine
+// compiled to wasm): every epoch's losses and accuracies within 1e-4. args
+// are imdb_train's for the same config; the page gets the same values
+// through its controls. Prints the page's training time and wasm heap.
+async function ngramRun(t, { controls, args, what }) {
+  const { page, problems } = await openPage('');
+  await page.selectOption('#preset', 'ngram');
+  for (const [id, v] of Object.entries(controls)) await setControl(page, id, v);
+  const t0 = Date.now();
+  await trainAndWatch(page, 10 * 60 * 1000);
+  const wallMs = Date.now() - t0;
+  const history = await pg(page, () => window.__playground.history);
+  const testResult = await pg(page, () => window.__playground.test);
+  const runMs = await pg(page, () => window.__playground.lastRunMs);
+  const stats = await page.evaluate(() => window.__playground.stats());
+  t.diagnostic(`ngram, ${what}: ${history.length} epochs in ${Math.round(runMs ?? wallMs)} ms (engine), ${wallMs} ms (click to test result); ` +
+    `test acc ${testResult.acc.toFixed(4)}; wasm heap ${(stats.wasmBytes / 1048576).toFixed(0)} MB`);
+  assert.ok(stats.wasmBytes > 0 && stats.wasmBytes < 512 * 1048576, `the wasm heap stays under 512 MB (${stats.wasmBytes} bytes)`);
+  const native = await nativeHistory(['--preset', 'ngram', ...args]);
+  const worst = historyDifference(history, native);
+  t.diagnostic(`ngram, ${what}: page vs native history, largest difference ${worst.toExponential(2)} over ${history.length} epochs`);
+  assert.ok(worst <= 1e-4, `the page's history equals the native trainer's within 1e-4 (worst ${worst}, ${history.length} epochs here, ${native.history.loss.length} natively)`);
+  assert.ok(Math.abs(testResult.acc - native.test.accuracy) <= 1e-4, `and so does the test accuracy (${testResult.acc} vs ${native.test.accuracy})`);
+  return { page, problems, testResult };
+}
+
+test('the ngram preset sets its controls and the link, and its hint says what it is', async () => {
+  const { page, problems } = await openPage('');
+  assert.ok(await page.isDisabled('#bigrams') && await page.isDisabled('#nb_weighting'), 'the n-gram settings are disabled for the bag model');
+  await page.selectOption('#preset', 'ngram');
+  const want = { model: 'ngram', vocab_size: '32768', maxlen: '1024', bigrams: '200000', embed_dim: '8', batch_size: '128', lr: '0.02', epochs: '10', val_size: '5000', patience: '1', restore_best_weights: 'true' };
+  for (const [id, v] of Object.entries(want)) assert.equal(await page.inputValue(`#${id}`), v, `${id} set by the ngram preset`);
+  assert.ok(await page.isChecked('#nb_weighting'), 'NB weighting on');
+  assert.ok(await page.isEnabled('#bigrams') && await page.isEnabled('#nb_weighting'), 'the n-gram settings are enabled for it');
+  for (const id of ['hidden', 'pooling', 'layers', 'dropout']) assert.ok(await page.isDisabled(`#${id}`), `${id} does nothing for it and is disabled`);
+  const hash = await pg(page, () => location.hash);
+  assert.match(hash, /model=ngram/);
+  assert.match(hash, /bigrams=200000/);
+  assert.match(hash, /nb_weighting=true/);
+  const hint = await page.textContent('#preset-hint');
+  assert.match(hint, /fastText/);
+  assert.match(hint, /NBSVM/);
+  assert.match(hint, /0\.9\d\d\d/, 'the hint gives its test accuracy');
+
+  await page.uncheck('#nb_weighting');
+  assert.equal(await page.inputValue('#preset'), 'custom', 'without NB weighting it is a custom recipe');
+  assert.match(await pg(page, () => location.hash), /nb_weighting=false/);
+  await page.check('#nb_weighting');
+  assert.equal(await page.inputValue('#preset'), 'ngram');
+
+  // A link carries it: a fresh page on it shows the ngram preset.
+  const other = await session.context.newPage();
+  await other.goto(`${session.url}${hash}`);
+  await phaseIs(other, ['ready'], 120000);
+  assert.equal(await other.inputValue('#preset'), 'ngram');
+  assert.equal(await other.inputValue('#bigrams'), '200000');
+  await other.close();
+  assertClean(problems, 'ngram menu page');
+  await page.close();
+});
+
+test('the ngram preset on a subset trains to the native history and colours words with the bigram split legend', async (t) => {
+  const { page, problems } = await ngramRun(t, {
+    what: '4,000 reviews, 20,000 bigrams',
+    controls: { train_size: 4000, val_size: 1000, bigrams: 20000 },
+    args: ['--train_size', '4000', '--val_size', '1000', '--bigrams', '20000'],
+  });
+  const neg = await typeReview(page, NEGATIVE_REVIEW);
+  const pos = await typeReview(page, POSITIVE_REVIEW);
+  t.diagnostic(`scores: positive ${pos.score.toFixed(3)}, negative ${neg.score.toFixed(3)}`);
+  assert.ok(pos.score > 0.5 && neg.score < 0.5, `positive ${pos.score} > 0.5 > negative ${neg.score}`);
+  assert.equal(pos.tokens.length, await page.locator('#words .word').count(), 'each word is wrapped and coloured');
+  assert.match(await page.textContent('#legend-method'), /bigram’s share is split equally between its two words/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'models-ngram.png'), fullPage: true });
+  assertClean(problems, 'ngram page');
+  await page.close();
+});
+
+test(
+  'the whole ngram preset trains in the page to the native history',
+  { skip: process.env.SKIP_FULL_RECIPE ? 'SKIP_FULL_RECIPE is set' : false, timeout: 30 * 60 * 1000 },
+  async (t) => {
+    const { page, problems, testResult } = await ngramRun(t, { what: 'the whole preset', controls: {}, args: [] });
+    assert.ok(testResult.acc >= 0.91, `test accuracy ${testResult.acc} >= 0.91`);
+    assertClean(problems, 'ngram full page');
+    await page.close();
+  },
+);
 
 test('the pretrained preset learns word vectors with progress, then draws it beside the model from scratch', async (t) => {
   const { page, problems } = await openPage('');

@@ -16,30 +16,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  ROOT, SHARD, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW,
-  startSession, pg, phaseIs, typeReview, assertClean, crc32,
+  SHARD, ARTIFACTS, POSITIVE_REVIEW, NEGATIVE_REVIEW,
+  startSession, pg, phaseIs, typeReview, assertClean, crc32, nativeHistory, historyDifference,
 } from './harness.mjs';
-
-// The native trainer's history for the default recipe (build/imdb_train,
-// built by scripts/setup.sh).
-async function nativeHistory() {
-  const dir = await mkdtemp(path.join(tmpdir(), 'native-history-'));
-  const out = path.join(dir, 'history.json');
-  const trainer = path.join(ROOT, 'build', 'imdb_train');
-  await new Promise((resolve, reject) => {
-    const child = spawn(trainer, ['--shard', SHARD, '--history', out, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', (err) => reject(new Error(`cannot run ${trainer} (run scripts/setup.sh): ${err.message}`)));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${trainer} exited with ${code}`))));
-  });
-  const history = JSON.parse(await readFile(out, 'utf8'));
-  await rm(dir, { recursive: true, force: true });
-  return history;
-}
 
 let session; // the served page and Chromium (harness.mjs)
 let server; // { url }
@@ -356,11 +338,7 @@ test(
     // The same seed gives the same history natively: the page's engine is
     // the native engine, compiled to wasm (every epoch's losses within 1e-4).
     const native = await nativeHistory();
-    let worst = 0;
-    for (let i = 0; i < 40; i++) {
-      for (const [key, nkey] of [['loss', 'loss'], ['val_loss', 'val_loss'], ['acc', 'accuracy'], ['val_acc', 'val_accuracy']])
-        worst = Math.max(worst, Math.abs(history[i][key] - native.history[nkey][i]));
-    }
+    const worst = historyDifference(history, native);
     console.log(`browser vs native history: largest difference ${worst.toExponential(2)}`);
     assert.ok(worst <= 1e-4, `the browser's history equals the native trainer's within 1e-4 (worst ${worst})`);
     assert.ok(Math.abs(testResult.acc - native.test.accuracy) <= 1e-4, 'and so does the test accuracy');

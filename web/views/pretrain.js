@@ -25,6 +25,12 @@ export const PRESET_NOTES = {
   'tutorial-mlp':
     'The Keras basic classification tutorial: the 28 × 28 pixels divided by 255, Dense(512, ReLU), Dense(10), softmax; ' +
     'Adam 0.001, batch 64, 10 epochs of 50,000 images (10,000 validate). A few seconds per epoch.',
+  ngram:
+    'Beyond the tutorials: a fastText-style bag of words and bigrams (the 200,000 most frequent word pairs of the training ' +
+    'reviews), each weighted by its NBSVM log-count ratio, averaged over the review, then one dense unit; Adam updates only ' +
+    'the rows a batch uses (lazy Adam). Word pairs such as “not good” and the NB weights carry what one averaged word vector ' +
+    'cannot: test accuracy 0.9164 natively (build/imdb_train --preset ngram), against 0.864–0.877 for the tutorials’ recipes and 0.912 ' +
+    'for NBSVM. Stops early after 4 epochs of 20,000 reviews (5,000 validate).',
   custom: 'Your own settings; the link keeps them.',
 };
 

@@ -92,6 +92,7 @@ let shownWords = null;
 
 export function renderEmptyScore() {
   page.lastExplain = null;
+  renderLegend();
   showReviewNote('');
   setText(ui.scoreText, 'Type a review (or pick a random one) to see its score.');
   ui.scoreBar.style.setProperty('--score', '0.5');
@@ -112,7 +113,23 @@ export function styleWord(el, t, maxAbs) {
   if (el.title !== title) el.title = title;
 }
 
+// How the colours were computed, by the model that scored the text (the
+// engine's nn_review_explain_text: occlusion, except for the ngram model,
+// whose score is a sum over its features, split exactly in nn_ngram_explain).
+const LEGEND_METHOD = {
+  occlusion: 'Colours are occlusion: the change in the score when that word is replaced by padding.',
+  ngram:
+    'Colours are each word’s share of the score’s distance from an empty review’s: its own term of the n-gram model’s sum ' +
+    'plus half of each bigram it is in (a bigram’s share is split equally between its two words), so the shares add up to that distance.',
+};
+
+export function renderLegend() {
+  const model = page.engineInForce?.model ?? state.model;
+  setText(ui.legendMethod, model === 'ngram' ? LEGEND_METHOD.ngram : LEGEND_METHOD.occlusion);
+}
+
 export function renderExplanation(text, { score, tokens = [] }) {
+  renderLegend();
   const label = score >= 0.5 ? 'positive' : 'negative';
   setText(ui.scoreText, `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`);
   ui.scoreBar.style.setProperty('--score', String(Math.min(1, Math.max(0, score))));
