@@ -83,10 +83,6 @@ Object.defineProperty(window, '__playground', {
     get reviewNote() {
       return ui.reviewNote.hidden ? '' : ui.reviewNote.textContent;
     },
-    // The worker's memory figures ({wasmBytes}: the engine's wasm heap), a promise.
-    stats() {
-      return page.worker ? page.worker.request('stats', {}) : Promise.resolve(null);
-    },
     charts() {
       return page.charts ? page.charts.snapshot() : null;
     },

@@ -166,10 +166,10 @@ async function ngramRun(t, { controls, args, what }) {
   const history = await pg(page, () => window.__playground.history);
   const testResult = await pg(page, () => window.__playground.test);
   const runMs = await pg(page, () => window.__playground.lastRunMs);
-  const stats = await page.evaluate(() => window.__playground.stats());
+  const wasmBytes = await pg(page, () => window.__playground.wasmBytes());
   t.diagnostic(`ngram, ${what}: ${history.length} epochs in ${Math.round(runMs ?? wallMs)} ms (engine), ${wallMs} ms (click to test result); ` +
-    `test acc ${testResult.acc.toFixed(4)}; wasm heap ${(stats.wasmBytes / 1048576).toFixed(0)} MB`);
-  assert.ok(stats.wasmBytes > 0 && stats.wasmBytes < 512 * 1048576, `the wasm heap stays under 512 MB (${stats.wasmBytes} bytes)`);
+    `test acc ${testResult.acc.toFixed(4)}; wasm heap ${(wasmBytes / 1048576).toFixed(0)} MB`);
+  assert.ok(wasmBytes > 0 && wasmBytes < 512 * 1048576, `the wasm heap stays under 512 MB (${wasmBytes} bytes)`);
   const native = await nativeHistory(['--preset', 'ngram', ...args]);
   const worst = historyDifference(history, native);
   t.diagnostic(`ngram, ${what}: page vs native history, largest difference ${worst.toExponential(2)} over ${history.length} epochs`);
