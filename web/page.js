@@ -111,6 +111,7 @@ export const page = {
   lastExplain: null,
   charts: null,
   worker: null, // the EngineSupervisor: request() goes to the live worker
+  saveSession: null, // views/modelfiles.js's: keeps the model in IndexedDB (training.js calls it)
   embeddings: null, // the word map and friends (views/wordmap.js)
   wordVectors: null, // word2vec's panel and the session's vectors (views/pretrain.js)
   imagesView: null, // Fashion-MNIST (views/images.js)

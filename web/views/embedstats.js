@@ -7,8 +7,11 @@
 // worker requests) and draws into its own elements.
 
 import { COLORS, fmtPct, fmtSigned, fmtBytes, fmtInt } from './wordmap-draw.js';
-import { STALE } from './wordmap.js';
 import { epochMarksPlugin } from './chart-tools.js';
+
+// A worker answer dropped because a newer run replaced the one that asked
+// (wordmap.js throws it; both views ignore it).
+export const STALE = new Error('a newer run replaced this one');
 
 
 export function makeStatsChart(canvas) {

@@ -186,6 +186,9 @@ export async function saveSession(status, checkpoint) {
     ui.savedNote.textContent = `Not saved in this browser: ${err.message}.`;
   }
 }
+// training.js saves through page.saveSession, so that it need not import
+// this file back (this file starts and finishes runs through training.js).
+page.saveSession = saveSession;
 
 export function showSaved(record = store.latest) {
   if (store.unavailable) {

@@ -7,7 +7,6 @@ import { $, ui, controls, showError, announce, page } from '../page.js';
 import { CONTROL_KEYS, state, engineConfig } from '../state.js';
 import { settingOfMessage, showFieldMessage, clearFieldMessage } from '../input-checks.js';
 import { setPhase, statusText, activeMs, scheduleStatus } from './status.js';
-import { saveSession } from './modelfiles.js';
 import { rescoreSoon, explainCurrent } from './review.js';
 import { showShardProgress } from './shard.js';
 import { dataset } from '../datasets.js';
@@ -181,7 +180,7 @@ export async function control(type) {
       setPhase('stopped');
       announce('Stopped.');
       page.embeddings?.onStopped();
-      saveSession('stopped');
+      page.saveSession('stopped');
     }
     return reply;
   } catch (err) {
@@ -239,7 +238,7 @@ export function onEngineEvent(type, raw) {
       page.diagnosis.epochDone(data);
       scheduleStatus();
       rescoreSoon(); // the weights changed: re-score the typed review
-      if (data.checkpoint) saveSession('training', data.checkpoint);
+      if (data.checkpoint) page.saveSession('training', data.checkpoint);
       break;
     case 'done':
       pauseRun();
@@ -274,7 +273,7 @@ export function onEngineEvent(type, raw) {
       explainCurrent();
       page.diagnosis.trainingDone(page.runHistory, data.bestEpoch);
       page.imagesView?.trainingDone();
-      if (data.checkpoint) saveSession('done', data.checkpoint);
+      if (data.checkpoint) page.saveSession('done', data.checkpoint);
       break;
     case 'trainError':
       pauseRun();
@@ -312,7 +311,7 @@ export function onDivergence(data) {
   setPhase('stopped');
   announce(statusText());
   explainCurrent();
-  if (data.checkpoint) saveSession('diverged', data.checkpoint);
+  if (data.checkpoint) page.saveSession('diverged', data.checkpoint);
 }
 
 // A run continued from a restored model trains the remaining epochs as a new

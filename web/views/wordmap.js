@@ -15,9 +15,8 @@
 
 import { epochMarksPlugin, pickEpochs, visibleUpdater } from './chart-tools.js';
 import { fmtSigned, fmtInt, effectColor, makeMap, FREQUENT_LABELS, PLAY_MS, LIVE_MAP_MS, LABELS_EACH_WAY } from './wordmap-draw.js';
-import { bindControls, renderStats, renderCost, renderMarks, refreshMemorised, refreshNeighbours, startFullRun, renderFullNote, makeStatsChart } from './embedstats.js';
+import { STALE, bindControls, renderStats, renderCost, renderMarks, refreshMemorised, refreshNeighbours, startFullRun, renderFullNote, makeStatsChart } from './embedstats.js';
 
-export const STALE = new Error('a newer run replaced this one');
 
 export class EmbeddingsView {
   // ctx: {worker, charts, state, setSetting(key, value) (parses, stores,
