@@ -53,6 +53,11 @@ globalThis.MessageChannel = class BrowserLikeMessageChannel {
 globalThis.fetch = async (input) => {
   const url = new URL(String(input));
   if (url.protocol !== 'file:') throw new TypeError(`test fetch serves only file: URLs, not ${url}`);
+  // ?test_delay_ms=N: the answer comes N ms late, so a test can send
+  // requests while a load is certainly still in flight.
+  const delay = Number(url.searchParams.get('test_delay_ms') || 0);
+  url.search = '';
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   const path = fileURLToPath(url);
   let size;
   try {

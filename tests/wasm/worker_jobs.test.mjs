@@ -135,7 +135,8 @@ test('configure cancels a comparison run: fullRun then starts a new one', async 
 test('configure and importCheckpoint are refused while a shard is being loaded', async () => {
   await w.request('configure', SMALL);
   const { bytes } = await w.request('exportCheckpoint', {});
-  const loading = w.request('loadShard', { url: pathToFileURL(textShard).href });
+  // The load is held back 300 ms, so both requests arrive while it is in flight.
+  const loading = w.request('loadShard', { url: `${pathToFileURL(textShard).href}?test_delay_ms=300` });
   const configure = w.request('configure', SMALL);
   const importing = w.request('importCheckpoint', { bytes });
   await assert.rejects(configure, (e) => e.op === 'configure' && /cannot configure during loadShard/.test(e.message));
