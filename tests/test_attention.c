@@ -26,6 +26,7 @@
  *    embeddings (Dense(16, ReLU) head, 1500 steps) gets 0.58: it only sees
  *    that a token occurs twice, not where. */
 #include "check.h"
+#include "gradcheck.h"
 #include "encoder.h"
 #include "kernels.h"
 #include "layers.h"
@@ -175,14 +176,6 @@ static void test_gelu_kernels(void) {
 
 /* ================================================ 2. double references */
 
-static double maxrel(const float *a, const double *b, size_t n) {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]) / (fabs(b[i]) + 1e-3);
-        if (!(d <= worst)) worst = d;
-    }
-    return worst;
-}
 
 static void ln_ref(double *out, const double *x, const double *w, const double *b, int N, int E) {
     for (int r = 0; r < N; r++) {

@@ -12,6 +12,7 @@
  * cross-entropy (with a logit of 80, which only log-sum-exp survives), the
  * dense layer in Keras's kernel layout and the whole MLP are checked too. */
 #include "check.h"
+#include "gradcheck.h"
 #include "layers.h"
 #include "nn.h"
 
@@ -23,14 +24,6 @@
 static nn_rng rng;
 static double rnd(void) { return nn_rng_uniform(&rng, -1.0f, 1.0f); }
 
-static double maxrel(const float *a, const double *b, size_t n) {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]) / (fabs(b[i]) + 1e-3);
-        if (!(d <= worst)) worst = d; /* NaN counts as worst */
-    }
-    return worst;
-}
 
 /* ---- double-precision references of the forward passes ---- */
 

@@ -9,6 +9,7 @@
  * to end (with and without NB weighting, the same history twice); a
  * checkpoint keeps the bigram table, so a loaded model scores text alike. */
 #include "check.h"
+#include "gradcheck.h"
 #include "ngram.h"
 #include "nn.h"
 #include "synthetic.h"
@@ -20,14 +21,6 @@
 static nn_rng rng;
 static double rnd(void) { return nn_rng_uniform(&rng, -1.0f, 1.0f); }
 
-static double maxrel(const float *a, const double *b, size_t n) {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]) / (fabs(b[i]) + 1e-3);
-        if (!(d <= worst)) worst = d;
-    }
-    return worst;
-}
 
 static nn_model *small_model(uint32_t V, uint32_t N, uint32_t E, uint32_t T, uint32_t B, int nb) {
     nn_config c;
