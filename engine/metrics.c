@@ -308,6 +308,49 @@ double nn_log_loss_logits(const float *logit, const uint8_t *label, size_t N) {
     return sum / (double)N;
 }
 
+/* Mean log loss of sigmoid(a * logit), with its first and second
+ * derivatives in a. */
+static double scaled_log_loss(const float *logit, const uint8_t *label, size_t N, double a, double *d1,
+                              double *d2) {
+    double sum = 0.0, g = 0.0, h = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        double z = logit[i], y = label[i], u = a * z;
+        double p = u >= 0.0 ? 1.0 / (1.0 + exp(-u)) : exp(u) / (1.0 + exp(u));
+        sum += (u > 0.0 ? u : 0.0) - u * y + log1p(exp(-fabs(u)));
+        g += (p - y) * z;
+        h += p * (1.0 - p) * z * z;
+    }
+    *d1 = g / (double)N;
+    *d2 = h / (double)N;
+    return sum / (double)N;
+}
+
+double nn_fit_temperature(const float *logit, const uint8_t *label, size_t N) {
+    if (!N) return 1.0;
+    for (size_t i = 0; i < N; i++) assert(label[i] <= 1 && !isnan(logit[i]));
+    double a = 1.0, g, h;
+    double loss = scaled_log_loss(logit, label, N, a, &g, &h);
+    for (int iter = 0; iter < 50 && h > 0.0; iter++) {
+        double step = g / h, next = a, next_loss = loss, ng = g, nh = h;
+        for (int halve = 0; halve < 30; halve++) {
+            next = a - step;
+            if (next < 1e-3) next = 1e-3;
+            if (next > 1e3) next = 1e3;
+            next_loss = scaled_log_loss(logit, label, N, next, &ng, &nh);
+            if (next_loss <= loss) break;
+            step *= 0.5;
+        }
+        if (!(next_loss <= loss)) break;
+        int done = fabs(next - a) <= 1e-9 * a;
+        a = next;
+        loss = next_loss;
+        g = ng;
+        h = nh;
+        if (done) break;
+    }
+    return 1.0 / a;
+}
+
 /* ------------------------------------------------------------- calibration */
 
 double nn_calibration(uint32_t *count, float *mean_prob, float *frac_pos, uint32_t K,

@@ -147,6 +147,16 @@ double nn_log_loss(const float *prob, const uint8_t *label, size_t N);
  * sigmoid_cross_entropy_with_logits). NaN when N = 0. logit (N), label (N). */
 double nn_log_loss_logits(const float *logit, const uint8_t *label, size_t N);
 
+/* Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural
+ * Networks", section 4.2): the T > 0 that minimises the mean log loss of
+ * sigmoid(logit / T) over N labelled examples. Fit it on validation
+ * reviews, never the test set; T > 1 softens overconfident scores, and the
+ * predicted class (the sign of the logit) never changes. The loss is convex
+ * in 1/T, so Newton's method on 1/T (halving a step that does not lower the
+ * loss) converges in a few steps. Returns 1 when N = 0 or every logit is 0,
+ * and keeps 1/T within [1e-3, 1e3]. logit (N), label (N, 0 or 1). */
+double nn_fit_temperature(const float *logit, const uint8_t *label, size_t N);
+
 /* ------------------------------------------------------------- calibration */
 
 #define NN_CALIBRATION_MAX_BINS 100

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "threads.h"
 #include "pretrain.h"
+#include "short_sets.h"
 #include "../metrics.h"
 #include "../stopwords.h"
 
@@ -37,6 +38,7 @@ static void usage(FILE *f) {
             "usage: imdb_train --shard FILE [--preset NAME] [--config FILE.json] [--<key> VALUE ...]\n"
             "                  [--history OUT.json] [--checkpoint OUT.ckpt] [--quiet] [--threads N]\n"
             "                  [--short N] (also test on each test review's first N tokens)\n"
+            "                  [--first-sentence aclImdb_v1.tar.gz|FOLDER] (and on its first sentence)\n"
             "--threads N lends N threads to the recurrent models (same results, faster)\n"
             "                  [--embeddings FILE.nnvec | --unsup data/imdb-unsup.shard]\n"
             "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm ngram\n"
@@ -79,58 +81,79 @@ static int write_history(const char *path, const nn_config *cfg, const nn_epoch_
     return rc;
 }
 
-/* The short-review set (issue 13): every test review cut to its first
+/* Logits of the padded "val" reviews, batch by batch. */
+static int val_logits(nn_trainer *t, float **logit, uint8_t **y, uint32_t *n, nn_error *err) {
+    nn_model *m = nn_trainer_model(t);
+    const float *label;
+    const uint32_t *source;
+    const uint16_t *x = nn_trainer_set(t, "val", n, &label, &source);
+    if (!x || !*n) return nn_fail(err, NN_ERR_ARG, "a temperature is fitted on validation reviews: val_size is 0");
+    *logit = malloc((size_t)*n * sizeof **logit);
+    *y = malloc(*n);
+    if (!*logit || !*y) return nn_fail(err, NN_ERR_NOMEM, "out of memory for the validation logits");
+    uint32_t T = m->cfg.maxlen, B = m->Bmax;
+    for (uint32_t i = 0; i < *n; i += B) {
+        uint32_t b = *n - i < B ? *n - i : B;
+        nn_model_forward(m, x + (size_t)i * T, b);
+        memcpy(*logit + i, m->logit, b * sizeof **logit);
+        for (uint32_t k = 0; k < b; k++) (*y)[i + k] = label[i + k] == 1.0f;
+    }
+    return NN_OK;
+}
+
+static void print_short(const char *what, const nn_short_metrics *s, double words, double T) {
+    printf("%s: loss: %.4f - accuracy: %.4f - auc: %.4f - loss at T=%.3f: %.4f - mean tokens: %.1f\n", what,
+           s->log_loss, s->accuracy, s->auc, T, s->log_loss_t, words);
+}
+
+/* The short-review sets (issue 13): every test review cut to its first
  * `words` tokens after <START> (stop words removed first, as the trainer
- * does), keeping its label; the model's loss, accuracy and ROC AUC on it. */
-static int short_report(nn_trainer *t, const nn_shard *shard, uint32_t words, nn_error *err) {
+ * does) and, with a source, to its first sentence (short_sets.h), keeping
+ * its label; the whole test set beside them. Loss, accuracy and ROC AUC,
+ * and the loss after a temperature fitted on the validation reviews. */
+static int short_report(nn_trainer *t, const nn_shard *shard, uint32_t words, const char *sentences,
+                        nn_error *err) {
     const nn_split *test = nn_shard_find(shard, "test");
     nn_model *m = nn_trainer_model(t);
-    const nn_config *c = &m->cfg;
     if (!test || !test->n) return nn_fail(err, NN_ERR_ARG, "--short needs a shard with a \"test\" split");
-    uint32_t n = test->n, T = c->maxlen, B = m->Bmax;
     const struct nn_stopwords *stop = nn_trainer_stopwords(t);
-    uint16_t *kept = malloc(NN_SHARD_MAX_TOKENS * sizeof *kept);
-    uint16_t *rows = malloc((size_t)B * T * sizeof *rows);
-    float *label = malloc((size_t)n * sizeof *label), *score = malloc((size_t)n * sizeof *score);
-    uint8_t *y = malloc(n);
-    uint32_t *order = malloc((size_t)n * sizeof *order), *scratch = malloc((size_t)n * sizeof *scratch);
-    int rc = NN_OK;
-    if (!kept || !rows || !label || !score || !y || !order || !scratch) {
-        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the short-review set");
+    float *vlogit = NULL, *logit = malloc((size_t)test->n * sizeof *logit);
+    uint8_t *vy = NULL;
+    uint32_t *cut = sentences ? malloc((size_t)test->n * sizeof *cut) : NULL, nv = 0;
+    double mean_words;
+    nn_short_metrics sm;
+    int rc = !logit || (sentences && !cut) ? nn_fail(err, NN_ERR_NOMEM, "out of memory for the short sets") : 0;
+    if (!rc) rc = val_logits(t, &vlogit, &vy, &nv, err);
+    if (rc) goto done;
+    double T = nn_fit_temperature(vlogit, vy, nv);
+    double vbefore = nn_log_loss_logits(vlogit, vy, nv);
+    for (uint32_t i = 0; i < nv; i++) vlogit[i] = (float)(vlogit[i] / T);
+    printf("temperature fitted on %u validation reviews: T=%.3f (val loss %.4f -> %.4f)\n", nv, T, vbefore,
+           nn_log_loss_logits(vlogit, vy, nv));
+    if ((rc = nn_short_logits(m, test, stop, NULL, 0, logit, &mean_words, err)) ||
+        (rc = nn_short_metrics_of(&sm, logit, test, T, err)))
         goto done;
+    print_short("full test", &sm, mean_words, T);
+    if (words) {
+        char what[64];
+        snprintf(what, sizeof what, "short test (first %u tokens)", words);
+        if ((rc = nn_short_logits(m, test, stop, NULL, words, logit, &mean_words, err)) ||
+            (rc = nn_short_metrics_of(&sm, logit, test, T, err)))
+            goto done;
+        print_short(what, &sm, mean_words, T);
     }
-    double loss = 0;
-    uint32_t correct = 0;
-    for (uint32_t i = 0; i < n; i += B) {
-        uint32_t b = n - i < B ? n - i : B;
-        for (uint32_t k = 0; k < b; k++) {
-            uint32_t r = i + k;
-            const uint16_t *tok = test->tokens + test->offset[r];
-            size_t len = test->offset[r + 1] - test->offset[r];
-            if (stop) {
-                len = nn_stopwords_filter(stop, kept, tok, len);
-                tok = kept;
-            }
-            if (len > (size_t)words + 1) len = (size_t)words + 1; /* <START> and the first words */
-            nn_pad_review(rows + (size_t)k * T, tok, len, c);
-            label[r] = test->label[r] == 1 ? 1.0f : 0.0f;
-            y[r] = test->label[r] == 1;
-        }
-        nn_model_forward(m, rows, b);
-        loss += nn_model_loss_sum(m, label + i, b, &correct);
-        for (uint32_t k = 0; k < b; k++) score[i + k] = 1.0f / (1.0f + expf(-m->logit[k]));
+    if (sentences) {
+        if ((rc = nn_first_sentence_words(sentences, test, cut, err)) ||
+            (rc = nn_short_logits(m, test, stop, cut, 0, logit, &mean_words, err)) ||
+            (rc = nn_short_metrics_of(&sm, logit, test, T, err)))
+            goto done;
+        print_short("short test (first sentence)", &sm, mean_words, T);
     }
-    nn_sort_scores_desc(order, scratch, score, n);
-    printf("short test (first %u tokens): loss: %.4f - accuracy: %.4f - auc: %.4f\n", words, loss / n,
-           (double)correct / n, nn_roc_auc(score, y, order, n));
 done:
-    free(kept);
-    free(rows);
-    free(label);
-    free(score);
-    free(y);
-    free(order);
-    free(scratch);
+    free(logit);
+    free(vlogit);
+    free(vy);
+    free(cut);
     return rc;
 }
 
@@ -144,7 +167,7 @@ static void progress_bar(const nn_progress *p, uint32_t epochs, double ms) {
 
 int main(int argc, char **argv) {
     const char *shard_path = NULL, *history_path = NULL, *ckpt_path = NULL;
-    const char *vectors_path = NULL, *unsup_path = NULL;
+    const char *vectors_path = NULL, *unsup_path = NULL, *sentences_path = NULL;
     int quiet = 0, rc_vectors = 0;
     long threads = 1, short_words = 0;
     nn_error err = {0};
@@ -176,6 +199,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "imdb_train: --short must be 1 to %d tokens\n", NN_SHARD_MAX_TOKENS);
                 return 2;
             }
+        } else if (i + 1 < argc && !strcmp(a, "--first-sentence")) {
+            sentences_path = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--embeddings")) {
             vectors_path = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--unsup")) {
@@ -276,7 +301,8 @@ int main(int argc, char **argv) {
         printf("Trained %u epochs in %.0f ms (%.1f ms per epoch, validation included)\n"
                "test loss: %.4f - test accuracy: %.4f\n",
                n, train_ms, train_ms / (n ? n : 1), test_loss, test_acc);
-    if (short_words && !is_images && short_report(t, &shard, (uint32_t)short_words, &err)) {
+    if ((short_words || sentences_path) && !is_images &&
+        short_report(t, &shard, (uint32_t)short_words, sentences_path, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
     }
