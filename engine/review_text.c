@@ -84,6 +84,45 @@ int nn_review_decode(nn_review_text *r, const nn_split *sp, uint32_t i, const nn
     return ok ? NN_OK : nn_fail(err, NN_ERR_NOMEM, "out of memory decoding review %u", i);
 }
 
+/* Whether a token (lowercased by the tokenizer) is on the built-in English
+ * stop-word list. */
+static int is_english_stopword(const char *tok, size_t len) {
+    for (const char *p = nn_stopwords_english(); *p;) {
+        const char *end = strchr(p, ' ');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l == len && !memcmp(p, tok, len)) return 1;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* A word the model knows that carries meaning: nn_review_judgeable's rule. */
+static int carries_meaning(uint32_t id, const char *tok, size_t len) {
+    return id != NN_STOPPED && id >= NN_FIRST_WORD && !is_english_stopword(tok, len);
+}
+
+typedef struct judge_count {
+    const nn_vocab *v;
+    const nn_stopwords *stop;
+    uint32_t num_words;
+    size_t count;
+} judge_count;
+
+static void count_meaningful(const char *tok, size_t len, size_t start, size_t end, void *user) {
+    (void)start;
+    (void)end;
+    judge_count *j = user;
+    j->count += carries_meaning(nn_token_id(j->v, j->stop, tok, len, j->num_words), tok, len);
+}
+
+size_t nn_review_judgeable(const nn_vocab *v, const nn_stopwords *stop, const char *text, size_t n,
+                           uint32_t num_words) {
+    judge_count j = {v, stop, num_words, 0};
+    nn_tokenize_spans(text, n, count_meaningful, &j);
+    return j.count;
+}
+
 /* One pass of the tokenizer: each token's span and the id the model reads
  * for it (nn_token_id: -1 for a removed stop word), and the ids themselves. */
 typedef struct span_rows {
@@ -93,6 +132,7 @@ typedef struct span_rows {
     float *rows;     /* (cap, NN_EXPLAIN_ROW_LEN) */
     uint32_t *ids;   /* (cap) the kept tokens' ids */
     size_t cap, k, nids;
+    uint32_t judgeable;
 } span_rows;
 
 static void collect_span(const char *tok, size_t len, size_t start, size_t end, void *user) {
@@ -106,6 +146,7 @@ static void collect_span(const char *tok, size_t len, size_t start, size_t end, 
         row[NN_EXPLAIN_ROW_CONTRIBUTION] = 0.0f;
         row[NN_EXPLAIN_ROW_ID] = id == NN_STOPPED ? -1.0f : (float)id;
         if (id != NN_STOPPED) s->ids[s->nids++] = id;
+        s->judgeable += carries_meaning(id, tok, len);
     }
     s->k++;
 }
@@ -125,10 +166,11 @@ int nn_review_explain_text(nn_review_text *r, nn_model *m, nn_diagnosis *logits_
         nn_fail(err, NN_ERR_NOMEM, "out of memory explaining a text of %zu bytes", n);
         return -1;
     }
-    span_rows s = {v, stop, m->cfg.vocab_size, r->rows, ids + 1, k, 0, 0};
+    span_rows s = {v, stop, m->cfg.vocab_size, r->rows, ids + 1, k, 0, 0, 0};
     ids[0] = NN_START;
     nn_tokenize_spans(text, n, collect_span, &s);
     r->k = k;
+    r->judgeable = s.judgeable;
     explain_ids(r, m, logits_of, ids, s.nids + 1, contrib);
     if (mark_cut) nn_review_mark_cut(r->rows, k, s.nids + 1, &m->cfg);
     free(ids);
@@ -149,6 +191,7 @@ int nn_review_explain_stored(nn_review_text *r, nn_model *m, nn_diagnosis *logit
     r->len = 0;
     int ok = ids && contrib && reserve_rows(r, len) && text_add(r, "", 0);
     size_t k = 0, nids = 0;
+    uint32_t judgeable = 0;
     if (ok) ids[nids++] = NN_START;
     for (uint32_t j = sp->offset[i]; ok && j < sp->offset[i + 1]; j++) {
         uint32_t id = sp->tokens[j];
@@ -168,9 +211,11 @@ int nn_review_explain_stored(nn_review_text *r, nn_model *m, nn_diagnosis *logit
         row[NN_EXPLAIN_ROW_CONTRIBUTION] = 0.0f;
         row[NN_EXPLAIN_ROW_ID] = stopped ? -1.0f : (float)id;
         if (!stopped) ids[nids++] = id;
+        judgeable += !stopped && carries_meaning(id, w, wlen);
     }
     if (ok) {
         r->k = k;
+        r->judgeable = judgeable;
         explain_ids(r, m, logits_of, ids, nids, contrib);
         nn_review_mark_cut(r->rows, k, nids, &m->cfg);
     }

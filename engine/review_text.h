@@ -26,6 +26,7 @@ typedef struct nn_review_text {
     float *rows;         /* (k, NN_EXPLAIN_ROW_LEN); room for k + 1 rows */
     size_t k, rows_cap;
     float score;         /* the explained review's probability of positive */
+    uint32_t judgeable;  /* the explained review's words that carry meaning (nn_review_judgeable) */
 } nn_review_text;
 
 void nn_review_text_free(nn_review_text *r);
@@ -52,6 +53,17 @@ int nn_review_explain_text(nn_review_text *r, nn_model *m, nn_diagnosis *logits_
  * Returns k, or -1 with the message in err. */
 int nn_review_explain_stored(nn_review_text *r, nn_model *m, nn_diagnosis *logits_of, const nn_split *sp,
                              uint32_t i, const nn_vocab *v, const nn_stopwords *stop, nn_error *err);
+
+/* Whether the model can judge text[0..n) at all (issue 13): the number of
+ * its words that are in the model's vocabulary (an id from NN_FIRST_WORD up
+ * to num_words, so not <UNK>) and outside the stop words, both the model's
+ * (stop, may be NULL) and the built-in English list (nn_stopwords_english():
+ * "the", "of", "and" tell nothing about a review even when the model reads
+ * them). 0: the score says only what the model thinks of an empty review,
+ * and the page says it cannot judge the text. nn_review_explain_text and
+ * nn_review_explain_stored set r->judgeable the same way. */
+size_t nn_review_judgeable(const nn_vocab *v, const nn_stopwords *stop, const char *text, size_t n,
+                           uint32_t num_words);
 
 /* Marks with id -2 the rows (k) of words the model does not read once the
  * review's nids ids (<START> included; stop-word rows, id < 0, are not ids)

@@ -299,6 +299,56 @@ static void check_word_vectors(void) {
     check(rc == NN_ERR_STATE && strstr(err.msg, "no word vectors"), "no vectors: %s", err.msg);
 }
 
+/* Issue 13: a text is judgeable when it has a word the model knows outside
+ * the stop words (the model's and the English list). A vocabulary written
+ * for this test: ids 4.. are "the", "film", "a", "good", "not". */
+static void check_judgeable(nn_model *m) {
+    static const char bytes[] = "<PAD><START><UNK><UNUSED>thefilmagoodnot";
+    static uint32_t offset[] = {0, 5, 12, 17, 25, 28, 32, 33, 37, 40};
+    static uint32_t count[] = {0, 0, 0, 0, 50, 40, 30, 20, 10};
+    nn_vocab v = {0};
+    v.V = 9;
+    v.count = count;
+    v.offset = offset;
+    v.bytes = bytes;
+    nn_error err = {0};
+    if (!check(nn_vocab_index(&v, &err) == NN_OK, "judgeable: the test vocabulary indexes")) return;
+    struct {
+        const char *text;
+        uint32_t num_words;
+        size_t want;
+    } cases[] = {
+        {"the the the", 9, 0},     {"The THE the.", 9, 0},  {"", 9, 0},
+        {"zzz qqq", 9, 0},         {"not", 9, 0},           {"a film", 9, 1},
+        {"Good film, not bad", 9, 2}, {"good film", 7, 1}, /* "good" is id 7: <UNK> with 7 words */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t got = nn_review_judgeable(&v, NULL, cases[i].text, strlen(cases[i].text), cases[i].num_words);
+        check(got == cases[i].want, "judgeable \"%s\" (%u words): %zu meaningful words (want %zu)", cases[i].text,
+              cases[i].num_words, got, cases[i].want);
+    }
+    nn_stopwords stop = {0};
+    if (check(nn_stopwords_build(&stop, "film", &v, &err) == NN_OK, "judgeable: stop word 'film' builds")) {
+        size_t got = nn_review_judgeable(&v, &stop, "the film", 8, 9);
+        check(got == 0, "judgeable \"the film\" with the model's stop word 'film': %zu (want 0)", got);
+        nn_stopwords_free(&stop);
+    }
+    nn_vocab_free_index(&v);
+
+    /* The explained review carries the same count (the synthetic model: vocab_size 40). */
+    nn_review_text r = {0};
+    const char *texts[] = {"w5 w50", "w50 w60", "w5 w6 w7"};
+    size_t want[] = {1, 0, 3};
+    for (int i = 0; i < 3; i++) {
+        int k = nn_review_explain_text(&r, m, NULL, &data.shard.vocab, NULL, texts[i], strlen(texts[i]), 0, &err);
+        size_t direct = nn_review_judgeable(&data.shard.vocab, NULL, texts[i], strlen(texts[i]), m->cfg.vocab_size);
+        check(k >= 0 && r.judgeable == want[i] && direct == want[i],
+              "explaining \"%s\": judgeable %u, nn_review_judgeable %zu (want %zu)", texts[i], r.judgeable, direct,
+              want[i]);
+    }
+    nn_review_text_free(&r);
+}
+
 int main(void) {
     synthetic_make(&data, 600, 100);
     nn_error err = {0};
@@ -311,6 +361,7 @@ int main(void) {
         nn_trainer_model(t)->cfg.truncating = NN_PAD_PRE;
         check_stopwords(t);
         check_checkpoint(t);
+        check_judgeable(nn_trainer_model(t));
         nn_trainer_free(t);
     }
     check_run();
