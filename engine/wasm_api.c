@@ -229,6 +229,16 @@ EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n)
 
 EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->review.rows; }
 EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->review.score; }
+/* The last explained text's words that carry meaning (nn_review_judgeable):
+ * 0 means the model cannot judge it. */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_explain_judgeable(nnw_session *s) { return s->review.judgeable; }
+
+/* nn_review_judgeable of text with the model's vocabulary and stop words, or -1. */
+EMSCRIPTEN_KEEPALIVE int nnw_judgeable(nnw_session *s, const char *text, size_t n) {
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1;
+    return (int)nn_review_judgeable(&s->shard.vocab, nn_trainer_stopwords(s->trainer), text, n,
+                                    nn_trainer_model(s->trainer)->cfg.vocab_size);
+}
 
 /* Review i of a split, decoded like the Keras tutorial's decode_review
  * (nn_review_decode): words joined by spaces, <UNK> for ids the model's

@@ -63,12 +63,12 @@ export async function pumpExplain() {
     if (text.length > MAX_COLOURED_CHARS) {
       // Scored whole, not coloured: see input-checks.js.
       const reply = await page.worker.request('predict', { text });
-      page.lastExplain = { text: null, length: text.length, score: reply.score, tokens: [], coloured: false };
-      renderExplanation('', { score: reply.score, tokens: [] });
+      page.lastExplain = { text: null, length: text.length, score: reply.score, judgeable: reply.judgeable, tokens: [], coloured: false };
+      renderExplanation('', { score: reply.score, judgeable: reply.judgeable, tokens: [] });
       showReviewNote(reviewNote(text, null, limits));
     } else {
       const reply = await page.worker.request('explain', { text });
-      page.lastExplain = { text, length: text.length, score: reply.score, tokens: reply.tokens || [], coloured: true };
+      page.lastExplain = { text, length: text.length, score: reply.score, judgeable: reply.judgeable, tokens: reply.tokens || [], coloured: true };
       renderExplanation(text, reply);
       showReviewNote(reviewNote(text, reply.tokens || [], limits));
     }
@@ -102,12 +102,22 @@ export function renderEmptyScore() {
   shownWords = null;
 }
 
+// A word whose contribution is under this share of the strongest word's in
+// the same text is not coloured as evidence (issue 13): it carries no weight
+// worth reading. Said in the legend (WEAK_LEGEND) and the README.
+export const WEAK_SHARE = 0.1;
+const WEAK_LEGEND = `Words under ${WEAK_SHARE * 100}% of the strongest word’s contribution are not coloured.`;
+
 // A word's colour class, strength and tooltip, written only where changed.
-export function styleWord(el, t, maxAbs) {
+// With `judged` false (the model knows none of the text's words outside the
+// stop words) no word is evidence.
+export function styleWord(el, t, maxAbs, judged = true) {
   const c = Number.isFinite(t.contribution) ? t.contribution : 0;
-  const cls = `word ${t.id === -1 ? 'stop' : c > 0 ? 'pos' : c < 0 ? 'neg' : 'zero'}`;
-  const strength = maxAbs > 0 ? (Math.abs(c) / maxAbs).toFixed(3) : '0';
-  const title = t.id === -1 ? 'stop word: removed before scoring' : `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
+  const weak = !judged || !(Math.abs(c) >= WEAK_SHARE * maxAbs) || c === 0;
+  const cls = `word ${t.id === -1 ? 'stop' : weak ? 'zero' : c > 0 ? 'pos' : 'neg'}`;
+  const strength = maxAbs > 0 && !weak ? (Math.abs(c) / maxAbs).toFixed(3) : '0';
+  const value = `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(4)}`;
+  const title = t.id === -1 ? 'stop word: removed before scoring' : weak ? `${value} (too weak to count as evidence)` : value;
   if (el.className !== cls) el.className = cls;
   if (el.style.getPropertyValue('--strength') !== strength) el.style.setProperty('--strength', strength);
   if (el.title !== title) el.title = title;
@@ -125,15 +135,24 @@ const LEGEND_METHOD = {
 
 export function renderLegend() {
   const model = page.engineInForce?.model ?? state.model;
-  setText(ui.legendMethod, model === 'ngram' ? LEGEND_METHOD.ngram : LEGEND_METHOD.occlusion);
+  setText(ui.legendMethod, `${model === 'ngram' ? LEGEND_METHOD.ngram : LEGEND_METHOD.occlusion} ${WEAK_LEGEND}`);
 }
 
-export function renderExplanation(text, { score, tokens = [] }) {
+// judgeable: the worker's count of the text's words the model knows outside
+// the stop words (nn_review_judgeable); 0 means its score is only the model's
+// guess for an empty review, so the page says it cannot judge the text.
+export function renderExplanation(text, { score, judgeable, tokens = [] }) {
   renderLegend();
-  const label = score >= 0.5 ? 'positive' : 'negative';
-  setText(ui.scoreText, `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`);
-  ui.scoreBar.style.setProperty('--score', String(Math.min(1, Math.max(0, score))));
-  ui.scoreBar.dataset.label = label;
+  const judged = judgeable !== 0;
+  const label = !judged ? 'unknown' : score >= 0.5 ? 'positive' : 'negative';
+  setText(
+    ui.scoreText,
+    judged
+      ? `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`
+      : `The model cannot judge this text: it knows none of its words outside the stop words (its score, ${score.toFixed(3)}, would be its guess for an empty review).`,
+  );
+  ui.scoreBar.style.setProperty('--score', judged ? String(Math.min(1, Math.max(0, score))) : '0.5');
+  ui.scoreBar.dataset.label = judged ? label : '';
 
   // The text, with each token's span wrapped; gaps stay plain text nodes.
   const sorted = tokens
@@ -144,7 +163,7 @@ export function renderExplanation(text, { score, tokens = [] }) {
   const maxAbs = spans.reduce((m, t) => Math.max(m, Math.abs(t.contribution) || 0), 0);
   const key = spans.map((t) => `${t.start}-${t.end}`).join(',');
   if (shownWords && shownWords.text === text && shownWords.key === key) {
-    spans.forEach((t, i) => styleWord(shownWords.elements[i], t, maxAbs));
+    spans.forEach((t, i) => styleWord(shownWords.elements[i], t, maxAbs, judged));
   } else {
     const frag = document.createDocumentFragment();
     const elements = [];
@@ -153,7 +172,7 @@ export function renderExplanation(text, { score, tokens = [] }) {
       if (t.start > pos) frag.append(document.createTextNode(text.slice(pos, t.start)));
       const word = document.createElement('span');
       word.textContent = text.slice(t.start, t.end);
-      styleWord(word, t, maxAbs);
+      styleWord(word, t, maxAbs, judged);
       frag.append(word);
       elements.push(word);
       pos = t.end;
@@ -165,8 +184,9 @@ export function renderExplanation(text, { score, tokens = [] }) {
 
   // The strongest words each way, as text, for readers who cannot see colour.
   const describe = (list) => list.map((t) => `${text.slice(t.start, t.end)} (${t.contribution >= 0 ? '+' : '−'}${Math.abs(t.contribution).toFixed(3)})`).join(', ');
-  const pos3 = spans.filter((t) => t.contribution > 0).sort((a, b) => b.contribution - a.contribution).slice(0, 3);
-  const neg3 = spans.filter((t) => t.contribution < 0).sort((a, b) => a.contribution - b.contribution).slice(0, 3);
+  const evidence = judged ? spans.filter((t) => Math.abs(t.contribution) >= WEAK_SHARE * maxAbs) : [];
+  const pos3 = evidence.filter((t) => t.contribution > 0).sort((a, b) => b.contribution - a.contribution).slice(0, 3);
+  const neg3 = evidence.filter((t) => t.contribution < 0).sort((a, b) => a.contribution - b.contribution).slice(0, 3);
   const parts = [];
   if (pos3.length) parts.push(`Most positive: ${describe(pos3)}.`);
   if (neg3.length) parts.push(`Most negative: ${describe(neg3)}.`);

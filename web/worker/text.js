@@ -13,9 +13,12 @@ export const textHandlers = {
   predict(data) {
     const e = api();
     const t0 = now();
-    const score = withString(data?.text ?? '', (p, n) => e._nnw_score(session(), p, n));
+    const text = String(data?.text ?? '');
+    const score = withString(text, (p, n) => e._nnw_score(session(), p, n));
     if (score < 0) throw new RequestError(lastError());
-    return { score, ms: now() - t0 };
+    const judgeable = withString(text, (p, n) => e._nnw_judgeable(session(), p, n));
+    if (judgeable < 0) throw new RequestError(lastError());
+    return { score, judgeable, ms: now() - t0 };
   },
 
   explain(data) {
@@ -29,11 +32,12 @@ export const textHandlers = {
     });
     if (k < 0) throw new RequestError(lastError());
     const score = e._nnw_explain_score(session());
+    const judgeable = e._nnw_explain_judgeable(session());
     const rows = readRows(explainRow, e._nnw_explain_data(session()), k);
     // The engine's byte offsets into the UTF-8 text, as UTF-16 indices into the JS string.
     const at = byteToUtf16Index(text, byteLength);
     const tokens = rows.map((r) => ({ start: at[r.start], end: at[r.end], contribution: r.contribution, id: r.id }));
-    return { score, tokens, ms: now() - t0 };
+    return { score, judgeable, tokens, ms: now() - t0 };
   },
 
   review(data) {

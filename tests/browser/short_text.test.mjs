@@ -1,0 +1,66 @@
+// short_text.test.mjs: honest scores for short text in the review box
+// (issue 13), in a real headless Chromium: a text the model cannot judge (no
+// word it knows outside the stop words) says so instead of a confidence, and
+// words whose contribution is under WEAK_SHARE of the strongest word's are
+// not coloured as evidence.
+//
+//   node --test --test-concurrency=1 tests/browser/short_text.test.mjs
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { POSITIVE_REVIEW, startSession, pg, phaseIs, typeReview, trainAndWatch, assertClean } from './harness.mjs';
+
+let session;
+
+before(async () => {
+  session = await startSession('short-text');
+});
+
+after(async () => {
+  await session?.close();
+});
+
+test('a stop-word-only text cannot be judged, and weightless words are not coloured', async () => {
+  const { page, problems } = await session.openPage('#epochs=2&lr=0.01');
+  await phaseIs(page, ['ready'], 120000);
+  await trainAndWatch(page);
+
+  for (const text of ['the the the', 'and of the', 'zxqv qwzx']) {
+    const r = await typeReview(page, text);
+    assert.equal(r.judgeable, 0, `"${text}": the worker counts no word that carries meaning (${r.judgeable})`);
+    const said = await page.textContent('#score-text');
+    assert.match(said, /cannot judge/, `"${text}": the score line says the model cannot judge it: ${said}`);
+    assert.doesNotMatch(said, /sure/, `"${text}": no confidence is claimed`);
+    assert.equal(await page.locator('#words .word.pos, #words .word.neg').count(), 0, `"${text}": no word is coloured`);
+    console.log(`"${text}": ${said}`);
+  }
+
+  const r = await typeReview(page, 'Not bad at all.');
+  assert.ok(r.judgeable >= 1, `"Not bad at all." has a word the model knows (${r.judgeable})`);
+  assert.match(await page.textContent('#score-text'), /sure/, 'a judgeable text gets its confidence');
+
+  // A long review: its weakest words are below a tenth of the strongest.
+  const full = await typeReview(page, POSITIVE_REVIEW);
+  const share = await pg(page, () => import('/views/review.js').then((m) => m.WEAK_SHARE));
+  assert.equal(share, 0.1, 'the threshold is a tenth of the strongest word');
+  const shown = await pg(page, () =>
+    [...document.querySelectorAll('#words .word')].map((el) => ({ word: el.textContent, cls: el.className })),
+  );
+  const spans = full.tokens.filter((t) => t.start < t.end).sort((a, b) => a.start - b.start);
+  assert.equal(shown.length, spans.length, 'one element per token');
+  const maxAbs = Math.max(...spans.map((t) => Math.abs(t.contribution)));
+  let weak = 0;
+  spans.forEach((t, i) => {
+    const c = t.contribution;
+    if (Math.abs(c) < share * maxAbs) {
+      weak++;
+      assert.equal(shown[i].cls, 'word zero', `"${shown[i].word}" (${c.toFixed(5)}, max ${maxAbs.toFixed(5)}) is not coloured`);
+    } else {
+      assert.equal(shown[i].cls, c > 0 ? 'word pos' : 'word neg', `"${shown[i].word}" (${c.toFixed(5)}) is coloured as evidence`);
+    }
+  });
+  assert.ok(weak > 0, `some words of the review are too weak to colour (${weak} of ${spans.length})`);
+  console.log(`${weak} of ${spans.length} words below ${share} of the strongest (${maxAbs.toFixed(4)}) left uncoloured`);
+  assert.match(await page.textContent('#legend-method'), /not coloured/, 'the legend says which words are not coloured');
+  assertClean(problems, 'short text');
+});
