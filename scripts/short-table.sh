@@ -53,15 +53,15 @@ fi
 rows=(
   "tutorial-bag|--preset tutorial-bag"
   "tutorial-bag masked|--preset tutorial-bag --pooling masked"
-  "tutorial-lstm|--preset tutorial-lstm"
-  "tutorial-gru|--preset tutorial-gru"
-  "tutorial-bilstm|--preset tutorial-bilstm"
-  "tutorial-pretrained|--preset tutorial-pretrained --unsup data/imdb-unsup.shard"
   "ngram|--preset ngram"
+  "tutorial-pretrained|--preset tutorial-pretrained --unsup data/imdb-unsup.shard"
+  "tutorial-gru|--preset tutorial-gru"
+  "tutorial-lstm|--preset tutorial-lstm"
+  "tutorial-bilstm|--preset tutorial-bilstm"
 )
 : > "$raw.tmp" 2>/dev/null || true
-echo "| recipe | test acc | AUC | log loss | first $words tokens: acc | AUC | log loss | first sentence: acc | AUC | log loss | T | epochs | training | whole run | load |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| recipe | test acc | AUC | log loss: own / T / short T | first $words tokens: acc | AUC | log loss | first sentence: acc | AUC | log loss | T | short T | epochs | training | whole run | load |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for row in "${rows[@]}"; do
   name=${row%%|*}
   flags=${row#*|}
@@ -75,16 +75,18 @@ for row in "${rows[@]}"; do
   { echo "== $name: build/imdb_train --shard $shard $flags --short $words --first-sentence $archive"; echo "$out"; } >> "$raw"
   echo "$out" | awk -v name="$name" -v load="$load" -v wall="$(echo "$t1 - $t0" | bc)" '
     /^Trained / { epochs = $2; ms = $5 }
-    /^temperature fitted/ { split($0, a, "T="); split(a[2], b, " "); T = b[1] }
-    function cells(line,   acc, auc, l, lt) {
-      match(line, /accuracy: [0-9.]+/); acc = substr(line, RSTART + 10, RLENGTH - 10)
-      match(line, /auc: [0-9.]+/); auc = substr(line, RSTART + 5, RLENGTH - 5)
-      match(line, /^[^:]*: loss: [0-9.]+/); l = line; sub(/^[^:]*: loss: /, "", l); sub(/ .*/, "", l)
-      match(line, /: [0-9.]+ - mean/); lt = substr(line, RSTART + 2, RLENGTH - 9)
-      return acc " | " auc " | " l " → " lt
+    /^temperature fitted on [0-9]+ validation/ { split($0, a, "T="); split(a[2], b, " "); T = b[1] }
+    /^temperature fitted on the/ { split($0, a, "T="); Ts = a[2] }
+    function num(line, key,   v) {
+      if (!match(line, key "[0-9.]+")) return "?"
+      v = substr(line, RSTART, RLENGTH); sub(key, "", v); return v
+    }
+    function cells(line) {
+      return num(line, "accuracy: ") " | " num(line, "auc: ") " | " num(line, ": loss: ") " / " \
+             num(line, "loss at T=[0-9.]+: ") " / " num(line, "loss at short T=[0-9.]+: ")
     }
     /^full test:/ { full = cells($0) }
     /^short test \(first [0-9]+ tokens\)/ { words = cells($0) }
     /^short test \(first sentence\)/ { sent = cells($0) }
-    END { printf "| %s | %s | %s | %s | %s | %s | %s ms | %.1f s | %s |\n", name, full, words, sent, T, epochs, ms, wall, load }'
+    END { printf "| %s | %s | %s | %s | %s | %s | %s | %s ms | %.1f s | %s |\n", name, full, words, sent, T, Ts, epochs, ms, wall, load }'
 done

@@ -5,6 +5,7 @@
 #include "../metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,8 +193,9 @@ done:
 int nn_short_metrics_of(nn_short_metrics *out, const float *logit, const nn_split *sp, double T,
                         nn_error *err) {
     uint32_t n = sp->n, correct = 0;
+    if (!n) return nn_fail(err, NN_ERR_ARG, "no reviews to measure");
     float *score = malloc((size_t)n * sizeof *score), *scaled = malloc((size_t)n * sizeof *scaled);
-    uint8_t *y = malloc(n ? n : 1);
+    uint8_t *y = malloc(n);
     uint32_t *order = malloc((size_t)n * sizeof *order), *scratch = malloc((size_t)n * sizeof *scratch);
     int rc = NN_OK;
     if (!score || !scaled || !y || !order || !scratch) {
@@ -218,4 +220,39 @@ done:
     free(order);
     free(scratch);
     return rc;
+}
+
+int nn_short_subset(nn_split *out, const nn_split *sp, const uint32_t *source, uint32_t n, nn_error *err) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", "subset");
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++) total += sp->offset[source[i] + 1] - sp->offset[source[i]];
+    uint8_t *label = malloc(n ? n : 1);
+    uint32_t *offset = malloc(((size_t)n + 1) * sizeof *offset);
+    uint16_t *tokens = malloc((total ? total : 1) * sizeof *tokens);
+    if (!label || !offset || !tokens) {
+        free(label);
+        free(offset);
+        free(tokens);
+        return nn_fail(err, NN_ERR_NOMEM, "out of memory copying %u reviews", n);
+    }
+    offset[0] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = source[i], len = sp->offset[r + 1] - sp->offset[r];
+        label[i] = sp->label[r];
+        memcpy(tokens + offset[i], sp->tokens + sp->offset[r], len * sizeof *tokens);
+        offset[i + 1] = offset[i] + len;
+    }
+    out->n = n;
+    out->label = label;
+    out->offset = offset;
+    out->tokens = tokens;
+    return NN_OK;
+}
+
+void nn_short_split_free(nn_split *s) {
+    free((void *)s->label);
+    free((void *)s->offset);
+    free((void *)s->tokens);
+    memset(s, 0, sizeof *s);
 }

@@ -39,6 +39,12 @@ int nn_first_sentence_words(const char *source, const nn_split *test, uint32_t *
 int nn_short_logits(nn_model *m, const nn_split *sp, const nn_stopwords *stop, const uint32_t *cut,
                     uint32_t words, float *logit, double *mean_words, nn_error *err);
 
+/* out: the reviews source[0..n) of split sp copied into a split of their
+ * own (the validation reviews, from nn_trainer_set's source indices), so
+ * they can be cut like the test set. Free with nn_short_split_free. */
+int nn_short_subset(nn_split *out, const nn_split *sp, const uint32_t *source, uint32_t n, nn_error *err);
+void nn_short_split_free(nn_split *s);
+
 typedef struct nn_short_metrics {
     double accuracy, auc, log_loss; /* the model's own scores */
     double log_loss_t;              /* the same logits divided by a temperature */

@@ -101,9 +101,17 @@ static int val_logits(nn_trainer *t, float **logit, uint8_t **y, uint32_t *n, nn
     return NN_OK;
 }
 
-static void print_short(const char *what, const nn_short_metrics *s, double words, double T) {
-    printf("%s: loss: %.4f - accuracy: %.4f - auc: %.4f - loss at T=%.3f: %.4f - mean tokens: %.1f\n", what,
-           s->log_loss, s->accuracy, s->auc, T, s->log_loss_t, words);
+/* The log loss of logit (n) against sp's labels after dividing by T. */
+static double loss_at(const float *logit, const nn_split *sp, double T, nn_error *err) {
+    nn_short_metrics sm;
+    return nn_short_metrics_of(&sm, logit, sp, T, err) ? NAN : sm.log_loss_t;
+}
+
+static void print_short(const char *what, const nn_short_metrics *s, double words, double T, double T_short,
+                        double loss_short) {
+    printf("%s: loss: %.4f - accuracy: %.4f - auc: %.4f - loss at T=%.3f: %.4f - loss at short T=%.3f: %.4f - "
+           "mean tokens: %.1f\n", what, s->log_loss, s->accuracy, s->auc, T, s->log_loss_t, T_short, loss_short,
+           words);
 }
 
 /* The short-review sets (issue 13): every test review cut to its first
@@ -130,24 +138,41 @@ static int short_report(nn_trainer *t, const nn_shard *shard, uint32_t words, co
     for (uint32_t i = 0; i < nv; i++) vlogit[i] = (float)(vlogit[i] / T);
     printf("temperature fitted on %u validation reviews: T=%.3f (val loss %.4f -> %.4f)\n", nv, T, vbefore,
            nn_log_loss_logits(vlogit, vy, nv));
+    /* A second temperature, fitted on the validation reviews cut to their
+     * first `words` (default 20) tokens: short text's own. */
+    uint32_t short_words = words ? words : 20;
+    {
+        uint32_t nval;
+        const float *vlabel;
+        const uint32_t *source;
+        nn_split val;
+        nn_trainer_set(t, "val", &nval, &vlabel, &source);
+        if ((rc = nn_short_subset(&val, nn_shard_find(shard, "train"), source, nval, err))) goto done;
+        rc = nn_short_logits(m, &val, stop, NULL, short_words, vlogit, NULL, err);
+        for (uint32_t i = 0; !rc && i < nval; i++) vy[i] = val.label[i] == 1;
+        nn_short_split_free(&val);
+        if (rc) goto done;
+    }
+    double T_short = nn_fit_temperature(vlogit, vy, nv);
+    printf("temperature fitted on the %u validation reviews cut to %u tokens: T=%.3f\n", nv, short_words, T_short);
     if ((rc = nn_short_logits(m, test, stop, NULL, 0, logit, &mean_words, err)) ||
         (rc = nn_short_metrics_of(&sm, logit, test, T, err)))
         goto done;
-    print_short("full test", &sm, mean_words, T);
+    print_short("full test", &sm, mean_words, T, T_short, loss_at(logit, test, T_short, err));
     if (words) {
         char what[64];
         snprintf(what, sizeof what, "short test (first %u tokens)", words);
         if ((rc = nn_short_logits(m, test, stop, NULL, words, logit, &mean_words, err)) ||
             (rc = nn_short_metrics_of(&sm, logit, test, T, err)))
             goto done;
-        print_short(what, &sm, mean_words, T);
+        print_short(what, &sm, mean_words, T, T_short, loss_at(logit, test, T_short, err));
     }
     if (sentences) {
         if ((rc = nn_first_sentence_words(sentences, test, cut, err)) ||
             (rc = nn_short_logits(m, test, stop, cut, 0, logit, &mean_words, err)) ||
             (rc = nn_short_metrics_of(&sm, logit, test, T, err)))
             goto done;
-        print_short("short test (first sentence)", &sm, mean_words, T);
+        print_short("short test (first sentence)", &sm, mean_words, T, T_short, loss_at(logit, test, T_short, err));
     }
 done:
     free(logit);
