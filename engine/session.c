@@ -59,6 +59,7 @@ static void drop_trainer(nn_session *s) {
     nn_trainer_free(s->trainer);
     s->trainer = NULL;
     s->eval_active = 0; /* its set belonged to that trainer */
+    nn_temperature_free(&s->temp); /* fitted to that trainer's model */
     free(s->imported);
     s->imported = NULL;
     s->nimported = 0;

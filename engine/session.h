@@ -24,6 +24,7 @@
 #include "nn.h"
 #include "result_layouts.h"
 #include "review_text.h"
+#include "temperature.h"
 #include "word2vec.h"
 
 #define NN_SESSION_EMBED_BUDGET ((size_t)64 << 20) /* bytes of embedding snapshots per run */
@@ -46,6 +47,7 @@ typedef struct nn_session {
     float eval_result[NN_EVAL_RESULT_LEN]; /* the last nnw_evaluate* (loss, acc) */
     char *text;               /* the last string answer (JSON or message) */
     nn_review_text review;    /* the last decoded/explained review (nnw_review, nnw_explain*) */
+    nn_temperature temp;      /* the review box's temperatures (nnw_temperature_*), of the trainer's model */
     uint8_t *ckpt;            /* the last exported checkpoint */
     size_t ckpt_len;
     nn_eval eval;             /* a sliced evaluation (nnw_evaluate_begin/step) */

@@ -233,6 +233,33 @@ EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->review.
  * 0 means the model cannot judge it. */
 EMSCRIPTEN_KEEPALIVE uint32_t nnw_explain_judgeable(nnw_session *s) { return s->review.judgeable; }
 
+/* The review box's temperatures (engine/temperature.h), fitted on the
+ * validation reviews in slices: begin (0, or -1 with the message), step (1
+ * done, 0 more), the fitted values (0 before a fit), clear (after the
+ * weights were replaced), and a score divided by the one that suits a text
+ * of `words` words read. */
+EMSCRIPTEN_KEEPALIVE int nnw_temperature_begin(nnw_session *s) {
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1;
+    return nn_temperature_begin(&s->temp, s->trainer, &s->shard, &s->err) == NN_OK ? 0 : -1;
+}
+EMSCRIPTEN_KEEPALIVE int nnw_temperature_step(nnw_session *s, uint32_t max_batches) {
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1;
+    return nn_temperature_step(&s->temp, s->trainer, &s->shard, max_batches);
+}
+EMSCRIPTEN_KEEPALIVE float nnw_temperature(nnw_session *s) { return s->temp.T; }
+EMSCRIPTEN_KEEPALIVE float nnw_temperature_short(nnw_session *s) { return s->temp.T_short; }
+EMSCRIPTEN_KEEPALIVE void nnw_temperature_clear(nnw_session *s) { nn_temperature_free(&s->temp); }
+EMSCRIPTEN_KEEPALIVE float nnw_temperature_for(nnw_session *s, uint32_t words) {
+    return nn_temperature_for(&s->temp, words);
+}
+EMSCRIPTEN_KEEPALIVE int nnw_temperature_is_short(nnw_session *s, uint32_t words) {
+    (void)s;
+    return nn_temperature_is_short(words);
+}
+EMSCRIPTEN_KEEPALIVE float nnw_calibrate(nnw_session *s, float score, uint32_t words) {
+    return nn_temperature_apply(&s->temp, score, words);
+}
+
 /* nn_review_judgeable of text with the model's vocabulary and stop words, or -1. */
 EMSCRIPTEN_KEEPALIVE int nnw_judgeable(nnw_session *s, const char *text, size_t n) {
     if (nn_session_need_text_trainer(s) != NN_OK) return -1;

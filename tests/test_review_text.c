@@ -18,6 +18,8 @@
 #include "nn.h"
 #include "result_layouts.h"
 #include "review_text.h"
+#include "temperature.h"
+#include "metrics.h"
 #include "synthetic.h"
 #include "word2vec.h"
 
@@ -299,6 +301,43 @@ static void check_word_vectors(void) {
     check(rc == NN_ERR_STATE && strstr(err.msg, "no word vectors"), "no vectors: %s", err.msg);
 }
 
+/* The review box's temperatures: fitted in slices of one batch on the
+ * validation reviews, the same as nn_fit_temperature of their logits
+ * computed here in one go; a score is divided in logit units. */
+static void check_temperature(nn_trainer *t) {
+    nn_error err = {0};
+    nn_model *m = nn_trainer_model(t);
+    nn_temperature c = {0};
+    if (!check(nn_temperature_begin(&c, t, &data.shard, &err) == NN_OK, "temperature_begin: %s", err.msg)) return;
+    int steps = 0, done = 0;
+    while (!done && steps < 1000) done = nn_temperature_step(&c, t, &data.shard, 1), steps++;
+    uint32_t n;
+    const float *label;
+    const uint32_t *source;
+    const uint16_t *x = nn_trainer_set(t, "val", &n, &label, &source);
+    float *logit = malloc(n * sizeof *logit);
+    uint8_t *y = malloc(n);
+    for (uint32_t i = 0; i < n; i += m->Bmax) {
+        uint32_t b = n - i < m->Bmax ? n - i : m->Bmax;
+        nn_model_forward(m, x + (size_t)i * m->cfg.maxlen, b);
+        memcpy(logit + i, m->logit, b * sizeof *logit);
+    }
+    for (uint32_t i = 0; i < n; i++) y[i] = label[i] == 1.0f;
+    float want = (float)nn_fit_temperature(logit, y, n);
+    check(done && steps == (int)((n + m->Bmax - 1) / m->Bmax), "temperature fitted in %d one-batch steps", steps);
+    check(c.T == want && c.T > 0, "temperature of the whole reviews %.5f (in one go: %.5f)", c.T, want);
+    check(c.T_short > 0, "temperature of the reviews cut to %d words: %.5f", NN_SHORT_WORDS, c.T_short);
+    float p = 0.8f, z = logf(p / (1 - p));
+    float long_p = nn_temperature_apply(&c, p, NN_SHORT_TEXT_MAX + 1), short_p = nn_temperature_apply(&c, p, 3);
+    check(fabsf(long_p - 1 / (1 + expf(-z / c.T))) < 1e-6f, "a long text's score is divided by T: %.6f", long_p);
+    check(fabsf(short_p - 1 / (1 + expf(-z / c.T_short))) < 1e-6f, "a short text's by T_short: %.6f", short_p);
+    check(nn_temperature_for(&c, 3) == c.T_short && nn_temperature_for(&c, 1000) == c.T, "temperature_for by length");
+    nn_temperature_free(&c);
+    check(c.T == 0 && nn_temperature_apply(&c, p, 3) == p, "without a fit the score is unchanged");
+    free(logit);
+    free(y);
+}
+
 /* Issue 13: a text is judgeable when it has a word the model knows outside
  * the stop words (the model's and the English list). A vocabulary written
  * for this test: ids 4.. are "the", "film", "a", "good", "not". */
@@ -362,6 +401,7 @@ int main(void) {
         check_stopwords(t);
         check_checkpoint(t);
         check_judgeable(nn_trainer_model(t));
+        check_temperature(t);
         nn_trainer_free(t);
     }
     check_run();

@@ -37,10 +37,21 @@ test('a stop-word-only text cannot be judged, and weightless words are not colou
 
   const r = await typeReview(page, 'Not bad at all.');
   assert.ok(r.judgeable >= 1, `"Not bad at all." has a word the model knows (${r.judgeable})`);
-  assert.match(await page.textContent('#score-text'), /sure/, 'a judgeable text gets its confidence');
+  const line = await page.textContent('#score-text');
+  assert.match(line, /sure/, 'a judgeable text gets its confidence');
+  // After training the score is calibrated by the temperature of short
+  // validation reviews; the class stays the model's.
+  assert.ok(r.temperature > 0, `a temperature was fitted (${r.temperature})`);
+  assert.ok(Number.isFinite(r.calibrated) && r.calibrated > 0 && r.calibrated < 1, `calibrated score ${r.calibrated}`);
+  assert.equal(r.calibrated >= 0.5, r.score >= 0.5, 'calibration keeps the class');
+  assert.match(line, /calibrated: .* at temperature \d+\.\d\d, fitted on the validation reviews cut to 20 words/, line);
+  console.log(`"Not bad at all.": ${line}`);
 
-  // A long review: its weakest words are below a tenth of the strongest.
-  const full = await typeReview(page, POSITIVE_REVIEW);
+  // A long review (over 40 words: the whole reviews' temperature): its
+  // weakest words are below a tenth of the strongest.
+  const full = await typeReview(page, `${POSITIVE_REVIEW} ${POSITIVE_REVIEW}`);
+  assert.ok(full.temperature > 0, 'a long review is calibrated too');
+  assert.match(await page.textContent('#score-text'), /fitted on the validation reviews\)/, 'with the whole reviews\' temperature');
   const share = await pg(page, () => import('/views/review.js').then((m) => m.WEAK_SHARE));
   assert.equal(share, 0.1, 'the threshold is a tenth of the strongest word');
   const shown = await pg(page, () =>

@@ -63,12 +63,12 @@ export async function pumpExplain() {
     if (text.length > MAX_COLOURED_CHARS) {
       // Scored whole, not coloured: see input-checks.js.
       const reply = await page.worker.request('predict', { text });
-      page.lastExplain = { text: null, length: text.length, score: reply.score, judgeable: reply.judgeable, tokens: [], coloured: false };
-      renderExplanation('', { score: reply.score, judgeable: reply.judgeable, tokens: [] });
+      page.lastExplain = { text: null, length: text.length, score: reply.score, judgeable: reply.judgeable, calibrated: reply.calibrated, temperature: reply.temperature, tokens: [], coloured: false };
+      renderExplanation('', { ...reply, tokens: [] });
       showReviewNote(reviewNote(text, null, limits));
     } else {
       const reply = await page.worker.request('explain', { text });
-      page.lastExplain = { text, length: text.length, score: reply.score, judgeable: reply.judgeable, tokens: reply.tokens || [], coloured: true };
+      page.lastExplain = { text, length: text.length, score: reply.score, judgeable: reply.judgeable, calibrated: reply.calibrated, temperature: reply.temperature, tokens: reply.tokens || [], coloured: true };
       renderExplanation(text, reply);
       showReviewNote(reviewNote(text, reply.tokens || [], limits));
     }
@@ -141,15 +141,23 @@ export function renderLegend() {
 // judgeable: the worker's count of the text's words the model knows outside
 // the stop words (nn_review_judgeable); 0 means its score is only the model's
 // guess for an empty review, so the page says it cannot judge the text.
-export function renderExplanation(text, { score, judgeable, tokens = [] }) {
+// calibrated (after training): the score divided, in logit units, by the
+// temperature fitted on the validation reviews (on them cut to their first 20
+// words when `short`, the text having at most 40): engine/temperature.h. The
+// class never changes; only how sure the line says the model is.
+export function renderExplanation(text, { score: raw, judgeable, calibrated, temperature, short, tokens = [] }) {
   renderLegend();
   const judged = judgeable !== 0;
+  const score = Number.isFinite(calibrated) ? calibrated : raw;
   const label = !judged ? 'unknown' : score >= 0.5 ? 'positive' : 'negative';
+  const how = Number.isFinite(calibrated)
+    ? `; calibrated: the model’s ${raw.toFixed(3)} at temperature ${temperature.toFixed(2)}, fitted on the validation reviews${short ? ' cut to 20 words, as this text is short' : ''}`
+    : '';
   setText(
     ui.scoreText,
     judged
-      ? `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`
-      : `The model cannot judge this text: it knows none of its words outside the stop words (its score, ${score.toFixed(3)}, would be its guess for an empty review).`,
+      ? `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure${how})`
+      : `The model cannot judge this text: it knows none of its words outside the stop words (its score, ${raw.toFixed(3)}, would be its guess for an empty review).`,
   );
   ui.scoreBar.style.setProperty('--score', judged ? String(Math.min(1, Math.max(0, score))) : '0.5');
   ui.scoreBar.dataset.label = judged ? label : '';

@@ -71,6 +71,7 @@ export const modelHandlers = {
     if (params.length !== n)
       throw new RequestError(`restore got ${params.length} parameters; this model has ${n}`);
     e.HEAPF32.set(params, e._nnw_params(session()) >> 2);
+    e._nnw_temperature_clear(session()); // fitted to the weights just replaced
     return {};
   },
 

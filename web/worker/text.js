@@ -9,6 +9,16 @@
 import { explainRow } from './layouts.js';
 import { RequestError, api, byteToUtf16Index, json, lastError, now, readRows, session, shared, withString } from './session.js';
 
+// The score divided by the review box's temperature for a text of `words`
+// words read (nnw_calibrate), and that temperature; nothing before a fit.
+function calibrated(e, score, words) {
+  const n = Math.min(words, 0xffffffff);
+  const temperature = e._nnw_temperature_for(session(), n);
+  if (!(temperature > 0)) return {};
+  const short = e._nnw_temperature_is_short(session(), n) === 1;
+  return { calibrated: e._nnw_calibrate(session(), score, n), temperature, short };
+}
+
 export const textHandlers = {
   predict(data) {
     const e = api();
@@ -18,7 +28,8 @@ export const textHandlers = {
     if (score < 0) throw new RequestError(lastError());
     const judgeable = withString(text, (p, n) => e._nnw_judgeable(session(), p, n));
     if (judgeable < 0) throw new RequestError(lastError());
-    return { score, judgeable, ms: now() - t0 };
+    // A text too long to colour is never short: the whole reviews' temperature.
+    return { score, judgeable, ...calibrated(e, score, Infinity), ms: now() - t0 };
   },
 
   explain(data) {
@@ -37,7 +48,8 @@ export const textHandlers = {
     // The engine's byte offsets into the UTF-8 text, as UTF-16 indices into the JS string.
     const at = byteToUtf16Index(text, byteLength);
     const tokens = rows.map((r) => ({ start: at[r.start], end: at[r.end], contribution: r.contribution, id: r.id }));
-    return { score, judgeable, tokens, ms: now() - t0 };
+    const words = tokens.filter((t) => t.id >= 0).length;
+    return { score, judgeable, ...calibrated(e, score, words), tokens, ms: now() - t0 };
   },
 
   review(data) {

@@ -153,10 +153,11 @@ function sendEpoch(p) {
 }
 
 // After the last epoch: the test set, in slices like training (and under
-// the 'watch' pace too, which paces training only), then `done`.
+// the 'watch' pace too, which paces training only), then the review box's
+// temperatures fitted on the validation reviews (engine/temperature.h; not
+// counted in the run's time), then `done`.
 function testStep(slice) {
   const { early } = run.testing;
-  let test = null;
   if (run.testing.pending) {
     const t0 = now();
     const r = api()._nnw_evaluate_step(session(), slice.ran);
@@ -168,14 +169,33 @@ function testStep(slice) {
       return true;
     }
     if (r === 0) return false;
-    test = readLayout(evalResult, api()._nnw_eval_result(session()));
+    run.testing.test = readLayout(evalResult, api()._nnw_eval_result(session()));
+    run.testing.pending = false;
+    return false;
   }
+  if (!run.testing.calibrating) {
+    // No validation reviews (or an image model): no temperature, done.
+    run.testing.calibrating = api()._nnw_temperature_begin(session()) === 0;
+    if (run.testing.calibrating) return false;
+  } else {
+    const t0 = now();
+    const r = api()._nnw_temperature_step(session(), slice.ran);
+    slice.ms = now() - t0;
+    if (r === 0) return false;
+  }
+  const test = run.testing.test ?? null;
   run.testing = null;
   run.finished = true;
   const checkpoint = run.checkpoints ? checkpointBytes() : null;
-  post({ type: 'done', data: { history: history(), test, ms: run.totalMs, ...early, ...(checkpoint ? { checkpoint } : {}) } },
+  post({ type: 'done', data: { history: history(), test, ms: run.totalMs, temperature: temperatures(), ...early, ...(checkpoint ? { checkpoint } : {}) } },
     checkpoint ? [checkpoint] : []);
   return true;
+}
+
+// The review box's temperatures (0: none fitted), as the engine holds them.
+export function temperatures() {
+  const e = api();
+  return { whole: e._nnw_temperature(session()), short: e._nnw_temperature_short(session()) };
 }
 
 // The trainError data of a diverged run: the engine's message, where it
