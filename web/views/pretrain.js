@@ -34,6 +34,30 @@ export const PRESET_NOTES = {
   custom: 'Your own settings; the link keeps them.',
 };
 
+// What each recipe costs and earns, measured natively on this project's
+// 2-core machine while it was shared (nice -n 10 scripts/short-table.sh, one
+// thread; README "Short reviews"): test accuracy, accuracy on the test
+// reviews cut to their first 20 words and to their first sentence, the
+// training time ("Trained N epochs in X ms"), the whole run's time (data,
+// training, test sets) and the load average when it began. The page's wasm
+// engine trains the same histories; its own times are in the README's Figures.
+export const PRESET_COSTS = {
+  'tutorial-bag': { test: 0.8729, words20: 0.6825, sentence: 0.6704, trainS: 2.6, runS: 5.8, load: 11.3 },
+  ngram: { test: 0.9164, words20: 0.7258, sentence: 0.72, trainS: 9.6, runS: 16.4, load: 11.3 },
+};
+
+// The hint's sentence of what a recipe costs and earns ('' when not measured).
+export function presetCostNote(name) {
+  const c = PRESET_COSTS[name];
+  if (!c) return '';
+  const acc = (x) => x.toFixed(3);
+  return (
+    `Measured here (natively, one thread, load average ${c.load}): test accuracy ${acc(c.test)}; ` +
+    `on short reviews ${acc(c.words20)} (first 20 words) and ${acc(c.sentence)} (first sentence); ` +
+    `${c.runS.toFixed(1)} s for the whole run, ${c.trainS.toFixed(1)} s of it training.`
+  );
+}
+
 // The config keys word2vec uses: vectors trained with other values of these
 // do not fit a model (the engine refuses them).
 export const W2V_KEYS = ['vocab_size', 'embed_dim', 'seed', 'w2v_epochs', 'w2v_window', 'w2v_negative', 'w2v_sample', 'w2v_lr'];

@@ -5,7 +5,7 @@
 import { $, ui, controls, page } from '../page.js';
 import { PROPS, ENGINE_KEYS, CONTROL_KEYS, TEXT_ONLY_KEYS, state, items, writeHash, readHash, view, hashKeys, fromEngine } from '../state.js';
 import { shardLimitError, showFieldMessage, clearFieldMessage } from '../input-checks.js';
-import { PRESET_NOTES } from './pretrain.js';
+import { PRESET_NOTES, presetCostNote } from './pretrain.js';
 import { updateStatus } from './status.js';
 import { showSection } from './sections.js';
 import { dataset } from '../datasets.js';
@@ -80,7 +80,7 @@ export function matchingPreset() {
 export function syncPresetMenu() {
   const name = Object.keys(page.presetConfigs).length ? matchingPreset() : dataset().recipe;
   ui.preset.value = name;
-  ui.presetHint.textContent = PRESET_NOTES[name] ?? '';
+  ui.presetHint.textContent = [PRESET_NOTES[name], presetCostNote(name)].filter(Boolean).join(' ');
 }
 
 export function applyPreset(name) {
