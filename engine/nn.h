@@ -140,6 +140,9 @@ size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
 #define NN_SHARD_VERSION 1
 #define NN_SHARD_MAX_TOKENS 2048  /* reviews are cut to this many ids */
 #define NN_SHARD_MAX_SPLITS 4
+/* Classes of a text model and of a labelled-text shard (why 50:
+ * engine/labelled_text.h). */
+#define NN_MAX_TEXT_CLASSES 50
 
 typedef struct nn_split {
     char name[16];           /* "train", "test", "unsup" */
