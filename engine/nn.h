@@ -137,7 +137,7 @@ size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
  * a reader checks magic, version, every size and the checksum before it
  * trusts anything, and the parsed shard points into the caller's buffer. */
 #define NN_SHARD_MAGIC "NNSHARD1"
-#define NN_SHARD_VERSION 1
+#define NN_SHARD_VERSION 2  /* written; version 1 (no class names) is still read */
 #define NN_SHARD_MAX_TOKENS 2048  /* reviews are cut to this many ids */
 #define NN_SHARD_MAX_SPLITS 4
 /* Classes of a text model and of a labelled-text shard (why 50:
@@ -162,6 +162,9 @@ typedef struct nn_shard {
     nn_vocab vocab;          /* V == 0 in a shard without a vocabulary */
     uint32_t nsplits;
     nn_split split[NN_SHARD_MAX_SPLITS];
+    uint32_t classes; /* 2 for IMDB shards (no names stored); K for a labelled-text shard */
+    const char *class_name[NN_MAX_TEXT_CLASSES]; /* (classes) not NUL-terminated; NULL when unnamed */
+    uint32_t class_name_len[NN_MAX_TEXT_CLASSES]; /* bytes of each name; 0 when unnamed */
 } nn_shard;
 
 /* Parses buf[0..len) (which must stay alive and 4-byte aligned while the
@@ -170,8 +173,9 @@ int nn_shard_parse(nn_shard *s, const uint8_t *buf, size_t len, nn_error *err);
 void nn_shard_free(nn_shard *s);
 const nn_split *nn_shard_find(const nn_shard *s, const char *name);
 
-/* Serialises a shard (vocabulary and splits as described by s) into a newly
- * malloc'd buffer; *out_len gets its size. */
+/* Serialises a shard (vocabulary, class names when class_name[0] is set,
+ * and splits as described by s) into a newly malloc'd buffer; *out_len gets
+ * its size. Without names, classes must be 0 or 2 (an IMDB shard). */
 int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *err);
 
 /* ------------------------------------------------------------ image shards
