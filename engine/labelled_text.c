@@ -629,6 +629,10 @@ int nn_labelled_text_check_training(const nn_labelled_text *lt, nn_error *err) {
     return NN_OK;
 }
 
+int nn_labelled_text_binary_label(const char *s, size_t n) {
+    return parse_label((const unsigned char *)s, n);
+}
+
 const char *nn_labelled_text_example(const nn_labelled_text *lt, uint32_t i, size_t *len) {
     *len = lt->offset[i + 1] - lt->offset[i];
     return lt->text + lt->offset[i];

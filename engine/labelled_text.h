@@ -135,6 +135,10 @@ void nn_labelled_text_free(nn_labelled_text *lt);
  * overlong forms, surrogates or code points above U+10FFFF), or n. */
 size_t nn_utf8_invalid_at(const unsigned char *s, size_t n);
 
+/* The binary reading of one label: 0 (0, neg, negative), 1 (1, pos,
+ * positive), -1 otherwise. */
+int nn_labelled_text_binary_label(const char *s, size_t n);
+
 /* Example i's text as (pointer, length). */
 const char *nn_labelled_text_example(const nn_labelled_text *lt, uint32_t i, size_t *len);
 
