@@ -377,3 +377,23 @@ done:
     split_free(&test);
     return rc;
 }
+
+int nn_labelled_shard_recipe(nn_config *c, const nn_shard *s, nn_error *err) {
+    const nn_split *train = nn_shard_find(s, "train");
+    if (!train || train->n < 4)
+        return nn_fail(err, NN_ERR_ARG, "the shard has %u training examples; a model needs at "
+                       "least 4 (some validate)", train ? train->n : 0);
+    nn_config_preset(c, "ngram");
+    c->classes = s->classes;
+    c->val_size = (uint32_t)(0.2 * train->n + 0.5);
+    if (c->val_size < 1) c->val_size = 1;
+    c->vocab_size = s->vocab.V < 32768 ? s->vocab.V : 32768;
+    uint32_t longest = 1;
+    for (uint32_t i = 0; i < train->n; i++)
+        if (train->offset[i + 1] - train->offset[i] > longest) longest = train->offset[i + 1] - train->offset[i];
+    c->maxlen = longest < 1024 ? longest : 1024;
+    c->epochs = 20;
+    c->patience = 2;
+    c->restore_best_weights = 1;
+    return NN_OK;
+}

@@ -64,6 +64,21 @@ int nn_labelled_shard_build(const char *buf, size_t len, const char *test_buf, s
                             nn_labelled_shard_report *rep, nn_error *err);
 void nn_labelled_shard_report_free(nn_labelled_shard_report *rep);
 
+/* The default recipe for a user's shard: the "ngram" preset (a bag of word
+ * and bigram embeddings with a linear head, NB-weighted; engine/ngram.h),
+ * because it is the best recipe we have on long reviews (IMDB) and a bag of
+ * n-grams is the standard strong baseline on short texts too (fastText),
+ * trains in seconds and has no sequence length to tune. Adapted to the
+ * shard: classes from it; validation 20% of "train" (Keras's
+ * validation_split=0.2) and early stopping on validation loss (patience 2,
+ * best weights restored: a small set overfits in a few epochs, and the
+ * epoch count is then chosen on validation, never on test); vocab_size all
+ * the shard's ids up to 32,768; maxlen the longest training text (at most
+ * 1,024, the preset's), so short texts are not padded to 1,024 slots;
+ * 20 epochs at most. NN_ERR_ARG when the shard has no "train" split or
+ * fewer than 4 examples in it. */
+int nn_labelled_shard_recipe(nn_config *c, const nn_shard *s, nn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
