@@ -392,6 +392,22 @@ int nn_labelled_shard_recipe(nn_config *c, const nn_shard *s, nn_error *err) {
     for (uint32_t i = 0; i < train->n; i++)
         if (train->offset[i + 1] - train->offset[i] > longest) longest = train->offset[i + 1] - train->offset[i];
     c->maxlen = longest < 1024 ? longest : 1024;
+    /* The bigram table: no more rows than the training texts have distinct
+     * adjacent pairs (a 5,000-sentence file has tens of thousands, not the
+     * preset's 200,000), so the model and its checkpoint stay small. */
+    uint32_t nslots = 1024;
+    while (nslots < 2 * train->offset[train->n] && nslots < (1u << 24)) nslots *= 2;
+    uint32_t *set = calloc(nslots, sizeof *set), pairs = 0;
+    if (!set) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting bigrams");
+    for (uint32_t i = 0; i < train->n; i++)
+        for (uint32_t k = train->offset[i] + 2; k < train->offset[i + 1] && pairs < nslots / 2; k++) {
+            uint32_t key = (uint32_t)train->tokens[k - 1] * 65536u + train->tokens[k];
+            uint32_t h = (key * 2654435761u) & (nslots - 1);
+            while (set[h] && set[h] != key) h = (h + 1) & (nslots - 1);
+            if (!set[h]) set[h] = key, pairs++;
+        }
+    free(set);
+    if (pairs < c->bigrams) c->bigrams = pairs ? pairs : 1;
     c->epochs = 20;
     c->patience = 2;
     c->restore_best_weights = 1;

@@ -75,6 +75,7 @@ void nn_labelled_shard_report_free(nn_labelled_shard_report *rep);
  * epoch count is then chosen on validation, never on test); vocab_size all
  * the shard's ids up to 32,768; maxlen the longest training text (at most
  * 1,024, the preset's), so short texts are not padded to 1,024 slots;
+ * bigrams at most the distinct adjacent pairs of the training texts;
  * 20 epochs at most. NN_ERR_ARG when the shard has no "train" split or
  * fewer than 4 examples in it. */
 int nn_labelled_shard_recipe(nn_config *c, const nn_shard *s, nn_error *err);

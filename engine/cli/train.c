@@ -10,6 +10,10 @@
  * applied after it. --shard takes a text shard (data/imdb.shard) or an image
  * shard (data/fashion.shard, for model "mlp": --preset tutorial-mlp); the
  * file's magic tells which.
+ * A labelled-text shard (imdb_build_shard --labelled) without --preset or
+ * --config trains the default recipe for a user's shard
+ * (nn_labelled_shard_recipe: "ngram", early stopping on validation), the
+ * flags applied after it; its classes always come from the shard.
  * Every nn_config field is a flag (--epochs 10, --lr 0.01, --model gru,
  * --restore-best-weights true).
  * With embedding_init "word2vec" the embedding starts from word vectors:
@@ -22,6 +26,7 @@
 #include "cli.h"
 #include "threads.h"
 #include "pretrain.h"
+#include "../labelled_shard.h"
 #include "../metrics.h"
 #include "../stopwords.h"
 
@@ -198,6 +203,27 @@ int main(int argc, char **argv) {
     if (nn_cli_load_any_shard(shard_path, &shard, &images, &is_images, &buf, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
+    }
+    if (!is_images && shard.class_name[0]) { /* the user's own labelled text */
+        int chosen = 0;
+        for (int i = 1; i < argc; i++) chosen |= !strcmp(argv[i], "--preset") || !strcmp(argv[i], "--config");
+        if (!chosen) {
+            unsigned char *again = calloc((size_t)argc + 1, 1);
+            if (!again || nn_labelled_shard_recipe(&cfg, &shard, &err) ||
+                nn_cli_config(&cfg, argc, argv, again, &err)) {
+                fprintf(stderr, "imdb_train: %s\n", err.msg);
+                return 1;
+            }
+            free(again);
+        }
+        cfg.classes = shard.classes;
+        if (!quiet) {
+            printf("Classes:");
+            for (uint32_t k = 0; k < shard.classes; k++)
+                printf(" %u=%.*s", k, (int)shard.class_name_len[k], shard.class_name[k]);
+            printf("\n%s\n", chosen ? "Recipe: as given" : "Recipe: the default for a labelled shard (ngram, "
+                   "validation 20%, early stopping on val_loss)");
+        }
     }
     nn_trainer *t;
     double t0 = nn_now_ms();
