@@ -413,3 +413,14 @@ int nn_labelled_shard_recipe(nn_config *c, const nn_shard *s, nn_error *err) {
     c->restore_best_weights = 1;
     return NN_OK;
 }
+
+int nn_labelled_shard_class_of(const nn_shard *s, const char *name, size_t len) {
+    int side = nn_labelled_text_binary_label(name, len);
+    for (uint32_t k = 0; k < s->classes && s->class_name[k]; k++) {
+        const char *t = s->class_name[k];
+        size_t n = s->class_name_len[k];
+        if (n == len && !memcmp(t, name, len)) return (int)k;
+        if (side >= 0 && s->classes == 2 && nn_labelled_text_binary_label(t, n) == side) return (int)k;
+    }
+    return -1;
+}

@@ -64,6 +64,11 @@ int nn_labelled_shard_build(const char *buf, size_t len, const char *test_buf, s
                             nn_labelled_shard_report *rep, nn_error *err);
 void nn_labelled_shard_report_free(nn_labelled_shard_report *rep);
 
+/* The class of s named name[0..len): the same name, or, in a two-class
+ * shard, a binary word of the same side (neg and 0 are one class); -1
+ * when none. */
+int nn_labelled_shard_class_of(const nn_shard *s, const char *name, size_t len);
+
 /* The default recipe for a user's shard: the "ngram" preset (a bag of word
  * and bigram embeddings with a linear head, NB-weighted; engine/ngram.h),
  * because it is the best recipe we have on long reviews (IMDB) and a bag of
