@@ -228,10 +228,12 @@ int nn_cli_build_labelled(int argc, char **argv) {
     json[jlen + 1] = 0;
     snprintf(path, sizeof path, "%s/%s", out_dir, MANIFEST_NAME);
     if ((rc = nn_write_file(path, json, jlen + 1, &err))) goto done;
-    printf("train:");
-    for (uint32_t c = 0; c < rep.classes; c++) printf(" %s %u", rep.text.class_name[c], rep.train_count[c]);
-    printf("\n");
-    if (rep.test) {
+    if (!quiet) {
+        printf("train:");
+        for (uint32_t c = 0; c < rep.classes; c++) printf(" %s %u", rep.text.class_name[c], rep.train_count[c]);
+        printf("\n");
+    }
+    if (rep.test && !quiet) {
         printf("test:");
         for (uint32_t c = 0; c < rep.classes; c++) printf(" %s %u", rep.text.class_name[c], rep.test_count[c]);
         printf("\n");
