@@ -467,6 +467,30 @@ EMSCRIPTEN_KEEPALIVE int nnw_labelled_text(nnw_session *s, const char *bytes, si
 /* {"examples", "positives", "negatives", "format" ("tsv"/"csv"), "lines",
  * "blank", "header", "malformed", "problems": [{"line", "reason"}, ...]}
  * (problems: the first 100 malformed lines). */
+/* The user's labelled file (and a test file: test_n 0 for none) built into
+ * a shard that replaces the session's dataset, as nnw_load_shard does
+ * (engine/labelled_shard.h); bytes stay the caller's. nnw_labelled_shard_info
+ * says what was read, also after a refusal; nnw_shard_bytes/len give the
+ * built shard's bytes for the page to keep (IndexedDB). */
+EMSCRIPTEN_KEEPALIVE int nnw_build_labelled_shard(nnw_session *s, const char *bytes, size_t n, const char *test,
+                                                  size_t test_n, int format, float test_share, uint32_t seed) {
+    return nn_session_build_labelled_shard(s, bytes, n, test_n ? test : NULL, test_n, format, test_share, seed);
+}
+
+EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_shard_info(nnw_session *s) {
+    if (!s->labelled_report) {
+        nn_fail(&s->err, NN_ERR_STATE, "no labelled file was built: call nnw_build_labelled_shard first");
+        return NULL;
+    }
+    return s->labelled_report;
+}
+
+EMSCRIPTEN_KEEPALIVE const uint8_t *nnw_shard_bytes(nnw_session *s) {
+    return nn_session_need_shard(s) == NN_OK ? s->shard_buf : NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_shard_len(nnw_session *s) { return s->has_shard ? (uint32_t)s->shard_len : 0; }
+
 EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_text_info(nnw_session *s) {
     return nn_session_answer(s, nn_labelled_text_info_json(&s->texts));
 }

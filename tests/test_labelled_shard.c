@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "labelled_shard.h"
+#include "session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,7 +347,24 @@ static void two_class_end_to_end(void) {
     free(file);
 }
 
+/* What the page's worker calls: the session builds the shard, loads it and
+ * keeps the report, also after a refusal. */
+static void session_builds(void) {
+    nn_session *s = nn_session_create();
+    static const char file[] = "x\tone two\ny\tthree four\nx\tfive\ny\tsix\nz\tseven\nz\teight\nbad\n";
+    int rc = nn_session_build_labelled_shard(s, file, sizeof file - 1, NULL, 0, NN_LT_AUTO, 0.0f, 1);
+    check(rc == NN_OK && s->has_shard && s->shard.classes == 3 && s->shard_len > 64 && s->labelled_report &&
+              strstr(s->labelled_report, "\"ok\":true") && strstr(s->labelled_report, "\"line\":7"),
+          "session: the file becomes the dataset (3 classes, %zu bytes), the report lists line 7", s->shard_len);
+    rc = nn_session_build_labelled_shard(s, "x\ta\n", 4, NULL, 0, NN_LT_AUTO, 0.0f, 1);
+    check(rc == NN_ERR_ARG && s->labelled_report && strstr(s->labelled_report, "\"ok\":false") &&
+              strstr(s->labelled_report, "two classes") && s->has_shard,
+          "session: a refused file keeps the dataset, and the report says why");
+    nn_session_free(s);
+}
+
 int main(void) {
+    session_builds();
     bad_files();
     labels_and_splits();
     build_tool(getenv("IMDB_BUILD_SHARD"));
