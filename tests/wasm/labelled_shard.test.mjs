@@ -87,7 +87,8 @@ test('bad files are refused with a message that says what to fix, and the report
   await assert.rejects(w.request('buildLabelledShard', { text: 'a\tone\na\ttwo\nb\tthree\n' }),
     (e) => /only one example \(line 3\)/.test(e.message));
   await assert.rejects(w.request('buildLabelledShard', { text: 'a\tone\nb\ttw\u0000o\n' }), (e) => /line 2 has a NUL byte/.test(e.message));
-  const latin1 = new Uint8Array([0x61, 0x09, 0x63, 0x61, 0x66, 0xe9, 0x0a, 0x62, 0x09, 0x78, 0x0a]).buffer;
+  // Latin-1, not UTF-8: "a<TAB>café" and "b<TAB>naïve".
+  const latin1 = new Uint8Array([0x61, 0x09, 0x63, 0x61, 0x66, 0xe9, 0x0a, 0x62, 0x09, 0x6e, 0x61, 0xef, 0x76, 0x65, 0x0a]).buffer;
   await assert.rejects(w.request('buildLabelledShard', { bytes: latin1 }),
     (e) => /line 1/.test(e.message) && /UTF-8/.test(e.message) && e.report.file.problems[0].line === 1);
   await assert.rejects(w.request('buildLabelledShard', { bytes: new ArrayBuffer(100 * 1024 * 1024) }),
