@@ -147,7 +147,8 @@ size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
 typedef struct nn_split {
     char name[16];           /* "train", "test", "unsup" */
     uint32_t n;              /* reviews */
-    const uint8_t *label;    /* (n) 0 negative, 1 positive, 255 unlabelled */
+    const uint8_t *label;    /* (n) 0 negative, 1 positive (a labelled-text shard: the class,
+                              * below nn_shard.classes), 255 unlabelled */
     const uint8_t *rating;   /* (n) IMDB stars 1-10, 0 unlabelled */
     const uint32_t *review_id;/* (n) the <id> of <id>_<rating>.txt */
     const uint32_t *offset;  /* (n+1) review i is tokens[offset[i]..offset[i+1]) */
