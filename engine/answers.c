@@ -183,6 +183,7 @@ char *nn_labelled_shard_report_json(const nn_labelled_shard_report *r, const cha
     ok &= add_number(o, "vocab_size", r->V);
     ok &= add_number(o, "words", r->words);
     ok &= add_number(o, "duplicates", r->duplicates);
+    ok &= add_number(o, "test_in_train", r->test_in_train);
     ok &= add_number(o, "cut", r->cut);
     cJSON *file = labelled_text_object(&r->text);
     ok &= file && json_add(o, "file", file) != NULL;

@@ -218,6 +218,42 @@ static void split_view(nn_split *dst, const char *name, const split_out *s) {
 
 /* ------------------------------------------------------------- the build */
 
+static uint32_t text_hash(const char *t, size_t n) { return fnv1a(t, n); }
+
+/* Test examples (held out of lt, or the test file's) whose text is the text
+ * of a training example; 0 when out of memory (it is only a report). */
+static uint32_t count_test_in_train(const nn_labelled_text *lt, const uint8_t *held,
+                                    const nn_labelled_text *test) {
+    uint32_t nslots = 16, found = 0;
+    while (nslots < 2 * lt->n) nslots *= 2;
+    uint32_t *slot = calloc(nslots, sizeof *slot); /* training example + 1 */
+    if (!slot) return 0;
+    for (uint32_t i = 0; i < lt->n; i++) {
+        if (held[i] || lt->duplicate[i]) continue;
+        size_t n;
+        const char *t = nn_labelled_text_example(lt, i, &n);
+        uint32_t h = text_hash(t, n) & (nslots - 1);
+        while (slot[h]) h = (h + 1) & (nslots - 1);
+        slot[h] = i + 1;
+    }
+    const nn_labelled_text *src = test ? test : lt;
+    for (uint32_t i = 0; i < src->n; i++) {
+        if (src->duplicate[i] || (!test && !held[i])) continue;
+        size_t n;
+        const char *t = nn_labelled_text_example(src, i, &n);
+        for (uint32_t h = text_hash(t, n) & (nslots - 1); slot[h]; h = (h + 1) & (nslots - 1)) {
+            size_t m;
+            const char *u = nn_labelled_text_example(lt, slot[h] - 1, &m);
+            if (m == n && !memcmp(t, u, n)) {
+                found++;
+                break;
+            }
+        }
+    }
+    free(slot);
+    return found;
+}
+
 void nn_labelled_shard_report_free(nn_labelled_shard_report *rep) {
     if (!rep) return;
     nn_labelled_text_free(&rep->text);
@@ -351,6 +387,7 @@ int nn_labelled_shard_build(const char *buf, size_t len, const char *test_buf, s
     }
     nn_vocab_free_index(&vocab);
     rep->train = train.n;
+    rep->test_in_train = count_test_in_train(lt, held, test_buf ? &rep->test_text : NULL);
     rep->test = test.n;
 
     nn_shard s;

@@ -47,6 +47,8 @@ typedef struct nn_labelled_shard_report {
     uint32_t train, test;        /* examples in each split */
     uint32_t train_count[NN_MAX_TEXT_CLASSES], test_count[NN_MAX_TEXT_CLASSES];
     uint32_t duplicates;         /* examples left out as repeats (both files) */
+    uint32_t test_in_train;      /* test examples whose text is also a training text
+                                  * (kept: reported, since they flatter the test score) */
     uint32_t cut;                /* texts cut to max_tokens ids */
     uint32_t V;                  /* vocabulary ids, specials included */
     uint32_t words;              /* distinct words of the training texts */

@@ -208,14 +208,22 @@ static void labels_and_splits(void) {
     /* A second file as the test set. */
     o = defaults();
     static const char train_file[] = "a\tx y\nb\tz w\na\ty y\nb\tw w\n";
-    static const char test_ok[] = "b\tz\na\tx\n", test_bad[] = "a\tx\nc\tz\n";
+    static const char test_ok[] = "b\tz\na\tx\n", test_bad[] = "a\tx\nc\tz\n", test_seen[] = "b\tz w\na\tx\n";
     rc = nn_labelled_shard_build(train_file, sizeof train_file - 1, test_ok, sizeof test_ok - 1, &o,
                                  &shard, &shard_len, &rep, &err);
     rc = rc ? rc : nn_shard_parse(&s, shard, shard_len, &err);
     test = rc ? NULL : nn_shard_find(&s, "test");
-    check(test && test->n == 2 && test->label[0] == 1 && test->label[1] == 0 && rep.test_count[0] == 1,
+    check(test && test->n == 2 && test->label[0] == 1 && test->label[1] == 0 && rep.test_count[0] == 1 &&
+              rep.test_in_train == 0,
           "a second file becomes \"test\", its labels mapped to the first file's classes %s", err.msg);
     if (rc == NN_OK) nn_shard_free(&s);
+    nn_labelled_shard_report_free(&rep);
+    free(shard);
+    shard = NULL;
+    rc = nn_labelled_shard_build(train_file, sizeof train_file - 1, test_seen, sizeof test_seen - 1, &o,
+                                 &shard, &shard_len, &rep, &err);
+    check(rc == NN_OK && rep.test_in_train == 1 && rep.test == 2,
+          "a test text that is also a training text is kept and counted (%u)", rep.test_in_train);
     nn_labelled_shard_report_free(&rep);
     free(shard);
     shard = NULL;

@@ -197,6 +197,7 @@ int nn_cli_build_labelled(int argc, char **argv) {
     cJSON_AddNumberToObject(sh, "cut", rep.cut);
     cJSON_AddNumberToObject(sh, "train", rep.train);
     cJSON_AddNumberToObject(sh, "test", rep.test);
+    cJSON_AddNumberToObject(sh, "test_in_train", rep.test_in_train);
     char share[32];
     snprintf(share, sizeof share, "%g", (double)opt.test_share);
     cJSON_AddRawToObject(sh, "test_share", share);
@@ -237,6 +238,8 @@ int nn_cli_build_labelled(int argc, char **argv) {
         printf("test:");
         for (uint32_t c = 0; c < rep.classes; c++) printf(" %s %u", rep.text.class_name[c], rep.test_count[c]);
         printf("\n");
+        if (rep.test_in_train)
+            printf("  %u test texts are also training texts: they flatter the test score\n", rep.test_in_train);
     }
     printf("imdb_build_shard: %s/%s (%u classes, V %u, train %u, test %u, %.2f MB) built in %.0f ms\n",
            out_dir, SHARD_NAME, rep.classes, rep.V, rep.train, rep.test, shard_len / 1e6,
