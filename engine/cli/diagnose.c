@@ -245,6 +245,11 @@ int main(int argc, char **argv) {
             }
         }
     } else {
+        if (shard.classes > 2) {
+            fprintf(stderr, "imdb_diagnose: a %u-class shard is diagnosed from a file: pass --labelled "
+                    "FILE (the K-class diagnosis of a split needs the multi-class heads)\n", shard.classes);
+            return 2;
+        }
         ids = nn_trainer_set(t, split, &n, &label, &source);
     }
 
