@@ -930,7 +930,7 @@ int nn_embed_history_map_floats(nn_embed_history *h, uint32_t basis_epoch, uint3
  * One header, one JSON document (config, tensor table, vocabulary words,
  * history), one blob of float32 parameters. See engine/checkpoint.c. */
 #define NN_CKPT_MAGIC "NNCKPT01"
-#define NN_CKPT_VERSION 1
+#define NN_CKPT_VERSION 2 /* 2: "classes" is every model's K; version 1 still reads (text: K = 2) */
 
 /* Serialises model (and vocab's first V words, and history if given). A
  * model "mlp" reads images and keeps no words: vocab may be NULL (and
