@@ -71,14 +71,28 @@ float nn_model_score_text(nn_model *m, const nn_vocab *v, const struct nn_stopwo
     return score;
 }
 
+uint32_t nn_head_classify(nn_model *m, const uint32_t *ids, size_t n, float *probs) {
+    uint32_t K = nn_model_classes(m), best = 0;
+    if (K == 2) {
+        float p = nn_model_explain(m, ids, n, NULL);
+        if (probs) probs[0] = 1.0f - p, probs[1] = p;
+        return p > 0.5f ? 1 : 0;
+    }
+    float local[NN_MAX_TEXT_CLASSES];
+    nn_model_explain_class(m, ids, n, 0, NULL); /* one forward pass: row 0 of m->logit */
+    nn_softmax(probs ? probs : local, m->logit, K);
+    for (uint32_t k = 1; k < K; k++) best = m->logit[k] > m->logit[best] ? k : best;
+    return best;
+}
+
 uint32_t nn_model_score_text_classes(nn_model *m, const nn_vocab *v, const struct nn_stopwords *stop,
                                      const char *text, size_t len, float *probs) {
-    uint32_t K = nn_model_classes(m), best = 0;
+    uint32_t K = nn_model_classes(m);
     if (m->cfg.model == NN_MODEL_MLP) {
         for (uint32_t k = 0; k < K; k++) probs[k] = NAN;
         return 0;
     }
-    if (K == 2) {
+    if (K == 2) { /* exactly nn_model_score_text's number */
         float p = nn_model_score_text(m, v, stop, text, len);
         probs[0] = 1.0f - p;
         probs[1] = p;
@@ -87,9 +101,7 @@ uint32_t nn_model_score_text_classes(nn_model *m, const nn_vocab *v, const struc
     uint32_t small[4096];
     size_t n;
     uint32_t *ids = encode(m, v, stop, text, len, small, 4096, &n);
-    nn_model_explain_class(m, ids, n, 0, NULL); /* the forward pass: m->logit row 0 */
+    uint32_t best = nn_head_classify(m, ids, n, probs);
     if (ids != small) free(ids);
-    nn_softmax(probs, m->logit, K);
-    for (uint32_t k = 1; k < K; k++) best = m->logit[k] > m->logit[best] ? k : best;
     return best;
 }

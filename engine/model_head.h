@@ -15,5 +15,9 @@
 float nn_head_loss(nn_model *m, const float *labels, uint32_t B, uint32_t *correct);
 /* P(cls) from one row of logits z (O). */
 float nn_head_prob(const nn_model *m, const float *z, uint32_t cls);
+/* The encoded review ids (n, <START> first) scored: the class
+ * probabilities into probs (K; may be NULL); returns the top class (K == 2:
+ * 1 when P(positive) > 0.5; else the largest logit's, the first on ties). */
+uint32_t nn_head_classify(nn_model *m, const uint32_t *ids, size_t n, float *probs);
 
 #endif

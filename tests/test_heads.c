@@ -6,10 +6,15 @@
  * without the word shows, and the n-gram model's shares add up to P(class)
  * minus its no-feature score. A 4-class corpus (synthetic.h: each class has
  * its own words) is learned end to end by every model family with a fixed
- * seed, the same history twice. (The K-class heads' gradients are checked
+ * seed, the same history twice. What reads one probability (the
+ * diagnosis, the word map's effects) refuses a K-class model with a
+ * message; the review box's explanation is about the top class.
+ * (The K-class heads' gradients are checked
  * by finite differences in test_layers_gradcheck.c and test_ngram.c.) */
 #include "check.h"
+#include "diagnosis.h"
 #include "nn.h"
+#include "review_text.h"
 #include "synthetic.h"
 
 #include <math.h>
@@ -218,6 +223,34 @@ static void k_classes_learn(void) {
     data4.labels[0][5] = saved;
 }
 
+static void readers_of_one_probability(void) {
+    nn_trainer *t;
+    nn_model *m = random_model(NN_MODEL_BAG, 4, &t);
+    if (!m) return;
+    nn_error err = {0};
+    nn_diagnosis *d = NULL;
+    uint32_t n;
+    const float *label;
+    const uint16_t *ids = nn_trainer_set(t, "val", &n, &label, NULL);
+    check(nn_diagnosis_create_padded(&d, m, ids, label, n, &err) == NN_ERR_ARG && !d && strstr(err.msg, "4 classes"),
+          "the diagnosis refuses a 4-class model: %s", err.msg);
+    nn_embed_history *h = NULL;
+    uint32_t counts[64] = {0};
+    check(nn_embed_history_create(&h, m, counts, 1 << 20, 20, 1000, &err) == NN_ERR_ARG && !h &&
+              strstr(err.msg, "4 classes"),
+          "the word map's history refuses a 4-class model: %s", err.msg);
+    static const char TEXT[] = "w4 w11 w20 w5 w40 w41 w12 w13 w22";
+    float probs[4];
+    uint32_t top = nn_model_score_text_classes(m, &data4.shard.vocab, NULL, TEXT, sizeof TEXT - 1, probs);
+    nn_review_text r = {0};
+    int k = nn_review_explain_text(&r, m, NULL, &data4.shard.vocab, NULL, TEXT, sizeof TEXT - 1, 0, &err);
+    check(k == 9 && r.cls == top && r.score == probs[top],
+          "the review box explains a 4-class review toward its top class %u (P %.4f; got class %u, %.4f)", top,
+          probs[top], r.cls, r.score);
+    nn_review_text_free(&r);
+    nn_trainer_free(t);
+}
+
 int main(void) {
     synthetic_make(&data2, 1200, 400);
     synthetic_make_classes(&data4, 1200, 400, 4);
@@ -229,6 +262,7 @@ int main(void) {
     two_classes_agree();
     k_classes_explain();
     k_classes_learn();
+    readers_of_one_probability();
     nn_shard_free(&data2.shard);
     nn_shard_free(&data4.shard);
     synthetic_free(&data2);
