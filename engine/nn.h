@@ -140,10 +140,8 @@ size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
 #define NN_SHARD_VERSION 1
 #define NN_SHARD_MAX_TOKENS 2048  /* reviews are cut to this many ids */
 #define NN_SHARD_MAX_SPLITS 4
-/* Classes a text model can tell apart (cfg.classes, K): label ids are
- * uint8 with 255 meaning unlabelled, and a K-class model's output layer
- * and the page's per-class bars and K x K confusion matrix stay readable
- * up to about 50. */
+/* Classes of a text model and of a labelled-text shard (why 50:
+ * engine/labelled_text.h). */
 #define NN_MAX_TEXT_CLASSES 50
 
 typedef struct nn_split {
@@ -162,9 +160,11 @@ typedef struct nn_shard {
     uint32_t max_tokens;     /* cap used when building */
     uint32_t vocab_crc;      /* identifies the vocabulary these ids refer to */
     nn_vocab vocab;          /* V == 0 in a shard without a vocabulary */
-    uint32_t classes; /* 2 for IMDB shards (no names stored); K for a labelled-text shard */
     uint32_t nsplits;
     nn_split split[NN_SHARD_MAX_SPLITS];
+    uint32_t classes; /* 2 for IMDB shards (no names stored); K for a labelled-text shard */
+    const char *class_name[NN_MAX_TEXT_CLASSES]; /* (classes) not NUL-terminated; NULL when unnamed */
+    uint32_t class_name_len[NN_MAX_TEXT_CLASSES]; /* bytes of each name; 0 when unnamed */
 } nn_shard;
 
 /* Parses buf[0..len) (which must stay alive and 4-byte aligned while the

@@ -189,7 +189,6 @@ static int parse_shard(nn_shard *s, const uint8_t *buf, size_t len, nn_error *er
     s->tokenizer_version = nn_rd32(buf + H_TOKENIZER);
     s->max_tokens = nn_rd32(buf + H_MAX_TOKENS);
     s->vocab_crc = nn_rd32(buf + H_VOCAB_CRC);
-    s->classes = 2; /* an IMDB shard: negative, positive */
     uint32_t V = nn_rd32(buf + H_V), nsplits = nn_rd32(buf + H_NSPLITS);
     if (s->tokenizer_version != NN_TOKENIZER_VERSION)
         return nn_fail(err, NN_ERR_VERSION, "shard was tokenized with tokenizer version %u, but "
