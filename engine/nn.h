@@ -630,6 +630,8 @@ float nn_model_score_text(nn_model *m, const nn_vocab *v, const struct nn_stopwo
  * contrib[k] to the k-th word); contrib has n entries, 0 for ids cut by
  * maxlen. contrib may be NULL (score only). */
 float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
+/* Defined: the K-class text heads below exist (issue 17's contract 1). */
+#define NN_HAVE_TEXT_CLASSES 1
 /* K classes (engine/model_head.c). The class probabilities (K) of text,
  * scored as nn_model_score_text does; returns the top class (the first on
  * ties). For K == 2, probs = {1 - p, p} with p nn_model_score_text's.
