@@ -219,6 +219,21 @@ EMSCRIPTEN_KEEPALIVE float nnw_score(nnw_session *s, const char *text, size_t n)
                                nn_trainer_stopwords(s->trainer), text, n);
 }
 
+/* K, the classes of the configured model (2 for the sigmoid text models),
+ * or 0 without one. */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_model_classes(nnw_session *s) {
+    return s->trainer ? nn_model_classes(nn_trainer_model(s->trainer)) : 0;
+}
+
+/* A K-class text model: the class probabilities of text (K of them, class
+ * order) into nnw_predict_probs(s); returns the top class, or -1 with the
+ * message set. K == 2: {1 - p, p}, p what nnw_score gives. */
+EMSCRIPTEN_KEEPALIVE int nnw_score_classes(nnw_session *s, const char *text, size_t n) {
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1;
+    return (int)nn_model_score_text_classes(nn_trainer_model(s->trainer), &s->shard.vocab,
+                                            nn_trainer_stopwords(s->trainer), text, n, s->probs);
+}
+
 /* Scores text and fills k rows (layout explain_row), one per token, in the
  * order of the text; returns k, or -1 with the message set. */
 EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n) {
@@ -229,6 +244,9 @@ EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n)
 
 EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->review.rows; }
 EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->review.score; }
+/* The class the last nnw_explain's score and contributions are about: 1
+ * (positive) for two classes, the top class for K. */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_explain_class(nnw_session *s) { return s->review.cls; }
 
 /* Review i of a split, decoded like the Keras tutorial's decode_review
  * (nn_review_decode): words joined by spaces, <UNK> for ids the model's

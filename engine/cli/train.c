@@ -92,6 +92,9 @@ static int short_report(nn_trainer *t, const nn_shard *shard, uint32_t words, nn
     nn_model *m = nn_trainer_model(t);
     const nn_config *c = &m->cfg;
     if (!test || !test->n) return nn_fail(err, NN_ERR_ARG, "--short needs a shard with a \"test\" split");
+    if (nn_model_classes(nn_trainer_model(t)) != 2) /* its AUC ranks P(positive) */
+        return nn_fail(err, NN_ERR_ARG, "--short reports the AUC of a two-class model; this one has %u classes",
+                       nn_model_classes(nn_trainer_model(t)));
     uint32_t n = test->n, T = c->maxlen, B = m->Bmax;
     const struct nn_stopwords *stop = nn_trainer_stopwords(t);
     uint16_t *kept = malloc(NN_SHARD_MAX_TOKENS * sizeof *kept);

@@ -7,12 +7,28 @@
 // anything about the page.
 
 import { explainRow } from './layouts.js';
-import { RequestError, api, byteToUtf16Index, json, lastError, now, readRows, session, shared, withString } from './session.js';
+import { RequestError, api, byteToUtf16Index, floatsAt, json, lastError, now, readRows, session, shared, withString } from './session.js';
+
+// A K-class model's probabilities (class order) as [{class, p, name}],
+// the top class first (ties: the smaller class id); name from the shard's
+// class names when it has them, else null.
+function classesTopFirst(probs) {
+  const names = shared.shardInfo?.class_names;
+  return probs.map((p, k) => ({ class: k, p, name: names?.[k] ?? null }))
+    .sort((a, b) => b.p - a.p || a.class - b.class);
+}
 
 export const textHandlers = {
   predict(data) {
     const e = api();
     const t0 = now();
+    const K = e._nnw_model_classes(session());
+    if (K > 2) {
+      const top = withString(data?.text ?? '', (p, n) => e._nnw_score_classes(session(), p, n));
+      if (top < 0) throw new RequestError(lastError());
+      const probs = Array.from(floatsAt(e._nnw_predict_probs(session()), K));
+      return { score: probs[top], class: top, classes: classesTopFirst(probs), ms: now() - t0 };
+    }
     const score = withString(data?.text ?? '', (p, n) => e._nnw_score(session(), p, n));
     if (score < 0) throw new RequestError(lastError());
     return { score, ms: now() - t0 };
@@ -33,6 +49,7 @@ export const textHandlers = {
     // The engine's byte offsets into the UTF-8 text, as UTF-16 indices into the JS string.
     const at = byteToUtf16Index(text, byteLength);
     const tokens = rows.map((r) => ({ start: at[r.start], end: at[r.end], contribution: r.contribution, id: r.id }));
+    if (e._nnw_model_classes(session()) > 2) return { score, class: e._nnw_explain_class(session()), tokens, ms: now() - t0 };
     return { score, tokens, ms: now() - t0 };
   },
 
