@@ -4,6 +4,7 @@
  * collect that in `ok` (every helper takes a NULL parent and does nothing)
  * and return NULL. */
 #include "answers.h"
+#include "labelled_shard.h"
 
 #include "json.h"
 #include "stopwords.h"
@@ -68,6 +69,11 @@ char *nn_shard_info_json(const nn_shard *sh) {
     ok &= add_number(o, "tokenizer_version", sh->tokenizer_version);
     ok &= add_number(o, "max_tokens", sh->max_tokens);
     ok &= add_number(o, "version", sh->version);
+    ok &= add_number(o, "classes", sh->classes);
+    cJSON *names = json_add(o, "class_names", sh->class_name[0] ? cJSON_CreateArray() : cJSON_CreateNull());
+    ok &= names != NULL;
+    for (uint32_t k = 0; sh->class_name[0] && k < sh->classes; k++)
+        ok &= add_string(names, NULL, sh->class_name[k], sh->class_name_len[k]);
     cJSON *splits = json_add(o, "splits", cJSON_CreateObject());
     ok &= splits != NULL;
     for (uint32_t i = 0; i < sh->nsplits; i++) {
@@ -140,6 +146,49 @@ char *nn_labelled_text_info_json(const nn_labelled_text *lt) {
         ok &= add_number(e, "line", lt->problem[i].line);
         ok &= add_string(e, "reason", lt->problem[i].reason, strlen(lt->problem[i].reason));
     }
+    return print(o, ok);
+}
+
+/* The labelled text's info as a cJSON object (NULL: out of memory). */
+static cJSON *labelled_text_object(const nn_labelled_text *lt) {
+    char *text = nn_labelled_text_info_json(lt);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (o && lt->classes > 2) { /* counts of 0/1 labels mean nothing here */
+        cJSON_DeleteItemFromObject(o, "positives");
+        cJSON_DeleteItemFromObject(o, "negatives");
+    }
+    if (o) {
+        json_add(o, "truncated", cJSON_CreateNumber(lt->truncated));
+        json_add(o, "duplicates", cJSON_CreateNumber(lt->duplicates));
+        json_add(o, "first_duplicate_line", cJSON_CreateNumber(lt->first_duplicate_line));
+    }
+    return o;
+}
+
+char *nn_labelled_shard_report_json(const nn_labelled_shard_report *r, const char *error) {
+    cJSON *o = cJSON_CreateObject();
+    int ok = json_add(o, "ok", cJSON_CreateBool(error == NULL)) != NULL;
+    ok &= json_add(o, "error", error ? cJSON_CreateString(error) : cJSON_CreateNull()) != NULL;
+    cJSON *classes = json_add(o, "classes", cJSON_CreateArray());
+    ok &= classes != NULL;
+    for (uint32_t k = 0; k < r->classes; k++) {
+        cJSON *e = json_add(classes, NULL, cJSON_CreateObject());
+        ok &= add_string(e, "name", r->text.class_name[k], strlen(r->text.class_name[k]));
+        ok &= add_number(e, "train", r->train_count[k]);
+        ok &= add_number(e, "test", r->test_count[k]);
+    }
+    ok &= add_number(o, "train", r->train);
+    ok &= add_number(o, "test", r->test);
+    ok &= add_number(o, "vocab_size", r->V);
+    ok &= add_number(o, "words", r->words);
+    ok &= add_number(o, "duplicates", r->duplicates);
+    ok &= add_number(o, "test_in_train", r->test_in_train);
+    ok &= add_number(o, "cut", r->cut);
+    cJSON *file = labelled_text_object(&r->text);
+    ok &= file && json_add(o, "file", file) != NULL;
+    cJSON *test = r->test_text.lines ? labelled_text_object(&r->test_text) : cJSON_CreateNull();
+    ok &= test && json_add(o, "test_file", test) != NULL;
     return print(o, ok);
 }
 

@@ -26,6 +26,12 @@ char *nn_review_json(const nn_split *sp, uint32_t i, const char *text, size_t le
 /* {"examples", "positives", "negatives", "format", "lines", "blank", "header",
  *  "malformed", "problems": [{"line", "reason"}]} */
 char *nn_labelled_text_info_json(const nn_labelled_text *lt);
+/* What the labelled-shard builder read and built (engine/labelled_shard.h):
+ * {ok, error (refused: the message, else null), classes: [{name, train,
+ * test}], train, test, vocab_size, words, duplicates, test_in_train, cut, file: {the
+ * labelled-text info above, with truncated}, test_file (or null)}. */
+struct nn_labelled_shard_report;
+char *nn_labelled_shard_report_json(const struct nn_labelled_shard_report *r, const char *error);
 /* {"words", "count", "english"} */
 char *nn_stopwords_json(const char *words, uint32_t count);
 /* [{"name", "config"}, ...] of every preset */

@@ -108,20 +108,21 @@ static u64 param_count(const nn_config *c) {
     }
     if (c->model == NN_MODEL_NGRAM) {
         u64 rows = add(V, c->bigrams);
-        u64 n = add(tensor(rows, E), add(tensor(1, E), tensor(1, 1)));
+        u64 O = nn_config_outputs(c); /* the head: 1 logit, or K (engine/model_head.c) */
+        u64 n = add(tensor(rows, E), add(tensor(O, E), tensor(1, O)));
         if (c->bigrams) n = add(n, tensor(c->bigrams, 2));   /* bigram.ids */
         if (c->nb_weighting) n = add(n, tensor(1, rows));    /* nb.ratio */
         return n;
     }
-    u64 n = tensor(V, E);
+    u64 n = tensor(V, E), O = nn_config_outputs(c);
     if (!is_recurrent(c))
-        return add(n, add(add(tensor(H, E), tensor(1, H)), add(tensor(1, H), tensor(1, 1))));
+        return add(n, add(add(tensor(H, E), tensor(1, H)), add(tensor(O, H), tensor(1, O))));
     u64 GH = mul(gates_of(c), H), D = dirs_of(c);
     for (u64 l = 0; l < layers_of(c); l++)
         for (u64 d = 0; d < D; d++)
             n = add(n, add(add(tensor(layer_inputs(c, l), GH), tensor(H, GH)),
                            tensor(gates_of(c) == 4 ? 1 : 2, GH)));
-    return add(n, add(tensor(1, D * H), tensor(1, 1)));
+    return add(n, add(tensor(O, D * H), tensor(1, O)));
 }
 
 /* Bytes of everything model.c sizes by the batch B (activations, their
@@ -140,19 +141,21 @@ static u64 activation_bytes(const nn_config *c, u64 B) {
         u64 N = c->bigrams, rows = add(c->vocab_size, N), fmax = T ? 2 * T - 1 : 1, slots = 1;
         while (N && slots < 2 * N) slots *= 2;
         u64 touch = mul(B, fmax) < rows ? mul(B, fmax) : rows;
-        u64 b = add(mul(2, floats(mul(B, E))), mul(2, floats(B)));
+        u64 O = nn_config_outputs(c);
+        u64 b = add(mul(2, floats(mul(B, E))), mul(2, floats(mul(B, O))));
         b = add(b, add(mul(T, 2), add(mul(N ? N : 1, 4), mul(N ? 2 * slots : 1, 4))));
         b = add(b, add(mul3(B, fmax, 4), mul(add(B, 1), 4)));
         b = add(b, add(mul(touch, 4), mul(rows, 4)));
-        b = add(b, add(floats(add(mul(touch, E), add(E, 1))), add(floats(T), mul(fmax, 4))));
+        b = add(b, add(floats(add(mul(touch, E), mul(O, add(E, 1)))), add(floats(T), mul(fmax, 4))));
         return b;
     }
+    u64 O = nn_config_outputs(c);
     if (!is_recurrent(c))
         return add(add(mul(2, floats(mul(B, E))), mul(B, 8)),
-                   add(add(mul(3, floats(mul(B, H))), mul(2, floats(B))), mul(T, 2)));
+                   add(add(mul(3, floats(mul(B, H))), mul(2, floats(mul(B, O)))), mul(T, 2)));
     u64 G = gates_of(c), GH = mul(G, H), D = dirs_of(c), L = layers_of(c), TB = mul(T, B);
     u64 DH = mul(D, H), Cmax = E > DH ? E : DH;
-    u64 b = mul(4, floats(B));                            /* logit, dlogit, zs, dzs */
+    u64 b = mul(4, floats(mul(B, O)));                    /* logit, dlogit, zs, dzs */
     b = add(b, add(mul(T, 2), mul(TB, 5)));               /* ids1, ids_batch, ids_sorted, mask */
     b = add(b, add(mul(B, 4), mul(add(add(B, T), 2), 4)));/* order, lens */
     b = add(b, floats(mul(TB, E)));                       /* seq */
@@ -232,6 +235,8 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
             while (cap < UINT64_MAX / 4 && cap < mul(2, pairs)) cap *= 2;
             out->data = add(out->data, mul(cap, 24));
         }
+        if (c->model == NN_MODEL_NGRAM && c->nb_weighting && c->classes > 2) /* nb_ratios' counts (K, rows) */
+            out->data = add(out->data, mul3(c->classes, add(V, c->bigrams), 4));
         if (!mlp) {
             /* The page's embedding history (nn_embed_history_create with
              * NN_EMBED_HISTORY_BUDGET): snapshots of the epochs, and a view

@@ -14,7 +14,7 @@
  *
  * The file ends exactly there. The JSON document:
  *
- *   {"format": "imdb-playground-checkpoint", "version": 1,
+ *   {"format": "imdb-playground-checkpoint", "version": 2 (as the header's),
  *    "config": {...nn_config_to_json, every key present...},
  *    "tensors": [{"name": "embedding", "rows": V, "cols": E, "offset": 0}, ...],
  *    "nparams": N, "step": optimizer steps taken, "vocab_crc": the shard's,
@@ -37,6 +37,12 @@
  * would make the first updates several times too large). "step" in the JSON
  * records how long the model had trained. Not here either: file
  * I/O (the native tools and the page read and write the bytes).
+ *
+ * Version 2 (NN_CKPT_VERSION) added nothing to the layout: its config's
+ * "classes" is the K of a text model (K == 2 the one sigmoid output, more
+ * K softmax outputs; the tensors' shapes follow). Version 1 files are
+ * still read: their text models are two-class whatever "classes" says (it
+ * was an "mlp"-only key then, 10 by default), so they load as K = 2.
  *
  * The reader trusts nothing: it checks the magic, the version, every size
  * against the buffer (without overflow), the CRC, the JSON, the config and
@@ -343,7 +349,7 @@ void nn_checkpoint_free(nn_checkpoint *c) {
 
 /* The config object: every key must be there (a missing key must not quietly
  * become today's default) and nn_config_from_json must accept it. */
-static int read_config(nn_config *cfg, const cJSON *obj, nn_error *err) {
+static int read_config(nn_config *cfg, const cJSON *obj, uint32_t version, nn_error *err) {
     if (!cJSON_IsObject(obj))
         return nn_fail(err, NN_ERR_FORMAT, "the checkpoint has no \"config\" object; %s", FIX);
     nn_config def;
@@ -370,7 +376,11 @@ static int read_config(nn_config *cfg, const cJSON *obj, nn_error *err) {
     if (rc == NN_OK) {
         nn_error e = {0};
         *cfg = def;
-        if (nn_config_from_json(cfg, text, &e) || nn_config_check(cfg, NULL, &e))
+        int rc_json = nn_config_from_json(cfg, text, &e);
+        /* Version 1: every text model had the one sigmoid output, whatever
+         * its "classes" said (then an "mlp"-only key, 10 by default). */
+        if (!rc_json && version == 1 && cfg->model != NN_MODEL_MLP) cfg->classes = 2;
+        if (rc_json || nn_config_check(cfg, NULL, &e))
             rc = nn_fail(err, NN_ERR_FORMAT, "the checkpoint's config is not valid (%s); %s",
                          e.msg, FIX);
     }
@@ -497,8 +507,8 @@ static int read_history(nn_checkpoint *c, const cJSON *arr, nn_error *err) {
 }
 
 /* Everything after the header checks, with the JSON parsed. */
-static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blob,
-                         uint64_t blob_len, nn_error *err) {
+static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_version,
+                         const uint8_t *blob, uint64_t blob_len, nn_error *err) {
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsObject(root) || !cJSON_IsString(format) ||
         strcmp(format->valuestring, FORMAT_NAME) != 0)
@@ -506,12 +516,12 @@ static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blo
                        "the checkpoint's JSON does not say \"format\": \"" FORMAT_NAME "\"; %s",
                        FIX);
     double version;
-    if (!get_whole(root, "version", JSON_INT_MAX, &version) || version != NN_CKPT_VERSION)
+    if (!get_whole(root, "version", JSON_INT_MAX, &version) || version != header_version)
         return nn_fail(err, NN_ERR_FORMAT,
-                       "the checkpoint's JSON version is not %d like its header; %s",
-                       NN_CKPT_VERSION, FIX);
+                       "the checkpoint's JSON version is not %u like its header; %s",
+                       header_version, FIX);
     nn_config cfg;
-    int rc = read_config(&cfg, cJSON_GetObjectItemCaseSensitive(root, "config"), err);
+    int rc = read_config(&cfg, cJSON_GetObjectItemCaseSensitive(root, "config"), header_version, err);
     if (rc) return rc;
 
     double nparams, step, vocab_crc;
@@ -532,7 +542,8 @@ static int read_document(nn_checkpoint *c, const cJSON *root, const uint8_t *blo
      * parameters the file has. */
     double needed = cfg.model == NN_MODEL_MLP
                         ? (double)cfg.input_dim * cfg.hidden + (double)cfg.hidden * cfg.classes
-                        : (double)cfg.vocab_size * cfg.embed_dim + (double)cfg.hidden * cfg.embed_dim;
+                        : (double)cfg.vocab_size * cfg.embed_dim +
+                              (cfg.model == NN_MODEL_NGRAM ? 0 : (double)cfg.hidden * cfg.embed_dim);
     if (needed > nparams)
         return nn_fail(err, NN_ERR_FORMAT,
                        "this checkpoint was made for a different model: its config needs more "
@@ -591,7 +602,7 @@ int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_erro
                        "\"); pass the file that imdb_train --checkpoint wrote");
     }
     uint32_t version = get_u32(buf + 8);
-    if (version != NN_CKPT_VERSION)
+    if (version != NN_CKPT_VERSION && version != 1) /* 1: text models of two classes only */
         return nn_fail(err, NN_ERR_VERSION,
                        "this checkpoint has format version %u, but this engine reads version "
                        "%d; %s",
@@ -651,7 +662,7 @@ int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_erro
                          "%zu); %s",
                          at, FIX);
         else
-            rc = read_document(c, root, buf + HEADER_BYTES + json_len, blob_len, err);
+            rc = read_document(c, root, version, buf + HEADER_BYTES + json_len, blob_len, err);
         cJSON_Delete(root);
     }
     if (rc) nn_checkpoint_free(c);

@@ -54,7 +54,7 @@ void nn_config_default(nn_config *c) {
     c->seed = 1;
     c->model = NN_MODEL_BAG;
     c->input_dim = 784;
-    c->classes = 10;
+    c->classes = 2; /* IMDB's negative and positive; the "mlp" recipe and image shards set theirs */
     c->layers = 1;
     c->dropout = 0.0f;
     c->recurrent_dropout = 0.0f;
@@ -218,7 +218,7 @@ static const field FIELDS[] = {
     {F(model), K_ENUM, 0, 6, 0, 0, "\"bag\", \"lstm\", \"gru\", \"bilstm\", \"bigru\", \"mlp\" or \"ngram\"",
      {"bag", "lstm", "gru", "bilstm", "bigru", "mlp", "ngram"}, "the architecture (mlp: images; ngram: words and bigrams)"},
     {F(input_dim), K_U32, 1, NN_IMAGE_MAX_PIXELS, 0, 0, "1..16777216 (values per image; \"mlp\" only)", {0}, "values per image (mlp only; the image shard sets it)"},
-    {F(classes), K_U32, 2, NN_IMAGE_MAX_CLASSES, 0, 0, "2..256 (\"mlp\" only)", {0}, "classes of the images (mlp only; the image shard sets it)"},
+    {F(classes), K_U32, 2, NN_IMAGE_MAX_CLASSES, 0, 0, "2..50 for text models (NN_MAX_TEXT_CLASSES), 2..256 for \"mlp\"", {0}, "classes K: the shard sets it (2: one sigmoid output; more: K softmax outputs)"},
     {F(embed_dim), K_U32, 1, 1024, 0, 0, "1..1024", {0}, "embedding width"},
     {F(hidden), K_U32, 1, 4096, 0, 0, "1..4096", {0}, "hidden units: dense (bag) or recurrent"},
     {F(layers), K_U32, 1, NN_MAX_LAYERS, 0, 0, "1..4 (NN_MAX_LAYERS stacked recurrent layers)", {0}, "stacked recurrent layers"},
@@ -342,6 +342,11 @@ int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err) {
                        "early stopping (patience %u) watches the validation set, but val_size "
                        "is 0; set val_size above 0 or patience to 0",
                        c->patience);
+    if (c->model != NN_MODEL_MLP && c->classes > NN_MAX_TEXT_CLASSES)
+        return nn_fail(err, NN_ERR_ARG,
+                       "config \"classes\" is %u, but a text model tells at most %d classes apart "
+                       "(NN_MAX_TEXT_CLASSES); set classes within 2..%d",
+                       c->classes, NN_MAX_TEXT_CLASSES, NN_MAX_TEXT_CLASSES);
     if (!shard) return NN_OK;
     if (c->model == NN_MODEL_MLP)
         return nn_fail(err, NN_ERR_ARG,
@@ -349,6 +354,12 @@ int nn_config_check(const nn_config *c, const nn_shard *shard, nn_error *err) {
                        "shard (data/fashion.shard, built by scripts/setup.sh) or choose a text "
                        "model (\"bag\", \"lstm\", ...)");
 
+    uint32_t shard_classes = shard->classes ? shard->classes : 2; /* 0: a shard built by hand */
+    if (c->classes != shard_classes)
+        return nn_fail(err, NN_ERR_ARG,
+                       "classes is %u but the shard's labels have %u classes; set classes to %u "
+                       "(the shard's)",
+                       c->classes, shard_classes, shard_classes);
     if (shard->vocab.V > 0 && c->vocab_size > shard->vocab.V)
         return nn_fail(err, NN_ERR_ARG,
                        "vocab_size is %u but the shard has %u ids; rebuild it with a larger "

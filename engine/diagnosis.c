@@ -37,6 +37,13 @@ void nn_diagnosis_free(nn_diagnosis *d) {
 
 static int create(nn_diagnosis **out, const nn_model *m, uint32_t n, nn_error *err) {
     *out = NULL;
+    /* Thresholds, ROC and PR curves, the 2 x 2 confusion matrix: all are
+     * about one probability, P(positive). */
+    if (nn_model_classes(m) != 2)
+        return nn_fail(err, NN_ERR_ARG,
+                       "the diagnosis reads one probability (two classes), but this model has %u "
+                       "classes; its accuracy is in the training history (argmax per review)",
+                       nn_model_classes(m));
     nn_diagnosis *d = calloc(1, sizeof *d);
     if (!d) return nn_fail(err, NN_ERR_NOMEM, "out of memory for the diagnosis");
     d->n = n;

@@ -478,6 +478,12 @@ int nn_embed_history_create(nn_embed_history **out, const nn_model *m, const uin
     *out = NULL;
     const nn_config *c = &m->cfg;
     uint32_t V = c->vocab_size, E = c->embed_dim;
+    /* A word's effect is the score of the review of it alone: one
+     * probability, P(positive). */
+    if (nn_model_classes(m) != 2)
+        return nn_fail(err, NN_ERR_ARG,
+                       "the word map colours words by one probability (two classes), but this model "
+                       "has %u classes: no embedding snapshots for it yet", nn_model_classes(m));
     size_t emb_offset = (size_t)(m->emb - m->params);
     size_t nrest = m->nparams - (size_t)V * E;
     size_t slot_bytes = (size_t)V * E + (size_t)V * sizeof(float) + nrest * sizeof(float);

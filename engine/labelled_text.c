@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_INPUT_BYTES (64u << 20)
+#define MAX_INPUT_BYTES NN_LT_MAX_BYTES
 
 typedef struct reader {
     const unsigned char *p;
@@ -23,6 +23,9 @@ typedef struct reader {
     size_t text_len, text_cap;
     uint32_t cap;           /* examples allocated */
     int nomem, too_many;
+    int any_labels;         /* the classes reading: labels are any strings */
+    uint32_t nseen;         /* distinct labels so far, in first-seen order */
+    char seen[NN_MAX_TEXT_CLASSES][NN_LT_MAX_LABEL_BYTES + 1];
 } reader;
 
 /* --------------------------------------------------------------- helpers */
@@ -96,8 +99,56 @@ static int parse_label(const unsigned char *s, size_t n) {
 }
 
 static int is_header_label(const unsigned char *s, size_t n) {
+    static const char *const names[] = {"label", "labels", "class", "category", "sentiment",
+                                        "target", "tag"};
     trim(&s, &n);
-    return word_is(s, n, "label") || word_is(s, n, "sentiment");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (word_is(s, n, names[i])) return 1;
+    return 0;
+}
+
+/* A first line whose text is a column name is a header whatever its label. */
+static int is_header_text(const unsigned char *s, size_t n) {
+    static const char *const names[] = {"text", "review", "sentence", "document", "message",
+                                        "content", "comment"};
+    trim(&s, &n);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (word_is(s, n, names[i])) return 1;
+    return 0;
+}
+
+/* The classes reading: the provisional id (first-seen order) of label
+ * s[0..n), interning it; -1 with a reason when it cannot be a label. */
+static int intern_label(reader *r, const unsigned char *s, size_t n, const char **why) {
+    trim(&s, &n);
+    *why = NULL;
+    if (n == 0) {
+        *why = "the label is empty";
+        return -1;
+    }
+    if (n > NN_LT_MAX_LABEL_BYTES) {
+        *why = "the label is longer than 64 bytes: is the text in the first column?";
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == 0x7F) {
+            *why = "the label has a control byte";
+            return -1;
+        }
+    if (nn_utf8_invalid_at(s, n) < n) {
+        *why = "the label is not valid UTF-8: save the file as UTF-8";
+        return -1;
+    }
+    for (uint32_t k = 0; k < r->nseen; k++)
+        if (strlen(r->seen[k]) == n && !memcmp(r->seen[k], s, n)) return (int)k;
+    if (r->nseen == NN_MAX_TEXT_CLASSES) {
+        r->lt->too_many_classes++;
+        *why = "this would be a 51st label; at most 50 classes (is the label the first column?)";
+        return -1;
+    }
+    memcpy(r->seen[r->nseen], s, n);
+    r->seen[r->nseen][n] = 0;
+    return (int)r->nseen++;
 }
 
 /* The label as printable text for a message: at most 24 bytes, control
@@ -131,7 +182,7 @@ static int text_put(reader *r, const unsigned char *s, size_t n) {
 
 /* Checks the text just appended at text[from..text_len) and the label, and
  * either keeps the example or reports why not. */
-static void finish_example(reader *r, uint32_t line, int label, const unsigned char *raw_label,
+static void finish_example(reader *r, uint32_t line, const unsigned char *raw_label,
                            size_t label_len, size_t from) {
     nn_labelled_text *lt = r->lt;
     const unsigned char *t = (const unsigned char *)lt->text + from;
@@ -142,6 +193,8 @@ static void finish_example(reader *r, uint32_t line, int label, const unsigned c
     size_t bad = nn_utf8_invalid_at(t, n);
     size_t blank = 0;
     while (blank < n && (is_space(t[blank]) || t[blank] == '\n')) blank++;
+    const char *label_why = NULL;
+    int label = r->any_labels ? 0 : parse_label(raw_label, label_len);
     if (label < 0) {
         printable(shown, sizeof shown, raw_label, label_len);
         problem(r, line, "the label \"%s\" is not 0, 1, neg or pos", shown);
@@ -156,9 +209,24 @@ static void finish_example(reader *r, uint32_t line, int label, const unsigned c
     } else {
         ok = 1;
     }
+    if (ok && r->any_labels) { /* after the text, so a bad text does not make a class */
+        label = intern_label(r, raw_label, label_len, &label_why);
+        if (label < 0) {
+            ok = 0;
+            printable(shown, sizeof shown, raw_label, label_len);
+            problem(r, line, "label \"%s\": %s", shown, label_why);
+        }
+    }
     if (!ok) {
         r->text_len = from; /* drop its text */
         return;
+    }
+    if (n > NN_LT_MAX_TEXT_BYTES) { /* cut at a character boundary */
+        size_t k = NN_LT_MAX_TEXT_BYTES;
+        while (k > 0 && (t[k] & 0xC0) == 0x80) k--;
+        r->text_len = from + k;
+        lt->text[r->text_len] = 0;
+        if (!lt->truncated++) lt->first_truncated_line = line;
     }
     if (lt->n >= NN_LT_MAX_EXAMPLES) {
         r->too_many = 1;
@@ -222,13 +290,13 @@ static void read_tsv_record(reader *r, int first) {
         return;
     }
     size_t label_len = (size_t)(tab - s);
-    if (first && is_header_label(s, label_len)) {
+    if (first && (is_header_label(s, label_len) || is_header_text(tab + 1, n - label_len - 1))) {
         r->lt->header = 1;
         return;
     }
     size_t from = r->text_len;
     if (!text_put(r, tab + 1, n - label_len - 1)) return;
-    finish_example(r, line, parse_label(s, label_len), s, label_len, from);
+    finish_example(r, line, s, label_len, from);
 }
 
 /* ------------------------------------------------------------------- CSV */
@@ -286,7 +354,7 @@ static void read_csv_record(reader *r, int first) {
     const unsigned char *label;
     size_t label_len;
     size_t from = r->text_len;
-    unsigned char quoted_label[32];
+    unsigned char quoted_label[NN_LT_MAX_LABEL_BYTES + 1];
     size_t lead = 0;
     while (lead < n && (s[lead] == ' ' || s[lead] == '\t')) lead++;
     if (lead < n && s[lead] == '"') {
@@ -350,7 +418,12 @@ static void read_csv_record(reader *r, int first) {
         if (!text_put(r, r->p + r->pos, m)) return;
         next_line(r, end);
     }
-    finish_example(r, line, parse_label(label, label_len), label, label_len, from);
+    if (first && is_header_text((const unsigned char *)r->lt->text + from, r->text_len - from)) {
+        r->text_len = from;
+        r->lt->header = 1;
+        return;
+    }
+    finish_example(r, line, label, label_len, from);
 }
 
 /* ------------------------------------------------------------- the reader */
@@ -362,18 +435,102 @@ void nn_labelled_text_free(nn_labelled_text *lt) {
     free(lt->offset);
     free(lt->text);
     free(lt->problem);
+    free(lt->duplicate);
     memset(lt, 0, sizeof *lt);
 }
 
-int nn_labelled_text_parse(nn_labelled_text *lt, const char *buf, size_t len, int format,
-                           nn_error *err) {
+int nn_labelled_text_check_size(uint64_t bytes, nn_error *err) {
+    if (bytes > MAX_INPUT_BYTES)
+        return nn_fail(err, NN_ERR_ARG, "the labelled text is %.1f MB; at most %u MB can be read at "
+                       "once: split it, or keep fewer lines", (double)bytes / (1 << 20),
+                       MAX_INPUT_BYTES >> 20);
+    return NN_OK;
+}
+
+/* The classes reading's final ids: the binary reading when every label is a
+ * binary word and both sides occur, else the byte order of the names. */
+static void assign_classes(reader *r) {
+    nn_labelled_text *lt = r->lt;
+    int map[NN_MAX_TEXT_CLASSES];
+    int sides[2] = {-1, -1}, binary = r->nseen > 0;
+    for (uint32_t k = 0; k < r->nseen; k++) {
+        int b = parse_label((const unsigned char *)r->seen[k], strlen(r->seen[k]));
+        if (b < 0) binary = 0;
+        else if (sides[b] < 0) sides[b] = (int)k;
+        map[k] = b;
+    }
+    if (binary && sides[0] >= 0 && sides[1] >= 0) {
+        lt->classes = 2;
+        /* named by the first spelling of each side in the file */
+        uint32_t first[2] = {UINT32_MAX, UINT32_MAX};
+        for (uint32_t i = 0; i < lt->n; i++) {
+            int b = map[lt->label[i]];
+            if (first[b] == UINT32_MAX) first[b] = lt->label[i];
+        }
+        for (int b = 0; b < 2; b++) strcpy(lt->class_name[b], r->seen[first[b]]);
+    } else {
+        uint32_t order[NN_MAX_TEXT_CLASSES];
+        for (uint32_t k = 0; k < r->nseen; k++) order[k] = k;
+        for (uint32_t a = 1; a < r->nseen; a++) /* insertion sort by name: at most 50 */
+            for (uint32_t b = a; b > 0 && strcmp(r->seen[order[b - 1]], r->seen[order[b]]) > 0; b--) {
+                uint32_t x = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = x;
+            }
+        for (uint32_t c = 0; c < r->nseen; c++) {
+            map[order[c]] = (int)c;
+            strcpy(lt->class_name[c], r->seen[order[c]]);
+        }
+        lt->classes = r->nseen;
+    }
+    for (uint32_t i = 0; i < lt->n; i++) lt->label[i] = (uint8_t)map[lt->label[i]];
+}
+
+static uint32_t example_hash(const nn_labelled_text *lt, uint32_t i) {
+    uint32_t h = 2166136261u ^ lt->label[i];
+    for (uint32_t k = lt->offset[i]; k < lt->offset[i + 1]; k++)
+        h = (h ^ (unsigned char)lt->text[k]) * 16777619u;
+    return h;
+}
+
+/* Flags every example that repeats an earlier one (same label, same text). */
+static int flag_duplicates(nn_labelled_text *lt) {
+    lt->duplicate = calloc(lt->n + 1, 1);
+    uint32_t nslots = 16;
+    while (nslots < 2 * lt->n) nslots *= 2;
+    uint32_t *slot = calloc(nslots, sizeof *slot); /* example + 1, or 0 */
+    if (!lt->duplicate || !slot) {
+        free(slot);
+        return 0;
+    }
+    for (uint32_t i = 0; i < lt->n; i++) {
+        uint32_t h = example_hash(lt, i) & (nslots - 1);
+        for (;; h = (h + 1) & (nslots - 1)) {
+            if (!slot[h]) {
+                slot[h] = i + 1;
+                break;
+            }
+            uint32_t j = slot[h] - 1;
+            size_t a, b;
+            const char *ta = nn_labelled_text_example(lt, i, &a), *tb = nn_labelled_text_example(lt, j, &b);
+            if (lt->label[i] == lt->label[j] && a == b && !memcmp(ta, tb, a)) {
+                lt->duplicate[i] = 1;
+                if (!lt->duplicates++) lt->first_duplicate_line = lt->line[i];
+                break;
+            }
+        }
+    }
+    free(slot);
+    return 1;
+}
+
+static int parse_any(nn_labelled_text *lt, const char *buf, size_t len, int format, int any_labels,
+                     nn_error *err) {
     memset(lt, 0, sizeof *lt);
-    if (len > MAX_INPUT_BYTES)
-        return nn_fail(err, NN_ERR_ARG, "the labelled text is %zu MB; at most %u MB can be read at "
-                       "once: split it", len >> 20, MAX_INPUT_BYTES >> 20);
+    if (nn_labelled_text_check_size(len, err)) return NN_ERR_ARG;
     if (format != NN_LT_AUTO && format != NN_LT_TSV && format != NN_LT_CSV)
         return nn_fail(err, NN_ERR_ARG, "unknown labelled-text format %d", format);
-    reader r = {(const unsigned char *)buf, len, 0, 1, lt, 0, 0, 0, 0, 0};
+    reader r = {(const unsigned char *)buf, len, 0, 1, lt, 0, 0, 0, 0, 0, any_labels, 0, {{0}}};
     lt->problem = calloc(NN_LT_MAX_REPORTED, sizeof *lt->problem);
     lt->offset = calloc(1, sizeof *lt->offset);
     if (!lt->problem || !lt->offset) {
@@ -409,6 +566,16 @@ int nn_labelled_text_parse(nn_labelled_text *lt, const char *buf, size_t len, in
         const char *nl = memchr(at, '\n', (size_t)(end - at));
         at = nl ? nl + 1 : end;
     }
+    const char *nul = memchr(buf, 0, len);
+    if (nul) {
+        lt->nul_line = 1;
+        for (const char *at = buf; at < nul; at++) lt->nul_line += *at == '\n';
+    }
+    if (any_labels && !r.nomem && !r.too_many) assign_classes(&r);
+    if (!any_labels) lt->classes = 2;
+    for (uint32_t i = 0; i < lt->n; i++)
+        if (!lt->class_count[lt->label[i]]++) lt->class_line[lt->label[i]] = lt->line[i];
+    if (!r.nomem && !r.too_many && !flag_duplicates(lt)) r.nomem = 1;
     if (r.nomem) {
         nn_labelled_text_free(lt);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory reading the labelled text (%zu bytes)", len);
@@ -419,6 +586,51 @@ int nn_labelled_text_parse(nn_labelled_text *lt, const char *buf, size_t len, in
                        "parts of at most %u lines", NN_LT_MAX_EXAMPLES, NN_LT_MAX_EXAMPLES);
     }
     return NN_OK;
+}
+
+int nn_labelled_text_parse(nn_labelled_text *lt, const char *buf, size_t len, int format,
+                           nn_error *err) {
+    return parse_any(lt, buf, len, format, 0, err);
+}
+
+int nn_labelled_text_parse_classes(nn_labelled_text *lt, const char *buf, size_t len, int format,
+                                   nn_error *err) {
+    return parse_any(lt, buf, len, format, 1, err);
+}
+
+int nn_labelled_text_check_training(const nn_labelled_text *lt, nn_error *err) {
+    if (lt->nul_line)
+        return nn_fail(err, NN_ERR_ARG, "line %u has a NUL byte: this is a binary file, not text; "
+                       "save the labelled lines as a UTF-8 text file", lt->nul_line);
+    if (lt->n == 0) {
+        if (lt->nproblems)
+            return nn_fail(err, NN_ERR_ARG, "no line could be read as label and text; line %u: %s",
+                           lt->problem[0].line, lt->problem[0].reason);
+        return nn_fail(err, NN_ERR_ARG, "the file is empty: write one example a line, "
+                       "label<TAB>text or label,text");
+    }
+    if (lt->too_many_classes)
+        return nn_fail(err, NN_ERR_ARG, "the file has more than %d different labels (%u lines "
+                       "refused): is the label the first column?", NN_MAX_TEXT_CLASSES,
+                       lt->too_many_classes);
+    if (lt->classes < 2)
+        return nn_fail(err, NN_ERR_ARG, "every example has the label \"%s\": a model needs two "
+                       "classes or more", lt->class_name[0]);
+    uint32_t count[NN_MAX_TEXT_CLASSES] = {0}, line[NN_MAX_TEXT_CLASSES] = {0};
+    for (uint32_t i = 0; i < lt->n; i++) {
+        if (lt->duplicate && lt->duplicate[i]) continue;
+        if (!count[lt->label[i]]++) line[lt->label[i]] = lt->line[i];
+    }
+    for (uint32_t c = 0; c < lt->classes; c++)
+        if (count[c] < 2)
+            return nn_fail(err, NN_ERR_ARG, "the class \"%s\" has only one example (line %u): "
+                           "a class needs one to learn from and one to check on; add examples "
+                           "or remove the line", lt->class_name[c], line[c]);
+    return NN_OK;
+}
+
+int nn_labelled_text_binary_label(const char *s, size_t n) {
+    return parse_label((const unsigned char *)s, n);
 }
 
 const char *nn_labelled_text_example(const nn_labelled_text *lt, uint32_t i, size_t *len) {

@@ -76,6 +76,59 @@ nn_classification nn_classification_from_confusion(nn_confusion cm) {
     return r;
 }
 
+/* ------------------------------------------------------------ multi-class */
+
+void nn_confusion_multiclass(uint32_t *confusion, const uint8_t *label, const uint8_t *pred, size_t N,
+                             uint32_t C) {
+    assert(C >= 1 && C <= NN_MAX_TEXT_CLASSES);
+    memset(confusion, 0, (size_t)C * C * sizeof *confusion);
+    for (size_t i = 0; i < N; i++) {
+        assert(label[i] < C && pred[i] < C);
+        confusion[(size_t)label[i] * C + pred[i]]++;
+    }
+}
+
+nn_multiclass nn_multiclass_from_confusion(const uint32_t *confusion, uint32_t C) {
+    assert(C >= 1 && C <= NN_MAX_TEXT_CLASSES);
+    nn_multiclass r;
+    memset(&r, 0, sizeof r);
+    r.classes = C;
+    uint64_t trace = 0, support_sum = 0;
+    uint64_t row[NN_MAX_TEXT_CLASSES] = {0}, col[NN_MAX_TEXT_CLASSES] = {0};
+    for (uint32_t t = 0; t < C; t++)
+        for (uint32_t p = 0; p < C; p++) {
+            uint32_t v = confusion[(size_t)t * C + p];
+            row[t] += v;
+            col[p] += v;
+            r.n += v;
+            if (t == p) trace += v;
+        }
+    r.accuracy = r.n ? (double)trace / (double)r.n : NAN;
+    double wf1 = 0;
+    for (uint32_t c = 0; c < C; c++) {
+        uint32_t tp = confusion[(size_t)c * C + c];
+        r.cls[c] = class_scores(tp, (uint32_t)(col[c] - tp), (uint32_t)(row[c] - tp));
+        if (!row[c] && !col[c]) continue; /* neither a label nor a prediction */
+        r.macro_classes++;
+        r.macro_precision += r.cls[c].precision;
+        r.macro_recall += r.cls[c].recall;
+        r.macro_f1 += r.cls[c].f1;
+        wf1 += r.cls[c].f1 * (double)row[c];
+        support_sum += row[c];
+    }
+    if (r.macro_classes) {
+        r.macro_precision /= r.macro_classes;
+        r.macro_recall /= r.macro_classes;
+        r.macro_f1 /= r.macro_classes;
+    } else {
+        r.macro_precision = r.macro_recall = r.macro_f1 = NAN;
+    }
+    /* Summed over classes: tp = trace, fp = fn = n - trace. */
+    r.micro_precision = r.micro_recall = r.micro_f1 = r.accuracy;
+    r.weighted_f1 = support_sum ? wf1 / (double)support_sum : NAN;
+    return r;
+}
+
 /* ------------------------------------------------------------------- sort */
 
 /* Runs this short are insertion-sorted before merging. */

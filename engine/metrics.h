@@ -78,6 +78,40 @@ typedef struct nn_classification {
 
 nn_classification nn_classification_from_confusion(nn_confusion cm);
 
+/* ---------------------------------------------- multi-class (a K-class text
+ * model, issue 17). Sizes: C classes, 2..NN_MAX_TEXT_CLASSES (called K in
+ * nn.h; C here, where K counts curve points). Single-label: each example
+ * has one true class and one predicted class (the model's argmax). */
+
+/* confusion (C,C) = 0, then confusion[t*C + p] += 1 for each example of
+ * true class t = label[i] predicted p = pred[i] (rows true, columns
+ * predicted: scikit-learn's confusion_matrix). Labels and predictions
+ * must be below C (an assert). label (N), pred (N). */
+void nn_confusion_multiclass(uint32_t *confusion, const uint8_t *label, const uint8_t *pred, size_t N,
+                             uint32_t C);
+
+typedef struct nn_multiclass {
+    uint32_t classes;   /* C */
+    uint64_t n;         /* examples: the sum of the matrix */
+    double accuracy;    /* trace / n; NaN when n = 0 */
+    nn_class_scores cls[NN_MAX_TEXT_CLASSES]; /* (C) class c against the rest, zero_division 0 */
+    /* scikit-learn's average="macro": the unweighted mean over the classes
+     * that occur as a label or a prediction (its default labels=None);
+     * macro_f1 is the mean of the F1s. NaN when n = 0. */
+    double macro_precision, macro_recall, macro_f1;
+    uint32_t macro_classes;   /* classes the macro averages are over */
+    /* average="micro": from the summed tp, fp, fn; with one label per
+     * example every one of them equals the accuracy. */
+    double micro_precision, micro_recall, micro_f1;
+    double weighted_f1; /* average="weighted": F1s weighted by support */
+} nn_multiclass;
+
+/* Everything above from a (C,C) confusion matrix. With C = 2 the classes'
+ * scores are nn_classification_from_confusion's (negative = class 0,
+ * positive = class 1), and so are the macro averages when both classes
+ * occur. */
+nn_multiclass nn_multiclass_from_confusion(const uint32_t *confusion, uint32_t C);
+
 /* ------------------------------------------------------------------- sort */
 
 /* order (N) = 0..N-1 sorted by descending score; equal scores keep ascending

@@ -1,16 +1,17 @@
 /* model.c: the models (bag of embeddings; LSTM, GRU, stacked and
  * bidirectional): their parameter tables, Keras initialisation,
- * forward/backward over a batch, the optimizer step, and scoring and
- * explaining one review.
+ * forward/backward over a batch, the optimizer step, and explaining one
+ * review (occlusion, toward any class).
  *
  * All parameters live in one buffer carved by a table of named tensors; the
  * gradients and Adam moments mirror it. Not here: the layers' maths
- * (layers.c, layers_rnn.c), batching and epochs (train.c). */
+ * (layers.c, layers_rnn.c), the output head's loss and class probabilities
+ * and scoring a text (model_head.c), batching and epochs (train.c). */
 #include "nn.h"
 #include "kernels.h"
 #include "layers.h"
+#include "model_head.h"
 #include "ngram.h"
-#include "stopwords.h" /* nn_encode_text_stop: stopwords.c needs only the tokenizer */
 
 #include <assert.h>
 #include <math.h>
@@ -66,11 +67,12 @@ static uint32_t dirs_of(const nn_config *c) {
 static int create_bag(nn_model *m) {
     const nn_config *cfg = &m->cfg;
     uint32_t V = cfg->vocab_size, E = cfg->embed_dim, H = cfg->hidden, B = cfg->batch_size;
+    uint32_t O = nn_config_outputs(cfg);
     nn_model_add_tensor(m, "embedding", V, E);
     nn_model_add_tensor(m, "dense1.w", H, E);
     nn_model_add_tensor(m, "dense1.b", 1, H);
-    nn_model_add_tensor(m, "dense2.w", 1, H);
-    nn_model_add_tensor(m, "dense2.b", 1, 1);
+    nn_model_add_tensor(m, "dense2.w", O, H);
+    nn_model_add_tensor(m, "dense2.b", 1, O);
     m->params = nn_alloc_floats(m->nparams);
     m->grads = nn_alloc_floats(m->nparams);
     m->m = nn_alloc_floats(m->nparams);
@@ -78,11 +80,11 @@ static int create_bag(nn_model *m) {
     m->pooled = nn_alloc_floats((size_t)B * E);
     m->runs = calloc((size_t)B * 2, sizeof *m->runs);
     m->hidden = nn_alloc_floats((size_t)B * H);
-    m->logit = nn_alloc_floats(B);
+    m->logit = nn_alloc_floats((size_t)B * O);
     m->dpooled = nn_alloc_floats((size_t)B * E);
     m->dhidden = nn_alloc_floats((size_t)B * H);
     m->dhpre = nn_alloc_floats((size_t)B * H);
-    m->dlogit = nn_alloc_floats(B);
+    m->dlogit = nn_alloc_floats((size_t)B * O);
     m->ids1 = calloc(cfg->maxlen, sizeof *m->ids1);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->runs || !m->hidden || !m->logit ||
         !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1)
@@ -122,7 +124,7 @@ static int create_mlp(nn_model *m) {
 static int create_recurrent(nn_model *m) {
     const nn_config *c = &m->cfg;
     uint32_t V = c->vocab_size, E = c->embed_dim, H = c->hidden, B = c->batch_size, T = c->maxlen;
-    uint32_t D = dirs_of(c), L = c->layers, cell = (uint32_t)cell_of(c);
+    uint32_t D = dirs_of(c), L = c->layers, cell = (uint32_t)cell_of(c), O = nn_config_outputs(c);
     size_t GH = (cell == NN_CELL_LSTM ? 4 : 3) * (size_t)H, TB = (size_t)T * B;
     size_t Cmax = E > D * H ? E : (size_t)D * H;
     const char *kind = cell == NN_CELL_LSTM ? "lstm" : "gru";
@@ -146,8 +148,8 @@ static int create_recurrent(nn_model *m) {
             nn_model_add_tensor(m, name, cell == NN_CELL_LSTM ? 1 : 2, (uint32_t)GH);
         }
     }
-    nn_model_add_tensor(m, "dense.w", 1, D * H);
-    nn_model_add_tensor(m, "dense.b", 1, 1);
+    nn_model_add_tensor(m, "dense.w", O, D * H);
+    nn_model_add_tensor(m, "dense.b", 1, O);
     /* The first Adam moment is also the orthogonal initialisation's
      * scratch, (GH,H) doubles (nn_model_init): with a small embedding and a
      * large H that is more than nparams floats. */
@@ -156,16 +158,16 @@ static int create_recurrent(nn_model *m) {
     m->grads = nn_alloc_floats(m->nparams);
     m->m = nn_alloc_floats(m->nparams > ortho_floats ? m->nparams : ortho_floats);
     m->v = nn_alloc_floats(m->nparams);
-    m->logit = nn_alloc_floats(B);
-    m->dlogit = nn_alloc_floats(B);
+    m->logit = nn_alloc_floats((size_t)B * O);
+    m->dlogit = nn_alloc_floats((size_t)B * O);
     m->ids1 = calloc(T, sizeof *m->ids1);
     m->ids_batch = calloc(TB, sizeof *m->ids_batch);
     m->mask = calloc(TB, 1);
     m->order = calloc(B, sizeof *m->order);
     m->lens = calloc((size_t)B + T + 2, sizeof *m->lens);
     m->ids_sorted = calloc(TB, sizeof *m->ids_sorted);
-    m->zs = nn_alloc_floats(B);
-    m->dzs = nn_alloc_floats(B);
+    m->zs = nn_alloc_floats((size_t)B * O);
+    m->dzs = nn_alloc_floats((size_t)B * O);
     m->seq = nn_alloc_floats(TB * E);
     m->final = nn_alloc_floats((size_t)B * D * H);
     m->dfinal = nn_alloc_floats((size_t)B * D * H);
@@ -371,8 +373,8 @@ static void init_recurrent(nn_model *m, nn_rng *rng) {
                 for (uint32_t j = 0; j < H; j++) r->b[H + j] = 1.0f;
         }
     }
-    uint32_t DH = m->ndirs * H;
-    fill_uniform(m->w2, DH, sqrtf(6.0f / (float)(DH + 1)), rng);
+    uint32_t DH = m->ndirs * H, O = nn_config_outputs(c);
+    fill_uniform(m->w2, (size_t)O * DH, sqrtf(6.0f / (float)(DH + O)), rng);
 }
 
 void nn_model_init(nn_model *m, nn_rng *rng) {
@@ -396,7 +398,8 @@ void nn_model_init(nn_model *m, nn_rng *rng) {
         fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
         fill_uniform(m->w1, (size_t)c->hidden * c->embed_dim,
                      sqrtf(6.0f / (float)(c->embed_dim + c->hidden)), rng);
-        fill_uniform(m->w2, c->hidden, sqrtf(6.0f / (float)(c->hidden + 1)), rng);
+        uint32_t O = nn_config_outputs(c);
+        fill_uniform(m->w2, (size_t)O * c->hidden, sqrtf(6.0f / (float)(c->hidden + O)), rng);
     }
     memset(m->grads, 0, m->nparams * sizeof(float));
     memset(m->m, 0, m->nparams * sizeof(float));
@@ -481,8 +484,10 @@ static void recurrent_forward(nn_model *m, const uint16_t *ids_in, uint32_t B, i
         for (uint32_t b = 0; b < B; b++)
             memcpy(m->final + ((size_t)b * D + d) * H, fin + (size_t)b * H, H * sizeof(float));
     }
-    nn_dense_forward(m->zs, m->final, m->w2, m->b2, B, D * H, 1);
-    for (uint32_t i = 0; i < B; i++) m->logit[m->order[i]] = m->zs[i];
+    uint32_t O = nn_config_outputs(c);
+    nn_dense_forward(m->zs, m->final, m->w2, m->b2, B, D * H, O);
+    for (uint32_t i = 0; i < B; i++)
+        memcpy(m->logit + (size_t)m->order[i] * O, m->zs + (size_t)i * O, O * sizeof(float));
 }
 
 /* After recurrent_forward of the same batch (its order and ids). */
@@ -493,9 +498,11 @@ static void recurrent_backward(nn_model *m, uint32_t B) {
     size_t BH = (size_t)B * H, TB = (size_t)T * B;
     float *g = m->grads;
     memset(m->dfinal, 0, (size_t)B * D * H * sizeof(float));
-    for (uint32_t i = 0; i < B; i++) m->dzs[i] = m->dlogit[m->order[i]];
+    uint32_t O = nn_config_outputs(c);
+    for (uint32_t i = 0; i < B; i++)
+        memcpy(m->dzs + (size_t)i * O, m->dlogit + (size_t)m->order[i] * O, O * sizeof(float));
     nn_dense_backward(m->dfinal, g + m->tensor[m->ntensors - 2].offset,
-                      g + m->tensor[m->ntensors - 1].offset, m->dzs, m->final, m->w2, B, D * H, 1);
+                      g + m->tensor[m->ntensors - 1].offset, m->dzs, m->final, m->w2, B, D * H, O);
     float *dout = NULL; /* (T,B,D*H) gradient of layer l's output sequence */
     for (uint32_t l = m->nlayers; l-- > 0;) {
         uint32_t C = m->rnn[l][0].C;
@@ -585,7 +592,8 @@ void nn_model_predict_images(nn_model *m, const uint8_t *pixels, uint32_t n, uin
 }
 
 float nn_model_loss_sum(const nn_model *m, const float *labels, uint32_t B, uint32_t *correct) {
-    if (is_mlp(&m->cfg)) return nn_softmax_ce(NULL, m->logit, labels, 1.0f, B, m->cfg.classes, correct);
+    uint32_t O = nn_config_outputs(&m->cfg);
+    if (O > 1) return nn_softmax_ce(NULL, m->logit, labels, 1.0f, B, O, correct);
     return nn_k_bce_logits(NULL, m->logit, labels, 1.0f, B, correct);
 }
 
@@ -608,7 +616,7 @@ void nn_model_forward(nn_model *m, const void *x, uint32_t B) {
     nn_embedding_pool_forward(m->pooled, m->runs, ids, m->emb, B, c->maxlen, c->embed_dim, c->pooling);
     nn_dense_forward(m->hidden, m->pooled, m->w1, m->b1, B, c->embed_dim, c->hidden);
     nn_relu_forward(m->hidden, m->hidden, (size_t)B * c->hidden);
-    nn_dense_forward(m->logit, m->hidden, m->w2, m->b2, B, c->hidden, 1);
+    nn_dense_forward(m->logit, m->hidden, m->w2, m->b2, B, c->hidden, nn_config_outputs(c));
 }
 
 float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
@@ -629,18 +637,18 @@ float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
     if (is_ngram(c)) return nn_ngram_forward_backward(m, ids, labels, B, correct);
     if (is_recurrent(c)) {
         recurrent_forward(m, ids, B, 1);
-        float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
+        float loss = nn_head_loss(m, labels, B, correct);
         recurrent_backward(m, B);
         return loss;
     }
     nn_model_forward(m, ids, B);
-    float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
+    float loss = nn_head_loss(m, labels, B, correct);
     float *g = m->grads;
     memset(m->dhidden, 0, (size_t)B * H * sizeof(float));
     memset(m->dhpre, 0, (size_t)B * H * sizeof(float));
     memset(m->dpooled, 0, (size_t)B * E * sizeof(float));
     nn_dense_backward(m->dhidden, g + m->tensor[3].offset, g + m->tensor[4].offset, m->dlogit,
-                      m->hidden, m->w2, B, H, 1);
+                      m->hidden, m->w2, B, H, nn_config_outputs(c));
     nn_relu_backward(m->dhpre, m->dhidden, m->hidden, (size_t)B * H);
     nn_dense_backward(m->dpooled, g + m->tensor[1].offset, g + m->tensor[2].offset, m->dhpre,
                       m->pooled, m->w1, B, E, H);
@@ -712,23 +720,20 @@ int nn_model_update(nn_model *m) {
     return finite;
 }
 
-static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
-
-/* The head of the model on one pooled vector: dense, ReLU, dense. */
-static float head_logit(const nn_model *m, const float *pooled, float *hidden) {
+/* The head of the model on one pooled vector: dense, ReLU, dense, into
+ * logits (O). */
+static void head_logits(const nn_model *m, const float *pooled, float *hidden, float *logits) {
     const nn_config *c = &m->cfg;
     nn_dense_forward(hidden, pooled, m->w1, m->b1, 1, c->embed_dim, c->hidden);
     nn_relu_forward(hidden, hidden, c->hidden);
-    float logit;
-    nn_dense_forward(&logit, hidden, m->w2, m->b2, 1, c->hidden, 1);
-    return logit;
+    nn_dense_forward(logits, hidden, m->w2, m->b2, 1, c->hidden, nn_config_outputs(c));
 }
 
 /* Occlusion for the recurrent models: no shortcut, a forward pass per token,
  * Bmax occluded copies of the review per batch. */
-static void explain_recurrent(nn_model *m, size_t n, float score, float *contrib) {
+static void explain_recurrent(nn_model *m, size_t n, uint32_t cls, float score, float *contrib) {
     const nn_config *c = &m->cfg;
-    uint32_t T = c->maxlen, rows = 0;
+    uint32_t T = c->maxlen, O = nn_config_outputs(c), rows = 0;
     size_t first = 0; /* the id the first row of the batch occludes */
     for (size_t i = 0; i <= n; i++) {
         long pos = i < n ? nn_padded_position(i, n, c) : -1;
@@ -743,26 +748,32 @@ static void explain_recurrent(nn_model *m, size_t n, float score, float *contrib
         if (rows == m->Bmax || (i == n && rows > 0)) {
             nn_model_forward(m, m->ids_batch, rows);
             for (uint32_t k = 0, j = (uint32_t)first; k < rows; j++)
-                if (nn_padded_position(j, n, c) >= 0) contrib[j] = score - sigmoidf(m->logit[k++]);
+                if (nn_padded_position(j, n, c) >= 0)
+                    contrib[j] = score - nn_head_prob(m, m->logit + (size_t)O * k++, cls);
             rows = 0;
         }
     }
 }
 
 float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib) {
+    return nn_model_explain_class(m, ids, n, 1, contrib);
+}
+
+float nn_model_explain_class(nn_model *m, const uint32_t *ids, size_t n, uint32_t cls, float *contrib) {
     const nn_config *c = &m->cfg;
     if (is_mlp(c)) { /* reads images: no text to score */
         if (contrib) memset(contrib, 0, n * sizeof *contrib);
         return NAN;
     }
-    if (is_ngram(c)) return nn_ngram_explain(m, ids, n, contrib);
+    assert(cls < nn_model_classes(m));
+    if (is_ngram(c)) return nn_ngram_explain(m, ids, n, cls, contrib);
     uint32_t T = c->maxlen, E = c->embed_dim;
     nn_pad_review_u32(m->ids1, ids, n, c);
     nn_model_forward(m, m->ids1, 1);
-    float score = sigmoidf(m->logit[0]);
+    float score = nn_head_prob(m, m->logit, cls);
     if (!contrib) return score;
     if (is_recurrent(c)) {
-        explain_recurrent(m, n, score, contrib);
+        explain_recurrent(m, n, cls, score, contrib);
         return score;
     }
     /* Occlusion is exact and cheap for this model: replacing one token by
@@ -770,7 +781,7 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
      * one head evaluation (O(E*H)) instead of a full forward (O(T*E)). */
     uint32_t s, e, real = 0;
     for (s = 0; s < T; s++) real += m->ids1[s] != NN_PAD;
-    float pooled[1024], hidden[4096], sum[1024];
+    float pooled[1024], hidden[4096], sum[1024], logits[NN_MAX_TEXT_CLASSES];
     assert(E <= 1024 && c->hidden <= 4096);
     for (e = 0; e < E; e++) sum[e] = m->pooled[e] * (c->pooling == NN_POOL_KERAS ? (float)T : (float)(real ? real : 1));
     for (size_t i = 0; i < n; i++) {
@@ -787,22 +798,8 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
             uint32_t k = real > 1 ? real - 1 : 1;
             for (e = 0; e < E; e++) pooled[e] = real > 1 ? (sum[e] - row[e]) / (float)k : 0.0f;
         }
-        contrib[i] = score - sigmoidf(head_logit(m, pooled, hidden));
+        head_logits(m, pooled, hidden, logits);
+        contrib[i] = score - nn_head_prob(m, logits, cls);
     }
-    return score;
-}
-
-float nn_model_score_text(nn_model *m, const nn_vocab *v, const struct nn_stopwords *stop,
-                          const char *text, size_t len) {
-    if (is_mlp(&m->cfg)) return NAN;
-    uint32_t small[4096];
-    size_t n = nn_encode_text_stop(v, stop, text, len, m->cfg.vocab_size, small, 4096);
-    if (n <= 4096) return nn_model_explain(m, small, n, NULL);
-    /* A long paste: 'pre' truncation needs its last ids, so encode it all. */
-    uint32_t *ids = malloc(n * sizeof *ids);
-    if (!ids) return nn_model_explain(m, small, 4096, NULL);
-    nn_encode_text_stop(v, stop, text, len, m->cfg.vocab_size, ids, n);
-    float score = nn_model_explain(m, ids, n, NULL);
-    free(ids);
     return score;
 }

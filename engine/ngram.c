@@ -45,6 +45,7 @@
 #include "ngram.h"
 #include "kernels.h"
 #include "layers.h"
+#include "model_head.h"
 
 #include <assert.h>
 #include <math.h>
@@ -205,6 +206,7 @@ void nn_ngram_point_views(nn_model *m) {
 int nn_ngram_create(nn_model *m) {
     const nn_config *c = &m->cfg;
     uint32_t V = c->vocab_size, N = c->bigrams, E = c->embed_dim, B = c->batch_size, T = c->maxlen;
+    uint32_t O = nn_config_outputs(c);
     nn_ngram *ng = calloc(1, sizeof *ng);
     if (!ng) return 0;
     m->ngram = ng;
@@ -216,8 +218,8 @@ int nn_ngram_create(nn_model *m) {
     ng->Bmax = B;
     ng->fmax = 2 * T - 1;
     nn_model_add_tensor(m, "embedding", V + N, E);
-    nn_model_add_tensor(m, "dense.w", 1, E);
-    nn_model_add_tensor(m, "dense.b", 1, 1);
+    nn_model_add_tensor(m, "dense.w", O, E);
+    nn_model_add_tensor(m, "dense.b", 1, O);
     if (N) {
         ng->t_bigrams = m->ntensors;
         nn_model_add_tensor(m, "bigram.ids", N, 2);
@@ -232,8 +234,8 @@ int nn_ngram_create(nn_model *m) {
     m->v = nn_alloc_floats(m->nparams);
     m->pooled = nn_alloc_floats((size_t)B * E);
     m->dpooled = nn_alloc_floats((size_t)B * E);
-    m->logit = nn_alloc_floats(B);
-    m->dlogit = nn_alloc_floats(B);
+    m->logit = nn_alloc_floats((size_t)B * O);
+    m->dlogit = nn_alloc_floats((size_t)B * O);
     m->ids1 = calloc(T, sizeof *m->ids1);
     for (ng->nslots = 1; N && ng->nslots < 2 * N; ng->nslots *= 2) {}
     ng->keys = calloc(N ? N : 1, sizeof *ng->keys);
@@ -244,7 +246,7 @@ int nn_ngram_create(nn_model *m) {
     ng->touched = malloc(touch_cap * sizeof *ng->touched);
     ng->mark = calloc(ng->rows, sizeof *ng->mark);
     ng->stamp = 1;
-    ng->undo_cap = touch_cap * E + E + 1;
+    ng->undo_cap = touch_cap * E + (size_t)O * (E + 1);
     ng->undo = nn_alloc_floats(ng->undo_cap);
     ng->share = nn_alloc_floats(T);
     ng->pos = malloc((size_t)ng->fmax * sizeof *ng->pos);
@@ -288,7 +290,8 @@ void nn_ngram_init(nn_model *m, nn_rng *rng) {
     size_t keep_from = m->ntensors > 3 ? m->tensor[3].offset : m->nparams;
     memset(m->params, 0, keep_from * sizeof(float));
     fill_uniform(m->emb, (size_t)ng->rows * c->embed_dim, 0.05f, rng);
-    fill_uniform(m->w2, c->embed_dim, sqrtf(6.0f / (float)(c->embed_dim + 1)), rng);
+    uint32_t O = nn_config_outputs(c);
+    fill_uniform(m->w2, (size_t)O * c->embed_dim, sqrtf(6.0f / (float)(c->embed_dim + O)), rng);
     memset(m->grads, 0, m->nparams * sizeof(float));
     memset(m->m, 0, m->nparams * sizeof(float));
     memset(m->v, 0, m->nparams * sizeof(float));
@@ -317,7 +320,7 @@ void nn_ngram_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
     assert(B <= m->Bmax);
     batch_features(m, ids, B);
     nn_bag_mean_forward(m->pooled, ng->feat, ng->start, m->emb, nb_ratio(m), B, E);
-    nn_dense_forward(m->logit, m->pooled, m->w2, m->b2, B, E, 1);
+    nn_dense_forward(m->logit, m->pooled, m->w2, m->b2, B, E, nn_config_outputs(&m->cfg));
 }
 
 float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *labels, uint32_t B,
@@ -325,11 +328,11 @@ float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *l
     nn_ngram *ng = m->ngram;
     uint32_t E = m->cfg.embed_dim;
     nn_ngram_forward(m, ids, B);
-    float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
+    float loss = nn_head_loss(m, labels, B, correct);
     float *g = m->grads;
     memset(m->dpooled, 0, (size_t)B * E * sizeof(float));
     nn_dense_backward(m->dpooled, g + m->tensor[T_W].offset, g + m->tensor[T_B].offset, m->dlogit,
-                      m->pooled, m->w2, B, E, 1);
+                      m->pooled, m->w2, B, E, nn_config_outputs(&m->cfg));
     if (!m->cfg.trainable_embedding) return loss;
     nn_bag_mean_backward(g + m->tensor[T_EMB].offset, m->dpooled, ng->feat, ng->start, nb_ratio(m), B, E);
     for (uint32_t k = 0, n = ng->start[B]; k < n; k++) {
@@ -346,8 +349,9 @@ void nn_ngram_zero_grad(nn_model *m) {
     uint32_t E = m->cfg.embed_dim;
     float *g = m->grads + m->tensor[T_EMB].offset;
     for (uint32_t i = 0; i < ng->ntouched; i++) memset(g + (size_t)ng->touched[i] * E, 0, E * sizeof *g);
-    memset(m->grads + m->tensor[T_W].offset, 0, E * sizeof(float));
-    m->grads[m->tensor[T_B].offset] = 0.0f;
+    uint32_t O = nn_config_outputs(&m->cfg);
+    memset(m->grads + m->tensor[T_W].offset, 0, (size_t)O * E * sizeof(float));
+    memset(m->grads + m->tensor[T_B].offset, 0, O * sizeof(float));
     ng->ntouched = 0;
     if (++ng->stamp == 0) { /* after 2^32 batches: start the marks again */
         memset(ng->mark, 0, (size_t)ng->rows * sizeof *ng->mark);
@@ -366,7 +370,7 @@ static int step_span(nn_model *m, size_t off, size_t n, float lr_t) {
 int nn_ngram_update(nn_model *m) {
     const nn_config *c = &m->cfg;
     nn_ngram *ng = m->ngram;
-    uint32_t E = c->embed_dim;
+    uint32_t E = c->embed_dim, O = nn_config_outputs(c);
     m->step++;
     /* Keras/TF Adam's bias corrections folded into the step size (as
      * nn_model_update), with the global step t for every row (LazyAdam). */
@@ -375,11 +379,11 @@ int nn_ngram_update(nn_model *m) {
     size_t emb = m->tensor[T_EMB].offset, w = m->tensor[T_W].offset, bias = m->tensor[T_B].offset;
     /* The undo log: the head, then each touched row as it was. */
     float *u = ng->undo;
-    memcpy(u, m->params + w, E * sizeof *u);
-    u[E] = m->params[bias];
-    u += E + 1;
-    int finite = step_span(m, w, E, lr_t);
-    finite &= step_span(m, bias, 1, lr_t);
+    memcpy(u, m->params + w, (size_t)O * E * sizeof *u);
+    memcpy(u + (size_t)O * E, m->params + bias, O * sizeof *u);
+    u += (size_t)O * (E + 1);
+    int finite = step_span(m, w, (size_t)O * E, lr_t);
+    finite &= step_span(m, bias, O, lr_t);
     for (uint32_t i = 0; i < ng->ntouched; i++) {
         if (i + AHEAD < ng->ntouched) {
             size_t ahead = emb + (size_t)ng->touched[i + AHEAD] * E;
@@ -399,12 +403,12 @@ int nn_ngram_update(nn_model *m) {
 
 int nn_ngram_undo_update(nn_model *m) {
     nn_ngram *ng = m->ngram;
-    uint32_t E = m->cfg.embed_dim;
+    uint32_t E = m->cfg.embed_dim, O = nn_config_outputs(&m->cfg);
     if (!ng->undo_valid) return 0;
     const float *u = ng->undo;
-    memcpy(m->params + m->tensor[T_W].offset, u, E * sizeof *u);
-    m->params[m->tensor[T_B].offset] = u[E];
-    u += E + 1;
+    memcpy(m->params + m->tensor[T_W].offset, u, (size_t)O * E * sizeof *u);
+    memcpy(m->params + m->tensor[T_B].offset, u + (size_t)O * E, O * sizeof *u);
+    u += (size_t)O * (E + 1);
     size_t emb = m->tensor[T_EMB].offset;
     for (uint32_t i = 0; i < ng->nundo; i++)
         memcpy(m->params + emb + (size_t)ng->touched[i] * E, u + (size_t)i * E, E * sizeof *u);
@@ -413,16 +417,38 @@ int nn_ngram_undo_update(nn_model *m) {
     return 1;
 }
 
-float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib) {
+float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, uint32_t cls, float *contrib) {
     const nn_config *c = &m->cfg;
     nn_ngram *ng = m->ngram;
-    uint32_t T = c->maxlen, E = c->embed_dim;
+    uint32_t T = c->maxlen, E = c->embed_dim, O = nn_config_outputs(c);
     nn_pad_review_u32(m->ids1, ids, n, c);
     nn_ngram_forward(m, m->ids1, 1);
-    float z = m->logit[0], bias = m->b2[0];
-    float score = 1.0f / (1.0f + expf(-z));
+    float score = nn_head_prob(m, m->logit, cls);
     if (!contrib) return score;
-    /* share (T): each position's part of z - bias, from the features again
+    /* The head as one linear function u = w . pooled + bias of the pooled
+     * features, and p0 = the score of a review with no features: with one
+     * logit, the logit itself (class 0: its negation); with K, the logit
+     * of cls minus the mean logit (softmax does not change when every logit
+     * moves together), p0 = softmax(biases)[cls]. */
+    float wk[1024], bias, p0;
+    assert(E <= 1024);
+    if (O == 1) {
+        float sign = cls == 1 ? 1.0f : -1.0f;
+        for (uint32_t e = 0; e < E; e++) wk[e] = sign * m->w2[e];
+        bias = sign * m->b2[0];
+        p0 = 1.0f / (1.0f + expf(-bias));
+    } else {
+        float mean_b = 0.0f;
+        for (uint32_t e = 0; e < E; e++) {
+            float mean = 0.0f;
+            for (uint32_t k = 0; k < O; k++) mean += m->w2[(size_t)k * E + e];
+            wk[e] = m->w2[(size_t)cls * E + e] - mean / (float)O;
+        }
+        for (uint32_t k = 0; k < O; k++) mean_b += m->b2[k];
+        bias = m->b2[cls] - mean_b / (float)O;
+        p0 = nn_head_prob(m, m->b2, cls);
+    }
+    /* share (T): each position's part of u - bias, from the features again
      * with their positions. A bigram's feature sits at its second word; its
      * first word is the position before (bigrams join adjacent tokens). */
     float *share = ng->share;
@@ -431,9 +457,11 @@ float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     float inv = nf ? 1.0f / (float)nf : 0.0f;
     const float *ratio = nb_ratio(m);
     memset(share, 0, T * sizeof *share);
+    float d = 0.0f;
     for (uint32_t k = 0; k < nf; k++) {
         uint32_t r = ng->feat[k];
-        float s = nn_k_dot(m->w2, m->emb + (size_t)r * E, E) * inv * (ratio ? ratio[r] : 1.0f);
+        float s = nn_k_dot(wk, m->emb + (size_t)r * E, E) * inv * (ratio ? ratio[r] : 1.0f);
+        d += s;
         if (r < ng->V) {
             share[pos[k]] += s;
         } else {
@@ -442,8 +470,8 @@ float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
             share[pos[k] - 1] += 0.5f * s;
         }
     }
-    float p0 = 1.0f / (1.0f + expf(-bias));
-    float d = z - bias;
+    /* One logit: d is z - bias, as the forward pass has it. */
+    if (O == 1) d = (cls == 1 ? 1.0f : -1.0f) * (m->logit[0] - m->b2[0]);
     float scale = fabsf(d) > 1e-6f ? (score - p0) / d : p0 * (1.0f - p0);
     for (size_t i = 0; i < n; i++) {
         long at = nn_padded_position(i, n, c);
@@ -482,8 +510,12 @@ static void sort_by_key(pair_count *a, pair_count *tmp, uint32_t *count, uint32_
  * with binarized features (does review i have feature f), alpha = 1,
  * p = alpha + sum over positive reviews, q = alpha + the same over negative
  * ones, r = log((p / |p|_1) / (q / |q|_1)). */
+static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
+                             uint32_t T, nn_error *err);
+
 static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
                      nn_error *err) {
+    if (m->cfg.classes > 2) return nb_ratios_classes(m, ids, labels, n, T, err);
     nn_ngram *ng = m->ngram;
     uint32_t rows = ng->rows;
     uint32_t *count = calloc(2 * (size_t)rows, sizeof *count); /* (2, rows): negative, positive */
@@ -508,6 +540,57 @@ static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint
     for (uint32_t r = 0; r < rows; r++)
         ratio[r] = (float)log(((1.0 + count[rows + r]) / pn) / ((1.0 + count[r]) / qn));
     free(count);
+    ng->stamp++;
+    return NN_OK;
+}
+
+/* K classes: each class's one-vs-rest ratio as above (p from its reviews,
+ * q from all the others), and each row keeps the ratio of largest
+ * magnitude: how strongly the feature points to some class. (For K = 2
+ * both classes give the same magnitude, so this would be the binary
+ * ratio up to sign; two-class models keep nb_ratios' exact numbers.) */
+static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
+                             uint32_t T, nn_error *err) {
+    nn_ngram *ng = m->ngram;
+    uint32_t rows = ng->rows, K = m->cfg.classes;
+    uint32_t *count = calloc((size_t)K * rows, sizeof *count); /* (K, rows) */
+    double *total = calloc(2 * (size_t)K, sizeof *total);      /* (K) |p|_1, then (K) sum of counts */
+    if (!count || !total) {
+        free(count);
+        free(total);
+        return nn_fail(err, NN_ERR_NOMEM, "out of memory counting features per class");
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+        uint32_t y = (uint32_t)labels[i];
+        assert(y < K);
+        uint32_t *c = count + (size_t)y * rows;
+        ng->stamp++;
+        for (uint32_t k = 0; k < nf; k++) {
+            uint32_t r = ng->feat[k];
+            if (ng->mark[r] == ng->stamp) continue;
+            ng->mark[r] = ng->stamp;
+            c[r]++;
+        }
+    }
+    double all = 0;
+    for (uint32_t k = 0; k < K; k++)
+        for (uint32_t r = 0; r < rows; r++) total[k] += count[(size_t)k * rows + r];
+    for (uint32_t k = 0; k < K; k++) all += total[k];
+    float *ratio = m->params + m->tensor[ng->t_nb].offset;
+    for (uint32_t r = 0; r < rows; r++) {
+        double sum = 0, best = 0;
+        for (uint32_t k = 0; k < K; k++) sum += count[(size_t)k * rows + r];
+        for (uint32_t k = 0; k < K; k++) {
+            double in = count[(size_t)k * rows + r], out = sum - in;
+            double pn = rows + total[k], qn = rows + (all - total[k]);
+            double x = log(((1.0 + in) / pn) / ((1.0 + out) / qn));
+            if (fabs(x) > fabs(best)) best = x;
+        }
+        ratio[r] = (float)best;
+    }
+    free(count);
+    free(total);
     ng->stamp++;
     return NN_OK;
 }

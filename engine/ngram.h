@@ -10,6 +10,7 @@
  *
  *   ids (B,T) -> features -> mean of rows of table (V+N,E) -> pooled (B,E)
  *             -> Dense(1) logit (B) -> sigmoid
+ *   (K >= 3 classes: Dense(K) logits (B,K) -> softmax; engine/model_head.h)
  *
  * The N bigrams are the N most frequent adjacent pairs of the TRAINING
  * reviews (ties by the smaller key a*65536+b), chosen by the trainer
@@ -57,7 +58,7 @@ typedef struct nn_ngram {
     uint32_t *mark;          /* (rows) == stamp when touched */
     uint32_t stamp;
     /* the undo log of the last update */
-    float *undo;             /* (ntouched*E + E + 1): old rows, then the head */
+    float *undo;             /* (O*(E+1) + ntouched*E): the head, then old rows */
     size_t undo_cap;         /* floats */
     uint32_t nundo;          /* rows in the log */
     int undo_valid;
@@ -90,7 +91,7 @@ void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat
 
 /* ------------------------------------------------ the model (model.c calls) */
 
-/* Adds the tensors ("embedding" (V+N,E), "dense.w" (1,E), "dense.b" (1,1),
+/* Adds the tensors ("embedding" (V+N,E), "dense.w" (O,E), "dense.b" (1,O),
  * "bigram.ids" (N,2) when N > 0), allocates the parameters and the state. */
 int nn_ngram_create(nn_model *m);
 void nn_ngram_free(nn_model *m);
@@ -109,8 +110,10 @@ int nn_ngram_undo_update(nn_model *m);
  * unigram's to its word, a bigram's half to each of its two words, scaled
  * so they add up to score - sigmoid(bias) (the score of a review with no
  * features): contrib[i] = share_i * (p - p0) / (z - b), or share_i *
- * p0 (1 - p0) when z - b is within 1e-6 of 0. */
-float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
+ * p0 (1 - p0) when z - b is within 1e-6 of 0. Toward class cls: the score
+ * is P(cls); with K classes z is the logit of cls minus the mean logit
+ * (nn_model_explain_class). */
+float nn_ngram_explain(nn_model *m, const uint32_t *ids, size_t n, uint32_t cls, float *contrib);
 
 /* The bigram index is built from "bigram.ids" by the first pass that needs
  * it (so a model read from a checkpoint indexes what it read) and then

@@ -137,14 +137,18 @@ size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
  * a reader checks magic, version, every size and the checksum before it
  * trusts anything, and the parsed shard points into the caller's buffer. */
 #define NN_SHARD_MAGIC "NNSHARD1"
-#define NN_SHARD_VERSION 1
+#define NN_SHARD_VERSION 2  /* written; version 1 (no class names) is still read */
 #define NN_SHARD_MAX_TOKENS 2048  /* reviews are cut to this many ids */
 #define NN_SHARD_MAX_SPLITS 4
+/* Classes of a text model and of a labelled-text shard (why 50:
+ * engine/labelled_text.h). */
+#define NN_MAX_TEXT_CLASSES 50
 
 typedef struct nn_split {
     char name[16];           /* "train", "test", "unsup" */
     uint32_t n;              /* reviews */
-    const uint8_t *label;    /* (n) 0 negative, 1 positive, 255 unlabelled */
+    const uint8_t *label;    /* (n) 0 negative, 1 positive (a labelled-text shard: the class,
+                              * below nn_shard.classes), 255 unlabelled */
     const uint8_t *rating;   /* (n) IMDB stars 1-10, 0 unlabelled */
     const uint32_t *review_id;/* (n) the <id> of <id>_<rating>.txt */
     const uint32_t *offset;  /* (n+1) review i is tokens[offset[i]..offset[i+1]) */
@@ -159,6 +163,9 @@ typedef struct nn_shard {
     nn_vocab vocab;          /* V == 0 in a shard without a vocabulary */
     uint32_t nsplits;
     nn_split split[NN_SHARD_MAX_SPLITS];
+    uint32_t classes; /* 2 for IMDB shards (no names stored); K for a labelled-text shard */
+    const char *class_name[NN_MAX_TEXT_CLASSES]; /* (classes) not NUL-terminated; NULL when unnamed */
+    uint32_t class_name_len[NN_MAX_TEXT_CLASSES]; /* bytes of each name; 0 when unnamed */
 } nn_shard;
 
 /* Parses buf[0..len) (which must stay alive and 4-byte aligned while the
@@ -167,8 +174,9 @@ int nn_shard_parse(nn_shard *s, const uint8_t *buf, size_t len, nn_error *err);
 void nn_shard_free(nn_shard *s);
 const nn_split *nn_shard_find(const nn_shard *s, const char *name);
 
-/* Serialises a shard (vocabulary and splits as described by s) into a newly
- * malloc'd buffer; *out_len gets its size. */
+/* Serialises a shard (vocabulary, class names when class_name[0] is set,
+ * and splits as described by s) into a newly malloc'd buffer; *out_len gets
+ * its size. Without names, classes must be 0 or 2 (an IMDB shard). */
 int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *err);
 
 /* ------------------------------------------------------------ image shards
@@ -231,7 +239,8 @@ typedef struct nn_config {
     int truncating;        /* NN_PAD_PRE or NN_PAD_POST */
     int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru", "mlp" */
     uint32_t input_dim;    /* "mlp" only: D, values per image (784 for 28 x 28) */
-    uint32_t classes;      /* "mlp" only: K, classes of the softmax output */
+    uint32_t classes;      /* K: classes of the output (2..NN_MAX_TEXT_CLASSES for text,
+                            * the shard's; 2: one sigmoid logit; more: K softmax logits) */
     uint32_t embed_dim;    /* E */
     uint32_t hidden;       /* H: the bag's dense units, or the recurrent units
                             * (per direction when bidirectional) */
@@ -420,6 +429,11 @@ int nn_size_mul(size_t a, size_t b, size_t *out);
  *     -> the ids and the known bigrams of adjacent ids -> the mean of their
  *     rows of the table (V+N,E) (optionally NB-weighted) -> Dense (1) logit
  *     -> sigmoid; its lazy optimizer and bigram table: engine/ngram.h.
+ * The text models' head is over cfg.classes K (engine/model_head.c): with
+ * K == 2 the one logit and sigmoid above, binary cross-entropy (the
+ * tutorials' recipes); with 3 <= K <= NN_MAX_TEXT_CLASSES the last Dense
+ * has K outputs instead of 1 (O = K below, else O = 1): logits (B,K),
+ * softmax cross-entropy by log-sum-exp as the MLP's, accuracy = argmax.
  * A batch's inputs x are ids (B,T) uint16 for the text models, pixels (B,D)
  * uint8 for "mlp"; labels are 0/1 (text) or the class 0..K-1 (as floats).
  * All parameters live in one float buffer carved into named tensors; the
@@ -487,20 +501,20 @@ typedef struct nn_model {
     float *emb;   /* (V,E) */
     float *w1;    /* (H,E) "bag"; (D,H) "mlp" */
     float *b1;    /* (H) "bag", "mlp" */
-    float *w2;    /* (1,H) "bag", (1,D*H) recurrent: the output layer; (H,K) "mlp" */
-    float *b2;    /* (1); (K) "mlp" */
+    float *w2;    /* (O,H) "bag", (O,D*H) recurrent, (O,E) "ngram": the output layer; (H,K) "mlp" */
+    float *b2;    /* (O); (K) "mlp" */
     /* activations for up to cfg.batch_size reviews */
     uint32_t Bmax;
     float *pooled;  /* (B,E) "bag" */
     uint32_t *runs; /* (B,2) "bag": each review's real tokens [start, end), for backward */
     float *hidden;  /* (B,H) after ReLU, "bag" */
-    float *logit;   /* (B); (B,K) "mlp" */
+    float *logit;   /* (B,O); (B,K) "mlp" */
     float *xin;     /* (B,D) "mlp": the pixels / 255 */
     float *w2t;     /* (K,H) "mlp": scratch, w2 transposed */
     float *dpooled; /* (B,E) "bag" */
     float *dhidden; /* (B,H) gradient of the ReLU output, "bag" */
     float *dhpre;   /* (B,H) gradient of the ReLU input, "bag" */
-    float *dlogit;  /* (B); (B,K) "mlp" */
+    float *dlogit;  /* (B,O); (B,K) "mlp" */
     uint16_t *ids1; /* (T) scratch for scoring one review */
     /* recurrent models only (all NULL/0 for "bag") */
     uint32_t nlayers, ndirs;        /* cfg.layers; D = 2 when bidirectional */
@@ -511,7 +525,7 @@ typedef struct nn_model {
     uint32_t *order;   /* (B) */
     uint32_t *lens;    /* (B) real tokens per review; and (T+1) counts */
     uint16_t *ids_sorted; /* (B,T) the batch in that order */
-    float *zs, *dzs;   /* (B) logits and their gradients in that order */
+    float *zs, *dzs;   /* (B,O) logits and their gradients in that order */
     uint8_t *mask;     /* (B,T) 1 where ids != NN_PAD */
     float *seq;        /* (T,B,E) the embeddings */
     float *seq_out[NN_MAX_LAYERS]; /* (T,B,2H) outputs of bidirectional layer l
@@ -541,9 +555,9 @@ void nn_model_init(nn_model *m, nn_rng *rng);
 void nn_model_forward(nn_model *m, const void *x, uint32_t B);
 /* Forward (training: dropout on, new masks every call), the loss against
  * labels (B) (mean over B; binary cross-entropy, or softmax cross-entropy
- * for "mlp"), and backward adding into m->grads. Returns the mean loss;
- * *correct gets the number of reviews on the right side of 0.5 (images:
- * whose largest logit is the label's). */
+ * for "mlp" and K-class text models), and backward adding into m->grads.
+ * Returns the mean loss; *correct gets the number of reviews on the right
+ * side of 0.5 (K classes, images: whose largest logit is the label's). */
 float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
                                 uint32_t B, uint32_t *correct);
 /* The loss of the last nn_model_forward's B rows, SUMMED over them, against
@@ -552,6 +566,11 @@ float nn_model_loss_sum(const nn_model *m, const float *labels, uint32_t B, uint
 /* "mlp": the class probabilities (K) of one image of D pixels (0-255);
  * returns the most likely class. Uses the model's activations as scratch. */
 uint32_t nn_model_predict_image(nn_model *m, const uint8_t *pixels, float *probs);
+/* Width O of the output layer: 1 for a two-class text model (one sigmoid
+ * logit), else cfg.classes (K softmax logits; "mlp" too). */
+uint32_t nn_config_outputs(const nn_config *c);
+/* K, the classes the model tells apart (2 for the sigmoid text models). */
+uint32_t nn_model_classes(const nn_model *m);
 /* "mlp": the most likely class of each of n images (n, D) into classes
  * (n), Bmax images per forward pass through the batch buffers, as
  * evaluation does: the classes nn_model_predict_image gives one by one,
@@ -594,7 +613,8 @@ long nn_padded_position(size_t i, size_t n, const nn_config *cfg);
 void *nn_alloc_floats(size_t n);
 void nn_model_add_tensor(nn_model *m, const char *name, uint32_t rows, uint32_t cols);
 
-/* Probability that text is positive (NaN for model "mlp", which reads images):
+/* Probability that text is positive, P(class 1) (NaN for model "mlp", which reads images;
+ * a K-class model: P(class 1) too, see nn_model_score_text_classes):
  * tokenized, encoded against v, without the stop words of stop (NULL: none;
  * engine/stopwords.h), truncated and padded as in training, then scored.
  * The one place every caller that scores a text goes through. */
@@ -612,6 +632,20 @@ float nn_model_score_text(nn_model *m, const nn_vocab *v, const struct nn_stopwo
  * contrib[k] to the k-th word); contrib has n entries, 0 for ids cut by
  * maxlen. contrib may be NULL (score only). */
 float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
+/* Defined: the K-class text heads below exist (issue 17's contract 1). */
+#define NN_HAVE_TEXT_CLASSES 1
+/* K classes (engine/model_head.c). The class probabilities (K) of text,
+ * scored as nn_model_score_text does; returns the top class (the first on
+ * ties). For K == 2, probs = {1 - p, p} with p nn_model_score_text's.
+ * "mlp": probs all NaN, returns 0. */
+uint32_t nn_model_score_text_classes(nn_model *m, const nn_vocab *v, const struct nn_stopwords *stop,
+                                     const char *text, size_t len, float *probs /* (K) */);
+/* nn_model_explain toward class cls < K: returns P(cls | review) and
+ * contrib[i] = P(cls | review) - P(cls | review without ids[i]) (the same
+ * occlusion; "ngram": the linear shares of the logit of cls minus the mean
+ * logit, scaled to add up to P(cls) - P(cls | no features)). For K == 2 and
+ * cls 1 exactly nn_model_explain; cls 0 its negation, 1 - p. */
+float nn_model_explain_class(nn_model *m, const uint32_t *ids, size_t n, uint32_t cls, float *contrib);
 
 /* ----------------------------------------------------------------- trainer
  *
@@ -900,7 +934,7 @@ int nn_embed_history_map_floats(nn_embed_history *h, uint32_t basis_epoch, uint3
  * One header, one JSON document (config, tensor table, vocabulary words,
  * history), one blob of float32 parameters. See engine/checkpoint.c. */
 #define NN_CKPT_MAGIC "NNCKPT01"
-#define NN_CKPT_VERSION 1
+#define NN_CKPT_VERSION 2 /* 2: "classes" is every model's K; version 1 still reads (text: K = 2) */
 
 /* Serialises model (and vocab's first V words, and history if given). A
  * model "mlp" reads images and keeps no words: vocab may be NULL (and

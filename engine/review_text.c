@@ -3,6 +3,7 @@
 #include "review_text.h"
 
 #include "labelled_text.h"
+#include "model_head.h"
 #include "result_layouts.h"
 
 #include <math.h>
@@ -47,8 +48,10 @@ static float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
  * contribution (rows with id >= 0, in order). */
 static void explain_ids(nn_review_text *r, nn_model *m, nn_diagnosis *logits_of, const uint32_t *ids,
                         size_t n, float *contrib) {
+    /* K classes: toward the top class (the diagnosis is two-class only). */
+    r->cls = logits_of || nn_model_classes(m) == 2 ? 1 : nn_head_classify(m, ids, n, NULL);
     r->score = logits_of ? sigmoid(nn_diagnosis_explain(logits_of, m, ids, n, contrib))
-                         : nn_model_explain(m, ids, n, contrib);
+                         : nn_model_explain_class(m, ids, n, r->cls, contrib);
     for (size_t i = 0, j = 1; i < r->k; i++) {
         float *row = r->rows + i * NN_EXPLAIN_ROW_LEN;
         if (row[NN_EXPLAIN_ROW_ID] >= 0) row[NN_EXPLAIN_ROW_CONTRIBUTION] = contrib[j++];

@@ -25,7 +25,9 @@ typedef struct nn_review_text {
     size_t len, text_cap;
     float *rows;         /* (k, NN_EXPLAIN_ROW_LEN); room for k + 1 rows */
     size_t k, rows_cap;
-    float score;         /* the explained review's probability of positive */
+    float score;         /* the explained review's probability of class cls */
+    uint32_t cls;        /* 1 (positive) for two classes; K classes: the top class,
+                          * which the score and the contributions are about */
     uint32_t judgeable;  /* the explained review's words that carry meaning (nn_review_judgeable) */
 } nn_review_text;
 

@@ -3,6 +3,7 @@
 #include "session.h"
 
 #include "answers.h"
+#include "labelled_shard.h"
 #include "stopwords.h"
 
 #include <math.h>
@@ -76,6 +77,7 @@ static void drop_shard(nn_session *s) {
     s->has_images = 0;
     free(s->shard_buf);
     s->shard_buf = NULL;
+    s->shard_len = 0;
 }
 
 /* The trainer's history, or, before it has trained an epoch, the history of
@@ -105,6 +107,7 @@ void nn_session_free(nn_session *s) {
     nn_review_text_free(&s->review);
     free(s->ckpt);
     free(s->embed_out);
+    free(s->labelled_report);
     free(s);
 }
 
@@ -113,6 +116,7 @@ void nn_session_free(nn_session *s) {
 int nn_session_load_shard(nn_session *s, uint8_t *p, size_t n) {
     drop_shard(s);
     s->shard_buf = p;
+    s->shard_len = n;
     int rc = nn_shard_parse(&s->shard, p, n, &s->err);
     if (rc != NN_OK) {
         drop_shard(s);
@@ -616,6 +620,24 @@ int nn_session_labelled_text(nn_session *s, const char *bytes, size_t n, int for
     if (s->diag && s->diag_split == NN_DIAG_TEXT) drop_diagnosis(s);
     nn_labelled_text_free(&s->texts);
     return nn_labelled_text_parse(&s->texts, bytes, n, format, &s->err);
+}
+
+int nn_session_build_labelled_shard(nn_session *s, const char *bytes, size_t n, const char *test,
+                                    size_t test_n, int format, float test_share, uint32_t seed) {
+    nn_labelled_shard_options opt = {format, 0, 0, test_share, seed};
+    nn_labelled_shard_report rep;
+    uint8_t *shard = NULL;
+    size_t len = 0;
+    int rc = nn_labelled_shard_build(bytes, n, test, test_n, &opt, &shard, &len, &rep, &s->err);
+    free(s->labelled_report);
+    s->labelled_report = nn_labelled_shard_report_json(&rep, rc == NN_OK ? NULL : s->err.msg);
+    nn_labelled_shard_report_free(&rep);
+    if (rc) return rc;
+    if (!s->labelled_report) {
+        free(shard);
+        return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory describing the labelled file");
+    }
+    return nn_session_load_shard(s, shard, len); /* takes the shard's bytes */
 }
 
 static void drop_corpus(nn_session *s) {

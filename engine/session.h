@@ -35,6 +35,7 @@ enum { NN_DIAG_VAL, NN_DIAG_TEST, NN_DIAG_TEXT };
 typedef struct nn_session {
     nn_error err;             /* the last failure */
     uint8_t *shard_buf;       /* the shard's bytes; nn_shard (or images) points into them */
+    size_t shard_len;         /* their length (nnw_shard_bytes: the page keeps a built shard) */
     nn_shard shard;
     int has_shard;            /* a text shard is loaded (nnw_load_shard) */
     nn_image_shard images;
@@ -71,6 +72,7 @@ typedef struct nn_session {
     uint32_t *diag_examples;  /* (3 k) */
     uint32_t diag_k;
     nn_labelled_text texts;   /* the last labelled text (nnw_labelled_text) */
+    char *labelled_report;    /* JSON: what the last nnw_build_labelled_shard read (NULL: none) */
     nn_parallel par;          /* threads lent to every model the session makes (none: zero) */
     void *owner;              /* the caller's (the wasm boundary keeps its thread pool here) */
     double (*clock_ms)(void); /* times the embedding recordings; NULL: not timed */
@@ -148,6 +150,12 @@ int nn_session_diagnose_threshold(nn_session *s, float threshold, uint32_t k);
 const char *nn_session_diagnose_example(nn_session *s, uint32_t i);
 /* Labelled text (bytes kept by the caller) for diagnose "text". */
 int nn_session_labelled_text(nn_session *s, const char *bytes, size_t n, int format);
+/* The user's labelled file (and test file, test may be NULL; bytes kept by
+ * the caller) built into a shard (engine/labelled_shard.h) that replaces
+ * the dataset, as nn_session_load_shard does. What was read, as JSON, in
+ * s->labelled_report either way (a refusal lists the lines too). */
+int nn_session_build_labelled_shard(nn_session *s, const char *bytes, size_t n, const char *test,
+                                    size_t test_n, int format, float test_share, uint32_t seed);
 
 /* word2vec: the unlabelled reviews (p owned; vocabulary of the loaded
  * shard), a start from a config JSON, slices (progress in s->w2v_progress). */

@@ -22,7 +22,7 @@
 #error "shards are little-endian and are used in place: a big-endian host needs a copying reader"
 #endif
 
-/* Header layout, version 1 (all little-endian). */
+/* Header layout, versions 1 and 2 (all little-endian). */
 #define HEADER_BYTES 64
 enum {
     H_MAGIC = 0,          /* 8 bytes "NNSHARD1" */
@@ -33,7 +33,8 @@ enum {
     H_V = 24,             /* u32, 0 when the shard has no vocabulary */
     H_VOCAB_CRC = 28,     /* u32 */
     H_NSPLITS = 32,       /* u32 */
-    H_RESERVED0 = 36,     /* u32 zero */
+    H_CLASSES = 36,       /* u32: version 2, 0 (two unnamed classes) or 2-50 named
+                           * classes; version 1, reserved zero */
     H_PAYLOAD_LEN = 40,   /* u64 bytes after the header */
     H_PAYLOAD_CRC = 48,   /* u32 CRC-32 of the payload */
     H_RESERVED1 = 52,     /* 8 bytes zero */
@@ -96,6 +97,34 @@ static int parse_vocab(nn_shard *s, cursor *c, uint32_t V, uint32_t vocab_crc, n
     return NN_OK;
 }
 
+/* Version 2's class names: offsets (K+1), then the bytes, pad4. Each name
+ * 1-NN_SHARD_MAX_CLASS_NAME bytes without control bytes, all distinct. */
+#define NN_SHARD_MAX_CLASS_NAME 64
+static int parse_class_names(nn_shard *s, cursor *c, uint32_t K, nn_error *err) {
+    const void *p = NULL;
+    int rc;
+    if ((rc = take(c, (uint64_t)K + 1, 4, &p, "class name offsets", err))) return rc;
+    const uint32_t *off = p;
+    if ((rc = check_offsets(off, K, 1, NN_SHARD_MAX_CLASS_NAME, "class name", err))) return rc;
+    if ((rc = take(c, off[K], 1, &p, "class names", err))) return rc;
+    const char *bytes = p;
+    for (uint32_t k = 0; k < K; k++) {
+        const char *name = bytes + off[k];
+        uint32_t n = off[k + 1] - off[k];
+        for (uint32_t i = 0; i < n; i++)
+            if ((unsigned char)name[i] < 0x20 || name[i] == 0x7F)
+                return nn_fail(err, NN_ERR_FORMAT, "shard is corrupt: class name %u has a control "
+                               "byte; " REBUILD, k);
+        for (uint32_t j = 0; j < k; j++)
+            if (s->class_name_len[j] == n && !memcmp(s->class_name[j], name, n))
+                return nn_fail(err, NN_ERR_FORMAT, "shard is corrupt: classes %u and %u have the "
+                               "same name; " REBUILD, j, k);
+        s->class_name[k] = name;
+        s->class_name_len[k] = n;
+    }
+    return NN_OK;
+}
+
 static int parse_split(nn_shard *s, cursor *c, nn_split *sp, uint32_t V, nn_error *err) {
     const void *p = NULL;
     int rc;
@@ -129,9 +158,10 @@ static int parse_split(nn_shard *s, cursor *c, nn_split *sp, uint32_t V, nn_erro
     sp->tokens = p;
     sp->n = n;
     for (uint32_t i = 0; i < n; i++) {
-        if (sp->label[i] != 0 && sp->label[i] != 1 && sp->label[i] != 255)
+        if (sp->label[i] >= s->classes && sp->label[i] != 255)
             return nn_fail(err, NN_ERR_FORMAT, "shard is corrupt: split \"%s\" review %u has "
-                           "label %u (must be 0, 1 or 255); " REBUILD, sp->name, i, sp->label[i]);
+                           "label %u (must be 0 to %u, or 255); " REBUILD, sp->name, i,
+                           sp->label[i], s->classes - 1);
         if (sp->rating[i] > 10)
             return nn_fail(err, NN_ERR_FORMAT, "shard is corrupt: split \"%s\" review %u has "
                            "rating %u (must be 0-10); " REBUILD, sp->name, i, sp->rating[i]);
@@ -174,9 +204,9 @@ static int parse_shard(nn_shard *s, const uint8_t *buf, size_t len, nn_error *er
         return nn_fail(err, NN_ERR_FORMAT, "shard is truncated: %zu bytes, shorter than its "
                        "header; " REBUILD, len);
     uint32_t version = nn_rd32(buf + H_VERSION), header_size = nn_rd32(buf + H_HEADER_SIZE);
-    if (version != NN_SHARD_VERSION)
+    if (version != 1 && version != NN_SHARD_VERSION)
         return nn_fail(err, NN_ERR_VERSION, "shard format version %u, but this engine reads "
-                       "version %d; %s", version, NN_SHARD_VERSION, REBUILD);
+                       "versions 1 and %d; %s", version, NN_SHARD_VERSION, REBUILD);
     if (header_size != HEADER_BYTES)
         return nn_fail(err, NN_ERR_FORMAT, "shard is corrupt: header size %u, expected %d for "
                        "version %d; " REBUILD, header_size, HEADER_BYTES, NN_SHARD_VERSION);
@@ -194,9 +224,13 @@ static int parse_shard(nn_shard *s, const uint8_t *buf, size_t len, nn_error *er
         return nn_fail(err, NN_ERR_VERSION, "shard was tokenized with tokenizer version %u, but "
                        "this engine's tokenizer is version %d, so its ids would not match typed "
                        "text; " REBUILD, s->tokenizer_version, NN_TOKENIZER_VERSION);
-    if (nn_rd32(buf + H_RESERVED0) || nn_rd64(buf + H_RESERVED1))
+    uint32_t classes = nn_rd32(buf + H_CLASSES);
+    if ((version == 1 && classes) || nn_rd64(buf + H_RESERVED1))
         return nn_fail(err, NN_ERR_FORMAT, "shard header has non-zero reserved bytes: it was "
                        "written by something else; " REBUILD);
+    if (classes == 1 || classes > NN_MAX_TEXT_CLASSES)
+        return nn_fail(err, NN_ERR_FORMAT, "shard header says %u classes (must be 0, or 2-%d "
+                       "named classes); " REBUILD, classes, NN_MAX_TEXT_CLASSES);
     if (s->max_tokens == 0)
         return nn_fail(err, NN_ERR_FORMAT, "shard header says max_tokens 0; " REBUILD);
     if (V != 0 && (V < NN_FIRST_WORD || V > 65536))
@@ -211,6 +245,8 @@ static int parse_shard(nn_shard *s, const uint8_t *buf, size_t len, nn_error *er
      * structure is still checked as if they were hostile. */
     cursor c = {buf, HEADER_BYTES, len, "shard", REBUILD};
     if (V > 0 && (rc = parse_vocab(s, &c, V, s->vocab_crc, err))) goto fail;
+    s->classes = classes ? classes : 2;
+    if (classes && (rc = parse_class_names(s, &c, classes, err))) goto fail;
     for (uint32_t i = 0; i < nsplits; i++) {
         if ((rc = parse_split(s, &c, &s->split[i], V, err))) goto fail;
         s->nsplits = i + 1;
@@ -268,6 +304,19 @@ int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *
         assert(v->count && v->offset && v->bytes);
         payload += 4 * (uint64_t)v->V + 4 * ((uint64_t)v->V + 1) + nn_pad4(v->offset[v->V]);
     }
+    uint32_t K = s->class_name[0] ? s->classes : 0, name_bytes = 0;
+    if (!K && s->classes != 0 && s->classes != 2)
+        return nn_fail(err, NN_ERR_ARG, "a shard of %u classes needs their names", s->classes);
+    if (K > NN_MAX_TEXT_CLASSES)
+        return nn_fail(err, NN_ERR_ARG, "%u classes; at most %d", K, NN_MAX_TEXT_CLASSES);
+    for (uint32_t k = 0; k < K; k++) {
+        if (!s->class_name[k] || s->class_name_len[k] == 0 ||
+            s->class_name_len[k] > NN_SHARD_MAX_CLASS_NAME)
+            return nn_fail(err, NN_ERR_ARG, "class %u has no name or a name over %d bytes", k,
+                           NN_SHARD_MAX_CLASS_NAME);
+        name_bytes += s->class_name_len[k];
+    }
+    if (K) payload += 4 * ((uint64_t)K + 1) + nn_pad4(name_bytes);
     for (uint32_t i = 0; i < s->nsplits; i++) {
         const nn_split *sp = &s->split[i];
         if (memchr(sp->name, 0, sizeof sp->name) == NULL)
@@ -292,6 +341,20 @@ int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *
         p = put(p, v->bytes, v->offset[v->V]);
         vocab_crc = nn_crc32(0, start, (size_t)(p - start));
     }
+    if (K) {
+        uint32_t off = 0;
+        for (uint32_t k = 0; k <= K; k++) {
+            nn_wr32(p + 4 * k, off);
+            if (k < K) off += s->class_name_len[k];
+        }
+        p += 4 * ((size_t)K + 1);
+        uint8_t *names = p;
+        for (uint32_t k = 0; k < K; k++) {
+            memcpy(names, s->class_name[k], s->class_name_len[k]);
+            names += s->class_name_len[k];
+        }
+        p += nn_pad4(name_bytes);
+    }
     for (uint32_t i = 0; i < s->nsplits; i++) {
         const nn_split *sp = &s->split[i];
         uint8_t name[16] = {0};
@@ -308,13 +371,15 @@ int nn_shard_write(const nn_shard *s, uint8_t **out, size_t *out_len, nn_error *
     assert((uint64_t)(p - buf) == total);
 
     memcpy(buf + H_MAGIC, NN_SHARD_MAGIC, 8);
-    nn_wr32(buf + H_VERSION, NN_SHARD_VERSION);
+    /* A version-1 shard (no names) read and written again keeps its bytes. */
+    nn_wr32(buf + H_VERSION, s->version == 1 && !K ? 1 : NN_SHARD_VERSION);
     nn_wr32(buf + H_HEADER_SIZE, HEADER_BYTES);
     nn_wr32(buf + H_TOKENIZER, NN_TOKENIZER_VERSION);
     nn_wr32(buf + H_MAX_TOKENS, s->max_tokens);
     nn_wr32(buf + H_V, v->V);
     nn_wr32(buf + H_VOCAB_CRC, vocab_crc);
     nn_wr32(buf + H_NSPLITS, s->nsplits);
+    nn_wr32(buf + H_CLASSES, K);
     nn_container_seal(buf, payload);
 
     /* Never write a file the reader would refuse: check it the reader's way. */

@@ -34,6 +34,8 @@ int nn_temperature_begin(nn_temperature *c, nn_trainer *t, const nn_shard *shard
     const uint32_t *source;
     if (m->cfg.model == NN_MODEL_MLP || !shard || !nn_shard_find(shard, "train"))
         return nn_fail(err, NN_ERR_STATE, "a temperature is fitted for text models only");
+    if (nn_model_classes(m) != 2) /* one logit per review: the two-class head's */
+        return nn_fail(err, NN_ERR_STATE, "a temperature is fitted for two-class models only");
     if (!nn_trainer_set(t, "val", &n, &label, &source) || n == 0)
         return nn_fail(err, NN_ERR_STATE, "no validation reviews to fit a temperature on (val_size is 0)");
     c->n = n;

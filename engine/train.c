@@ -103,7 +103,8 @@ static int pad_set(padded_set *set, const nn_split *sp, const uint32_t *idx, uin
             tok = kept;
         }
         nn_pad_review(ids + (size_t)i * T, tok, len, cfg);
-        set->label[i] = sp->label[r] == 1 ? 1.0f : 0.0f;
+        /* Two classes: 1 positive, anything else 0 (as always); K classes: the id. */
+        set->label[i] = cfg->classes > 2 ? (float)sp->label[r] : sp->label[r] == 1 ? 1.0f : 0.0f;
         set->source[i] = r;
     }
     free(kept);
@@ -222,11 +223,17 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     if (!train)
         return nn_fail(err, NN_ERR_FORMAT,
                        "the shard has no \"train\" split; rebuild it with scripts/setup.sh");
+    uint32_t K = cfg->classes > 2 ? cfg->classes : 2;
     for (uint32_t i = 0; i < train->n; i++)
-        if (train->label[i] > 1)
+        if (train->label[i] >= K)
             return nn_fail(err, NN_ERR_FORMAT,
-                           "the shard's \"train\" split has unlabelled review %u; "
-                           "rebuild it with scripts/setup.sh", i);
+                           "the shard's \"train\" split has unlabelled review %u (label %u, "
+                           "classes 0..%u); rebuild it with scripts/setup.sh", i, train->label[i], K - 1);
+    for (uint32_t i = 0; K > 2 && test && i < test->n; i++)
+        if (test->label[i] >= K)
+            return nn_fail(err, NN_ERR_FORMAT,
+                           "the shard's \"test\" split has review %u with label %u, but the "
+                           "classes are 0..%u; rebuild the shard", i, test->label[i], K - 1);
     nn_data_size data = {train->n, test ? test->n : 0, train->offset[train->n]};
     nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
     if ((rc = nn_memory_check(cfg, &data, &limits, err)) != NN_OK) return rc;

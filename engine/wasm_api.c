@@ -219,6 +219,21 @@ EMSCRIPTEN_KEEPALIVE float nnw_score(nnw_session *s, const char *text, size_t n)
                                nn_trainer_stopwords(s->trainer), text, n);
 }
 
+/* K, the classes of the configured model (2 for the sigmoid text models),
+ * or 0 without one. */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_model_classes(nnw_session *s) {
+    return s->trainer ? nn_model_classes(nn_trainer_model(s->trainer)) : 0;
+}
+
+/* A K-class text model: the class probabilities of text (K of them, class
+ * order) into nnw_predict_probs(s); returns the top class, or -1 with the
+ * message set. K == 2: {1 - p, p}, p what nnw_score gives. */
+EMSCRIPTEN_KEEPALIVE int nnw_score_classes(nnw_session *s, const char *text, size_t n) {
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1;
+    return (int)nn_model_score_text_classes(nn_trainer_model(s->trainer), &s->shard.vocab,
+                                            nn_trainer_stopwords(s->trainer), text, n, s->probs);
+}
+
 /* Scores text and fills k rows (layout explain_row), one per token, in the
  * order of the text; returns k, or -1 with the message set. */
 EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n) {
@@ -266,6 +281,9 @@ EMSCRIPTEN_KEEPALIVE int nnw_judgeable(nnw_session *s, const char *text, size_t 
     return (int)nn_review_judgeable(&s->shard.vocab, nn_trainer_stopwords(s->trainer), text, n,
                                     nn_trainer_model(s->trainer)->cfg.vocab_size);
 }
+/* The class the last nnw_explain's score and contributions are about: 1
+ * (positive) for two classes, the top class for K. */
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_explain_class(nnw_session *s) { return s->review.cls; }
 
 /* Review i of a split, decoded like the Keras tutorial's decode_review
  * (nn_review_decode): words joined by spaces, <UNK> for ids the model's
@@ -504,6 +522,30 @@ EMSCRIPTEN_KEEPALIVE int nnw_labelled_text(nnw_session *s, const char *bytes, si
 /* {"examples", "positives", "negatives", "format" ("tsv"/"csv"), "lines",
  * "blank", "header", "malformed", "problems": [{"line", "reason"}, ...]}
  * (problems: the first 100 malformed lines). */
+/* The user's labelled file (and a test file: test_n 0 for none) built into
+ * a shard that replaces the session's dataset, as nnw_load_shard does
+ * (engine/labelled_shard.h); bytes stay the caller's. nnw_labelled_shard_info
+ * says what was read, also after a refusal; nnw_shard_bytes/len give the
+ * built shard's bytes for the page to keep (IndexedDB). */
+EMSCRIPTEN_KEEPALIVE int nnw_build_labelled_shard(nnw_session *s, const char *bytes, size_t n, const char *test,
+                                                  size_t test_n, int format, float test_share, uint32_t seed) {
+    return nn_session_build_labelled_shard(s, bytes, n, test_n ? test : NULL, test_n, format, test_share, seed);
+}
+
+EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_shard_info(nnw_session *s) {
+    if (!s->labelled_report) {
+        nn_fail(&s->err, NN_ERR_STATE, "no labelled file was built: call nnw_build_labelled_shard first");
+        return NULL;
+    }
+    return s->labelled_report;
+}
+
+EMSCRIPTEN_KEEPALIVE const uint8_t *nnw_shard_bytes(nnw_session *s) {
+    return nn_session_need_shard(s) == NN_OK ? s->shard_buf : NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_shard_len(nnw_session *s) { return s->has_shard ? (uint32_t)s->shard_len : 0; }
+
 EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_text_info(nnw_session *s) {
     return nn_session_answer(s, nn_labelled_text_info_json(&s->texts));
 }

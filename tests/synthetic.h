@@ -1,7 +1,10 @@
 /* synthetic.h: a tiny in-memory shard of made-up reviews for learning tests.
  * Word ids 4..4+K-1 lean positive, the next K lean negative, the rest are
  * neutral filler; each review mixes filler with a few words of its class
- * (and, with probability `noise`, one word of the other class). */
+ * (and, with probability `noise`, one word of the other class).
+ * synthetic_make_classes makes C classes the same way (review i has class
+ * i % C; class c's words are block C-1-c of K ids, its noise words those of
+ * class c+1 mod C); with C = 2 it is exactly synthetic_make. */
 #ifndef SYNTHETIC_H
 #define SYNTHETIC_H
 #include "nn.h"
@@ -18,10 +21,11 @@ typedef struct synthetic {
     uint16_t *tokens[2];
 } synthetic;
 
-static void synthetic_split(synthetic *s, int k, const char *name, uint32_t n, uint64_t seed) {
+static void synthetic_split(synthetic *s, int k, const char *name, uint32_t n, uint64_t seed, uint32_t C) {
     nn_rng r;
     nn_rng_seed(&r, seed);
     enum { K = 6, V = 64, MAXLEN = 30 };
+    if (C < 2 || 4 + C * K >= V) abort(); /* at most 9 classes of K words */
     s->labels[k] = malloc(n);
     s->ratings[k] = malloc(n);
     s->ids[k] = malloc(n * sizeof(uint32_t));
@@ -29,18 +33,18 @@ static void synthetic_split(synthetic *s, int k, const char *name, uint32_t n, u
     s->tokens[k] = malloc((size_t)n * MAXLEN * sizeof(uint16_t));
     uint32_t at = 0;
     for (uint32_t i = 0; i < n; i++) {
-        int label = (int)(i % 2);
+        uint32_t label = i % C;
         s->labels[k][i] = (uint8_t)label;
-        s->ratings[k][i] = label ? 8 : 2;
+        s->ratings[k][i] = C == 2 ? (label ? 8 : 2) : (uint8_t)(label + 1);
         s->ids[k][i] = i;
         s->offs[k][i] = at;
         uint32_t len = 10 + nn_rng_below(&r, MAXLEN - 10);
         s->tokens[k][at++] = NN_START;
         for (uint32_t t = 1; t < len; t++) {
             uint32_t u = nn_rng_below(&r, 10), id;
-            if (u < 4) id = 4 + (label ? 0 : K) + nn_rng_below(&r, K);      /* class word */
-            else if (u < 5) id = 4 + (label ? K : 0) + nn_rng_below(&r, K); /* noise */
-            else id = 4 + 2 * K + nn_rng_below(&r, V - 4 - 2 * K);          /* filler */
+            if (u < 4) id = 4 + (C - 1 - label) * K + nn_rng_below(&r, K);                /* class word */
+            else if (u < 5) id = 4 + (C - 1 - (label + 1) % C) * K + nn_rng_below(&r, K); /* noise */
+            else id = 4 + C * K + nn_rng_below(&r, V - 4 - C * K);                        /* filler */
             s->tokens[k][at++] = (uint16_t)id;
         }
     }
@@ -55,7 +59,7 @@ static void synthetic_split(synthetic *s, int k, const char *name, uint32_t n, u
     sp->tokens = s->tokens[k];
 }
 
-static void synthetic_make(synthetic *s, uint32_t ntrain, uint32_t ntest) {
+static void synthetic_make_classes(synthetic *s, uint32_t ntrain, uint32_t ntest, uint32_t C) {
     memset(s, 0, sizeof *s);
     uint32_t at = 0;
     for (uint32_t i = 0; i < 64; i++) {
@@ -71,9 +75,14 @@ static void synthetic_make(synthetic *s, uint32_t ntrain, uint32_t ntest) {
     s->shard.vocab.count = s->counts;
     s->shard.vocab.offset = s->offsets;
     s->shard.vocab.bytes = s->bytes;
+    s->shard.classes = C;
     s->shard.nsplits = 2;
-    synthetic_split(s, 0, "train", ntrain, 7);
-    synthetic_split(s, 1, "test", ntest, 8);
+    synthetic_split(s, 0, "train", ntrain, 7, C);
+    synthetic_split(s, 1, "test", ntest, 8, C);
+}
+
+static void synthetic_make(synthetic *s, uint32_t ntrain, uint32_t ntest) {
+    synthetic_make_classes(s, ntrain, ntest, 2);
 }
 
 static void synthetic_free(synthetic *s) {

@@ -237,8 +237,10 @@ static void damaged_files_fail_cleanly(const uint8_t *buf, size_t len) {
     memcpy(copy, NN_SHARD_MAGIC, 8);
     expect_fail(copy, len, NN_ERR_FORMAT, "shard", "a shard's magic");
     memcpy(copy, buf, len);
-    wr32(copy + 8, 2);
-    expect_fail(copy, len, NN_ERR_VERSION, "version 2", "a newer version");
+    wr32(copy + 8, NN_CKPT_VERSION + 1);
+    expect_fail(copy, len, NN_ERR_VERSION, "version 3", "a newer version");
+    wr32(copy + 8, 0);
+    expect_fail(copy, len, NN_ERR_VERSION, "version 0", "version 0");
     memcpy(copy, buf, len);
     wr32(copy + 8, 0);
     expect_fail(copy, len, NN_ERR_VERSION, "older", "an older version 0");
@@ -478,6 +480,102 @@ static void mlp_round_trip(void) {
     nn_model_free(m);
 }
 
+/* A checkpoint's JSON document with one edit, repacked, read. */
+static int read_edited(const uint8_t *buf, size_t len, const char *key, double value, uint32_t version,
+                       nn_checkpoint *c, nn_error *err) {
+    cJSON *doc = ckpt_json(buf);
+    cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "config"), key), value);
+    cJSON_SetNumberValue(cJSON_GetObjectItem(doc, "version"), version);
+    size_t n;
+    uint8_t *edited = repack(buf, len, doc, &n);
+    wr32(edited + 8, version);
+    wr32(edited + 24, nn_crc32(0, edited + HEADER, n - HEADER));
+    int rc = read_copy(c, edited, n, err);
+    free(edited);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* K classes: the config's "classes" is the text model's K (version 2);
+ * a version 1 file's text model is two-class whatever "classes" says. */
+static void classes_round_trip(const fake_vocab *fv) {
+    nn_config cfg = small_config();
+    for (int model = NN_MODEL_BAG; model <= NN_MODEL_NGRAM; model++) {
+        if (model == NN_MODEL_MLP || model == NN_MODEL_BILSTM) continue;
+        for (uint32_t K = 2; K <= 5; K += 3) {
+            cfg.model = model;
+            cfg.classes = K;
+            nn_model *m = NULL;
+            nn_error err = {0};
+            if (!check(nn_model_create(&m, &cfg, &err) == NN_OK, "model %d K=%u create %s", model, K, err.msg))
+                continue;
+            nn_rng rng;
+            nn_rng_seed(&rng, 11);
+            nn_model_init(m, &rng);
+            for (size_t i = 0; i < m->nparams; i++)
+                if (m->params[i] == 0.0f && (model != NN_MODEL_NGRAM || i < m->tensor[3].offset))
+                    m->params[i] = nn_rng_uniform(&rng, -1.0f, 1.0f);
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            int rc = nn_checkpoint_write(m, &fv->v, 5, HIST, 3, &buf, &len, &err);
+            nn_checkpoint c;
+            int rc2 = rc ? rc : read_copy(&c, buf, len, &err);
+            if (!check(rc == NN_OK && rc2 == NN_OK, "model %d K=%u checkpoint writes and reads: %s", model, K,
+                       err.msg)) {
+                free(buf);
+                nn_model_free(m);
+                continue;
+            }
+            static const char TEXT[] = "the film was good and bad";
+            float pa[5], pb[5];
+            uint32_t ka = nn_model_score_text_classes(m, &fv->v, NULL, TEXT, sizeof TEXT - 1, pa);
+            uint32_t kb = nn_model_score_text_classes(c.model, &c.vocab, NULL, TEXT, sizeof TEXT - 1, pb);
+            check(nn_model_classes(c.model) == K && c.model->nparams == m->nparams && ka == kb &&
+                      !memcmp(pa, pb, K * sizeof *pa),
+                  "model %d K=%u round-trips: K, weights, class %u and its probabilities", model, K, ka);
+            nn_checkpoint_free(&c);
+            /* Edited: another K than the blob's shapes; a K no text model has. */
+            rc = read_edited(buf, len, "classes", K == 2 ? 3 : 2, NN_CKPT_VERSION, &c, &err);
+            check(rc == NN_ERR_FORMAT && strstr(err.msg, "different model"),
+                  "model %d K=%u saved with classes edited is refused: %s", model, K, err.msg);
+            if (rc == NN_OK) nn_checkpoint_free(&c);
+            rc = read_edited(buf, len, "classes", NN_MAX_TEXT_CLASSES + 1, NN_CKPT_VERSION, &c, &err);
+            check(rc == NN_ERR_FORMAT && strstr(err.msg, "classes"),
+                  "model %d K=%u saved with classes 51 is refused: %s", model, K, err.msg);
+            if (rc == NN_OK) nn_checkpoint_free(&c);
+            /* Version 1: two-class text models, "classes" 10 (the old default). */
+            rc = read_edited(buf, len, "classes", 10, 1, &c, &err);
+            if (K == 2) {
+                float pc[2];
+                uint32_t kc = rc ? 9 : nn_model_score_text_classes(c.model, &c.vocab, NULL, TEXT, sizeof TEXT - 1, pc);
+                check(rc == NN_OK && nn_model_classes(c.model) == 2 && c.model->cfg.classes == 2 && kc == ka &&
+                          !memcmp(pa, pc, sizeof pc),
+                      "model %d: a version 1 checkpoint with classes 10 loads as K = 2, same scores %s", model,
+                      rc ? err.msg : "");
+            } else {
+                check(rc == NN_ERR_FORMAT && strstr(err.msg, "different model"),
+                      "model %d K=%u relabelled version 1 is refused (its shapes are K-wide): %s", model, K,
+                      err.msg);
+            }
+            if (rc == NN_OK) nn_checkpoint_free(&c);
+            /* A header version 1 with a JSON version 2, and version 3. */
+            uint8_t *copy = malloc(len);
+            memcpy(copy, buf, len);
+            wr32(copy + 8, 1);
+            expect_fail(copy, len, NN_ERR_FORMAT, "version", "a header version 1 over a JSON version 2");
+            wr32(copy + 8, NN_CKPT_VERSION + 1);
+            expect_fail(copy, len, NN_ERR_VERSION, "newer", "a checkpoint of version 3");
+            free(copy);
+            /* Every truncation fails cleanly. */
+            int bad = 0;
+            for (size_t n = 0; n < len; n += 5) bad += read_copy(&c, buf, n, &err) == NN_OK;
+            check(bad == 0, "model %d K=%u checkpoint truncations rejected (accepted: %d)", model, K, bad);
+            free(buf);
+            nn_model_free(m);
+        }
+    }
+}
+
 int main(void) {
     mlp_round_trip();
     fake_vocab fv;
@@ -500,6 +598,7 @@ int main(void) {
     uint8_t *buf = NULL;
     size_t len = 0;
     rc = nn_checkpoint_write(m, &fv.v, 0xDEADBEEFu, HIST, 3, &buf, &len, &err);
+    classes_round_trip(&fv);
     if (check(rc == NN_OK && buf && len > HEADER, "write a checkpoint: %zu bytes %s", len, err.msg)) {
         round_trip(m, &fv, buf, len);
         the_json_is_readable_by_others(buf);

@@ -283,7 +283,7 @@ static void to_json_then_from_json_gives_the_same_config(void) {
         c.seed = i == 1 ? 9007199254740991ull : ((uint64_t)nn_rng_u32(&rng) << 21) ^ nn_rng_u32(&rng);
         c.model = (int)nn_rng_below(&rng, 6);
         c.input_dim = 1 + nn_rng_below(&rng, NN_IMAGE_MAX_PIXELS);
-        c.classes = 2 + nn_rng_below(&rng, NN_IMAGE_MAX_CLASSES - 1);
+        c.classes = 2 + nn_rng_below(&rng, c.model == NN_MODEL_MLP ? NN_IMAGE_MAX_CLASSES - 1 : NN_MAX_TEXT_CLASSES - 1);
         c.layers = 1 + nn_rng_below(&rng, NN_MAX_LAYERS);
         c.dropout = nn_rng_uniform(&rng, 0.0f, 1.0f);
         c.recurrent_dropout = nn_rng_uniform(&rng, 0.0f, 1.0f);
@@ -318,7 +318,7 @@ static void to_json_then_from_json_gives_the_same_config(void) {
     char *json = nn_config_to_json(&c);
     check(json && strcmp(json,
                          "{\"vocab_size\":10000,\"maxlen\":256,\"padding\":\"post\","
-                         "\"truncating\":\"pre\",\"stopwords\":\"\",\"model\":\"bag\",\"input_dim\":784,\"classes\":10,\"embed_dim\":16,\"hidden\":16,"
+                         "\"truncating\":\"pre\",\"stopwords\":\"\",\"model\":\"bag\",\"input_dim\":784,\"classes\":2,\"embed_dim\":16,\"hidden\":16,"
                          "\"layers\":1,\"dropout\":0,\"recurrent_dropout\":0,"
                          "\"pooling\":\"keras\",\"optimizer\":\"adam\",\"lr\":0.001,"
                          "\"beta1\":0.9,\"beta2\":0.999,\"eps\":1e-07,\"batch_size\":512,"
@@ -361,6 +361,20 @@ static void check_catches_bad_structs(void) {
     c.classes = 1;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"classes\""),
           "check rejects classes=1: %s", err.msg);
+    c = def;
+    c.classes = NN_MAX_TEXT_CLASSES;
+    check(nn_config_check(&c, NULL, &err) == NN_OK, "check accepts a bag of %d classes: %s",
+          NN_MAX_TEXT_CLASSES, err.msg);
+    c.classes = NN_MAX_TEXT_CLASSES + 1;
+    check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"classes\"") &&
+              strstr(err.msg, "50"),
+          "check rejects a text model of %d classes: %s", NN_MAX_TEXT_CLASSES + 1, err.msg);
+    c.model = NN_MODEL_MLP;
+    c.classes = NN_IMAGE_MAX_CLASSES;
+    check(nn_config_check(&c, NULL, &err) == NN_OK, "check accepts an mlp of %d classes: %s",
+          NN_IMAGE_MAX_CLASSES, err.msg);
+    c = def;
+    check(c.classes == 2, "the default config has 2 classes (IMDB's), got %u", c.classes);
     c = def;
     c.restore_best_weights = 2;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"restore_best_weights\""),
@@ -405,6 +419,26 @@ static void check_against_a_shard(void) {
     rc = nn_config_check(&c, &s, &err);
     check(rc == NN_OK, "a shard without a vocabulary does not limit vocab_size %s", rc ? err.msg : "");
     s.vocab.V = 10000;
+    c = def;
+
+    /* classes: the shard's (0 in a hand-made struct counts as 2). */
+    c.classes = 4;
+    rc = nn_config_check(&c, &s, &err);
+    check(rc == NN_ERR_ARG && strstr(err.msg, "classes is 4") && strstr(err.msg, "set classes to 2"),
+          "check rejects a 4-class bag on a 2-class shard: %s", err.msg);
+    s.classes = 4;
+    for (int model = NN_MODEL_BAG; model <= NN_MODEL_NGRAM; model++) {
+        if (model == NN_MODEL_MLP) continue;
+        c.model = model;
+        rc = nn_config_check(&c, &s, &err);
+        check(rc == NN_OK, "check accepts a 4-class text model %d on a 4-class shard %s", model,
+              rc ? err.msg : "");
+    }
+    c = def;
+    rc = nn_config_check(&c, &s, &err);
+    check(rc == NN_ERR_ARG && strstr(err.msg, "classes is 2") && strstr(err.msg, "set classes to 4"),
+          "check rejects the default 2 classes on a 4-class shard: %s", err.msg);
+    s.classes = 2;
     c = def;
 
     c.val_size = 25000;

@@ -71,6 +71,10 @@ static const uint8_t checkpoint_header_only[32] = {
  * truncations before the fuzzer existed). */
 static const char labelled_cut_quote[] = "\x02" "1,fine\n0,\"cut short here";
 static const char labelled_bom_only[] = "\x00\xef\xbb\xbf";
+/* The classes reading (first byte 4: TSV, any labels): three classes, one
+ * name UTF-8, a duplicate, a header; the harness then builds the shard. */
+static const char labelled_three_classes[] = "\x04" "label\ttext\na\tone two\nb\tthree\n\xc3\xa9t\xc3\xa9\tfour\n"
+                                             "a\tfive\nb\tsix\nb\tsix\n\xc3\xa9t\xc3\xa9\tseven\n";
 static const char tokenizer_cut_short[] = "it's A good<br /";
 static const char tokenizer_cut_utf8[] = "caf\xc3";
 
@@ -91,6 +95,7 @@ static const replay REPLAYS[] = {
     {"fuzz_labelled_text", "empty input", fuzz_labelled_text_one, "", 0},
     {"fuzz_labelled_text", "a CSV cut inside a quote", fuzz_labelled_text_one, TEXT(labelled_cut_quote)},
     {"fuzz_labelled_text", "a BOM alone", fuzz_labelled_text_one, TEXT(labelled_bom_only)},
+    {"fuzz_labelled_text", "three classes, any labels, built", fuzz_labelled_text_one, TEXT(labelled_three_classes)},
     {"fuzz_tokenizer", "empty input", fuzz_tokenizer_one, "", 0},
     {"fuzz_tokenizer", "text ending inside <br />", fuzz_tokenizer_one, TEXT(tokenizer_cut_short)},
     {"fuzz_tokenizer", "text ending inside a UTF-8 sequence", fuzz_tokenizer_one, TEXT(tokenizer_cut_utf8)},

@@ -422,18 +422,33 @@ static void check_dropout(void) {
 }
 
 /* ---- the whole model ---- */
+static double softmax_ce_ref(const double *z, const float *y, int B, int K);
+
+/* The text models' head loss: one logit and bce (K == 2), or K logits
+ * and softmax cross-entropy (engine/model_head.c). */
+static double head_loss_ref(const nn_model *m, const double *z, const float *y, int B) {
+    uint32_t O = nn_config_outputs(&m->cfg);
+    return O == 1 ? bce_ref(z, y, B) : softmax_ce_ref(z, y, B, (int)O);
+}
+
+/* Labels for B reviews: 0/1 for two classes, else ragged over 0..K-1. */
+static void labels_for(float *y, int B, uint32_t K) {
+    static const float two[] = {1, 0, 1, 0, 1}, many[] = {4, 0, 2, 1, 3};
+    for (int b = 0; b < B; b++) y[b] = K == 2 ? two[b % 5] : (float)((uint32_t)many[b % 5] % K);
+}
+
 static double model_loss_ref(const nn_model *m, const double *p, const uint16_t *ids, const float *y, int B) {
     const nn_config *c = &m->cfg;
-    int T = c->maxlen, E = c->embed_dim, H = c->hidden;
-    double pooled[8 * 16], hid[8 * 16], z[8];
+    int T = c->maxlen, E = c->embed_dim, H = c->hidden, O = (int)nn_config_outputs(c);
+    double pooled[8 * 16], hid[8 * 16], z[8 * NN_MAX_TEXT_CLASSES];
     pool_ref(pooled, ids, p + m->tensor[0].offset, B, T, E, c->pooling);
     dense_ref(hid, pooled, p + m->tensor[1].offset, p + m->tensor[2].offset, B, E, H);
     for (int i = 0; i < B * H; i++) hid[i] = fmax(hid[i], 0);
-    dense_ref(z, hid, p + m->tensor[3].offset, p + m->tensor[4].offset, B, H, 1);
-    return bce_ref(z, y, B);
+    dense_ref(z, hid, p + m->tensor[3].offset, p + m->tensor[4].offset, B, H, O);
+    return head_loss_ref(m, z, y, B);
 }
 
-static void check_model(int pooling) {
+static void check_model(int pooling, uint32_t K) {
     nn_config cfg;
     nn_config_default(&cfg);
     cfg.vocab_size = 11;
@@ -442,6 +457,7 @@ static void check_model(int pooling) {
     cfg.hidden = 4;
     cfg.batch_size = 8;
     cfg.pooling = pooling;
+    cfg.classes = K;
     nn_model *m;
     nn_error err = {0};
     if (!check(nn_model_create(&m, &cfg, &err) == NN_OK, "model_create %s", err.msg)) return;
@@ -451,7 +467,8 @@ static void check_model(int pooling) {
     enum { B = 5 };
     uint16_t ids[B * 6] = {1, 4, 5, 6, 0, 0, 1, 7, 8, 9, 10, 4, 1, 2, 0, 0, 0, 0,
                            0, 0, 1, 5, 5, 5, 1, 3, 6, 9, 2, 0};
-    float y[B] = {1, 0, 1, 0, 1};
+    float y[B];
+    labels_for(y, B, K);
     nn_model_zero_grad(m);
     uint32_t correct = 0;
     float loss = nn_model_forward_backward(m, ids, y, B, &correct);
@@ -473,10 +490,10 @@ static void check_model(int pooling) {
         const nn_tensor *t = &m->tensor[k];
         printf("# %s maxrel=%.1e\n", t->name, maxrel(m->grads + t->offset, fd + t->offset, (size_t)t->rows * t->cols));
     }
-    check(fabs(loss - lref) < 1e-5, "model_forward pooling=%s loss=%.6f ref=%.6f",
-          pooling == NN_POOL_KERAS ? "keras" : "masked", loss, lref);
-    check(d < 2e-3, "model_backward pooling=%s all %zu params maxrel=%.1e",
-          pooling == NN_POOL_KERAS ? "keras" : "masked", m->nparams, d);
+    check(fabs(loss - lref) < 1e-5, "model_forward pooling=%s K=%u loss=%.6f ref=%.6f",
+          pooling == NN_POOL_KERAS ? "keras" : "masked", K, loss, lref);
+    check(d < 2e-3, "model_backward pooling=%s K=%u all %zu params maxrel=%.1e",
+          pooling == NN_POOL_KERAS ? "keras" : "masked", K, m->nparams, d);
     nn_model_free(m);
 }
 
@@ -488,7 +505,7 @@ static double recurrent_loss_ref(const nn_model *m, const double *p, const uint1
                                  int B, int training) {
     const nn_config *c = &m->cfg;
     int T = c->maxlen, E = c->embed_dim, H = c->hidden, D = m->ndirs, BH = B * H;
-    static double seq[4096], xin[4096], xd[4096], hs[2][4096], cs[4096], fin[256], z[16];
+    static double seq[4096], xin[4096], xd[4096], hs[2][4096], cs[4096], fin[256], z[16 * NN_MAX_TEXT_CLASSES];
     static float hk[256];
     uint8_t mask[256];
     uint32_t inv[64]; /* review b is row inv[b] of the model's activations */
@@ -526,11 +543,13 @@ static double recurrent_loss_ref(const nn_model *m, const double *p, const uint1
     for (int bb = 0; bb < B; bb++)
         for (int d = 0; d < D; d++)
             for (int j = 0; j < H; j++) fin[(bb * D + d) * H + j] = hs[d][(d == 0 ? T : 0) * BH + bb * H + j];
-    dense_ref(z, fin, p + m->tensor[m->ntensors - 2].offset, p + m->tensor[m->ntensors - 1].offset, B, D * H, 1);
-    return bce_ref(z, y, B);
+    dense_ref(z, fin, p + m->tensor[m->ntensors - 2].offset, p + m->tensor[m->ntensors - 1].offset, B, D * H,
+              (int)nn_config_outputs(c));
+    return head_loss_ref(m, z, y, B);
 }
 
-static void check_recurrent_model(const char *model, uint32_t layers, float dropout, float rdrop, int padding) {
+static void check_recurrent_model(const char *model, uint32_t layers, float dropout, float rdrop, int padding,
+                                  uint32_t K) {
     nn_config cfg;
     nn_config_default(&cfg);
     nn_error err = {0};
@@ -544,6 +563,7 @@ static void check_recurrent_model(const char *model, uint32_t layers, float drop
     cfg.dropout = dropout;
     cfg.recurrent_dropout = rdrop;
     cfg.padding = padding;
+    cfg.classes = K;
     nn_model *m;
     if (nn_model_create(&m, &cfg, &err) != NN_OK) {
         check(0, "model_create %s %s", model, err.msg);
@@ -565,7 +585,8 @@ static void check_recurrent_model(const char *model, uint32_t layers, float drop
             ids[bb * T + t] = k >= 0 && k < n ? real[bb][k] : 0;
         }
     }
-    float y[B] = {1, 0, 1, 0, 1};
+    float y[B];
+    labels_for(y, B, K);
     nn_model_zero_grad(m);
     uint32_t correct = 0;
     float loss = nn_model_forward_backward(m, ids, y, B, &correct);
@@ -591,11 +612,11 @@ static void check_recurrent_model(const char *model, uint32_t layers, float drop
     /* Evaluation: no dropout. */
     nn_model_forward(m, ids, B);
     double leval = recurrent_loss_ref(m, p, ids, y, B, 0);
-    float le = nn_bce_forward_backward(NULL, m->logit, y, B, NULL);
+    float le = nn_model_loss_sum(m, y, B, NULL) / (float)B;
     double zmax = fabs(le - leval);
     char desc[160];
-    snprintf(desc, sizeof desc, "%s layers=%u dropout=%g recurrent_dropout=%g padding=%s", model, layers,
-             dropout, rdrop, padding == NN_PAD_POST ? "post" : "pre");
+    snprintf(desc, sizeof desc, "%s layers=%u dropout=%g recurrent_dropout=%g padding=%s K=%u", model, layers,
+             dropout, rdrop, padding == NN_PAD_POST ? "post" : "pre", K);
     check(fabs(loss - lref) < 1e-5 && zmax < 1e-5, "model_forward %s loss=%.6f ref=%.6f eval_loss=%.6f ref=%.6f",
           desc, loss, lref, le, leval);
     check(d < 2e-3, "model_backward %s all %zu params maxrel=%.1e", desc, m->nparams, d);
@@ -806,8 +827,11 @@ int main(void) {
     check_dense();
     check_relu();
     check_bce();
-    check_model(NN_POOL_KERAS);
-    check_model(NN_POOL_MASKED);
+    check_model(NN_POOL_KERAS, 2);
+    check_model(NN_POOL_MASKED, 2);
+    /* K-class heads (softmax over K logits), ragged reviews as above. */
+    check_model(NN_POOL_KERAS, 5);
+    check_model(NN_POOL_MASKED, 3);
     for (int cell = 0; cell < 2; cell++)
         for (int reverse = 0; reverse < 2; reverse++) {
             check_rnn(cell, reverse, NN_PAD_POST, 0);
@@ -819,10 +843,13 @@ int main(void) {
     const char *models[] = {"{\"model\":\"lstm\"}", "{\"model\":\"gru\"}", "{\"model\":\"bilstm\"}",
                             "{\"model\":\"bigru\"}"};
     for (int k = 0; k < 4; k++) {
-        check_recurrent_model(models[k], 1, 0.0f, 0.0f, NN_PAD_PRE);
-        check_recurrent_model(models[k], 1, 0.0f, 0.0f, NN_PAD_POST);
-        check_recurrent_model(models[k], 2, 0.0f, 0.0f, NN_PAD_PRE);
-        check_recurrent_model(models[k], 2, 0.3f, 0.25f, NN_PAD_POST);
+        check_recurrent_model(models[k], 1, 0.0f, 0.0f, NN_PAD_PRE, 2);
+        check_recurrent_model(models[k], 1, 0.0f, 0.0f, NN_PAD_POST, 2);
+        check_recurrent_model(models[k], 2, 0.0f, 0.0f, NN_PAD_PRE, 2);
+        check_recurrent_model(models[k], 2, 0.3f, 0.25f, NN_PAD_POST, 2);
+        /* K-class heads */
+        check_recurrent_model(models[k], 1, 0.0f, 0.0f, NN_PAD_PRE, 4);
+        check_recurrent_model(models[k], 2, 0.3f, 0.25f, NN_PAD_POST, 5);
     }
     return check_exit_code();
 }

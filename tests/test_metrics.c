@@ -572,8 +572,61 @@ static void time_diagnosis(void) {
     free(score), free(label), free(order), free(scratch), free(x), free(y), free(t);
 }
 
+/* Multi-class: scikit-learn's documented example (f1_score: y_true
+ * [0,1,2,0,1,2], y_pred [0,2,1,0,0,1] give macro F1 0.2667, micro 0.3333,
+ * weighted 0.2667; precision_score macro 0.2222), a class that never
+ * occurs, C = 2 against the binary metrics, and random matrices. */
+static void test_multiclass(void) {
+    static const uint8_t y[] = {0, 1, 2, 0, 1, 2}, p[] = {0, 2, 1, 0, 0, 1};
+    uint32_t cm[16];
+    nn_confusion_multiclass(cm, y, p, 6, 3);
+    check(cm[0] == 2 && cm[1] == 0 && cm[3] == 1 && cm[5] == 1 && cm[7] == 2 && cm[4] == 0 && cm[8] == 0,
+          "multiclass confusion: rows true, columns predicted");
+    nn_multiclass m = nn_multiclass_from_confusion(cm, 3);
+    check(fabs(m.macro_f1 - 0.26666667) < 1e-6 && fabs(m.micro_f1 - 1.0 / 3) < 1e-12 &&
+              fabs(m.weighted_f1 - 0.26666667) < 1e-6 && fabs(m.macro_precision - 0.22222222) < 1e-6 &&
+              fabs(m.macro_recall - 1.0 / 3) < 1e-12 && m.macro_classes == 3 && m.n == 6,
+          "multiclass = scikit-learn's example: macro F1 %.4f P %.4f R %.4f, micro %.4f, weighted %.4f",
+          m.macro_f1, m.macro_precision, m.macro_recall, m.micro_f1, m.weighted_f1);
+    check(m.cls[0].precision == 2.0 / 3 && m.cls[0].recall == 1 && m.cls[1].f1 == 0 && m.cls[0].support == 2,
+          "multiclass per class: class 0 P 2/3 R 1, class 1 F1 0");
+    nn_confusion_multiclass(cm, y, p, 6, 4); /* class 3: no label, no prediction */
+    nn_multiclass m4 = nn_multiclass_from_confusion(cm, 4);
+    check(m4.macro_classes == 3 && m4.macro_f1 == m.macro_f1 && m4.accuracy == m.accuracy,
+          "multiclass: a class that never occurs is left out of the macro average (as scikit-learn)");
+    uint32_t zero[9] = {0};
+    nn_multiclass e = nn_multiclass_from_confusion(zero, 3);
+    check(isnan(e.accuracy) && isnan(e.macro_f1) && isnan(e.micro_f1), "multiclass: no examples gives NaN");
+
+    double worst = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        uint32_t C = 2 + nn_rng_below(&rng, 7), N = nn_rng_below(&rng, 300);
+        uint8_t lab[300], pred[300];
+        for (uint32_t i = 0; i < N; i++) {
+            lab[i] = (uint8_t)nn_rng_below(&rng, C);
+            pred[i] = nn_rng_below(&rng, 3) ? lab[i] : (uint8_t)nn_rng_below(&rng, C);
+        }
+        uint32_t big[81];
+        nn_confusion_multiclass(big, lab, pred, N, C);
+        nn_multiclass r = nn_multiclass_from_confusion(big, C);
+        uint32_t correct = 0;
+        for (uint32_t i = 0; i < N; i++) correct += lab[i] == pred[i];
+        if (N) worst = fmax(worst, fabs(r.micro_f1 - (double)correct / N));
+        if (C == 2 && N) {
+            nn_confusion b = {big[3], big[1], big[0], big[2]};
+            nn_classification bc = nn_classification_from_confusion(b);
+            if (big[0] + big[1] && big[2] + big[3] && big[0] + big[2] && big[1] + big[3])
+                worst = fmax(worst, fabs(bc.macro_f1 - r.macro_f1) + fabs(bc.positive.f1 - r.cls[1].f1) +
+                                        fabs(bc.negative.precision - r.cls[0].precision));
+        }
+    }
+    check(worst < 1e-12, "multiclass on 200 random sets: micro F1 = accuracy, C = 2 = the binary metrics "
+          "(max diff %.2g)", worst);
+}
+
 int main(void) {
     nn_rng_seed(&rng, 1);
+    test_multiclass();
     test_confusion_by_hand();
     test_check_inputs();
     test_sort();

@@ -14,6 +14,7 @@
 #include "nn.h"
 #include "synthetic.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,10 @@ static nn_rng rng;
 static double rnd(void) { return nn_rng_uniform(&rng, -1.0f, 1.0f); }
 
 
-static nn_model *small_model(uint32_t V, uint32_t N, uint32_t E, uint32_t T, uint32_t B, int nb) {
+static nn_model *small_model_k(uint32_t V, uint32_t N, uint32_t E, uint32_t T, uint32_t B, int nb, uint32_t K) {
     nn_config c;
     nn_config_default(&c);
+    c.classes = K;
     c.model = NN_MODEL_NGRAM;
     c.vocab_size = V;
     c.bigrams = N;
@@ -41,6 +43,10 @@ static nn_model *small_model(uint32_t V, uint32_t N, uint32_t E, uint32_t T, uin
     nn_rng_seed(&r, 3);
     nn_model_init(m, &r);
     return m;
+}
+
+static nn_model *small_model(uint32_t V, uint32_t N, uint32_t E, uint32_t T, uint32_t B, int nb) {
+    return small_model_k(V, N, E, T, B, nb, 2);
 }
 
 /* The hand-worked example. Three padded reviews (T 8, 'post' padding):
@@ -132,22 +138,35 @@ static void check_features(void) {
 
 /* ---- gradients ---- */
 
-/* The model's mean loss in double: features from ng, rows weighted. */
-static double model_loss_ref(const nn_model *m, const double *table, const double *w, double bias,
+/* The model's mean loss in double: features from ng, rows weighted; the
+ * head w (O,E), bias (O): one logit and bce, or O = K logits and softmax
+ * cross-entropy. */
+static double model_loss_ref(const nn_model *m, const double *table, const double *w, const double *bias,
                              const uint16_t *x, const float *y, uint32_t B) {
-    uint32_t T = m->cfg.maxlen, E = m->cfg.embed_dim;
+    uint32_t T = m->cfg.maxlen, E = m->cfg.embed_dim, O = nn_config_outputs(&m->cfg);
     const float *ratio = m->cfg.nb_weighting ? m->params + m->tensor[m->ntensors - 1].offset : NULL;
     uint32_t feat[64];
     double sum = 0;
     for (uint32_t b = 0; b < B; b++) {
         uint32_t n = nn_ngram_features(feat, NULL, x + (size_t)b * T, T, m->ngram);
-        double z = bias;
+        double z[8] = {0}, pooled[8];
         for (uint32_t e = 0; e < E; e++) {
             double p = 0;
             for (uint32_t k = 0; k < n; k++) p += (ratio ? ratio[feat[k]] : 1.0) * table[feat[k] * E + e];
-            z += w[e] * (n ? p / n : 0);
+            pooled[e] = n ? p / n : 0;
         }
-        sum += fmax(z, 0) - z * y[b] + log1p(exp(-fabs(z)));
+        for (uint32_t o = 0; o < O; o++) {
+            z[o] = bias[o];
+            for (uint32_t e = 0; e < E; e++) z[o] += w[o * E + e] * pooled[e];
+        }
+        if (O == 1) {
+            sum += fmax(z[0], 0) - z[0] * y[b] + log1p(exp(-fabs(z[0])));
+        } else {
+            double mx = z[0], se = 0;
+            for (uint32_t o = 1; o < O; o++) mx = fmax(mx, z[o]);
+            for (uint32_t o = 0; o < O; o++) se += exp(z[o] - mx);
+            sum += log(se) + mx - z[(uint32_t)y[b]];
+        }
     }
     return sum / B;
 }
@@ -189,24 +208,29 @@ static void check_layer_grad(void) {
     }
 }
 
-static void check_model_grad(int nb) {
-    enum { V = 20, T = 8, E = 3, B = 3 };
-    nn_model *m = small_model(V, 3, E, T, B, nb);
+static void check_model_grad(int nb, uint32_t K) {
+    enum { V = 20, T = 8, E = 3, B = 3, OMAX = 5 };
+    nn_model *m = small_model_k(V, 3, E, T, B, nb, K);
+    uint32_t O = nn_config_outputs(&m->cfg);
+    assert(O <= OMAX);
     nn_error err = {0};
-    nn_ngram_build_bigrams(m, EXAMPLE, EXAMPLE_LABELS, 3, T, &err);
+    const float example_labels[3] = {1, 1, 0}, example_labels_k[3] = {2, 1, 0};
+    nn_ngram_build_bigrams(m, EXAMPLE, K == 2 ? example_labels : example_labels_k, 3, T, &err);
     /* a bigger head than init's, so the gradients are not tiny */
-    for (uint32_t e = 0; e < E; e++) m->w2[e] = (float)rnd() * 2;
-    m->b2[0] = 0.3f;
+    for (uint32_t e = 0; e < O * E; e++) m->w2[e] = (float)rnd() * 2;
+    for (uint32_t o = 0; o < O; o++) m->b2[o] = 0.3f - 0.2f * (float)o;
     for (size_t i = 0; i < (size_t)(V + 3) * E; i++) m->emb[i] = (float)rnd();
     const uint16_t x[B * T] = {1, 5, 6, 7, 5, 6, 0, 0, 1, 9, 5, 6, 0, 0, 0, 0, 0, 0, 0, 1, 5, 6, 7, 7};
-    const float y[B] = {1, 0, 1};
+    const float y2[B] = {1, 0, 1}, yk[B] = {2, 0, (float)(K - 1)};
+    const float *y = K == 2 ? y2 : yk;
     nn_model_zero_grad(m);
     nn_model_forward_backward(m, x, y, B, NULL);
     size_t rows = (size_t)(V + 3) * E;
-    double *table = malloc(rows * sizeof *table), *fd = malloc(rows * sizeof *fd), w[E], fdw[E], fdb;
+    double *table = malloc(rows * sizeof *table), *fd = malloc(rows * sizeof *fd), w[OMAX * E], fdw[OMAX * E];
+    double bias[OMAX], fdb[OMAX], h = 1e-4;
     for (size_t i = 0; i < rows; i++) table[i] = m->emb[i];
-    for (uint32_t e = 0; e < E; e++) w[e] = m->w2[e];
-    double bias = m->b2[0], h = 1e-4;
+    for (uint32_t e = 0; e < O * E; e++) w[e] = m->w2[e];
+    for (uint32_t o = 0; o < O; o++) bias[o] = m->b2[o];
     for (size_t i = 0; i < rows; i++) {
         double v = table[i];
         table[i] = v + h;
@@ -216,7 +240,7 @@ static void check_model_grad(int nb) {
         table[i] = v;
         fd[i] = (a - b) / (2 * h);
     }
-    for (uint32_t e = 0; e < E; e++) {
+    for (uint32_t e = 0; e < O * E; e++) {
         double v = w[e];
         w[e] = v + h;
         double a = model_loss_ref(m, table, w, bias, x, y, B);
@@ -225,14 +249,21 @@ static void check_model_grad(int nb) {
         w[e] = v;
         fdw[e] = (a - b) / (2 * h);
     }
-    fdb = (model_loss_ref(m, table, w, bias + h, x, y, B) - model_loss_ref(m, table, w, bias - h, x, y, B)) /
-          (2 * h);
+    for (uint32_t o = 0; o < O; o++) {
+        double v = bias[o];
+        bias[o] = v + h;
+        double a = model_loss_ref(m, table, w, bias, x, y, B);
+        bias[o] = v - h;
+        double b = model_loss_ref(m, table, w, bias, x, y, B);
+        bias[o] = v;
+        fdb[o] = (a - b) / (2 * h);
+    }
     const float *g = m->grads;
-    double de = maxrel(g + m->tensor[0].offset, fd, rows), dw = maxrel(g + m->tensor[1].offset, fdw, E);
-    double db = maxrel(g + m->tensor[2].offset, &fdb, 1);
+    double de = maxrel(g + m->tensor[0].offset, fd, rows), dw = maxrel(g + m->tensor[1].offset, fdw, O * E);
+    double db = maxrel(g + m->tensor[2].offset, fdb, O);
     check(de < 1e-3 && dw < 1e-3 && db < 1e-3,
-          "ngram model%s forward_backward: embedding maxrel=%.2g dense.w %.2g dense.b %.2g",
-          nb ? " (NB-weighted)" : "", de, dw, db);
+          "ngram model%s K=%u forward_backward: embedding maxrel=%.2g dense.w %.2g dense.b %.2g",
+          nb ? " (NB-weighted)" : "", K, de, dw, db);
 
     /* The lazy step changes only the rows the batch touched (and the head),
      * and undo puts back exactly the weights from before it. */
@@ -393,8 +424,10 @@ int main(void) {
     nn_rng_seed(&rng, 42);
     check_features();
     check_layer_grad();
-    check_model_grad(0);
-    check_model_grad(1);
+    check_model_grad(0, 2);
+    check_model_grad(1, 2);
+    check_model_grad(0, 4); /* K-class heads */
+    check_model_grad(1, 5);
     check_explain();
     check_learning();
     return check_exit_code();

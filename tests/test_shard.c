@@ -378,6 +378,88 @@ static void test_crc32(void) {
           "crc32 equals a bit-at-a-time CRC-32 (lengths 0-70, offsets 0-7, split calls) and CRC(\"123456789\") = cbf43926");
 }
 
+/* Version 2: three named classes (one name UTF-8), labels 0-2; written,
+ * read back, then every truncation, and each lie about the names section,
+ * resealed so only the structure check can catch it. */
+static const uint8_t class_label[] = {2, 0, 1};
+static void test_class_names(void) {
+    static const char *const names[] = {"billing", "caf\xc3\xa9", "shipping"};
+    nn_shard in, out;
+    nn_error err = {0};
+    main_shard(&in);
+    in.split[0].label = class_label;
+    in.nsplits = 1;
+    in.classes = 3;
+    for (uint32_t k = 0; k < 3; k++) in.class_name[k] = names[k], in.class_name_len[k] = (uint32_t)strlen(names[k]);
+    uint8_t *buf;
+    size_t len;
+    int rc = nn_shard_write(&in, &buf, &len, &err);
+    if (!check(rc == NN_OK, "class names: write a 3-class shard %s", err.msg)) return;
+    rc = nn_shard_parse(&out, buf, len, &err);
+    int same = rc == NN_OK && out.classes == 3 && out.version == 2;
+    for (uint32_t k = 0; same && k < 3; k++)
+        same = out.class_name_len[k] == strlen(names[k]) && !memcmp(out.class_name[k], names[k], strlen(names[k]));
+    check(same && out.split[0].label[0] == 2, "class names: read back, version 2, 3 classes, names %s", err.msg);
+    size_t names_off = (size_t)((const uint8_t *)out.class_name[0] - buf) - 4 * 4; /* the K+1 offsets */
+    size_t vocab_end = names_off;
+    if (rc == NN_OK) nn_shard_free(&out);
+
+    /* Every truncation is refused (the copy is exactly n bytes long). */
+    int all = 1;
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *b = copy_of(buf, n);
+        rc = nn_shard_parse(&out, b ? b : (uint8_t *)&n, n, &err);
+        if (rc == NN_OK) all = 0, nn_shard_free(&out);
+        free(b);
+    }
+    check(all, "class names: each of the %zu truncations is refused", len);
+
+    expect_patch("classes 1", buf, len, vocab_end, 36, 1, NN_ERR_FORMAT, "classes");
+    expect_patch("classes 51", buf, len, vocab_end, 36, 51, NN_ERR_FORMAT, "classes");
+    expect_patch("classes 2 (fewer than the labels)", buf, len, vocab_end, 36, 2, NN_ERR_FORMAT, "");
+    expect_patch("classes 4 (names run into the split)", buf, len, vocab_end, 36, 4, NN_ERR_FORMAT, "");
+    expect_patch("version 1 with classes", buf, len, vocab_end, 8, 1, NN_ERR_FORMAT, "reserved");
+    expect_patch("name offsets not from 0", buf, len, vocab_end, names_off, 1, NN_ERR_FORMAT, "class name");
+    expect_patch("name offsets decreasing", buf, len, vocab_end, names_off + 8, 2, NN_ERR_FORMAT, "class name");
+    expect_patch("an empty name", buf, len, vocab_end, names_off + 4, 0, NN_ERR_FORMAT, "class name");
+    expect_patch("a name over 64 bytes", buf, len, vocab_end, names_off + 12, 100, NN_ERR_FORMAT, "");
+    /* The names are "billing" (7 bytes) "café" (5) "shipping" (8): a tab
+     * in the first, then the first two made one name. */
+    {
+        uint8_t *b = copy_of(buf, len);
+        b[names_off + 16 + 1] = '\t';
+        reseal(b, len, vocab_end);
+        rc = nn_shard_parse(&out, b, len, &err);
+        check(rc == NN_ERR_FORMAT && strstr(err.msg, "control"), "parse rejects a control byte in a name: %s", err.msg);
+        memcpy(b + names_off + 16, "caf\xc3\xa9" "caf\xc3\xa9", 10); /* names 0 and 1 the same, 5 bytes each */
+        wr32(b + names_off + 4, 5);
+        wr32(b + names_off + 8, 10);
+        reseal(b, len, vocab_end);
+        rc = nn_shard_parse(&out, b, len, &err);
+        check(rc == NN_ERR_FORMAT && strstr(err.msg, "same name"), "parse rejects two classes of one name: %s", err.msg);
+        free(b);
+    }
+    {
+        uint8_t *b = copy_of(buf, len);
+        nn_shard g;
+        nn_shard_parse(&g, buf, len, &err);
+        b[(const uint8_t *)g.split[0].label - buf] = 3;
+        nn_shard_free(&g);
+        reseal(b, len, vocab_end);
+        rc = nn_shard_parse(&out, b, len, &err);
+        check(rc == NN_ERR_FORMAT && strstr(err.msg, "label 3"), "parse rejects label 3 of 3 classes: %s", err.msg);
+        free(b);
+    }
+    free(buf);
+    in.class_name[1] = NULL;
+    in.class_name_len[1] = 0;
+    rc = nn_shard_write(&in, &buf, &len, &err) == NN_OK ? (free(buf), NN_OK) : NN_ERR_ARG;
+    check(rc == NN_ERR_ARG, "write refuses a class without a name: %s", err.msg);
+    in.class_name[0] = NULL;
+    rc = nn_shard_write(&in, &buf, &len, &err) == NN_OK ? (free(buf), NN_OK) : NN_ERR_ARG;
+    check(rc == NN_ERR_ARG, "write refuses 3 classes without names: %s", err.msg);
+}
+
 int main(int argc, char **argv) {
     nn_shard in, out;
     nn_error err = {0};
@@ -385,6 +467,7 @@ int main(int argc, char **argv) {
     size_t len = 0, ulen = 0;
 
     test_crc32();
+    test_class_names();
     main_shard(&in);
     int rc = nn_shard_write(&in, &buf, &len, &err);
     if (!check(rc == NN_OK && len % 4 == 0, "write main shard %zu bytes %s", len, err.msg))
@@ -484,9 +567,9 @@ int main(int argc, char **argv) {
         rc = nn_shard_parse(&out, p, len, &err);
         check(rc == NN_ERR_FORMAT && strstr(err.msg, "gzip"), "parse gzip file: %s", err.msg);
         memcpy(p, buf, len);
-        wr32(p + 8, 2); /* no reseal: the version is checked before the header checksum */
+        wr32(p + 8, 3); /* no reseal: the version is checked before the header checksum */
         rc = nn_shard_parse(&out, p, len, &err);
-        check(rc == NN_ERR_VERSION && strstr(err.msg, "version 2") && strstr(err.msg, "rebuild"),
+        check(rc == NN_ERR_VERSION && strstr(err.msg, "version 3") && strstr(err.msg, "rebuild"),
               "parse wrong version: %s", err.msg);
         memcpy(p, buf, len);
         rc = nn_shard_parse(&out, p + 2, len - 2, &err);

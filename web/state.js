@@ -349,9 +349,15 @@ export function setSetting(key, text) {
 }
 
 // The config the engine gets: the engine keys (an image model's without the
-// text-only ones, plus its size and classes from the shard).
+// text-only ones, plus its size and classes from the shard; a text model's
+// classes from the shard when its info has them).
 export function engineConfig(shardInfo) {
-  if (!isImages()) return Object.fromEntries(ENGINE_KEYS.map((k) => [k, state[k]]));
+  if (!isImages()) {
+    const config = Object.fromEntries(ENGINE_KEYS.map((k) => [k, state[k]]));
+    // A labelled-text shard's K (its info's classes), else the default 2.
+    if (shardInfo?.kind !== 'images' && shardInfo?.classes >= 2) config.classes = shardInfo.classes;
+    return config;
+  }
   const config = Object.fromEntries(ENGINE_KEYS.filter((k) => !TEXT_ONLY_KEYS.includes(k)).map((k) => [k, state[k]]));
   if (shardInfo?.kind === 'images') {
     config.input_dim = shardInfo.height * shardInfo.width * shardInfo.channels;

@@ -10,6 +10,7 @@
  * parsing of the shard format (engine/shard.c writes and checks it). */
 #define _POSIX_C_SOURCE 200809L
 #include "archive.h"
+#include "build_labelled.h"
 #include "fileio.h"
 #include "nn.h"
 
@@ -427,6 +428,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: imdb_build_shard --source <aclImdb_v1.tar.gz | folder> --out <dir>\n"
             "                        [--vocab-size N] [--max-tokens N] [--quiet]\n"
+            "       imdb_build_shard --labelled FILE --out <dir> (your own labelled text;\n"
+            "                        --labelled --help for its options)\n"
             "  --source      the IMDB archive, the folder it was extracted into, or aclImdb/\n"
             "  --out         folder for " MAIN_SHARD ", " UNSUP_SHARD " and " MANIFEST "\n"
             "  --vocab-size  ids including the 4 specials, %d-65536 (default %d)\n"
@@ -612,6 +615,8 @@ done:
 }
 
 int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* the user's own labelled file: build_labelled.c */
+        if (strcmp(argv[i], "--labelled") == 0) return nn_cli_build_labelled(argc, argv);
     const char *source = NULL, *out_dir = NULL;
     builder b = {0};
     b.vocab_size = DEFAULT_VOCAB_SIZE;

@@ -12,9 +12,17 @@
  * reviews, and the words that push most towards each class. Last, the time
  * of the diagnosis (scoring + summary), its median over --repeat runs: the
  * figure the page must keep under 100 ms for 10,000 reviews. Printed, never
- * asserted. */
+ * asserted.
+ *
+ * With a labelled-text shard (imdb_build_shard --labelled), --labelled FILE
+ * is read with any labels (the shard's class names) and the report is the
+ * K-class one first: accuracy, the K x K confusion matrix, per-class
+ * precision/recall/F1, macro, micro and weighted averages; for K = 2 the
+ * binary diagnosis (AUC, calibration, examples, words) follows as for IMDB. */
 #include "cli.h"
 #include "diagnosis.h"
+#include "../labelled_shard.h"
+#include "../metrics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -49,6 +57,64 @@ static void print_text(const nn_labelled_text *lt, uint32_t i) {
     const char *t = nn_labelled_text_example(lt, i, &len);
     for (size_t k = 0; k < len && k < 70; k++) putchar((unsigned char)t[k] < 0x20 ? ' ' : t[k]);
     if (len > 70) printf("...");
+}
+
+/* The class of one text, and the probabilities (K) of each. K = 2 is the
+ * sigmoid model's P(class 1). K > 2 needs the K-class text heads
+ * (nn_model_score_text_classes, this round's contract 1): a build without
+ * them (NN_HAVE_TEXT_CLASSES undefined) refuses such a model. */
+static int predict_class(nn_model *m, const nn_vocab *v, const nn_stopwords *stop, const char *text,
+                         size_t len, uint32_t K, float *probs, uint8_t *cls, nn_error *err) {
+    if (K == 2) {
+        float p = nn_model_score_text(m, v, stop, text, len);
+        probs[0] = 1 - p;
+        probs[1] = p;
+        *cls = p > 0.5f;
+        return NN_OK;
+    }
+#ifdef NN_HAVE_TEXT_CLASSES
+    *cls = (uint8_t)nn_model_score_text_classes(m, v, stop, text, len, probs);
+    return NN_OK;
+#else
+    (void)probs;
+    (void)cls;
+    return nn_fail(err, NN_ERR_ARG, "a %u-class text model needs the multi-class heads, which this "
+                   "build does not have", K);
+#endif
+}
+
+/* The K-class report: accuracy, the confusion matrix (rows true), per-class
+ * and averaged precision/recall/F1. name(k) may be NULL (IMDB: neg, pos). */
+static void print_multiclass(const nn_shard *sh, const uint8_t *label, const uint8_t *pred, uint32_t n,
+                             uint32_t K) {
+    uint32_t *cm = calloc((size_t)K * K, sizeof *cm);
+    nn_confusion_multiclass(cm, label, pred, n, K);
+    nn_multiclass r = nn_multiclass_from_confusion(cm, K);
+    char names[NN_MAX_TEXT_CLASSES][16];
+    for (uint32_t k = 0; k < K; k++) {
+        if (sh->class_name[k]) snprintf(names[k], sizeof names[k], "%.*s",
+                                        (int)(sh->class_name_len[k] < 15 ? sh->class_name_len[k] : 15),
+                                        sh->class_name[k]);
+        else snprintf(names[k], sizeof names[k], "%s", k ? "pos" : "neg");
+    }
+    printf("\n%u classes, %u examples: accuracy %.4f\n", K, n, r.accuracy);
+    printf("\nconfusion matrix (rows: true class, columns: predicted)\n%16s", "");
+    for (uint32_t p = 0; p < K; p++) printf(" %8.8s", names[p]);
+    printf("\n");
+    for (uint32_t t = 0; t < K; t++) {
+        printf("  %-14s", names[t]);
+        for (uint32_t p = 0; p < K; p++) printf(" %8u", cm[(size_t)t * K + p]);
+        printf("\n");
+    }
+    printf("\n  %-14s precision  recall      F1  support\n", "");
+    for (uint32_t k = 0; k < K; k++)
+        printf("  %-14s    %.4f  %.4f  %.4f  %7u\n", names[k], r.cls[k].precision, r.cls[k].recall,
+               r.cls[k].f1, r.cls[k].support);
+    printf("  %-14s    %.4f  %.4f  %.4f  (%u classes)\n", "macro", r.macro_precision, r.macro_recall,
+           r.macro_f1, r.macro_classes);
+    printf("  %-14s    %.4f  %.4f  %.4f\n", "micro", r.micro_precision, r.micro_recall, r.micro_f1);
+    printf("  %-14s                      %.4f\n", "weighted", r.weighted_f1);
+    free(cm);
 }
 
 int main(int argc, char **argv) {
@@ -130,11 +196,13 @@ int main(int argc, char **argv) {
     const float *label = NULL;
     const uint32_t *source = NULL;
     const uint16_t *ids = NULL;
+    int named = shard.class_name[0] != NULL; /* a labelled-text shard */
     if (labelled_path) {
         uint8_t *text;
         size_t len;
         if (nn_read_file(labelled_path, &text, &len, &err) ||
-            nn_labelled_text_parse(&lt, (const char *)text, len, NN_LT_AUTO, &err)) {
+            (named ? nn_labelled_text_parse_classes : nn_labelled_text_parse)(&lt, (const char *)text, len,
+                                                                              NN_LT_AUTO, &err)) {
             fprintf(stderr, "imdb_diagnose: %s\n", err.msg);
             return 1;
         }
@@ -144,7 +212,44 @@ int main(int argc, char **argv) {
         for (uint32_t i = 0; i < lt.nproblems; i++)
             printf("  line %u: %s\n", lt.problem[i].line, lt.problem[i].reason);
         n = lt.n;
+        if (named) { /* the file's labels as the shard's classes */
+            int map[NN_MAX_TEXT_CLASSES];
+            for (uint32_t c = 0; c < lt.classes; c++) {
+                map[c] = nn_labelled_shard_class_of(&shard, lt.class_name[c], strlen(lt.class_name[c]));
+                if (map[c] < 0) {
+                    fprintf(stderr, "imdb_diagnose: the label \"%s\" (line %u) is not a class of the "
+                            "shard\n", lt.class_name[c], lt.class_line[c]);
+                    return 1;
+                }
+            }
+            for (uint32_t i = 0; i < n; i++) lt.label[i] = (uint8_t)map[lt.label[i]];
+            uint8_t *pred = malloc((size_t)n + 1);
+            float probs[NN_MAX_TEXT_CLASSES];
+            for (uint32_t i = 0; i < n; i++) {
+                size_t tlen;
+                const char *txt = nn_labelled_text_example(&lt, i, &tlen);
+                if (predict_class(m, &shard.vocab, stop, txt, tlen, shard.classes, probs, &pred[i], &err)) {
+                    fprintf(stderr, "imdb_diagnose: %s\n", err.msg);
+                    return 1;
+                }
+            }
+            print_multiclass(&shard, lt.label, pred, n, shard.classes);
+            free(pred);
+            if (shard.classes > 2) { /* the rest is the binary diagnosis */
+                nn_labelled_text_free(&lt);
+                nn_trainer_free(t);
+                nn_shard_free(&shard);
+                free(buf);
+                free(used);
+                return 0;
+            }
+        }
     } else {
+        if (shard.classes > 2) {
+            fprintf(stderr, "imdb_diagnose: a %u-class shard is diagnosed from a file: pass --labelled "
+                    "FILE (the K-class diagnosis of a split needs the multi-class heads)\n", shard.classes);
+            return 2;
+        }
         ids = nn_trainer_set(t, split, &n, &label, &source);
     }
 

@@ -115,7 +115,17 @@ static int explain(nn_checkpoint *ck, const nn_stopwords *stop, const char *text
         fprintf(stderr, "imdb_predict: out of memory explaining a review of %zu words\n", n);
         return 1;
     }
-    nn_model_explain(m, ids, n, contrib);
+    /* K classes: toward the top class (the one predict printed first). */
+    uint32_t cls = 1;
+    if (nn_model_classes(m) > 2) {
+        float best = -1.0f;
+        for (uint32_t k = 0; k < nn_model_classes(m); k++) {
+            float p = nn_model_explain_class(m, ids, n, k, NULL);
+            if (p > best) best = p, cls = k;
+        }
+        printf("    towards class %u:\n", cls);
+    }
+    nn_model_explain_class(m, ids, n, cls, contrib);
     /* ids[0] is <START>; word i is ids[i + 1]. Keras pad_sequences keeps
      * the last maxlen ids with truncating "pre", the first with "post". */
     size_t T = cfg->maxlen, cut_before = 0, cut_from = n;
@@ -147,8 +157,18 @@ static int print_ids;
 
 static int predict(nn_checkpoint *ck, const nn_stopwords *stop, const char *text, size_t len,
                    int with_explain) {
-    float p = nn_model_score_text(ck->model, &ck->vocab, stop, text, len);
-    printf("%.4f %s  ", p, p >= 0.5f ? "positive" : "negative");
+    uint32_t K = nn_model_classes(ck->model);
+    if (K > 2) { /* "class 3 0.8123 (class 1 0.1100, ...)": the top class first */
+        float probs[NN_MAX_TEXT_CLASSES];
+        uint32_t top = nn_model_score_text_classes(ck->model, &ck->vocab, stop, text, len, probs);
+        printf("class %u %.4f (", top, probs[top]);
+        for (uint32_t k = 0, first = 1; k < K; k++)
+            if (k != top) printf("%sclass %u %.4f", first ? "" : ", ", k, probs[k]), first = 0;
+        printf(")  ");
+    } else {
+        float p = nn_model_score_text(ck->model, &ck->vocab, stop, text, len);
+        printf("%.4f %s  ", p, p >= 0.5f ? "positive" : "negative");
+    }
     print_preview(text, len);
     putchar('\n');
     if (print_ids) {

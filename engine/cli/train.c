@@ -10,6 +10,10 @@
  * applied after it. --shard takes a text shard (data/imdb.shard) or an image
  * shard (data/fashion.shard, for model "mlp": --preset tutorial-mlp); the
  * file's magic tells which.
+ * A labelled-text shard (imdb_build_shard --labelled) without --preset or
+ * --config trains the default recipe for a user's shard
+ * (nn_labelled_shard_recipe: "ngram", early stopping on validation), the
+ * flags applied after it; its classes always come from the shard.
  * Every nn_config field is a flag (--epochs 10, --lr 0.01, --model gru,
  * --restore-best-weights true).
  * With embedding_init "word2vec" the embedding starts from word vectors:
@@ -23,6 +27,7 @@
 #include "threads.h"
 #include "pretrain.h"
 #include "short_sets.h"
+#include "../labelled_shard.h"
 #include "../metrics.h"
 #include "../stopwords.h"
 
@@ -124,6 +129,9 @@ static int short_report(nn_trainer *t, const nn_shard *shard, uint32_t words, co
     const nn_split *test = nn_shard_find(shard, "test");
     nn_model *m = nn_trainer_model(t);
     if (!test || !test->n) return nn_fail(err, NN_ERR_ARG, "--short needs a shard with a \"test\" split");
+    if (nn_model_classes(nn_trainer_model(t)) != 2) /* its AUC ranks P(positive) */
+        return nn_fail(err, NN_ERR_ARG, "--short reports the AUC of a two-class model; this one has %u classes",
+                       nn_model_classes(nn_trainer_model(t)));
     const struct nn_stopwords *stop = nn_trainer_stopwords(t);
     float *vlogit = NULL, *logit = malloc((size_t)test->n * sizeof *logit);
     uint8_t *vy = NULL;
@@ -248,6 +256,34 @@ int main(int argc, char **argv) {
     if (nn_cli_load_any_shard(shard_path, &shard, &images, &is_images, &buf, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
         return 1;
+    }
+    if (!is_images && shard.class_name[0]) { /* the user's own labelled text */
+        int chosen = 0;
+        for (int i = 1; i < argc; i++) chosen |= !strcmp(argv[i], "--preset") || !strcmp(argv[i], "--config");
+        if (!chosen) {
+            unsigned char *again = calloc((size_t)argc + 1, 1);
+            if (!again || nn_labelled_shard_recipe(&cfg, &shard, &err) ||
+                nn_cli_config(&cfg, argc, argv, again, &err)) {
+                fprintf(stderr, "imdb_train: %s\n", err.msg);
+                return 1;
+            }
+            free(again);
+        }
+        cfg.classes = shard.classes;
+#ifndef NN_HAVE_TEXT_CLASSES /* until the K-class text heads (this round's contract 1) */
+        if (shard.classes > 2) {
+            fprintf(stderr, "imdb_train: this shard has %u classes; this build's text models have "
+                    "two (it lacks the multi-class heads)\n", shard.classes);
+            return 1;
+        }
+#endif
+        if (!quiet) {
+            printf("Classes:");
+            for (uint32_t k = 0; k < shard.classes; k++)
+                printf(" %u=%.*s", k, (int)shard.class_name_len[k], shard.class_name[k]);
+            printf("\n%s\n", chosen ? "Recipe: as given" : "Recipe: the default for a labelled shard (ngram, "
+                   "validation 20%, early stopping on val_loss)");
+        }
     }
     nn_trainer *t;
     double t0 = nn_now_ms();

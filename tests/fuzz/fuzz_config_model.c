@@ -251,7 +251,7 @@ static int small_enough(const nn_config *c) {
 /* The tiny shards, made once (and kept: the process ends with them). */
 #include "../synthetic.h"
 static int shards_made;
-static synthetic text_shard;
+static synthetic text_shard, text_shard4; /* 2 classes; 4 (the "classes" hint) */
 enum { IMG = 6, IMG_D = IMG * IMG, IMG_K = 4, IMG_TRAIN = 40, IMG_TEST = 12 };
 static uint8_t img_px[IMG_TRAIN + IMG_TEST][IMG_D], img_label[IMG_TRAIN + IMG_TEST];
 static char img_names[IMG_K * NN_IMAGE_CLASS_NAME_BYTES];
@@ -262,8 +262,10 @@ static void make_shards(void) {
     shards_made = 1;
     (void)synthetic_free;
     synthetic_make(&text_shard, 48, 12);
+    synthetic_make_classes(&text_shard4, 48, 12, IMG_K);
     nn_error err = {0};
     FUZZ_REQUIRE(nn_vocab_index(&text_shard.shard.vocab, &err) == NN_OK, "vocabulary index: %s", err.msg);
+    FUZZ_REQUIRE(nn_vocab_index(&text_shard4.shard.vocab, &err) == NN_OK, "vocabulary index: %s", err.msg);
     for (uint32_t i = 0; i < IMG_TRAIN + IMG_TEST; i++) {
         img_label[i] = (uint8_t)(i % IMG_K);
         for (uint32_t p = 0; p < IMG_D; p++) img_px[i][p] = (uint8_t)((p / IMG) % IMG_K == i % IMG_K ? 200 + p : p * 3);
@@ -319,7 +321,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         nn_trainer *t = NULL;
         memset(&err, 0, sizeof err);
         rc = c.model == NN_MODEL_MLP ? nn_trainer_create_images(&t, &c, &image_shard, &err)
-                                     : nn_trainer_create(&t, &c, &text_shard.shard, &err);
+             : nn_trainer_create(&t, &c, c.classes == IMG_K ? &text_shard4.shard : &text_shard.shard, &err);
         if (rc == NN_OK) {
             FUZZ_REQUIRE(t != NULL, "trainer_create succeeded without a trainer for %s", json);
             if (c.embedding_init == NN_EMB_WORD2VEC && c.model != NN_MODEL_MLP) {

@@ -43,7 +43,7 @@ export function startWorker(moduleUrl = WORKER_URL) {
     pending.delete(m.id);
     if (!p) return;
     if (m.type === 'ok') p.resolve(m.data);
-    else if (m.type === 'error') p.reject(Object.assign(new Error(m.data.message), { op: m.data.op }));
+    else if (m.type === 'error') p.reject(Object.assign(new Error(m.data.message), { op: m.data.op, report: m.data.report }));
     else p.reject(new Error(`reply of unknown type ${m.type}`));
   });
   worker.on('error', (err) => {

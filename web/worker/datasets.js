@@ -7,10 +7,10 @@
 // Deliberately not here: parsing (the engine checks every byte) or the page's
 // choice of which dataset to load.
 
-import { NN_ERR_CHECKSUM, NN_ERR_FORMAT, NN_ERR_VERSION, RequestError, api, check, copyIn, json, session, shared } from './session.js';
+import { NN_ERR_CHECKSUM, NN_ERR_FORMAT, NN_ERR_VERSION, RequestError, api, check, copyIn, json, lastError, session, shared } from './session.js';
 import { beforeReplacing, refuseReplacing } from './slicer.js';
 import { resetRun } from './training.js';
-import { SHARD_MAX_BYTES, uploadedBytes } from './uploads.js';
+import { LABELLED_TEXT_MAX_BYTES, SHARD_MAX_BYTES, uploadedBytes, uploadedText } from './uploads.js';
 
 const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
 const IMAGE_REBUILD_HINT = 'Rebuild the image shard with scripts/setup.sh (it writes data/fashion.shard).';
@@ -44,6 +44,48 @@ async function loadDataset(data, { request, loadExport, infoExport, hint }) {
 export const datasetHandlers = {
   loadShard(data) {
     return loadDataset(data, { request: 'loadShard', loadExport: '_nnw_load_shard', infoExport: '_nnw_shard_info', hint: REBUILD_HINT });
+  },
+
+  // The user's own labelled file (and test file) built into a shard by the
+  // engine (nnw_build_labelled_shard), which then is the session's dataset;
+  // the reply carries the shard's bytes for the page to keep. A refused file
+  // replaces nothing (jobs reading the old shard are cancelled either way).
+  buildLabelledShard(data) {
+    const e = api();
+    const format = { auto: 0, tsv: 1, txt: 1, csv: 2 }[data?.format ?? 'auto'];
+    if (format === undefined) throw new RequestError(`unknown format '${data.format}': use 'auto', 'tsv', 'txt' or 'csv'`);
+    const testShare = data?.testShare ?? 0, seed = data?.seed ?? 1;
+    if (!(testShare >= 0 && testShare <= 0.5)) throw new RequestError('testShare must be from 0 to 0.5');
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RequestError('seed must be a whole number');
+    const limits = { request: 'buildLabelledShard', limit: LABELLED_TEXT_MAX_BYTES, advice: 'split it into smaller files' };
+    const bytes = uploadedText(data, { ...limits, what: 'the labelled file' });
+    const hasTest = data?.testText !== undefined || data?.testBytes !== undefined;
+    const testBytes = hasTest ? uploadedText({ text: data.testText, bytes: data.testBytes }, { ...limits, what: 'the test file' }) : null;
+    refuseReplacing('build a shard', ['shard', 'model']);
+    if (shared.busy) throw new RequestError(`cannot build a shard during ${shared.busy}`);
+    beforeReplacing('buildLabelledShard', 'build a shard', ['shard', 'model']);
+    const ptr = copyIn(bytes), testPtr = testBytes ? copyIn(testBytes) : 0;
+    let status, ms;
+    try {
+      const t0 = performance.now();
+      status = e._nnw_build_labelled_shard(session(), ptr, bytes.length, testPtr, testBytes ? testBytes.length : 0, format, testShare, seed);
+      ms = performance.now() - t0;
+    } finally {
+      e._nnw_free(ptr);
+      if (testPtr) e._nnw_free(testPtr);
+    }
+    const reportPtr = e._nnw_labelled_shard_info(session());
+    const report = reportPtr ? json(reportPtr) : null;
+    if (status !== 0) { // refused before anything was replaced: the dataset and model stay
+      const err = new RequestError(lastError());
+      err.report = report; // what was read: the page lists the skipped lines
+      throw err;
+    }
+    resetRun();
+    shared.shardInfo = json(e._nnw_shard_info(session()));
+    const at = e._nnw_shard_bytes(session()), len = e._nnw_shard_len(session());
+    const copy = e.HEAPU8.slice(at, at + len).buffer; // fresh view: the build allocated
+    return [{ info: shared.shardInfo, report, bytes: copy, ms }, [copy]];
   },
 
   // The second kind of dataset: an image shard (fashion.shard) for model

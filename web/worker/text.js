@@ -7,7 +7,16 @@
 // anything about the page.
 
 import { explainRow } from './layouts.js';
-import { RequestError, api, byteToUtf16Index, json, lastError, now, readRows, session, shared, withString } from './session.js';
+import { RequestError, api, byteToUtf16Index, floatsAt, json, lastError, now, readRows, session, shared, withString } from './session.js';
+
+// A K-class model's probabilities (class order) as [{class, p, name}],
+// the top class first (ties: the smaller class id); name from the shard's
+// class names when it has them, else null.
+function classesTopFirst(probs) {
+  const names = shared.shardInfo?.class_names;
+  return probs.map((p, k) => ({ class: k, p, name: names?.[k] ?? null }))
+    .sort((a, b) => b.p - a.p || a.class - b.class);
+}
 
 // The score divided by the review box's temperature for a text of `words`
 // words read (nnw_calibrate), and that temperature; nothing before a fit.
@@ -24,10 +33,17 @@ export const textHandlers = {
     const e = api();
     const t0 = now();
     const text = String(data?.text ?? '');
-    const score = withString(text, (p, n) => e._nnw_score(session(), p, n));
-    if (score < 0) throw new RequestError(lastError());
     const judgeable = withString(text, (p, n) => e._nnw_judgeable(session(), p, n));
     if (judgeable < 0) throw new RequestError(lastError());
+    const K = e._nnw_model_classes(session());
+    if (K > 2) {
+      const top = withString(text, (p, n) => e._nnw_score_classes(session(), p, n));
+      if (top < 0) throw new RequestError(lastError());
+      const probs = Array.from(floatsAt(e._nnw_predict_probs(session()), K));
+      return { score: probs[top], class: top, classes: classesTopFirst(probs), judgeable, ms: now() - t0 };
+    }
+    const score = withString(text, (p, n) => e._nnw_score(session(), p, n));
+    if (score < 0) throw new RequestError(lastError());
     // A text too long to colour is never short: the whole reviews' temperature.
     return { score, judgeable, ...calibrated(e, score, Infinity), ms: now() - t0 };
   },
@@ -48,6 +64,9 @@ export const textHandlers = {
     // The engine's byte offsets into the UTF-8 text, as UTF-16 indices into the JS string.
     const at = byteToUtf16Index(text, byteLength);
     const tokens = rows.map((r) => ({ start: at[r.start], end: at[r.end], contribution: r.contribution, id: r.id }));
+    if (e._nnw_model_classes(session()) > 2) {
+      return { score, class: e._nnw_explain_class(session()), judgeable, tokens, ms: now() - t0 };
+    }
     const words = tokens.filter((t) => t.id >= 0).length;
     return { score, judgeable, ...calibrated(e, score, words), tokens, ms: now() - t0 };
   },

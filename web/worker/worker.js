@@ -123,7 +123,8 @@ async function handle(message) {
     // An engine abort or a bug in the worker still answers the request; an
     // engine crash then also ends this worker.
     const message = err instanceof RequestError ? err.message : `internal error: ${err?.message ?? err}`;
-    post({ id, type: 'error', data: { op: String(type), message } });
+    const report = err?.report ? { report: err.report } : {}; // buildLabelledShard: what was read
+    post({ id, type: 'error', data: { op: String(type), message, ...report } });
     if (isFatal(err)) fatal(err);
   }
 }

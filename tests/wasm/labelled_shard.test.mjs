@@ -1,0 +1,112 @@
+// labelled_shard.test.mjs: buildLabelledShard (web/PROTOCOL.md) on the real
+// wasm module, through web/worker/worker.js: the user's labelled file
+// becomes the session's dataset with its class names, the bytes the worker
+// hands back are the very bytes build/imdb_build_shard --labelled writes for
+// the same file, they load again as a shard (as after a reload from
+// IndexedDB), a two-class file trains, and bad files are refused with a
+// message and the report of what was read.
+//
+//   node --no-experimental-fetch --test tests/wasm/labelled_shard.test.mjs
+//
+// Needs web/engine/engine.js (scripts/build-wasm.sh) and the native
+// build/imdb_build_shard (cmake --build build). The sentences are written here.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startWorker, findEngine, rng } from './worker_client.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BUILD = process.env.NN_NATIVE_BUILD ?? join(ROOT, 'build');
+
+const TOPICS = {
+  billing: ['invoice', 'refund', 'charge', 'payment', 'receipt', 'price'],
+  shipping: ['parcel', 'courier', 'delivery', 'tracking', 'box', 'address'],
+  'caf\u00e9': ['espresso', 'croissant', 'latte', 'table', 'terrace', 'menu'],
+};
+const FILLER = ['the', 'my', 'was', 'again', 'please', 'today', 'still', 'why', 'na\u00efve'];
+
+// n lines "label<TAB>text" of the given topics, seeded.
+function corpus(topics, n, seed) {
+  const next = rng(seed);
+  const pick = (list) => list[Math.floor(next() * list.length)];
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    const label = topics[i % topics.length];
+    lines.push(`${label}\t${[pick(FILLER), pick(TOPICS[label]), pick(FILLER), pick(TOPICS[label]), pick(FILLER)].join(' ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+let tmp, w;
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'nn-labelled-test-'));
+  w = startWorker();
+  await w.request('init', { engineUrl: pathToFileURL(findEngine()).href });
+});
+
+after(async () => {
+  await w?.worker.terminate();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test('a 3-class file builds the same shard bytes as imdb_build_shard --labelled, with its class names', async () => {
+  const twice = 'billing\tthe invoice was the refund please\n';
+  const text = `label\ttext\n${twice}${corpus(Object.keys(TOPICS), 120, 5)}${twice}`;
+  const file = join(tmp, 'three.tsv');
+  writeFileSync(file, text);
+  const tool = join(BUILD, 'imdb_build_shard');
+  assert.ok(existsSync(tool), `${tool} not found: build the native tools (cmake --build build)`);
+  execFileSync(tool, ['--labelled', file, '--out', join(tmp, 'three'), '--test-share', '0.25', '--seed', '3', '--quiet'], { stdio: 'pipe' });
+  const native = readFileSync(join(tmp, 'three', 'labelled.shard'));
+
+  const r = await w.request('buildLabelledShard', { text, testShare: 0.25, seed: 3 });
+  assert.deepEqual(Buffer.from(r.bytes), native, 'the worker built the native tool\'s bytes');
+  assert.equal(r.info.classes, 3);
+  assert.deepEqual(r.info.class_names, ['billing', 'caf\u00e9', 'shipping'], 'names as written, in byte order');
+  assert.equal(r.info.version, 2);
+  assert.equal(r.info.splits.train + r.info.splits.test, r.report.train + r.report.test);
+  assert.equal(r.report.ok, true);
+  assert.equal(r.report.file.header, true, 'the header line is reported');
+  assert.deepEqual(r.report.classes.map((c) => c.name), r.info.class_names);
+  assert.ok(r.report.duplicates > 0 && r.report.file.duplicates === r.report.duplicates, `duplicates counted: ${r.report.duplicates}`);
+  assert.ok(r.ms >= 0);
+
+  // Kept bytes load again, as the page does after a reload.
+  const again = await w.request('loadShard', { bytes: r.bytes });
+  assert.deepEqual(again.class_names, r.info.class_names);
+});
+
+test('bad files are refused with a message that says what to fix, and the report of what was read', async () => {
+  await assert.rejects(w.request('buildLabelledShard', { text: '' }), (e) => /empty/.test(e.message) && e.report?.ok === false);
+  await assert.rejects(w.request('buildLabelledShard', { text: 'a\tone\na\ttwo\n' }), (e) => /two classes/.test(e.message));
+  await assert.rejects(w.request('buildLabelledShard', { text: 'a\tone\na\ttwo\nb\tthree\n' }),
+    (e) => /only one example \(line 3\)/.test(e.message));
+  await assert.rejects(w.request('buildLabelledShard', { text: 'a\tone\nb\ttw\u0000o\n' }), (e) => /line 2 has a NUL byte/.test(e.message));
+  // Latin-1, not UTF-8: "a<TAB>café" and "b<TAB>naïve".
+  const latin1 = new Uint8Array([0x61, 0x09, 0x63, 0x61, 0x66, 0xe9, 0x0a, 0x62, 0x09, 0x6e, 0x61, 0xef, 0x76, 0x65, 0x0a]).buffer;
+  await assert.rejects(w.request('buildLabelledShard', { bytes: latin1 }),
+    (e) => /line 1/.test(e.message) && /UTF-8/.test(e.message) && e.report.file.problems[0].line === 1);
+  await assert.rejects(w.request('buildLabelledShard', { bytes: new ArrayBuffer(100 * 1024 * 1024) }),
+    (e) => /100\.0 MB/.test(e.message), 'a 100 MB file is refused before it is copied into wasm memory');
+  await assert.rejects(w.request('buildLabelledShard', { text: 'a\tb\n', testShare: 0.9 }), (e) => /testShare/.test(e.message));
+});
+
+test('a two-class file trains end to end and its test file is scored', async () => {
+  const train = corpus(['billing', 'shipping'], 300, 9), test = corpus(['shipping', 'billing'], 60, 10);
+  const r = await w.request('buildLabelledShard', { text: train, testText: test });
+  assert.equal(r.info.classes, 2);
+  assert.equal(r.report.test_file.examples, 60);
+  await w.request('configure', { model: 'ngram', vocab_size: r.info.vocab_size, maxlen: 8, bigrams: 200, embed_dim: 8,
+    batch_size: 32, epochs: 6, val_size: 40, lr: 0.02, seed: 1 });
+  const done = w.waitFor('done');
+  await w.request('train', {});
+  const d = (await done).data;
+  assert.ok(d.test.acc >= 0.95, `test accuracy ${d.test.acc}`);
+  const p = await w.request('predict', { text: 'my parcel is still with the courier' });
+  assert.ok(p.score > 0.5, `"shipping" (class 1) scores ${p.score}`);
+});
