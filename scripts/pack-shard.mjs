@@ -4,12 +4,14 @@
 // text shards first turned into varints of their 16-bit words.
 //
 //   node scripts/pack-shard.mjs IN OUT [--transform varint|none] [--level 1-9]
-//   node scripts/pack-shard.mjs --measure IN
+//   node scripts/pack-shard.mjs --measure IN [--keep DIR]
 //   node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...
 //
 // --measure prints, for each way of packing IN, its size and how long
 // unpack() (the page's decoder: DecompressionStream, the varint decoder and
-// the CRC-32 check) takes here in Node. Figures only.
+// the CRC-32 check) takes here in Node. Figures only. --keep DIR also writes
+// each way's file there (tests/bench/site_bench.mjs times the page's decoding
+// of every .nnz file under the site it serves).
 //
 // --manifest writes the site.json that lists PACKED files (read from their
 // headers) by the name of the file each one unpacks to, which is what
@@ -17,8 +19,8 @@
 //
 // Deliberately not here: choosing which files a site gets (build-site.sh).
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path, { basename } from 'node:path';
 import zlib from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import {
@@ -61,7 +63,7 @@ export function pack(bytes, { transform = TRANSFORM_U16_VARINT, level = 9 } = {}
   return Buffer.concat([header, gz]);
 }
 
-async function measure(file) {
+async function measure(file, keep) {
   const bytes = readFileSync(file);
   console.log(`${file}: ${bytes.length} bytes`);
   console.log('packing                 bytes      of raw  pack s  unpack ms (Node)');
@@ -79,12 +81,13 @@ async function measure(file) {
     const back = await unpack(new Uint8Array(packed.buffer, packed.byteOffset, packed.length));
     const ms = performance.now() - t;
     if (!Buffer.from(back.buffer, back.byteOffset, back.length).equals(bytes)) throw new Error(`${name}: unpacked bytes differ`);
+    if (keep) writeFileSync(path.join(keep, `${basename(file)}.${name.replace(/[^a-z0-9]+/g, '')}.nnz`), packed);
     console.log(`${name.padEnd(20)} ${String(packed.length).padStart(10)}  ${(packed.length / bytes.length * 100).toFixed(1).padStart(5)}%  ${packS.toFixed(1).padStart(6)}  ${ms.toFixed(0).padStart(8)}`);
   }
 }
 
 function usage(code) {
-  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
+  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
   process.exit(code);
 }
 
@@ -106,8 +109,9 @@ async function main(argv) {
     return;
   }
   if (argv[0] === '--measure') {
-    if (argv.length !== 2) usage(2);
-    await measure(argv[1]);
+    if (argv.length !== 2 && !(argv.length === 4 && argv[2] === '--keep')) usage(2);
+    if (argv[3]) mkdirSync(argv[3], { recursive: true });
+    await measure(argv[1], argv[3]);
     return;
   }
   const files = [];

@@ -77,7 +77,30 @@ for (const [f, n] of data) console.log(`  ${f}: ${MB(n)}`);
 const { server, url: siteUrl } = await startPlainServer(site);
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 const results = {};
+const decodeTimes = [];
 try {
+  // The page's decoding: unpack() (web/worker/packed.js) of every packed
+  // file of the site, in the page (the worker runs the same code), median of 3.
+  {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(siteUrl, { waitUntil: 'load' });
+    for (const [f, n] of list.filter(([name]) => name.endsWith('.nnz'))) {
+      const ms = await page.evaluate(async (file) => {
+        const { unpack } = await import('./worker/packed.js');
+        const bytes = new Uint8Array(await (await fetch(file)).arrayBuffer());
+        const times = [];
+        for (let i = 0; i < 3; i++) {
+          const t = performance.now();
+          await unpack(bytes, file);
+          times.push(performance.now() - t);
+        }
+        return times.sort((a, b) => a - b)[1];
+      }, f);
+      decodeTimes.push([f, n, ms]);
+    }
+    await context.close();
+  }
   for (const link of ['localhost', 'throttled']) {
     for (let r = 0; r < repeat; r++) {
       const context = await browser.newContext();
@@ -98,4 +121,6 @@ console.log(`ready (navigation to ready to train), median of ${repeat}; bytes as
 for (const [k, v] of Object.entries(results)) {
   console.log(`  ${k.padEnd(16)} ${(median(v.map((x) => x.ms)) / 1000).toFixed(2).padStart(6)} s   ${MB(median(v.map((x) => x.bytes))).padStart(8)}   (${v.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} s)`);
 }
+console.log('the page\'s decoding of each packed file (unpack(): DecompressionStream, varints, CRC-32), median of 3:');
+for (const [f, n, ms] of decodeTimes) console.log(`  ${f.padEnd(44)} ${MB(n).padStart(8)}  ${ms.toFixed(0).padStart(5)} ms`);
 console.log('targets: ready <= 1.5 s on localhost, <= 6 s throttled (20 Mbit/s, 40 ms)');

@@ -102,7 +102,8 @@ for (const [mode, what] of [['cut', /cut short/], ['flip', /cut short/]]) {
     const { page, problems } = await openPage(context, '', [/.*/]);
     try {
       await phaseIs(page, ['failed'], 120000);
-      assert.match(await page.textContent('#shard-help-what'), what);
+      const error0 = await page.textContent('#error-text');
+      assert.match(await page.textContent('#shard-help-what'), what, error0);
       const error = await page.textContent('#error-text');
       assert.match(error, mode === 'cut' ? /stopped after \d+ of \d+ bytes: it is truncated/ : /corrupt/);
       assert.ok(await page.isVisible('#shard-retry'), 'a retry button is offered');

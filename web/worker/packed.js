@@ -124,7 +124,7 @@ export async function unpack(bytes, what = 'the packed file') {
     }
   } catch (err) {
     reader.cancel().catch(() => {});
-    if (err instanceof PackError) throw new PackError(`${what}: ${err.message}`);
+    if (err instanceof PackError) throw new PackError(`${what}: ${err.message}; download it again`);
     // DecompressionStream's TypeError: a cut or damaged gzip stream.
     throw new PackError(`${what} is truncated or corrupt (its compressed data does not decode: ${err.message}); download it again`);
   }
