@@ -2,7 +2,8 @@
 // (scripts/pack-shard.mjs writes them, web/worker/packed.js reads them, in
 // the page and here in Node alike):
 // - unpacking gives back exactly the packed bytes, for words of every varint
-//   length and for data/imdb.shard itself (when scripts/setup.sh built it);
+//   length (whole, or as the bytes arrive in small pieces) and for
+//   data/imdb.shard itself (when scripts/setup.sh built it);
 // - a packed file cut anywhere (in the header, the gzip stream, its last
 //   byte) is refused as truncated, with a message;
 // - a damaged byte (past the gzip header's ignored fields), a header that promises other bytes, a bad magic or an
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pack } from '../../scripts/pack-shard.mjs';
-import { PackError, TRANSFORM_NONE, TRANSFORM_U16_VARINT, crc32, unpack } from '../../web/worker/packed.js';
+import { PackError, TRANSFORM_NONE, TRANSFORM_U16_VARINT, crc32, unpack, unpackStream } from '../../web/worker/packed.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARD = path.join(ROOT, 'data', 'imdb.shard');
@@ -50,6 +51,16 @@ test('unpacking varint words of every length gives back the same bytes', async (
   const words = fixtureWords();
   const out = await unpack(view(pack(words, { transform: TRANSFORM_U16_VARINT, level: 6 })));
   assert.ok(Buffer.from(out).equals(words), 'unpacked bytes differ from the packed ones');
+});
+
+test('unpacking as the bytes arrive, in pieces of 1 to 97 bytes (headers and varints split), gives back the same bytes', async () => {
+  const words = fixtureWords();
+  const packed = view(pack(words, { level: 6 }));
+  for (const size of [1, 7, 97]) {
+    const stream = unpackStream('the test file');
+    for (let at = 0; at < packed.length; at += size) await stream.write(packed.subarray(at, at + size));
+    assert.ok(Buffer.from(await stream.finish()).equals(words), `pieces of ${size} bytes`);
+  }
 });
 
 test('unpacking without the transform gives back the same bytes (odd length too)', async () => {

@@ -1,7 +1,8 @@
 // download.js: a data file of a static site (scripts/build-site.sh): when the
 // folder of the requested file has a site.json naming it, the packed file
 // (packed.js) is taken from the Cache API if this browser kept it, else
-// downloaded with progress (bytes and seconds left), unpacked and checked,
+// downloaded with progress (bytes and seconds left) and unpacked as it
+// arrives (so decoding overlaps the download), checked,
 // and only then kept, under a key holding its CRC-32, so a rebuilt file is a
 // new key and the stale one is deleted. A download that fails, is cut short
 // or does not decode throws a message that says so; nothing half-read is
@@ -13,7 +14,7 @@
 // Deliberately not here: size limits and the raw fetch (uploads.js), what
 // the bytes mean (the engine).
 
-import { PackError, unpack } from './packed.js';
+import { PackError, unpack, unpackStream } from './packed.js';
 import { RequestError, now, post } from './session.js';
 
 const CACHE_NAME = 'nn-playground-data';
@@ -49,9 +50,10 @@ async function openCache() {
   }
 }
 
-// Reads a packed download into one Uint8Array, posting progress events;
+// Reads a packed download into one Uint8Array (kept for the cache) while
+// `stream` (packed.js's unpackStream) decodes it, posting progress events;
 // throws when it ends before the `expected` bytes or runs past them.
-async function readDownload(response, { url, expected, progress }) {
+async function readDownload(response, { url, expected, progress, stream }) {
   const reader = response.body.getReader();
   const bytes = new Uint8Array(expected);
   let loaded = 0, lastEvent = 0;
@@ -70,6 +72,12 @@ async function readDownload(response, { url, expected, progress }) {
     }
     bytes.set(chunk.value, loaded);
     loaded += chunk.value.length;
+    try {
+      await stream.write(chunk.value);
+    } catch (err) {
+      reader.cancel().catch(() => {});
+      throw new RequestError(err instanceof PackError ? err.message : String(err));
+    }
     const t = now();
     if (t - lastEvent >= EVENT_INTERVAL_MS) {
       lastEvent = t;
@@ -110,10 +118,16 @@ export async function packedBytes(url, { what, progress }) {
   }
   if (!response.ok)
     throw new RequestError(`could not download ${packedUrl}: HTTP ${response.status}; copy the whole dist/ folder that scripts/build-site.sh wrote`);
-  const packed = await readDownload(response, { url: packedUrl, expected: entry.packed_bytes, progress });
-  let bytes;
+  const stream = unpackStream(what);
+  let packed, bytes;
   try {
-    bytes = await unpack(packed, what);
+    packed = await readDownload(response, { url: packedUrl, expected: entry.packed_bytes, progress, stream });
+  } catch (err) {
+    stream.abort();
+    throw err;
+  }
+  try {
+    bytes = await stream.finish();
   } catch (err) {
     throw new RequestError(err instanceof PackError ? err.message : String(err));
   }

@@ -107,30 +107,91 @@ class Unpacker {
   }
 }
 
+const decodeProblem = (what, err) =>
+  err instanceof PackError
+    ? new PackError(`${what}: ${err.message}; download it again`)
+    : // DecompressionStream's TypeError: a cut or damaged gzip stream.
+      new PackError(`${what} is truncated or corrupt (its compressed data does not decode: ${err?.message ?? err}); download it again`);
+
+// Unpacks a packed file as its bytes arrive, so that decoding overlaps the
+// download: write(chunk) each piece in order (awaiting it), then finish()
+// gives the decoded bytes, checked as unpack() says; abort() drops it all.
+// `what` names the file in messages.
+export function unpackStream(what = 'the packed file') {
+  const head = new Uint8Array(PACK_HEADER_BYTES);
+  let have = 0, header = null, unpacker = null, writer = null, drained = null, failure = null;
+  const fail = (err) => {
+    failure ||= decodeProblem(what, err);
+    return failure;
+  };
+  async function drain(reader) {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      unpacker.push(value);
+    }
+  }
+  function start() {
+    header = readPackHeader(head);
+    unpacker = new Unpacker(header.transform, header.length);
+    const ds = new DecompressionStream('gzip');
+    writer = ds.writable.getWriter();
+    const reader = ds.readable.getReader();
+    drained = drain(reader).catch((err) => {
+      fail(err);
+      reader.cancel().catch(() => {});
+      writer.abort().catch(() => {});
+    });
+  }
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (!header) {
+        const n = Math.min(PACK_HEADER_BYTES - have, chunk.length);
+        head.set(chunk.subarray(0, n), have);
+        have += n;
+        chunk = chunk.subarray(n);
+        if (have < PACK_HEADER_BYTES) return;
+        start();
+      }
+      if (chunk.length === 0) return;
+      try {
+        await writer.write(chunk);
+      } catch (err) {
+        await drained;
+        throw fail(err);
+      }
+      if (failure) throw failure;
+    },
+    async finish() {
+      if (failure) throw failure;
+      if (!header) readPackHeader(head.subarray(0, have)); // throws: truncated
+      try {
+        await writer.close();
+      } catch (err) {
+        await drained;
+        throw fail(err);
+      }
+      await drained;
+      if (failure) throw failure;
+      if (unpacker.at !== header.length || unpacker.shift !== 0)
+        throw new PackError(`${what} is truncated or corrupt: it decodes to ${unpacker.at} of the ${header.length} bytes its header says; download it again`);
+      if (crc32(unpacker.out) !== header.crc)
+        throw new PackError(`${what} is corrupt: its decoded bytes fail their CRC-32 check; download it again`);
+      return unpacker.out;
+    },
+    abort() {
+      failure ||= new PackError(`${what}: the download was abandoned`);
+      writer?.abort().catch(() => {});
+    },
+  };
+}
+
 // The decoded bytes of a whole packed file (a Uint8Array), checked against
 // the header's length and CRC-32; PackError otherwise. `what` names the file
 // in messages.
 export async function unpack(bytes, what = 'the packed file') {
-  const header = readPackHeader(bytes);
-  const unpacker = new Unpacker(header.transform, header.length);
-  const gz = bytes.subarray(PACK_HEADER_BYTES);
-  const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream('gzip'));
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      unpacker.push(value);
-    }
-  } catch (err) {
-    reader.cancel().catch(() => {});
-    if (err instanceof PackError) throw new PackError(`${what}: ${err.message}; download it again`);
-    // DecompressionStream's TypeError: a cut or damaged gzip stream.
-    throw new PackError(`${what} is truncated or corrupt (its compressed data does not decode: ${err.message}); download it again`);
-  }
-  if (unpacker.at !== header.length || unpacker.shift !== 0)
-    throw new PackError(`${what} is truncated or corrupt: it decodes to ${unpacker.at} of the ${header.length} bytes its header says; download it again`);
-  if (crc32(unpacker.out) !== header.crc)
-    throw new PackError(`${what} is corrupt: its decoded bytes fail their CRC-32 check; download it again`);
-  return unpacker.out;
+  const stream = unpackStream(what);
+  await stream.write(bytes);
+  return stream.finish();
 }
