@@ -7,7 +7,7 @@
 //   default recipe (3 epochs at lr 0.01, as page.test.mjs's quick run) and
 //   scores a typed review;
 // - a reload starts from the browser's cache: the packed shard is not
-//   requested again;
+//   requested again, not even when site.json cannot be fetched;
 // - a download cut short, or one with a damaged byte, is refused with a
 //   message and a retry button; after the retry (the file whole again) the
 //   page is ready.
@@ -91,7 +91,16 @@ test('the built site on a plain server: loads with one thread, trains, scores, a
   await phaseIs(page, ['ready', 'done'], 120000);
   assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the reload took the packed shard from the cache, not the network');
   assert.match(await page.textContent('#shard-detail'), /reviews|cache/);
-  assertClean(problems, 'the built site');
+
+  // Without site.json (the connection lost), the kept copy still starts it.
+  const manifests = requests.get('/data/site.json');
+  await context.route('**/data/site.json', (route) => route.abort('internetdisconnected'));
+  await page.reload();
+  await phaseIs(page, ['ready', 'done'], 120000);
+  assert.equal(requests.get('/data/site.json'), manifests, 'site.json did not reach the server');
+  assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the kept copy was used');
+  await context.unroute('**/data/site.json');
+  assertClean(problems.filter((p) => !/ERR_INTERNET_DISCONNECTED/.test(p)), 'the built site');
   await context.close();
 });
 

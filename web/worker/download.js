@@ -22,14 +22,15 @@ const EVENT_INTERVAL_MS = 50;
 
 // site.json's entry for the file at url ({packed, packed_bytes, bytes,
 // crc32}), or null when the site has no manifest or it does not list the
-// file.
+// file. Offline (site.json cannot be fetched at all), the entry of a packed
+// copy this browser kept, so a visit without the network still starts.
 async function manifestEntry(url) {
   const name = decodeURIComponent(new URL(url).pathname.split('/').pop());
   let response;
   try {
     response = await fetch(new URL('site.json', url), { cache: 'no-cache' });
   } catch {
-    return null; // offline: the raw fetch reports it
+    return keptEntry(url, name); // offline
   }
   if (!response.ok) return null;
   let manifest;
@@ -40,6 +41,15 @@ async function manifestEntry(url) {
   }
   const entry = manifest?.files?.[name];
   return entry && typeof entry.packed === 'string' ? entry : null;
+}
+
+// The entry of the packed copy of `name` kept in the cache, if any (its
+// key holds its CRC-32; its size is checked when it is unpacked).
+async function keptEntry(url, name) {
+  const cache = await openCache();
+  const prefix = `${new URL(`${name}.nnz`, url).href}?crc32=`;
+  const key = cache && (await cache.keys().catch(() => [])).find((r) => r.url.startsWith(prefix));
+  return key ? { packed: `${name}.nnz`, crc32: Number(key.url.slice(prefix.length)), offline: true } : null;
 }
 
 async function openCache() {
@@ -110,6 +120,7 @@ export async function packedBytes(url, { what, progress }) {
       await cache.delete(key).catch(() => {}); // a damaged copy: download again
     }
   }
+  if (entry.offline) throw new RequestError(`could not download ${packedUrl}: offline; check the connection and retry`);
   let response;
   try {
     response = await fetch(packedUrl, { cache: 'no-store' });
