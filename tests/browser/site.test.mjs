@@ -116,10 +116,11 @@ for (const [mode, what] of [['cut', /cut short/], ['flip', /cut short/]]) {
       const error = await page.textContent('#error-text');
       assert.match(error, mode === 'cut' ? /stopped after \d+ of \d+ bytes: it is truncated/ : /corrupt/);
       assert.ok(await page.isVisible('#shard-retry'), 'a retry button is offered');
+      assert.ok(await page.isHidden('#shard-help pre.build-help'), 'no build instructions for a failed download');
       assert.equal(await pg(page, () => window.__playground.phase), 'failed', 'no half-loaded shard: the page is not ready');
       damage.mode = 'none';
-      await page.click('#shard-retry');
-      await phaseIs(page, ['ready'], 120000);
+      await Promise.all([page.waitForNavigation(), page.click('#shard-retry')]); // the retry reloads the page
+      await page.waitForFunction(() => window.__playground?.phase === 'ready', null, { timeout: 120000, polling: 50 });
     } finally {
       damage.mode = 'none';
     }

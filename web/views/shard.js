@@ -26,7 +26,9 @@ export function explainShardFailure(url, message) {
   const file = dataset().fileWord;
   const retry = document.getElementById('shard-retry');
   if (retry) retry.hidden = true;
-  if (/truncated; retry|check the connection and retry|download it again/i.test(message)) {
+  const downloadFailed = /truncated; retry|check the connection and retry|download it again/i.test(message);
+  ui.shardHelp.classList.toggle('download-failed', downloadFailed);
+  if (downloadFailed) {
     // A static site's download failed or was cut short (worker/download.js):
     // nothing was kept, so reloading downloads it again.
     what = `The download of the ${file} ${url} failed or was cut short, so nothing was loaded or kept.`;
