@@ -35,9 +35,15 @@ for f in engine.js engine.wasm engine-mt.js engine-mt.wasm engine-mt.worker.js; 
 done
 [ -f "$DATA/imdb.shard" ] || die "$DATA/imdb.shard is missing; build it with scripts/setup.sh"
 
+# The folder is emptied first (but data/, to keep packed files), so only a
+# folder this script made (it leaves a .build-site mark) or an empty one.
+if [ -d "$OUT" ] && [ ! -f "$OUT/.build-site" ] && [ -n "$(ls -A "$OUT")" ]; then
+    die "$OUT is not empty and was not written by build-site.sh: choose another --out"
+fi
 mkdir -p "$OUT/data"
+touch "$OUT/.build-site"
 # The page: web/ as it is, less what is built or only documented.
-find "$OUT" -mindepth 1 -maxdepth 1 ! -name data -exec rm -rf {} +
+find "$OUT" -mindepth 1 -maxdepth 1 ! -name data ! -name .build-site -exec rm -rf {} +
 (cd web && tar cf - --exclude=./engine --exclude=./vendor --exclude=./dist --exclude='*.md' .) | (cd "$OUT" && tar xf -)
 mkdir -p "$OUT/engine" "$OUT/vendor"
 cp web/engine/engine.js web/engine/engine.wasm web/engine/engine-mt.js web/engine/engine-mt.wasm \
@@ -64,6 +70,6 @@ node scripts/pack-shard.mjs --manifest "$OUT/data/site.json" $packed
 find "$OUT/data" -mindepth 1 ! -name site.json ! -name '*.nnz' -exec rm -rf {} +
 
 echo "build-site.sh: $OUT/"
-find "$OUT" -type f -printf '%s %P\n' | sort -k2 | awk '
+find "$OUT" -type f ! -name .build-site -printf '%s %P\n' | sort -k2 | awk '
     { printf "%12d  %s\n", $1, $2; total += $1 }
     END { printf "%12d  total (%.1f MB)\n", total, total / 1e6 }'
