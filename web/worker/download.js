@@ -104,7 +104,13 @@ async function readDownload(response, { url, expected, progress, stream }) {
 // The unpacked bytes of a site's packed file, or null when the site serves
 // the file raw. `what` names the file in messages; `progress` is the event
 // type of the progress events.
-export async function packedBytes(url, { what, progress }) {
+export async function packedBytes(givenUrl, { what, progress }) {
+  let url;
+  try {
+    url = new URL(givenUrl, globalThis.location?.href).href; // relative: as fetch() resolves it here
+  } catch {
+    return null; // not a URL: the raw fetch reports it
+  }
   const entry = await manifestEntry(url);
   if (!entry) return null;
   const packedUrl = new URL(entry.packed, url).href;
