@@ -12,6 +12,7 @@
 #                    [--no-browser] [--no-page] [--no-peers] [--install-peers]
 #                    [--results FILE]
 #   scripts/bench.sh --page-only [--results FILE]
+#   scripts/bench.sh --site-only
 #
 #   --repeat N         runs of the 40-epoch bag recipe, natively and in the
 #                      browser (default 3; the median is shown)
@@ -22,6 +23,11 @@
 #   --no-browser       native figures only; --no-page skips the page itself
 #   --page-only        only the page: keystroke to score, and its frame times
 #                      idle and while it trains (about a minute)
+#   --site-only        only the static site (scripts/build-site.sh's dist/):
+#                      its download sizes and the time to a page ready to
+#                      train, on localhost and throttled to 20 Mbit/s with
+#                      40 ms latency, cold and warm cache (about a minute;
+#                      a default run ends with it too, unless --no-page)
 #   --no-peers         skip PyTorch and TensorFlow.js
 #   --install-peers    first install the peers: python3-torch with apt-get
 #                      (as root or through sudo) and the optional npm
@@ -38,7 +44,7 @@ say() { echo "bench: $*" >&2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS="" PAGE_ONLY=0
+REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS="" PAGE_ONLY=0 SITE_ONLY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --repeat) REPEAT="$2"; shift 2 ;;
@@ -47,6 +53,7 @@ while [ $# -gt 0 ]; do
         --no-browser) BROWSER=0; shift ;;
         --no-page) PAGE=0; shift ;;
         --page-only) PAGE_ONLY=1; shift ;;
+        --site-only) SITE_ONLY=1; shift ;;
         --no-peers) PEERS=0; shift ;;
         --install-peers) INSTALL=1; shift ;;
         --results) RESULTS="$2"; shift 2 ;;
@@ -59,6 +66,20 @@ done
 
 SHARD="$ROOT/data/imdb.shard"
 [ -f "$SHARD" ] || die "$SHARD is missing: run scripts/setup.sh"
+# The static site: scripts/build-site.sh, then its sizes and ready times.
+site_bench() {
+    say "the static site: scripts/build-site.sh, then sizes and ready times (localhost and 20 Mbit/s, 40 ms; cold and warm)"
+    scripts/build-site.sh >/dev/null || die "scripts/build-site.sh failed (see above)"
+    echo
+    echo "static site on $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+    node tests/bench/site_bench.mjs --site dist || die "the site benchmark failed (see above)"
+}
+if [ "$SITE_ONLY" = 1 ]; then
+    [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ] || die "--site-only runs the page: drop --no-browser / --no-page"
+    [ -f web/engine/engine.wasm ] || die "web/engine/engine.wasm is missing: run scripts/build-wasm.sh"
+    site_bench
+    exit 0
+fi
 if [ "$PAGE_ONLY" = 0 ] && { [ ! -x build/imdb_bench ] || [ ! -x build/imdb_export_arrays ]; }; then
     say "building the native tools (build/)"
     cmake -S . -B build >/dev/null && cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
@@ -162,3 +183,4 @@ fi
 echo
 echo "scripts/bench.sh on $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 node tests/bench/table.mjs "$OUT"
+if [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ]; then site_bench; fi

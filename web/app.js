@@ -94,6 +94,7 @@ async function start() {
   try {
     const info = await page.worker.request('init', { debug: debugHooks });
     ui.engineVersion.textContent = info && info.version != null ? String(info.version) : 'loaded';
+    showThreads(info?.threads);
     // The settings table's engine keys come from the engine (contract 4).
     const { schema } = await page.worker.request('configSchema', {});
     showHashNotes(applySchema(schema, (key) => document.getElementById(key) !== null));
@@ -152,6 +153,16 @@ async function start() {
   announce(`${dataset().Items} loaded. Ready to train.`);
   explainCurrent();
   showSection(view, { scroll: true });
+}
+
+// The footer says how many threads train, and why only one on a host that
+// does not send COOP/COEP (a plain static host: README "Host it yourself").
+function showThreads(threads) {
+  const note = document.getElementById('engine-threads');
+  if (!note || !(threads > 0)) return;
+  note.textContent = threads > 1 ? `, ${threads} threads`
+    : self.crossOriginIsolated ? ', one thread'
+      : ', one thread (this host does not send the COOP/COEP headers that two threads need)';
 }
 
 // The run store (runs.js) and its view (views/runs.js): every run's

@@ -5,11 +5,16 @@ import { $, ui, fmtInt, fmtBytes, showError, page } from '../page.js';
 import { state, items } from '../state.js';
 import { dataset } from '../datasets.js';
 
-export function showShardProgress(loaded, total) {
+// loaded of total bytes; secondsLeft (a static site's packed download,
+// worker/download.js) adds the time left, cached says it came from the
+// browser's cache.
+export function showShardProgress(loaded, total, { secondsLeft, cached } = {}) {
   if (total > 0) {
     ui.shardProgress.max = total;
     ui.shardProgress.value = Math.min(loaded, total);
-    ui.shardDetail.textContent = `${fmtBytes(loaded)} of ${fmtBytes(total)}`;
+    const left = cached ? ' (from this browser’s cache)'
+      : secondsLeft > 0.5 && Number.isFinite(secondsLeft) ? `, about ${Math.ceil(secondsLeft)} s left` : '';
+    ui.shardDetail.textContent = `${fmtBytes(loaded)} of ${fmtBytes(total)}${left}`;
   } else {
     ui.shardProgress.removeAttribute('value');
     ui.shardDetail.textContent = `${fmtBytes(loaded)}`;
@@ -19,7 +24,19 @@ export function showShardProgress(loaded, total) {
 export function explainShardFailure(url, message) {
   let what;
   const file = dataset().fileWord;
-  if (/\b404\b|not found/i.test(message)) {
+  const retry = document.getElementById('shard-retry');
+  if (retry) retry.hidden = true;
+  const downloadFailed = /truncated; retry|check the connection and retry|download it again/i.test(message);
+  ui.shardHelp.classList.toggle('download-failed', downloadFailed);
+  if (downloadFailed) {
+    // A static site's download failed or was cut short (worker/download.js):
+    // nothing was kept, so reloading downloads it again.
+    what = `The download of the ${file} ${url} failed or was cut short, so nothing was loaded or kept.`;
+    if (retry) {
+      retry.hidden = false;
+      retry.onclick = () => location.reload();
+    }
+  } else if (/\b404\b|not found/i.test(message)) {
     what = `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from ${dataset().builtFrom}.`;
   } else if (/checksum|corrupt|truncat|damaged|magic|not a shard/i.test(message)) {
     what = `The ${file} ${url} is damaged or incomplete, so the engine refused it.`;

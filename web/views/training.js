@@ -210,7 +210,7 @@ export function onEngineEvent(type, raw) {
   const data = page.run && page.run.epochOffset ? shiftEpochs(type, raw, page.run) : raw;
   switch (type) {
     case 'shardProgress':
-      showShardProgress(data.loaded, data.total);
+      showShardProgress(data.loaded, data.total, data);
       break;
     case 'batch':
       if (!page.run) return;

@@ -10,6 +10,7 @@
 
 import { sizeProblem } from '../limits.js';
 import { RequestError, encoder, now, post } from './session.js';
+import { packedBytes } from './download.js';
 
 export { SHARD_MAX_BYTES, CHECKPOINT_MAX_BYTES, LABELLED_TEXT_MAX_BYTES } from '../limits.js';
 
@@ -26,7 +27,15 @@ function checkSize(what, n, limit, advice = '') {
 // progress events, hint how to rebuild a file that cannot be fetched.
 export async function uploadedBytes(data, { request, what, limit, progress, hint }) {
   if (data?.bytes) return givenBytes(data.bytes, { request, what, limit });
-  if (data?.url) return fetchWithProgress(data.url, { what, limit, progress, hint });
+  if (data?.url) {
+    // A static site's packed, cached copy (download.js), else the raw file.
+    const packed = await packedBytes(data.url, { what, progress });
+    if (packed) {
+      checkSize(what, packed.length, limit);
+      return packed;
+    }
+    return fetchWithProgress(data.url, { what, limit, progress, hint });
+  }
   throw new RequestError(`${request} needs {url} or {bytes}`);
 }
 

@@ -1,0 +1,75 @@
+#!/bin/sh
+# build-site.sh: writes dist/, the playground as a static site that any plain
+# web server can host (GitHub Pages, an S3 bucket, python3 -m http.server):
+# the page (web/), the engine (the one-thread build and the two-thread build,
+# which the page uses only where the host sends COOP/COEP), Chart.js from the
+# npm package, and the data: each shard packed (scripts/pack-shard.mjs: gzip,
+# text shards first as varints) with dist/data/site.json listing them, which
+# the page's worker reads to download, unpack, check and cache them. Prints
+# every file's size and the total. dist/ is git-ignored; nothing is fetched
+# from the network.
+#
+#   scripts/build-site.sh [--out DIR] [--data DIR]
+#
+# A packed file newer than its shard is kept (packing the three shards takes
+# about half a minute). Needs scripts/build-wasm.sh's web/engine/,
+# node_modules (npm ci) and the shards of scripts/setup.sh. See README "Host
+# it yourself".
+set -eu
+cd "$(dirname "$0")/.."
+OUT=dist DATA=data
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) OUT="$2"; shift 2 ;;
+        --data) DATA="$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "build-site.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+die() { echo "build-site.sh: $*" >&2; exit 1; }
+
+CHART=node_modules/chart.js/dist/chart.umd.js
+[ -f "$CHART" ] || die "$CHART is missing; run npm ci (or npm install) first"
+for f in engine.js engine.wasm engine-mt.js engine-mt.wasm engine-mt.worker.js; do
+    [ -f "web/engine/$f" ] || die "web/engine/$f is missing; build the engine with scripts/build-wasm.sh"
+done
+[ -f "$DATA/imdb.shard" ] || die "$DATA/imdb.shard is missing; build it with scripts/setup.sh"
+
+# The folder is emptied first (but data/, to keep packed files), so only a
+# folder this script made (it leaves a .build-site mark) or an empty one.
+if [ -d "$OUT" ] && [ ! -f "$OUT/.build-site" ] && [ -n "$(ls -A "$OUT")" ]; then
+    die "$OUT is not empty and was not written by build-site.sh: choose another --out"
+fi
+mkdir -p "$OUT/data"
+touch "$OUT/.build-site"
+# The page: web/ as it is, less what is built or only documented.
+find "$OUT" -mindepth 1 -maxdepth 1 ! -name data ! -name .build-site -exec rm -rf {} +
+(cd web && tar cf - --exclude=./engine --exclude=./vendor --exclude=./dist --exclude='*.md' .) | (cd "$OUT" && tar xf -)
+mkdir -p "$OUT/engine" "$OUT/vendor"
+cp web/engine/engine.js web/engine/engine.wasm web/engine/engine-mt.js web/engine/engine-mt.wasm \
+   web/engine/engine-mt.worker.js "$OUT/engine/"
+cp "$CHART" "$OUT/vendor/chart.umd.js"
+
+# The data, packed (a packed file newer than its shard is kept).
+packed=""
+for spec in imdb.shard:varint imdb-unsup.shard:varint fashion.shard:none; do
+    name=${spec%%:*} transform=${spec#*:}
+    if [ ! -f "$DATA/$name" ]; then
+        echo "build-site.sh: note: $DATA/$name is missing, so the site will lack it (scripts/setup.sh builds it)" >&2
+        rm -f "$OUT/data/$name.nnz"
+        continue
+    fi
+    if [ ! "$OUT/data/$name.nnz" -nt "$DATA/$name" ]; then
+        node scripts/pack-shard.mjs "$DATA/$name" "$OUT/data/$name.nnz.tmp" --transform "$transform" >/dev/null
+        mv "$OUT/data/$name.nnz.tmp" "$OUT/data/$name.nnz"
+    fi
+    packed="$packed $OUT/data/$name.nnz"
+done
+# shellcheck disable=SC2086 # the packed files' names have no spaces
+node scripts/pack-shard.mjs --manifest "$OUT/data/site.json" $packed
+find "$OUT/data" -mindepth 1 ! -name site.json ! -name '*.nnz' -exec rm -rf {} +
+
+echo "build-site.sh: $OUT/"
+find "$OUT" -type f ! -name .build-site -printf '%s %P\n' | sort -k2 | awk '
+    { printf "%12d  %s\n", $1, $2; total += $1 }
+    END { printf "%12d  total (%.1f MB)\n", total, total / 1e6 }'

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// pack-shard.mjs: writes a data file in the packed form a static site serves
+// (web/worker/packed.js reads it): a 32-byte header, then gzip of the bytes,
+// text shards first turned into varints of their 16-bit words.
+//
+//   node scripts/pack-shard.mjs IN OUT [--transform varint|none] [--level 1-9]
+//   node scripts/pack-shard.mjs --measure IN [--keep DIR]
+//   node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...
+//
+// --measure prints, for each way of packing IN, its size and how long
+// unpack() (the page's decoder: DecompressionStream, the varint decoder and
+// the CRC-32 check) takes here in Node. Figures only. --keep DIR also writes
+// each way's file there (tests/bench/site_bench.mjs times the page's decoding
+// of every .nnz file under the site it serves).
+//
+// --manifest writes the site.json that lists PACKED files (read from their
+// headers) by the name of the file each one unpacks to, which is what
+// web/worker/download.js looks up.
+//
+// Deliberately not here: choosing which files a site gets (build-site.sh).
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path, { basename } from 'node:path';
+import zlib from 'node:zlib';
+import { performance } from 'node:perf_hooks';
+import {
+  PACK_MAGIC, PACK_VERSION, PACK_HEADER_BYTES, TRANSFORM_NONE, TRANSFORM_U16_VARINT, crc32, readPackHeader, unpack,
+} from '../web/worker/packed.js';
+
+const fastCrc32 = (bytes) => (zlib.crc32 ? zlib.crc32(bytes) >>> 0 : crc32(bytes));
+
+// The varints of bytes' little-endian 16-bit words, high 7-bit group first.
+export function varintWords(bytes) {
+  if (bytes.length % 2 !== 0) throw new Error('the varint transform needs an even number of bytes');
+  const out = Buffer.allocUnsafe((bytes.length / 2) * 3);
+  let o = 0;
+  for (let i = 0; i < bytes.length; i += 2) {
+    const w = bytes[i] | (bytes[i + 1] << 8);
+    if (w < 0x80) {
+      out[o++] = w;
+    } else if (w < 0x4000) {
+      out[o++] = 0x80 | (w >>> 7);
+      out[o++] = w & 0x7f;
+    } else {
+      out[o++] = 0x80 | (w >>> 14);
+      out[o++] = 0x80 | ((w >>> 7) & 0x7f);
+      out[o++] = w & 0x7f;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+// The packed file of `bytes` (a Buffer).
+export function pack(bytes, { transform = TRANSFORM_U16_VARINT, level = 9 } = {}) {
+  const body = transform === TRANSFORM_U16_VARINT ? varintWords(bytes) : bytes;
+  const gz = zlib.gzipSync(body, { level, memLevel: 9 });
+  const header = Buffer.alloc(PACK_HEADER_BYTES);
+  header.write(PACK_MAGIC, 0, 'latin1');
+  header.writeUInt32LE(PACK_VERSION, 8);
+  header.writeUInt32LE(transform, 12);
+  header.writeBigUInt64LE(BigInt(bytes.length), 16);
+  header.writeUInt32LE(fastCrc32(bytes), 24);
+  return Buffer.concat([header, gz]);
+}
+
+async function measure(file, keep) {
+  const bytes = readFileSync(file);
+  console.log(`${file}: ${bytes.length} bytes`);
+  console.log('packing                 bytes      of raw  pack s  unpack ms (Node)');
+  const ways = [
+    ['gzip -1', TRANSFORM_NONE, 1], ['gzip -6', TRANSFORM_NONE, 6], ['gzip -9', TRANSFORM_NONE, 9],
+    ['varint + gzip -1', TRANSFORM_U16_VARINT, 1], ['varint + gzip -6', TRANSFORM_U16_VARINT, 6],
+    ['varint + gzip -9', TRANSFORM_U16_VARINT, 9],
+  ];
+  for (const [name, transform, level] of ways) {
+    if (transform === TRANSFORM_U16_VARINT && bytes.length % 2) continue;
+    let t = performance.now();
+    const packed = pack(bytes, { transform, level });
+    const packS = (performance.now() - t) / 1000;
+    t = performance.now();
+    const back = await unpack(new Uint8Array(packed.buffer, packed.byteOffset, packed.length));
+    const ms = performance.now() - t;
+    if (!Buffer.from(back.buffer, back.byteOffset, back.length).equals(bytes)) throw new Error(`${name}: unpacked bytes differ`);
+    if (keep) writeFileSync(path.join(keep, `${basename(file)}.${name.replace(/[^a-z0-9]+/g, '')}.nnz`), packed);
+    console.log(`${name.padEnd(20)} ${String(packed.length).padStart(10)}  ${(packed.length / bytes.length * 100).toFixed(1).padStart(5)}%  ${packS.toFixed(1).padStart(6)}  ${ms.toFixed(0).padStart(8)}`);
+  }
+}
+
+function usage(code) {
+  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
+  process.exit(code);
+}
+
+function writeManifest(out, packedFiles) {
+  const files = {};
+  for (const file of packedFiles) {
+    const bytes = readFileSync(file);
+    const header = readPackHeader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+    const name = basename(file).replace(/\.nnz$/, '');
+    files[name] = { packed: basename(file), packed_bytes: bytes.length, bytes: header.length, crc32: header.crc, transform: header.transform };
+  }
+  writeFileSync(out, JSON.stringify({ format: 'nn-site-data', version: 1, files }, null, 1) + '\n');
+}
+
+async function main(argv) {
+  if (argv[0] === '--manifest') {
+    if (argv.length < 3) usage(2);
+    writeManifest(argv[1], argv.slice(2));
+    return;
+  }
+  if (argv[0] === '--measure') {
+    if (argv.length !== 2 && !(argv.length === 4 && argv[2] === '--keep')) usage(2);
+    if (argv[3]) mkdirSync(argv[3], { recursive: true });
+    await measure(argv[1], argv[3]);
+    return;
+  }
+  const files = [];
+  let transform = TRANSFORM_U16_VARINT, level = 9;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--transform') {
+      const v = argv[++i];
+      if (v === 'varint') transform = TRANSFORM_U16_VARINT;
+      else if (v === 'none') transform = TRANSFORM_NONE;
+      else usage(2);
+    } else if (argv[i] === '--level') {
+      level = Number(argv[++i]);
+      if (!Number.isInteger(level) || level < 1 || level > 9) usage(2);
+    } else if (argv[i] === '-h' || argv[i] === '--help') usage(0);
+    else files.push(argv[i]);
+  }
+  if (files.length !== 2) usage(2);
+  const bytes = readFileSync(files[0]);
+  const packed = pack(bytes, { transform, level });
+  writeFileSync(files[1], packed);
+  console.log(JSON.stringify({ bytes: bytes.length, crc32: packed.readUInt32LE(24), packed_bytes: packed.length, transform }));
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(`pack-shard: ${err.message}`);
+    process.exit(1);
+  });
+}

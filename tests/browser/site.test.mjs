@@ -1,0 +1,130 @@
+// site.test.mjs: the static site of scripts/build-site.sh, as a plain host
+// serves it. Builds the site (with only imdb.shard, to keep the run short)
+// into a temporary folder and serves it with the few lines of node below,
+// which send no COOP/COEP, no CSP and no caching headers, and count every
+// request. On that page:
+// - the page loads (one thread, and the footer says why), trains the
+//   default recipe (3 epochs at lr 0.01, as page.test.mjs's quick run) and
+//   scores a typed review;
+// - a reload starts from the browser's cache: the packed shard is not
+//   requested again, not even when site.json cannot be fetched;
+// - a download cut short, or one with a damaged byte, is refused with a
+//   message and a retry button; after the retry (the file whole again) the
+//   page is ready.
+//
+//   node --test tests/browser/site.test.mjs   (needs web/engine/, data/imdb.shard)
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, rm, stat, symlink, realpath } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+import { startPlainServer } from './plain-server.mjs';
+import { ROOT, SHARD, CHROMIUM, CHROMIUM_ARGS, POSITIVE_REVIEW, NEGATIVE_REVIEW, phaseIs, pg, typeReview, trainAndWatch, assertClean } from './harness.mjs';
+
+const run = promisify(execFile);
+let tmp, site, server, url, browser;
+const requests = new Map(); // path -> count
+const damage = { mode: 'none' }; // 'cut' or 'flip': what the server does to the packed shard
+
+function alter(p, body) {
+  if (!p.endsWith('.nnz') || damage.mode === 'none') return body;
+  if (damage.mode === 'cut') return body.subarray(0, Math.floor(body.length / 2));
+  const bad = Buffer.from(body);
+  bad[Math.floor(bad.length / 2)] ^= 0x55;
+  return bad;
+}
+
+before(async () => {
+  await stat(SHARD).catch(() => { throw new Error(`${SHARD} is missing: build it with scripts/setup.sh`); });
+  tmp = await mkdtemp(path.join(tmpdir(), 'imdb-site-'));
+  const data = path.join(tmp, 'data');
+  site = path.join(tmp, 'dist');
+  await mkdir(data);
+  await symlink(await realpath(SHARD), path.join(data, 'imdb.shard'));
+  const { stdout } = await run(path.join(ROOT, 'scripts', 'build-site.sh'), ['--out', site, '--data', data], { cwd: ROOT, maxBuffer: 1 << 20 });
+  assert.match(stdout, /^\s*\d+ {2}data\/imdb\.shard\.nnz$/m, 'build-site.sh lists the packed shard and its size');
+  assert.match(stdout, /^\s*\d+ {2}engine\/engine-mt\.wasm$/m, 'build-site.sh lists the two-thread engine');
+  assert.match(stdout, /^\s*\d+ {2}vendor\/chart\.umd\.js$/m, 'build-site.sh lists Chart.js');
+  assert.match(stdout, /^\s*\d+ {2}total \(/m, 'build-site.sh prints the total');
+  ({ server, url } = await startPlainServer(await realpath(site), { onRequest: (p) => requests.set(p, (requests.get(p) || 0) + 1), alter }));
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+async function openPage(context, hash, allowConsole = []) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !allowConsole.some((re) => re.test(msg.text()))) problems.push(`console.error: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page exception: ${err.message}`));
+  await page.goto(url + hash);
+  return { page, problems };
+}
+
+test('the built site on a plain server: loads with one thread, trains, scores, and a reload takes the shard from the cache', async () => {
+  const context = await browser.newContext();
+  const { page, problems } = await openPage(context, '#epochs=3&lr=0.01');
+  await phaseIs(page, ['ready'], 120000);
+  assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the packed shard was downloaded once');
+  assert.equal(requests.get('/data/imdb.shard') || 0, 0, 'the raw shard was never requested');
+  assert.equal(await pg(page, () => self.crossOriginIsolated), false, 'the plain server gives no isolation');
+  assert.match(await page.textContent('#engine-threads'), /one thread \(this host does not send the COOP\/COEP headers/);
+  await trainAndWatch(page);
+  const testResult = await pg(page, () => window.__playground.test);
+  assert.ok(testResult && testResult.acc > 0.7, `test accuracy ${JSON.stringify(testResult)}`);
+  const neg = await typeReview(page, NEGATIVE_REVIEW);
+  assert.ok(neg.score < 0.5, `negative review scores ${neg.score}`);
+  const pos = await typeReview(page, POSITIVE_REVIEW);
+  assert.ok(pos.score > 0.5, `positive review scores ${pos.score}`);
+
+  await page.reload();
+  await phaseIs(page, ['ready', 'done'], 120000);
+  assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the reload took the packed shard from the cache, not the network');
+  assert.match(await page.textContent('#shard-detail'), /reviews|cache/);
+
+  // Without site.json (the connection lost), the kept copy still starts it.
+  const manifests = requests.get('/data/site.json');
+  await context.route('**/data/site.json', (route) => route.abort('internetdisconnected'));
+  await page.reload();
+  await phaseIs(page, ['ready', 'done'], 120000);
+  assert.equal(requests.get('/data/site.json'), manifests, 'site.json did not reach the server');
+  assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the kept copy was used');
+  await context.unroute('**/data/site.json');
+  assertClean(problems.filter((p) => !/ERR_INTERNET_DISCONNECTED/.test(p)), 'the built site');
+  await context.close();
+});
+
+for (const [mode, what] of [['cut', /cut short/], ['flip', /cut short/]]) {
+  test(`a ${mode === 'cut' ? 'truncated' : 'corrupted'} download is refused with a message and a retry that works`, async () => {
+    const context = await browser.newContext(); // a new, empty cache
+    damage.mode = mode;
+    const { page, problems } = await openPage(context, '', [/.*/]);
+    try {
+      await phaseIs(page, ['failed'], 120000);
+      const error0 = await page.textContent('#error-text');
+      assert.match(await page.textContent('#shard-help-what'), what, error0);
+      const error = await page.textContent('#error-text');
+      assert.match(error, mode === 'cut' ? /stopped after \d+ of \d+ bytes: it is truncated/ : /corrupt/);
+      assert.ok(await page.isVisible('#shard-retry'), 'a retry button is offered');
+      assert.ok(await page.isHidden('#shard-help pre.build-help'), 'no build instructions for a failed download');
+      assert.equal(await pg(page, () => window.__playground.phase), 'failed', 'no half-loaded shard: the page is not ready');
+      damage.mode = 'none';
+      await Promise.all([page.waitForNavigation(), page.click('#shard-retry')]); // the retry reloads the page
+      await page.waitForFunction(() => window.__playground?.phase === 'ready', null, { timeout: 120000, polling: 50 });
+    } finally {
+      damage.mode = 'none';
+    }
+    assert.ok(problems.every((p) => !/page exception/.test(p)), problems.join('\n'));
+    await context.close();
+  });
+}

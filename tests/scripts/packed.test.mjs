@@ -1,0 +1,114 @@
+// packed.test.mjs: the packed data files of a static site
+// (scripts/pack-shard.mjs writes them, web/worker/packed.js reads them, in
+// the page and here in Node alike):
+// - unpacking gives back exactly the packed bytes, for words of every varint
+//   length (whole, or as the bytes arrive in small pieces) and for
+//   data/imdb.shard itself (when scripts/setup.sh built it);
+// - a packed file cut anywhere (in the header, the gzip stream, its last
+//   byte) is refused as truncated, with a message;
+// - a damaged byte (past the gzip header's ignored fields), a header that promises other bytes, a bad magic or an
+//   unknown version is refused with a message; nothing half-decoded returns.
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { pack } from '../../scripts/pack-shard.mjs';
+import { PackError, TRANSFORM_NONE, TRANSFORM_U16_VARINT, crc32, unpack, unpackStream } from '../../web/worker/packed.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHARD = path.join(ROOT, 'data', 'imdb.shard');
+
+const view = (buf) => new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+
+// 16-bit words of every varint length (one, two and three bytes, and the
+// boundaries 127/128, 16383/16384, 65535), from a fixed-seed generator.
+function fixtureWords() {
+  const words = [0, 1, 127, 128, 129, 16383, 16384, 32767, 65535];
+  let s = 12345;
+  for (let i = 0; i < 20000; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    const r = s >>> 8;
+    words.push(r % 4 === 0 ? r % 65536 : r % 4 === 1 ? r % 16384 : r % 128);
+  }
+  return Buffer.from(new Uint16Array(words).buffer);
+}
+
+async function refused(bytes, pattern) {
+  await assert.rejects(unpack(bytes, 'the test file'), (err) => {
+    assert.ok(err instanceof PackError, `a PackError, not ${err}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+test('crc32 is zlib\'s (the check value of "123456789")', () => {
+  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+});
+
+test('unpacking varint words of every length gives back the same bytes', async () => {
+  const words = fixtureWords();
+  const out = await unpack(view(pack(words, { transform: TRANSFORM_U16_VARINT, level: 6 })));
+  assert.ok(Buffer.from(out).equals(words), 'unpacked bytes differ from the packed ones');
+});
+
+test('unpacking as the bytes arrive, in pieces of 1 to 97 bytes (headers and varints split), gives back the same bytes', async () => {
+  const words = fixtureWords();
+  const packed = view(pack(words, { level: 6 }));
+  for (const size of [1, 7, 97]) {
+    const stream = unpackStream('the test file');
+    for (let at = 0; at < packed.length; at += size) await stream.write(packed.subarray(at, at + size));
+    assert.ok(Buffer.from(await stream.finish()).equals(words), `pieces of ${size} bytes`);
+  }
+});
+
+test('unpacking without the transform gives back the same bytes (odd length too)', async () => {
+  const bytes = Buffer.from('a packed file without the varint transform, 59 bytes long.');
+  const out = await unpack(view(pack(bytes, { transform: TRANSFORM_NONE })));
+  assert.ok(Buffer.from(out).equals(bytes));
+});
+
+test('data/imdb.shard packed and unpacked is the same shard, byte for byte', { skip: !existsSync(SHARD) && 'no data/imdb.shard (scripts/setup.sh)' }, async () => {
+  const shard = readFileSync(SHARD);
+  const packed = pack(shard, { transform: TRANSFORM_U16_VARINT, level: 6 });
+  assert.ok(packed.length < shard.length * 0.7, `packed ${packed.length} bytes of ${shard.length}`);
+  const out = await unpack(view(packed));
+  assert.equal(out.length, shard.length);
+  assert.ok(Buffer.from(out.buffer, out.byteOffset, out.length).equals(shard), 'the unpacked shard differs from data/imdb.shard');
+});
+
+test('a packed file cut short anywhere is refused as truncated', async () => {
+  const packed = pack(fixtureWords(), { level: 6 });
+  for (const keep of [0, 10, 31, 32, 40, Math.floor(packed.length / 2), packed.length - 9, packed.length - 1]) {
+    await refused(view(packed.subarray(0, keep)), /truncated/);
+  }
+});
+
+test('a damaged byte in the compressed data is refused', async () => {
+  const packed = pack(fixtureWords(), { level: 6 });
+  for (const at of [50, Math.floor(packed.length / 2), packed.length - 5]) {
+    const bad = Buffer.from(packed);
+    bad[at] ^= 0x55;
+    await refused(view(bad), /corrupt|truncated/);
+  }
+});
+
+test('a header that promises other bytes, a bad magic or another version is refused', async () => {
+  const packed = pack(fixtureWords(), { level: 6 });
+  const longer = Buffer.from(packed);
+  longer.writeBigUInt64LE(longer.readBigUInt64LE(16) + 2n, 16);
+  await refused(view(longer), /truncated|corrupt/);
+  const shorter = Buffer.from(packed);
+  shorter.writeBigUInt64LE(shorter.readBigUInt64LE(16) - 2n, 16);
+  await refused(view(shorter), /corrupt/);
+  const crc = Buffer.from(packed);
+  crc.writeUInt32LE((crc.readUInt32LE(24) ^ 1) >>> 0, 24);
+  await refused(view(crc), /CRC-32/);
+  const magic = Buffer.from(packed);
+  magic[0] = 0x58;
+  await refused(view(magic), /bad magic/);
+  const version = Buffer.from(packed);
+  version.writeUInt32LE(2, 8);
+  await refused(view(version), /version 2/);
+});

@@ -1,0 +1,162 @@
+// download.js: a data file of a static site (scripts/build-site.sh): when the
+// folder of the requested file has a site.json naming it, the packed file
+// (packed.js) is taken from the Cache API if this browser kept it, else
+// downloaded with progress (bytes and seconds left) and unpacked as it
+// arrives (so decoding overlaps the download), checked,
+// and only then kept, under a key holding its CRC-32, so a rebuilt file is a
+// new key and the stale one is deleted. A download that fails, is cut short
+// or does not decode throws a message that says so; nothing half-read is
+// kept or handed on.
+//
+// Without a site.json (the dev server, scripts/serve.mjs, serves the raw
+// shards) packedBytes returns null and uploads.js fetches the file as is.
+//
+// Deliberately not here: size limits and the raw fetch (uploads.js), what
+// the bytes mean (the engine).
+
+import { PackError, unpack, unpackStream } from './packed.js';
+import { RequestError, now, post } from './session.js';
+
+const CACHE_NAME = 'nn-playground-data';
+const EVENT_INTERVAL_MS = 50;
+
+// site.json's entry for the file at url ({packed, packed_bytes, bytes,
+// crc32}), or null when the site has no manifest or it does not list the
+// file. Offline (site.json cannot be fetched at all), the entry of a packed
+// copy this browser kept, so a visit without the network still starts.
+async function manifestEntry(url) {
+  const name = decodeURIComponent(new URL(url).pathname.split('/').pop());
+  let response;
+  try {
+    response = await fetch(new URL('site.json', url), { cache: 'no-cache' });
+  } catch {
+    return keptEntry(url, name); // offline
+  }
+  if (!response.ok) return null;
+  let manifest;
+  try {
+    manifest = await response.json();
+  } catch {
+    return null;
+  }
+  const entry = manifest?.files?.[name];
+  return entry && typeof entry.packed === 'string' ? entry : null;
+}
+
+// The entry of the packed copy of `name` kept in the cache, if any (its
+// key holds its CRC-32; its size is checked when it is unpacked).
+async function keptEntry(url, name) {
+  const cache = await openCache();
+  const prefix = `${new URL(`${name}.nnz`, url).href}?crc32=`;
+  const key = cache && (await cache.keys().catch(() => [])).find((r) => r.url.startsWith(prefix));
+  return key ? { packed: `${name}.nnz`, crc32: Number(key.url.slice(prefix.length)), offline: true } : null;
+}
+
+async function openCache() {
+  try {
+    return typeof caches === 'undefined' ? null : await caches.open(CACHE_NAME);
+  } catch {
+    return null; // storage refused (private mode, quota): download each visit
+  }
+}
+
+// Reads a packed download into one Uint8Array (kept for the cache) while
+// `stream` (packed.js's unpackStream) decodes it, posting progress events;
+// throws when it ends before the `expected` bytes or runs past them.
+async function readDownload(response, { url, expected, progress, stream }) {
+  const reader = response.body.getReader();
+  const bytes = new Uint8Array(expected);
+  let loaded = 0, lastEvent = 0;
+  const start = now();
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (err) {
+      throw new RequestError(`the download of ${url} failed after ${loaded} of ${expected} bytes (${err.message}): it is truncated; retry`);
+    }
+    if (chunk.done) break;
+    if (loaded + chunk.value.length > expected) {
+      reader.cancel().catch(() => {});
+      throw new RequestError(`${url} is longer than the ${expected} bytes site.json lists: it is corrupt or stale; rebuild the site with scripts/build-site.sh`);
+    }
+    bytes.set(chunk.value, loaded);
+    loaded += chunk.value.length;
+    try {
+      await stream.write(chunk.value);
+    } catch (err) {
+      reader.cancel().catch(() => {});
+      throw new RequestError(err instanceof PackError ? err.message : String(err));
+    }
+    const t = now();
+    if (t - lastEvent >= EVENT_INTERVAL_MS) {
+      lastEvent = t;
+      const rate = loaded / Math.max(t - start, 1); // bytes per ms
+      post({ type: progress, data: { loaded, total: expected, secondsLeft: (expected - loaded) / rate / 1000 } });
+    }
+  }
+  if (loaded !== expected)
+    throw new RequestError(`the download of ${url} stopped after ${loaded} of ${expected} bytes: it is truncated; retry`);
+  post({ type: progress, data: { loaded, total: expected, secondsLeft: 0 } });
+  return bytes;
+}
+
+// The unpacked bytes of a site's packed file, or null when the site serves
+// the file raw. `what` names the file in messages; `progress` is the event
+// type of the progress events.
+export async function packedBytes(givenUrl, { what, progress }) {
+  let url;
+  try {
+    url = new URL(givenUrl, globalThis.location?.href).href; // relative: as fetch() resolves it here
+  } catch {
+    return null; // not a URL: the raw fetch reports it
+  }
+  const entry = await manifestEntry(url);
+  if (!entry) return null;
+  const packedUrl = new URL(entry.packed, url).href;
+  const key = `${packedUrl}?crc32=${entry.crc32}`;
+  const cache = await openCache();
+  const cached = cache && (await cache.match(key).catch(() => undefined));
+  if (cached) {
+    try {
+      const bytes = new Uint8Array(await cached.arrayBuffer());
+      post({ type: progress, data: { loaded: bytes.length, total: bytes.length, secondsLeft: 0, cached: true } });
+      return await unpack(bytes, what);
+    } catch {
+      await cache.delete(key).catch(() => {}); // a damaged copy: download again
+    }
+  }
+  if (entry.offline) throw new RequestError(`could not download ${packedUrl}: offline; check the connection and retry`);
+  let response;
+  try {
+    response = await fetch(packedUrl, { cache: 'no-store' });
+  } catch (err) {
+    throw new RequestError(`could not download ${packedUrl}: ${err.message}; check the connection and retry`);
+  }
+  if (!response.ok)
+    throw new RequestError(`could not download ${packedUrl}: HTTP ${response.status}; copy the whole dist/ folder that scripts/build-site.sh wrote`);
+  const stream = unpackStream(what);
+  let packed, bytes;
+  try {
+    packed = await readDownload(response, { url: packedUrl, expected: entry.packed_bytes, progress, stream });
+  } catch (err) {
+    stream.abort();
+    throw err;
+  }
+  try {
+    bytes = await stream.finish();
+  } catch (err) {
+    throw new RequestError(err instanceof PackError ? err.message : String(err));
+  }
+  if (bytes.length !== entry.bytes || (entry.crc32 >>> 0) !== new DataView(packed.buffer, packed.byteOffset + 24, 4).getUint32(0, true))
+    throw new RequestError(`${packedUrl} does not match site.json: it is stale; rebuild the site with scripts/build-site.sh`);
+  if (cache) {
+    try {
+      for (const old of await cache.keys()) if (old.url.startsWith(`${packedUrl}?`) && old.url !== key) await cache.delete(old);
+      await cache.put(key, new Response(packed, { headers: { 'Content-Type': 'application/octet-stream' } }));
+    } catch {
+      // quota or storage errors: the page works, the next visit downloads again
+    }
+  }
+  return bytes;
+}

@@ -1,0 +1,197 @@
+// packed.js: reads a packed data file (.nnz), the form scripts/build-site.sh
+// gives the shards on a static site: a 32-byte header, then a gzip stream
+// that the browser's DecompressionStream decodes. A text shard's bytes are
+// little-endian 16-bit words, mostly token ids; packed with transform 1 each
+// word is first written as a varint, its high 7-bit group first and a set
+// top bit on every byte but the last (ids below 128 take one byte, below
+// 16,384 two, the rest three: the first byte then names a block of ids), which gzip then squeezes 1.2 MB further
+// than the raw words (see README "Host it yourself" for the figures).
+//
+// Header (little-endian): magic "NNPACK1\0" (8 bytes), u32 version 1,
+// u32 transform (0 none, 1 u16 varint), u64 decoded length, u32 CRC-32 of the
+// decoded bytes, u32 reserved 0. unpack() refuses a file that is short, whose
+// gzip stream is cut or damaged (gzip's own CRC and length), or whose decoded
+// bytes are not exactly the length and CRC the header promises: never a half
+// shard.
+//
+// Deliberately not here: fetching, caching or progress (download.js), and
+// what the decoded bytes mean (the engine's shard reader checks them again).
+// Shared with scripts/pack-shard.mjs and the Node tests, so it uses nothing
+// but what browsers and Node both have.
+
+export const PACK_MAGIC = 'NNPACK1\0';
+export const PACK_VERSION = 1;
+export const PACK_HEADER_BYTES = 32;
+export const TRANSFORM_NONE = 0;
+export const TRANSFORM_U16_VARINT = 1;
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+// CRC-32 (zlib's, initial 0), as engine/common.c's nn_crc32.
+export function crc32(bytes, crc = 0) {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+export class PackError extends Error {}
+
+// The header of a packed file, or a PackError saying what is wrong with it.
+export function readPackHeader(bytes) {
+  if (bytes.length < PACK_HEADER_BYTES)
+    throw new PackError(`the packed file is truncated: ${bytes.length} bytes, shorter than its ${PACK_HEADER_BYTES}-byte header`);
+  const magic = String.fromCharCode(...bytes.subarray(0, 8));
+  if (magic !== PACK_MAGIC) throw new PackError('not a packed data file (bad magic); rebuild the site with scripts/build-site.sh');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, PACK_HEADER_BYTES);
+  const version = view.getUint32(8, true);
+  if (version !== PACK_VERSION)
+    throw new PackError(`packed file version ${version}, this page reads version ${PACK_VERSION}; rebuild the site with scripts/build-site.sh`);
+  const transform = view.getUint32(12, true);
+  const length = Number(view.getBigUint64(16, true));
+  const crc = view.getUint32(24, true);
+  if (transform !== TRANSFORM_NONE && transform !== TRANSFORM_U16_VARINT)
+    throw new PackError(`packed file with unknown transform ${transform}; rebuild the site with scripts/build-site.sh`);
+  if (transform === TRANSFORM_U16_VARINT && length % 2 !== 0)
+    throw new PackError('packed file is corrupt: a 16-bit-word file of odd length');
+  return { transform, length, crc };
+}
+
+// Writes decompressed chunks into `out` (length known from the header),
+// undoing transform 1 across chunk boundaries. Throws on overflow or a
+// varint that does not fit 16 bits.
+class Unpacker {
+  constructor(transform, length) {
+    this.transform = transform;
+    this.out = new Uint8Array(length);
+    this.at = 0;
+    this.word = 0; // varint in progress
+    this.shift = 0;
+  }
+
+  push(chunk) {
+    const out = this.out;
+    if (this.transform === TRANSFORM_NONE) {
+      if (this.at + chunk.length > out.length) throw new PackError('packed file is corrupt: it decodes to more bytes than its header says');
+      out.set(chunk, this.at);
+      this.at += chunk.length;
+      return;
+    }
+    let at = this.at, word = this.word, shift = this.shift;
+    const end = out.length;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      word = (word << 7) | (b & 0x7f);
+      if (b & 0x80) {
+        shift += 7;
+        if (shift > 14) throw new PackError('packed file is corrupt: a varint longer than 16 bits');
+        continue;
+      }
+      if (word > 0xffff || at + 2 > end) throw new PackError('packed file is corrupt: it decodes to more bytes than its header says');
+      out[at] = word & 0xff;
+      out[at + 1] = word >>> 8;
+      at += 2;
+      word = 0;
+      shift = 0;
+    }
+    this.at = at;
+    this.word = word;
+    this.shift = shift;
+  }
+}
+
+const decodeProblem = (what, err) =>
+  err instanceof PackError
+    ? new PackError(`${what}: ${err.message}; download it again`)
+    : // DecompressionStream's TypeError: a cut or damaged gzip stream.
+      new PackError(`${what} is truncated or corrupt (its compressed data does not decode: ${err?.message ?? err}); download it again`);
+
+// Unpacks a packed file as its bytes arrive, so that decoding overlaps the
+// download: write(chunk) each piece in order (awaiting it), then finish()
+// gives the decoded bytes, checked as unpack() says; abort() drops it all.
+// `what` names the file in messages.
+export function unpackStream(what = 'the packed file') {
+  const head = new Uint8Array(PACK_HEADER_BYTES);
+  let have = 0, header = null, unpacker = null, writer = null, drained = null, failure = null;
+  const fail = (err) => {
+    failure ||= decodeProblem(what, err);
+    return failure;
+  };
+  async function drain(reader) {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      unpacker.push(value);
+    }
+  }
+  function start() {
+    header = readPackHeader(head);
+    unpacker = new Unpacker(header.transform, header.length);
+    const ds = new DecompressionStream('gzip');
+    writer = ds.writable.getWriter();
+    const reader = ds.readable.getReader();
+    drained = drain(reader).catch((err) => {
+      fail(err);
+      reader.cancel().catch(() => {});
+      writer.abort().catch(() => {});
+    });
+  }
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (!header) {
+        const n = Math.min(PACK_HEADER_BYTES - have, chunk.length);
+        head.set(chunk.subarray(0, n), have);
+        have += n;
+        chunk = chunk.subarray(n);
+        if (have < PACK_HEADER_BYTES) return;
+        start();
+      }
+      if (chunk.length === 0) return;
+      try {
+        await writer.write(chunk);
+      } catch (err) {
+        await drained;
+        throw fail(err);
+      }
+      if (failure) throw failure;
+    },
+    async finish() {
+      if (failure) throw failure;
+      if (!header) readPackHeader(head.subarray(0, have)); // throws: truncated
+      try {
+        await writer.close();
+      } catch (err) {
+        await drained;
+        throw fail(err);
+      }
+      await drained;
+      if (failure) throw failure;
+      if (unpacker.at !== header.length || unpacker.shift !== 0)
+        throw new PackError(`${what} is truncated or corrupt: it decodes to ${unpacker.at} of the ${header.length} bytes its header says; download it again`);
+      if (crc32(unpacker.out) !== header.crc)
+        throw new PackError(`${what} is corrupt: its decoded bytes fail their CRC-32 check; download it again`);
+      return unpacker.out;
+    },
+    abort() {
+      failure ||= new PackError(`${what}: the download was abandoned`);
+      writer?.abort().catch(() => {});
+    },
+  };
+}
+
+// The decoded bytes of a whole packed file (a Uint8Array), checked against
+// the header's length and CRC-32; PackError otherwise. `what` names the file
+// in messages.
+export async function unpack(bytes, what = 'the packed file') {
+  const stream = unpackStream(what);
+  await stream.write(bytes);
+  return stream.finish();
+}
