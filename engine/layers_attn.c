@@ -252,14 +252,21 @@ static int dropout_on(float dropout, const nn_rng *rng) { return dropout > 0.0f 
 void nn_encoder_block_forward(nn_encoder_acts *a, float *work, const float *x, const uint8_t *mask,
                               const nn_encoder_block *p, float dropout, nn_rng *rng,
                               uint32_t B, uint32_t T, uint32_t E, uint32_t NH, uint32_t F) {
+    nn_encoder_block_forward_drawn(a, work, x, mask, p, dropout_on(dropout, rng) ? dropout : 0.0f, rng,
+                                   B, T, E, NH, F);
+}
+
+void nn_encoder_block_forward_drawn(nn_encoder_acts *a, float *work, const float *x, const uint8_t *mask,
+                                    const nn_encoder_block *p, float dropout, nn_rng *rng,
+                                    uint32_t B, uint32_t T, uint32_t E, uint32_t NH, uint32_t F) {
     uint32_t N = B * T;
     size_t NE = (size_t)N * E;
     nn_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, p->ln1_w, p->ln1_b, N, E);
     nn_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, N, E, 3 * E);
     nn_attention_forward(a->atty, a->att, work, a->qkv, mask, B, T, E, NH);
     nn_linear_forward(a->attproj, a->atty, p->proj_w, p->proj_b, N, E, E);
-    if (dropout_on(dropout, rng)) {
-        nn_dropout_mask(a->keep1, NE, dropout, rng);
+    if (dropout > 0.0f) {
+        if (rng) nn_dropout_mask(a->keep1, NE, dropout, rng);
         nn_dropout_forward(a->attproj, a->attproj, a->keep1, 1, 1, (uint32_t)NE);
     }
     nn_residual_forward(a->x1, x, a->attproj, NE);
@@ -267,8 +274,8 @@ void nn_encoder_block_forward(nn_encoder_acts *a, float *work, const float *x, c
     nn_linear_forward(a->fch, a->ln2, p->fc_w, p->fc_b, N, E, F);
     nn_gelu_forward(a->fch_gelu, a->fch, (size_t)N * F);
     nn_linear_forward(a->fcproj, a->fch_gelu, p->fc2_w, p->fc2_b, N, F, E);
-    if (dropout_on(dropout, rng)) {
-        nn_dropout_mask(a->keep2, NE, dropout, rng);
+    if (dropout > 0.0f) {
+        if (rng) nn_dropout_mask(a->keep2, NE, dropout, rng);
         nn_dropout_forward(a->fcproj, a->fcproj, a->keep2, 1, 1, (uint32_t)NE);
     }
     nn_residual_forward(a->out, a->x1, a->fcproj, NE);

@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "layers.h"
 #include "ngram.h"
+#include "transformer.h"
 #include "stopwords.h" /* nn_encode_text_stop: stopwords.c needs only the tokenizer */
 
 #include <assert.h>
@@ -19,8 +20,10 @@
 #include <string.h>
 
 static int is_recurrent(const nn_config *c) {
-    return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP && c->model != NN_MODEL_NGRAM;
+    return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP && c->model != NN_MODEL_NGRAM &&
+           c->model != NN_MODEL_TRANSFORMER;
 }
+static int is_transformer(const nn_config *c) { return c->model == NN_MODEL_TRANSFORMER; }
 static int is_ngram(const nn_config *c) { return c->model == NN_MODEL_NGRAM; }
 static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
 
@@ -28,6 +31,7 @@ static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
  * m->params; again after every swap of a double-buffered step. */
 static void point_views(nn_model *m) {
     float *p = m->params;
+    if (is_transformer(&m->cfg)) return; /* transformer.c carves its views at every pass */
     if (is_mlp(&m->cfg)) { /* no embedding */
         m->w1 = p + m->tensor[0].offset;
         m->b1 = p + m->tensor[1].offset;
@@ -236,7 +240,16 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
         *out = m;
         return NN_OK;
     }
-    if (!(is_mlp(cfg) ? create_mlp(m) : is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
+    if (is_transformer(cfg) && !nn_transformer_create(m)) {
+        size_t nparams = m->nparams;
+        nn_model_free(m);
+        return nn_fail(err, NN_ERR_NOMEM,
+                       "out of memory for a transformer of %zu parameters and %.0f MB of "
+                       "activations (batch %u, maxlen %u); try a smaller batch size, maxlen, "
+                       "embed_dim, ff_dim or blocks",
+                       nparams, (double)est.activations / 1e6, cfg->batch_size, cfg->maxlen);
+    }
+    if (!is_transformer(cfg) && !(is_mlp(cfg) ? create_mlp(m) : is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
         size_t nparams = m->nparams;
         nn_model_free(m);
         if (is_recurrent(cfg))
@@ -257,6 +270,7 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
 void nn_model_free(nn_model *m) {
     if (!m) return;
     nn_ngram_free(m);
+    nn_transformer_free(m);
     free(m->params);
     free(m->params_prev);
     free(m->grads);
@@ -389,6 +403,8 @@ void nn_model_init(nn_model *m, nn_rng *rng) {
                      sqrtf(6.0f / (float)(c->input_dim + c->hidden)), rng);
         fill_uniform(m->w2, (size_t)c->hidden * c->classes,
                      sqrtf(6.0f / (float)(c->hidden + c->classes)), rng);
+    } else if (is_transformer(c)) {
+        nn_transformer_init(m, rng);
     } else if (is_recurrent(c)) {
         fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
         init_recurrent(m, rng);
@@ -605,6 +621,10 @@ void nn_model_forward(nn_model *m, const void *x, uint32_t B) {
         nn_ngram_forward(m, ids, B);
         return;
     }
+    if (is_transformer(c)) {
+        nn_transformer_forward(m, ids, B);
+        return;
+    }
     nn_embedding_pool_forward(m->pooled, m->runs, ids, m->emb, B, c->maxlen, c->embed_dim, c->pooling);
     nn_dense_forward(m->hidden, m->pooled, m->w1, m->b1, B, c->embed_dim, c->hidden);
     nn_relu_forward(m->hidden, m->hidden, (size_t)B * c->hidden);
@@ -627,6 +647,7 @@ float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
         return sum / (float)B;
     }
     if (is_ngram(c)) return nn_ngram_forward_backward(m, ids, labels, B, correct);
+    if (is_transformer(c)) return nn_transformer_forward_backward(m, ids, labels, B, correct);
     if (is_recurrent(c)) {
         recurrent_forward(m, ids, B, 1);
         float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
@@ -693,7 +714,9 @@ int nn_model_update(nn_model *m) {
     float *out = m->params_prev ? m->params_prev : m->params;
     if (out != m->params && from) memcpy(out, m->params, from * sizeof *out);
     int finite;
-    if (c->optimizer == NN_OPT_SGD) {
+    if (is_transformer(c)) {
+        finite = nn_transformer_update(m, out, from); /* AdamW, warm-up and decay */
+    } else if (c->optimizer == NN_OPT_SGD) {
         finite = nn_k_sgd(out + from, m->params + from, m->grads + from, n, c->lr);
     } else {
         /* Keras/TF Adam: the bias corrections fold into the step size. */
@@ -761,7 +784,7 @@ float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contri
     nn_model_forward(m, m->ids1, 1);
     float score = sigmoidf(m->logit[0]);
     if (!contrib) return score;
-    if (is_recurrent(c)) {
+    if (is_recurrent(c) || is_transformer(c)) {
         explain_recurrent(m, n, score, contrib);
         return score;
     }

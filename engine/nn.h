@@ -216,7 +216,8 @@ enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
 /* The architecture (see "model" below). */
 enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4,
        NN_MODEL_MLP = 5 /* images: trains on an nn_image_shard */,
-       NN_MODEL_NGRAM = 6 /* a bag of unigram and bigram embeddings (engine/ngram.h) */ };
+       NN_MODEL_NGRAM = 6 /* a bag of unigram and bigram embeddings (engine/ngram.h) */,
+       NN_MODEL_TRANSFORMER = 7 /* a Transformer encoder (engine/transformer.h) */ };
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
 /* Where the embedding starts (see "embedding_init" below). */
 enum { NN_EMB_UNIFORM = 0, NN_EMB_WORD2VEC = 1 };
@@ -271,6 +272,14 @@ typedef struct nn_config {
     char stopwords[NN_STOPWORDS_SPEC_MAX];
     uint32_t bigrams;      /* "ngram": the N most frequent training bigrams get rows (0: unigrams only) */
     int nb_weighting;      /* "ngram", 0/1: each feature weighted by its NBSVM log-count ratio */
+    /* "transformer" (engine/transformer.h): embed_dim is its width E,
+     * maxlen its positions T, dropout its residual dropout. */
+    uint32_t heads;        /* attention heads NH (embed_dim a multiple of it) */
+    uint32_t blocks;       /* encoder blocks (1..NN_TFM_MAX_BLOCKS) */
+    uint32_t ff_dim;       /* F: the feed-forward block's width */
+    uint32_t warmup_steps; /* AdamW's learning rate rises linearly over these steps, then
+                            * falls linearly to 0 at the last step of the last epoch */
+    float weight_decay;    /* AdamW's decoupled decay of the weight matrices and embeddings */
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
@@ -425,7 +434,10 @@ int nn_size_mul(size_t a, size_t b, size_t *out);
  * All parameters live in one float buffer carved into named tensors; the
  * gradients and both Adam moments mirror it, so the optimizer is one loop and
  * a checkpoint is one blob. */
-#define NN_MAX_TENSORS (3 + 3 * 2 * NN_MAX_LAYERS)
+/* Encoder blocks of a "transformer" at most; each has 12 tensors, and the
+ * embeddings, final layer norm and head 6 more. */
+#define NN_TFM_MAX_BLOCKS 4
+#define NN_MAX_TENSORS (6 + 12 * NN_TFM_MAX_BLOCKS)
 
 typedef struct nn_tensor {
     char name[16];
@@ -526,6 +538,7 @@ typedef struct nn_model {
     nn_rng dropout_rng;  /* the dropout masks, seeded from cfg.seed by init */
     nn_parallel par;     /* threads lent by the caller (nn_model_set_parallel); parts 0: none */
     struct nn_ngram *ngram; /* "ngram" only: bigram index, features, lazy update (engine/ngram.h) */
+    struct nn_transformer *tfm; /* "transformer" only: activations, chunks, schedule (engine/transformer.h) */
 } nn_model;
 
 /* Allocates a model for cfg (parameters zero; call nn_model_init). */
