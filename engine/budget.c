@@ -128,7 +128,8 @@ static u64 transformer_activations(const nn_config *c, u64 B) {
     u64 D = E / NH, wt = mul(E, F > 3 * E ? F : 3 * E), att = add(mul(D, T), mul(T, T));
     b = add(b, floats(mul(chunks, wt > att ? wt : att)));
     if (chunks > 1) b = add(b, floats(mul(chunks - 1, transformer_params(c))));
-    return add(add(b, mul(2, floats(B))), add(mul(T, 2), add(mul(N, 2), N))); /* logit, dlogit, ids1, ids_batch, mask */
+    b = add(b, add(mul(4, floats(B)), add(mul(B, 8), mul(N, 2)))); /* logit, dlogit, zs, dzs; order, lens; cids */
+    return add(b, add(mul(T, 2), add(mul(N, 2), N)));               /* ids1, ids_batch, mask */
 }
 
 static u64 param_count(const nn_config *c) {

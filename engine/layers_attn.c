@@ -108,13 +108,26 @@ void nn_attention_forward(float *out, float *att, float *work, const float *qkv,
     const size_t D = E / NH, E3 = 3 * (size_t)E;
     const float scale = 1.0f / sqrtf((float)D);
     memset(out, 0, (size_t)B * T * E * sizeof(float));
-    memset(att, 0, (size_t)B * NH * T * T * sizeof(float));
     float *kt = work, *S = work + D * T; /* kt (D,L), S (L,L) */
     for (uint32_t b = 0; b < B; b++) {
         const uint8_t *mrow = mask + (size_t)b * T;
         uint32_t s, e;
         mask_run(mrow, T, &s, &e);
-        size_t L = e - s;
+        size_t L = e - s, real = 0;
+        for (size_t j = s; j < e; j++) real += mrow[j] != 0;
+        /* att of row b: zero outside the run's (L,L) square, which the
+         * softmax below fills whole. */
+        for (uint32_t h = 0; h < NH; h++) {
+            float *Ab = att + ((size_t)b * NH + h) * T * T;
+            for (size_t i = 0; i < T; i++) {
+                if (i < s || i >= e) {
+                    memset(Ab + i * T, 0, T * sizeof(float));
+                } else {
+                    memset(Ab + i * T, 0, s * sizeof(float));
+                    memset(Ab + i * T + e, 0, (T - e) * sizeof(float));
+                }
+            }
+        }
         if (L == 0) continue;
         for (uint32_t h = 0; h < NH; h++) {
             const float *q = qkv + ((size_t)b * T + s) * E3 + h * D, *k = q + E, *v = q + 2 * (size_t)E;
@@ -125,8 +138,9 @@ void nn_attention_forward(float *out, float *att, float *work, const float *qkv,
             nn_k_matmul_acc_ld(S, L, q, E3, kt, L, L, D, L);
             for (size_t i = 0; i < L; i++) {
                 float *row = S + i * L;
-                for (size_t j = 0; j < L; j++)
-                    if (!mrow[s + j]) row[j] = -INFINITY;
+                if (real < L) /* a masked position inside the run (rare) */
+                    for (size_t j = 0; j < L; j++)
+                        if (!mrow[s + j]) row[j] = -INFINITY;
                 nn_k_softmax_scaled(A + i * T, row, scale, L);
             }
             nn_k_matmul_acc_ld(out + ((size_t)b * T + s) * E + h * D, E, A, T, v, E3, L, L, D);

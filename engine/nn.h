@@ -230,7 +230,8 @@ typedef struct nn_config {
     uint32_t maxlen;       /* T */
     int padding;           /* NN_PAD_PRE or NN_PAD_POST (Keras pad_sequences) */
     int truncating;        /* NN_PAD_PRE or NN_PAD_POST */
-    int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru", "mlp" */
+    int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru", "mlp", "ngram",
+                            * "transformer" */
     uint32_t input_dim;    /* "mlp" only: D, values per image (784 for 28 x 28) */
     uint32_t classes;      /* "mlp" only: K, classes of the softmax output */
     uint32_t embed_dim;    /* E */
@@ -429,6 +430,11 @@ int nn_size_mul(size_t a, size_t b, size_t *out);
  *     -> the ids and the known bigrams of adjacent ids -> the mean of their
  *     rows of the table (V+N,E) (optionally NB-weighted) -> Dense (1) logit
  *     -> sigmoid; its lazy optimizer and bigram table: engine/ngram.h.
+ *   "transformer": ids (B,T) -> token + learned position embeddings (B,T,E)
+ *     -> cfg.blocks pre-LN encoder blocks (cfg.heads-head self-attention
+ *     with the padding mask, GELU feed-forward of cfg.ff_dim, residual
+ *     dropout) -> layer norm -> masked mean (B,E) -> Dense (1) logit ->
+ *     sigmoid; AdamW with warm-up and linear decay: engine/transformer.h.
  * A batch's inputs x are ids (B,T) uint16 for the text models, pixels (B,D)
  * uint8 for "mlp"; labels are 0/1 (text) or the class 0..K-1 (as floats).
  * All parameters live in one float buffer carved into named tensors; the

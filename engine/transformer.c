@@ -40,7 +40,17 @@ struct nn_transformer {
     float *work;                      /* (NN_TFM_CHUNKS, work_floats) */
     float *chunk_grads;               /* (chunks - 1, nparams): chunk 0 adds into m->grads */
     uint32_t max_chunks;
-    uint8_t *mask;                    /* (B,T) 1 at a real token */
+    uint8_t *mask;                    /* (B,T) 1 at a real token, chunk by chunk (below) */
+    /* The rows of a batch sorted by their real length, so a chunk holds
+     * rows of like length, and each chunk runs on the window of positions
+     * [win_start, win_start + win_T) that holds all its rows' tokens: its
+     * activations are (rows, win_T, E), its ids cids. Padding outside the
+     * window costs nothing (inside it is masked as before). */
+    uint32_t *order;                  /* (B) sorted position k holds row order[k] */
+    uint32_t *lens;                   /* (B) real tokens of each row; scratch */
+    uint16_t *cids;                   /* (B,T) the chunks' windows of ids */
+    float *zs, *dzs;                  /* (B) logits and their gradients in sorted order */
+    uint32_t win_start[NN_TFM_CHUNKS], win_T[NN_TFM_CHUNKS];
 };
 
 /* Chunks of a batch of B rows: fixed by B alone, never by the threads. */
@@ -118,6 +128,12 @@ int nn_transformer_create(nn_model *m) {
     tf->work = nn_alloc_floats(tf->work_floats * tf->max_chunks);
     tf->chunk_grads = tf->max_chunks > 1 ? nn_alloc_floats(m->nparams * (tf->max_chunks - 1)) : NULL;
     tf->mask = calloc(N, 1);
+    tf->order = calloc(B, sizeof *tf->order);
+    tf->lens = calloc(B, sizeof *tf->lens);
+    tf->cids = calloc(N, sizeof *tf->cids);
+    tf->zs = nn_alloc_floats(B);
+    tf->dzs = nn_alloc_floats(B);
+    if (!tf->order || !tf->lens || !tf->cids || !tf->zs || !tf->dzs) return 0;
     if (!m->params || !m->grads || !m->m || !m->v || !m->logit || !m->dlogit || !m->ids1 ||
         !m->ids_batch || !tf->acts_buf || !tf->work || (tf->max_chunks > 1 && !tf->chunk_grads) ||
         !tf->mask)
@@ -144,6 +160,11 @@ void nn_transformer_free(nn_model *m) {
     free(tf->work);
     free(tf->chunk_grads);
     free(tf->mask);
+    free(tf->order);
+    free(tf->lens);
+    free(tf->cids);
+    free(tf->zs);
+    free(tf->dzs);
     free(tf);
     m->tfm = NULL;
 }
@@ -200,16 +221,18 @@ static void acts_from(nn_encoder_acts *s, const nn_encoder_acts *a, size_t b0, c
     s->out = a->out + r * E;
 }
 
-/* Forward of rows [b0,b1): logits into m->logit[b0..b1). */
-static void forward_rows(nn_model *m, const uint16_t *ids, uint32_t b0, uint32_t b1, float drop, float *work) {
+/* Forward of chunk c, sorted rows [b0,b1) on its window: logits into
+ * tf->zs[b0..b1). Activations of the chunk start where row b0's would
+ * for the full T (so chunks never overlap), laid out (rows, win_T, ...). */
+static void forward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, float drop, float *work) {
     nn_transformer *tf = m->tfm;
-    const uint32_t T = tf->T, E = tf->E, NH = tf->NH, F = tf->F, Bc = b1 - b0;
-    const size_t r = (size_t)b0 * T;
+    const uint32_t T = tf->win_T[c], E = tf->E, NH = tf->NH, F = tf->F, Bc = b1 - b0;
+    const size_t r = (size_t)b0 * tf->T;
     tfm_weights w;
     carve(&w, m, m->params);
     const uint8_t *mask = tf->mask + r;
     float *emb = tf->emb + r * E;
-    nn_tokpos_embedding_forward(emb, ids + r, w.wte, w.wpe, Bc, T, E);
+    nn_tokpos_embedding_forward(emb, tf->cids + r, w.wte, w.wpe + (size_t)tf->win_start[c] * E, Bc, T, E);
     const float *x = emb;
     for (uint32_t l = 0; l < tf->L; l++) {
         nn_encoder_acts a;
@@ -219,23 +242,23 @@ static void forward_rows(nn_model *m, const uint16_t *ids, uint32_t b0, uint32_t
     }
     nn_layernorm_forward(tf->lnf + r * E, tf->lnf_mean + r, tf->lnf_rstd + r, x, w.lnf_w, w.lnf_b, Bc * T, E);
     nn_masked_mean_forward(tf->pooled + (size_t)b0 * E, tf->lnf + r * E, mask, Bc, T, E);
-    nn_dense_forward(m->logit + b0, tf->pooled + (size_t)b0 * E, w.head_w, w.head_b, Bc, E, 1);
+    nn_dense_forward(tf->zs + b0, tf->pooled + (size_t)b0 * E, w.head_w, w.head_b, Bc, E, 1);
 }
 
 /* Backward of rows [b0,b1) (after forward_rows of them and the loss's
  * m->dlogit), adding the parameter gradients into g (nparams). */
-static void backward_rows(nn_model *m, const uint16_t *ids, uint32_t b0, uint32_t b1, float drop, float *work,
+static void backward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, float drop, float *work,
                           float *g) {
     nn_transformer *tf = m->tfm;
-    const uint32_t T = tf->T, E = tf->E, NH = tf->NH, F = tf->F, L = tf->L, Bc = b1 - b0;
-    const size_t r = (size_t)b0 * T, NE = (size_t)Bc * T * E;
+    const uint32_t T = tf->win_T[c], E = tf->E, NH = tf->NH, F = tf->F, L = tf->L, Bc = b1 - b0;
+    const size_t r = (size_t)b0 * tf->T, NE = (size_t)Bc * T * E;
     tfm_weights w, d;
     carve(&w, m, m->params);
     carve(&d, m, g);
     const uint8_t *mask = tf->mask + r;
     float *dpooled = tf->dpooled + (size_t)b0 * E, *dlnf = tf->dlnf + r * E, *demb = tf->demb + r * E;
     memset(dpooled, 0, (size_t)Bc * E * sizeof(float));
-    nn_dense_backward(dpooled, d.head_w, d.head_b, m->dlogit + b0, tf->pooled + (size_t)b0 * E, w.head_w, Bc, E, 1);
+    nn_dense_backward(dpooled, d.head_w, d.head_b, tf->dzs + b0, tf->pooled + (size_t)b0 * E, w.head_w, Bc, E, 1);
     memset(dlnf, 0, NE * sizeof(float));
     nn_masked_mean_backward(dlnf, dpooled, mask, Bc, T, E);
     nn_encoder_acts a[NN_TFM_MAX_BLOCKS], da;
@@ -253,7 +276,7 @@ static void backward_rows(nn_model *m, const uint16_t *ids, uint32_t b0, uint32_
                                   NH, F);
         if (l) memcpy(da.out, demb, NE * sizeof(float));
     }
-    nn_tokpos_embedding_backward(d.wte, d.wpe, demb, ids + r, Bc, T, E);
+    nn_tokpos_embedding_backward(d.wte, d.wpe + (size_t)tf->win_start[c] * E, demb, tf->cids + r, Bc, T, E);
 }
 
 enum { PHASE_FORWARD, PHASE_BACKWARD, PHASE_REDUCE };
@@ -280,12 +303,12 @@ static void chunk_task(void *arg, uint32_t part, uint32_t parts) {
     uint32_t b0 = chunk_start(part, j->B, parts), b1 = chunk_start(part + 1, j->B, parts);
     float *work = tf->work + part * tf->work_floats;
     if (j->phase == PHASE_FORWARD) {
-        forward_rows(m, j->ids, b0, b1, j->drop, work);
+        forward_rows(m, part, b0, b1, j->drop, work);
         return;
     }
     float *g = part == 0 ? m->grads : tf->chunk_grads + (part - 1) * m->nparams;
     if (part) memset(g, 0, m->nparams * sizeof(float));
-    backward_rows(m, j->ids, b0, b1, j->drop, work, g);
+    backward_rows(m, part, b0, b1, j->drop, work, g);
 }
 
 static void run_parts(nn_model *m, tfm_job *j, uint32_t parts) {
@@ -296,18 +319,73 @@ static void run_parts(nn_model *m, tfm_job *j, uint32_t parts) {
     for (uint32_t i = 0; i < parts; i++) chunk_task(j, i, parts);
 }
 
-/* Mask and (training) dropout masks of the whole batch, then the chunks' forward. */
+/* [*s, *e): first to last real token of a row of T ids; 0, 0 when none. */
+static void real_run(const uint16_t *row, uint32_t T, uint32_t *s, uint32_t *e) {
+    uint32_t a = 0, b = T;
+    while (a < T && row[a] == NN_PAD) a++;
+    while (b > a && row[b - 1] == NN_PAD) b--;
+    *s = a == T ? 0 : a;
+    *e = a == T ? 0 : b;
+}
+
+/* Sorts the rows by length (ties by row: a stable insertion sort, B is a
+ * batch), cuts them into the chunks, and copies each chunk's window of ids
+ * and mask. */
+static void make_chunks(nn_transformer *tf, const uint16_t *ids, uint32_t B, uint32_t chunks) {
+    const uint32_t T = tf->T;
+    for (uint32_t b = 0; b < B; b++) {
+        uint32_t s, e;
+        real_run(ids + (size_t)b * T, T, &s, &e);
+        tf->lens[b] = e - s;
+        uint32_t k = b;
+        while (k > 0 && tf->lens[tf->order[k - 1]] > tf->lens[b]) {
+            tf->order[k] = tf->order[k - 1];
+            k--;
+        }
+        tf->order[k] = b;
+    }
+    for (uint32_t c = 0; c < chunks; c++) {
+        uint32_t b0 = chunk_start(c, B, chunks), b1 = chunk_start(c + 1, B, chunks), lo = T, hi = 0;
+        for (uint32_t k = b0; k < b1; k++) {
+            uint32_t s, e;
+            real_run(ids + (size_t)tf->order[k] * T, T, &s, &e);
+            if (e > s) {
+                lo = s < lo ? s : lo;
+                hi = e > hi ? e : hi;
+            }
+        }
+        if (hi <= lo) lo = 0, hi = 1; /* no real token in the chunk: one masked position */
+        uint32_t W = hi - lo;
+        tf->win_start[c] = lo;
+        tf->win_T[c] = W;
+        for (uint32_t k = b0; k < b1; k++) {
+            const uint16_t *src = ids + (size_t)tf->order[k] * T + lo;
+            uint16_t *dst = tf->cids + (size_t)b0 * T + (size_t)(k - b0) * W;
+            uint8_t *mk = tf->mask + (size_t)b0 * T + (size_t)(k - b0) * W;
+            memcpy(dst, src, W * sizeof *dst);
+            for (uint32_t t = 0; t < W; t++) mk[t] = dst[t] != NN_PAD;
+        }
+    }
+}
+
+/* Chunks, (training) dropout masks, the chunks' forward, the logits back
+ * in the batch's order. The dropout masks are drawn for every row of each
+ * chunk's window, chunk after chunk, in the calling thread. */
 static void forward(nn_model *m, tfm_job *j) {
     nn_transformer *tf = m->tfm;
-    size_t N = (size_t)j->B * tf->T, NE = N * tf->E;
-    for (size_t i = 0; i < N; i++) tf->mask[i] = j->ids[i] != NN_PAD;
+    make_chunks(tf, j->ids, j->B, j->chunks);
     if (j->drop > 0.0f)
-        for (uint32_t l = 0; l < tf->L; l++) {
-            nn_dropout_mask(tf->acts[l].keep1, NE, j->drop, &m->dropout_rng);
-            nn_dropout_mask(tf->acts[l].keep2, NE, j->drop, &m->dropout_rng);
+        for (uint32_t c = 0; c < j->chunks; c++) {
+            uint32_t b0 = chunk_start(c, j->B, j->chunks), b1 = chunk_start(c + 1, j->B, j->chunks);
+            size_t at = (size_t)b0 * tf->T * tf->E, n = (size_t)(b1 - b0) * tf->win_T[c] * tf->E;
+            for (uint32_t l = 0; l < tf->L; l++) {
+                nn_dropout_mask(tf->acts[l].keep1 + at, n, j->drop, &m->dropout_rng);
+                nn_dropout_mask(tf->acts[l].keep2 + at, n, j->drop, &m->dropout_rng);
+            }
         }
     j->phase = PHASE_FORWARD;
     run_parts(m, j, j->chunks);
+    for (uint32_t k = 0; k < j->B; k++) m->logit[tf->order[k]] = tf->zs[k];
 }
 
 void nn_transformer_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
@@ -323,6 +401,7 @@ float nn_transformer_forward_backward(nn_model *m, const uint16_t *ids, const fl
     tfm_job j = {m, ids, B, chunks_of(B, m->tfm->max_chunks), m->cfg.dropout, PHASE_FORWARD};
     forward(m, &j);
     float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
+    for (uint32_t k = 0; k < B; k++) m->tfm->dzs[k] = m->dlogit[m->tfm->order[k]];
     j.phase = PHASE_BACKWARD;
     run_parts(m, &j, j.chunks);
     if (j.chunks > 1) {
@@ -334,8 +413,11 @@ float nn_transformer_forward_backward(nn_model *m, const uint16_t *ids, const fl
 
 void nn_transformer_set_total_steps(nn_model *m, uint64_t total) { m->tfm->total_steps = total; }
 
-const float *nn_transformer_attention(const nn_model *m, uint32_t l) {
-    return m->tfm && l < m->tfm->L ? m->tfm->acts[l].att : NULL;
+const float *nn_transformer_attention(const nn_model *m, uint32_t l, uint32_t *start, uint32_t *T) {
+    if (!m->tfm || l >= m->tfm->L) return NULL;
+    *start = m->tfm->win_start[0];
+    *T = m->tfm->win_T[0];
+    return m->tfm->acts[l].att;
 }
 
 int nn_transformer_update(nn_model *m, float *out, size_t from) {

@@ -14,6 +14,11 @@
  * with a linear warm-up over cfg.warmup_steps and a linear decay to 0 at
  * the last step (nn_lr_warmup_linear, encoder.h).
  *
+ * Padding: the rows of a batch are sorted by length and cut into chunks of
+ * like length; each chunk runs on the window of positions holding its
+ * rows' tokens, so padding beyond it costs nothing (attention already
+ * costs each row its own length squared).
+ *
  * Threads: a batch is cut into a fixed number of chunks of rows that does
  * not depend on the threads (NN_TFM_CHUNKS, fewer for a small batch). Each
  * chunk runs the forward and backward pass of its rows alone, adding its
@@ -30,7 +35,7 @@
 
 typedef struct nn_transformer nn_transformer;
 
-#define NN_TFM_CHUNKS 4
+#define NN_TFM_CHUNKS 8
 
 /* The initial weights' spread (encoder.h says why 0.1, not BERT's 0.02). */
 #define NN_TFM_INIT_SD 0.1f
@@ -55,7 +60,9 @@ int nn_transformer_update(nn_model *m, float *out, size_t from);
 /* The steps the schedule decays over (epochs x batches per epoch; the
  * trainer sets it). 0, the default: no decay after the warm-up. */
 void nn_transformer_set_total_steps(nn_model *m, uint64_t total);
-/* The attention probabilities of the last forward pass: (B,NH,T,T) of
- * block l (for the attention view); NULL for l out of range. */
-const float *nn_transformer_attention(const nn_model *m, uint32_t l);
+/* The attention probabilities of block l in the last forward pass of ONE
+ * review (B 1, for the attention view): (NH,W,W) over the window of
+ * positions [*start, *start + *W) that holds its tokens; NULL for l out of
+ * range. */
+const float *nn_transformer_attention(const nn_model *m, uint32_t l, uint32_t *start, uint32_t *W);
 #endif

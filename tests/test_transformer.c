@@ -70,7 +70,7 @@ static void gradients_match_the_encoder(nn_parallel *par, const char *how) {
     for (size_t i = 0; i < enc.nparams; i++) g[i] = enc.grads[i];
     double d = maxrel(m->grads, g, enc.nparams);
     check(same_layout && fabsf(lm - le) < 1e-6f && cm == ce && d < 1e-4,
-          "transformer gradients (%s; %u rows in chunks of 1,1,1,2; ragged, an empty row) are the "
+          "transformer gradients (%s; %u rows in chunks of one, sorted by length; ragged, an empty row) are the "
           "encoder's: loss %.7f vs %.7f, maxrel %.1e",
           how, (unsigned)B, lm, le, d);
     free(g);
