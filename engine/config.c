@@ -176,22 +176,27 @@ static void ngram_recipe(nn_config *c) {
     c->restore_best_weights = 1;
 }
 
-/* A small Transformer encoder (engine/transformer.h) from scratch: the
- * sizes were chosen on the 5,000 validation reviews within an epoch of at
- * most 30 s on 2 threads (README, "Transformer"). Early stopping on the
- * validation loss (patience 1) keeps the best epoch's weights. */
+/* A small Transformer encoder (engine/transformer.h) from scratch: width
+ * 32, 2 heads, one block, AdamW 0.001 (weight decay 0.01, 200 warm-up
+ * steps, linear decay over 3 epochs), dropout 0.1, batch 32. Chosen on the
+ * 5,000 validation reviews (README, "The Transformer"): with maxlen 256 and
+ * a feed-forward of 128 (BERT's 4x) the best epoch (2) reached validation
+ * loss 0.2917, accuracy 0.8818; maxlen 200 and 64 reached 0.2914 and
+ * 0.8818 at a quarter less CPU (about 38 s of CPU an epoch against 50), so
+ * those. Epoch 3 overfits (validation loss 0.33): early stopping on the
+ * validation loss (patience 1) stops there and restores epoch 2. */
 static void transformer_recipe(nn_config *c) {
     nn_config_default(c);
     c->model = NN_MODEL_TRANSFORMER;
     c->classes = 2;
     c->vocab_size = 10000;
-    c->maxlen = 256;
+    c->maxlen = 200;
     c->padding = NN_PAD_POST;
     c->truncating = NN_PAD_PRE;
     c->embed_dim = 32;
     c->heads = 2;
     c->blocks = 1;
-    c->ff_dim = 128;
+    c->ff_dim = 64;
     c->dropout = 0.1f;
     c->batch_size = 32;
     c->lr = 0.001f;
