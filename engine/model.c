@@ -31,7 +31,10 @@ static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
  * m->params; again after every swap of a double-buffered step. */
 static void point_views(nn_model *m) {
     float *p = m->params;
-    if (is_transformer(&m->cfg)) return; /* transformer.c carves its views at every pass */
+    if (is_transformer(&m->cfg)) { /* the token embedding (wte); transformer.c carves the rest at every pass */
+        m->emb = p + m->tensor[0].offset;
+        return;
+    }
     if (is_mlp(&m->cfg)) { /* no embedding */
         m->w1 = p + m->tensor[0].offset;
         m->b1 = p + m->tensor[1].offset;

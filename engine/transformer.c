@@ -134,6 +134,7 @@ int nn_transformer_create(nn_model *m) {
     tf->zs = nn_alloc_floats(B);
     tf->dzs = nn_alloc_floats(B);
     if (!tf->order || !tf->lens || !tf->cids || !tf->zs || !tf->dzs) return 0;
+    m->emb = m->params; /* wte, tensor 0 (model.c's point_views keeps it after every swap) */
     if (!m->params || !m->grads || !m->m || !m->v || !m->logit || !m->dlogit || !m->ids1 ||
         !m->ids_batch || !tf->acts_buf || !tf->work || (tf->max_chunks > 1 && !tf->chunk_grads) ||
         !tf->mask)
