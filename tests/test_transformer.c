@@ -257,6 +257,20 @@ static void checkpoint_and_explain(const synthetic *data) {
           "explain (occlusion): contribution of id 8 %.6f = score %.6f - score without it %.6f; "
           "cut ids get 0", contrib[8], score, without);
 
+    /* The page's embedding history reads the token embedding (wte). */
+    uint32_t counts[64];
+    nn_trainer_count_tokens(t, "train", counts);
+    nn_embed_history *eh = NULL;
+    int erc = nn_embed_history_create(&eh, m, counts, 1 << 20, 5, 50, &err);
+    if (erc == NN_OK) erc = nn_embed_history_record(eh, m, 1, 0, &err);
+    float effect[2] = {NAN, NAN}, base = NAN;
+    uint32_t words[2] = {4, 10};
+    if (erc == NN_OK) erc = nn_embed_history_effects(eh, 1, words, 2, effect, &base, &err);
+    check(erc == NN_OK && isfinite(effect[0]) && isfinite(effect[1]) && isfinite(base) && effect[0] > effect[1],
+          "embedding history of a transformer: word 4's effect %.4f above word 10's %.4f (base %.4f)%s%s",
+          effect[0], effect[1], base, erc ? ": " : "", erc ? err.msg : "");
+    nn_embed_history_free(eh);
+
     uint8_t *buf = NULL;
     size_t len = 0;
     uint32_t nh;
