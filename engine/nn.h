@@ -307,6 +307,11 @@ void nn_config_default(nn_config *c);
  *                      (embedding_init "word2vec", window 20, sample 1e-4)
  *                      and fine-tuned, all 10 epochs (no early stopping):
  *                      our answer to the TF-Hub tutorial.
+ *   "tutorial-transformer" a small Transformer encoder ("transformer": width
+ *                      32, 2 heads, 1 block, feed-forward 64, maxlen 200,
+ *                      batch 32, AdamW 0.001 with 200 warm-up steps, 3
+ *                      epochs, early stopping on validation loss with
+ *                      patience 1 restoring the best epoch).
  * NN_OK, or NN_ERR_ARG for an unknown name (c is then unchanged). */
 int nn_config_preset(nn_config *c, const char *name);
 /* The i-th preset's name, or NULL past the last (for menus and messages). */
