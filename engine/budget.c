@@ -34,6 +34,8 @@
  * on every reload of the link. */
 #include "nn.h"
 #include "layers.h"
+#include "encoder.h" /* nn_encoder_forward_flops: the transformer's batch */
+#include "transformer.h" /* NN_TFM_CHUNKS */
 
 #include <stdio.h>
 #include <string.h>
@@ -100,8 +102,39 @@ static u64 layer_inputs(const nn_config *c, u64 l) {
     return l == 0 ? c->embed_dim : dirs_of(c) * c->hidden;
 }
 
+/* transformer.c's tensor table: embeddings, 12 tensors a block, the
+ * final layer norm and the head. */
+static u64 transformer_params(const nn_config *c) {
+    u64 V = c->vocab_size, T = c->maxlen, E = c->embed_dim, F = c->ff_dim;
+    u64 L = c->blocks < 1 ? 1 : c->blocks > NN_TFM_MAX_BLOCKS ? NN_TFM_MAX_BLOCKS : c->blocks;
+    u64 block = add(mul(4, tensor(1, E)), add(add(tensor(E, mul(3, E)), tensor(1, mul(3, E))),
+                                              add(tensor(E, E), tensor(1, E))));
+    block = add(block, add(add(tensor(E, F), tensor(1, F)), add(tensor(F, E), tensor(1, E))));
+    u64 n = add(tensor(V, E), tensor(T, E));
+    return add(add(n, mul(L, block)), add(mul(3, tensor(1, E)), tensor(1, 1)));
+}
+
+/* transformer.c's activations for B rows: every block's saved activations
+ * and one more set for their gradients (layers_attn.h nn_encoder_acts: 12
+ * (B,T,E)-sized, the (B,NH,T,T) attention, two (B,T,F), four (B*T)), the
+ * embedding, final layer norm and pooling with their gradients, scratch
+ * per chunk, and the chunks' gradient buffers. */
+static u64 transformer_activations(const nn_config *c, u64 B) {
+    u64 T = c->maxlen, E = c->embed_dim, F = c->ff_dim, NH = c->heads ? c->heads : 1;
+    u64 L = c->blocks < 1 ? 1 : c->blocks > NN_TFM_MAX_BLOCKS ? NN_TFM_MAX_BLOCKS : c->blocks;
+    u64 N = mul(B, T), chunks = B < NN_TFM_CHUNKS ? B : NN_TFM_CHUNKS;
+    u64 acts = add(add(mul3(N, E, 12), mul(N, 4)), add(mul3(B, NH, mul(T, T)), mul3(N, F, 2)));
+    u64 b = floats(add(mul(add(L, 1), acts), add(mul3(N, E, 4), add(mul(N, 2), mul3(B, E, 2)))));
+    u64 D = E / NH, wt = mul(E, F > 3 * E ? F : 3 * E), att = add(mul(D, T), mul(T, T));
+    b = add(b, floats(mul(chunks, wt > att ? wt : att)));
+    if (chunks > 1) b = add(b, floats(mul(chunks - 1, transformer_params(c))));
+    b = add(b, add(mul(4, floats(B)), add(mul(B, 8), mul(N, 2)))); /* logit, dlogit, zs, dzs; order, lens; cids */
+    return add(b, add(mul(T, 2), add(mul(N, 2), N)));               /* ids1, ids_batch, mask */
+}
+
 static u64 param_count(const nn_config *c) {
     u64 V = c->vocab_size, E = c->embed_dim, H = c->hidden;
+    if (c->model == NN_MODEL_TRANSFORMER) return transformer_params(c);
     if (c->model == NN_MODEL_MLP) {
         u64 D = c->input_dim, K = c->classes;
         return add(add(tensor(D, H), tensor(1, H)), add(tensor(H, K), tensor(1, K)));
@@ -129,6 +162,7 @@ static u64 param_count(const nn_config *c) {
  * gradients, masks, sorted ids, scratch). */
 static u64 activation_bytes(const nn_config *c, u64 B) {
     u64 T = c->maxlen, E = c->embed_dim, H = c->hidden;
+    if (c->model == NN_MODEL_TRANSFORMER) return transformer_activations(c, B);
     if (c->model == NN_MODEL_MLP) {
         u64 D = c->input_dim, K = c->classes;
         return add(add(floats(mul(B, D)), mul(3, floats(mul(B, H)))),
@@ -259,6 +293,11 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
         double b = (double)(ntrain < B ? ntrain : B), macs;
         if (mlp) {
             macs = 3 * b * ((double)c->input_dim * (double)H + (double)H * c->classes);
+        } else if (c->model == NN_MODEL_TRANSFORMER) {
+            /* Forward and backward (about twice forward) of every position
+             * (encoder.h nn_encoder_forward_flops counts 2 FLOPs a MAC). */
+            macs = 3 * nn_encoder_forward_flops((uint32_t)b, c->maxlen, c->embed_dim, c->ff_dim,
+                                                c->blocks) / 2;
         } else if (!is_recurrent(c)) {
             macs = 2 * b * (double)T * (double)E + 3 * b * (double)E * (double)H;
         } else {

@@ -108,13 +108,26 @@ void nn_attention_forward(float *out, float *att, float *work, const float *qkv,
     const size_t D = E / NH, E3 = 3 * (size_t)E;
     const float scale = 1.0f / sqrtf((float)D);
     memset(out, 0, (size_t)B * T * E * sizeof(float));
-    memset(att, 0, (size_t)B * NH * T * T * sizeof(float));
     float *kt = work, *S = work + D * T; /* kt (D,L), S (L,L) */
     for (uint32_t b = 0; b < B; b++) {
         const uint8_t *mrow = mask + (size_t)b * T;
         uint32_t s, e;
         mask_run(mrow, T, &s, &e);
-        size_t L = e - s;
+        size_t L = e - s, real = 0;
+        for (size_t j = s; j < e; j++) real += mrow[j] != 0;
+        /* att of row b: zero outside the run's (L,L) square, which the
+         * softmax below fills whole. */
+        for (uint32_t h = 0; h < NH; h++) {
+            float *Ab = att + ((size_t)b * NH + h) * T * T;
+            for (size_t i = 0; i < T; i++) {
+                if (i < s || i >= e) {
+                    memset(Ab + i * T, 0, T * sizeof(float));
+                } else {
+                    memset(Ab + i * T, 0, s * sizeof(float));
+                    memset(Ab + i * T + e, 0, (T - e) * sizeof(float));
+                }
+            }
+        }
         if (L == 0) continue;
         for (uint32_t h = 0; h < NH; h++) {
             const float *q = qkv + ((size_t)b * T + s) * E3 + h * D, *k = q + E, *v = q + 2 * (size_t)E;
@@ -125,8 +138,9 @@ void nn_attention_forward(float *out, float *att, float *work, const float *qkv,
             nn_k_matmul_acc_ld(S, L, q, E3, kt, L, L, D, L);
             for (size_t i = 0; i < L; i++) {
                 float *row = S + i * L;
-                for (size_t j = 0; j < L; j++)
-                    if (!mrow[s + j]) row[j] = -INFINITY;
+                if (real < L) /* a masked position inside the run (rare) */
+                    for (size_t j = 0; j < L; j++)
+                        if (!mrow[s + j]) row[j] = -INFINITY;
                 nn_k_softmax_scaled(A + i * T, row, scale, L);
             }
             nn_k_matmul_acc_ld(out + ((size_t)b * T + s) * E + h * D, E, A, T, v, E3, L, L, D);
@@ -252,14 +266,21 @@ static int dropout_on(float dropout, const nn_rng *rng) { return dropout > 0.0f 
 void nn_encoder_block_forward(nn_encoder_acts *a, float *work, const float *x, const uint8_t *mask,
                               const nn_encoder_block *p, float dropout, nn_rng *rng,
                               uint32_t B, uint32_t T, uint32_t E, uint32_t NH, uint32_t F) {
+    nn_encoder_block_forward_drawn(a, work, x, mask, p, dropout_on(dropout, rng) ? dropout : 0.0f, rng,
+                                   B, T, E, NH, F);
+}
+
+void nn_encoder_block_forward_drawn(nn_encoder_acts *a, float *work, const float *x, const uint8_t *mask,
+                                    const nn_encoder_block *p, float dropout, nn_rng *rng,
+                                    uint32_t B, uint32_t T, uint32_t E, uint32_t NH, uint32_t F) {
     uint32_t N = B * T;
     size_t NE = (size_t)N * E;
     nn_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, p->ln1_w, p->ln1_b, N, E);
     nn_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, N, E, 3 * E);
     nn_attention_forward(a->atty, a->att, work, a->qkv, mask, B, T, E, NH);
     nn_linear_forward(a->attproj, a->atty, p->proj_w, p->proj_b, N, E, E);
-    if (dropout_on(dropout, rng)) {
-        nn_dropout_mask(a->keep1, NE, dropout, rng);
+    if (dropout > 0.0f) {
+        if (rng) nn_dropout_mask(a->keep1, NE, dropout, rng);
         nn_dropout_forward(a->attproj, a->attproj, a->keep1, 1, 1, (uint32_t)NE);
     }
     nn_residual_forward(a->x1, x, a->attproj, NE);
@@ -267,8 +288,8 @@ void nn_encoder_block_forward(nn_encoder_acts *a, float *work, const float *x, c
     nn_linear_forward(a->fch, a->ln2, p->fc_w, p->fc_b, N, E, F);
     nn_gelu_forward(a->fch_gelu, a->fch, (size_t)N * F);
     nn_linear_forward(a->fcproj, a->fch_gelu, p->fc2_w, p->fc2_b, N, F, E);
-    if (dropout_on(dropout, rng)) {
-        nn_dropout_mask(a->keep2, NE, dropout, rng);
+    if (dropout > 0.0f) {
+        if (rng) nn_dropout_mask(a->keep2, NE, dropout, rng);
         nn_dropout_forward(a->fcproj, a->fcproj, a->keep2, 1, 1, (uint32_t)NE);
     }
     nn_residual_forward(a->out, a->x1, a->fcproj, NE);

@@ -128,6 +128,13 @@ size_t nn_encoder_block_work_floats(uint32_t T, uint32_t E, uint32_t NH, uint32_
 void nn_encoder_block_forward(nn_encoder_acts *a, float *work, const float *x, const uint8_t *mask,
                               const nn_encoder_block *p, float dropout, nn_rng *rng,
                               uint32_t B, uint32_t T, uint32_t E, uint32_t NH, uint32_t F);
+/* The same with dropout > 0 and rng NULL applying the masks already in
+ * a->keep1 and a->keep2 (drawn by the caller: the transformer draws a whole
+ * batch's before its chunks of rows run on threads); with rng, drawing them
+ * here as nn_encoder_block_forward does. dropout 0: inference. */
+void nn_encoder_block_forward_drawn(nn_encoder_acts *a, float *work, const float *x, const uint8_t *mask,
+                                    const nn_encoder_block *p, float dropout, nn_rng *rng,
+                                    uint32_t B, uint32_t T, uint32_t E, uint32_t NH, uint32_t F);
 /* da->out (B,T,E) holds the gradient of the block's output on entry; the
  * other fields of da are scratch (overwritten). Adds into dx (B,T,E) (may
  * be NULL) and dp. dropout as given to forward (masks read from a). */

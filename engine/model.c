@@ -12,6 +12,8 @@
 #include "layers.h"
 #include "model_head.h"
 #include "ngram.h"
+#include "transformer.h"
+#include "stopwords.h" /* nn_encode_text_stop: stopwords.c needs only the tokenizer */
 
 #include <assert.h>
 #include <math.h>
@@ -20,8 +22,10 @@
 #include <string.h>
 
 static int is_recurrent(const nn_config *c) {
-    return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP && c->model != NN_MODEL_NGRAM;
+    return c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP && c->model != NN_MODEL_NGRAM &&
+           c->model != NN_MODEL_TRANSFORMER;
 }
+static int is_transformer(const nn_config *c) { return c->model == NN_MODEL_TRANSFORMER; }
 static int is_ngram(const nn_config *c) { return c->model == NN_MODEL_NGRAM; }
 static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
 
@@ -29,6 +33,10 @@ static int is_mlp(const nn_config *c) { return c->model == NN_MODEL_MLP; }
  * m->params; again after every swap of a double-buffered step. */
 static void point_views(nn_model *m) {
     float *p = m->params;
+    if (is_transformer(&m->cfg)) { /* the token embedding (wte); transformer.c carves the rest at every pass */
+        m->emb = p + m->tensor[0].offset;
+        return;
+    }
     if (is_mlp(&m->cfg)) { /* no embedding */
         m->w1 = p + m->tensor[0].offset;
         m->b1 = p + m->tensor[1].offset;
@@ -238,7 +246,16 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
         *out = m;
         return NN_OK;
     }
-    if (!(is_mlp(cfg) ? create_mlp(m) : is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
+    if (is_transformer(cfg) && !nn_transformer_create(m)) {
+        size_t nparams = m->nparams;
+        nn_model_free(m);
+        return nn_fail(err, NN_ERR_NOMEM,
+                       "out of memory for a transformer of %zu parameters and %.0f MB of "
+                       "activations (batch %u, maxlen %u); try a smaller batch size, maxlen, "
+                       "embed_dim, ff_dim or blocks",
+                       nparams, (double)est.activations / 1e6, cfg->batch_size, cfg->maxlen);
+    }
+    if (!is_transformer(cfg) && !(is_mlp(cfg) ? create_mlp(m) : is_recurrent(cfg) ? create_recurrent(m) : create_bag(m))) {
         size_t nparams = m->nparams;
         nn_model_free(m);
         if (is_recurrent(cfg))
@@ -259,6 +276,7 @@ int nn_model_create(nn_model **out, const nn_config *cfg, nn_error *err) {
 void nn_model_free(nn_model *m) {
     if (!m) return;
     nn_ngram_free(m);
+    nn_transformer_free(m);
     free(m->params);
     free(m->params_prev);
     free(m->grads);
@@ -391,6 +409,8 @@ void nn_model_init(nn_model *m, nn_rng *rng) {
                      sqrtf(6.0f / (float)(c->input_dim + c->hidden)), rng);
         fill_uniform(m->w2, (size_t)c->hidden * c->classes,
                      sqrtf(6.0f / (float)(c->hidden + c->classes)), rng);
+    } else if (is_transformer(c)) {
+        nn_transformer_init(m, rng);
     } else if (is_recurrent(c)) {
         fill_uniform(m->emb, (size_t)c->vocab_size * c->embed_dim, 0.05f, rng);
         init_recurrent(m, rng);
@@ -613,6 +633,10 @@ void nn_model_forward(nn_model *m, const void *x, uint32_t B) {
         nn_ngram_forward(m, ids, B);
         return;
     }
+    if (is_transformer(c)) {
+        nn_transformer_forward(m, ids, B);
+        return;
+    }
     nn_embedding_pool_forward(m->pooled, m->runs, ids, m->emb, B, c->maxlen, c->embed_dim, c->pooling);
     nn_dense_forward(m->hidden, m->pooled, m->w1, m->b1, B, c->embed_dim, c->hidden);
     nn_relu_forward(m->hidden, m->hidden, (size_t)B * c->hidden);
@@ -635,6 +659,7 @@ float nn_model_forward_backward(nn_model *m, const void *x, const float *labels,
         return sum / (float)B;
     }
     if (is_ngram(c)) return nn_ngram_forward_backward(m, ids, labels, B, correct);
+    if (is_transformer(c)) return nn_transformer_forward_backward(m, ids, labels, B, correct);
     if (is_recurrent(c)) {
         recurrent_forward(m, ids, B, 1);
         float loss = nn_head_loss(m, labels, B, correct);
@@ -701,7 +726,9 @@ int nn_model_update(nn_model *m) {
     float *out = m->params_prev ? m->params_prev : m->params;
     if (out != m->params && from) memcpy(out, m->params, from * sizeof *out);
     int finite;
-    if (c->optimizer == NN_OPT_SGD) {
+    if (is_transformer(c)) {
+        finite = nn_transformer_update(m, out, from); /* AdamW, warm-up and decay */
+    } else if (c->optimizer == NN_OPT_SGD) {
         finite = nn_k_sgd(out + from, m->params + from, m->grads + from, n, c->lr);
     } else {
         /* Keras/TF Adam: the bias corrections fold into the step size. */
@@ -772,7 +799,7 @@ float nn_model_explain_class(nn_model *m, const uint32_t *ids, size_t n, uint32_
     nn_model_forward(m, m->ids1, 1);
     float score = nn_head_prob(m, m->logit, cls);
     if (!contrib) return score;
-    if (is_recurrent(c)) {
+    if (is_recurrent(c) || is_transformer(c)) {
         explain_recurrent(m, n, cls, score, contrib);
         return score;
     }

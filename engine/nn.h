@@ -224,7 +224,8 @@ enum { NN_OPT_ADAM = 0, NN_OPT_SGD = 1 };
 /* The architecture (see "model" below). */
 enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 3, NN_MODEL_BIGRU = 4,
        NN_MODEL_MLP = 5 /* images: trains on an nn_image_shard */,
-       NN_MODEL_NGRAM = 6 /* a bag of unigram and bigram embeddings (engine/ngram.h) */ };
+       NN_MODEL_NGRAM = 6 /* a bag of unigram and bigram embeddings (engine/ngram.h) */,
+       NN_MODEL_TRANSFORMER = 7 /* a Transformer encoder (engine/transformer.h) */ };
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
 /* Where the embedding starts (see "embedding_init" below). */
 enum { NN_EMB_UNIFORM = 0, NN_EMB_WORD2VEC = 1 };
@@ -237,7 +238,8 @@ typedef struct nn_config {
     uint32_t maxlen;       /* T */
     int padding;           /* NN_PAD_PRE or NN_PAD_POST (Keras pad_sequences) */
     int truncating;        /* NN_PAD_PRE or NN_PAD_POST */
-    int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru", "mlp" */
+    int model;             /* NN_MODEL_*: "bag", "lstm", "gru", "bilstm", "bigru", "mlp", "ngram",
+                            * "transformer" */
     uint32_t input_dim;    /* "mlp" only: D, values per image (784 for 28 x 28) */
     uint32_t classes;      /* K: classes of the output (2..NN_MAX_TEXT_CLASSES for text,
                             * the shard's; 2: one sigmoid logit; more: K softmax logits) */
@@ -280,6 +282,14 @@ typedef struct nn_config {
     char stopwords[NN_STOPWORDS_SPEC_MAX];
     uint32_t bigrams;      /* "ngram": the N most frequent training bigrams get rows (0: unigrams only) */
     int nb_weighting;      /* "ngram", 0/1: each feature weighted by its NBSVM log-count ratio */
+    /* "transformer" (engine/transformer.h): embed_dim is its width E,
+     * maxlen its positions T, dropout its residual dropout. */
+    uint32_t heads;        /* attention heads NH (embed_dim a multiple of it) */
+    uint32_t blocks;       /* encoder blocks (1..NN_TFM_MAX_BLOCKS) */
+    uint32_t ff_dim;       /* F: the feed-forward block's width */
+    uint32_t warmup_steps; /* AdamW's learning rate rises linearly over these steps, then
+                            * falls linearly to 0 at the last step of the last epoch */
+    float weight_decay;    /* AdamW's decoupled decay of the weight matrices and embeddings */
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
@@ -306,6 +316,11 @@ void nn_config_default(nn_config *c);
  *                      (embedding_init "word2vec", window 20, sample 1e-4)
  *                      and fine-tuned, all 10 epochs (no early stopping):
  *                      our answer to the TF-Hub tutorial.
+ *   "tutorial-transformer" a small Transformer encoder ("transformer": width
+ *                      32, 2 heads, 1 block, feed-forward 64, maxlen 200,
+ *                      batch 32, AdamW 0.001 with 200 warm-up steps, 3
+ *                      epochs, early stopping on validation loss with
+ *                      patience 1 restoring the best epoch).
  * NN_OK, or NN_ERR_ARG for an unknown name (c is then unchanged). */
 int nn_config_preset(nn_config *c, const char *name);
 /* The i-th preset's name, or NULL past the last (for menus and messages). */
@@ -434,12 +449,20 @@ int nn_size_mul(size_t a, size_t b, size_t *out);
  * tutorials' recipes); with 3 <= K <= NN_MAX_TEXT_CLASSES the last Dense
  * has K outputs instead of 1 (O = K below, else O = 1): logits (B,K),
  * softmax cross-entropy by log-sum-exp as the MLP's, accuracy = argmax.
+ *   "transformer": ids (B,T) -> token + learned position embeddings (B,T,E)
+ *     -> cfg.blocks pre-LN encoder blocks (cfg.heads-head self-attention
+ *     with the padding mask, GELU feed-forward of cfg.ff_dim, residual
+ *     dropout) -> layer norm -> masked mean (B,E) -> Dense (1) logit ->
+ *     sigmoid; AdamW with warm-up and linear decay: engine/transformer.h.
  * A batch's inputs x are ids (B,T) uint16 for the text models, pixels (B,D)
  * uint8 for "mlp"; labels are 0/1 (text) or the class 0..K-1 (as floats).
  * All parameters live in one float buffer carved into named tensors; the
  * gradients and both Adam moments mirror it, so the optimizer is one loop and
  * a checkpoint is one blob. */
-#define NN_MAX_TENSORS (3 + 3 * 2 * NN_MAX_LAYERS)
+/* Encoder blocks of a "transformer" at most; each has 12 tensors, and the
+ * embeddings, final layer norm and head 6 more. */
+#define NN_TFM_MAX_BLOCKS 4
+#define NN_MAX_TENSORS (6 + 12 * NN_TFM_MAX_BLOCKS)
 
 typedef struct nn_tensor {
     char name[16];
@@ -540,6 +563,7 @@ typedef struct nn_model {
     nn_rng dropout_rng;  /* the dropout masks, seeded from cfg.seed by init */
     nn_parallel par;     /* threads lent by the caller (nn_model_set_parallel); parts 0: none */
     struct nn_ngram *ngram; /* "ngram" only: bigram index, features, lazy update (engine/ngram.h) */
+    struct nn_transformer *tfm; /* "transformer" only: activations, chunks, schedule (engine/transformer.h) */
 } nn_model;
 
 /* Allocates a model for cfg (parameters zero; call nn_model_init). */
@@ -632,8 +656,6 @@ float nn_model_score_text(nn_model *m, const nn_vocab *v, const struct nn_stopwo
  * contrib[k] to the k-th word); contrib has n entries, 0 for ids cut by
  * maxlen. contrib may be NULL (score only). */
 float nn_model_explain(nn_model *m, const uint32_t *ids, size_t n, float *contrib);
-/* Defined: the K-class text heads below exist (issue 17's contract 1). */
-#define NN_HAVE_TEXT_CLASSES 1
 /* K classes (engine/model_head.c). The class probabilities (K) of text,
  * scored as nn_model_score_text does; returns the top class (the first on
  * ties). For K == 2, probs = {1 - p, p} with p nn_model_score_text's.

@@ -7,6 +7,7 @@
  * fit(validation_data=...). Not here: the model's maths (model.c), files. */
 #include "nn.h"
 #include "ngram.h"
+#include "transformer.h"
 #include "kernels.h"
 #include "stopwords.h"
 
@@ -211,6 +212,8 @@ static int trainer_finish(nn_trainer *t, nn_error *err) {
     t->batches = (t->train.n + t->cfg.batch_size - 1) / t->cfg.batch_size;
     t->batch_log = calloc(t->batches ? t->batches : 1, sizeof *t->batch_log);
     if (!t->batch_log) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
+    if (t->cfg.model == NN_MODEL_TRANSFORMER) /* its learning rate decays to 0 at the last step */
+        nn_transformer_set_total_steps(t->model, (uint64_t)t->batches * t->cfg.epochs);
     return NN_OK;
 }
 

@@ -179,7 +179,7 @@ static void wrong_types_are_named(void) {
     expect_error("{\"padding\": 1}", "\"padding\"", "\"pre\" or \"post\"");
     expect_error("{\"pooling\": true}", "\"pooling\"", "\"keras\" or \"masked\"");
     expect_error("{\"optimizer\": null}", "\"optimizer\"", "\"adam\" or \"sgd\"");
-    expect_error("{\"model\": 1}", "\"model\"", "\"mlp\" or \"ngram\"");
+    expect_error("{\"model\": 1}", "\"model\"", "\"ngram\" or \"transformer\"");
     expect_error("{\"restore_best_weights\": \"true\"}", "\"restore_best_weights\"", "true or false");
     expect_error("{\"restore_best_weights\": 1}", "\"restore_best_weights\"", "a number");
     expect_error("{\"embedding_init\": \"glove\"}", "\"embedding_init\"", "\"word2vec\"");
@@ -328,7 +328,8 @@ static void to_json_then_from_json_gives_the_same_config(void) {
                          "\"w2v_epochs\":1,\"w2v_window\":5,\"w2v_negative\":5,"
                          "\"w2v_sample\":0.001,\"w2v_lr\":0.025,"
                          "\"val_size\":10000,\"train_size\":0,\"seed\":1,"
-                         "\"bigrams\":0,\"nb_weighting\":false}") == 0,
+                         "\"bigrams\":0,\"nb_weighting\":false,"
+                         "\"heads\":2,\"blocks\":1,\"ff_dim\":64,\"warmup_steps\":0,\"weight_decay\":0.01}") == 0,
           "default to_json is exactly the documented object: %s", json ? json : "(null)");
     free(json);
 }
@@ -354,9 +355,19 @@ static void check_catches_bad_structs(void) {
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"seed\""),
           "check rejects a seed JSON cannot hold: %s", err.msg);
     c = def;
-    c.model = 7;
+    c.model = 8;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"model\""),
-          "check rejects model=7: %s", err.msg);
+          "check rejects model=8: %s", err.msg);
+    c = def;
+    c.model = NN_MODEL_TRANSFORMER;
+    c.classes = 3;
+    check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "classes"),
+          "check rejects a transformer of 3 classes (sigmoid head only, for now): %s", err.msg);
+    c.classes = 2;
+    c.embed_dim = 30;
+    c.heads = 4;
+    check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "heads"),
+          "check rejects a transformer whose heads do not divide embed_dim: %s", err.msg);
     c = def;
     c.classes = 1;
     check(nn_config_check(&c, NULL, &err) == NN_ERR_ARG && strstr(err.msg, "\"classes\""),
@@ -515,16 +526,24 @@ static void presets_are_the_tutorial_recipes(void) {
           "preset tutorial-pretrained: tutorial-lstm on 1000 labelled reviews without early "
           "stopping, embedding from word2vec (window 20, sample 1e-4), fine-tuned");
     c = def;
-    check(nn_config_preset(&c, "tutorial-transformer") == NN_ERR_ARG && config_equal(&c, &def) &&
+    check(nn_config_preset(&c, "tutorial-nope") == NN_ERR_ARG && config_equal(&c, &def) &&
               nn_config_preset(&c, NULL) == NN_ERR_ARG,
           "an unknown preset is NN_ERR_ARG and leaves the config alone");
     uint32_t n = 0;
     while (nn_config_preset_name(n)) n++;
-    check(n == 7 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
+    check(n == 8 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
               !strcmp(nn_config_preset_name(4), "tutorial-pretrained") &&
               !strcmp(nn_config_preset_name(5), "tutorial-mlp") &&
-              !strcmp(nn_config_preset_name(6), "ngram"),
+              !strcmp(nn_config_preset_name(6), "ngram") &&
+              !strcmp(nn_config_preset_name(7), "tutorial-transformer"),
           "preset names listed: %u", n);
+    c = def;
+    check(nn_config_preset(&c, "tutorial-transformer") == NN_OK && c.model == NN_MODEL_TRANSFORMER &&
+              c.classes == 2 && c.embed_dim % c.heads == 0 && c.val_size == 5000 && c.patience >= 1 &&
+              c.monitor == NN_MONITOR_VAL_LOSS && c.restore_best_weights &&
+              nn_config_check(&c, NULL, NULL) == NN_OK,
+          "preset tutorial-transformer: a transformer of 2 classes, early stopping on validation "
+          "loss restoring the best epoch, a valid config");
     c = def;
     check(nn_config_preset(&c, "tutorial-mlp") == NN_OK && c.model == NN_MODEL_MLP && c.hidden == 512 &&
               c.input_dim == 784 && c.classes == 10 && c.batch_size == 64 && c.epochs == 10 &&

@@ -112,7 +112,7 @@ int main(void) {
         }
     }
     /* A few rows spelled out. */
-    const char *padding[] = {"pre", "post"}, *models[] = {"bag", "lstm", "gru", "bilstm", "bigru", "mlp", "ngram"};
+    const char *padding[] = {"pre", "post"}, *models[] = {"bag", "lstm", "gru", "bilstm", "bigru", "mlp", "ngram", "transformer"};
     const char *monitors[] = {"val_loss", "val_accuracy"}, *optimizers[] = {"adam", "sgd"};
     const cJSON *o;
     o = cJSON_GetArrayItem(schema, 0);
@@ -124,7 +124,7 @@ int main(void) {
     for (o = schema->child; o; o = o->next) {
         const char *key = cJSON_GetObjectItem(o, "key")->valuestring;
         if (!strcmp(key, "padding")) check(has_choices(o, padding, 2), "padding: choices pre, post");
-        if (!strcmp(key, "model")) check(has_choices(o, models, 7), "model: the seven architectures");
+        if (!strcmp(key, "model")) check(has_choices(o, models, 8), "model: the eight architectures");
         if (!strcmp(key, "monitor")) check(has_choices(o, monitors, 2), "monitor: val_loss, val_accuracy");
         if (!strcmp(key, "optimizer")) check(has_choices(o, optimizers, 2), "optimizer: adam, sgd");
         if (!strcmp(key, "lr"))

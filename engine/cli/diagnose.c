@@ -60,9 +60,7 @@ static void print_text(const nn_labelled_text *lt, uint32_t i) {
 }
 
 /* The class of one text, and the probabilities (K) of each. K = 2 is the
- * sigmoid model's P(class 1). K > 2 needs the K-class text heads
- * (nn_model_score_text_classes, this round's contract 1): a build without
- * them (NN_HAVE_TEXT_CLASSES undefined) refuses such a model. */
+ * sigmoid model's P(class 1); K > 2 the softmax head's (nn_model_score_text_classes). */
 static int predict_class(nn_model *m, const nn_vocab *v, const nn_stopwords *stop, const char *text,
                          size_t len, uint32_t K, float *probs, uint8_t *cls, nn_error *err) {
     if (K == 2) {
@@ -72,15 +70,9 @@ static int predict_class(nn_model *m, const nn_vocab *v, const nn_stopwords *sto
         *cls = p > 0.5f;
         return NN_OK;
     }
-#ifdef NN_HAVE_TEXT_CLASSES
+    (void)err;
     *cls = (uint8_t)nn_model_score_text_classes(m, v, stop, text, len, probs);
     return NN_OK;
-#else
-    (void)probs;
-    (void)cls;
-    return nn_fail(err, NN_ERR_ARG, "a %u-class text model needs the multi-class heads, which this "
-                   "build does not have", K);
-#endif
 }
 
 /* The K-class report: accuracy, the confusion matrix (rows true), per-class

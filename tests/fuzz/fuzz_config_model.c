@@ -41,7 +41,7 @@ typedef struct key_range {
     int kind;
     double min, max;      /* the config table's range (engine/config.c FIELDS) */
     double hint;          /* a value that fits the tiny shards (vocabulary 64, 6x6x1 images, 4 classes) */
-    const char *choices[7];
+    const char *choices[8];
 } key_range;
 
 static const key_range KEYS[] = {
@@ -50,7 +50,7 @@ static const key_range KEYS[] = {
     {"padding", KIND_ENUM, 0, 0, 0, {"pre", "post"}},
     {"truncating", KIND_ENUM, 0, 0, 0, {"pre", "post"}},
     {"stopwords", KIND_STRING, 0, 0, 0, {0}},
-    {"model", KIND_ENUM, 0, 0, 0, {"bag", "lstm", "gru", "bilstm", "bigru", "mlp", "ngram"}},
+    {"model", KIND_ENUM, 0, 0, 0, {"bag", "lstm", "gru", "bilstm", "bigru", "mlp", "ngram", "transformer"}},
     {"input_dim", KIND_INT, 1, 16777216, 36, {0}},
     {"classes", KIND_INT, 2, 256, 4, {0}},
     {"embed_dim", KIND_INT, 1, 1024, 4, {0}},
@@ -82,6 +82,11 @@ static const key_range KEYS[] = {
     {"seed", KIND_INT, 0, 9007199254740991.0, 7, {0}},
     {"bigrams", KIND_INT, 0, 4000000, 16, {0}},
     {"nb_weighting", KIND_BOOL, 0, 1, 1, {0}},
+    {"heads", KIND_INT, 1, 64, 2, {0}},
+    {"blocks", KIND_INT, 1, 4, 1, {0}},
+    {"ff_dim", KIND_INT, 1, 8192, 8, {0}},
+    {"warmup_steps", KIND_INT, 0, 4294967295.0, 2, {0}},
+    {"weight_decay", KIND_FLOAT, 0, 1, 0.01, {0}},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 

@@ -248,3 +248,25 @@ test('a crafted checkpoint asking for batch 65536 is refused before wasm memory 
   e.HEAPU8.set(file, q2);
   assert.equal(e._nnw_checkpoint_import(session, q2, file.length), 0, `the original imports: ${message()}`);
 });
+
+// The model kind "transformer" (engine/transformer.h) is reachable through
+// the config alone: the tutorial-transformer sizes configure in the page's
+// engine, train a batch, score a text, and export and import a checkpoint.
+test('a transformer configures from its config, trains a batch, scores a text and round-trips a checkpoint', () => {
+  const r = configureAndTrain({ model: 'transformer', embed_dim: 32, heads: 2, blocks: 1, ff_dim: 64, maxlen: 200,
+                                batch_size: 32, dropout: 0.1, warmup_steps: 10, weight_decay: 0.01, train_size: 64, val_size: 32 });
+  console.log(`# transformer: configure ${r.configureMs.toFixed(0)} ms, one batch ${r.batchMs?.toFixed(0)} ms`);
+  assert.equal(r.rc, 0, `configured: ${r.message}`);
+  assert.equal(r.trainRc, 0, `trained a batch: ${r.message}`);
+  const text = cString('A wonderful, moving film.');
+  const score = e._nnw_score(session, text, 25);
+  assert.ok(score >= 0 && score <= 1, `scored ${score}`);
+  const p = e._nnw_checkpoint_export(session);
+  assert.ok(p, `exported: ${message()}`);
+  const file = e.HEAPU8.slice(p, p + e._nnw_checkpoint_len(session));
+  const q = e._nnw_alloc(file.length);
+  e.HEAPU8.set(file, q);
+  assert.equal(e._nnw_checkpoint_import(session, q, file.length), 0, `imported: ${message()}`);
+  assert.equal(e._nnw_score(session, text, 25), score, 'the imported model scores the same');
+  e._nnw_free(text);
+});
