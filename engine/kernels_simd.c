@@ -363,6 +363,80 @@ static ALWAYS_INLINE void axpy_inline(float *y, float a, const float *x, size_t 
 
 void nn_k_axpy(float *y, float a, const float *x, size_t n) { axpy_inline(y, a, x, n); }
 
+/* The n-gram model's rows (kernels.h). The table is far larger than the
+ * caches and read at random: natively the rows a few steps ahead are
+ * prefetched (wasm has no prefetch). Each column still adds its rows in
+ * order k = 0, 1, ..., so the sums are nn_k_axpy's. */
+#if defined(__GNUC__) && !defined(__wasm__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+enum { ROWS_AHEAD = 16 };
+
+void nn_k_rows_axpy(float *out, const float *table, const uint32_t *feat, const float *weight,
+                    size_t n, size_t E) {
+    size_t c = 0;
+    for (; c + 8 <= E; c += 8) { /* eight columns in two registers for all n rows */
+        v128_t a0 = LD(out + c), a1 = LD(out + c + 4);
+        for (size_t k = 0; k < n; k++) {
+            if (k + ROWS_AHEAD < n) {
+                PREFETCH(table + (size_t)feat[k + ROWS_AHEAD] * E + c);
+                if (weight) PREFETCH(weight + feat[k + ROWS_AHEAD]);
+            }
+            const float *r = table + (size_t)feat[k] * E + c;
+            v128_t w = F4(weight ? weight[feat[k]] : 1.0f);
+            a0 = ADD(a0, MUL(w, LD(r)));
+            a1 = ADD(a1, MUL(w, LD(r + 4)));
+        }
+        ST(out + c, a0);
+        ST(out + c + 4, a1);
+    }
+    for (; c + 4 <= E; c += 4) {
+        v128_t a0 = LD(out + c);
+        for (size_t k = 0; k < n; k++)
+            a0 = ADD(a0, MUL(F4(weight ? weight[feat[k]] : 1.0f), LD(table + (size_t)feat[k] * E + c)));
+        ST(out + c, a0);
+    }
+    for (; c < E; c++) {
+        float a = out[c];
+        for (size_t k = 0; k < n; k++) a += (weight ? weight[feat[k]] : 1.0f) * table[(size_t)feat[k] * E + c];
+        out[c] = a;
+    }
+}
+
+void nn_k_scatter_rows_axpy(float *table, const float *row, float scale, const uint32_t *feat,
+                            const float *weight, size_t n, size_t E) {
+    for (size_t k = 0; k < n; k++) {
+        if (k + ROWS_AHEAD < n) PREFETCH(table + (size_t)feat[k + ROWS_AHEAD] * E);
+        axpy_inline(table + (size_t)feat[k] * E, weight ? scale * weight[feat[k]] : scale, row, E);
+    }
+}
+
+/* No loop over single floats (a compiler turns one back into memcpy). */
+void nn_k_copy(float *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(dst + i, LD(src + i));
+    switch (n - i) {
+    case 3: dst[i + 2] = src[i + 2]; /* fall through */
+    case 2: dst[i + 1] = src[i + 1]; /* fall through */
+    case 1: dst[i] = src[i]; /* fall through */
+    default: break;
+    }
+}
+
+void nn_k_zero(float *p, size_t n) {
+    v128_t z = F4(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(p + i, z);
+    switch (n - i) {
+    case 3: p[i + 2] = 0.0f; /* fall through */
+    case 2: p[i + 1] = 0.0f; /* fall through */
+    case 1: p[i] = 0.0f; /* fall through */
+    default: break;
+    }
+}
+
 /* ----------------------------------------------------------- dense backward
  *
  * The reference's loops with its axpys inlined: for the bag model's 16x16

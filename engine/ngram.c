@@ -124,15 +124,9 @@ void nn_bag_mean_forward(float *out, const uint32_t *feat, const uint32_t *start
                          const float *weight, uint32_t B, uint32_t E) {
     for (uint32_t b = 0; b < B; b++) {
         float *o = out + (size_t)b * E;
-        memset(o, 0, E * sizeof *o);
+        nn_k_zero(o, E);
         uint32_t s = start[b], e = start[b + 1];
-        for (uint32_t k = s; k < e; k++) {
-            if (k + AHEAD < e) {
-                PREFETCH(table + (size_t)feat[k + AHEAD] * E);
-                if (weight) PREFETCH(weight + feat[k + AHEAD]);
-            }
-            nn_k_axpy(o, weight ? weight[feat[k]] : 1.0f, table + (size_t)feat[k] * E, E);
-        }
+        nn_k_rows_axpy(o, table, feat + s, weight, e - s, E); /* an axpy per row, in order */
         if (e > s) nn_k_scale(o, 1.0f / (float)(e - s), E);
     }
 }
@@ -143,11 +137,7 @@ void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat
         uint32_t s = start[b], e = start[b + 1];
         if (e == s) continue;
         float scale = 1.0f / (float)(e - s);
-        for (uint32_t k = s; k < e; k++) {
-            if (k + AHEAD < e) PREFETCH(dtable + (size_t)feat[k + AHEAD] * E);
-            nn_k_axpy(dtable + (size_t)feat[k] * E, weight ? scale * weight[feat[k]] : scale,
-                      dout + (size_t)b * E, E);
-        }
+        nn_k_scatter_rows_axpy(dtable, dout + (size_t)b * E, scale, feat + s, weight, e - s, E);
     }
 }
 
@@ -345,7 +335,7 @@ void nn_ngram_zero_grad(nn_model *m) {
     nn_ngram *ng = m->ngram;
     uint32_t E = m->cfg.embed_dim;
     float *g = m->grads + m->tensor[T_EMB].offset;
-    for (uint32_t i = 0; i < ng->ntouched; i++) memset(g + (size_t)ng->touched[i] * E, 0, E * sizeof *g);
+    for (uint32_t i = 0; i < ng->ntouched; i++) nn_k_zero(g + (size_t)ng->touched[i] * E, E);
     memset(m->grads + m->tensor[T_W].offset, 0, E * sizeof(float));
     m->grads[m->tensor[T_B].offset] = 0.0f;
     ng->ntouched = 0;
@@ -388,7 +378,7 @@ int nn_ngram_update(nn_model *m) {
             PREFETCH(m->m + ahead);
             PREFETCH(m->v + ahead);
         }
-        memcpy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E * sizeof *u);
+        nn_k_copy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E);
         finite &= step_span(m, emb + (size_t)ng->touched[i] * E, E, lr_t);
     }
     ng->nundo = ng->ntouched;
@@ -407,7 +397,7 @@ int nn_ngram_undo_update(nn_model *m) {
     u += E + 1;
     size_t emb = m->tensor[T_EMB].offset;
     for (uint32_t i = 0; i < ng->nundo; i++)
-        memcpy(m->params + emb + (size_t)ng->touched[i] * E, u + (size_t)i * E, E * sizeof *u);
+        nn_k_copy(m->params + emb + (size_t)ng->touched[i] * E, u + (size_t)i * E, E);
     ng->undo_valid = 0;
     m->prev_valid = 0;
     return 1;
