@@ -117,6 +117,14 @@ int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, si
 int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v, size_t n,
                   float lr_t, float b1, float b2, float eps);
 
+/* Adam in place on rows of E floats (the n-gram model's lazy step): for
+ * each k in order, undo[k] (E) = p's row rows[k] as it was, then nn_k_adam
+ * on that row of p, g, m, v. Returns 1 when every new weight is finite. */
+int nn_k_adam_rows(float *p, const float *g, float *m, float *v, float *undo, const uint32_t *rows,
+                   size_t nrows, size_t E, float lr_t, float b1, float b2, float eps);
+int nn_k_adam_rows_ref(float *p, const float *g, float *m, float *v, float *undo, const uint32_t *rows,
+                       size_t nrows, size_t E, float lr_t, float b1, float b2, float eps);
+
 /* out (n) = p (n) - lr * g (n); out may be p. Returns 1 when every out[i]
  * is finite, like nn_k_adam. */
 int nn_k_sgd(float *out, const float *p, const float *g, size_t n, float lr);

@@ -370,7 +370,7 @@ void nn_k_axpy(float *y, float a, const float *x, size_t n) { axpy_inline(y, a, 
 #if defined(__GNUC__) && !defined(__wasm__)
 #define PREFETCH(p) __builtin_prefetch(p)
 #else
-#define PREFETCH(p) ((void)0)
+#define PREFETCH(p) ((void)(p))
 #endif
 enum { ROWS_AHEAD = 16 };
 
@@ -622,8 +622,8 @@ static inline v128_t adam4(v128_t p, v128_t *m, v128_t *v, v128_t g, v128_t lr_t
 
 /* The new weights' finiteness is gathered on the way (an OR of
  * nonfinite4), so the trainer's check costs no second pass over them. */
-int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, size_t n,
-              float lr_t, float b1, float b2, float eps) {
+static ALWAYS_INLINE int adam_span(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+                                   float lr_t, float b1, float b2, float eps) {
     v128_t vlr = F4(lr_t), vb1 = F4(b1), vb2 = F4(b2), veps = F4(eps);
     v128_t omb1 = F4(1.0f - b1), omb2 = F4(1.0f - b2), bad = wasm_i32x4_splat(0);
     size_t i = 0;
@@ -665,6 +665,32 @@ int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, si
         store_partial(out + i, vp, k); store_partial(m + i, vm, k); store_partial(v + i, vv, k);
     }
     return !wasm_v128_any_true(bad);
+}
+
+int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+              float lr_t, float b1, float b2, float eps) {
+    return adam_span(out, p, g, m, v, n, lr_t, b1, b2, eps);
+}
+
+/* nn_k_adam per row, without a call (and its constants) per 8-float row;
+ * natively the rows a few steps ahead are prefetched (the n-gram table is
+ * read at random). */
+int nn_k_adam_rows(float *p, const float *g, float *m, float *v, float *undo, const uint32_t *rows,
+                   size_t nrows, size_t E, float lr_t, float b1, float b2, float eps) {
+    int finite = 1;
+    for (size_t k = 0; k < nrows; k++) {
+        if (k + ROWS_AHEAD < nrows) {
+            size_t ahead = (size_t)rows[k + ROWS_AHEAD] * E;
+            PREFETCH(p + ahead);
+            PREFETCH(g + ahead);
+            PREFETCH(m + ahead);
+            PREFETCH(v + ahead);
+        }
+        size_t at = (size_t)rows[k] * E;
+        nn_k_copy(undo + k * E, p + at, E);
+        finite &= adam_span(p + at, p + at, g + at, m + at, v + at, E, lr_t, b1, b2, eps);
+    }
+    return finite;
 }
 
 int nn_k_sgd(float *out, const float *p, const float *g, size_t n, float lr) {

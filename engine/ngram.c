@@ -67,7 +67,7 @@ static const float *nb_ratio(const nn_model *m) {
 #if defined(__GNUC__) && !defined(__wasm__)
 #define PREFETCH(p) __builtin_prefetch(p)
 #else
-#define PREFETCH(p) ((void)0)
+#define PREFETCH(p) ((void)(p))
 #endif
 enum { AHEAD = 16 };
 
@@ -370,16 +370,20 @@ int nn_ngram_update(nn_model *m) {
     u += E + 1;
     int finite = step_span(m, w, E, lr_t);
     finite &= step_span(m, bias, 1, lr_t);
-    for (uint32_t i = 0; i < ng->ntouched; i++) {
-        if (i + AHEAD < ng->ntouched) {
-            size_t ahead = emb + (size_t)ng->touched[i + AHEAD] * E;
-            PREFETCH(m->params + ahead);
-            PREFETCH(m->grads + ahead);
-            PREFETCH(m->m + ahead);
-            PREFETCH(m->v + ahead);
+    if (c->optimizer != NN_OPT_SGD) { /* Adam, as step_span */
+        /* The touched rows in one kernel call (undo copies included). */
+        finite &= nn_k_adam_rows(m->params + emb, m->grads + emb, m->m + emb, m->v + emb, u, ng->touched,
+                                 ng->ntouched, E, lr_t, c->beta1, c->beta2, c->eps);
+    } else {
+        for (uint32_t i = 0; i < ng->ntouched; i++) {
+            if (i + AHEAD < ng->ntouched) {
+                size_t ahead = emb + (size_t)ng->touched[i + AHEAD] * E;
+                PREFETCH(m->params + ahead);
+                PREFETCH(m->grads + ahead);
+            }
+            nn_k_copy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E);
+            finite &= step_span(m, emb + (size_t)ng->touched[i] * E, E, lr_t);
         }
-        nn_k_copy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E);
-        finite &= step_span(m, emb + (size_t)ng->touched[i] * E, E, lr_t);
     }
     ng->nundo = ng->ntouched;
     ng->undo_valid = 1;

@@ -5,7 +5,7 @@
  * buffer one canary float (a NaN with a recognisable payload): a kernel that
  * writes past its output changes it, and one that reads past an input gets a
  * NaN into its result. Tolerances:
- *   exact (bit for bit)  gather_sum, scatter_add, rows_axpy, scatter_rows_axpy, copy, zero, dense_backward, axpy, scale, relu, nonzero_span,
+ *   exact (bit for bit)  gather_sum, scatter_add, rows_axpy, scatter_rows_axpy, copy, zero, adam_rows, dense_backward, axpy, scale, relu, nonzero_span,
  *                        relu_backward, adam, sgd (in place and into another
  *                        buffer, with their finiteness flag), bce's correct count: the
  *                        SIMD kernels evaluate the reference's expressions
@@ -497,6 +497,26 @@ static void test_rows(void) {
                 }
                 fbuf_free(table); fbuf_free(weight);
             }
+        }
+    }
+    /* adam_rows: rows in a random order (one twice), against nn_k_adam_ref per row. */
+    for (size_t ie = 0; ie < sizeof GATHER_E / sizeof GATHER_E[0]; ie++) {
+        for (size_t it = 0; it < sizeof GATHER_T / sizeof GATHER_T[0]; it++) {
+            size_t E = GATHER_E[ie], n = GATHER_T[it];
+            for (size_t k = 0; k < n; k++) feat[k] = nn_rng_below(&rng, GATHER_V);
+            if (n >= 3) feat[2] = feat[0];
+            fbuf pr = fbuf_random(GATHER_V * E, 0, -1.0f, 1.0f), ps = fbuf_copy(pr, 1);
+            fbuf g = fbuf_random(GATHER_V * E, 2, -1.0f, 1.0f);
+            fbuf mr = fbuf_random(GATHER_V * E, 3, -0.1f, 0.1f), ms = fbuf_copy(mr, 0);
+            fbuf vr = fbuf_random(GATHER_V * E, 1, 0.0f, 0.1f), vs = fbuf_copy(vr, 2);
+            fbuf ur = fbuf_make(n * E, 0), us = fbuf_make(n * E, 3);
+            int fr = nn_k_adam_rows_ref(pr.p, g.p, mr.p, vr.p, ur.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
+            int fs = nn_k_adam_rows(ps.p, g.p, ms.p, vs.p, us.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
+            check(fr == fs && same_bits(pr, ps) && same_bits(mr, ms) && same_bits(vr, vs) && same_bits(ur, us) &&
+                  canary_ok(ps) && canary_ok(ms) && canary_ok(vs) && canary_ok(us),
+                  "adam_rows E=%zu rows=%zu finite %d/%d maxdiff=%g", E, n, fr, fs, max_abs_diff(pr.p, ps.p, GATHER_V * E));
+            fbuf_free(pr); fbuf_free(ps); fbuf_free(g); fbuf_free(mr); fbuf_free(ms);
+            fbuf_free(vr); fbuf_free(vs); fbuf_free(ur); fbuf_free(us);
         }
     }
     for (size_t s = 0; s < NSIZES; s++) {
