@@ -53,6 +53,7 @@ function parts(spec) {
   // FILE@START,END: only the samples in that window (perf record -k mono,
   // the window wasm_bench.mjs prints), e.g. training without start-up.
   const [file, window] = spec.split('@');
+  if (spec.includes('@') && !/^[\d.]+,[\d.]+$/.test(window ?? '')) throw new Error(`${spec}: the window must be START,END in seconds`);
   const out = execFileSync('perf', ['report', '-i', file, '--no-children', '--sort', 'sym', '--stdio', '-g', 'none', '--show-nr-samples',
     ...(window ? ['--time', window] : [])],
     { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
