@@ -51,11 +51,11 @@ const nodeWasm = (m) => find((r) => r.runtime === 'node-wasm' && r.model === m);
 for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM'], ['ngram', 'ngram preset, whole run'], ['mlp', 'Fashion-MNIST MLP']]) {
   const n = nat(m), w = wrk(m), t = torch(m);
   const nw = nodeWasm(m);
-  if (nw) add(name, 'ours, wasm in Node (no browser), 1 thread', nw, `${nw.epochs} epoch${nw.epochs === 1 ? '' : 's'}; CPU ${ms(nw.cpu_ms_per_epoch)} ms/epoch; worker JS ${ms(nw.worker_js_ms_per_epoch)} ms/epoch${nw.test_acc != null ? `; test acc ${fmt(nw.test_acc, 4)}` : ''}`);
   const epochs = (r) => (r ? `${r.epochs} epoch${r.epochs === 1 ? '' : 's'}` : '');
   if (n) add(name, 'ours, native', n, `${epochs(n)}${n.repeat > 1 ? `, median of ${n.repeat}` : ''}; test acc ${fmt(n.test_acc, 4)}`);
   const nt = natThreads(m);
   if (nt) add(name, `ours, native, ${nt.threads} threads`, nt, `${epochs(nt)}; same results bit for bit; test acc ${fmt(nt.test_acc, 4)}`);
+  if (nw) add(name, 'ours, wasm in Node (no browser), 1 thread', nw, `${nw.epochs} epoch${nw.epochs === 1 ? '' : 's'}; CPU ${ms(nw.cpu_ms_per_epoch)} ms/epoch; worker JS ${ms(nw.worker_js_ms_per_epoch)} ms/epoch${nw.test_acc != null ? `; test acc ${fmt(nw.test_acc, 4)}` : ''}`);
   if (w) add(name, m !== 'lstm' ? 'ours, Chromium worker' : `ours, Chromium worker, ${threadsLabel(w)}`, w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}${w.test_acc != null ? `; test acc ${fmt(w.test_acc, 4)}` : ''}${w.score_ms != null ? '; score: in-worker ms' : ''}`);
   const w1 = wrkOne(m);
   if (m === 'lstm' && w1 && w1 !== w) add(name, 'ours, Chromium worker, 1 thread', w1, `${epochs(w1)}; val acc ${fmt(w1.val_acc, 4)}${w.history && w1.history ? (JSON.stringify(w.history) === JSON.stringify(w1.history) ? '; history identical to 2 threads' : '; HISTORY DIFFERS from 2 threads') : ''}`);
