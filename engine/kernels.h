@@ -119,10 +119,12 @@ int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v
 
 /* Adam in place on rows of E floats (the n-gram model's lazy step): for
  * each k in order, undo[k] (E) = p's row rows[k] as it was, then nn_k_adam
- * on that row of p, g, m, v. Returns 1 when every new weight is finite. */
-int nn_k_adam_rows(float *p, const float *g, float *m, float *v, float *undo, const uint32_t *rows,
+ * on that row of p, g, m, v, then that row of g is zeroed (the step uses
+ * the gradient up; clearing it while it is in the cache saves zero_grad a
+ * second random access). Returns 1 when every new weight is finite. */
+int nn_k_adam_rows(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
                    size_t nrows, size_t E, float lr_t, float b1, float b2, float eps);
-int nn_k_adam_rows_ref(float *p, const float *g, float *m, float *v, float *undo, const uint32_t *rows,
+int nn_k_adam_rows_ref(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
                        size_t nrows, size_t E, float lr_t, float b1, float b2, float eps);
 
 /* out (n) = p (n) - lr * g (n); out may be p. Returns 1 when every out[i]

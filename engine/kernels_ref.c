@@ -154,13 +154,14 @@ int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v
     return finite;
 }
 
-int nn_k_adam_rows_ref(float *p, const float *g, float *m, float *v, float *undo, const uint32_t *rows,
+int nn_k_adam_rows_ref(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
                        size_t nrows, size_t E, float lr_t, float b1, float b2, float eps) {
     int finite = 1;
     for (size_t k = 0; k < nrows; k++) {
         size_t at = (size_t)rows[k] * E;
         nn_k_copy_ref(undo + k * E, p + at, E);
         finite &= nn_k_adam_ref(p + at, p + at, g + at, m + at, v + at, E, lr_t, b1, b2, eps);
+        nn_k_zero_ref(g + at, E);
     }
     return finite;
 }

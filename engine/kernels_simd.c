@@ -675,7 +675,7 @@ int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, si
 /* nn_k_adam per row, without a call (and its constants) per 8-float row;
  * natively the rows a few steps ahead are prefetched (the n-gram table is
  * read at random). */
-int nn_k_adam_rows(float *p, const float *g, float *m, float *v, float *undo, const uint32_t *rows,
+int nn_k_adam_rows(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
                    size_t nrows, size_t E, float lr_t, float b1, float b2, float eps) {
     int finite = 1;
     for (size_t k = 0; k < nrows; k++) {
@@ -689,6 +689,7 @@ int nn_k_adam_rows(float *p, const float *g, float *m, float *v, float *undo, co
         size_t at = (size_t)rows[k] * E;
         nn_k_copy(undo + k * E, p + at, E);
         finite &= adam_span(p + at, p + at, g + at, m + at, v + at, E, lr_t, b1, b2, eps);
+        nn_k_zero(g + at, E);
     }
     return finite;
 }

@@ -328,6 +328,7 @@ float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *l
         ng->mark[r] = ng->stamp;
         ng->touched[ng->ntouched++] = r;
     }
+    ng->touched_zeroed = 0; /* gradients were added since the last step */
     return loss;
 }
 
@@ -335,7 +336,9 @@ void nn_ngram_zero_grad(nn_model *m) {
     nn_ngram *ng = m->ngram;
     uint32_t E = m->cfg.embed_dim;
     float *g = m->grads + m->tensor[T_EMB].offset;
-    for (uint32_t i = 0; i < ng->ntouched; i++) nn_k_zero(g + (size_t)ng->touched[i] * E, E);
+    if (!ng->touched_zeroed) /* else the Adam step cleared them already */
+        for (uint32_t i = 0; i < ng->ntouched; i++) nn_k_zero(g + (size_t)ng->touched[i] * E, E);
+    ng->touched_zeroed = 0;
     memset(m->grads + m->tensor[T_W].offset, 0, E * sizeof(float));
     m->grads[m->tensor[T_B].offset] = 0.0f;
     ng->ntouched = 0;
@@ -374,6 +377,7 @@ int nn_ngram_update(nn_model *m) {
         /* The touched rows in one kernel call (undo copies included). */
         finite &= nn_k_adam_rows(m->params + emb, m->grads + emb, m->m + emb, m->v + emb, u, ng->touched,
                                  ng->ntouched, E, lr_t, c->beta1, c->beta2, c->eps);
+        ng->touched_zeroed = 1;
     } else {
         for (uint32_t i = 0; i < ng->ntouched; i++) {
             if (i + AHEAD < ng->ntouched) {

@@ -506,16 +506,20 @@ static void test_rows(void) {
             for (size_t k = 0; k < n; k++) feat[k] = nn_rng_below(&rng, GATHER_V);
             if (n >= 3) feat[2] = feat[0];
             fbuf pr = fbuf_random(GATHER_V * E, 0, -1.0f, 1.0f), ps = fbuf_copy(pr, 1);
-            fbuf g = fbuf_random(GATHER_V * E, 2, -1.0f, 1.0f);
+            fbuf gr = fbuf_random(GATHER_V * E, 2, -1.0f, 1.0f), gs = fbuf_copy(gr, 1);
             fbuf mr = fbuf_random(GATHER_V * E, 3, -0.1f, 0.1f), ms = fbuf_copy(mr, 0);
             fbuf vr = fbuf_random(GATHER_V * E, 1, 0.0f, 0.1f), vs = fbuf_copy(vr, 2);
             fbuf ur = fbuf_make(n * E, 0), us = fbuf_make(n * E, 3);
-            int fr = nn_k_adam_rows_ref(pr.p, g.p, mr.p, vr.p, ur.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
-            int fs = nn_k_adam_rows(ps.p, g.p, ms.p, vs.p, us.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
+            int fr = nn_k_adam_rows_ref(pr.p, gr.p, mr.p, vr.p, ur.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
+            int fs = nn_k_adam_rows(ps.p, gs.p, ms.p, vs.p, us.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
+            int zeroed = 1; /* the rows' gradients are cleared */
+            for (size_t k = 0; k < n; k++)
+                for (size_t e = 0; e < E; e++) zeroed &= gs.p[(size_t)feat[k] * E + e] == 0.0f;
             check(fr == fs && same_bits(pr, ps) && same_bits(mr, ms) && same_bits(vr, vs) && same_bits(ur, us) &&
-                  canary_ok(ps) && canary_ok(ms) && canary_ok(vs) && canary_ok(us),
+                  same_bits(gr, gs) && zeroed && canary_ok(ps) && canary_ok(ms) && canary_ok(vs) && canary_ok(us) &&
+                  canary_ok(gs),
                   "adam_rows E=%zu rows=%zu finite %d/%d maxdiff=%g", E, n, fr, fs, max_abs_diff(pr.p, ps.p, GATHER_V * E));
-            fbuf_free(pr); fbuf_free(ps); fbuf_free(g); fbuf_free(mr); fbuf_free(ms);
+            fbuf_free(pr); fbuf_free(ps); fbuf_free(gr); fbuf_free(gs); fbuf_free(mr); fbuf_free(ms);
             fbuf_free(vr); fbuf_free(vs); fbuf_free(ur); fbuf_free(us);
         }
     }
