@@ -176,7 +176,8 @@ if [ "$PARTS" = 1 ]; then
         cmake --build build-wasm --target nn_wasm_prof -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
             || die "building build-wasm's nn_wasm_prof failed"
         perf record -q -k mono -F 2000 -o "$WORK/native.perf" -- build/imdb_bench --shard "$SHARD" >/dev/null 2>&1
-        perf record -q -k mono -F 2000 -o "$WORK/wasm.perf" -- node --perf-basic-prof --no-experimental-fetch \
+        perf record -q -k mono -F 2000 -o "$WORK/wasm.perf" -- node --perf-basic-prof \
+            --logfile="$WORK/v8.log" --no-logfile-per-isolate --no-experimental-fetch \
             tests/bench/wasm_bench.mjs --preset tutorial-bag --engine build-wasm/engine-prof.js > "$WORK/wasm.txt" 2>&1
         window="$(sed -n 's/^wasm_bench: window \([0-9.,]*\) pid .*/\1/p' "$WORK/wasm.txt")"
         pid="$(sed -n 's/^wasm_bench: window .* pid \([0-9]*\)/\1/p' "$WORK/wasm.txt")"
