@@ -18,20 +18,14 @@
 // Deliberately not here: what is saved or restored (app.js and persist.js
 // decide), and anything shown on the page.
 
-import { eventQueue } from './coalesce.js';
-
 export class EngineWorker {
   constructor(url, onEvent, onDeath) {
     this.pending = new Map();
-    // Training progress is handled at most once per frame (coalesce.js);
-    // a reply or any other message first hands over what is queued.
-    this.events = eventQueue(onEvent);
     this.nextId = 1;
     this.dead = null;
     this.worker = new Worker(url, { type: 'module' });
     this.worker.onmessage = (e) => {
       const msg = e.data || {};
-      if (msg.id != null || msg.type === 'fatal') this.events.flush();
       if (msg.id != null && this.pending.has(msg.id)) {
         const { resolve, reject, type } = this.pending.get(msg.id);
         this.pending.delete(msg.id);
@@ -44,7 +38,7 @@ export class EngineWorker {
       } else if (msg.type === 'fatal') {
         this.die((msg.data && msg.data.message) || 'the engine crashed');
       } else if (msg.id == null) {
-        this.events.push(msg.type, msg.data || {});
+        onEvent(msg.type, msg.data || {});
       }
     };
     this.onDeath = onDeath;
