@@ -56,6 +56,28 @@ void nn_k_dense_backward_ref(float *dinp, float *dw, float *db, const float *dou
 void nn_k_axpy(float *y, float a, const float *x, size_t n);
 void nn_k_axpy_ref(float *y, float a, const float *x, size_t n);
 
+/* The n-gram model's rows (engine/ngram.c), without a call per row: in wasm
+ * a memcpy or memset of a variable size is memory.copy/fill, which V8 runs
+ * as a call into the host, and a call per 8-float row cost more than the
+ * row itself.
+ * rows_axpy: for k = 0, 1, ..., n-1 in order, out (E) += w_k * table[feat[k]]
+ * (E floats), w_k = weight ? weight[feat[k]] : 1: nn_k_axpy per row, bit for bit.
+ * scatter_rows_axpy: for k in order, table[feat[k]] (E) += a_k * row (E),
+ * a_k = weight ? scale * weight[feat[k]] : scale: nn_k_axpy per row.
+ * copy / zero: dst (n) = src (n); p (n) = 0 (memcpy / memset of n floats). */
+void nn_k_rows_axpy(float *out, const float *table, const uint32_t *feat, const float *weight,
+                    size_t n, size_t E);
+void nn_k_rows_axpy_ref(float *out, const float *table, const uint32_t *feat, const float *weight,
+                        size_t n, size_t E);
+void nn_k_scatter_rows_axpy(float *table, const float *row, float scale, const uint32_t *feat,
+                            const float *weight, size_t n, size_t E);
+void nn_k_scatter_rows_axpy_ref(float *table, const float *row, float scale, const uint32_t *feat,
+                                const float *weight, size_t n, size_t E);
+void nn_k_copy(float *dst, const float *src, size_t n);
+void nn_k_copy_ref(float *dst, const float *src, size_t n);
+void nn_k_zero(float *p, size_t n);
+void nn_k_zero_ref(float *p, size_t n);
+
 /* y (n) *= a */
 void nn_k_scale(float *y, float a, size_t n);
 void nn_k_scale_ref(float *y, float a, size_t n);
@@ -94,6 +116,16 @@ int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, si
               float lr_t, float b1, float b2, float eps);
 int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v, size_t n,
                   float lr_t, float b1, float b2, float eps);
+
+/* Adam in place on rows of E floats (the n-gram model's lazy step): for
+ * each k in order, undo[k] (E) = p's row rows[k] as it was, then nn_k_adam
+ * on that row of p, g, m, v, then that row of g is zeroed (the step uses
+ * the gradient up; clearing it while it is in the cache saves zero_grad a
+ * second random access). Returns 1 when every new weight is finite. */
+int nn_k_adam_rows(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
+                   size_t nrows, size_t E, float lr_t, float b1, float b2, float eps);
+int nn_k_adam_rows_ref(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
+                       size_t nrows, size_t E, float lr_t, float b1, float b2, float eps);
 
 /* out (n) = p (n) - lr * g (n); out may be p. Returns 1 when every out[i]
  * is finite, like nn_k_adam. */

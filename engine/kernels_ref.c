@@ -12,6 +12,8 @@
  */
 #include "kernels.h"
 
+#include <string.h>
+
 #include <math.h>
 
 #if defined(__clang__)
@@ -49,6 +51,26 @@ void nn_k_dense_forward_ref(float *out, const float *x, const float *w, const fl
 
 void nn_k_axpy_ref(float *y, float a, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void nn_k_rows_axpy_ref(float *out, const float *table, const uint32_t *feat, const float *weight,
+                        size_t n, size_t E) {
+    for (size_t k = 0; k < n; k++)
+        nn_k_axpy_ref(out, weight ? weight[feat[k]] : 1.0f, table + (size_t)feat[k] * E, E);
+}
+
+void nn_k_scatter_rows_axpy_ref(float *table, const float *row, float scale, const uint32_t *feat,
+                                const float *weight, size_t n, size_t E) {
+    for (size_t k = 0; k < n; k++)
+        nn_k_axpy_ref(table + (size_t)feat[k] * E, weight ? scale * weight[feat[k]] : scale, row, E);
+}
+
+void nn_k_copy_ref(float *dst, const float *src, size_t n) {
+    if (n) memcpy(dst, src, n * sizeof *dst);
+}
+
+void nn_k_zero_ref(float *p, size_t n) {
+    if (n) memset(p, 0, n * sizeof *p);
 }
 
 void nn_k_scale_ref(float *y, float a, size_t n) {
@@ -128,6 +150,18 @@ int nn_k_adam_ref(float *out, const float *p, const float *g, float *m, float *v
         v[i] = b2 * v[i] + one_minus_b2 * (gi * gi);
         out[i] = p[i] - (lr_t * m[i]) / (sqrtf(v[i]) + eps);
         if (!isfinite(out[i])) finite = 0;
+    }
+    return finite;
+}
+
+int nn_k_adam_rows_ref(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
+                       size_t nrows, size_t E, float lr_t, float b1, float b2, float eps) {
+    int finite = 1;
+    for (size_t k = 0; k < nrows; k++) {
+        size_t at = (size_t)rows[k] * E;
+        nn_k_copy_ref(undo + k * E, p + at, E);
+        finite &= nn_k_adam_ref(p + at, p + at, g + at, m + at, v + at, E, lr_t, b1, b2, eps);
+        nn_k_zero_ref(g + at, E);
     }
     return finite;
 }

@@ -363,6 +363,80 @@ static ALWAYS_INLINE void axpy_inline(float *y, float a, const float *x, size_t 
 
 void nn_k_axpy(float *y, float a, const float *x, size_t n) { axpy_inline(y, a, x, n); }
 
+/* The n-gram model's rows (kernels.h). The table is far larger than the
+ * caches and read at random: natively the rows a few steps ahead are
+ * prefetched (wasm has no prefetch). Each column still adds its rows in
+ * order k = 0, 1, ..., so the sums are nn_k_axpy's. */
+#if defined(__GNUC__) && !defined(__wasm__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+enum { ROWS_AHEAD = 16 };
+
+void nn_k_rows_axpy(float *out, const float *table, const uint32_t *feat, const float *weight,
+                    size_t n, size_t E) {
+    size_t c = 0;
+    for (; c + 8 <= E; c += 8) { /* eight columns in two registers for all n rows */
+        v128_t a0 = LD(out + c), a1 = LD(out + c + 4);
+        for (size_t k = 0; k < n; k++) {
+            if (k + ROWS_AHEAD < n) {
+                PREFETCH(table + (size_t)feat[k + ROWS_AHEAD] * E + c);
+                if (weight) PREFETCH(weight + feat[k + ROWS_AHEAD]);
+            }
+            const float *r = table + (size_t)feat[k] * E + c;
+            v128_t w = F4(weight ? weight[feat[k]] : 1.0f);
+            a0 = ADD(a0, MUL(w, LD(r)));
+            a1 = ADD(a1, MUL(w, LD(r + 4)));
+        }
+        ST(out + c, a0);
+        ST(out + c + 4, a1);
+    }
+    for (; c + 4 <= E; c += 4) {
+        v128_t a0 = LD(out + c);
+        for (size_t k = 0; k < n; k++)
+            a0 = ADD(a0, MUL(F4(weight ? weight[feat[k]] : 1.0f), LD(table + (size_t)feat[k] * E + c)));
+        ST(out + c, a0);
+    }
+    for (; c < E; c++) {
+        float a = out[c];
+        for (size_t k = 0; k < n; k++) a += (weight ? weight[feat[k]] : 1.0f) * table[(size_t)feat[k] * E + c];
+        out[c] = a;
+    }
+}
+
+void nn_k_scatter_rows_axpy(float *table, const float *row, float scale, const uint32_t *feat,
+                            const float *weight, size_t n, size_t E) {
+    for (size_t k = 0; k < n; k++) {
+        if (k + ROWS_AHEAD < n) PREFETCH(table + (size_t)feat[k + ROWS_AHEAD] * E);
+        axpy_inline(table + (size_t)feat[k] * E, weight ? scale * weight[feat[k]] : scale, row, E);
+    }
+}
+
+/* No loop over single floats (a compiler turns one back into memcpy). */
+void nn_k_copy(float *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(dst + i, LD(src + i));
+    switch (n - i) {
+    case 3: dst[i + 2] = src[i + 2]; /* fall through */
+    case 2: dst[i + 1] = src[i + 1]; /* fall through */
+    case 1: dst[i] = src[i]; /* fall through */
+    default: break;
+    }
+}
+
+void nn_k_zero(float *p, size_t n) {
+    v128_t z = F4(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) ST(p + i, z);
+    switch (n - i) {
+    case 3: p[i + 2] = 0.0f; /* fall through */
+    case 2: p[i + 1] = 0.0f; /* fall through */
+    case 1: p[i] = 0.0f; /* fall through */
+    default: break;
+    }
+}
+
 /* ----------------------------------------------------------- dense backward
  *
  * The reference's loops with its axpys inlined: for the bag model's 16x16
@@ -548,8 +622,8 @@ static inline v128_t adam4(v128_t p, v128_t *m, v128_t *v, v128_t g, v128_t lr_t
 
 /* The new weights' finiteness is gathered on the way (an OR of
  * nonfinite4), so the trainer's check costs no second pass over them. */
-int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, size_t n,
-              float lr_t, float b1, float b2, float eps) {
+static ALWAYS_INLINE int adam_span(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+                                   float lr_t, float b1, float b2, float eps) {
     v128_t vlr = F4(lr_t), vb1 = F4(b1), vb2 = F4(b2), veps = F4(eps);
     v128_t omb1 = F4(1.0f - b1), omb2 = F4(1.0f - b2), bad = wasm_i32x4_splat(0);
     size_t i = 0;
@@ -591,6 +665,33 @@ int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, si
         store_partial(out + i, vp, k); store_partial(m + i, vm, k); store_partial(v + i, vv, k);
     }
     return !wasm_v128_any_true(bad);
+}
+
+int nn_k_adam(float *out, const float *p, const float *g, float *m, float *v, size_t n,
+              float lr_t, float b1, float b2, float eps) {
+    return adam_span(out, p, g, m, v, n, lr_t, b1, b2, eps);
+}
+
+/* nn_k_adam per row, without a call (and its constants) per 8-float row;
+ * natively the rows a few steps ahead are prefetched (the n-gram table is
+ * read at random). */
+int nn_k_adam_rows(float *p, float *g, float *m, float *v, float *undo, const uint32_t *rows,
+                   size_t nrows, size_t E, float lr_t, float b1, float b2, float eps) {
+    int finite = 1;
+    for (size_t k = 0; k < nrows; k++) {
+        if (k + ROWS_AHEAD < nrows) {
+            size_t ahead = (size_t)rows[k + ROWS_AHEAD] * E;
+            PREFETCH(p + ahead);
+            PREFETCH(g + ahead);
+            PREFETCH(m + ahead);
+            PREFETCH(v + ahead);
+        }
+        size_t at = (size_t)rows[k] * E;
+        nn_k_copy(undo + k * E, p + at, E);
+        finite &= adam_span(p + at, p + at, g + at, m + at, v + at, E, lr_t, b1, b2, eps);
+        nn_k_zero(g + at, E);
+    }
+    return finite;
 }
 
 int nn_k_sgd(float *out, const float *p, const float *g, size_t n, float lr) {

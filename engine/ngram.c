@@ -68,7 +68,7 @@ static const float *nb_ratio(const nn_model *m) {
 #if defined(__GNUC__) && !defined(__wasm__)
 #define PREFETCH(p) __builtin_prefetch(p)
 #else
-#define PREFETCH(p) ((void)0)
+#define PREFETCH(p) ((void)(p))
 #endif
 enum { AHEAD = 16 };
 
@@ -125,15 +125,9 @@ void nn_bag_mean_forward(float *out, const uint32_t *feat, const uint32_t *start
                          const float *weight, uint32_t B, uint32_t E) {
     for (uint32_t b = 0; b < B; b++) {
         float *o = out + (size_t)b * E;
-        memset(o, 0, E * sizeof *o);
+        nn_k_zero(o, E);
         uint32_t s = start[b], e = start[b + 1];
-        for (uint32_t k = s; k < e; k++) {
-            if (k + AHEAD < e) {
-                PREFETCH(table + (size_t)feat[k + AHEAD] * E);
-                if (weight) PREFETCH(weight + feat[k + AHEAD]);
-            }
-            nn_k_axpy(o, weight ? weight[feat[k]] : 1.0f, table + (size_t)feat[k] * E, E);
-        }
+        nn_k_rows_axpy(o, table, feat + s, weight, e - s, E); /* an axpy per row, in order */
         if (e > s) nn_k_scale(o, 1.0f / (float)(e - s), E);
     }
 }
@@ -144,11 +138,7 @@ void nn_bag_mean_backward(float *dtable, const float *dout, const uint32_t *feat
         uint32_t s = start[b], e = start[b + 1];
         if (e == s) continue;
         float scale = 1.0f / (float)(e - s);
-        for (uint32_t k = s; k < e; k++) {
-            if (k + AHEAD < e) PREFETCH(dtable + (size_t)feat[k + AHEAD] * E);
-            nn_k_axpy(dtable + (size_t)feat[k] * E, weight ? scale * weight[feat[k]] : scale,
-                      dout + (size_t)b * E, E);
-        }
+        nn_k_scatter_rows_axpy(dtable, dout + (size_t)b * E, scale, feat + s, weight, e - s, E);
     }
 }
 
@@ -341,6 +331,7 @@ float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *l
         ng->mark[r] = ng->stamp;
         ng->touched[ng->ntouched++] = r;
     }
+    ng->touched_zeroed = 0; /* gradients were added since the last step */
     return loss;
 }
 
@@ -348,7 +339,9 @@ void nn_ngram_zero_grad(nn_model *m) {
     nn_ngram *ng = m->ngram;
     uint32_t E = m->cfg.embed_dim;
     float *g = m->grads + m->tensor[T_EMB].offset;
-    for (uint32_t i = 0; i < ng->ntouched; i++) memset(g + (size_t)ng->touched[i] * E, 0, E * sizeof *g);
+    if (!ng->touched_zeroed) /* else the Adam step cleared them already */
+        for (uint32_t i = 0; i < ng->ntouched; i++) nn_k_zero(g + (size_t)ng->touched[i] * E, E);
+    ng->touched_zeroed = 0;
     uint32_t O = nn_config_outputs(&m->cfg);
     memset(m->grads + m->tensor[T_W].offset, 0, (size_t)O * E * sizeof(float));
     memset(m->grads + m->tensor[T_B].offset, 0, O * sizeof(float));
@@ -384,16 +377,21 @@ int nn_ngram_update(nn_model *m) {
     u += (size_t)O * (E + 1);
     int finite = step_span(m, w, (size_t)O * E, lr_t);
     finite &= step_span(m, bias, O, lr_t);
-    for (uint32_t i = 0; i < ng->ntouched; i++) {
-        if (i + AHEAD < ng->ntouched) {
-            size_t ahead = emb + (size_t)ng->touched[i + AHEAD] * E;
-            PREFETCH(m->params + ahead);
-            PREFETCH(m->grads + ahead);
-            PREFETCH(m->m + ahead);
-            PREFETCH(m->v + ahead);
+    if (c->optimizer != NN_OPT_SGD) { /* Adam, as step_span */
+        /* The touched rows in one kernel call (undo copies included). */
+        finite &= nn_k_adam_rows(m->params + emb, m->grads + emb, m->m + emb, m->v + emb, u, ng->touched,
+                                 ng->ntouched, E, lr_t, c->beta1, c->beta2, c->eps);
+        ng->touched_zeroed = 1;
+    } else {
+        for (uint32_t i = 0; i < ng->ntouched; i++) {
+            if (i + AHEAD < ng->ntouched) {
+                size_t ahead = emb + (size_t)ng->touched[i + AHEAD] * E;
+                PREFETCH(m->params + ahead);
+                PREFETCH(m->grads + ahead);
+            }
+            nn_k_copy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E);
+            finite &= step_span(m, emb + (size_t)ng->touched[i] * E, E, lr_t);
         }
-        memcpy(u + (size_t)i * E, m->params + emb + (size_t)ng->touched[i] * E, E * sizeof *u);
-        finite &= step_span(m, emb + (size_t)ng->touched[i] * E, E, lr_t);
     }
     ng->nundo = ng->ntouched;
     ng->undo_valid = 1;
@@ -411,7 +409,7 @@ int nn_ngram_undo_update(nn_model *m) {
     u += (size_t)O * (E + 1);
     size_t emb = m->tensor[T_EMB].offset;
     for (uint32_t i = 0; i < ng->nundo; i++)
-        memcpy(m->params + emb + (size_t)ng->touched[i] * E, u + (size_t)i * E, E * sizeof *u);
+        nn_k_copy(m->params + emb + (size_t)ng->touched[i] * E, u + (size_t)i * E, E);
     ng->undo_valid = 0;
     m->prev_valid = 0;
     return 1;

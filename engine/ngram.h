@@ -55,6 +55,7 @@ typedef struct nn_ngram {
     /* rows touched since the last zero_grad, for the lazy update */
     uint32_t *touched;       /* (ntouched) */
     uint32_t ntouched;
+    int touched_zeroed;      /* the last update zeroed the touched rows' gradients */
     uint32_t *mark;          /* (rows) == stamp when touched */
     uint32_t stamp;
     /* the undo log of the last update */

@@ -3,14 +3,17 @@
 # (build/imdb_bench; the LSTM also with one thread per CPU; the ngram
 # preset's whole run, early stopping included, beside the bag's), in headless
 # Chromium's worker and on the page
-# (tests/bench/browser_bench.mjs), and, when installed, with the peers on the
+# (tests/bench/browser_bench.mjs), the wasm engine in Node without a browser
+# (tests/bench/wasm_bench.mjs), the Fashion-MNIST MLP natively and in the
+# worker, a per-part breakdown of the bag recipe's CPU time natively and in
+# wasm (perf, tests/bench/perf_parts.mjs), and, when installed, with the peers on the
 # same data: PyTorch (Debian's python3-torch, tests/bench/torch_bench.py) and
 # TensorFlow.js with its wasm backend (optional npm packages). Prints one
 # table, then the ratios. Figures only: nothing here asserts on time.
 #
 #   scripts/bench.sh [--repeat N] [--lstm-epochs N] [--torch-lstm-full]
 #                    [--no-browser] [--no-page] [--no-peers] [--install-peers]
-#                    [--results FILE]
+#                    [--mlp-epochs N] [--no-node] [--no-parts] [--results FILE]
 #   scripts/bench.sh --page-only [--results FILE]
 #   scripts/bench.sh --site-only
 #
@@ -29,6 +32,11 @@
 #                      40 ms latency, cold and warm cache (about a minute;
 #                      a default run ends with it too, unless --no-page)
 #   --no-peers         skip PyTorch and TensorFlow.js
+#   --mlp-epochs N     epochs of tutorial-mlp (Fashion-MNIST), natively and in
+#                      the worker (default 2; skipped without data/fashion.shard)
+#   --no-node          skip the wasm engine in Node (bag, LSTM, MLP, ngram)
+#   --no-parts         skip the per-part breakdown (needs perf: Debian's
+#                      linux-perf; builds build-wasm's nn_wasm_prof target)
 #   --install-peers    first install the peers: python3-torch with apt-get
 #                      (as root or through sudo) and the optional npm
 #                      packages (@tensorflow/tfjs, @tensorflow/tfjs-backend-wasm);
@@ -45,6 +53,7 @@ say() { echo "bench: $*" >&2; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS="" PAGE_ONLY=0 SITE_ONLY=0
+MLP_EPOCHS=2 NODE_WASM=1 PARTS=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --repeat) REPEAT="$2"; shift 2 ;;
@@ -55,6 +64,9 @@ while [ $# -gt 0 ]; do
         --page-only) PAGE_ONLY=1; shift ;;
         --site-only) SITE_ONLY=1; shift ;;
         --no-peers) PEERS=0; shift ;;
+        --mlp-epochs) MLP_EPOCHS="$2"; shift 2 ;;
+        --no-node) NODE_WASM=0; shift ;;
+        --no-parts) PARTS=0; shift ;;
         --install-peers) INSTALL=1; shift ;;
         --results) RESULTS="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -63,6 +75,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a whole number >= 1"
 [[ "$LSTM_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "--lstm-epochs needs a whole number >= 1"
+[[ "$MLP_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "--mlp-epochs needs a whole number >= 1"
+FASHION="$ROOT/data/fashion.shard"
 
 SHARD="$ROOT/data/imdb.shard"
 [ -f "$SHARD" ] || die "$SHARD is missing: run scripts/setup.sh"
@@ -151,6 +165,49 @@ if [ "$CPUS" -ge 2 ]; then
     build/imdb_bench --shard "$SHARD" --preset tutorial-lstm --epochs "$LSTM_EPOCHS" --threads "$CPUS" --json >> "$OUT"
 fi
 
+if [ -f "$FASHION" ]; then
+    say "native: tutorial-mlp (Fashion-MNIST), $MLP_EPOCHS epoch(s)"
+    line="$(build/imdb_train --shard "$FASHION" --preset tutorial-mlp --epochs "$MLP_EPOCHS" 2>&1 | grep -m1 '^Trained ')" \
+        || die "imdb_train on $FASHION failed"
+    # "Trained N epochs in X ms (...)"
+    read -r n ms <<<"$(sed -E 's/^Trained ([0-9]+) epochs? in ([0-9.]+) ms.*/\1 \2/' <<<"$line")"
+    printf '{"runtime":"native","threads":1,"model":"mlp","epochs":%s,"repeat":1,"total_ms":%s,"epoch_ms":%s}\n' \
+        "$n" "$ms" "$(echo "$ms / $n" | bc -l)" >> "$OUT"
+fi
+
+# ------------------------------------------------- wasm in Node, no browser
+if [ "$NODE_WASM" = 1 ] && [ -f web/engine/engine.js ]; then
+    say "wasm in Node (worker.js in a worker thread, one thread): bag 40 epochs, LSTM $LSTM_EPOCHS epoch(s), ngram$([ -f "$FASHION" ] && echo ", MLP $MLP_EPOCHS epoch(s)")"
+    wb() { node --no-experimental-fetch tests/bench/wasm_bench.mjs --json "$@" 2>/dev/null >> "$OUT" || die "wasm_bench.mjs $* failed"; }
+    wb --preset tutorial-bag
+    wb --preset tutorial-lstm --epochs "$LSTM_EPOCHS"
+    wb --preset ngram
+    [ -f "$FASHION" ] && wb --preset tutorial-mlp --epochs "$MLP_EPOCHS"
+fi
+
+# ------------------------------------------ where the time goes, per part
+PARTS_OUT=""
+if [ "$PARTS" = 1 ]; then
+    if ! command -v perf >/dev/null || ! perf record -o /dev/null -q -- true 2>/dev/null; then
+        say "per-part breakdown skipped: perf is missing or not allowed (apt-get install linux-perf; kernel.perf_event_paranoid <= 2)"
+    elif [ ! -d build-wasm ]; then
+        say "per-part breakdown skipped: no build-wasm/ (scripts/build-wasm.sh)"
+    else
+        say "per-part breakdown: the bag recipe under perf, natively and in wasm (Node)"
+        cmake --build build-wasm --target nn_wasm_prof -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
+            || die "building build-wasm's nn_wasm_prof failed"
+        perf record -q -k mono -F 2000 -o "$WORK/native.perf" -- build/imdb_bench --shard "$SHARD" >/dev/null 2>&1
+        perf record -q -k mono -F 2000 -o "$WORK/wasm.perf" -- node --perf-basic-prof \
+            --logfile="$WORK/v8.log" --no-logfile-per-isolate --no-experimental-fetch \
+            tests/bench/wasm_bench.mjs --preset tutorial-bag --engine build-wasm/engine-prof.js > "$WORK/wasm.txt" 2>&1
+        window="$(sed -n 's/^wasm_bench: window \([0-9.,]*\) pid .*/\1/p' "$WORK/wasm.txt")"
+        pid="$(sed -n 's/^wasm_bench: window .* pid \([0-9]*\)/\1/p' "$WORK/wasm.txt")"
+        PARTS_OUT="$(node tests/bench/perf_parts.mjs --epochs 40 "native=$WORK/native.perf" "wasm-in-Node=$WORK/wasm.perf@$window")" \
+            || say "perf_parts.mjs failed"
+        if [ -n "$pid" ]; then rm -f "/tmp/perf-$pid.map"; fi # node --perf-basic-prof's symbol map
+    fi
+fi
+
 # ----------------------------------------------------------- browser
 if [ "$BROWSER" = 1 ]; then
     say "Chromium: worker (bag x $REPEAT, ngram, LSTM $LSTM_EPOCHS epoch(s))$([ "$PAGE" = 1 ] && echo ", page")$([ "$PEERS" = 1 ] && echo ", TensorFlow.js")"
@@ -158,6 +215,10 @@ if [ "$BROWSER" = 1 ]; then
     [ "$PAGE" = 1 ] || args+=(--no-page)
     [ "$PEERS" = 1 ] || args+=(--no-tfjs)
     node tests/bench/browser_bench.mjs "${args[@]}" >> "$OUT" || die "the browser benchmark failed (see above)"
+    if [ -f "$FASHION" ]; then
+        say "Chromium: worker, tutorial-mlp, one thread, $MLP_EPOCHS epoch(s)"
+        node tests/bench/fashion_browser_bench.mjs --epochs "$MLP_EPOCHS" --json >> "$OUT" || die "fashion_browser_bench.mjs failed"
+    fi
 fi
 
 # ----------------------------------------------------------- PyTorch
@@ -183,4 +244,9 @@ fi
 echo
 echo "scripts/bench.sh on $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 node tests/bench/table.mjs "$OUT"
+if [ -n "$PARTS_OUT" ]; then
+    echo
+    echo "where the bag recipe's time goes, per part (whole run / 40 epochs; wasm: the training window only):"
+    echo "$PARTS_OUT"
+fi
 if [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ]; then site_bench; fi

@@ -5,7 +5,7 @@
  * buffer one canary float (a NaN with a recognisable payload): a kernel that
  * writes past its output changes it, and one that reads past an input gets a
  * NaN into its result. Tolerances:
- *   exact (bit for bit)  gather_sum, scatter_add, dense_backward, axpy, scale, relu, nonzero_span,
+ *   exact (bit for bit)  gather_sum, scatter_add, rows_axpy, scatter_rows_axpy, copy, zero, adam_rows, dense_backward, axpy, scale, relu, nonzero_span,
  *                        relu_backward, adam, sgd (in place and into another
  *                        buffer, with their finiteness flag), bce's correct count: the
  *                        SIMD kernels evaluate the reference's expressions
@@ -464,6 +464,82 @@ static void test_gather_scatter(void) {
     }
 }
 
+/* The n-gram model's row kernels: rows_axpy and scatter_rows_axpy against
+ * an axpy per row (with and without per-row weights; feats repeat, so a
+ * row updated twice sees its first update), copy and zero against memcpy
+ * and memset. */
+static void test_rows(void) {
+    uint32_t feat[256];
+    for (size_t ie = 0; ie < sizeof GATHER_E / sizeof GATHER_E[0]; ie++) {
+        for (size_t it = 0; it < sizeof GATHER_T / sizeof GATHER_T[0]; it++) {
+            for (size_t off = 0; off < NOFFSETS; off++) {
+                size_t E = GATHER_E[ie], n = GATHER_T[it];
+                for (size_t k = 0; k < n; k++) feat[k] = nn_rng_below(&rng, n > 4 ? (uint32_t)n / 2 : GATHER_V);
+                if (n >= 2) feat[1] = feat[0];
+                if (n) feat[n - 1] = GATHER_V - 1;
+                fbuf table = fbuf_random(GATHER_V * E, off, -1.0f, 1.0f);
+                fbuf weight = fbuf_random(GATHER_V, other_off(off + 2), 0.0f, 3.0f);
+                for (int w = 0; w < 2; w++) {
+                    const float *wp = w ? weight.p : NULL;
+                    fbuf outr = fbuf_random(E, other_off(off), -1.0f, 1.0f), outs = fbuf_copy(outr, other_off(off));
+                    nn_k_rows_axpy_ref(outr.p, table.p, feat, wp, n, E);
+                    nn_k_rows_axpy(outs.p, table.p, feat, wp, n, E);
+                    check(same_bits(outr, outs) && canary_ok(outs), "rows_axpy E=%zu n=%zu off=%zu weights=%d maxdiff=%g%s",
+                          E, n, off, w, max_abs_diff(outr.p, outs.p, E), canary_ok(outs) ? "" : " canary overwritten");
+                    float scale = nn_rng_uniform(&rng, -1.0f, 1.0f);
+                    fbuf row = fbuf_random(E, other_off(off + 1), -1.0f, 1.0f);
+                    fbuf tabr = fbuf_copy(table, off), tabs = fbuf_copy(table, off);
+                    nn_k_scatter_rows_axpy_ref(tabr.p, row.p, scale, feat, wp, n, E);
+                    nn_k_scatter_rows_axpy(tabs.p, row.p, scale, feat, wp, n, E);
+                    check(same_bits(tabr, tabs) && canary_ok(tabs), "scatter_rows_axpy E=%zu n=%zu off=%zu weights=%d maxdiff=%g%s",
+                          E, n, off, w, max_abs_diff(tabr.p, tabs.p, GATHER_V * E), canary_ok(tabs) ? "" : " canary overwritten");
+                    fbuf_free(outr); fbuf_free(outs); fbuf_free(row); fbuf_free(tabr); fbuf_free(tabs);
+                }
+                fbuf_free(table); fbuf_free(weight);
+            }
+        }
+    }
+    /* adam_rows: rows in a random order (one twice), against nn_k_adam_ref per row. */
+    for (size_t ie = 0; ie < sizeof GATHER_E / sizeof GATHER_E[0]; ie++) {
+        for (size_t it = 0; it < sizeof GATHER_T / sizeof GATHER_T[0]; it++) {
+            size_t E = GATHER_E[ie], n = GATHER_T[it];
+            for (size_t k = 0; k < n; k++) feat[k] = nn_rng_below(&rng, GATHER_V);
+            if (n >= 3) feat[2] = feat[0];
+            fbuf pr = fbuf_random(GATHER_V * E, 0, -1.0f, 1.0f), ps = fbuf_copy(pr, 1);
+            fbuf gr = fbuf_random(GATHER_V * E, 2, -1.0f, 1.0f), gs = fbuf_copy(gr, 1);
+            fbuf mr = fbuf_random(GATHER_V * E, 3, -0.1f, 0.1f), ms = fbuf_copy(mr, 0);
+            fbuf vr = fbuf_random(GATHER_V * E, 1, 0.0f, 0.1f), vs = fbuf_copy(vr, 2);
+            fbuf ur = fbuf_make(n * E, 0), us = fbuf_make(n * E, 3);
+            int fr = nn_k_adam_rows_ref(pr.p, gr.p, mr.p, vr.p, ur.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
+            int fs = nn_k_adam_rows(ps.p, gs.p, ms.p, vs.p, us.p, feat, n, E, 0.01f, 0.9f, 0.999f, 1e-7f);
+            int zeroed = 1; /* the rows' gradients are cleared */
+            for (size_t k = 0; k < n; k++)
+                for (size_t e = 0; e < E; e++) zeroed &= gs.p[(size_t)feat[k] * E + e] == 0.0f;
+            check(fr == fs && same_bits(pr, ps) && same_bits(mr, ms) && same_bits(vr, vs) && same_bits(ur, us) &&
+                  same_bits(gr, gs) && zeroed && canary_ok(ps) && canary_ok(ms) && canary_ok(vs) && canary_ok(us) &&
+                  canary_ok(gs),
+                  "adam_rows E=%zu rows=%zu finite %d/%d maxdiff=%g", E, n, fr, fs, max_abs_diff(pr.p, ps.p, GATHER_V * E));
+            fbuf_free(pr); fbuf_free(ps); fbuf_free(gr); fbuf_free(gs); fbuf_free(mr); fbuf_free(ms);
+            fbuf_free(vr); fbuf_free(vs); fbuf_free(ur); fbuf_free(us);
+        }
+    }
+    for (size_t s = 0; s < NSIZES; s++) {
+        for (size_t off = 0; off < NOFFSETS; off++) {
+            size_t n = SIZES[s];
+            fbuf src = fbuf_random(n, other_off(off), -1.0f, 1.0f);
+            fbuf dst = fbuf_random(n, off, -1.0f, 1.0f), zr = fbuf_copy(dst, off), zs = fbuf_copy(dst, off);
+            nn_k_copy(dst.p, src.p, n);
+            check(n == 0 || (memcmp(dst.p, src.p, n * sizeof(float)) == 0 && canary_ok(dst)), "copy n=%zu off=%zu", n, off);
+            nn_k_zero_ref(zr.p, n);
+            nn_k_zero(zs.p, n);
+            check(same_bits(zr, zs) && canary_ok(zs), "zero n=%zu off=%zu%s", n, off, canary_ok(zs) ? "" : " canary overwritten");
+            nn_k_copy_ref(zr.p, src.p, n);
+            check(n == 0 || memcmp(zr.p, src.p, n * sizeof(float)) == 0, "copy_ref n=%zu off=%zu", n, off);
+            fbuf_free(src); fbuf_free(dst); fbuf_free(zr); fbuf_free(zs);
+        }
+    }
+}
+
 /* --------------------------------------------------------------------- bce */
 
 /* The loss terms in double: the tolerance scale of a float sum. */
@@ -761,6 +837,7 @@ int main(void) {
     test_all_finite();
     test_adam();
     test_gather_scatter();
+    test_rows();
     test_bce_sizes();
     test_bce_extremes();
     test_bce_nan();

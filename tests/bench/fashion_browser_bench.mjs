@@ -4,7 +4,10 @@
 // on a blank page served by scripts/serve.mjs (web/ and data/), timed per
 // epoch.
 //
-//   node tests/bench/fashion_browser_bench.mjs [--epochs N]
+//   node tests/bench/fashion_browser_bench.mjs [--epochs N] [--json]
+//
+// --json prints one JSON line instead (scripts/bench.sh): the wall time from
+// the train request to the last epoch's event, per epoch.
 //
 // Needs /usr/bin/chromium, playwright-core (npm), web/engine/ (scripts/build-wasm.sh)
 // and data/fashion.shard (scripts/setup.sh). Prints each epoch's engine time
@@ -39,7 +42,7 @@ try {
         const { resolve, reject } = pending.get(m.id);
         pending.delete(m.id);
         m.type === 'ok' ? resolve(m.data) : reject(new Error(m.data.message));
-      } else events.push(m);
+      } else events.push({ ...m, t: performance.now() });
     };
     const req = (type, data) => new Promise((resolve, reject) => {
       pending.set(++id, { resolve, reject });
@@ -49,6 +52,7 @@ try {
     await req('loadImageShard', { url: '/data/fashion.shard' });
     const { presets } = await req('presets', {});
     await req('configure', { ...presets.find((p) => p.name === 'tutorial-mlp').config, epochs });
+    const t0 = performance.now();
     await req('train', {});
     const done = await new Promise((resolve, reject) => {
       const poll = () => {
@@ -59,8 +63,19 @@ try {
       poll();
     });
     w.terminate();
-    return { epochs: events.filter((e) => e.type === 'epoch').map((e) => e.data), test: done.test, ua: navigator.userAgent };
+    const eps = events.filter((e) => e.type === 'epoch');
+    return { epochs: eps.map((e) => e.data), wallMs: eps.at(-1).t - t0, test: done.test, ua: navigator.userAgent };
   }, epochs);
+  if (args.includes('--json')) {
+    const n = r.epochs.length;
+    const ms = r.epochs.map((e) => e.ms).sort((a, b) => a - b);
+    console.log(JSON.stringify({
+      runtime: 'browser', where: 'worker', model: 'mlp', threads: 1, epochs: n, repeat: 1,
+      total_ms: r.wallMs, epoch_ms: r.wallMs / n, engine_epoch_ms: ms[(n - 1) >> 1],
+      val_acc: r.epochs.at(-1).val_acc, test_acc: r.test.acc,
+      history: r.epochs.map(({ loss, acc, val_loss, val_acc }) => ({ loss, acc, val_loss, val_acc })),
+    }));
+  } else {
   console.log(`Chromium worker (${r.ua.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}), tutorial-mlp, one thread, ${epochs} epochs`);
   for (const e of r.epochs)
     console.log(`epoch ${e.epoch}: ${e.ms.toFixed(0)} ms - loss ${e.loss.toFixed(4)} - acc ${e.acc.toFixed(4)} - ` +
@@ -70,6 +85,7 @@ try {
     console.log(`ms per epoch (training + validation) after the first: median ${later[(later.length - 1) >> 1].toFixed(0)}, ` +
       `best ${later[0].toFixed(0)}; first ${r.epochs[0].ms.toFixed(0)}`);
   console.log(`test accuracy ${r.test.acc.toFixed(4)} (loss ${r.test.loss.toFixed(4)})`);
+  }
 } finally {
   await browser.close();
   server.server.close();

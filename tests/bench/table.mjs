@@ -47,12 +47,15 @@ const tfjs = find((r) => r.runtime === 'tfjs');
 const page = find((r) => r.runtime === 'browser' && r.where === 'page');
 const skipped = rows.filter((r) => r.skipped);
 
-for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM'], ['ngram', 'ngram preset, whole run']]) {
+const nodeWasm = (m) => find((r) => r.runtime === 'node-wasm' && r.model === m);
+for (const [m, name] of [['bag', 'bag, 40 epochs'], ['lstm', 'LSTM'], ['ngram', 'ngram preset, whole run'], ['mlp', 'Fashion-MNIST MLP']]) {
   const n = nat(m), w = wrk(m), t = torch(m);
+  const nw = nodeWasm(m);
   const epochs = (r) => (r ? `${r.epochs} epoch${r.epochs === 1 ? '' : 's'}` : '');
   if (n) add(name, 'ours, native', n, `${epochs(n)}${n.repeat > 1 ? `, median of ${n.repeat}` : ''}; test acc ${fmt(n.test_acc, 4)}`);
   const nt = natThreads(m);
   if (nt) add(name, `ours, native, ${nt.threads} threads`, nt, `${epochs(nt)}; same results bit for bit; test acc ${fmt(nt.test_acc, 4)}`);
+  if (nw) add(name, 'ours, wasm in Node (no browser), 1 thread', nw, `${nw.epochs} epoch${nw.epochs === 1 ? '' : 's'}; CPU ${ms(nw.cpu_ms_per_epoch)} ms/epoch; worker JS ${ms(nw.worker_js_ms_per_epoch)} ms/epoch${nw.test_acc != null ? `; test acc ${fmt(nw.test_acc, 4)}` : ''}`);
   if (w) add(name, m !== 'lstm' ? 'ours, Chromium worker' : `ours, Chromium worker, ${threadsLabel(w)}`, w, `${epochs(w)}${w.repeat > 1 ? `, median of ${w.repeat}` : ''}; val acc ${fmt(w.val_acc, 4)}${w.test_acc != null ? `; test acc ${fmt(w.test_acc, 4)}` : ''}${w.score_ms != null ? '; score: in-worker ms' : ''}`);
   const w1 = wrkOne(m);
   if (m === 'lstm' && w1 && w1 !== w) add(name, 'ours, Chromium worker, 1 thread', w1, `${epochs(w1)}; val acc ${fmt(w1.val_acc, 4)}${w.history && w1.history ? (JSON.stringify(w.history) === JSON.stringify(w1.history) ? '; history identical to 2 threads' : '; HISTORY DIFFERS from 2 threads') : ''}`);
@@ -118,14 +121,19 @@ for (const m of ['bag', 'lstm']) {
 // Ratios: how many times longer the peer takes than our engine.
 const ratios = [];
 const ratio = (label, a, b, key) => {
-  if (a && b && a[key] && b[key]) ratios.push(`${label}: ${(a[key] / b[key]).toFixed(1)}x`);
+  if (a && b && a[key] && b[key]) ratios.push(`${label}: ${(a[key] / b[key]).toFixed(2)}x`);
 };
-for (const m of ['bag', 'lstm', 'ngram']) {
+for (const m of ['bag', 'lstm', 'ngram', 'mlp']) {
   const n = nat(m), w = wrk(m), t = torch(m);
   ratio(`${m}: PyTorch / ours native, train+val per epoch`, t, n, 'epoch_ms');
   ratio(`${m}: PyTorch / ours in Chromium, train+val per epoch`, t, w, 'epoch_ms');
   ratio(`${m}: PyTorch / ours native, ms per scored review`, t, n, 'score_ms');
-  ratio(`${m}: ours in Chromium / ours native, train+val per epoch`, w, n, 'epoch_ms');
+  // Like for like: one thread each (the bag, the ngram and the MLP never use a second one).
+  if (m === 'lstm') ratio(`${m}: ours in Chromium, 1 thread / ours native, 1 thread, train+val per epoch`, wrkOne(m), n, 'epoch_ms');
+  else ratio(`${m}: ours in Chromium / ours native, train+val per epoch`, w, n, 'epoch_ms');
+  const nw = nodeWasm(m);
+  if (nw && n) ratio(`${m}: wasm in Node / ours native, 1 thread, train+val per epoch`, nw, n, 'epoch_ms');
+  if (nw && n?.cpu_total_ms) ratios.push(`${m}: wasm in Node / ours native, CPU time per epoch: ${(nw.cpu_ms_per_epoch / (n.cpu_total_ms / n.epochs)).toFixed(2)}x`);
   if (m !== 'bag' && wrkOne(m) !== w) ratio(`${m}: ours in Chromium, 1 thread / ${threadsLabel(w)}, train+val per epoch`, wrkOne(m), w, 'epoch_ms');
   ratio(`${m}: ours native, one thread / ${natThreads(m)?.threads} threads, train+val per epoch`, n, natThreads(m), 'epoch_ms');
   ratio(`${m}: PyTorch / ours native with ${natThreads(m)?.threads} threads, train+val per epoch`, t, natThreads(m), 'epoch_ms');
