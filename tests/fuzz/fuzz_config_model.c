@@ -262,8 +262,9 @@ static void make_shards(void) {
     image_shard.split[1].pixels = img_px[IMG_TRAIN];
 }
 
-/* How far inputs got: parsed, accepted by the check, small enough,
- * trainers created (and trained). Read by tests/test_fuzz_regressions.c. */
+/* How far inputs got: parsed, accepted by the check, given to the create
+ * function (over the budget, or small enough), trainers created (and
+ * trained). Read by tests/test_fuzz_regressions.c. */
 static unsigned long config_model_reached[4];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
