@@ -296,7 +296,7 @@ int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab
 
     size_t json_bytes = strlen(json);
     size_t json_len = (json_bytes + 3) & ~(size_t)3;
-    if (json_len > UINT32_MAX || m->nparams > (SIZE_MAX - HEADER_BYTES - json_len) / 4) {
+    if (json_len > NN_CKPT_JSON_MAX || m->nparams > (SIZE_MAX - HEADER_BYTES - json_len) / 4) {
         free(json);
         return nn_fail(err, NN_ERR_ARG,
                        "the checkpoint would be too large (%zu bytes of JSON, %zu parameters); "
@@ -506,9 +506,12 @@ static int read_history(nn_checkpoint *c, const cJSON *arr, nn_error *err) {
     return NN_OK;
 }
 
-/* Everything after the header checks, with the JSON parsed. */
-static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_version,
-                         const uint8_t *blob, uint64_t blob_len, nn_error *err) {
+/* The JSON's format, version and config, and its parameter count against
+ * the config and the blob, all before anything is allocated for the model
+ * (nn_checkpoint_read, and nn_checkpoint_read_head from a file's first
+ * bytes). header_version is the header's (1 or NN_CKPT_VERSION). */
+static int read_head(nn_config *cfg, double *nparams_out, uint32_t *vocab_crc_out,
+                     const cJSON *root, uint32_t header_version, uint64_t blob_len, nn_error *err) {
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsObject(root) || !cJSON_IsString(format) ||
         strcmp(format->valuestring, FORMAT_NAME) != 0)
@@ -520,8 +523,7 @@ static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_ve
         return nn_fail(err, NN_ERR_FORMAT,
                        "the checkpoint's JSON version is not %u like its header; %s",
                        header_version, FIX);
-    nn_config cfg;
-    int rc = read_config(&cfg, cJSON_GetObjectItemCaseSensitive(root, "config"), header_version, err);
+    int rc = read_config(cfg, cJSON_GetObjectItemCaseSensitive(root, "config"), header_version, err);
     if (rc) return rc;
 
     double nparams, step, vocab_crc;
@@ -534,16 +536,17 @@ static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_ve
                        nparams, (unsigned long long)blob_len, FIX);
     if (!get_whole(root, "step", JSON_INT_MAX, &step))
         return nn_fail(err, NN_ERR_FORMAT, "the checkpoint has no valid \"step\"; %s", FIX);
+    (void)step; /* informational: Adam restarts with its moments (see top) */
     if (!get_whole(root, "vocab_crc", UINT32_MAX, &vocab_crc))
         return nn_fail(err, NN_ERR_FORMAT, "the checkpoint has no valid \"vocab_crc\"; %s", FIX);
 
     /* Before allocating a model for the config, a cheap bound: its embedding
      * and first dense kernel alone (the MLP: both kernels) must fit in the
      * parameters the file has. */
-    double needed = cfg.model == NN_MODEL_MLP
-                        ? (double)cfg.input_dim * cfg.hidden + (double)cfg.hidden * cfg.classes
-                        : (double)cfg.vocab_size * cfg.embed_dim +
-                              (cfg.model == NN_MODEL_NGRAM ? 0 : (double)cfg.hidden * cfg.embed_dim);
+    double needed = cfg->model == NN_MODEL_MLP
+                        ? (double)cfg->input_dim * cfg->hidden + (double)cfg->hidden * cfg->classes
+                        : (double)cfg->vocab_size * cfg->embed_dim +
+                              (cfg->model == NN_MODEL_NGRAM ? 0 : (double)cfg->hidden * cfg->embed_dim);
     if (needed > nparams)
         return nn_fail(err, NN_ERR_FORMAT,
                        "this checkpoint was made for a different model: its config needs more "
@@ -553,12 +556,25 @@ static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_ve
      * anything is allocated) are the ones the file holds, so a small file
      * cannot claim a config of gigabytes. */
     nn_memory est;
-    nn_memory_estimate(&cfg, NULL, &est);
+    nn_memory_estimate(cfg, NULL, &est);
     if ((double)est.nparams != nparams)
         return nn_fail(err, NN_ERR_FORMAT,
                        "this checkpoint was made for a different model: its config makes %llu "
                        "parameters but it holds %.0f; re-train and save it with this engine",
                        (unsigned long long)est.nparams, nparams);
+    *nparams_out = nparams;
+    *vocab_crc_out = (uint32_t)vocab_crc;
+    return NN_OK;
+}
+
+/* Everything after the header checks, with the JSON parsed. */
+static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_version,
+                         const uint8_t *blob, uint64_t blob_len, nn_error *err) {
+    nn_config cfg;
+    double nparams;
+    uint32_t vocab_crc;
+    int rc = read_head(&cfg, &nparams, &vocab_crc, root, header_version, blob_len, err);
+    if (rc) return rc;
     /* A loaded model scores one review at a time: its activations are sized
      * for a batch of 1, so a small file cannot make the reader allocate
      * gigabytes of activations for the batch size it claims. The config keeps
@@ -575,23 +591,26 @@ static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_ve
         uint32_t bits = get_u32(blob + 4 * i);
         memcpy(&m->params[i], &bits, 4);
     }
-    (void)step; /* informational: Adam restarts with its moments (see top) */
-    m->step = 0;
-    c->vocab_crc = (uint32_t)vocab_crc;
+    m->step = 0; /* Adam restarts with its moments (see top) */
+    c->vocab_crc = vocab_crc;
 
     rc = read_vocab(&c->vocab, cJSON_GetObjectItemCaseSensitive(root, "vocab"), words_of(&cfg), err);
     if (rc) return rc;
     return read_history(c, cJSON_GetObjectItemCaseSensitive(root, "history"), err);
 }
 
-int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_error *err) {
-    assert(c);
-    memset(c, 0, sizeof *c);
+/* The 32-byte header at buf (n bytes of the file there, len in all): magic,
+ * version, and its sizes against len; the JSON's and blob's lengths. */
+static int check_header(const uint8_t *buf, size_t n, uint64_t len, uint32_t *version_out,
+                        uint64_t *json_len_out, uint64_t *blob_len_out, nn_error *err) {
     if (!buf || len < HEADER_BYTES)
         return nn_fail(err, NN_ERR_FORMAT,
-                       "the checkpoint is %zu bytes, shorter than its %d-byte header: the file "
+                       "the checkpoint is %llu bytes, shorter than its %d-byte header: the file "
                        "is truncated or empty; %s",
-                       buf ? len : 0, HEADER_BYTES, FIX);
+                       buf ? (unsigned long long)len : 0ULL, HEADER_BYTES, FIX);
+    if (n < HEADER_BYTES)
+        return nn_fail(err, NN_ERR_ARG, "pass at least the checkpoint's first %d bytes (its header)",
+                       HEADER_BYTES);
     if (memcmp(buf, NN_CKPT_MAGIC, 8) != 0) {
         if (memcmp(buf, NN_SHARD_MAGIC, 8) == 0)
             return nn_fail(err, NN_ERR_FORMAT,
@@ -613,8 +632,7 @@ int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_erro
                              "and save it with this one");
     uint64_t json_len = get_u32(buf + 12);
     uint64_t blob_len = get_u64(buf + 16);
-    uint32_t crc = get_u32(buf + 24);
-    uint64_t body = (uint64_t)len - HEADER_BYTES;
+    uint64_t body = len - HEADER_BYTES;
     if (json_len > body || blob_len > body - json_len)
         return nn_fail(err, NN_ERR_FORMAT,
                        "the checkpoint is truncated: its header promises %llu bytes of JSON and "
@@ -634,6 +652,70 @@ int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_erro
                        "%llu, reserved %u); %s",
                        (unsigned long long)json_len, (unsigned long long)blob_len,
                        get_u32(buf + 28), FIX);
+    if (json_len > NN_CKPT_JSON_MAX)
+        return nn_fail(err, NN_ERR_FORMAT,
+                       "the checkpoint's JSON is %llu bytes, over the %d MB a checkpoint may "
+                       "hold (its config, vocabulary and history take far less); %s",
+                       (unsigned long long)json_len, NN_CKPT_JSON_MAX >> 20, FIX);
+    *version_out = version;
+    *json_len_out = json_len;
+    *blob_len_out = blob_len;
+    return NN_OK;
+}
+
+/* The JSON at json (json_len bytes, padding included), parsed into *out;
+ * NN_ERR_FORMAT when it does not parse or has bytes after the document. */
+static int parse_json(cJSON **out, const char *json, uint64_t json_len, nn_error *err) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)json_len, &end, 0);
+    *out = NULL;
+    if (!root) {
+        size_t pos = end && end >= json ? (size_t)(end - json) : 0;
+        return nn_fail(err, NN_ERR_FORMAT,
+                       "the checkpoint's JSON does not parse (error near byte %zu of it); %s", pos,
+                       FIX);
+    }
+    /* After the document only the padding spaces may follow. */
+    size_t at = end && end >= json ? (size_t)(end - json) : 0;
+    while (at < json_len && (json[at] == ' ' || json[at] == '\n' || json[at] == '\t' ||
+                             json[at] == '\r'))
+        at++;
+    if (at != json_len) {
+        cJSON_Delete(root);
+        return nn_fail(err, NN_ERR_FORMAT,
+                       "the checkpoint's JSON has extra bytes after the document (at byte %zu); %s",
+                       at, FIX);
+    }
+    *out = root;
+    return NN_OK;
+}
+
+int nn_checkpoint_read_head(nn_checkpoint_head *h, const uint8_t *buf, size_t n, uint64_t len,
+                            nn_error *err) {
+    memset(h, 0, sizeof *h);
+    uint64_t json_len, blob_len;
+    uint32_t version;
+    int rc = check_header(buf, n, len, &version, &json_len, &blob_len, err);
+    if (rc) return rc;
+    h->json_len = (uint32_t)json_len;
+    if (n - HEADER_BYTES < json_len) return NN_OK; /* the header alone */
+    cJSON *root;
+    if ((rc = parse_json(&root, (const char *)buf + HEADER_BYTES, json_len, err))) return rc;
+    double nparams;
+    rc = read_head(&h->cfg, &nparams, &h->vocab_crc, root, version, blob_len, err);
+    cJSON_Delete(root);
+    if (rc == NN_OK) h->has_config = 1;
+    return rc;
+}
+
+int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_error *err) {
+    assert(c);
+    memset(c, 0, sizeof *c);
+    uint64_t json_len, blob_len;
+    uint32_t version;
+    int rc = check_header(buf, len, len, &version, &json_len, &blob_len, err);
+    if (rc) return rc;
+    uint32_t crc = get_u32(buf + 24);
     uint32_t actual = nn_crc32(0, buf + HEADER_BYTES, (size_t)(json_len + blob_len));
     if (actual != crc)
         return nn_fail(err, NN_ERR_CHECKSUM,
@@ -641,30 +723,10 @@ int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_erro
                        "%08x; copy the file again or %s",
                        crc, actual, FIX);
 
-    const char *json = (const char *)buf + HEADER_BYTES;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)json_len, &end, 0);
-    int rc;
-    if (!root) {
-        size_t pos = end && end >= json ? (size_t)(end - json) : 0;
-        rc = nn_fail(err, NN_ERR_FORMAT,
-                     "the checkpoint's JSON does not parse (error near byte %zu of it); %s",
-                     pos, FIX);
-    } else {
-        /* After the document only the padding spaces may follow. */
-        size_t at = end && end >= json ? (size_t)(end - json) : 0;
-        while (at < json_len && (json[at] == ' ' || json[at] == '\n' || json[at] == '\t' ||
-                                 json[at] == '\r'))
-            at++;
-        if (at != json_len)
-            rc = nn_fail(err, NN_ERR_FORMAT,
-                         "the checkpoint's JSON has extra bytes after the document (at byte "
-                         "%zu); %s",
-                         at, FIX);
-        else
-            rc = read_document(c, root, version, buf + HEADER_BYTES + json_len, blob_len, err);
-        cJSON_Delete(root);
-    }
+    cJSON *root;
+    if ((rc = parse_json(&root, (const char *)buf + HEADER_BYTES, json_len, err))) return rc;
+    rc = read_document(c, root, version, buf + HEADER_BYTES + json_len, blob_len, err);
+    cJSON_Delete(root);
     if (rc) nn_checkpoint_free(c);
     return rc;
 }

@@ -974,12 +974,35 @@ typedef struct nn_checkpoint {
 } nn_checkpoint;
 int nn_checkpoint_read(nn_checkpoint *c, const uint8_t *buf, size_t len, nn_error *err);
 void nn_checkpoint_free(nn_checkpoint *c);
+/* Bytes of JSON a checkpoint may hold (config, vocabulary, history: an IMDB
+ * model's take under 1 MB); the reader and the writer refuse more, so a
+ * file's head (header and JSON) is at most this much larger than 32 bytes. */
+#define NN_CKPT_JSON_MAX (64 << 20)
+/* What nn_checkpoint_read checks first, from a file's first n bytes (len in
+ * all), so that the page can refuse a file before copying it whole into
+ * memory: with n >= 32, the header (magic, version, sizes against len); with
+ * n >= 32 + json_len as well, the JSON's format, config and parameter count
+ * (then has_config is 1). Not checked: the CRC and the vocabulary, which
+ * need the whole file. */
+typedef struct nn_checkpoint_head {
+    uint32_t json_len;   /* from the header: the head is 32 + json_len bytes */
+    int has_config;
+    nn_config cfg;
+    uint32_t vocab_crc;
+} nn_checkpoint_head;
+int nn_checkpoint_read_head(nn_checkpoint_head *h, const uint8_t *buf, size_t n, uint64_t len,
+                            nn_error *err);
 /* A trainer built from checkpoint ck's config against the loaded data (the
  * text shard, or for an "mlp" the image shard: pass the one loaded, the
  * other NULL), carrying ck's weights (engine/train.c). Refuses a checkpoint
  * of another vocabulary (vocab_crc), an image model without images, and a
  * parameter count that does not match the config. */
 int nn_trainer_from_checkpoint(nn_trainer **out, const nn_checkpoint *ck, const nn_shard *shard,
+                               const nn_image_shard *images, nn_error *err);
+/* nn_trainer_from_checkpoint's checks before it allocates anything, from a
+ * checkpoint's head: the data it needs, the vocabulary, the config against
+ * the shard, and the memory and time budget of the trainer it would build. */
+int nn_trainer_checkpoint_fits(const nn_checkpoint_head *h, const nn_shard *shard,
                                const nn_image_shard *images, nn_error *err);
 
 #ifdef __cplusplus

@@ -295,8 +295,19 @@ uint8_t *nn_session_checkpoint_export(nn_session *s) {
 /* Replaces the trainer with one built from the checkpoint's config against
  * the loaded shard, carrying the checkpoint's weights. Takes ownership of p
  * (from nnw_alloc), like nnw_load_shard. */
-int nn_session_checkpoint_import(nn_session *s, uint8_t *p, size_t n) {
+int nn_session_checkpoint_check(nn_session *s, const uint8_t *p, size_t n, size_t len) {
     int rc = s->has_images ? NN_OK : nn_session_need_shard(s);
+    if (rc != NN_OK) return rc;
+    nn_checkpoint_head head;
+    if ((rc = nn_checkpoint_read_head(&head, p, n, len, &s->err)) != NN_OK || !head.has_config) return rc;
+    return nn_trainer_checkpoint_fits(&head, s->has_images ? NULL : &s->shard,
+                                      s->has_images ? &s->images : NULL, &s->err);
+}
+
+int nn_session_checkpoint_import(nn_session *s, uint8_t *p, size_t n) {
+    /* The head first: a config over the budget is refused before the
+     * reader allocates its model. */
+    int rc = nn_session_checkpoint_check(s, p, n, n);
     if (rc != NN_OK) {
         free(p);
         return rc;

@@ -125,6 +125,12 @@ const nn_epoch_log *nn_session_history(nn_session *s, uint32_t *n);
 uint8_t *nn_session_checkpoint_export(nn_session *s);
 /* A trainer from checkpoint bytes p (ownership taken) against the loaded data. */
 int nn_session_checkpoint_import(nn_session *s, uint8_t *p, size_t n);
+/* A checkpoint file of len bytes checked from its first n at p (the header
+ * alone, or the header and its JSON): NN_OK when what is given would be
+ * imported, as far as it tells (nn_checkpoint_read_head, then
+ * nn_trainer_checkpoint_fits with the loaded data: the trainer's budget).
+ * The worker calls it before copying the whole file in. */
+int nn_session_checkpoint_check(nn_session *s, const uint8_t *p, size_t n, size_t len);
 
 /* Embedding snapshots: the word groups, and the bulk answer buffer (at least
  * n floats; NULL: out of memory, message set). */

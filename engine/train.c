@@ -217,8 +217,9 @@ static int trainer_finish(nn_trainer *t, nn_error *err) {
     return NN_OK;
 }
 
-int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err) {
-    *out = NULL;
+/* nn_trainer_create's checks before it allocates anything: the config
+ * against the shard, its "train" split, and the budget. */
+static int text_precheck(const nn_config *cfg, const nn_shard *shard, nn_error *err) {
     int rc = nn_config_check(cfg, shard, err);
     if (rc) return rc;
     const nn_split *train = nn_shard_find(shard, "train");
@@ -239,7 +240,15 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
                            "classes are 0..%u; rebuild the shard", i, test->label[i], K - 1);
     nn_data_size data = {train->n, test ? test->n : 0, train->offset[train->n]};
     nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
-    if ((rc = nn_memory_check(cfg, &data, &limits, err)) != NN_OK) return rc;
+    return nn_memory_check(cfg, &data, &limits, err);
+}
+
+int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err) {
+    *out = NULL;
+    int rc = text_precheck(cfg, shard, err);
+    if (rc) return rc;
+    const nn_split *train = nn_shard_find(shard, "train");
+    const nn_split *test = nn_shard_find(shard, "test");
     nn_trainer *t;
     uint32_t *perm;
     rc = trainer_begin(&t, cfg, train->n, (size_t)cfg->maxlen * sizeof(uint16_t), &perm, err);
@@ -261,9 +270,8 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     return NN_OK;
 }
 
-int nn_trainer_create_images(nn_trainer **out, const nn_config *cfg, const nn_image_shard *shard,
-                             nn_error *err) {
-    *out = NULL;
+/* nn_trainer_create_images's checks before it allocates anything. */
+static int image_precheck(const nn_config *cfg, const nn_image_shard *shard, nn_error *err) {
     int rc = nn_config_check(cfg, NULL, err);
     if (rc) return rc;
     if (cfg->model != NN_MODEL_MLP)
@@ -286,7 +294,17 @@ int nn_trainer_create_images(nn_trainer **out, const nn_config *cfg, const nn_im
                        "with scripts/setup.sh");
     nn_data_size data = {train->n, test ? test->n : 0, 0};
     nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
-    if ((rc = nn_memory_check(cfg, &data, &limits, err)) != NN_OK) return rc;
+    return nn_memory_check(cfg, &data, &limits, err);
+}
+
+int nn_trainer_create_images(nn_trainer **out, const nn_config *cfg, const nn_image_shard *shard,
+                             nn_error *err) {
+    *out = NULL;
+    int rc = image_precheck(cfg, shard, err);
+    if (rc) return rc;
+    uint32_t D = nn_image_shard_pixels(shard);
+    const nn_image_split *train = nn_image_shard_find(shard, "train");
+    const nn_image_split *test = nn_image_shard_find(shard, "test");
     nn_trainer *t;
     uint32_t *perm;
     rc = trainer_begin(&t, cfg, train->n, D, &perm, err);
@@ -619,29 +637,41 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
     return NN_OK;
 }
 
-int nn_trainer_from_checkpoint(nn_trainer **out, const nn_checkpoint *ck, const nn_shard *shard,
+int nn_trainer_checkpoint_fits(const nn_checkpoint_head *h, const nn_shard *shard,
                                const nn_image_shard *images, nn_error *err) {
-    *out = NULL;
-    nn_trainer *t = NULL;
-    const nn_config *cfg = &ck->model->cfg;
-    int rc;
+    const nn_config *cfg = &h->cfg;
+    if (!h->has_config)
+        return nn_fail(err, NN_ERR_ARG, "pass the checkpoint's header and JSON (its head) to check it");
     if (images || cfg->model == NN_MODEL_MLP) {
         /* An image model on the loaded image shard (input_dim and classes
          * must match it; nn_trainer_create_images says so). */
         if (!images)
             return nn_fail(err, NN_ERR_ARG, "this checkpoint is an image model (\"mlp\"): load an image "
                            "shard (fashion.shard) first");
-        if ((rc = nn_trainer_create_images(&t, cfg, images, err)) != NN_OK) return rc;
-    } else {
-        if (ck->vocab_crc != shard->vocab_crc)
-            return nn_fail(err, NN_ERR_ARG,
-                           "this checkpoint was trained on another vocabulary (crc %08x) than the loaded "
-                           "shard's (crc %08x): load the shard it was trained with, or train a new model "
-                           "on this one",
-                           ck->vocab_crc, shard->vocab_crc);
-        if ((rc = nn_config_check(cfg, shard, err)) != NN_OK) return rc;
-        if ((rc = nn_trainer_create(&t, cfg, shard, err)) != NN_OK) return rc;
+        return image_precheck(cfg, images, err);
     }
+    if (!shard) return nn_fail(err, NN_ERR_ARG, "load a text shard before a text model's checkpoint");
+    if (h->vocab_crc != shard->vocab_crc)
+        return nn_fail(err, NN_ERR_ARG,
+                       "this checkpoint was trained on another vocabulary (crc %08x) than the loaded "
+                       "shard's (crc %08x): load the shard it was trained with, or train a new model "
+                       "on this one",
+                       h->vocab_crc, shard->vocab_crc);
+    return text_precheck(cfg, shard, err);
+}
+
+int nn_trainer_from_checkpoint(nn_trainer **out, const nn_checkpoint *ck, const nn_shard *shard,
+                               const nn_image_shard *images, nn_error *err) {
+    *out = NULL;
+    nn_trainer *t = NULL;
+    const nn_config *cfg = &ck->model->cfg;
+    nn_checkpoint_head head = {0};
+    head.has_config = 1, head.cfg = *cfg, head.vocab_crc = ck->vocab_crc;
+    int rc = nn_trainer_checkpoint_fits(&head, shard, images, err);
+    if (rc) return rc;
+    if (images) rc = nn_trainer_create_images(&t, cfg, images, err);
+    else rc = nn_trainer_create(&t, cfg, shard, err);
+    if (rc) return rc;
     /* A pretrained model's embedding is in the checkpoint: mark it given
      * (the weights are copied over it below). */
     if (cfg->embedding_init == NN_EMB_WORD2VEC &&

@@ -320,6 +320,13 @@ EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_import(nnw_session *s, uint8_t *p, size_
     return nn_session_checkpoint_import(s, p, n);
 }
 
+/* The first n bytes of a checkpoint file of len bytes (its 32-byte header,
+ * then header and JSON): refused as nnw_checkpoint_import would refuse the
+ * whole file, before the worker copies it in. */
+EMSCRIPTEN_KEEPALIVE int nnw_checkpoint_check(nnw_session *s, const uint8_t *p, size_t n, size_t len) {
+    return nn_session_checkpoint_check(s, p, n, len);
+}
+
 /* ------------------------------------------------------------ embeddings
  *
  * What the model learned about words: an embedding snapshot at the end of

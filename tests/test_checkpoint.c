@@ -6,6 +6,8 @@
 #include "check.h"
 #include "nn.h"
 
+#include "synthetic.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -576,6 +578,56 @@ static void classes_round_trip(const fake_vocab *fv) {
     }
 }
 
+/* A file's head (header, then header and JSON) is judged before the whole
+ * file is read (nn_checkpoint_read_head, what the page's worker checks
+ * before it copies a model file into wasm memory), and the trainer it would
+ * build is judged from the head's config (nn_trainer_checkpoint_fits). */
+static void heads_are_judged_before_the_file(const nn_model *m, const uint8_t *buf, size_t len) {
+    nn_checkpoint_head h;
+    nn_error err = {0};
+    uint32_t json_len = rd32(buf + 12);
+    int rc = nn_checkpoint_read_head(&h, buf, HEADER, len, &err);
+    check(rc == NN_OK && !h.has_config && h.json_len == json_len,
+          "the 32-byte header alone passes and gives the JSON's length (%u) %s", h.json_len, err.msg);
+    rc = nn_checkpoint_read_head(&h, buf, HEADER + json_len, len, &err);
+    check(rc == NN_OK && h.has_config && config_equal(&h.cfg, &m->cfg) && h.vocab_crc == 0xDEADBEEFu,
+          "header and JSON give the config and vocab_crc %s", err.msg);
+    rc = nn_checkpoint_read_head(&h, buf, 16, len, &err);
+    check(rc == NN_ERR_ARG && err.msg[0], "16 bytes are not a head: %s", err.msg);
+    rc = nn_checkpoint_read_head(&h, buf, HEADER, len + 4, &err);
+    check(rc == NN_ERR_FORMAT && strstr(err.msg, "after its end"), "a file longer than its header says: %s", err.msg);
+    rc = nn_checkpoint_read_head(&h, buf, HEADER, len - 4, &err);
+    check(rc == NN_ERR_FORMAT && strstr(err.msg, "truncated"), "a file shorter than its header says: %s", err.msg);
+    uint8_t head[HEADER];
+    memcpy(head, buf, HEADER);
+    uint64_t big = (uint64_t)NN_CKPT_JSON_MAX + 4;
+    wr32(head + 12, (uint32_t)big);
+    rc = nn_checkpoint_read_head(&h, head, HEADER, HEADER + big + (len - HEADER - json_len), &err);
+    check(rc == NN_ERR_FORMAT && strstr(err.msg, "over the 64 MB"), "a JSON over 64 MB is refused from the header: %s", err.msg);
+    /* The head's config, against a shard. */
+    synthetic syn;
+    synthetic_make(&syn, 48, 12);
+    (void)synthetic_free;
+    nn_checkpoint_head fit = {0};
+    fit.has_config = 1, fit.cfg = small_config(), fit.vocab_crc = syn.shard.vocab_crc;
+    memset(&err, 0, sizeof err);
+    rc = nn_trainer_checkpoint_fits(&fit, &syn.shard, NULL, &err);
+    check(rc == NN_OK, "a small model's head fits the synthetic shard %s", err.msg);
+    fit.vocab_crc ^= 1;
+    rc = nn_trainer_checkpoint_fits(&fit, &syn.shard, NULL, &err);
+    check(rc == NN_ERR_ARG && strstr(err.msg, "another vocabulary"), "another vocabulary is refused: %s", err.msg);
+    fit.vocab_crc ^= 1;
+    nn_config_from_json(&fit.cfg, "{\"model\":\"bilstm\",\"layers\":4,\"hidden\":4096,\"embed_dim\":1024,"
+                                  "\"maxlen\":2048,\"batch_size\":65536}", &err);
+    rc = nn_trainer_checkpoint_fits(&fit, &syn.shard, NULL, &err);
+    check(rc == NN_ERR_NOMEM && strstr(err.msg, "this model needs"), "a trainer over the budget is refused from the head: %s", err.msg);
+    fit.cfg = small_config();
+    fit.cfg.model = NN_MODEL_MLP;
+    rc = nn_trainer_checkpoint_fits(&fit, &syn.shard, NULL, &err);
+    check(rc == NN_ERR_ARG && strstr(err.msg, "image model"), "an image model without images is refused: %s", err.msg);
+    synthetic_free(&syn);
+}
+
 int main(void) {
     mlp_round_trip();
     fake_vocab fv;
@@ -601,6 +653,7 @@ int main(void) {
     classes_round_trip(&fv);
     if (check(rc == NN_OK && buf && len > HEADER, "write a checkpoint: %zu bytes %s", len, err.msg)) {
         round_trip(m, &fv, buf, len);
+        heads_are_judged_before_the_file(m, buf, len);
         the_json_is_readable_by_others(buf);
         damaged_files_fail_cleanly(buf, len);
         edited_documents_are_judged(buf, len);

@@ -17,6 +17,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, readFile, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { ROOT, startSession, pg, phaseIs, assertClean, crc32 } from './harness.mjs';
 
 const MB = 1024 * 1024;
@@ -174,6 +175,46 @@ test('an LSTM model file whose config asks for a batch of 65,536 reviews of 2,04
   assert.equal(await wasmBytes(page), before, 'wasm memory unchanged');
   assert.deepEqual(await pg(page, () => window.__playground.history), history, 'the page keeps its model');
   assertClean(problems, 'crafted checkpoint');
+  await page.close();
+});
+
+// A model file of 168 MB, under the 256 MB limit, whose header, JSON and
+// parameter count are all valid (an LSTM of vocabulary 32,768, embedding
+// 1,024 and 1,024 units: 41.9 M parameters), but whose trainer (five copies
+// of the weights, 839 MB, and the page's embedding history) is over the
+// page's 1 GB budget. Before the worker checked a file's head
+// (nnw_checkpoint_check), the whole file was copied into wasm memory and
+// the reader built its model (four copies, 671 MB) before the trainer
+// refused it: memory grew by some 840 MB for good. The weights are a hole
+// (zeros); the CRC covers them as the engine's does.
+test('a 168 MB model file with a valid header whose trainer is over the budget is refused from its head, and memory does not grow', async () => {
+  const real = await readFile(await genuineCheckpoint());
+  const V = 32768, E = 1024, H = 1024, G = 4 * H;
+  const ceil4 = (n) => (n + 3) & ~3;
+  const nparams = ceil4(V * E) + ceil4(E * G) + ceil4(H * G) + ceil4(G) + ceil4(H) + ceil4(1);
+  const head = patchCheckpoint(real, (json) =>
+    json.replace(/"vocab_size":\s*\d+/, `"vocab_size":${V}`).replace(/"embed_dim":\s*\d+/, `"embed_dim":${E}`)
+      .replace(/"hidden":\s*\d+/, `"hidden":${H}`).replace(/"nparams":\s*\d+/, `"nparams":${nparams}`));
+  const jsonLen = head.readUInt32LE(12);
+  const json = head.subarray(0, 32 + jsonLen);
+  const blobLen = nparams * 4;
+  json.writeBigUInt64LE(BigInt(blobLen), 16);
+  let crc = zlib.crc32(json.subarray(32));
+  const zeros = Buffer.alloc(16 * MB);
+  for (let left = blobLen; left > 0; left -= zeros.length) crc = zlib.crc32(zeros.subarray(0, Math.min(left, zeros.length)), crc);
+  json.writeUInt32LE(crc, 24);
+  const file = await sparseFile('crafted-big.nnckpt', json, 32 + jsonLen + blobLen);
+  assert.ok(blobLen > 150 * MB && blobLen < 256 * MB, `a file under the limit (${blobLen} bytes of weights)`);
+
+  const { page, problems } = await session.openPage(SMALL_MODEL);
+  await phaseIs(page, ['ready']);
+  const before = await wasmBytes(page);
+  await page.setInputFiles('#checkpoint-file', file);
+  const message = await errorNaming(page, 'crafted-big.nnckpt');
+  assert.match(message, /this model needs [\d.]+ GB \(41948164 parameters.*over the 1\.0 GB budget/);
+  await phaseIs(page, ['ready']);
+  assert.equal(await wasmBytes(page), before, 'wasm memory unchanged (only the file\'s head, 20 KB, was copied in)');
+  assertClean(problems, 'crafted big checkpoint');
   await page.close();
 });
 

@@ -116,17 +116,19 @@ static inline void fuzz_fix_checkpoint(uint8_t *buf, size_t len) {
     fuzz_wr32(buf + 24, nn_crc32(0, buf + 32, (size_t)body));
 }
 
-/* Two training batches and the test evaluation on a trainer made from fuzzed
- * input: running must succeed or report divergence, never crash. Frees t. */
-static inline void fuzz_train_briefly(nn_trainer *t) {
+/* steps training batches and the test evaluation on a trainer made from
+ * fuzzed input: running must succeed or report divergence, never crash.
+ * Frees t. fuzz_train_briefly: two batches. */
+static inline void fuzz_train_steps(nn_trainer *t, uint32_t steps) {
     nn_error err = {0};
     nn_progress p;
-    int rc = nn_trainer_run(t, 2, &p, &err);
+    int rc = nn_trainer_run(t, steps, &p, &err);
     FUZZ_REQUIRE(rc == NN_OK || rc == NN_ERR_DIVERGED, "trainer_run: %d %s", rc, err.msg);
     float loss, acc;
     if (nn_trainer_count(t, "test") > 0) nn_trainer_evaluate(t, "test", &loss, &acc, &err);
     nn_trainer_free(t);
 }
+static inline void fuzz_train_briefly(nn_trainer *t) { fuzz_train_steps(t, 2); }
 
 /* A malloc'd copy of data (so the copy is exactly len bytes for ASan, and
  * malloc-aligned); NULL only when out of memory. */

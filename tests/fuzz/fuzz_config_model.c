@@ -12,19 +12,14 @@
  *  1. parsed (nn_config_from_json): a refusal has a message;
  *  2. checked (nn_config_check): a refusal has a message; an accepted config
  *     prints JSON that reads back and prints the same again;
- *  3. when accepted and small enough (below), made into a trainer on a tiny
- *     synthetic shard (text, or 6 x 6 images for "mlp"): nn_trainer_create
- *     succeeds or refuses with a message, and then two batches and the test
- *     evaluation run (fuzz_train_briefly): no crash, no sanitizer report.
- *
- * Small enough: until the engine checks a memory and set-up budget itself
- * (issue 15, helper D2's part), step 3 skips configurations whose estimate
- * (parameters with gradients and Adam moments, a batch's activations, the
- * O(H^3) orthogonal initialisation) exceeds a fuzzing-speed bound, and
- * fuzz.sh caps the process with -rss_limit_mb. With the engine's check in
- * place (its create functions check it) the bound could go for configs the
- * budget refuses before allocating; every accepted config must then either
- * train or be refused with a message, which this harness already requires.
+ *  3. the engine's memory and time budget (nn_memory_check, with this
+ *     build's limits) accepts it or refuses with a message; when it refuses,
+ *     the create function must refuse too, at once, before allocating;
+ *     when it accepts and the config is small enough for fuzzing speed
+ *     (fuzz_sized, below), it is made into a trainer on a tiny synthetic
+ *     shard (text, or 6 x 6 images for "mlp"): nn_trainer_create succeeds
+ *     or refuses with a message, and then one batch and the test evaluation
+ *     run (fuzz_train_steps): no crash, no sanitizer report.
  *
  * embedding_init "word2vec" gets made-up vectors first (the page pretrains
  * them). Not covered: word2vec itself (fuzz-free tests/test_word2vec.c),
@@ -212,45 +207,34 @@ static void keys_cover_the_config(void) {
     free(json);
 }
 
-/* Rough 64-bit estimate of a trainer's floats and of its set-up work, for
- * the fuzzing-speed bound (see the header); not the engine's budget. */
-static int small_enough(const nn_config *c) {
-    uint64_t E = c->embed_dim, H = c->hidden, L = c->layers, B = c->batch_size, T = c->maxlen;
-    uint64_t V = c->vocab_size, params, acts, setup;
-    if (c->model == NN_MODEL_MLP) {
-        params = (uint64_t)c->input_dim * H + H * c->classes;
-        acts = B * ((uint64_t)c->input_dim + H + c->classes);
-        setup = params;
-    } else if (c->model == NN_MODEL_BAG) {
-        params = V * E + E * H + H;
-        acts = B * T + B * (E + H);
-        setup = params;
-    } else {
-        uint64_t dirs = (c->model == NN_MODEL_BILSTM || c->model == NN_MODEL_BIGRU) ? 2 : 1;
-        uint64_t gates = (c->model == NN_MODEL_LSTM || c->model == NN_MODEL_BILSTM) ? 4 : 3;
-        uint64_t in = E > dirs * H ? E : dirs * H;
-        params = V * E + L * dirs * gates * H * (in + H + 1) + dirs * H;
-        acts = B * T * (E + L * dirs * H * (gates + 2));
-        setup = params + L * dirs * gates * H * H * H; /* orthogonal init: O(H^3) per gate */
-    }
-    int ok = params * 5 <= (uint64_t)4 << 20 && acts <= (uint64_t)1 << 20 && setup <= (uint64_t)50 << 20;
-#ifndef NN_MEMORY_BUDGET_32
-    /* Before the engine's budget (engine/budget.c, issue 15) the orthogonal
-     * initialisation used the first Adam moment (nparams floats) as scratch
-     * for (GH,H) doubles and wrote past it when the embedding is small next
-     * to hidden (found by this harness; the budget branch fixes it, and this
-     * skip goes away with it, through the #ifndef). */
-    if (ok && c->model != NN_MODEL_BAG && c->model != NN_MODEL_MLP) {
-        uint64_t gates = (c->model == NN_MODEL_LSTM || c->model == NN_MODEL_BILSTM) ? 4 : 3;
-        nn_model *m = NULL;
-        nn_error err = {0};
-        if (nn_model_create(&m, c, &err) == NN_OK) {
-            ok &= gates * H * H * 2 <= (uint64_t)m->nparams;
-            nn_model_free(m);
-        }
-    }
-#endif
-    return ok;
+/* The fuzzing-speed bound. Every config the check accepts goes on to step
+ * 3, where the engine's budget (engine/budget.c) decides first, before
+ * anything is allocated:
+ *  - over this build's budget (nn_memory_limits: 8 GB natively, the page's
+ *    1 GB and time limits in a 32-bit build): nn_memory_check refuses with a
+ *    message, and so must the create function, at once (it checks the same
+ *    budget before its first allocation);
+ *  - within it and within FUZZ_* below (the estimate's own figures for the
+ *    tiny shards, so what is trained is small): created and trained;
+ *  - within the budget but over FUZZ_*: counted and skipped, since a model
+ *    of 100 MB trains a batch in a second, not in the tenth of a millisecond
+ *    a fuzzer needs (tests/wasm/budget.test.mjs trains such configs).
+ * A profile of the earlier bound (parameters up to 4 M floats, set-up up to
+ * 50 M operations; 90-340 executions/s) put most of the time into zeroing
+ * and page-faulting fresh buffers, drawing the initial weights of
+ * vocab_size x embed_dim embeddings the 64-word shard never reads, and
+ * O(H^3) orthogonal initialisations; these bounds keep every model kind,
+ * both optimizers, dropout, word2vec, stop words and the ngram's bigram
+ * table (1.5 MB at least) trainable. */
+#define FUZZ_BYTES ((uint64_t)3 << 20)  /* trainer bytes, the page's embedding history aside */
+#define FUZZ_INIT_SECONDS 2e-3          /* estimated configure (wasm), the memory's part aside */
+#define FUZZ_BATCH_SECONDS 1e-3         /* estimated batch (wasm) */
+
+static int fuzz_sized(const nn_memory *m) {
+    uint64_t bytes = m->total - m->page;
+    double init = m->ortho_seconds + (double)m->nparams * 8e-9; /* budget.c's NS_PER_DRAW */
+    return m->total != UINT64_MAX && bytes <= FUZZ_BYTES && init <= FUZZ_INIT_SECONDS &&
+           m->batch_seconds <= FUZZ_BATCH_SECONDS;
 }
 
 /* The tiny shards, made once (and kept: the process ends with them). */
@@ -285,8 +269,9 @@ static void make_shards(void) {
     image_shard.split[1].pixels = img_px[IMG_TRAIN];
 }
 
-/* How far inputs got: parsed, accepted by the check, small enough,
- * trainers created (and trained). Read by tests/test_fuzz_regressions.c. */
+/* How far inputs got: parsed, accepted by the check, given to the create
+ * function (over the budget, or small enough), trainers created (and
+ * trained). Read by tests/test_fuzz_regressions.c. */
 static unsigned long config_model_reached[4];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -321,15 +306,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(printed);
 
     config_model_reached[1]++;
-    if (small_enough(&c)) {
+    int mlp = c.model == NN_MODEL_MLP;
+    nn_data_size sizes = {IMG_TRAIN, IMG_TEST, 0};
+    if (!mlp) {
+        const nn_split *train = nn_shard_find(&text_shard.shard, "train");
+        const nn_split *test = nn_shard_find(&text_shard.shard, "test");
+        sizes.train = train->n, sizes.test = test ? test->n : 0, sizes.train_tokens = train->offset[train->n];
+    }
+    nn_memory est;
+    nn_memory_estimate(&c, &sizes, &est);
+    nn_limits limits = nn_memory_limits();
+    nn_error budget_err = {0};
+    int budget_rc = nn_memory_check(&c, &sizes, &limits, &budget_err);
+    FUZZ_REQUIRE(budget_rc == NN_OK || (budget_err.code == budget_rc && budget_err.msg[0]),
+                 "the budget refuses %d without a message for %s", budget_rc, json);
+    if (budget_rc != NN_OK || fuzz_sized(&est)) {
         config_model_reached[2]++;
         nn_trainer *t = NULL;
         memset(&err, 0, sizeof err);
-        rc = c.model == NN_MODEL_MLP ? nn_trainer_create_images(&t, &c, &image_shard, &err)
-             : nn_trainer_create(&t, &c, c.classes == IMG_K ? &text_shard4.shard : &text_shard.shard, &err);
+        rc = mlp ? nn_trainer_create_images(&t, &c, &image_shard, &err)
+                 : nn_trainer_create(&t, &c, c.classes == IMG_K ? &text_shard4.shard : &text_shard.shard, &err);
+        if (budget_rc != NN_OK)
+            FUZZ_REQUIRE(rc != NN_OK && t == NULL && err.code == rc && err.msg[0],
+                         "the budget refuses (%s) but trainer_create gives %d for %s", budget_err.msg, rc, json);
         if (rc == NN_OK) {
             FUZZ_REQUIRE(t != NULL, "trainer_create succeeded without a trainer for %s", json);
-            if (c.embedding_init == NN_EMB_WORD2VEC && c.model != NN_MODEL_MLP) {
+            if (c.embedding_init == NN_EMB_WORD2VEC && !mlp) {
                 /* The page pretrains vectors first; here, made-up ones of
                  * the shard's vocabulary (64 words). */
                 uint32_t V = text_shard.shard.vocab.V, E = c.embed_dim;
@@ -341,7 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(vectors);
             }
             config_model_reached[3]++;
-            fuzz_train_briefly(t);
+            fuzz_train_steps(t, 1);
         } else {
             FUZZ_REQUIRE(t == NULL && err.code == rc && err.msg[0],
                          "trainer_create failure %d without a message (or with a trainer) for %s", rc, json);

@@ -124,7 +124,7 @@ test('the issue\'s links are refused at once with a figure and a setting, heap i
 function randomConfig(next) {
   const logInt = (lo, hi) => Math.min(hi, Math.max(lo, Math.round(Math.exp(Math.log(lo) + next() * (Math.log(hi) - Math.log(lo))))));
   const pick = (list) => list[Math.floor(next() * list.length)];
-  const model = pick(['bag', 'lstm', 'gru', 'bilstm', 'bigru']);
+  const model = pick(['bag', 'lstm', 'gru', 'bilstm', 'bigru', 'ngram']);
   const config = {
     model,
     vocab_size: logInt(5, shardInfo.vocab_size),
@@ -145,6 +145,9 @@ function randomConfig(next) {
     config.layers = 1 + Math.floor(next() * 4);
     config.dropout = next() < 0.5 ? 0 : Math.round(next() * 90) / 100;
     config.recurrent_dropout = next() < 0.5 ? 0 : Math.round(next() * 90) / 100;
+  } else if (model === 'ngram') {
+    config.bigrams = next() < 0.25 ? 0 : logInt(1, 4000000);
+    config.nb_weighting = next() < 0.5;
   } else {
     config.pooling = pick(['keras', 'masked']);
   }

@@ -236,6 +236,28 @@ function refuseWhileBusy(verb) {
   if (shared.busy) throw new RequestError(`cannot ${verb} during ${shared.busy}`);
 }
 
+// A checkpoint refused from its head, before the whole file is copied into
+// wasm memory (which never shrinks): the engine checks the 32-byte header
+// (sizes against the file's length, the JSON's at most 64 MB), then the
+// header with its JSON (the config, and the budget of the trainer it would
+// build), so a 200 MB file whose config is over the budget costs its head,
+// not 200 MB plus the reader's model (nnw_checkpoint_check, PROTOCOL.md).
+function checkCheckpointHead(bytes) {
+  const e = api();
+  const checkSlice = (n) => {
+    const ptr = copyIn(bytes.subarray(0, n));
+    try {
+      check(e._nnw_checkpoint_check(session(), ptr, n, bytes.length));
+    } finally {
+      e._nnw_free(ptr);
+    }
+  };
+  checkSlice(Math.min(bytes.length, 32));
+  // The header passed: its JSON length (offset 12, engine/checkpoint.c) fits the file.
+  const jsonLen = new DataView(bytes.buffer, bytes.byteOffset + 12, 4).getUint32(0, true);
+  checkSlice(32 + jsonLen);
+}
+
 export const trainingHandlers = {
   configure(data) {
     const e = api();
@@ -265,6 +287,7 @@ export const trainingHandlers = {
     refuseWhileBusy('import a checkpoint');
     if (!data?.bytes) throw new RequestError('importCheckpoint needs {bytes: ArrayBuffer}');
     const bytes = givenBytes(data.bytes, { request: 'importCheckpoint', what: 'the checkpoint', limit: CHECKPOINT_MAX_BYTES });
+    checkCheckpointHead(bytes);
     beforeReplacing('importCheckpoint', 'import a checkpoint', ['model']);
     const ptr = copyIn(bytes); // nnw_checkpoint_import takes ownership
     check(e._nnw_checkpoint_import(session(), ptr, bytes.length));
