@@ -5,6 +5,7 @@
 import { $, ui, fmtPct, showError, setText, page } from '../page.js';
 import { state } from '../state.js';
 import { MAX_COLOURED_CHARS, reviewNote } from '../input-checks.js';
+import { renderClassBars } from './classes.js';
 
 // ----------------------------------------------------------- type a review
 
@@ -63,12 +64,14 @@ export async function pumpExplain() {
     if (text.length > MAX_COLOURED_CHARS) {
       // Scored whole, not coloured: see input-checks.js.
       const reply = await page.worker.request('predict', { text });
-      page.lastExplain = { text: null, length: text.length, score: reply.score, tokens: [], coloured: false };
-      renderExplanation('', { score: reply.score, tokens: [] });
+      page.lastExplain = { text: null, length: text.length, score: reply.score, tokens: [], coloured: false, class: reply.class, classes: reply.classes };
+      renderExplanation('', { score: reply.score, tokens: [], class: reply.class, classes: reply.classes });
       showReviewNote(reviewNote(text, null, limits));
     } else {
       const reply = await page.worker.request('explain', { text });
-      page.lastExplain = { text, length: text.length, score: reply.score, tokens: reply.tokens || [], coloured: true };
+      // K > 2 classes: every class's probability too (the words are coloured toward the top class).
+      if (reply.class !== undefined) reply.classes = (await page.worker.request('predict', { text })).classes;
+      page.lastExplain = { text, length: text.length, score: reply.score, tokens: reply.tokens || [], coloured: true, class: reply.class, classes: reply.classes };
       renderExplanation(text, reply);
       showReviewNote(reviewNote(text, reply.tokens || [], limits));
     }
@@ -97,6 +100,7 @@ export function renderEmptyScore() {
   setText(ui.scoreText, 'Type a review (or pick a random one) to see its score.');
   ui.scoreBar.style.setProperty('--score', '0.5');
   ui.scoreBar.dataset.label = '';
+  renderClassBars(null);
   if (ui.words.firstChild) ui.words.replaceChildren();
   if (ui.topWords.firstChild) ui.topWords.replaceChildren();
   shownWords = null;
@@ -128,10 +132,15 @@ export function renderLegend() {
   setText(ui.legendMethod, model === 'ngram' ? LEGEND_METHOD.ngram : LEGEND_METHOD.occlusion);
 }
 
-export function renderExplanation(text, { score, tokens = [] }) {
+export function renderExplanation(text, { score, tokens = [], classes = null }) {
   renderLegend();
   const label = score >= 0.5 ? 'positive' : 'negative';
-  setText(ui.scoreText, `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`);
+  renderClassBars(classes);
+  if (classes) {
+    // K classes: the top class and its probability; the words' colours are toward it.
+    const top = classes[0];
+    setText(ui.scoreText, `Top class: ${top.name ?? `class ${top.class}`} (${fmtPct(top.p)}); words coloured by their pull toward it`);
+  } else setText(ui.scoreText, `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure)`);
   ui.scoreBar.style.setProperty('--score', String(Math.min(1, Math.max(0, score))));
   ui.scoreBar.dataset.label = label;
 
@@ -183,7 +192,9 @@ ui.random.addEventListener('click', async () => {
     const r = await page.worker.request('review', { split: 'test' });
     ui.reviewText.value = r.text;
     const stars = r.rating ? `, ${r.rating}/10 stars` : '';
-    ui.trueLabel.textContent = `True label: ${r.label === 1 ? 'positive' : r.label === 0 ? 'negative' : 'none'}${stars} (test review ${r.reviewId}).`;
+    const names = page.shardInfo?.class_names; // a labelled-text shard's classes
+    const label = names ? (names[r.label] ?? 'none') : r.label === 1 ? 'positive' : r.label === 0 ? 'negative' : 'none';
+    ui.trueLabel.textContent = `True label: ${label}${stars} (test ${names ? 'text' : 'review'} ${names ? r.index + 1 : r.reviewId}).`;
     explainCurrent();
   } catch (err) {
     showError(`Could not fetch a test review: ${err.message}`);

@@ -183,6 +183,7 @@ ui.dataset.addEventListener('change', () => {
   }
   for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
   if (dataset().model && !setPresetValues(dataset().recipe)) state.model = dataset().model;
+  if (dataset().own) setPresetValues(dataset().recipe); // the default recipe for a user's shard
   writeHash();
   ui.controlsNote.textContent = `Loading ${dataset().name}…`;
   location.reload();
