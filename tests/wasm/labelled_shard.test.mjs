@@ -110,3 +110,27 @@ test('a two-class file trains end to end and its test file is scored', async () 
   const p = await w.request('predict', { text: 'my parcel is still with the courier' });
   assert.ok(p.score > 0.5, `"shipping" (class 1) scores ${p.score}`);
 });
+
+test('a model of a labelled file keeps its class names in the checkpoint: it loads on that shard, not on one of other names', async () => {
+  const text = corpus(Object.keys(TOPICS), 150, 11);
+  const r = await w.request('buildLabelledShard', { text, testShare: 0.2, seed: 2 });
+  await w.request('configure', { model: 'bag', classes: 3, vocab_size: r.info.vocab_size, maxlen: 8, embed_dim: 8,
+    hidden: 8, batch_size: 16, epochs: 1, val_size: 20, lr: 0.02, seed: 1 });
+  const done = w.waitFor('done');
+  await w.request('train', {});
+  await done;
+  const before = await w.request('predict', { text: 'the refund for my invoice' });
+  const { bytes } = await w.request('exportCheckpoint', {});
+  const json = JSON.parse(Buffer.from(bytes).subarray(32, 32 + new DataView(bytes).getUint32(12, true)).toString('utf8'));
+  assert.equal(json.version, 3, 'checkpoint format version 3');
+  assert.deepEqual(json.class_names, r.info.class_names, 'the class names are in the file');
+  await w.request('importCheckpoint', { bytes: bytes.slice(0) });
+  const after = await w.request('predict', { text: 'the refund for my invoice' });
+  assert.deepEqual(after.classes, before.classes, 'the same classes and probabilities after loading it back');
+  // The same texts under other names: the same vocabulary, other classes.
+  const renamed = text.replace(/^billing\t/gm, 'invoices\t');
+  const other = await w.request('buildLabelledShard', { text: renamed, testShare: 0.2, seed: 2 });
+  assert.notDeepEqual(other.info.class_names, r.info.class_names);
+  await assert.rejects(w.request('importCheckpoint', { bytes: bytes.slice(0) }), (e) => /classes are not the loaded shard's/.test(e.message),
+    'a model of other class names is refused with what to load');
+});
