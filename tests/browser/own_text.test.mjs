@@ -99,7 +99,10 @@ test('your own 3-class file: read, trained, scored per class, K x K confusion, m
   const live = await trainAndWatch(page, 300000);
   const testResult = await pg(page, () => window.__playground.test);
   assert.ok(testResult.acc > 0.8, `test accuracy ${testResult.acc}`);
-  console.log(`ok trained: test accuracy ${testResult.acc.toFixed(3)}, ${live} live batch points`);
+  const charts = await pg(page, () => window.__playground.charts());
+  assert.ok(charts.acc.val.length >= 2 && charts.loss.batch.length > 0,
+    `the curves show the run: ${charts.acc.val.length} epochs, ${charts.loss.batch.length} batch points`);
+  console.log(`ok trained: test accuracy ${testResult.acc.toFixed(3)}, ${charts.acc.val.length} epochs, ${live} batch points seen while training`);
 
   // The review box: a bar per class, top class first, named.
   const explained = await typeReview(page, SPORTS_TEXT);
@@ -152,6 +155,22 @@ test('your own 3-class file: read, trained, scored per class, K x K confusion, m
   for (const [i, c] of again.classes.entries())
     assert.ok(Math.abs(c.p - explained.classes[i].p) < 1e-6, `class ${c.name}: ${c.p} vs ${explained.classes[i].p}`);
   console.log('ok the downloaded model scores the text the same after a reload');
+  const restored = await pg(page, () => ({ charts: window.__playground.charts(), history: window.__playground.history }));
+  assert.equal(restored.charts.acc.val.length, restored.history.length, 'the loaded model\'s curves are shown');
+
   assertClean(problems, 'own text page');
   await page.close();
+
+  // On a phone (the same browser: the shard and the model come back): the file
+  // panel, the class bars and the K x K tables fit, no sideways scroll.
+  const phone = await session.openPage('#dataset=own', { viewport: { width: 375, height: 812 }, keepSaved: true });
+  await phaseIs(phone.page, ['done', 'ready', 'imported'], 120000);
+  await typeReview(phone.page, SPORTS_TEXT);
+  await phone.page.click('#btn-class-diag');
+  await phone.page.waitForFunction(() => window.__playground.diagnosis?.matrix && !window.__playground.diagnosis.running, null, { timeout: 60000 });
+  const width = await pg(phone.page, () => document.documentElement.scrollWidth);
+  assert.ok(width <= 375, `no horizontal scroll at 375 px (scrollWidth ${width})`);
+  await phone.page.screenshot({ path: path.join(ARTIFACTS, 'own-text-375.png'), fullPage: true });
+  assertClean(phone.problems, 'own text page at 375 px');
+  await phone.page.close();
 });
