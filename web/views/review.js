@@ -136,6 +136,9 @@ export function renderExplanation(text, { score, tokens = [], classes = null }) 
   renderLegend();
   const label = score >= 0.5 ? 'positive' : 'negative';
   renderClassBars(classes);
+  // K classes: the colours are toward the top class, not toward "positive".
+  setText($('legend-neg'), classes ? 'pulls away from the top class' : 'pushes towards negative');
+  setText($('legend-pos'), classes ? 'pushes towards the top class' : 'pushes towards positive');
   if (classes) {
     // K classes: the top class and its probability; the words' colours are toward it.
     const top = classes[0];
