@@ -5,14 +5,15 @@
 // per class (top class first), the K x K confusion matrix of the test texts
 // shows, the run records the dataset, the model downloads; after a reload
 // the shard is still there (IndexedDB) and the downloaded model, loaded
-// back, scores the text the same. Bad files (one class, binary bytes) give
+// back, scores the text the same. Bad files (one class, binary bytes, a
+// 65 MB file, refused by its size before it is read) give
 // a message and replace nothing.
 //
 //   node --test --test-concurrency=1 tests/browser/own_text.test.mjs
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ARTIFACTS, startSession, pg, phaseIs, typeReview, trainAndWatch, assertClean } from './harness.mjs';
 
@@ -81,6 +82,17 @@ test('your own 3-class file: read, trained, scored per class, K x K confusion, m
   const binary = await readFile(page, 'binary.tsv', Buffer.from([0x73, 0x09, 0x61, 0x0a, 0x74, 0x09, 0x00, 0xff, 0xfe, 0x0a]));
   assert.match(binary, /^Not used: .*line 2/i, `binary bytes refused with their line: ${binary}`);
   console.log(`ok binary refused: ${binary}`);
+  // A file over the upload limit (web/limits.js, 64 MB) is refused by its size, before it is read.
+  const big = path.join(session.dataDir, 'big.tsv');
+  await writeFile(big, '');
+  await truncate(big, 65 * 1024 * 1024); // sparse: nothing is written
+  await page.setInputFiles('#own-file', big);
+  const statusBefore = await status(page);
+  await page.click('#own-build');
+  await page.waitForFunction((b) => !['Reading…', b].includes(document.getElementById('own-status').textContent), statusBefore);
+  const tooBig = await status(page);
+  assert.match(tooBig, /^Not used: the file big\.tsv is 65\.0 MB, over the limit of 64\.0 MB/, tooBig);
+  console.log(`ok too big refused: ${tooBig}`);
   assert.equal(await pg(page, () => window.__playground.phase), 'loading', 'still waiting for a usable file');
 
   // The good file.
