@@ -68,6 +68,9 @@ export const DATASETS = {
     presetMenu: null,
     modelMenu: (options) => options.filter(([value]) => value !== 'mlp'),
     title: 'Your own text playground: train a classifier on your labelled file',
+    heading: 'Watch a neural network learn your labels', // the text pages' header, replaced (views/settings.js)
+    lede: 'The models of the Keras text tutorials train on your own labelled lines right here, in a Web Worker running ' +
+      'a C engine compiled to WebAssembly. Your file never leaves your machine.',
     loadedDetail: (splits, info, fmtInt) =>
       `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test texts in ${info.classes} classes` +
       `${info.class_names ? ` (${info.class_names.join(', ')})` : ''}; a vocabulary of ${fmtInt(info.vocab_size || 0)} ids.`,

@@ -217,6 +217,8 @@ export function setUpDatasetView() {
   menu(model, d.modelMenu([...model.options].map((o) => [o.value, o.textContent])));
   if (d.presetMenu) menu(ui.preset, d.presetMenu);
   if (d.title) document.title = d.title;
+  if (d.heading) $('site-heading-text').textContent = d.heading;
+  if (d.lede) $('site-lede-text').textContent = d.lede;
 }
 ui.form.addEventListener('submit', (e) => e.preventDefault());
 
