@@ -20,7 +20,9 @@
  *    "nparams": N, "step": optimizer steps taken, "vocab_crc": the shard's,
  *    "vocab": [words of ids 0 .. vocab_size-1, specials included; none for
  *              model "mlp", which reads images],
- *    "history": [{"loss": .., "acc": .., "val_loss": .., "val_acc": ..}, ...]}
+ *    "history": [{"loss": .., "acc": .., "val_loss": .., "val_acc": ..}, ...],
+ *    "class_names": [K names, encoded as vocabulary words] (version 3, only
+ *              when the model was trained on a labelled-text shard)}
  *
  * Vocabulary words are byte strings (the tokenizer keeps invalid UTF-8 from
  * user text). A word that is valid UTF-8 without NUL bytes is a JSON string;
@@ -38,7 +40,9 @@
  * records how long the model had trained. Not here either: file
  * I/O (the native tools and the page read and write the bytes).
  *
- * Version 2 (NN_CKPT_VERSION) added nothing to the layout: its config's
+ * Version 3 (NN_CKPT_VERSION) added the optional "class_names": a model
+ * of the user's labelled file names its classes, so a downloaded model
+ * scores text on its own. Version 2 added nothing to the layout: its config's
  * "classes" is the K of a text model (K == 2 the one sigmoid output, more
  * K softmax outputs; the tensors' shapes follow). Version 1 files are
  * still read: their text models are two-class whatever "classes" says (it
@@ -205,7 +209,7 @@ static cJSON *metric_json(float f) {
 static uint32_t words_of(const nn_config *c) { return c->model == NN_MODEL_MLP ? 0 : c->vocab_size; }
 
 static cJSON *checkpoint_json(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
-                              const nn_epoch_log *hist, uint32_t nhist) {
+                              const nn_epoch_log *hist, uint32_t nhist, const nn_shard *names) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     int ok = cJSON_AddStringToObject(root, "format", FORMAT_NAME) != NULL;
@@ -262,6 +266,15 @@ static cJSON *checkpoint_json(const nn_model *m, const nn_vocab *vocab, uint32_t
             if (!ok) cJSON_Delete(y);
         }
     }
+    if (ok && names) {
+        cJSON *list = cJSON_AddArrayToObject(root, "class_names");
+        ok = list != NULL;
+        for (uint32_t k = 0; ok && k < names->classes; k++) {
+            cJSON *x = word_to_json(names->class_name[k], names->class_name_len[k]);
+            ok = x && cJSON_AddItemToArray(list, x);
+            if (!ok) cJSON_Delete(x);
+        }
+    }
     if (!ok) {
         cJSON_Delete(root);
         return NULL;
@@ -272,7 +285,19 @@ static cJSON *checkpoint_json(const nn_model *m, const nn_vocab *vocab, uint32_t
 int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
                         const nn_epoch_log *hist, uint32_t nhist,
                         uint8_t **out, size_t *out_len, nn_error *err) {
+    return nn_checkpoint_write_named(m, vocab, vocab_crc, hist, nhist, NULL, out, out_len, err);
+}
+
+int nn_checkpoint_write_named(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
+                              const nn_epoch_log *hist, uint32_t nhist, const nn_shard *names,
+                              uint8_t **out, size_t *out_len, nn_error *err) {
     assert(m && out && out_len && (hist || nhist == 0));
+    if (names && (!names->class_name[0] || m->cfg.model == NN_MODEL_MLP)) names = NULL; /* unnamed: none kept */
+    if (names && names->classes != nn_model_classes(m))
+        return nn_fail(err, NN_ERR_ARG,
+                       "cannot save a checkpoint: the shard names %u classes but the model has %u; "
+                       "train on that shard",
+                       names->classes, nn_model_classes(m));
     *out = NULL;
     *out_len = 0;
     uint32_t V = words_of(&m->cfg);
@@ -289,7 +314,7 @@ int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab
                            "offsets decrease; rebuild the shard",
                            id);
 
-    cJSON *root = checkpoint_json(m, vocab, vocab_crc, hist, nhist);
+    cJSON *root = checkpoint_json(m, vocab, vocab_crc, hist, nhist, names);
     char *json = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!json) return nn_fail(err, NN_ERR_NOMEM, "out of memory writing the checkpoint");
@@ -344,6 +369,7 @@ void nn_checkpoint_free(nn_checkpoint *c) {
     free((void *)c->vocab.offset);
     free((void *)c->vocab.bytes);
     free(c->hist);
+    for (uint32_t k = 0; k < c->nclass_names; k++) free(c->class_name[k]);
     memset(c, 0, sizeof *c);
 }
 
@@ -506,6 +532,35 @@ static int read_history(nn_checkpoint *c, const cJSON *arr, nn_error *err) {
     return NN_OK;
 }
 
+/* Version 3's optional "class_names": exactly K names (the model's
+ * classes), each 1-64 bytes (a labelled file's label: NN_LT_MAX_LABEL_BYTES)
+ * without NUL bytes. */
+static int read_class_names(nn_checkpoint *c, const cJSON *arr, uint32_t version, nn_error *err) {
+    if (!arr) return NN_OK;
+    uint32_t K = nn_model_classes(c->model);
+    if (version < 3 || !cJSON_IsArray(arr) || (uint32_t)cJSON_GetArraySize(arr) != K || c->model->cfg.model == NN_MODEL_MLP)
+        return nn_fail(err, NN_ERR_FORMAT,
+                       "the checkpoint's \"class_names\" is not a list of its %u classes' names; %s", K, FIX);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, arr) {
+        const char *str;
+        size_t n;
+        char buf[65];
+        if (!word_from_json(x, &str, NULL, &n) || n == 0 || n > 64 || !word_from_json(x, &str, buf, &n) ||
+            memchr(buf, 0, n))
+            return nn_fail(err, NN_ERR_FORMAT,
+                           "class name %u of the checkpoint is empty, longer than 64 bytes or has a NUL "
+                           "byte; %s",
+                           c->nclass_names, FIX);
+        char *name = malloc(n + 1);
+        if (!name) return nn_fail(err, NN_ERR_NOMEM, "out of memory for the checkpoint's class names");
+        memcpy(name, buf, n);
+        name[n] = 0;
+        c->class_name[c->nclass_names++] = name;
+    }
+    return NN_OK;
+}
+
 /* The JSON's format, version and config, and its parameter count against
  * the config and the blob, all before anything is allocated for the model
  * (nn_checkpoint_read, and nn_checkpoint_read_head from a file's first
@@ -596,6 +651,8 @@ static int read_document(nn_checkpoint *c, const cJSON *root, uint32_t header_ve
 
     rc = read_vocab(&c->vocab, cJSON_GetObjectItemCaseSensitive(root, "vocab"), words_of(&cfg), err);
     if (rc) return rc;
+    rc = read_class_names(c, cJSON_GetObjectItemCaseSensitive(root, "class_names"), header_version, err);
+    if (rc) return rc;
     return read_history(c, cJSON_GetObjectItemCaseSensitive(root, "history"), err);
 }
 
@@ -621,7 +678,7 @@ static int check_header(const uint8_t *buf, size_t n, uint64_t len, uint32_t *ve
                        "\"); pass the file that imdb_train --checkpoint wrote");
     }
     uint32_t version = get_u32(buf + 8);
-    if (version != NN_CKPT_VERSION && version != 1) /* 1: text models of two classes only */
+    if (version != NN_CKPT_VERSION && version != 1 && version != 2) /* 1: text models of two classes only; 2: no class names */
         return nn_fail(err, NN_ERR_VERSION,
                        "this checkpoint has format version %u, but this engine reads version "
                        "%d; %s",

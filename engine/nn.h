@@ -956,7 +956,7 @@ int nn_embed_history_map_floats(nn_embed_history *h, uint32_t basis_epoch, uint3
  * One header, one JSON document (config, tensor table, vocabulary words,
  * history), one blob of float32 parameters. See engine/checkpoint.c. */
 #define NN_CKPT_MAGIC "NNCKPT01"
-#define NN_CKPT_VERSION 2 /* 2: "classes" is every model's K; version 1 still reads (text: K = 2) */
+#define NN_CKPT_VERSION 3 /* 3: "class_names"; 2: "classes" is every model's K; 1 and 2 still read (1: text K = 2) */
 
 /* Serialises model (and vocab's first V words, and history if given). A
  * model "mlp" reads images and keeps no words: vocab may be NULL (and
@@ -964,10 +964,18 @@ int nn_embed_history_map_floats(nn_embed_history *h, uint32_t basis_epoch, uint3
 int nn_checkpoint_write(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
                         const nn_epoch_log *hist, uint32_t nhist,
                         uint8_t **out, size_t *out_len, nn_error *err);
+/* nn_checkpoint_write that also keeps the class names of names (a
+ * labelled-text shard, whose classes must be the model's K), so that the
+ * file alone says what each class is; names NULL or unnamed: none kept. */
+int nn_checkpoint_write_named(const nn_model *m, const nn_vocab *vocab, uint32_t vocab_crc,
+                              const nn_epoch_log *hist, uint32_t nhist, const nn_shard *names,
+                              uint8_t **out, size_t *out_len, nn_error *err);
 /* A loaded checkpoint: the model and its own copy of the vocabulary. */
 typedef struct nn_checkpoint {
     nn_model *model;
     nn_vocab vocab;          /* owns its arrays; index built */
+    uint32_t nclass_names;   /* 0, or K: the class names a version-3 file keeps */
+    char *class_name[NN_MAX_TEXT_CLASSES]; /* (nclass_names) owned, NUL-terminated */
     uint32_t vocab_crc;
     uint32_t nhist;
     nn_epoch_log *hist;

@@ -281,10 +281,13 @@ uint8_t *nn_session_checkpoint_export(nn_session *s) {
     const nn_epoch_log *hist = nn_session_history(s, &nhist);
     uint8_t *out = NULL;
     size_t len = 0;
-    /* An image model keeps no words (vocab_crc 0). */
-    if (nn_checkpoint_write(nn_trainer_model(s->trainer), s->has_images ? NULL : &s->shard.vocab,
-                            s->has_images ? 0 : s->shard.vocab_crc, hist, nhist, &out, &len,
-                            &s->err) != NN_OK)
+    /* An image model keeps no words (vocab_crc 0); a model of a labelled-text
+     * shard keeps its class names. */
+    const nn_model *m = nn_trainer_model(s->trainer);
+    const nn_shard *names = !s->has_images && s->shard.class_name[0] && s->shard.classes == nn_model_classes(m)
+                                ? &s->shard : NULL;
+    if (nn_checkpoint_write_named(m, s->has_images ? NULL : &s->shard.vocab, s->has_images ? 0 : s->shard.vocab_crc,
+                                  hist, nhist, names, &out, &len, &s->err) != NN_OK)
         return NULL;
     free(s->ckpt);
     s->ckpt = out;
@@ -320,6 +323,16 @@ int nn_session_checkpoint_import(nn_session *s, uint8_t *p, size_t n) {
 
     nn_trainer *t = NULL;
     nn_epoch_log *hist = NULL;
+    /* A model that names its classes names the shard's, in the shard's order. */
+    for (uint32_t k = 0; !s->has_images && k < ck.nclass_names && s->shard.class_name[0]; k++)
+        if (k >= s->shard.classes || strlen(ck.class_name[k]) != s->shard.class_name_len[k] ||
+            memcmp(ck.class_name[k], s->shard.class_name[k], s->shard.class_name_len[k]) != 0) {
+            rc = nn_fail(&s->err, NN_ERR_ARG,
+                         "this model's classes are not the loaded shard's (its class %u is \"%.64s\"): "
+                         "load the labelled file it was trained on",
+                         k, ck.class_name[k]);
+            goto done;
+        }
     rc = nn_trainer_from_checkpoint(&t, &ck, s->has_images ? NULL : &s->shard, s->has_images ? &s->images : NULL,
                                     &s->err);
     if (rc != NN_OK) goto done;

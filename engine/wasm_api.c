@@ -13,6 +13,7 @@
  * two static JSON strings of nnw_layouts and nnw_config_schema.
  */
 #include "answers.h"
+#include "labelled_shard.h" /* nnw_labelled_shard_recipe */
 #include "session.h"
 
 #include <emscripten.h>
@@ -537,6 +538,16 @@ EMSCRIPTEN_KEEPALIVE int nnw_labelled_text(nnw_session *s, const char *bytes, si
 EMSCRIPTEN_KEEPALIVE int nnw_build_labelled_shard(nnw_session *s, const char *bytes, size_t n, const char *test,
                                                   size_t test_n, int format, float test_share, uint32_t seed) {
     return nn_session_build_labelled_shard(s, bytes, n, test_n ? test : NULL, test_n, format, test_share, seed);
+}
+
+/* The default recipe for a user's shard (nn_labelled_shard_recipe: the
+ * ngram preset fitted to the loaded shard's classes, size and longest text)
+ * as config JSON, or NULL with the message set (no shard, under 4 texts). */
+EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_shard_recipe(nnw_session *s) {
+    if (nn_session_need_shard(s) != NN_OK) return NULL;
+    nn_config c;
+    if (nn_labelled_shard_recipe(&c, &s->shard, &s->err) != NN_OK) return NULL;
+    return nn_session_answer(s, nn_config_to_json(&c));
 }
 
 EMSCRIPTEN_KEEPALIVE const char *nnw_labelled_shard_info(nnw_session *s) {

@@ -240,7 +240,7 @@ static void damaged_files_fail_cleanly(const uint8_t *buf, size_t len) {
     expect_fail(copy, len, NN_ERR_FORMAT, "shard", "a shard's magic");
     memcpy(copy, buf, len);
     wr32(copy + 8, NN_CKPT_VERSION + 1);
-    expect_fail(copy, len, NN_ERR_VERSION, "version 3", "a newer version");
+    expect_fail(copy, len, NN_ERR_VERSION, "version 4", "a newer version");
     wr32(copy + 8, 0);
     expect_fail(copy, len, NN_ERR_VERSION, "version 0", "version 0");
     memcpy(copy, buf, len);
@@ -560,13 +560,13 @@ static void classes_round_trip(const fake_vocab *fv) {
                       err.msg);
             }
             if (rc == NN_OK) nn_checkpoint_free(&c);
-            /* A header version 1 with a JSON version 2, and version 3. */
+            /* A header version 1 with a JSON version 3, and version 4. */
             uint8_t *copy = malloc(len);
             memcpy(copy, buf, len);
             wr32(copy + 8, 1);
-            expect_fail(copy, len, NN_ERR_FORMAT, "version", "a header version 1 over a JSON version 2");
+            expect_fail(copy, len, NN_ERR_FORMAT, "version", "a header version 1 over a JSON version 3");
             wr32(copy + 8, NN_CKPT_VERSION + 1);
-            expect_fail(copy, len, NN_ERR_VERSION, "newer", "a checkpoint of version 3");
+            expect_fail(copy, len, NN_ERR_VERSION, "newer", "a checkpoint of version 4");
             free(copy);
             /* Every truncation fails cleanly. */
             int bad = 0;
@@ -628,6 +628,115 @@ static void heads_are_judged_before_the_file(const nn_model *m, const uint8_t *b
     synthetic_free(&syn);
 }
 
+/* A named checkpoint's document with "class_names" replaced by names (a
+ * JSON array text, or NULL to drop it) and the version set, repacked, read. */
+static int read_names_edited(const uint8_t *buf, size_t len, const char *names, uint32_t version,
+                             nn_checkpoint *c, nn_error *err) {
+    cJSON *doc = ckpt_json(buf);
+    cJSON_DeleteItemFromObject(doc, "class_names");
+    if (names) cJSON_AddItemToObject(doc, "class_names", cJSON_Parse(names));
+    cJSON_SetNumberValue(cJSON_GetObjectItem(doc, "version"), version);
+    size_t n;
+    uint8_t *edited = repack(buf, len, doc, &n);
+    wr32(edited + 8, version);
+    wr32(edited + 24, nn_crc32(0, edited + HEADER, n - HEADER));
+    int rc = read_copy(c, edited, n, err);
+    free(edited);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* Version 3: a model of a labelled-text shard keeps its class names. */
+static void class_names_round_trip(const fake_vocab *fv) {
+    nn_config cfg = small_config();
+    cfg.classes = 3;
+    nn_model *m = NULL;
+    nn_error err = {0};
+    if (!check(nn_model_create(&m, &cfg, &err) == NN_OK, "3-class model create %s", err.msg)) return;
+    nn_rng rng;
+    nn_rng_seed(&rng, 5);
+    nn_model_init(m, &rng);
+    nn_shard names;
+    memset(&names, 0, sizeof names);
+    static const char *const NAME[3] = {"sports", "cuisine fran\xc3\xa7" "aise", "weather"};
+    names.classes = 3;
+    for (int k = 0; k < 3; k++) names.class_name[k] = NAME[k], names.class_name_len[k] = (uint32_t)strlen(NAME[k]);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = nn_checkpoint_write_named(m, &fv->v, 5, HIST, 3, &names, &buf, &len, &err);
+    nn_checkpoint c;
+    int rc2 = rc ? rc : read_copy(&c, buf, len, &err);
+    if (!check(rc == NN_OK && rc2 == NN_OK, "a named 3-class checkpoint writes and reads: %s", err.msg)) {
+        free(buf);
+        nn_model_free(m);
+        return;
+    }
+    check(c.nclass_names == 3 && !strcmp(c.class_name[0], NAME[0]) && !strcmp(c.class_name[1], NAME[1]) &&
+              !strcmp(c.class_name[2], NAME[2]) && c.class_name[3] == NULL,
+          "its class names come back byte for byte (UTF-8 included)");
+    nn_checkpoint_free(&c);
+
+    /* Unnamed writes keep none; a shard of another K is refused. */
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    rc = nn_checkpoint_write(m, &fv->v, 5, HIST, 3, &plain, &plain_len, &err);
+    rc2 = rc ? rc : read_copy(&c, plain, plain_len, &err);
+    check(rc == NN_OK && rc2 == NN_OK && c.nclass_names == 0 && c.class_name[0] == NULL,
+          "an unnamed checkpoint has no class names %s", err.msg);
+    if (rc2 == NN_OK) nn_checkpoint_free(&c);
+    names.classes = 4;
+    names.class_name[3] = "other", names.class_name_len[3] = 5;
+    uint8_t *bad = NULL;
+    size_t bad_len = 0;
+    rc = nn_checkpoint_write_named(m, &fv->v, 5, HIST, 3, &names, &bad, &bad_len, &err);
+    check(rc == NN_ERR_ARG && bad == NULL && strstr(err.msg, "4 classes"), "names of 4 classes for a 3-class model are refused: %s", err.msg);
+    free(bad);
+
+    /* Version 2 files still load (without names); a version 2 claiming names is refused. */
+    rc = read_names_edited(plain, plain_len, NULL, 2, &c, &err);
+    check(rc == NN_OK && c.nclass_names == 0 && nn_model_classes(c.model) == 3, "a version 2 checkpoint still loads: %s", rc ? err.msg : "");
+    if (rc == NN_OK) nn_checkpoint_free(&c);
+    rc = read_names_edited(buf, len, "[\"a\",\"b\",\"c\"]", 2, &c, &err);
+    check(rc == NN_ERR_FORMAT && strstr(err.msg, "class_names"), "class names in a version 2 file are refused: %s", err.msg);
+    if (rc == NN_OK) nn_checkpoint_free(&c);
+
+    /* Lies about the names. */
+    static const char *const LIES[][2] = {
+        {"[\"a\",\"b\"]", "two names for three classes"},
+        {"[\"a\",\"b\",\"c\",\"d\"]", "four names for three classes"},
+        {"{\"a\":1}", "an object, not a list"},
+        {"[\"a\",2,\"c\"]", "a number for a name"},
+        {"[\"a\",\"\",\"c\"]", "an empty name"},
+        {"[\"a\",{\"hex\":\"6100\"},\"c\"]", "a name with a NUL byte"},
+        {"[\"a\",{\"hex\":\"6\"},\"c\"]", "a half hex byte"},
+        {"[\"a\",\"0123456789012345678901234567890123456789012345678901234567890123456789\",\"c\"]", "a 70-byte name"},
+        {"7", "a number"},
+    };
+    for (size_t i = 0; i < sizeof LIES / sizeof LIES[0]; i++) {
+        rc = read_names_edited(buf, len, LIES[i][0], NN_CKPT_VERSION, &c, &err);
+        check(rc == NN_ERR_FORMAT, "class names: %s is refused: %s", LIES[i][1], err.msg);
+        if (rc == NN_OK) nn_checkpoint_free(&c);
+    }
+    rc = read_names_edited(buf, len, "[\"a\",{\"hex\":\"62\"},\"c\"]", NN_CKPT_VERSION, &c, &err);
+    check(rc == NN_OK && c.nclass_names == 3 && !strcmp(c.class_name[1], "b"), "a hex-coded name reads: %s", rc ? err.msg : "");
+    if (rc == NN_OK) nn_checkpoint_free(&c);
+
+    /* Every truncation and every bit flip after the header fails cleanly. */
+    int accepted = 0;
+    for (size_t n = 0; n < len; n += 3) accepted += read_copy(&c, buf, n, &err) == NN_OK;
+    uint8_t *copy = malloc(len);
+    for (size_t i = HEADER; i < len; i += 7) {
+        memcpy(copy, buf, len);
+        copy[i] ^= 0x10;
+        if (read_copy(&c, copy, len, &err) == NN_OK) accepted++, nn_checkpoint_free(&c);
+    }
+    free(copy);
+    check(accepted == 0, "named checkpoint: truncations and bit flips rejected (accepted: %d)", accepted);
+    free(plain);
+    free(buf);
+    nn_model_free(m);
+}
+
 int main(void) {
     mlp_round_trip();
     fake_vocab fv;
@@ -651,6 +760,7 @@ int main(void) {
     size_t len = 0;
     rc = nn_checkpoint_write(m, &fv.v, 0xDEADBEEFu, HIST, 3, &buf, &len, &err);
     classes_round_trip(&fv);
+    class_names_round_trip(&fv);
     if (check(rc == NN_OK && buf && len > HEADER, "write a checkpoint: %zu bytes %s", len, err.msg)) {
         round_trip(m, &fv, buf, len);
         heads_are_judged_before_the_file(m, buf, len);

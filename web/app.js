@@ -120,7 +120,9 @@ async function start() {
   setPhase('loading');
   ui.shardLabel.textContent = `Loading the ${items()} (${datasetPath()})`;
   try {
-    page.shardInfo = await page.worker.request(dataset().loadRequest, { url: datasetUrl() });
+    // Your own text: the shard kept in this browser, or the first file read (views/owntext.js).
+    page.shardInfo = dataset().own ? await (await import('./views/owntext.js')).loadOwnShard()
+      : await page.worker.request(dataset().loadRequest, { url: datasetUrl() });
   } catch (err) {
     if (!page.worker.dead) {
       explainShardFailure(datasetPath(), err.message);
@@ -130,6 +132,7 @@ async function start() {
   }
   showShardLoaded();
   page.imagesView?.setInfo(page.shardInfo);
+  if (page.shardInfo.classes > 2) (await import('./views/classes.js')).useClassDiagnosis(context);
   const splits = page.shardInfo.splits || {};
   if (splits.train > 0) controls.val_size.max = String(splits.train - 1);
   if (splits.train > 0) controls.train_size.max = String(splits.train - 1);

@@ -7,7 +7,7 @@
 'use strict';
 try {
   const dataset = new URLSearchParams(location.hash.replace(/^#/, '')).get('dataset');
-  document.documentElement.dataset.dataset = dataset === 'fashion' ? 'fashion' : 'imdb';
+  document.documentElement.dataset.dataset = dataset === 'fashion' || dataset === 'own' ? dataset : 'imdb';
 } catch {
   // Without it the page still works: app.js sets the mark.
 }

@@ -49,6 +49,33 @@ export const DATASETS = {
       `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test images of ${info.height} × ${info.width} pixels in ${info.classes} classes.`,
     fileName: (epochs) => `fashion-mlp-${epochs}ep.nnckpt`,
   },
+  // The user's labelled file, built into a shard by the engine in this page
+  // (views/owntext.js): its bytes come from IndexedDB, not from a URL.
+  own: {
+    name: 'your own labelled text',
+    items: 'texts',
+    Items: 'Texts',
+    images: false,
+    own: true,
+    storeKey: 'own',
+    loadRequest: 'loadShard',
+    shardPath: () => 'your labelled file (kept in this browser)',
+    fileWord: 'labelled file',
+    builtFrom: 'your labelled file',
+    recipe: 'ngram', // the default recipe for a user's shard (README, "Your own labelled text")
+    model: null,
+    ownsModel: (model) => model !== 'mlp',
+    presetMenu: null,
+    modelMenu: (options) => options.filter(([value]) => value !== 'mlp'),
+    title: 'Your own text playground: train a classifier on your labelled file',
+    heading: 'Watch a neural network learn your labels', // the text pages' header, replaced (views/settings.js)
+    lede: 'The models of the Keras text tutorials train on your own labelled lines right here, in a Web Worker running ' +
+      'a C engine compiled to WebAssembly. Your file never leaves your machine.',
+    loadedDetail: (splits, info, fmtInt) =>
+      `${fmtInt(splits.train || 0)} training and ${fmtInt(splits.test || 0)} test texts in ${info.classes} classes` +
+      `${info.class_names ? ` (${info.class_names.join(', ')})` : ''}; a vocabulary of ${fmtInt(info.vocab_size || 0)} ids.`,
+    fileName: (epochs, s) => `own-text-${s.classes}cl-${epochs}ep-v${s.vocab_size}.nnckpt`,
+  },
 };
 
 export const dataset = () => DATASETS[state.dataset];

@@ -212,7 +212,9 @@ const PAGE_PROPS = {
   shard: shardPath('data/imdb.shard', 'the shard file to train on'),
   // The second dataset: Fashion-MNIST images (fashion.shard, beside the
   // review shard), for model "mlp".
-  dataset: choice('imdb', ['imdb', 'fashion'], 'the data: IMDB reviews or Fashion-MNIST images'),
+  // The third: the user's own labelled text ("own"), a shard built in the
+  // page from their file and kept in this browser (views/owntext.js).
+  dataset: choice('imdb', ['imdb', 'fashion', 'own'], 'the data: IMDB reviews, Fashion-MNIST images or your own labelled text'),
   // What the model learned about words (views/wordmap.js owns their controls).
   map_epoch: epochChoice('best', 'the epoch the word map shows'),
   map_words: int(1000, 10, 5000, 'words on the map (the most frequent)'),
@@ -274,7 +276,7 @@ export const linkHadSettings = [...new URLSearchParams(location.hash.replace(/^#
 
 // The dataset is fixed for a page load: choosing another reloads the page.
 export const isImages = () => state.dataset === 'fashion';
-export const items = () => (isImages() ? 'images' : 'reviews'); // (datasets.js has the rest)
+export const items = () => (isImages() ? 'images' : state.dataset === 'own' ? 'texts' : 'reviews'); // (datasets.js has the rest)
 
 // The open section of the page ("view" in the hash: views/sections.js).
 export const VIEWS = ['train', 'settings', 'words', 'diagnosis', 'runs', 'files', 'images'];

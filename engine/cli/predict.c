@@ -92,6 +92,14 @@ static void collect_token(const char *tok, size_t len, void *user) {
     t->start[t->n] = t->used;
 }
 
+/* Class k's name (a checkpoint of a labelled-text shard keeps them, version
+ * 3), else "class k" written into buf. */
+static const char *class_label(const nn_checkpoint *ck, uint32_t k, char buf[24]) {
+    if (k < ck->nclass_names) return ck->class_name[k];
+    snprintf(buf, 24, "class %u", k);
+    return buf;
+}
+
 static int explain(nn_checkpoint *ck, const nn_stopwords *stop, const char *text, size_t len) {
     nn_model *m = ck->model;
     const nn_config *cfg = &m->cfg;
@@ -123,7 +131,8 @@ static int explain(nn_checkpoint *ck, const nn_stopwords *stop, const char *text
             float p = nn_model_explain_class(m, ids, n, k, NULL);
             if (p > best) best = p, cls = k;
         }
-        printf("    towards class %u:\n", cls);
+        char buf[24];
+        printf("    towards %s:\n", class_label(ck, cls, buf));
     }
     nn_model_explain_class(m, ids, n, cls, contrib);
     /* ids[0] is <START>; word i is ids[i + 1]. Keras pad_sequences keeps
@@ -155,15 +164,17 @@ static int explain(nn_checkpoint *ck, const nn_stopwords *stop, const char *text
 
 static int print_ids;
 
+
 static int predict(nn_checkpoint *ck, const nn_stopwords *stop, const char *text, size_t len,
                    int with_explain) {
     uint32_t K = nn_model_classes(ck->model);
     if (K > 2) { /* "class 3 0.8123 (class 1 0.1100, ...)": the top class first */
         float probs[NN_MAX_TEXT_CLASSES];
         uint32_t top = nn_model_score_text_classes(ck->model, &ck->vocab, stop, text, len, probs);
-        printf("class %u %.4f (", top, probs[top]);
+        char a[24], b[24];
+        printf("%s %.4f (", class_label(ck, top, a), probs[top]);
         for (uint32_t k = 0, first = 1; k < K; k++)
-            if (k != top) printf("%sclass %u %.4f", first ? "" : ", ", k, probs[k]), first = 0;
+            if (k != top) printf("%s%s %.4f", first ? "" : ", ", class_label(ck, k, b), probs[k]), first = 0;
         printf(")  ");
     } else {
         float p = nn_model_score_text(ck->model, &ck->vocab, stop, text, len);

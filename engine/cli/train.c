@@ -369,8 +369,10 @@ int main(int argc, char **argv) {
     if (ckpt_path) {
         uint8_t *ck;
         size_t cklen;
-        if (nn_checkpoint_write(nn_trainer_model(t), is_images ? NULL : &shard.vocab,
-                                is_images ? 0 : shard.vocab_crc, h, n, &ck, &cklen, &err) ||
+        /* A labelled-text shard's class names go into the file (checkpoint version 3). */
+        if (nn_checkpoint_write_named(nn_trainer_model(t), is_images ? NULL : &shard.vocab,
+                                      is_images ? 0 : shard.vocab_crc, h, n, is_images ? NULL : &shard, &ck,
+                                      &cklen, &err) ||
             nn_write_file(ckpt_path, ck, cklen, &err)) {
             fprintf(stderr, "imdb_train: %s\n", err.msg);
             return 1;

@@ -44,14 +44,16 @@ test('a stop-word-only text cannot be judged, and weightless words are not colou
   assert.ok(r.temperature > 0, `a temperature was fitted (${r.temperature})`);
   assert.ok(Number.isFinite(r.calibrated) && r.calibrated > 0 && r.calibrated < 1, `calibrated score ${r.calibrated}`);
   assert.equal(r.calibrated >= 0.5, r.score >= 0.5, 'calibration keeps the class');
-  assert.match(line, /calibrated: .* at temperature \d+\.\d\d, fitted on the validation reviews cut to 20 words/, line);
+  assert.match(line, /sure, calibrated\)$/, line);
+  const how = await page.getAttribute('#score-text', 'title');
+  assert.match(how, /Calibrated: .* at temperature \d+\.\d\d, fitted on the validation reviews cut to 20 words/, how);
   console.log(`"Not bad at all.": ${line}`);
 
   // A long review (over 40 words: the whole reviews' temperature): its
   // weakest words are below a tenth of the strongest.
   const full = await typeReview(page, `${POSITIVE_REVIEW} ${POSITIVE_REVIEW}`);
   assert.ok(full.temperature > 0, 'a long review is calibrated too');
-  assert.match(await page.textContent('#score-text'), /fitted on the validation reviews\)/, 'with the whole reviews\' temperature');
+  assert.match(await page.getAttribute('#score-text', 'title'), /fitted on the validation reviews\.$/, 'with the whole reviews\' temperature');
   const share = await pg(page, () => import('/views/review.js').then((m) => m.WEAK_SHARE));
   assert.equal(share, 0.1, 'the threshold is a tenth of the strongest word');
   const shown = await pg(page, () =>

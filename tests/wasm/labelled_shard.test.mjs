@@ -4,7 +4,9 @@
 // hands back are the very bytes build/imdb_build_shard --labelled writes for
 // the same file, they load again as a shard (as after a reload from
 // IndexedDB), a two-class file trains, and bad files are refused with a
-// message and the report of what was read.
+// message and the report of what was read; the default recipe for the
+// shard (labelledRecipe), the K x K confusion of its test texts
+// (textConfusion) and the class names a checkpoint keeps.
 //
 //   node --no-experimental-fetch --test tests/wasm/labelled_shard.test.mjs
 //
@@ -109,4 +111,42 @@ test('a two-class file trains end to end and its test file is scored', async () 
   assert.ok(d.test.acc >= 0.95, `test accuracy ${d.test.acc}`);
   const p = await w.request('predict', { text: 'my parcel is still with the courier' });
   assert.ok(p.score > 0.5, `"shipping" (class 1) scores ${p.score}`);
+});
+
+test('a model of a labelled file keeps its class names in the checkpoint: it loads on that shard, not on one of other names', async () => {
+  const text = corpus(Object.keys(TOPICS), 150, 11);
+  const r = await w.request('buildLabelledShard', { text, testShare: 0.2, seed: 2 });
+  // The default recipe for a user's shard, as the page starts it.
+  const { config } = await w.request('labelledRecipe', {});
+  assert.equal(config.model, 'ngram');
+  assert.equal(config.classes, 3);
+  assert.equal(config.val_size, Math.round(0.2 * r.info.splits.train), 'a fifth of the training texts validate');
+  assert.ok(config.vocab_size <= r.info.vocab_size && config.patience === 2, JSON.stringify(config));
+  await w.request('configure', { model: 'bag', classes: 3, vocab_size: r.info.vocab_size, maxlen: 8, embed_dim: 8,
+    hidden: 8, batch_size: 16, epochs: 1, val_size: 20, lr: 0.02, seed: 1 });
+  const done = w.waitFor('done');
+  await w.request('train', {});
+  await done;
+  const before = await w.request('predict', { text: 'the refund for my invoice' });
+  // The K x K confusion of the test texts: every one counted once, the diagonal its accuracy.
+  const cm = await w.request('textConfusion', { split: 'test' });
+  assert.equal(cm.classes, 3);
+  assert.deepEqual(cm.classNames, r.info.class_names);
+  assert.equal(cm.n, r.info.splits.test);
+  assert.equal(cm.matrix.reduce((a, b) => a + b, 0), cm.n, 'the cells add up to the test texts');
+  assert.ok(Math.abs((cm.matrix[0] + cm.matrix[4] + cm.matrix[8]) / cm.n - cm.accuracy) < 1e-12, 'accuracy is the diagonal');
+  await assert.rejects(w.request('textConfusion', { split: 'nope' }), /no texts in 'nope'/);
+  const { bytes } = await w.request('exportCheckpoint', {});
+  const json = JSON.parse(Buffer.from(bytes).subarray(32, 32 + new DataView(bytes).getUint32(12, true)).toString('utf8'));
+  assert.equal(json.version, 3, 'checkpoint format version 3');
+  assert.deepEqual(json.class_names, r.info.class_names, 'the class names are in the file');
+  await w.request('importCheckpoint', { bytes: bytes.slice(0) });
+  const after = await w.request('predict', { text: 'the refund for my invoice' });
+  assert.deepEqual(after.classes, before.classes, 'the same classes and probabilities after loading it back');
+  // The same texts under other names: the same vocabulary, other classes.
+  const renamed = text.replace(/^billing\t/gm, 'invoices\t');
+  const other = await w.request('buildLabelledShard', { text: renamed, testShare: 0.2, seed: 2 });
+  assert.notDeepEqual(other.info.class_names, r.info.class_names);
+  await assert.rejects(w.request('importCheckpoint', { bytes: bytes.slice(0) }), (e) => /classes are not the loaded shard's/.test(e.message),
+    'a model of other class names is refused with what to load');
 });

@@ -5,6 +5,7 @@
 import { $, ui, fmtPct, showError, setText, page } from '../page.js';
 import { state } from '../state.js';
 import { MAX_COLOURED_CHARS, reviewNote } from '../input-checks.js';
+import { renderClassBars } from './classes.js';
 
 // ----------------------------------------------------------- type a review
 
@@ -63,12 +64,14 @@ export async function pumpExplain() {
     if (text.length > MAX_COLOURED_CHARS) {
       // Scored whole, not coloured: see input-checks.js.
       const reply = await page.worker.request('predict', { text });
-      page.lastExplain = { text: null, length: text.length, score: reply.score, judgeable: reply.judgeable, calibrated: reply.calibrated, temperature: reply.temperature, tokens: [], coloured: false };
+      page.lastExplain = { text: null, length: text.length, score: reply.score, judgeable: reply.judgeable, calibrated: reply.calibrated, temperature: reply.temperature, tokens: [], coloured: false, class: reply.class, classes: reply.classes };
       renderExplanation('', { ...reply, tokens: [] });
       showReviewNote(reviewNote(text, null, limits));
     } else {
       const reply = await page.worker.request('explain', { text });
-      page.lastExplain = { text, length: text.length, score: reply.score, judgeable: reply.judgeable, calibrated: reply.calibrated, temperature: reply.temperature, tokens: reply.tokens || [], coloured: true };
+      // K > 2 classes: every class's probability too (the words are coloured toward the top class).
+      if (reply.class !== undefined) reply.classes = (await page.worker.request('predict', { text })).classes;
+      page.lastExplain = { text, length: text.length, score: reply.score, judgeable: reply.judgeable, calibrated: reply.calibrated, temperature: reply.temperature, tokens: reply.tokens || [], coloured: true, class: reply.class, classes: reply.classes };
       renderExplanation(text, reply);
       showReviewNote(reviewNote(text, reply.tokens || [], limits));
     }
@@ -97,6 +100,7 @@ export function renderEmptyScore() {
   setText(ui.scoreText, 'Type a review (or pick a random one) to see its score.');
   ui.scoreBar.style.setProperty('--score', '0.5');
   ui.scoreBar.dataset.label = '';
+  renderClassBars(null);
   if (ui.words.firstChild) ui.words.replaceChildren();
   if (ui.topWords.firstChild) ui.topWords.replaceChildren();
   shownWords = null;
@@ -141,24 +145,33 @@ export function renderLegend() {
 // judgeable: the worker's count of the text's words the model knows outside
 // the stop words (nn_review_judgeable); 0 means its score is only the model's
 // guess for an empty review, so the page says it cannot judge the text.
-// calibrated (after training): the score divided, in logit units, by the
-// temperature fitted on the validation reviews (on them cut to their first 20
-// words when `short`, the text having at most 40): engine/temperature.h. The
-// class never changes; only how sure the line says the model is.
-export function renderExplanation(text, { score: raw, judgeable, calibrated, temperature, short, tokens = [] }) {
+// calibrated (after training a two-class model): the score divided, in logit
+// units, by the temperature fitted on the validation reviews (on them cut to
+// their first 20 words when `short`, the text having at most 40):
+// engine/temperature.h. The class never changes; only how sure the line says
+// the model is. classes (K > 2): every class's probability, top first.
+export function renderExplanation(text, { score: raw, judgeable, calibrated, temperature, short, tokens = [], classes = null }) {
   renderLegend();
   const judged = judgeable !== 0;
   const score = Number.isFinite(calibrated) ? calibrated : raw;
   const label = !judged ? 'unknown' : score >= 0.5 ? 'positive' : 'negative';
-  const how = Number.isFinite(calibrated)
-    ? `; calibrated: the model’s ${raw.toFixed(3)} at temperature ${temperature.toFixed(2)}, fitted on the validation reviews${short ? ' cut to 20 words, as this text is short' : ''}`
+  renderClassBars(judged ? classes : null);
+  // K classes: the colours are toward the top class, not toward "positive".
+  setText($('legend-neg'), classes ? 'pulls away from the top class' : 'pushes towards negative');
+  setText($('legend-pos'), classes ? 'pushes towards the top class' : 'pushes towards positive');
+  // The line stays one line on the first screen; how it was calibrated is
+  // its tooltip (title).
+  const isCalibrated = Number.isFinite(calibrated);
+  const how = isCalibrated
+    ? `Calibrated: the model’s ${raw.toFixed(3)} at temperature ${temperature.toFixed(2)}, fitted on the validation reviews${short ? ' cut to 20 words, as this text is short' : ''}.`
     : '';
-  setText(
-    ui.scoreText,
-    judged
-      ? `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure${how})`
-      : `The model cannot judge this text: it knows none of its words outside the stop words (its score, ${raw.toFixed(3)}, would be its guess for an empty review).`,
-  );
+  let line;
+  if (!judged) line = `The model cannot judge this text: it knows none of its words outside the stop words (its score, ${raw.toFixed(3)}, would be its guess for an empty review).`;
+  else if (classes) line = `Top class: ${classes[0].name ?? `class ${classes[0].class}`} (${fmtPct(classes[0].p)}); words coloured by their pull toward it`;
+  else line = `Score ${score.toFixed(3)}: ${label} (${fmtPct(score >= 0.5 ? score : 1 - score)} sure${isCalibrated ? ', calibrated' : ''})`;
+  setText(ui.scoreText, line);
+  const title = judged ? how : '';
+  if (ui.scoreText.title !== title) ui.scoreText.title = title;
   ui.scoreBar.style.setProperty('--score', judged ? String(Math.min(1, Math.max(0, score))) : '0.5');
   ui.scoreBar.dataset.label = judged ? label : '';
 
@@ -211,7 +224,9 @@ ui.random.addEventListener('click', async () => {
     const r = await page.worker.request('review', { split: 'test' });
     ui.reviewText.value = r.text;
     const stars = r.rating ? `, ${r.rating}/10 stars` : '';
-    ui.trueLabel.textContent = `True label: ${r.label === 1 ? 'positive' : r.label === 0 ? 'negative' : 'none'}${stars} (test review ${r.reviewId}).`;
+    const names = page.shardInfo?.class_names; // a labelled-text shard's classes
+    const label = names ? (names[r.label] ?? 'none') : r.label === 1 ? 'positive' : r.label === 0 ? 'negative' : 'none';
+    ui.trueLabel.textContent = `True label: ${label}${stars} (test ${names ? 'text' : 'review'} ${names ? r.index + 1 : r.reviewId}).`;
     explainCurrent();
   } catch (err) {
     showError(`Could not fetch a test review: ${err.message}`);

@@ -183,6 +183,7 @@ ui.dataset.addEventListener('change', () => {
   }
   for (const key of ENGINE_KEYS) state[key] = PROPS[key].def;
   if (dataset().model && !setPresetValues(dataset().recipe)) state.model = dataset().model;
+  if (dataset().own) setPresetValues(dataset().recipe); // the default recipe for a user's shard
   writeHash();
   ui.controlsNote.textContent = `Loading ${dataset().name}…`;
   location.reload();
@@ -216,6 +217,8 @@ export function setUpDatasetView() {
   menu(model, d.modelMenu([...model.options].map((o) => [o.value, o.textContent])));
   if (d.presetMenu) menu(ui.preset, d.presetMenu);
   if (d.title) document.title = d.title;
+  if (d.heading) $('site-heading-text').textContent = d.heading;
+  if (d.lede) $('site-lede-text').textContent = d.lede;
 }
 ui.form.addEventListener('submit', (e) => e.preventDefault());
 

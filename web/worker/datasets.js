@@ -88,6 +88,14 @@ export const datasetHandlers = {
     return [{ info: shared.shardInfo, report, bytes: copy, ms }, [copy]];
   },
 
+  // The default recipe for a user's shard (nnw_labelled_shard_recipe) on
+  // the loaded shard: the config the page starts a labelled-text shard with.
+  labelledRecipe() {
+    const at = api()._nnw_labelled_shard_recipe(session());
+    if (!at) throw new RequestError(lastError());
+    return { config: json(at) };
+  },
+
   // The second kind of dataset: an image shard (fashion.shard) for model
   // "mlp". Loading it replaces a loaded text shard and its model, and the
   // other way round; configure, train, evaluate, snapshot and restore then

@@ -85,6 +85,33 @@ export const textHandlers = {
     return { text: r.text, label: r.label, rating: r.rating, reviewId: r.review_id, tokens: r.tokens, index };
   },
 
+  // A K-class model on a labelled-text shard: every text of a split (the
+  // shard's 'test' by default) decoded (nnw_review) and scored
+  // (nnw_score_classes) as the review box scores it, counted into a K x K
+  // matrix (row: true class, column: predicted). Synchronous: a user's test
+  // part is hundreds to a few thousand short texts (about 0.1 ms each).
+  textConfusion(data) {
+    const e = api();
+    const t0 = now();
+    const split = data?.split ?? 'test';
+    const K = e._nnw_model_classes(session());
+    if (!(K >= 2)) throw new RequestError('no text model: configure or train one first');
+    const n = shared.shardInfo?.splits?.[split];
+    if (!n) throw new RequestError(`the shard has no texts in '${split}': build it with a test share above 0`);
+    const matrix = new Uint32Array(K * K);
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      const r = json(withString(split, (p) => e._nnw_review(session(), p, i)));
+      const top = withString(r.text, (p, len) => e._nnw_score_classes(session(), p, len));
+      if (top < 0) throw new RequestError(lastError());
+      if (r.label >= K) continue; // unlabelled
+      matrix[r.label * K + top]++;
+      if (r.label === top) correct++;
+    }
+    const names = shared.shardInfo?.class_names ?? null;
+    return [{ split, n, classes: K, classNames: names, matrix, accuracy: n ? correct / n : NaN, ms: now() - t0 }, [matrix.buffer]];
+  },
+
   stopwords(data) {
     const spec = String(data?.spec ?? '');
     const r = json(withString(spec, (p) => api()._nnw_stopwords(session(), p)));
