@@ -144,7 +144,8 @@ test('a model of a labelled file keeps its class names in the checkpoint: it loa
   const after = await w.request('predict', { text: 'the refund for my invoice' });
   assert.deepEqual(after.classes, before.classes, 'the same classes and probabilities after loading it back');
   // The same texts under other names: the same vocabulary, other classes.
-  const renamed = text.replace(/^billing\t/gm, 'invoices\t');
+  // ("bills" sorts where "billing" did, so the split and the vocabulary stay the same.)
+  const renamed = text.replace(/^billing\t/gm, 'bills\t');
   const other = await w.request('buildLabelledShard', { text: renamed, testShare: 0.2, seed: 2 });
   assert.notDeepEqual(other.info.class_names, r.info.class_names);
   await assert.rejects(w.request('importCheckpoint', { bytes: bytes.slice(0) }), (e) => /classes are not the loaded shard's/.test(e.message),
