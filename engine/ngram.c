@@ -386,16 +386,15 @@ int nn_ngram_cache_build(nn_ngram_cache *c, nn_model *m, const uint16_t *ids, ui
     return 1;
 }
 
-float nn_ngram_forward_backward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids,
-                                     const uint32_t *rows, const float *labels, uint32_t B,
-                                     uint32_t *correct) {
+void nn_ngram_forward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids, const uint32_t *rows,
+                           uint32_t first, uint32_t B) {
     nn_ngram *ng = m->ngram;
     uint32_t T = m->cfg.maxlen, at = 0;
     assert(B <= m->Bmax);
     if (!ng->index_ready) build_index(m);
     int cached = c->feat && c->gen == ng->index_gen;
     for (uint32_t b = 0; b < B; b++) {
-        uint32_t r = rows[b];
+        uint32_t r = rows ? rows[b] : first + b;
         ng->start[b] = at;
         if (cached) {
             assert(r < c->n);
@@ -408,6 +407,12 @@ float nn_ngram_forward_backward_rows(nn_model *m, const nn_ngram_cache *c, const
     }
     ng->start[B] = at;
     forward_features(m, B);
+}
+
+float nn_ngram_forward_backward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids,
+                                     const uint32_t *rows, const float *labels, uint32_t B,
+                                     uint32_t *correct) {
+    nn_ngram_forward_rows(m, c, ids, rows, 0, B);
     return backward_features(m, labels, B, correct);
 }
 

@@ -157,6 +157,11 @@ typedef struct nn_ngram_cache {
  * when it is not ready). Returns 0 when out of memory (c is then empty). */
 int nn_ngram_cache_build(nn_ngram_cache *c, nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T);
 void nn_ngram_cache_free(nn_ngram_cache *c);
+/* nn_ngram_forward of the reviews rows (B) of the set the cache was built
+ * from (rows NULL: first .. first+B-1), whose padded ids are ids (n,T)
+ * (read only when the cache is stale). */
+void nn_ngram_forward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids, const uint32_t *rows,
+                           uint32_t first, uint32_t B);
 /* nn_ngram_forward_backward of the reviews rows (B) of the set the cache
  * was built from, whose padded ids are ids (n,T) (used when the cache is
  * stale); labels (B) are the batch's, in the order of rows. */

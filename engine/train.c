@@ -38,6 +38,7 @@ struct nn_trainer {
     float *batch_label;    /* (B) */
     uint32_t *batch_rows;  /* (B) the batch's rows of the training set (ngram) */
     nn_ngram_cache ngram_cache; /* model "ngram": each training review's features (ngram.h) */
+    nn_ngram_cache ngram_val;   /* and each validation review's */
     uint32_t epoch;        /* 0-based epoch in progress */
     uint32_t batch;        /* batches done in it */
     uint32_t batches;      /* per epoch */
@@ -125,6 +126,7 @@ void nn_trainer_free(nn_trainer *t) {
     free(t->batch_x);
     free(t->batch_rows);
     nn_ngram_cache_free(&t->ngram_cache);
+    nn_ngram_cache_free(&t->ngram_val);
     free(t->batch_label);
     free(t->hist);
     free(t->best_params);
@@ -257,7 +259,8 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     if (!rc && cfg->model == NN_MODEL_NGRAM) { /* built once, reused every epoch */
         t->batch_rows = malloc((size_t)cfg->batch_size * sizeof *t->batch_rows);
         if (!t->batch_rows ||
-            !nn_ngram_cache_build(&t->ngram_cache, t->model, t->train.x, t->train.n, cfg->maxlen))
+            !nn_ngram_cache_build(&t->ngram_cache, t->model, t->train.x, t->train.n, cfg->maxlen) ||
+            !nn_ngram_cache_build(&t->ngram_val, t->model, t->val.x, t->val.n, cfg->maxlen))
             rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the training reviews' n-gram features");
     }
     if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, &t->stop, err);
@@ -410,7 +413,10 @@ int nn_trainer_eval_step(nn_trainer *t, nn_eval *e, uint32_t max_batches) {
     uint32_t B = m->Bmax;
     for (uint32_t k = 0; k < max_batches && e->pos < s->n; k++) {
         uint32_t b = s->n - e->pos < B ? s->n - e->pos : B;
-        nn_model_forward(m, (const uint8_t *)s->x + (size_t)e->pos * t->row_bytes, b);
+        if (s == &t->val && t->ngram_val.feat) /* ngram: the cached features */
+            nn_ngram_forward_rows(m, &t->ngram_val, s->x, NULL, e->pos, b);
+        else
+            nn_model_forward(m, (const uint8_t *)s->x + (size_t)e->pos * t->row_bytes, b);
         e->loss_sum += nn_model_loss_sum(m, s->label + e->pos, b, &e->correct);
         e->pos += b;
     }
