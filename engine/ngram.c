@@ -590,21 +590,33 @@ static void sort_by_key(pair_count *a, pair_count *tmp, uint32_t *count, uint32_
  * p = alpha + sum over positive reviews, q = alpha + the same over negative
  * ones, r = log((p / |p|_1) / (q / |q|_1)). */
 static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
-                             uint32_t T, nn_error *err);
+                             uint32_t T, const nn_ngram_cache *cache, nn_error *err);
+
+/* Review i's features: the cache's when there is one, else built into ng->feat. */
+static const uint32_t *review_features(nn_ngram *ng, const nn_ngram_cache *cache, const uint16_t *ids,
+                                       uint32_t i, uint32_t T, uint32_t *nf) {
+    if (cache) {
+        *nf = cache->start[i + 1] - cache->start[i];
+        return cache->feat + cache->start[i];
+    }
+    *nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+    return ng->feat;
+}
 
 static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
-                     nn_error *err) {
-    if (m->cfg.classes > 2) return nb_ratios_classes(m, ids, labels, n, T, err);
+                     const nn_ngram_cache *cache, nn_error *err) {
+    if (m->cfg.classes > 2) return nb_ratios_classes(m, ids, labels, n, T, cache, err);
     nn_ngram *ng = m->ngram;
     uint32_t rows = ng->rows;
     uint32_t *count = calloc(2 * (size_t)rows, sizeof *count); /* (2, rows): negative, positive */
     if (!count) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting features");
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+        uint32_t nf;
+        const uint32_t *feat = review_features(ng, cache, ids, i, T, &nf);
         uint32_t *c = count + (labels[i] > 0.5f ? rows : 0);
         ng->stamp++;
         for (uint32_t k = 0; k < nf; k++) {
-            uint32_t r = ng->feat[k];
+            uint32_t r = feat[k];
             if (ng->mark[r] == ng->stamp) continue;
             ng->mark[r] = ng->stamp;
             c[r]++;
@@ -629,7 +641,7 @@ static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint
  * both classes give the same magnitude, so this would be the binary
  * ratio up to sign; two-class models keep nb_ratios' exact numbers.) */
 static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
-                             uint32_t T, nn_error *err) {
+                             uint32_t T, const nn_ngram_cache *cache, nn_error *err) {
     nn_ngram *ng = m->ngram;
     uint32_t rows = ng->rows, K = m->cfg.classes;
     uint32_t *count = calloc((size_t)K * rows, sizeof *count); /* (K, rows) */
@@ -640,13 +652,14 @@ static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labe
         return nn_fail(err, NN_ERR_NOMEM, "out of memory counting features per class");
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+        uint32_t nf;
+        const uint32_t *feat = review_features(ng, cache, ids, i, T, &nf);
         uint32_t y = (uint32_t)labels[i];
         assert(y < K);
         uint32_t *c = count + (size_t)y * rows;
         ng->stamp++;
         for (uint32_t k = 0; k < nf; k++) {
-            uint32_t r = ng->feat[k];
+            uint32_t r = feat[k];
             if (ng->mark[r] == ng->stamp) continue;
             ng->mark[r] = ng->stamp;
             c[r]++;
@@ -678,8 +691,15 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
 
 int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
                            nn_error *err) {
+    return nn_ngram_build_bigrams_cached(m, ids, labels, n, T, NULL, err);
+}
+
+int nn_ngram_build_bigrams_cached(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
+                                  uint32_t T, nn_ngram_cache *cache, nn_error *err) {
     int rc = choose_bigrams(m, ids, n, T, err);
-    if (!rc && m->cfg.nb_weighting) rc = nb_ratios(m, ids, labels, n, T, err);
+    if (!rc && cache && !nn_ngram_cache_build(cache, m, ids, n, T))
+        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the training reviews' n-gram features");
+    if (!rc && m->cfg.nb_weighting) rc = nb_ratios(m, ids, labels, n, T, cache, err);
     return rc;
 }
 

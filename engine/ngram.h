@@ -157,6 +157,11 @@ typedef struct nn_ngram_cache {
  * when it is not ready). Returns 0 when out of memory (c is then empty). */
 int nn_ngram_cache_build(nn_ngram_cache *c, nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T);
 void nn_ngram_cache_free(nn_ngram_cache *c);
+/* nn_ngram_build_bigrams, and the cache of the same reviews built (into
+ * cache, when not NULL) once the bigrams are chosen, the NB ratios then
+ * counted from it (the same features, so the same ratios). */
+int nn_ngram_build_bigrams_cached(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
+                                  uint32_t T, nn_ngram_cache *cache, nn_error *err);
 /* nn_ngram_forward of the reviews rows (B) of the set the cache was built
  * from (rows NULL: first .. first+B-1), whose padded ids are ids (n,T)
  * (read only when the cache is stale). */

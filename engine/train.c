@@ -255,11 +255,11 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     if (!rc) rc = pad_set(&t->val, train, perm, cfg->val_size, cfg, &t->stop, err);
     if (!rc) rc = pad_set(&t->train, train, perm + cfg->val_size, ntrain, cfg, &t->stop, err);
     if (!rc && cfg->model == NN_MODEL_NGRAM) /* its bigrams: the training reviews' most frequent */
-        rc = nn_ngram_build_bigrams(t->model, t->train.x, t->train.label, t->train.n, cfg->maxlen, err);
+        rc = nn_ngram_build_bigrams_cached(t->model, t->train.x, t->train.label, t->train.n, cfg->maxlen,
+                                           &t->ngram_cache, err); /* and each review's features, kept */
     if (!rc && cfg->model == NN_MODEL_NGRAM) { /* built once, reused every epoch */
         t->batch_rows = malloc((size_t)cfg->batch_size * sizeof *t->batch_rows);
         if (!t->batch_rows ||
-            !nn_ngram_cache_build(&t->ngram_cache, t->model, t->train.x, t->train.n, cfg->maxlen) ||
             !nn_ngram_cache_build(&t->ngram_val, t->model, t->val.x, t->val.n, cfg->maxlen))
             rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the training reviews' n-gram features");
     }
