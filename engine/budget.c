@@ -275,6 +275,15 @@ uint64_t nn_memory_estimate(const nn_config *c, const nn_data_size *data, nn_mem
             while (cap < UINT64_MAX / 4 && cap < mul(2, pairs)) cap *= 2;
             out->data = add(out->data, mul(cap, 24));
         }
+        if (c->model == NN_MODEL_NGRAM) {
+            /* Each training and validation review's features, kept
+             * (ngram.h's cache): at most 2 len - 1 for len real tokens,
+             * so 2 min((val + ntrain) T, tokens); their starts; the
+             * batch's rows. */
+            u64 len = mul(add(val, ntrain), T);
+            if (data->train_tokens && data->train_tokens < len) len = data->train_tokens;
+            out->data = add(out->data, add(mul(len, 8), add(mul(add(add(val, ntrain), 4), 4), mul(B, 4))));
+        }
         if (c->model == NN_MODEL_NGRAM && c->nb_weighting && c->classes > 2) /* nb_ratios' counts (K, rows) */
             out->data = add(out->data, mul3(c->classes, add(V, c->bigrams), 4));
         if (!mlp) {

@@ -167,6 +167,7 @@ static void build_index(nn_model *m) {
         }
     }
     ng->index_ready = 1;
+    ng->index_gen++;
 }
 
 void nn_ngram_reindex(nn_model *m) {
@@ -304,20 +305,18 @@ static void batch_features(nn_model *m, const uint16_t *ids, uint32_t B) {
     ng->start[B] = at;
 }
 
-void nn_ngram_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
+/* The pooled rows and the logits of the batch in ng->feat / ng->start. */
+static void forward_features(nn_model *m, uint32_t B) {
     nn_ngram *ng = m->ngram;
     uint32_t E = m->cfg.embed_dim;
-    assert(B <= m->Bmax);
-    batch_features(m, ids, B);
     nn_bag_mean_forward(m->pooled, ng->feat, ng->start, m->emb, nb_ratio(m), B, E);
     nn_dense_forward(m->logit, m->pooled, m->w2, m->b2, B, E, nn_config_outputs(&m->cfg));
 }
 
-float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *labels, uint32_t B,
-                                uint32_t *correct) {
+/* The loss and the gradients after forward_features; marks the touched rows. */
+static float backward_features(nn_model *m, const float *labels, uint32_t B, uint32_t *correct) {
     nn_ngram *ng = m->ngram;
     uint32_t E = m->cfg.embed_dim;
-    nn_ngram_forward(m, ids, B);
     float loss = nn_head_loss(m, labels, B, correct);
     float *g = m->grads;
     memset(m->dpooled, 0, (size_t)B * E * sizeof(float));
@@ -333,6 +332,88 @@ float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *l
     }
     ng->touched_zeroed = 0; /* gradients were added since the last step */
     return loss;
+}
+
+void nn_ngram_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
+    assert(B <= m->Bmax);
+    batch_features(m, ids, B);
+    forward_features(m, B);
+}
+
+float nn_ngram_forward_backward(nn_model *m, const uint16_t *ids, const float *labels, uint32_t B,
+                                uint32_t *correct) {
+    nn_ngram_forward(m, ids, B);
+    return backward_features(m, labels, B, correct);
+}
+
+/* ------------------------------------------------------- the feature cache */
+
+void nn_ngram_cache_free(nn_ngram_cache *c) {
+    free(c->start);
+    free(c->feat);
+    memset(c, 0, sizeof *c);
+}
+
+int nn_ngram_cache_build(nn_ngram_cache *c, nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T) {
+    nn_ngram *ng = m->ngram;
+    memset(c, 0, sizeof *c);
+    if (!ng->index_ready) build_index(m);
+    /* Room for 2 len - 1 features of each review's span of len tokens
+     * (nn_ngram_features), then given back down to what they have. */
+    uint64_t cap = 0;
+    for (uint32_t r = 0; r < n; r++) {
+        size_t first, last;
+        nn_k_nonzero_span(ids + (size_t)r * T, T, &first, &last);
+        if (last > first) cap += 2 * (uint64_t)(last - first) - 1;
+    }
+    if (cap >= UINT32_MAX || cap > SIZE_MAX / sizeof *c->feat - 1) return 0;
+    c->start = malloc(((size_t)n + 1) * sizeof *c->start);
+    c->feat = malloc((size_t)cap * sizeof *c->feat + 1);
+    if (!c->start || !c->feat) {
+        nn_ngram_cache_free(c);
+        return 0;
+    }
+    uint32_t at = 0;
+    for (uint32_t r = 0; r < n; r++) {
+        c->start[r] = at;
+        at += nn_ngram_features(c->feat + at, NULL, ids + (size_t)r * T, T, ng);
+    }
+    c->start[n] = at;
+    uint32_t *fit = realloc(c->feat, (size_t)at * sizeof *c->feat + 1);
+    if (fit) c->feat = fit;
+    c->n = n;
+    c->gen = ng->index_gen;
+    return 1;
+}
+
+void nn_ngram_forward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids, const uint32_t *rows,
+                           uint32_t first, uint32_t B) {
+    nn_ngram *ng = m->ngram;
+    uint32_t T = m->cfg.maxlen, at = 0;
+    assert(B <= m->Bmax);
+    if (!ng->index_ready) build_index(m);
+    int cached = c->feat && c->gen == ng->index_gen;
+    for (uint32_t b = 0; b < B; b++) {
+        uint32_t r = rows ? rows[b] : first + b;
+        ng->start[b] = at;
+        if (cached) {
+            assert(r < c->n);
+            uint32_t s = c->start[r], k = c->start[r + 1] - s;
+            memcpy(ng->feat + at, c->feat + s, (size_t)k * sizeof *ng->feat);
+            at += k;
+        } else {
+            at += nn_ngram_features(ng->feat + at, NULL, ids + (size_t)r * T, T, ng);
+        }
+    }
+    ng->start[B] = at;
+    forward_features(m, B);
+}
+
+float nn_ngram_forward_backward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids,
+                                     const uint32_t *rows, const float *labels, uint32_t B,
+                                     uint32_t *correct) {
+    nn_ngram_forward_rows(m, c, ids, rows, 0, B);
+    return backward_features(m, labels, B, correct);
 }
 
 void nn_ngram_zero_grad(nn_model *m) {
@@ -509,21 +590,33 @@ static void sort_by_key(pair_count *a, pair_count *tmp, uint32_t *count, uint32_
  * p = alpha + sum over positive reviews, q = alpha + the same over negative
  * ones, r = log((p / |p|_1) / (q / |q|_1)). */
 static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
-                             uint32_t T, nn_error *err);
+                             uint32_t T, const nn_ngram_cache *cache, nn_error *err);
+
+/* Review i's features: the cache's when there is one, else built into ng->feat. */
+static const uint32_t *review_features(nn_ngram *ng, const nn_ngram_cache *cache, const uint16_t *ids,
+                                       uint32_t i, uint32_t T, uint32_t *nf) {
+    if (cache) {
+        *nf = cache->start[i + 1] - cache->start[i];
+        return cache->feat + cache->start[i];
+    }
+    *nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+    return ng->feat;
+}
 
 static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
-                     nn_error *err) {
-    if (m->cfg.classes > 2) return nb_ratios_classes(m, ids, labels, n, T, err);
+                     const nn_ngram_cache *cache, nn_error *err) {
+    if (m->cfg.classes > 2) return nb_ratios_classes(m, ids, labels, n, T, cache, err);
     nn_ngram *ng = m->ngram;
     uint32_t rows = ng->rows;
     uint32_t *count = calloc(2 * (size_t)rows, sizeof *count); /* (2, rows): negative, positive */
     if (!count) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting features");
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+        uint32_t nf;
+        const uint32_t *feat = review_features(ng, cache, ids, i, T, &nf);
         uint32_t *c = count + (labels[i] > 0.5f ? rows : 0);
         ng->stamp++;
         for (uint32_t k = 0; k < nf; k++) {
-            uint32_t r = ng->feat[k];
+            uint32_t r = feat[k];
             if (ng->mark[r] == ng->stamp) continue;
             ng->mark[r] = ng->stamp;
             c[r]++;
@@ -548,7 +641,7 @@ static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint
  * both classes give the same magnitude, so this would be the binary
  * ratio up to sign; two-class models keep nb_ratios' exact numbers.) */
 static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
-                             uint32_t T, nn_error *err) {
+                             uint32_t T, const nn_ngram_cache *cache, nn_error *err) {
     nn_ngram *ng = m->ngram;
     uint32_t rows = ng->rows, K = m->cfg.classes;
     uint32_t *count = calloc((size_t)K * rows, sizeof *count); /* (K, rows) */
@@ -559,13 +652,14 @@ static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labe
         return nn_fail(err, NN_ERR_NOMEM, "out of memory counting features per class");
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t nf = nn_ngram_features(ng->feat, NULL, ids + (size_t)i * T, T, ng);
+        uint32_t nf;
+        const uint32_t *feat = review_features(ng, cache, ids, i, T, &nf);
         uint32_t y = (uint32_t)labels[i];
         assert(y < K);
         uint32_t *c = count + (size_t)y * rows;
         ng->stamp++;
         for (uint32_t k = 0; k < nf; k++) {
-            uint32_t r = ng->feat[k];
+            uint32_t r = feat[k];
             if (ng->mark[r] == ng->stamp) continue;
             ng->mark[r] = ng->stamp;
             c[r]++;
@@ -597,8 +691,15 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
 
 int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
                            nn_error *err) {
+    return nn_ngram_build_bigrams_cached(m, ids, labels, n, T, NULL, err);
+}
+
+int nn_ngram_build_bigrams_cached(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
+                                  uint32_t T, nn_ngram_cache *cache, nn_error *err) {
     int rc = choose_bigrams(m, ids, n, T, err);
-    if (!rc && m->cfg.nb_weighting) rc = nb_ratios(m, ids, labels, n, T, err);
+    if (!rc && cache && !nn_ngram_cache_build(cache, m, ids, n, T))
+        rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the training reviews' n-gram features");
+    if (!rc && m->cfg.nb_weighting) rc = nb_ratios(m, ids, labels, n, T, cache, err);
     return rc;
 }
 

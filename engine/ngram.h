@@ -49,6 +49,7 @@ typedef struct nn_ngram {
     uint32_t *slots;         /* (nslots,2) key and j, key 0 when empty (one cache line per probe) */
     uint32_t nslots;         /* a power of two, at least 2N */
     int index_ready;         /* keys/slots match the "bigram.ids" tensor */
+    uint32_t index_gen;      /* counts the index's rebuilds (a feature cache names the one it used) */
     /* the batch */
     uint32_t *feat;          /* (Bmax*fmax) row ids */
     uint32_t *start;         /* (Bmax+1) */
@@ -134,5 +135,43 @@ void nn_ngram_reindex(nn_model *m);
  * more from the start, as NBSVM's scaled features do. */
 int nn_ngram_build_bigrams(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n, uint32_t T,
                            nn_error *err);
+
+/* ------------------------------------------------------- the feature cache
+ * The trainer's training reviews do not change, nor (while it trains) the
+ * bigram index, so each review's features are built once and reused every
+ * epoch: review r's are feat[start[r] .. start[r+1]). A batch of cached
+ * reviews gives the same features in the same order as its padded ids
+ * would, so the sums, and every figure after them, are bit for bit the
+ * same. The cache names the index it was built with (index_gen): after a
+ * rebuild of the index (nn_ngram_reindex with different bigrams) it is not
+ * used and the features are built from the ids again. The budget counts
+ * at most 2 len - 1 features for a review of len real tokens (budget.c). */
+typedef struct nn_ngram_cache {
+    uint32_t n;
+    uint32_t gen;            /* ng->index_gen when built */
+    uint32_t *start;         /* (n+1) */
+    uint32_t *feat;          /* (start[n]) */
+} nn_ngram_cache;
+
+/* Builds the features of the padded reviews ids (n,T) (the index first
+ * when it is not ready). Returns 0 when out of memory (c is then empty). */
+int nn_ngram_cache_build(nn_ngram_cache *c, nn_model *m, const uint16_t *ids, uint32_t n, uint32_t T);
+void nn_ngram_cache_free(nn_ngram_cache *c);
+/* nn_ngram_build_bigrams, and the cache of the same reviews built (into
+ * cache, when not NULL) once the bigrams are chosen, the NB ratios then
+ * counted from it (the same features, so the same ratios). */
+int nn_ngram_build_bigrams_cached(nn_model *m, const uint16_t *ids, const float *labels, uint32_t n,
+                                  uint32_t T, nn_ngram_cache *cache, nn_error *err);
+/* nn_ngram_forward of the reviews rows (B) of the set the cache was built
+ * from (rows NULL: first .. first+B-1), whose padded ids are ids (n,T)
+ * (read only when the cache is stale). */
+void nn_ngram_forward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids, const uint32_t *rows,
+                           uint32_t first, uint32_t B);
+/* nn_ngram_forward_backward of the reviews rows (B) of the set the cache
+ * was built from, whose padded ids are ids (n,T) (used when the cache is
+ * stale); labels (B) are the batch's, in the order of rows. */
+float nn_ngram_forward_backward_rows(nn_model *m, const nn_ngram_cache *c, const uint16_t *ids,
+                                     const uint32_t *rows, const float *labels, uint32_t B,
+                                     uint32_t *correct);
 
 #endif

@@ -36,6 +36,9 @@ struct nn_trainer {
     size_t row_bytes;      /* bytes of one row of a set: T*2 (text) or D (images) */
     uint8_t *batch_x;      /* (B, row_bytes) */
     float *batch_label;    /* (B) */
+    uint32_t *batch_rows;  /* (B) the batch's rows of the training set (ngram) */
+    nn_ngram_cache ngram_cache; /* model "ngram": each training review's features (ngram.h) */
+    nn_ngram_cache ngram_val;   /* and each validation review's */
     uint32_t epoch;        /* 0-based epoch in progress */
     uint32_t batch;        /* batches done in it */
     uint32_t batches;      /* per epoch */
@@ -121,6 +124,9 @@ void nn_trainer_free(nn_trainer *t) {
     nn_stopwords_free(&t->stop);
     free(t->order);
     free(t->batch_x);
+    free(t->batch_rows);
+    nn_ngram_cache_free(&t->ngram_cache);
+    nn_ngram_cache_free(&t->ngram_val);
     free(t->batch_label);
     free(t->hist);
     free(t->best_params);
@@ -258,7 +264,14 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     if (!rc) rc = pad_set(&t->val, train, perm, cfg->val_size, cfg, &t->stop, err);
     if (!rc) rc = pad_set(&t->train, train, perm + cfg->val_size, ntrain, cfg, &t->stop, err);
     if (!rc && cfg->model == NN_MODEL_NGRAM) /* its bigrams: the training reviews' most frequent */
-        rc = nn_ngram_build_bigrams(t->model, t->train.x, t->train.label, t->train.n, cfg->maxlen, err);
+        rc = nn_ngram_build_bigrams_cached(t->model, t->train.x, t->train.label, t->train.n, cfg->maxlen,
+                                           &t->ngram_cache, err); /* and each review's features, kept */
+    if (!rc && cfg->model == NN_MODEL_NGRAM) { /* built once, reused every epoch */
+        t->batch_rows = malloc((size_t)cfg->batch_size * sizeof *t->batch_rows);
+        if (!t->batch_rows ||
+            !nn_ngram_cache_build(&t->ngram_val, t->model, t->val.x, t->val.n, cfg->maxlen))
+            rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the training reviews' n-gram features");
+    }
     if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, &t->stop, err);
     free(perm);
     if (!rc) rc = trainer_finish(t, err);
@@ -418,7 +431,10 @@ int nn_trainer_eval_step(nn_trainer *t, nn_eval *e, uint32_t max_batches) {
     uint32_t B = m->Bmax;
     for (uint32_t k = 0; k < max_batches && e->pos < s->n; k++) {
         uint32_t b = s->n - e->pos < B ? s->n - e->pos : B;
-        nn_model_forward(m, (const uint8_t *)s->x + (size_t)e->pos * t->row_bytes, b);
+        if (s == &t->val && t->ngram_val.feat) /* ngram: the cached features */
+            nn_ngram_forward_rows(m, &t->ngram_val, s->x, NULL, e->pos, b);
+        else
+            nn_model_forward(m, (const uint8_t *)s->x + (size_t)e->pos * t->row_bytes, b);
         e->loss_sum += nn_model_loss_sum(m, s->label + e->pos, b, &e->correct);
         e->pos += b;
     }
@@ -580,14 +596,26 @@ int nn_trainer_run(nn_trainer *t, uint32_t max_batches, nn_progress *p, nn_error
         }
         uint32_t first = t->batch * B;
         uint32_t b = t->train.n - first < B ? t->train.n - first : B;
-        for (uint32_t i = 0; i < b; i++) {
-            uint32_t r = t->order[first + i];
-            memcpy(t->batch_x + i * row, (const uint8_t *)t->train.x + r * row, row);
-            t->batch_label[i] = t->train.label[r];
-        }
         uint32_t correct = 0;
-        nn_model_zero_grad(t->model);
-        float loss = nn_model_forward_backward(t->model, t->batch_x, t->batch_label, b, &correct);
+        float loss;
+        if (t->batch_rows) { /* ngram: the reviews' cached features, not their ids */
+            for (uint32_t i = 0; i < b; i++) {
+                uint32_t r = t->order[first + i];
+                t->batch_rows[i] = r;
+                t->batch_label[i] = t->train.label[r];
+            }
+            nn_model_zero_grad(t->model);
+            loss = nn_ngram_forward_backward_rows(t->model, &t->ngram_cache, t->train.x, t->batch_rows,
+                                                  t->batch_label, b, &correct);
+        } else {
+            for (uint32_t i = 0; i < b; i++) {
+                uint32_t r = t->order[first + i];
+                memcpy(t->batch_x + i * row, (const uint8_t *)t->train.x + r * row, row);
+                t->batch_label[i] = t->train.label[r];
+            }
+            nn_model_zero_grad(t->model);
+            loss = nn_model_forward_backward(t->model, t->batch_x, t->batch_label, b, &correct);
+        }
         if (!isfinite(loss)) {
             /* These weights overflow; the ones before the last update did not. */
             char before[64];

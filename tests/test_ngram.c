@@ -7,7 +7,8 @@
  * batch's rows and undoes exactly; explain's shares (a bigram's half to
  * each word) add up as documented; the model learns the synthetic task end
  * to end (with and without NB weighting, the same history twice); a
- * checkpoint keeps the bigram table, so a loaded model scores text alike. */
+ * checkpoint keeps the bigram table, so a loaded model scores text alike;
+ * the feature cache gives the ids' features and results bit for bit. */
 #include "check.h"
 #include "gradcheck.h"
 #include "ngram.h"
@@ -133,6 +134,63 @@ static void check_features(void) {
     }
     check(!strcmp(m->tensor[4].name, "nb.ratio") && worst < 1e-6 && pc[7] == 1 && qc[7] == 1 && pc[9] == 1,
           "NB log-count ratios match Wang & Manning's formula: maxdiff=%.2g", worst);
+    nn_model_free(m);
+}
+
+/* The feature cache (ngram.h): each review's features as nn_ngram_features
+ * gives them; a batch of cached rows (in any order, or a contiguous run)
+ * gives the same logits, loss and gradients as the batch's padded ids; a
+ * cache built before a reindex with other bigrams is not used. */
+static void check_cache(void) {
+    enum { V = 20, T = 8, E = 3 };
+    nn_model *m = small_model(V, 3, E, T, 4, 1);
+    nn_error err = {0};
+    nn_ngram_build_bigrams(m, EXAMPLE, EXAMPLE_LABELS, 3, T, &err);
+    nn_ngram_cache c;
+    if (!check(nn_ngram_cache_build(&c, m, EXAMPLE, 3, T) && c.n == 3, "cache of the example built")) exit(1);
+    uint32_t feat[2 * T];
+    int same = c.start[0] == 0;
+    for (uint32_t r = 0; r < 3; r++) {
+        uint32_t n = nn_ngram_features(feat, NULL, EXAMPLE + r * T, T, m->ngram);
+        same &= c.start[r + 1] - c.start[r] == n && !memcmp(c.feat + c.start[r], feat, n * sizeof *feat);
+    }
+    check(same && c.start[3] == 10 + 6 + 7, "cached features of the example equal nn_ngram_features (%u in all)",
+          c.start[3]);
+    /* rows 2, 0 against their ids copied into a batch */
+    const uint32_t rows[2] = {2, 0};
+    uint16_t batch[2 * T];
+    memcpy(batch, EXAMPLE + 2 * T, sizeof batch / 2);
+    memcpy(batch + T, EXAMPLE, sizeof batch / 2);
+    const float labels[2] = {EXAMPLE_LABELS[2], EXAMPLE_LABELS[0]};
+    size_t np = m->nparams;
+    float *g = malloc(np * sizeof *g);
+    float logit[2];
+    uint32_t c1 = 0, c2 = 0;
+    nn_model_zero_grad(m);
+    float l1 = nn_ngram_forward_backward(m, batch, labels, 2, &c1);
+    memcpy(g, m->grads, np * sizeof *g);
+    memcpy(logit, m->logit, sizeof logit);
+    nn_model_zero_grad(m);
+    float l2 = nn_ngram_forward_backward_rows(m, &c, EXAMPLE, rows, labels, 2, &c2);
+    check(l1 == l2 && c1 == c2 && !memcmp(logit, m->logit, sizeof logit) && !memcmp(g, m->grads, np * sizeof *g),
+          "cached rows {2,0}: loss, logits and gradients bit for bit those of their ids (%.9g, %.9g)", (double)l1,
+          (double)l2);
+    nn_ngram_forward(m, EXAMPLE + T, 2);
+    memcpy(logit, m->logit, sizeof logit);
+    nn_ngram_forward_rows(m, &c, EXAMPLE, NULL, 1, 2);
+    check(!memcmp(logit, m->logit, sizeof logit), "cached rows 1..2 (contiguous): the logits of their ids");
+    /* another table, reindexed: the cache is stale, the ids are read */
+    float *tab = m->params + m->tensor[3].offset;
+    tab[0] = 9;
+    tab[1] = 5;
+    nn_ngram_reindex(m);
+    nn_ngram_forward(m, EXAMPLE + 2 * T, 1);
+    logit[0] = m->logit[0];
+    nn_ngram_forward_rows(m, &c, EXAMPLE, NULL, 2, 1);
+    check(c.gen != m->ngram->index_gen && logit[0] == m->logit[0],
+          "after a reindex with other bigrams the cache is not used (the logit of review 2's ids)");
+    free(g);
+    nn_ngram_cache_free(&c);
     nn_model_free(m);
 }
 
@@ -423,6 +481,7 @@ static void check_learning(void) {
 int main(void) {
     nn_rng_seed(&rng, 42);
     check_features();
+    check_cache();
     check_layer_grad();
     check_model_grad(0, 2);
     check_model_grad(1, 2);
