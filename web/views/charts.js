@@ -121,7 +121,13 @@ function makeChart(canvas, { yTitle, percent }) {
 // tests/bench/browser_bench.mjs; with a pace of 6 each chart then redraws
 // about every 25 ms, the two charts taking turns, and a chart never waits
 // longer than MAX_REDRAW_GAP_MS.
+// MIN_REDRAW_GAP_MS: however cheap a redraw was, a chart waits at least
+// this long before the next (about 10 redraws a second each, the two taking
+// turns): on a quiet machine a redraw costs ~3 ms and the pace alone let the
+// charts redraw in nearly every frame, which left no slack for the epoch
+// events' handling when the machine got busy (tests/bench/page_profile.mjs).
 const REDRAW_PACE = 6;
+const MIN_REDRAW_GAP_MS = 100;
 const MAX_REDRAW_GAP_MS = 250;
 
 const BATCH = 0;
@@ -382,7 +388,7 @@ export class TrainingCharts {
   drawFrame() {
     this.frame = 0;
     const now = performance.now();
-    const gap = (p) => Math.min(MAX_REDRAW_GAP_MS, REDRAW_PACE * p.cost);
+    const gap = (p) => Math.min(MAX_REDRAW_GAP_MS, Math.max(MIN_REDRAW_GAP_MS, REDRAW_PACE * p.cost));
     let next = null;
     for (const p of this.pacing) {
       if (!p.dirty || now - p.at < gap(p)) continue;

@@ -190,12 +190,23 @@ export class EmbeddingsView {
       this.stats = this.stats.filter((s) => s.epoch !== e.epoch).concat([e]);
       if (!this.epochs.includes(e.epoch)) this.epochs.push(e.epoch);
       this.costs[data.epoch - 1] = { embedMs: e.ms, epochMs: data.ms };
-      renderStats(this);
-      renderCost(this);
+      this.statsDirty = true;
     } else if (e?.error) {
       this.setStatus(`No word snapshots: ${e.error}`);
     }
-    this.updateControls();
+    // At full speed epochs end every few ms: the statistics, the cost line
+    // and the controls are redrawn at most once per animation frame, not in
+    // the worker message's handler.
+    if (!this.epochFrame)
+      this.epochFrame = requestAnimationFrame(() => {
+        this.epochFrame = 0;
+        if (this.statsDirty) {
+          this.statsDirty = false;
+          renderStats(this);
+          renderCost(this);
+        }
+        this.updateControls();
+      });
     // The map follows the newest epoch while training, refreshed now and
     // then, while it is in view.
     if (this.mapUpdate.visible() && performance.now() - this.mapFetchedAt > LIVE_MAP_MS) this.refreshMap({ live: true });
