@@ -222,7 +222,7 @@ async function forgedCheckpoint(kind) {
 
 for (const [kind, expect] of [
   ['vocabulary', /trained on another vocabulary .* than the loaded shard's/],
-  ['version', /format version 2, but this engine reads version 1; it is newer than the engine/],
+  ['version', /format version \d+, but this engine reads version \d+; it is newer than the engine/],
 ]) {
   test(`a model file from another ${kind} is refused with the engine's reason, and the page keeps its model`, async () => {
     const file = await forgedCheckpoint(kind);
