@@ -9,13 +9,18 @@
 # wasm (perf, tests/bench/perf_parts.mjs), and, when installed, with the peers on the
 # same data: PyTorch (Debian's python3-torch, tests/bench/torch_bench.py) and
 # TensorFlow.js with its wasm backend (optional npm packages). Prints one
-# table, then the ratios. Figures only: nothing here asserts on time.
+# table, then the ratios; then issue 17's "your own text" line: a 5,000-
+# sentence, 6-class file read and trained in the page
+# (tests/bench/labelled_browser_bench.mjs). Figures only: nothing here
+# asserts on time.
 #
 #   scripts/bench.sh [--repeat N] [--lstm-epochs N] [--torch-lstm-full]
 #                    [--no-browser] [--no-page] [--no-peers] [--install-peers]
-#                    [--mlp-epochs N] [--no-node] [--no-parts] [--results FILE]
+#                    [--mlp-epochs N] [--no-node] [--no-parts] [--no-labelled]
+#                    [--results FILE]
 #   scripts/bench.sh --page-only [--results FILE]
 #   scripts/bench.sh --site-only
+#   scripts/bench.sh --labelled-only
 #
 #   --repeat N         runs of the 40-epoch bag recipe, natively and in the
 #                      browser (default 3; the median is shown)
@@ -35,6 +40,10 @@
 #   --mlp-epochs N     epochs of tutorial-mlp (Fashion-MNIST), natively and in
 #                      the worker (default 2; skipped without data/fashion.shard)
 #   --no-node          skip the wasm engine in Node (bag, LSTM, MLP, ngram)
+#   --no-labelled      skip the "your own text" line (a 5,000-sentence,
+#                      6-class file: shard build and default recipe in the
+#                      page, about 30 s)
+#   --labelled-only    only that line
 #   --no-parts         skip the per-part breakdown (needs perf: Debian's
 #                      linux-perf; builds build-wasm's nn_wasm_prof target)
 #   --install-peers    first install the peers: python3-torch with apt-get
@@ -52,8 +61,8 @@ say() { echo "bench: $*" >&2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS="" PAGE_ONLY=0 SITE_ONLY=0
-MLP_EPOCHS=2 NODE_WASM=1 PARTS=1
+REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS="" PAGE_ONLY=0 SITE_ONLY=0 LABELLED_ONLY=0
+MLP_EPOCHS=2 NODE_WASM=1 PARTS=1 LABELLED=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --repeat) REPEAT="$2"; shift 2 ;;
@@ -67,6 +76,8 @@ while [ $# -gt 0 ]; do
         --mlp-epochs) MLP_EPOCHS="$2"; shift 2 ;;
         --no-node) NODE_WASM=0; shift ;;
         --no-parts) PARTS=0; shift ;;
+        --no-labelled) LABELLED=0; shift ;;
+        --labelled-only) LABELLED_ONLY=1; shift ;;
         --install-peers) INSTALL=1; shift ;;
         --results) RESULTS="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -92,6 +103,14 @@ if [ "$SITE_ONLY" = 1 ]; then
     [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ] || die "--site-only runs the page: drop --no-browser / --no-page"
     [ -f web/engine/engine.wasm ] || die "web/engine/engine.wasm is missing: run scripts/build-wasm.sh"
     site_bench
+    exit 0
+fi
+if [ "$LABELLED_ONLY" = 1 ]; then
+    [ -f web/engine/engine.wasm ] || die "web/engine/engine.wasm is missing: run scripts/build-wasm.sh"
+    [ -d node_modules/playwright-core ] || die "playwright-core is missing: run npm ci (or scripts/setup.sh)"
+    say "Chromium: your own text in the page (5,000 sentences, 6 classes: shard build, default recipe)"
+    line="$(node tests/bench/labelled_browser_bench.mjs)" || die "labelled_browser_bench.mjs failed"
+    echo "$line"
     exit 0
 fi
 if [ "$PAGE_ONLY" = 0 ] && { [ ! -x build/imdb_bench ] || [ ! -x build/imdb_export_arrays ]; }; then
@@ -220,6 +239,11 @@ if [ "$BROWSER" = 1 ]; then
         node tests/bench/fashion_browser_bench.mjs --epochs "$MLP_EPOCHS" --json >> "$OUT" || die "fashion_browser_bench.mjs failed"
     fi
 fi
+LABELLED_OUT=""
+if [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ] && [ "$LABELLED" = 1 ]; then
+    say "Chromium: your own text in the page (5,000 sentences, 6 classes: shard build, default recipe)"
+    LABELLED_OUT="$(node tests/bench/labelled_browser_bench.mjs)" || die "labelled_browser_bench.mjs failed"
+fi
 
 # ----------------------------------------------------------- PyTorch
 if [ "$HAVE_TORCH" = 1 ]; then
@@ -248,5 +272,9 @@ if [ -n "$PARTS_OUT" ]; then
     echo
     echo "where the bag recipe's time goes, per part (whole run / 40 epochs; wasm: the training window only):"
     echo "$PARTS_OUT"
+fi
+if [ -n "$LABELLED_OUT" ]; then
+    echo
+    echo "$LABELLED_OUT"
 fi
 if [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ]; then site_bench; fi
