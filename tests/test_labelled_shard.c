@@ -183,6 +183,7 @@ static void labels_and_splits(void) {
         n += (size_t)sprintf(file + n, "%s\tline %d words %c\n", i % 4 ? "many" : "few", i, 'a' + i % 26);
     o.test_share = 0.2f;
     rc = build(file, n, &o, &shard, &shard_len, &rep, &err);
+    nn_labelled_shard_report_free(&rep);
     int rc2 = build(file, n, &o, &again, &again_len, &rep, &err);
     check(rc == NN_OK && rc2 == NN_OK && shard_len == again_len && !memcmp(shard, again, shard_len),
           "the same file and seed build the same bytes");
