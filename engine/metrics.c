@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int nn_metrics_check(const float *score, const uint8_t *label, size_t N, nn_error *err) {
@@ -332,6 +333,43 @@ size_t nn_curve_downsample(float *x_out, float *y_out, float *t_out,
     KEEP(n - 1);
 #undef KEEP
     return kept;
+}
+
+/* ---------------------------------------------------------- one vs rest */
+
+int nn_one_vs_rest_class(nn_one_vs_rest *out, float *fpr, float *tpr, uint32_t points,
+                         const float *prob, const uint8_t *label, size_t N, uint32_t K,
+                         uint32_t cls) {
+    assert(points >= 2 && cls < K && N < UINT32_MAX);
+    memset(out, 0, sizeof *out);
+    float *score = nn_malloc_array(N, sizeof *score);
+    uint8_t *pos = nn_malloc_array(N, 1);
+    uint32_t *order = nn_malloc_array(N, sizeof *order), *scratch = nn_malloc_array(N, sizeof *scratch);
+    /* The whole curve before downsampling: N + 1 points at most. */
+    float *x = nn_malloc_array(N + 1, sizeof *x), *y = nn_malloc_array(N + 1, sizeof *y);
+    float *t = nn_malloc_array(N + 1, sizeof *t);
+    int rc = NN_ERR_NOMEM;
+    if (score && pos && order && scratch && x && y && t) {
+        for (size_t i = 0; i < N; i++) {
+            score[i] = prob[i * K + cls];
+            pos[i] = label[i] == cls;
+            out->positives += pos[i];
+        }
+        nn_sort_scores_desc(order, scratch, score, N);
+        out->auc = nn_roc_auc(score, pos, order, N);
+        out->ap = nn_average_precision(score, pos, order, N);
+        size_t n = nn_roc_curve(x, y, t, score, pos, order, N);
+        out->roc_len = (uint32_t)nn_curve_downsample(fpr, tpr, NULL, x, y, NULL, n, points);
+        rc = NN_OK;
+    }
+    free(score);
+    free(pos);
+    free(order);
+    free(scratch);
+    free(x);
+    free(y);
+    free(t);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- log loss */

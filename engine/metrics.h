@@ -169,6 +169,28 @@ size_t nn_curve_downsample(float *x_out, float *y_out, float *t_out,
                            const float *x, const float *y, const float *t,
                            size_t n, size_t K);
 
+/* ---------------------------------------------------------- one vs rest */
+
+/* A K-class model judged one class at a time: class cls's probability is
+ * the score and "the label is cls" the positive, so the binary curves above
+ * apply (scikit-learn's roc_auc_score(multi_class="ovr") per class, and its
+ * macro average is the mean over the classes where both sides occur). */
+typedef struct nn_one_vs_rest {
+    double auc;          /* NaN when no example, or every one, is of the class */
+    double ap;           /* NaN when no example is of the class (1 when every one is) */
+    uint32_t positives;  /* examples of the class */
+    uint32_t roc_len;    /* ROC points kept in fpr/tpr */
+} nn_one_vs_rest;
+
+/* prob (N,K) row-major, label (N) class ids (>= K: not counted as the class,
+ * so an unlabelled example is a negative; pass labelled examples only).
+ * fpr, tpr: room for `points` (>= 2) floats each, the ROC curve downsampled
+ * (nn_curve_downsample). Returns NN_OK, or NN_ERR_NOMEM with *out zeroed
+ * when its scratch (about 26 bytes an example) cannot be had. */
+int nn_one_vs_rest_class(nn_one_vs_rest *out, float *fpr, float *tpr, uint32_t points,
+                         const float *prob, const uint8_t *label, size_t N, uint32_t K,
+                         uint32_t cls);
+
 /* ---------------------------------------------------------------- log loss */
 
 /* Mean binary cross-entropy of probabilities, each clipped to [1e-7, 1-1e-7]

@@ -14,6 +14,7 @@
  */
 #include "answers.h"
 #include "labelled_shard.h" /* nnw_labelled_shard_recipe */
+#include "metrics.h"        /* nnw_one_vs_rest */
 #include "session.h"
 
 #include <emscripten.h>
@@ -233,6 +234,37 @@ EMSCRIPTEN_KEEPALIVE int nnw_score_classes(nnw_session *s, const char *text, siz
     if (nn_session_need_text_trainer(s) != NN_OK) return -1;
     return (int)nn_model_score_text_classes(nn_trainer_model(s->trainer), &s->shard.vocab,
                                             nn_trainer_stopwords(s->trainer), text, n, s->probs);
+}
+
+/* One class against the rest for each of a K-class model's classes
+ * (metrics.h nn_one_vs_rest_class), from scores the worker gathered: prob
+ * (n,K) and label (n), the caller's memory (nnw_alloc). Writes K rows of
+ * layout one_vs_rest_row into rows and each class's ROC curve, `points`
+ * false-positive rates then `points` true-positive rates (roc_len of them
+ * used), into curves (K * 2 * points floats); both the caller's. Returns 0,
+ * or -1 with the message. */
+EMSCRIPTEN_KEEPALIVE int nnw_one_vs_rest(nnw_session *s, const float *prob, const uint8_t *label, uint32_t n,
+                                         uint32_t K, uint32_t points, float *rows, float *curves) {
+    if (K < 2 || K > NN_MAX_TEXT_CLASSES || points < 2 || points > 10000 || !rows || !curves ||
+        (n && (!prob || !label))) {
+        nn_fail(&s->err, NN_ERR_ARG, "one vs rest: K %u (2-%d), points %u (2-10000), and the arrays",
+                K, NN_MAX_TEXT_CLASSES, points);
+        return -1;
+    }
+    for (uint32_t c = 0; c < K; c++) {
+        nn_one_vs_rest o;
+        float *fpr = curves + (size_t)c * 2 * points, *tpr = fpr + points;
+        if (nn_one_vs_rest_class(&o, fpr, tpr, points, prob, label, n, K, c) != NN_OK) {
+            nn_fail(&s->err, NN_ERR_NOMEM, "out of memory ranking %u texts for one vs rest", n);
+            return -1;
+        }
+        float *r = rows + (size_t)c * NN_ONE_VS_REST_ROW_LEN;
+        r[NN_ONE_VS_REST_ROW_AUC] = (float)o.auc;
+        r[NN_ONE_VS_REST_ROW_AP] = (float)o.ap;
+        r[NN_ONE_VS_REST_ROW_POSITIVES] = (float)o.positives;
+        r[NN_ONE_VS_REST_ROW_ROC_LEN] = (float)o.roc_len;
+    }
+    return 0;
 }
 
 /* Scores text and fills k rows (layout explain_row), one per token, in the

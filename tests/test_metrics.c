@@ -624,6 +624,54 @@ static void test_multiclass(void) {
           "(max diff %.2g)", worst);
 }
 
+/* One class against the rest, worked by hand: 5 examples, 4 classes (the
+ * last absent). Class 0: positives 0.7, 0.4 against negatives 0.5, 0.3,
+ * 0.2: U = 3 + 2, AUC 5/6; ranked 0.7 (P) 0.5 (N) 0.4 (P): AP (1 + 2/3)/2.
+ * Class 1: positives 0.6, 0.3 against 0.4, 0.3, 0.2: U = 3 + 1 + 1/2, AUC
+ * 0.75; 0.6 (P), 0.4 (N), then the tie at 0.3 (one each): AP 1/2 * 1 + 1/2 *
+ * 2/4 = 0.75. Class 2: its one positive above everything: 1 and 1. */
+static void test_one_vs_rest(void) {
+    const float prob[5 * 4] = {
+        0.7f, 0.2f, 0.1f, 0.0f, /* label 0 */
+        0.3f, 0.6f, 0.1f, 0.0f, /* label 1 */
+        0.2f, 0.3f, 0.5f, 0.0f, /* label 2 */
+        0.4f, 0.4f, 0.2f, 0.0f, /* label 0 */
+        0.5f, 0.3f, 0.2f, 0.0f, /* label 1 */
+    };
+    const uint8_t label[5] = {0, 1, 2, 0, 1};
+    const double auc[4] = {5.0 / 6, 0.75, 1.0, NAN}, ap[4] = {5.0 / 6, 0.75, 1.0, NAN};
+    const uint32_t positives[4] = {2, 2, 1, 0};
+    float fpr[8], tpr[8];
+    for (uint32_t c = 0; c < 4; c++) {
+        nn_one_vs_rest r;
+        int rc = nn_one_vs_rest_class(&r, fpr, tpr, 8, prob, label, 5, 4, c);
+        int same = c < 3 ? near(r.auc, auc[c], 1e-12) && near(r.ap, ap[c], 1e-12)
+                         : isnan(r.auc) && isnan(r.ap);
+        check(rc == NN_OK && same && r.positives == positives[c],
+              "one vs rest, class %u: auc %.6f ap %.6f positives %u (want %.6f %.6f %u)", c, r.auc, r.ap,
+              r.positives, auc[c], ap[c], positives[c]);
+    }
+    /* Class 0's whole ROC: (0,0) (0,1/2) (1/3,1/2) (1/3,1) (2/3,1) (1,1). */
+    nn_one_vs_rest r;
+    nn_one_vs_rest_class(&r, fpr, tpr, 8, prob, label, 5, 4, 0);
+    const float want_fpr[6] = {0, 0, 1.0f / 3, 1.0f / 3, 2.0f / 3, 1}, want_tpr[6] = {0, 0.5f, 0.5f, 1, 1, 1};
+    int curve = r.roc_len == 6;
+    for (uint32_t i = 0; curve && i < 6; i++) curve = near(fpr[i], want_fpr[i], 1e-6) && near(tpr[i], want_tpr[i], 1e-6);
+    check(curve, "one vs rest, class 0: the ROC curve's 6 points (kept %u)", r.roc_len);
+    nn_one_vs_rest_class(&r, fpr, tpr, 3, prob, label, 5, 4, 0);
+    check(r.roc_len == 3 && fpr[0] == 0 && tpr[0] == 0 && fpr[2] == 1 && tpr[2] == 1,
+          "one vs rest, 3 points kept: the first and the last among them (kept %u)", r.roc_len);
+    /* The same AUC as the binary function on the derived scores. */
+    float score[5];
+    uint8_t pos[5];
+    uint32_t order[5], scratch[5];
+    for (int i = 0; i < 5; i++) score[i] = prob[i * 4 + 1], pos[i] = label[i] == 1;
+    nn_sort_scores_desc(order, scratch, score, 5);
+    nn_one_vs_rest_class(&r, fpr, tpr, 8, prob, label, 5, 4, 1);
+    check(r.auc == nn_roc_auc(score, pos, order, 5) && r.ap == nn_average_precision(score, pos, order, 5),
+          "one vs rest is the binary AUC and AP of the class's probabilities");
+}
+
 int main(void) {
     nn_rng_seed(&rng, 1);
     test_multiclass();
@@ -633,6 +681,7 @@ int main(void) {
     test_sklearn_example();
     test_roc_auc_ap_random();
     test_auc_edge_cases();
+    test_one_vs_rest();
     test_log_loss();
     test_calibration();
     test_downsample();

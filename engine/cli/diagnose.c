@@ -77,8 +77,8 @@ static int predict_class(nn_model *m, const nn_vocab *v, const nn_stopwords *sto
 
 /* The K-class report: accuracy, the confusion matrix (rows true), per-class
  * and averaged precision/recall/F1. name(k) may be NULL (IMDB: neg, pos). */
-static void print_multiclass(const nn_shard *sh, const uint8_t *label, const uint8_t *pred, uint32_t n,
-                             uint32_t K) {
+static void print_multiclass(const nn_shard *sh, const uint8_t *label, const uint8_t *pred,
+                             const float *probs, uint32_t n, uint32_t K) {
     uint32_t *cm = calloc((size_t)K * K, sizeof *cm);
     nn_confusion_multiclass(cm, label, pred, n, K);
     nn_multiclass r = nn_multiclass_from_confusion(cm, K);
@@ -106,6 +106,26 @@ static void print_multiclass(const nn_shard *sh, const uint8_t *label, const uin
            r.macro_f1, r.macro_classes);
     printf("  %-14s    %.4f  %.4f  %.4f\n", "micro", r.micro_precision, r.micro_recall, r.micro_f1);
     printf("  %-14s                      %.4f\n", "weighted", r.weighted_f1);
+    /* One class against the rest: the class's probability ranks its examples. */
+    printf("\n  one vs rest    ROC AUC  avg. precision\n");
+    double auc_sum = 0, ap_sum = 0;
+    uint32_t both = 0;
+    for (uint32_t k = 0; k < K; k++) {
+        nn_one_vs_rest o;
+        float fpr[2], tpr[2];
+        if (nn_one_vs_rest_class(&o, fpr, tpr, 2, probs, label, n, K, k) != NN_OK) {
+            printf("  (out of memory for the one-vs-rest curves)\n");
+            break;
+        }
+        printf("  %-14s     %.4f      %.4f\n", names[k], o.auc, o.ap);
+        if (!isnan(o.auc)) {
+            auc_sum += o.auc;
+            ap_sum += o.ap;
+            both++;
+        }
+    }
+    if (both) printf("  %-14s     %.4f      %.4f  (%u classes with examples on both sides)\n", "macro",
+                     auc_sum / both, ap_sum / both, both);
     free(cm);
 }
 
@@ -216,17 +236,23 @@ int main(int argc, char **argv) {
             }
             for (uint32_t i = 0; i < n; i++) lt.label[i] = (uint8_t)map[lt.label[i]];
             uint8_t *pred = malloc((size_t)n + 1);
-            float probs[NN_MAX_TEXT_CLASSES];
+            float *probs = nn_malloc_array((size_t)n + 1, shard.classes * sizeof *probs); /* (n,K) */
+            if (!pred || !probs) {
+                fprintf(stderr, "imdb_diagnose: out of memory for %u examples' scores\n", n);
+                return 1;
+            }
             for (uint32_t i = 0; i < n; i++) {
                 size_t tlen;
                 const char *txt = nn_labelled_text_example(&lt, i, &tlen);
-                if (predict_class(m, &shard.vocab, stop, txt, tlen, shard.classes, probs, &pred[i], &err)) {
+                if (predict_class(m, &shard.vocab, stop, txt, tlen, shard.classes,
+                                  probs + (size_t)i * shard.classes, &pred[i], &err)) {
                     fprintf(stderr, "imdb_diagnose: %s\n", err.msg);
                     return 1;
                 }
             }
-            print_multiclass(&shard, lt.label, pred, n, shard.classes);
+            print_multiclass(&shard, lt.label, pred, probs, n, shard.classes);
             free(pred);
+            free(probs);
             if (shard.classes > 2) { /* the rest is the binary diagnosis */
                 nn_labelled_text_free(&lt);
                 nn_trainer_free(t);

@@ -137,6 +137,20 @@ test('your own 3-class file: read, trained, scored per class, K x K confusion, m
   assert.equal(await page.$$eval('#class-metrics tr', (rows) => rows.length), 1 + 3 + 2, 'a row per class, macro and micro');
   assert.ok(Math.abs(d.micro.f1 - d.accuracy) < 1e-9, 'micro F1 is the accuracy for single-label texts');
   assert.equal(await page.isVisible('#diag-results'), false, 'the two-class diagnosis is not shown');
+  // Each class against the rest: AUC and AP in the table, one ROC line per class on the chart.
+  assert.equal(d.oneVsRest.length, 3);
+  const ovrCells = await page.$$eval('#class-metrics tr', (rows) => rows.slice(1, 4).map((r) => [...r.querySelectorAll('td')].slice(5).map((c) => Number(c.textContent))));
+  ovrCells.forEach(([auc, ap], k) => {
+    assert.ok(Math.abs(auc - d.oneVsRest[k].auc) < 6e-4 && Math.abs(ap - d.oneVsRest[k].ap) < 6e-4, `class ${k}: the table shows AUC ${auc}, AP ${ap}`);
+    assert.ok(auc > 0.5, `class ${k}: better than chance against the rest (AUC ${auc})`);
+  });
+  const macroAuc = Number(await page.$$eval('#class-metrics tr.average td', (tds) => tds[5].textContent));
+  const mean = d.oneVsRest.reduce((a, o) => a + o.auc, 0) / 3;
+  assert.ok(Math.abs(macroAuc - mean) < 6e-4, `the macro AUC ${macroAuc} is the mean of the classes' ${mean}`);
+  assert.equal(await page.isVisible('#chart-class-roc'), true, 'the one-vs-rest ROC chart is shown');
+  const lines = await page.evaluate(() => globalThis.Chart.getChart('chart-class-roc').data.datasets.map((ds) => ds.data.length));
+  assert.equal(lines.length, 3 + 1, 'a line per class and the chance diagonal');
+  console.log(`ok one vs rest: AUC ${d.oneVsRest.map((o) => o.auc.toFixed(3)).join(', ')}, macro ${macroAuc}`);
   console.log(`ok 3 x 3 confusion ${JSON.stringify(d.matrix)}, accuracy ${d.accuracy.toFixed(3)}, macro F1 ${d.macro.f1.toFixed(3)}`);
 
   // Runs record the dataset.

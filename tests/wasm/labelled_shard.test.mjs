@@ -135,6 +135,30 @@ test('a model of a labelled file keeps its class names in the checkpoint: it loa
   assert.equal(cm.n, r.info.splits.test);
   assert.equal(cm.matrix.reduce((a, b) => a + b, 0), cm.n, 'the cells add up to the test texts');
   assert.ok(Math.abs((cm.matrix[0] + cm.matrix[4] + cm.matrix[8]) / cm.n - cm.accuracy) < 1e-12, 'accuracy is the diagonal');
+  // Each class against the rest: the AUC and AP recounted here by brute force
+  // from the probabilities the reply carries (pairs, ties 1/2; the precision
+  // at each positive's score, ties as one group).
+  assert.equal(cm.oneVsRest.length, 3);
+  assert.equal(cm.probs.length, cm.n * 3);
+  for (let k = 0; k < 3; k++) {
+    const o = cm.oneVsRest[k];
+    const s = Array.from({ length: cm.n }, (_, i) => cm.probs[i * 3 + k]);
+    const pos = s.filter((_, i) => cm.labels[i] === k), neg = s.filter((_, i) => cm.labels[i] !== k);
+    assert.equal(o.positives, pos.length, `class ${k}: positives`);
+    let u = 0;
+    for (const a of pos) for (const b of neg) u += a > b ? 1 : a === b ? 0.5 : 0;
+    const auc = u / (pos.length * neg.length);
+    let ap = 0;
+    for (const a of pos) {
+      const above = s.filter((x) => x >= a).length, posAbove = pos.filter((x) => x >= a).length;
+      ap += posAbove / above;
+    }
+    ap /= pos.length;
+    assert.ok(Math.abs(o.auc - auc) < 1e-6, `class ${k}: AUC ${o.auc} against ${auc} by brute force`);
+    assert.ok(Math.abs(o.ap - ap) < 1e-6, `class ${k}: AP ${o.ap} against ${ap} by brute force`);
+    assert.ok(o.fpr.length >= 2 && o.fpr[0] === 0 && o.tpr[0] === 0 && o.fpr.at(-1) === 1 && o.tpr.at(-1) === 1,
+      `class ${k}: the ROC curve runs from (0,0) to (1,1)`);
+  }
   await assert.rejects(w.request('textConfusion', { split: 'nope' }), /no texts in 'nope'/);
   const { bytes } = await w.request('exportCheckpoint', {});
   const json = JSON.parse(Buffer.from(bytes).subarray(32, 32 + new DataView(bytes).getUint32(12, true)).toString('utf8'));

@@ -5,9 +5,11 @@
 // recall and F1, and their macro and micro averages (the definitions of
 // engine/metrics.c's nn_multiclass_from_confusion: macro over the classes
 // that occur, micro from the summed counts, which for single-label data is
-// the accuracy). The binary diagnosis (ROC, PR, calibration, threshold,
-// word ratings) reads one probability: for K > 2 it is hidden and the panel
-// says so instead of showing wrong numbers.
+// the accuracy), and each class against the rest: its ROC AUC and average
+// precision ranked by that class's probability (the worker's oneVsRest,
+// engine/metrics.c), and its ROC curve on one chart. The binary diagnosis
+// (calibration, threshold, word ratings) reads one probability: for K > 2
+// it is hidden and the panel says so instead of showing wrong numbers.
 //
 // Deliberately not here: scoring (the worker) or the two-class views.
 
@@ -76,6 +78,15 @@ export function multiclassMetrics(matrix, K) {
   };
 }
 
+// The one-vs-rest macro averages: the mean AUC and AP over the classes
+// whose AUC is defined (texts of the class and texts of other classes).
+export function oneVsRestMacro(ovr) {
+  const both = ovr.filter((o) => o.auc !== null);
+  if (!both.length) return { auc: NaN, ap: NaN, classes: 0 };
+  const mean = (key) => both.reduce((s, o) => s + o[key], 0) / both.length;
+  return { auc: mean('auc'), ap: mean('ap'), classes: both.length };
+}
+
 function cell(tag, text, cls) {
   const e = document.createElement(tag);
   e.textContent = text;
@@ -92,10 +103,11 @@ export function useClassDiagnosis(ctx) {
   const box = document.createElement('div');
   box.className = 'class-diag';
   box.id = 'class-diag';
-  const note = cell('p', 'With more than two classes the two-class diagnosis (ROC and PR curves, calibration, the threshold, ' +
-    'the words rated by one probability) would read one class’s probability against the rest and mislead, so it is not shown; ' +
-    'the word map is not drawn for the same reason. Here: every test text scored, the K × K confusion matrix ' +
-    '(row: true class, column: predicted), and each class’s precision, recall and F1.', 'small muted');
+  const note = cell('p', 'With more than two classes the two-class diagnosis (calibration, the threshold, ' +
+    'the words rated by one probability) does not apply, so it is not shown; the word map is not drawn for the same reason. ' +
+    'Here: every test text scored, the K × K confusion matrix (row: true class, column: predicted), each class’s ' +
+    'precision, recall and F1, and each class against the rest: the texts ranked by that class’s probability, ' +
+    'its ROC AUC and average precision, and its ROC curve.', 'small muted');
   const button = cell('button', 'Score the test texts');
   button.type = 'button';
   button.id = 'btn-class-diag';
@@ -108,7 +120,20 @@ export function useClassDiagnosis(ctx) {
   const metricsTable = document.createElement('table');
   metricsTable.id = 'class-metrics';
   metricsTable.className = 'class-metrics';
-  box.append(note, button, status, matrixTable, metricsTable);
+  const rocFigure = document.createElement('figure');
+  rocFigure.className = 'chart class-roc';
+  rocFigure.hidden = true;
+  const rocBox = document.createElement('div');
+  rocBox.className = 'chart-box';
+  const rocCanvas = document.createElement('canvas');
+  rocCanvas.id = 'chart-class-roc';
+  rocCanvas.setAttribute('role', 'img');
+  rocCanvas.setAttribute('aria-label', 'ROC curve of each class against the rest');
+  rocBox.append(rocCanvas);
+  rocFigure.append(rocBox, cell('figcaption', 'Each class against the rest: the true-positive rate against the ' +
+    'false-positive rate as the threshold on that class’s probability falls. The diagonal is chance.', 'small muted'));
+  box.append(note, button, status, matrixTable, metricsTable, rocFigure);
+  let rocChart = null;
   section.querySelector('h2').after(box);
 
   let haveModel = false, running = false, current = null;
@@ -130,21 +155,64 @@ export function useClassDiagnosis(ctx) {
     matrixTable.replaceChildren(cap, head, ...rows);
     const m = multiclassMetrics(d.matrix, K);
     const f = (x) => (Number.isFinite(x) ? x.toFixed(3) : '–');
+    const ovr = d.oneVsRest ?? [];
+    const auc = oneVsRestMacro(ovr);
     const mhead = document.createElement('tr');
-    mhead.append(...['class', 'precision', 'recall', 'F1', 'support'].map((h) => cell('th', h)));
+    mhead.append(...['class', 'precision', 'recall', 'F1', 'support', 'ROC AUC (vs rest)', 'avg. precision (vs rest)']
+      .map((h) => cell('th', h)));
     const mrows = m.perClass.map((c, k) => {
       const tr = document.createElement('tr');
-      tr.append(cell('td', names[k]), cell('td', f(c.precision)), cell('td', f(c.recall)), cell('td', f(c.f1)), cell('td', String(c.support)));
+      tr.append(cell('td', names[k]), cell('td', f(c.precision)), cell('td', f(c.recall)), cell('td', f(c.f1)),
+        cell('td', String(c.support)), cell('td', f(ovr[k]?.auc ?? NaN)), cell('td', f(ovr[k]?.ap ?? NaN)));
       return tr;
     });
-    for (const [label, a] of [['macro average', m.macro], ['micro average', m.micro]]) {
+    for (const [label, a, rest] of [['macro average', m.macro, auc], ['micro average', m.micro, null]]) {
       const tr = document.createElement('tr');
       tr.className = 'average';
-      tr.append(cell('td', label), cell('td', f(a.precision)), cell('td', f(a.recall)), cell('td', f(a.f1)), cell('td', String(d.n)));
+      tr.append(cell('td', label), cell('td', f(a.precision)), cell('td', f(a.recall)), cell('td', f(a.f1)), cell('td', String(d.n)),
+        cell('td', rest ? f(rest.auc) : ''), cell('td', rest ? f(rest.ap) : ''));
       mrows.push(tr);
     }
-    metricsTable.replaceChildren(cell('caption', 'Per class, and averaged'), mhead, ...mrows);
-    current = { ...d, matrix: Array.from(d.matrix), ...m };
+    metricsTable.replaceChildren(cell('caption', 'Per class, and averaged (the one-vs-rest macro average: over the classes ' +
+      'with texts on both sides)'), mhead, ...mrows);
+    drawRoc(ovr, names);
+    current = { ...d, matrix: Array.from(d.matrix), probs: undefined, labels: undefined, ...m, oneVsRestMacro: auc };
+  }
+
+  // One line per class (the classes no AUC is defined for are left out),
+  // the diagonal for chance; the legend only while it fits.
+  function drawRoc(ovr, names) {
+    const Chart = globalThis.Chart;
+    const shown = ovr.map((o, k) => ({ o, k })).filter(({ o }) => o.auc !== null && o.fpr.length);
+    rocFigure.hidden = shown.length === 0;
+    if (!shown.length || typeof Chart !== 'function') return;
+    const datasets = shown.map(({ o, k }) => {
+      const color = `hsl(${Math.round((360 * k) / ovr.length)}, 70%, 40%)`;
+      return {
+        label: `${names[k]} (AUC ${o.auc.toFixed(3)})`, data: o.fpr.map((x, i) => ({ x, y: o.tpr[i] })),
+        borderColor: color, backgroundColor: color, borderWidth: 2, pointRadius: 0, showLine: true, tension: 0,
+      };
+    });
+    datasets.push({
+      label: 'chance', data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], borderColor: 'rgba(75, 85, 99, 0.55)',
+      borderDash: [4, 4], borderWidth: 1, pointRadius: 0, showLine: true,
+    });
+    if (rocChart) {
+      rocChart.data.datasets = datasets;
+      rocChart.options.plugins.legend.display = shown.length <= 12;
+      rocChart.update('none');
+      return;
+    }
+    const axis = (text) => ({ type: 'linear', min: 0, max: 1, title: { display: true, text } });
+    rocChart = new Chart(rocCanvas, {
+      type: 'scatter',
+      data: { datasets },
+      options: {
+        animation: false, parsing: false, responsive: true, maintainAspectRatio: false,
+        scales: { x: axis('false-positive rate'), y: axis('true-positive rate') },
+        plugins: { legend: { display: shown.length <= 12, labels: { boxWidth: 12 } } },
+      },
+    });
   }
 
   async function run() {
@@ -178,6 +246,7 @@ export function useClassDiagnosis(ctx) {
       current = null;
       matrixTable.replaceChildren();
       metricsTable.replaceChildren();
+      rocFigure.hidden = true;
       status.textContent = 'A new model: train it, then score the test texts.';
     },
     epochDone: none,

@@ -6,8 +6,10 @@
 // Deliberately not here: tokenizing or scoring (the engine does both) or
 // anything about the page.
 
-import { explainRow } from './layouts.js';
-import { RequestError, api, byteToUtf16Index, floatsAt, json, lastError, now, readRows, session, shared, withString } from './session.js';
+import { explainRow, oneVsRestRow } from './layouts.js';
+import {
+  RequestError, api, byteToUtf16Index, copyIn, floatsAt, json, lastError, now, readRows, session, shared, withString,
+} from './session.js';
 
 // A K-class model's probabilities (class order) as [{class, p, name}],
 // the top class first (ties: the smaller class id); name from the shard's
@@ -26,6 +28,37 @@ function calibrated(e, score, words) {
   if (!(temperature > 0)) return {};
   const short = e._nnw_temperature_is_short(session(), n) === 1;
   return { calibrated: e._nnw_calibrate(session(), score, n), temperature, short };
+}
+
+// Each class against the rest (nnw_one_vs_rest): [{auc, ap, positives, fpr,
+// tpr}] with the ROC curve kept to ROC_POINTS points; null for an undefined
+// AUC or AP (a class no text has, or every text has).
+const ROC_POINTS = 101;
+function oneVsRestCurves(e, probs, labels, K) {
+  const rowSize = oneVsRestRow.size;
+  const pProbs = copyIn(new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength));
+  let pLabels = 0, pRows = 0, pCurves = 0;
+  try {
+    pLabels = copyIn(labels);
+    pRows = e._nnw_alloc(K * rowSize * 4);
+    pCurves = e._nnw_alloc(K * 2 * ROC_POINTS * 4);
+    if (!pRows || !pCurves) throw new RequestError('out of memory for the one-vs-rest curves');
+    if (e._nnw_one_vs_rest(session(), pProbs, pLabels, labels.length, K, ROC_POINTS, pRows, pCurves) < 0)
+      throw new RequestError(lastError());
+    const rows = readRows(oneVsRestRow, pRows, K);
+    const curves = floatsAt(pCurves, K * 2 * ROC_POINTS);
+    const finite = (x) => (Number.isFinite(x) ? x : null);
+    return rows.map((r, k) => {
+      const at = k * 2 * ROC_POINTS;
+      return {
+        auc: finite(r.auc), ap: finite(r.ap), positives: r.positives,
+        fpr: Array.from(curves.subarray(at, at + r.roc_len)),
+        tpr: Array.from(curves.subarray(at + ROC_POINTS, at + ROC_POINTS + r.roc_len)),
+      };
+    });
+  } finally {
+    for (const p of [pProbs, pLabels, pRows, pCurves]) if (p) e._nnw_free(p);
+  }
 }
 
 export const textHandlers = {
@@ -88,8 +121,10 @@ export const textHandlers = {
   // A K-class model on a labelled-text shard: every text of a split (the
   // shard's 'test' by default) decoded (nnw_review) and scored
   // (nnw_score_classes) as the review box scores it, counted into a K x K
-  // matrix (row: true class, column: predicted). Synchronous: a user's test
-  // part is hundreds to a few thousand short texts (about 0.1 ms each).
+  // matrix (row: true class, column: predicted), and each class against the
+  // rest (its AUC, AP and ROC curve, from the class probabilities).
+  // Synchronous: a user's test part is hundreds to a few thousand short
+  // texts (about 0.1 ms each).
   textConfusion(data) {
     const e = api();
     const t0 = now();
@@ -99,7 +134,8 @@ export const textHandlers = {
     const n = shared.shardInfo?.splits?.[split];
     if (!n) throw new RequestError(`the shard has no texts in '${split}': build it with a test share above 0`);
     const matrix = new Uint32Array(K * K);
-    let correct = 0;
+    const probs = new Float32Array(n * K), labels = new Uint8Array(n);
+    let correct = 0, m = 0;
     for (let i = 0; i < n; i++) {
       const r = json(withString(split, (p) => e._nnw_review(session(), p, i)));
       const top = withString(r.text, (p, len) => e._nnw_score_classes(session(), p, len));
@@ -107,9 +143,16 @@ export const textHandlers = {
       if (r.label >= K) continue; // unlabelled
       matrix[r.label * K + top]++;
       if (r.label === top) correct++;
+      probs.set(floatsAt(e._nnw_predict_probs(session()), K), m * K);
+      labels[m++] = r.label;
     }
+    const oneVsRest = oneVsRestCurves(e, probs.subarray(0, m * K), labels.subarray(0, m), K);
     const names = shared.shardInfo?.class_names ?? null;
-    return [{ split, n, classes: K, classNames: names, matrix, accuracy: n ? correct / n : NaN, ms: now() - t0 }, [matrix.buffer]];
+    const reply = {
+      split, n, classes: K, classNames: names, matrix, accuracy: n ? correct / n : NaN, oneVsRest,
+      probs: probs.slice(0, m * K), labels: labels.slice(0, m), ms: now() - t0,
+    };
+    return [reply, [matrix.buffer, reply.probs.buffer, reply.labels.buffer]];
   },
 
   stopwords(data) {
