@@ -353,10 +353,15 @@ int main(int argc, char **argv) {
     if (nn_trainer_count(t, "test")) nn_trainer_evaluate(t, "test", &test_loss, &test_acc, &err);
     uint32_t n;
     const nn_epoch_log *h = nn_trainer_history(t, &n);
-    if (!quiet)
-        printf("Trained %u epochs in %.0f ms (%.1f ms per epoch, validation included)\n"
-               "test loss: %.4f - test accuracy: %.4f\n",
-               n, train_ms, train_ms / (n ? n : 1), test_loss, test_acc);
+    if (!quiet) {
+        printf("Trained %u epochs in %.0f ms (%.1f ms per epoch, validation included)\n", n, train_ms,
+               train_ms / (n ? n : 1));
+        if (nn_trainer_count(t, "test"))
+            printf("test loss: %.4f - test accuracy: %.4f\n", test_loss, test_acc);
+        else
+            printf("no test set: the shard has no 'test' split (imdb_build_shard --labelled ... "
+                   "--test-share 0.2, or --test FILE)\n");
+    }
     if ((short_words || sentences_path) && !is_images &&
         short_report(t, &shard, (uint32_t)short_words, sentences_path, &err)) {
         fprintf(stderr, "imdb_train: %s\n", err.msg);
