@@ -120,7 +120,7 @@ static int utf8_valid_no_nul(const uint8_t *s, size_t n) {
 
 /* A word as a cJSON value: a string, or {"hex": ...} (see the file header). */
 static cJSON *word_to_json(const char *w, size_t n) {
-    char *s = malloc(2 * n + 1);
+    char *s = nn_malloc_array(nn_size_add_sat(nn_size_mul_sat(n, 2), 1), 1);
     if (!s) return NULL;
     cJSON *x = NULL;
     if (utf8_valid_no_nul((const uint8_t *)w, n)) {
@@ -482,7 +482,7 @@ static int read_vocab(nn_vocab *v, const cJSON *arr, uint32_t V, nn_error *err) 
             return nn_fail(err, NN_ERR_FORMAT, "the checkpoint's vocabulary is too large; %s", FIX);
     }
     uint32_t *count = calloc(V ? (size_t)V : 1, sizeof *count);
-    uint32_t *offset = malloc(((size_t)V + 1) * sizeof *offset);
+    uint32_t *offset = nn_malloc_array(nn_size_add_sat(V, 1), sizeof *offset);
     char *bytes = malloc(total ? total : 1);
     v->count = count;
     v->offset = offset;

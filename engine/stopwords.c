@@ -63,7 +63,7 @@ static void edit_token(const char *tok, size_t len, void *user) {
     }
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 256;
-        char(*word)[NN_MAX_TOKEN_BYTES] = realloc(l->word, cap * sizeof *word);
+        char(*word)[NN_MAX_TOKEN_BYTES] = nn_realloc_array(l->word, cap, sizeof *word);
         if (word) l->word = word;
         uint8_t *lens = realloc(l->len, cap);
         if (lens) l->len = lens;
