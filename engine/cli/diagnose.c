@@ -79,7 +79,7 @@ static int predict_class(nn_model *m, const nn_vocab *v, const nn_stopwords *sto
  * and averaged precision/recall/F1. name(k) may be NULL (IMDB: neg, pos). */
 static void print_multiclass(const nn_shard *sh, const uint8_t *label, const uint8_t *pred, uint32_t n,
                              uint32_t K) {
-    uint32_t *cm = calloc((size_t)K * K, sizeof *cm);
+    uint32_t *cm = nn_calloc_array(nn_size_mul_sat(K, K), sizeof *cm);
     nn_confusion_multiclass(cm, label, pred, n, K);
     nn_multiclass r = nn_multiclass_from_confusion(cm, K);
     char names[NN_MAX_TEXT_CLASSES][16];
@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
                 }
             }
             for (uint32_t i = 0; i < n; i++) lt.label[i] = (uint8_t)map[lt.label[i]];
-            uint8_t *pred = malloc((size_t)n + 1);
+            uint8_t *pred = nn_malloc_array(nn_size_add_sat(n, 1), 1);
             float probs[NN_MAX_TEXT_CLASSES];
             for (uint32_t i = 0; i < n; i++) {
                 size_t tlen;
