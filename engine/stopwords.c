@@ -209,7 +209,7 @@ int nn_stopwords_build(nn_stopwords *s, const char *spec, const nn_vocab *v, nn_
         return NN_OK;
     }
     s->V = v->V;
-    s->bits = calloc(((size_t)v->V + 7) / 8 + 1, 1);
+    s->bits = calloc((size_t)(((uint64_t)v->V + 7) / 8 + 1), 1); /* no wrap: at most 2^29 + 1 */
     if (!s->bits) {
         free_list(&l);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory building the stop-word filter");

@@ -275,8 +275,8 @@ int main(int argc, char **argv) {
     while (!nn_diagnosis_step(d, m, 1000000)) {}
     double words_ms = nn_now_ms() - w0;
 
-    uint32_t *fp = calloc((size_t)top + 1, sizeof *fp), *fn = calloc((size_t)top + 1, sizeof *fn);
-    uint32_t *unc = calloc((size_t)top + 1, sizeof *unc);
+    uint32_t *fp = nn_calloc_array(nn_size_add_sat(top, 1), sizeof *fp), *fn = nn_calloc_array(nn_size_add_sat(top, 1), sizeof *fn);
+    uint32_t *unc = nn_calloc_array(nn_size_add_sat(top, 1), sizeof *unc);
     size_t found[3];
     nn_classification c = nn_diagnosis_at(d, threshold, (size_t)top, fp, fn, unc, found);
     const char *what = labelled_path ? labelled_path : split;
@@ -311,7 +311,7 @@ int main(int argc, char **argv) {
             printf("\n");
         }
     }
-    uint32_t *top_ids = calloc((size_t)words + 1, sizeof *top_ids);
+    uint32_t *top_ids = nn_calloc_array(nn_size_add_sat(words, 1), sizeof *top_ids);
     for (int sign = 1; sign >= -1; sign -= 2) {
         size_t k = nn_diagnosis_top_words(d, top_ids, (size_t)words, sign, 1, 0);
         printf("\nwords pushing towards %s (polarity x training count):\n ",
