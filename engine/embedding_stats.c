@@ -504,8 +504,8 @@ int nn_embed_history_create(nn_embed_history **out, const nn_model *m, const uin
     h->cap = cap > 100000 ? 100000 : (uint32_t)cap;
     h->rare_below = rare_below;
     h->frequent_from = frequent_from;
-    h->slot = calloc(h->cap, sizeof *h->slot);
-    h->epochs = calloc(h->cap, sizeof *h->epochs);
+    h->slot = nn_calloc_array(h->cap, sizeof *h->slot);
+    h->epochs = nn_calloc_array(h->cap, sizeof *h->epochs);
     h->counts = nn_malloc_array(V, sizeof *h->counts);
     h->word_ids = nn_malloc_array(V, sizeof *h->word_ids);
     h->scores = nn_malloc_array(V, sizeof *h->scores);
@@ -794,7 +794,7 @@ int nn_embed_history_change_rows(nn_embed_history *h, uint32_t from, uint32_t to
                                  uint32_t k, float *out, nn_error *err) {
     uint32_t V = h->V, n = V - NN_FIRST_WORD;
     uint32_t *ids = nn_malloc_array(V, sizeof *ids), *top = nn_malloc_array(k ? k : 1, sizeof *top);
-    float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
+    float *before = nn_calloc_array(V, sizeof *before), *after = nn_calloc_array(V, sizeof *after);
     int result = -1;
     if (!ids || !top || !before || !after) {
         nn_fail(err, NN_ERR_NOMEM, "out of memory comparing epochs");

@@ -33,7 +33,7 @@ static uint32_t fnv1a(const char *s, size_t n) {
 }
 
 static int rehash(word_counts *w, uint32_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint32_t *slots = nn_calloc_array(nslots, sizeof *slots);
     if (!slots) return 0;
     for (uint32_t i = 0; i < w->n; i++) {
         uint32_t h = fnv1a(w->bytes + w->offset[i], w->offset[i + 1] - w->offset[i]) & (nslots - 1);
@@ -126,7 +126,7 @@ static int make_vocab(const word_counts *w, uint32_t vocab_size, uint32_t **coun
     for (uint32_t k = 0; k < NN_FIRST_WORD; k++) nbytes += strlen(special[k]);
     for (uint32_t k = 0; k < keep; k++) nbytes += w->offset[order[k] + 1] - w->offset[order[k]];
     *V = NN_FIRST_WORD + keep;
-    *count = calloc(*V, sizeof **count);
+    *count = nn_calloc_array(*V, sizeof **count);
     *offset = nn_malloc_array(nn_size_add_sat(*V, 1), sizeof **offset);
     *bytes = nn_malloc_array(nn_size_add_sat(nbytes, 1), 1);
     if (!*count || !*offset || !*bytes) {
@@ -226,7 +226,7 @@ static uint32_t count_test_in_train(const nn_labelled_text *lt, const uint8_t *h
                                     const nn_labelled_text *test) {
     uint32_t nslots = 16, found = 0;
     while (nslots < 2 * lt->n) nslots *= 2;
-    uint32_t *slot = calloc(nslots, sizeof *slot); /* training example + 1 */
+    uint32_t *slot = nn_calloc_array(nslots, sizeof *slot); /* training example + 1 */
     if (!slot) return 0;
     for (uint32_t i = 0; i < lt->n; i++) {
         if (held[i] || lt->duplicate[i]) continue;
@@ -434,7 +434,7 @@ int nn_labelled_shard_recipe(nn_config *c, const nn_shard *s, nn_error *err) {
      * preset's 200,000), so the model and its checkpoint stay small. */
     uint32_t nslots = 1024;
     while (nslots < 2 * train->offset[train->n] && nslots < (1u << 24)) nslots *= 2;
-    uint32_t *set = calloc(nslots, sizeof *set), pairs = 0;
+    uint32_t *set = nn_calloc_array(nslots, sizeof *set), pairs = 0;
     if (!set) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting bigrams");
     for (uint32_t i = 0; i < train->n; i++)
         for (uint32_t k = train->offset[i] + 2; k < train->offset[i + 1] && pairs < nslots / 2; k++) {

@@ -498,7 +498,7 @@ static int flag_duplicates(nn_labelled_text *lt) {
     lt->duplicate = nn_calloc_array(nn_size_add_sat(lt->n, 1), 1);
     uint32_t nslots = 16;
     while (nslots < 2 * lt->n) nslots *= 2;
-    uint32_t *slot = calloc(nslots, sizeof *slot); /* example + 1, or 0 */
+    uint32_t *slot = nn_calloc_array(nslots, sizeof *slot); /* example + 1, or 0 */
     if (!lt->duplicate || !slot) {
         free(slot);
         return 0;

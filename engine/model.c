@@ -93,7 +93,7 @@ static int create_bag(nn_model *m) {
     m->dhidden = nn_alloc_floats(nn_size_mul_sat(B, H));
     m->dhpre = nn_alloc_floats(nn_size_mul_sat(B, H));
     m->dlogit = nn_alloc_floats(nn_size_mul_sat(B, O));
-    m->ids1 = calloc(cfg->maxlen, sizeof *m->ids1);
+    m->ids1 = nn_calloc_array(cfg->maxlen, sizeof *m->ids1);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->runs || !m->hidden || !m->logit ||
         !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1)
         return 0;
@@ -168,10 +168,10 @@ static int create_recurrent(nn_model *m) {
     m->v = nn_alloc_floats(m->nparams);
     m->logit = nn_alloc_floats(nn_size_mul_sat(B, O));
     m->dlogit = nn_alloc_floats(nn_size_mul_sat(B, O));
-    m->ids1 = calloc(T, sizeof *m->ids1);
+    m->ids1 = nn_calloc_array(T, sizeof *m->ids1);
     m->ids_batch = nn_calloc_array(TB, sizeof *m->ids_batch);
     m->mask = nn_calloc_array(TB, 1);
-    m->order = calloc(B, sizeof *m->order);
+    m->order = nn_calloc_array(B, sizeof *m->order);
     m->lens = nn_calloc_array(nn_size_add_sat(nn_size_add_sat(B, T), 2), sizeof *m->lens);
     m->ids_sorted = nn_calloc_array(TB, sizeof *m->ids_sorted);
     m->zs = nn_alloc_floats(nn_size_mul_sat(B, O));

@@ -227,15 +227,15 @@ int nn_ngram_create(nn_model *m) {
     m->dpooled = nn_alloc_floats(nn_size_mul_sat(B, E));
     m->logit = nn_alloc_floats(nn_size_mul_sat(B, O));
     m->dlogit = nn_alloc_floats(nn_size_mul_sat(B, O));
-    m->ids1 = calloc(T, sizeof *m->ids1);
+    m->ids1 = nn_calloc_array(T, sizeof *m->ids1);
     for (ng->nslots = 1; N && ng->nslots < 2 * N; ng->nslots *= 2) {}
-    ng->keys = calloc(N ? N : 1, sizeof *ng->keys);
+    ng->keys = nn_calloc_array(N ? N : 1, sizeof *ng->keys);
     ng->slots = nn_calloc_array(N ? nn_size_mul_sat(ng->nslots, 2) : 1, sizeof *ng->slots);
     ng->feat = nn_malloc_array(nn_size_mul_sat(B, ng->fmax), sizeof *ng->feat);
     ng->start = nn_calloc_array(nn_size_add_sat(B, 1), sizeof *ng->start);
     size_t touch_cap = nn_size_mul_sat(B, ng->fmax) < ng->rows ? nn_size_mul_sat(B, ng->fmax) : ng->rows;
     ng->touched = nn_malloc_array(touch_cap, sizeof *ng->touched);
-    ng->mark = calloc(ng->rows, sizeof *ng->mark);
+    ng->mark = nn_calloc_array(ng->rows, sizeof *ng->mark);
     ng->stamp = 1;
     ng->undo_cap = nn_size_add_sat(nn_size_mul_sat(touch_cap, E), nn_size_mul_sat(O, nn_size_add_sat(E, 1)));
     ng->undo = nn_alloc_floats(ng->undo_cap);
@@ -710,7 +710,7 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
     /* Count every adjacent pair of real tokens in an open-addressing table
      * that doubles when half full. */
     uint32_t cap = 1u << 16, used = 0;
-    pair_count *tab = calloc(cap, sizeof *tab);
+    pair_count *tab = nn_calloc_array(cap, sizeof *tab);
     if (!tab) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting bigrams");
     for (size_t r = 0; r < n; r++) {
         const uint16_t *row = ids + r * T;
@@ -727,7 +727,7 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
             tab[s].count++;
             if (2 * used > cap) {
                 uint32_t ncap = cap * 2;
-                pair_count *nt = calloc(ncap, sizeof *nt);
+                pair_count *nt = nn_calloc_array(ncap, sizeof *nt);
                 if (!nt) {
                     free(tab);
                     return nn_fail(err, NN_ERR_NOMEM,

@@ -188,7 +188,7 @@ static int trainer_begin(nn_trainer **out, const nn_config *cfg, uint32_t n, siz
     t->order = nn_malloc_array(ntrain, sizeof *t->order);
     t->batch_x = nn_malloc_array(cfg->batch_size, row_bytes);
     t->batch_label = nn_malloc_array(cfg->batch_size, sizeof *t->batch_label);
-    t->hist = calloc(cfg->epochs, sizeof *t->hist);
+    t->hist = nn_calloc_array(cfg->epochs, sizeof *t->hist);
     if (cfg->patience > 0 && cfg->restore_best_weights)
         t->best_params = nn_malloc_array(t->model->nparams, sizeof *t->best_params);
     rc = nn_model_keep_previous(t->model, err);
@@ -216,7 +216,7 @@ static int trainer_finish(nn_trainer *t, nn_error *err) {
     t->last_loss = NAN;
     for (uint32_t i = 0; i < t->train.n; i++) t->order[i] = i;
     t->batches = (t->train.n + t->cfg.batch_size - 1) / t->cfg.batch_size;
-    t->batch_log = calloc(t->batches ? t->batches : 1, sizeof *t->batch_log);
+    t->batch_log = nn_calloc_array(t->batches ? t->batches : 1, sizeof *t->batch_log);
     if (!t->batch_log) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
     if (t->cfg.model == NN_MODEL_TRANSFORMER) /* its learning rate decays to 0 at the last step */
         nn_transformer_set_total_steps(t->model, (uint64_t)t->batches * t->cfg.epochs);
@@ -363,7 +363,7 @@ int nn_trainer_set_embedding(nn_trainer *t, const float *vectors, uint32_t V, ui
         uint32_t n = rows - NN_FIRST_WORD;
         const float *src = vectors + (size_t)NN_FIRST_WORD * E;
         float *dst = m->emb + (size_t)NN_FIRST_WORD * E;
-        double *mean = calloc(E, sizeof *mean);
+        double *mean = nn_calloc_array(E, sizeof *mean);
         if (!mean) return nn_fail(err, NN_ERR_NOMEM, "out of memory setting the embedding");
         for (uint32_t i = 0; i < n; i++)
             for (uint32_t e = 0; e < E; e++) mean[e] += src[(size_t)i * E + e];

@@ -123,7 +123,7 @@ int nn_w2v_create(nn_w2v **out, const nn_config *cfg, const nn_split *corpus, nn
     w->out = nn_alloc_floats(nn_size_mul_sat(V, E));
     w->neu = nn_alloc_floats(E);
     w->table = malloc(NN_W2V_TABLE_SIZE * sizeof *w->table);
-    w->count = calloc(V, sizeof *w->count);
+    w->count = nn_calloc_array(V, sizeof *w->count);
     w->keep = nn_malloc_array(V, sizeof *w->keep);
     w->order = nn_malloc_array(corpus->n, sizeof *w->order);
     w->targets = nn_malloc_array(nn_size_add_sat(cfg->w2v_negative, 1), sizeof *w->targets);

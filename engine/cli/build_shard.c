@@ -101,7 +101,7 @@ static int grow(void **p, size_t elem, uint64_t *cap, uint64_t need) {
 }
 
 static int word_table_rehash(word_table *w, uint32_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint32_t *slots = nn_calloc_array(nslots, sizeof *slots);
     if (!slots) return 0;
     for (uint32_t id = 0; id < w->n; id++) {
         uint32_t h = fnv1a(w->bytes + w->offset[id], (size_t)(w->offset[id + 1] - w->offset[id]));
@@ -284,7 +284,7 @@ static int build_vocab(const builder *b, vocab_out *v, nn_error *err) {
         nbytes += (size_t)(w->offset[c[i].pid + 1] - w->offset[c[i].pid]);
     static const char *const specials[NN_FIRST_WORD] = {"<PAD>", "<START>", "<UNK>", "<UNUSED>"};
     for (int i = 0; i < NN_FIRST_WORD; i++) nbytes += strlen(specials[i]);
-    v->count = calloc(v->V, sizeof *v->count);
+    v->count = nn_calloc_array(v->V, sizeof *v->count);
     v->offset = nn_malloc_array(nn_size_add_sat(v->V, 1), sizeof *v->offset);
     v->bytes = nn_malloc_array(nn_size_add_sat(nbytes, 1), 1);
     if (!v->count || !v->offset || !v->bytes) {

@@ -246,7 +246,7 @@ int main(int argc, char **argv) {
     }
 
     /* The diagnosis, timed: scoring + summary, then the words apart. */
-    double *ms = calloc((size_t)repeat, sizeof *ms);
+    double *ms = nn_calloc_array((size_t)repeat, sizeof *ms);
     nn_diagnosis *d = NULL;
     for (int r = 0; r < repeat; r++) {
         nn_diagnosis_free(d);

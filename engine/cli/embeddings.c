@@ -103,8 +103,8 @@ int main(int argc, char **argv) {
      * machine affects both alike. */
     recorder rec = {0};
     nn_trainer *t = NULL;
-    double *with = calloc((size_t)repeat, sizeof *with), *without = calloc((size_t)repeat, sizeof *without);
-    double *hook = calloc((size_t)repeat, sizeof *hook);
+    double *with = nn_calloc_array((size_t)repeat, sizeof *with), *without = nn_calloc_array((size_t)repeat, sizeof *without);
+    double *hook = nn_calloc_array((size_t)repeat, sizeof *hook);
     for (int r = 0; r < repeat; r++) {
         without[r] = train_run(&t, &cfg, &shard, NULL, rare_below, frequent_from, &err);
         if (without[r] >= 0) with[r] = train_run(&t, &cfg, &shard, &rec, rare_below, frequent_from, &err);
@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
     if (best && best < last) {
         uint32_t V = cfg.vocab_size;
         uint32_t *ids = nn_malloc_array(V, sizeof *ids);
-        float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
+        float *before = nn_calloc_array(V, sizeof *before), *after = nn_calloc_array(V, sizeof *after);
         for (uint32_t v = 0; v < V; v++) ids[v] = v;
         nn_embed_history_effects(rec.h, best, ids + NN_FIRST_WORD, V - NN_FIRST_WORD, before + NN_FIRST_WORD, NULL, &err);
         nn_embed_history_effects(rec.h, last, ids + NN_FIRST_WORD, V - NN_FIRST_WORD, after + NN_FIRST_WORD, NULL, &err);
