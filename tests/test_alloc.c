@@ -80,6 +80,7 @@ static void test_allocators_fit(void) {
     int zero = z != NULL;
     for (int i = 0; zero && i < 1000; i++) zero &= z[i] == 0;
     check(zero, "nn_calloc_array(1000, 4) is zeroed");
+    free(z);
     uint32_t *r = nn_realloc_array(NULL, 10, sizeof *r);
     for (uint32_t i = 0; r && i < 10; i++) r[i] = i * 7;
     uint32_t *g = r ? nn_realloc_array(r, 100000, sizeof *g) : NULL;
