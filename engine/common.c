@@ -1,4 +1,6 @@
-/* common.c: errors, the seeded random generator and CRC-32.
+/* common.c: errors, checked allocation sizes (every product or sum of
+ * run-time values the engine allocates goes through them), the seeded random
+ * generator and CRC-32.
  * Deliberately tiny and dependency-free: everything else builds on it. */
 #include "nn.h"
 
