@@ -38,7 +38,7 @@ static int add_number(cJSON *to, const char *key, double x) { return json_add(to
  * tokenizer never makes one and labelled text refuses them). Bytes >= 0x80
  * pass through; the worker decodes UTF-8 (invalid sequences become U+FFFD). */
 static int add_string(cJSON *to, const char *key, const char *str, size_t n) {
-    char *z = malloc(n + 1);
+    char *z = nn_malloc_array(nn_size_add_sat(n, 1), 1);
     if (!z) return 0;
     memcpy(z, str, n);
     z[n] = 0;

@@ -120,7 +120,7 @@ static int utf8_valid_no_nul(const uint8_t *s, size_t n) {
 
 /* A word as a cJSON value: a string, or {"hex": ...} (see the file header). */
 static cJSON *word_to_json(const char *w, size_t n) {
-    char *s = malloc(2 * n + 1);
+    char *s = nn_malloc_array(nn_size_add_sat(nn_size_mul_sat(n, 2), 1), 1);
     if (!s) return NULL;
     cJSON *x = NULL;
     if (utf8_valid_no_nul((const uint8_t *)w, n)) {
@@ -481,8 +481,8 @@ static int read_vocab(nn_vocab *v, const cJSON *arr, uint32_t V, nn_error *err) 
         if (total > UINT32_MAX)
             return nn_fail(err, NN_ERR_FORMAT, "the checkpoint's vocabulary is too large; %s", FIX);
     }
-    uint32_t *count = calloc(V ? (size_t)V : 1, sizeof *count);
-    uint32_t *offset = malloc(((size_t)V + 1) * sizeof *offset);
+    uint32_t *count = nn_calloc_array(V ? (size_t)V : 1, sizeof *count);
+    uint32_t *offset = nn_malloc_array(nn_size_add_sat(V, 1), sizeof *offset);
     char *bytes = malloc(total ? total : 1);
     v->count = count;
     v->offset = offset;
@@ -515,7 +515,7 @@ static int read_history(nn_checkpoint *c, const cJSON *arr, nn_error *err) {
         return nn_fail(err, NN_ERR_FORMAT, "the checkpoint has no \"history\" array; %s", FIX);
     int n = cJSON_GetArraySize(arr);
     if (n <= 0) return NN_OK;
-    c->hist = calloc((size_t)n, sizeof *c->hist);
+    c->hist = nn_calloc_array((size_t)n, sizeof *c->hist);
     if (!c->hist) return nn_fail(err, NN_ERR_NOMEM, "out of memory for the training history");
     uint32_t i = 0;
     for (const cJSON *x = arr->child; x; x = x->next, i++) {

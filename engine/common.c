@@ -1,8 +1,12 @@
-/* common.c: errors, the seeded random generator and CRC-32.
+/* common.c: errors, checked allocation sizes (every product or sum of
+ * run-time values the engine allocates goes through them), the seeded random
+ * generator and CRC-32.
  * Deliberately tiny and dependency-free: everything else builds on it. */
 #include "nn.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,10 +30,50 @@ int nn_size_mul(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+int nn_size_add(size_t a, size_t b, size_t *out) {
+    if (a > SIZE_MAX - b) {
+        *out = SIZE_MAX;
+        return 0;
+    }
+    *out = a + b;
+    return 1;
+}
+
+size_t nn_size_mul_sat(size_t a, size_t b) {
+    size_t out;
+    nn_size_mul(a, b, &out);
+    return out;
+}
+
+size_t nn_size_add_sat(size_t a, size_t b) {
+    size_t out;
+    nn_size_add(a, b, &out);
+    return out;
+}
+
+/* n * size bytes if the product fits and no larger than PTRDIFF_MAX: no C
+ * object may be larger (glibc's malloc refuses it, ASan aborts on it), and
+ * a saturated size (SIZE_MAX) is refused here whatever it is multiplied by.
+ * Never 0, so a NULL from the allocators below always means failure. */
+static int array_bytes(size_t n, size_t size, size_t *bytes) {
+    if (!nn_size_mul(n, size, bytes) || *bytes > PTRDIFF_MAX) return 0; /* wasm32: 32-bit size_t wraps */
+    if (*bytes == 0) *bytes = 1;
+    return 1;
+}
+
 void *nn_malloc_array(size_t n, size_t size) {
     size_t bytes;
-    if (!nn_size_mul(n, size, &bytes)) return NULL; /* wasm32: 32-bit size_t wraps */
-    return malloc(bytes ? bytes : 1);
+    return array_bytes(n, size, &bytes) ? malloc(bytes) : NULL;
+}
+
+void *nn_calloc_array(size_t n, size_t size) {
+    size_t bytes;
+    return array_bytes(n, size, &bytes) ? calloc(1, bytes) : NULL;
+}
+
+void *nn_realloc_array(void *p, size_t n, size_t size) {
+    size_t bytes;
+    return array_bytes(n, size, &bytes) ? realloc(p, bytes) : NULL;
 }
 
 /* PCG32 (XSH-RR), the reference parameters from pcg-random.org. */

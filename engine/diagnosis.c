@@ -49,18 +49,18 @@ static int create(nn_diagnosis **out, const nn_model *m, uint32_t n, nn_error *e
     d->n = n;
     d->T = m->cfg.maxlen;
     d->empty_score = NAN;
-    size_t N = n ? n : 1, N1 = (size_t)n + 1;
+    size_t N = n ? n : 1, N1 = nn_size_add_sat(n, 1);
     d->label = malloc(N);
-    d->logit = malloc(N * sizeof(float));
-    d->score = malloc(N * sizeof(float));
-    d->batch = malloc(((size_t)m->Bmax + 1) * d->T * sizeof *d->batch); /* + the template row of explain */
-    d->order = malloc(N * sizeof(uint32_t));
-    d->sort_scratch = malloc(N * sizeof(uint32_t));
+    d->logit = nn_malloc_array(N, sizeof(float));
+    d->score = nn_malloc_array(N, sizeof(float));
+    d->batch = nn_malloc_array(nn_size_mul_sat(nn_size_add_sat(m->Bmax, 1), d->T), sizeof *d->batch); /* + the template row of explain */
+    d->order = nn_malloc_array(N, sizeof(uint32_t));
+    d->sort_scratch = nn_malloc_array(N, sizeof(uint32_t));
     float **curves[] = {&d->roc_fpr, &d->roc_tpr, &d->roc_thr, &d->pr_recall, &d->pr_precision,
                         &d->pr_thr};
     int ok = d->label && d->logit && d->score && d->batch && d->order && d->sort_scratch;
     for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
-        ok &= (*curves[i] = malloc(N1 * sizeof(float))) != NULL;
+        ok &= (*curves[i] = nn_malloc_array(N1, sizeof(float))) != NULL;
     if (!ok) {
         nn_diagnosis_free(d);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory for the diagnosis of %u reviews", n);
@@ -99,7 +99,7 @@ int nn_diagnosis_want_words(nn_diagnosis *d, const nn_model *m, const nn_vocab *
                             const nn_stopwords *s, nn_error *err) {
     uint32_t V = m->cfg.vocab_size < v->V ? m->cfg.vocab_size : v->V;
     free(d->word_score);
-    d->word_score = malloc((V ? V : 1) * sizeof(float));
+    d->word_score = nn_malloc_array(V ? V : 1, sizeof(float));
     if (!d->word_score) {
         d->V = 0;
         return nn_fail(err, NN_ERR_NOMEM, "out of memory rating %u words", V);
@@ -119,7 +119,7 @@ static void encode_example(nn_diagnosis *d, const nn_model *m, uint32_t i, uint1
     uint32_t V = m->cfg.vocab_size;
     size_t n = nn_encode_text_stop(d->vocab, d->stop, text, len, V, d->enc, d->enc_cap);
     if (n > d->enc_cap) {
-        uint32_t *enc = realloc(d->enc, n * sizeof *enc);
+        uint32_t *enc = nn_realloc_array(d->enc, n, sizeof *enc);
         if (enc) {
             d->enc = enc;
             d->enc_cap = n;

@@ -119,7 +119,7 @@ void nn_word_scores(float *out, float *base, nn_model *m, const uint32_t *ids, u
     enum { WB = 64 }; /* words per block */
     float *work = NULL;
     if (c->model == NN_MODEL_BAG && T >= 2)
-        work = malloc(((size_t)E * WB + (size_t)H * WB + WB + H) * sizeof *work);
+        work = nn_malloc_array(nn_size_add_sat(nn_size_mul_sat(nn_size_add_sat(E, H), WB), nn_size_add_sat(WB, H)), sizeof *work);
     if (!work) { /* a recurrent model, maxlen 1, or no memory: the forward pass, batched when
                   * the model has a batch of scratch rows (recurrent models do) */
         if (m->ids_batch) nn_word_scores_forward(out, base, m, ids, n, m->ids_batch, m->Bmax);
@@ -240,7 +240,7 @@ void nn_sym_eigen_jacobi(double *evals, double *evecs, double *A, uint32_t n) {
 }
 
 void nn_sym_eigen_power(double *evals, double *evecs, double *A, uint32_t n, uint32_t k, uint32_t iters) {
-    double *w = malloc((size_t)n * sizeof *w);
+    double *w = nn_malloc_array(n, sizeof *w);
     assert(w);
     for (uint32_t j = 0; j < k; j++) {
         double *v = evecs + (size_t)j * n;
@@ -287,7 +287,7 @@ void nn_sym_eigen_power(double *evals, double *evecs, double *A, uint32_t n, uin
 
 /* ------------------------------------------------------------------ PCA */
 
-size_t nn_pca_work_doubles(uint32_t E) { return 2 * (size_t)E * E + 2 * (size_t)E; }
+size_t nn_pca_work_doubles(uint32_t E) { return nn_size_mul_sat(nn_size_add_sat(nn_size_mul_sat(E, E), E), 2); }
 
 void nn_pca(float *mean, float *components, float *variance, const float *X, uint32_t N,
             uint32_t E, uint32_t K, double *work) {
@@ -379,7 +379,7 @@ uint32_t nn_top_changes(uint32_t *ids, const float *before, const float *after,
                         const uint32_t *counts, uint32_t V, uint32_t first,
                         uint32_t count_below, uint32_t k) {
     float change[64];
-    float *scores = k <= 64 ? change : malloc((size_t)k * sizeof *scores);
+    float *scores = k <= 64 ? change : nn_malloc_array(k, sizeof *scores);
     if (!scores) return 0;
     uint32_t len = 0;
     for (uint32_t v = first; v < V; v++) {
@@ -504,12 +504,12 @@ int nn_embed_history_create(nn_embed_history **out, const nn_model *m, const uin
     h->cap = cap > 100000 ? 100000 : (uint32_t)cap;
     h->rare_below = rare_below;
     h->frequent_from = frequent_from;
-    h->slot = calloc(h->cap, sizeof *h->slot);
-    h->epochs = calloc(h->cap, sizeof *h->epochs);
-    h->counts = malloc((size_t)V * sizeof *h->counts);
-    h->word_ids = malloc((size_t)V * sizeof *h->word_ids);
-    h->scores = malloc((size_t)V * sizeof *h->scores);
-    h->effect = malloc((size_t)V * sizeof *h->effect);
+    h->slot = nn_calloc_array(h->cap, sizeof *h->slot);
+    h->epochs = nn_calloc_array(h->cap, sizeof *h->epochs);
+    h->counts = nn_malloc_array(V, sizeof *h->counts);
+    h->word_ids = nn_malloc_array(V, sizeof *h->word_ids);
+    h->scores = nn_malloc_array(V, sizeof *h->scores);
+    h->effect = nn_malloc_array(V, sizeof *h->effect);
     /* The view only scores: the bag model batches its closed form by Bmax,
      * a recurrent model's forward path (nn_word_scores_forward) takes one
      * review at a time, so the view keeps a batch of 1 and stays small. */
@@ -592,7 +592,7 @@ int nn_embed_history_record(nn_embed_history *h, const nn_model *m, uint32_t epo
                        h->epochs[h->n - 1]);
     if (h->nstats == h->stats_cap) {
         uint32_t cap = h->stats_cap ? 2 * h->stats_cap : 64;
-        nn_embed_stats *st = realloc(h->stats, cap * sizeof *st);
+        nn_embed_stats *st = nn_realloc_array(h->stats, cap, sizeof *st);
         if (!st) return nn_fail(err, NN_ERR_NOMEM, "out of memory for the embedding statistics");
         h->stats = st;
         h->stats_cap = cap;
@@ -607,9 +607,9 @@ int nn_embed_history_record(nn_embed_history *h, const nn_model *m, uint32_t epo
         h->n--;
         if (h->view_epoch == s.epoch) h->view_epoch = 0;
     } else {
-        s.q = malloc((size_t)h->V * h->E + 1);
-        s.scale = malloc((size_t)h->V * sizeof *s.scale);
-        s.rest = malloc(h->nrest * sizeof *s.rest + 1);
+        s.q = nn_malloc_array(nn_size_mul_sat(h->V, h->E), 1);
+        s.scale = nn_malloc_array(h->V, sizeof *s.scale);
+        s.rest = nn_malloc_array(h->nrest, sizeof *s.rest);
         if (!s.q || !s.scale || !s.rest) {
             free_slot(&s);
             return nn_fail(err, NN_ERR_NOMEM,
@@ -691,10 +691,10 @@ int nn_embed_history_map(nn_embed_history *h, uint32_t basis_epoch, uint32_t N, 
     if (find_slot(h, basis_epoch) < 0)
         return nn_fail(err, NN_ERR_ARG, "epoch %u has no snapshot to take the map's axes from",
                        basis_epoch);
-    float *mean = malloc(E * sizeof *mean);
-    float *comp = malloc(2 * (size_t)E * sizeof *comp);
-    float *proj = malloc(2 * (size_t)N * sizeof *proj);
-    double *work = malloc(nn_pca_work_doubles(E) * sizeof *work);
+    float *mean = nn_malloc_array(E, sizeof *mean);
+    float *comp = nn_malloc_array(nn_size_mul_sat(E, 2), sizeof *comp);
+    float *proj = nn_malloc_array(nn_size_mul_sat(N, 2), sizeof *proj);
+    double *work = nn_malloc_array(nn_pca_work_doubles(E), sizeof *work);
     if (!mean || !comp || !proj || !work) {
         free(mean);
         free(comp);
@@ -772,8 +772,8 @@ int nn_embed_history_neighbour_rows(nn_embed_history *h, uint32_t epoch, uint32_
         nn_fail(err, NN_ERR_ARG, "epoch %u has no snapshot", epoch);
         return -1;
     }
-    uint32_t *ids = malloc((size_t)(k ? k : 1) * sizeof *ids);
-    float *sims = malloc((size_t)(k ? k : 1) * sizeof *sims);
+    uint32_t *ids = nn_malloc_array(k ? k : 1, sizeof *ids);
+    float *sims = nn_malloc_array(k ? k : 1, sizeof *sims);
     if (!ids || !sims) {
         free(ids);
         free(sims);
@@ -793,8 +793,8 @@ int nn_embed_history_neighbour_rows(nn_embed_history *h, uint32_t epoch, uint32_
 int nn_embed_history_change_rows(nn_embed_history *h, uint32_t from, uint32_t to, uint32_t count_below,
                                  uint32_t k, float *out, nn_error *err) {
     uint32_t V = h->V, n = V - NN_FIRST_WORD;
-    uint32_t *ids = malloc((size_t)V * sizeof *ids), *top = malloc((size_t)(k ? k : 1) * sizeof *top);
-    float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
+    uint32_t *ids = nn_malloc_array(V, sizeof *ids), *top = nn_malloc_array(k ? k : 1, sizeof *top);
+    float *before = nn_calloc_array(V, sizeof *before), *after = nn_calloc_array(V, sizeof *after);
     int result = -1;
     if (!ids || !top || !before || !after) {
         nn_fail(err, NN_ERR_NOMEM, "out of memory comparing epochs");
@@ -823,7 +823,7 @@ done:
 
 int nn_embed_history_word_effects(nn_embed_history *h, uint32_t epoch, float *out, nn_error *err) {
     uint32_t n = h->V - NN_FIRST_WORD;
-    uint32_t *ids = calloc((size_t)n + 1, sizeof *ids);
+    uint32_t *ids = nn_calloc_array(nn_size_add_sat(n, 1), sizeof *ids);
     if (!ids) {
         nn_fail(err, NN_ERR_NOMEM, "out of memory scoring the words");
         return -1;

@@ -33,7 +33,7 @@ static uint32_t fnv1a(const char *s, size_t n) {
 }
 
 static int rehash(word_counts *w, uint32_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint32_t *slots = nn_calloc_array(nslots, sizeof *slots);
     if (!slots) return 0;
     for (uint32_t i = 0; i < w->n; i++) {
         uint32_t h = fnv1a(w->bytes + w->offset[i], w->offset[i + 1] - w->offset[i]) & (nslots - 1);
@@ -63,9 +63,9 @@ static void count_word(const char *tok, size_t len, void *user) {
     }
     if (w->n + 1 >= w->cap) {
         uint32_t cap = w->cap ? 2 * w->cap : 1024;
-        uint32_t *off = realloc(w->offset, ((size_t)cap + 1) * sizeof *off);
+        uint32_t *off = nn_realloc_array(w->offset, nn_size_add_sat(cap, 1), sizeof *off);
         if (off) w->offset = off;
-        uint32_t *cnt = realloc(w->count, (size_t)cap * sizeof *cnt);
+        uint32_t *cnt = nn_realloc_array(w->count, cap, sizeof *cnt);
         if (cnt) w->count = cnt;
         if (!off || !cnt) {
             w->oom = 1;
@@ -115,7 +115,7 @@ static int by_count_then_bytes(const void *pa, const void *pb) {
 /* The vocabulary arrays (count, offset, bytes) of the V-4 most frequent words. */
 static int make_vocab(const word_counts *w, uint32_t vocab_size, uint32_t **count, uint32_t **offset,
                       char **bytes, uint32_t *V) {
-    uint32_t *order = malloc(((size_t)w->n + 1) * sizeof *order);
+    uint32_t *order = nn_malloc_array(nn_size_add_sat(w->n, 1), sizeof *order);
     if (!order) return 0;
     for (uint32_t i = 0; i < w->n; i++) order[i] = i;
     sorting = w;
@@ -126,9 +126,9 @@ static int make_vocab(const word_counts *w, uint32_t vocab_size, uint32_t **coun
     for (uint32_t k = 0; k < NN_FIRST_WORD; k++) nbytes += strlen(special[k]);
     for (uint32_t k = 0; k < keep; k++) nbytes += w->offset[order[k] + 1] - w->offset[order[k]];
     *V = NN_FIRST_WORD + keep;
-    *count = calloc(*V, sizeof **count);
-    *offset = malloc(((size_t)*V + 1) * sizeof **offset);
-    *bytes = malloc(nbytes + 1);
+    *count = nn_calloc_array(*V, sizeof **count);
+    *offset = nn_malloc_array(nn_size_add_sat(*V, 1), sizeof **offset);
+    *bytes = nn_malloc_array(nn_size_add_sat(nbytes, 1), 1);
     if (!*count || !*offset || !*bytes) {
         free(order);
         return 0;
@@ -171,9 +171,9 @@ static int split_add(split_out *s, uint8_t label, uint32_t line, const uint32_t 
         uint8_t *l = realloc(s->label, cap), *r = realloc(s->rating, cap);
         if (l) s->label = l;
         if (r) s->rating = r;
-        uint32_t *id = realloc(s->review_id, cap * sizeof *id);
+        uint32_t *id = nn_realloc_array(s->review_id, cap, sizeof *id);
         if (id) s->review_id = id;
-        uint32_t *off = realloc(s->offset, ((size_t)cap + 1) * sizeof *off);
+        uint32_t *off = nn_realloc_array(s->offset, nn_size_add_sat(cap, 1), sizeof *off);
         if (off) s->offset = off;
         if (!l || !r || !id || !off) return 0;
         if (s->n == 0) s->offset[0] = 0;
@@ -182,7 +182,7 @@ static int split_add(split_out *s, uint8_t label, uint32_t line, const uint32_t 
     if (s->ntokens + n > s->tokens_cap) {
         size_t cap = s->tokens_cap ? s->tokens_cap : 1 << 14;
         while (cap < s->ntokens + n) cap *= 2;
-        uint16_t *t = realloc(s->tokens, cap * sizeof *t);
+        uint16_t *t = nn_realloc_array(s->tokens, cap, sizeof *t);
         if (!t) return 0;
         s->tokens = t;
         s->tokens_cap = cap;
@@ -226,7 +226,7 @@ static uint32_t count_test_in_train(const nn_labelled_text *lt, const uint8_t *h
                                     const nn_labelled_text *test) {
     uint32_t nslots = 16, found = 0;
     while (nslots < 2 * lt->n) nslots *= 2;
-    uint32_t *slot = calloc(nslots, sizeof *slot); /* training example + 1 */
+    uint32_t *slot = nn_calloc_array(nslots, sizeof *slot); /* training example + 1 */
     if (!slot) return 0;
     for (uint32_t i = 0; i < lt->n; i++) {
         if (held[i] || lt->duplicate[i]) continue;
@@ -319,11 +319,11 @@ int nn_labelled_shard_build(const char *buf, size_t len, const char *test_buf, s
     }
 
     /* Which examples are held out: a seeded share of each class. */
-    uint8_t *held = calloc(lt->n + 1, 1);
-    uint32_t *members = malloc(((size_t)lt->n + 1) * sizeof *members);
+    uint8_t *held = nn_calloc_array(nn_size_add_sat(lt->n, 1), 1);
+    uint32_t *members = nn_malloc_array(nn_size_add_sat(lt->n, 1), sizeof *members);
     word_counts words = {0};
     split_out train = {0}, test = {0};
-    uint32_t *ids = malloc((size_t)max_tokens * sizeof *ids);
+    uint32_t *ids = nn_malloc_array(max_tokens, sizeof *ids);
     uint32_t *vcount = NULL, *voffset = NULL;
     char *vbytes = NULL;
     if (!held || !members || !ids) {
@@ -434,7 +434,7 @@ int nn_labelled_shard_recipe(nn_config *c, const nn_shard *s, nn_error *err) {
      * preset's 200,000), so the model and its checkpoint stay small. */
     uint32_t nslots = 1024;
     while (nslots < 2 * train->offset[train->n] && nslots < (1u << 24)) nslots *= 2;
-    uint32_t *set = calloc(nslots, sizeof *set), pairs = 0;
+    uint32_t *set = nn_calloc_array(nslots, sizeof *set), pairs = 0;
     if (!set) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting bigrams");
     for (uint32_t i = 0; i < train->n; i++)
         for (uint32_t k = train->offset[i] + 2; k < train->offset[i + 1] && pairs < nslots / 2; k++) {

@@ -236,9 +236,9 @@ static void finish_example(reader *r, uint32_t line, const unsigned char *raw_la
         uint32_t cap = r->cap ? 2 * r->cap : 256;
         uint8_t *lab = realloc(lt->label, cap);
         if (lab) lt->label = lab;
-        uint32_t *ln = realloc(lt->line, cap * sizeof *ln);
+        uint32_t *ln = nn_realloc_array(lt->line, cap, sizeof *ln);
         if (ln) lt->line = ln;
-        uint32_t *off = realloc(lt->offset, (cap + 1) * sizeof *off);
+        uint32_t *off = nn_realloc_array(lt->offset, nn_size_add_sat(cap, 1), sizeof *off);
         if (off) lt->offset = off;
         if (!lab || !ln || !off) {
             r->nomem = 1;
@@ -495,10 +495,10 @@ static uint32_t example_hash(const nn_labelled_text *lt, uint32_t i) {
 
 /* Flags every example that repeats an earlier one (same label, same text). */
 static int flag_duplicates(nn_labelled_text *lt) {
-    lt->duplicate = calloc(lt->n + 1, 1);
+    lt->duplicate = nn_calloc_array(nn_size_add_sat(lt->n, 1), 1);
     uint32_t nslots = 16;
     while (nslots < 2 * lt->n) nslots *= 2;
-    uint32_t *slot = calloc(nslots, sizeof *slot); /* example + 1, or 0 */
+    uint32_t *slot = nn_calloc_array(nslots, sizeof *slot); /* example + 1, or 0 */
     if (!lt->duplicate || !slot) {
         free(slot);
         return 0;

@@ -31,7 +31,10 @@ size_t nn_rnn_work_floats(int cell, uint32_t T, uint32_t B, uint32_t C, uint32_t
     (void)T;
     size_t G = cell == NN_CELL_LSTM ? 4 : 3;
     /* two (B,GH) gate gradients, wh^T and wx^T, two (B,H), one (H) */
-    return 2 * (size_t)B * G * H + G * H * ((size_t)H + C) + 2 * (size_t)B * H + H;
+    /* saturating (SIZE_MAX, refused by nn_alloc_floats) rather than wrapping in wasm32 */
+    size_t GH = nn_size_mul_sat(G, H), B2 = nn_size_mul_sat(B, 2);
+    return nn_size_add_sat(nn_size_add_sat(nn_size_mul_sat(B2, GH), nn_size_mul_sat(GH, nn_size_add_sat(H, C))),
+                           nn_size_add_sat(nn_size_mul_sat(B2, H), H));
 }
 
 /* 1 + the last row with a real token at step t, 0 when there is none. */

@@ -85,15 +85,15 @@ static int create_bag(nn_model *m) {
     m->grads = nn_alloc_floats(m->nparams);
     m->m = nn_alloc_floats(m->nparams);
     m->v = nn_alloc_floats(m->nparams);
-    m->pooled = nn_alloc_floats((size_t)B * E);
-    m->runs = calloc((size_t)B * 2, sizeof *m->runs);
-    m->hidden = nn_alloc_floats((size_t)B * H);
-    m->logit = nn_alloc_floats((size_t)B * O);
-    m->dpooled = nn_alloc_floats((size_t)B * E);
-    m->dhidden = nn_alloc_floats((size_t)B * H);
-    m->dhpre = nn_alloc_floats((size_t)B * H);
-    m->dlogit = nn_alloc_floats((size_t)B * O);
-    m->ids1 = calloc(cfg->maxlen, sizeof *m->ids1);
+    m->pooled = nn_alloc_floats(nn_size_mul_sat(B, E));
+    m->runs = nn_calloc_array(nn_size_mul_sat(B, 2), sizeof *m->runs);
+    m->hidden = nn_alloc_floats(nn_size_mul_sat(B, H));
+    m->logit = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->dpooled = nn_alloc_floats(nn_size_mul_sat(B, E));
+    m->dhidden = nn_alloc_floats(nn_size_mul_sat(B, H));
+    m->dhpre = nn_alloc_floats(nn_size_mul_sat(B, H));
+    m->dlogit = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->ids1 = nn_calloc_array(cfg->maxlen, sizeof *m->ids1);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->runs || !m->hidden || !m->logit ||
         !m->dpooled || !m->dhidden || !m->dhpre || !m->dlogit || !m->ids1)
         return 0;
@@ -113,13 +113,13 @@ static int create_mlp(nn_model *m) {
     m->grads = nn_alloc_floats(m->nparams);
     m->m = nn_alloc_floats(m->nparams);
     m->v = nn_alloc_floats(m->nparams);
-    m->xin = nn_alloc_floats((size_t)B * D);
-    m->hidden = nn_alloc_floats((size_t)B * H);
-    m->dhidden = nn_alloc_floats((size_t)B * H);
-    m->dhpre = nn_alloc_floats((size_t)B * H);
-    m->logit = nn_alloc_floats((size_t)B * K);
-    m->dlogit = nn_alloc_floats((size_t)B * K);
-    m->w2t = nn_alloc_floats((size_t)K * H);
+    m->xin = nn_alloc_floats(nn_size_mul_sat(B, D));
+    m->hidden = nn_alloc_floats(nn_size_mul_sat(B, H));
+    m->dhidden = nn_alloc_floats(nn_size_mul_sat(B, H));
+    m->dhpre = nn_alloc_floats(nn_size_mul_sat(B, H));
+    m->logit = nn_alloc_floats(nn_size_mul_sat(B, K));
+    m->dlogit = nn_alloc_floats(nn_size_mul_sat(B, K));
+    m->w2t = nn_alloc_floats(nn_size_mul_sat(K, H));
     if (!m->params || !m->grads || !m->m || !m->v || !m->xin || !m->hidden || !m->dhidden ||
         !m->dhpre || !m->logit || !m->dlogit || !m->w2t)
         return 0;
@@ -133,8 +133,8 @@ static int create_recurrent(nn_model *m) {
     const nn_config *c = &m->cfg;
     uint32_t V = c->vocab_size, E = c->embed_dim, H = c->hidden, B = c->batch_size, T = c->maxlen;
     uint32_t D = dirs_of(c), L = c->layers, cell = (uint32_t)cell_of(c), O = nn_config_outputs(c);
-    size_t GH = (cell == NN_CELL_LSTM ? 4 : 3) * (size_t)H, TB = (size_t)T * B;
-    size_t Cmax = E > D * H ? E : (size_t)D * H;
+    size_t GH = nn_size_mul_sat(cell == NN_CELL_LSTM ? 4 : 3, H), TB = nn_size_mul_sat(T, B);
+    size_t Cmax = E > nn_size_mul_sat(D, H) ? E : nn_size_mul_sat(D, H);
     const char *kind = cell == NN_CELL_LSTM ? "lstm" : "gru";
     m->nlayers = L;
     m->ndirs = D;
@@ -161,28 +161,28 @@ static int create_recurrent(nn_model *m) {
     /* The first Adam moment is also the orthogonal initialisation's
      * scratch, (GH,H) doubles (nn_model_init): with a small embedding and a
      * large H that is more than nparams floats. */
-    size_t ortho_floats = 2 * GH * H;
+    size_t ortho_floats = nn_size_mul_sat(nn_size_mul_sat(GH, H), 2);
     m->params = nn_alloc_floats(m->nparams);
     m->grads = nn_alloc_floats(m->nparams);
     m->m = nn_alloc_floats(m->nparams > ortho_floats ? m->nparams : ortho_floats);
     m->v = nn_alloc_floats(m->nparams);
-    m->logit = nn_alloc_floats((size_t)B * O);
-    m->dlogit = nn_alloc_floats((size_t)B * O);
-    m->ids1 = calloc(T, sizeof *m->ids1);
-    m->ids_batch = calloc(TB, sizeof *m->ids_batch);
-    m->mask = calloc(TB, 1);
-    m->order = calloc(B, sizeof *m->order);
-    m->lens = calloc((size_t)B + T + 2, sizeof *m->lens);
-    m->ids_sorted = calloc(TB, sizeof *m->ids_sorted);
-    m->zs = nn_alloc_floats((size_t)B * O);
-    m->dzs = nn_alloc_floats((size_t)B * O);
-    m->seq = nn_alloc_floats(TB * E);
-    m->final = nn_alloc_floats((size_t)B * D * H);
-    m->dfinal = nn_alloc_floats((size_t)B * D * H);
-    m->dhs = nn_alloc_floats((TB + B) * H);
-    m->dseq[0] = nn_alloc_floats(TB * Cmax);
-    m->dseq[1] = nn_alloc_floats(TB * Cmax);
-    m->dxdrop = c->dropout > 0 ? nn_alloc_floats(TB * Cmax) : NULL;
+    m->logit = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->dlogit = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->ids1 = nn_calloc_array(T, sizeof *m->ids1);
+    m->ids_batch = nn_calloc_array(TB, sizeof *m->ids_batch);
+    m->mask = nn_calloc_array(TB, 1);
+    m->order = nn_calloc_array(B, sizeof *m->order);
+    m->lens = nn_calloc_array(nn_size_add_sat(nn_size_add_sat(B, T), 2), sizeof *m->lens);
+    m->ids_sorted = nn_calloc_array(TB, sizeof *m->ids_sorted);
+    m->zs = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->dzs = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->seq = nn_alloc_floats(nn_size_mul_sat(TB, E));
+    m->final = nn_alloc_floats(nn_size_mul_sat(nn_size_mul_sat(B, D), H));
+    m->dfinal = nn_alloc_floats(nn_size_mul_sat(nn_size_mul_sat(B, D), H));
+    m->dhs = nn_alloc_floats(nn_size_mul_sat(nn_size_add_sat(TB, B), H));
+    m->dseq[0] = nn_alloc_floats(nn_size_mul_sat(TB, Cmax));
+    m->dseq[1] = nn_alloc_floats(nn_size_mul_sat(TB, Cmax));
+    m->dxdrop = c->dropout > 0 ? nn_alloc_floats(nn_size_mul_sat(TB, Cmax)) : NULL;
     size_t work = 0;
     for (uint32_t l = 0; l < L; l++) {
         size_t w = nn_rnn_work_floats((int)cell, T, B, l == 0 ? E : D * H, H);
@@ -193,24 +193,24 @@ static int create_recurrent(nn_model *m) {
              m->ids_batch && m->mask && m->order && m->lens && m->ids_sorted && m->zs && m->dzs && m->seq && m->final && m->dfinal && m->dhs && m->dseq[0] &&
              m->dseq[1] && (m->dxdrop || c->dropout == 0) && m->work;
     for (uint32_t l = 0; ok && l < L; l++) {
-        if (D == 2 && l + 1 < L) ok &= (m->seq_out[l] = nn_alloc_floats(TB * 2 * H)) != NULL;
+        if (D == 2 && l + 1 < L) ok &= (m->seq_out[l] = nn_alloc_floats(nn_size_mul_sat(nn_size_mul_sat(TB, 2), H))) != NULL;
         for (uint32_t d = 0; ok && d < D; d++) {
             nn_rnn_layer *r = &m->rnn[l][d];
-            r->hs = nn_alloc_floats((TB + B) * H);
-            r->cs = cell == NN_CELL_LSTM ? nn_alloc_floats((TB + B) * H) : NULL;
-            r->gates = nn_alloc_floats(TB * GH);
-            r->rech = cell == NN_CELL_GRU ? nn_alloc_floats(TB * H) : NULL;
-            r->tanhc = cell == NN_CELL_LSTM ? nn_alloc_floats(TB * H) : NULL;
+            r->hs = nn_alloc_floats(nn_size_mul_sat(nn_size_add_sat(TB, B), H));
+            r->cs = cell == NN_CELL_LSTM ? nn_alloc_floats(nn_size_mul_sat(nn_size_add_sat(TB, B), H)) : NULL;
+            r->gates = nn_alloc_floats(nn_size_mul_sat(TB, GH));
+            r->rech = cell == NN_CELL_GRU ? nn_alloc_floats(nn_size_mul_sat(TB, H)) : NULL;
+            r->tanhc = cell == NN_CELL_LSTM ? nn_alloc_floats(nn_size_mul_sat(TB, H)) : NULL;
             ok &= r->hs && r->gates && (cell != NN_CELL_LSTM || (r->cs && r->tanhc)) &&
                   (cell != NN_CELL_GRU || r->rech);
             if (c->dropout > 0) {
-                r->xdrop = nn_alloc_floats(TB * r->C);
-                r->xkeep = nn_alloc_floats((size_t)B * r->C);
+                r->xdrop = nn_alloc_floats(nn_size_mul_sat(TB, r->C));
+                r->xkeep = nn_alloc_floats(nn_size_mul_sat(B, r->C));
                 ok &= r->xdrop && r->xkeep;
             }
             if (c->recurrent_dropout > 0) {
-                r->hkeep = nn_alloc_floats((size_t)B * H);
-                r->hin = nn_alloc_floats(TB * H);
+                r->hkeep = nn_alloc_floats(nn_size_mul_sat(B, H));
+                r->hin = nn_alloc_floats(nn_size_mul_sat(TB, H));
                 ok &= r->hkeep && r->hin;
             }
         }

@@ -51,7 +51,7 @@ static uint32_t *encode(const nn_model *m, const nn_vocab *v, const struct nn_st
                         const char *text, size_t len, uint32_t *small, size_t cap, size_t *n) {
     *n = nn_encode_text_stop(v, stop, text, len, m->cfg.vocab_size, small, cap);
     if (*n <= cap) return small;
-    uint32_t *ids = malloc(*n * sizeof *ids);
+    uint32_t *ids = nn_malloc_array(*n, sizeof *ids);
     if (!ids) {
         *n = cap;
         return small;

@@ -16,7 +16,7 @@ void *nn_alloc_floats(size_t n) {
      * whole lines; calloc semantics. NULL when the size overflows size_t
      * (32 bits in wasm32): nn_memory_check refuses such configs first. */
     size_t bytes;
-    if (!nn_size_mul(n ? n : 1, sizeof(float), &bytes) || bytes > SIZE_MAX - 63) return NULL;
+    if (!nn_size_mul(n ? n : 1, sizeof(float), &bytes) || bytes > PTRDIFF_MAX - 63) return NULL;
     bytes = (bytes + 63) & ~(size_t)63;
     void *p = aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);

@@ -223,24 +223,24 @@ int nn_ngram_create(nn_model *m) {
     m->grads = nn_alloc_floats(m->nparams);
     m->m = nn_alloc_floats(m->nparams);
     m->v = nn_alloc_floats(m->nparams);
-    m->pooled = nn_alloc_floats((size_t)B * E);
-    m->dpooled = nn_alloc_floats((size_t)B * E);
-    m->logit = nn_alloc_floats((size_t)B * O);
-    m->dlogit = nn_alloc_floats((size_t)B * O);
-    m->ids1 = calloc(T, sizeof *m->ids1);
+    m->pooled = nn_alloc_floats(nn_size_mul_sat(B, E));
+    m->dpooled = nn_alloc_floats(nn_size_mul_sat(B, E));
+    m->logit = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->dlogit = nn_alloc_floats(nn_size_mul_sat(B, O));
+    m->ids1 = nn_calloc_array(T, sizeof *m->ids1);
     for (ng->nslots = 1; N && ng->nslots < 2 * N; ng->nslots *= 2) {}
-    ng->keys = calloc(N ? N : 1, sizeof *ng->keys);
-    ng->slots = calloc(N ? 2 * (size_t)ng->nslots : 1, sizeof *ng->slots);
-    ng->feat = malloc((size_t)B * ng->fmax * sizeof *ng->feat);
-    ng->start = calloc((size_t)B + 1, sizeof *ng->start);
-    size_t touch_cap = (size_t)B * ng->fmax < ng->rows ? (size_t)B * ng->fmax : ng->rows;
-    ng->touched = malloc(touch_cap * sizeof *ng->touched);
-    ng->mark = calloc(ng->rows, sizeof *ng->mark);
+    ng->keys = nn_calloc_array(N ? N : 1, sizeof *ng->keys);
+    ng->slots = nn_calloc_array(N ? nn_size_mul_sat(ng->nslots, 2) : 1, sizeof *ng->slots);
+    ng->feat = nn_malloc_array(nn_size_mul_sat(B, ng->fmax), sizeof *ng->feat);
+    ng->start = nn_calloc_array(nn_size_add_sat(B, 1), sizeof *ng->start);
+    size_t touch_cap = nn_size_mul_sat(B, ng->fmax) < ng->rows ? nn_size_mul_sat(B, ng->fmax) : ng->rows;
+    ng->touched = nn_malloc_array(touch_cap, sizeof *ng->touched);
+    ng->mark = nn_calloc_array(ng->rows, sizeof *ng->mark);
     ng->stamp = 1;
-    ng->undo_cap = touch_cap * E + (size_t)O * (E + 1);
+    ng->undo_cap = nn_size_add_sat(nn_size_mul_sat(touch_cap, E), nn_size_mul_sat(O, nn_size_add_sat(E, 1)));
     ng->undo = nn_alloc_floats(ng->undo_cap);
     ng->share = nn_alloc_floats(T);
-    ng->pos = malloc((size_t)ng->fmax * sizeof *ng->pos);
+    ng->pos = nn_malloc_array(ng->fmax, sizeof *ng->pos);
     if (!m->params || !m->grads || !m->m || !m->v || !m->pooled || !m->dpooled || !m->logit ||
         !m->dlogit || !m->ids1 || !ng->keys || !ng->slots || !ng->feat || !ng->start ||
         !ng->touched || !ng->mark || !ng->undo || !ng->share || !ng->pos)
@@ -367,8 +367,8 @@ int nn_ngram_cache_build(nn_ngram_cache *c, nn_model *m, const uint16_t *ids, ui
         if (last > first) cap += 2 * (uint64_t)(last - first) - 1;
     }
     if (cap >= UINT32_MAX || cap > SIZE_MAX / sizeof *c->feat - 1) return 0;
-    c->start = malloc(((size_t)n + 1) * sizeof *c->start);
-    c->feat = malloc((size_t)cap * sizeof *c->feat + 1);
+    c->start = nn_malloc_array(nn_size_add_sat(n, 1), sizeof *c->start);
+    c->feat = nn_malloc_array(cap, sizeof *c->feat);
     if (!c->start || !c->feat) {
         nn_ngram_cache_free(c);
         return 0;
@@ -379,7 +379,7 @@ int nn_ngram_cache_build(nn_ngram_cache *c, nn_model *m, const uint16_t *ids, ui
         at += nn_ngram_features(c->feat + at, NULL, ids + (size_t)r * T, T, ng);
     }
     c->start[n] = at;
-    uint32_t *fit = realloc(c->feat, (size_t)at * sizeof *c->feat + 1);
+    uint32_t *fit = nn_realloc_array(c->feat, at, sizeof *c->feat);
     if (fit) c->feat = fit;
     c->n = n;
     c->gen = ng->index_gen;
@@ -608,7 +608,7 @@ static int nb_ratios(nn_model *m, const uint16_t *ids, const float *labels, uint
     if (m->cfg.classes > 2) return nb_ratios_classes(m, ids, labels, n, T, cache, err);
     nn_ngram *ng = m->ngram;
     uint32_t rows = ng->rows;
-    uint32_t *count = calloc(2 * (size_t)rows, sizeof *count); /* (2, rows): negative, positive */
+    uint32_t *count = nn_calloc_array(nn_size_mul_sat(rows, 2), sizeof *count); /* (2, rows): negative, positive */
     if (!count) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting features");
     for (uint32_t i = 0; i < n; i++) {
         uint32_t nf;
@@ -644,8 +644,8 @@ static int nb_ratios_classes(nn_model *m, const uint16_t *ids, const float *labe
                              uint32_t T, const nn_ngram_cache *cache, nn_error *err) {
     nn_ngram *ng = m->ngram;
     uint32_t rows = ng->rows, K = m->cfg.classes;
-    uint32_t *count = calloc((size_t)K * rows, sizeof *count); /* (K, rows) */
-    double *total = calloc(2 * (size_t)K, sizeof *total);      /* (K) |p|_1, then (K) sum of counts */
+    uint32_t *count = nn_calloc_array(nn_size_mul_sat(K, rows), sizeof *count); /* (K, rows) */
+    double *total = nn_calloc_array(nn_size_mul_sat(K, 2), sizeof *total);      /* (K) |p|_1, then (K) sum of counts */
     if (!count || !total) {
         free(count);
         free(total);
@@ -710,7 +710,7 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
     /* Count every adjacent pair of real tokens in an open-addressing table
      * that doubles when half full. */
     uint32_t cap = 1u << 16, used = 0;
-    pair_count *tab = calloc(cap, sizeof *tab);
+    pair_count *tab = nn_calloc_array(cap, sizeof *tab);
     if (!tab) return nn_fail(err, NN_ERR_NOMEM, "out of memory counting bigrams");
     for (size_t r = 0; r < n; r++) {
         const uint16_t *row = ids + r * T;
@@ -727,7 +727,7 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
             tab[s].count++;
             if (2 * used > cap) {
                 uint32_t ncap = cap * 2;
-                pair_count *nt = calloc(ncap, sizeof *nt);
+                pair_count *nt = nn_calloc_array(ncap, sizeof *nt);
                 if (!nt) {
                     free(tab);
                     return nn_fail(err, NN_ERR_NOMEM,
@@ -764,7 +764,7 @@ static int choose_bigrams(nn_model *m, const uint16_t *ids, uint32_t n, uint32_t
         free(hist);
         /* everything above c, then the smallest keys at c */
         uint32_t k = 0, nties = 0;
-        pair_count *ties = malloc(2 * (size_t)d * sizeof *ties);
+        pair_count *ties = nn_malloc_array(nn_size_mul_sat(d, 2), sizeof *ties);
         uint32_t *digits = malloc((1u << 16) * sizeof *digits);
         if (!ties || !digits) {
             free(ties);

@@ -419,11 +419,26 @@ uint64_t nn_memory_estimate(const nn_config *cfg, const nn_data_size *data, nn_m
  * value that fits). */
 int nn_memory_check(const nn_config *cfg, const nn_data_size *data, const nn_limits *limits,
                     nn_error *err);
-/* n * size bytes, or NULL when the product overflows size_t (wasm32: 32
- * bits) or memory runs out; at least 1 byte, so NULL always means failure. */
+/* The engine's checked allocations: every size that is a product or sum of
+ * run-time values goes through these (wasm32's size_t is 32 bits, so an
+ * unchecked product wraps to a small block that is then overrun).
+ * n * size bytes, or NULL when the product overflows size_t or exceeds
+ * PTRDIFF_MAX, or memory runs out; at least 1 byte, so NULL always means
+ * failure. nn_calloc_array zeroes; nn_realloc_array leaves p untouched (and
+ * allocated) when it returns NULL. */
 void *nn_malloc_array(size_t n, size_t size);
+void *nn_calloc_array(size_t n, size_t size);
+void *nn_realloc_array(void *p, size_t n, size_t size);
 /* *out = a * b; returns 0 (and *out = SIZE_MAX) when it overflows size_t. */
 int nn_size_mul(size_t a, size_t b, size_t *out);
+/* *out = a + b; returns 0 (and *out = SIZE_MAX) when it overflows size_t. */
+int nn_size_add(size_t a, size_t b, size_t *out);
+/* The same, saturating: SIZE_MAX on overflow, which stays SIZE_MAX through
+ * further products and sums (by anything but 0) and which the allocators
+ * above refuse, so nn_malloc_array(nn_size_add_sat(n, 1), 4) is checked
+ * whole. */
+size_t nn_size_mul_sat(size_t a, size_t b);
+size_t nn_size_add_sat(size_t a, size_t b);
 
 /* ------------------------------------------------------------------- model
  *

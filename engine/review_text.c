@@ -35,7 +35,7 @@ static int text_add(nn_review_text *r, const char *str, size_t n) {
 /* Room for k + 1 rows (so the rows pointer is never NULL after a call). */
 static int reserve_rows(nn_review_text *r, size_t k) {
     if (k + 1 <= r->rows_cap) return 1;
-    float *rows = realloc(r->rows, (k + 1) * NN_EXPLAIN_ROW_LEN * sizeof *rows);
+    float *rows = nn_realloc_array(r->rows, nn_size_mul_sat(nn_size_add_sat(k, 1), NN_EXPLAIN_ROW_LEN), sizeof *rows);
     if (!rows) return 0;
     r->rows = rows;
     r->rows_cap = k + 1;
@@ -161,8 +161,8 @@ int nn_review_explain_text(nn_review_text *r, nn_model *m, nn_diagnosis *logits_
         return -1;
     }
     size_t k = nn_tokenize_spans(text, n, NULL, NULL);
-    uint32_t *ids = malloc((k + 1) * sizeof *ids);
-    float *contrib = malloc((k + 1) * sizeof *contrib);
+    uint32_t *ids = nn_malloc_array(nn_size_add_sat(k, 1), sizeof *ids);
+    float *contrib = nn_malloc_array(nn_size_add_sat(k, 1), sizeof *contrib);
     if (!ids || !contrib || !reserve_rows(r, k)) {
         free(ids);
         free(contrib);
@@ -189,8 +189,8 @@ int nn_review_explain_stored(nn_review_text *r, nn_model *m, nn_diagnosis *logit
     }
     uint32_t V = m->cfg.vocab_size < v->V ? m->cfg.vocab_size : v->V;
     uint32_t len = sp->offset[i + 1] - sp->offset[i];
-    uint32_t *ids = malloc((len + 1) * sizeof *ids);
-    float *contrib = malloc((len + 1) * sizeof *contrib);
+    uint32_t *ids = nn_malloc_array(nn_size_add_sat(len, 1), sizeof *ids);
+    float *contrib = nn_malloc_array(nn_size_add_sat(len, 1), sizeof *contrib);
     r->len = 0;
     int ok = ids && contrib && reserve_rows(r, len) && text_add(r, "", 0);
     size_t k = 0, nids = 0;

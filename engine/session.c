@@ -337,7 +337,7 @@ int nn_session_checkpoint_import(nn_session *s, uint8_t *p, size_t n) {
                                     &s->err);
     if (rc != NN_OK) goto done;
     lend_threads(s, t);
-    if (ck.nhist && !(hist = malloc(ck.nhist * sizeof *hist))) {
+    if (ck.nhist && !(hist = nn_malloc_array(ck.nhist, sizeof *hist))) {
         rc = nn_fail(&s->err, NN_ERR_NOMEM, "out of memory importing the checkpoint");
         goto done;
     }
@@ -383,7 +383,7 @@ static void embed_start(nn_session *s) {
     s->embed_err.msg[0] = 0;
     s->embed_ms = 0;
     nn_model *m = nn_trainer_model(s->trainer);
-    uint32_t *counts = malloc((size_t)m->cfg.vocab_size * sizeof *counts);
+    uint32_t *counts = nn_malloc_array(m->cfg.vocab_size, sizeof *counts);
     if (!counts) {
         nn_fail(&s->embed_err, NN_ERR_NOMEM, "out of memory counting the training words");
         return;
@@ -407,7 +407,7 @@ int nn_session_need_embed(nn_session *s) {
  * with the message set). */
 float *nn_session_embed_out(nn_session *s, size_t n) {
     if (n > s->embed_out_cap) {
-        float *p = realloc(s->embed_out, n * sizeof *p);
+        float *p = nn_realloc_array(s->embed_out, n, sizeof *p);
         if (!p) {
             nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for an answer of %zu numbers", n);
             return NULL;
@@ -567,7 +567,7 @@ int nn_session_diagnose_finish(nn_session *s) {
     if (rc != NN_OK) return rc;
     nn_diagnosis_summary_floats(d, s->diag_summary);
     free(s->diag_curves);
-    s->diag_curves = malloc(nn_diagnosis_curves_len(d) * sizeof(float) + 1);
+    s->diag_curves = nn_malloc_array(nn_diagnosis_curves_len(d), sizeof(float));
     if (!s->diag_curves) {
         d->summarised = 0;
         return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory for the curves");
@@ -586,7 +586,7 @@ int nn_session_diagnose_threshold(nn_session *s, float threshold, uint32_t k) {
         return nn_fail(&s->err, NN_ERR_ARG, "threshold %g must be in [0, 1] and k %u at most 1000",
                        (double)threshold, k);
     if (k > s->diag_k || !s->diag_examples) {
-        uint32_t *e = realloc(s->diag_examples, 3 * (size_t)(k ? k : 1) * sizeof *e);
+        uint32_t *e = nn_realloc_array(s->diag_examples, 3 * (size_t)(k ? k : 1), sizeof *e);
         if (!e) return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory listing reviews");
         s->diag_examples = e;
     }

@@ -63,7 +63,7 @@ static void edit_token(const char *tok, size_t len, void *user) {
     }
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 256;
-        char(*word)[NN_MAX_TOKEN_BYTES] = realloc(l->word, cap * sizeof *word);
+        char(*word)[NN_MAX_TOKEN_BYTES] = nn_realloc_array(l->word, cap, sizeof *word);
         if (word) l->word = word;
         uint8_t *lens = realloc(l->len, cap);
         if (lens) l->len = lens;
@@ -209,7 +209,7 @@ int nn_stopwords_build(nn_stopwords *s, const char *spec, const nn_vocab *v, nn_
         return NN_OK;
     }
     s->V = v->V;
-    s->bits = calloc(((size_t)v->V + 7) / 8 + 1, 1);
+    s->bits = calloc((size_t)(((uint64_t)v->V + 7) / 8 + 1), 1); /* no wrap: at most 2^29 + 1 */
     if (!s->bits) {
         free_list(&l);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory building the stop-word filter");

@@ -39,10 +39,10 @@ int nn_temperature_begin(nn_temperature *c, nn_trainer *t, const nn_shard *shard
     if (!nn_trainer_set(t, "val", &n, &label, &source) || n == 0)
         return nn_fail(err, NN_ERR_STATE, "no validation reviews to fit a temperature on (val_size is 0)");
     c->n = n;
-    c->logit = malloc((size_t)n * sizeof *c->logit);
-    c->logit_short = malloc((size_t)n * sizeof *c->logit_short);
+    c->logit = nn_malloc_array(n, sizeof *c->logit);
+    c->logit_short = nn_malloc_array(n, sizeof *c->logit_short);
     c->y = malloc(n);
-    c->rows = malloc((size_t)m->Bmax * m->cfg.maxlen * sizeof *c->rows);
+    c->rows = nn_malloc_array(nn_size_mul_sat(m->Bmax, m->cfg.maxlen), sizeof *c->rows);
     c->kept = malloc(NN_SHARD_MAX_TOKENS * sizeof *c->kept);
     if (!c->logit || !c->logit_short || !c->y || !c->rows || !c->kept) {
         nn_temperature_free(c);

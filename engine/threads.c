@@ -81,7 +81,7 @@ nn_threads *nn_threads_create(uint32_t n) {
     if (n <= 1) return NULL;
     nn_threads *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->tid = calloc(n - 1, sizeof *p->tid);
+    p->tid = nn_calloc_array(n - 1, sizeof *p->tid);
     if (!p->tid) {
         free(p);
         return NULL;

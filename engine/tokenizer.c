@@ -113,7 +113,7 @@ int nn_vocab_index(nn_vocab *v, nn_error *err) {
                        "(at most %u)", v->V, 1u << 30);
     uint32_t nslots = 16;
     while (nslots < 2 * v->V) nslots *= 2;
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint32_t *slots = nn_calloc_array(nslots, sizeof *slots);
     if (!slots) return nn_fail(err, NN_ERR_NOMEM, "out of memory indexing %u words", v->V);
     uint32_t mask = nslots - 1;
     for (uint32_t id = 0; id < v->V; id++) {

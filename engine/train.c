@@ -87,12 +87,12 @@ static int pad_set(padded_set *set, const nn_split *sp, const uint32_t *idx, uin
         uint32_t r = idx ? idx[i] : i;
         if (sp->offset[r + 1] - sp->offset[r] > longest) longest = sp->offset[r + 1] - sp->offset[r];
     }
-    uint16_t *kept = stop->bits ? malloc(longest * sizeof *kept + 1) : NULL;
+    uint16_t *kept = stop->bits ? nn_malloc_array(longest, sizeof *kept) : NULL;
     set->n = n;
-    uint16_t *ids = malloc((size_t)n * T * sizeof *ids + 1);
+    uint16_t *ids = nn_malloc_array(nn_size_mul_sat(n, T), sizeof *ids);
     set->x = ids;
-    set->label = malloc((size_t)n * sizeof *set->label + 1);
-    set->source = malloc((size_t)n * sizeof *set->source + 1);
+    set->label = nn_malloc_array(n, sizeof *set->label);
+    set->source = nn_malloc_array(n, sizeof *set->source);
     if (!ids || !set->label || !set->source || (stop->bits && !kept)) {
         free(kept);
         return nn_fail(err, NN_ERR_NOMEM,
@@ -138,10 +138,10 @@ void nn_trainer_free(nn_trainer *t) {
 static int copy_images(padded_set *set, const nn_image_split *sp, const uint32_t *idx, uint32_t n,
                        uint32_t D, nn_error *err) {
     set->n = n;
-    uint8_t *px = malloc((size_t)n * D + 1);
+    uint8_t *px = nn_malloc_array(nn_size_mul_sat(n, D), 1);
     set->x = px;
-    set->label = malloc((size_t)n * sizeof *set->label + 1);
-    set->source = malloc((size_t)n * sizeof *set->source + 1);
+    set->label = nn_malloc_array(n, sizeof *set->label);
+    set->source = nn_malloc_array(n, sizeof *set->source);
     if (!px || !set->label || !set->source)
         return nn_fail(err, NN_ERR_NOMEM, "out of memory copying %u images", n);
     for (uint32_t i = 0; i < n; i++) {
@@ -184,11 +184,11 @@ static int trainer_begin(nn_trainer **out, const nn_config *cfg, uint32_t n, siz
      * data, then shuffles every epoch, so a seed fixes the whole run. */
     nn_rng_seed(&t->rng, cfg->seed);
     nn_model_init(t->model, &t->rng);
-    uint32_t *perm = malloc((size_t)n * sizeof *perm);
-    t->order = malloc((size_t)ntrain * sizeof *t->order + 1);
-    t->batch_x = malloc((size_t)cfg->batch_size * row_bytes);
-    t->batch_label = malloc((size_t)cfg->batch_size * sizeof *t->batch_label);
-    t->hist = calloc(cfg->epochs, sizeof *t->hist);
+    uint32_t *perm = nn_malloc_array(n, sizeof *perm);
+    t->order = nn_malloc_array(ntrain, sizeof *t->order);
+    t->batch_x = nn_malloc_array(cfg->batch_size, row_bytes);
+    t->batch_label = nn_malloc_array(cfg->batch_size, sizeof *t->batch_label);
+    t->hist = nn_calloc_array(cfg->epochs, sizeof *t->hist);
     if (cfg->patience > 0 && cfg->restore_best_weights)
         t->best_params = nn_malloc_array(t->model->nparams, sizeof *t->best_params);
     rc = nn_model_keep_previous(t->model, err);
@@ -216,7 +216,7 @@ static int trainer_finish(nn_trainer *t, nn_error *err) {
     t->last_loss = NAN;
     for (uint32_t i = 0; i < t->train.n; i++) t->order[i] = i;
     t->batches = (t->train.n + t->cfg.batch_size - 1) / t->cfg.batch_size;
-    t->batch_log = calloc(t->batches ? t->batches : 1, sizeof *t->batch_log);
+    t->batch_log = nn_calloc_array(t->batches ? t->batches : 1, sizeof *t->batch_log);
     if (!t->batch_log) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
     if (t->cfg.model == NN_MODEL_TRANSFORMER) /* its learning rate decays to 0 at the last step */
         nn_transformer_set_total_steps(t->model, (uint64_t)t->batches * t->cfg.epochs);
@@ -267,7 +267,7 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
         rc = nn_ngram_build_bigrams_cached(t->model, t->train.x, t->train.label, t->train.n, cfg->maxlen,
                                            &t->ngram_cache, err); /* and each review's features, kept */
     if (!rc && cfg->model == NN_MODEL_NGRAM) { /* built once, reused every epoch */
-        t->batch_rows = malloc((size_t)cfg->batch_size * sizeof *t->batch_rows);
+        t->batch_rows = nn_malloc_array(cfg->batch_size, sizeof *t->batch_rows);
         if (!t->batch_rows ||
             !nn_ngram_cache_build(&t->ngram_val, t->model, t->val.x, t->val.n, cfg->maxlen))
             rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the training reviews' n-gram features");
@@ -363,7 +363,7 @@ int nn_trainer_set_embedding(nn_trainer *t, const float *vectors, uint32_t V, ui
         uint32_t n = rows - NN_FIRST_WORD;
         const float *src = vectors + (size_t)NN_FIRST_WORD * E;
         float *dst = m->emb + (size_t)NN_FIRST_WORD * E;
-        double *mean = calloc(E, sizeof *mean);
+        double *mean = nn_calloc_array(E, sizeof *mean);
         if (!mean) return nn_fail(err, NN_ERR_NOMEM, "out of memory setting the embedding");
         for (uint32_t i = 0; i < n; i++)
             for (uint32_t e = 0; e < E; e++) mean[e] += src[(size_t)i * E + e];

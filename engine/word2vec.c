@@ -36,13 +36,6 @@ struct nn_w2v {
     float lr;
 };
 
-static void *alloc_floats(size_t n) {
-    size_t bytes = ((n ? n : 1) * sizeof(float) + 15) & ~(size_t)15;
-    void *p = aligned_alloc(16, bytes);
-    if (p) memset(p, 0, bytes);
-    return p;
-}
-
 /* ---------------------------------------------------------- building blocks */
 
 void nn_w2v_unigram_table(uint16_t *table, uint32_t n, const uint64_t *count, uint32_t V, double power) {
@@ -126,20 +119,20 @@ int nn_w2v_create(nn_w2v **out, const nn_config *cfg, const nn_split *corpus, nn
     w->corpus = corpus;
     w->V = V;
     w->E = E;
-    w->in = alloc_floats((size_t)V * E);
-    w->out = alloc_floats((size_t)V * E);
-    w->neu = alloc_floats(E);
+    w->in = nn_alloc_floats(nn_size_mul_sat(V, E));
+    w->out = nn_alloc_floats(nn_size_mul_sat(V, E));
+    w->neu = nn_alloc_floats(E);
     w->table = malloc(NN_W2V_TABLE_SIZE * sizeof *w->table);
-    w->count = calloc(V, sizeof *w->count);
-    w->keep = malloc(V * sizeof *w->keep);
-    w->order = malloc((size_t)corpus->n * sizeof *w->order);
-    w->targets = malloc(((size_t)cfg->w2v_negative + 1) * sizeof *w->targets);
+    w->count = nn_calloc_array(V, sizeof *w->count);
+    w->keep = nn_malloc_array(V, sizeof *w->keep);
+    w->order = nn_malloc_array(corpus->n, sizeof *w->order);
+    w->targets = nn_malloc_array(nn_size_add_sat(cfg->w2v_negative, 1), sizeof *w->targets);
     uint32_t longest = 1;
     for (uint32_t r = 0; r < corpus->n; r++) {
         uint32_t len = corpus->offset[r + 1] - corpus->offset[r];
         if (len > longest) longest = len;
     }
-    w->sentence = malloc((size_t)longest * sizeof *w->sentence);
+    w->sentence = nn_malloc_array(longest, sizeof *w->sentence);
     if (!w->in || !w->out || !w->neu || !w->table || !w->count || !w->keep || !w->order ||
         !w->targets || !w->sentence) {
         nn_w2v_free(w);
@@ -305,8 +298,8 @@ static void wr32(uint8_t *p, uint32_t v) {
 
 int nn_vectors_write(const float *vectors, uint32_t V, uint32_t E, uint32_t vocab_crc,
                      uint8_t **out, size_t *out_len, nn_error *err) {
-    size_t payload = (size_t)V * E * sizeof(float);
-    uint8_t *b = malloc(VEC_HEADER + payload);
+    size_t payload = nn_size_mul_sat(nn_size_mul_sat(V, E), sizeof(float));
+    uint8_t *b = nn_malloc_array(nn_size_add_sat(VEC_HEADER, payload), 1);
     if (!b) return nn_fail(err, NN_ERR_NOMEM, "out of memory writing %u vectors", V);
     memset(b, 0, VEC_HEADER);
     memcpy(b, NN_VECTORS_MAGIC, 8);

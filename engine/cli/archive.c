@@ -296,7 +296,7 @@ static int list_files(const char *root, const char *rel, int depth, path_list *l
         } else if (S_ISREG(st.st_mode)) {
             if (l->n == l->cap) {
                 size_t cap = l->cap ? 2 * l->cap : 1024;
-                char **p = realloc(l->path, cap * sizeof *p);
+                char **p = nn_realloc_array(l->path, cap, sizeof *p);
                 if (!p) { rc = nn_fail(err, NN_ERR_NOMEM, "out of memory listing %s", root); break; }
                 l->path = p;
                 l->cap = cap;

@@ -71,8 +71,8 @@ int main(int argc, char **argv) {
     nn_threads *pool = nn_threads_create((uint32_t)threads);
     nn_parallel par = nn_threads_parallel(pool);
     uint32_t nthreads = pool ? (uint32_t)threads : 1;
-    double *runs = calloc((size_t)repeat, sizeof *runs);
-    double *cpu_runs = calloc((size_t)repeat, sizeof *cpu_runs);
+    double *runs = nn_calloc_array((size_t)repeat, sizeof *runs);
+    double *cpu_runs = nn_calloc_array((size_t)repeat, sizeof *cpu_runs);
     double train_ms = 0, val_ms = 0, prep_ms = 0;
     float test_acc = 0, test_loss = 0;
     nn_trainer *t = NULL;

@@ -219,7 +219,7 @@ int nn_cli_build_labelled(int argc, char **argv) {
         goto done;
     }
     size_t jlen = strlen(json);
-    char *jnl = realloc(json, jlen + 2);
+    char *jnl = nn_realloc_array(json, nn_size_add_sat(jlen, 2), 1);
     if (!jnl) {
         rc = nn_fail(&err, NN_ERR_NOMEM, "out of memory writing the manifest");
         goto done;

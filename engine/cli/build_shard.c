@@ -93,7 +93,7 @@ static int grow(void **p, size_t elem, uint64_t *cap, uint64_t need) {
     if (need <= *cap) return 1;
     uint64_t c = *cap ? *cap : 1024;
     while (c < need) c *= 2;
-    void *q = realloc(*p, (size_t)(c * elem));
+    void *q = c > SIZE_MAX ? NULL : nn_realloc_array(*p, (size_t)c, elem);
     if (!q) return 0;
     *p = q;
     *cap = c;
@@ -101,7 +101,7 @@ static int grow(void **p, size_t elem, uint64_t *cap, uint64_t need) {
 }
 
 static int word_table_rehash(word_table *w, uint32_t nslots) {
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint32_t *slots = nn_calloc_array(nslots, sizeof *slots);
     if (!slots) return 0;
     for (uint32_t id = 0; id < w->n; id++) {
         uint32_t h = fnv1a(w->bytes + w->offset[id], (size_t)(w->offset[id + 1] - w->offset[id]));
@@ -263,8 +263,8 @@ typedef struct vocab_out {
 
 static int build_vocab(const builder *b, vocab_out *v, nn_error *err) {
     const word_table *w = &b->words;
-    candidate *c = malloc(((size_t)w->n + 1) * sizeof *c);
-    v->final_id = malloc(((size_t)w->n + 1) * sizeof *v->final_id);
+    candidate *c = nn_malloc_array(nn_size_add_sat(w->n, 1), sizeof *c);
+    v->final_id = nn_malloc_array(nn_size_add_sat(w->n, 1), sizeof *v->final_id);
     if (!c || !v->final_id) {
         free(c);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory sorting %u words", w->n);
@@ -284,9 +284,9 @@ static int build_vocab(const builder *b, vocab_out *v, nn_error *err) {
         nbytes += (size_t)(w->offset[c[i].pid + 1] - w->offset[c[i].pid]);
     static const char *const specials[NN_FIRST_WORD] = {"<PAD>", "<START>", "<UNK>", "<UNUSED>"};
     for (int i = 0; i < NN_FIRST_WORD; i++) nbytes += strlen(specials[i]);
-    v->count = calloc(v->V, sizeof *v->count);
-    v->offset = malloc(((size_t)v->V + 1) * sizeof *v->offset);
-    v->bytes = malloc(nbytes + 1);
+    v->count = nn_calloc_array(v->V, sizeof *v->count);
+    v->offset = nn_malloc_array(nn_size_add_sat(v->V, 1), sizeof *v->offset);
+    v->bytes = nn_malloc_array(nn_size_add_sat(nbytes, 1), 1);
     if (!v->count || !v->offset || !v->bytes) {
         free(c);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory for the vocabulary");
@@ -333,11 +333,11 @@ static int build_split(const builder *b, const vocab_out *v, int split, size_t f
                        "offsets hold: lower --max-tokens", split_names[split],
                        (unsigned long long)ntok);
     s->n = (uint32_t)n;
-    s->label = malloc(n + 1);
-    s->rating = malloc(n + 1);
-    s->review_id = malloc((n + 1) * sizeof *s->review_id);
-    s->offset = malloc((n + 1) * sizeof *s->offset);
-    s->tokens_buf = malloc((size_t)(ntok + 1) * sizeof *s->tokens_buf);
+    s->label = nn_malloc_array(nn_size_add_sat(n, 1), 1);
+    s->rating = nn_malloc_array(nn_size_add_sat(n, 1), 1);
+    s->review_id = nn_malloc_array(nn_size_add_sat(n, 1), sizeof *s->review_id);
+    s->offset = nn_malloc_array(nn_size_add_sat(n, 1), sizeof *s->offset);
+    s->tokens_buf = nn_malloc_array(nn_size_add_sat((size_t)ntok, 1), sizeof *s->tokens_buf);
     if (!s->label || !s->rating || !s->review_id || !s->offset || !s->tokens_buf)
         return nn_fail(err, NN_ERR_NOMEM, "out of memory for split %s", split_names[split]);
     uint32_t at = 0;
@@ -593,7 +593,7 @@ static int run(const char *source, const char *out_dir, builder *b, nn_error *er
         goto done;
     }
     size_t jlen = strlen(json);
-    char *jnl = realloc(json, jlen + 2);
+    char *jnl = nn_realloc_array(json, nn_size_add_sat(jlen, 2), 1);
     if (!jnl) {
         rc = nn_fail(err, NN_ERR_NOMEM, "out of memory writing the manifest");
         goto done;

@@ -79,7 +79,7 @@ static int predict_class(nn_model *m, const nn_vocab *v, const nn_stopwords *sto
  * and averaged precision/recall/F1. name(k) may be NULL (IMDB: neg, pos). */
 static void print_multiclass(const nn_shard *sh, const uint8_t *label, const uint8_t *pred,
                              const float *probs, uint32_t n, uint32_t K) {
-    uint32_t *cm = calloc((size_t)K * K, sizeof *cm);
+    uint32_t *cm = nn_calloc_array(nn_size_mul_sat(K, K), sizeof *cm);
     nn_confusion_multiclass(cm, label, pred, n, K);
     nn_multiclass r = nn_multiclass_from_confusion(cm, K);
     char names[NN_MAX_TEXT_CLASSES][16];
@@ -235,8 +235,8 @@ int main(int argc, char **argv) {
                 }
             }
             for (uint32_t i = 0; i < n; i++) lt.label[i] = (uint8_t)map[lt.label[i]];
-            uint8_t *pred = malloc((size_t)n + 1);
-            float *probs = nn_malloc_array((size_t)n + 1, shard.classes * sizeof *probs); /* (n,K) */
+            uint8_t *pred = nn_malloc_array(nn_size_add_sat(n, 1), 1);
+            float *probs = nn_malloc_array(nn_size_add_sat(n, 1), shard.classes * sizeof *probs); /* (n,K) */
             if (!pred || !probs) {
                 fprintf(stderr, "imdb_diagnose: out of memory for %u examples' scores\n", n);
                 return 1;
@@ -272,7 +272,7 @@ int main(int argc, char **argv) {
     }
 
     /* The diagnosis, timed: scoring + summary, then the words apart. */
-    double *ms = calloc((size_t)repeat, sizeof *ms);
+    double *ms = nn_calloc_array((size_t)repeat, sizeof *ms);
     nn_diagnosis *d = NULL;
     for (int r = 0; r < repeat; r++) {
         nn_diagnosis_free(d);
@@ -301,8 +301,8 @@ int main(int argc, char **argv) {
     while (!nn_diagnosis_step(d, m, 1000000)) {}
     double words_ms = nn_now_ms() - w0;
 
-    uint32_t *fp = calloc((size_t)top + 1, sizeof *fp), *fn = calloc((size_t)top + 1, sizeof *fn);
-    uint32_t *unc = calloc((size_t)top + 1, sizeof *unc);
+    uint32_t *fp = nn_calloc_array(nn_size_add_sat(top, 1), sizeof *fp), *fn = nn_calloc_array(nn_size_add_sat(top, 1), sizeof *fn);
+    uint32_t *unc = nn_calloc_array(nn_size_add_sat(top, 1), sizeof *unc);
     size_t found[3];
     nn_classification c = nn_diagnosis_at(d, threshold, (size_t)top, fp, fn, unc, found);
     const char *what = labelled_path ? labelled_path : split;
@@ -337,7 +337,7 @@ int main(int argc, char **argv) {
             printf("\n");
         }
     }
-    uint32_t *top_ids = calloc((size_t)words + 1, sizeof *top_ids);
+    uint32_t *top_ids = nn_calloc_array(nn_size_add_sat(words, 1), sizeof *top_ids);
     for (int sign = 1; sign >= -1; sign -= 2) {
         size_t k = nn_diagnosis_top_words(d, top_ids, (size_t)words, sign, 1, 0);
         printf("\nwords pushing towards %s (polarity x training count):\n ",

@@ -49,7 +49,7 @@ static double train_run(nn_trainer **t, const nn_config *cfg, const nn_shard *sh
     *t = NULL;
     if (nn_trainer_create(t, cfg, shard, err)) return -1;
     if (rec) {
-        uint32_t *counts = malloc(cfg->vocab_size * sizeof *counts);
+        uint32_t *counts = nn_malloc_array(cfg->vocab_size, sizeof *counts);
         nn_trainer_count_tokens(*t, "train", counts);
         nn_embed_history_free(rec->h);
         rec->h = NULL;
@@ -103,8 +103,8 @@ int main(int argc, char **argv) {
      * machine affects both alike. */
     recorder rec = {0};
     nn_trainer *t = NULL;
-    double *with = calloc((size_t)repeat, sizeof *with), *without = calloc((size_t)repeat, sizeof *without);
-    double *hook = calloc((size_t)repeat, sizeof *hook);
+    double *with = nn_calloc_array((size_t)repeat, sizeof *with), *without = nn_calloc_array((size_t)repeat, sizeof *without);
+    double *hook = nn_calloc_array((size_t)repeat, sizeof *hook);
     for (int r = 0; r < repeat; r++) {
         without[r] = train_run(&t, &cfg, &shard, NULL, rare_below, frequent_from, &err);
         if (without[r] >= 0) with[r] = train_run(&t, &cfg, &shard, &rec, rare_below, frequent_from, &err);
@@ -155,7 +155,8 @@ int main(int argc, char **argv) {
            cfg.embed_dim * 4);
 
     uint32_t N = cfg.vocab_size - NN_FIRST_WORD < 1000 ? cfg.vocab_size - NN_FIRST_WORD : 1000;
-    float *xy = malloc((size_t)nep * N * 2 * sizeof *xy), *effect = malloc((size_t)nep * N * sizeof *effect);
+    float *xy = nn_malloc_array(nn_size_mul_sat(nn_size_mul_sat(nep, N), 2), sizeof *xy),
+          *effect = nn_malloc_array(nn_size_mul_sat(nep, N), sizeof *effect);
     float var[2], total;
     double m0 = nn_now_ms();
     if (nn_embed_history_map(rec.h, best ? best : last, N, 0, xy, effect, var, &total, &err)) {
@@ -188,8 +189,8 @@ int main(int argc, char **argv) {
 
     if (best && best < last) {
         uint32_t V = cfg.vocab_size;
-        uint32_t *ids = malloc(V * sizeof *ids);
-        float *before = calloc(V, sizeof *before), *after = calloc(V, sizeof *after);
+        uint32_t *ids = nn_malloc_array(V, sizeof *ids);
+        float *before = nn_calloc_array(V, sizeof *before), *after = nn_calloc_array(V, sizeof *after);
         for (uint32_t v = 0; v < V; v++) ids[v] = v;
         nn_embed_history_effects(rec.h, best, ids + NN_FIRST_WORD, V - NN_FIRST_WORD, before + NN_FIRST_WORD, NULL, &err);
         nn_embed_history_effects(rec.h, last, ids + NN_FIRST_WORD, V - NN_FIRST_WORD, after + NN_FIRST_WORD, NULL, &err);

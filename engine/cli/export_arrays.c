@@ -25,8 +25,8 @@ static int write_npy(const char *dir, const char *name, const char *descr, const
                  : snprintf(header, sizeof header,
                             "{'descr': '%s', 'fortran_order': False, 'shape': (%u,), }", descr, rows);
     size_t hlen = ((10 + (size_t)h + 1 + 63) / 64) * 64 - 10; /* header + '\n', padded */
-    size_t bytes = (size_t)rows * (cols ? cols : 1) * elem;
-    uint8_t *buf = malloc(10 + hlen + bytes);
+    size_t bytes = nn_size_mul_sat(nn_size_mul_sat(rows, cols ? cols : 1), elem);
+    uint8_t *buf = nn_malloc_array(nn_size_add_sat(10 + hlen, bytes), 1);
     if (!buf) return nn_fail(err, NN_ERR_NOMEM, "out of memory writing %s", name);
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
     buf[8] = (uint8_t)(hlen & 0xff);

@@ -22,7 +22,7 @@ int nn_read_file(const char *path, uint8_t **out, size_t *len, nn_error *err) {
     }
     rewind(f);
     size_t n = (size_t)size;
-    uint8_t *buf = aligned_alloc(16, (n + 16) & ~(size_t)15);
+    uint8_t *buf = n > PTRDIFF_MAX - 16 ? NULL : aligned_alloc(16, (n + 16) & ~(size_t)15);
     if (!buf) {
         fclose(f);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory reading %s (%zu bytes)", path, n);
@@ -41,7 +41,7 @@ int nn_read_file(const char *path, uint8_t **out, size_t *len, nn_error *err) {
 
 int nn_write_file(const char *path, const void *data, size_t len, nn_error *err) {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
+    char *tmp = nn_malloc_array(nn_size_add_sat(plen, 5), 1);
     if (!tmp) return nn_fail(err, NN_ERR_NOMEM, "out of memory");
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);

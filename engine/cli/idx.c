@@ -67,14 +67,14 @@ int nn_gunzip(const uint8_t *gz, size_t gzlen, size_t max_out, uint8_t **out, si
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
         return nn_fail(err, NN_ERR_NOMEM, "out of memory starting zlib for %s", file);
-    size_t cap = gzlen * 4 + 1024, n = 0;
+    size_t cap = nn_size_add_sat(nn_size_mul_sat(gzlen, 4), 1024), n = 0;
     if (cap > max_out) cap = max_out ? max_out : 1;
     uint8_t *buf = malloc(cap);
     int rc = NN_OK, zr = Z_OK;
     z.next_in = (Bytef *)(uintptr_t)gz;
     while (rc == NN_OK && zr != Z_STREAM_END) {
         if (n == cap) {
-            size_t more = cap * 2 > max_out ? max_out : cap * 2;
+            size_t more = nn_size_mul_sat(cap, 2) > max_out ? max_out : cap * 2;
             uint8_t *grown = more > cap ? realloc(buf, more) : NULL;
             if (!grown) {
                 rc = more > cap ? nn_fail(err, NN_ERR_NOMEM, "out of memory decompressing %s", file)

@@ -67,7 +67,7 @@ static void collect_token(const char *tok, size_t len, void *user) {
     if (t->nomem) return;
     if (t->n + 2 > t->cap_tokens) {
         size_t cap = t->cap_tokens ? 2 * t->cap_tokens : 64;
-        size_t *s = realloc(t->start, cap * sizeof *s);
+        size_t *s = nn_realloc_array(t->start, cap, sizeof *s);
         if (!s) {
             t->nomem = 1;
             return;
@@ -104,8 +104,8 @@ static int explain(nn_checkpoint *ck, const nn_stopwords *stop, const char *text
     nn_model *m = ck->model;
     const nn_config *cfg = &m->cfg;
     size_t n = nn_encode_text_stop(&ck->vocab, stop, text, len, cfg->vocab_size, NULL, 0);
-    uint32_t *ids = malloc(n * sizeof *ids);
-    float *contrib = malloc(n * sizeof *contrib);
+    uint32_t *ids = nn_malloc_array(n, sizeof *ids);
+    float *contrib = nn_malloc_array(n, sizeof *contrib);
     token_list tokens = {0};
     if (ids && contrib) {
         nn_encode_text_stop(&ck->vocab, stop, text, len, cfg->vocab_size, ids, n);
@@ -184,7 +184,7 @@ static int predict(nn_checkpoint *ck, const nn_stopwords *stop, const char *text
     putchar('\n');
     if (print_ids) {
         size_t n = nn_encode_text_stop(&ck->vocab, stop, text, len, ck->model->cfg.vocab_size, NULL, 0);
-        uint32_t *ids = malloc(n * sizeof *ids);
+        uint32_t *ids = nn_malloc_array(n, sizeof *ids);
         if (!ids) {
             fprintf(stderr, "imdb_predict: out of memory encoding a review of %zu words\n", n);
             return 1;

@@ -57,8 +57,8 @@ int nn_cli_pretrain(const char *unsup_path, uint32_t vocab_crc, const nn_config 
         printf("word2vec: %u x %u vectors from %llu words (%llu pairs) in %.1f s\n", cfg->vocab_size,
                cfg->embed_dim, (unsigned long long)(p.tokens_total / p.epochs),
                (unsigned long long)p.pairs, (nn_now_ms() - t0) / 1000);
-    size_t n = (size_t)cfg->vocab_size * cfg->embed_dim;
-    *vectors = malloc(n * sizeof **vectors);
+    size_t n = nn_size_mul_sat(cfg->vocab_size, cfg->embed_dim);
+    *vectors = nn_malloc_array(n, sizeof **vectors);
     if (!*vectors) {
         rc = nn_fail(err, NN_ERR_NOMEM, "out of memory copying the word vectors");
         goto done;
@@ -86,7 +86,7 @@ int nn_cli_load_vectors(const char *path, uint32_t vocab_crc, float **vectors, u
                      "shard's (crc %08x); train the vectors again with build/imdb_word2vec",
                      path, crc, vocab_crc);
     if (!rc) {
-        *vectors = malloc((size_t)*V * *E * sizeof **vectors);
+        *vectors = nn_malloc_array(nn_size_mul_sat(*V, *E), sizeof **vectors);
         if (!*vectors) rc = nn_fail(err, NN_ERR_NOMEM, "out of memory reading %s", path);
         else memcpy(*vectors, vec, (size_t)*V * *E * sizeof **vectors);
     }

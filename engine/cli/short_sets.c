@@ -101,7 +101,7 @@ static int on_test_review(const nn_archive_file *f, void *user, nn_error *err) {
     if (!parse_test_name(f->path, &r.label, &r.id)) return NN_OK;
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 1024;
-        first_sentence *rows = realloc(w->rows, cap * sizeof *rows);
+        first_sentence *rows = nn_realloc_array(w->rows, cap, sizeof *rows);
         if (!rows) return nn_fail(err, NN_ERR_NOMEM, "out of memory after %zu test reviews", w->n);
         w->rows = rows;
         w->cap = cap;
@@ -153,7 +153,7 @@ int nn_short_logits(nn_model *m, const nn_split *sp, const nn_stopwords *stop, c
     const nn_config *c = &m->cfg;
     uint32_t n = sp->n, T = c->maxlen, B = m->Bmax;
     uint16_t *kept = malloc(NN_SHARD_MAX_TOKENS * sizeof *kept);
-    uint16_t *rows = malloc((size_t)B * T * sizeof *rows);
+    uint16_t *rows = nn_malloc_array(nn_size_mul_sat(B, T), sizeof *rows);
     double read = 0;
     int rc = NN_OK;
     if (!kept || !rows) {
@@ -189,9 +189,9 @@ int nn_short_metrics_of(nn_short_metrics *out, const float *logit, const nn_spli
                         nn_error *err) {
     uint32_t n = sp->n, correct = 0;
     if (!n) return nn_fail(err, NN_ERR_ARG, "no reviews to measure");
-    float *score = malloc((size_t)n * sizeof *score), *scaled = malloc((size_t)n * sizeof *scaled);
+    float *score = nn_malloc_array(n, sizeof *score), *scaled = nn_malloc_array(n, sizeof *scaled);
     uint8_t *y = malloc(n);
-    uint32_t *order = malloc((size_t)n * sizeof *order), *scratch = malloc((size_t)n * sizeof *scratch);
+    uint32_t *order = nn_malloc_array(n, sizeof *order), *scratch = nn_malloc_array(n, sizeof *scratch);
     int rc = NN_OK;
     if (!score || !scaled || !y || !order || !scratch) {
         rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the short-review metrics");
@@ -223,8 +223,8 @@ int nn_short_subset(nn_split *out, const nn_split *sp, const uint32_t *source, u
     size_t total = 0;
     for (uint32_t i = 0; i < n; i++) total += sp->offset[source[i] + 1] - sp->offset[source[i]];
     uint8_t *label = malloc(n ? n : 1);
-    uint32_t *offset = malloc(((size_t)n + 1) * sizeof *offset);
-    uint16_t *tokens = malloc((total ? total : 1) * sizeof *tokens);
+    uint32_t *offset = nn_malloc_array(nn_size_add_sat(n, 1), sizeof *offset);
+    uint16_t *tokens = nn_malloc_array(total ? total : 1, sizeof *tokens);
     if (!label || !offset || !tokens) {
         free(label);
         free(offset);

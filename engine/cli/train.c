@@ -95,7 +95,7 @@ static int val_logits(nn_trainer *t, float **logit, uint8_t **y, uint32_t *n, nn
     const uint32_t *source;
     const uint16_t *x = nn_trainer_set(t, "val", n, &label, &source);
     if (!x || !*n) return nn_fail(err, NN_ERR_ARG, "a temperature is fitted on validation reviews: val_size is 0");
-    *logit = malloc((size_t)*n * sizeof **logit);
+    *logit = nn_malloc_array(*n, sizeof **logit);
     *y = malloc(*n);
     if (!*logit || !*y) return nn_fail(err, NN_ERR_NOMEM, "out of memory for the validation logits");
     uint32_t T = m->cfg.maxlen, B = m->Bmax;
@@ -135,9 +135,9 @@ static int short_report(nn_trainer *t, const nn_shard *shard, uint32_t words, co
         return nn_fail(err, NN_ERR_ARG, "--short reports the AUC of a two-class model; this one has %u classes",
                        nn_model_classes(nn_trainer_model(t)));
     const struct nn_stopwords *stop = nn_trainer_stopwords(t);
-    float *vlogit = NULL, *logit = malloc((size_t)test->n * sizeof *logit);
+    float *vlogit = NULL, *logit = nn_malloc_array(test->n, sizeof *logit);
     uint8_t *vy = NULL;
-    uint32_t *cut = sentences ? malloc((size_t)test->n * sizeof *cut) : NULL, nv = 0;
+    uint32_t *cut = sentences ? nn_malloc_array(test->n, sizeof *cut) : NULL, nv = 0;
     double mean_words;
     nn_short_metrics sm;
     int rc = !logit || (sentences && !cut) ? nn_fail(err, NN_ERR_NOMEM, "out of memory for the short sets") : 0;
