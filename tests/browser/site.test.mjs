@@ -3,6 +3,7 @@
 // into a temporary folder and serves it with the few lines of node below,
 // which send no COOP/COEP, no CSP and no caching headers, and count every
 // request. On that page:
+// - the IMDB shard is packed with transform 2 (web/worker/packed.js);
 // - the page loads (one thread, and the footer says why), trains the
 //   default recipe (3 epochs at lr 0.01, as page.test.mjs's quick run) and
 //   scores a typed review;
@@ -17,7 +18,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, stat, symlink, realpath } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, stat, symlink, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +51,8 @@ before(async () => {
   assert.match(stdout, /^\s*\d+ {2}engine\/engine-mt\.wasm$/m, 'build-site.sh lists the two-thread engine');
   assert.match(stdout, /^\s*\d+ {2}vendor\/chart\.umd\.js$/m, 'build-site.sh lists Chart.js');
   assert.match(stdout, /^\s*\d+ {2}total \(/m, 'build-site.sh prints the total');
+  const manifest = JSON.parse(await readFile(path.join(site, 'data', 'site.json'), 'utf8'));
+  assert.equal(manifest.files['imdb.shard']?.transform, 2, 'the IMDB shard is packed with transform 2 (one or two bytes per id)');
   ({ server, url } = await startPlainServer(await realpath(site), { onRequest: (p) => requests.set(p, (requests.get(p) || 0) + 1), alter }));
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 });
