@@ -52,6 +52,17 @@ test('crc32 is zlib\'s (the check value of "123456789")', () => {
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
 });
 
+test('crc32 (eight bytes at a time, 32-bit words where aligned) equals zlib\'s at every offset and length', { skip: !zlib.crc32 && 'this Node has no zlib.crc32' }, () => {
+  const bytes = new Uint8Array(fixtureWords().buffer.slice(0)); // a fresh, 4-byte-aligned buffer
+  for (const at of [0, 1, 2, 3, 4, 5, 8]) {
+    for (const n of [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 1000, bytes.length - 8]) {
+      const part = bytes.subarray(at, at + n);
+      assert.equal(crc32(part), zlib.crc32(part) >>> 0, `${n} bytes at offset ${at}`);
+      assert.equal(crc32(part, 0x12345678), zlib.crc32(part, 0x12345678) >>> 0, `${n} bytes at offset ${at}, continued`);
+    }
+  }
+});
+
 test('unpacking varint words of every length gives back the same bytes', async () => {
   const words = fixtureWords();
   const out = await unpack(view(pack(words, { transform: TRANSFORM_U16_VARINT, level: 6 })));
