@@ -12,6 +12,12 @@
 // Without a site.json (the dev server, scripts/serve.mjs, serves the raw
 // shards) packedBytes returns null and uploads.js fetches the file as is.
 //
+// prefetchPacked starts all of that before the engine is running (the page
+// asks as soon as it has started the worker), so the download overlaps the
+// engine's own download and compilation; packedBytes for the same URL then
+// takes that download's outcome (its bytes, null, or its error) instead of
+// fetching again.
+//
 // Deliberately not here: size limits and the raw fetch (uploads.js), what
 // the bytes mean (the engine).
 
@@ -106,16 +112,43 @@ async function readDownload(response, { url, expected, progress, stream }) {
   return head;
 }
 
-// The unpacked bytes of a site's packed file, or null when the site serves
-// the file raw. `what` names the file in messages; `progress` is the event
-// type of the progress events.
-export async function packedBytes(givenUrl, { what, progress }) {
-  let url;
+// Downloads started early (prefetchPacked) by absolute URL, each taken once.
+const prefetched = new Map();
+
+// The absolute URL of givenUrl as fetch() resolves it here, or null.
+function absolute(givenUrl) {
   try {
-    url = new URL(givenUrl, globalThis.location?.href).href; // relative: as fetch() resolves it here
+    return new URL(givenUrl, globalThis.location?.href).href;
   } catch {
     return null; // not a URL: the raw fetch reports it
   }
+}
+
+// Starts packedBytes(givenUrl) now; its outcome waits for the packedBytes
+// call that asks for the same file (a second prefetch of it does nothing).
+export function prefetchPacked(givenUrl, options) {
+  const url = absolute(givenUrl);
+  if (!url || prefetched.has(url)) return;
+  const outcome = fetchPacked(url, options);
+  outcome.catch(() => {}); // reported to whoever takes it, if anyone does
+  prefetched.set(url, outcome);
+}
+
+// The unpacked bytes of a site's packed file, or null when the site serves
+// the file raw. `what` names the file in messages; `progress` is the event
+// type of the progress events.
+export async function packedBytes(givenUrl, options) {
+  const url = absolute(givenUrl);
+  if (!url) return null;
+  const early = prefetched.get(url);
+  if (early) {
+    prefetched.delete(url);
+    return early;
+  }
+  return fetchPacked(url, options);
+}
+
+async function fetchPacked(url, { what, progress }) {
   const entry = await manifestEntry(url);
   if (!entry) return null;
   const packedUrl = new URL(entry.packed, url).href;
