@@ -192,13 +192,20 @@ async function fetchPacked(url, { what, progress }) {
   }
   if (bytes.length !== entry.bytes || (entry.crc32 >>> 0) !== new DataView(head.buffer, 24, 4).getUint32(0, true))
     throw new RequestError(`${packedUrl} does not match site.json: it is stale; rebuild the site with scripts/build-site.sh`);
-  if (cache) {
-    try {
-      for (const old of await cache.keys()) if (old.url.startsWith(`${packedUrl}?`) && old.url !== key) await cache.delete(old);
-      await cache.put(key, new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } }));
-    } catch {
-      // quota or storage errors: the page works, the next visit downloads again
-    }
-  }
+  if (cache) keep(cache, key, packedUrl, bytes);
   return bytes;
+}
+
+// Keeps bytes under key and deletes the file's other copies, in the
+// background: writing 24 MB to the browser's storage took a second, which
+// the page need not wait for. The Response copies the bytes at once, so the
+// caller may hand them on.
+function keep(cache, key, packedUrl, bytes) {
+  const response = new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } });
+  (async () => {
+    for (const old of await cache.keys()) if (old.url.startsWith(`${packedUrl}?`) && old.url !== key) await cache.delete(old);
+    await cache.put(key, response);
+  })().catch(() => {
+    // quota or storage errors: the page works, the next visit downloads again
+  });
 }
