@@ -4,14 +4,14 @@
 # the page (web/), the engine (the one-thread build and the two-thread build,
 # which the page uses only where the host sends COOP/COEP), Chart.js from the
 # npm package, and the data: each shard packed (scripts/pack-shard.mjs: gzip,
-# text shards first as varints) with dist/data/site.json listing them, which
+# text shards first as one or two bytes per word) with dist/data/site.json listing them, which
 # the page's worker reads to download, unpack, check and cache them. Prints
 # every file's size and the total. dist/ is git-ignored; nothing is fetched
 # from the network.
 #
 #   scripts/build-site.sh [--out DIR] [--data DIR]
 #
-# A packed file newer than its shard is kept (packing the three shards takes
+# A packed file newer than its shard and packed the same way is kept (packing the three shards takes
 # about half a minute). Needs scripts/build-wasm.sh's web/engine/,
 # node_modules (npm ci) and the shards of scripts/setup.sh. See README "Host
 # it yourself".
@@ -52,14 +52,17 @@ cp "$CHART" "$OUT/vendor/chart.umd.js"
 
 # The data, packed (a packed file newer than its shard is kept).
 packed=""
-for spec in imdb.shard:varint imdb-unsup.shard:varint fashion.shard:none; do
+for spec in imdb.shard:bytes imdb-unsup.shard:bytes fashion.shard:none; do
     name=${spec%%:*} transform=${spec#*:}
     if [ ! -f "$DATA/$name" ]; then
         echo "build-site.sh: note: $DATA/$name is missing, so the site will lack it (scripts/setup.sh builds it)" >&2
         rm -f "$OUT/data/$name.nnz"
         continue
     fi
-    if [ ! "$OUT/data/$name.nnz" -nt "$DATA/$name" ]; then
+    case "$transform" in bytes) code=2 ;; varint) code=1 ;; *) code=0 ;; esac
+    # Packed again when older than the shard or packed another way (header bytes 12-15).
+    if [ ! "$OUT/data/$name.nnz" -nt "$DATA/$name" ] ||
+       [ "$(od -An -tu4 -j12 -N4 "$OUT/data/$name.nnz" | tr -d ' ')" != "$code" ]; then
         node scripts/pack-shard.mjs "$DATA/$name" "$OUT/data/$name.nnz.tmp" --transform "$transform" >/dev/null
         mv "$OUT/data/$name.nnz.tmp" "$OUT/data/$name.nnz"
     fi

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // pack-shard.mjs: writes a data file in the packed form a static site serves
 // (web/worker/packed.js reads it): a 32-byte header, then gzip of the bytes,
-// text shards first turned into varints of their 16-bit words.
+// text shards first turned into one or two bytes per 16-bit word (transform
+// "bytes", the default; "varint" is the older transform 1).
 //
-//   node scripts/pack-shard.mjs IN OUT [--transform varint|none] [--level 1-9]
+//   node scripts/pack-shard.mjs IN OUT [--transform bytes|varint|none] [--level 1-9]
 //   node scripts/pack-shard.mjs --measure IN [--keep DIR]
 //   node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...
 //
@@ -24,7 +25,8 @@ import path, { basename } from 'node:path';
 import zlib from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import {
-  PACK_MAGIC, PACK_VERSION, PACK_HEADER_BYTES, TRANSFORM_NONE, TRANSFORM_U16_VARINT, crc32, readPackHeader, unpack,
+  BYTES_ESCAPE, BYTES_ONE, BYTES_TWO, PACK_MAGIC, PACK_VERSION, PACK_HEADER_BYTES, TRANSFORM_NONE, TRANSFORM_U16_BYTES,
+  TRANSFORM_U16_VARINT, crc32, readPackHeader, unpack,
 } from '../web/worker/packed.js';
 
 const fastCrc32 = (bytes) => (zlib.crc32 ? zlib.crc32(bytes) >>> 0 : crc32(bytes));
@@ -50,9 +52,32 @@ export function varintWords(bytes) {
   return out.subarray(0, o);
 }
 
+// bytes' little-endian 16-bit words in one to three bytes (packed.js,
+// transform 2): below 128 one byte, below 32,640 two, else the escape byte
+// and the word, low byte first.
+export function byteWords(bytes) {
+  if (bytes.length % 2 !== 0) throw new Error('the bytes transform needs an even number of bytes');
+  const out = Buffer.allocUnsafe((bytes.length / 2) * 3);
+  let o = 0;
+  for (let i = 0; i < bytes.length; i += 2) {
+    const w = bytes[i] | (bytes[i + 1] << 8);
+    if (w < BYTES_ONE) {
+      out[o++] = w;
+    } else if (w < BYTES_TWO) {
+      out[o++] = BYTES_ONE + ((w - BYTES_ONE) >>> 8);
+      out[o++] = (w - BYTES_ONE) & 0xff;
+    } else {
+      out[o++] = BYTES_ESCAPE;
+      out[o++] = bytes[i];
+      out[o++] = bytes[i + 1];
+    }
+  }
+  return out.subarray(0, o);
+}
+
 // The packed file of `bytes` (a Buffer).
-export function pack(bytes, { transform = TRANSFORM_U16_VARINT, level = 9 } = {}) {
-  const body = transform === TRANSFORM_U16_VARINT ? varintWords(bytes) : bytes;
+export function pack(bytes, { transform = TRANSFORM_U16_BYTES, level = 9 } = {}) {
+  const body = transform === TRANSFORM_U16_VARINT ? varintWords(bytes) : transform === TRANSFORM_U16_BYTES ? byteWords(bytes) : bytes;
   const gz = zlib.gzipSync(body, { level, memLevel: 9 });
   const header = Buffer.alloc(PACK_HEADER_BYTES);
   header.write(PACK_MAGIC, 0, 'latin1');
@@ -70,10 +95,11 @@ async function measure(file, keep) {
   const ways = [
     ['gzip -1', TRANSFORM_NONE, 1], ['gzip -6', TRANSFORM_NONE, 6], ['gzip -9', TRANSFORM_NONE, 9],
     ['varint + gzip -1', TRANSFORM_U16_VARINT, 1], ['varint + gzip -6', TRANSFORM_U16_VARINT, 6],
-    ['varint + gzip -9', TRANSFORM_U16_VARINT, 9],
+    ['varint + gzip -9', TRANSFORM_U16_VARINT, 9], ['bytes + gzip -6', TRANSFORM_U16_BYTES, 6],
+    ['bytes + gzip -9', TRANSFORM_U16_BYTES, 9],
   ];
   for (const [name, transform, level] of ways) {
-    if (transform === TRANSFORM_U16_VARINT && bytes.length % 2) continue;
+    if (transform !== TRANSFORM_NONE && bytes.length % 2) continue;
     let t = performance.now();
     const packed = pack(bytes, { transform, level });
     const packS = (performance.now() - t) / 1000;
@@ -87,7 +113,7 @@ async function measure(file, keep) {
 }
 
 function usage(code) {
-  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
+  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform bytes|varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
   process.exit(code);
 }
 
@@ -115,11 +141,12 @@ async function main(argv) {
     return;
   }
   const files = [];
-  let transform = TRANSFORM_U16_VARINT, level = 9;
+  let transform = TRANSFORM_U16_BYTES, level = 9;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--transform') {
       const v = argv[++i];
-      if (v === 'varint') transform = TRANSFORM_U16_VARINT;
+      if (v === 'bytes') transform = TRANSFORM_U16_BYTES;
+      else if (v === 'varint') transform = TRANSFORM_U16_VARINT;
       else if (v === 'none') transform = TRANSFORM_NONE;
       else usage(2);
     } else if (argv[i] === '--level') {

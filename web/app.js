@@ -81,6 +81,8 @@ async function start() {
     },
   });
 
+  // A static site's shard starts downloading while the engine loads (worker/download.js).
+  if (!dataset().own) page.worker.request('prefetchShard', { url: datasetUrl() }).catch(() => {});
   (dataset().images ? setUpImageViews : setUpTextViews)(context);
 
   page.wordVectors = new WordVectors(

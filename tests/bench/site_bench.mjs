@@ -121,6 +121,6 @@ console.log(`ready (navigation to ready to train), median of ${repeat}; bytes as
 for (const [k, v] of Object.entries(results)) {
   console.log(`  ${k.padEnd(16)} ${(median(v.map((x) => x.ms)) / 1000).toFixed(2).padStart(6)} s   ${MB(median(v.map((x) => x.bytes))).padStart(8)}   (${v.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} s)`);
 }
-console.log('the page\'s decoding of each packed file (unpack(): DecompressionStream, varints, CRC-32), median of 3:');
+console.log('the page\'s decoding of each packed file (unpack(): DecompressionStream, the word transform, CRC-32), median of 3:');
 for (const [f, n, ms] of decodeTimes) console.log(`  ${f.padEnd(44)} ${MB(n).padStart(8)}  ${ms.toFixed(0).padStart(5)} ms`);
 console.log('targets: ready <= 1.5 s on localhost, <= 6 s throttled (20 Mbit/s, 40 ms)');

@@ -3,11 +3,13 @@
 // into a temporary folder and serves it with the few lines of node below,
 // which send no COOP/COEP, no CSP and no caching headers, and count every
 // request. On that page:
+// - the IMDB shard is packed with transform 2 (web/worker/packed.js);
 // - the page loads (one thread, and the footer says why), trains the
 //   default recipe (3 epochs at lr 0.01, as page.test.mjs's quick run) and
 //   scores a typed review;
 // - a reload starts from the browser's cache: the packed shard is not
-//   requested again, not even when site.json cannot be fetched;
+//   requested again, not even when site.json cannot be fetched; the kept
+//   copy is the unpacked shard, and one damaged is downloaded again;
 // - a download cut short, or one with a damaged byte, is refused with a
 //   message and a retry button; after the retry (the file whole again) the
 //   page is ready.
@@ -17,7 +19,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, stat, symlink, realpath } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, stat, symlink, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +52,8 @@ before(async () => {
   assert.match(stdout, /^\s*\d+ {2}engine\/engine-mt\.wasm$/m, 'build-site.sh lists the two-thread engine');
   assert.match(stdout, /^\s*\d+ {2}vendor\/chart\.umd\.js$/m, 'build-site.sh lists Chart.js');
   assert.match(stdout, /^\s*\d+ {2}total \(/m, 'build-site.sh prints the total');
+  const manifest = JSON.parse(await readFile(path.join(site, 'data', 'site.json'), 'utf8'));
+  assert.equal(manifest.files['imdb.shard']?.transform, 2, 'the IMDB shard is packed with transform 2 (one or two bytes per id)');
   ({ server, url } = await startPlainServer(await realpath(site), { onRequest: (p) => requests.set(p, (requests.get(p) || 0) + 1), alter }));
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 });
@@ -100,6 +104,23 @@ test('the built site on a plain server: loads with one thread, trains, scores, a
   assert.equal(requests.get('/data/site.json'), manifests, 'site.json did not reach the server');
   assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the kept copy was used');
   await context.unroute('**/data/site.json');
+
+  // The copy is kept unpacked (a warm start decodes nothing), and one that
+  // fails its CRC-32 is dropped and the shard downloaded again.
+  const kept = await pg(page, async () => {
+    const cache = await caches.open('nn-playground-data');
+    const keys = (await cache.keys()).filter((r) => r.url.includes('imdb.shard.nnz'));
+    const bytes = new Uint8Array(await (await cache.match(keys[0])).arrayBuffer());
+    bytes[bytes.length >> 1] ^= 0x40;
+    await cache.put(keys[0], new Response(bytes));
+    return { keys: keys.map((r) => r.url), length: bytes.length };
+  });
+  assert.equal(kept.keys.length, 1, `one kept copy: ${kept.keys}`);
+  assert.match(kept.keys[0], /imdb\.shard\.nnz\?crc32=\d+&form=unpacked$/);
+  assert.equal(kept.length, (await stat(SHARD)).size, 'the kept copy is the unpacked shard');
+  await page.reload();
+  await phaseIs(page, ['ready', 'done'], 120000);
+  assert.equal(requests.get('/data/imdb.shard.nnz'), 2, 'the damaged kept copy was dropped and the shard downloaded again');
   assertClean(problems.filter((p) => !/ERR_INTERNET_DISCONNECTED/.test(p)), 'the built site');
   await context.close();
 });

@@ -2,8 +2,9 @@
 // (scripts/pack-shard.mjs writes them, web/worker/packed.js reads them, in
 // the page and here in Node alike):
 // - unpacking gives back exactly the packed bytes, for words of every varint
-//   length (whole, or as the bytes arrive in small pieces) and for
-//   data/imdb.shard itself (when scripts/setup.sh built it);
+//   length and of every length in one to three bytes (transform 2), whole
+//   or as the bytes arrive in small pieces, and for data/imdb.shard itself
+//   (when scripts/setup.sh built it), with either transform;
 // - a packed file cut anywhere (in the header, the gzip stream, its last
 //   byte) is refused as truncated, with a message;
 // - a damaged byte (past the gzip header's ignored fields), a header that promises other bytes, a bad magic or an
@@ -15,17 +16,21 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pack } from '../../scripts/pack-shard.mjs';
-import { PackError, TRANSFORM_NONE, TRANSFORM_U16_VARINT, crc32, unpack, unpackStream } from '../../web/worker/packed.js';
+import {
+  PACK_HEADER_BYTES, PackError, TRANSFORM_NONE, TRANSFORM_U16_BYTES, TRANSFORM_U16_VARINT, crc32, unpack, unpackStream,
+} from '../../web/worker/packed.js';
+import zlib from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARD = path.join(ROOT, 'data', 'imdb.shard');
 
 const view = (buf) => new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 
-// 16-bit words of every varint length (one, two and three bytes, and the
-// boundaries 127/128, 16383/16384, 65535), from a fixed-seed generator.
+// 16-bit words of every varint length and every transform-2 length (one,
+// two and three bytes, and the boundaries 127/128, 16383/16384,
+// 32639/32640, 65535), from a fixed-seed generator.
 function fixtureWords() {
-  const words = [0, 1, 127, 128, 129, 16383, 16384, 32767, 65535];
+  const words = [0, 1, 127, 128, 129, 383, 384, 16383, 16384, 32639, 32640, 32767, 65280, 65535];
   let s = 12345;
   for (let i = 0; i < 20000; i++) {
     s = (s * 1103515245 + 12345) >>> 0;
@@ -47,20 +52,60 @@ test('crc32 is zlib\'s (the check value of "123456789")', () => {
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
 });
 
+test('crc32 (eight bytes at a time, 32-bit words where aligned) equals zlib\'s at every offset and length', { skip: !zlib.crc32 && 'this Node has no zlib.crc32' }, () => {
+  const bytes = new Uint8Array(fixtureWords().buffer.slice(0)); // a fresh, 4-byte-aligned buffer
+  for (const at of [0, 1, 2, 3, 4, 5, 8]) {
+    for (const n of [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 1000, bytes.length - 8]) {
+      const part = bytes.subarray(at, at + n);
+      assert.equal(crc32(part), zlib.crc32(part) >>> 0, `${n} bytes at offset ${at}`);
+      assert.equal(crc32(part, 0x12345678), zlib.crc32(part, 0x12345678) >>> 0, `${n} bytes at offset ${at}, continued`);
+    }
+  }
+});
+
 test('unpacking varint words of every length gives back the same bytes', async () => {
   const words = fixtureWords();
   const out = await unpack(view(pack(words, { transform: TRANSFORM_U16_VARINT, level: 6 })));
   assert.ok(Buffer.from(out).equals(words), 'unpacked bytes differ from the packed ones');
 });
 
-test('unpacking as the bytes arrive, in pieces of 1 to 97 bytes (headers and varints split), gives back the same bytes', async () => {
+test('unpacking words of every length in one to three bytes (transform 2, the default) gives back the same bytes', async () => {
   const words = fixtureWords();
-  const packed = view(pack(words, { level: 6 }));
-  for (const size of [1, 7, 97]) {
-    const stream = unpackStream('the test file');
-    for (let at = 0; at < packed.length; at += size) await stream.write(packed.subarray(at, at + size));
-    assert.ok(Buffer.from(await stream.finish()).equals(words), `pieces of ${size} bytes`);
+  const packed = pack(words, { level: 6 });
+  assert.equal(packed.readUInt32LE(12), TRANSFORM_U16_BYTES);
+  const out = await unpack(view(packed));
+  assert.ok(Buffer.from(out).equals(words), 'unpacked bytes differ from the packed ones');
+  const every = Buffer.from(Uint16Array.from({ length: 65536 }, (_, i) => i).buffer); // every word, once
+  assert.ok(Buffer.from(await unpack(view(pack(every, { level: 1 })))).equals(every), 'every 16-bit word');
+  for (const run of [new Uint16Array(50000).fill(7), new Uint16Array(50000).fill(40000)]) { // long runs
+    const bytes = Buffer.from(run.buffer);
+    assert.ok(Buffer.from(await unpack(view(pack(bytes, { level: 6 })))).equals(bytes), `a run of ${run[0]}`);
   }
+  for (const bytes of [Buffer.alloc(0), Buffer.from([1, 0]), Buffer.from([0xff, 0xff])]) // empty, one word
+    assert.ok(Buffer.from(await unpack(view(pack(bytes)))).equals(bytes), `${bytes.length} bytes`);
+});
+
+test('unpacking as the bytes arrive, in pieces of 1 to 97 bytes (headers and words split), gives back the same bytes', async () => {
+  const words = fixtureWords();
+  for (const transform of [TRANSFORM_U16_VARINT, TRANSFORM_U16_BYTES]) {
+    const packed = view(pack(words, { transform, level: 6 }));
+    for (const size of [1, 7, 97]) {
+      const stream = unpackStream('the test file');
+      for (let at = 0; at < packed.length; at += size) await stream.write(packed.subarray(at, at + size));
+      assert.ok(Buffer.from(await stream.finish()).equals(words), `transform ${transform}, pieces of ${size} bytes`);
+    }
+  }
+});
+
+test('a transform-2 stream that ends inside a word, or runs past the header\'s length, is refused', async () => {
+  // Valid gzip around bad transform-2 bytes: only the word decoder can tell.
+  const packedOf = (body, words) => {
+    const header = Buffer.from(pack(Buffer.alloc(0)).subarray(0, PACK_HEADER_BYTES));
+    header.writeBigUInt64LE(BigInt(words * 2), 16);
+    return view(Buffer.concat([header, zlib.gzipSync(Buffer.from(body))]));
+  };
+  for (const body of [[0x80], [0xff], [0xff, 0x01], [5, 0xfe]]) await refused(packedOf(body, 1 + (body[0] === 5)), /truncated|corrupt/);
+  await refused(packedOf([1, 2, 3], 2), /more bytes than its header says/);
 });
 
 test('unpacking without the transform gives back the same bytes (odd length too)', async () => {
@@ -69,13 +114,15 @@ test('unpacking without the transform gives back the same bytes (odd length too)
   assert.ok(Buffer.from(out).equals(bytes));
 });
 
-test('data/imdb.shard packed and unpacked is the same shard, byte for byte', { skip: !existsSync(SHARD) && 'no data/imdb.shard (scripts/setup.sh)' }, async () => {
+test('data/imdb.shard packed and unpacked is the same shard, byte for byte (both word transforms)', { skip: !existsSync(SHARD) && 'no data/imdb.shard (scripts/setup.sh)' }, async () => {
   const shard = readFileSync(SHARD);
-  const packed = pack(shard, { transform: TRANSFORM_U16_VARINT, level: 6 });
-  assert.ok(packed.length < shard.length * 0.7, `packed ${packed.length} bytes of ${shard.length}`);
-  const out = await unpack(view(packed));
-  assert.equal(out.length, shard.length);
-  assert.ok(Buffer.from(out.buffer, out.byteOffset, out.length).equals(shard), 'the unpacked shard differs from data/imdb.shard');
+  for (const transform of [TRANSFORM_U16_VARINT, TRANSFORM_U16_BYTES]) {
+    const packed = pack(shard, { transform, level: 6 });
+    assert.ok(packed.length < shard.length * 0.7, `transform ${transform}: packed ${packed.length} bytes of ${shard.length}`);
+    const out = await unpack(view(packed));
+    assert.equal(out.length, shard.length);
+    assert.ok(Buffer.from(out.buffer, out.byteOffset, out.length).equals(shard), `transform ${transform}: the unpacked shard differs from data/imdb.shard`);
+  }
 });
 
 test('a packed file cut short anywhere is refused as truncated', async () => {

@@ -11,6 +11,7 @@ import { NN_ERR_CHECKSUM, NN_ERR_FORMAT, NN_ERR_VERSION, RequestError, api, chec
 import { beforeReplacing, refuseReplacing } from './slicer.js';
 import { resetRun } from './training.js';
 import { LABELLED_TEXT_MAX_BYTES, SHARD_MAX_BYTES, uploadedBytes, uploadedText } from './uploads.js';
+import { prefetchPacked } from './download.js';
 
 const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
 const IMAGE_REBUILD_HINT = 'Rebuild the image shard with scripts/setup.sh (it writes data/fashion.shard).';
@@ -42,6 +43,16 @@ async function loadDataset(data, { request, loadExport, infoExport, hint }) {
 }
 
 export const datasetHandlers = {
+  // Starts downloading a static site's packed shard at {url} before the
+  // engine is running (download.js, prefetchPacked); the loadShard or
+  // loadImageShard of that url then takes it. Replies at once; a failure is
+  // the later load's to report.
+  prefetchShard(data) {
+    if (typeof data?.url !== 'string') throw new RequestError('prefetchShard needs {url}');
+    prefetchPacked(data.url, { what: 'the shard', progress: 'shardProgress' });
+    return {};
+  },
+
   loadShard(data) {
     return loadDataset(data, { request: 'loadShard', loadExport: '_nnw_load_shard', infoExport: '_nnw_shard_info', hint: REBUILD_HINT });
   },

@@ -1,20 +1,27 @@
 // download.js: a data file of a static site (scripts/build-site.sh): when the
-// folder of the requested file has a site.json naming it, the packed file
-// (packed.js) is taken from the Cache API if this browser kept it, else
-// downloaded with progress (bytes and seconds left) and unpacked as it
-// arrives (so decoding overlaps the download), checked,
-// and only then kept, under a key holding its CRC-32, so a rebuilt file is a
-// new key and the stale one is deleted. A download that fails, is cut short
+// folder of the requested file has a site.json naming it, the file is taken
+// from the Cache API if this browser kept it (its CRC-32 checked again), else
+// its packed form (packed.js) is downloaded with progress (bytes and seconds
+// left) and unpacked as it arrives (so decoding overlaps the download),
+// checked, and only then kept, unpacked (so a second visit decodes nothing:
+// that took a second of a warm start), under a key holding its CRC-32, so a
+// rebuilt file is a new key and the stale one is deleted. A download that fails, is cut short
 // or does not decode throws a message that says so; nothing half-read is
 // kept or handed on.
 //
 // Without a site.json (the dev server, scripts/serve.mjs, serves the raw
 // shards) packedBytes returns null and uploads.js fetches the file as is.
 //
+// prefetchPacked starts all of that before the engine is running (the page
+// asks as soon as it has started the worker), so the download overlaps the
+// engine's own download and compilation; packedBytes for the same URL then
+// takes that download's outcome (its bytes, null, or its error) instead of
+// fetching again.
+//
 // Deliberately not here: size limits and the raw fetch (uploads.js), what
 // the bytes mean (the engine).
 
-import { PackError, unpack, unpackStream } from './packed.js';
+import { PACK_HEADER_BYTES, PackError, crc32, unpackStream } from './packed.js';
 import { RequestError, now, post } from './session.js';
 
 const CACHE_NAME = 'nn-playground-data';
@@ -22,7 +29,7 @@ const EVENT_INTERVAL_MS = 50;
 
 // site.json's entry for the file at url ({packed, packed_bytes, bytes,
 // crc32}), or null when the site has no manifest or it does not list the
-// file. Offline (site.json cannot be fetched at all), the entry of a packed
+// file. Offline (site.json cannot be fetched at all), the entry of the
 // copy this browser kept, so a visit without the network still starts.
 async function manifestEntry(url) {
   const name = decodeURIComponent(new URL(url).pathname.split('/').pop());
@@ -43,14 +50,18 @@ async function manifestEntry(url) {
   return entry && typeof entry.packed === 'string' ? entry : null;
 }
 
-// The entry of the packed copy of `name` kept in the cache, if any (its
-// key holds its CRC-32; its size is checked when it is unpacked).
+// The entry of the copy of `name` kept in the cache, if any (its key holds
+// its CRC-32, which is checked again when it is read).
 async function keptEntry(url, name) {
   const cache = await openCache();
   const prefix = `${new URL(`${name}.nnz`, url).href}?crc32=`;
-  const key = cache && (await cache.keys().catch(() => [])).find((r) => r.url.startsWith(prefix));
-  return key ? { packed: `${name}.nnz`, crc32: Number(key.url.slice(prefix.length)), offline: true } : null;
+  const key = cache && (await cache.keys().catch(() => [])).find((r) => r.url.startsWith(prefix) && r.url.endsWith(KEPT_FORM));
+  return key ? { packed: `${name}.nnz`, crc32: Number(key.url.slice(prefix.length, -KEPT_FORM.length)), offline: true } : null;
 }
+
+// The end of a kept file's key: copies kept packed by an earlier page
+// (keys without it) are not read, and are deleted when the file is kept again.
+const KEPT_FORM = '&form=unpacked';
 
 async function openCache() {
   try {
@@ -60,12 +71,12 @@ async function openCache() {
   }
 }
 
-// Reads a packed download into one Uint8Array (kept for the cache) while
-// `stream` (packed.js's unpackStream) decodes it, posting progress events;
-// throws when it ends before the `expected` bytes or runs past them.
+// Reads a packed download while `stream` (packed.js's unpackStream) decodes
+// it, posting progress events; gives its header's bytes. Throws when it ends
+// before the `expected` bytes or runs past them.
 async function readDownload(response, { url, expected, progress, stream }) {
   const reader = response.body.getReader();
-  const bytes = new Uint8Array(expected);
+  const head = new Uint8Array(PACK_HEADER_BYTES);
   let loaded = 0, lastEvent = 0;
   const start = now();
   for (;;) {
@@ -80,7 +91,7 @@ async function readDownload(response, { url, expected, progress, stream }) {
       reader.cancel().catch(() => {});
       throw new RequestError(`${url} is longer than the ${expected} bytes site.json lists: it is corrupt or stale; rebuild the site with scripts/build-site.sh`);
     }
-    bytes.set(chunk.value, loaded);
+    if (loaded < PACK_HEADER_BYTES) head.set(chunk.value.subarray(0, PACK_HEADER_BYTES - loaded), loaded);
     loaded += chunk.value.length;
     try {
       await stream.write(chunk.value);
@@ -98,33 +109,64 @@ async function readDownload(response, { url, expected, progress, stream }) {
   if (loaded !== expected)
     throw new RequestError(`the download of ${url} stopped after ${loaded} of ${expected} bytes: it is truncated; retry`);
   post({ type: progress, data: { loaded, total: expected, secondsLeft: 0 } });
-  return bytes;
+  return head;
+}
+
+// Downloads started early (prefetchPacked) by absolute URL, each taken once.
+const prefetched = new Map();
+
+// The absolute URL of givenUrl as fetch() resolves it here, or null.
+function absolute(givenUrl) {
+  try {
+    return new URL(givenUrl, globalThis.location?.href).href;
+  } catch {
+    return null; // not a URL: the raw fetch reports it
+  }
+}
+
+// Starts packedBytes(givenUrl) now; its outcome waits for the packedBytes
+// call that asks for the same file (a second prefetch of it does nothing).
+export function prefetchPacked(givenUrl, options) {
+  const url = absolute(givenUrl);
+  if (!url || prefetched.has(url)) return;
+  const outcome = fetchPacked(url, options);
+  outcome.catch(() => {}); // reported to whoever takes it, if anyone does
+  prefetched.set(url, outcome);
 }
 
 // The unpacked bytes of a site's packed file, or null when the site serves
 // the file raw. `what` names the file in messages; `progress` is the event
 // type of the progress events.
-export async function packedBytes(givenUrl, { what, progress }) {
-  let url;
-  try {
-    url = new URL(givenUrl, globalThis.location?.href).href; // relative: as fetch() resolves it here
-  } catch {
-    return null; // not a URL: the raw fetch reports it
+export async function packedBytes(givenUrl, options) {
+  const url = absolute(givenUrl);
+  if (!url) return null;
+  const early = prefetched.get(url);
+  if (early) {
+    prefetched.delete(url);
+    return early;
   }
+  return fetchPacked(url, options);
+}
+
+async function fetchPacked(url, { what, progress }) {
   const entry = await manifestEntry(url);
   if (!entry) return null;
   const packedUrl = new URL(entry.packed, url).href;
-  const key = `${packedUrl}?crc32=${entry.crc32}`;
+  const key = `${packedUrl}?crc32=${entry.crc32}${KEPT_FORM}`;
   const cache = await openCache();
   const cached = cache && (await cache.match(key).catch(() => undefined));
   if (cached) {
+    let bytes = null;
     try {
-      const bytes = new Uint8Array(await cached.arrayBuffer());
-      post({ type: progress, data: { loaded: bytes.length, total: bytes.length, secondsLeft: 0, cached: true } });
-      return await unpack(bytes, what);
+      bytes = new Uint8Array(await cached.arrayBuffer());
     } catch {
-      await cache.delete(key).catch(() => {}); // a damaged copy: download again
+      // unreadable: download again
     }
+    if (bytes && (entry.offline || bytes.length === entry.bytes) && crc32(bytes) === entry.crc32 >>> 0) {
+      post({ type: progress, data: { loaded: bytes.length, total: bytes.length, secondsLeft: 0, cached: true } });
+      return bytes;
+    }
+    await cache.delete(key).catch(() => {}); // a damaged copy: download again
   }
   if (entry.offline) throw new RequestError(`could not download ${packedUrl}: offline; check the connection and retry`);
   let response;
@@ -136,9 +178,9 @@ export async function packedBytes(givenUrl, { what, progress }) {
   if (!response.ok)
     throw new RequestError(`could not download ${packedUrl}: HTTP ${response.status}; copy the whole dist/ folder that scripts/build-site.sh wrote`);
   const stream = unpackStream(what);
-  let packed, bytes;
+  let head, bytes;
   try {
-    packed = await readDownload(response, { url: packedUrl, expected: entry.packed_bytes, progress, stream });
+    head = await readDownload(response, { url: packedUrl, expected: entry.packed_bytes, progress, stream });
   } catch (err) {
     stream.abort();
     throw err;
@@ -148,15 +190,22 @@ export async function packedBytes(givenUrl, { what, progress }) {
   } catch (err) {
     throw new RequestError(err instanceof PackError ? err.message : String(err));
   }
-  if (bytes.length !== entry.bytes || (entry.crc32 >>> 0) !== new DataView(packed.buffer, packed.byteOffset + 24, 4).getUint32(0, true))
+  if (bytes.length !== entry.bytes || (entry.crc32 >>> 0) !== new DataView(head.buffer, 24, 4).getUint32(0, true))
     throw new RequestError(`${packedUrl} does not match site.json: it is stale; rebuild the site with scripts/build-site.sh`);
-  if (cache) {
-    try {
-      for (const old of await cache.keys()) if (old.url.startsWith(`${packedUrl}?`) && old.url !== key) await cache.delete(old);
-      await cache.put(key, new Response(packed, { headers: { 'Content-Type': 'application/octet-stream' } }));
-    } catch {
-      // quota or storage errors: the page works, the next visit downloads again
-    }
-  }
+  if (cache) keep(cache, key, packedUrl, bytes);
   return bytes;
+}
+
+// Keeps bytes under key and deletes the file's other copies, in the
+// background: writing 24 MB to the browser's storage took a second, which
+// the page need not wait for. The Response copies the bytes at once, so the
+// caller may hand them on.
+function keep(cache, key, packedUrl, bytes) {
+  const response = new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } });
+  (async () => {
+    for (const old of await cache.keys()) if (old.url.startsWith(`${packedUrl}?`) && old.url !== key) await cache.delete(old);
+    await cache.put(key, response);
+  })().catch(() => {
+    // quota or storage errors: the page works, the next visit downloads again
+  });
 }
