@@ -36,6 +36,7 @@ export async function configureModel(wanted = configurableNow()) {
   page.engineInForce = config;
   page.diagnosis.modelChanged();
   page.imagesView?.modelChanged();
+  page.attention?.modelChanged();
   return config;
 }
 
@@ -218,6 +219,7 @@ export function onEngineEvent(type, raw) {
       page.run.batch = data.batch;
       page.run.batches = data.batches;
       page.charts.addBatch(data);
+      page.attention?.weightsMoved(); // the attention view, at a throttled rate
       scheduleStatus();
       break;
     case 'epoch':
@@ -238,6 +240,7 @@ export function onEngineEvent(type, raw) {
       page.diagnosis.epochDone(data);
       scheduleStatus();
       rescoreSoon(); // the weights changed: re-score the typed review
+      page.attention?.refresh();
       if (data.checkpoint) page.saveSession('training', data.checkpoint);
       break;
     case 'done':

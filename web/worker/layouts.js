@@ -26,6 +26,7 @@ export const LAYOUTS = Object.freeze({
   explain_row: ['start', 'end', 'contribution', 'id'],
   embed_changes_row: ['id', 'count', 'effect_from', 'effect_to'],
   neighbours_row: ['id', 'similarity'],
+  attention_token_row: ['start', 'end', 'id'],
 });
 
 // A decoder of one layout: `size` floats a record; read(heap, ptr) is the
@@ -66,3 +67,4 @@ export const embedStatsRow = decoder('embed_stats_row');
 export const explainRow = decoder('explain_row');
 export const embedChangesRow = decoder('embed_changes_row');
 export const neighboursRow = decoder('neighbours_row');
+export const attentionTokenRow = decoder('attention_token_row');
