@@ -146,3 +146,30 @@ test('two blocks: each has its own rows; the weights change as the model trains'
   const again = await w.request('attention', { text: TEXT });
   assert.deepEqual(Array.from(again.weights), Array.from(a1.weights), 'the same weights give the same attention');
 });
+
+test('the diagnosis, a kept epoch, model files and the word map work for a transformer unchanged', async () => {
+  await w.request('configure', TINY);
+  const done = w.waitFor('done');
+  await w.request('train', {});
+  const d = (await done).data;
+  assert.equal(d.history.length, 2);
+  const diag = await w.request('diagnose', { split: 'val', k: 3 });
+  assert.equal(diag.n, 16);
+  assert.ok(Number.isFinite(diag.auc) && Number.isFinite(diag.logLoss), `auc ${diag.auc}, log loss ${diag.logLoss}`);
+  const example = await w.request('diagnoseExample', { index: 0 });
+  assert.ok(example.tokens.length > 3 && example.tokens.some((t) => t.contribution !== 0), 'a diagnosed review has its words\' contributions');
+  const epoch1 = await w.request('diagnose', { split: 'val', epoch: 1 });
+  assert.equal(epoch1.epoch, 1);
+  const info = await w.request('embedInfo', {});
+  assert.deepEqual(info.epochs, [1, 2], `the word map has both epochs (${info.error})`);
+
+  const score = (await w.request('predict', { text: TEXT })).score;
+  const att = await w.request('attention', { text: TEXT });
+  const { bytes } = await w.request('exportCheckpoint', {});
+  await w.request('configure', { ...TINY, seed: 99 });
+  const imported = await w.request('importCheckpoint', { bytes }, [bytes]);
+  assert.equal(imported.config.model, 'transformer');
+  assert.equal((await w.request('predict', { text: TEXT })).score, score, 'a loaded model file scores as the model did');
+  const again = await w.request('attention', { text: TEXT });
+  assert.deepEqual(Array.from(again.weights), Array.from(att.weights), 'and attends as it did');
+});
