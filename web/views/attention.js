@@ -75,6 +75,11 @@ export function createAttentionView() {
     const row = m.subarray(selected * W, (selected + 1) * W);
     const received = new Float32Array(W);
     for (let i = 0; i < W; i++) for (let j = 0; j < W; j++) received[j] += m[i * W + j] / W;
+    // Shaded above an even share (1/W) only, darkest at the largest: attention
+    // of a small model is close to even, and a shade relative to zero would
+    // paint every word alike.
+    const even = 1 / W;
+    const shade = (w, max) => (max > even && w > even ? ((w - even) / (max - even)).toFixed(3) : '0');
     const rowMax = Math.max(...row), recMax = Math.max(...received);
 
     // The words as buttons, gaps as text; rebuilt only for a new text or window.
@@ -101,13 +106,13 @@ export function createAttentionView() {
     }
     const who = wordOf(text, reply.tokens[selected]);
     [...ui.words.children].forEach((b, p) => {
-      b.style.setProperty('--att', rowMax > 0 ? (row[p] / rowMax).toFixed(3) : '0');
+      b.style.setProperty('--att', shade(row[p], rowMax));
       b.dataset.weight = String(row[p]);
       b.setAttribute('aria-pressed', String(p === selected));
       b.title = `${pct(row[p])} of “${who}”’s attention`;
     });
     [...ui.pooled.children].forEach((c, p) => {
-      c.style.setProperty('--att', recMax > 0 ? (received[p] / recMax).toFixed(3) : '0');
+      c.style.setProperty('--att', shade(received[p], recMax));
       c.dataset.weight = String(received[p]);
       c.title = `receives ${pct(received[p])} of the attention on average`;
     });
@@ -115,7 +120,7 @@ export function createAttentionView() {
     ui.top.textContent = `“${who}” looks most at: ${order.map((p) => `${wordOf(text, reply.tokens[p])} (${pct(row[p])})`).join(', ')}.`;
     const head = Number(ui.head.value) >= 0 ? `head ${Number(ui.head.value) + 1}` : 'the average of the heads';
     const cut = reply.tokens.length && reply.tokens[0].start >= 0 ? ' The review is longer than maxlen: its first words were cut, as the model reads it.' : '';
-    ui.status.textContent = `Block ${(Number(ui.block.value) || 0) + 1}, ${head}: ${W} positions (<START> and the words the model reads; stop words are not read). Score ${reply.score.toFixed(3)}.${cut}`;
+    ui.status.textContent = `Block ${(Number(ui.block.value) || 0) + 1}, ${head}: ${W} positions (<START> and the words the model reads; stop words are not read), so an even share is ${pct(even)}. Score ${reply.score.toFixed(3)}.${cut}`;
   }
 
   async function pump() {
