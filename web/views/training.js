@@ -227,6 +227,7 @@ export function onEngineEvent(type, raw) {
       page.runHistory[data.epoch - 1] = { loss: data.loss, acc: data.acc, val_loss: data.val_loss, val_acc: data.val_acc };
       page.run.epoch = data.epoch;
       page.run.batch = page.run.batches;
+      page.run.validatedEpoch = data.epoch; // status.js: no longer validating
       if (Number.isFinite(data.ms)) {
         page.run.msPerEpoch = data.ms;
         (page.run.epochTimes ??= [])[data.epoch - 1] = data.ms;
