@@ -132,3 +132,19 @@ test('a small Transformer by link trains 2 epochs like the native trainer, and i
   assertClean(problems, 'Transformer page');
   await page.close();
 });
+
+test('the attention view fits a phone: no sideways scrolling at 375 px, words wrap', async () => {
+  const { page, problems } = await session.openPage(HASH, { viewport: { width: 375, height: 812 } });
+  await phaseIs(page, ['ready'], 120000);
+  await typeReview(page, POSITIVE_REVIEW);
+  await page.waitForFunction((text) => window.__playground.attention?.text === text, POSITIVE_REVIEW, { timeout: 30000, polling: 50 });
+  await page.selectOption('#attention-head', '-1');
+  await page.locator('#attention').scrollIntoViewIfNeeded();
+  const scrollWidth = await pg(page, () => document.documentElement.scrollWidth);
+  assert.ok(scrollWidth <= 375, `no horizontal scroll at 375 px (scrollWidth ${scrollWidth})`);
+  const box = await page.locator('#attention-words').boundingBox();
+  assert.ok(box.width <= 375 && box.height > 60, `the words wrap onto several lines (${box.width} x ${box.height})`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'transformer-attention-375.png'), fullPage: false });
+  assertClean(problems, 'attention view at 375 px');
+  await page.close();
+});
