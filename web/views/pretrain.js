@@ -36,8 +36,9 @@ export const PRESET_NOTES = {
     '2-head self-attention and a GELU feed-forward of 64 (pre-LN), the masked mean over the words, Dense(1); AdamW 0.001 ' +
     '(weight decay 0.01, 200 warm-up steps, linear decay), batch 32, stopping early on validation loss and keeping the ' +
     'best epoch. Test accuracy 0.8742 natively (build/imdb_train --preset tutorial-transformer --threads 2, best epoch 2 ' +
-    'of 3). It costs: about 36 s of CPU an epoch natively (58 s of wall time on this busy 2-core machine), so several ' +
-    'minutes an epoch here. Open “Attention” under the review box to see which words each word looks at.',
+    'of 3). It costs about 36 s of CPU an epoch natively; on a busy 2-core machine (load 7-12) an epoch took 80-114 s ' +
+    'in the page against 92-95 s natively, so minutes, not seconds. The attention view under the review box shows which ' +
+    'words each word looks at.',
   custom: 'Your own settings; the link keeps them.',
 };
 
