@@ -72,6 +72,10 @@
 /* One row of nnw_one_vs_rest's answer: a class against the rest. */
 #define NN_LAYOUT_ONE_VS_REST_ROW(X) X(AUC, "auc") X(AP, "ap") X(POSITIVES, "positives") X(ROC_LEN, "roc_len")
 
+/* One row of nnw_attention_tokens: a window position's word, its byte span
+ * in the text (-1, -1 for <START>), and the id the model read there. */
+#define NN_LAYOUT_ATTENTION_TOKEN_ROW(X) X(START, "start") X(END, "end") X(ID, "id")
+
 /* Every layout, in the order nnw_layouts() lists them: (list, json name). */
 #define NN_RESULT_LAYOUTS(L)                                                                        \
     L(NN_LAYOUT_PROGRESS, "progress") L(NN_LAYOUT_EVAL_RESULT, "eval_result")                           \
@@ -79,7 +83,7 @@
     L(NN_LAYOUT_DIAGNOSE_AT, "diagnose_at") L(NN_LAYOUT_PRETRAIN_PROGRESS, "pretrain_progress")          \
     L(NN_LAYOUT_EMBED_STATS_ROW, "embed_stats_row") L(NN_LAYOUT_EXPLAIN_ROW, "explain_row")             \
     L(NN_LAYOUT_EMBED_CHANGES_ROW, "embed_changes_row") L(NN_LAYOUT_NEIGHBOURS_ROW, "neighbours_row")  \
-    L(NN_LAYOUT_ONE_VS_REST_ROW, "one_vs_rest_row")
+    L(NN_LAYOUT_ONE_VS_REST_ROW, "one_vs_rest_row") L(NN_LAYOUT_ATTENTION_TOKEN_ROW, "attention_token_row")
 
 /* The slot enums: NN_<PREFIX>_<SUFFIX>, and NN_<PREFIX>_LEN slots. */
 #define NN_SLOT_PROGRESS(id, name) NN_PROGRESS_##id,
@@ -93,6 +97,7 @@
 #define NN_SLOT_EMBED_CHANGES_ROW(id, name) NN_EMBED_CHANGES_ROW_##id,
 #define NN_SLOT_NEIGHBOURS_ROW(id, name) NN_NEIGHBOURS_ROW_##id,
 #define NN_SLOT_ONE_VS_REST_ROW(id, name) NN_ONE_VS_REST_ROW_##id,
+#define NN_SLOT_ATTENTION_TOKEN_ROW(id, name) NN_ATTENTION_TOKEN_ROW_##id,
 enum { NN_LAYOUT_PROGRESS(NN_SLOT_PROGRESS) NN_PROGRESS_LEN };
 enum { NN_LAYOUT_EVAL_RESULT(NN_SLOT_EVAL_RESULT) NN_EVAL_RESULT_LEN };
 enum { NN_LAYOUT_FULL_PROGRESS(NN_SLOT_FULL_PROGRESS) NN_FULL_PROGRESS_LEN };
@@ -104,6 +109,7 @@ enum { NN_LAYOUT_EXPLAIN_ROW(NN_SLOT_EXPLAIN_ROW) NN_EXPLAIN_ROW_LEN };
 enum { NN_LAYOUT_EMBED_CHANGES_ROW(NN_SLOT_EMBED_CHANGES_ROW) NN_EMBED_CHANGES_ROW_LEN };
 enum { NN_LAYOUT_NEIGHBOURS_ROW(NN_SLOT_NEIGHBOURS_ROW) NN_NEIGHBOURS_ROW_LEN };
 enum { NN_LAYOUT_ONE_VS_REST_ROW(NN_SLOT_ONE_VS_REST_ROW) NN_ONE_VS_REST_ROW_LEN };
+enum { NN_LAYOUT_ATTENTION_TOKEN_ROW(NN_SLOT_ATTENTION_TOKEN_ROW) NN_ATTENTION_TOKEN_ROW_LEN };
 
 /* {"progress": ["epoch", ...], "eval_result": [...], ...}: every layout
  * above as one JSON object (malloc'd; NULL when out of memory). */

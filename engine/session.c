@@ -105,6 +105,7 @@ void nn_session_free(nn_session *s) {
     nn_labelled_text_free(&s->texts);
     free(s->text);
     nn_review_text_free(&s->review);
+    nn_attention_view_free(&s->attention);
     free(s->ckpt);
     free(s->embed_out);
     free(s->labelled_report);

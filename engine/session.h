@@ -19,6 +19,7 @@
 #ifndef NN_SESSION_H
 #define NN_SESSION_H
 
+#include "attention_view.h"
 #include "diagnosis.h"
 #include "labelled_text.h"
 #include "nn.h"
@@ -73,6 +74,7 @@ typedef struct nn_session {
     uint32_t diag_k;
     nn_labelled_text texts;   /* the last labelled text (nnw_labelled_text) */
     char *labelled_report;    /* JSON: what the last nnw_build_labelled_shard read (NULL: none) */
+    nn_attention_view attention; /* the last typed review's attention (nnw_attention*) */
     nn_parallel par;          /* threads lent to every model the session makes (none: zero) */
     void *owner;              /* the caller's (the wasm boundary keeps its thread pool here) */
     double (*clock_ms)(void); /* times the embedding recordings; NULL: not timed */

@@ -277,6 +277,22 @@ EMSCRIPTEN_KEEPALIVE int nnw_explain(nnw_session *s, const char *text, size_t n)
 
 EMSCRIPTEN_KEEPALIVE float *nnw_explain_data(nnw_session *s) { return s->review.rows; }
 EMSCRIPTEN_KEEPALIVE float nnw_explain_score(nnw_session *s) { return s->review.score; }
+/* The attention view (engine/attention_view.h): scores text with a
+ * "transformer" model and keeps every block's attention probabilities over
+ * the window of its W positions; returns W, or -1 with the message set.
+ * nnw_attention_data: (blocks, heads, W, W) floats; nnw_attention_tokens:
+ * W rows (layout attention_token_row). */
+EMSCRIPTEN_KEEPALIVE int nnw_attention(nnw_session *s, const char *text, size_t n) {
+    if (nn_session_need_text_trainer(s) != NN_OK) return -1;
+    return nn_attention_view_text(&s->attention, nn_trainer_model(s->trainer), &s->shard.vocab,
+                                  nn_trainer_stopwords(s->trainer), text, n, &s->err);
+}
+EMSCRIPTEN_KEEPALIVE float *nnw_attention_data(nnw_session *s) { return s->attention.att; }
+EMSCRIPTEN_KEEPALIVE float *nnw_attention_tokens(nnw_session *s) { return s->attention.tokens; }
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_attention_blocks(nnw_session *s) { return s->attention.L; }
+EMSCRIPTEN_KEEPALIVE uint32_t nnw_attention_heads(nnw_session *s) { return s->attention.NH; }
+EMSCRIPTEN_KEEPALIVE float nnw_attention_score(nnw_session *s) { return s->attention.score; }
+
 /* The last explained text's words that carry meaning (nn_review_judgeable):
  * 0 means the model cannot judge it. */
 EMSCRIPTEN_KEEPALIVE uint32_t nnw_explain_judgeable(nnw_session *s) { return s->review.judgeable; }

@@ -33,7 +33,8 @@ static const char *contract =
     " \"explain_row\": [\"start\",\"end\",\"contribution\",\"id\"],"
     " \"embed_changes_row\": [\"id\",\"count\",\"effect_from\",\"effect_to\"],"
     " \"neighbours_row\": [\"id\",\"similarity\"],"
-    " \"one_vs_rest_row\": [\"auc\",\"ap\",\"positives\",\"roc_len\"]}";
+    " \"one_vs_rest_row\": [\"auc\",\"ap\",\"positives\",\"roc_len\"],"
+    " \"attention_token_row\": [\"start\",\"end\",\"id\"]}";
 
 #define NAME(id, name) name,
 #define LIST(list, key) {key, (const char *[]){list(NAME) NULL}},
@@ -52,6 +53,7 @@ static const struct { const char *key; int len; int slot; const char *slot_name;
     {"embed_changes_row", NN_EMBED_CHANGES_ROW_LEN, NN_EMBED_CHANGES_ROW_EFFECT_FROM, "effect_from"},
     {"neighbours_row", NN_NEIGHBOURS_ROW_LEN, NN_NEIGHBOURS_ROW_SIMILARITY, "similarity"},
     {"one_vs_rest_row", NN_ONE_VS_REST_ROW_LEN, NN_ONE_VS_REST_ROW_ROC_LEN, "roc_len"},
+    {"attention_token_row", NN_ATTENTION_TOKEN_ROW_LEN, NN_ATTENTION_TOKEN_ROW_ID, "id"},
 };
 
 int main(void) {

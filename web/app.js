@@ -24,6 +24,7 @@ import './trusted-types.js'; // first: the page's Trusted Types policy
 import { TrainingCharts } from './views/charts.js';
 import { EmbeddingsView } from './views/wordmap.js';
 import { createDiagnosis } from './views/diagnosis.js';
+import { createAttentionView } from './views/attention.js';
 import { createStopwordsControl } from './views/stopwords.js';
 import { WordVectors } from './views/pretrain.js';
 import { ImagesView } from './views/images.js';
@@ -202,6 +203,7 @@ async function openRuns() {
 // and the stop words are index.html's, shown for text only).
 function setUpTextViews(context) {
   page.diagnosis = createDiagnosis(context);
+  page.attention = createAttentionView();
   try {
     page.embeddings = new EmbeddingsView({ worker: page.worker, charts: page.charts, state, setSetting, announce, showError, $ });
   } catch (err) {

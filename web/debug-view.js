@@ -52,6 +52,18 @@ Object.defineProperty(window, '__playground', {
     get explainBusy() {
       return explainBusy();
     },
+    // The attention view (views/attention.js): the text and the worker's
+    // answer it drew last, and each drawn word's weight (data-weight), or null.
+    get attention() {
+      const last = page.attention?.last();
+      if (!last) return null;
+      const read = (sel) => [...document.querySelectorAll(sel)].map((el) => Number(el.dataset.weight));
+      return { text: last.text, reply: copy(last.reply), drawn: read('#attention-words .att-word'), pooled: read('#attention-pooled .att-cell') };
+    },
+    // The engine's attention answer for a text now (the worker's `attention`), a promise.
+    attentionOf(text) {
+      return page.worker.request('attention', { text });
+    },
     get errors() {
       return [...errorsShown];
     },

@@ -106,6 +106,7 @@ async function importModel(bytes, name, run = null) {
     const { config, history: hist } = await page.worker.request('importCheckpoint', { bytes }, [bytes]);
     page.haveModel = true;
     page.engineInForce = config;
+    page.attention?.modelChanged();
     page.runId = run ? run.id : null;
     const notes = [];
     for (const key of ENGINE_KEYS) {
@@ -236,6 +237,7 @@ export function loadRecord(w, record) {
 export function showRestored(record, config, how) {
   page.haveModel = true;
   page.engineInForce = config;
+  page.attention?.modelChanged();
   page.imagesView?.modelChanged();
   page.runHistory = record.history.map(normaliseEpoch);
   page.testResult = record.test && Number.isFinite(record.test.acc) ? { ...record.test } : null;
@@ -295,6 +297,7 @@ export async function continueTraining() {
     const config = await page.worker.request('configure', configurableNow({ ...engineConfigOf(page.engineInForce), epochs: remaining }));
     await page.worker.request('restore', { params }, [params.buffer]);
     page.engineInForce = { ...config, epochs: page.run.epochs };
+    page.attention?.modelChanged();
     page.run = {
       epochs: page.run.epochs, epoch: done + 1, batch: 0, batches: 0, activeMs: 0,
       segmentStart: performance.now(), msPerEpoch: null, reviewsPerSec: null, totalMs: null,
@@ -386,6 +389,7 @@ export function onEngineRecovered({ record, config }, why) {
   } else {
     page.haveModel = true;
     page.engineInForce = config;
+    page.attention?.modelChanged();
     page.run = null;
     page.runHistory = [];
     page.testResult = null;

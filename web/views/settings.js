@@ -28,12 +28,15 @@ export function renderControls() {
 // values still travel in the link); word2vec's own settings and panel show
 // only when the embedding starts from word2vec.
 export function updateRelevance() {
-  const recurrent = !['bag', 'ngram', 'mlp'].includes(state.model);
+  const recurrent = !['bag', 'ngram', 'mlp', 'transformer'].includes(state.model);
+  const transformer = state.model === 'transformer';
   const ngram = state.model === 'ngram';
   controls.pooling.disabled = state.model !== 'bag'; // ngram averages over its features, never padding
   for (const key of ['layers', 'dropout', 'recurrent_dropout']) controls[key].disabled = !recurrent;
-  controls.hidden.disabled = ngram; // its head is one dense unit
+  controls.hidden.disabled = ngram || transformer; // their head is one dense unit
   for (const key of ['bigrams', 'nb_weighting']) if (controls[key]) controls[key].disabled = !ngram;
+  for (const key of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay']) if (controls[key]) controls[key].disabled = !transformer;
+  if (transformer) controls.dropout.disabled = false; // the residual branches' dropout
   for (const key of ['monitor', 'min_delta', 'restore_best_weights']) controls[key].disabled = state.patience === 0;
   const w2v = state.embedding_init === 'word2vec' && !dataset().images;
   ui.w2vFields.hidden = !w2v;
@@ -56,6 +59,7 @@ export function idleKeys(config) {
   if (config.embedding_init !== 'word2vec') idle.push('w2v_epochs', 'w2v_window', 'w2v_negative', 'w2v_sample', 'w2v_lr');
   if (config.model === 'mlp') idle.push(...TEXT_ONLY_KEYS);
   if (config.model !== 'ngram') idle.push('bigrams', 'nb_weighting');
+  if (config.model !== 'transformer') idle.push('heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay');
   return idle;
 }
 

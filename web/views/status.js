@@ -64,14 +64,17 @@ export function statusText() {
       if (page.phase === 'stopped' && page.run.diverged) return `Training diverged: ${page.run.diverged.message}.`;
       if (page.phase === 'stopped' && page.run.restored) return restoredText();
       const parts = [];
-      const where = `epoch ${page.run.epoch || 1}/${page.run.epochs}, batch ${page.run.batch}/${page.run.batches || '?'}`;
+      // Every batch trained but no epoch event yet: the validation pass runs
+      // (seconds for the Transformer preset, which sends no batch events).
+      const validating = page.phase === 'training' && page.run.batches > 0 && page.run.batch === page.run.batches && page.run.validatedEpoch !== page.run.epoch && (page.engineInForce?.val_size ?? state.val_size) > 0;
+      const where = `epoch ${page.run.epoch || 1}/${page.run.epochs}, ${validating ? 'validating' : `batch ${page.run.batch}/${page.run.batches || '?'}`}`;
       if (page.phase === 'paused') return `Paused at ${where}. Press Resume to continue.`;
       if (page.phase === 'stopped') return `Stopped at ${where}. Press Train to start a new run.`;
       parts.push(`Training${page.currentStage?.title ? ` the ${page.currentStage.title}` : ''}: ${where}`);
       if (page.run.msPerEpoch != null) parts.push(`${fmtInt(page.run.msPerEpoch)} ms per epoch`);
       if (page.run.reviewsPerSec != null) parts.push(`${fmtInt(page.run.reviewsPerSec)} ${items()}/s`);
       const left = timeLeft();
-      if (left != null) parts.push(`about ${fmtDuration(left)} left`);
+      if (left != null && !(validating && left < 1000)) parts.push(`about ${fmtDuration(left)} left`);
       return parts.join(' · ');
     }
     case 'done': {

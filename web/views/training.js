@@ -36,6 +36,7 @@ export async function configureModel(wanted = configurableNow()) {
   page.engineInForce = config;
   page.diagnosis.modelChanged();
   page.imagesView?.modelChanged();
+  page.attention?.modelChanged();
   return config;
 }
 
@@ -218,6 +219,7 @@ export function onEngineEvent(type, raw) {
       page.run.batch = data.batch;
       page.run.batches = data.batches;
       page.charts.addBatch(data);
+      page.attention?.weightsMoved(); // the attention view, at a throttled rate
       scheduleStatus();
       break;
     case 'epoch':
@@ -225,6 +227,7 @@ export function onEngineEvent(type, raw) {
       page.runHistory[data.epoch - 1] = { loss: data.loss, acc: data.acc, val_loss: data.val_loss, val_acc: data.val_acc };
       page.run.epoch = data.epoch;
       page.run.batch = page.run.batches;
+      page.run.validatedEpoch = data.epoch; // status.js: no longer validating
       if (Number.isFinite(data.ms)) {
         page.run.msPerEpoch = data.ms;
         (page.run.epochTimes ??= [])[data.epoch - 1] = data.ms;
@@ -238,6 +241,7 @@ export function onEngineEvent(type, raw) {
       page.diagnosis.epochDone(data);
       scheduleStatus();
       rescoreSoon(); // the weights changed: re-score the typed review
+      page.attention?.refresh();
       if (data.checkpoint) page.saveSession('training', data.checkpoint);
       break;
     case 'done':

@@ -27,6 +27,7 @@ export const LAYOUTS = Object.freeze({
   embed_changes_row: ['id', 'count', 'effect_from', 'effect_to'],
   neighbours_row: ['id', 'similarity'],
   one_vs_rest_row: ['auc', 'ap', 'positives', 'roc_len'],
+  attention_token_row: ['start', 'end', 'id'],
 });
 
 // A decoder of one layout: `size` floats a record; read(heap, ptr) is the
@@ -68,3 +69,4 @@ export const explainRow = decoder('explain_row');
 export const embedChangesRow = decoder('embed_changes_row');
 export const neighboursRow = decoder('neighbours_row');
 export const oneVsRestRow = decoder('one_vs_rest_row');
+export const attentionTokenRow = decoder('attention_token_row');

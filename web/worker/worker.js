@@ -22,6 +22,7 @@
 // engine/wasm_api.c) and anything about the page.
 
 import '../trusted-types.js'; // first: the two-thread engine starts its threads with new Worker(url)
+import { attentionHandlers } from './attention.js';
 import { datasetHandlers } from './datasets.js';
 import { diagnosisHandlers } from './diagnosis.js';
 import { embeddingHandlers } from './embeddings.js';
@@ -109,7 +110,7 @@ function dispatchTable(...groups) {
 }
 
 const HANDLERS = dispatchTable(sessionHandlers, datasetHandlers, trainingHandlers, modelHandlers, textHandlers,
-  diagnosisHandlers, embeddingHandlers, imageHandlers, pretrainHandlers);
+  diagnosisHandlers, embeddingHandlers, imageHandlers, pretrainHandlers, attentionHandlers);
 
 async function handle(message) {
   const { id, type, data } = message ?? {};
