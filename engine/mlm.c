@@ -3,6 +3,7 @@
  * rows, on the chunk's thread), a training step, and fill-in-the-blank.
  * Not here: the encoder (transformer.c), the pass over a corpus. */
 #include "mlm.h"
+#include "encoder.h"
 #include "kernels.h"
 
 #include <assert.h>
@@ -220,4 +221,153 @@ uint32_t nn_mlm_top(const float *probs, uint32_t V, uint32_t k, uint32_t *ids, f
         p[i] = probs[v];
     }
     return n;
+}
+
+/* ------------------------------------------- pretraining over a corpus */
+
+struct nn_mlm_run {
+    nn_config cfg;
+    nn_model *m;
+    nn_mlm *mm;
+    const nn_split *split[NN_MLM_MAX_SPLITS];
+    uint32_t nsplits;
+    uint32_t first[NN_MLM_MAX_SPLITS + 1]; /* review k of the corpus is split s's k - first[s] */
+    uint32_t *order;                       /* (corpus reviews) this pass's order */
+    uint32_t passes, pass;                 /* pass: 0-based, of the next batch */
+    uint64_t per_pass, at;                 /* at: reviews of this pass done */
+    uint64_t done;
+    nn_rng order_rng, mask_rng;
+    uint16_t *batch;                       /* (batch_size, maxlen) */
+};
+
+static void run_shuffle(nn_mlm_run *r) {
+    uint32_t n = r->first[r->nsplits];
+    for (uint32_t i = 0; i < n; i++) r->order[i] = i;
+    nn_rng_shuffle_u32(&r->order_rng, r->order, n);
+}
+
+int nn_mlm_run_create(nn_mlm_run **out, const nn_config *cfg, const nn_split *const *splits, uint32_t nsplits,
+                      uint32_t passes, uint64_t per_pass, nn_error *err) {
+    *out = NULL;
+    if (cfg->model != NN_MODEL_TRANSFORMER)
+        return nn_fail(err, NN_ERR_ARG, "masked-language-model pretraining needs model \"transformer\" "
+                       "(--preset tutorial-transformer)");
+    if (nsplits == 0 || nsplits > NN_MLM_MAX_SPLITS || passes == 0)
+        return nn_fail(err, NN_ERR_ARG, "pretraining needs 1 to %d splits of reviews and at least one pass",
+                       NN_MLM_MAX_SPLITS);
+    nn_mlm_run *r = calloc(1, sizeof *r);
+    if (!r) return nn_fail(err, NN_ERR_NOMEM, "out of memory for the pretraining run");
+    r->cfg = *cfg;
+    r->nsplits = nsplits;
+    for (uint32_t s = 0; s < nsplits; s++) {
+        if (!strcmp(splits[s]->name, "test")) {
+            free(r);
+            return nn_fail(err, NN_ERR_ARG, "the test reviews are never pretrained on: pass \"train\" and \"unsup\"");
+        }
+        r->split[s] = splits[s];
+        r->first[s + 1] = r->first[s] + splits[s]->n;
+    }
+    uint32_t n = r->first[nsplits];
+    r->passes = passes;
+    r->per_pass = per_pass && per_pass < n ? per_pass : n;
+    int rc = nn_model_create(&r->m, cfg, err);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    if ((rc = nn_mlm_create(&r->mm, r->m, err))) {
+        nn_mlm_run_free(r);
+        return rc;
+    }
+    r->order = malloc((size_t)n * sizeof *r->order + 1);
+    r->batch = calloc((size_t)cfg->batch_size * cfg->maxlen, sizeof *r->batch);
+    if (!r->order || !r->batch) {
+        nn_mlm_run_free(r);
+        return nn_fail(err, NN_ERR_NOMEM, "out of memory for the order of %u reviews", n);
+    }
+    nn_rng init;
+    nn_rng_seed(&init, cfg->seed);
+    nn_model_init(r->m, &init);
+    nn_rng_seed(&r->order_rng, cfg->seed ^ 0x6d6c6d6f72646572ull); /* "mlmorder" */
+    nn_rng_seed(&r->mask_rng, cfg->seed ^ 0x6d6c6d6d61736b73ull);  /* "mlmmasks" */
+    uint64_t per_pass_batches = (r->per_pass + cfg->batch_size - 1) / cfg->batch_size;
+    nn_transformer_set_total_steps(r->m, per_pass_batches * passes);
+    run_shuffle(r);
+    *out = r;
+    return NN_OK;
+}
+
+void nn_mlm_run_free(nn_mlm_run *r) {
+    if (!r) return;
+    nn_mlm_free(r->mm);
+    nn_model_free(r->m);
+    free(r->order);
+    free(r->batch);
+    free(r);
+}
+
+nn_model *nn_mlm_run_model(nn_mlm_run *r) { return r->m; }
+nn_mlm *nn_mlm_run_mlm(nn_mlm_run *r) { return r->mm; }
+
+int nn_mlm_run_step(nn_mlm_run *r, uint32_t max_batches, nn_mlm_progress *p, nn_error *err) {
+    const uint32_t T = r->cfg.maxlen, Bmax = r->cfg.batch_size;
+    double loss = 0;
+    uint64_t targets = 0, right = 0;
+    for (uint32_t k = 0; k < max_batches && r->pass < r->passes; k++) {
+        uint32_t B = (uint32_t)(r->per_pass - r->at < Bmax ? r->per_pass - r->at : Bmax);
+        for (uint32_t b = 0; b < B; b++) {
+            uint32_t i = r->order[r->at + b], s = 0;
+            while (i >= r->first[s + 1]) s++;
+            const nn_split *sp = r->split[s];
+            uint32_t j = i - r->first[s];
+            nn_pad_review(r->batch + (size_t)b * T, sp->tokens + sp->offset[j], sp->offset[j + 1] - sp->offset[j],
+                          &r->cfg);
+        }
+        uint32_t c = 0, n = 0;
+        float l = nn_mlm_train_batch(r->mm, r->batch, B, &r->mask_rng, &c, &n);
+        if (!isfinite(l))
+            return nn_fail(err, NN_ERR_DIVERGED, "the masked-language model diverged at step %llu (loss %g): "
+                           "lower lr", (unsigned long long)r->m->step, l);
+        loss += (double)l * n;
+        targets += n;
+        right += c;
+        r->at += B;
+        r->done += B;
+        if (r->at == r->per_pass) {
+            r->at = 0;
+            if (++r->pass < r->passes) run_shuffle(r);
+        }
+    }
+    p->reviews_done = r->done;
+    p->reviews_total = r->per_pass * r->passes;
+    p->passes = r->passes;
+    p->pass = r->pass < r->passes ? r->pass + (r->at > 0) : r->passes;
+    if (p->pass == 0) p->pass = 1;
+    p->loss = targets ? (float)(loss / targets) : NAN;
+    p->acc = targets ? (float)right / targets : NAN;
+    p->targets = targets;
+    p->lr = nn_lr_warmup_linear(r->m->step ? r->m->step - 1 : 0, r->cfg.warmup_steps,
+                                ((r->per_pass + Bmax - 1) / Bmax) * r->passes, r->cfg.lr);
+    p->finished = r->pass >= r->passes;
+    return NN_OK;
+}
+
+int nn_mlm_init_encoder(nn_model *dst, const nn_model *src, nn_error *err) {
+    const nn_config *a = &dst->cfg, *b = &src->cfg;
+    if (a->model != NN_MODEL_TRANSFORMER || b->model != NN_MODEL_TRANSFORMER)
+        return nn_fail(err, NN_ERR_ARG, "a pretrained encoder starts a transformer from a transformer's file");
+    if (a->vocab_size != b->vocab_size || a->embed_dim != b->embed_dim || a->heads != b->heads ||
+        a->blocks != b->blocks || a->ff_dim != b->ff_dim)
+        return nn_fail(err, NN_ERR_ARG, "the pretrained encoder is vocab_size %u, embed_dim %u, heads %u, blocks %u, "
+                       "ff_dim %u; the model is %u, %u, %u, %u, %u: set them alike",
+                       b->vocab_size, b->embed_dim, b->heads, b->blocks, b->ff_dim, a->vocab_size, a->embed_dim,
+                       a->heads, a->blocks, a->ff_dim);
+    for (uint32_t i = 0; i < dst->ntensors; i++) {
+        const nn_tensor *d = &dst->tensor[i], *s = &src->tensor[i];
+        if (!strncmp(d->name, "head_", 5)) continue;
+        assert(!strcmp(d->name, s->name) && d->cols == s->cols);
+        uint32_t rows = d->rows < s->rows ? d->rows : s->rows; /* wpe: min(maxlen) */
+        memcpy(dst->params + d->offset, src->params + s->offset, (size_t)rows * d->cols * sizeof(float));
+    }
+    return NN_OK;
 }

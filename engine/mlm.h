@@ -81,4 +81,43 @@ const float *nn_mlm_fill(nn_mlm *mm, const uint16_t *ids);
 /* The k most likely ids of probs (V) (words only: ids >= NN_FIRST_WORD),
  * most likely first, into ids[k], p[k]; returns how many (at most k). */
 uint32_t nn_mlm_top(const float *probs, uint32_t V, uint32_t k, uint32_t *ids, float *p);
+
+/* ------------------------------------------- pretraining over a corpus
+ *
+ * A run of `passes` passes over the reviews of up to NN_MLM_MAX_SPLITS
+ * splits (the shard's "train" and the unlabelled "unsup": never "test"),
+ * each pass in a new seeded order, taking its first per_pass reviews (0:
+ * all; a budget below a whole pass), batch_size at a time, padded to maxlen
+ * as the trainer pads. A fresh model of cfg (a transformer) initialised
+ * from cfg.seed; AdamW at cfg.lr with cfg.warmup_steps of warm-up and a
+ * linear decay to 0 at the last batch. Driven in slices (nn_mlm_run_step),
+ * always whole batches, so how it is sliced changes nothing; the splits
+ * must stay alive while the run is. */
+#define NN_MLM_MAX_SPLITS 4
+typedef struct nn_mlm_run nn_mlm_run;
+typedef struct nn_mlm_progress {
+    uint64_t reviews_done, reviews_total; /* over all passes */
+    uint32_t pass, passes;                /* 1-based pass of the last batch */
+    float loss, acc;    /* mean loss and masked-token accuracy of this call's targets; NaN when none */
+    uint64_t targets;   /* this call's masked tokens */
+    float lr;           /* the rate of the last step */
+    int finished;
+} nn_mlm_progress;
+int nn_mlm_run_create(nn_mlm_run **out, const nn_config *cfg, const nn_split *const *splits, uint32_t nsplits,
+                      uint32_t passes, uint64_t per_pass, nn_error *err);
+void nn_mlm_run_free(nn_mlm_run *r);
+/* Trains up to max_batches batches (at least one unless finished).
+ * NN_ERR_DIVERGED when the loss or a weight became NaN or infinite. */
+int nn_mlm_run_step(nn_mlm_run *r, uint32_t max_batches, nn_mlm_progress *p, nn_error *err);
+nn_model *nn_mlm_run_model(nn_mlm_run *r);
+nn_mlm *nn_mlm_run_mlm(nn_mlm_run *r);
+
+/* Starts a transformer dst (a fine-tuning run: "transformer-pretrained")
+ * from a pretrained encoder src: every tensor but the classifier head
+ * (head_w, head_b), which keeps dst's initialisation. The two must have
+ * the same vocab_size, embed_dim, heads, blocks and ff_dim; the position
+ * table copies the first min(maxlen) rows (an encoder pretrained on
+ * shorter reviews leaves dst's later positions as initialised).
+ * NN_ERR_ARG, naming the difference, otherwise. */
+int nn_mlm_init_encoder(nn_model *dst, const nn_model *src, nn_error *err);
 #endif

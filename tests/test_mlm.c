@@ -400,6 +400,125 @@ static void top_orders_words(void) {
     check(nn_mlm_top(p, 10, 8, ids8, tp8) == 6, "top: k above the words gives every word");
 }
 
+/* ======================================= a sliced run over a corpus of splits */
+/* A split of n pattern reviews (as pattern_batch makes them, unpadded). */
+typedef struct {
+    nn_split sp;
+    uint32_t offset[401];
+    uint16_t tokens[400 * PT];
+} pattern_split;
+
+static void make_pattern_split(pattern_split *p, const char *name, uint32_t n, uint64_t seed) {
+    nn_rng r;
+    nn_rng_seed(&r, seed);
+    memset(&p->sp, 0, sizeof p->sp);
+    strcpy(p->sp.name, name);
+    p->sp.n = n;
+    p->offset[0] = 0;
+    uint16_t row[PB * PT];
+    for (uint32_t i = 0; i < n; i++) {
+        if (i % PB == 0) pattern_batch(row, &r);
+        const uint16_t *x = row + (i % PB) * PT;
+        uint32_t len = 0;
+        while (len < PT && x[len]) len++;
+        memcpy(p->tokens + p->offset[i], x, len * sizeof *x);
+        p->offset[i + 1] = p->offset[i] + len;
+    }
+    p->sp.offset = p->offset;
+    p->sp.tokens = p->tokens;
+}
+
+static float *run_sliced(const nn_config *cfg, const nn_split *const *sp, uint32_t slice, float *last_loss,
+                         size_t *np, nn_model **keep) {
+    nn_mlm_run *run;
+    nn_error err = {0};
+    if (!check(nn_mlm_run_create(&run, cfg, sp, 2, 12, 0, &err) == NN_OK, "mlm run create: %s", err.msg)) return NULL;
+    nn_mlm_progress p;
+    double l = 0;
+    uint64_t t = 0;
+    do {
+        if (nn_mlm_run_step(run, slice, &p, &err)) {
+            check(0, "mlm run step: %s", err.msg);
+            break;
+        }
+        if (p.reviews_done > p.reviews_total - 100) l += (double)p.loss * p.targets, t += p.targets;
+    } while (!p.finished);
+    *last_loss = (float)(l / t);
+    nn_model *m = nn_mlm_run_model(run);
+    *np = m->nparams;
+    float *out = malloc(m->nparams * sizeof *out);
+    memcpy(out, m->params, m->nparams * sizeof *out);
+    if (keep) { /* a copy of the model: the run owns its own */
+        nn_model *c;
+        nn_model_create(&c, &m->cfg, &err);
+        memcpy(c->params, m->params, m->nparams * sizeof *out);
+        *keep = c;
+    }
+    check(p.reviews_done == 12 * 560 && p.pass == 12 && p.passes == 12,
+          "mlm run: 12 passes over 400 + 160 reviews done (%llu), pass %u of %u", (unsigned long long)p.reviews_done,
+          p.pass, p.passes);
+    nn_mlm_run_free(run);
+    return out;
+}
+
+static void a_sliced_run_learns_and_starts_a_classifier(void) {
+    static pattern_split a, b;
+    make_pattern_split(&a, "train", 400, 21);
+    make_pattern_split(&b, "unsup", 160, 22);
+    const nn_split *sp[2] = {&a.sp, &b.sp};
+    nn_config cfg = tiny_config(PV, PT, PB);
+    cfg.embed_dim = 16;
+    cfg.ff_dim = 32;
+    cfg.dropout = 0.1f;
+    cfg.lr = 0.01f;
+    cfg.warmup_steps = 10;
+    float l1, l7;
+    size_t n1, n7;
+    nn_model *pre = NULL;
+    float *p1 = run_sliced(&cfg, sp, 1, &l1, &n1, &pre);
+    float *p7 = run_sliced(&cfg, sp, 7, &l7, &n7, NULL);
+    double chance = log(PV - NN_FIRST_WORD);
+    check(p1 && p7 && n1 == n7 && !memcmp(p1, p7, n1 * sizeof *p1) && l1 == l7,
+          "mlm run: slices of 1 and of 7 batches give the same weights, bit for bit");
+    check(l1 < 0.4 * chance, "mlm run learns the pattern corpus: loss of the last 100 reviews %.3f (log 20 = %.3f)",
+          l1, chance);
+    const nn_split *with_test[2] = {&a.sp, &b.sp};
+    strcpy(b.sp.name, "test");
+    nn_mlm_run *run;
+    nn_error err = {0};
+    check(nn_mlm_run_create(&run, &cfg, with_test, 2, 1, 0, &err) == NN_ERR_ARG && strstr(err.msg, "test"),
+          "mlm run: a \"test\" split is refused: %s", err.msg);
+    /* A classifier started from the encoder: every tensor but the head. */
+    nn_config fine = cfg;
+    fine.maxlen = PT + 5;
+    nn_model *m;
+    if (pre && nn_model_create(&m, &fine, &err) == NN_OK) {
+        nn_rng r;
+        nn_rng_seed(&r, 1);
+        nn_model_init(m, &r);
+        float head0 = m->params[m->tensor[m->ntensors - 2].offset];
+        int rc = nn_mlm_init_encoder(m, pre, &err);
+        int same = 1;
+        for (uint32_t i = 0; i + 2 < m->ntensors; i++)
+            same &= !memcmp(m->params + m->tensor[i].offset, pre->params + pre->tensor[i].offset,
+                            (size_t)(i == 1 ? PT : m->tensor[i].rows) * m->tensor[i].cols * sizeof(float));
+        check(rc == NN_OK && same && m->params[m->tensor[m->ntensors - 2].offset] == head0,
+              "init_encoder: every tensor but the head copied (the first %d of %d positions), the head kept", PT,
+              PT + 5);
+        fine.embed_dim = 8;
+        fine.ff_dim = 32;
+        nn_model *other;
+        nn_model_create(&other, &fine, &err);
+        check(nn_mlm_init_encoder(other, pre, &err) == NN_ERR_ARG && strstr(err.msg, "embed_dim"),
+              "init_encoder: another width is refused: %s", err.msg);
+        nn_model_free(other);
+        nn_model_free(m);
+    }
+    nn_model_free(pre);
+    free(p1);
+    free(p7);
+}
+
 int main(void) {
     nn_threads *two = nn_threads_create(2);
     nn_parallel par = nn_threads_parallel(two), back = {run_backwards, NULL, 4};
@@ -411,5 +530,6 @@ int main(void) {
     masking_follows_bert();
     top_orders_words();
     learns_patterns_and_threads_change_no_bit();
+    a_sliced_run_learns_and_starts_a_classifier();
     return check_exit_code();
 }
