@@ -223,6 +223,33 @@ uint32_t nn_mlm_top(const float *probs, uint32_t V, uint32_t k, uint32_t *ids, f
     return n;
 }
 
+int nn_mlm_fill_text(nn_mlm *mm, const nn_vocab *v, const char *text, size_t len, uint32_t k, uint32_t *ids,
+                     float *p, uint32_t *n, nn_error *err) {
+    const nn_config *cfg = &mm->m->cfg;
+    *n = 0;
+    size_t cap = nn_encode_text(v, text, len, cfg->vocab_size, NULL, 0);
+    uint32_t *enc = malloc(cap * sizeof *enc + 1);
+    uint16_t *row = calloc(mm->T, sizeof *row);
+    if (!enc || !row) {
+        free(enc);
+        free(row);
+        return nn_fail(err, NN_ERR_NOMEM, "out of memory encoding a text of %zu bytes", len);
+    }
+    nn_encode_text(v, text, len, cfg->vocab_size, enc, cap);
+    nn_pad_review_u32(row, enc, cap, cfg);
+    const float *probs = nn_mlm_fill(mm, row);
+    int had = 0;
+    for (size_t i = 0; i < cap; i++) had |= enc[i] == NN_MASK;
+    free(enc);
+    free(row);
+    if (!probs)
+        return nn_fail(err, NN_ERR_ARG, had ? "the [MASK] is beyond the model's %u tokens: put it nearer the end"
+                                            : "the text has no [MASK] to fill in (write it as [MASK])",
+                       cfg->maxlen);
+    *n = nn_mlm_top(probs, mm->V, k, ids, p);
+    return NN_OK;
+}
+
 /* ------------------------------------------- pretraining over a corpus */
 
 struct nn_mlm_run {

@@ -82,6 +82,14 @@ const float *nn_mlm_fill(nn_mlm *mm, const uint16_t *ids);
  * most likely first, into ids[k], p[k]; returns how many (at most k). */
 uint32_t nn_mlm_top(const float *probs, uint32_t V, uint32_t k, uint32_t *ids, float *p);
 
+/* Fill in the blank from text: encodes it with v (nn_encode_text: the
+ * literal "[MASK]" is NN_MASK), pads it as the model's reviews, and gives
+ * the k most likely words (ids >= NN_FIRST_WORD) at its first [MASK],
+ * most likely first, into ids and p; *n gets how many. NN_ERR_ARG when the
+ * text has no [MASK] (or truncation to maxlen cut it). */
+int nn_mlm_fill_text(nn_mlm *mm, const nn_vocab *v, const char *text, size_t len, uint32_t k, uint32_t *ids,
+                     float *p, uint32_t *n, nn_error *err);
+
 /* ------------------------------------------- pretraining over a corpus
  *
  * A run of `passes` passes over the reviews of up to NN_MLM_MAX_SPLITS

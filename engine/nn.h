@@ -126,8 +126,9 @@ const char *nn_vocab_word(const nn_vocab *v, uint32_t id, size_t *len);
 
 /* Encodes text as ids the way the shard stores reviews: NN_START, then one id
  * per token (NN_UNK for unknown words, and for ids >= num_words when
- * num_words > 0). Writes at most cap ids; returns the number of ids the full
- * text has (which may exceed cap). */
+ * num_words > 0); the literal "[MASK]" (any case) is NN_UNUSED, the masked-
+ * language model's [MASK]. Writes at most cap ids; returns the number of
+ * ids the full text has (which may exceed cap). */
 size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
                       uint32_t num_words, uint32_t *ids, size_t cap);
 

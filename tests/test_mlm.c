@@ -370,6 +370,36 @@ static void learns_patterns_and_threads_change_no_bit(void) {
           n ? tp[0] : 0, n ? top[1] : 0, n ? tp[1] : 0, n ? top[2] : 0, n ? tp[2] : 0);
     uint16_t none[PT] = {1, 7, 8};
     check(nn_mlm_fill(mm, none) == NULL, "fill in the blank: a text without [MASK] has no answer");
+    /* From text: words "w4" .. "w23" for ids 4 .. 23, and the word "mask". */
+    static char bytes[256];
+    static uint32_t offset[PV + 2], count[PV + 1];
+    const char *special[4] = {"<PAD>", "<START>", "<UNK>", "<UNUSED>"};
+    uint32_t at = 0;
+    for (uint32_t i = 0; i <= PV; i++) {
+        offset[i] = at;
+        at += (uint32_t)(i < 4 ? sprintf(bytes + at, "%s", special[i]) : i < PV ? sprintf(bytes + at, "w%u", i)
+                                                                              : sprintf(bytes + at, "mask"));
+        count[i] = i < 4 ? 0 : 1000 - i;
+    }
+    offset[PV + 1] = at;
+    nn_vocab v = {PV + 1, count, offset, bytes, NULL, 0};
+    nn_error err = {0};
+    uint32_t enc[16], wid[10];
+    float wp[10];
+    const char *text = "W7 w8 [MASK] w10 mask [mask] [ MASK ] w11";
+    size_t ne = nn_vocab_index(&v, &err) == NN_OK ? nn_encode_text(&v, text, strlen(text), 0, enc, 16) : 0;
+    const uint32_t want[] = {1, 7, 8, NN_MASK, 10, PV, NN_MASK, PV, 11};
+    check(ne == 9 && !memcmp(enc, want, sizeof want),
+          "tokenizer: the literal [MASK] (any case) is id %d, the word mask and \"[ MASK ]\" are not", NN_MASK);
+    uint32_t nf = 0;
+    int rc = nn_mlm_fill_text(mm, &v, "w7 w8 [MASK] w10 w11", 20, 10, wid, wp, &nf, &err);
+    check(rc == NN_OK && nf == 10 && wid[0] == 9 && wp[0] == tp[0],
+          "fill in the blank from text: \"w7 w8 [MASK] w10 w11\" -> w%u (p %.3f), ten words", nf ? wid[0] : 0,
+          nf ? wp[0] : 0);
+    rc = nn_mlm_fill_text(mm, &v, "w7 w8 mask", 10, 10, wid, wp, &nf, &err);
+    check(rc == NN_ERR_ARG && nf == 0 && strstr(err.msg, "[MASK]"), "fill in the blank from text without one: %s",
+          err.msg);
+    nn_vocab_free_index(&v);
     nn_mlm_free(mm);
     nn_model_free(m);
     nn_threads *two = nn_threads_create(2);
