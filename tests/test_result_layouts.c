@@ -32,7 +32,9 @@ static const char *contract =
     "\"rare_words\",\"frequent_words\"],"
     " \"explain_row\": [\"start\",\"end\",\"contribution\",\"id\"],"
     " \"embed_changes_row\": [\"id\",\"count\",\"effect_from\",\"effect_to\"],"
-    " \"neighbours_row\": [\"id\",\"similarity\"]}";
+    " \"neighbours_row\": [\"id\",\"similarity\"],"
+    " \"mlm_progress\": [\"fraction\",\"reviews\",\"reviews_total\",\"pass\",\"passes\",\"lr\",\"loss\","
+    "\"accuracy\",\"targets\",\"finished\"]}";
 
 #define NAME(id, name) name,
 #define LIST(list, key) {key, (const char *[]){list(NAME) NULL}},
@@ -50,6 +52,7 @@ static const struct { const char *key; int len; int slot; const char *slot_name;
     {"explain_row", NN_EXPLAIN_ROW_LEN, NN_EXPLAIN_ROW_ID, "id"},
     {"embed_changes_row", NN_EMBED_CHANGES_ROW_LEN, NN_EMBED_CHANGES_ROW_EFFECT_FROM, "effect_from"},
     {"neighbours_row", NN_NEIGHBOURS_ROW_LEN, NN_NEIGHBOURS_ROW_SIMILARITY, "similarity"},
+    {"mlm_progress", NN_MLM_PROGRESS_LEN, NN_MLM_PROGRESS_ACCURACY, "accuracy"},
 };
 
 int main(void) {

@@ -26,6 +26,8 @@ export const LAYOUTS = Object.freeze({
   explain_row: ['start', 'end', 'contribution', 'id'],
   embed_changes_row: ['id', 'count', 'effect_from', 'effect_to'],
   neighbours_row: ['id', 'similarity'],
+  mlm_progress: ['fraction', 'reviews', 'reviews_total', 'pass', 'passes', 'lr', 'loss', 'accuracy', 'targets',
+    'finished'],
 });
 
 // A decoder of one layout: `size` floats a record; read(heap, ptr) is the
@@ -62,6 +64,7 @@ export const fullProgress = decoder('full_progress');
 export const diagnoseSummary = decoder('diagnose_summary');
 export const diagnoseAt = decoder('diagnose_at');
 export const pretrainProgress = decoder('pretrain_progress');
+export const mlmProgress = decoder('mlm_progress');
 export const embedStatsRow = decoder('embed_stats_row');
 export const explainRow = decoder('explain_row');
 export const embedChangesRow = decoder('embed_changes_row');
