@@ -209,11 +209,20 @@ static void transformer_recipe(nn_config *c) {
     c->restore_best_weights = 1;
 }
 
+/* "transformer-pretrained": tutorial-transformer's recipe, to be started
+ * from an encoder pretrained as a masked-language model (engine/mlm.h;
+ * imdb_train --init, the page's pretrained encoder); a fourth epoch
+ * allowed, early stopping as before. */
+static void transformer_pretrained_recipe(nn_config *c) {
+    transformer_recipe(c);
+    c->epochs = 4;
+}
+
 static const char *const PRESETS[] = {"tutorial-bag", "tutorial-lstm", "tutorial-gru",
                                       "tutorial-bilstm", "tutorial-pretrained", "tutorial-mlp",
-                                      "ngram", "tutorial-transformer"};
+                                      "ngram", "tutorial-transformer", "transformer-pretrained"};
 static const int PRESET_MODEL[] = {NN_MODEL_BAG, NN_MODEL_LSTM, NN_MODEL_GRU, NN_MODEL_BILSTM, -1,
-                                   NN_MODEL_MLP, NN_MODEL_NGRAM, NN_MODEL_TRANSFORMER};
+                                   NN_MODEL_MLP, NN_MODEL_NGRAM, NN_MODEL_TRANSFORMER, -2};
 
 const char *nn_config_preset_name(uint32_t i) {
     return i < sizeof PRESETS / sizeof PRESETS[0] ? PRESETS[i] : NULL;
@@ -223,6 +232,7 @@ int nn_config_preset(nn_config *c, const char *name) {
     for (uint32_t i = 0; name && i < sizeof PRESETS / sizeof PRESETS[0]; i++) {
         if (strcmp(name, PRESETS[i]) != 0) continue;
         if (PRESET_MODEL[i] == NN_MODEL_BAG) nn_config_default(c);
+        else if (PRESET_MODEL[i] == -2) transformer_pretrained_recipe(c);
         else if (PRESET_MODEL[i] < 0) pretrained_tutorial(c);
         else if (PRESET_MODEL[i] == NN_MODEL_MLP) mlp_tutorial(c);
         else if (PRESET_MODEL[i] == NN_MODEL_NGRAM) ngram_recipe(c);

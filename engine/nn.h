@@ -82,6 +82,8 @@ uint32_t nn_crc32(uint32_t crc, const void *data, size_t n); /* start with crc =
 #define NN_TOKENIZER_VERSION 1
 
 /* Token ids follow the Keras IMDB convention. */
+/* NN_UNUSED is no word of a shard: the masked-language model (engine/mlm.h)
+ * uses it as [MASK], and nn_encode_text turns the literal "[MASK]" into it. */
 enum { NN_PAD = 0, NN_START = 1, NN_UNK = 2, NN_UNUSED = 3, NN_FIRST_WORD = 4 };
 
 /* Called once per token; tok is lowercased, not NUL-terminated, valid only
@@ -124,8 +126,9 @@ const char *nn_vocab_word(const nn_vocab *v, uint32_t id, size_t *len);
 
 /* Encodes text as ids the way the shard stores reviews: NN_START, then one id
  * per token (NN_UNK for unknown words, and for ids >= num_words when
- * num_words > 0). Writes at most cap ids; returns the number of ids the full
- * text has (which may exceed cap). */
+ * num_words > 0); the literal "[MASK]" (any case) is NN_UNUSED, the masked-
+ * language model's [MASK]. Writes at most cap ids; returns the number of
+ * ids the full text has (which may exceed cap). */
 size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
                       uint32_t num_words, uint32_t *ids, size_t cap);
 
@@ -321,6 +324,10 @@ void nn_config_default(nn_config *c);
  *                      batch 32, AdamW 0.001 with 200 warm-up steps, 3
  *                      epochs, early stopping on validation loss with
  *                      patience 1 restoring the best epoch).
+ *   "transformer-pretrained" tutorial-transformer's recipe (4 epochs at
+ *                      most), meant to start from an encoder pretrained
+ *                      as a masked-language model (engine/mlm.h):
+ *                      imdb_train --init encoder.ckpt.
  * NN_OK, or NN_ERR_ARG for an unknown name (c is then unchanged). */
 int nn_config_preset(nn_config *c, const char *name);
 /* The i-th preset's name, or NULL past the last (for menus and messages). */

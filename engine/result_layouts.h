@@ -51,6 +51,13 @@
     X(FRACTION, "fraction") X(TOKENS, "tokens") X(TOKENS_TOTAL, "tokens_total") X(EPOCH, "epoch")      \
     X(EPOCHS, "epochs") X(LR, "lr") X(LOSS, "loss") X(FINISHED, "finished") X(PAIRS, "pairs")
 
+/* nnw_mlm_progress: masked-language-model pretraining (loss and accuracy of
+ * the last step's masked tokens). */
+#define NN_LAYOUT_MLM_PROGRESS(X)                                                                   \
+    X(FRACTION, "fraction") X(REVIEWS, "reviews") X(REVIEWS_TOTAL, "reviews_total") X(PASS, "pass")    \
+    X(PASSES, "passes") X(LR, "lr") X(LOSS, "loss") X(ACCURACY, "accuracy") X(TARGETS, "targets")      \
+    X(FINISHED, "finished")
+
 /* One row of nnw_embed_stats' answer. */
 #define NN_LAYOUT_EMBED_STATS_ROW(X)                                                                \
     X(EPOCH, "epoch") X(STORED, "stored") X(RARE_NORM, "rare_norm") X(FREQUENT_NORM, "frequent_norm")  \
@@ -83,7 +90,8 @@
     L(NN_LAYOUT_DIAGNOSE_AT, "diagnose_at") L(NN_LAYOUT_PRETRAIN_PROGRESS, "pretrain_progress")          \
     L(NN_LAYOUT_EMBED_STATS_ROW, "embed_stats_row") L(NN_LAYOUT_EXPLAIN_ROW, "explain_row")             \
     L(NN_LAYOUT_EMBED_CHANGES_ROW, "embed_changes_row") L(NN_LAYOUT_NEIGHBOURS_ROW, "neighbours_row")  \
-    L(NN_LAYOUT_ONE_VS_REST_ROW, "one_vs_rest_row") L(NN_LAYOUT_ATTENTION_TOKEN_ROW, "attention_token_row")
+    L(NN_LAYOUT_ONE_VS_REST_ROW, "one_vs_rest_row") L(NN_LAYOUT_ATTENTION_TOKEN_ROW, "attention_token_row")  \
+    L(NN_LAYOUT_MLM_PROGRESS, "mlm_progress")
 
 /* The slot enums: NN_<PREFIX>_<SUFFIX>, and NN_<PREFIX>_LEN slots. */
 #define NN_SLOT_PROGRESS(id, name) NN_PROGRESS_##id,
@@ -98,6 +106,7 @@
 #define NN_SLOT_NEIGHBOURS_ROW(id, name) NN_NEIGHBOURS_ROW_##id,
 #define NN_SLOT_ONE_VS_REST_ROW(id, name) NN_ONE_VS_REST_ROW_##id,
 #define NN_SLOT_ATTENTION_TOKEN_ROW(id, name) NN_ATTENTION_TOKEN_ROW_##id,
+#define NN_SLOT_MLM_PROGRESS(id, name) NN_MLM_PROGRESS_##id,
 enum { NN_LAYOUT_PROGRESS(NN_SLOT_PROGRESS) NN_PROGRESS_LEN };
 enum { NN_LAYOUT_EVAL_RESULT(NN_SLOT_EVAL_RESULT) NN_EVAL_RESULT_LEN };
 enum { NN_LAYOUT_FULL_PROGRESS(NN_SLOT_FULL_PROGRESS) NN_FULL_PROGRESS_LEN };
@@ -110,6 +119,7 @@ enum { NN_LAYOUT_EMBED_CHANGES_ROW(NN_SLOT_EMBED_CHANGES_ROW) NN_EMBED_CHANGES_R
 enum { NN_LAYOUT_NEIGHBOURS_ROW(NN_SLOT_NEIGHBOURS_ROW) NN_NEIGHBOURS_ROW_LEN };
 enum { NN_LAYOUT_ONE_VS_REST_ROW(NN_SLOT_ONE_VS_REST_ROW) NN_ONE_VS_REST_ROW_LEN };
 enum { NN_LAYOUT_ATTENTION_TOKEN_ROW(NN_SLOT_ATTENTION_TOKEN_ROW) NN_ATTENTION_TOKEN_ROW_LEN };
+enum { NN_LAYOUT_MLM_PROGRESS(NN_SLOT_MLM_PROGRESS) NN_MLM_PROGRESS_LEN };
 
 /* {"progress": ["epoch", ...], "eval_result": [...], ...}: every layout
  * above as one JSON object (malloc'd; NULL when out of memory). */

@@ -1,6 +1,7 @@
 /* session.c: the session's state and rules (session.h). Moved out of the
  * wasm boundary so that it is an engine object native tests can drive. */
 #include "session.h"
+#include "session_mlm.h"
 
 #include "answers.h"
 #include "labelled_shard.h"
@@ -666,6 +667,7 @@ int nn_session_build_labelled_shard(nn_session *s, const char *bytes, size_t n, 
 }
 
 static void drop_corpus(nn_session *s) {
+    nn_session_mlm_drop(s); /* pretrained on the corpus, in the shard's vocabulary */
     nn_w2v_free(s->w2v);
     s->w2v = NULL;
     s->w2v_finished = 0;

@@ -85,6 +85,7 @@ typedef struct nn_session {
     nn_w2v *w2v;              /* the word vectors being trained, or trained */
     int w2v_finished;
     float w2v_progress[NN_PRETRAIN_PROGRESS_LEN];
+    struct nn_session_mlm *mlm; /* masked-language-model pretraining (session_mlm.h), or NULL */
 } nn_session;
 
 nn_session *nn_session_create(void);

@@ -175,12 +175,21 @@ typedef struct encode_state {
     uint32_t num_words;
     uint32_t *ids;
     size_t cap, n;
+    const char *text;
+    size_t len;
 } encode_state;
 
-static void encode_token(const char *tok, size_t len, void *user) {
+/* The literal "[MASK]" (any case) is the masked-language model's [MASK],
+ * id NN_UNUSED: the token "mask" right between '[' and ']'. */
+static int is_mask_literal(const encode_state *e, const char *tok, size_t len, size_t start, size_t end) {
+    return len == 4 && !memcmp(tok, "mask", 4) && end - start == 4 && start > 0 && end < e->len &&
+           e->text[start - 1] == '[' && e->text[end] == ']';
+}
+
+static void encode_token(const char *tok, size_t len, size_t start, size_t end, void *user) {
     encode_state *e = user;
     if (e->n < e->cap) {
-        uint32_t id = nn_vocab_lookup(e->v, tok, len);
+        uint32_t id = is_mask_literal(e, tok, len, start, end) ? NN_UNUSED : nn_vocab_lookup(e->v, tok, len);
         if (e->num_words && id >= e->num_words) id = NN_UNK;
         e->ids[e->n] = id;
     }
@@ -189,9 +198,9 @@ static void encode_token(const char *tok, size_t len, void *user) {
 
 size_t nn_encode_text(const nn_vocab *v, const char *text, size_t len,
                       uint32_t num_words, uint32_t *ids, size_t cap) {
-    encode_state e = {v, num_words, ids, cap, 0};
+    encode_state e = {v, num_words, ids, cap, 0, text, len};
     if (cap > 0) ids[0] = NN_START;
     e.n = 1;
-    nn_tokenize(text, len, encode_token, &e);
+    nn_tokenize_spans(text, len, encode_token, &e);
     return e.n;
 }

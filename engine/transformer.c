@@ -225,7 +225,8 @@ static void acts_from(nn_encoder_acts *s, const nn_encoder_acts *a, size_t b0, c
 /* Forward of chunk c, sorted rows [b0,b1) on its window: logits into
  * tf->zs[b0..b1). Activations of the chunk start where row b0's would
  * for the full T (so chunks never overlap), laid out (rows, win_T, ...). */
-static void forward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, float drop, float *work) {
+static void forward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, float drop, float *work,
+                         int pool) {
     nn_transformer *tf = m->tfm;
     const uint32_t T = tf->win_T[c], E = tf->E, NH = tf->NH, F = tf->F, Bc = b1 - b0;
     const size_t r = (size_t)b0 * tf->T;
@@ -242,14 +243,38 @@ static void forward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, floa
         x = a.out;
     }
     nn_layernorm_forward(tf->lnf + r * E, tf->lnf_mean + r, tf->lnf_rstd + r, x, w.lnf_w, w.lnf_b, Bc * T, E);
+    if (!pool) return; /* a token head (nn_transformer_tokens) reads tf->lnf */
     nn_masked_mean_forward(tf->pooled + (size_t)b0 * E, tf->lnf + r * E, mask, Bc, T, E);
     nn_dense_forward(tf->zs + b0, tf->pooled + (size_t)b0 * E, w.head_w, w.head_b, Bc, E, 1);
 }
+
+static void backward_from_lnf(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, float drop, float *work,
+                              float *g);
 
 /* Backward of rows [b0,b1) (after forward_rows of them and the loss's
  * m->dlogit), adding the parameter gradients into g (nparams). */
 static void backward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, float drop, float *work,
                           float *g) {
+    nn_transformer *tf = m->tfm;
+    const uint32_t T = tf->win_T[c], E = tf->E, Bc = b1 - b0;
+    const size_t r = (size_t)b0 * tf->T, NE = (size_t)Bc * T * E;
+    tfm_weights w, d;
+    carve(&w, m, m->params);
+    carve(&d, m, g);
+    const uint8_t *mask = tf->mask + r;
+    float *dpooled = tf->dpooled + (size_t)b0 * E, *dlnf = tf->dlnf + r * E;
+    memset(dpooled, 0, (size_t)Bc * E * sizeof(float));
+    nn_dense_backward(dpooled, d.head_w, d.head_b, tf->dzs + b0, tf->pooled + (size_t)b0 * E, w.head_w, Bc, E, 1);
+    memset(dlnf, 0, NE * sizeof(float));
+    nn_masked_mean_backward(dlnf, dpooled, mask, Bc, T, E);
+    backward_from_lnf(m, c, b0, b1, drop, work, g);
+}
+
+/* The encoder's backward pass of rows [b0,b1) from the gradient of the
+ * final layer norm's output in tf->dlnf (the pooling's, or a token head's),
+ * adding the parameter gradients into g. */
+static void backward_from_lnf(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, float drop, float *work,
+                              float *g) {
     nn_transformer *tf = m->tfm;
     const uint32_t T = tf->win_T[c], E = tf->E, NH = tf->NH, F = tf->F, L = tf->L, Bc = b1 - b0;
     const size_t r = (size_t)b0 * tf->T, NE = (size_t)Bc * T * E;
@@ -257,11 +282,7 @@ static void backward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, flo
     carve(&w, m, m->params);
     carve(&d, m, g);
     const uint8_t *mask = tf->mask + r;
-    float *dpooled = tf->dpooled + (size_t)b0 * E, *dlnf = tf->dlnf + r * E, *demb = tf->demb + r * E;
-    memset(dpooled, 0, (size_t)Bc * E * sizeof(float));
-    nn_dense_backward(dpooled, d.head_w, d.head_b, tf->dzs + b0, tf->pooled + (size_t)b0 * E, w.head_w, Bc, E, 1);
-    memset(dlnf, 0, NE * sizeof(float));
-    nn_masked_mean_backward(dlnf, dpooled, mask, Bc, T, E);
+    float *dlnf = tf->dlnf + r * E, *demb = tf->demb + r * E;
     nn_encoder_acts a[NN_TFM_MAX_BLOCKS], da;
     for (uint32_t l = 0; l < L; l++) acts_from(&a[l], &tf->acts[l], b0, tf);
     acts_from(&da, &tf->dacts, b0, tf);
@@ -280,7 +301,7 @@ static void backward_rows(nn_model *m, uint32_t c, uint32_t b0, uint32_t b1, flo
     nn_tokpos_embedding_backward(d.wte, d.wpe + (size_t)tf->win_start[c] * E, demb, tf->cids + r, Bc, T, E);
 }
 
-enum { PHASE_FORWARD, PHASE_BACKWARD, PHASE_REDUCE };
+enum { PHASE_FORWARD, PHASE_BACKWARD, PHASE_REDUCE, PHASE_TOKENS };
 
 typedef struct {
     nn_model *m;
@@ -288,7 +309,24 @@ typedef struct {
     uint32_t B, chunks;
     float drop;
     int phase;
+    nn_tfm_token_head head; /* PHASE_TOKENS: the head, its context, and whether to train */
+    void *head_ctx;
+    int train;
 } tfm_job;
+
+/* PHASE_TOKENS of chunk c: the encoder up to the final layer norm, the
+ * token head on it, and (training) the backward pass from its gradient. */
+static void token_rows(nn_model *m, const tfm_job *j, uint32_t c, uint32_t b0, uint32_t b1, float *work,
+                       float *g) {
+    nn_transformer *tf = m->tfm;
+    const size_t r = (size_t)b0 * tf->T, E = tf->E;
+    forward_rows(m, c, b0, b1, j->drop, work, 0);
+    nn_tfm_rows rows = {c, b1 - b0, tf->win_start[c], tf->win_T[c], tf->order + b0, tf->lnf + r * E,
+                        j->train ? tf->dlnf + r * E : NULL, j->train ? g : NULL};
+    if (j->train) memset(rows.dlnf, 0, (size_t)rows.rows * rows.W * E * sizeof(float));
+    j->head(j->head_ctx, &rows);
+    if (j->train) backward_from_lnf(m, c, b0, b1, j->drop, work, g);
+}
 
 static void chunk_task(void *arg, uint32_t part, uint32_t parts) {
     tfm_job *j = arg;
@@ -304,12 +342,13 @@ static void chunk_task(void *arg, uint32_t part, uint32_t parts) {
     uint32_t b0 = chunk_start(part, j->B, parts), b1 = chunk_start(part + 1, j->B, parts);
     float *work = tf->work + part * tf->work_floats;
     if (j->phase == PHASE_FORWARD) {
-        forward_rows(m, part, b0, b1, j->drop, work);
+        forward_rows(m, part, b0, b1, j->drop, work, 1);
         return;
     }
     float *g = part == 0 ? m->grads : tf->chunk_grads + (part - 1) * m->nparams;
-    if (part) memset(g, 0, m->nparams * sizeof(float));
-    backward_rows(m, part, b0, b1, j->drop, work, g);
+    if (part && (j->phase == PHASE_BACKWARD || j->train)) memset(g, 0, m->nparams * sizeof(float));
+    if (j->phase == PHASE_TOKENS) token_rows(m, j, part, b0, b1, work, g);
+    else backward_rows(m, part, b0, b1, j->drop, work, g);
 }
 
 static void run_parts(nn_model *m, tfm_job *j, uint32_t parts) {
@@ -372,7 +411,7 @@ static void make_chunks(nn_transformer *tf, const uint16_t *ids, uint32_t B, uin
 /* Chunks, (training) dropout masks, the chunks' forward, the logits back
  * in the batch's order. The dropout masks are drawn for every row of each
  * chunk's window, chunk after chunk, in the calling thread. */
-static void forward(nn_model *m, tfm_job *j) {
+static void prepare(nn_model *m, tfm_job *j) {
     nn_transformer *tf = m->tfm;
     make_chunks(tf, j->ids, j->B, j->chunks);
     if (j->drop > 0.0f)
@@ -384,6 +423,11 @@ static void forward(nn_model *m, tfm_job *j) {
                 nn_dropout_mask(tf->acts[l].keep2 + at, n, j->drop, &m->dropout_rng);
             }
         }
+}
+
+static void forward(nn_model *m, tfm_job *j) {
+    nn_transformer *tf = m->tfm;
+    prepare(m, j);
     j->phase = PHASE_FORWARD;
     run_parts(m, j, j->chunks);
     for (uint32_t k = 0; k < j->B; k++) m->logit[tf->order[k]] = tf->zs[k];
@@ -392,14 +436,14 @@ static void forward(nn_model *m, tfm_job *j) {
 void nn_transformer_forward(nn_model *m, const uint16_t *ids, uint32_t B) {
     assert(B <= m->Bmax);
     if (B == 0) return;
-    tfm_job j = {m, ids, B, chunks_of(B, m->tfm->max_chunks), 0.0f, PHASE_FORWARD};
+    tfm_job j = {m, ids, B, chunks_of(B, m->tfm->max_chunks), 0.0f, PHASE_FORWARD, NULL, NULL, 0};
     forward(m, &j);
 }
 
 float nn_transformer_forward_backward(nn_model *m, const uint16_t *ids, const float *labels, uint32_t B,
                                       uint32_t *correct) {
     assert(B > 0 && B <= m->Bmax);
-    tfm_job j = {m, ids, B, chunks_of(B, m->tfm->max_chunks), m->cfg.dropout, PHASE_FORWARD};
+    tfm_job j = {m, ids, B, chunks_of(B, m->tfm->max_chunks), m->cfg.dropout, PHASE_FORWARD, NULL, NULL, 0};
     forward(m, &j);
     float loss = nn_bce_forward_backward(m->dlogit, m->logit, labels, B, correct);
     for (uint32_t k = 0; k < B; k++) m->tfm->dzs[k] = m->dlogit[m->tfm->order[k]];
@@ -410,6 +454,21 @@ float nn_transformer_forward_backward(nn_model *m, const uint16_t *ids, const fl
         run_parts(m, &j, 8);
     }
     return loss;
+}
+
+void nn_transformer_tokens(nn_model *m, const uint16_t *ids, uint32_t B, int train, nn_tfm_token_head head,
+                           void *ctx) {
+    assert(B <= m->Bmax && head);
+    if (B == 0) return;
+    uint32_t chunks = chunks_of(B, m->tfm->max_chunks);
+    tfm_job j = {m, ids, B, chunks, train ? m->cfg.dropout : 0.0f, PHASE_TOKENS, head, ctx, train};
+    prepare(m, &j);
+    j.phase = PHASE_TOKENS;
+    run_parts(m, &j, chunks);
+    if (train && chunks > 1) {
+        j.phase = PHASE_REDUCE;
+        run_parts(m, &j, 8);
+    }
 }
 
 void nn_transformer_set_total_steps(nn_model *m, uint64_t total) { m->tfm->total_steps = total; }

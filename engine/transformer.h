@@ -65,4 +65,27 @@ void nn_transformer_set_total_steps(nn_model *m, uint64_t total);
  * positions [*start, *start + *W) that holds its tokens; NULL for l out of
  * range. */
 const float *nn_transformer_attention(const nn_model *m, uint32_t l, uint32_t *start, uint32_t *W);
+
+/* A head on every token instead of the pooled classifier (the masked-
+ * language model of mlm.h). nn_transformer_tokens runs the encoder over
+ * ids (B,T) chunk by chunk as above, and on each chunk's thread, once the
+ * final layer norm is done, calls head with that chunk's rows; training,
+ * the head writes the gradient of its loss into dlnf (zeroed) and may add
+ * into grads (the chunk's own gradient buffer: a tied output embedding's
+ * gradient goes there), then the encoder's backward pass runs from dlnf
+ * (dropout on) and the chunks' gradients are summed into m->grads in chunk
+ * order, as nn_transformer_forward_backward does: the same bits for any
+ * thread count. The classifier head is neither used nor changed. */
+typedef struct nn_tfm_rows {
+    uint32_t chunk;       /* 0 .. NN_TFM_CHUNKS-1: which scratch the head may use */
+    uint32_t rows;        /* rows in the chunk */
+    uint32_t start, W;    /* the window of positions [start, start + W) it holds */
+    const uint32_t *row;  /* (rows) the batch row of each chunk row */
+    const float *lnf;     /* (rows,W,E) the final layer norm's output */
+    float *dlnf;          /* (rows,W,E) zeroed, for the gradient; NULL when not training */
+    float *grads;         /* (nparams) the chunk's gradients; NULL when not training */
+} nn_tfm_rows;
+typedef void (*nn_tfm_token_head)(void *ctx, const nn_tfm_rows *rows);
+void nn_transformer_tokens(nn_model *m, const uint16_t *ids, uint32_t B, int train, nn_tfm_token_head head,
+                           void *ctx);
 #endif

@@ -16,6 +16,7 @@
 #include "labelled_shard.h" /* nnw_labelled_shard_recipe */
 #include "metrics.h"        /* nnw_one_vs_rest */
 #include "session.h"
+#include "session_mlm.h"
 
 #include <emscripten.h>
 #ifdef NNW_THREADS
@@ -662,6 +663,42 @@ EMSCRIPTEN_KEEPALIVE int nnw_pretrain_step(nnw_session *s, uint32_t max_tokens) 
 }
 
 EMSCRIPTEN_KEEPALIVE float *nnw_pretrain_progress(nnw_session *s) { return s->w2v_progress; }
+
+/* ------------------------------------ masked-language-model pretraining
+ *
+ * The Transformer encoder pretrained as a masked-language model (engine/
+ * mlm.h, session_mlm.h) on the shard's "train" reviews and the corpus's
+ * "unsup" reviews (load both first), sliced like word2vec: begin, step
+ * whole batches (progress: layout "mlm_progress"); stopping is not
+ * stepping any more (the encoder so far stays usable). Fill in the blank
+ * from the encoder as it is; export it as a checkpoint file, or import
+ * one instead of pretraining; give it to a configured transformer
+ * (preset transformer-pretrained) before that trains. */
+
+EMSCRIPTEN_KEEPALIVE int nnw_mlm_begin(nnw_session *s, const char *json, uint32_t passes, uint32_t per_pass) {
+    return nn_session_mlm_begin(s, json, passes, per_pass);
+}
+
+EMSCRIPTEN_KEEPALIVE int nnw_mlm_step(nnw_session *s, uint32_t max_batches) {
+    return nn_session_mlm_step(s, max_batches);
+}
+
+EMSCRIPTEN_KEEPALIVE float *nnw_mlm_progress(nnw_session *s) { return nn_session_mlm_progress(s); }
+
+/* JSON [{"word", "p"}, ...]: the k likeliest words at the text's first [MASK]. */
+EMSCRIPTEN_KEEPALIVE const char *nnw_mlm_fill(nnw_session *s, const char *text, size_t n, uint32_t k) {
+    return nn_session_mlm_fill(s, text, n, k);
+}
+
+/* The encoder as a checkpoint file (NULL: see nnw_error); its length: nnw_mlm_export_len. */
+EMSCRIPTEN_KEEPALIVE uint8_t *nnw_mlm_export(nnw_session *s) { return nn_session_mlm_export(s); }
+EMSCRIPTEN_KEEPALIVE size_t nnw_mlm_export_len(nnw_session *s) { return nn_session_mlm_export_len(s); }
+
+EMSCRIPTEN_KEEPALIVE int nnw_mlm_import(nnw_session *s, uint8_t *p, size_t n) {
+    return nn_session_mlm_import(s, p, n);
+}
+
+EMSCRIPTEN_KEEPALIVE int nnw_mlm_give(nnw_session *s) { return nn_session_mlm_give(s); }
 
 /* The k nearest words (cosine) of a word in the session's vectors, as JSON
  * [{"word", "sim"}, ...]; [] for a word outside them. */

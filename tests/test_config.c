@@ -531,12 +531,22 @@ static void presets_are_the_tutorial_recipes(void) {
           "an unknown preset is NN_ERR_ARG and leaves the config alone");
     uint32_t n = 0;
     while (nn_config_preset_name(n)) n++;
-    check(n == 8 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
+    check(n == 9 && !strcmp(nn_config_preset_name(1), "tutorial-lstm") &&
               !strcmp(nn_config_preset_name(4), "tutorial-pretrained") &&
               !strcmp(nn_config_preset_name(5), "tutorial-mlp") &&
               !strcmp(nn_config_preset_name(6), "ngram") &&
-              !strcmp(nn_config_preset_name(7), "tutorial-transformer"),
+              !strcmp(nn_config_preset_name(7), "tutorial-transformer") &&
+              !strcmp(nn_config_preset_name(8), "transformer-pretrained"),
           "preset names listed: %u", n);
+    c = def;
+    nn_config tt = def;
+    nn_config_preset(&tt, "tutorial-transformer");
+    check(nn_config_preset(&c, "transformer-pretrained") == NN_OK && c.model == NN_MODEL_TRANSFORMER &&
+              c.embed_dim == tt.embed_dim && c.heads == tt.heads && c.blocks == tt.blocks && c.ff_dim == tt.ff_dim &&
+              c.maxlen == tt.maxlen && c.vocab_size == tt.vocab_size && c.patience >= 1 &&
+              c.monitor == NN_MONITOR_VAL_LOSS && c.restore_best_weights && nn_config_check(&c, NULL, NULL) == NN_OK,
+          "preset transformer-pretrained: tutorial-transformer's dimensions, early stopping on validation loss "
+          "restoring the best epoch, a valid config");
     c = def;
     check(nn_config_preset(&c, "tutorial-transformer") == NN_OK && c.model == NN_MODEL_TRANSFORMER &&
               c.classes == 2 && c.embed_dim % c.heads == 0 && c.val_size == 5000 && c.patience >= 1 &&

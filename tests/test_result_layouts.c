@@ -34,7 +34,9 @@ static const char *contract =
     " \"embed_changes_row\": [\"id\",\"count\",\"effect_from\",\"effect_to\"],"
     " \"neighbours_row\": [\"id\",\"similarity\"],"
     " \"one_vs_rest_row\": [\"auc\",\"ap\",\"positives\",\"roc_len\"],"
-    " \"attention_token_row\": [\"start\",\"end\",\"id\"]}";
+    " \"attention_token_row\": [\"start\",\"end\",\"id\"],"
+    " \"mlm_progress\": [\"fraction\",\"reviews\",\"reviews_total\",\"pass\",\"passes\",\"lr\",\"loss\","
+    "\"accuracy\",\"targets\",\"finished\"]}";
 
 #define NAME(id, name) name,
 #define LIST(list, key) {key, (const char *[]){list(NAME) NULL}},
@@ -54,6 +56,7 @@ static const struct { const char *key; int len; int slot; const char *slot_name;
     {"neighbours_row", NN_NEIGHBOURS_ROW_LEN, NN_NEIGHBOURS_ROW_SIMILARITY, "similarity"},
     {"one_vs_rest_row", NN_ONE_VS_REST_ROW_LEN, NN_ONE_VS_REST_ROW_ROC_LEN, "roc_len"},
     {"attention_token_row", NN_ATTENTION_TOKEN_ROW_LEN, NN_ATTENTION_TOKEN_ROW_ID, "id"},
+    {"mlm_progress", NN_MLM_PROGRESS_LEN, NN_MLM_PROGRESS_ACCURACY, "accuracy"},
 };
 
 int main(void) {

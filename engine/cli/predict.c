@@ -1,6 +1,7 @@
 /* predict.c: imdb_predict, scoring reviews with a saved checkpoint.
  *
  *   imdb_predict --checkpoint FILE [--explain] [--ids] [--] [TEXT ...]
+ *   imdb_predict --checkpoint encoder.ckpt --fill "this movie was [MASK] ."
  *   echo "a review per line" | imdb_predict --checkpoint FILE
  *
  * Scores each TEXT argument, or each line of stdin when there is none, and
@@ -17,12 +18,18 @@
  * A model trained without stop words (its config's "stopwords") reads texts
  * without them too; --explain marks them.
  *
+ * With --fill (a transformer's checkpoint, such as imdb_pretrain's
+ * encoder), each text instead gets the ten most likely words at its first
+ * [MASK] from the masked-language model (engine/mlm.h), one per line with
+ * its probability.
+ *
  * Not here: training (imdb_train) and anything about the checkpoint format
  * (engine/checkpoint.c). Exit status 1 on any error, with a message on
  * stderr saying what to do. */
 #include "fileio.h"
 #include "nn.h"
 #include "stopwords.h"
+#include "mlm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +44,8 @@ static void usage(FILE *f) {
             "checkpoint written by imdb_train --checkpoint FILE. Prints the probability\n"
             "that the review is positive, the verdict and the start of the review.\n"
             "  --explain   also print each word with its contribution to the score\n"
-            "  --ids       also print the ids the model reads (stop words removed)\n");
+            "  --ids       also print the ids the model reads (stop words removed)\n"
+            "  --fill      a transformer's checkpoint: the ten likeliest words at each text's [MASK]\n");
 }
 
 /* The first PREVIEW_CHARS characters of text on one line: control bytes
@@ -223,7 +231,7 @@ static int read_line(FILE *f, char **buf, size_t *cap, size_t *len) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int with_explain = 0, ntexts = 0, options_done = 0;
+    int with_explain = 0, ntexts = 0, options_done = 0, fill = 0;
     /* Options may come anywhere before a "--"; every other argument is a
      * text, kept in order at the front of argv. */
     for (int i = 1; i < argc; i++) {
@@ -237,6 +245,8 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--explain")) {
             with_explain = 1;
+        } else if (!strcmp(a, "--fill")) {
+            fill = 1;
         } else if (!strcmp(a, "--ids")) {
             print_ids = 1;
         } else if (!strcmp(a, "--checkpoint")) {
@@ -282,6 +292,33 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_predict: %s is an image model (\"mlp\"); imdb_predict scores text\n", path);
         nn_checkpoint_free(&ck);
         return 1;
+    }
+    if (fill) {
+        nn_mlm *mm = NULL;
+        int st = 0;
+        if (nn_mlm_create(&mm, ck.model, &err)) {
+            fprintf(stderr, "imdb_predict: %s: %s\n", path, err.msg);
+            st = 1;
+        }
+        for (int i = 1; i <= ntexts && !st; i++) {
+            uint32_t ids[10], n;
+            float p[10];
+            if (nn_mlm_fill_text(mm, &ck.vocab, argv[i], strlen(argv[i]), 10, ids, p, &n, &err)) {
+                fprintf(stderr, "imdb_predict: %s\n", err.msg);
+                st = 1;
+                break;
+            }
+            printf("%s\n", argv[i]);
+            for (uint32_t j = 0; j < n; j++) {
+                size_t wl;
+                const char *w = nn_vocab_word(&ck.vocab, ids[j], &wl);
+                printf("  %.4f  %.*s\n", p[j], (int)wl, w);
+            }
+        }
+        if (!ntexts) fprintf(stderr, "imdb_predict: --fill needs a TEXT with [MASK]\n"), st = 1;
+        nn_mlm_free(mm);
+        nn_checkpoint_free(&ck);
+        return st;
     }
     nn_stopwords stop;
     if (nn_stopwords_build(&stop, ck.model->cfg.stopwords, &ck.vocab, &err)) {

@@ -4,6 +4,7 @@
  *              [--<key> <value> ...] [--history history.json]
  *              [--checkpoint model.ckpt] [--quiet] [--threads N]
  *              [--embeddings vectors.nnvec | --unsup data/imdb-unsup.shard]
+ *              [--init encoder.ckpt]
  *
  * --preset NAME starts from a tutorial's recipe (tutorial-bag, tutorial-lstm,
  * tutorial-gru, tutorial-bilstm, tutorial-mlp); --config and flags are
@@ -19,6 +20,9 @@
  * With embedding_init "word2vec" the embedding starts from word vectors:
  * read from --embeddings (written by imdb_word2vec) or trained first on
  * --unsup with the config's w2v_* keys.
+ * --init FILE starts a transformer from the encoder of a checkpoint
+ * (imdb_pretrain's, or any transformer's): every weight but the classifier
+ * head (nn_mlm_init_encoder). The preset transformer-pretrained needs it.
  * Prints one Keras-like line per epoch (with a live progress bar when stdout
  * is a terminal), then the test loss and accuracy. The history file holds
  * only what the seed determines (no timings), so two runs can be compared
@@ -29,6 +33,7 @@
 #include "short_sets.h"
 #include "../labelled_shard.h"
 #include "../metrics.h"
+#include "../mlm.h"
 #include "../stopwords.h"
 
 #include <cjson/cJSON.h>
@@ -46,8 +51,9 @@ static void usage(FILE *f) {
             "                  [--first-sentence aclImdb_v1.tar.gz|FOLDER] (and on its first sentence)\n"
             "--threads N lends N threads to the recurrent and transformer models (same results, faster)\n"
             "                  [--embeddings FILE.nnvec | --unsup data/imdb-unsup.shard]\n"
+            "                  [--init ENCODER.ckpt] (a transformer from imdb_pretrain's encoder)\n"
             "presets: tutorial-bag (the defaults) tutorial-lstm tutorial-gru tutorial-bilstm ngram\n"
-            "         tutorial-pretrained tutorial-transformer\n"
+            "         tutorial-pretrained tutorial-transformer transformer-pretrained\n"
             "         tutorial-mlp (images: --shard data/fashion.shard)\n"
             "keys: vocab_size maxlen padding truncating model input_dim classes embed_dim hidden\n"
             "      layers dropout\n"
@@ -192,6 +198,27 @@ done:
     return rc;
 }
 
+/* --init: the encoder of checkpoint path into m (all but the head). */
+static int init_encoder(nn_model *m, const char *path, uint32_t vocab_crc, int quiet, nn_error *err) {
+    uint8_t *buf;
+    size_t len;
+    nn_checkpoint ck;
+    int rc = nn_read_file(path, &buf, &len, err);
+    if (rc) return rc;
+    rc = nn_checkpoint_read(&ck, buf, len, err);
+    free(buf);
+    if (rc) return rc;
+    if (ck.vocab_crc != vocab_crc)
+        rc = nn_fail(err, NN_ERR_ARG, "%s was pretrained with another vocabulary (crc %08x) than the shard's "
+                     "(crc %08x): pretrain again with build/imdb_pretrain", path, ck.vocab_crc, vocab_crc);
+    if (!rc) rc = nn_mlm_init_encoder(m, ck.model, err);
+    if (!rc && !quiet)
+        printf("Encoder: every weight but the classifier head from %s (maxlen %u, width %u, %u blocks)\n", path,
+               ck.model->cfg.maxlen, ck.model->cfg.embed_dim, ck.model->cfg.blocks);
+    nn_checkpoint_free(&ck);
+    return rc;
+}
+
 static void progress_bar(const nn_progress *p, uint32_t epochs, double ms) {
     int width = 30, done = (int)((double)p->batch / p->batches * width);
     printf("\rEpoch %u/%u [", p->epoch, epochs);
@@ -202,7 +229,7 @@ static void progress_bar(const nn_progress *p, uint32_t epochs, double ms) {
 
 int main(int argc, char **argv) {
     const char *shard_path = NULL, *history_path = NULL, *ckpt_path = NULL;
-    const char *vectors_path = NULL, *unsup_path = NULL, *sentences_path = NULL;
+    const char *vectors_path = NULL, *unsup_path = NULL, *sentences_path = NULL, *init_path = NULL;
     int quiet = 0, rc_vectors = 0;
     long threads = 1, short_words = 0;
     nn_error err = {0};
@@ -240,6 +267,8 @@ int main(int argc, char **argv) {
             vectors_path = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--unsup")) {
             unsup_path = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--init")) {
+            init_path = argv[++i];
         } else {
             fprintf(stderr, "imdb_train: unknown argument '%s'\n", a);
             usage(stderr);
@@ -311,6 +340,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_train: --embeddings and --unsup need --embedding-init word2vec (or "
                         "--preset tutorial-pretrained)\n");
         return 2;
+    }
+    int wants_init = 0;
+    for (int i = 1; i + 1 < argc; i++)
+        wants_init |= !strcmp(argv[i], "--preset") && !strcmp(argv[i + 1], "transformer-pretrained");
+    if (wants_init && !init_path) {
+        fprintf(stderr, "imdb_train: preset transformer-pretrained starts from a pretrained encoder: pass --init "
+                        "encoder.ckpt (build/imdb_pretrain writes one)\n");
+        return 2;
+    }
+    if (init_path && init_encoder(nn_trainer_model(t), init_path, shard.vocab_crc, quiet, &err)) {
+        fprintf(stderr, "imdb_train: %s\n", err.msg);
+        return 1;
     }
     int tty = isatty(1) && !quiet;
     if (!quiet)

@@ -34,7 +34,7 @@ test('nnw_layouts() and web/worker/layouts.js declare the same layouts, field fo
 test('each decoder reads its fields by name from the right slots', () => {
   const decoders = [worker.progress, worker.evalResult, worker.fullProgress, worker.diagnoseSummary, worker.diagnoseAt,
     worker.pretrainProgress, worker.embedStatsRow, worker.explainRow, worker.embedChangesRow, worker.neighboursRow,
-    worker.oneVsRestRow, worker.attentionTokenRow];
+    worker.oneVsRestRow, worker.attentionTokenRow, worker.mlmProgress];
   assert.deepEqual(decoders.map((d) => d.name).sort(), Object.keys(worker.LAYOUTS).sort(), 'one decoder per layout');
   for (const d of decoders) {
     // Two records at an unaligned float offset, slot i holding 100 * record + i.

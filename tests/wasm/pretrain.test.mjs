@@ -74,7 +74,7 @@ test('presets come from the engine, the first being the defaults', async () => {
   const { presets } = await w.request('presets', {});
   assert.deepEqual(presets.map((p) => p.name),
     ['tutorial-bag', 'tutorial-lstm', 'tutorial-gru', 'tutorial-bilstm', 'tutorial-pretrained', 'tutorial-mlp',
-     'ngram', 'tutorial-transformer']);
+     'ngram', 'tutorial-transformer', 'transformer-pretrained']);
   const lstm = presets[1].config;
   assert.equal(lstm.model, 'lstm');
   assert.equal(lstm.maxlen, 250);

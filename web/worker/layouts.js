@@ -28,6 +28,8 @@ export const LAYOUTS = Object.freeze({
   neighbours_row: ['id', 'similarity'],
   one_vs_rest_row: ['auc', 'ap', 'positives', 'roc_len'],
   attention_token_row: ['start', 'end', 'id'],
+  mlm_progress: ['fraction', 'reviews', 'reviews_total', 'pass', 'passes', 'lr', 'loss', 'accuracy', 'targets',
+    'finished'],
 });
 
 // A decoder of one layout: `size` floats a record; read(heap, ptr) is the
@@ -64,6 +66,7 @@ export const fullProgress = decoder('full_progress');
 export const diagnoseSummary = decoder('diagnose_summary');
 export const diagnoseAt = decoder('diagnose_at');
 export const pretrainProgress = decoder('pretrain_progress');
+export const mlmProgress = decoder('mlm_progress');
 export const embedStatsRow = decoder('embed_stats_row');
 export const explainRow = decoder('explain_row');
 export const embedChangesRow = decoder('embed_changes_row');

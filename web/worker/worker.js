@@ -16,7 +16,8 @@
 // diagnosis.js (diagnose*, labelledText), embeddings.js (embed*,
 // neighbours, memorised, projectorTsv, fullRun, fullStop), images.js
 // (image, predictImage, confusion), pretrain.js (loadCorpus, pretrain,
-// stopPretrain, nearest); here: init, stats, debugTrap.
+// stopPretrain, nearest), mlm.js (pretrainMlm, pauseMlm, resumeMlm, stopMlm,
+// fillMask, exportEncoder, importEncoder, useEncoder); here: init, stats, debugTrap.
 //
 // Deliberately not here: any engine logic (that is C, behind
 // engine/wasm_api.c) and anything about the page.
@@ -29,6 +30,7 @@ import { embeddingHandlers } from './embeddings.js';
 import { imageHandlers } from './images.js';
 import { modelHandlers } from './model.js';
 import { pretrainHandlers } from './pretrain.js';
+import { mlmHandlers } from './mlm.js';
 import { RequestError, api, fatal, isFatal, post, shared } from './session.js';
 import { textHandlers } from './text.js';
 import { trainingHandlers } from './training.js';
@@ -110,7 +112,7 @@ function dispatchTable(...groups) {
 }
 
 const HANDLERS = dispatchTable(sessionHandlers, datasetHandlers, trainingHandlers, modelHandlers, textHandlers,
-  diagnosisHandlers, embeddingHandlers, imageHandlers, pretrainHandlers, attentionHandlers);
+  diagnosisHandlers, embeddingHandlers, imageHandlers, pretrainHandlers, attentionHandlers, mlmHandlers);
 
 async function handle(message) {
   const { id, type, data } = message ?? {};
