@@ -36,7 +36,7 @@ static void collect(const char *tok, size_t len, size_t start, size_t end, void 
 
 static int reserve(float **p, size_t *cap, size_t n) {
     if (n <= *cap) return 1;
-    float *q = realloc(*p, n * sizeof *q);
+    float *q = nn_realloc_array(*p, n, sizeof *q);
     if (!q) return 0;
     *p = q;
     *cap = n;
@@ -55,8 +55,8 @@ int nn_attention_view_text(nn_attention_view *v, nn_model *m, const nn_vocab *vo
         return -1;
     }
     size_t k = nn_tokenize_spans(text, n, NULL, NULL);
-    kept_tokens kt = {voc, stop, c->vocab_size, malloc((k + 1) * sizeof *kt.ids),
-                      malloc((k + 1) * 2 * sizeof *kt.spans), 0};
+    kept_tokens kt = {voc, stop, c->vocab_size, nn_malloc_array(nn_size_add_sat(k, 1), sizeof *kt.ids),
+                      nn_malloc_array(nn_size_mul_sat(nn_size_add_sat(k, 1), 2), sizeof *kt.spans), 0};
     if (!kt.ids || !kt.spans) goto nomem;
     kt.ids[0] = NN_START;
     kt.spans[0] = kt.spans[1] = 0;

@@ -38,14 +38,20 @@ int nn_encoder_init(nn_encoder *enc, uint32_t V, uint32_t T, uint32_t E, uint32_
     memset(enc, 0, sizeof *enc);
     enc->V = V; enc->T = T; enc->E = E; enc->NH = NH; enc->F = F; enc->L = L; enc->Bmax = Bmax;
     enc->dropout = dropout;
-    enc->nparams = (size_t)V * E + (size_t)T * E + L * nn_encoder_block_floats(E, F) + 3 * (size_t)E + 1;
-    size_t P = enc->nparams, N = (size_t)Bmax * T;
+    /* Sizes saturate instead of wrapping (wasm32: 32-bit size_t), so an
+     * overflowing one fails to allocate. */
+    enc->nparams = nn_size_add_sat(nn_size_add_sat(nn_size_mul_sat((size_t)V + T, E),
+                                                   nn_size_mul_sat(L, nn_encoder_block_floats(E, F))),
+                                   3 * (size_t)E + 1);
+    size_t P = enc->nparams, N = nn_size_mul_sat(Bmax, T);
     size_t per_block = nn_encoder_acts_floats(Bmax, T, E, NH, F);
     size_t work = nn_encoder_block_work_floats(T, E, NH, F);
-    size_t nacts = per_block * (L + 1) + N * E * 4 + N * 2 + (size_t)Bmax * E * 2 + Bmax * 2 + work;
-    enc->params = calloc(4 * P, sizeof(float));
-    enc->acts_buf = calloc(nacts, sizeof(float));
-    enc->mask = calloc(N, 1);
+    size_t nacts = nn_size_add_sat(nn_size_add_sat(nn_size_mul_sat(per_block, (size_t)L + 1),
+                                                   nn_size_mul_sat(N, (size_t)E * 4 + 2)),
+                                   nn_size_add_sat(nn_size_mul_sat(Bmax, (size_t)E * 2 + 2), work));
+    enc->params = nn_calloc_array(nn_size_mul_sat(P, 4), sizeof(float));
+    enc->acts_buf = nn_calloc_array(nacts, sizeof(float));
+    enc->mask = nn_calloc_array(N, 1);
     if (!enc->params || !enc->acts_buf || !enc->mask) {
         nn_encoder_free(enc);
         return -1;

@@ -214,9 +214,16 @@ void nn_masked_mean_backward(float *dx, const float *dout, const uint8_t *mask,
 
 /* ------------------------------------------------------ one encoder block */
 
+/* The sizes below saturate at SIZE_MAX instead of wrapping (wasm32's size_t
+ * is 32 bits), so an allocation of one fails rather than comes out short;
+ * the memory budget (budget.c, 64-bit) refuses such configs before. */
+#define MUL nn_size_mul_sat
+#define ADD nn_size_add_sat
+
 size_t nn_encoder_block_floats(uint32_t E, uint32_t F) {
-    return 2 * (size_t)E + (size_t)E * 3 * E + 3 * (size_t)E + (size_t)E * E + E + 2 * (size_t)E +
-           (size_t)E * F + F + (size_t)F * E + E;
+    size_t e2 = MUL(E, E), ef = MUL(E, F);
+    /* ln1 2E, qkv 3E^2 + 3E, proj E^2 + E, ln2 2E, fc EF + F, fc2 FE + E */
+    return ADD(ADD(ADD(MUL(e2, 4), MUL(ef, 2)), MUL(E, 9)), F);
 }
 
 size_t nn_encoder_block_carve(nn_encoder_block *p, float *buf, uint32_t E, uint32_t F) {
@@ -250,15 +257,19 @@ size_t nn_encoder_acts_carve(nn_encoder_acts *a, float *buf, uint32_t B, uint32_
 }
 
 size_t nn_encoder_acts_floats(uint32_t B, uint32_t T, uint32_t E, uint32_t NH, uint32_t F) {
-    size_t N = (size_t)B * T;
-    return N * E * 9 + N * 4 + N * 3 * E + (size_t)B * NH * T * T + N * F * 2;
+    size_t N = MUL(B, T);
+    size_t ne = MUL(N, E), att = MUL(MUL(MUL(B, NH), T), T);
+    /* 9NE + 4N + 3NE + B NH T^2 + 2NF */
+    return ADD(ADD(ADD(MUL(ne, 12), MUL(N, 4)), att), MUL(MUL(N, F), 2));
 }
 
 size_t nn_encoder_block_work_floats(uint32_t T, uint32_t E, uint32_t NH, uint32_t F) {
     size_t att = nn_attention_work_floats(T, E, NH);
-    size_t wt = (size_t)E * (F > 3 * E ? F : 3 * E);
+    size_t wt = MUL(E, F > 3 * (size_t)E ? F : MUL(E, 3));
     return att > wt ? att : wt;
 }
+#undef MUL
+#undef ADD
 
 /* Inverted dropout in place over n floats with a fresh mask, or nothing. */
 static int dropout_on(float dropout, const nn_rng *rng) { return dropout > 0.0f && rng; }

@@ -39,11 +39,11 @@ int nn_mlm_create(nn_mlm **out, nn_model *m, nn_error *err) {
     mm->V = m->cfg.vocab_size;
     mm->E = m->cfg.embed_dim;
     mm->T = m->cfg.maxlen;
-    size_t N = (size_t)m->Bmax * mm->T;
-    mm->scratch_floats = (size_t)NN_MLM_GROUP * mm->V + 2 * (size_t)NN_MLM_GROUP * mm->E;
-    mm->input = calloc(N, sizeof *mm->input);
-    mm->target = calloc(N, sizeof *mm->target);
-    mm->wte_t = nn_alloc_floats((size_t)mm->E * mm->V);
+    size_t N = nn_size_mul_sat(m->Bmax, mm->T);
+    mm->scratch_floats = nn_size_mul_sat(NN_MLM_GROUP, nn_size_add_sat(mm->V, 2 * (size_t)mm->E));
+    mm->input = nn_calloc_array(N, sizeof *mm->input);
+    mm->target = nn_calloc_array(N, sizeof *mm->target);
+    mm->wte_t = nn_alloc_floats(nn_size_mul_sat(mm->E, mm->V));
     mm->scratch = nn_alloc_floats(mm->scratch_floats * NN_TFM_CHUNKS);
     mm->probs = nn_alloc_floats(mm->V);
     if (!mm->input || !mm->target || !mm->wte_t || !mm->scratch || !mm->probs) {
@@ -228,8 +228,8 @@ int nn_mlm_fill_text(nn_mlm *mm, const nn_vocab *v, const char *text, size_t len
     const nn_config *cfg = &mm->m->cfg;
     *n = 0;
     size_t cap = nn_encode_text(v, text, len, cfg->vocab_size, NULL, 0);
-    uint32_t *enc = malloc(cap * sizeof *enc + 1);
-    uint16_t *row = calloc(mm->T, sizeof *row);
+    uint32_t *enc = nn_malloc_array(nn_size_add_sat(cap, 1), sizeof *enc);
+    uint16_t *row = nn_calloc_array(mm->T, sizeof *row);
     if (!enc || !row) {
         free(enc);
         free(row);
@@ -306,8 +306,8 @@ int nn_mlm_run_create(nn_mlm_run **out, const nn_config *cfg, const nn_split *co
         nn_mlm_run_free(r);
         return rc;
     }
-    r->order = malloc((size_t)n * sizeof *r->order + 1);
-    r->batch = calloc((size_t)cfg->batch_size * cfg->maxlen, sizeof *r->batch);
+    r->order = nn_malloc_array(nn_size_add_sat(n, 1), sizeof *r->order);
+    r->batch = nn_calloc_array(nn_size_mul_sat(cfg->batch_size, cfg->maxlen), sizeof *r->batch);
     if (!r->order || !r->batch) {
         nn_mlm_run_free(r);
         return nn_fail(err, NN_ERR_NOMEM, "out of memory for the order of %u reviews", n);

@@ -112,25 +112,29 @@ int nn_transformer_create(nn_model *m) {
     tf->L = c->blocks;
     add_tensors(m);
     uint32_t B = m->Bmax, T = tf->T, E = tf->E, NH = tf->NH, F = tf->F, L = tf->L;
-    size_t N = (size_t)B * T, per_block = nn_encoder_acts_floats(B, T, E, NH, F);
+    size_t N = nn_size_mul_sat(B, T), per_block = nn_encoder_acts_floats(B, T, E, NH, F);
     tf->max_chunks = chunks_of(B, NN_TFM_CHUNKS);
     tf->work_floats = nn_encoder_block_work_floats(T, E, NH, F);
-    size_t nacts = per_block * (L + 1) + N * E * 4 + N * 2 + (size_t)B * E * 2;
+    /* Saturating (wasm32's 32-bit size_t): a size that overflows fails to
+     * allocate; the budget (64-bit) refuses such configs first. */
+    size_t nacts = nn_size_add_sat(nn_size_add_sat(nn_size_mul_sat(per_block, (size_t)L + 1),
+                                                    nn_size_mul_sat(N, (size_t)E * 4 + 2)),
+                                   nn_size_mul_sat(B, (size_t)E * 2));
     m->params = nn_alloc_floats(m->nparams);
     m->grads = nn_alloc_floats(m->nparams);
     m->m = nn_alloc_floats(m->nparams);
     m->v = nn_alloc_floats(m->nparams);
     m->logit = nn_alloc_floats(B);
     m->dlogit = nn_alloc_floats(B);
-    m->ids1 = calloc(T, sizeof *m->ids1);
-    m->ids_batch = calloc(N, sizeof *m->ids_batch);
+    m->ids1 = nn_calloc_array(T, sizeof *m->ids1);
+    m->ids_batch = nn_calloc_array(N, sizeof *m->ids_batch);
     tf->acts_buf = nn_alloc_floats(nacts);
-    tf->work = nn_alloc_floats(tf->work_floats * tf->max_chunks);
-    tf->chunk_grads = tf->max_chunks > 1 ? nn_alloc_floats(m->nparams * (tf->max_chunks - 1)) : NULL;
-    tf->mask = calloc(N, 1);
-    tf->order = calloc(B, sizeof *tf->order);
-    tf->lens = calloc(B, sizeof *tf->lens);
-    tf->cids = calloc(N, sizeof *tf->cids);
+    tf->work = nn_alloc_floats(nn_size_mul_sat(tf->work_floats, tf->max_chunks));
+    tf->chunk_grads = tf->max_chunks > 1 ? nn_alloc_floats(nn_size_mul_sat(m->nparams, tf->max_chunks - 1)) : NULL;
+    tf->mask = nn_calloc_array(N, 1);
+    tf->order = nn_calloc_array(B, sizeof *tf->order);
+    tf->lens = nn_calloc_array(B, sizeof *tf->lens);
+    tf->cids = nn_calloc_array(N, sizeof *tf->cids);
     tf->zs = nn_alloc_floats(B);
     tf->dzs = nn_alloc_floats(B);
     if (!tf->order || !tf->lens || !tf->cids || !tf->zs || !tf->dzs) return 0;
