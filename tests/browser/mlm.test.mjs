@@ -109,7 +109,26 @@ test('a tiny encoder pretrained in the panel fills in the blank, saves and loads
   const pretrained = (await pg(page, () => window.__playground.history))[0];
   t.diagnostic(`first epoch from scratch loss ${scratch.loss.toFixed(4)} val_acc ${scratch.val_acc.toFixed(4)}; from the encoder loss ${pretrained.loss.toFixed(4)} val_acc ${pretrained.val_acc.toFixed(4)}`);
   assert.ok(Math.abs(pretrained.loss - scratch.loss) > 1e-6, 'the first epoch differs from the from-scratch run with the same seed');
-  await page.screenshot({ path: path.join(ARTIFACTS, 'mlm-panel.png'), fullPage: false });
+
+  // A longer pretraining: fill in the blank answers while it runs; pause
+  // holds it, resume goes on, stop keeps the encoder.
+  await page.fill('#mlm-reviews', '20000');
+  await page.click('#mlm-start');
+  await page.waitForFunction(() => window.__playground.mlm.liveFills >= 1 && window.__playground.mlm.progress?.reviews > 0, null, { timeout: 60000, polling: 50 });
+  await page.click('#mlm-pause');
+  await page.waitForFunction(() => window.__playground.mlm.state === 'paused', null, { timeout: 10000, polling: 50 });
+  assert.equal(await page.textContent('#mlm-pause'), 'Resume');
+  const held = (await mlm(page)).progress.reviews;
+  await page.waitForTimeout(600);
+  assert.equal((await mlm(page)).progress.reviews, held, 'paused: no reviews go by');
+  await page.click('#mlm-pause');
+  await page.waitForFunction((n) => window.__playground.mlm.progress.reviews > n, held, { timeout: 30000, polling: 50 });
+  assert.match((await mlm(page)).status, /Pretraining: \d+% · [\d,]+ of 20,000 reviews/, 'the status gives the reviews done');
+  await page.click('#mlm-stop');
+  await page.waitForFunction(() => window.__playground.mlm.origin === 'stopped', null, { timeout: 10000, polling: 50 });
+  await page.fill('#mlm-blank', 'a [MASK] film');
+  await page.waitForFunction(() => window.__playground.mlm.fillText === 'a [MASK] film' && window.__playground.mlm.words?.length === 10, null, { timeout: 10000, polling: 50 });
+  await page.locator('#mlm-panel').screenshot({ path: path.join(ARTIFACTS, 'mlm-panel.png') });
   assertClean(problems, 'pretraining panel');
   await page.close();
 });

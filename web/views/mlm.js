@@ -84,6 +84,7 @@ export function createMlmPanel(corpusUrl) {
     words: null, // the last fillMask answer
     fillText: null,
     fillError: '',
+    liveFills: 0, // fillMask answers received while pretraining ran
   };
   let filling = false;
   let lastFill = -Infinity;
@@ -221,6 +222,7 @@ export function createMlmPanel(corpusUrl) {
     try {
       const { words } = await page.worker.request('fillMask', { text, k: 10 });
       Object.assign(s, { words, fillText: text, fillError: '' });
+      if (s.state === 'running') s.liveFills += 1;
     } catch (err) {
       Object.assign(s, { words: null, fillText: text, fillError: err.message });
     } finally {
