@@ -80,7 +80,8 @@ export async function startTraining() {
       // Never the pretrained recipe from scratch: without an encoder, refuse.
       const why = page.mlm.refusal();
       if (why) throw new Error(why);
-      page.stages.push({ label: '', title: '', reference: false, config, encoder: true });
+      const label = ui.preset.value === 'transformer-pretrained' ? '' : 'from the encoder';
+      page.stages.push({ label, title: '', reference: false, config, encoder: true });
     } else {
       page.stages.push({ label: '', title: '', reference: false, config });
     }
