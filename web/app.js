@@ -27,13 +27,14 @@ import { createDiagnosis } from './views/diagnosis.js';
 import { createAttentionView } from './views/attention.js';
 import { createStopwordsControl } from './views/stopwords.js';
 import { WordVectors } from './views/pretrain.js';
+import { createMlmPanel } from './views/mlm.js';
 import { ImagesView } from './views/images.js';
 import { EngineSupervisor } from './supervisor.js';
 import { $, ui, controls, fmtInt, fmtPct, fmtDuration, showError, announce, debugHooks, store, page } from './page.js';
 import { state, items, writeHash, readHash, setSetting, applySchema, view } from './state.js';
 import { setPhase, scheduleStatus } from './views/status.js';
 import { renderControls, syncPresetMenu, applySetting, ensureDatasetModel, setUpDatasetView, showHashNotes, bindControls, setFormEnabled } from './views/settings.js';
-import { configureModel, onEngineEvent } from './views/training.js';
+import { configureModel, onEngineEvent, corpusUrl } from './views/training.js';
 import { showSaved, restoreSaved, onEngineCrash, setUpAfterCrash, onEngineRecovered, loadRunWeights } from './views/modelfiles.js';
 import { explainCurrent, renderEmptyScore, openReview } from './views/review.js';
 import { explainShardFailure, datasetPath, datasetUrl, showShardLoaded } from './views/shard.js';
@@ -93,6 +94,8 @@ async function start() {
       if (page.phase === 'pretraining') scheduleStatus();
     },
   );
+
+  if (!dataset().images) page.mlm = createMlmPanel(corpusUrl);
 
   try {
     const info = await page.worker.request('init', { debug: debugHooks });

@@ -86,6 +86,10 @@ Object.defineProperty(window, '__playground', {
     get pretrain() {
       return page.wordVectors ? page.wordVectors.snapshot() : null;
     },
+    // The Transformer's pretraining panel (views/mlm.js).
+    get mlm() {
+      return page.mlm ? page.mlm.snapshot() : null;
+    },
     get stage() {
       return page.currentStage ? { label: page.currentStage.label, reference: page.currentStage.reference, left: page.stages.length } : null;
     },

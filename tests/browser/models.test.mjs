@@ -46,7 +46,7 @@ after(async () => {
 test('the model menu offers the presets, sets every control and the link, and says custom after an edit', async () => {
   const { page, problems } = await openPage('');
   const options = await page.$$eval('#preset option', (os) => os.map((o) => o.value));
-  assert.deepEqual(options, ['tutorial-bag', 'tutorial-lstm', 'tutorial-gru', 'tutorial-bilstm', 'tutorial-pretrained', 'ngram', 'tutorial-transformer', 'custom']);
+  assert.deepEqual(options, ['tutorial-bag', 'tutorial-lstm', 'tutorial-gru', 'tutorial-bilstm', 'tutorial-pretrained', 'ngram', 'tutorial-transformer', 'transformer-pretrained', 'custom']);
   assert.equal(await page.inputValue('#preset'), 'tutorial-bag', 'the default is the bag tutorial');
   assert.ok(await page.isDisabled('#layers'), 'recurrent settings are disabled for the bag model');
   assert.ok(await page.isHidden('#pretrain-panel'), 'no word-vectors panel without word2vec');

@@ -363,6 +363,7 @@ export function onEngineCrash(why) {
 // (or a fresh one when nothing was saved yet).
 export async function setUpAfterCrash(w) {
   page.wordVectors?.reset(); // the new worker has no word vectors (nor unlabelled reviews)
+  page.mlm?.reset(); // nor an encoder
   page.stages = [];
   await w.request('init', { debug: debugHooks });
   page.shardInfo = await w.request(dataset().loadRequest, { url: datasetUrl() });

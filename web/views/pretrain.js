@@ -39,6 +39,9 @@ export const PRESET_NOTES = {
     'of 3). It costs about 36 s of CPU an epoch natively; on a busy 2-core machine (load 7-12) an epoch took 80-114 s ' +
     'in the page against 92-95 s natively, so minutes, not seconds. The attention view under the review box shows which ' +
     'words each word looks at.',
+  'transformer-pretrained':
+    'The small BERT of the recipe above, started from an encoder pretrained as a masked-language model (the panel ' +
+    '“Pretrain the Transformer”: pretrain it there, or load an encoder file, before Train); a fourth epoch allowed.',
   custom: 'Your own settings; the link keeps them.',
 };
 

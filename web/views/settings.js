@@ -41,6 +41,7 @@ export function updateRelevance() {
   const w2v = state.embedding_init === 'word2vec' && !dataset().images;
   ui.w2vFields.hidden = !w2v;
   ui.pretrainPanel.hidden = !w2v;
+  page.mlm?.setShown(transformer && !dataset().images);
   syncPresetMenu();
 }
 

@@ -76,6 +76,12 @@ export async function startTraining() {
           config: { ...config, embedding_init: 'uniform' },
         });
       page.stages.push({ label: state.compare ? 'pretrained' : '', title: `pretrained model${state.compare ? ' (2 of 2)' : ''}`, reference: false, config });
+    } else if (config.model === 'transformer' && page.mlm?.wanted(ui.preset.value)) {
+      // Never the pretrained recipe from scratch: without an encoder, refuse.
+      const why = page.mlm.refusal();
+      if (why) throw new Error(why);
+      const label = ui.preset.value === 'transformer-pretrained' ? '' : 'from the encoder';
+      page.stages.push({ label, title: '', reference: false, config, encoder: true });
     } else {
       page.stages.push({ label: '', title: '', reference: false, config });
     }
@@ -101,6 +107,7 @@ export async function startStage() {
   page.runHistory = [];
   page.testResult = null;
   const config = await configureModel(stage.config);
+  if (stage.encoder) await page.worker.request('useEncoder', {}); // after configure, before train
   page.embeddings?.onNewRun(config);
   beginRun(stage, config);
   const epochs = Number(config?.epochs) || state.epochs;
@@ -294,7 +301,7 @@ export function onEngineEvent(type, raw) {
     default:
       // Word vectors' events go to their panel; an event this page does not
       // know is not an error: newer workers may add some.
-      page.wordVectors?.handleEvent(type, data);
+      page.wordVectors?.handleEvent(type, data) || page.mlm?.handleEvent(type, data);
       break;
   }
   // The word map's snapshots live in the worker, numbered by its own run:
