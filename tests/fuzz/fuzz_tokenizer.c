@@ -6,7 +6,8 @@
  * the text; a token is 1..NN_MAX_TOKEN_BYTES bytes, equal to its source
  * bytes lowercased (ASCII only), made of word bytes, and neither starts nor
  * ends with an apostrophe; nn_tokenize sees the same tokens; nn_encode_text
- * writes <START> and then exactly the ids the vocabulary gives those tokens,
+ * writes <START> and then exactly the ids the vocabulary gives those tokens
+ * (a "mask" token right between '[' and ']' gives [MASK], NN_UNUSED),
  * never more than cap of them, and returns the full count. The last two
  * bytes of the input also choose cap and num_words.
  *
@@ -84,6 +85,11 @@ static void tokenizer_on_span(const char *tok, size_t len, size_t start, size_t 
                              "lookup missed word id %u", i);
             }
         }
+        /* The literal "[MASK]" (any case: tokens are lowercased) is the
+         * masked-language model's id NN_UNUSED, whatever the vocabulary. */
+        if (len == 4 && !memcmp(tok, "mask", 4) && start > 0 && end < s->len &&
+            s->text[start - 1] == '[' && s->text[end] == ']')
+            id = NN_UNUSED;
         if (s->num_words && id >= s->num_words) id = NN_UNK;
         s->ids[s->count + 1] = id;
     }
