@@ -50,6 +50,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--scroll') opts.scroll = argv[++i];
   else if (a === '--ms') opts.ms = Number(argv[++i]);
   else if (a === '--profile') opts.profile = true;
+  else if (a === '--trace') opts.trace = true;
   else {
     console.error("usage: page_profile.mjs [--hash '#epochs=40'] [--review] [--lstm N] [--scroll SELECTOR] [--ms N] [--profile]");
     process.exit(2);
@@ -97,6 +98,27 @@ function installRecorder() {
 }
 
 const key = (cf) => `${cf.functionName || '(anonymous)'} ${cf.url.split('/').pop()}:${cf.lineNumber + 1}`;
+
+// Total duration of each trace event name per thread (complete 'X' events
+// and B/E pairs), the largest first: where layout, paint and compositing go.
+function summariseTrace(events) {
+  const names = new Map(); // tid -> thread name
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args.name);
+  const sums = new Map(), open = new Map();
+  const add = (e, dur, tdur) => {
+    const k = `${names.get(`${e.pid}:${e.tid}`) || e.tid} | ${e.name}`;
+    const v = sums.get(k) || [0, 0, 0, 0];
+    v[0] += dur; v[1]++; v[2] += tdur || 0; v[3] = Math.max(v[3], tdur || 0);
+    sums.set(k, v);
+  };
+  for (const e of events) {
+    if (e.ph === 'X' && e.dur) add(e, e.dur, e.tdur);
+    else if (e.ph === 'B') open.set(`${e.pid}:${e.tid}:${e.name}`, e.ts);
+    else if (e.ph === 'E') { const k = `${e.pid}:${e.tid}:${e.name}`; if (open.has(k)) { add(e, e.ts - open.get(k)); open.delete(k); } }
+  }
+  console.log('trace: by thread | event (nested events overlap), the largest 40 by CPU time: wall ms, CPU ms (the thread running: what a busy machine does not inflate), count, longest CPU ms:');
+  for (const [k, [us, n, tus, tmax]] of [...sums].sort((a, b) => b[1][2] - a[1][2]).slice(0, 40)) console.log(`  ${(us / 1000).toFixed(0).padStart(6)} ms ${(tus / 1000).toFixed(0).padStart(6)} ms CPU ${String(n).padStart(5)}x max ${(tmax / 1000).toFixed(1).padStart(5)} ms  ${k}`);
+}
 
 function summariseProfile(p) {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -160,11 +182,29 @@ try {
     await cdp.send('Profiler.start');
   }
   await page.evaluate(installRecorder);
+  const perf = await page.context().newCDPSession(page);
+  await perf.send('Performance.enable');
+  const metrics = async () => Object.fromEntries((await perf.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const before = await metrics();
+  const traceEvents = [];
+  if (opts.trace) {
+    perf.on('Tracing.dataCollected', (e) => traceEvents.push(...e.value));
+    await perf.send('Tracing.start', { traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink', 'cc', 'viz', 'gpu'] }, transferMode: 'ReportEvents' });
+  }
   const t0 = Date.now();
   await page.click('#btn-train');
   if (opts.ms > 0) await page.waitForTimeout(opts.ms);
   else await page.waitForFunction(() => ['done', 'stopped', 'failed'].includes(window.__playground.phase), null, { timeout: 600000, polling: 100 });
   const wall = Date.now() - t0;
+  const after = await metrics();
+  if (opts.trace) {
+    const complete = new Promise((resolve) => perf.once('Tracing.tracingComplete', resolve));
+    await perf.send('Tracing.end');
+    await complete;
+    summariseTrace(traceEvents);
+  }
+  const delta = (k) => after[k] - before[k];
+  console.log(`the browser's main-thread work (CDP Performance metrics, over the run): ${delta('LayoutCount')} layouts ${(delta('LayoutDuration') * 1000).toFixed(0)} ms, ${delta('RecalcStyleCount')} style recalcs ${(delta('RecalcStyleDuration') * 1000).toFixed(0)} ms, script ${(delta('ScriptDuration') * 1000).toFixed(0)} ms, tasks ${(delta('TaskDuration') * 1000).toFixed(0)} ms; ${after.Nodes} DOM nodes, document ${await page.evaluate(() => document.documentElement.scrollHeight)} px tall`);
   const rec = await page.evaluate(() => {
     const r = window.__profileRec;
     r.on = false;
