@@ -18,8 +18,8 @@
 # pass over the 75,000 reviews, and one fine-tuning epoch of 1,000 + 250
 # reviews (build/imdb_bench, 2 threads, and the worker) projected to the
 # preset's 20,000 + 5,000, each with page / native; on fewer than 3 cores
-# the same again at 1 thread, the engine the page takes there. Figures only: nothing
-# here asserts on time.
+# the same again at 1 thread, the engine the page takes there. Figures
+# only: nothing here asserts on time.
 #
 #   scripts/bench.sh [--repeat N] [--lstm-epochs N] [--torch-lstm-full]
 #                    [--no-browser] [--no-page] [--no-peers] [--install-peers]
