@@ -11,16 +11,24 @@
 # TensorFlow.js with its wasm backend (optional npm packages). Prints one
 # table, then the ratios; then issue 17's "your own text" line: a 5,000-
 # sentence, 6-class file read and trained in the page
-# (tests/bench/labelled_browser_bench.mjs). Figures only: nothing here
-# asserts on time.
+# (tests/bench/labelled_browser_bench.mjs); then issue 14's Transformer
+# lines: masked-language-model pretraining of tutorial-transformer's encoder
+# on the first 2,000 reviews of a pass (build/imdb_pretrain, 2 threads, and
+# the page's worker, tests/bench/mlm_browser_bench.mjs) projected to one
+# pass over the 75,000 reviews, and one fine-tuning epoch of 1,000 + 250
+# reviews (build/imdb_bench, 2 threads, and the worker) projected to the
+# preset's 20,000 + 5,000, each with page / native; on fewer than 3 cores
+# the same again at 1 thread, the engine the page takes there. Figures
+# only: nothing here asserts on time.
 #
 #   scripts/bench.sh [--repeat N] [--lstm-epochs N] [--torch-lstm-full]
 #                    [--no-browser] [--no-page] [--no-peers] [--install-peers]
 #                    [--mlp-epochs N] [--no-node] [--no-parts] [--no-labelled]
-#                    [--results FILE]
+#                    [--no-mlm] [--mlm-reviews N] [--mlm-train N] [--results FILE]
 #   scripts/bench.sh --page-only [--results FILE]
 #   scripts/bench.sh --site-only
 #   scripts/bench.sh --labelled-only
+#   scripts/bench.sh --mlm-only [--mlm-reviews N] [--mlm-train N] [--no-browser]
 #
 #   --repeat N         runs of the 40-epoch bag recipe, natively and in the
 #                      browser (default 3; the median is shown)
@@ -44,6 +52,16 @@
 #                      6-class file: shard build and default recipe in the
 #                      page, about 30 s)
 #   --labelled-only    only that line
+#   --no-mlm           skip the Transformer's pretraining and fine-tuning
+#                      lines (about 3 minutes on 2 cores: 2 threads, and 1
+#                      thread as the page there; needs data/imdb-unsup.shard)
+#   --mlm-only         only those lines (with --no-browser: native only)
+#   --mlm-reviews N    reviews pretrained, natively and in the worker
+#                      (default 2000: a short sample of a pass, not a pass)
+#   --mlm-train N      training reviews of the fine-tuning epoch (default
+#                      1000, with N/4 validated; 0: no fine-tuning line).
+#                      Natively imdb_bench also scores the 25,000 test
+#                      reviews after it (about 10 s of CPU, not timed)
 #   --no-parts         skip the per-part breakdown (needs perf: Debian's
 #                      linux-perf; builds build-wasm's nn_wasm_prof target)
 #   --install-peers    first install the peers: python3-torch with apt-get
@@ -62,7 +80,7 @@ say() { echo "bench: $*" >&2; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 REPEAT=3 LSTM_EPOCHS=1 TORCH_FULL=0 BROWSER=1 PAGE=1 PEERS=1 INSTALL=0 RESULTS="" PAGE_ONLY=0 SITE_ONLY=0 LABELLED_ONLY=0
-MLP_EPOCHS=2 NODE_WASM=1 PARTS=1 LABELLED=1
+MLP_EPOCHS=2 NODE_WASM=1 PARTS=1 LABELLED=1 MLM=1 MLM_ONLY=0 MLM_REVIEWS=2000 MLM_TRAIN=1000
 while [ $# -gt 0 ]; do
     case "$1" in
         --repeat) REPEAT="$2"; shift 2 ;;
@@ -78,6 +96,10 @@ while [ $# -gt 0 ]; do
         --no-parts) PARTS=0; shift ;;
         --no-labelled) LABELLED=0; shift ;;
         --labelled-only) LABELLED_ONLY=1; shift ;;
+        --no-mlm) MLM=0; shift ;;
+        --mlm-only) MLM_ONLY=1; shift ;;
+        --mlm-reviews) MLM_REVIEWS="$2"; shift 2 ;;
+        --mlm-train) MLM_TRAIN="$2"; shift 2 ;;
         --install-peers) INSTALL=1; shift ;;
         --results) RESULTS="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -87,6 +109,8 @@ done
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a whole number >= 1"
 [[ "$LSTM_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "--lstm-epochs needs a whole number >= 1"
 [[ "$MLP_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "--mlp-epochs needs a whole number >= 1"
+[[ "$MLM_REVIEWS" =~ ^[1-9][0-9]*$ ]] || die "--mlm-reviews needs a whole number >= 1"
+[[ "$MLM_TRAIN" =~ ^[0-9]+$ ]] || die "--mlm-train needs a whole number >= 0"
 FASHION="$ROOT/data/fashion.shard"
 
 SHARD="$ROOT/data/imdb.shard"
@@ -113,7 +137,7 @@ if [ "$LABELLED_ONLY" = 1 ]; then
     echo "$line"
     exit 0
 fi
-if [ "$PAGE_ONLY" = 0 ] && { [ ! -x build/imdb_bench ] || [ ! -x build/imdb_export_arrays ]; }; then
+if [ "$PAGE_ONLY" = 0 ] && { [ ! -x build/imdb_bench ] || [ ! -x build/imdb_export_arrays ] || [ ! -x build/imdb_pretrain ]; }; then
     say "building the native tools (build/)"
     cmake -S . -B build >/dev/null && cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
         || die "the native build failed: run scripts/setup.sh"
@@ -122,6 +146,54 @@ if [ "$BROWSER" = 1 ]; then
     [ -f web/engine/engine.wasm ] || die "web/engine/engine.wasm is missing: run scripts/build-wasm.sh"
     [ -d node_modules/playwright-core ] || die "playwright-core is missing: run npm ci (or scripts/setup.sh)"
     [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || die "no Chromium at ${CHROMIUM:-/usr/bin/chromium}: apt-get install chromium"
+fi
+
+# The Transformer's lines (issue 14): MLM pretraining on the first
+# $MLM_REVIEWS reviews of a pass and a fine-tuning epoch of $MLM_TRAIN
+# reviews, natively and in the page's worker, at 2 threads (the worker's
+# two-thread engine asked for) and, on a machine of fewer than 3 cores
+# (where the page itself takes the one-thread engine), at 1 thread too;
+# printed as lines by tests/bench/mlm_lines.mjs.
+UNSUP="$ROOT/data/imdb-unsup.shard"
+mlm_lines() {
+    if [ ! -f "$UNSUP" ]; then
+        say "Transformer lines skipped: $UNSUP is missing (scripts/setup.sh builds it)"
+        return 0
+    fi
+    local dir line n wall cpu t counts=2
+    [ "$(nproc 2>/dev/null || echo 1)" -lt 3 ] && counts="2 1"
+    dir="$(mktemp -d)"
+    : > "$dir/mlm.jsonl"
+    for t in $counts; do
+        say "native: MLM pretraining of tutorial-transformer's encoder, $MLM_REVIEWS reviews, $t thread(s)"
+        line="$(build/imdb_pretrain --shard "$SHARD" --unsup "$UNSUP" --out "$dir/encoder.ckpt" --reviews "$MLM_REVIEWS" --threads "$t" \
+            | grep -m1 '^pretrained on ')" || { rm -rf "$dir"; die "imdb_pretrain failed"; }
+        # "pretrained on N reviews in X s wall, Y s CPU (R reviews/s); encoder: ..."
+        read -r n wall cpu <<<"$(sed -E 's/^pretrained on ([0-9]+) reviews in ([0-9.]+) s wall, ([0-9.]+) s CPU.*/\1 \2 \3/' <<<"$line")"
+        printf '{"native_pretrain":{"reviews":%s,"wall_s":%s,"cpu_s":%s,"threads":%s}}\n' "$n" "$wall" "$cpu" "$t" >> "$dir/mlm.jsonl"
+        if [ "$MLM_TRAIN" -gt 0 ]; then
+            say "native: tutorial-transformer, one epoch of $MLM_TRAIN + $(( (MLM_TRAIN + 2) / 4 )) reviews, $t thread(s)"
+            build/imdb_bench --shard "$SHARD" --preset tutorial-transformer --threads "$t" --epochs 1 \
+                --train_size "$MLM_TRAIN" --val_size "$(( (MLM_TRAIN + 2) / 4 ))" --json >> "$dir/mlm.jsonl" \
+                || { rm -rf "$dir"; die "imdb_bench (tutorial-transformer) failed"; }
+        fi
+        if [ "$BROWSER" = 1 ]; then
+            say "Chromium: the same in the page's worker, $t thread(s) (tests/bench/mlm_browser_bench.mjs)"
+            node tests/bench/mlm_browser_bench.mjs --reviews "$MLM_REVIEWS" --train-size "$MLM_TRAIN" \
+                --threads "$([ "$t" = 2 ] && echo true || echo false)" >> "$dir/mlm.jsonl" \
+                || { rm -rf "$dir"; die "mlm_browser_bench.mjs failed"; }
+        fi
+    done
+    [ -n "$RESULTS" ] && [ "$MLM_ONLY" = 1 ] && cp "$dir/mlm.jsonl" "$RESULTS"
+    node tests/bench/mlm_lines.mjs "$dir/mlm.jsonl" || { rm -rf "$dir"; die "mlm_lines.mjs failed"; }
+    rm -rf "$dir"
+}
+if [ "$MLM_ONLY" = 1 ]; then
+    out="$(mlm_lines)"
+    echo
+    echo "Transformer lines on $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "$out"
+    exit 0
 fi
 
 if [ "$PAGE_ONLY" = 1 ]; then
@@ -244,6 +316,8 @@ if [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ] && [ "$LABELLED" = 1 ]; then
     say "Chromium: your own text in the page (5,000 sentences, 6 classes: shard build, default recipe)"
     LABELLED_OUT="$(node tests/bench/labelled_browser_bench.mjs)" || die "labelled_browser_bench.mjs failed"
 fi
+MLM_OUT=""
+if [ "$MLM" = 1 ]; then MLM_OUT="$(mlm_lines)"; fi
 
 # ----------------------------------------------------------- PyTorch
 if [ "$HAVE_TORCH" = 1 ]; then
@@ -276,5 +350,9 @@ fi
 if [ -n "$LABELLED_OUT" ]; then
     echo
     echo "$LABELLED_OUT"
+fi
+if [ -n "$MLM_OUT" ]; then
+    echo
+    echo "$MLM_OUT"
 fi
 if [ "$BROWSER" = 1 ] && [ "$PAGE" = 1 ]; then site_bench; fi

@@ -50,6 +50,7 @@ export const ui = {
   preset: $('preset'),
   presetHint: $('preset-hint'),
   w2vFields: $('w2v-fields'),
+  compareField: $('compare-field'),
   pretrainPanel: $('pretrain-panel'),
   dataset: $('dataset'),
 };

@@ -208,7 +208,7 @@ function parserOf(f) {
 // the link only.
 const PAGE_PROPS = {
   pace: choice('fast', ['fast', 'watch'], 'full speed, or about 1.5 s per epoch to follow by eye'),
-  compare: bool(true, 'with word2vec: also train the same model from scratch, to compare'),
+  compare: bool(true, 'with word2vec or a pretrained Transformer encoder: also train the same model from scratch, to compare'),
   shard: shardPath('data/imdb.shard', 'the shard file to train on'),
   // The second dataset: Fashion-MNIST images (fashion.shard, beside the
   // review shard), for model "mlp".

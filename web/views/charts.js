@@ -513,6 +513,7 @@ export class TrainingCharts {
       lossScale: this.loss.options.scales.y.type,
       reference: { loss: ref(this.reference.loss), acc: ref(this.reference.acc) },
       labels: this.loss.data.datasets.map((ds) => ds.label),
+      dashed: this.loss.data.datasets.filter((ds) => ds.borderDash?.length > 0).map((ds) => ds.label),
       overlays: this.overlays.map((o) => ({ id: o.id, color: o.color, lossDatasets: 2, valLoss: o.series.loss[1].map(({ x, y }) => ({ x, y })) })),
       lossDatasets: this.loss.data.datasets.length,
     };

@@ -2,10 +2,12 @@
 // Transformer encoder as a masked-language model in the worker (web/PROTOCOL.md:
 // loadCorpus, pretrainMlm, pauseMlm, resumeMlm, stopMlm, mlmProgress,
 // mlmDone, mlmError), shows its progress, time left and the masked-token
-// loss and accuracy, saves and loads the encoder as a file (exportEncoder,
-// importEncoder), answers "fill in the blank" (fillMask) from the encoder as
-// it is, refreshed while it learns, and tells Train whether to start the
-// model from the encoder (training.js sends useEncoder then).
+// loss and accuracy (as text and on a live chart, mlm-chart.js), saves and
+// loads the encoder as a file (exportEncoder, importEncoder), answers
+// "fill in the blank" (fillMask) from the encoder as it is, refreshed while
+// it learns, and tells Train whether to start the model from the encoder
+// (training.js sends useEncoder then, after the same model from scratch
+// when "compare" is on).
 //
 // Deliberately not here: any MLM maths (engine/mlm.c), the training runs
 // (training.js), HTML built from strings (every node is made with
@@ -13,6 +15,7 @@
 
 import { $, page, showError, announce } from '../page.js';
 import { engineConfig } from '../state.js';
+import { MlmChart } from './mlm-chart.js';
 
 const FILL_MS = 2000; // fill in the blank asks again at most this often while pretraining runs
 const DEFAULT_BLANK = 'this movie was [MASK] .';
@@ -44,6 +47,7 @@ export function createMlmPanel(corpusUrl) {
     status: el('p', { id: 'mlm-status', className: 'status', 'aria-live': 'polite' }),
     progress: el('progress', { id: 'mlm-progress', max: 1, value: 0 }),
     metrics: el('p', { id: 'mlm-metrics', className: 'small' }),
+    canvas: el('canvas', { id: 'mlm-chart', role: 'img' }),
     reviews: el('input', { id: 'mlm-reviews', type: 'number', min: 0, step: 1, value: '0' }),
     passes: el('input', { id: 'mlm-passes', type: 'number', min: 1, max: 20, step: 1, value: '1' }),
     start: el('button', { id: 'mlm-start', type: 'button', text: 'Pretrain' }),
@@ -67,6 +71,11 @@ export function createMlmPanel(corpusUrl) {
     el('label', { htmlFor: 'mlm-progress', className: 'visually-hidden', text: 'pretraining progress' }),
     ui.progress,
     ui.metrics,
+    el('figure', { className: 'chart mlm-chart' },
+      el('div', { className: 'chart-box mlm-chart-box' }, ui.canvas),
+      el('figcaption', { text: 'The masked words’ loss (solid, left axis) and the share of them guessed right (dashed, right ' +
+        'axis) by reviews processed, each point the average since the one before. Kept when paused or stopped; ' +
+        'a new pretraining starts it again.' })),
     el('div', { className: 'mlm-row' }, ui.save, el('label', { htmlFor: 'mlm-file', className: 'file-label', text: 'Load an encoder file' }), ui.load),
     el('label', { className: 'mlm-field' }, ui.use, ' Train starts from this encoder (always, for the pretrained recipe)'),
     el('h3', { text: 'Fill in the blank' }),
@@ -86,6 +95,7 @@ export function createMlmPanel(corpusUrl) {
     fillError: '',
     liveFills: 0, // fillMask answers received while pretraining ran
   };
+  const chart = new MlmChart(ui.canvas);
   let filling = false;
   let lastFill = -Infinity;
 
@@ -153,6 +163,7 @@ export function createMlmPanel(corpusUrl) {
     s.state = 'loading';
     s.progress = null;
     s.done = null;
+    chart.clear();
     render();
     try {
       await ensureCorpus();
@@ -203,6 +214,7 @@ export function createMlmPanel(corpusUrl) {
       const bytes = await file.arrayBuffer();
       await page.worker.request('importEncoder', { bytes }, [bytes]);
       Object.assign(s, { state: 'ready', encoder: true, origin: 'loaded', progress: null, done: null });
+      chart.clear(); // the curves were another encoder's
       announce('Encoder loaded.');
       fill(true);
     } catch (err) {
@@ -262,6 +274,7 @@ export function createMlmPanel(corpusUrl) {
       switch (type) {
         case 'mlmProgress':
           s.progress = data;
+          chart.add(data);
           render();
           fill();
           return true;
@@ -283,8 +296,11 @@ export function createMlmPanel(corpusUrl) {
     // A restarted worker has no encoder.
     reset() {
       Object.assign(s, { state: 'none', encoder: false, origin: '', progress: null, done: null, words: null, fillError: '' });
+      chart.clear();
       render();
     },
-    snapshot: () => structuredClone({ ...s, status: ui.status.textContent, metrics: ui.metrics.textContent, shown: !root.hidden }),
+    snapshot: () => structuredClone({
+      ...s, status: ui.status.textContent, metrics: ui.metrics.textContent, shown: !root.hidden, chart: chart.snapshot(),
+    }),
   };
 }

@@ -26,7 +26,8 @@ export function renderControls() {
 
 // Controls that do nothing for the chosen architecture are disabled (their
 // values still travel in the link); word2vec's own settings and panel show
-// only when the embedding starts from word2vec.
+// only when the embedding starts from word2vec, the Transformer's pretraining
+// panel for a Transformer, and "compare" for either.
 export function updateRelevance() {
   const recurrent = !['bag', 'ngram', 'mlp', 'transformer'].includes(state.model);
   const transformer = state.model === 'transformer';
@@ -40,6 +41,8 @@ export function updateRelevance() {
   for (const key of ['monitor', 'min_delta', 'restore_best_weights']) controls[key].disabled = state.patience === 0;
   const w2v = state.embedding_init === 'word2vec' && !dataset().images;
   ui.w2vFields.hidden = !w2v;
+  // The from-scratch twin: beside word2vec's vectors or the Transformer's encoder (training.js).
+  ui.compareField.hidden = !(w2v || (transformer && !dataset().images));
   ui.pretrainPanel.hidden = !w2v;
   page.mlm?.setShown(transformer && !dataset().images);
   syncPresetMenu();

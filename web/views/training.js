@@ -43,7 +43,9 @@ export async function configureModel(wanted = configurableNow()) {
 // A press of Train runs one or more stages: with word2vec, first the word
 // vectors (if this visit has none for these settings), then, to compare, the
 // same model from scratch (its curves then stay on the charts, dashed), and
-// last the model itself, which is the one the page keeps.
+// last the model itself, which is the one the page keeps. A Transformer
+// started from the pretraining panel's encoder does the same: to compare,
+// first the same config without the encoder, then the one from it.
 
 export function corpusUrl() {
   return new URL('imdb-unsup.shard', new URL(state.shard, location.href)).href;
@@ -80,8 +82,17 @@ export async function startTraining() {
       // Never the pretrained recipe from scratch: without an encoder, refuse.
       const why = page.mlm.refusal();
       if (why) throw new Error(why);
-      const label = ui.preset.value === 'transformer-pretrained' ? '' : 'from the encoder';
-      page.stages.push({ label, title: '', reference: false, config, encoder: true });
+      // To compare, as with word2vec: the same config from scratch (no
+      // encoder; early stopping and its restore as set) first, dashed on
+      // the charts, then the model from the encoder, the one the page keeps.
+      const recipe = ui.preset.value === 'transformer-pretrained';
+      if (state.compare)
+        page.stages.push({
+          label: 'from scratch', title: 'Transformer from scratch (1 of 2)', reference: true, config,
+        });
+      const label = !recipe ? 'from the encoder' : state.compare ? 'pretrained' : '';
+      const title = state.compare ? 'Transformer from the pretrained encoder (2 of 2)' : '';
+      page.stages.push({ label, title, reference: false, config, encoder: true });
     } else {
       page.stages.push({ label: '', title: '', reference: false, config });
     }
