@@ -22,7 +22,7 @@
 # sanitizers at -O1 it takes about 15 s. The tests run one per core (-j, as
 # the --m32 suite); one at a time the suite took 110 s on a 2-core machine
 # with one core busy, attention (26 s) and transformer (18 s) the longest.
-# models_real_data (both halves) is left to the plain build: under the sanitizers its
+# models_real_data (all its parts) is left to the plain build: under the sanitizers its
 # word2vec pass over 11 M words takes about 7 minutes and its LSTM and BiLSTM
 # runs longer still; test_word2vec and test_layers_gradcheck already run the
 # same code under them. So is fashion_real_data (ten epochs of 50,000 images,
