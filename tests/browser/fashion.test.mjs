@@ -8,7 +8,7 @@
 //
 //   node --test --test-concurrency=1 tests/browser/fashion.test.mjs
 //   FULL_RECIPE=1 …   the whole 10-epoch recipe in the page and natively
-//                     in place of its first 2 epochs (about 75 s more on
+//                     in place of its first 2 epochs (about 60 s more on
 //                     2 cores; for benchmark runs and before a release)
 //
 // By default the recipe test trains the first 2 of the recipe's 10 epochs
