@@ -2,11 +2,24 @@
 // page in headless Chromium: choosing it from the menu and by link, one
 // epoch of the tutorial-mlp recipe on a subset with live curves, the test
 // images' class probabilities, a drawn image, the confusion matrix, the
-// model back after a reload and after an engine crash, a 375 px phone, and
-// the way back to the reviews.
+// model back after a reload and after an engine crash, a 375 px phone, the
+// way back to the reviews, and tutorial-mlp on all 60,000 images with the
+// native trainer's history.
 //
 //   node --test --test-concurrency=1 tests/browser/fashion.test.mjs
-//   SKIP_FULL_RECIPE=1 …   skips the full 10-epoch recipe (about a minute)
+//   FULL_RECIPE=1 …   the whole 10-epoch recipe in the page and natively
+//                     in place of its first 2 epochs (about 60 s more on
+//                     2 cores; for benchmark runs and before a release)
+//
+// By default the recipe test trains the first 2 of the recipe's 10 epochs
+// on the whole data, in the page and with build/imdb_train, and checks the
+// same things on them: the page's history equals the native one within
+// 1e-4, the test accuracy is the native one and above 0.84, and the
+// training loss is lowest at the last epoch. The 10-epoch lesson is
+// checked natively by ctest's fashion_real_data on every CI run (test
+// accuracy >= 0.88, the validation loss turning up while the training loss
+// falls), and in the page, with the gap between validation and training
+// loss growing, by FULL_RECIPE=1.
 //
 // Through the shared harness (harness.mjs), with data/fashion.shard served
 // beside imdb.shard. The page is read through window.__playground.
@@ -304,14 +317,16 @@ test('on a 375 px phone the image view fits, and a crashed engine comes back wit
   await page.close();
 });
 
-// The native trainer's history for tutorial-mlp (build/imdb_train).
-async function nativeHistory() {
+// The native trainer's history for tutorial-mlp (build/imdb_train), for
+// the recipe's first `epochs` epochs.
+async function nativeHistory(epochs) {
   const dir = await mkdtemp(path.join(tmpdir(), 'native-fashion-'));
   const out = path.join(dir, 'history.json');
   const trainer = path.join(ROOT, 'build', 'imdb_train');
   const t0 = Date.now();
   await new Promise((resolve, reject) => {
-    const child = spawn(trainer, ['--shard', FASHION, '--preset', 'tutorial-mlp', '--history', out, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const args = ['--shard', FASHION, '--preset', 'tutorial-mlp', '--epochs', String(epochs), '--history', out, '--quiet'];
+    const child = spawn(trainer, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('error', (err) => reject(new Error(`cannot run ${trainer} (run scripts/setup.sh): ${err.message}`)));
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${trainer} exited with ${code}`))));
   });
@@ -321,33 +336,55 @@ async function nativeHistory() {
   return { history, ms };
 }
 
+// FULL_RECIPE=1: the recipe's 10 epochs; by default its first 2 (see the
+// header). MIN_ACC is for the test accuracy, on the 10,000 test images the
+// run never trains or stops on. For 10 epochs it is the tutorial's (0.8808
+// measured). After 2 epochs the page and imdb_train both reach 0.8547
+// (seed 1; a seeded run gives that figure every time), so 0.84 is 1.5
+// points below it and still fails a model that learns the images worse
+// than it should (one epoch of 5,000 images reaches 0.79).
+const FULL = Boolean(process.env.FULL_RECIPE);
+const EPOCHS = FULL ? 10 : 2;
+const MIN_ACC = FULL ? 0.87 : 0.84;
+
 test(
-  'the full tutorial-mlp recipe (60,000 - 10,000 images, 10 epochs) in the page: the native history, test accuracy above 0.87',
-  { skip: process.env.SKIP_FULL_RECIPE ? 'SKIP_FULL_RECIPE is set' : false, timeout: 20 * 60 * 1000 },
+  FULL
+    ? 'the full tutorial-mlp recipe (60,000 - 10,000 images, 10 epochs) in the page: the native history, test accuracy above 0.87'
+    : 'tutorial-mlp on all 60,000 - 10,000 images, its first 2 epochs, in the page: the native history, test accuracy above 0.84',
+  { timeout: 20 * 60 * 1000 },
   async (t) => {
-    const { page, problems } = await openPage('#dataset=fashion');
-    assert.equal(await page.inputValue('#preset'), 'tutorial-mlp');
+    const { page, problems } = await openPage(FULL ? '#dataset=fashion' : `#dataset=fashion&epochs=${EPOCHS}`);
+    if (FULL) {
+      assert.equal(await page.inputValue('#preset'), 'tutorial-mlp');
+    } else {
+      assert.equal(await page.inputValue('#epochs'), String(EPOCHS));
+      const config = await pg(page, () => window.__playground.config);
+      assert.deepEqual([config.model, config.hidden, config.batch_size, config.lr, config.val_size, config.train_size],
+        ['mlp', 512, 64, 0.001, 10000, 0], 'the rest is the recipe, on all the images');
+    }
     await trainAndWatch(page, 20 * 60 * 1000);
     const history = await pg(page, () => window.__playground.history);
     const testResult = await pg(page, () => window.__playground.test);
     const times = await pg(page, () => window.__playground.epochTimes);
     const runMs = await pg(page, () => window.__playground.lastRunMs);
     const sorted = [...times].sort((a, b) => a - b);
-    t.diagnostic(`page worker: ms per epoch ${times.map((x) => Math.round(x)).join(', ')} (median ${Math.round(sorted[5])}); run ${Math.round(runMs)} ms; test accuracy ${testResult.acc.toFixed(4)}, loss ${testResult.loss.toFixed(4)}`);
-    assert.equal(history.length, 10);
-    assert.ok(testResult.acc >= 0.87, `test accuracy ${testResult.acc} >= 0.87`);
+    t.diagnostic(`page worker: ms per epoch ${times.map((x) => Math.round(x)).join(', ')} (median ${Math.round(sorted[Math.floor(EPOCHS / 2)])}); run ${Math.round(runMs)} ms; test accuracy ${testResult.acc.toFixed(4)}, loss ${testResult.loss.toFixed(4)}`);
+    assert.equal(history.length, EPOCHS);
+    assert.ok(testResult.acc >= MIN_ACC, `test accuracy ${testResult.acc} >= ${MIN_ACC}`);
     const loss = history.map((h) => h.loss);
-    assert.equal(loss.indexOf(Math.min(...loss)), 9, 'training loss is lowest at the last epoch');
-    assert.ok(history[9].val_loss - history[9].loss > history[0].val_loss - history[0].loss, 'the gap between validation and training loss grows');
+    assert.equal(loss.indexOf(Math.min(...loss)), EPOCHS - 1, 'training loss is lowest at the last epoch');
+    if (FULL)
+      assert.ok(history[9].val_loss - history[9].loss > history[0].val_loss - history[0].loss, 'the gap between validation and training loss grows');
 
     // The page's engine is the native engine compiled to wasm: the same history.
-    const native = await nativeHistory();
+    const native = await nativeHistory(EPOCHS);
     let worst = 0;
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < EPOCHS; i++) {
       for (const [key, nkey] of [['loss', 'loss'], ['val_loss', 'val_loss'], ['acc', 'accuracy'], ['val_acc', 'val_accuracy']])
         worst = Math.max(worst, Math.abs(history[i][key] - native.history.history[nkey][i]));
     }
-    t.diagnostic(`native imdb_train (load, 10 epochs, test): ${native.ms} ms wall; browser vs native history: largest difference ${worst.toExponential(2)}`);
+    t.diagnostic(`native imdb_train (load, ${EPOCHS} epochs, test): ${native.ms} ms wall; browser vs native history: largest difference ${worst.toExponential(2)}`);
+    assert.equal(native.history.history.loss.length, EPOCHS, `the native trainer ran ${EPOCHS} epochs`);
     assert.ok(worst <= 1e-4, `the browser's history equals the native trainer's within 1e-4 (worst ${worst})`);
     assert.ok(Math.abs(testResult.acc - native.history.test.accuracy) <= 1e-4, 'and so does the test accuracy');
     assertClean(problems, 'full fashion recipe');

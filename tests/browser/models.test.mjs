@@ -247,6 +247,11 @@ test('the pretrained preset learns word vectors with progress, then draws it bes
   await setControl(page, 'epochs', 2);
   await setControl(page, 'train_size', 300);
   await setControl(page, 'val_size', 200);
+  // A context window of 2 in place of the recipe's 20: word2vec still reads
+  // all 50,000 unlabelled reviews with progress, in about a tenth of the
+  // time. The recipe's own window is trained and judged natively
+  // (models_real_data: nearest words, and the lesson of the pretrained model).
+  await setControl(page, 'w2v_window', 2);
   await page.click('#btn-train');
   // The word vectors' progress grows while the page stays responsive.
   const fractions = await page.evaluate(
@@ -296,7 +301,7 @@ test('the pretrained preset learns word vectors with progress, then draws it bes
   assert.equal((await pg(page, () => window.__playground.pretrain)).done.ms, before, 'no second pretraining');
 
   // Other word2vec settings need new vectors; Stop ends that at once.
-  await setControl(page, 'w2v_window', 5);
+  await setControl(page, 'w2v_window', 3);
   await page.click('#btn-train');
   await page.waitForFunction(() => window.__playground.pretrain.fraction > 0, null, { timeout: 120000, polling: 50 });
   await page.click('#btn-stop');
