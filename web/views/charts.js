@@ -87,15 +87,17 @@ function makeChart(canvas, { yTitle, percent }) {
         },
       },
       plugins: {
-        // The per-batch line (30 points an epoch in the recipe: 1,200 by
-        // epoch 40) is drawn from at most BATCH_SAMPLES points once it has
-        // more (largest-triangle sampling keeps its shape); every point is
-        // kept in our series (TrainingCharts.series) and in saved runs.
-        decimation: { enabled: true, algorithm: 'lttb', samples: BATCH_SAMPLES, threshold: BATCH_SAMPLES },
-        // Drawn as HTML beside the canvas (ChartLegend below): Chart.js's
-        // own legend measured its text on every update, which was half of
-        // a redraw's time.
-        legend: { display: false },
+        decimation: { enabled: true, algorithm: 'min-max' },
+        legend: {
+          labels: {
+            color: COLORS.text, boxWidth: 14, usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex,
+            filter: (item, data) => {
+              const i = item.datasetIndex;
+              if (i >= REF_TRAIN) return data.datasets[i].data.length > 0;
+              return !data.datasets[i].hidden || i < 3;
+            },
+          },
+        },
         tooltip: {
           callbacks: {
             title: (items) => (items.length ? `epoch ${items[0].parsed.x.toFixed(2)}` : ''),
@@ -125,7 +127,6 @@ function makeChart(canvas, { yTitle, percent }) {
 // charts redraw in nearly every frame, which left no slack for the epoch
 // events' handling when the machine got busy (tests/bench/page_profile.mjs).
 const REDRAW_PACE = 6;
-const BATCH_SAMPLES = 300;
 const MIN_REDRAW_GAP_MS = 100;
 const MAX_REDRAW_GAP_MS = 250;
 
@@ -140,51 +141,6 @@ const OVERLAY = 7; // the Runs view's ticked runs (setOverlays) from here on, tw
 
 function emptySeries() {
   return [[], [], [], [], []]; // indexed by BATCH, TRAIN, VAL, FULL_TRAIN, FULL_VAL
-}
-
-// The charts' legends, as HTML above each canvas: one button per dataset
-// that has points (the per-batch, epoch and validation lines always), in
-// its colour and dash; pressing one hides or shows that line on both
-// charts. Rebuilt only when what it lists changes.
-class ChartLegend {
-  constructor(canvas, onToggle) {
-    this.list = document.createElement('ul');
-    this.list.className = 'chart-legend';
-    this.list.setAttribute('aria-label', 'Lines on this chart (press one to hide or show it on both charts)');
-    const box = canvas.parentElement;
-    box.parentElement.insertBefore(this.list, box);
-    this.key = '';
-    this.list.addEventListener('click', (e) => {
-      const button = e.target.closest('button[data-index]');
-      if (button) onToggle(Number(button.dataset.index));
-    });
-  }
-
-  render(chart) {
-    const items = [];
-    chart.data.datasets.forEach((ds, i) => {
-      const listed = i < 3 || (i >= FULL_TRAIN && i < REF_TRAIN ? !ds.hidden : ds.data.length > 0);
-      if (!listed) return;
-      items.push({ i, label: ds.label, color: ds.borderColor, dashed: !!ds.borderDash, marker: ds.pointStyle === 'rectRot' ? 'diamond' : ds.pointRadius > 0 ? 'dot' : '', shown: chart.isDatasetVisible(i) });
-    });
-    const key = JSON.stringify(items);
-    if (key === this.key) return;
-    this.key = key;
-    this.list.replaceChildren(...items.map((it) => {
-      const li = document.createElement('li');
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.dataset.index = String(it.i);
-      button.setAttribute('aria-pressed', String(it.shown));
-      const swatch = document.createElement('span');
-      swatch.className = `swatch${it.dashed ? ' dashed' : ''}${it.marker ? ` ${it.marker}` : ''}`;
-      swatch.style.setProperty('--swatch', it.color);
-      swatch.setAttribute('aria-hidden', 'true');
-      button.append(swatch, document.createTextNode(it.label));
-      li.append(button);
-      return li;
-    }));
-  }
 }
 
 export class TrainingCharts {
@@ -206,12 +162,6 @@ export class TrainingCharts {
     // Per chart: whether it has changes not yet drawn, when it was last
     // drawn, and what its redraws cost (a running average, ms).
     this.pacing = [this.loss, this.acc].map((chart) => ({ chart, dirty: false, at: -Infinity, cost: 0 }));
-    const toggle = (i) => {
-      const shown = !this.loss.isDatasetVisible(i);
-      for (const chart of [this.loss, this.acc]) chart.setDatasetVisibility(i, shown);
-      this.schedule();
-    };
-    this.legends = new Map([[this.loss, new ChartLegend(lossCanvas, toggle)], [this.acc, new ChartLegend(accCanvas, toggle)]]);
     this.bestEpoch = null;
     this.history = [];
     this.divergedAt = null;
@@ -457,7 +407,6 @@ export class TrainingCharts {
       });
       next.dirty = false;
       chart.update('none');
-      this.legends.get(chart).render(chart);
       const end = performance.now();
       next.cost = next.at === -Infinity ? end - now : 0.7 * next.cost + 0.3 * (end - now);
       next.at = end;
