@@ -20,18 +20,7 @@
 //
 // Figures only: nothing here asserts on time. Progress goes to stderr.
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer } from '../../scripts/serve.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ISOLATION = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
+import { openWorkerPage } from './worker_page.mjs';
 
 const opts = { reviews: 2000, trainSize: 1000, threads: true };
 for (let i = 2; i < process.argv.length; i++) {
@@ -50,36 +39,13 @@ if (!(Number.isInteger(opts.reviews) && opts.reviews > 0) || !(Number.isInteger(
 }
 const log = (...a) => console.error('mlm_browser_bench:', ...a);
 
-const { server, url } = await startServer({ port: 0, host: '127.0.0.1', webDir: path.join(ROOT, 'web'), dataDir: path.join(ROOT, 'data') });
-const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+const { page, close } = await openWorkerPage({ log });
 try {
-  const page = await browser.newPage();
-  page.on('console', (m) => log(`page: ${m.text()}`));
-  await page.route('**/__bench__/blank.html', (route) =>
-    route.fulfill({ status: 200, headers: { ...ISOLATION, 'Content-Type': 'text/html' }, body: '<!doctype html><title>bench</title>' }));
-  await page.goto(`${url}__bench__/blank.html`);
   log(`pretraining on ${opts.reviews} reviews${opts.trainSize ? `, then fine-tuning on ${opts.trainSize}` : ''} (${opts.threads ? 'two threads if isolated' : 'one thread'})`);
   const result = await page.evaluate(async ({ reviews, trainSize, threads }) => {
-    const w = new Worker('/worker/worker.js', { type: 'module' });
-    let nextId = 1;
-    const pending = new Map();
+    const { req, onEvent: listen } = startBenchWorker();
     let onEvent = () => {};
-    w.onmessage = (e) => {
-      const m = e.data;
-      if (m.id !== undefined && pending.has(m.id)) {
-        const { resolve, reject } = pending.get(m.id);
-        pending.delete(m.id);
-        if (m.type === 'ok') resolve(m.data);
-        else reject(new Error(`${m.data.op}: ${m.data.message}`));
-        return;
-      }
-      onEvent(m);
-    };
-    const req = (type, data) => new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      w.postMessage({ id, type, data });
-    });
+    listen((m) => onEvent(m));
     const init = await req('init', { threads });
     await req('loadShard', { url: '/data/imdb.shard' });
     await req('loadCorpus', { url: '/data/imdb-unsup.shard' });
@@ -128,6 +94,5 @@ try {
   }, opts);
   console.log(JSON.stringify(result));
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }

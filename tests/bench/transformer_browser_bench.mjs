@@ -19,18 +19,8 @@
 //
 // Figures only: nothing here asserts on time. Progress goes to stderr.
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer } from '../../scripts/serve.mjs';
+import { openWorkerPage } from './worker_page.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ISOLATION = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
 // The review imdb_bench scores: 250 words (as browser_bench.mjs).
 const WORDS = ['this', 'movie', 'was', 'not', 'bad', 'at', 'all', 'the', 'acting', 'great', 'and', 'plot', 'boring', 'but', 'i', 'loved', 'it'];
 const REVIEW = Array.from({ length: 250 }, (_, i) => WORDS[(i * 7) % 17]).join(' ') + ' ';
@@ -48,35 +38,15 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 const log = (...a) => console.error('transformer_browser_bench:', ...a);
 
-const { server, url } = await startServer({ port: 0, host: '127.0.0.1', webDir: path.join(ROOT, 'web'), dataDir: path.join(ROOT, 'data') });
-const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+const { page, close } = await openWorkerPage({ log });
 try {
-  const page = await browser.newPage();
-  await page.route('**/__bench__/blank.html', (route) =>
-    route.fulfill({ status: 200, headers: { ...ISOLATION, 'Content-Type': 'text/html' }, body: '<!doctype html><title>bench</title>' }));
-  await page.goto(`${url}__bench__/blank.html`);
   const result = await page.evaluate(async ({ review, threads, epochs, trainSize }) => {
-    const w = new Worker('/worker/worker.js', { type: 'module' });
-    let nextId = 1;
-    const pending = new Map();
+    const { req, onEvent: listen } = startBenchWorker();
     const events = [];
     let onEvent = () => {};
-    w.onmessage = (e) => {
-      const m = e.data;
-      if (m.id !== undefined && pending.has(m.id)) {
-        const { resolve, reject } = pending.get(m.id);
-        pending.delete(m.id);
-        if (m.type === 'ok') resolve(m.data);
-        else reject(new Error(`${m.data.op}: ${m.data.message}`));
-        return;
-      }
+    listen((m) => {
       events.push({ type: m.type, data: m.data, t: performance.now() });
       onEvent(m);
-    };
-    const req = (type, data) => new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      w.postMessage({ id, type, data });
     });
     const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
     const init = await req('init', { threads });
@@ -128,6 +98,5 @@ try {
   }, { review: REVIEW, ...opts });
   console.log(JSON.stringify(result));
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }
