@@ -2,6 +2,17 @@
 // plugins (the best epoch, epoch marks, divergence), the on-screen-only
 // updater and the click-to-pick-an-epoch handler. No state, no worker.
 
+// The options every streaming chart of the page starts from: no animation,
+// points given as {x, y} in x order (no parsing), sized by its box. Spread
+// into a chart's options, before its own.
+export const STREAMING = {
+  animation: false,
+  parsing: false,
+  normalized: true,
+  responsive: true,
+  maintainAspectRatio: false,
+};
+
 export const COLORS = {
   train: '#1d4ed8',
   trainFaint: 'rgba(29, 78, 216, 0.28)',

@@ -18,7 +18,7 @@
 // DOM outside the two canvases. Chart.js is the UMD build loaded by a
 // <script> tag before app.js (global `Chart`); nothing is fetched from a CDN.
 
-import { COLORS, bestEpochPlugin, epochMarksPlugin, divergencePlugin, pickEpochs } from './chart-tools.js';
+import { COLORS, STREAMING, bestEpochPlugin, epochMarksPlugin, divergencePlugin, pickEpochs } from './chart-tools.js';
 
 function lineDataset(label, color, extra) {
   return {
@@ -64,11 +64,7 @@ function makeChart(canvas, { yTitle, percent }) {
       ],
     },
     options: {
-      animation: false,
-      parsing: false,
-      normalized: true,
-      responsive: true,
-      maintainAspectRatio: false,
+      ...STREAMING,
       layout: { padding: { right: 8 } },
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {

@@ -7,7 +7,7 @@
 // worker requests) and draws into its own elements.
 
 import { COLORS, fmtPct, fmtSigned, fmtBytes, fmtInt } from './wordmap-draw.js';
-import { epochMarksPlugin } from './chart-tools.js';
+import { epochMarksPlugin, STREAMING } from './chart-tools.js';
 
 // A worker answer dropped because a newer run replaced the one that asked
 // (wordmap.js throws it; both views ignore it).
@@ -30,11 +30,7 @@ export function makeStatsChart(canvas) {
       ],
     },
     options: {
-      animation: false,
-      parsing: false,
-      normalized: true,
-      responsive: true,
-      maintainAspectRatio: false,
+      ...STREAMING,
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {
         x: { type: 'linear', min: 0, title: { display: true, text: 'epoch', color: COLORS.text }, ticks: { color: COLORS.text, precision: 0 }, grid: { color: COLORS.grid } },

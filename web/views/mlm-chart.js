@@ -12,7 +12,7 @@
 // Deliberately not here: the worker, the panel's state (mlm.js decides
 // when to add and clear), any DOM outside the canvas.
 
-import { COLORS, visibleUpdater } from './chart-tools.js';
+import { COLORS, STREAMING, visibleUpdater } from './chart-tools.js';
 
 const REDRAW_MS = 100;
 const LABEL = 'Pretraining: masked-word loss and share guessed right by reviews processed';
@@ -37,11 +37,7 @@ export class MlmChart {
         ],
       },
       options: {
-        animation: false,
-        parsing: false,
-        normalized: true,
-        responsive: true,
-        maintainAspectRatio: false,
+        ...STREAMING,
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
           x: {

@@ -2,7 +2,7 @@
 // helpers of the word panels, a word's effect as a colour, the labels plugin
 // and the map chart itself (Chart.js scatter). No state, no worker.
 
-import { epochMarksPlugin } from './chart-tools.js';
+import { epochMarksPlugin, STREAMING } from './chart-tools.js';
 
 export const COLORS = {
   selected: '#7c3aed',
@@ -83,11 +83,7 @@ export function makeMap(canvas, view, which) {
     type: 'scatter',
     data: { datasets: [{ label: 'words', data: [], pointRadius: [], backgroundColor: [], borderWidth: 0, pointHoverRadius: 8 }] },
     options: {
-      animation: false,
-      parsing: false,
-      normalized: true,
-      responsive: true,
-      maintainAspectRatio: false,
+      ...STREAMING,
       interaction: { mode: 'nearest', intersect: true },
       scales: {
         x: { type: 'linear', title: { display: true, text: 'first principal axis (negative ← → positive)', color: COLORS.text }, ticks: { color: COLORS.text, maxTicksLimit: 7 }, grid: { color: COLORS.grid } },
