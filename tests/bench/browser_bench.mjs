@@ -39,12 +39,10 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
+import { CHROMIUM, ISOLATION, ROOT, installBenchWorker } from './worker_page.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -54,11 +52,6 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const ISOLATION = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
 const MIME = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.npy': 'application/octet-stream', '.json': 'application/json' };
 
 // The review imdb_bench scores: 250 words.
@@ -137,33 +130,17 @@ async function routeBenchFiles(page, opts) {
 // Runs in the blank document. Creates web/worker/worker.js and gives back helpers on
 // window.__bench: req(type, data) and waitEvent(type, n).
 function installClient() {
-  const w = new Worker('/worker/worker.js', { type: 'module' });
-  let nextId = 1;
-  const pending = new Map();
+  const { worker, req, onEvent } = startBenchWorker(); // worker_page.mjs
   const events = [];
   const waiters = [];
-  w.onmessage = (e) => {
-    const m = e.data;
-    if (m.id !== undefined && pending.has(m.id)) {
-      const { resolve, reject } = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.type === 'ok') resolve(m.data);
-      else reject(new Error(`${m.data.op}: ${m.data.message}`));
-      return;
-    }
+  onEvent((m) => {
     events.push({ ...m, t: performance.now() });
     for (const f of [...waiters]) f();
-  };
-  w.onerror = (e) => {
+  });
+  worker.onerror = (e) => {
     events.push({ type: 'trainError', data: { message: `worker error: ${e.message}` }, t: performance.now() });
     for (const f of [...waiters]) f();
   };
-  const req = (type, data) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      w.postMessage({ id, type, data });
-    });
   // Resolves with the first n events of type after index `from`.
   const waitEvent = (type, n, from) =>
     new Promise((resolve, reject) => {
@@ -193,6 +170,7 @@ function installClient() {
 async function workerBench(context, server, opts, bagConfig, lstmConfig, threads = true, ngram = false) {
   const page = await context.newPage();
   await routeBenchFiles(page, opts);
+  await page.addInitScript(installBenchWorker);
   const problems = [];
   page.on('pageerror', (err) => problems.push(err.message));
   await page.goto(`${server.url}__bench__/blank.html`);

@@ -14,7 +14,7 @@
 // --profile (or browser_bench.mjs's) for frame times.
 //
 //   node tests/bench/page_profile.mjs [--hash '#epochs=40'] [--review]
-//        [--lstm N] [--scroll SELECTOR] [--ms N] [--profile]
+//        [--lstm N] [--scroll SELECTOR] [--ms N] [--profile] [--trace]
 //
 //   --hash H        the page's settings (default '#epochs=40', the recipe)
 //   --review        first type a 250-word review (the page re-scores it as
@@ -24,6 +24,13 @@
 //   --scroll SEL    scroll that element into view first (e.g. '#embed-map')
 //   --ms N          record N ms after Train instead of up to the end of the run
 //   --profile       also take the CPU profile
+//   --trace         also record Chromium's trace (timeline, paint,
+//                   compositing) and sum its events by thread and name, with
+//                   their CPU time (what a busy machine inflates less than
+//                   wall time)
+//
+// It always prints the run's layouts, style recalculations, script and task
+// time (the DevTools protocol's Performance metrics) and the DOM's size.
 //
 // WEB_DIR=DIR serves another copy of web/. Figures only: nothing asserts.
 
@@ -52,7 +59,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--profile') opts.profile = true;
   else if (a === '--trace') opts.trace = true;
   else {
-    console.error("usage: page_profile.mjs [--hash '#epochs=40'] [--review] [--lstm N] [--scroll SELECTOR] [--ms N] [--profile]");
+    console.error("usage: page_profile.mjs [--hash '#epochs=40'] [--review] [--lstm N] [--scroll SELECTOR] [--ms N] [--profile] [--trace]");
     process.exit(2);
   }
 }

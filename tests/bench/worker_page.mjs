@@ -2,7 +2,8 @@
 // share: the page served by scripts/serve.mjs (web/ and data/, with the
 // isolation headers, so the worker may take the two-thread engine), Debian's
 // Chromium headless through playwright-core, and a blank same-origin page
-// (/__bench__/blank.html) with `startBenchWorker()` in it: it starts
+// (/__bench__/blank.html) with `startBenchWorker()` in it (installBenchWorker,
+// for a bench that opens its own pages: browser_bench.mjs): it starts
 // web/worker/worker.js unchanged and returns
 //   { worker, req(type, data) -> Promise of the reply's data, onEvent(fn) }
 // where fn(message) hears every event (a message without a pending id).
@@ -23,7 +24,7 @@ export const ISOLATION = {
 };
 
 // Runs in the page (addInitScript): the worker and its request client.
-function installBenchWorker() {
+export function installBenchWorker() {
   globalThis.startBenchWorker = () => {
     const worker = new Worker('/worker/worker.js', { type: 'module' });
     const pending = new Map();

@@ -3,8 +3,8 @@
 // updater and the click-to-pick-an-epoch handler. No state, no worker.
 
 // The options every streaming chart of the page starts from: no animation,
-// points given as {x, y} in x order (no parsing), sized by its box. Spread
-// into a chart's options, before its own.
+// {x, y} points used as they are given (parsing off, normalized), sized by
+// its box. Spread into a chart's options, before its own.
 export const STREAMING = {
   animation: false,
   parsing: false,

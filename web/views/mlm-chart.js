@@ -12,12 +12,11 @@
 // Deliberately not here: the worker, the panel's state (mlm.js decides
 // when to add and clear), any DOM outside the canvas.
 
+import { fmtInt, fmtPct } from '../page.js';
 import { COLORS, STREAMING, visibleUpdater } from './chart-tools.js';
 
 const REDRAW_MS = 100;
 const LABEL = 'Pretraining: masked-word loss and share guessed right by reviews processed';
-const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
-const fmtPct = (v) => `${(v * 100).toFixed(1)}%`;
 
 export class MlmChart {
   constructor(canvas) {
