@@ -7,6 +7,7 @@
 #include "labelled_shard.h"
 #include "stopwords.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,8 @@ static void drop_trainer(nn_session *s) {
     nn_embed_history_free(s->embed);
     s->embed = NULL;
     nn_run_free(&s->full);
+    free(s->start_params);
+    s->start_params = NULL;
     nn_trainer_free(s->trainer);
     s->trainer = NULL;
     s->eval_active = 0; /* its set belonged to that trainer */
@@ -464,10 +467,17 @@ int nn_session_full_start(nn_session *s) {
     nn_trainer *t = NULL;
     if ((rc = nn_trainer_create(&t, &cfg, &s->shard, &s->err)) != NN_OK) return rc;
     lend_threads(s, t);
-    /* A pretrained run's twin starts from the same word vectors. */
+    /* A pretrained run's twin starts from the same word vectors, or from the
+     * same weights the encoder gave the run (kept then: the encoder may have
+     * trained on or been replaced since). */
     if (cfg.embedding_init == NN_EMB_WORD2VEC && (rc = nn_w2v_give(s->w2v, s->w2v_finished, t, &cfg, &s->err))) {
         nn_trainer_free(t);
         return rc;
+    }
+    if (s->start_params) {
+        nn_model *m = nn_trainer_model(t);
+        assert(m->nparams == nn_trainer_model(s->trainer)->nparams);
+        memcpy(m->params, s->start_params, m->nparams * sizeof *m->params);
     }
     nn_run_init(&s->full, t);
     return NN_OK;

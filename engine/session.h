@@ -62,6 +62,9 @@ typedef struct nn_session {
     float *embed_out;         /* the last bulk answer (nnw_embed_data) */
     size_t embed_out_cap;     /* floats allocated */
     nn_run full;              /* the comparison run without early stopping (trainer NULL: none) */
+    float *start_params;      /* the trainer's weights before its first step when they came from a
+                               * pretrained encoder (nnw_mlm_give): the comparison run starts from
+                               * them too (NULL: none; freed with the trainer) */
     float full_progress[NN_FULL_PROGRESS_LEN];
     /* the diagnosis (nnw_diagnose_*), of the trainer's model */
     nn_diagnosis *diag;

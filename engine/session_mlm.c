@@ -166,5 +166,14 @@ int nn_session_mlm_give(nn_session *s) {
     if (m->step > 0)
         return nn_fail(&s->err, NN_ERR_STATE, "the model has trained already: configure a new one, then give it "
                        "the encoder");
-    return nn_mlm_init_encoder(m, src, &s->err);
+    float *start = nn_malloc_array(m->nparams, sizeof *start);
+    if (!start) return nn_fail(&s->err, NN_ERR_NOMEM, "out of memory keeping the encoder's weights for the comparison run");
+    if ((rc = nn_mlm_init_encoder(m, src, &s->err)) != NN_OK) {
+        free(start);
+        return rc;
+    }
+    memcpy(start, m->params, m->nparams * sizeof *start);
+    free(s->start_params);
+    s->start_params = start;
+    return NN_OK;
 }

@@ -123,4 +123,14 @@ test('the encoder goes out as a file and back, and starts a transformer that tra
   const { history } = (await trained).data;
   assert.equal(history.length, 2, 'two epochs trained from the encoder');
   assert.ok(history.every((e) => Number.isFinite(e.loss)), JSON.stringify(history));
+
+  // The comparison run (the same config without early stopping) starts from
+  // the weights the encoder gave this run, not from a random start: with no
+  // early stop to differ, its history is the run's to the last bit.
+  const fullDone = w.waitFor('fullDone');
+  assert.deepEqual(await w.request('fullRun', {}), { started: true });
+  const full = (await fullDone).data;
+  assert.equal(full.history.length, 2);
+  for (const key of ['loss', 'acc', 'val_loss', 'val_acc'])
+    assert.deepEqual(full.history.map((e) => e[key]), history.map((e) => e[key]), `the comparison's ${key} per epoch`);
 });
