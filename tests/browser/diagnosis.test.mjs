@@ -232,6 +232,10 @@ test('the diagnosis works at 375 px and from the keyboard', async () => {
   await phaseIs(page, ['done'], 300000);
   await diagnosed(page, { split: 'val' });
   await page.locator('#list-fn .open-review:not([disabled])').first().waitFor({ timeout: 60000 });
+  // The panel is laid out and its charts sized when it comes into view
+  // (content-visibility: auto; style.css): look at it as a reader would.
+  await page.evaluate(() => document.querySelector('#diagnosis .charts, #diagnosis canvas').scrollIntoView());
+  await page.waitForFunction(() => [...document.querySelectorAll('#diagnosis canvas')].every((c) => c.getBoundingClientRect().width > 0), null, { timeout: 10000 }).catch(() => {});
   const layout = await page.evaluate(() => ({
     scrollWidth: document.documentElement.scrollWidth,
     canvases: [...document.querySelectorAll('#diagnosis canvas')].map((c) => c.getBoundingClientRect().width),

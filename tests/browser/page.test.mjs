@@ -204,13 +204,27 @@ test('the layout works at 375 px: one column, no sideways scrolling, charts fit'
   await page.click('#btn-train');
   await phaseIs(page, ['done'], 300000);
   await typeReview(page, POSITIVE_REVIEW);
-  const layout = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    // Every canvas that is shown (a hidden one, e.g. the second word map, has no layout).
-    canvases: [...document.querySelectorAll('canvas')].filter((c) => c.getClientRects().length > 0).map((c) => c.getBoundingClientRect().width),
-    controlsRight: document.getElementById('controls').getBoundingClientRect().right,
-    resultsLeft: document.querySelector('.results').getBoundingClientRect().left,
-  }));
+  const layout = await page.evaluate(async () => {
+    // Every canvas that is shown (a hidden one, e.g. the second word map, has
+    // no layout), looked at as a reader would: scrolled into view, since the
+    // panels below the first screen are laid out, and their charts sized,
+    // when they come into view (content-visibility: auto; style.css).
+    const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+    const canvases = [];
+    for (const c of document.querySelectorAll('canvas')) {
+      if (c.getClientRects().length === 0) continue;
+      c.scrollIntoView({ block: 'center' });
+      for (let i = 0; i < 30 && c.getBoundingClientRect().width === 0; i++) await frame();
+      canvases.push(c.getBoundingClientRect().width);
+    }
+    window.scrollTo(0, 0);
+    return {
+      scrollWidth: document.documentElement.scrollWidth,
+      canvases,
+      controlsRight: document.getElementById('controls').getBoundingClientRect().right,
+      resultsLeft: document.querySelector('.results').getBoundingClientRect().left,
+    };
+  });
   assert.ok(layout.scrollWidth <= 375, `no horizontal scroll (scrollWidth ${layout.scrollWidth})`);
   for (const w of layout.canvases) assert.ok(w > 250 && w <= 375, `chart width ${w} fits the phone`);
   assert.ok(layout.resultsLeft < layout.controlsRight, 'results stack under the controls');

@@ -3,9 +3,15 @@
 // reliability diagram, and the scores by true class with the threshold as a
 // line. The engine computes every point (the 'diagnose' reply); this file
 // only draws them, without animation, and moves the threshold marks when
-// the slider moves (update('none'), so dragging stays smooth).
+// the slider moves (update('none'), so dragging stays smooth). Each chart
+// redraws at most once an animation frame and not while it is out of view
+// (visibleUpdater): a finished run's diagnosis used to redraw five times in
+// one task, 40-50 ms at the end of every run, mostly while the panel was
+// below the first screen.
 //
 // Deliberately not here: talking to the worker, any metric.
+
+import { visibleUpdater } from './chart-tools.js';
 
 const COLORS = {
   curve: '#1d4ed8',
@@ -176,7 +182,14 @@ export class DiagnosisCharts {
     this.canvases.pr.setAttribute('aria-label', `Precision-recall curve, average precision ${fmt(d.ap)}`);
     this.canvases.calibration.setAttribute('aria-label', `Reliability diagram, expected calibration error ${fmt(d.ece)}`);
     this.canvases.histogram.setAttribute('aria-label', `Scores of ${d.negatives} negative and ${d.positives} positive reviews`);
-    for (const c of [this.calibration, this.histogram]) c.update('none');
+    for (const c of [this.calibration, this.histogram]) this.redraw(c);
+  }
+
+  // A redraw of chart c on the next animation frame, once it is in view.
+  redraw(c) {
+    if (!this.updaters) this.updaters = new Map();
+    if (!this.updaters.has(c)) this.updaters.set(c, visibleUpdater(c));
+    this.updaters.get(c)({ frame: true });
   }
 
   // The threshold's confusion matrix: the dot on both curves, the line on
@@ -188,7 +201,7 @@ export class DiagnosisCharts {
     this.roc.data.datasets[2].data = Number.isFinite(fpr) && Number.isFinite(tpr) ? [{ x: fpr, y: tpr }] : [];
     this.pr.data.datasets[2].data = Number.isFinite(tpr) ? [{ x: tpr, y: precision }] : [];
     this.histogram.options.plugins.thresholdLine.x = at.threshold;
-    for (const c of [this.roc, this.pr, this.histogram]) c.update('none');
+    for (const c of [this.roc, this.pr, this.histogram]) this.redraw(c);
   }
 }
 

@@ -14,7 +14,7 @@
 // textContent, or are drawn on a canvas), engine work, the worker itself.
 
 import { epochMarksPlugin, pickEpochs, visibleUpdater } from './chart-tools.js';
-import { fmtSigned, fmtInt, effectColor, makeMap, FREQUENT_LABELS, PLAY_MS, LIVE_MAP_MS, LABELS_EACH_WAY } from './wordmap-draw.js';
+import { fmtSigned, fmtInt, effectColor, kthSmallest, makeMap, FREQUENT_LABELS, PLAY_MS, LIVE_MAP_MS, LABELS_EACH_WAY } from './wordmap-draw.js';
 import { STALE, bindControls, renderStats, renderCost, renderMarks, refreshMemorised, refreshNeighbours, startFullRun, renderFullNote, makeStatsChart } from './embedstats.js';
 
 
@@ -389,8 +389,13 @@ export class EmbeddingsView {
     }
     const pad = (a, b) => Math.max((b - a) * 0.06, 1e-3);
     this.axes = { x0: x0 - pad(x0, x1), x1: x1 + pad(x0, x1), y0: y0 - pad(y0, y1), y1: y1 + pad(y0, y1) };
-    const abs = Array.from(d.effect, Math.abs).filter(Number.isFinite).sort((a, b) => a - b);
-    this.colorScale = abs.length ? abs[Math.floor(0.98 * (abs.length - 1))] : 1;
+    // The 98th percentile of |effect| by selection, not by sorting: for the
+    // whole run's map (epochs x words effects) sorting took most of the end
+    // of a run's longest frame.
+    const abs = new Float32Array(d.effect.length);
+    let m = 0;
+    for (const e of d.effect) if (Number.isFinite(e)) abs[m++] = Math.abs(e);
+    this.colorScale = m ? kthSmallest(abs.subarray(0, m), Math.floor(0.98 * (m - 1))) : 1;
     this.radii = Array.from(d.counts, (c) => Math.min(8, 1.5 + 1.1 * Math.log10(c + 1)));
     this.wordIndex = new Map(d.words.map((w, i) => [w, i]));
     for (const chart of [this.map, this.map2]) {
@@ -586,3 +591,4 @@ export class EmbeddingsView {
     };
   }
 }
+
