@@ -313,6 +313,9 @@ export function createDiagnosis(ctx) {
     return frag;
   }
 
+  const idleMoment = () => new Promise((resolve) =>
+    (globalThis.requestIdleCallback ? requestIdleCallback(() => resolve(), { timeout: 300 }) : setTimeout(resolve, 0)));
+
   // Fetches the listed reviews one at a time (the newest lists only).
   let pumping = false;
   async function pumpExamples() {
@@ -333,6 +336,10 @@ export function createDiagnosis(ctx) {
           if (mine === seq) li.children[1].textContent = `could not load this review: ${err.message}`;
           continue;
         }
+        // Built in the browser's idle time: a run's end brings a dozen of
+        // these (hundreds of coloured words each) while its charts and word
+        // map are drawn; idle time keeps them out of those frames.
+        await idleMoment();
         if (mine !== seq) continue;
         examples.set(`${mine}:${index}`, ex);
         for (const el of document.querySelectorAll(`#diag-results .review-item[data-index="${index}"]`)) fillItem(el, ex);
