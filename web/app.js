@@ -83,8 +83,9 @@ async function start() {
     },
   });
 
-  // A static site's shard starts downloading while the engine loads (worker/download.js).
-  if (!dataset().own) page.worker.request('prefetchShard', { url: datasetUrl() }).catch(() => {});
+  // A static site's shard starts downloading while the engine loads
+  // (worker/download.js), or did already, before any module (data-early.js).
+  const prefetch = dataset().own ? null : prefetchShard(datasetUrl());
   (dataset().images ? setUpImageViews : setUpTextViews)(context);
 
   page.wordVectors = new WordVectors(
@@ -125,6 +126,7 @@ async function start() {
 
   setPhase('loading');
   ui.shardLabel.textContent = `Loading the ${items()} (${datasetPath()})`;
+  await prefetch; // the worker has the early download before it is asked for the shard
   try {
     // Your own text: the shard kept in this browser, or the first file read (views/owntext.js).
     page.shardInfo = dataset().own ? await (await import('./views/owntext.js')).loadOwnShard()
@@ -233,3 +235,25 @@ start().catch((err) => {
   showError(`The page failed to start: ${err.message}`);
   setPhase('failed');
 });
+
+// Asks the worker to start downloading the site's shard at url: with the
+// body of data-early.js's download of it when there is one (transferred, so
+// nothing is fetched twice; a browser that cannot transfer a stream gets the
+// download cancelled and the worker fetches the file itself). Never throws:
+// a failure is the shard load's to report.
+async function prefetchShard(url) {
+  const early = window.__earlyShard;
+  window.__earlyShard = null;
+  const got = early && early.url === url ? await early.response : null;
+  if (early && !got) early.abort();
+  if (got) {
+    const { entry, packedUrl, response } = got;
+    try {
+      await page.worker.request('prefetchShard', { url, early: { entry, packedUrl, body: response.body } }, [response.body]);
+      return;
+    } catch {
+      early.abort();
+    }
+  }
+  await page.worker.request('prefetchShard', { url }).catch(() => {});
+}

@@ -4,6 +4,8 @@
 // which send no COOP/COEP, no CSP and no caching headers, and count every
 // request. On that page:
 // - the IMDB shard is packed with transform 2 (web/worker/packed.js);
+// - the page itself starts the shard's download before its modules load
+//   (data-early.js) and the worker reads that download: one request;
 // - the page loads (one thread, and the footer says why), trains the
 //   default recipe (3 epochs at lr 0.01, as page.test.mjs's quick run) and
 //   scores a typed review;
@@ -81,6 +83,10 @@ test('the built site on a plain server: loads with one thread, trains, scores, a
   await phaseIs(page, ['ready'], 120000);
   assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the packed shard was downloaded once');
   assert.equal(requests.get('/data/imdb.shard') || 0, 0, 'the raw shard was never requested');
+  // The page itself (data-early.js, before any module) fetched it, and the
+  // worker read that download: the document's resource timeline has it.
+  assert.ok(await pg(page, () => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/data/imdb.shard.nnz'))),
+    'the page started the download before its modules loaded');
   assert.equal(await pg(page, () => self.crossOriginIsolated), false, 'the plain server gives no isolation');
   assert.match(await page.textContent('#engine-threads'), /one thread \(this host does not send the COOP\/COEP headers/);
   await trainAndWatch(page);

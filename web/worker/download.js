@@ -126,10 +126,16 @@ function absolute(givenUrl) {
 
 // Starts packedBytes(givenUrl) now; its outcome waits for the packedBytes
 // call that asks for the same file (a second prefetch of it does nothing).
-export function prefetchPacked(givenUrl, options) {
+// early: {entry, packedUrl, body}, a download the page started (its
+// site.json entry, the packed file's URL, the response's body stream),
+// which is read instead of fetching; anything else in it is ignored.
+export function prefetchPacked(givenUrl, options, early) {
   const url = absolute(givenUrl);
-  if (!url || prefetched.has(url)) return;
-  const outcome = fetchPacked(url, options);
+  if (!url || prefetched.has(url)) {
+    early?.body?.cancel?.().catch(() => {});
+    return;
+  }
+  const outcome = fetchPacked(url, options, earlyDownload(url, early));
   outcome.catch(() => {}); // reported to whoever takes it, if anyone does
   prefetched.set(url, outcome);
 }
@@ -148,13 +154,26 @@ export async function packedBytes(givenUrl, options) {
   return fetchPacked(url, options);
 }
 
-async function fetchPacked(url, { what, progress }) {
-  const entry = await manifestEntry(url);
+// The page's early download (prefetchPacked) when it is one of url's packed
+// file as site.json lists it, else null (and its stream cancelled).
+function earlyDownload(url, early) {
+  if (!early) return null;
+  const e = early.entry;
+  const ok = early.body instanceof ReadableStream && e && typeof e.packed === 'string' &&
+    Number.isSafeInteger(e.packed_bytes) && Number.isSafeInteger(e.bytes) && Number.isInteger(e.crc32) &&
+    early.packedUrl === new URL(e.packed, url).href;
+  if (!ok) early.body?.cancel?.().catch(() => {});
+  return ok ? early : null;
+}
+
+async function fetchPacked(url, { what, progress }, early = null) {
+  const entry = early ? early.entry : await manifestEntry(url);
   if (!entry) return null;
   const packedUrl = new URL(entry.packed, url).href;
   const key = `${packedUrl}?crc32=${entry.crc32}${KEPT_FORM}`;
   const cache = await openCache();
-  const cached = cache && (await cache.match(key).catch(() => undefined));
+  // (data-early.js looked for a kept copy before it downloaded)
+  const cached = !early && cache && (await cache.match(key).catch(() => undefined));
   if (cached) {
     let bytes = null;
     try {
@@ -169,11 +188,13 @@ async function fetchPacked(url, { what, progress }) {
     await cache.delete(key).catch(() => {}); // a damaged copy: download again
   }
   if (entry.offline) throw new RequestError(`could not download ${packedUrl}: offline; check the connection and retry`);
-  let response;
-  try {
-    response = await fetch(packedUrl, { cache: 'no-store' });
-  } catch (err) {
-    throw new RequestError(`could not download ${packedUrl}: ${err.message}; check the connection and retry`);
+  let response = early ? { ok: true, body: early.body } : null;
+  if (!response) {
+    try {
+      response = await fetch(packedUrl, { cache: 'no-store' });
+    } catch (err) {
+      throw new RequestError(`could not download ${packedUrl}: ${err.message}; check the connection and retry`);
+    }
   }
   if (!response.ok)
     throw new RequestError(`could not download ${packedUrl}: HTTP ${response.status}; copy the whole dist/ folder that scripts/build-site.sh wrote`);
