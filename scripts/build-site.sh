@@ -49,6 +49,11 @@ mkdir -p "$OUT/engine" "$OUT/vendor"
 cp web/engine/engine.js web/engine/engine.wasm web/engine/engine-mt.js web/engine/engine-mt.wasm \
    web/engine/engine-mt.worker.js "$OUT/engine/"
 cp "$CHART" "$OUT/vendor/chart.umd.js"
+# The site's page starts its shard's download before its modules load
+# (data-early.js, which reads data/site.json); web/index.html itself does not
+# load it, since the development server has no site.json.
+sed -i 's#^\( *\)<script src="dataset-early.js"></script>#&\n\1<script src="data-early.js"></script>#' "$OUT/index.html"
+grep -q '<script src="data-early.js"></script>' "$OUT/index.html" || die "could not add data-early.js to $OUT/index.html"
 
 # The data, packed (a packed file newer than its shard is kept).
 packed=""

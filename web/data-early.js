@@ -1,6 +1,7 @@
-// data-early.js: on a static site (scripts/build-site.sh), starts the
-// download of the link's packed shard while the page's own scripts are still
-// loading. A classic script in <head>, so it runs before any module: the
+// data-early.js: on a static site (scripts/build-site.sh, which adds it to
+// the site's index.html: the development server has no site.json), starts
+// the download of the link's packed shard while the page's own scripts are
+// still loading. A classic script in <head>, so it runs before any module: the
 // page's worker, which otherwise asks for the shard (worker/download.js),
 // starts only once app.js and its imports, then the worker's own, have
 // arrived, about 2 s after navigation over a 20 Mbit/s, 40 ms link, and the
