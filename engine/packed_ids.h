@@ -10,8 +10,8 @@
  * from a fresh model.
  *
  * All arithmetic is integer: the native encoder and the wasm decoder agree
- * bit for bit. The model holds NN_IDS_MODEL_BYTES (about 30 MB) and
- * allocates nothing after it is created.
+ * bit for bit. The model holds nn_ids_model_bytes() (22 MB) and allocates
+ * nothing after it is created.
  *
  * Deliberately not here: the packed file's header, CRC-32 and the parts of a
  * shard that are not token ids (packed_file in scripts/pack-shard.mjs and

@@ -11,7 +11,7 @@
 # Also builds packed_ids.wasm, the decoder of transform-3 packed shards
 # (engine/packed_ids.c alone, no JS glue, no imports), which
 # web/worker/packed.js instantiates itself: a module of its own, so the
-# download decodes while the engine is still loading, and its 30 MB model is
+# download decodes while the engine is still loading, and its 22 MB model is
 # dropped once the shard is decoded.
 #
 # Needs emscripten (Debian: apt-get install emscripten). Debian's emscripten

@@ -154,6 +154,10 @@ int main(void) {
     round_trip("one id repeated", same, N, NN_IDS_BLOCK);
     for (size_t i = 0; i < N; i++) same[i] = (uint16_t)(i % 3000); /* long lists of successors */
     round_trip("a cycle of 3000 ids", same, N, NN_IDS_BLOCK);
+    /* A frequent id (5) followed by 2,100 others in turn: its list fills
+     * (2,048 successors) and ranks reach the longest bit length. */
+    for (size_t i = 0; i < N; i++) same[i] = i % 2 ? (uint16_t)(100 + (i / 2) % 2100) : 5;
+    round_trip("id 5 followed by 2,100 others in turn", same, N, NN_IDS_BLOCK);
 
     nn_ids_model *m = nn_ids_model_create();
     uint8_t *buf = malloc(nn_ids_block_bound(NN_IDS_BLOCK + 1));

@@ -10,7 +10,8 @@
  *   u32 gz_len, then gzip of all the "bytes" runs, concatenated;
  *   the ids of all "ids" runs, concatenated, in blocks of NN_IDS_BLOCK ids
  *       (the last one shorter), each u32 len then len bytes.
- * --check decodes the body again, compares, and prints the times.
+ * --check decodes the body again, compares, and prints the times (CPU
+ * seconds of this process: encode_s, decode_s).
  * scripts/pack-shard.mjs writes the header (length and CRC-32 of the shard)
  * in front. Deliberately not here: the header, and any shard that is not a
  * text shard (nn_shard_parse must accept it). */
@@ -30,9 +31,11 @@ typedef struct {
     uint32_t kind, bytes;
 } segment;
 
+/* CPU time of this process: what the coder costs, less what other jobs on
+ * a shared machine take from the wall clock. */
 static double now_s(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -176,7 +179,7 @@ int main(int argc, char **argv) {
 #ifdef NN_IDS_STATS
     extern double nn_ids_stat_bits[8];
     extern long nn_ids_stat_n[8];
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 7; k++)
         fprintf(stderr, "stage %d: ended %ld ids, %.0f bytes spent in it\n", k, nn_ids_stat_n[k], nn_ids_stat_bits[k] / 8);
 #endif
     free(block); free(body); free(ids); free(raw); free(gz); free(buf);

@@ -213,7 +213,7 @@ function compileIds(idsWasm) {
   return compiledIds.get(idsWasm);
 }
 
-// A fresh decoder (its own instance: the model is 30 MB that go when the
+// A fresh decoder (its own instance: the model is 22 MB that go when the
 // file is decoded).
 async function idsDecoder(idsWasm) {
   const instance = await WebAssembly.instantiate(await compileIds(idsWasm), {});
