@@ -189,7 +189,7 @@ static inline uint32_t o2_hash(uint32_t p2, uint32_t p1) {
     return (p2 * 0x9E3779B1u) ^ (p1 * 0x85EBCA77u) ^ ((p2 ^ p1) >> 3);
 }
 
-static void model_reset(nn_ids_model *m) {
+void nn_ids_model_reset(nn_ids_model *m) {
     memset(m->o2, 0, sizeof m->o2);
     memset(m->o1n, 0, sizeof m->o1n);
     memset(m->refused, 0, sizeof m->refused);
@@ -207,7 +207,7 @@ static void model_reset(nn_ids_model *m) {
 nn_ids_model *nn_ids_model_create(void) {
     /* 64-byte aligned, so an order-2 set is one cache line. */
     nn_ids_model *m = aligned_alloc(64, (sizeof *m + 63) & ~(size_t)63);
-    if (m) model_reset(m);
+    if (m) nn_ids_model_reset(m);
     return m;
 }
 

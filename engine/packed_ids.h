@@ -43,6 +43,8 @@ typedef struct nn_ids_model nn_ids_model;
 /* A fresh model (NULL if out of memory); free with nn_ids_model_free. */
 nn_ids_model *nn_ids_model_create(void);
 void nn_ids_model_free(nn_ids_model *m);
+/* Makes m fresh again (cheaper than freeing and creating one). */
+void nn_ids_model_reset(nn_ids_model *m);
 /* Bytes a model holds (for budgets). */
 size_t nn_ids_model_bytes(void);
 

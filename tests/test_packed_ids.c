@@ -83,8 +83,7 @@ static void damaged(const uint16_t *ids, size_t n) {
     }
     int refused = 0, other = 0, same = 0, canary = 1;
     for (size_t cut = 0; cut < len; cut++) {
-        nn_ids_model_free(m);
-        m = nn_ids_model_create();
+        nn_ids_model_reset(m);
         uint8_t *part = malloc(cut ? cut : 1); /* exactly cut bytes, so ASan sees a read past them */
         memcpy(part, good, cut);
         back[n] = 0xBEEF;
@@ -100,8 +99,7 @@ static void damaged(const uint16_t *ids, size_t n) {
     refused = other = same = 0;
     uint8_t *flipped = malloc(len);
     for (size_t bit = 0; bit < 8 * len; bit++) {
-        nn_ids_model_free(m);
-        m = nn_ids_model_create();
+        nn_ids_model_reset(m);
         memcpy(flipped, good, len);
         flipped[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         back[n] = 0xBEEF;
