@@ -99,8 +99,8 @@ struct nn_ids_model {
 
 typedef struct {
     uint32_t x1, x2, x;
-    uint8_t *out;          /* encoding */
-    size_t at;
+    uint8_t *out;          /* encoding: out[0..cap), at written */
+    size_t at, cap;
     const uint8_t *in;     /* decoding */
     size_t len, pos, over; /* over: bytes wanted past the end */
     int decoding;
@@ -144,7 +144,8 @@ static inline int code_bit(coder *c, counter *ctr, int bit) {
             if (c->pos < c->len) b = c->in[c->pos++]; else c->over++;
             c->x = (c->x << 8) | b;
         } else {
-            c->out[c->at++] = (uint8_t)(c->x2 >> 24);
+            if (c->at < c->cap) c->out[c->at] = (uint8_t)(c->x2 >> 24);
+            c->at++; /* counted past cap too: the caller sees the block did not fit */
         }
         c->x1 <<= 8;
         c->x2 = (c->x2 << 8) | 255;
@@ -400,9 +401,11 @@ static uint32_t code_id(nn_ids_model *m, coder *c, uint32_t id) {
 /* ----------------------------------------------------------- blocks */
 
 size_t nn_ids_block_bound(size_t n) {
-    /* At most K2 + R1 + 1 + 15 = 34 decisions per id (more than the 6 + 12 +
-     * 1 + 4 + 11 of a ranked one), each at most 12 bits of output (a
-     * probability is clamped to 1..4095 of 4096), then the 4-byte flush. */
+    /* At most 21 decisions per id (an order-2 miss, then order 1: "one of
+     * these?", R1 = 4 asked, a 4-decision length and 11 bits; or 2 and the
+     * 15 of order 0), each narrowing the range by at most 12 bits (a
+     * probability is clamped to 1..4095 of 4096) plus rounding; 34 such is
+     * room to spare, then the 4-byte flush. The encoder checks it anyway. */
     return n * (34 * 12 / 8 + 1) + 8;
 }
 
@@ -411,9 +414,11 @@ int nn_ids_encode_block(nn_ids_model *m, const uint16_t *ids, size_t n, uint8_t 
     if (n > NN_IDS_BLOCK) return NN_IDS_BAD_ARG;
     for (size_t i = 0; i < n; i++)
         if (ids[i] >= NN_IDS_LIMIT) return NN_IDS_BAD_ARG;
-    coder c = {.x1 = 0, .x2 = 0xffffffffu, .out = out, .decoding = 0};
+    coder c = {.x1 = 0, .x2 = 0xffffffffu, .out = out, .cap = nn_ids_block_bound(n), .decoding = 0};
     for (size_t i = 0; i < n; i++) code_id(m, &c, ids[i]);
-    for (int k = 0; k < 4; k++) c.out[c.at++] = (uint8_t)(c.x1 >> (24 - 8 * k));
+    for (int k = 0; k < 4; k++, c.at++)
+        if (c.at < c.cap) c.out[c.at] = (uint8_t)(c.x1 >> (24 - 8 * k));
+    if (c.at > c.cap) return NN_IDS_TOO_BIG;
     *out_len = c.at;
     return NN_IDS_OK;
 }

@@ -30,12 +30,13 @@ extern "C" {
 #define NN_IDS_LIMIT 32768u  /* ids must be below this */
 #define NN_IDS_BLOCK 65536u  /* ids per block, at most */
 
-/* Status codes of the decoder (the encoder's only failure is a bad id or a
- * full buffer, both the caller's to avoid). */
+/* Status codes (the encoder's only failures are a bad id, the caller's to
+ * avoid, and a block over its bound, which no input is known to give). */
 enum {
     NN_IDS_OK = 0,
     NN_IDS_CORRUPT = 1,   /* the block's bytes do not decode to n ids exactly */
-    NN_IDS_BAD_ARG = 2    /* n above NN_IDS_BLOCK, or an id >= NN_IDS_LIMIT given to the encoder */
+    NN_IDS_BAD_ARG = 2,   /* n above NN_IDS_BLOCK, or an id >= NN_IDS_LIMIT given to the encoder */
+    NN_IDS_TOO_BIG = 3    /* the encoder's block would pass nn_ids_block_bound(n): nothing valid written */
 };
 
 typedef struct nn_ids_model nn_ids_model;
@@ -53,8 +54,10 @@ size_t nn_ids_model_bytes(void);
 size_t nn_ids_block_bound(size_t n);
 
 /* Encodes ids[0..n) (n <= NN_IDS_BLOCK, each < NN_IDS_LIMIT) into out, which
- * holds nn_ids_block_bound(n) bytes; *out_len is what it wrote. Returns
- * NN_IDS_OK or NN_IDS_BAD_ARG (nothing coded, the model unchanged). */
+ * holds nn_ids_block_bound(n) bytes (never written past); *out_len is what
+ * it wrote. Returns NN_IDS_OK, NN_IDS_BAD_ARG (nothing coded, the model
+ * unchanged) or NN_IDS_TOO_BIG (the model has learnt the block: start
+ * again from a fresh one). */
 int nn_ids_encode_block(nn_ids_model *m, const uint16_t *ids, size_t n, uint8_t *out, size_t *out_len);
 
 /* Decodes one block of n ids from in[0..len) into out[0..n). Never reads or
