@@ -9,7 +9,12 @@
 # every file's size and the total. dist/ is git-ignored; nothing is fetched
 # from the network.
 #
-#   scripts/build-site.sh [--out DIR] [--data DIR]
+#   scripts/build-site.sh [--out DIR] [--data DIR] [--ids]
+#
+# --ids packs the two IMDB shards with transform 3 (token ids coded by
+# engine/packed_ids.c: 12.9 MB instead of 14.9 for imdb.shard, but a decode
+# of several seconds in the page; see README "Host it yourself"), which needs
+# build/imdb_pack_ids (cmake --build build). Off by default.
 #
 # A packed file newer than its shard and packed the same way is kept (packing the three shards takes
 # about half a minute). Needs scripts/build-wasm.sh's web/engine/,
@@ -17,11 +22,12 @@
 # it yourself".
 set -eu
 cd "$(dirname "$0")/.."
-OUT=dist DATA=data
+OUT=dist DATA=data TEXT=bytes
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT="$2"; shift 2 ;;
         --data) DATA="$2"; shift 2 ;;
+        --ids) TEXT=ids; shift ;;
         -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-site.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -30,7 +36,7 @@ die() { echo "build-site.sh: $*" >&2; exit 1; }
 
 CHART=node_modules/chart.js/dist/chart.umd.js
 [ -f "$CHART" ] || die "$CHART is missing; run npm ci (or npm install) first"
-for f in engine.js engine.wasm engine-mt.js engine-mt.wasm engine-mt.worker.js; do
+for f in engine.js engine.wasm engine-mt.js engine-mt.wasm engine-mt.worker.js packed_ids.wasm; do
     [ -f "web/engine/$f" ] || die "web/engine/$f is missing; build the engine with scripts/build-wasm.sh"
 done
 [ -f "$DATA/imdb.shard" ] || die "$DATA/imdb.shard is missing; build it with scripts/setup.sh"
@@ -47,7 +53,7 @@ find "$OUT" -mindepth 1 -maxdepth 1 ! -name data ! -name .build-site -exec rm -r
 (cd web && tar cf - --exclude=./engine --exclude=./vendor --exclude=./dist --exclude='*.md' .) | (cd "$OUT" && tar xf -)
 mkdir -p "$OUT/engine" "$OUT/vendor"
 cp web/engine/engine.js web/engine/engine.wasm web/engine/engine-mt.js web/engine/engine-mt.wasm \
-   web/engine/engine-mt.worker.js "$OUT/engine/"
+   web/engine/engine-mt.worker.js web/engine/packed_ids.wasm "$OUT/engine/"
 cp "$CHART" "$OUT/vendor/chart.umd.js"
 # The site's page starts its shard's download before its modules load
 # (data-early.js, which reads data/site.json); web/index.html itself does not
@@ -57,14 +63,14 @@ grep -q '<script src="data-early.js"></script>' "$OUT/index.html" || die "could 
 
 # The data, packed (a packed file newer than its shard is kept).
 packed=""
-for spec in imdb.shard:bytes imdb-unsup.shard:bytes fashion.shard:none; do
+for spec in imdb.shard:$TEXT imdb-unsup.shard:$TEXT fashion.shard:none; do
     name=${spec%%:*} transform=${spec#*:}
     if [ ! -f "$DATA/$name" ]; then
         echo "build-site.sh: note: $DATA/$name is missing, so the site will lack it (scripts/setup.sh builds it)" >&2
         rm -f "$OUT/data/$name.nnz"
         continue
     fi
-    case "$transform" in bytes) code=2 ;; varint) code=1 ;; *) code=0 ;; esac
+    case "$transform" in ids) code=3 ;; bytes) code=2 ;; varint) code=1 ;; *) code=0 ;; esac
     # Packed again when older than the shard or packed another way (header bytes 12-15).
     if [ ! "$OUT/data/$name.nnz" -nt "$DATA/$name" ] ||
        [ "$(od -An -tu4 -j12 -N4 "$OUT/data/$name.nnz" | tr -d ' ')" != "$code" ]; then

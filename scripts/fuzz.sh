@@ -9,12 +9,13 @@
 #                                        --m32: a 32-bit build (clang -m32, build-fuzz-m32/),
 #                                        wasm32's size_t natively;
 #                                        NAME: tokenizer shard checkpoint config labelled_text
-#                                        image_shard config_model (default all)
+#                                        image_shard config_model packed_ids (default all)
 #
 # Fuzzers: fuzz_tokenizer (nn_tokenize_spans, nn_encode_text), fuzz_shard
 # (nn_shard_parse), fuzz_checkpoint (nn_checkpoint_read), fuzz_config
 # (nn_config_from_json/check/to_json), fuzz_labelled_text (nn_labelled_text_parse and
 # the stop-word list), fuzz_image_shard (nn_image_shard_parse and a tiny MLP on it),
+# fuzz_packed_ids (the token-id coder: damaged blocks, and round trips),
 # fuzz_config_model (whole configurations, every key, the ranges' extremes, parsed,
 # checked and trained on a tiny shard); each file's header says what it checks.
 # Seeds come from build-fuzz/fuzz_make_corpus (the engine's own writers) into
@@ -43,13 +44,13 @@ while [ $# -gt 0 ]; do
                 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then SECONDS_EACH="$1"; shift; fi ;;
         --jobs) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a number"; JOBS="$2"; shift 2 ;;
         --m32) M32=1; shift ;;
-        tokenizer|shard|checkpoint|config|labelled_text|image_shard|config_model) NAMES+=("$1"); shift ;;
+        tokenizer|shard|checkpoint|config|labelled_text|image_shard|config_model|packed_ids) NAMES+=("$1"); shift ;;
         -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [ -n "$MODE" ] || die "say --smoke, --long [SECONDS] or --runs N (see --help)"
-[ ${#NAMES[@]} -gt 0 ] || NAMES=(tokenizer shard checkpoint config labelled_text image_shard config_model)
+[ ${#NAMES[@]} -gt 0 ] || NAMES=(tokenizer shard checkpoint config labelled_text image_shard config_model packed_ids)
 
 # ------------------------------------------------------------------ build
 CC_FUZZ="$(command -v clang-14 || command -v clang || true)"

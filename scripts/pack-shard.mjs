@@ -2,9 +2,12 @@
 // pack-shard.mjs: writes a data file in the packed form a static site serves
 // (web/worker/packed.js reads it): a 32-byte header, then gzip of the bytes,
 // text shards first turned into one or two bytes per 16-bit word (transform
-// "bytes", the default; "varint" is the older transform 1).
+// "bytes", the default; "varint" is the older transform 1). Transform 3
+// ("ids") codes a text shard's token ids with engine/packed_ids.c instead:
+// the body is written by the native tool build/imdb_pack_ids (cmake builds
+// it; NN_PACK_IDS names another), this script adds the header.
 //
-//   node scripts/pack-shard.mjs IN OUT [--transform bytes|varint|none] [--level 1-9]
+//   node scripts/pack-shard.mjs IN OUT [--transform ids|bytes|varint|none] [--level 1-9]
 //   node scripts/pack-shard.mjs --measure IN [--keep DIR]
 //   node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...
 //
@@ -20,14 +23,22 @@
 //
 // Deliberately not here: choosing which files a site gets (build-site.sh).
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path, { basename } from 'node:path';
 import zlib from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import {
-  BYTES_ESCAPE, BYTES_ONE, BYTES_TWO, PACK_MAGIC, PACK_VERSION, PACK_HEADER_BYTES, TRANSFORM_NONE, TRANSFORM_U16_BYTES,
-  TRANSFORM_U16_VARINT, crc32, readPackHeader, unpack,
+  BYTES_ESCAPE, BYTES_ONE, BYTES_TWO, PACK_MAGIC, PACK_VERSION, PACK_HEADER_BYTES, TRANSFORM_IDS, TRANSFORM_NONE,
+  TRANSFORM_U16_BYTES, TRANSFORM_U16_VARINT, crc32, readPackHeader, unpack,
 } from '../web/worker/packed.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const PACK_IDS_TOOL = process.env.NN_PACK_IDS || path.join(ROOT, 'build', 'imdb_pack_ids');
+export const IDS_WASM = path.join(ROOT, 'web', 'engine', 'packed_ids.wasm');
+// What unpack() needs for transform 3 here: packed_ids.wasm from the disk.
+export const nodeUnpackOptions = { idsWasm: () => readFileSync(IDS_WASM) };
 
 const fastCrc32 = (bytes) => (zlib.crc32 ? zlib.crc32(bytes) >>> 0 : crc32(bytes));
 
@@ -75,17 +86,38 @@ export function byteWords(bytes) {
   return out.subarray(0, o);
 }
 
+// The body of transform 3 for a text shard's bytes, from the native tool;
+// `stats` gets its JSON line (sizes, bits per id, encode time).
+export function idsBody(bytes, stats = {}) {
+  if (!existsSync(PACK_IDS_TOOL))
+    throw new Error(`${PACK_IDS_TOOL} is missing: build it (cmake --build build --target imdb_pack_ids) or set NN_PACK_IDS`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-ids-'));
+  try {
+    writeFileSync(path.join(dir, 'in.shard'), bytes);
+    const line = execFileSync(PACK_IDS_TOOL, [path.join(dir, 'in.shard'), path.join(dir, 'body')], { encoding: 'utf8' });
+    Object.assign(stats, JSON.parse(line));
+    return readFileSync(path.join(dir, 'body'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // The packed file of `bytes` (a Buffer).
-export function pack(bytes, { transform = TRANSFORM_U16_BYTES, level = 9 } = {}) {
+export function pack(bytes, { transform = TRANSFORM_U16_BYTES, level = 9, stats = {} } = {}) {
+  const header = packHeader(bytes, transform);
+  if (transform === TRANSFORM_IDS) return Buffer.concat([header, idsBody(bytes, stats)]);
   const body = transform === TRANSFORM_U16_VARINT ? varintWords(bytes) : transform === TRANSFORM_U16_BYTES ? byteWords(bytes) : bytes;
-  const gz = zlib.gzipSync(body, { level, memLevel: 9 });
+  return Buffer.concat([header, zlib.gzipSync(body, { level, memLevel: 9 })]);
+}
+
+function packHeader(bytes, transform) {
   const header = Buffer.alloc(PACK_HEADER_BYTES);
   header.write(PACK_MAGIC, 0, 'latin1');
   header.writeUInt32LE(PACK_VERSION, 8);
   header.writeUInt32LE(transform, 12);
   header.writeBigUInt64LE(BigInt(bytes.length), 16);
   header.writeUInt32LE(fastCrc32(bytes), 24);
-  return Buffer.concat([header, gz]);
+  return header;
 }
 
 async function measure(file, keep) {
@@ -96,15 +128,22 @@ async function measure(file, keep) {
     ['gzip -1', TRANSFORM_NONE, 1], ['gzip -6', TRANSFORM_NONE, 6], ['gzip -9', TRANSFORM_NONE, 9],
     ['varint + gzip -1', TRANSFORM_U16_VARINT, 1], ['varint + gzip -6', TRANSFORM_U16_VARINT, 6],
     ['varint + gzip -9', TRANSFORM_U16_VARINT, 9], ['bytes + gzip -6', TRANSFORM_U16_BYTES, 6],
-    ['bytes + gzip -9', TRANSFORM_U16_BYTES, 9],
+    ['bytes + gzip -9', TRANSFORM_U16_BYTES, 9], ['ids coded', TRANSFORM_IDS, 0],
   ];
   for (const [name, transform, level] of ways) {
     if (transform !== TRANSFORM_NONE && bytes.length % 2) continue;
     let t = performance.now();
-    const packed = pack(bytes, { transform, level });
+    let packed;
+    try {
+      packed = pack(bytes, { transform, level });
+    } catch (err) {
+      if (transform !== TRANSFORM_IDS) throw err;
+      console.log(`${name.padEnd(20)} not measured: ${err.message.split('\n')[0]}`);
+      continue;
+    }
     const packS = (performance.now() - t) / 1000;
     t = performance.now();
-    const back = await unpack(new Uint8Array(packed.buffer, packed.byteOffset, packed.length));
+    const back = await unpack(new Uint8Array(packed.buffer, packed.byteOffset, packed.length), 'the packed file', nodeUnpackOptions);
     const ms = performance.now() - t;
     if (!Buffer.from(back.buffer, back.byteOffset, back.length).equals(bytes)) throw new Error(`${name}: unpacked bytes differ`);
     if (keep) writeFileSync(path.join(keep, `${basename(file)}.${name.replace(/[^a-z0-9]+/g, '')}.nnz`), packed);
@@ -113,7 +152,7 @@ async function measure(file, keep) {
 }
 
 function usage(code) {
-  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform bytes|varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
+  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform ids|bytes|varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
   process.exit(code);
 }
 
@@ -145,7 +184,8 @@ async function main(argv) {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--transform') {
       const v = argv[++i];
-      if (v === 'bytes') transform = TRANSFORM_U16_BYTES;
+      if (v === 'ids') transform = TRANSFORM_IDS;
+      else if (v === 'bytes') transform = TRANSFORM_U16_BYTES;
       else if (v === 'varint') transform = TRANSFORM_U16_VARINT;
       else if (v === 'none') transform = TRANSFORM_NONE;
       else usage(2);
@@ -157,9 +197,10 @@ async function main(argv) {
   }
   if (files.length !== 2) usage(2);
   const bytes = readFileSync(files[0]);
-  const packed = pack(bytes, { transform, level });
+  const stats = {};
+  const packed = pack(bytes, { transform, level, stats });
   writeFileSync(files[1], packed);
-  console.log(JSON.stringify({ bytes: bytes.length, crc32: packed.readUInt32LE(24), packed_bytes: packed.length, transform }));
+  console.log(JSON.stringify({ bytes: bytes.length, crc32: packed.readUInt32LE(24), packed_bytes: packed.length, transform, ...(stats.bits_per_id ? { bits_per_id: stats.bits_per_id, encode_s: stats.encode_s } : {}) }));
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

@@ -3,7 +3,9 @@
 // into a temporary folder and serves it with the few lines of node below,
 // which send no COOP/COEP, no CSP and no caching headers, and count every
 // request. On that page:
-// - the IMDB shard is packed with transform 2 (web/worker/packed.js);
+// - the IMDB shard is packed with transform 2 (web/worker/packed.js), or
+//   with SITE_PACKING=ids transform 3 (build-site.sh --ids: token ids coded,
+//   decoded by dist/engine/packed_ids.wasm; needs build/imdb_pack_ids);
 // - the page itself starts the shard's download before its modules load
 //   (data-early.js) and the worker reads that download: one request;
 // - the page loads (one thread, and the footer says why), trains the
@@ -17,6 +19,7 @@
 //   page is ready.
 //
 //   node --test tests/browser/site.test.mjs   (needs web/engine/, data/imdb.shard)
+//   SITE_PACKING=ids node --test tests/browser/site.test.mjs
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +35,7 @@ import { ROOT, SHARD, CHROMIUM, CHROMIUM_ARGS, POSITIVE_REVIEW, NEGATIVE_REVIEW,
 const run = promisify(execFile);
 let tmp, site, server, url, browser;
 const requests = new Map(); // path -> count
+const IDS = process.env.SITE_PACKING === 'ids';
 const damage = { mode: 'none' }; // 'cut' or 'flip': what the server does to the packed shard
 
 function alter(p, body) {
@@ -49,13 +53,18 @@ before(async () => {
   site = path.join(tmp, 'dist');
   await mkdir(data);
   await symlink(await realpath(SHARD), path.join(data, 'imdb.shard'));
-  const { stdout } = await run(path.join(ROOT, 'scripts', 'build-site.sh'), ['--out', site, '--data', data], { cwd: ROOT, maxBuffer: 1 << 20 });
+  const { stdout } = await run(path.join(ROOT, 'scripts', 'build-site.sh'), ['--out', site, '--data', data, ...(IDS ? ['--ids'] : [])], { cwd: ROOT, maxBuffer: 1 << 20 });
   assert.match(stdout, /^\s*\d+ {2}data\/imdb\.shard\.nnz$/m, 'build-site.sh lists the packed shard and its size');
   assert.match(stdout, /^\s*\d+ {2}engine\/engine-mt\.wasm$/m, 'build-site.sh lists the two-thread engine');
   assert.match(stdout, /^\s*\d+ {2}vendor\/chart\.umd\.js$/m, 'build-site.sh lists Chart.js');
   assert.match(stdout, /^\s*\d+ {2}total \(/m, 'build-site.sh prints the total');
   const manifest = JSON.parse(await readFile(path.join(site, 'data', 'site.json'), 'utf8'));
-  assert.equal(manifest.files['imdb.shard']?.transform, 2, 'the IMDB shard is packed with transform 2 (one or two bytes per id)');
+  if (IDS) {
+    assert.equal(manifest.files['imdb.shard']?.transform, 3, 'the IMDB shard is packed with transform 3 (coded ids)');
+    assert.match(stdout, /^\s*\d+ {2}engine\/packed_ids\.wasm$/m, 'build-site.sh lists the ids decoder');
+  } else {
+    assert.equal(manifest.files['imdb.shard']?.transform, 2, 'the IMDB shard is packed with transform 2 (one or two bytes per id)');
+  }
   ({ server, url } = await startPlainServer(await realpath(site), { onRequest: (p) => requests.set(p, (requests.get(p) || 0) + 1), alter }));
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 });

@@ -1,6 +1,6 @@
 /* make_corpus.c: writes the fuzzers' seed corpora.
  *
- *   fuzz_make_corpus <dir>     creates <dir>/{tokenizer,shard,checkpoint,config,labelled_text,image_shard}/seed-*
+ *   fuzz_make_corpus <dir>     creates <dir>/{tokenizer,shard,checkpoint,config,labelled_text,image_shard,packed_ids}/seed-*
  *
  * The shards, checkpoints and configs are made with the engine's own writers
  * (nn_shard_write, nn_checkpoint_write, nn_config_to_json), so every seed is
@@ -11,6 +11,7 @@
  * Not a test: it checks only that the writers succeed. */
 #define _POSIX_C_SOURCE 200809L
 #include "fuzz_common.h"
+#include "packed_ids.h"
 
 #include <errno.h>
 #include <math.h>
@@ -254,6 +255,33 @@ static void image_shard_seeds(void) {
     }
 }
 
+/* ------------------------------------------------------------ packed ids */
+
+/* Blocks coded by the real encoder (made-up sentences' ids), each behind the
+ * two bytes that give fuzz_packed_ids its number of ids. */
+static void packed_ids_seeds(void) {
+    static const uint16_t sentence[] = {1, 4, 12, 6, 8, 3, 1, 9, 40, 6, 77, 3, 1, 4, 12, 6, 32767, 3, 0, 2};
+    uint16_t ids[400];
+    for (size_t i = 0; i < 400; i++) ids[i] = sentence[(i * 7 + i / 20) % 20];
+    for (size_t n = 1; n <= 400; n *= 20) {
+        nn_ids_model *m = nn_ids_model_create();
+        uint8_t *buf = malloc(2 + nn_ids_block_bound(n));
+        size_t len = 0;
+        if (!m || !buf || nn_ids_encode_block(m, ids, n, buf + 2, &len) != NN_IDS_OK) {
+            fprintf(stderr, "make_corpus: packed ids: the encoder failed\n");
+            failures++;
+        } else {
+            buf[0] = (uint8_t)(n & 0xff);
+            buf[1] = (uint8_t)(n >> 8);
+            char name[32];
+            snprintf(name, sizeof name, "block-%zu", n);
+            write_seed("packed_ids", name, buf, 2 + len);
+        }
+        free(buf);
+        nn_ids_model_free(m);
+    }
+}
+
 /* --------------------------------------------------------------- configs */
 
 static void config_seeds(void) {
@@ -299,8 +327,8 @@ int main(int argc, char **argv) {
     out_dir = argv[1];
     make_dir(out_dir);
     static const char *const kinds[] = {"tokenizer", "shard", "checkpoint", "config", "labelled_text",
-                                        "image_shard"};
-    for (int i = 0; i < 6; i++) {
+                                        "image_shard", "packed_ids"};
+    for (int i = 0; i < 7; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", out_dir, kinds[i]);
         make_dir(path);
@@ -318,6 +346,7 @@ int main(int argc, char **argv) {
     config_seeds();
     labelled_text_seeds();
     image_shard_seeds();
+    packed_ids_seeds();
     nn_vocab_free_index(&fv.v);
     if (failures) fprintf(stderr, "make_corpus: %d seeds could not be written\n", failures);
     return failures ? 1 : 0;

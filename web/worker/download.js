@@ -25,6 +25,21 @@ import { PACK_HEADER_BYTES, PackError, crc32, unpackStream } from './packed.js';
 import { RequestError, now, post } from './session.js';
 
 const CACHE_NAME = 'nn-playground-data';
+// The decoder of transform-3 files (coded token ids), fetched only when such
+// a file arrives: a 17 KB module of its own (scripts/build-wasm.sh), so
+// decoding starts while the engine is still loading.
+const IDS_WASM_URL = new URL('../engine/packed_ids.wasm', import.meta.url);
+async function idsWasm() {
+  let response;
+  try {
+    response = await fetch(IDS_WASM_URL);
+  } catch (err) {
+    throw new PackError(`could not download the decoder ${IDS_WASM_URL.pathname}: ${err.message}; check the connection and retry`);
+  }
+  if (!response.ok)
+    throw new PackError(`could not download the decoder ${IDS_WASM_URL.pathname}: HTTP ${response.status}; copy the whole dist/ folder that scripts/build-site.sh wrote`);
+  return response.arrayBuffer();
+}
 const EVENT_INTERVAL_MS = 50;
 
 // site.json's entry for the file at url ({packed, packed_bytes, bytes,
@@ -198,7 +213,7 @@ async function fetchPacked(url, { what, progress }, early = null) {
   }
   if (!response.ok)
     throw new RequestError(`could not download ${packedUrl}: HTTP ${response.status}; copy the whole dist/ folder that scripts/build-site.sh wrote`);
-  const stream = unpackStream(what);
+  const stream = unpackStream(what, { idsWasm });
   let head, bytes;
   try {
     head = await readDownload(response, { url: packedUrl, expected: entry.packed_bytes, progress, stream });
