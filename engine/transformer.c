@@ -204,6 +204,19 @@ void nn_transformer_init(nn_model *m, nn_rng *rng) {
     fill_uniform_sd(w.head_w, E, sd, rng);
 }
 
+void nn_transformer_sinusoid_positions(nn_model *m) {
+    const nn_transformer *tf = m->tfm;
+    const uint32_t T = tf->T, E = tf->E;
+    tfm_weights w;
+    carve(&w, m, m->params);
+    const double s = NN_TFM_INIT_SD * sqrt(2.0);
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t e = 0; e < E; e++) {
+            double angle = t / pow(10000.0, (double)(e & ~1u) / E);
+            w.wpe[(size_t)t * E + e] = (float)(s * ((e & 1) ? cos(angle) : sin(angle)));
+        }
+}
+
 /* a's fields from row b0 on (a sub-batch starting at sequence b0). */
 static void acts_from(nn_encoder_acts *s, const nn_encoder_acts *a, size_t b0, const nn_transformer *tf) {
     size_t r = b0 * tf->T, E = tf->E, F = tf->F;

@@ -47,6 +47,13 @@ void nn_transformer_free(nn_model *m);
  * (the residual projections' divided by sqrt(2 blocks), GPT-2), layer norms
  * 1 and 0, biases 0; resets the optimizer. */
 void nn_transformer_init(nn_model *m, nn_rng *rng);
+/* Overwrites the position table wpe (T,E) with Vaswani et al. 2017's
+ * sinusoids (section 3.5: column 2i sin(t / 10000^(2i/E)), 2i+1 its cos),
+ * times NN_TFM_INIT_SD * sqrt(2) so its spread is the uniform init's. A
+ * start for pretraining: a shift of position is then a rotation of each
+ * pair of columns, so attention to neighbours is one linear map away,
+ * where random rows must first be learned into an order. Still learned. */
+void nn_transformer_sinusoid_positions(nn_model *m);
 /* Logits of ids (B,T) into m->logit (no dropout). */
 void nn_transformer_forward(nn_model *m, const uint16_t *ids, uint32_t B);
 /* Training pass: dropout on, mean BCE returned, gradients added to m->grads. */

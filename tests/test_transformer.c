@@ -7,6 +7,7 @@
  * - threads (2, 3, and 4 parts run backwards) change no bit of training,
  *   dropout included;
  * - it learns a task only attention can solve (first and last token match);
+ * - the sinusoid position table is Vaswani et al.'s, at the init's spread;
  * - a checkpoint round trip scores the same, and occlusion explains it. */
 #include "check.h"
 #include "encoder.h"
@@ -224,6 +225,40 @@ static void learns_first_equals_last(void) {
     nn_model_free(m);
 }
 
+/* ---- sinusoid positions ---- */
+static void sinusoid_positions_are_vaswanis(void) {
+    nn_config cfg = tiny_config(LV, 50, 4);
+    nn_model *m;
+    nn_error err = {0};
+    if (!check(nn_model_create(&m, &cfg, &err) == NN_OK, "transformer model_create: %s", err.msg)) return;
+    nn_rng init;
+    nn_rng_seed(&init, 1);
+    nn_model_init(m, &init);
+    const nn_tensor *wte = &m->tensor[0], *wpe = &m->tensor[1];
+    float *wte_before = malloc((size_t)wte->rows * wte->cols * sizeof *wte_before);
+    memcpy(wte_before, m->params + wte->offset, (size_t)wte->rows * wte->cols * sizeof *wte_before);
+    nn_transformer_sinusoid_positions(m);
+    const uint32_t T = wpe->rows, E = wpe->cols;
+    const float *p = m->params + wpe->offset;
+    double s = NN_TFM_INIT_SD * sqrt(2.0), maxdiff = 0, sum2 = 0;
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t i = 0; 2 * i < E; i++) {
+            double a = t / pow(10000.0, 2.0 * i / E);
+            double d0 = fabs(p[t * E + 2 * i] - s * sin(a)), d1 = fabs(p[t * E + 2 * i + 1] - s * cos(a));
+            if (d0 > maxdiff) maxdiff = d0;
+            if (d1 > maxdiff) maxdiff = d1;
+        }
+    for (size_t k = 0; k < (size_t)T * E; k++) sum2 += (double)p[k] * p[k];
+    double sd = sqrt(sum2 / ((double)T * E));
+    check(!strcmp(wpe->name, "wpe") && T == 50 && maxdiff < 1e-6 && fabs(sd - NN_TFM_INIT_SD) < 0.01,
+          "sinusoid positions: wpe (%u,%u) is sin/cos(t / 10000^(2i/E)) x %.4f (max diff %.2g), spread %.4f "
+          "(the init's %.2f)", T, E, s, maxdiff, sd, NN_TFM_INIT_SD);
+    check(!memcmp(wte_before, m->params + wte->offset, (size_t)wte->rows * wte->cols * sizeof *wte_before),
+          "sinusoid positions leave the token embedding as it was");
+    free(wte_before);
+    nn_model_free(m);
+}
+
 /* ---- checkpoints and occlusion ---- */
 static void checkpoint_and_explain(const synthetic *data) {
     nn_config cfg = tiny_config(64, 24, 16);
@@ -306,6 +341,7 @@ int main(void) {
     threads_change_no_bit(&data.shard);
     checkpoint_and_explain(&data);
     synthetic_free(&data);
+    sinusoid_positions_are_vaswanis();
     learns_first_equals_last();
     return check_exit_code();
 }

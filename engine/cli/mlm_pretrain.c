@@ -6,11 +6,17 @@
  *
  *   imdb_pretrain --shard data/imdb.shard --unsup data/imdb-unsup.shard --out encoder.ckpt
  *                 [--preset tutorial-transformer] [--<key> VALUE ...] [--passes N]
- *                 [--reviews N] [--threads N] [--quiet]
+ *                 [--reviews N] [--threads N] [--save-passes] [--positions uniform|sinusoid]
+ *                 [--quiet]
  *
  * --passes N passes over the corpus (default 1); --reviews N takes only
  * the first N reviews of each pass's shuffled order (a budget below one
- * pass). The model's dimensions, maxlen, batch_size, lr, warmup_steps,
+ * pass). --save-passes also writes the encoder as it is at the end of each
+ * pass but the last to OUT.passK (K = 1, 2, ...: mid-schedule, the rate
+ * not yet decayed to 0), so a long run can be fine-tuned from before it
+ * ends. --positions sinusoid starts the learned position table from
+ * Vaswani et al.'s sinusoids (nn_transformer_sinusoid_positions) instead
+ * of uniform noise. The model's dimensions, maxlen, batch_size, lr, warmup_steps,
  * weight_decay, dropout and seed come from the preset and the flags.
  * Prints a line every twentieth of the run: reviews done, masked-token
  * loss and accuracy since the last line (each batch is masked afresh and,
@@ -29,7 +35,21 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: imdb_pretrain --shard data/imdb.shard --unsup data/imdb-unsup.shard --out encoder.ckpt\n"
                "                     [--preset tutorial-transformer] [--<key> VALUE ...] [--passes N]\n"
-               "                     [--reviews N (per pass)] [--threads N] [--quiet]\n");
+               "                     [--reviews N (per pass)] [--threads N] [--save-passes]\n"
+               "                     [--positions uniform|sinusoid] [--quiet]\n");
+}
+
+/* Writes the run's model as an encoder checkpoint to path; 0 on success. */
+static int save_encoder(nn_mlm_run *run, const nn_shard *shard, const char *path, size_t *len, nn_error *err) {
+    uint8_t *ck;
+    size_t cklen;
+    if (nn_checkpoint_write(nn_mlm_run_model(run), &shard->vocab, shard->vocab_crc, NULL, 0, &ck, &cklen, err))
+        return 1;
+    int rc = nn_write_file(path, ck, cklen, err);
+    free(ck);
+    if (rc) return 1;
+    if (len) *len = cklen;
+    return 0;
 }
 
 static double cpu_s(void) { return (double)clock() / CLOCKS_PER_SEC; }
@@ -38,7 +58,7 @@ int main(int argc, char **argv) {
     const char *shard_path = NULL, *unsup_path = NULL, *out_path = NULL;
     long threads = 1, passes = 1;
     unsigned long long reviews = 0;
-    int quiet = 0, preset = 0;
+    int quiet = 0, preset = 0, save_passes = 0, sinusoid = 0;
     nn_error err = {0};
     nn_config cfg;
     for (int i = 1; i < argc; i++) preset |= !strcmp(argv[i], "--preset") || !strcmp(argv[i], "--config");
@@ -59,6 +79,15 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
+        } else if (!strcmp(a, "--save-passes")) {
+            save_passes = 1;
+        } else if (i + 1 < argc && !strcmp(a, "--positions")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "uniform") != 0 && strcmp(v, "sinusoid") != 0) {
+                fprintf(stderr, "imdb_pretrain: --positions is \"uniform\" or \"sinusoid\", not '%s'\n", v);
+                return 2;
+            }
+            sinusoid = !strcmp(v, "sinusoid");
         } else if (i + 1 < argc && !strcmp(a, "--shard")) {
             shard_path = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--unsup")) {
@@ -110,6 +139,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_pretrain: %s\n", err.msg);
         return 1;
     }
+    if (sinusoid) nn_transformer_sinusoid_positions(nn_mlm_run_model(run));
     nn_threads *pool = nn_threads_create((uint32_t)threads);
     nn_parallel par = nn_threads_parallel(pool);
     nn_model_set_parallel(nn_mlm_run_model(run), &par);
@@ -118,11 +148,12 @@ int main(int argc, char **argv) {
     uint64_t targets = 0, next = 0, right = 0;
     if (!quiet)
         printf("MLM pretraining: %u reviews (%s%s), %ld pass%s of %llu, maxlen %u, width %u, %u heads, %u blocks, "
-               "batch %u, lr %g, %ld threads\n",
+               "batch %u, lr %g, %s positions, %ld threads\n",
                splits[0]->n + (n > 1 ? splits[1]->n : 0), splits[0]->name, n > 1 ? " + unsup" : "", passes,
                passes > 1 ? "es" : "",
                reviews ? reviews : (unsigned long long)(splits[0]->n + (n > 1 ? splits[1]->n : 0)), cfg.maxlen,
-               cfg.embed_dim, cfg.heads, cfg.blocks, cfg.batch_size, cfg.lr, threads);
+               cfg.embed_dim, cfg.heads, cfg.blocks, cfg.batch_size, cfg.lr, sinusoid ? "sinusoid" : "uniform",
+               threads);
     do {
         if (nn_mlm_run_step(run, 1, &p, &err)) {
             fprintf(stderr, "imdb_pretrain: %s\n", err.msg);
@@ -145,19 +176,27 @@ int main(int argc, char **argv) {
             targets = right = 0;
             next += p.reviews_total / 20 ? p.reviews_total / 20 : 1;
         }
+        uint64_t per_pass = p.reviews_total / p.passes;
+        if (save_passes && !p.finished && p.reviews_done % per_pass == 0) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s.pass%llu", out_path, (unsigned long long)(p.reviews_done / per_pass));
+            if (save_encoder(run, &shard, path, NULL, &err)) {
+                fprintf(stderr, "imdb_pretrain: %s\n", err.msg);
+                return 1;
+            }
+            if (!quiet) printf("saved the encoder after pass %llu: %s\n",
+                               (unsigned long long)(p.reviews_done / per_pass), path);
+        }
     } while (!p.finished);
     double wall = (nn_now_ms() - t0) / 1000, cpu = cpu_s() - c0;
-    uint8_t *ck;
-    size_t cklen;
-    if (nn_checkpoint_write(nn_mlm_run_model(run), &shard.vocab, shard.vocab_crc, NULL, 0, &ck, &cklen, &err) ||
-        nn_write_file(out_path, ck, cklen, &err)) {
+    size_t cklen = 0;
+    if (save_encoder(run, &shard, out_path, &cklen, &err)) {
         fprintf(stderr, "imdb_pretrain: %s\n", err.msg);
         return 1;
     }
     if (!quiet)
         printf("pretrained on %llu reviews in %.1f s wall, %.1f s CPU (%.0f reviews/s); encoder: %s (%zu bytes)\n",
                (unsigned long long)p.reviews_total, wall, cpu, p.reviews_total / wall, out_path, cklen);
-    free(ck);
     nn_mlm_run_free(run);
     nn_threads_free(pool);
     nn_shard_free(&shard);

@@ -41,7 +41,7 @@ export const PRESET_NOTES = {
     'words each word looks at.',
   'transformer-pretrained':
     'The small BERT of the recipe above, started from an encoder pretrained as a masked-language model (the panel ' +
-    '“Pretrain the Transformer”: pretrain it there, or load an encoder file, before Train); a fourth epoch allowed. ' +
+    '“Pretrain the Transformer”: pretrain it there, or load an encoder file, before Train); 2 epochs, the rate decaying to 0 over them. ' +
     'With “Also train it from scratch, to compare” (Embedding settings) Train first trains the same model without the ' +
     'encoder: its curves stay on the charts, dashed, under the pretrained one’s.',
   custom: 'Your own settings; the link keeps them.',
