@@ -15,7 +15,9 @@
 //   --val-size    validate on N reviews (the preset's val_size)
 //   --engine   another build of engine.js (say, one linked with
 //              --profiling-funcs, for node --cpu-prof)
-//   --threads  the two-thread engine (engine-mt.js); one thread by default
+//   --threads  the two-thread engine (engine-mt.js; its pthread runs in a Node
+//              worker thread, tests/wasm/web_worker_shim.mjs's Worker); one
+//              thread by default. Any preset, e.g. tutorial-transformer.
 //   --json     one JSON line (what scripts/bench.sh reads)
 //
 // Prints per epoch the engine's time (the `epoch` events' ms: nnw_train calls
