@@ -3,10 +3,32 @@
  * caller and the workers take parts until none is left; the caller returns
  * when all parts are finished. A layer asks for two or three runs per batch,
  * so the cost of waking threads is small next to the work. */
+#ifdef NN_THREADS_STATS
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#endif
 #include "threads.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+
+#ifdef NN_THREADS_STATS
+/* A measuring build (-DNN_THREADS_STATS, never the shipped one): every 100
+ * runs, stderr gets where the threads' time went: in runs or between them
+ * (the caller alone), in parts on each side, how long a worker took from
+ * the run's start to its first part (waking), and how long the caller
+ * waited after its own last part for the others' (the end of a run). */
+#include <stdio.h>
+#include <time.h>
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+static struct {
+    double t0, in_run, caller_tasks, worker_tasks, wake, tail;
+    unsigned long runs, parts, worker_parts, woke;
+} st;
+#endif
 
 struct nn_threads {
     pthread_mutex_t mu;
@@ -19,6 +41,10 @@ struct nn_threads {
     nn_task_fn task;
     void *arg;
     uint32_t parts, next, finished;
+#ifdef NN_THREADS_STATS
+    pthread_t caller;
+    double published;
+#endif
 };
 
 /* Takes parts until none is left; called and returns with mu held. */
@@ -29,8 +55,18 @@ static void take_parts(nn_threads *p) {
         void *arg = p->arg;
         uint32_t parts = p->parts;
         pthread_mutex_unlock(&p->mu);
+#ifdef NN_THREADS_STATS
+        double a = now_ms();
+        task(arg, i, parts);
+        double b = now_ms();
+        pthread_mutex_lock(&p->mu);
+        if (pthread_equal(pthread_self(), p->caller)) st.caller_tasks += b - a;
+        else st.worker_tasks += b - a, st.worker_parts++;
+        st.parts++;
+#else
         task(arg, i, parts);
         pthread_mutex_lock(&p->mu);
+#endif
         if (++p->finished == p->parts) pthread_cond_signal(&p->done);
     }
 }
@@ -43,6 +79,9 @@ static void *worker(void *arg) {
         while (!p->quit && p->generation == seen) pthread_cond_wait(&p->go, &p->mu);
         if (p->quit) break;
         seen = p->generation;
+#ifdef NN_THREADS_STATS
+        if (p->next < p->parts) st.wake += now_ms() - p->published, st.woke++;
+#endif
         take_parts(p);
     }
     pthread_mutex_unlock(&p->mu);
@@ -57,9 +96,30 @@ static void run(void *ctx, nn_task_fn task, void *arg, uint32_t parts) {
     p->parts = parts;
     p->next = p->finished = 0;
     p->generation++;
+#ifdef NN_THREADS_STATS
+    p->caller = pthread_self();
+    double t0 = now_ms();
+    if (!st.t0) st.t0 = t0;
+    p->published = t0;
+#endif
     pthread_cond_broadcast(&p->go);
     take_parts(p);
+#ifdef NN_THREADS_STATS
+    double t1 = now_ms();
+#endif
     while (p->finished < p->parts) pthread_cond_wait(&p->done, &p->mu);
+#ifdef NN_THREADS_STATS
+    double t2 = now_ms();
+    st.tail += t2 - t1;
+    st.in_run += t2 - t0;
+    if (++st.runs % 100 == 0)
+        fprintf(stderr,
+                "threads: %lu runs, %.1f parts a run; %.0f ms in all, %.0f ms in runs; parts: caller %.0f ms, "
+                "workers %.0f ms (%.1f%% of parts); a worker's wake %.3f ms on average; the caller waits "
+                "%.3f ms a run for the last parts\n",
+                st.runs, (double)st.parts / st.runs, t2 - st.t0, st.in_run, st.caller_tasks, st.worker_tasks,
+                100.0 * st.worker_parts / st.parts, st.woke ? st.wake / st.woke : 0.0, st.tail / st.runs);
+#endif
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -356,16 +356,22 @@ static void chunk_task(void *arg, uint32_t part, uint32_t parts) {
             nn_k_axpy(m->grads + lo, 1.0f, tf->chunk_grads + (c - 1) * m->nparams + lo, hi - lo);
         return;
     }
-    uint32_t b0 = chunk_start(part, j->B, parts), b1 = chunk_start(part + 1, j->B, parts);
-    float *work = tf->work + part * tf->work_floats;
+    /* Threads take parts in order and the chunks go from the shortest rows
+     * to the longest, so part 0 is the last chunk: the longest start first
+     * and a run ends on short ones, where a thread that finished waits
+     * less for another's last chunk. Chunk c computes the same whichever
+     * part, and thread, carries it. */
+    uint32_t c = parts - 1 - part;
+    uint32_t b0 = chunk_start(c, j->B, parts), b1 = chunk_start(c + 1, j->B, parts);
+    float *work = tf->work + c * tf->work_floats;
     if (j->phase == PHASE_FORWARD) {
-        forward_rows(m, part, b0, b1, j->drop, work, 1);
+        forward_rows(m, c, b0, b1, j->drop, work, 1);
         return;
     }
-    float *g = part == 0 ? m->grads : tf->chunk_grads + (part - 1) * m->nparams;
-    if (part && (j->phase == PHASE_BACKWARD || j->train)) memset(g, 0, m->nparams * sizeof(float));
-    if (j->phase == PHASE_TOKENS) token_rows(m, j, part, b0, b1, work, g);
-    else backward_rows(m, part, b0, b1, j->drop, work, g);
+    float *g = c == 0 ? m->grads : tf->chunk_grads + (c - 1) * m->nparams;
+    if (c && (j->phase == PHASE_BACKWARD || j->train)) memset(g, 0, m->nparams * sizeof(float));
+    if (j->phase == PHASE_TOKENS) token_rows(m, j, c, b0, b1, work, g);
+    else backward_rows(m, c, b0, b1, j->drop, work, g);
 }
 
 static void run_parts(nn_model *m, tfm_job *j, uint32_t parts) {

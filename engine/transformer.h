@@ -23,7 +23,10 @@
  * not depend on the threads (NN_TFM_CHUNKS, fewer for a small batch). Each
  * chunk runs the forward and backward pass of its rows alone, adding its
  * parameter gradients into a buffer of its own; the buffers are then summed
- * in chunk order, split by parameter ranges. Dropout masks are drawn for
+ * in chunk order, split by parameter ranges. Threads take the chunks
+ * longest rows first (transformer.c, chunk_task), so a run ends on short
+ * ones and a thread seldom waits long for another's last chunk; which
+ * thread runs a chunk never changes what it computes. Dropout masks are drawn for
  * the whole batch before the chunks start. So a seed gives the same bits
  * with any number of threads (tests/test_transformer.c checks 1, 2 and 3).
  *

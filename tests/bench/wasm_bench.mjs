@@ -5,14 +5,19 @@
 // messages are part of what is timed, as in Chromium's worker.
 //
 //   node --no-experimental-fetch tests/bench/wasm_bench.mjs --preset NAME
-//        [--epochs N] [--engine FILE] [--threads] [--json]
+//        [--epochs N] [--train-size N --val-size N] [--engine FILE] [--threads] [--json]
 //
 //   --preset   tutorial-bag (default), tutorial-lstm, tutorial-mlp (reads
 //              data/fashion.shard), ngram (its own epochs: early stopping)
 //   --epochs   stop after N epochs (default: the preset's)
+//   --train-size  train on the first N reviews of the training split (the
+//              preset's train_size: a short, fixed sample of batches)
+//   --val-size    validate on N reviews (the preset's val_size)
 //   --engine   another build of engine.js (say, one linked with
 //              --profiling-funcs, for node --cpu-prof)
-//   --threads  the two-thread engine (engine-mt.js); one thread by default
+//   --threads  the two-thread engine (engine-mt.js; its pthread runs in a Node
+//              worker thread, tests/wasm/web_worker_shim.mjs's Worker); one
+//              thread by default. Any preset, e.g. tutorial-transformer.
 //   --json     one JSON line (what scripts/bench.sh reads)
 //
 // Prints per epoch the engine's time (the `epoch` events' ms: nnw_train calls
@@ -29,6 +34,8 @@ const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const preset = opt('--preset', 'tutorial-bag');
 const stopAfter = Number(opt('--epochs', 0));
+const trainSize = Number(opt('--train-size', 0));
+const valSize = Number(opt('--val-size', 0));
 const threads = args.includes('--threads');
 const engine = resolve(opt('--engine', join(ROOT, threads ? 'web/engine/engine-mt.js' : 'web/engine/engine.js')));
 const images = preset === 'tutorial-mlp';
@@ -48,7 +55,8 @@ try {
   const { presets } = await w.request('presets', {});
   const base = presets.find((p) => p.name === preset)?.config;
   if (!base) throw new Error(`no preset ${preset}`);
-  const config = stopAfter ? { ...base, epochs: Math.max(base.epochs, stopAfter) } : base;
+  const config = { ...base, ...(stopAfter ? { epochs: Math.max(base.epochs, stopAfter) } : {}),
+    ...(trainSize ? { train_size: trainSize } : {}), ...(valSize ? { val_size: valSize } : {}) };
   await w.request('configure', config);
   const n = stopAfter || config.epochs;
   const seen = w.events.length;

@@ -52,7 +52,10 @@ export function installBenchWorker() {
 
 // Serves the page, opens the blank page; close() ends both.
 export async function openWorkerPage({ log = () => {} } = {}) {
-  const { server, url } = await startServer({ port: 0, host: '127.0.0.1', webDir: path.join(ROOT, 'web'), dataDir: path.join(ROOT, 'data') });
+  // WEB_DIR=<a copy of web/ with its engine/ and vendor/>: another build of
+  // the page's engine (an old one, for before/after figures in turn).
+  const webDir = process.env.WEB_DIR ? path.resolve(process.env.WEB_DIR) : path.join(ROOT, 'web');
+  const { server, url } = await startServer({ port: 0, host: '127.0.0.1', webDir, dataDir: path.join(ROOT, 'data') });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
   const close = async () => {
     await browser.close();

@@ -5,14 +5,15 @@
 // copy, this file gives the thread what a module worker has and Node lacks:
 // self, postMessage and 'message' events on the global scope, importScripts
 // (emscripten's test for "am I in a worker?"; a module worker has one that
-// throws), location, and a fetch that serves file:// URLs with a streamed
-// body and a Content-Length (so shard progress is exercised too).
+// throws), location, a fetch that serves file:// URLs with a streamed
+// body and a Content-Length (so shard progress is exercised too), and a
+// Worker for the two-thread engine's pthread (below).
 // WebAssembly.instantiateStreaming is removed because it needs a real
 // Response; emscripten then instantiates from the fetched ArrayBuffer, as a
 // browser without streaming compilation would.
 //
 // Not a browser: no CSP, no real HTTP. The page's own tests cover those.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, Worker as NodeWorker } from 'node:worker_threads';
 import { open, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +29,31 @@ globalThis.addEventListener = (type, listener) => {
   if (type === 'message') parentPort.on('message', (data) => listener({ data }));
 };
 delete WebAssembly.instantiateStreaming;
+
+// The two-thread engine (engine-mt.js) starts its pthread with
+// new Worker(url) and speaks to it through onmessage/onerror/postMessage:
+// a browser worker's surface over a Node worker thread running
+// pthread_worker_shim.mjs. worker.js still picks engine.js unless asked
+// for another (init's engineUrl: tests/bench/wasm_bench.mjs --threads).
+globalThis.Worker = class BrowserLikeWorker {
+  constructor(url) {
+    this.onmessage = null;
+    this.onerror = null;
+    this.thread = new NodeWorker(new URL('./pthread_worker_shim.mjs', import.meta.url), {
+      workerData: { workerUrl: String(url) },
+    });
+    this.thread.on('message', (data) => this.onmessage?.({ data }));
+    this.thread.on('error', (err) => this.onerror?.({ message: err?.message ?? String(err), filename: String(url), lineno: 0 }));
+    // A pthread must not keep Node alive once the engine's thread is done.
+    this.thread.unref();
+  }
+  postMessage(message, transfer) {
+    this.thread.postMessage(message, transfer || []);
+  }
+  terminate() {
+    this.thread.terminate();
+  }
+};
 
 // A browser runs a worker's tasks in order: a request that arrived during a
 // training slice runs before the slice's own MessageChannel "continue"
