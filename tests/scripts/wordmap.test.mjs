@@ -1,12 +1,14 @@
-// wordmap.test.mjs: the word map's colour scale, the 98th percentile of the
-// words' |effect| over every epoch, is found by selection
-// (web/views/wordmap-draw.js kthSmallest) instead of a sort: the selected
-// value must be the sorted array's, for every k, with ties, one value, and
-// values in any order.
+// wordmap.test.mjs: the word map's fixed frame (web/map-scale.js, which the
+// worker sends with the map). Its colour scale, the 98th percentile of the
+// words' |effect| over every epoch, is found by selection (kthSmallest)
+// instead of a sort: the selected value must be the sorted array's, for
+// every k, with ties, one value, and values in any order; mapScale's axes
+// and scale must be those of the plain computation, NaN effects skipped.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kthSmallest } from '../../web/views/wordmap-draw.js';
+import { mapScale } from '../../web/map-scale.js';
 
 function seeded(seed) {
   let s = seed >>> 0;
@@ -35,4 +37,19 @@ test('kthSmallest handles sorted, reversed and constant input', () => {
     assert.equal(kthSmallest(Float32Array.from(down), k), k);
     assert.equal(kthSmallest(Float32Array.from(same), k), 0.25);
   }
+});
+
+test('mapScale gives the padded bounds of every point and the sorted 98th percentile of |effect|', () => {
+  const rand = seeded(11);
+  const epochs = 7, words = 53;
+  const xy = Float32Array.from({ length: 2 * epochs * words }, () => (rand() - 0.3) * 10);
+  const effect = Float32Array.from({ length: epochs * words }, (_, i) => (i % 17 === 0 ? NaN : rand() * 2 - 1));
+  const xs = Array.from(xy).filter((_, i) => i % 2 === 0), ys = Array.from(xy).filter((_, i) => i % 2 === 1);
+  const pad = (lo, hi) => Math.max((hi - lo) * 0.06, 1e-3);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const abs = Array.from(effect).filter(Number.isFinite).map(Math.abs).sort((a, b) => a - b);
+  const { axes, colorScale } = mapScale(xy, effect);
+  assert.deepEqual(axes, { x0: x0 - pad(x0, x1), x1: x1 + pad(x0, x1), y0: y0 - pad(y0, y1), y1: y1 + pad(y0, y1) });
+  assert.equal(colorScale, Math.fround(abs[Math.floor(0.98 * (abs.length - 1))]));
+  assert.equal(mapScale(new Float32Array(2), new Float32Array([NaN])).colorScale, 1, 'no finite effect: scale 1');
 });

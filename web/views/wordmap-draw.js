@@ -4,6 +4,8 @@
 
 import { epochMarksPlugin, STREAMING } from './chart-tools.js';
 
+export { kthSmallest } from '../map-scale.js';
+
 export const COLORS = {
   selected: '#7c3aed',
   stopped: '#b45309',
@@ -35,31 +37,6 @@ export function effectColor(effect, scale) {
   const t = Math.max(-1, Math.min(1, scale > 0 ? effect / scale : 0));
   const [r, g, b] = mix(GREY, t >= 0 ? POS : NEG, Math.abs(t));
   return `rgba(${r}, ${g}, ${b}, 0.8)`;
-}
-
-// The k-th smallest value of a (0-based; a is reordered): Hoare's selection,
-// linear time on average.
-export function kthSmallest(a, k) {
-  let lo = 0, hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >> 1];
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k];
-  }
-  return a[k];
 }
 
 // Draws the names of some points (labels: [{x, y, text, strong}], in order

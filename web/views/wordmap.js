@@ -14,7 +14,8 @@
 // textContent, or are drawn on a canvas), engine work, the worker itself.
 
 import { epochMarksPlugin, pickEpochs, visibleUpdater } from './chart-tools.js';
-import { fmtSigned, fmtInt, effectColor, kthSmallest, makeMap, FREQUENT_LABELS, PLAY_MS, LIVE_MAP_MS, LABELS_EACH_WAY } from './wordmap-draw.js';
+import { mapScale } from '../map-scale.js';
+import { fmtSigned, fmtInt, effectColor, makeMap, FREQUENT_LABELS, PLAY_MS, LIVE_MAP_MS, LABELS_EACH_WAY } from './wordmap-draw.js';
 import { STALE, bindControls, renderStats, renderCost, renderMarks, refreshMemorised, refreshNeighbours, startFullRun, renderFullNote, makeStatsChart } from './embedstats.js';
 
 
@@ -378,24 +379,11 @@ export class EmbeddingsView {
   // (and colours deepen) against a still frame.
   prepareMap() {
     const d = this.mapData;
-    const n = d.words.length, k = d.epochs.length;
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    for (let i = 0; i < k * n; i++) {
-      const x = d.xy[2 * i], y = d.xy[2 * i + 1];
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-    const pad = (a, b) => Math.max((b - a) * 0.06, 1e-3);
-    this.axes = { x0: x0 - pad(x0, x1), x1: x1 + pad(x0, x1), y0: y0 - pad(y0, y1), y1: y1 + pad(y0, y1) };
-    // The 98th percentile of |effect| by selection, not by sorting: for the
-    // whole run's map (epochs x words effects) sorting took most of the end
-    // of a run's longest frame.
-    const abs = new Float32Array(d.effect.length);
-    let m = 0;
-    for (const e of d.effect) if (Number.isFinite(e)) abs[m++] = Math.abs(e);
-    this.colorScale = m ? kthSmallest(abs.subarray(0, m), Math.floor(0.98 * (m - 1))) : 1;
+    // The worker sends the frame with the map (map-scale.js); computed here
+    // only for a reply without it.
+    const { axes, colorScale } = d.scale ?? mapScale(d.xy, d.effect);
+    this.axes = axes;
+    this.colorScale = colorScale;
     this.radii = Array.from(d.counts, (c) => Math.min(8, 1.5 + 1.1 * Math.log10(c + 1)));
     this.wordIndex = new Map(d.words.map((w, i) => [w, i]));
     for (const chart of [this.map, this.map2]) {

@@ -13,6 +13,7 @@ import {
   shared, withString,
 } from './session.js';
 import { findJob, startJob } from './slicer.js';
+import { mapScale } from '../map-scale.js';
 
 const COMPARISON = 'the comparison run';
 
@@ -137,7 +138,7 @@ export const embeddingHandlers = {
     const list = new Array(n);
     for (let i = 0; i < n; i++) list[i] = word(4 + i);
     const reply = {
-      basis, epochs, words: list, xy, effect, counts,
+      basis, epochs, words: list, xy, effect, counts, scale: mapScale(xy, effect),
       explained: total > 0 ? [var0 / total, var1 / total] : [0, 0], ms: now() - t0,
     };
     return [reply, [xy.buffer, effect.buffer, counts.buffer]];
