@@ -247,9 +247,9 @@ async function prefetchShard(url) {
   const got = early && early.url === url ? await early.response : null;
   if (early && !got) early.abort();
   if (got) {
-    const { entry, packedUrl, response } = got;
+    const { entry, response } = got;
     try {
-      await page.worker.request('prefetchShard', { url, early: { entry, packedUrl, body: response.body } }, [response.body]);
+      await page.worker.request('prefetchShard', { url, early: { entry, body: response.body } }, [response.body]);
       return;
     } catch {
       early.abort();

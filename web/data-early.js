@@ -43,7 +43,7 @@
         }
       }
       const body = await fetch(packedUrl, { cache: 'no-store', signal: controller.signal });
-      return body.ok && body.body ? { entry, packedUrl, response: body } : null;
+      return body.ok && body.body ? { entry, response: body } : null;
     })().catch(() => null);
     window.__earlyShard = { url: url.href, response, abort: () => controller.abort() };
   } catch {

@@ -4,7 +4,7 @@
 // computes it beside the map it sends (worker/embeddings.js, embedMap), so
 // the page's main thread does not loop over epochs x words points when a
 // run ends (those loops, run once and so never optimised, were most of a
-// 40-60 ms frame); views/wordmap.js falls back to it for a reply without.
+// 40-60 ms frame); views/wordmap.js reads it from the reply.
 //
 // Deliberately not here: drawing, colours. Plain module, no DOM: the
 // worker and Node tests import it too.

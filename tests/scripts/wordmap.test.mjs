@@ -7,8 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kthSmallest } from '../../web/views/wordmap-draw.js';
-import { mapScale } from '../../web/map-scale.js';
+import { kthSmallest, mapScale } from '../../web/map-scale.js';
 
 function seeded(seed) {
   let s = seed >>> 0;

@@ -160,6 +160,7 @@ export class DiagnosisCharts {
       },
       plugins: [thresholdLinePlugin],
     });
+    this.updaters = new Map([this.roc, this.pr, this.calibration, this.histogram].map((c) => [c, visibleUpdater(c)]));
   }
 
   // The curves and bins of a 'diagnose' reply.
@@ -187,8 +188,6 @@ export class DiagnosisCharts {
 
   // A redraw of chart c on the next animation frame, once it is in view.
   redraw(c) {
-    if (!this.updaters) this.updaters = new Map();
-    if (!this.updaters.has(c)) this.updaters.set(c, visibleUpdater(c));
     this.updaters.get(c)({ frame: true });
   }
 

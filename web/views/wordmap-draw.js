@@ -4,8 +4,6 @@
 
 import { epochMarksPlugin, STREAMING } from './chart-tools.js';
 
-export { kthSmallest } from '../map-scale.js';
-
 export const COLORS = {
   selected: '#7c3aed',
   stopped: '#b45309',

@@ -14,7 +14,6 @@
 // textContent, or are drawn on a canvas), engine work, the worker itself.
 
 import { epochMarksPlugin, pickEpochs, visibleUpdater } from './chart-tools.js';
-import { mapScale } from '../map-scale.js';
 import { fmtSigned, fmtInt, effectColor, makeMap, FREQUENT_LABELS, PLAY_MS, LIVE_MAP_MS, LABELS_EACH_WAY } from './wordmap-draw.js';
 import { STALE, bindControls, renderStats, renderCost, renderMarks, refreshMemorised, refreshNeighbours, startFullRun, renderFullNote, makeStatsChart } from './embedstats.js';
 
@@ -379,11 +378,9 @@ export class EmbeddingsView {
   // (and colours deepen) against a still frame.
   prepareMap() {
     const d = this.mapData;
-    // The worker sends the frame with the map (map-scale.js); computed here
-    // only for a reply without it.
-    const { axes, colorScale } = d.scale ?? mapScale(d.xy, d.effect);
-    this.axes = axes;
-    this.colorScale = colorScale;
+    // The worker sends the frame with the map (map-scale.js).
+    this.axes = d.scale.axes;
+    this.colorScale = d.scale.colorScale;
     this.radii = Array.from(d.counts, (c) => Math.min(8, 1.5 + 1.1 * Math.log10(c + 1)));
     this.wordIndex = new Map(d.words.map((w, i) => [w, i]));
     for (const chart of [this.map, this.map2]) {
@@ -579,4 +576,3 @@ export class EmbeddingsView {
     };
   }
 }
-

@@ -46,7 +46,7 @@ export const datasetHandlers = {
   // Starts downloading a static site's packed shard at {url} before the
   // engine is running (download.js, prefetchPacked); the loadShard or
   // loadImageShard of that url then takes it. Replies at once; a failure is
-  // the later load's to report. With {early: {entry, packedUrl, body}} the
+  // the later load's to report. With {early: {entry, body}} the
   // page's data-early.js started the download: body is its stream.
   prefetchShard(data) {
     if (typeof data?.url !== 'string') throw new RequestError('prefetchShard needs {url}');

@@ -141,16 +141,16 @@ function absolute(givenUrl) {
 
 // Starts packedBytes(givenUrl) now; its outcome waits for the packedBytes
 // call that asks for the same file (a second prefetch of it does nothing).
-// early: {entry, packedUrl, body}, a download the page started (its
-// site.json entry, the packed file's URL, the response's body stream),
-// which is read instead of fetching; anything else in it is ignored.
+// early: {entry, body}, a download the page started (the packed file's
+// site.json entry and the response's body stream), which is read instead of
+// fetching.
 export function prefetchPacked(givenUrl, options, early) {
   const url = absolute(givenUrl);
   if (!url || prefetched.has(url)) {
     early?.body?.cancel?.().catch(() => {});
     return;
   }
-  const outcome = fetchPacked(url, options, earlyDownload(url, early));
+  const outcome = fetchPacked(url, options, earlyDownload(early));
   outcome.catch(() => {}); // reported to whoever takes it, if anyone does
   prefetched.set(url, outcome);
 }
@@ -169,16 +169,13 @@ export async function packedBytes(givenUrl, options) {
   return fetchPacked(url, options);
 }
 
-// The page's early download (prefetchPacked) when it is one of url's packed
-// file as site.json lists it, else null (and its stream cancelled).
-function earlyDownload(url, early) {
+// The page's early download (prefetchPacked) when it has a stream and an
+// entry as manifestEntry would give, else null (and its stream cancelled).
+function earlyDownload(early) {
   if (!early) return null;
-  const e = early.entry;
-  const ok = early.body instanceof ReadableStream && e && typeof e.packed === 'string' &&
-    Number.isSafeInteger(e.packed_bytes) && Number.isSafeInteger(e.bytes) && Number.isInteger(e.crc32) &&
-    early.packedUrl === new URL(e.packed, url).href;
-  if (!ok) early.body?.cancel?.().catch(() => {});
-  return ok ? early : null;
+  if (early.body instanceof ReadableStream && typeof early.entry?.packed === 'string') return early;
+  early.body?.cancel?.().catch(() => {});
+  return null;
 }
 
 async function fetchPacked(url, { what, progress }, early = null) {
