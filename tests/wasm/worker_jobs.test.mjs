@@ -113,7 +113,10 @@ test('configure during a diagnosis cancels it; the engine dropped it, and a new 
 
 test('a newer labelled text cancels a diagnosis of the old one', async () => {
   await w.request('configure', { ...SMALL, model: 'lstm', padding: 'pre' }); // many slices
-  const lines = Array.from({ length: 200 }, (_, i) => `${i % 2}\t${i % 2 ? 'a wonderful film' : 'a dull mess'} number ${i}`);
+  // Enough texts that the diagnosis outlasts the message queue by many slices
+  // (with 200 it once finished before the second request was read, on a
+  // loaded machine; 50,000 take about 20 slices and 0.1 s uncut).
+  const lines = Array.from({ length: 50000 }, (_, i) => `${i % 2}\t${i % 2 ? 'a wonderful film' : 'a dull mess'} number ${i}`);
   await w.request('labelledText', { text: lines.join('\n') });
   const diagnosis = w.request('diagnose', { split: 'text' });
   const info = await w.request('labelledText', { text: lines.slice(0, 10).join('\n') });
