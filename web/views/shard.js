@@ -72,6 +72,10 @@ export function showShardLoaded() {
   ui.shardProgress.value = 1;
   ui.shardDetail.textContent = dataset().loadedDetail(splits, page.shardInfo, fmtInt);
   ui.shardPanel.classList.add('loaded');
+  if (!pending && page.testDownload && !page.testDownload.failed) { // (a restarted engine had them already)
+    page.testDownload = null;
+    ui.testDetail.hidden = true;
+  }
   if (pending && !page.testDownload) {
     page.testDownload = { loaded: 0, total: 0 };
     ui.testDetail.hidden = false;
@@ -90,9 +94,19 @@ export function showTestProgress({ loaded, total, secondsLeft, cached }) {
   ui.testDetail.textContent = `Test ${items()}: ${fmtBytes(loaded)} of ${fmtBytes(total)}${left}. Train now; the test result follows.`;
 }
 
+// Resolves once the loaded shard's test reviews are in (at once when none
+// are to come); rejects when their download failed.
+const testWaiters = [];
+export function whenTestReady() {
+  if (page.testDownload?.failed) return Promise.reject(new Error(page.testDownload.failed));
+  if (!page.shardInfo?.test_pending) return Promise.resolve();
+  return new Promise((resolve, reject) => testWaiters.push({ resolve, reject }));
+}
+
 export function showTestAttached(info) {
   page.shardInfo = info;
   page.testDownload = null;
+  for (const w of testWaiters.splice(0)) w.resolve();
   ui.testDetail.hidden = true;
   ui.testDetail.textContent = '';
   showShardLoaded();
@@ -103,6 +117,7 @@ export function showTestAttached(info) {
 // rest comes from the browser's cache).
 export function showTestFailure(message) {
   page.testDownload = { failed: message };
+  for (const w of testWaiters.splice(0)) w.reject(new Error(message));
   ui.testDetail.hidden = false;
   ui.testDetail.textContent = `The test ${items()} could not be downloaded, so runs get no test result: ${message}`;
   const retry = document.getElementById('shard-retry');
