@@ -14,7 +14,7 @@
 #
 #   scripts/build-site.sh [--out DIR] [--data DIR] [--ids]
 #
-# --ids packs the two IMDB shards with transform 3 (token ids coded by
+# --ids packs the IMDB shards (both files of imdb.shard, and imdb-unsup.shard) with transform 3 (token ids coded by
 # engine/packed_ids.c: 12.9 MB instead of 14.9 for imdb.shard, but a decode
 # of several seconds in the page; see README "Host it yourself"), which needs
 # build/imdb_pack_ids (cmake --build build). Off by default.
