@@ -112,6 +112,7 @@ test('a run on the first half waits at its end for the test reviews, then gives 
   // Meanwhile the test set cannot be read: the engine says why.
   await assert.rejects(w.request('diagnose', { split: 'test' }), /test reviews are still downloading/);
   await assert.rejects(w.request('evaluate', { split: 'test' }), /test reviews are still downloading/);
+  await assert.rejects(w.request('review', { split: 'test' }), /test reviews are still downloading/);
   let early = false;
   done.then(() => { early = true; });
   await new Promise((r) => setTimeout(r, 300));
