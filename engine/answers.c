@@ -82,6 +82,7 @@ char *nn_shard_info_json(const nn_shard *sh) {
         name[sizeof sh->split[i].name] = 0;
         ok &= add_number(splits, name, sh->split[i].n);
     }
+    if (sh->test_pending) ok &= add_number(o, "test_pending", sh->test_pending); /* still downloading */
     return print(o, ok);
 }
 

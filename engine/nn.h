@@ -169,6 +169,11 @@ typedef struct nn_shard {
     uint32_t classes; /* 2 for IMDB shards (no names stored); K for a labelled-text shard */
     const char *class_name[NN_MAX_TEXT_CLASSES]; /* (classes) not NUL-terminated; NULL when unnamed */
     uint32_t class_name_len[NN_MAX_TEXT_CLASSES]; /* bytes of each name; 0 when unnamed */
+    uint32_t test_pending;   /* reviews of a "test" split still to come (0 for a parsed shard):
+                              * the static site sends the test reviews as a shard of their own
+                              * after the rest (nn_session_expect_test); trainers count them in
+                              * their memory budget and pad them when they arrive
+                              * (nn_trainer_attach_test) */
 } nn_shard;
 
 /* Parses buf[0..len) (which must stay alive and 4-byte aligned while the
@@ -721,6 +726,15 @@ typedef struct nn_trainer nn_trainer;
 /* Splits the shard's "train" split (shuffled with cfg.seed: the first
  * val_size reviews validate, the next train_size train) and pads "test". */
 int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err);
+/* When the shard has no "test" split but shard->test_pending reviews of one
+ * are to come, nn_trainer_create counts them in the budget and makes a
+ * trainer whose test set is pending: it trains and validates as any other
+ * (the test set takes no part in either), and nn_trainer_attach_test pads
+ * the split (test->n must be what was counted) into it when it arrives,
+ * exactly as nn_trainer_create would have, so the test result is the same
+ * bit for bit. NN_ERR_STATE when no test set is pending. */
+int nn_trainer_attach_test(nn_trainer *t, const nn_split *test, nn_error *err);
+int nn_trainer_test_pending(const nn_trainer *t); /* 1: its test set is still to come */
 /* The same for an image shard and cfg.model "mlp" (cfg.input_dim and
  * cfg.classes must match the shard): the images of "train" are shuffled
  * and split the same way, "test" kept; pixels are copied, so the shard may
@@ -794,6 +808,7 @@ typedef struct nn_run_progress {
     float loss, acc, val_loss, val_acc; /* the last finished epoch's */
     int test_done;                  /* the test result is in (NaN without a test set) */
     float test_loss, test_acc;
+    int test_waiting;               /* trained, waiting for the test set (nn_trainer_attach_test) */
 } nn_run_progress;
 typedef struct nn_run {
     nn_trainer *trainer;            /* owned */

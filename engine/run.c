@@ -1,5 +1,6 @@
 /* run.c: a run trained to its end, then evaluated on the test set, in
- * slices (nn_run, nn.h): the page's "without early stopping" comparison run
+ * slices (nn_run, nn.h), waiting at the end of training for a test set
+ * still to come (nn_trainer_attach_test): the page's "without early stopping" comparison run
  * steps one to its test result a slice at a time, as the main run does in
  * the worker. One object with named fields instead of a state machine on
  * array slots; the wasm boundary copies its progress into
@@ -42,6 +43,10 @@ int nn_run_step(nn_run *r, uint32_t max_batches, nn_error *err) {
         return rc;
     }
     p->epoch_done = 0;
+    /* The test reviews are still downloading (nn_trainer_attach_test): the
+     * run waits for them; each step until then does nothing. */
+    p->test_waiting = nn_trainer_test_pending(r->trainer);
+    if (p->test_waiting) return NN_OK;
     if (!r->testing) {
         if (nn_trainer_count(r->trainer, "test") == 0) {
             p->test_done = 1;

@@ -82,6 +82,8 @@ static void drop_shard(nn_session *s) {
     free(s->shard_buf);
     s->shard_buf = NULL;
     s->shard_len = 0;
+    free(s->test_buf); /* after the shard: its test split pointed into it */
+    s->test_buf = NULL;
 }
 
 /* The trainer's history, or, before it has trained an epoch, the history of
@@ -128,6 +130,86 @@ int nn_session_load_shard(nn_session *s, uint8_t *p, size_t n) {
         return rc;
     }
     s->has_shard = 1;
+    return NN_OK;
+}
+
+int nn_session_expect_test(nn_session *s, uint32_t n) {
+    int rc = nn_session_need_shard(s);
+    if (rc != NN_OK) return rc;
+    if (nn_shard_find(&s->shard, "test"))
+        return nn_fail(&s->err, NN_ERR_STATE, "the loaded shard has its test split already");
+    if (n == 0) return nn_fail(&s->err, NN_ERR_ARG, "expect at least one test review");
+    s->shard.test_pending = n;
+    return NN_OK;
+}
+
+int nn_session_test_pending(const nn_session *s) {
+    return (s->has_shard && s->shard.test_pending) || (s->trainer && nn_trainer_test_pending(s->trainer));
+}
+
+/* NN_OK, or why "test" cannot be read yet. */
+static int need_test(nn_session *s) {
+    if (!nn_session_test_pending(s)) return NN_OK;
+    return nn_fail(&s->err, NN_ERR_STATE, "the test reviews are still downloading: wait for them "
+                   "(the page shows their progress), then try again");
+}
+
+/* Takes ownership of p (from nnw_alloc) even on failure. */
+int nn_session_attach_test(nn_session *s, uint8_t *p, size_t n) {
+    int rc = nn_session_need_shard(s);
+    if (rc == NN_OK && !s->shard.test_pending)
+        rc = nn_fail(&s->err, NN_ERR_STATE, "no test split is expected for the loaded shard "
+                     "(nnw_expect_test first)");
+    nn_shard t;
+    memset(&t, 0, sizeof t);
+    if (rc == NN_OK) rc = nn_shard_parse(&t, p, n, &s->err);
+    if (rc != NN_OK) {
+        free(p);
+        return rc;
+    }
+    const nn_split *sp = nn_shard_find(&t, "test");
+    const nn_shard *m = &s->shard;
+    if (!sp || t.nsplits != 1)
+        rc = nn_fail(&s->err, NN_ERR_FORMAT, "the test file should hold one split, \"test\", and "
+                     "holds %u%s; rebuild the site with scripts/build-site.sh", t.nsplits,
+                     sp ? "" : " without \"test\"");
+    else if (t.vocab_crc != m->vocab_crc)
+        rc = nn_fail(&s->err, NN_ERR_FORMAT, "the test reviews use another vocabulary (crc %08x) than "
+                     "the loaded shard's (crc %08x): the two files are from different builds; "
+                     "rebuild the site with scripts/build-site.sh", t.vocab_crc, m->vocab_crc);
+    else if (t.tokenizer_version != m->tokenizer_version || t.classes != m->classes)
+        rc = nn_fail(&s->err, NN_ERR_FORMAT, "the test reviews were built another way (tokenizer %u, "
+                     "%u classes) than the loaded shard (tokenizer %u, %u classes); rebuild the site "
+                     "with scripts/build-site.sh", t.tokenizer_version, t.classes,
+                     m->tokenizer_version, m->classes);
+    else if (sp->n != m->test_pending)
+        rc = nn_fail(&s->err, NN_ERR_FORMAT, "the test file has %u reviews, but %u were expected: "
+                     "it is stale; rebuild the site with scripts/build-site.sh", sp->n, m->test_pending);
+    else if (m->nsplits >= NN_SHARD_MAX_SPLITS)
+        rc = nn_fail(&s->err, NN_ERR_STATE, "the loaded shard has no room for another split");
+    /* Without a vocabulary of its own the parser could not check the ids. */
+    for (uint32_t i = 0; rc == NN_OK && i < sp->offset[sp->n]; i++)
+        if (sp->tokens[i] >= m->vocab.V)
+            rc = nn_fail(&s->err, NN_ERR_FORMAT, "the test file is corrupt: token %u is id %u but "
+                         "the vocabulary has %u ids; rebuild the site with scripts/build-site.sh",
+                         i, sp->tokens[i], m->vocab.V);
+    if (rc == NN_OK && s->trainer && nn_trainer_test_pending(s->trainer))
+        rc = nn_trainer_attach_test(s->trainer, sp, &s->err);
+    if (rc != NN_OK) {
+        nn_shard_free(&t);
+        free(p);
+        return rc;
+    }
+    /* The comparison run (if any) waits for it too; out of memory there
+     * ends that run alone (its next step says so). */
+    if (s->full.trainer && nn_trainer_test_pending(s->full.trainer) &&
+        nn_trainer_attach_test(s->full.trainer, sp, &s->err) != NN_OK)
+        nn_run_free(&s->full);
+    s->shard.split[s->shard.nsplits++] = *sp; /* points into p, kept as test_buf */
+    s->shard.test_pending = 0;
+    nn_shard_free(&t);
+    free(s->test_buf);
+    s->test_buf = p;
     return NN_OK;
 }
 
@@ -248,6 +330,7 @@ int nn_session_evaluate(nn_session *s, const char *split) {
     if (rc != NN_OK) return rc;
     if (strcmp(split, "val") != 0 && strcmp(split, "test") != 0)
         return nn_fail(&s->err, NN_ERR_ARG, "cannot evaluate split '%.32s': use \"val\" or \"test\"", split);
+    if (!strcmp(split, "test") && (rc = need_test(s)) != NN_OK) return rc;
     float loss = NAN, acc = NAN;
     rc = nn_trainer_evaluate(s->trainer, split, &loss, &acc, &s->err);
     if (rc != NN_OK) return rc;
@@ -263,6 +346,7 @@ int nn_session_evaluate_begin(nn_session *s, const char *split) {
     int rc = nn_session_need_trainer(s);
     if (rc != NN_OK) return rc;
     s->eval_active = 0;
+    if (!strcmp(split, "test") && (rc = need_test(s)) != NN_OK) return rc;
     rc = nn_trainer_eval_begin(s->trainer, split, &s->eval, &s->err);
     if (rc != NN_OK) return rc;
     s->eval_active = 1;
@@ -535,6 +619,7 @@ int nn_session_diagnose_begin(nn_session *s, const char *split, const float *par
     int text = !strcmp(split, "text");
     if (!text && strcmp(split, "val") && strcmp(split, "test"))
         return nn_fail(&s->err, NN_ERR_ARG, "cannot diagnose '%.32s': use \"val\", \"test\" or \"text\"", split);
+    if (!strcmp(split, "test") && (rc = need_test(s)) != NN_OK) return rc;
     uint32_t n = 0;
     const float *label = NULL;
     const uint16_t *ids = text ? NULL : nn_trainer_set(s->trainer, split, &n, &label, NULL);

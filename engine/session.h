@@ -39,6 +39,8 @@ typedef struct nn_session {
     size_t shard_len;         /* their length (nnw_shard_bytes: the page keeps a built shard) */
     nn_shard shard;
     int has_shard;            /* a text shard is loaded (nnw_load_shard) */
+    uint8_t *test_buf;        /* the bytes of a test split attached later (nn_session_attach_test);
+                               * shard.split[] points into them */
     nn_image_shard images;
     int has_images;           /* an image shard is loaded instead (nnw_load_image_shard) */
     float probs[NN_IMAGE_MAX_CLASSES]; /* nnw_predict_image's answer */
@@ -108,6 +110,18 @@ int nn_session_need_diagnosis(nn_session *s, int summarised);
  * replaces the dataset, the trainer and what hangs off them. */
 int nn_session_load_shard(nn_session *s, uint8_t *p, size_t n);
 int nn_session_load_image_shard(nn_session *s, uint8_t *p, size_t n);
+/* The static site sends the test reviews as a shard of their own (a "test"
+ * split, no vocabulary, the loaded shard's vocab_crc) after the rest, so the
+ * page can train before they arrive. expect_test says n test reviews are to
+ * come to a loaded shard without a "test" split: trainers made from then on
+ * count them in their budget and wait for them (nn_trainer_attach_test).
+ * attach_test takes ownership of p (even on failure), checks it against the
+ * loaded shard (vocabulary, classes, ids, the count expected) and adds its
+ * split to the shard and to the trainers waiting for it (the model's and the
+ * comparison run's). test_pending: 1 while they are still to come. */
+int nn_session_expect_test(nn_session *s, uint32_t n);
+int nn_session_attach_test(nn_session *s, uint8_t *p, size_t n);
+int nn_session_test_pending(const nn_session *s);
 /* Split `split` of the image shard when image i is in it, else NULL (message set). */
 const nn_image_split *nn_session_image_split(nn_session *s, const char *split, uint32_t i);
 /* Refuses n images at p that start inside a loaded split's pixels but not

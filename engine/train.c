@@ -69,6 +69,8 @@ struct nn_trainer {
     nn_epoch_hook_fn epoch_hook; /* called at each epoch's end, before early stopping */
     void *epoch_hook_user;
     int embedding_set;     /* nn_trainer_set_embedding was called */
+    int test_pending;      /* the shard's test split is still to come (nn_trainer_attach_test) */
+    uint32_t test_counted; /* its reviews, as the budget counted them */
 };
 
 static void free_set(padded_set *s) {
@@ -223,6 +225,8 @@ static int trainer_finish(nn_trainer *t, nn_error *err) {
     return NN_OK;
 }
 
+static int check_test_labels(const nn_split *test, uint32_t K, nn_error *err);
+
 /* nn_trainer_create's checks before it allocates anything: the config
  * against the shard, its "train" split, and the budget. */
 static int text_precheck(const nn_config *cfg, const nn_shard *shard, nn_error *err) {
@@ -239,14 +243,22 @@ static int text_precheck(const nn_config *cfg, const nn_shard *shard, nn_error *
             return nn_fail(err, NN_ERR_FORMAT,
                            "the shard's \"train\" split has unlabelled review %u (label %u, "
                            "classes 0..%u); rebuild it with scripts/setup.sh", i, train->label[i], K - 1);
-    for (uint32_t i = 0; K > 2 && test && i < test->n; i++)
+    if (test && (rc = check_test_labels(test, K, err)) != NN_OK) return rc;
+    /* A test split still to come is counted as if it were here, so a config
+     * is accepted or refused alike before and after it arrives. */
+    nn_data_size data = {train->n, test ? test->n : shard->test_pending, train->offset[train->n]};
+    nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
+    return nn_memory_check(cfg, &data, &limits, err);
+}
+
+/* The checks of text_precheck on a "test" split of classes K. */
+static int check_test_labels(const nn_split *test, uint32_t K, nn_error *err) {
+    for (uint32_t i = 0; K > 2 && i < test->n; i++)
         if (test->label[i] >= K)
             return nn_fail(err, NN_ERR_FORMAT,
                            "the shard's \"test\" split has review %u with label %u, but the "
                            "classes are 0..%u; rebuild the shard", i, test->label[i], K - 1);
-    nn_data_size data = {train->n, test ? test->n : 0, train->offset[train->n]};
-    nn_limits limits = nn_memory_limits(); /* the budget, before any allocation */
-    return nn_memory_check(cfg, &data, &limits, err);
+    return NN_OK;
 }
 
 int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *shard, nn_error *err) {
@@ -273,6 +285,10 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
             rc = nn_fail(err, NN_ERR_NOMEM, "out of memory for the training reviews' n-gram features");
     }
     if (!rc && test) rc = pad_set(&t->test, test, NULL, test->n, cfg, &t->stop, err);
+    if (!test && shard->test_pending) {
+        t->test_pending = 1;
+        t->test_counted = shard->test_pending;
+    }
     free(perm);
     if (!rc) rc = trainer_finish(t, err);
     if (rc) {
@@ -282,6 +298,29 @@ int nn_trainer_create(nn_trainer **out, const nn_config *cfg, const nn_shard *sh
     *out = t;
     return NN_OK;
 }
+
+int nn_trainer_attach_test(nn_trainer *t, const nn_split *test, nn_error *err) {
+    if (!t->test_pending)
+        return nn_fail(err, NN_ERR_STATE, "this model has no test set to come (it was made from a "
+                       "shard with its test split, or none expected)");
+    if (test->n != t->test_counted)
+        return nn_fail(err, NN_ERR_FORMAT, "the test split has %u reviews, but %u were expected: the "
+                       "two files are from different builds; rebuild the site with "
+                       "scripts/build-site.sh", test->n, t->test_counted);
+    uint32_t K = t->cfg.classes > 2 ? t->cfg.classes : 2;
+    int rc = check_test_labels(test, K, err);
+    if (rc) return rc;
+    /* As nn_trainer_create pads it: the whole split in order, the stop
+     * words removed; no random draw, so the run is the same either way. */
+    if ((rc = pad_set(&t->test, test, NULL, test->n, &t->cfg, &t->stop, err)) != NN_OK) {
+        free_set(&t->test);
+        return rc;
+    }
+    t->test_pending = 0;
+    return NN_OK;
+}
+
+int nn_trainer_test_pending(const nn_trainer *t) { return t->test_pending; }
 
 /* nn_trainer_create_images's checks before it allocates anything. */
 static int image_precheck(const nn_config *cfg, const nn_image_shard *shard, nn_error *err) {

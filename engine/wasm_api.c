@@ -103,6 +103,14 @@ EMSCRIPTEN_KEEPALIVE const char *nnw_version(void) {
 
 EMSCRIPTEN_KEEPALIVE int nnw_load_shard(nnw_session *s, uint8_t *p, size_t n) { return nn_session_load_shard(s, p, n); }
 
+/* The static site's test reviews, a shard of their own that arrives after
+ * the rest (session.h, nn_session_expect_test): expect n of them (right
+ * after nnw_load_shard), attach them when downloaded (p owned, as for
+ * nnw_load_shard), and whether they are still to come (1) or not (0). */
+EMSCRIPTEN_KEEPALIVE int nnw_expect_test(nnw_session *s, uint32_t n) { return nn_session_expect_test(s, n); }
+EMSCRIPTEN_KEEPALIVE int nnw_attach_test(nnw_session *s, uint8_t *p, size_t n) { return nn_session_attach_test(s, p, n); }
+EMSCRIPTEN_KEEPALIVE int nnw_test_pending(nnw_session *s) { return nn_session_test_pending(s); }
+
 EMSCRIPTEN_KEEPALIVE const char *nnw_shard_info(nnw_session *s) {
     return nn_session_need_shard(s) == NN_OK ? nn_session_answer(s, nn_shard_info_json(&s->shard)) : NULL;
 }

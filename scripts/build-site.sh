@@ -5,19 +5,23 @@
 # which the page uses only where the host sends COOP/COEP), Chart.js from the
 # npm package, and the data: each shard packed (scripts/pack-shard.mjs: gzip,
 # text shards first as one or two bytes per word) with dist/data/site.json listing them, which
-# the page's worker reads to download, unpack, check and cache them. Prints
+# the page's worker reads to download, unpack, check and cache them. imdb.shard
+# goes as two files (build/imdb_split_shard): imdb.shard.nnz, the vocabulary
+# and the training reviews, which the page needs to be ready, and
+# imdb-test.shard.nnz, the test reviews, which it downloads after. Prints
 # every file's size and the total. dist/ is git-ignored; nothing is fetched
 # from the network.
 #
 #   scripts/build-site.sh [--out DIR] [--data DIR] [--ids]
 #
-# --ids packs the two IMDB shards with transform 3 (token ids coded by
+# --ids packs the IMDB shards (both files of imdb.shard, and imdb-unsup.shard) with transform 3 (token ids coded by
 # engine/packed_ids.c: 12.9 MB instead of 14.9 for imdb.shard, but a decode
 # of several seconds in the page; see README "Host it yourself"), which needs
 # build/imdb_pack_ids (cmake --build build). Off by default.
 #
 # A packed file newer than its shard and packed the same way is kept (packing the three shards takes
-# about half a minute). Needs scripts/build-wasm.sh's web/engine/,
+# about half a minute). Needs build/imdb_split_shard (cmake --build build;
+# NN_SPLIT_SHARD names another), scripts/build-wasm.sh's web/engine/,
 # node_modules (npm ci) and the shards of scripts/setup.sh. See README "Host
 # it yourself".
 set -eu
@@ -61,26 +65,46 @@ cp "$CHART" "$OUT/vendor/chart.umd.js"
 sed -i 's#^\( *\)<script src="dataset-early.js"></script>#&\n\1<script src="data-early.js"></script>#' "$OUT/index.html"
 grep -q '<script src="data-early.js"></script>' "$OUT/index.html" || die "could not add data-early.js to $OUT/index.html"
 
+# imdb.shard cut in two (build/imdb_split_shard): the vocabulary and the
+# training reviews, which the page needs to be ready to train, and the test
+# reviews alone (no vocabulary, the same vocab_crc), which it downloads
+# after (web/worker/testsplit.js; README "Host it yourself").
+SPLIT_TOOL=${NN_SPLIT_SHARD:-build/imdb_split_shard}
+[ -x "$SPLIT_TOOL" ] || die "$SPLIT_TOOL is missing; build it with cmake --build build (README \"Host it yourself\")"
+SPLIT=$(mktemp -d)
+trap 'rm -rf "$SPLIT"' EXIT
+split_json=$("$SPLIT_TOOL" "$DATA/imdb.shard" "$SPLIT/imdb.shard" "$SPLIT/imdb-test.shard") ||
+    die "could not cut $DATA/imdb.shard in two (above)"
+test_reviews=$(printf '%s\n' "$split_json" | sed -n 's/.*"test": {[^}]*"reviews": \([0-9]*\).*/\1/p')
+[ -n "$test_reviews" ] || die "imdb_split_shard said nothing of the test reviews: $split_json"
+# The halves are as new as imdb.shard, so a packed half newer than it is kept.
+touch -r "$DATA/imdb.shard" "$SPLIT/imdb.shard" "$SPLIT/imdb-test.shard"
+
 # The data, packed (a packed file newer than its shard is kept).
 packed=""
-for spec in imdb.shard:$TEXT imdb-unsup.shard:$TEXT fashion.shard:none; do
+for spec in imdb.shard:$TEXT imdb-test.shard:$TEXT imdb-unsup.shard:$TEXT fashion.shard:none; do
     name=${spec%%:*} transform=${spec#*:}
-    if [ ! -f "$DATA/$name" ]; then
+    src="$DATA/$name"
+    case "$name" in imdb.shard|imdb-test.shard) src="$SPLIT/$name" ;; esac
+    if [ ! -f "$src" ]; then
         echo "build-site.sh: note: $DATA/$name is missing, so the site will lack it (scripts/setup.sh builds it)" >&2
         rm -f "$OUT/data/$name.nnz"
         continue
     fi
     case "$transform" in ids) code=3 ;; bytes) code=2 ;; varint) code=1 ;; *) code=0 ;; esac
-    # Packed again when older than the shard or packed another way (header bytes 12-15).
-    if [ ! "$OUT/data/$name.nnz" -nt "$DATA/$name" ] ||
-       [ "$(od -An -tu4 -j12 -N4 "$OUT/data/$name.nnz" | tr -d ' ')" != "$code" ]; then
-        node scripts/pack-shard.mjs "$DATA/$name" "$OUT/data/$name.nnz.tmp" --transform "$transform" >/dev/null
+    # Packed again when older than the shard, packed another way (header
+    # bytes 12-15) or of another length (bytes 16-23: the whole imdb.shard
+    # that sites before the split served).
+    if [ ! "$OUT/data/$name.nnz" -nt "$src" ] ||
+       [ "$(od -An -tu4 -j12 -N4 "$OUT/data/$name.nnz" | tr -d ' ')" != "$code" ] ||
+       [ "$(od -An -tu8 -j16 -N8 "$OUT/data/$name.nnz" | tr -d ' ')" != "$(stat -c %s "$src")" ]; then
+        node scripts/pack-shard.mjs "$src" "$OUT/data/$name.nnz.tmp" --transform "$transform" >/dev/null
         mv "$OUT/data/$name.nnz.tmp" "$OUT/data/$name.nnz"
     fi
     packed="$packed $OUT/data/$name.nnz"
 done
 # shellcheck disable=SC2086 # the packed files' names have no spaces
-node scripts/pack-shard.mjs --manifest "$OUT/data/site.json" $packed
+node scripts/pack-shard.mjs --manifest "$OUT/data/site.json" $packed --test "imdb.shard=imdb-test.shard:$test_reviews"
 find "$OUT/data" -mindepth 1 ! -name site.json ! -name '*.nnz' -exec rm -rf {} +
 
 echo "build-site.sh: $OUT/"

@@ -9,7 +9,7 @@
 //
 //   node scripts/pack-shard.mjs IN OUT [--transform ids|bytes|varint|none] [--level 1-9]
 //   node scripts/pack-shard.mjs --measure IN [--keep DIR]
-//   node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...
+//   node scripts/pack-shard.mjs --manifest SITE_JSON PACKED... [--test NAME=TEST_NAME:N]...
 //
 // --measure prints, for each way of packing IN, its size and how long
 // unpack() (the page's decoder: DecompressionStream, the varint decoder and
@@ -19,7 +19,9 @@
 //
 // --manifest writes the site.json that lists PACKED files (read from their
 // headers) by the name of the file each one unpacks to, which is what
-// web/worker/download.js looks up.
+// web/worker/download.js looks up; --test NAME=TEST_NAME:N adds to NAME's
+// entry {test: {file: TEST_NAME, reviews: N}}: its test split comes as a
+// file of its own (web/worker/testsplit.js).
 //
 // Deliberately not here: choosing which files a site gets (build-site.sh).
 
@@ -152,11 +154,15 @@ async function measure(file, keep) {
 }
 
 function usage(code) {
-  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform ids|bytes|varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED...');
+  console.error('usage: node scripts/pack-shard.mjs IN OUT [--transform ids|bytes|varint|none] [--level 1-9]\n       node scripts/pack-shard.mjs --measure IN [--keep DIR]\n       node scripts/pack-shard.mjs --manifest SITE_JSON PACKED... [--test NAME=TEST_NAME:N]...');
   process.exit(code);
 }
 
-function writeManifest(out, packedFiles) {
+// tests: [{of, file, reviews}] from --test OF=FILE:N: the test reviews of
+// OF come as the file FILE (a shard of the "test" split alone, N reviews;
+// build-site.sh and build/imdb_split_shard), which the page downloads after
+// OF (web/worker/testsplit.js).
+function writeManifest(out, packedFiles, tests = []) {
   const files = {};
   for (const file of packedFiles) {
     const bytes = readFileSync(file);
@@ -164,13 +170,27 @@ function writeManifest(out, packedFiles) {
     const name = basename(file).replace(/\.nnz$/, '');
     files[name] = { packed: basename(file), packed_bytes: bytes.length, bytes: header.length, crc32: header.crc, transform: header.transform };
   }
+  for (const { of, file, reviews } of tests) {
+    if (!files[of] || !files[file]) throw new Error(`--test ${of}=${file}: both files must be among the packed files`);
+    files[of].test = { file, reviews };
+  }
   writeFileSync(out, JSON.stringify({ format: 'nn-site-data', version: 1, files }, null, 1) + '\n');
 }
 
 async function main(argv) {
   if (argv[0] === '--manifest') {
-    if (argv.length < 3) usage(2);
-    writeManifest(argv[1], argv.slice(2));
+    const packed = [], tests = [];
+    for (let i = 2; i < argv.length; i++) {
+      if (argv[i] !== '--test') {
+        packed.push(argv[i]);
+        continue;
+      }
+      const m = /^([^=]+)=([^:]+):(\d+)$/.exec(argv[++i] ?? '');
+      if (!m) usage(2);
+      tests.push({ of: m[1], file: m[2], reviews: Number(m[3]) });
+    }
+    if (!argv[1] || packed.length < 1) usage(2);
+    writeManifest(argv[1], packed, tests);
     return;
   }
   if (argv[0] === '--measure') {

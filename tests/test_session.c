@@ -8,10 +8,13 @@
  * weights and the history; loading a dataset drops the trainer and its
  * diagnosis; a diagnosis of an earlier epoch's weights leaves the live model
  * untouched and explains an example; the comparison run reaches its test
- * result; image indices and pixel spans are bounds-checked. */
+ * result; image indices and pixel spans are bounds-checked; a test split
+ * attached after training (nn_session_expect_test/attach_test, the static
+ * site's) gives the whole shard's results bit for bit. */
 #include "check.h"
 #include "session.h"
 #include "synthetic.h"
+#include "container.h" /* nn_rd32 */
 
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +45,102 @@ static uint8_t *shard_bytes(size_t *n) {
         return NULL;
     }
     return out;
+}
+
+static void train_to_end(nn_session *s);
+
+/* The synthetic shard cut as build/imdb_split_shard cuts it: the vocabulary
+ * and "train" (*main), and "test" alone without a vocabulary (*test). */
+static void split_bytes(uint8_t **main, size_t *main_n, uint8_t **test, size_t *test_n) {
+    nn_error err = {0};
+    nn_shard m = data.shard, t = data.shard;
+    const nn_split *ts = nn_shard_find(&data.shard, "test");
+    m.nsplits = 0;
+    for (uint32_t i = 0; i < data.shard.nsplits; i++)
+        if (&data.shard.split[i] != ts) m.split[m.nsplits++] = data.shard.split[i];
+    *main = *test = NULL;
+    if (nn_shard_write(&m, main, main_n, &err) != NN_OK) {
+        check(0, "shard_write main %s", err.msg);
+        return;
+    }
+    memset(&t.vocab, 0, sizeof t.vocab);
+    t.vocab_crc = nn_rd32(*main + 28); /* the first file's, as the header records it */
+    t.nsplits = 1;
+    t.split[0] = *ts;
+    if (nn_shard_write(&t, test, test_n, &err) != NN_OK) check(0, "shard_write test %s", err.msg);
+}
+
+static void full_to_end(nn_session *s) {
+    int rc = NN_OK;
+    for (int i = 0; rc == NN_OK && i < 100000 && !s->full_progress[NN_FULL_PROGRESS_TEST_DONE] &&
+                    (i == 0 || !s->full.p.test_waiting); i++)
+        rc = nn_session_full_train(s, 5);
+}
+
+/* The test split attached after training: the same results bit for bit as
+ * with the whole shard; refused while it is pending; the comparison run
+ * waits for it. */
+static void test_attached_later(const char *cfg) {
+    nn_session *s = nn_session_create();
+    size_t n;
+    uint8_t *bytes = shard_bytes(&n);
+    int rc = nn_session_load_shard(s, bytes, n);
+    if (rc == NN_OK) rc = nn_session_configure(s, cfg);
+    train_to_end(s);
+    if (rc == NN_OK) rc = nn_session_evaluate(s, "test");
+    float ref_loss = s->eval_result[NN_EVAL_RESULT_LOSS], ref_acc = s->eval_result[NN_EVAL_RESULT_ACC];
+    if (rc == NN_OK) rc = nn_session_full_start(s);
+    full_to_end(s);
+    float ref_full = s->full_progress[NN_FULL_PROGRESS_TEST_LOSS];
+    check(rc == NN_OK && isfinite(ref_loss) && isfinite(ref_full), "whole shard: test loss %.6f, comparison %.6f",
+          (double)ref_loss, (double)ref_full);
+
+    uint8_t *main = NULL, *test = NULL;
+    size_t main_n = 0, test_n = 0;
+    split_bytes(&main, &main_n, &test, &test_n);
+    if (!main || !test) {
+        free(main);
+        free(test);
+        nn_session_free(s);
+        return;
+    }
+    rc = nn_session_load_shard(s, main, main_n);
+    check(rc == NN_OK && !nn_shard_find(&s->shard, "test"), "the first half loads, without a test split");
+    rc = nn_session_expect_test(s, 99);
+    uint8_t *copy = malloc(test_n);
+    memcpy(copy, test, test_n);
+    rc = nn_session_attach_test(s, copy, test_n);
+    check(rc == NN_ERR_FORMAT && strstr(s->err.msg, "100 reviews, but 99 were expected"), "a wrong count: %s", s->err.msg);
+    nn_session_expect_test(s, 100);
+    check(nn_session_test_pending(s), "100 test reviews pending");
+    rc = nn_session_configure(s, cfg);
+    train_to_end(s);
+    rc = nn_session_evaluate(s, "test");
+    check(rc == NN_ERR_STATE && strstr(s->err.msg, "still downloading"), "evaluate test while pending: %s", s->err.msg);
+    rc = nn_session_diagnose_begin(s, "test", NULL, 0);
+    check(rc == NN_ERR_STATE && strstr(s->err.msg, "still downloading"), "diagnose test while pending: %s", s->err.msg);
+    rc = nn_session_full_start(s);
+    full_to_end(s);
+    check(rc == NN_OK && s->full_progress[NN_FULL_PROGRESS_FINISHED] == 1.0f &&
+              s->full_progress[NN_FULL_PROGRESS_TEST_DONE] == 0.0f && s->full.p.test_waiting,
+          "the comparison run trains to its end and waits for the test split");
+    /* A damaged test file is refused and changes nothing. */
+    copy = malloc(test_n);
+    memcpy(copy, test, test_n);
+    copy[test_n / 2] ^= 0x10;
+    rc = nn_session_attach_test(s, copy, test_n);
+    check(rc == NN_ERR_CHECKSUM || rc == NN_ERR_FORMAT, "a damaged test file is refused: %s", s->err.msg);
+    check(nn_session_test_pending(s), "and the test split is still pending");
+    rc = nn_session_attach_test(s, test, test_n);
+    check(rc == NN_OK && !nn_session_test_pending(s), "the test file attaches: %s", rc ? s->err.msg : "ok");
+    rc = nn_session_evaluate(s, "test");
+    check(rc == NN_OK && s->eval_result[NN_EVAL_RESULT_LOSS] == ref_loss && s->eval_result[NN_EVAL_RESULT_ACC] == ref_acc,
+          "attached later: test loss %.6f acc %.4f, the whole shard's bit for bit",
+          (double)s->eval_result[NN_EVAL_RESULT_LOSS], (double)s->eval_result[NN_EVAL_RESULT_ACC]);
+    full_to_end(s);
+    check(s->full_progress[NN_FULL_PROGRESS_TEST_DONE] == 1.0f && s->full_progress[NN_FULL_PROGRESS_TEST_LOSS] == ref_full,
+          "the comparison run then gives the whole shard's test loss %.6f", (double)s->full_progress[NN_FULL_PROGRESS_TEST_LOSS]);
+    nn_session_free(s);
 }
 
 static void train_to_end(nn_session *s) {
@@ -137,6 +236,7 @@ int main(void) {
     check(!nn_session_image_split(s, "train", 0) && strstr(s->err.msg, "no image shard"),
           "images without an image shard: %s", s->err.msg);
     nn_session_free(s);
+    test_attached_later(cfg);
     synthetic_free(&data);
     return check_exit_code();
 }

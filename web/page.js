@@ -21,6 +21,7 @@ export const ui = {
   shardLabel: $('shard-label'),
   shardProgress: $('shard-progress'),
   shardDetail: $('shard-detail'),
+  testDetail: $('test-detail'),
   shardHelp: $('shard-help'),
   shardHelpWhat: $('shard-help-what'),
   form: $('controls'),
@@ -106,6 +107,7 @@ export const page = {
   engineInForce: null, // the config the worker reported for the current model
   runHistory: [],
   testResult: null,
+  testDownload: null, // a static site's test reviews still downloading: {loaded, total} or {failed} (views/shard.js)
   run: null, // timing and position of the current training run
   runId: null, // its record in the run store (runs.js)
   runs: null, // the RunStore

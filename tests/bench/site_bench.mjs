@@ -5,7 +5,8 @@
 // protocol: 20 Mbit/s down and up, 40 ms latency, applied to the page and,
 // through auto-attach, to its workers, which fetch the shard), each cold (a
 // new browser context: empty HTTP cache and Cache API) and warm (a reload in
-// the same context). Served by tests/browser/plain-server.mjs: no
+// the same context), and the time until the test reviews are in (a site
+// built since issue 16 sends them after the rest). Served by tests/browser/plain-server.mjs: no
 // COOP/COEP, so one thread, as on any plain host. Figures only.
 //
 //   node tests/bench/site_bench.mjs [--site dist] [--repeat 3]
@@ -51,7 +52,10 @@ async function throttle(context, page) {
   return cdp;
 }
 
-// ms from navigation to phase 'ready', and the bytes the page received.
+// ms from navigation to phase 'ready', and to the test reviews in (the
+// shard info has its test split: at ready on a site whose imdb.shard is
+// whole, later on one that sends the test reviews as a file of their own,
+// web/worker/testsplit.js), and the bytes the page received up to ready.
 async function readyTime(page, reload) {
   const bytes = { n: 0 };
   const onResponse = async (r) => {
@@ -64,7 +68,9 @@ async function readyTime(page, reload) {
   await page.waitForFunction(() => window.__playground?.phase === 'ready', null, { timeout: 180000, polling: 10 });
   const ms = await page.evaluate(() => performance.now());
   page.context().off('response', onResponse);
-  return { ms, bytes: bytes.n };
+  await page.waitForFunction(() => (window.__playground?.shardInfo?.splits?.test ?? 0) > 0, null, { timeout: 180000, polling: 10 });
+  const testMs = await page.evaluate(() => performance.now());
+  return { ms, testMs, bytes: bytes.n };
 }
 
 const list = files(site).sort((a, b) => a[0].localeCompare(b[0]));
@@ -125,6 +131,10 @@ const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2
 console.log(`ready (navigation to ready to train), median of ${repeat}; bytes as received (Content-Length):`);
 for (const [k, v] of Object.entries(results)) {
   console.log(`  ${k.padEnd(16)} ${(median(v.map((x) => x.ms)) / 1000).toFixed(2).padStart(6)} s   ${MB(median(v.map((x) => x.bytes))).padStart(8)}   (${v.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} s)`);
+}
+console.log(`test reviews in (the shard info has its test split), median of ${repeat}:`);
+for (const [k, v] of Object.entries(results)) {
+  console.log(`  ${k.padEnd(16)} ${(median(v.map((x) => x.testMs)) / 1000).toFixed(2).padStart(6)} s   (${v.map((x) => (x.testMs / 1000).toFixed(2)).join(', ')} s)`);
 }
 console.log('the page\'s decoding of each packed file (unpack(): DecompressionStream, the word transform, CRC-32), median of 3:');
 for (const [f, n, ms] of decodeTimes) console.log(`  ${f.padEnd(44)} ${MB(n).padStart(8)}  ${ms.toFixed(0).padStart(5)} ms`);

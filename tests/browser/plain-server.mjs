@@ -3,7 +3,8 @@
 // Last-Modified, and no COOP/COEP, CSP or Cache-Control headers. For
 // tests/browser/site.test.mjs and tests/bench/site_bench.mjs; onRequest(path)
 // sees every request, alter(path, bytes) may change a file's bytes (a test
-// that cuts or damages a download).
+// that cuts or damages a download), and the answer waits for hold(path)'s
+// promise (a test that holds a file back).
 //
 // Not a test file (node --test runs only *.test.mjs), and not a server to
 // deploy: no range requests, no HEAD, no directory listings.
@@ -18,11 +19,12 @@ const TYPES = {
 };
 
 // Listens on a free loopback port; resolves {server, url}.
-export function startPlainServer(dir, { onRequest = () => {}, alter = (p, bytes) => bytes } = {}) {
+export function startPlainServer(dir, { onRequest = () => {}, alter = (p, bytes) => bytes, hold = async () => {} } = {}) {
   const root = path.resolve(dir);
   const server = createServer(async (req, res) => {
     const p = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
     onRequest(p);
+    await hold(p);
     const file = path.join(root, p.endsWith('/') ? p + 'index.html' : p);
     if (!file.startsWith(root + path.sep)) return res.writeHead(403).end();
     let body, st;

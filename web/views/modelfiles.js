@@ -9,7 +9,7 @@ import { setPhase, updateStatus, statusText, activeMs } from './status.js';
 import { renderControls } from './settings.js';
 import { configurableNow, pauseRun, normaliseEpoch, beginRun, finishRun } from './training.js';
 import { explainCurrent } from './review.js';
-import { datasetUrl, showShardLoaded } from './shard.js';
+import { datasetUrl, showShardLoaded, whenTestReady } from './shard.js';
 import { dataset } from '../datasets.js';
 import { CHECKPOINT_MAX_BYTES, sizeProblem, sizeText } from '../limits.js';
 
@@ -133,8 +133,18 @@ async function importModel(bytes, name, run = null) {
     page.diagnosis.trainingDone(page.runHistory, run?.bestEpoch);
     announce(`Loaded ${name}.`);
     explainCurrent();
-    const test = await page.worker.request('evaluate', { split: 'test' });
-    page.testResult = { loss: test.loss, acc: test.acc };
+    if (!page.shardInfo?.test_pending) {
+      const test = await page.worker.request('evaluate', { split: 'test' });
+      page.testResult = { loss: test.loss, acc: test.acc };
+    } else {
+      // A static site's test reviews are still downloading: the result follows.
+      const r = page.run;
+      whenTestReady().then(() => page.worker.request('evaluate', { split: 'test' })).then((test) => {
+        if (r !== page.run) return;
+        page.testResult = { loss: test.loss, acc: test.acc };
+        updateStatus();
+      }, () => {});
+    }
     updateStatus();
     page.saving = true;
     saveSession('imported', kept);
@@ -259,7 +269,8 @@ export function showRestored(record, config, how) {
   explainCurrent();
   if (page.phase === 'done' && !page.testResult) {
     const r = page.run;
-    page.worker.request('evaluate', { split: 'test' }).then((test) => {
+    // (a static site's test reviews may still be downloading: after them)
+    whenTestReady().then(() => page.worker.request('evaluate', { split: 'test' })).then((test) => {
       if (r !== page.run) return;
       page.testResult = { loss: test.loss, acc: test.acc };
       updateStatus();

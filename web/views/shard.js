@@ -65,11 +65,69 @@ export function datasetUrl() {
 }
 
 export function showShardLoaded() {
-  const splits = page.shardInfo.splits || {};
+  const pending = page.shardInfo.test_pending ?? 0;
+  const splits = { ...(page.shardInfo.splits || {}), ...(pending ? { test: pending } : {}) };
   ui.shardLabel.textContent = `${dataset().Items} loaded`;
   ui.shardProgress.max = 1;
   ui.shardProgress.value = 1;
   ui.shardDetail.textContent = dataset().loadedDetail(splits, page.shardInfo, fmtInt);
   ui.shardPanel.classList.add('loaded');
+  if (!pending && page.testDownload && !page.testDownload.failed) { // (a restarted engine had them already)
+    page.testDownload = null;
+    ui.testDetail.hidden = true;
+  }
+  if (pending && !page.testDownload) {
+    page.testDownload = { loaded: 0, total: 0 };
+    ui.testDetail.hidden = false;
+    ui.testDetail.textContent = `The ${fmtInt(pending)} test ${items()} are downloading: train now, the test result follows.`;
+  }
+}
+
+// A static site's test reviews, a file of their own that arrives after the
+// rest (worker/testsplit.js): its progress, below the shard's line, never
+// holding the page up.
+export function showTestProgress({ loaded, total, secondsLeft, cached }) {
+  page.testDownload = { loaded, total };
+  ui.testDetail.hidden = false;
+  const left = cached ? ' (from this browser’s cache)'
+    : secondsLeft > 0.5 && Number.isFinite(secondsLeft) ? `, about ${Math.ceil(secondsLeft)} s left` : '';
+  ui.testDetail.textContent = `Test ${items()}: ${fmtBytes(loaded)} of ${fmtBytes(total)}${left}. Train now; the test result follows.`;
+}
+
+// Resolves once the loaded shard's test reviews are in (at once when none
+// are to come); rejects when their download failed.
+const testWaiters = [];
+export function whenTestReady() {
+  if (page.testDownload?.failed) return Promise.reject(new Error(page.testDownload.failed));
+  if (!page.shardInfo?.test_pending) return Promise.resolve();
+  return new Promise((resolve, reject) => testWaiters.push({ resolve, reject }));
+}
+
+export function showTestAttached(info) {
+  page.shardInfo = info;
+  page.testDownload = null;
+  for (const w of testWaiters.splice(0)) w.resolve();
+  ui.testDetail.hidden = true;
+  ui.testDetail.textContent = '';
+  showShardLoaded();
+}
+
+// The test reviews could not be downloaded (or were refused): training
+// works, a run's test result cannot come; the retry reloads the page (the
+// rest comes from the browser's cache).
+export function showTestFailure(message) {
+  page.testDownload = { failed: message };
+  for (const w of testWaiters.splice(0)) w.reject(new Error(message));
+  ui.testDetail.hidden = false;
+  ui.testDetail.textContent = `The test ${items()} could not be downloaded, so runs get no test result: ${message}`;
+  const retry = document.getElementById('shard-retry');
+  ui.shardHelpWhat.textContent = `The download of the test ${items()} failed or was cut short, so nothing of it was kept.`;
+  ui.shardHelp.classList.add('download-failed');
+  ui.shardHelp.hidden = false;
+  if (retry) {
+    retry.hidden = false;
+    retry.onclick = () => location.reload();
+  }
+  showError(`Could not load the test ${items()}: ${message}`);
 }
 

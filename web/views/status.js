@@ -51,11 +51,12 @@ export function statusText() {
     case 'ready': {
       if (!page.shardInfo) return 'Ready.';
       const train = page.shardInfo.splits?.train ?? 0;
-      const test = page.shardInfo.splits?.test ?? 0;
+      const pending = page.shardInfo.test_pending ?? 0; // a static site's, still downloading
+      const test = page.shardInfo.splits?.test ?? pending;
       const val = Math.min(state.val_size, train);
       const rest = train - val;
       const used = state.train_size > 0 ? Math.min(state.train_size, rest) : rest; // train_size: a subset
-      return `Ready: ${fmtInt(used)} ${items()} to train on, ${fmtInt(val)} to validate, ${fmtInt(test)} to test. Press Train.`;
+      return `Ready: ${fmtInt(used)} ${items()} to train on, ${fmtInt(val)} to validate, ${fmtInt(test)} to test${pending ? ' (downloading)' : ''}. Press Train.`;
     }
     case 'training':
     case 'paused':
@@ -68,6 +69,11 @@ export function statusText() {
       // (seconds for the Transformer preset, which sends no batch events).
       const validating = page.phase === 'training' && page.run.batches > 0 && page.run.batch === page.run.batches && page.run.validatedEpoch !== page.run.epoch && (page.engineInForce?.val_size ?? state.val_size) > 0;
       const where = `epoch ${page.run.epoch || 1}/${page.run.epochs}, ${validating ? 'validating' : `batch ${page.run.batch}/${page.run.batches || '?'}`}`;
+      if (page.phase === 'training' && page.run.waitingTest) {
+        const d = page.testDownload;
+        const got = d?.total > 0 ? ` (${fmtInt(Math.floor((100 * d.loaded) / d.total))}% here)` : '';
+        return `Trained. Waiting for the test ${items()} to finish downloading${got}; then the test result.`;
+      }
       if (page.phase === 'paused') return `Paused at ${where}. Press Resume to continue.`;
       if (page.phase === 'stopped') return `Stopped at ${where}. Press Train to start a new run.`;
       parts.push(`Training${page.currentStage?.title ? ` the ${page.currentStage.title}` : ''}: ${where}`);
@@ -86,6 +92,7 @@ export function statusText() {
       const last = page.runHistory[page.runHistory.length - 1];
       if (last && Number.isFinite(last.val_acc)) parts.push(`validation accuracy ${fmtPct(last.val_acc)}`);
       if (page.testResult) parts.push(`test accuracy ${fmtPct(page.testResult.acc)} (loss ${page.testResult.loss.toFixed(3)})`);
+      else if (page.testDownload?.failed) parts.push(`no test result: the test ${items()} could not be downloaded`);
       else parts.push(`evaluating on the test ${items()}…`);
       if (page.run?.stoppedEarly) {
         const s = page.run.stoppedEarly;

@@ -8,7 +8,7 @@ import { CONTROL_KEYS, state, engineConfig } from '../state.js';
 import { settingOfMessage, showFieldMessage, clearFieldMessage } from '../input-checks.js';
 import { setPhase, statusText, activeMs, scheduleStatus } from './status.js';
 import { rescoreSoon, explainCurrent } from './review.js';
-import { showShardProgress } from './shard.js';
+import { showShardProgress, showTestAttached, showTestFailure, showTestProgress } from './shard.js';
 import { dataset } from '../datasets.js';
 
 // ------------------------------------------------------------------ training
@@ -230,6 +230,23 @@ export function onEngineEvent(type, raw) {
   switch (type) {
     case 'shardProgress':
       showShardProgress(data.loaded, data.total, data);
+      break;
+    case 'testProgress':
+      showTestProgress(data);
+      scheduleStatus();
+      break;
+    case 'testAttached':
+      showTestAttached(data.info);
+      if (page.run) page.run.waitingTest = false;
+      scheduleStatus();
+      break;
+    case 'testFailed':
+      showTestFailure(data.message);
+      scheduleStatus();
+      break;
+    case 'testWaiting':
+      if (page.run) page.run.waitingTest = true;
+      scheduleStatus();
       break;
     case 'batch':
       if (!page.run) return;

@@ -12,6 +12,7 @@ import { beforeReplacing, refuseReplacing } from './slicer.js';
 import { resetRun } from './training.js';
 import { LABELLED_TEXT_MAX_BYTES, SHARD_MAX_BYTES, uploadedBytes, uploadedText } from './uploads.js';
 import { prefetchPacked } from './download.js';
+import { expectTest, startTestDownload } from './testsplit.js';
 
 const REBUILD_HINT = 'Rebuild the shard with scripts/setup.sh (it writes data/imdb.shard).';
 const IMAGE_REBUILD_HINT = 'Rebuild the image shard with scripts/setup.sh (it writes data/fashion.shard).';
@@ -30,12 +31,17 @@ async function loadDataset(data, { request, loadExport, infoExport, hint }) {
     beforeReplacing(request, 'load a shard', ['shard', 'model']);
     const ptr = copyIn(bytes);
     const status = e[loadExport](session(), ptr, bytes.length);
+    shared.datasetGen++;
     shared.shardInfo = null;
     resetRun();
     if (status === NN_ERR_FORMAT || status === NN_ERR_VERSION || status === NN_ERR_CHECKSUM)
       check(status, hint);
     check(status);
     shared.shardInfo = json(e[infoExport](session()));
+    // A static site's test reviews, when they come as a file of their own,
+    // follow in the background (testsplit.js); the shard is ready now.
+    if (request === 'loadShard' && data?.expectTest !== undefined) expectTest(data.expectTest);
+    else if (request === 'loadShard' && typeof data?.url === 'string') startTestDownload(data.url, shared.datasetGen);
     return shared.shardInfo;
   } finally {
     shared.busy = null;
@@ -94,6 +100,7 @@ export const datasetHandlers = {
       throw err;
     }
     resetRun();
+    shared.datasetGen++;
     shared.shardInfo = json(e._nnw_shard_info(session()));
     const at = e._nnw_shard_bytes(session()), len = e._nnw_shard_len(session());
     const copy = e.HEAPU8.slice(at, at + len).buffer; // fresh view: the build allocated

@@ -127,6 +127,14 @@ async function readDownload(response, { url, expected, progress, stream }) {
   return head;
 }
 
+// The site.json entry each file was read by (absolute URL -> entry), for
+// what the entry says beyond the file itself (an IMDB shard's test reviews
+// come as a file of their own: entry.test, testsplit.js).
+const entries = new Map();
+export function packedEntry(givenUrl) {
+  return entries.get(absolute(givenUrl)) ?? null;
+}
+
 // Downloads started early (prefetchPacked) by absolute URL, each taken once.
 const prefetched = new Map();
 
@@ -181,6 +189,7 @@ function earlyDownload(early) {
 async function fetchPacked(url, { what, progress }, early = null) {
   const entry = early ? early.entry : await manifestEntry(url);
   if (!entry) return null;
+  entries.set(url, entry);
   const packedUrl = new URL(entry.packed, url).href;
   const key = `${packedUrl}?crc32=${entry.crc32}${KEPT_FORM}`;
   const cache = await openCache();

@@ -13,6 +13,7 @@ import {
   shared, withString,
 } from './session.js';
 import { findJob, startJob } from './slicer.js';
+import { testFailure, testPending } from './testsplit.js';
 import { mapScale } from '../map-scale.js';
 
 const COMPARISON = 'the comparison run';
@@ -79,6 +80,8 @@ export function epochData() {
 
 // ----------------------------------------------------- the comparison run
 
+let comparisonWaiting = false; // the comparison run waits for the test reviews
+
 // One slice of the comparison run: a few batches (nnw_full_train), then its
 // events; true once its test result was sent.
 function comparisonStep(slice) {
@@ -94,6 +97,12 @@ function comparisonStep(slice) {
   const nan = (x) => (Number.isNaN(x) ? null : x);
   if (q.epoch_done)
     post({ type: 'fullEpoch', data: { epoch: q.epoch, loss: q.loss, acc: q.acc, val_loss: nan(q.val_loss), val_acc: nan(q.val_acc) } });
+  comparisonWaiting = q.finished === 1 && !q.test_done && testPending();
+  if (comparisonWaiting) slice.adapt = false;
+  if (comparisonWaiting && testFailure()) {
+    post({ type: 'fullError', data: { message: `no test result: ${testFailure()}` } });
+    return true;
+  }
   if (!q.test_done) return false;
   const history = json(e._nnw_full_history(session()));
   post({ type: 'fullDone', data: { history, test: Number.isNaN(q.test_acc) ? null : { loss: q.test_loss, acc: q.test_acc } } });
@@ -206,6 +215,8 @@ export const embeddingHandlers = {
       reads: ['shard', 'model'],
       onChange: 'cancel',
       step: comparisonStep,
+      // Trained, waiting for the test reviews (testsplit.js): look again now and then.
+      delayMs: () => (comparisonWaiting ? 100 : 0),
       onError: (err) => post({ type: 'fullError', data: { message: `internal error: ${err?.message ?? err}` } }),
     });
     return { started: true };

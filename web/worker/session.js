@@ -22,13 +22,15 @@ export const now = () => performance.now();
 // What the modules share. engine: the emscripten module (one, created on
 // init); session: its nnw_session pointer; shardInfo: the loaded shard's info
 // (images: with kind 'images'); busy: the name of a request that is fetching
-// data for the session (loadShard, loadCorpus), or null; debug: init {debug}.
+// data for the session (loadShard, loadCorpus), or null; debug: init {debug};
+// datasetGen: see below.
 export const shared = {
   engine: null,
   session: 0,
   shardInfo: null,
   busy: null,
   debug: false,
+  datasetGen: 0, // counts the datasets loaded (a late test download checks it is still the one)
 };
 
 export function post(message, transfer) {

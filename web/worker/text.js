@@ -108,6 +108,8 @@ export const textHandlers = {
     const e = api();
     const split = data?.split ?? 'test';
     const n = shared.shardInfo?.splits?.[split];
+    if (n === undefined && split === 'test' && shared.shardInfo?.test_pending) // a static site's (testsplit.js)
+      throw new RequestError('the test reviews are still downloading: try again when they are in (the page shows their progress)');
     if (n === undefined) throw new RequestError(`the shard has no split '${split}'`);
     if (n === 0) throw new RequestError(`split '${split}' is empty`);
     let index = data?.index;

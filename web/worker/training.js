@@ -19,6 +19,7 @@ import {
   readLayout, requireModel, session, shared, withString,
 } from './session.js';
 import { beforeReplacing, findJob, refuseReplacing, startJob } from './slicer.js';
+import { testFailure, testPending } from './testsplit.js';
 import { CHECKPOINT_MAX_BYTES, givenBytes } from './uploads.js';
 
 const EVENT_INTERVAL_MS = 50; // at most one batch event per this
@@ -30,6 +31,8 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 const BATCH_LOG_ROW = 2;
 
 const TRAINING = 'training';
+// A run waiting for the test reviews (testsplit.js) looks again this often.
+const TEST_WAIT_MS = 100;
 
 // The run in the session: its settings and what the events have sent so far.
 const run = {
@@ -120,14 +123,27 @@ function trainingStep(slice) {
   if (p.epoch_done) sendEpoch(p);
   if (p.finished) {
     run.testing = { early: { stoppedEarly: p.stopped_early === 1, bestEpoch: p.best_epoch, restoredBest: p.restored_best === 1 } };
-    if ((shared.shardInfo?.splits?.test ?? 0) > 0) {
-      if (withString('test', (s) => e._nnw_evaluate_begin(session(), s)) !== 0) {
-        run.testing = null;
-        post({ type: 'trainError', data: { message: lastError() } });
-        return true;
-      }
-      run.testing.pending = true;
+    // A static site's test reviews may still be downloading (testsplit.js):
+    // the run waits for them, and says so.
+    if (testPending()) {
+      run.testing.waiting = true;
+      post({ type: 'testWaiting', data: {} });
+      return false;
     }
+    return beginTest();
+  }
+  return false;
+}
+
+// Starts the test evaluation when there is a test set; true: the run ended with an error.
+function beginTest() {
+  if ((shared.shardInfo?.splits?.test ?? 0) > 0) {
+    if (withString('test', (s) => api()._nnw_evaluate_begin(session(), s)) !== 0) {
+      run.testing = null;
+      post({ type: 'trainError', data: { message: lastError() } });
+      return true;
+    }
+    run.testing.pending = true;
   }
   return false;
 }
@@ -158,6 +174,13 @@ function sendEpoch(p) {
 // counted in the run's time), then `done`.
 function testStep(slice) {
   const { early } = run.testing;
+  if (run.testing.waiting) {
+    slice.adapt = false; // no work: not a measure of a slice's size
+    run.testing.waiting = testPending() && !testFailure();
+    if (run.testing.waiting) return false; // looked at again after TEST_WAIT_MS
+    if (testPending()) return false; // the download failed (testFailed told the page): done without a test result
+    return beginTest();
+  }
   if (run.testing.pending) {
     const t0 = now();
     const r = api()._nnw_evaluate_step(session(), slice.ran);
@@ -221,7 +244,7 @@ function startTraining() {
     step: trainingStep,
     // 'watch' pace: one batch per slice, spread out so an epoch lasts about
     // WATCH_EPOCH_MS and the curves can be followed by eye.
-    delayMs: () => (run.testing ? 0 : run.paceMs),
+    delayMs: () => (run.testing ? (run.testing.waiting ? TEST_WAIT_MS : 0) : run.paceMs),
     onError: (err) => post({ type: 'trainError', data: { message: `internal error: ${err?.message ?? err}` } }),
   });
 }

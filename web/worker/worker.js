@@ -9,7 +9,7 @@
 // or {id, type: 'error', data: {op, message}}. Long jobs (training,
 // diagnosis, …) run in slices (slicer.js) and report through events.
 //
-// Where each request lives: datasets.js (loadShard, loadImageShard),
+// Where each request lives: datasets.js (loadShard, loadImageShard), testsplit.js (attachTest),
 // training.js (configure, configSchema, presets, train, pause, resume, stop,
 // evaluate, importCheckpoint), model.js (snapshot, restore,
 // exportCheckpoint), text.js (predict, explain, review, stopwords),
@@ -32,6 +32,7 @@ import { modelHandlers } from './model.js';
 import { pretrainHandlers } from './pretrain.js';
 import { mlmHandlers } from './mlm.js';
 import { RequestError, api, fatal, isFatal, post, shared } from './session.js';
+import { testSplitHandlers } from './testsplit.js';
 import { textHandlers } from './text.js';
 import { trainingHandlers } from './training.js';
 
@@ -112,7 +113,7 @@ function dispatchTable(...groups) {
 }
 
 const HANDLERS = dispatchTable(sessionHandlers, datasetHandlers, trainingHandlers, modelHandlers, textHandlers,
-  diagnosisHandlers, embeddingHandlers, imageHandlers, pretrainHandlers, attentionHandlers, mlmHandlers);
+  diagnosisHandlers, embeddingHandlers, imageHandlers, pretrainHandlers, attentionHandlers, mlmHandlers, testSplitHandlers);
 
 async function handle(message) {
   const { id, type, data } = message ?? {};
