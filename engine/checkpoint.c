@@ -391,9 +391,11 @@ static int read_config(nn_config *cfg, const cJSON *obj, uint32_t version, nn_er
     }
     int rc = NN_OK;
     for (const cJSON *k = keys->child; k && rc == NN_OK; k = k->next)
-        /* "stopwords" came after the first checkpoints; without it a model
-         * was trained on every word, which is what the default "" says. */
-        if (!cJSON_GetObjectItemCaseSensitive(obj, k->string) && strcmp(k->string, "stopwords") != 0)
+        /* "stopwords" and "alibi" came after the first checkpoints; without
+         * them a model was trained on every word and without the distance
+         * penalty, which is what their defaults ("" and false) say. */
+        if (!cJSON_GetObjectItemCaseSensitive(obj, k->string) && strcmp(k->string, "stopwords") != 0 &&
+            strcmp(k->string, "alibi") != 0)
             rc = nn_fail(err, NN_ERR_FORMAT,
                          "the checkpoint's config has no \"%s\"; it was not written by this "
                          "engine or was edited: %s",

@@ -78,6 +78,7 @@ void nn_config_default(nn_config *c) {
     c->ff_dim = 64;
     c->warmup_steps = 0;
     c->weight_decay = 0.01f;
+    c->alibi = 0;
 }
 
 /* ----------------------------------------------------------------- presets */
@@ -315,6 +316,8 @@ static const field FIELDS[] = {
      "transformer: steps over which the learning rate rises to lr, before it falls linearly to 0"},
     {F(weight_decay), K_F32, 0, 1, 0, 0, "0..1 (\"transformer\" only; BERT uses 0.01)", {0},
      "transformer: AdamW's weight decay of the weight matrices and embeddings"},
+    {F(alibi), K_BOOL, 0, 1, 0, 0, "true or false (\"transformer\" only)", {0},
+     "transformer: each attention head scores a word lower the farther it is (ALiBi), so heads find neighbours"},
 };
 #undef F
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
@@ -348,7 +351,7 @@ static const char *valid_keys(void) {
         "batch_size, epochs, patience, monitor, min_delta, restore_best_weights, "
         "embedding_init, trainable_embedding, w2v_epochs, w2v_window, w2v_negative, "
         "w2v_sample, w2v_lr, val_size, train_size, seed, bigrams, nb_weighting, "
-        "heads, blocks, ff_dim, warmup_steps, weight_decay";
+        "heads, blocks, ff_dim, warmup_steps, weight_decay, alibi";
     return list;
 }
 

@@ -102,8 +102,12 @@ size_t nn_attention_work_floats(uint32_t T, uint32_t E, uint32_t NH) {
     return D * T + (size_t)T * T;
 }
 
+void nn_alibi_slopes(float *slopes, uint32_t NH) {
+    for (uint32_t h = 0; h < NH; h++) slopes[h] = ldexpf(1.0f, -(int)(1 + 3 * (h < 40 ? h : 40)));
+}
+
 void nn_attention_forward(float *out, float *att, float *work, const float *qkv, const uint8_t *mask,
-                          uint32_t B, uint32_t T, uint32_t E, uint32_t NH) {
+                          uint32_t B, uint32_t T, uint32_t E, uint32_t NH, const float *alibi) {
     assert(NH > 0 && E % NH == 0);
     const size_t D = E / NH, E3 = 3 * (size_t)E;
     const float scale = 1.0f / sqrtf((float)D);
@@ -136,8 +140,12 @@ void nn_attention_forward(float *out, float *att, float *work, const float *qkv,
                 for (size_t d = 0; d < D; d++) kt[d * L + j] = k[j * E3 + d];
             memset(S, 0, L * L * sizeof(float));
             nn_k_matmul_acc_ld(S, L, q, E3, kt, L, L, D, L);
+            /* The softmax scales row by `scale`: the penalty goes in unscaled. */
+            const float pen = alibi ? alibi[h] / scale : 0.0f;
             for (size_t i = 0; i < L; i++) {
                 float *row = S + i * L;
+                if (alibi)
+                    for (size_t j = 0; j < L; j++) row[j] -= pen * (float)(j > i ? j - i : i - j);
                 if (real < L) /* a masked position inside the run (rare) */
                     for (size_t j = 0; j < L; j++)
                         if (!mrow[s + j]) row[j] = -INFINITY;
@@ -236,6 +244,7 @@ size_t nn_encoder_block_carve(nn_encoder_block *p, float *buf, uint32_t E, uint3
     TAKE(fc_w, (size_t)E * F); TAKE(fc_b, F);
     TAKE(fc2_w, (size_t)F * E); TAKE(fc2_b, E);
 #undef TAKE
+    p->alibi = NULL;
     assert((size_t)(q - buf) == nn_encoder_block_floats(E, F));
     return (size_t)(q - buf);
 }
@@ -288,7 +297,7 @@ void nn_encoder_block_forward_drawn(nn_encoder_acts *a, float *work, const float
     size_t NE = (size_t)N * E;
     nn_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, p->ln1_w, p->ln1_b, N, E);
     nn_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, N, E, 3 * E);
-    nn_attention_forward(a->atty, a->att, work, a->qkv, mask, B, T, E, NH);
+    nn_attention_forward(a->atty, a->att, work, a->qkv, mask, B, T, E, NH, p->alibi);
     nn_linear_forward(a->attproj, a->atty, p->proj_w, p->proj_b, N, E, E);
     if (dropout > 0.0f) {
         if (rng) nn_dropout_mask(a->keep1, NE, dropout, rng);

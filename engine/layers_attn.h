@@ -56,10 +56,18 @@ void nn_residual_backward(float *da, float *db, const float *dout, size_t n);
  * sum_j att[b,h,i,j] v_j. Rows outside the run get out = 0 and an att row of
  * zeros, so the work is L^2 per head, not T^2 (ragged lengths cost what they
  * hold). att (B,NH,T,T) holds the probabilities (the attention view reads
- * them); out (B,T,E). work: nn_attention_work_floats(T, E, NH). */
+ * them); out (B,T,E). work: nn_attention_work_floats(T, E, NH).
+ * alibi (NH) or NULL: ALiBi's linear distance penalty (Press et al. 2022,
+ * symmetric for an encoder): head h's score of key j for query i is
+ * q_i.k_j/sqrt(D) - alibi[h] * |i - j|. A constant added to the scores,
+ * so the backward pass is unchanged. */
 size_t nn_attention_work_floats(uint32_t T, uint32_t E, uint32_t NH);
 void nn_attention_forward(float *out, float *att, float *work, const float *qkv, const uint8_t *mask,
-                          uint32_t B, uint32_t T, uint32_t E, uint32_t NH);
+                          uint32_t B, uint32_t T, uint32_t E, uint32_t NH, const float *alibi);
+/* ALiBi's slopes for NH heads, 2^-(1 + 3h) for head h (1/2, 1/16, 1/128,
+ * ...): the first head looks at its neighbours (a token 4 away costs 2 in
+ * the score), the later ones ever wider. */
+void nn_alibi_slopes(float *slopes, uint32_t NH);
 /* dqkv (B,T,3E) += from dout (B,T,E), given forward's att. */
 void nn_attention_backward(float *dqkv, float *work, const float *dout, const float *qkv,
                            const float *att, const uint8_t *mask,
@@ -90,6 +98,7 @@ typedef struct {
     float *ln2_w, *ln2_b;  /* (E), (E) */
     float *fc_w, *fc_b;    /* (E,F), (F) */
     float *fc2_w, *fc2_b;  /* (F,E), (E) */
+    const float *alibi;    /* (NH) ALiBi's slopes (nn_alibi_slopes), or NULL; not a parameter */
 } nn_encoder_block;
 size_t nn_encoder_block_floats(uint32_t E, uint32_t F);
 /* Points p's fields into buf; returns the floats used. */

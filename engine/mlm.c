@@ -389,6 +389,10 @@ int nn_mlm_init_encoder(nn_model *dst, const nn_model *src, nn_error *err) {
                        "ff_dim %u; the model is %u, %u, %u, %u, %u: set them alike",
                        b->vocab_size, b->embed_dim, b->heads, b->blocks, b->ff_dim, a->vocab_size, a->embed_dim,
                        a->heads, a->blocks, a->ff_dim);
+    if (a->alibi != b->alibi)
+        return nn_fail(err, NN_ERR_ARG, "the pretrained encoder was trained %s ALiBi's distance penalty; the model is "
+                       "%s it: set alibi to %s", b->alibi ? "with" : "without", a->alibi ? "with" : "without",
+                       b->alibi ? "true" : "false");
     for (uint32_t i = 0; i < dst->ntensors; i++) {
         const nn_tensor *d = &dst->tensor[i], *s = &src->tensor[i];
         if (!strncmp(d->name, "head_", 5)) continue;

@@ -298,6 +298,7 @@ typedef struct nn_config {
     uint32_t warmup_steps; /* AdamW's learning rate rises linearly over these steps, then
                             * falls linearly to 0 at the last step of the last epoch */
     float weight_decay;    /* AdamW's decoupled decay of the weight matrices and embeddings */
+    int alibi;             /* 0/1: ALiBi's distance penalty in every attention head (layers_attn.h) */
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras

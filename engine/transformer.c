@@ -30,6 +30,7 @@ typedef struct {
 
 struct nn_transformer {
     uint32_t T, E, NH, F, L;
+    float alibi[64];            /* (NH) ALiBi's slopes when cfg.alibi (heads is at most 64) */
     uint64_t total_steps;       /* 0: no decay */
     float *acts_buf;
     nn_encoder_acts acts[NN_TFM_MAX_BLOCKS], dacts; /* (Bmax rows) each */
@@ -68,6 +69,7 @@ static void carve(tfm_weights *w, const nn_model *m, float *base) {
         float **f[BLOCK_TENSORS] = {&b->ln1_w, &b->ln1_b, &b->qkv_w, &b->qkv_b, &b->proj_w, &b->proj_b,
                                     &b->ln2_w, &b->ln2_b, &b->fc_w,  &b->fc_b,  &b->fc2_w, &b->fc2_b};
         for (uint32_t i = 0; i < BLOCK_TENSORS; i++) *f[i] = base + t[2 + BLOCK_TENSORS * l + i].offset;
+        b->alibi = m->cfg.alibi ? m->tfm->alibi : NULL;
     }
     uint32_t k = 2 + BLOCK_TENSORS * L;
     w->lnf_w = base + t[k].offset;
@@ -110,6 +112,8 @@ int nn_transformer_create(nn_model *m) {
     tf->NH = c->heads;
     tf->F = c->ff_dim;
     tf->L = c->blocks;
+    assert(c->heads <= sizeof tf->alibi / sizeof tf->alibi[0]);
+    nn_alibi_slopes(tf->alibi, c->heads);
     add_tensors(m);
     uint32_t B = m->Bmax, T = tf->T, E = tf->E, NH = tf->NH, F = tf->F, L = tf->L;
     size_t N = nn_size_mul_sat(B, T), per_block = nn_encoder_acts_floats(B, T, E, NH, F);

@@ -200,6 +200,9 @@ static void linear_ref(double *out, const double *x, const double *w, const doub
         }
 }
 
+/* ALiBi's slopes for attn_ref (NH of them), or NULL: no distance penalty. */
+static const float *ref_alibi;
+
 static void attn_ref(double *out, const double *qkv, const uint8_t *mask, int B, int T, int E, int NH) {
     int D = E / NH;
     memset(out, 0, sizeof(double) * B * T * E);
@@ -216,7 +219,7 @@ static void attn_ref(double *out, const double *qkv, const uint8_t *mask, int B,
                     const double *k = qkv + (b * T + j) * 3 * E + E + h * D;
                     double d = 0;
                     for (int c = 0; c < D; c++) d += q[c] * k[c];
-                    sc[j] = d / sqrt(D);
+                    sc[j] = d / sqrt(D) - (ref_alibi ? ref_alibi[h] * abs(i - j) : 0.0);
                     if (sc[j] > mx) mx = sc[j];
                 }
                 for (int j = s; j < e; j++)
@@ -343,8 +346,11 @@ static void check_gelu(void) {
 }
 
 /* ---- attention ---- */
-static void check_attention(int NH) {
+static void check_attention(int NH, int alibi) {
     enum { B = 4, T = 7, E = 8 };
+    float slopes[8];
+    nn_alibi_slopes(slopes, (uint32_t)NH);
+    ref_alibi = alibi ? slopes : NULL;
     uint8_t mask[B * T];
     float qkv[B * T * 3 * E], G[B * T * E], out[B * T * E], att[B * 4 * T * T], dqkv[B * T * 3 * E] = {0};
     float work[64 + T * T + 64];
@@ -353,7 +359,7 @@ static void check_attention(int NH) {
     for (int i = 0; i < B * T * 3 * E; i++) qkv[i] = (float)(1.5 * rnd());
     for (int i = 0; i < B * T * E; i++) G[i] = (float)rnd();
     if (nn_attention_work_floats(T, E, NH) > sizeof work / sizeof work[0]) abort();
-    nn_attention_forward(out, att, work, qkv, mask, B, T, E, NH);
+    nn_attention_forward(out, att, work, qkv, mask, B, T, E, NH, ref_alibi);
     nn_attention_backward(dqkv, work, G, qkv, att, mask, B, T, E, NH);
     to_double(qd, qkv, B * T * 3 * E);
     attn_ref(od, qd, mask, B, T, E, NH);
@@ -393,8 +399,10 @@ static void check_attention(int NH) {
     int pad_zero = 1;
     for (int i = 3 * T * 3 * E; i < B * T * 3 * E; i++) pad_zero &= dqkv[i] == 0.0f;
     check(fwd < 1e-5 && rows_ok && pad_zero && e < 1e-4,
-          "attention_backward NH=%d ragged ('post', 'pre', a hole, all padding) forward_maxdiff=%.1e "
-          "rows sum to 1, masked keys 0: %s; dQKV maxrel=%.1e", NH, fwd, rows_ok ? "yes" : "NO", e);
+          "attention_backward NH=%d%s ragged ('post', 'pre', a hole, all padding) forward_maxdiff=%.1e "
+          "rows sum to 1, masked keys 0: %s; dQKV maxrel=%.1e", NH, alibi ? " with ALiBi" : "", fwd,
+          rows_ok ? "yes" : "NO", e);
+    ref_alibi = NULL;
 }
 
 /* ---- one encoder block ---- */
@@ -684,9 +692,17 @@ int main(void) {
     test_gelu_kernels();
     check_layernorm();
     check_gelu();
-    check_attention(1);
-    check_attention(2);
-    check_attention(4);
+    for (int alibi = 0; alibi <= 1; alibi++) {
+        check_attention(1, alibi);
+        check_attention(2, alibi);
+        check_attention(4, alibi);
+    }
+    {
+        float s[4];
+        nn_alibi_slopes(s, 4);
+        check(s[0] == 0.5f && s[1] == 0.0625f && s[2] == 0.0078125f && s[3] == 0.0009765625f,
+              "ALiBi slopes 2^-(1+3h): %g %g %g %g", s[0], s[1], s[2], s[3]);
+    }
     check_block(0.0f);
     check_block(0.3f);
     check_classifier();

@@ -329,7 +329,7 @@ static void to_json_then_from_json_gives_the_same_config(void) {
                          "\"w2v_sample\":0.001,\"w2v_lr\":0.025,"
                          "\"val_size\":10000,\"train_size\":0,\"seed\":1,"
                          "\"bigrams\":0,\"nb_weighting\":false,"
-                         "\"heads\":2,\"blocks\":1,\"ff_dim\":64,\"warmup_steps\":0,\"weight_decay\":0.01}") == 0,
+                         "\"heads\":2,\"blocks\":1,\"ff_dim\":64,\"warmup_steps\":0,\"weight_decay\":0.01,\"alibi\":false}") == 0,
           "default to_json is exactly the documented object: %s", json ? json : "(null)");
     free(json);
 }

@@ -64,6 +64,9 @@ static void linear_ref(double *out, const double *x, const double *w, const doub
         }
 }
 
+/* ALiBi's slopes (cfg.alibi), or NULL. */
+static const float *ref_alibi;
+
 static void attn_ref(double *out, const double *qkv, const uint8_t *mask, int B, int T, int E, int NH) {
     int D = E / NH;
     memset(out, 0, sizeof(double) * B * T * E);
@@ -78,7 +81,7 @@ static void attn_ref(double *out, const double *qkv, const uint8_t *mask, int B,
                     const double *k = qkv + (b * T + j) * 3 * E + E + h * D;
                     double d = 0;
                     for (int c = 0; c < D; c++) d += q[c] * k[c];
-                    sc[j] = d / sqrt(D);
+                    sc[j] = d / sqrt(D) - (ref_alibi ? ref_alibi[h] * abs(i - j) : 0.0);
                     if (sc[j] > mx) mx = sc[j];
                 }
                 for (int j = 0; j < T; j++)
@@ -103,6 +106,9 @@ static double mlm_loss_ref(const nn_model *m, const double *p, const uint16_t *i
     static double x[MAXN * MAXE], ln[MAXN * MAXE], qkv[MAXN * 3 * MAXE], y[MAXN * MAXE], pr[MAXN * MAXE],
         h1[MAXN * MAXF];
     uint8_t mask[MAXN];
+    float slopes[MAXE];
+    nn_alibi_slopes(slopes, (uint32_t)NH);
+    ref_alibi = c->alibi ? slopes : NULL;
     const double *wte = p + m->tensor[0].offset, *wpe = p + m->tensor[1].offset;
     for (int n = 0; n < N; n++) {
         mask[n] = ids[n] != NN_PAD;
@@ -141,9 +147,10 @@ static double mlm_loss_ref(const nn_model *m, const double *p, const uint16_t *i
     return loss / count;
 }
 
-static void gradient_is_the_central_difference(const nn_parallel *par, const char *how) {
+static void gradient_is_the_central_difference(const nn_parallel *par, const char *how, int alibi) {
     enum { V = 13, T = 7, B = 6 };
     nn_config cfg = tiny_config(V, T, B);
+    cfg.alibi = alibi;
     nn_model *m;
     nn_mlm *mm;
     nn_error err = {0};
@@ -184,9 +191,9 @@ static void gradient_is_the_central_difference(const nn_parallel *par, const cha
     int head_zero = 1;
     for (uint32_t j = 0; j <= hw->cols; j++) head_zero &= m->grads[hw->offset + j] == 0.0f;
     check(fabs(loss - ref) < 1e-5 * (1 + ref) && count == 12 && d < 2e-3 && head_zero,
-          "mlm gradient (%s; 12 targets, ragged rows, an empty row) = central differences of a double "
+          "mlm gradient (%s%s; 12 targets, ragged rows, an empty row) = central differences of a double "
           "reference: loss %.7f vs %.7f, maxrel %.1e over %zu parameters, classifier head untouched",
-          how, loss, ref, d, m->nparams);
+          how, alibi ? ", ALiBi" : "", loss, ref, d, m->nparams);
     free(p);
     free(fd);
     nn_mlm_free(mm);
@@ -542,6 +549,12 @@ static void a_sliced_run_learns_and_starts_a_classifier(void) {
         check(nn_mlm_init_encoder(other, pre, &err) == NN_ERR_ARG && strstr(err.msg, "embed_dim"),
               "init_encoder: another width is refused: %s", err.msg);
         nn_model_free(other);
+        fine = cfg;
+        fine.alibi = !cfg.alibi;
+        nn_model_create(&other, &fine, &err);
+        check(nn_mlm_init_encoder(other, pre, &err) == NN_ERR_ARG && strstr(err.msg, "set alibi to false"),
+              "init_encoder: an encoder without ALiBi does not start a model with it: %s", err.msg);
+        nn_model_free(other);
         nn_model_free(m);
     }
     nn_model_free(pre);
@@ -552,9 +565,11 @@ static void a_sliced_run_learns_and_starts_a_classifier(void) {
 int main(void) {
     nn_threads *two = nn_threads_create(2);
     nn_parallel par = nn_threads_parallel(two), back = {run_backwards, NULL, 4};
-    gradient_is_the_central_difference(NULL, "one thread");
-    gradient_is_the_central_difference(&par, "2 threads");
-    gradient_is_the_central_difference(&back, "parts run backwards");
+    for (int alibi = 0; alibi <= 1; alibi++) {
+        gradient_is_the_central_difference(NULL, "one thread", alibi);
+        gradient_is_the_central_difference(&par, "2 threads", alibi);
+        gradient_is_the_central_difference(&back, "parts run backwards", alibi);
+    }
     nn_threads_free(two);
     gradient_over_several_groups();
     masking_follows_bert();

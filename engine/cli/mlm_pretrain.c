@@ -148,12 +148,12 @@ int main(int argc, char **argv) {
     uint64_t targets = 0, next = 0, right = 0;
     if (!quiet)
         printf("MLM pretraining: %u reviews (%s%s), %ld pass%s of %llu, maxlen %u, width %u, %u heads, %u blocks, "
-               "batch %u, lr %g, %s positions, %ld threads\n",
+               "batch %u, lr %g, %s positions%s, %ld threads\n",
                splits[0]->n + (n > 1 ? splits[1]->n : 0), splits[0]->name, n > 1 ? " + unsup" : "", passes,
                passes > 1 ? "es" : "",
                reviews ? reviews : (unsigned long long)(splits[0]->n + (n > 1 ? splits[1]->n : 0)), cfg.maxlen,
                cfg.embed_dim, cfg.heads, cfg.blocks, cfg.batch_size, cfg.lr, sinusoid ? "sinusoid" : "uniform",
-               threads);
+               cfg.alibi ? ", ALiBi" : "", threads);
     do {
         if (nn_mlm_run_step(run, 1, &p, &err)) {
             fprintf(stderr, "imdb_pretrain: %s\n", err.msg);

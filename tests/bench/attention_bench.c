@@ -87,7 +87,7 @@ static void layers(int ragged, nn_rng *r) {
     TIME_BEST(ms, nn_linear_forward(out, x, w, bias, N, E, F));
     line("linear forward   (B*T,E)->(B*T,4E)", ms, 2.0 * N * E * F);
     double attf = 2.0 * 2.0 * sq * E; /* scores and weighted sum over real rows */
-    TIME_BEST(ms, nn_attention_forward(out, att, work, qkv, mask, B, T, E, NH));
+    TIME_BEST(ms, nn_attention_forward(out, att, work, qkv, mask, B, T, E, NH, NULL));
     line("attention forward (masked, ragged)", ms, attf);
     TIME_BEST(ms, nn_attention_backward(dqkv, work, out, qkv, att, mask, B, T, E, NH));
     line("attention backward", ms, 2 * attf);

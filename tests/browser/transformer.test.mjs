@@ -56,11 +56,13 @@ test('the Transformer recipe sets its controls and the link, and its hint says w
 
 // A small Transformer by link: the keys the link does not give keep the
 // engine's defaults (the page's restore_best_weights too does nothing with
-// patience 0), so imdb_train gets the same keys.
+// patience 0), so imdb_train gets the same keys. With ALiBi's distance
+// penalty (the page's checkbox, set by the link), so that path is the
+// native one too.
 const SMALL = {
   model: 'transformer', maxlen: 64, embed_dim: 16, heads: 2, blocks: 1, ff_dim: 32, dropout: 0.1, padding: 'post',
   truncating: 'pre', batch_size: 32, epochs: 2, train_size: 1024, val_size: 256, lr: 0.002, warmup_steps: 8,
-  weight_decay: 0.01, patience: 0, seed: 5,
+  weight_decay: 0.01, alibi: true, patience: 0, seed: 5,
 };
 const HASH = '#' + new URLSearchParams(Object.entries(SMALL).map(([k, v]) => [k, String(v)])).toString();
 
@@ -73,6 +75,7 @@ test('a small Transformer by link trains 2 epochs like the native trainer, and i
   assert.equal(await page.inputValue('#model'), 'transformer');
   assert.equal(await page.inputValue('#preset'), 'custom');
   assert.ok(await page.isVisible('#attention'), 'the attention view is shown for a transformer');
+  assert.ok(await page.isChecked('#alibi'), 'the link set ALiBi\'s box');
 
   // Before training: the review's attention with the initial weights.
   await typeReview(page, POSITIVE_REVIEW);

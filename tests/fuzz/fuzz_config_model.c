@@ -82,6 +82,7 @@ static const key_range KEYS[] = {
     {"ff_dim", KIND_INT, 1, 8192, 8, {0}},
     {"warmup_steps", KIND_INT, 0, 4294967295.0, 2, {0}},
     {"weight_decay", KIND_FLOAT, 0, 1, 0.01, {0}},
+    {"alibi", KIND_BOOL, 0, 1, 1, {0}},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
