@@ -137,13 +137,7 @@ async function importModel(bytes, name, run = null) {
       const test = await page.worker.request('evaluate', { split: 'test' });
       page.testResult = { loss: test.loss, acc: test.acc };
     } else {
-      // A static site's test reviews are still downloading: the result follows.
-      const r = page.run;
-      whenTestReady().then(() => page.worker.request('evaluate', { split: 'test' })).then((test) => {
-        if (r !== page.run) return;
-        page.testResult = { loss: test.loss, acc: test.acc };
-        updateStatus();
-      }, () => {});
+      evaluateTestWhenReady(); // a static site's test reviews are still downloading: the result follows
     }
     updateStatus();
     page.saving = true;
@@ -267,15 +261,20 @@ export function showRestored(record, config, how) {
   }
   setPhase(diverged || resumable ? 'stopped' : 'done');
   explainCurrent();
-  if (page.phase === 'done' && !page.testResult) {
-    const r = page.run;
-    // (a static site's test reviews may still be downloading: after them)
-    whenTestReady().then(() => page.worker.request('evaluate', { split: 'test' })).then((test) => {
-      if (r !== page.run) return;
-      page.testResult = { loss: test.loss, acc: test.acc };
-      updateStatus();
-    }, () => {});
-  }
+  // (a static site's test reviews may still be downloading: after them)
+  if (page.phase === 'done' && !page.testResult) evaluateTestWhenReady();
+}
+
+// The loaded model's test result, once the test reviews are in (at once
+// unless a static site is still downloading them); dropped if another run
+// has begun meanwhile.
+function evaluateTestWhenReady() {
+  const r = page.run;
+  whenTestReady().then(() => page.worker.request('evaluate', { split: 'test' })).then((test) => {
+    if (r !== page.run) return;
+    page.testResult = { loss: test.loss, acc: test.acc };
+    updateStatus();
+  }, () => {});
 }
 
 // The settings of a saved record, through the state table (so a damaged or
