@@ -33,14 +33,14 @@ test('the Transformer recipe sets its controls and the link, and its hint says w
   const { page, problems } = await session.openPage('');
   await phaseIs(page, ['ready'], 120000);
   assert.ok(await page.isHidden('#attention'), 'no attention view for the bag model');
-  for (const id of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay']) assert.ok(await page.isDisabled(`#${id}`), `${id} is disabled for the bag model`);
+  for (const id of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi']) assert.ok(await page.isDisabled(`#${id}`), `${id} is disabled for the bag model`);
   await page.selectOption('#preset', 'tutorial-transformer');
-  const want = { model: 'transformer', maxlen: '200', embed_dim: '32', heads: '2', blocks: '1', ff_dim: '64', warmup_steps: '200', weight_decay: '0.01', batch_size: '32', patience: '1', restore_best_weights: 'true' };
+  const want = { model: 'transformer', maxlen: '200', embed_dim: '32', heads: '2', blocks: '1', ff_dim: '64', warmup_steps: '200', weight_decay: '0.01', alibi: 'false', batch_size: '32', patience: '1', restore_best_weights: 'true' };
   for (const [id, v] of Object.entries(want)) {
     const got = (await page.locator(`#${id}`).getAttribute('type')) === 'checkbox' ? String(await page.isChecked(`#${id}`)) : await page.inputValue(`#${id}`);
     assert.equal(got, v, `${id} set by the Transformer preset`);
   }
-  for (const id of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'dropout']) assert.ok(await page.isEnabled(`#${id}`), `${id} is enabled for it`);
+  for (const id of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi', 'dropout']) assert.ok(await page.isEnabled(`#${id}`), `${id} is enabled for it`);
   for (const id of ['hidden', 'layers', 'recurrent_dropout', 'pooling']) assert.ok(await page.isDisabled(`#${id}`), `${id} does nothing for it and is disabled`);
   const hash = await pg(page, () => location.hash);
   for (const kv of ['model=transformer', 'heads=2', 'blocks=1', 'ff_dim=64', 'warmup_steps=200', 'weight_decay=0.01']) assert.ok(hash.includes(kv), `the link has ${kv}`);
