@@ -135,13 +135,17 @@ test('the built site on a plain server: loads with one thread, trains, scores, a
   assert.equal(requests.get(TEST_FILE), 1, 'and the test reviews too');
   assert.match(await page.textContent('#shard-detail'), /reviews|cache/);
 
-  // Without site.json (the connection lost), the kept copy still starts it.
+  // Without site.json (the connection lost), the kept copy still starts it,
+  // and the test reviews come from theirs (the entry kept beside the shard
+  // names their file).
   const manifests = requests.get('/data/site.json');
   await context.route('**/data/site.json', (route) => route.abort('internetdisconnected'));
   await page.reload();
   await phaseIs(page, ['ready', 'done'], 120000);
   assert.equal(requests.get('/data/site.json'), manifests, 'site.json did not reach the server');
   assert.equal(requests.get('/data/imdb.shard.nnz'), 1, 'the kept copy was used');
+  await page.waitForFunction(() => window.__playground?.shardInfo?.splits?.test === 25000, null, { timeout: 120000, polling: 100 });
+  assert.equal(requests.get(TEST_FILE), 1, 'offline, the test reviews came from their kept copy');
   await context.unroute('**/data/site.json');
 
   // The copy is kept unpacked (a warm start decodes nothing), and one that

@@ -66,12 +66,32 @@ async function manifestEntry(url) {
 }
 
 // The entry of the copy of `name` kept in the cache, if any (its key holds
-// its CRC-32, which is checked again when it is read).
+// its CRC-32, which is checked again when it is read), with what the
+// site.json entry kept beside it says of its test reviews (keepEntry), so
+// that offline they are taken from their own kept copy too.
 async function keptEntry(url, name) {
   const cache = await openCache();
   const prefix = `${new URL(`${name}.nnz`, url).href}?crc32=`;
   const key = cache && (await cache.keys().catch(() => [])).find((r) => r.url.startsWith(prefix) && r.url.endsWith(KEPT_FORM));
-  return key ? { packed: `${name}.nnz`, crc32: Number(key.url.slice(prefix.length, -KEPT_FORM.length)), offline: true } : null;
+  if (!key) return null;
+  const entry = { packed: `${name}.nnz`, crc32: Number(key.url.slice(prefix.length, -KEPT_FORM.length)), offline: true };
+  try {
+    const kept = JSON.parse(await (await cache.match(entryKey(url, name))).text());
+    if (kept?.crc32 === entry.crc32 && kept.test) entry.test = kept.test;
+  } catch {
+    // none kept (a copy kept by an earlier page), or unreadable: no test file known
+  }
+  return entry;
+}
+
+// Where the site.json entry of file `name` (beside url) is kept.
+const entryKey = (url, name) => `${new URL('site.json', url).href}?entry=${encodeURIComponent(name)}`;
+
+// Keeps a file's site.json entry beside its copy, in the background.
+function keepEntry(cache, url, entry) {
+  const name = decodeURIComponent(new URL(url).pathname.split('/').pop());
+  const response = new Response(JSON.stringify(entry), { headers: { 'Content-Type': 'application/json' } });
+  cache.put(entryKey(url, name), response).catch(() => {}); // as keep(): the next visit downloads again
 }
 
 // The end of a kept file's key: copies kept packed by an earlier page
@@ -234,7 +254,10 @@ async function fetchPacked(url, { what, progress }, early = null) {
   }
   if (bytes.length !== entry.bytes || (entry.crc32 >>> 0) !== new DataView(head.buffer, 24, 4).getUint32(0, true))
     throw new RequestError(`${packedUrl} does not match site.json: it is stale; rebuild the site with scripts/build-site.sh`);
-  if (cache) keep(cache, key, packedUrl, bytes);
+  if (cache) {
+    keep(cache, key, packedUrl, bytes);
+    keepEntry(cache, url, entry);
+  }
   return bytes;
 }
 
