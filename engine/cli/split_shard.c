@@ -2,7 +2,7 @@
  * site (scripts/build-site.sh), so the page can train before the test
  * reviews arrive:
  *
- *   imdb_split_shard SHARD MAIN_OUT TEST_OUT [--split test]
+ *   imdb_split_shard SHARD MAIN_OUT TEST_OUT
  *
  * MAIN_OUT: the vocabulary, the class names and every split but "test";
  * TEST_OUT: the "test" split alone, no vocabulary (V = 0), recording the

@@ -12,13 +12,27 @@ export function showShardProgress(loaded, total, { secondsLeft, cached } = {}) {
   if (total > 0) {
     ui.shardProgress.max = total;
     ui.shardProgress.value = Math.min(loaded, total);
-    const left = cached ? ' (from this browser’s cache)'
-      : secondsLeft > 0.5 && Number.isFinite(secondsLeft) ? `, about ${Math.ceil(secondsLeft)} s left` : '';
-    ui.shardDetail.textContent = `${fmtBytes(loaded)} of ${fmtBytes(total)}${left}`;
+    ui.shardDetail.textContent = `${fmtBytes(loaded)} of ${fmtBytes(total)}${timeLeft(secondsLeft, cached)}`;
   } else {
     ui.shardProgress.removeAttribute('value');
     ui.shardDetail.textContent = `${fmtBytes(loaded)}`;
   }
+}
+
+// What a download's progress line says after its bytes: the time left, or
+// that it came from the browser's cache.
+function timeLeft(secondsLeft, cached) {
+  if (cached) return ' (from this browser’s cache)';
+  return secondsLeft > 0.5 && Number.isFinite(secondsLeft) ? `, about ${Math.ceil(secondsLeft)} s left` : '';
+}
+
+// Shows the retry of a failed download, which reloads the page: nothing half
+// downloaded was kept, and what was comes from the browser's cache.
+function showRetry() {
+  const retry = document.getElementById('shard-retry');
+  if (!retry) return;
+  retry.hidden = false;
+  retry.onclick = () => location.reload();
 }
 
 export function explainShardFailure(url, message) {
@@ -32,10 +46,7 @@ export function explainShardFailure(url, message) {
     // A static site's download failed or was cut short (worker/download.js):
     // nothing was kept, so reloading downloads it again.
     what = `The download of the ${file} ${url} failed or was cut short, so nothing was loaded or kept.`;
-    if (retry) {
-      retry.hidden = false;
-      retry.onclick = () => location.reload();
-    }
+    showRetry();
   } else if (/\b404\b|not found/i.test(message)) {
     what = `The ${file} ${url} is not there yet. It is not downloaded: it is built on your machine from ${dataset().builtFrom}.`;
   } else if (/checksum|corrupt|truncat|damaged|magic|not a shard/i.test(message)) {
@@ -89,9 +100,7 @@ export function showShardLoaded() {
 export function showTestProgress({ loaded, total, secondsLeft, cached }) {
   page.testDownload = { loaded, total };
   ui.testDetail.hidden = false;
-  const left = cached ? ' (from this browser’s cache)'
-    : secondsLeft > 0.5 && Number.isFinite(secondsLeft) ? `, about ${Math.ceil(secondsLeft)} s left` : '';
-  ui.testDetail.textContent = `Test ${items()}: ${fmtBytes(loaded)} of ${fmtBytes(total)}${left}. Train now; the test result follows.`;
+  ui.testDetail.textContent = `Test ${items()}: ${fmtBytes(loaded)} of ${fmtBytes(total)}${timeLeft(secondsLeft, cached)}. Train now; the test result follows.`;
 }
 
 // Resolves once the loaded shard's test reviews are in (at once when none
@@ -120,14 +129,10 @@ export function showTestFailure(message) {
   for (const w of testWaiters.splice(0)) w.reject(new Error(message));
   ui.testDetail.hidden = false;
   ui.testDetail.textContent = `The test ${items()} could not be downloaded, so runs get no test result: ${message}`;
-  const retry = document.getElementById('shard-retry');
   ui.shardHelpWhat.textContent = `The download of the test ${items()} failed or was cut short, so nothing of it was kept.`;
   ui.shardHelp.classList.add('download-failed');
   ui.shardHelp.hidden = false;
-  if (retry) {
-    retry.hidden = false;
-    retry.onclick = () => location.reload();
-  }
+  showRetry();
   showError(`Could not load the test ${items()}: ${message}`);
 }
 

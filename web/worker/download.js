@@ -47,7 +47,7 @@ const EVENT_INTERVAL_MS = 50;
 // file. Offline (site.json cannot be fetched at all), the entry of the
 // copy this browser kept, so a visit without the network still starts.
 async function manifestEntry(url) {
-  const name = decodeURIComponent(new URL(url).pathname.split('/').pop());
+  const name = fileName(url);
   let response;
   try {
     response = await fetch(new URL('site.json', url), { cache: 'no-cache' });
@@ -89,10 +89,12 @@ const entryKey = (url, name) => `${new URL('site.json', url).href}?entry=${encod
 
 // Keeps a file's site.json entry beside its copy, in the background.
 function keepEntry(cache, url, entry) {
-  const name = decodeURIComponent(new URL(url).pathname.split('/').pop());
   const response = new Response(JSON.stringify(entry), { headers: { 'Content-Type': 'application/json' } });
-  cache.put(entryKey(url, name), response).catch(() => {}); // as keep(): the next visit downloads again
+  cache.put(entryKey(url, fileName(url)), response).catch(() => {}); // as keep(): the next visit downloads again
 }
+
+// The name of the file at url, as site.json lists it.
+const fileName = (url) => decodeURIComponent(new URL(url).pathname.split('/').pop());
 
 // The end of a kept file's key: copies kept packed by an earlier page
 // (keys without it) are not read, and are deleted when the file is kept again.

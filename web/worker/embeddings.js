@@ -13,7 +13,7 @@ import {
   shared, withString,
 } from './session.js';
 import { findJob, startJob } from './slicer.js';
-import { testFailure, testPending } from './testsplit.js';
+import { TEST_WAIT_MS, testFailure, testPending } from './testsplit.js';
 import { mapScale } from '../map-scale.js';
 
 const COMPARISON = 'the comparison run';
@@ -216,7 +216,7 @@ export const embeddingHandlers = {
       onChange: 'cancel',
       step: comparisonStep,
       // Trained, waiting for the test reviews (testsplit.js): look again now and then.
-      delayMs: () => (comparisonWaiting ? 100 : 0),
+      delayMs: () => (comparisonWaiting ? TEST_WAIT_MS : 0),
       onError: (err) => post({ type: 'fullError', data: { message: `internal error: ${err?.message ?? err}` } }),
     });
     return { started: true };

@@ -25,6 +25,10 @@ import { RequestError, api, check, copyIn, json, post, session, shared } from '.
 import { SHARD_MAX_BYTES, givenBytes } from './uploads.js';
 import { sizeProblem } from '../limits.js';
 
+// How often a job waiting for the test reviews (the run's test, the
+// comparison run's) looks again: waiting costs a slice of no work.
+export const TEST_WAIT_MS = 100;
+
 // Why the loaded dataset's test download failed (a run then ends without a
 // test result), or null.
 let failure = null;

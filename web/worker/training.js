@@ -19,7 +19,7 @@ import {
   readLayout, requireModel, session, shared, withString,
 } from './session.js';
 import { beforeReplacing, findJob, refuseReplacing, startJob } from './slicer.js';
-import { testFailure, testPending } from './testsplit.js';
+import { TEST_WAIT_MS, testFailure, testPending } from './testsplit.js';
 import { CHECKPOINT_MAX_BYTES, givenBytes } from './uploads.js';
 
 const EVENT_INTERVAL_MS = 50; // at most one batch event per this
@@ -31,8 +31,6 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 const BATCH_LOG_ROW = 2;
 
 const TRAINING = 'training';
-// A run waiting for the test reviews (testsplit.js) looks again this often.
-const TEST_WAIT_MS = 100;
 
 // The run in the session: its settings and what the events have sent so far.
 const run = {
