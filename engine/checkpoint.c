@@ -391,11 +391,15 @@ static int read_config(nn_config *cfg, const cJSON *obj, uint32_t version, nn_er
     }
     int rc = NN_OK;
     for (const cJSON *k = keys->child; k && rc == NN_OK; k = k->next)
-        /* "stopwords" and "alibi" came after the first checkpoints; without
-         * them a model was trained on every word and without the distance
-         * penalty, which is what their defaults ("" and false) say. */
+        /* "stopwords", "alibi", "positions", "mlm_lr" and "mlm_warmup_steps"
+         * came after the first checkpoints; without them a model was trained
+         * on every word, without the distance penalty, from a uniform
+         * position table, and pretrained (if at all) at its own lr and
+         * warm-up: their defaults say the first three; the last two do not
+         * change what the model computes. */
         if (!cJSON_GetObjectItemCaseSensitive(obj, k->string) && strcmp(k->string, "stopwords") != 0 &&
-            strcmp(k->string, "alibi") != 0)
+            strcmp(k->string, "alibi") != 0 && strcmp(k->string, "positions") != 0 &&
+            strcmp(k->string, "mlm_lr") != 0 && strcmp(k->string, "mlm_warmup_steps") != 0)
             rc = nn_fail(err, NN_ERR_FORMAT,
                          "the checkpoint's config has no \"%s\"; it was not written by this "
                          "engine or was edited: %s",

@@ -318,7 +318,7 @@ int nn_mlm_run_create(nn_mlm_run **out, const nn_config *cfg, const nn_split *co
     nn_rng_seed(&r->order_rng, cfg->seed ^ 0x6d6c6d6f72646572ull); /* "mlmorder" */
     nn_rng_seed(&r->mask_rng, cfg->seed ^ 0x6d6c6d6d61736b73ull);  /* "mlmmasks" */
     uint64_t per_pass_batches = (r->per_pass + cfg->batch_size - 1) / cfg->batch_size;
-    nn_transformer_set_total_steps(r->m, per_pass_batches * passes);
+    nn_transformer_set_schedule(r->m, per_pass_batches * passes, cfg->mlm_lr, cfg->mlm_warmup_steps);
     run_shuffle(r);
     *out = r;
     return NN_OK;
@@ -373,8 +373,8 @@ int nn_mlm_run_step(nn_mlm_run *r, uint32_t max_batches, nn_mlm_progress *p, nn_
     p->loss = targets ? (float)(loss / targets) : NAN;
     p->acc = targets ? (float)right / targets : NAN;
     p->targets = targets;
-    p->lr = nn_lr_warmup_linear(r->m->step ? r->m->step - 1 : 0, r->cfg.warmup_steps,
-                                ((r->per_pass + Bmax - 1) / Bmax) * r->passes, r->cfg.lr);
+    p->lr = nn_lr_warmup_linear(r->m->step ? r->m->step - 1 : 0, r->cfg.mlm_warmup_steps,
+                                ((r->per_pass + Bmax - 1) / Bmax) * r->passes, r->cfg.mlm_lr);
     p->finished = r->pass >= r->passes;
     return NN_OK;
 }

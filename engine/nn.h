@@ -237,6 +237,7 @@ enum { NN_MODEL_BAG = 0, NN_MODEL_LSTM = 1, NN_MODEL_GRU = 2, NN_MODEL_BILSTM = 
 enum { NN_MONITOR_VAL_LOSS = 0, NN_MONITOR_VAL_ACC = 1 };
 /* Where the embedding starts (see "embedding_init" below). */
 enum { NN_EMB_UNIFORM = 0, NN_EMB_WORD2VEC = 1 };
+enum { NN_POS_UNIFORM = 0, NN_POS_SINUSOID = 1 }; /* a transformer's first position table */
 #define NN_MAX_LAYERS 4
 /* Bytes of the "stopwords" setting, its NUL included (engine/stopwords.h). */
 #define NN_STOPWORDS_SPEC_MAX 2048
@@ -299,6 +300,12 @@ typedef struct nn_config {
                             * falls linearly to 0 at the last step of the last epoch */
     float weight_decay;    /* AdamW's decoupled decay of the weight matrices and embeddings */
     int alibi;             /* 0/1: ALiBi's distance penalty in every attention head (layers_attn.h) */
+    int positions;         /* NN_POS_UNIFORM: the position table starts as uniform noise, as every
+                            * other weight; NN_POS_SINUSOID: as Vaswani et al.'s sinusoids (still learned) */
+    /* Masked-language-model pretraining (engine/mlm.h) of a "transformer":
+     * its own peak rate and warm-up; lr and warmup_steps are fine-tuning's. */
+    float mlm_lr;
+    uint32_t mlm_warmup_steps;
 } nn_config;
 
 /* The tutorial recipe: V 10000, T 256 post padding, E 16, H 16, Keras
@@ -330,10 +337,12 @@ void nn_config_default(nn_config *c);
  *                      batch 32, AdamW 0.001 with 200 warm-up steps, 3
  *                      epochs, early stopping on validation loss with
  *                      patience 1 restoring the best epoch).
- *   "transformer-pretrained" tutorial-transformer's recipe (4 epochs at
- *                      most), meant to start from an encoder pretrained
- *                      as a masked-language model (engine/mlm.h):
- *                      imdb_train --init encoder.ckpt.
+ *   "transformer-pretrained" tutorial-transformer's recipe at width 64
+ *                      (4 heads, feed-forward 128) with ALiBi, 2 epochs,
+ *                      meant to start from an encoder pretrained as a
+ *                      masked-language model (engine/mlm.h; imdb_train
+ *                      --init encoder.ckpt) at its own rate: mlm_lr
+ *                      0.003, 500 warm-up steps, sinusoid positions.
  * NN_OK, or NN_ERR_ARG for an unknown name (c is then unchanged). */
 int nn_config_preset(nn_config *c, const char *name);
 /* The i-th preset's name, or NULL past the last (for menus and messages). */

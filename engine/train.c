@@ -221,7 +221,7 @@ static int trainer_finish(nn_trainer *t, nn_error *err) {
     t->batch_log = nn_calloc_array(t->batches ? t->batches : 1, sizeof *t->batch_log);
     if (!t->batch_log) return nn_fail(err, NN_ERR_NOMEM, "out of memory creating the trainer");
     if (t->cfg.model == NN_MODEL_TRANSFORMER) /* its learning rate decays to 0 at the last step */
-        nn_transformer_set_total_steps(t->model, (uint64_t)t->batches * t->cfg.epochs);
+        nn_transformer_set_schedule(t->model, (uint64_t)t->batches * t->cfg.epochs, t->cfg.lr, t->cfg.warmup_steps);
     return NN_OK;
 }
 

@@ -32,6 +32,8 @@ struct nn_transformer {
     uint32_t T, E, NH, F, L;
     float alibi[64];            /* (NH) ALiBi's slopes when cfg.alibi (heads is at most 64) */
     uint64_t total_steps;       /* 0: no decay */
+    float peak_lr;              /* the schedule's peak rate and warm-up (cfg lr and warmup_steps, */
+    uint64_t warmup;            /* or pretraining's: nn_transformer_set_schedule) */
     float *acts_buf;
     nn_encoder_acts acts[NN_TFM_MAX_BLOCKS], dacts; /* (Bmax rows) each */
     float *emb, *demb, *lnf, *dlnf;   /* (B,T,E) */
@@ -114,6 +116,8 @@ int nn_transformer_create(nn_model *m) {
     tf->L = c->blocks;
     assert(c->heads <= sizeof tf->alibi / sizeof tf->alibi[0]);
     nn_alibi_slopes(tf->alibi, c->heads);
+    tf->peak_lr = c->lr;
+    tf->warmup = c->warmup_steps;
     add_tensors(m);
     uint32_t B = m->Bmax, T = tf->T, E = tf->E, NH = tf->NH, F = tf->F, L = tf->L;
     size_t N = nn_size_mul_sat(B, T), per_block = nn_encoder_acts_floats(B, T, E, NH, F);
@@ -206,6 +210,8 @@ void nn_transformer_init(nn_model *m, nn_rng *rng) {
     }
     fill(w.lnf_w, E, 1.0f);
     fill_uniform_sd(w.head_w, E, sd, rng);
+    /* Over the uniform table, so the other weights draw the same numbers. */
+    if (m->cfg.positions == NN_POS_SINUSOID) nn_transformer_sinusoid_positions(m);
 }
 
 void nn_transformer_sinusoid_positions(nn_model *m) {
@@ -498,7 +504,11 @@ void nn_transformer_tokens(nn_model *m, const uint16_t *ids, uint32_t B, int tra
     }
 }
 
-void nn_transformer_set_total_steps(nn_model *m, uint64_t total) { m->tfm->total_steps = total; }
+void nn_transformer_set_schedule(nn_model *m, uint64_t total, float peak_lr, uint64_t warmup) {
+    m->tfm->total_steps = total;
+    m->tfm->peak_lr = peak_lr;
+    m->tfm->warmup = warmup;
+}
 
 const float *nn_transformer_attention(const nn_model *m, uint32_t l, uint32_t *start, uint32_t *T) {
     if (!m->tfm || l >= m->tfm->L) return NULL;
@@ -512,7 +522,7 @@ int nn_transformer_update(nn_model *m, float *out, size_t from) {
     const nn_transformer *tf = m->tfm;
     uint64_t total = tf->total_steps ? tf->total_steps : UINT64_MAX;
     /* m->step already counts this step; the schedule reads the steps before it. */
-    float lr = nn_lr_warmup_linear(m->step - 1, c->warmup_steps, total, c->lr);
+    float lr = nn_lr_warmup_linear(m->step - 1, tf->warmup, total, tf->peak_lr);
     /* Adam in Keras/TF's form, as nn_model_update (the bias corrections in
      * the step size), then AdamW's decay of the weights from before the
      * step: p - lr*wd*p, as PyTorch's AdamW applies it. */

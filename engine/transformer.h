@@ -67,9 +67,12 @@ float nn_transformer_forward_backward(nn_model *m, const uint16_t *ids, const fl
  * written into out (m->params, or the other buffer of a double-buffered
  * model; the caller swaps). Returns 1 when every new weight is finite. */
 int nn_transformer_update(nn_model *m, float *out, size_t from);
-/* The steps the schedule decays over (epochs x batches per epoch; the
- * trainer sets it). 0, the default: no decay after the warm-up. */
-void nn_transformer_set_total_steps(nn_model *m, uint64_t total);
+/* The schedule: warm-up over `warmup` steps to peak_lr, then a linear
+ * decay to 0 at step `total` (0: no decay after the warm-up). A new model
+ * has cfg lr and warmup_steps and no decay; the trainer sets its total
+ * (epochs x batches per epoch), pretraining (mlm.h) all three from
+ * cfg mlm_lr and mlm_warmup_steps. */
+void nn_transformer_set_schedule(nn_model *m, uint64_t total, float peak_lr, uint64_t warmup);
 /* The attention probabilities of block l in the last forward pass of ONE
  * review (B 1, for the attention view): (NH,W,W) over the window of
  * positions [*start, *start + *W) that holds its tokens; NULL for l out of

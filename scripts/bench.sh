@@ -12,7 +12,7 @@
 # table, then the ratios; then issue 17's "your own text" line: a 5,000-
 # sentence, 6-class file read and trained in the page
 # (tests/bench/labelled_browser_bench.mjs); then issue 14's Transformer
-# lines: masked-language-model pretraining of tutorial-transformer's encoder
+# lines: masked-language-model pretraining of transformer-pretrained's encoder
 # on the first 2,000 reviews of a pass (build/imdb_pretrain, 2 threads, and
 # the page's worker, tests/bench/mlm_browser_bench.mjs) projected to one
 # pass over the 75,000 reviews, and one fine-tuning epoch of 1,000 + 250
@@ -165,17 +165,17 @@ mlm_lines() {
     dir="$(mktemp -d)"
     : > "$dir/mlm.jsonl"
     for t in $counts; do
-        say "native: MLM pretraining of tutorial-transformer's encoder, $MLM_REVIEWS reviews, $t thread(s)"
+        say "native: MLM pretraining of transformer-pretrained's encoder, $MLM_REVIEWS reviews, $t thread(s)"
         line="$(build/imdb_pretrain --shard "$SHARD" --unsup "$UNSUP" --out "$dir/encoder.ckpt" --reviews "$MLM_REVIEWS" --threads "$t" \
             | grep -m1 '^pretrained on ')" || { rm -rf "$dir"; die "imdb_pretrain failed"; }
         # "pretrained on N reviews in X s wall, Y s CPU (R reviews/s); encoder: ..."
         read -r n wall cpu <<<"$(sed -E 's/^pretrained on ([0-9]+) reviews in ([0-9.]+) s wall, ([0-9.]+) s CPU.*/\1 \2 \3/' <<<"$line")"
         printf '{"native_pretrain":{"reviews":%s,"wall_s":%s,"cpu_s":%s,"threads":%s}}\n' "$n" "$wall" "$cpu" "$t" >> "$dir/mlm.jsonl"
         if [ "$MLM_TRAIN" -gt 0 ]; then
-            say "native: tutorial-transformer, one epoch of $MLM_TRAIN + $(( (MLM_TRAIN + 2) / 4 )) reviews, $t thread(s)"
-            build/imdb_bench --shard "$SHARD" --preset tutorial-transformer --threads "$t" --epochs 1 \
+            say "native: transformer-pretrained's model (from random weights: the same work), one epoch of $MLM_TRAIN + $(( (MLM_TRAIN + 2) / 4 )) reviews, $t thread(s)"
+            build/imdb_bench --shard "$SHARD" --preset transformer-pretrained --threads "$t" --epochs 1 \
                 --train_size "$MLM_TRAIN" --val_size "$(( (MLM_TRAIN + 2) / 4 ))" --json >> "$dir/mlm.jsonl" \
-                || { rm -rf "$dir"; die "imdb_bench (tutorial-transformer) failed"; }
+                || { rm -rf "$dir"; die "imdb_bench (transformer-pretrained) failed"; }
         fi
         if [ "$BROWSER" = 1 ]; then
             say "Chromium: the same in the page's worker, $t thread(s) (tests/bench/mlm_browser_bench.mjs)"

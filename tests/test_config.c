@@ -329,7 +329,8 @@ static void to_json_then_from_json_gives_the_same_config(void) {
                          "\"w2v_sample\":0.001,\"w2v_lr\":0.025,"
                          "\"val_size\":10000,\"train_size\":0,\"seed\":1,"
                          "\"bigrams\":0,\"nb_weighting\":false,"
-                         "\"heads\":2,\"blocks\":1,\"ff_dim\":64,\"warmup_steps\":0,\"weight_decay\":0.01,\"alibi\":false}") == 0,
+                         "\"heads\":2,\"blocks\":1,\"ff_dim\":64,\"warmup_steps\":0,\"weight_decay\":0.01,\"alibi\":false,"
+                         "\"positions\":\"uniform\",\"mlm_lr\":0.001,\"mlm_warmup_steps\":200}") == 0,
           "default to_json is exactly the documented object: %s", json ? json : "(null)");
     free(json);
 }
@@ -542,11 +543,16 @@ static void presets_are_the_tutorial_recipes(void) {
     nn_config tt = def;
     nn_config_preset(&tt, "tutorial-transformer");
     check(nn_config_preset(&c, "transformer-pretrained") == NN_OK && c.model == NN_MODEL_TRANSFORMER &&
-              c.embed_dim == tt.embed_dim && c.heads == tt.heads && c.blocks == tt.blocks && c.ff_dim == tt.ff_dim &&
+              c.embed_dim == 64 && c.heads == 4 && c.blocks == tt.blocks && c.ff_dim == 128 && c.alibi &&
+              c.positions == NN_POS_SINUSOID && c.mlm_lr == 0.003f && c.mlm_warmup_steps == 500 &&
+              c.lr == tt.lr && c.warmup_steps == tt.warmup_steps && c.epochs == 2 &&
               c.maxlen == tt.maxlen && c.vocab_size == tt.vocab_size && c.patience >= 1 &&
               c.monitor == NN_MONITOR_VAL_LOSS && c.restore_best_weights && nn_config_check(&c, NULL, NULL) == NN_OK,
-          "preset transformer-pretrained: tutorial-transformer's dimensions, early stopping on validation loss "
-          "restoring the best epoch, a valid config");
+          "preset transformer-pretrained: width 64, 4 heads, feed-forward 128, ALiBi, sinusoid positions, "
+          "pretraining at 0.003 over 500 warm-up steps, fine-tuning at tutorial-transformer's rate over 2 epochs, "
+          "early stopping on validation loss restoring the best epoch, a valid config");
+    check(tt.mlm_lr == tt.lr && tt.mlm_warmup_steps == tt.warmup_steps && tt.positions == NN_POS_UNIFORM && !tt.alibi,
+          "preset tutorial-transformer pretrains at its own lr and warm-up (as before mlm_lr), uniform positions");
     c = def;
     check(nn_config_preset(&c, "tutorial-transformer") == NN_OK && c.model == NN_MODEL_TRANSFORMER &&
               c.classes == 2 && c.embed_dim % c.heads == 0 && c.val_size == 5000 && c.patience >= 1 &&

@@ -507,7 +507,9 @@ static void a_sliced_run_learns_and_starts_a_classifier(void) {
     cfg.embed_dim = 16;
     cfg.ff_dim = 32;
     cfg.dropout = 0.1f;
-    cfg.lr = 0.01f;
+    cfg.mlm_lr = 0.01f;
+    cfg.mlm_warmup_steps = 10;
+    cfg.lr = 0.01f; /* fine-tuning's (below) */
     cfg.warmup_steps = 10;
     float l1, l7;
     size_t n1, n7;
@@ -517,6 +519,22 @@ static void a_sliced_run_learns_and_starts_a_classifier(void) {
     double chance = log(PV - NN_FIRST_WORD);
     check(p1 && p7 && n1 == n7 && !memcmp(p1, p7, n1 * sizeof *p1) && l1 == l7,
           "mlm run: slices of 1 and of 7 batches give the same weights, bit for bit");
+    /* Pretraining's schedule is mlm_lr and mlm_warmup_steps: fine-tuning's
+     * lr and warmup_steps change nothing in it, its own change everything. */
+    nn_config other_ft = cfg, other_mlm = cfg;
+    other_ft.lr = 0.5f;
+    other_ft.warmup_steps = 999;
+    other_mlm.mlm_lr = 0.004f;
+    float lf, lm;
+    size_t nf, nm;
+    float *pf = run_sliced(&other_ft, sp, 7, &lf, &nf, NULL);
+    float *pm = run_sliced(&other_mlm, sp, 7, &lm, &nm, NULL);
+    check(pf && p7 && nf == n7 && !memcmp(pf, p7, n7 * sizeof *p7),
+          "mlm run: another lr and warmup_steps (fine-tuning's) give the same weights, bit for bit");
+    check(pm && p7 && nm == n7 && memcmp(pm, p7, n7 * sizeof *p7) != 0 && lm != l7,
+          "mlm run: another mlm_lr gives other weights (loss %.4f against %.4f)", lm, l7);
+    free(pf);
+    free(pm);
     check(l1 < 0.4 * chance, "mlm run learns the pattern corpus: loss of the last 100 reviews %.3f (log 20 = %.3f)",
           l1, chance);
     const nn_split *with_test[2] = {&a.sp, &b.sp};
@@ -562,6 +580,45 @@ static void a_sliced_run_learns_and_starts_a_classifier(void) {
     free(p7);
 }
 
+/* cfg.positions "sinusoid": the position table starts as Vaswani et al.'s
+ * sinusoids (at the uniform init's spread), every other weight as with
+ * "uniform", from the same numbers. */
+static void sinusoid_positions_start_the_table(void) {
+    nn_config cfg = tiny_config(30, 12, 4);
+    nn_model *u = NULL, *s = NULL;
+    nn_error err = {0};
+    cfg.embed_dim = 8;
+    int ok = nn_model_create(&u, &cfg, &err) == NN_OK;
+    cfg.positions = NN_POS_SINUSOID;
+    ok = ok && nn_model_create(&s, &cfg, &err) == NN_OK;
+    if (!ok) {
+        check(0, "positions: a tiny transformer could not be made: %s", err.msg);
+        return;
+    }
+    nn_rng r1, r2;
+    nn_rng_seed(&r1, 9);
+    nn_rng_seed(&r2, 9);
+    nn_model_init(u, &r1);
+    nn_model_init(s, &r2);
+    int others_same = 1;
+    for (uint32_t i = 0; i < u->ntensors; i++)
+        if (strcmp(u->tensor[i].name, "wpe") != 0)
+            others_same &= !memcmp(u->params + u->tensor[i].offset, s->params + s->tensor[i].offset,
+                                   (size_t)u->tensor[i].rows * u->tensor[i].cols * sizeof(float));
+    const float *wpe = s->params + s->tensor[1].offset;
+    double worst = 0, sd = NN_TFM_INIT_SD * sqrt(2.0);
+    for (uint32_t t = 0; t < 12; t++)
+        for (uint32_t e = 0; e < 8; e++) {
+            double a = t / pow(10000.0, (double)(e & ~1u) / 8), want = sd * ((e & 1) ? cos(a) : sin(a));
+            worst = fmax(worst, fabs(wpe[t * 8 + e] - want));
+        }
+    check(!strcmp(s->tensor[1].name, "wpe") && others_same && worst < 1e-6,
+          "positions sinusoid: the table is the sinusoids (largest difference %.2g), every other tensor as uniform's",
+          worst);
+    nn_model_free(u);
+    nn_model_free(s);
+}
+
 int main(void) {
     nn_threads *two = nn_threads_create(2);
     nn_parallel par = nn_threads_parallel(two), back = {run_backwards, NULL, 4};
@@ -576,5 +633,6 @@ int main(void) {
     top_orders_words();
     learns_patterns_and_threads_change_no_bit();
     a_sliced_run_learns_and_starts_a_classifier();
+    sinusoid_positions_start_the_table();
     return check_exit_code();
 }

@@ -340,13 +340,17 @@ static void training_and_scoring_remove_the_same_words(void) {
           "a checkpoint keeps the stop words \"%s\" %s", rc ? "" : ck.model->cfg.stopwords, err.msg);
     nn_checkpoint_free(&ck);
     if (buf) {
-        /* Rebuild the file without config.stopwords and config.alibi, both
-         * newer than the first checkpoints (and with a right CRC). */
+        /* Rebuild the file without config.stopwords, alibi, positions,
+         * mlm_lr and mlm_warmup_steps, all newer than the first checkpoints
+         * (and with a right CRC). */
         uint32_t json_len = (uint32_t)buf[12] | (uint32_t)buf[13] << 8 | (uint32_t)buf[14] << 16 |
                             (uint32_t)buf[15] << 24;
         cJSON *doc = cJSON_ParseWithLength((const char *)buf + 32, json_len);
         cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "config"), "stopwords");
         cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "config"), "alibi");
+        cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "config"), "positions");
+        cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "config"), "mlm_lr");
+        cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "config"), "mlm_warmup_steps");
         char *json = cJSON_PrintUnformatted(doc);
         size_t jn = strlen(json), jpad = (jn + 3) & ~(size_t)3, blob = len - 32 - json_len;
         uint8_t *old = malloc(32 + jpad + blob);
@@ -358,9 +362,12 @@ static void training_and_scoring_remove_the_same_words(void) {
         uint32_t crc = nn_crc32(0, old + 32, jpad + blob);
         for (int i = 0; i < 4; i++) old[24 + i] = (uint8_t)(crc >> (8 * i));
         rc = nn_checkpoint_read(&ck, old, 32 + jpad + blob, &err);
-        check(rc == NN_OK && ck.model->cfg.stopwords[0] == 0 && !ck.model->cfg.alibi,
-              "a checkpoint without \"stopwords\" and \"alibi\" (written before they existed) loads with none "
-              "and without ALiBi %s", err.msg);
+        check(rc == NN_OK && ck.model->cfg.stopwords[0] == 0 && !ck.model->cfg.alibi &&
+                  ck.model->cfg.positions == NN_POS_UNIFORM && ck.model->cfg.mlm_lr == 0.001f &&
+                  ck.model->cfg.mlm_warmup_steps == 200,
+              "a checkpoint without \"stopwords\", \"alibi\", \"positions\", \"mlm_lr\" and "
+              "\"mlm_warmup_steps\" (written before they existed) loads with none, without ALiBi, uniform "
+              "positions and the defaults' pretraining rate %s", err.msg);
         nn_checkpoint_free(&ck);
         free(old);
         free(json);

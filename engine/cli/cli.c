@@ -21,7 +21,7 @@ static const char *const config_keys[] = {
     "embedding_init", "trainable_embedding", "w2v_epochs", "w2v_window", "w2v_negative",
     "w2v_sample", "w2v_lr", "val_size", "train_size", "seed", "stopwords", "bigrams", "nb_weighting",
     "heads", "blocks", "ff_dim", "warmup_steps", "weight_decay", "alibi",
-    NULL};
+    "positions", "mlm_lr", "mlm_warmup_steps", NULL};
 
 static int is_config_key(const char *k) {
     for (int i = 0; config_keys[i]; i++)

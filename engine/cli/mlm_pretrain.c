@@ -5,23 +5,23 @@
  * imdb_predict --fill answers from.
  *
  *   imdb_pretrain --shard data/imdb.shard --unsup data/imdb-unsup.shard --out encoder.ckpt
- *                 [--preset tutorial-transformer] [--<key> VALUE ...] [--passes N]
- *                 [--reviews N] [--threads N] [--save-passes] [--positions uniform|sinusoid]
- *                 [--quiet]
+ *                 [--preset transformer-pretrained] [--<key> VALUE ...] [--passes N]
+ *                 [--reviews N] [--threads N] [--save-passes] [--quiet]
  *
+ * The recipe is transformer-pretrained's unless --preset or --config
+ * names another: its dimensions, maxlen, batch_size, weight_decay,
+ * dropout, alibi, positions and seed, and pretraining's own rate and
+ * warm-up, mlm_lr and mlm_warmup_steps. Here --lr and --warmup_steps mean
+ * those two (this tool only pretrains), so "--lr 0.003" sets mlm_lr.
  * --passes N passes over the corpus (default 1); --reviews N takes only
  * the first N reviews of each pass's shuffled order (a budget below one
  * pass). --save-passes also writes the encoder as it is at the end of each
  * pass but the last to OUT.passK (K = 1, 2, ...: mid-schedule, the rate
  * not yet decayed to 0), so a long run can be fine-tuned from before it
- * ends. --positions sinusoid starts the learned position table from
- * Vaswani et al.'s sinusoids (nn_transformer_sinusoid_positions) instead
- * of uniform noise. The model's dimensions, maxlen, batch_size, lr, warmup_steps,
- * weight_decay, dropout and seed come from the preset and the flags.
- * Prints a line every twentieth of the run: reviews done, masked-token
- * loss and accuracy since the last line (each batch is masked afresh and,
- * within the first pass, never seen before, so these are held-out
- * figures), rate, wall and CPU time and the time left. */
+ * ends. Prints a line every twentieth of the run: reviews done,
+ * masked-token loss and accuracy since the last line (each batch is
+ * masked afresh and, within the first pass, never seen before, so these
+ * are held-out figures), rate, wall and CPU time and the time left. */
 #include "cli.h"
 #include "threads.h"
 #include "../mlm.h"
@@ -34,9 +34,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: imdb_pretrain --shard data/imdb.shard --unsup data/imdb-unsup.shard --out encoder.ckpt\n"
-               "                     [--preset tutorial-transformer] [--<key> VALUE ...] [--passes N]\n"
-               "                     [--reviews N (per pass)] [--threads N] [--save-passes]\n"
-               "                     [--positions uniform|sinusoid] [--quiet]\n");
+               "                     [--preset transformer-pretrained] [--<key> VALUE ...] [--passes N]\n"
+               "                     [--reviews N (per pass)] [--threads N] [--save-passes] [--quiet]\n"
+               "--lr and --warmup_steps here are pretraining's: the keys mlm_lr and mlm_warmup_steps\n");
 }
 
 /* Writes the run's model as an encoder checkpoint to path; 0 on success. */
@@ -58,13 +58,19 @@ int main(int argc, char **argv) {
     const char *shard_path = NULL, *unsup_path = NULL, *out_path = NULL;
     long threads = 1, passes = 1;
     unsigned long long reviews = 0;
-    int quiet = 0, preset = 0, save_passes = 0, sinusoid = 0;
+    int quiet = 0, preset = 0, save_passes = 0;
     nn_error err = {0};
     nn_config cfg;
-    for (int i = 1; i < argc; i++) preset |= !strcmp(argv[i], "--preset") || !strcmp(argv[i], "--config");
+    for (int i = 1; i < argc; i++) {
+        preset |= !strcmp(argv[i], "--preset") || !strcmp(argv[i], "--config");
+        /* This tool's rate is pretraining's (argv's strings are writable;
+         * the new names are static). */
+        if (!strcmp(argv[i], "--lr")) argv[i] = (char *)"--mlm_lr";
+        else if (!strcmp(argv[i], "--warmup_steps")) argv[i] = (char *)"--mlm_warmup_steps";
+    }
     unsigned char *used = nn_cli_start(&cfg, argc, argv, "imdb_pretrain");
-    if (!preset) { /* the Transformer's recipe unless one is given, then the flags again */
-        nn_config_preset(&cfg, "tutorial-transformer");
+    if (!preset) { /* the pretrained recipe unless one is given, then the flags again */
+        nn_config_preset(&cfg, "transformer-pretrained");
         memset(used, 0, (size_t)argc);
         if (nn_cli_config(&cfg, argc, argv, used, &err)) {
             fprintf(stderr, "imdb_pretrain: %s\n", err.msg);
@@ -81,13 +87,6 @@ int main(int argc, char **argv) {
             quiet = 1;
         } else if (!strcmp(a, "--save-passes")) {
             save_passes = 1;
-        } else if (i + 1 < argc && !strcmp(a, "--positions")) {
-            const char *v = argv[++i];
-            if (strcmp(v, "uniform") != 0 && strcmp(v, "sinusoid") != 0) {
-                fprintf(stderr, "imdb_pretrain: --positions is \"uniform\" or \"sinusoid\", not '%s'\n", v);
-                return 2;
-            }
-            sinusoid = !strcmp(v, "sinusoid");
         } else if (i + 1 < argc && !strcmp(a, "--shard")) {
             shard_path = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--unsup")) {
@@ -139,7 +138,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "imdb_pretrain: %s\n", err.msg);
         return 1;
     }
-    if (sinusoid) nn_transformer_sinusoid_positions(nn_mlm_run_model(run));
     nn_threads *pool = nn_threads_create((uint32_t)threads);
     nn_parallel par = nn_threads_parallel(pool);
     nn_model_set_parallel(nn_mlm_run_model(run), &par);
@@ -148,11 +146,12 @@ int main(int argc, char **argv) {
     uint64_t targets = 0, next = 0, right = 0;
     if (!quiet)
         printf("MLM pretraining: %u reviews (%s%s), %ld pass%s of %llu, maxlen %u, width %u, %u heads, %u blocks, "
-               "batch %u, lr %g, %s positions%s, %ld threads\n",
+               "batch %u, lr %g (%u warm-up steps), %s positions%s, %ld threads\n",
                splits[0]->n + (n > 1 ? splits[1]->n : 0), splits[0]->name, n > 1 ? " + unsup" : "", passes,
                passes > 1 ? "es" : "",
                reviews ? reviews : (unsigned long long)(splits[0]->n + (n > 1 ? splits[1]->n : 0)), cfg.maxlen,
-               cfg.embed_dim, cfg.heads, cfg.blocks, cfg.batch_size, cfg.lr, sinusoid ? "sinusoid" : "uniform",
+               cfg.embed_dim, cfg.heads, cfg.blocks, cfg.batch_size, cfg.mlm_lr, cfg.mlm_warmup_steps,
+               cfg.positions == NN_POS_SINUSOID ? "sinusoid" : "uniform",
                cfg.alibi ? ", ALiBi" : "", threads);
     do {
         if (nn_mlm_run_step(run, 1, &p, &err)) {

@@ -61,7 +61,8 @@ static void usage(FILE *f) {
             "      patience monitor min_delta restore_best_weights embedding_init\n"
             "      trainable_embedding w2v_epochs w2v_window w2v_negative w2v_sample w2v_lr\n"
             "      val_size train_size seed bigrams nb_weighting\n"
-            "      heads blocks ff_dim warmup_steps weight_decay alibi (transformer)\n"
+            "      heads blocks ff_dim warmup_steps weight_decay alibi positions (transformer)\n"
+            "      mlm_lr mlm_warmup_steps (transformer: imdb_pretrain's rate and warm-up)\n"
             "defaults: the Keras text-classification tutorial recipe (40 epochs).\n");
 }
 

@@ -7,11 +7,11 @@
 // `threads: true`), drives Debian's Chromium headless through playwright-core,
 // runs web/worker/worker.js unchanged from a blank same-origin document and
 // prints one JSON object:
-//   - pretraining: tutorial-transformer's config, `pretrainMlm` over the
+//   - pretraining: transformer-pretrained's config, `pretrainMlm` over the
 //     first --reviews reviews of one pass (the training reviews and the
 //     50,000 unlabelled ones, data/imdb-unsup.shard), the engine's ms of
 //     the slices (mlmDone's) and the wall time;
-//   - fine-tuning (unless --train-size 0): tutorial-transformer for one
+//   - fine-tuning (unless --train-size 0): transformer-pretrained's model for one
 //     epoch of --train-size training reviews and a quarter as many
 //     validation reviews (an epoch of the preset is 20,000 + 5,000): the
 //     epoch event's engine ms. Stopped there: the test set is not scored.
@@ -50,7 +50,7 @@ try {
     await req('loadShard', { url: '/data/imdb.shard' });
     await req('loadCorpus', { url: '/data/imdb-unsup.shard' });
     const { presets } = await req('presets', {});
-    const preset = presets.find((p) => p.name === 'tutorial-transformer').config;
+    const preset = presets.find((p) => p.name === 'transformer-pretrained').config;
 
     // Pretraining: the first `reviews` of one pass.
     let events = 0, last = null;

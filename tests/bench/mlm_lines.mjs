@@ -54,7 +54,7 @@ for (const threads of counts) {
     const train = nativeFine?.train ?? f?.train ?? 0;
     const val = nativeFine?.val ?? f?.val ?? 0;
     lines.push(
-      `tutorial-transformer fine-tuning, ${tag}, one epoch of ${int(train)} training + ${int(val)} validation reviews (their validation counted in): ` +
+      `transformer-pretrained fine-tuning, ${tag}, one epoch of ${int(train)} training + ${int(val)} validation reviews (their validation counted in): ` +
         [part('native', n), part('page\'s worker', w), `page / native ${ratio(w, n)}`].join('; '),
     );
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// transformer_browser_bench.mjs: the Transformer preset (tutorial-transformer)
-// in the page's worker, for the README's figures beside imdb_bench's native
+// transformer_browser_bench.mjs: a Transformer preset (tutorial-transformer,
+// or --preset transformer-pretrained's model from random weights: the same
+// work) in the page's worker, for the README's figures beside imdb_bench's native
 // ones. Serves web/ and data/ with scripts/serve.mjs (COOP/COEP, so the page
 // is cross-origin isolated), drives Debian's Chromium headless through
 // playwright-core, runs web/worker/worker.js unchanged from a blank
@@ -16,6 +17,7 @@
 //     medians of 20 (5 for explain) after the epoch.
 //
 //   node tests/bench/transformer_browser_bench.mjs [--threads true|false] [--epochs 1] [--train-size N]
+//                                                  [--preset tutorial-transformer|transformer-pretrained]
 //
 // Figures only: nothing here asserts on time. Progress goes to stderr.
 
@@ -25,14 +27,15 @@ import { openWorkerPage } from './worker_page.mjs';
 const WORDS = ['this', 'movie', 'was', 'not', 'bad', 'at', 'all', 'the', 'acting', 'great', 'and', 'plot', 'boring', 'but', 'i', 'loved', 'it'];
 const REVIEW = Array.from({ length: 250 }, (_, i) => WORDS[(i * 7) % 17]).join(' ') + ' ';
 
-const opts = { threads: true, epochs: 1, trainSize: 0 };
+const opts = { threads: true, epochs: 1, trainSize: 0, preset: 'tutorial-transformer' };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === '--threads') opts.threads = process.argv[++i] === 'true';
   else if (a === '--epochs') opts.epochs = Number(process.argv[++i]);
   else if (a === '--train-size') opts.trainSize = Number(process.argv[++i]);
+  else if (a === '--preset' && ['tutorial-transformer', 'transformer-pretrained'].includes(process.argv[i + 1])) opts.preset = process.argv[++i];
   else {
-    console.error('usage: transformer_browser_bench.mjs [--threads true|false] [--epochs N] [--train-size N]');
+    console.error('usage: transformer_browser_bench.mjs [--threads true|false] [--epochs N] [--train-size N] [--preset tutorial-transformer|transformer-pretrained]');
     process.exit(2);
   }
 }
@@ -40,7 +43,7 @@ const log = (...a) => console.error('transformer_browser_bench:', ...a);
 
 const { page, close } = await openWorkerPage({ log });
 try {
-  const result = await page.evaluate(async ({ review, threads, epochs, trainSize }) => {
+  const result = await page.evaluate(async ({ review, threads, epochs, trainSize, preset }) => {
     const { req, onEvent: listen } = startBenchWorker();
     const events = [];
     let onEvent = () => {};
@@ -52,7 +55,7 @@ try {
     const init = await req('init', { threads });
     await req('loadShard', { url: '/data/imdb.shard' });
     const { presets } = await req('presets', {});
-    const config = { ...presets.find((p) => p.name === 'tutorial-transformer').config, epochs, ...(trainSize ? { train_size: trainSize } : {}) };
+    const config = { ...presets.find((p) => p.name === preset).config, epochs, ...(trainSize ? { train_size: trainSize } : {}) };
     await req('configure', config);
     const epochEvents = [];
     const finished = new Promise((resolve, reject) => {
@@ -89,7 +92,7 @@ try {
     for (let i = 0; i < 5; i++) explain.push((await req('explain', { text: review })).ms);
     const att = await req('attention', { text: review });
     return {
-      version: init.version, threads: init.threads, isolated: self.crossOriginIsolated, epochs,
+      preset, version: init.version, threads: init.threads, isolated: self.crossOriginIsolated, epochs,
       epochMs: epochEvents.map((e) => Math.round(e.ms)), history: epochEvents.map((e) => ({ loss: e.loss, val_loss: e.val_loss, val_acc: e.val_acc })),
       wallMsToDone: Math.round(wallMs), batchEvents: batches.length, lastBatches: batches.at(-1)?.data.batches,
       largestBatchGapMs: Math.round(gap), attentionRoundTripMs: { n: trips.length, median: trips.length ? Math.round(median(trips)) : null, max: trips.length ? Math.round(Math.max(...trips)) : null },

@@ -34,7 +34,8 @@ after(async () => {
 // A tiny Transformer by link, one epoch (transformer.test.mjs's, shorter).
 const SMALL = {
   model: 'transformer', maxlen: 64, embed_dim: 16, heads: 2, blocks: 1, ff_dim: 32, dropout: 0.1, padding: 'post',
-  truncating: 'pre', batch_size: 32, epochs: 1, train_size: 1024, val_size: 256, lr: 0.002, warmup_steps: 8,
+  truncating: 'pre', batch_size: 32, epochs: 1, train_size: 1024, val_size: 256, lr: 0.002, warmup_steps: 8, mlm_lr: 0.002,
+  mlm_warmup_steps: 8,
   weight_decay: 0.01, patience: 0, seed: 5,
 };
 const HASH = '#' + new URLSearchParams(Object.entries(SMALL).map(([k, v]) => [k, String(v)])).toString();

@@ -29,18 +29,19 @@ after(async () => {
   await session?.close();
 });
 
+const TRANSFORMER_IDS = ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi', 'positions', 'mlm_lr', 'mlm_warmup_steps'];
+const controlValue = async (page, id) =>
+  (await page.locator(`#${id}`).getAttribute('type')) === 'checkbox' ? String(await page.isChecked(`#${id}`)) : page.inputValue(`#${id}`);
+
 test('the Transformer recipe sets its controls and the link, and its hint says what it is and costs', async () => {
   const { page, problems } = await session.openPage('');
   await phaseIs(page, ['ready'], 120000);
   assert.ok(await page.isHidden('#attention'), 'no attention view for the bag model');
-  for (const id of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi']) assert.ok(await page.isDisabled(`#${id}`), `${id} is disabled for the bag model`);
+  for (const id of TRANSFORMER_IDS) assert.ok(await page.isDisabled(`#${id}`), `${id} is disabled for the bag model`);
   await page.selectOption('#preset', 'tutorial-transformer');
   const want = { model: 'transformer', maxlen: '200', embed_dim: '32', heads: '2', blocks: '1', ff_dim: '64', warmup_steps: '200', weight_decay: '0.01', alibi: 'false', batch_size: '32', patience: '1', restore_best_weights: 'true' };
-  for (const [id, v] of Object.entries(want)) {
-    const got = (await page.locator(`#${id}`).getAttribute('type')) === 'checkbox' ? String(await page.isChecked(`#${id}`)) : await page.inputValue(`#${id}`);
-    assert.equal(got, v, `${id} set by the Transformer preset`);
-  }
-  for (const id of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi', 'dropout']) assert.ok(await page.isEnabled(`#${id}`), `${id} is enabled for it`);
+  for (const [id, v] of Object.entries(want)) assert.equal(await controlValue(page, id), v, `${id} set by the Transformer preset`);
+  for (const id of [...TRANSFORMER_IDS, 'dropout']) assert.ok(await page.isEnabled(`#${id}`), `${id} is enabled for it`);
   for (const id of ['hidden', 'layers', 'recurrent_dropout', 'pooling']) assert.ok(await page.isDisabled(`#${id}`), `${id} does nothing for it and is disabled`);
   const hash = await pg(page, () => location.hash);
   for (const kv of ['model=transformer', 'heads=2', 'blocks=1', 'ff_dim=64', 'warmup_steps=200', 'weight_decay=0.01']) assert.ok(hash.includes(kv), `the link has ${kv}`);
@@ -50,6 +51,13 @@ test('the Transformer recipe sets its controls and the link, and its hint says w
   // The engine's range is the form's.
   assert.equal(await page.getAttribute('#blocks', 'max'), '4');
   assert.equal(await page.getAttribute('#heads', 'max'), '64');
+  // The pretrained recipe: a wider encoder with ALiBi, and pretraining's own
+  // rate, warm-up and sinusoid positions.
+  await page.selectOption('#preset', 'transformer-pretrained');
+  const pre = { embed_dim: '64', heads: '4', ff_dim: '128', alibi: 'true', positions: 'sinusoid', mlm_lr: '0.003', mlm_warmup_steps: '500', lr: '0.001', warmup_steps: '200', epochs: '2' };
+  for (const [id, v] of Object.entries(pre)) assert.equal(await controlValue(page, id), v, `${id} set by the pretrained Transformer preset`);
+  const preHash = await pg(page, () => location.hash);
+  for (const kv of ['positions=sinusoid', 'mlm_lr=0.003', 'mlm_warmup_steps=500']) assert.ok(preHash.includes(kv), `the link has ${kv}`);
   assertClean(problems, 'Transformer recipe');
   await page.close();
 });
@@ -57,12 +65,12 @@ test('the Transformer recipe sets its controls and the link, and its hint says w
 // A small Transformer by link: the keys the link does not give keep the
 // engine's defaults (the page's restore_best_weights too does nothing with
 // patience 0), so imdb_train gets the same keys. With ALiBi's distance
-// penalty (the page's checkbox, set by the link), so that path is the
-// native one too.
+// penalty (the page's checkbox, set by the link) and sinusoid positions
+// (its menu), so those paths are the native ones too.
 const SMALL = {
   model: 'transformer', maxlen: 64, embed_dim: 16, heads: 2, blocks: 1, ff_dim: 32, dropout: 0.1, padding: 'post',
   truncating: 'pre', batch_size: 32, epochs: 2, train_size: 1024, val_size: 256, lr: 0.002, warmup_steps: 8,
-  weight_decay: 0.01, alibi: true, patience: 0, seed: 5,
+  weight_decay: 0.01, alibi: true, positions: 'sinusoid', patience: 0, seed: 5,
 };
 const HASH = '#' + new URLSearchParams(Object.entries(SMALL).map(([k, v]) => [k, String(v)])).toString();
 

@@ -83,6 +83,9 @@ static const key_range KEYS[] = {
     {"warmup_steps", KIND_INT, 0, 4294967295.0, 2, {0}},
     {"weight_decay", KIND_FLOAT, 0, 1, 0.01, {0}},
     {"alibi", KIND_BOOL, 0, 1, 1, {0}},
+    {"positions", KIND_ENUM, 0, 0, 0, {"uniform", "sinusoid"}},
+    {"mlm_lr", KIND_FLOAT, 0, 10, 0.003, {0}},
+    {"mlm_warmup_steps", KIND_INT, 0, 4294967295.0, 2, {0}},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 

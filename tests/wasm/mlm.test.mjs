@@ -49,7 +49,7 @@ function writeDataset(dir) {
 let tmp, w, V;
 const TINY = () => ({
   model: 'transformer', vocab_size: V, maxlen: 20, embed_dim: 16, heads: 2, blocks: 1, ff_dim: 32, batch_size: 16,
-  lr: 0.01, warmup_steps: 10, dropout: 0, seed: 5, val_size: 16, epochs: 2,
+  lr: 0.01, warmup_steps: 10, mlm_lr: 0.01, mlm_warmup_steps: 10, dropout: 0, seed: 5, val_size: 16, epochs: 2,
 });
 
 before(async () => {

@@ -10,6 +10,10 @@ import { updateStatus } from './status.js';
 import { showSection } from './sections.js';
 import { dataset } from '../datasets.js';
 
+// The Transformer's own keys: disabled and idle for the other models.
+const TRANSFORMER_KEYS = ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi', 'positions', 'mlm_lr',
+  'mlm_warmup_steps'];
+
 // ---------------------------------------------------------------- controls
 
 export function renderControls() {
@@ -36,7 +40,7 @@ export function updateRelevance() {
   for (const key of ['layers', 'dropout', 'recurrent_dropout']) controls[key].disabled = !recurrent;
   controls.hidden.disabled = ngram || transformer; // their head is one dense unit
   for (const key of ['bigrams', 'nb_weighting']) if (controls[key]) controls[key].disabled = !ngram;
-  for (const key of ['heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi']) if (controls[key]) controls[key].disabled = !transformer;
+  for (const key of TRANSFORMER_KEYS) if (controls[key]) controls[key].disabled = !transformer;
   if (transformer) controls.dropout.disabled = false; // the residual branches' dropout
   for (const key of ['monitor', 'min_delta', 'restore_best_weights']) controls[key].disabled = state.patience === 0;
   const w2v = state.embedding_init === 'word2vec' && !dataset().images;
@@ -63,7 +67,7 @@ export function idleKeys(config) {
   if (config.embedding_init !== 'word2vec') idle.push('w2v_epochs', 'w2v_window', 'w2v_negative', 'w2v_sample', 'w2v_lr');
   if (config.model === 'mlp') idle.push(...TEXT_ONLY_KEYS);
   if (config.model !== 'ngram') idle.push('bigrams', 'nb_weighting');
-  if (config.model !== 'transformer') idle.push('heads', 'blocks', 'ff_dim', 'warmup_steps', 'weight_decay', 'alibi');
+  if (config.model !== 'transformer') idle.push(...TRANSFORMER_KEYS);
   return idle;
 }
 
