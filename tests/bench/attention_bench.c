@@ -2,7 +2,7 @@
  * step, timed natively on one thread, to plan the encoder's dimensions.
  *
  *   build/attention_bench [--batch 32] [--maxlen 256] [--embed 64] [--heads 2]
- *                         [--layers 2] [--vocab 10000] [--repeat 3]
+ *                         [--layers 2] [--vocab 10000] [--ff 4xembed] [--repeat 3]
  *
  * Prints, for a batch of B rows of T tokens (every row full, the worst case;
  * then rows of ragged lengths uniform in [T/4, T], closer to IMDB at maxlen
@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-static uint32_t B = 32, T = 256, E = 64, NH = 2, L = 2, V = 10000;
+static uint32_t B = 32, T = 256, E = 64, NH = 2, L = 2, V = 10000, FF = 0; /* FF 0: 4 x E */
 static int repeat = 3;
 
 static double cpu_ms(void) {
@@ -63,7 +63,7 @@ static float *frand(size_t n, nn_rng *r) {
 }
 
 static void layers(int ragged, nn_rng *r) {
-    const uint32_t F = 4 * E, N = B * T;
+    const uint32_t F = FF ? FF : 4 * E, N = B * T;
     uint8_t *mask = malloc(N);
     double real = 0, sq = 0;
     for (uint32_t b = 0; b < B; b++) {
@@ -74,9 +74,10 @@ static void layers(int ragged, nn_rng *r) {
     }
     printf("%s rows: %.0f real tokens of %u (mean length %.0f)\n", ragged ? "ragged" : "full", real,
            N, real / B);
-    float *x = frand((size_t)N * F, r), *w = frand((size_t)E * F, r), *bias = frand(F, r);
-    float *out = frand((size_t)N * F, r), *dx = frand((size_t)N * F, r), *dw = frand((size_t)E * F, r);
-    float *wt = frand((size_t)E * F, r), *qkv = frand((size_t)N * 3 * E, r), *dqkv = frand((size_t)N * 3 * E, r);
+    const uint32_t G = F > 3 * E ? F : 3 * E; /* the widest output: the feed-forward's or q, k, v's */
+    float *x = frand((size_t)N * G, r), *w = frand((size_t)E * G, r), *bias = frand(G, r);
+    float *out = frand((size_t)N * G, r), *dx = frand((size_t)N * G, r), *dw = frand((size_t)E * G, r);
+    float *wt = frand((size_t)E * G, r), *qkv = frand((size_t)N * 3 * E, r), *dqkv = frand((size_t)N * 3 * E, r);
     float *att = frand((size_t)B * NH * T * T, r), *work = frand(nn_attention_work_floats(T, E, NH), r);
     float *mean = frand(N, r), *rstd = frand(N, r), *lw = frand(E, r);
     double ms, dense = 2.0 * N * E * 3 * E;
@@ -107,7 +108,7 @@ static void layers(int ragged, nn_rng *r) {
 }
 
 static void whole(int ragged, nn_rng *r) {
-    const uint32_t F = 4 * E;
+    const uint32_t F = FF ? FF : 4 * E;
     nn_encoder enc;
     if (nn_encoder_init(&enc, V, T, E, NH, F, L, B, 0.1f, 0.02f, 1) != 0) {
         fprintf(stderr, "out of memory\n");
@@ -153,6 +154,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--heads")) dst = &NH;
         else if (!strcmp(argv[i], "--layers")) dst = &L;
         else if (!strcmp(argv[i], "--vocab")) dst = &V;
+        else if (!strcmp(argv[i], "--ff")) dst = &FF;
         if ((dst || !strcmp(argv[i], "--repeat")) && i + 1 < argc) {
             int v = atoi(argv[++i]);
             if (dst) *dst = (uint32_t)v;
@@ -160,7 +162,7 @@ int main(int argc, char **argv) {
             continue;
         }
         fprintf(stderr, "usage: %s [--batch B] [--maxlen T] [--embed E] [--heads NH] [--layers L] "
-                        "[--vocab V] [--repeat N]\n", argv[0]);
+                        "[--vocab V] [--ff F (4 x embed)] [--repeat N]\n", argv[0]);
         return 2;
     }
     if (E % NH || L < 1 || L > NN_ENCODER_MAX_LAYERS || V > 65536) {
@@ -168,7 +170,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("attention_bench: B %u, T %u, E %u, heads %u, F %u, layers %u, vocab %u; best of %d, one thread\n",
-           B, T, E, NH, 4 * E, L, V, repeat);
+           B, T, E, NH, FF ? FF : 4 * E, L, V, repeat);
     nn_rng r;
     nn_rng_seed(&r, 1);
     for (int ragged = 0; ragged < 2; ragged++) {
