@@ -373,6 +373,19 @@ void nn_checkpoint_free(nn_checkpoint *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* Config keys that came after the first checkpoints. A file without one
+ * was written before it existed, and its default says what that model was:
+ * trained on every word ("stopwords" ""), without the distance penalty
+ * ("alibi" false), from a uniform position table ("positions"); the
+ * pretraining rate and warm-up ("mlm_lr", "mlm_warmup_steps") do not change
+ * what a model computes. */
+static int added_later(const char *key) {
+    static const char *const LATER[] = {"stopwords", "alibi", "positions", "mlm_lr", "mlm_warmup_steps"};
+    for (size_t i = 0; i < sizeof LATER / sizeof LATER[0]; i++)
+        if (!strcmp(key, LATER[i])) return 1;
+    return 0;
+}
+
 /* The config object: every key must be there (a missing key must not quietly
  * become today's default) and nn_config_from_json must accept it. */
 static int read_config(nn_config *cfg, const cJSON *obj, uint32_t version, nn_error *err) {
@@ -391,15 +404,7 @@ static int read_config(nn_config *cfg, const cJSON *obj, uint32_t version, nn_er
     }
     int rc = NN_OK;
     for (const cJSON *k = keys->child; k && rc == NN_OK; k = k->next)
-        /* "stopwords", "alibi", "positions", "mlm_lr" and "mlm_warmup_steps"
-         * came after the first checkpoints; without them a model was trained
-         * on every word, without the distance penalty, from a uniform
-         * position table, and pretrained (if at all) at its own lr and
-         * warm-up: their defaults say the first three; the last two do not
-         * change what the model computes. */
-        if (!cJSON_GetObjectItemCaseSensitive(obj, k->string) && strcmp(k->string, "stopwords") != 0 &&
-            strcmp(k->string, "alibi") != 0 && strcmp(k->string, "positions") != 0 &&
-            strcmp(k->string, "mlm_lr") != 0 && strcmp(k->string, "mlm_warmup_steps") != 0)
+        if (!cJSON_GetObjectItemCaseSensitive(obj, k->string) && !added_later(k->string))
             rc = nn_fail(err, NN_ERR_FORMAT,
                          "the checkpoint's config has no \"%s\"; it was not written by this "
                          "engine or was edited: %s",

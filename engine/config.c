@@ -369,17 +369,13 @@ static int in_range(const field *f, double x) {
     return 1;
 }
 
-/* "vocab_size, maxlen, ..." for messages. */
-static const char *valid_keys(void) {
-    static const char *list =
-        "vocab_size, maxlen, padding, truncating, stopwords, model, input_dim, classes, "
-        "embed_dim, hidden, layers, "
-        "dropout, recurrent_dropout, pooling, optimizer, lr, beta1, beta2, eps, "
-        "batch_size, epochs, patience, monitor, min_delta, restore_best_weights, "
-        "embedding_init, trainable_embedding, w2v_epochs, w2v_window, w2v_negative, "
-        "w2v_sample, w2v_lr, val_size, train_size, seed, bigrams, nb_weighting, "
-        "heads, blocks, ff_dim, warmup_steps, weight_decay, alibi, positions, mlm_lr, mlm_warmup_steps";
-    return list;
+/* "vocab_size, maxlen, ..." for messages: every key, in FIELDS order. */
+static const char *valid_keys(char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < NFIELDS && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", FIELDS[i].name);
+    return out;
 }
 
 /* See json.h. */
@@ -634,8 +630,9 @@ int nn_config_from_json(nn_config *c, const char *json, nn_error *err) {
         for (size_t i = 0; i < NFIELDS; i++)
             if (x->string && strcmp(x->string, FIELDS[i].name) == 0) f = &FIELDS[i];
         if (!f) {
+            char keys[1024];
             rc = nn_fail(err, NN_ERR_ARG, "unknown config key \"%.64s\"; valid keys are: %s",
-                         x->string ? x->string : "", valid_keys());
+                         x->string ? x->string : "", valid_keys(keys, sizeof keys));
             break;
         }
         rc = set_field(&tmp, f, x, err);
